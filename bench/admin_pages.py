@@ -1,0 +1,300 @@
+"""Admin page server time at hospital-group scale, on SQLite and on PostgreSQL.
+
+Fills a migrated database with 50,000 assets, 200,000 work orders, 1,000,000 audit rows and
+5,000 alerts (bulk: executemany on SQLite, COPY on PostgreSQL, which the bench starts itself
+through ``tests/servers.py``), then requests each main page many times as an administrator
+through the WSGI app in-process (round robin over the pages), and reports the p50/p95 server
+time per page. The baseline, measured in the same run, is the health endpoint (one
+``SELECT 1``): the cost of a request through the app's middleware with no page work. The target is p95 < 200 ms for every page.
+
+The last line printed is one JSON object. Usage:
+
+    python bench/admin_pages.py [--assets 50000] [--work-orders 200000] [--audit 1000000]
+                                [--requests 25] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "hub"))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from hub.config import load_config  # noqa: E402
+from hub.db import open_engine, session_scope, upgrade  # noqa: E402
+from hub.db.models import Alert, Asset, AuditLog, Department, WorkOrder  # noqa: E402
+from hub.db.models.assets import search_text_of  # noqa: E402
+from hub.db.vocab import WORK_ORDER_PRIORITIES  # noqa: E402
+from hub.seed import seed_demo_site  # noqa: E402
+from hub.services import users  # noqa: E402
+from hub.telemetry.sqlite import SQLiteStore  # noqa: E402
+from wardlink.clock import ManualClock  # noqa: E402
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+TARGET_P95_MS = 200.0
+CHUNK = 20_000
+CATEGORIES = ("infusion_pump", "ventilator", "monitor", "defibrillator", "fridge", "suction", "ecg",
+              "syringe_pump", "oximeter", "steriliser")
+#: (state, share of work orders)
+WO_STATES = (("closed", 0.82), ("cancelled", 0.03), ("completed", 0.03), ("pending", 0.03),
+             ("assigned", 0.03), ("in_progress", 0.04), ("on_hold", 0.02))
+
+
+def _filled(table, row: dict) -> dict:
+    """Return ``row`` with every missing column set to its scalar default (COPY applies none)."""
+    out = {}
+    for column in table.columns:
+        if column.name in row:
+            out[column.name] = row[column.name]
+        elif column.default is not None and column.default.is_scalar:
+            out[column.name] = column.default.arg
+        else:
+            out[column.name] = None
+    return out
+
+
+def bulk_insert(engine, model, rows) -> int:
+    """Insert ``rows`` (dicts) into ``model``'s table as fast as the database allows."""
+    table = model.__table__
+    count = 0
+    batch: list[dict] = []
+
+    def flush():
+        nonlocal count
+        if not batch:
+            return
+        full = [_filled(table, r) for r in batch]
+        if engine.dialect.name == "postgresql":
+            # Leave generated keys to their sequence unless the rows carry them.
+            names = [c.name for c in table.columns
+                     if not (c.primary_key and c.name not in batch[0])]
+            with engine.begin() as conn:
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur, cur.copy(
+                        f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                    for r in full:
+                        copy.write_row([r[n] for n in names])
+        else:
+            with engine.begin() as conn:
+                conn.execute(table.insert(), full)
+        count += len(batch)
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            flush()
+    flush()
+    return count
+
+
+def _assets(n: int, departments: list[int], rnd: random.Random):
+    for i in range(n):
+        made = NOW - timedelta(days=rnd.randint(30, 3000))
+        row = {"tag": f"BA-{i:06d}", "name": f"{rnd.choice(CATEGORIES).replace('_', ' ').title()} {i}",
+               "category": rnd.choice(CATEGORIES), "make": rnd.choice(("Acme", "Medi", "Vita", "Nord")),
+               "model": f"M{rnd.randint(1, 40)}", "serial": f"SN{i:08d}", "department_id": rnd.choice(departments),
+               "owner_type": "hospital", "lifecycle_stage": "in_use",
+               "equipment_status": rnd.choices(("in_service", "faulty", "out_of_service"), (95, 3, 2))[0],
+               "maintenance_status": rnd.choices(("compliant", "due", "overdue"), (85, 10, 5))[0],
+               "life_support": rnd.random() < 0.1, "notes": "", "created_at": made, "updated_at": made}
+        yield {**row, "search_text": search_text_of(row)}  # what the model keeps on every write
+
+
+def _work_orders(n: int, asset_ids: list[tuple[int, int]], rnd: random.Random):
+    states = [s for s, _ in WO_STATES]
+    weights = [w for _, w in WO_STATES]
+    for i in range(n):
+        asset_id, dept = rnd.choice(asset_ids)
+        created = NOW - timedelta(minutes=rnd.randint(10, 3 * 365 * 24 * 60))
+        state = rnd.choices(states, weights)[0]
+        done = created + timedelta(hours=rnd.randint(1, 200)) if state in ("completed", "closed") else None
+        yield {"id": i + 1, "code": f"WO-{i + 1:06d}", "kind": rnd.choices(("corrective", "pm", "inspection"), (5, 4, 1))[0],
+               "state": state, "priority": rnd.choice(WORK_ORDER_PRIORITIES), "asset_id": asset_id,
+               "department_id": dept, "title": f"Bench order {i}", "description": "", "source": "manual",
+               "created_at": created, "updated_at": done or created,
+               "response_due_at": created + timedelta(hours=4), "resolution_due_at": created + timedelta(days=2),
+               "completed_at": done, "closed_at": done if state == "closed" else None,
+               "escalation_level": 0}
+
+
+def _audit(n: int, first_seq: int, asset_count: int, rnd: random.Random):
+    for i in range(n):
+        entity = rnd.choices(("asset", "work_order", "alert", "user"), (4, 5, 1, 0.2))[0]
+        entity_id = (f"BA-{rnd.randrange(asset_count):06d}" if entity == "asset" else str(rnd.randint(1, 200_000)))
+        yield {"seq": first_seq + i, "at": NOW - timedelta(seconds=n - i), "actor": "bench", "action": f"{entity}.update",
+               "entity": entity, "entity_id": entity_id, "before_json": None, "after_json": '{"note": "bench"}',
+               "source_ip": None, "prev_hash": "0" * 64, "row_hash": "0" * 64}
+
+
+def _alerts(n: int, asset_ids: list[tuple[int, int]], rnd: random.Random):
+    for i in range(n):
+        opened = NOW - timedelta(minutes=rnd.randint(1, 400_000))
+        state = rnd.choices(("resolved", "acknowledged", "open"), (95, 3, 2))[0]
+        yield {"rule": "bench", "asset_id": rnd.choice(asset_ids)[0], "severity": rnd.choice(("info", "warning", "critical")),
+               "state": state, "title": f"Bench alert {i}", "detail": "", "opened_at": opened, "ack_note": "",
+               "resolution_note": "", "resolved_at": opened + timedelta(hours=1) if state == "resolved" else None}
+
+
+def fill(url: str, sizes: dict, seed: int = 7) -> dict:
+    """Migrate and fill the database at ``url``; return the row counts and how long it took."""
+    rnd = random.Random(seed)
+    started = time.perf_counter()
+    upgrade(url)
+    engine = open_engine(url)
+    clock = ManualClock(NOW.timestamp())
+    with session_scope(engine) as s:
+        seed_demo_site(s, gateway_id="gw-bench", channels=[], clock=clock)
+        _, secret = users.create_first_admin(s, clock=clock)
+        departments = [d for d in s.scalars(select(Department.id))]
+        first_seq = (s.scalar(select(func.max(AuditLog.seq))) or 0) + 1
+    bulk_insert(engine, Asset, _assets(sizes["assets"], departments, rnd))
+    with engine.connect() as conn:
+        asset_ids = [(a, d) for a, d in conn.execute(select(Asset.id, Asset.department_id))]
+    bulk_insert(engine, WorkOrder, _work_orders(sizes["work_orders"], asset_ids, rnd))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # COPY with explicit ids leaves the sequence behind
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('work_orders', 'id'), "
+                                 "(SELECT MAX(id) FROM work_orders))")
+    bulk_insert(engine, AuditLog, _audit(sizes["audit"], first_seq, sizes["assets"], rnd))
+    bulk_insert(engine, Alert, _alerts(sizes["alerts"], asset_ids, rnd))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return {"password": secret, "fill_s": round(time.perf_counter() - started, 1)}
+
+
+def pages(sizes: dict) -> dict[str, str]:
+    """Return the pages to time: name -> path."""
+    mid = sizes["work_orders"] // 2
+    return {
+        "dashboard": "/",
+        "assets": "/assets",
+        "assets_search": "/assets?q=pump&equipment_status=in_service",
+        "assets_search_serial": "/assets?q=sn00012345",  # one match: the whole register is read
+        "asset_detail": "/assets/BA-000123",
+        "work_orders": "/work-orders",
+        "work_orders_all": "/work-orders?state=all&sort=due",
+        "work_order_board": "/work-orders?view=board",
+        "work_order_detail": f"/work-orders/{mid}",
+        "alerts": "/alerts",
+        "audit": "/audit",
+        "audit_entity": "/audit?entity=asset&entity_id=BA-000123",
+        "maintenance": "/maintenance",
+        "maintenance_calendar": "/maintenance/calendar",
+        "gateways": "/gateways",
+        "labels": "/labels",
+    }
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def measure(url: str, secret: str, sizes: dict, requests: int, workdir: Path) -> dict:
+    """Time every page ``requests`` times; return p50/p95 per page in milliseconds."""
+    from relational_support import csrf_from
+
+    from hub.web import create_app
+
+    config = load_config(environ={}, overrides={"data_dir": str(workdir), "database_url": url,
+                                                "secure_cookies": False})
+    store = SQLiteStore(workdir / "telemetry.db")
+    app = create_app(config, telemetry=store, clock=ManualClock(NOW.timestamp() + 60))
+    try:
+        client = app.test_client()
+        token = csrf_from(client.get("/login").text)
+        response = client.post("/login", data={"username": "admin", "password": secret, "csrf_token": token})
+        assert response.status_code == 302, response.text
+
+        def timed(path: str) -> float:
+            begin = time.perf_counter()
+            answer = client.get(path)
+            spent = (time.perf_counter() - begin) * 1000
+            assert answer.status_code == 200, f"{path}: {answer.status_code} {answer.text[:300]}"
+            return spent
+
+        paths = {"baseline_health": "/api/v1/health", **pages(sizes)}
+        for path in paths.values():
+            for _ in range(2):
+                timed(path)  # warm caches and the connection pool
+        # Round robin over the pages, so a burst of load from elsewhere on the machine lands on
+        # all of them alike instead of on whichever page happened to be timed at that moment.
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for _ in range(requests):
+            for name, path in paths.items():
+                times[name].append(timed(path))
+        out = {}
+        for name, spent in times.items():
+            out[name] = {"p50_ms": round(statistics.median(spent), 1), "p95_ms": round(_p(spent, 0.95), 1)}
+            print(f"  {name:22s} p50 {out[name]['p50_ms']:8.1f} ms   p95 {out[name]['p95_ms']:8.1f} ms", flush=True)
+        return out
+    finally:
+        app.extensions["wardlink"].close()
+        store.close()
+
+
+def run_backend(backend: str, sizes: dict, requests: int) -> dict:
+    """Fill a fresh database of ``backend`` and time the pages on it."""
+    with tempfile.TemporaryDirectory(prefix=f"wardlink-bench-{backend}-") as tmp:
+        workdir = Path(tmp)
+        server = None
+        if backend == "postgresql":
+            from servers import PostgresServer
+
+            server = PostgresServer(workdir / "pg", settings={"shared_buffers": "256MB", "work_mem": "16MB"})
+            server.start()
+            server.create_database("bench")
+            url = server.sqlalchemy_url("bench")
+        else:
+            url = f"sqlite:///{workdir / 'bench.db'}"
+        try:
+            print(f"{backend}: filling {sizes}", flush=True)
+            filled = fill(url, sizes)
+            print(f"{backend}: filled in {filled['fill_s']} s; timing pages", flush=True)
+            timings = measure(url, filled["password"], sizes, requests, workdir)
+        finally:
+            if server is not None:
+                server.stop()
+    worst = max(v["p95_ms"] for k, v in timings.items() if k != "baseline_health")
+    return {"fill_s": filled["fill_s"], "pages": timings, "worst_page_p95_ms": worst,
+            "baseline_p95_ms": timings["baseline_health"]["p95_ms"], "meets_target": worst < TARGET_P95_MS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print one JSON object as the last line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assets", type=int, default=50_000)
+    parser.add_argument("--work-orders", type=int, default=200_000)
+    parser.add_argument("--audit", type=int, default=1_000_000)
+    parser.add_argument("--alerts", type=int, default=5_000)
+    parser.add_argument("--requests", type=int, default=25)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    args = parser.parse_args(argv)
+    sizes = {"assets": args.assets, "work_orders": args.work_orders, "audit": args.audit, "alerts": args.alerts}
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    result = {"benchmark": "admin_pages", "sizes": sizes, "requests_per_page": args.requests,
+              "target_p95_ms": TARGET_P95_MS}
+    for backend in backends:
+        result[backend] = run_backend(backend, sizes, args.requests)
+    result["meets_target"] = all(result[b]["meets_target"] for b in backends)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""GPIO drivers built on gpiozero, with the pin factory injected by the backend."""

@@ -1,0 +1,433 @@
+"""The ``wardlink`` command: hub services, administration, operations and the demo.
+
+Every command and option has help text; ``tests/test_cli.py`` fails when one has none or
+when a command is missing from the README/docs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import wardlink
+from hub.errors import ConfigError, HubError
+
+log = logging.getLogger("wardlink")
+
+
+def _config(args):
+    from hub.config import load_config
+
+    return load_config(args.config)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_demo(args) -> int:
+    """Run the self-contained demo."""
+    from hub.demo import Demo, DemoError
+
+    try:
+        demo = Demo(data_dir=Path(args.data_dir), host=args.host, port=args.port,
+                    broker_port=args.broker_port, gateways=1)
+        return demo.run()
+    except DemoError as exc:
+        print(f"wardlink demo: {exc}", file=sys.stderr)
+        return 2
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum, _frame):
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def cmd_hub_ingest(args) -> int:
+    """Run one MQTT ingest worker until SIGTERM."""
+    from hub.db import open_engine
+    from hub.db.resolver import DbResolver
+    from hub.ingest import IngestWorker
+    from hub.telemetry import open_store
+    from wardlink.clock import SystemClock
+
+    config = _config(args)
+    if args.client_id:
+        config = config.with_overrides(mqtt_client_id=args.client_id)
+    if args.group:
+        config = config.with_overrides(mqtt_share_group=args.group)
+    from hub.runtime import rules_runtime
+
+    clock = SystemClock()
+    engine = open_engine(config.resolved_database_url)
+    store = open_store(config)
+    rules = rules_runtime(config, engine, clock, client_id=f"{config.mqtt_client_id}-cmd")
+    # The rules engine hears every batch after it is committed and before it is acknowledged.
+    worker = IngestWorker(config, store, DbResolver(engine), clock, listeners=[rules.engine])
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    worker.start()
+    log.info("ingest worker %s running against %s", config.mqtt_client_id, config.mqtt_url)
+    try:
+        while not stop.wait(1.0):
+            if not worker.is_running:
+                log.error("ingest worker stopped unexpectedly; exiting so the service manager restarts it")
+                return 1
+    finally:
+        worker.stop()
+        rules.close()
+        store.close()
+        engine.dispose()
+    return 0
+
+
+def cmd_hub_web(args) -> int:
+    """Serve the admin UI and JSON API with waitress."""
+    from hub.web import serve
+
+    config = _config(args)
+    overrides = {}
+    if args.host:
+        overrides["web_host"] = args.host
+    if args.port:
+        overrides["web_port"] = args.port
+    if overrides:
+        config = config.with_overrides(**overrides)
+    serve(config, threads=args.threads)
+    return 0
+
+
+def cmd_hub_scheduler(args) -> int:
+    """Run the scheduler (leader or standby) until SIGTERM."""
+    from hub.db import check_current, open_engine
+    from hub.scheduler import Scheduler
+    from wardlink.clock import SystemClock
+
+    config = _config(args)
+    if args.round <= 0:
+        raise ConfigError(f"--round: must be > 0 seconds, got {args.round}")
+    if args.retention_days is not None and args.retention_days <= 0:
+        raise ConfigError(f"--retention-days: must be > 0, got {args.retention_days}")
+    clock = SystemClock()
+    engine = open_engine(config.resolved_database_url)
+    closers = [engine.dispose]
+    try:
+        check_current(engine)
+        telemetry = None
+        if args.retention_days is not None:
+            if config.telemetry != "sqlite":
+                raise ConfigError("--retention-days: applies to the SQLite telemetry store; "
+                                  "InfluxDB keeps data by its own retention policy")
+            from hub.telemetry import open_store
+
+            telemetry = open_store(config)
+            closers.append(telemetry.close)
+        from hub.runtime import rules_runtime
+
+        if args.rules:
+            config = config.with_overrides(rules_file=args.rules)
+        runtime = rules_runtime(config, engine, clock, client_id=f"wardlink-scheduler-{os.getpid()}-cmd")
+        closers.append(runtime.close)
+        rules = runtime.engine
+        scheduler = Scheduler(engine, clock=clock, holder=args.holder, rules=rules, telemetry=telemetry,
+                              retention_days=args.retention_days)
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        log.info("scheduler %s started; rounds every %g s", scheduler.holder, args.round)
+        if args.once:
+            report = scheduler.run_once()
+            scheduler.close()
+            print(json.dumps({"leader": report.leader, "ran": report.ran, "failed": report.failed},
+                             default=str, sort_keys=True))
+            return 1 if report.failed else 0
+        scheduler.run(stop, round_s=args.round)
+        log.info("scheduler %s stopped", scheduler.holder)
+    finally:
+        while closers:
+            closers.pop()()
+    return 0
+
+
+def cmd_rules_check(args) -> int:
+    """Validate a rules file without touching the database."""
+    from hub.runtime import load_ruleset
+
+    ruleset = load_ruleset(args.file)
+    print(f"{args.file}: {len(ruleset.rules)} rules and {len(ruleset.notifiers)} notifier targets are valid")
+    return 0
+
+
+def cmd_rules_sync(args) -> int:
+    """Make the rules table match a rules file (audited; removed rules are disabled, never deleted)."""
+    from hub.db import open_engine
+    from hub.runtime import sync_ruleset
+
+    config = _config(args)
+    path = args.file or config.rules_file
+    engine = open_engine(config.resolved_database_url)
+    try:
+        report = sync_ruleset(engine, path)
+    finally:
+        engine.dispose()
+    for what in ("created", "updated", "disabled", "unchanged"):
+        names = getattr(report, what)
+        if names:
+            print(f"{what}: {', '.join(names)}")
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    """Create or migrate the relational store to the newest schema."""
+    from hub.db import upgrade
+
+    config = _config(args)
+    upgrade(config.resolved_database_url)
+    print(f"database at {_redact(config.resolved_database_url)} is at the newest schema")
+    return 0
+
+
+def cmd_admin_create_user(args) -> int:
+    """Create a user and print a generated password once."""
+    from hub.db import open_engine, session_scope
+    from hub.services import users
+
+    config = _config(args)
+    engine = open_engine(config.resolved_database_url)
+    with session_scope(engine) as session:
+        user, password = users.create_user_with_generated_password(
+            session, username=args.username, role=args.role, email=args.email,
+            display_name=args.name or args.username, actor=None)
+    print(f"created {args.role} '{user.username}'. Password (shown once, change it after login):\n  {password}")
+    return 0
+
+
+def cmd_admin_reset_password(args) -> int:
+    """Give a user a new generated password and unlock the account."""
+    from hub.db import open_engine, session_scope
+    from hub.services import users
+
+    config = _config(args)
+    engine = open_engine(config.resolved_database_url)
+    with session_scope(engine) as session:
+        password = users.reset_password(session, username=args.username, actor=None)
+    print(f"new password for '{args.username}' (shown once):\n  {password}")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    """Check the audit trail's hash chain; exit 1 and name the first broken row if tampered."""
+    from hub.db import open_engine, session_scope
+    from hub.services import audit
+
+    config = _config(args)
+    engine = open_engine(config.resolved_database_url)
+    with session_scope(engine) as session:
+        result = audit.verify_chain(session)
+    if result is None:
+        print("audit trail intact")
+        return 0
+    print(f"audit trail BROKEN at row {result}", file=sys.stderr)
+    return 1
+
+
+def cmd_config_show(args) -> int:
+    """Print the effective hub configuration and what each key means."""
+    from hub.config import FIELDS
+
+    config = _config(args)
+    for name, f in FIELDS.items():
+        value = getattr(config, name)
+        print(f"{name} = {json.dumps(str(value) if isinstance(value, Path) else value)}")
+        print(f"    # {f.metadata.get('help', '')}")
+    return 0
+
+
+def cmd_protocol_check(args) -> int:
+    """Validate a payload file against protocol v1 as the hub would."""
+    from wardlink import protocol
+    from wardlink.clock import SystemClock
+
+    payload = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    try:
+        message = protocol.decode(args.topic, payload, now_ms=SystemClock().now_ms())
+    except protocol.ProtocolError as exc:
+        print(f"rejected ({exc.reason}): {exc}", file=sys.stderr)
+        return 1
+    print(f"valid {type(message).__name__}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+# ------------------------------------------------------------------ parser
+
+
+ROLES = ("admin", "manager", "technician", "staff", "procurement", "vendor", "viewer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``wardlink`` command."""
+    parser = argparse.ArgumentParser(
+        prog="wardlink",
+        description="Wardlink hub: ingest gateway telemetry, run the admin UI, administer, or try the demo.",
+        epilog="Settings come from --config FILE (or $WARDLINK_CONFIG), then WARDLINK_* environment "
+               "variables; see docs/configuration.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"wardlink {wardlink.__version__}")
+    parser.add_argument("--config", metavar="FILE", help="hub configuration file (TOML)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo", help="run a self-contained demo: broker, hub and an emulated gateway",
+                       description="Start an embedded MQTT broker, the hub (ingest, SQLite stores, web UI) and "
+                                   "an emulated gateway with emulated sensors, all in one process tree. "
+                                   "No root and no installed servers needed. Ctrl-C stops everything.")
+    p.add_argument("--data-dir", default="wardlink-demo", metavar="DIR",
+                   help="where the demo keeps its data; it survives restarts (default: ./wardlink-demo)")
+    p.add_argument("--host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port of the web UI (default: 8080)")
+    p.add_argument("--broker-port", type=int, default=0, metavar="PORT",
+                   help="port of the embedded MQTT broker (default: a free port)")
+    p.set_defaults(func=cmd_demo)
+
+    hub = sub.add_parser("hub", help="run a hub service (ingest, web, scheduler)",
+                         description="Run one of the hub's long-running services.")
+    hub_sub = hub.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    p = hub_sub.add_parser("ingest", help="run an MQTT ingest worker",
+                           description="Subscribe to gateway telemetry, events and status; commit to the "
+                                       "telemetry store and acknowledge only after the commit.")
+    p.add_argument("--client-id", help="stable MQTT client id of this worker (overrides mqtt_client_id)")
+    p.add_argument("--group", help="shared-subscription group so several workers split the load")
+    p.set_defaults(func=cmd_hub_ingest)
+    p = hub_sub.add_parser("web", help="serve the admin UI and JSON API",
+                           description="Serve the admin UI and the /api/v1 JSON API with waitress.")
+    p.add_argument("--host", help="listen address (overrides web_host)")
+    p.add_argument("--port", type=int, help="listen port (overrides web_port)")
+    p.add_argument("--threads", type=int, default=8, help="worker threads (default: 8)")
+    p.set_defaults(func=cmd_hub_web)
+    p = hub_sub.add_parser(
+        "scheduler", help="run the scheduler: PM generation, escalations, rules tick, retention",
+        description="Run the hub's periodic jobs: generate preventive-maintenance work orders ahead of "
+                    "their due dates (exactly once), recompute maintenance status, escalate overdue PM and "
+                    "SLA breaches, tick the rules engine, and prune old SQLite telemetry. Start one on "
+                    "each of several hosts for failover: one leads (a database lock), the others wait "
+                    "as standbys. SIGTERM stops it cleanly and hands the lead over at once.")
+    p.add_argument("--round", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds between rounds; each job runs on its own period (default: 5)")
+    p.add_argument("--holder", help="name of this scheduler in the lease and logs (default: host:pid)")
+    p.add_argument("--rules", metavar="FILE",
+                   help="rules file whose notifier targets deliver alert notifications (overrides rules_file)")
+    p.add_argument("--retention-days", type=float, metavar="DAYS",
+                   help="roll SQLite telemetry older than this into hourly rollups (default: keep raw)")
+    p.add_argument("--once", action="store_true",
+                   help="run one round, print what it did as JSON, and exit (for cron or checks)")
+    p.set_defaults(func=cmd_hub_scheduler)
+
+    rules = sub.add_parser("rules", help="alert rules: check and load rules files",
+                           description="Alert rules live in a rules file (docs/hub.md, 'Rules files') and "
+                                       "are loaded into the database, where every hub process reads them.")
+    rules_sub = rules.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = rules_sub.add_parser("check", help="validate a rules file",
+                             description="Validate a rules file; errors name the rule and the key.")
+    p.add_argument("file", help="rules file (TOML or JSON)")
+    p.set_defaults(func=cmd_rules_check)
+    p = rules_sub.add_parser("sync", help="load a rules file into the database",
+                             description="Create and update rules from the file; rules that left the file "
+                                         "are disabled, never deleted (alerts refer to them). Audited.")
+    p.add_argument("file", nargs="?", help="rules file (default: the rules_file setting)")
+    p.set_defaults(func=cmd_rules_sync)
+
+    db = sub.add_parser("db", help="relational store maintenance",
+                        description="Manage the relational store (SQLite or PostgreSQL).")
+    db_sub = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = db_sub.add_parser("upgrade", help="create or migrate the database to the newest schema",
+                          description="Run the Alembic migrations up to the newest revision.")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    admin = sub.add_parser("admin", help="user administration",
+                           description="Create users and reset passwords. Passwords are generated, "
+                                       "shown once, and stored only as hashes.")
+    admin_sub = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = admin_sub.add_parser("create-user", help="create a user with a generated password",
+                             description="Create a user and print a generated password once.")
+    p.add_argument("username", help="login name")
+    p.add_argument("--role", choices=ROLES, default="viewer", help="role (default: viewer)")
+    p.add_argument("--email", default=None, help="e-mail address for notifications")
+    p.add_argument("--name", default=None, help="display name")
+    p.set_defaults(func=cmd_admin_create_user)
+    p = admin_sub.add_parser("reset-password", help="generate a new password for a user and unlock it",
+                             description="Generate a new password for a user, print it once, and clear "
+                                         "any lockout.")
+    p.add_argument("username", help="login name")
+    p.set_defaults(func=cmd_admin_reset_password)
+
+    audit = sub.add_parser("audit", help="audit trail tools",
+                           description="Tools for the append-only, hash-chained audit trail.")
+    audit_sub = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = audit_sub.add_parser("verify", help="check the audit trail's hash chain",
+                             description="Recompute every audit row's hash; exit 1 and name the first "
+                                         "row that was changed or deleted.")
+    p.set_defaults(func=cmd_audit_verify)
+
+    config = sub.add_parser("config", help="configuration tools",
+                            description="Inspect the hub configuration.")
+    config_sub = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = config_sub.add_parser("show", help="print the effective configuration with help for each key",
+                              description="Print every setting's effective value and meaning.")
+    p.set_defaults(func=cmd_config_show)
+
+    proto = sub.add_parser("protocol", help="wire protocol tools",
+                           description="Tools for the MQTT protocol v1 (docs/protocol.md).")
+    proto_sub = proto.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = proto_sub.add_parser("check", help="validate a payload as the hub would",
+                             description="Validate a payload for a topic; prints the rejection reason.")
+    p.add_argument("topic", help="MQTT topic, e.g. wardlink/v1/gw-icu-01/telemetry")
+    p.add_argument("file", help="payload file, or - for standard input")
+    p.set_defaults(func=cmd_protocol_check)
+    _register_plugins(sub)
+    return parser
+
+
+def _register_plugins(sub) -> None:
+    """Add subcommands that other installed packages declare (e.g. provisioning's broker tools)."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="wardlink.commands"), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError as exc:  # e.g. an extra's dependency is not installed
+            log.debug("commands from %s unavailable: %s", ep.name, exc)
+            continue
+        register(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``wardlink`` command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except HubError as exc:
+        print(f"wardlink: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Hub configuration: defaults, then a TOML file, then ``WARDLINK_*`` environment variables.
+
+Every key is listed in :data:`FIELDS` with its type and help; ``docs/configuration.md`` and
+``wardlink config show`` are generated from that table. Secrets are never stored in the
+file itself: keys ending in ``_file`` name a file that holds the secret.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from hub.errors import ConfigError
+
+TELEMETRY_BACKENDS = ("sqlite", "influxdb")
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Settings for every hub process (ingest, web, scheduler)."""
+
+    data_dir: Path = field(default=Path("wardlink-data"),
+                           metadata={"help": "directory for SQLite files, secrets and logs"})
+    database_url: str = field(default="", metadata={
+        "help": "SQLAlchemy URL of the relational store; default sqlite:///<data_dir>/wardlink.db"})
+    telemetry: str = field(default="sqlite", metadata={
+        "help": "telemetry store", "choices": TELEMETRY_BACKENDS})
+    telemetry_sqlite_path: str = field(default="", metadata={
+        "help": "SQLite telemetry file; default <data_dir>/telemetry.db"})
+    influx_url: str = field(default="", metadata={"help": "InfluxDB base URL, e.g. http://127.0.0.1:8086"})
+    influx_database: str = field(default="wardlink", metadata={
+        "help": "InfluxDB 1.x database (2.x/3.x: the bucket mapped through DBRP)"})
+    influx_username: str = field(default="", metadata={"help": "InfluxDB 1.x user (optional)"})
+    influx_password_file: str = field(default="", metadata={"help": "file holding the InfluxDB 1.x password"})
+    influx_token_file: str = field(default="", metadata={
+        "help": "file holding an InfluxDB 2.x/3.x token (sent as 'Authorization: Token ...')"})
+    mqtt_url: str = field(default="mqtt://127.0.0.1:1883", metadata={
+        "help": "broker URL; mqtts:// for TLS"})
+    mqtt_username: str = field(default="", metadata={"help": "MQTT user of the hub"})
+    mqtt_password_file: str = field(default="", metadata={"help": "file holding the hub's MQTT password"})
+    mqtt_ca_file: str = field(default="", metadata={"help": "CA certificate for mqtts://"})
+    mqtt_client_id: str = field(default="wardlink-hub-ingest", metadata={
+        "help": "stable MQTT client id of this ingest worker (unique per worker)"})
+    mqtt_share_group: str = field(default="", metadata={
+        "help": "shared-subscription group so N ingest workers split the load; empty = none"})
+    web_host: str = field(default="127.0.0.1", metadata={"help": "address the web UI listens on"})
+    web_port: int = field(default=8080, metadata={"help": "port the web UI listens on"})
+    public_url: str = field(default="", metadata={
+        "help": "URL users reach the UI at (QR codes, e-mail links); default http://<web_host>:<web_port>"})
+    secret_key_file: str = field(default="", metadata={
+        "help": "file holding the session signing key; default <data_dir>/secret_key (created 0600)"})
+    secure_cookies: bool = field(default=True, metadata={
+        "help": "mark session cookies Secure (HTTPS only); the local demo turns this off"})
+    site_name: str = field(default="Wardlink", metadata={"help": "name shown in the UI header"})
+    rules_file: str = field(default="", metadata={
+        "help": "rules file (TOML/JSON): `wardlink rules sync` loads its rules; ingest and scheduler "
+                "use its notifier targets"})
+    grafana_url: str = field(default="", metadata={
+        "help": "Grafana base URL as browsers reach it; when set, asset and ward pages embed its panels"})
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the relational store URL, defaulting to a file in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'wardlink.db').resolve()}"
+
+    @property
+    def resolved_telemetry_path(self) -> Path:
+        """Return the SQLite telemetry file path."""
+        return Path(self.telemetry_sqlite_path) if self.telemetry_sqlite_path else self.data_dir / "telemetry.db"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """Return the externally visible base URL without a trailing slash."""
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    def read_secret(self, key: str) -> str | None:
+        """Return the secret held in the file named by ``key`` (a ``*_file`` field), or None."""
+        path = getattr(self, key)
+        if not path:
+            return None
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+
+    def with_overrides(self, **changes: Any) -> "HubConfig":
+        """Return a copy with ``changes`` applied and validated."""
+        return load_config(base=self, overrides=changes)
+
+
+FIELDS = {f.name: f for f in fields(HubConfig)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    f = FIELDS[name]
+    kind = f.type if isinstance(f.type, type) else {"Path": Path, "str": str, "int": int, "bool": bool}[f.type]
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind is Path:
+            return Path(value)
+        if not isinstance(value, (str, int, float)):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        expected = {bool: "true or false", int: "an integer", Path: "a path", str: "a string"}[kind]
+        raise ConfigError(f"{name}: must be {expected}, got {value!r}") from None
+
+
+def _validate(cfg: HubConfig) -> HubConfig:
+    if cfg.telemetry not in TELEMETRY_BACKENDS:
+        raise ConfigError(f"telemetry: must be one of {', '.join(TELEMETRY_BACKENDS)}, got {cfg.telemetry!r}")
+    if cfg.telemetry == "influxdb" and not cfg.influx_url:
+        raise ConfigError("influx_url: required when telemetry = 'influxdb'")
+    if not 0 < cfg.web_port < 65536:
+        raise ConfigError(f"web_port: must be 1..65535, got {cfg.web_port}")
+    scheme = cfg.mqtt_url.split("://", 1)[0]
+    if scheme not in ("mqtt", "mqtts") or "://" not in cfg.mqtt_url:
+        raise ConfigError(f"mqtt_url: must start with mqtt:// or mqtts://, got {cfg.mqtt_url!r}")
+    if cfg.grafana_url and not cfg.grafana_url.startswith(("http://", "https://")):
+        raise ConfigError(f"grafana_url: must start with http:// or https://, got {cfg.grafana_url!r}")
+    if cfg.mqtt_share_group and any(c in cfg.mqtt_share_group for c in "/+#"):
+        raise ConfigError(f"mqtt_share_group: must not contain / + #, got {cfg.mqtt_share_group!r}")
+    return cfg
+
+
+def load_config(
+    path: str | os.PathLike | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    base: HubConfig | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> HubConfig:
+    """Build a :class:`HubConfig` from defaults, a TOML file, the environment, then overrides.
+
+    ``path`` defaults to ``$WARDLINK_CONFIG`` when set. Unknown keys are errors, so a typo in
+    a production file is caught at start-up rather than silently ignored.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = path or environ.get("WARDLINK_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        section = data.get("hub", data)
+        for key, value in section.items():
+            if key not in FIELDS:
+                raise ConfigError(f"{key}: unknown setting in {path}; known: {', '.join(sorted(FIELDS))}")
+            values[key] = _coerce(key, value)
+    for name in FIELDS:
+        env_key = f"WARDLINK_{name.upper()}"
+        if env_key in environ:
+            values[name] = _coerce(name, environ[env_key])
+    for key, value in (overrides or {}).items():
+        if key not in FIELDS:
+            raise ConfigError(f"{key}: unknown setting")
+        values[key] = _coerce(key, value)
+    return _validate(replace(base or HubConfig(), **values))

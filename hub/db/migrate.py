@@ -1,0 +1,72 @@
+"""Run the Alembic migrations shipped inside this package, without an alembic.ini."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from hub.db.engine import open_engine
+from hub.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Tell autogenerate to leave alone the tables ingest workers create themselves."""
+    from hub.ingest.tables import metadata as ingest_metadata
+
+    return not (type_ == "table" and name in ingest_metadata.tables)
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """Return an Alembic config for the packaged scripts, bound to ``engine`` if given."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # The engine travels as an attribute, not as a URL option, so a password containing '%'
+    # never meets configparser interpolation.
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def _run(url: str | Engine, action, *args) -> None:
+    engine = url if isinstance(url, Engine) else open_engine(url)
+    try:
+        action(alembic_config(engine), *args)
+    finally:
+        if engine is not url:
+            engine.dispose()
+
+
+def upgrade(url: str | Engine, revision: str = "head") -> None:
+    """Migrate the database at ``url`` (or an engine) up to ``revision``."""
+    _run(url, command.upgrade, revision)
+
+
+def downgrade(url: str | Engine, revision: str) -> None:
+    """Migrate the database at ``url`` (or an engine) down to ``revision`` ('base' = empty)."""
+    _run(url, command.downgrade, revision)
+
+
+def head_revision() -> str:
+    """Return the newest revision shipped with this version."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the revision the database is at, or None when it was never migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_current(engine: Engine) -> None:
+    """Raise :class:`StoreError` unless the database is at the newest revision."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        state = "empty" if current is None else f"at revision {current}"
+        raise StoreError(f"the database is {state} but this version needs {head}; "
+                         "run 'wardlink db upgrade' first")

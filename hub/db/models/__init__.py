@@ -1,0 +1,40 @@
+"""Every table of the hub's relational store."""
+
+from hub.db.models.alerts import Alert
+from hub.db.models.assets import Asset
+from hub.db.models.audit import AuditLog
+from hub.db.models.gateways import Channel, ChannelBinding, Gateway
+from hub.db.models.org import Department, Location, Site
+from hub.db.models.users import ApiToken, User
+from hub.db.models.work import WorkOrder
+from hub.db.models.work_records import (WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
+                                        WorkOrderSignature, WorkOrderTimeLog)
+
+__all__ = [
+    "Alert", "ApiToken", "Asset", "AuditLog", "Channel", "ChannelBinding", "Department",
+    "Gateway", "Location", "Site", "User", "WorkOrder", "WorkOrderAttachment", "WorkOrderNote",
+    "WorkOrderPart", "WorkOrderSignature", "WorkOrderTimeLog",
+]
+
+# The rules engine's tables live beside it (hub/rules/models.py) but belong to this schema and
+# its migrations (revision 0002_rules); importing them here registers them wherever the schema is.
+import hub.rules.models  # noqa: E402,F401
+
+# Preventive maintenance (plans, occurrences, checklists, meters, scheduler lease; revision 0004_pm).
+from hub.db.models.pm import (  # noqa: E402
+    ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence, PmPlan,
+    SchedulerJob, SchedulerLease,
+)
+
+__all__ += [
+    "ChecklistResult", "ChecklistTemplate", "ChecklistVersion", "MeterReading", "PmOccurrence",
+    "PmPlan", "SchedulerJob", "SchedulerLease",
+]
+
+# Indexes the admin pages need at scale (revision 0005_ui_indexes).
+import hub.db.models.indexes  # noqa: E402,F401
+
+# One-time gateway enrollment tokens (revision 0006_enrollment).
+from hub.db.models.enrollment import EnrollmentToken  # noqa: E402
+
+__all__ += ["EnrollmentToken"]

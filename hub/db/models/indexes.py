@@ -1,0 +1,23 @@
+"""Indexes the admin pages need at hospital-group scale (see bench/admin_pages.py).
+
+- an asset's change history: audit rows of one entity, newest first;
+- work-order lists and the board: orders of a state, newest first, and all orders newest first;
+- the dashboard's "past SLA" count: open orders with a breach, read from the index alone;
+- the work-order list sorted by due date (migration 0007).
+
+Declared here, beside the tables they serve, so the schema and migrations 0005 and 0007 stay in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index
+
+from hub.db.models.audit import AuditLog
+from hub.db.models.work import WorkOrder
+
+AUDIT_BY_ENTITY = Index("ix_audit_log_entity_ref", AuditLog.entity, AuditLog.entity_id, AuditLog.seq)
+WORK_ORDERS_BY_STATE = Index("ix_work_orders_state_created", WorkOrder.state, WorkOrder.created_at)
+WORK_ORDERS_BY_CREATED = Index("ix_work_orders_created", WorkOrder.created_at, WorkOrder.id)
+WORK_ORDERS_BY_BREACH = Index("ix_work_orders_state_breach", WorkOrder.state, WorkOrder.response_breached_at,
+                              WorkOrder.resolution_breached_at)
+WORK_ORDERS_BY_DUE = Index("ix_work_orders_resolution_due", WorkOrder.resolution_due_at, WorkOrder.id)

@@ -1,0 +1,66 @@
+"""Allowed values of the relational store's enumerated columns, with their display labels.
+
+The database enforces each tuple with a CHECK constraint; services validate input against
+the same tuples so errors name the field and the allowed values before anything is written.
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "manager", "technician", "staff", "procurement", "vendor", "viewer")
+OWNER_TYPES = ("hospital", "rental", "loaner", "vendor")
+LIFECYCLE_STAGES = ("planned", "procured", "commissioning", "in_use", "decommissioned", "disposed")
+EQUIPMENT_STATUSES = ("in_service", "out_of_service", "faulty", "retired")
+MAINTENANCE_STATUSES = ("compliant", "due", "overdue")
+GATEWAY_STATUSES = ("online", "offline", "unknown")
+ALERT_SEVERITIES = ("info", "warning", "critical")
+ALERT_STATES = ("open", "acknowledged", "resolved")
+WORK_ORDER_KINDS = ("pm", "corrective", "inspection", "recall")
+WORK_ORDER_STATES = ("pending", "assigned", "in_progress", "on_hold", "completed", "closed",
+                     "cancelled")
+WORK_ORDER_PRIORITIES = ("low", "medium", "high", "critical")
+WORK_ORDER_SOURCES = ("manual", "request", "qr", "alert", "pm", "checklist")
+WORK_ORDER_RESOLUTIONS = (
+    "repaired", "part_replaced", "adjusted", "software_updated", "no_fault_found", "user_error",
+    "damage", "vendor_repair", "beyond_repair", "as_planned", "accepted", "rejected", "other",
+)
+PM_TRIGGERS = ("calendar", "meter", "whichever_first")
+PM_INTERVAL_UNITS = ("day", "week", "month", "year")
+PM_OCCURRENCE_STATES = ("open", "completed", "skipped", "cancelled")
+CHECKLIST_ITEM_KINDS = ("pass_fail", "value", "text")
+
+LABELS = {
+    "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
+    "procurement": "Procurement", "vendor": "Vendor", "viewer": "Viewer",
+    "hospital": "Hospital-owned", "rental": "Rental", "loaner": "Loaner",
+    "planned": "Planned", "procured": "Procured", "commissioning": "Commissioning",
+    "in_use": "In use", "decommissioned": "Decommissioned", "disposed": "Disposed",
+    "in_service": "In service", "out_of_service": "Out of service", "faulty": "Faulty",
+    "retired": "Retired",
+    "compliant": "Compliant", "due": "Due", "overdue": "Overdue",
+    "online": "Online", "offline": "Offline", "unknown": "Unknown",
+    "info": "Info", "warning": "Warning", "critical": "Critical",
+    "open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved",
+    "pm": "Preventive maintenance", "corrective": "Corrective", "inspection": "Inspection",
+    "recall": "Recall",
+    "pending": "Pending", "assigned": "Assigned", "in_progress": "In progress",
+    "on_hold": "On hold", "completed": "Completed", "closed": "Closed",
+    "cancelled": "Cancelled",
+    "manual": "Entered manually", "request": "Request", "qr": "QR page request",
+    "alert": "Alert", "checklist": "Failed checklist item",
+    "repaired": "Repaired", "part_replaced": "Part replaced", "adjusted": "Adjusted / calibrated",
+    "software_updated": "Software updated", "no_fault_found": "No fault found",
+    "user_error": "Use error", "damage": "Damage / misuse", "vendor_repair": "Repaired by vendor",
+    "beyond_repair": "Beyond economical repair", "as_planned": "Done as planned",
+    "accepted": "Accepted", "rejected": "Rejected", "other": "Other",
+    "low": "Low", "medium": "Medium", "high": "High",
+    "calendar": "Calendar", "meter": "Meter", "whichever_first": "Whichever comes first",
+    "day": "Day", "week": "Week", "month": "Month", "year": "Year",
+    "skipped": "Skipped", "pass_fail": "Pass / fail", "value": "Measured value", "text": "Text",
+}
+
+
+def label(value: str | None) -> str:
+    """Return the display label of an enumerated value (the value itself when unlisted)."""
+    if value is None:
+        return ""
+    return LABELS.get(value, value.replace("_", " ").capitalize())

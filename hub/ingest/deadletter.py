@@ -1,0 +1,116 @@
+"""Dead letters: invalid messages kept for inspection instead of crashing or looping.
+
+Every :class:`wardlink.protocol.ProtocolError` (its ``reason`` is the code stored here) and
+every message the telemetry store refused (``store_rejected``) becomes a dead letter. The
+message is then acknowledged: the broker would otherwise re-deliver it forever. Identical
+messages (same topic and payload) share one row whose ``count`` grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from typing import Iterable, Sequence
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from hub.ingest.tables import dead_letters
+
+#: Bytes of each invalid payload that are kept (the size of the whole payload is kept too).
+DEFAULT_PAYLOAD_LIMIT = 64 * 1024
+#: Reason code for a message whose points the telemetry store refused.
+STORE_REJECTED = "store_rejected"
+#: Reason code for a message the worker could not handle because of a bug (see the log).
+INTERNAL_ERROR = "internal_error"
+_DETAIL_LIMIT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One invalid message as it will be stored."""
+
+    topic: str
+    gateway: str | None
+    reason: str
+    detail: str
+    payload: bytes
+    payload_size: int
+    received_ms: int
+    digest: str
+
+    @classmethod
+    def of(cls, topic: str, payload: bytes, *, reason: str, detail: str, received_ms: int,
+           gateway: str | None = None, limit: int = DEFAULT_PAYLOAD_LIMIT) -> "DeadLetter":
+        """Build a dead letter, keeping at most ``limit`` bytes of ``payload``."""
+        digest = hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()
+        return cls(topic, gateway, reason, detail[:_DETAIL_LIMIT], bytes(payload[:limit]), len(payload),
+                   received_ms, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRow:
+    """A stored dead letter, as the UI lists it."""
+
+    id: int
+    topic: str
+    gateway: str | None
+    reason: str
+    detail: str
+    payload: bytes
+    payload_size: int
+    first_received_ms: int
+    last_received_ms: int
+    count: int
+
+    @property
+    def truncated(self) -> bool:
+        """Return True when only the start of the payload was kept."""
+        return len(self.payload) < self.payload_size
+
+
+def upsert_rows(letters: Iterable[DeadLetter]) -> list[dict]:
+    """Return one row per distinct message, counting repeats within the batch."""
+    rows: dict[str, dict] = {}
+    for d in letters:
+        row = rows.get(d.digest)
+        if row is None:
+            rows[d.digest] = {
+                "digest": d.digest, "topic": d.topic, "gateway": d.gateway, "reason": d.reason,
+                "detail": d.detail, "payload": d.payload, "payload_size": d.payload_size,
+                "first_received_ms": d.received_ms, "last_received_ms": d.received_ms, "count": 1,
+            }
+        else:
+            row["count"] += 1
+            row["last_received_ms"] = max(row["last_received_ms"], d.received_ms)
+    return list(rows.values())
+
+
+def store(session: Session, insert, letters: Sequence[DeadLetter]) -> None:
+    """Insert ``letters`` or bump the count of rows already there (``insert`` is the dialect's)."""
+    rows = upsert_rows(letters)
+    if not rows:
+        return
+    stmt = insert(dead_letters)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[dead_letters.c.digest],
+        set_={"count": dead_letters.c.count + stmt.excluded.count,
+              "last_received_ms": stmt.excluded.last_received_ms,
+              "reason": stmt.excluded.reason,
+              "detail": stmt.excluded.detail},
+    )
+    session.execute(stmt, rows)
+
+
+def list_dead_letters(engine: Engine, *, reason: str | None = None, gateway: str | None = None,
+                      limit: int = 100, offset: int = 0) -> list[DeadLetterRow]:
+    """Return dead letters, most recently received first."""
+    stmt = select(*(dead_letters.c[f.name] for f in fields(DeadLetterRow)))
+    if reason is not None:
+        stmt = stmt.where(dead_letters.c.reason == reason)
+    if gateway is not None:
+        stmt = stmt.where(dead_letters.c.gateway == gateway)
+    stmt = stmt.order_by(dead_letters.c.last_received_ms.desc(), dead_letters.c.id.desc()).limit(limit).offset(offset)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return [DeadLetterRow(*row[:5], bytes(row[5]), *row[6:]) for row in rows]

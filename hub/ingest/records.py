@@ -1,0 +1,128 @@
+"""The ingest worker's rows in the relational store: dead letters, events, gateway state, worker stats.
+
+:class:`IngestRecords` writes everything one batch produced in a single transaction, and gives
+the web UI read access (:meth:`IngestRecords.dead_letters`, :meth:`IngestRecords.events`,
+:meth:`IngestRecords.gateways`, :meth:`IngestRecords.workers`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+
+from hub.errors import StoreError
+from hub.ingest import deadletter, events, gateways
+from hub.ingest.deadletter import DeadLetter, DeadLetterRow
+from hub.ingest.events import EventRow
+from hub.ingest.gateways import GatewayRecord
+from hub.ingest.tables import create_tables, workers
+from hub.telemetry.model import StoreRejected, StoreUnavailable
+
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRow:
+    """The last counters an ingest worker published."""
+
+    client_id: str
+    hostname: str
+    pid: int
+    started_ms: int
+    updated_ms: int
+    connected: bool
+    received: int
+    points_written: int
+    dead_lettered: int
+    acked: int
+    store_errors: int
+    pending: int
+    last_error: str | None
+    last_error_ms: int | None
+
+
+def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:
+    text = f"relational store: {doing}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, (IntegrityError, DataError)):
+        return StoreRejected(text)  # these rows will be refused again
+    return StoreUnavailable(text)  # connection lost, database locked, server down...
+
+
+class IngestRecords:
+    """Read and write the ingest tables through an SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, *, create: bool = True) -> None:
+        name = engine.dialect.name
+        if name not in _INSERTS:
+            raise StoreError(f"relational store: ingest tables need SQLite or PostgreSQL, got {name}")
+        self.engine = engine
+        self._insert = _INSERTS[name]
+        if create:
+            for attempt in range(3):
+                try:
+                    create_tables(engine)
+                    break
+                except SQLAlchemyError as exc:
+                    # Two workers starting together may race to create a table: look again.
+                    if attempt == 2:
+                        raise _translate(exc, "create ingest tables") from exc
+
+    def commit(self, *, dead: Sequence[DeadLetter] = (), event_rows: Sequence[dict] = (),
+               gateway_rows: Sequence[dict] = (), worker: dict | None = None) -> None:
+        """Write one batch's dead letters, events, gateway rows and worker counters atomically."""
+        if not (dead or event_rows or gateway_rows or worker):
+            return
+        from hub.db.engine import session_scope  # SQLite write transactions begin IMMEDIATE there
+
+        try:
+            with session_scope(self.engine) as session:
+                deadletter.store(session, self._insert, dead)
+                events.store(session, self._insert, event_rows)
+                gateways.store(session, self._insert, list(gateway_rows))
+                if worker is not None:
+                    stmt = self._insert(workers)
+                    stmt = stmt.on_conflict_do_update(
+                        index_elements=[workers.c.client_id],
+                        set_={k: stmt.excluded[k] for k in worker if k != "client_id"})
+                    session.execute(stmt, [worker])
+        except SQLAlchemyError as exc:
+            raise _translate(exc, "commit ingest records") from exc
+        except (OverflowError, ValueError, TypeError) as exc:  # a value the driver cannot bind
+            raise StoreRejected(f"relational store: commit ingest records: {type(exc).__name__}: {exc}") from exc
+
+    # ------------------------------------------------------------------ reading
+
+    def dead_letters(self, *, reason: str | None = None, gateway: str | None = None,
+                     limit: int = 100, offset: int = 0) -> list[DeadLetterRow]:
+        """Return dead letters, most recently received first."""
+        return self._read(deadletter.list_dead_letters, "read dead letters", reason=reason, gateway=gateway,
+                          limit=limit, offset=offset)
+
+    def events(self, **filters) -> list[EventRow]:
+        """Return events newest first (filters: gateway, asset, types, start_ms, end_ms, limit)."""
+        return self._read(events.list_events, "read events", **filters)
+
+    def gateways(self, gateway: str | None = None) -> list[GatewayRecord]:
+        """Return what the wire said about each gateway (one, when ``gateway`` is given)."""
+        return self._read(gateways.list_gateways, "read gateway state", gateway)
+
+    def workers(self) -> list[WorkerRow]:
+        """Return the counters every ingest worker last published."""
+        return self._read(_list_workers, "read worker counters")
+
+    def _read(self, func, doing: str, *args, **kwargs):
+        try:
+            return func(self.engine, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise _translate(exc, doing) from exc
+
+
+def _list_workers(engine: Engine) -> list[WorkerRow]:
+    names = list(WorkerRow.__dataclass_fields__)
+    with engine.connect() as conn:
+        rows = conn.execute(select(*(workers.c[n] for n in names)).order_by(workers.c.client_id))
+        return [WorkerRow(*row) for row in rows]

@@ -1,0 +1,30 @@
+"""Pure evaluators, one per rule kind: :data:`EVALUATORS` maps a kind to its class."""
+
+from __future__ import annotations
+
+from hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, EventInput, Param, Raise, RunTime,
+                                       Sample, StatusInput)
+from hub.rules.evaluators.digital import StateDurationEvaluator
+from hub.rules.evaluators.gateway import GatewayBufferingEvaluator, GatewayOfflineEvaluator
+from hub.rules.evaluators.presence import PresenceMismatchEvaluator
+from hub.rules.evaluators.rate import RateOfChangeEvaluator
+from hub.rules.evaluators.runhours import RunHoursEvaluator
+from hub.rules.evaluators.silence import ChannelSilentEvaluator
+from hub.rules.evaluators.threshold import BatteryLowEvaluator, ThresholdEvaluator
+from hub.rules.models import RULE_KINDS
+
+EVALUATORS: dict[str, type[Evaluator]] = {
+    cls.kind: cls for cls in (
+        ThresholdEvaluator, RateOfChangeEvaluator, ChannelSilentEvaluator, GatewayOfflineEvaluator,
+        GatewayBufferingEvaluator, StateDurationEvaluator, BatteryLowEvaluator, PresenceMismatchEvaluator,
+        RunHoursEvaluator,
+    )
+}
+
+if set(EVALUATORS) != set(RULE_KINDS):  # the table and the CHECK constraint must agree
+    raise RuntimeError(f"evaluator table {sorted(EVALUATORS)} differs from RULE_KINDS {sorted(RULE_KINDS)}")
+
+__all__ = [
+    "EVALUATORS", "Action", "Clear", "Context", "Evaluator", "EventInput", "Param", "Raise", "RunTime",
+    "Sample", "StatusInput",
+]

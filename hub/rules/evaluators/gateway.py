@@ -1,0 +1,111 @@
+"""Gateway rules from the retained status and its Last Will.
+
+- ``gateway_offline``: the broker published the gateway's Last Will (``offline``) and it has
+  not come back within ``for_s``. Clears when an ``online`` status arrives.
+- ``gateway_buffering``: the gateway is online but reports a backlog (``buffer_depth``
+  readings, the oldest ``oldest_unsent_ms`` old): data reaches the hub late. Clears when the
+  backlog's age drops under the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, Param, Raise, StatusInput,
+                                       duration)
+
+
+class GatewayOfflineEvaluator(Evaluator):
+    """Alert when a gateway has been offline (Last Will) for ``for_s`` seconds."""
+
+    kind = "gateway_offline"
+    inputs = frozenset({"status"})
+    ticks = True
+    backfill = False
+    scope = "gateway"
+    default_severity = "critical"
+    PARAMS = {
+        "for_s": Param("number", 60.0, minimum=0,
+                       help="grace period, so a gateway reboot does not page anyone"),
+    }
+
+    def initial(self) -> dict[str, Any]:
+        """Return a gateway of unknown state."""
+        return {"state": None, "since": None, "active": False}
+
+    def _raise(self, st: dict, at_ms: int) -> list[Action]:
+        if st["active"] or st["state"] != "offline" or at_ms - st["since"] < self.for_s * 1000:
+            return []
+        st["active"] = True
+        return [Raise(at_ms, st["since"], None,
+                      f"gateway offline (Last Will) for {duration(at_ms - st['since'])}")]
+
+    def on_status(self, state: Mapping[str, Any], status: StatusInput, ctx: Context) -> tuple[dict, list[Action]]:
+        """Follow online/offline transitions."""
+        st = dict(state)
+        if status.state == "offline":
+            if st["state"] != "offline":
+                st.update(state="offline", since=status.received_ms)
+            return st, self._raise(st, status.received_ms)
+        actions: list[Action] = []
+        if st["active"]:
+            actions.append(Clear(status.received_ms, None,
+                                 f"gateway back online after {duration(status.received_ms - st['since'])}"))
+        st.update(state="online", since=status.received_ms, active=False)
+        return st, actions
+
+    def on_tick(self, state: Mapping[str, Any], ctx: Context) -> tuple[dict, list[Action]]:
+        """Raise once the grace period has passed."""
+        st = dict(state)
+        return st, self._raise(st, ctx.now_ms)
+
+
+class GatewayBufferingEvaluator(Evaluator):
+    """Alert when an online gateway holds readings older than ``lag_s`` (data arrives late)."""
+
+    kind = "gateway_buffering"
+    inputs = frozenset({"status"})
+    ticks = True
+    backfill = False
+    scope = "gateway"
+    default_severity = "warning"
+    PARAMS = {
+        "lag_s": Param("number", 300.0, positive=True, help="age of the oldest unsent reading that counts as late"),
+        "min_depth": Param("integer", 1, minimum=1, help="fewest buffered readings that count"),
+        "for_s": Param("number", 0.0, minimum=0, help="how long the backlog must last"),
+    }
+
+    def initial(self) -> dict[str, Any]:
+        """Return a gateway without a backlog."""
+        return {"since": None, "active": False, "depth": None, "lag": None}
+
+    def _raise(self, st: dict, at_ms: int) -> list[Action]:
+        if st["active"] or st["since"] is None or at_ms - st["since"] < self.for_s * 1000:
+            return []
+        st["active"] = True
+        return [Raise(at_ms, st["since"], float(st["depth"]),
+                      f"gateway online but holding {st['depth']:,} readings; the oldest is "
+                      f"{duration(st['lag'])} old (data arrives late)")]
+
+    def on_status(self, state: Mapping[str, Any], status: StatusInput, ctx: Context) -> tuple[dict, list[Action]]:
+        """Compare the reported backlog with the limits."""
+        st = dict(state)
+        if status.state != "online":
+            return st, []  # offline is the gateway_offline rule's business; keep what we had
+        depth, lag = status.buffer_depth or 0, status.oldest_unsent_ms or 0
+        st.update(depth=depth, lag=lag)
+        if depth >= self.min_depth and lag >= self.lag_s * 1000:
+            if st["since"] is None:
+                st["since"] = status.received_ms
+            return st, self._raise(st, status.received_ms)
+        actions: list[Action] = []
+        if st["active"]:
+            actions.append(Clear(status.received_ms, float(depth),
+                                 f"backlog delivered ({depth:,} readings left, oldest {duration(lag)} old)"))
+        st.update(since=None, active=False)
+        return st, actions
+
+    def on_tick(self, state: Mapping[str, Any], ctx: Context) -> tuple[dict, list[Action]]:
+        """Raise once a backlog has lasted ``for_s``."""
+        st = dict(state)
+        return st, self._raise(st, ctx.now_ms)

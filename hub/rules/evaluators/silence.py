@@ -1,0 +1,70 @@
+"""Channel-silent rules: no reading from a channel for N times its sampling interval.
+
+Silence is judged on the tick, against the injected clock. It is only a *sensor* problem when
+the gateway is online and not holding a backlog: a gateway that went offline (Last Will) is
+reported by the gateway-offline rule instead, and one that reports a backlog in its status is
+delivering late, not silent. Both suppress this rule until they end.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration
+
+#: Silence timeout when the rule names none and the channel's interval is unknown.
+DEFAULT_TIMEOUT_S = 300.0
+
+
+class ChannelSilentEvaluator(Evaluator):
+    """Alert when a channel sends nothing for ``timeout_s`` (default ``factor`` x its interval)."""
+
+    kind = "channel_silent"
+    inputs = frozenset({"reading"})
+    ticks = True
+    backfill = False
+    default_severity = "warning"
+    PARAMS = {
+        "timeout_s": Param("number", None, positive=True, help="silence that raises the alert"),
+        "factor": Param("number", 3.0, minimum=1, help="timeout as a multiple of the channel's interval"),
+    }
+
+    def timeout_ms(self, ctx: Context) -> int:
+        """Return the silence timeout for a channel."""
+        if self.timeout_s:
+            return round(self.timeout_s * 1000)
+        if ctx.interval_s:
+            return round(self.factor * ctx.interval_s * 1000)
+        return round(DEFAULT_TIMEOUT_S * 1000)
+
+    def initial(self) -> dict[str, Any]:
+        """Return a channel not heard yet."""
+        return {"last": None, "watch_from": None, "active": False}
+
+    def on_sample(self, state: Mapping[str, Any], sample: Sample, ctx: Context) -> tuple[dict, list[Action]]:
+        """Note that the channel spoke; clear a silence alert."""
+        st = dict(state)
+        st["last"] = sample.ts_ms if st.get("last") is None else max(st["last"], sample.ts_ms)
+        if st["active"]:
+            st["active"] = False
+            return st, [Clear(sample.ts_ms, sample.value, "data received again")]
+        return st, []
+
+    def on_tick(self, state: Mapping[str, Any], ctx: Context) -> tuple[dict, list[Action]]:
+        """Raise when the silence has lasted longer than the timeout and the gateway is fine."""
+        st = dict(state)
+        if st["active"] or ctx.gateway_state == "offline" or ctx.buffering:
+            return st, []
+        reference = st.get("last") or st.get("watch_from")
+        if reference is None:
+            st["watch_from"] = ctx.now_ms
+            return st, []
+        silent = ctx.now_ms - reference
+        timeout = self.timeout_ms(ctx)
+        if silent <= timeout:
+            return st, []
+        st["active"] = True
+        expected = f"; expected every {ctx.interval_s:g} s" if ctx.interval_s else ""
+        what = "no data" if st.get("last") is not None else "no data since monitoring began"
+        return st, [Raise(ctx.now_ms, reference, None,
+                          f"{what} for {duration(silent)} while the gateway is online{expected}")]

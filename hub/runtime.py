@@ -1,0 +1,110 @@
+"""Assemble the hub's long-running parts from its configuration.
+
+``wardlink hub ingest``, ``wardlink hub scheduler`` and ``wardlink demo`` build the same
+rules engine, notification dispatcher and command client; they do it here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hub.config import HubConfig
+from hub.errors import ConfigError
+from wardlink.clock import Clock
+
+log = logging.getLogger("wardlink.runtime")
+
+
+def command_client(config: HubConfig, client_id: str, *, timeout: float = 10.0):
+    """Return a connected paho client for publishing gateway commands (its loop running)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from hub.ingest.worker import broker_address
+
+    host, port, tls = broker_address(config.mqtt_url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+                         protocol=mqtt.MQTTv311)
+    if config.mqtt_username:
+        client.username_pw_set(config.mqtt_username, config.read_secret("mqtt_password_file"))
+    if tls:
+        client.tls_set(ca_certs=config.mqtt_ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    connected = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
+    client.connect_async(host, port, keepalive=30)
+    client.loop_start()
+    if not connected.wait(timeout):
+        # Keep going: paho reconnects by itself and commands wait for it; say so once.
+        log.warning("command client %s: broker %s not reachable yet; retrying in the background",
+                    client_id, config.mqtt_url)
+    return client
+
+
+@dataclass
+class RulesRuntime:
+    """The rules engine with its notification dispatcher, and how to stop them."""
+
+    engine: Any
+    dispatcher: Any = None
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop the dispatcher, the command client and the engine; idempotent."""
+        while self.closers:
+            try:
+                self.closers.pop()()
+            except Exception as exc:  # stopping: log and go on with the rest
+                log.warning("stopping rules runtime: %s", exc)
+
+
+def load_ruleset(path: str):
+    """Return the validated rule set in ``path``; errors name the rule and key."""
+    from hub.rules import load_rules_file
+
+    if not path:
+        raise ConfigError("rules_file: no rules file configured (set rules_file or pass a FILE)")
+    return load_rules_file(path)
+
+
+def sync_ruleset(db_engine, path: str, *, clock: Clock | None = None):
+    """Make the rules table match the rules file at ``path``; return the sync report."""
+    from hub.db import session_scope
+    from hub.rules import sync_rules
+
+    ruleset = load_ruleset(path)
+    with session_scope(db_engine) as session:
+        return sync_rules(session, ruleset.rules, clock=clock)
+
+
+def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str) -> RulesRuntime:
+    """Build the rules engine; with ``config.rules_file``, also its notifiers and dispatcher.
+
+    Rules themselves come from the database (``wardlink rules sync`` writes them there), so
+    several hub processes share one definition; the file supplies the notifier targets.
+    """
+    from hub.rules import RulesEngine
+
+    runtime = RulesRuntime(engine=None)
+    dispatcher = None
+    if config.rules_file:
+        from hub.notify.config import build_notifiers
+        from hub.notify.dispatcher import Dispatcher
+
+        ruleset = load_ruleset(config.rules_file)
+        client = None
+        if any(t.get("type") == "gateway" for t in ruleset.notifiers.values()):
+            client = command_client(config, client_id)
+            runtime.closers.append(lambda: (client.loop_stop(), client.disconnect()))
+        dispatcher = Dispatcher(db_engine, build_notifiers(ruleset.notifiers, clock=clock, mqtt_client=client),
+                                clock=clock).start()
+        runtime.closers.append(dispatcher.close)
+    runtime.dispatcher = dispatcher
+    runtime.engine = RulesEngine(db_engine, clock=clock, dispatcher=dispatcher,
+                                 public_url=config.resolved_public_url, site_name=config.site_name)
+    runtime.closers.insert(0, runtime.engine.close)
+    return runtime

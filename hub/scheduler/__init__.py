@@ -1,0 +1,11 @@
+"""The hub scheduler (``wardlink hub scheduler``): PM generation, maintenance status, PM and
+work-order escalation, the rules engine's tick and telemetry retention, run by one leader
+at a time (a database lock), with any other scheduler waiting as a standby.
+"""
+
+from hub.scheduler.jobs import JOBS, Job, JobContext
+from hub.scheduler.leader import AdvisoryLeader, LeaseLeader, leader_for
+from hub.scheduler.loop import RoundReport, Scheduler
+
+__all__ = ["JOBS", "AdvisoryLeader", "Job", "JobContext", "LeaseLeader", "RoundReport", "Scheduler",
+           "leader_for"]

@@ -1,0 +1,102 @@
+"""The scheduler's jobs: one function each, run by the leader on its own period.
+
+Every job is idempotent and opens its own transaction, so a job that fails, or a leader
+that dies half-way, leaves nothing half-done and the next run simply repeats the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from hub.db.engine import session_scope
+from hub.db.types import to_ms, utc_now
+from wardlink.clock import Clock
+
+
+@dataclass
+class JobContext:
+    """What jobs may use: the database, the clock, and the optional collaborators."""
+
+    engine: Engine
+    clock: Clock
+    rules: Any = None  # a hub.rules.RulesEngine
+    telemetry: Any = None  # a telemetry store with prune(older_than_ms)
+    retention_days: float | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named job and how often it runs (seconds of clock time)."""
+
+    name: str
+    every_s: float
+    run: Callable[[JobContext], dict]
+    help: str
+
+
+def pm_generate(ctx: JobContext) -> dict:
+    """Generate the PM work orders that are due (lead time included), each exactly once."""
+    from hub.services.pm_generator import generate_due
+
+    with session_scope(ctx.engine) as session:
+        return generate_due(session, clock=ctx.clock).as_dict()
+
+
+def maintenance_status(ctx: JobContext) -> dict:
+    """Follow PM work orders to completion and recompute every asset's maintenance status."""
+    from hub.services.pm_generator import refresh_status, sync_completions
+
+    with session_scope(ctx.engine) as session:
+        synced = sync_completions(session, clock=ctx.clock)
+        return {"synced": synced, **refresh_status(session, clock=ctx.clock)}
+
+
+def pm_escalation(ctx: JobContext) -> dict:
+    """Escalate services that ran past their compliance window undone (once each)."""
+    from hub.services.pm_generator import escalate_overdue_pm
+
+    with session_scope(ctx.engine) as session:
+        return {"escalated": escalate_overdue_pm(session, clock=ctx.clock)}
+
+
+def workorder_sla(ctx: JobContext) -> dict:
+    """Stamp SLA breaches on work orders and escalate each one once."""
+    from hub.services.sla import escalate_overdue
+
+    with session_scope(ctx.engine) as session:
+        found = escalate_overdue(session, ctx.clock)
+        return {"escalated": len(found),
+                "breaches": [{"work_order": e.code, "breach": e.breach, "level": e.level,
+                              "notify": list(e.notify_roles)} for e in found[:50]]}
+
+
+def rules_tick(ctx: JobContext) -> dict:
+    """Tick the rules engine: silence, durations, alert escalation, notification delivery."""
+    if ctx.rules is None:
+        return {"ran": False}
+    outcome = ctx.rules.tick()
+    return {"ran": True, **{k: getattr(outcome, k) for k in ("opened", "resolved", "escalated",
+                                                             "notifications", "errors")}}
+
+
+def telemetry_retention(ctx: JobContext) -> dict:
+    """Roll raw telemetry older than the retention period into hourly rollups (SQLite store)."""
+    if ctx.telemetry is None or ctx.retention_days is None:
+        return {"ran": False}
+    cutoff = to_ms(utc_now(ctx.clock)) - round(ctx.retention_days * 86_400_000)
+    return {"ran": True, "pruned": ctx.telemetry.prune(cutoff)}
+
+
+#: Every job, in the order a round runs them.
+JOBS: tuple[Job, ...] = (
+    Job("rules_tick", 5.0, rules_tick, rules_tick.__doc__),
+    Job("pm_generate", 300.0, pm_generate, pm_generate.__doc__),
+    Job("maintenance_status", 300.0, maintenance_status, maintenance_status.__doc__),
+    Job("pm_escalation", 300.0, pm_escalation, pm_escalation.__doc__),
+    Job("workorder_sla", 60.0, workorder_sla, workorder_sla.__doc__),
+    Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
+)

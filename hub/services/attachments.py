@@ -1,0 +1,122 @@
+"""Files attached to work orders: allowed types, size limits and content-addressed storage.
+
+Files live under ``<data_dir>/attachments/<first two hex digits>/<sha256>``: the same photo
+uploaded twice is stored once, a file's name can never be used to escape the directory, and
+a file can be checked against the digest recorded in the database. The type is decided by
+the file's first bytes, never by the name or the browser's claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.errors import InvalidInput, StoreError
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS_PER_ORDER = 50
+MAX_FILENAME_CHARS = 200
+_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+def _is_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class FileType:
+    """An accepted kind of file, recognised by its first bytes."""
+
+    content_type: str
+    name: str
+    matches: Callable[[bytes], bool]
+
+
+#: Accepted files: photos from phones and cameras, PDF service reports, plain-text logs.
+FILE_TYPES = (
+    FileType("image/jpeg", "JPEG", lambda d: d.startswith(b"\xff\xd8\xff")),
+    FileType("image/png", "PNG", lambda d: d.startswith(b"\x89PNG\r\n\x1a\n")),
+    FileType("image/webp", "WebP", lambda d: d[:4] == b"RIFF" and d[8:12] == b"WEBP"),
+    FileType("application/pdf", "PDF", lambda d: d.startswith(b"%PDF-")),
+    FileType("text/plain", "plain text (UTF-8)", _is_text),
+)
+
+
+def sniff(data: bytes) -> str:
+    """Return the content type of ``data``, or raise :class:`InvalidInput` if it is not accepted."""
+    if not data:
+        raise InvalidInput("file: is empty")
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput(f"file: must be at most {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB, "
+                           f"got {len(data)} bytes")
+    for kind in FILE_TYPES:
+        if kind.matches(data):
+            return kind.content_type
+    raise InvalidInput("file: type not accepted; allowed: " + ", ".join(k.name for k in FILE_TYPES))
+
+
+def clean_filename(name: str | None) -> str:
+    """Return a display name without path parts or control characters (``file`` if none is left)."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    base = _UNSAFE_NAME_CHARS.sub("_", base).strip(" ._")
+    return base[:MAX_FILENAME_CHARS] or "file"
+
+
+class AttachmentStore:
+    """Content-addressed files under ``root``."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path(self, digest: str) -> Path:
+        """Return where the file with SHA-256 ``digest`` is kept."""
+        if not _DIGEST_RE.match(digest or ""):
+            raise InvalidInput(f"sha256: must be 64 lower-case hex digits, got {digest!r}")
+        return self.root / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (once) and return its SHA-256."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if target.exists() and target.stat().st_size == len(data):
+            return digest
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the target and rename, so a crash never leaves half a file under
+            # a digest that claims to be complete.
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.chmod(tmp, 0o640)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StoreError(f"cannot store attachment under {self.root}: {exc.strerror}") from exc
+        return digest
+
+    def read(self, digest: str) -> bytes:
+        """Return the stored bytes of ``digest``, checked against it."""
+        try:
+            data = self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"attachment file {digest[:12]}... is missing from the store") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise StoreError(f"attachment file {digest[:12]}... does not match its digest")
+        return data

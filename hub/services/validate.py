@@ -1,0 +1,142 @@
+"""Field parsers for input from forms, the API and seed data.
+
+Each parser turns raw input (usually a string) into the stored type or raises
+:class:`InvalidInput` naming the field and what is allowed. Services describe their
+writable fields as a table of parsers and run :func:`parse_fields` over it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from hub.errors import InvalidInput
+
+Parser = Callable[[str, Any], Any]
+#: Largest id a row can have (PostgreSQL INTEGER).
+MAX_ID = 2**31 - 1
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text(max_len: int, *, required: bool = False) -> Parser:
+    """Return a parser for a trimmed string of at most ``max_len`` characters."""
+    def parse(name: str, value: Any) -> str:
+        if _blank(value):
+            if required:
+                raise InvalidInput(f"{name}: is required")
+            return ""
+        if not isinstance(value, str):
+            raise InvalidInput(f"{name}: must be text, got {type(value).__name__}")
+        value = value.strip()
+        if len(value) > max_len:
+            raise InvalidInput(f"{name}: must be at most {max_len} characters, got {len(value)}")
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+            raise InvalidInput(f"{name}: must not contain control characters")
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):  # lone surrogates from JSON escapes
+            raise InvalidInput(f"{name}: must be valid Unicode text")
+        return value
+    return parse
+
+
+def choice(values: tuple[str, ...] | Mapping[str, Any]) -> Parser:
+    """Return a parser accepting one of ``values``."""
+    allowed = tuple(values)
+
+    def parse(name: str, value: Any) -> str:
+        if value not in allowed:
+            raise InvalidInput(f"{name}: must be one of {', '.join(map(str, allowed))}, got {value!r}")
+        return value
+    return parse
+
+
+def scored(table: Mapping[int, str]) -> Parser:
+    """Return a parser for an optional integer score that must be a key of ``table``."""
+    def parse(name: str, value: Any) -> int | None:
+        if _blank(value):
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number not in table or isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            keys = ", ".join(str(k) for k in sorted(table))
+            raise InvalidInput(f"{name}: must be one of {keys}, got {value!r}")
+        return number
+    return parse
+
+
+def optional_date(name: str, value: Any) -> date | None:
+    """Parse an ISO date (YYYY-MM-DD) or accept a ``date``; blank means None."""
+    if _blank(value):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def money(name: str, value: Any) -> Decimal | None:
+    """Parse a non-negative amount with at most two decimals; blank means None."""
+    if _blank(value):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{name}: must be a finite amount, got {value!r}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"{name}: must be an amount like 1250.00, got {value!r}") from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
+        raise InvalidInput(f"{name}: must be between 0 and 9999999999.99, got {value!r}")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput(f"{name}: must have at most two decimals, got {value!r}")
+    return amount.quantize(Decimal("0.01"))
+
+
+def boolean(name: str, value: Any) -> bool:
+    """Parse true/false, yes/no, on/off, 1/0 (a missing checkbox is false)."""
+    if isinstance(value, bool):
+        return value
+    if _blank(value):
+        return False
+    text_value = str(value).strip().lower()
+    if text_value in ("1", "true", "yes", "on"):
+        return True
+    if text_value in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"{name}: must be true or false, got {value!r}")
+
+
+def optional_id(name: str, value: Any) -> int | None:
+    """Parse a positive integer id; blank means None."""
+    if _blank(value):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name}: must be a numeric id, got {value!r}") from None
+    # Ids are INTEGER columns: a larger number names no row and would overflow the driver.
+    if number < 1 or number > MAX_ID or isinstance(value, bool):
+        raise InvalidInput(f"{name}: must be a positive id up to {MAX_ID}, got {value!r}")
+    return number
+
+
+def parse_fields(specs: Mapping[str, Parser], data: Mapping[str, Any], *,
+                 partial: bool) -> dict[str, Any]:
+    """Parse ``data`` against ``specs``; unknown keys are errors.
+
+    With ``partial`` only the keys present are parsed (an update); otherwise every key of
+    ``specs`` is parsed, missing ones as blank (a create).
+    """
+    unknown = sorted(set(data) - set(specs))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: unknown field; known: {', '.join(sorted(specs))}")
+    keys = [k for k in specs if k in data] if partial else list(specs)
+    return {key: specs[key](key, data.get(key)) for key in keys}

@@ -1,0 +1,94 @@
+"""The hub's admin UI and JSON API (Flask), and serving them with waitress."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from hub.config import HubConfig
+from hub.web.app import create_app
+from wardlink.clock import Clock
+
+log = logging.getLogger("wardlink.web")
+
+__all__ = ["WebServer", "create_app", "make_server", "serve"]
+
+
+class WebServer:
+    """A waitress server around the app; ``run()`` blocks until ``close()``."""
+
+    def __init__(self, app, server, owned_store=None) -> None:
+        self.app = app
+        self._server = server
+        self._owned_store = owned_store
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        """Return the port actually listened on."""
+        return self._server.effective_port
+
+    @property
+    def host(self) -> str:
+        """Return the address actually listened on."""
+        return self._server.effective_host
+
+    def run(self) -> None:
+        """Serve requests until :meth:`close` is called."""
+        try:
+            self._server.run()
+        except OSError:
+            if not self._closed:  # closing the listening socket ends the loop with EBADF
+                raise
+
+    def close(self) -> None:
+        """Stop serving and release the database and telemetry store; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._server.close()
+        self.app.extensions["wardlink"].close()
+        if self._owned_store is not None:
+            self._owned_store.close()
+
+
+def make_server(config: HubConfig, *, threads: int = 8, telemetry=None, clock: Clock | None = None,
+                port: int | None = None) -> WebServer:
+    """Build the app and a waitress server for it on ``web_host:web_port`` (or ``port``)."""
+    from waitress import create_server
+
+    owned = None
+    if telemetry is None:
+        from hub.telemetry import open_store
+
+        telemetry = owned = open_store(config)
+    try:
+        app = create_app(config, telemetry=telemetry, clock=clock)
+        server = create_server(app, host=config.web_host,
+                               port=config.web_port if port is None else port,
+                               threads=threads, ident="wardlink")
+    except BaseException:
+        if owned is not None:
+            owned.close()
+        raise
+    return WebServer(app, server, owned)
+
+
+def serve(config: HubConfig, *, threads: int = 8, telemetry=None, clock: Clock | None = None) -> None:
+    """Serve the admin UI and API until SIGTERM or SIGINT."""
+    server = make_server(config, threads=threads, telemetry=telemetry, clock=clock)
+    if threading.current_thread() is threading.main_thread():
+        def _stop(signum, _frame):
+            log.info("received %s, stopping the web server", signal.Signals(signum).name)
+            threading.Thread(target=server.close, name="web-stop").start()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    log.info("web UI on http://%s:%s", server.host, server.port)
+    try:
+        server.run()
+    finally:
+        server.close()

@@ -1,0 +1,262 @@
+"""The JSON API under ``/api/v1``: session cookie or ``Authorization: Bearer <token>``.
+
+Errors are JSON objects ``{"error": {"status", "code", "message"}}``; times are ISO 8601 UTC
+strings or, where named ``*_ms``, milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import text
+
+from hub.db.types import from_ms, to_ms, utc_now
+from hub.errors import InvalidInput, NotFound, StoreError
+from hub.services import alerts, assets, gateways
+from hub.services.permissions import require
+from hub.services.validate import optional_id
+from hub.web.db import commit, db
+from hub.web.errors import error_response
+from hub.web.readings import asset_live, gateway_live
+from hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
+from hub.web.state import state
+
+bp = Blueprint("api", __name__)
+
+#: Longest span of raw readings one request may ask for; longer spans need a window.
+MAX_RAW_SPAN_MS = 24 * 3600 * 1000
+#: Most windows one request may ask for.
+MAX_WINDOWS = 10_000
+DEFAULT_SPAN_MS = 3600 * 1000
+_WINDOW_RE = re.compile(r"^(\d+)(ms|s|m|h|d)?$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1}
+
+
+@bp.before_request
+def _require_identity():
+    if request.endpoint == "api.health" or g.actor is not None:
+        return None
+    message = g.get("auth_error") or "sign in, or send 'Authorization: Bearer <API token>'"
+    return error_response(401, "authentication_required", message, {"WWW-Authenticate": "Bearer"})
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name}: must be {low}..{high}, got {value}")
+    return value
+
+
+def parse_time_arg(name: str, raw: str | None) -> int | None:
+    """Parse milliseconds since the epoch or an ISO 8601 time (UTC if no zone) into ms."""
+    if raw is None or raw == "":
+        return None
+    if raw.lstrip("-").isdigit():
+        return int(raw)
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name}: must be milliseconds since the epoch or an ISO 8601 time, "
+                           f"got {raw!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=from_ms(0).tzinfo)
+    return to_ms(moment)
+
+
+def parse_window_arg(raw: str | None) -> int | None:
+    """Parse a window such as '500ms', '30s', '5m', '1h', '1d' or plain milliseconds."""
+    if raw is None or raw == "":
+        return None
+    match = _WINDOW_RE.match(raw.strip())
+    if not match or int(match.group(1)) <= 0:
+        raise InvalidInput(f"window: must be a positive duration like 30s, 5m, 1h or milliseconds, got {raw!r}")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def _telemetry():
+    store = state().telemetry
+    if store is None:
+        raise StoreError("no telemetry store is connected to this web server")
+    return store
+
+
+def _now_ms() -> int:
+    return to_ms(utc_now(state().clock))
+
+
+# ------------------------------------------------------------------ endpoints
+
+
+@bp.get("/health")
+def health():
+    """Answer whether the relational and telemetry stores respond (no sign-in needed)."""
+    checks = {}
+    try:
+        db().execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means "not ok", the reason goes to the log
+        checks["database"] = "unavailable"
+    store = state().telemetry
+    if store is None:
+        checks["telemetry"] = "not configured"
+    else:
+        try:
+            checks["telemetry"] = "ok" if store.ping() else "unavailable"
+        except Exception:  # noqa: BLE001
+            checks["telemetry"] = "unavailable"
+    healthy = checks["database"] == "ok" and checks["telemetry"] != "unavailable"
+    return jsonify({"status": "ok" if healthy else "degraded", **checks}), 200 if healthy else 503
+
+
+@bp.get("/assets")
+def asset_list():
+    """List assets: q, department, category, equipment_status, maintenance_status, sort, page, per_page."""
+    args = request.args
+    page = assets.list_assets(
+        db(), actor=g.actor, q=args.get("q"),
+        department_id=optional_id("department", args.get("department")),
+        category=args.get("category") or None,
+        equipment_status=args.get("equipment_status") or None,
+        maintenance_status=args.get("maintenance_status") or None,
+        sort=args.get("sort", "tag"), page=_int_arg("page", 1, 1, 1_000_000),
+        per_page=_int_arg("per_page", 50, 1, 200))
+    return jsonify(page_json(page, asset_json))
+
+
+@bp.get("/assets/<tag>")
+def asset_detail(tag: str):
+    """Return one asset with its current channel bindings."""
+    asset = assets.get_asset(db(), tag, actor=g.actor)
+    data = asset_json(asset)
+    data["bindings"] = [binding_json(b) for b in
+                        gateways.bindings_at(db(), utc_now(state().clock), asset_id=asset.id)]
+    return jsonify(data)
+
+
+@bp.get("/assets/<tag>/readings/latest")
+def asset_latest(tag: str):
+    """Return the newest reading of each channel bound to the asset, with freshness."""
+    require(g.actor, "telemetry.view")
+    asset = assets.get_asset(db(), tag, actor=g.actor)
+    now_ms = _now_ms()
+    readings = asset_live(db(), state().engine, asset, _telemetry(), from_ms(now_ms))
+    return jsonify({"asset": asset.tag, "now_ms": now_ms,
+                    "readings": [r.to_json(now_ms) for r in readings]})
+
+
+@bp.get("/gateways")
+def gateway_list():
+    """List gateways with status, last contact, buffer depth and channels."""
+    gateway_list = gateways.list_gateways(db(), actor=g.actor)
+    states = gateways.gateway_states(state().engine, gateway_list)
+    return jsonify({"items": [gateway_json(gw, states[gw.gateway_id]) for gw in gateway_list]})
+
+
+@bp.get("/gateways/<gateway_id>")
+def gateway_detail(gateway_id: str):
+    """Return one gateway."""
+    gateway = gateways.get_gateway(db(), gateway_id, actor=g.actor)
+    return jsonify(gateway_json(gateway, gateways.gateway_states(state().engine, [gateway])[gateway_id]))
+
+
+@bp.get("/gateways/<gateway_id>/readings/latest")
+def gateway_latest(gateway_id: str):
+    """Return the newest reading of each channel of the gateway, with freshness."""
+    require(g.actor, "telemetry.view")
+    gateway = gateways.get_gateway(db(), gateway_id, actor=g.actor)
+    now_ms = _now_ms()
+    link = gateways.gateway_states(state().engine, [gateway])[gateway.gateway_id]
+    readings = gateway_live(db(), gateway, _telemetry(), from_ms(now_ms), link.status)
+    return jsonify({"gateway": gateway.gateway_id, "status": link.status, "now_ms": now_ms,
+                    "readings": [r.to_json(now_ms) for r in readings]})
+
+
+def _current_binding(tag: str, gateway_id: str, channel_id: str):
+    asset = assets.get_asset(db(), tag, actor=g.actor)
+    for binding in gateways.bindings_at(db(), utc_now(state().clock), asset_id=asset.id):
+        if binding.channel.gateway.gateway_id == gateway_id and binding.channel.channel_id == channel_id:
+            return binding
+    raise NotFound(f"channel '{channel_id}' of gateway '{gateway_id}' is not bound to asset '{asset.tag}' now")
+
+
+@bp.get("/readings")
+def readings():
+    """Return one channel's readings: gateway, channel, start, end (ms or ISO 8601), window;
+    with ``asset``, access goes through that asset (the channel must be bound to it now)."""
+    require(g.actor, "telemetry.view")
+    gateway_id, channel_id = request.args.get("gateway"), request.args.get("channel")
+    if not gateway_id or not channel_id:
+        raise InvalidInput("gateway and channel: both are required")
+    bound_from_ms = None
+    if request.args.get("asset"):
+        # Through an asset: whoever may see the asset may chart the channels bound to it now
+        # (ward staff have no gateway access), from the start of the binding on.
+        binding = _current_binding(request.args["asset"], gateway_id, channel_id)
+        gateway, bound_from_ms = binding.channel.gateway, to_ms(binding.valid_from)
+    else:
+        gateway = gateways.get_gateway(db(), gateway_id, actor=g.actor)
+        gateways.get_channel(db(), gateway.gateway_id, channel_id)
+    end_ms = parse_time_arg("end", request.args.get("end")) or _now_ms()
+    start_ms = parse_time_arg("start", request.args.get("start"))
+    start_ms = end_ms - DEFAULT_SPAN_MS if start_ms is None else start_ms
+    if bound_from_ms is not None:
+        start_ms = min(max(start_ms, bound_from_ms), end_ms - 1)
+    window_ms = parse_window_arg(request.args.get("window"))
+    if end_ms <= start_ms:
+        raise InvalidInput(f"end: must be after start ({start_ms}), got {end_ms}")
+    if window_ms is None and end_ms - start_ms > MAX_RAW_SPAN_MS:
+        raise InvalidInput("window: required for spans over 24 hours (e.g. window=5m)")
+    if window_ms is not None and (end_ms - start_ms) // window_ms > MAX_WINDOWS:
+        raise InvalidInput(f"window: {window_ms} ms gives more than {MAX_WINDOWS} windows; use a larger one")
+    rows = _telemetry().range(gateway=gateway.gateway_id, channel=channel_id, start_ms=start_ms,
+                              end_ms=end_ms, window_ms=window_ms)
+    return jsonify({
+        "gateway": gateway.gateway_id, "channel": channel_id, "start_ms": start_ms,
+        "end_ms": end_ms, "window_ms": window_ms,
+        "points": [{"ts_ms": r.ts_ms, "value": r.value, "min": r.min, "max": r.max,
+                    "count": r.count, "quality": r.quality} for r in rows],
+    })
+
+
+@bp.get("/alerts")
+def alert_list():
+    """List alerts: state (open, acknowledged, resolved, active), severity, asset, page, per_page."""
+    page = alerts.list_alerts(
+        db(), actor=g.actor, state=request.args.get("state") or None,
+        severity=request.args.get("severity") or None, asset_tag=request.args.get("asset") or None,
+        page=_int_arg("page", 1, 1, 1_000_000), per_page=_int_arg("per_page", 50, 1, 200))
+    return jsonify(page_json(page, alert_json))
+
+
+def _note() -> str:
+    body = request.get_json(silent=True) if request.is_json else None
+    if request.is_json and not isinstance(body, dict):
+        raise InvalidInput("body: must be a JSON object such as {\"note\": \"...\"}")
+    return (body or {}).get("note", "") if body else request.form.get("note", "")
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+def alert_acknowledge(alert_id: int):
+    """Acknowledge an open alert; optional JSON body {"note": "..."}."""
+    alert = alerts.acknowledge(db(), alert_id, note=_note(), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify(alert_json(alert))
+
+
+@bp.post("/alerts/<int:alert_id>/resolve")
+def alert_resolve(alert_id: int):
+    """Resolve an alert; JSON body {"note": "what was done"} (required)."""
+    alert = alerts.resolve(db(), alert_id, note=_note(), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify(alert_json(alert))

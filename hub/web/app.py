@@ -1,0 +1,109 @@
+"""The Flask application factory.
+
+Settings come from the :class:`~hub.config.HubConfig` (defaults, then the TOML file, then
+``WARDLINK_*`` variables); Flask-only knobs may then be adjusted from an optional instance
+file ``<data_dir>/web.toml`` and from ``WARDLINK_FLASK_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from flask import Flask, g, request
+
+from hub.config import HubConfig
+from hub.db import check_current, open_engine
+from hub.web import errors, filters, nav, ui
+from hub.web import db as request_db
+from hub.web.auth import SESSION_LIFETIME, check_csrf, load_identity
+from hub.web.security import RateLimiter, add_security_headers, load_secret_key
+from hub.web.state import EXTENSION, WebState
+from wardlink.clock import Clock, SystemClock
+
+#: Sign-in attempts allowed per client address per window.
+LOGIN_ATTEMPTS = 20
+LOGIN_WINDOW_S = 300.0
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None) -> Flask:
+    """Build the admin UI and JSON API for ``config``.
+
+    ``telemetry`` is the store live readings come from (a :class:`hub.telemetry.TelemetryStore`);
+    without one, pages say so and reading endpoints answer 503. The relational store must
+    already be migrated (``wardlink db upgrade``).
+    """
+    clock = clock or SystemClock()
+    data_dir = Path(config.data_dir).resolve()
+    app = Flask("hub.web", instance_path=str(data_dir))
+    app.config.from_mapping(
+        SECRET_KEY=load_secret_key(config),
+        SESSION_COOKIE_NAME="wardlink_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        PREFERRED_URL_SCHEME="https" if config.secure_cookies else "http",
+        TEMPLATES_AUTO_RELOAD=False,
+        # How often pages refresh live readings from the API, in milliseconds.
+        LIVE_POLL_MS=5000,
+    )
+    app.config.from_file(str(data_dir / "web.toml"), load=tomllib.load, text=False, silent=True)
+    app.config.from_prefixed_env("WARDLINK_FLASK")
+
+    engine = open_engine(config.resolved_database_url)
+    try:
+        check_current(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    app.extensions[EXTENSION] = WebState(
+        config=config, engine=engine, clock=clock, telemetry=telemetry,
+        login_limiter=RateLimiter(LOGIN_ATTEMPTS, LOGIN_WINDOW_S, clock),
+    )
+
+    request_db.init_app(app)
+    filters.init_app(app)
+    errors.init_app(app)
+    _register_blueprints(app)
+    nav.init_app(app)
+    ui.init_app(app)
+
+    @app.before_request
+    def _identify():
+        if request.endpoint == "static":
+            g.user = g.actor = None
+            return None
+        load_identity()
+        check_csrf()
+        return None
+
+    @app.after_request
+    def _headers(response):
+        return add_security_headers(response, https=config.secure_cookies,
+                                    private=request.endpoint != "static")
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from hub.web import alerts, api, assets, audit, auth, dashboard, gateways
+    from hub.web.openapi import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any rule uses it
+
+    for module in (auth, dashboard, assets, gateways, alerts, audit):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    from hub.web import api_workorders, openapi
+
+    for module in (api_workorders, openapi):
+        app.register_blueprint(module.bp, url_prefix="/api/v1")
+    from hub.web import api_pm
+
+    app.register_blueprint(api_pm.bp, url_prefix="/api/v1")
+    from hub.web import enroll
+
+    app.register_blueprint(enroll.bp)  # POST /api/enroll for gateways, /enrollment/... for admins

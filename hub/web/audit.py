@@ -1,0 +1,36 @@
+"""The audit trail page and its integrity check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template, request
+
+from hub.services import audit
+from hub.web.auth import login_required
+from hub.web.db import db
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@bp.get("")
+@login_required
+def index():
+    """List audit rows, newest first."""
+    try:
+        number = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        number = 1
+    page = audit.list_entries(db(), actor=g.actor, entity=request.args.get("entity") or None,
+                              entity_id=request.args.get("entity_id") or None, page=number,
+                              per_page=50)
+    return render_template("audit/list.html", page=page, head=audit.head(db(), actor=g.actor),
+                           verified=None)
+
+
+@bp.get("/verify")
+@login_required
+def verify():
+    """Recompute the hash chain and report the first broken row."""
+    broken = audit.verify(db(), actor=g.actor)
+    page = audit.list_entries(db(), actor=g.actor, page=1, per_page=50)
+    return render_template("audit/list.html", page=page, head=audit.head(db(), actor=g.actor),
+                           verified=True, broken=broken)

@@ -1,0 +1,83 @@
+"""Jinja filters and globals: labels, times, ages and numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from flask import Flask, request, url_for
+
+from hub.db.risk import RISK_FIELDS
+from hub.db.types import from_ms
+from hub.db.vocab import label
+from hub.web.auth import user_can
+from hub.web.security import csrf_token
+from hub.web.state import state
+
+
+def format_dt(value: datetime | None) -> str:
+    """Return 'YYYY-MM-DD HH:MM:SS UTC', or an empty string."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_date(value: date | None) -> str:
+    """Return an ISO date, or an empty string."""
+    return "" if value is None else value.isoformat()
+
+
+def format_ms(value: int | None) -> str:
+    """Return a millisecond timestamp as 'YYYY-MM-DD HH:MM:SS UTC'."""
+    return "" if value is None else format_dt(from_ms(value))
+
+
+def format_age(seconds: float | None) -> str:
+    """Return a short age such as '12 s ago', '5 min ago', '3 h ago' or 'never'."""
+    if seconds is None:
+        return "never"
+    for limit, unit, size in ((120, "s", 1), (7200, "min", 60), (172800, "h", 3600)):
+        if seconds < limit:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds // 86400)} d ago"
+
+
+def since(value: datetime | None) -> str:
+    """Return how long ago ``value`` was, by the app's clock."""
+    if value is None:
+        return "never"
+    return format_age(max(0.0, state().clock.now() - value.timestamp()))
+
+
+def format_value(value: float | None) -> str:
+    """Return a reading value with at most two decimals, or an em dash."""
+    if value is None:
+        return "—"
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def risk_label(field: str, score: int | None) -> str:
+    """Return the Fennigkoh-Smith label of ``score`` for ``field``."""
+    if score is None:
+        return "not assessed"
+    return RISK_FIELDS[field].get(score, str(score))
+
+
+def url_with(**changes) -> str:
+    """Return the current URL with some query arguments replaced (None removes one)."""
+    args = request.args.to_dict()
+    args.update({k: v for k, v in changes.items()})
+    args = {k: v for k, v in args.items() if v not in (None, "")}
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters and template globals."""
+    app.jinja_env.filters.update(dt=format_dt, date=format_date, ms=format_ms, age=format_age,
+                                 since=since, value=format_value, label=label, risk=risk_label)
+    app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with,
+                                 risk_fields=RISK_FIELDS)
+
+    @app.context_processor
+    def _site():
+        return {"site_name": state().config.site_name}

@@ -1,0 +1,61 @@
+"""The main navigation: one table of sections, shown only when registered and permitted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g
+
+from hub.services.permissions import can
+
+
+@dataclass(frozen=True)
+class Section:
+    """One entry of the main navigation."""
+
+    blueprint: str
+    endpoint: str
+    text: str
+    permission: str | None
+
+
+SECTIONS = (
+    Section("dashboard", "dashboard.index", "Dashboard", None),
+    Section("assets", "assets.index", "Assets", "asset.view"),
+    Section("workorders", "workorders.index", "Work orders", "workorder.view"),
+    Section("pm", "pm.index", "Maintenance plans", "pm.view"),
+    Section("alerts", "alerts.index", "Alerts", "alert.view"),
+    Section("gateways", "gateways.index", "Gateways", "gateway.view"),
+    Section("reports", "reports.index", "Reports", "kpi.view"),
+    Section("rules", "rules.index", "Rules", "alert.view"),
+    Section("admin", "admin.users_index", "People", "user.view"),
+    Section("audit", "audit.index", "Audit", "audit.view"),
+)
+
+
+def _allowed(section: Section) -> bool:
+    if section.endpoint not in current_app.view_functions:
+        return False
+    if section.permission is None:
+        return True
+    try:
+        return can(g.actor, section.permission)
+    except ValueError:  # a permission another area has not declared yet
+        return False
+
+
+def nav_sections() -> list[Section]:
+    """Return the sections the signed-in user may open."""
+    if g.get("actor") is None:
+        return []
+    return [s for s in SECTIONS if _allowed(s)]
+
+
+def has_endpoint(endpoint: str) -> bool:
+    """Return True when the app serves ``endpoint`` (pages link only to areas that exist)."""
+    return endpoint in current_app.view_functions
+
+
+def init_app(app: Flask) -> None:
+    """Make :func:`nav_sections` and :func:`has_endpoint` available to templates."""
+    app.jinja_env.globals.update(nav_sections=nav_sections, has_endpoint=has_endpoint)

@@ -1,0 +1,102 @@
+"""Maintenance-plan pages: the plans, one plan's assets and services, and a month calendar.
+
+The calendar shows the services the scheduler has generated (due dates of PM occurrences)
+and, for each plan, the next due date the schedule computes for every covered asset.
+"""
+
+from __future__ import annotations
+
+import calendar as cal
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from flask import Blueprint, g, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from hub.db.models import Asset
+from hub.db.models.pm import PmOccurrence, PmPlan
+from hub.db.types import utc_now
+from hub.errors import InvalidInput
+from hub.services import pm
+from hub.services.permissions import department_scope, require
+from hub.web.auth import login_required
+from hub.web.db import db
+from hub.web.state import state
+
+bp = Blueprint("pm", __name__, url_prefix="/maintenance")
+PER_PAGE = 50
+
+
+@bp.get("")
+@login_required
+def index():
+    """List maintenance plans."""
+    try:
+        number = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        raise InvalidInput(f"page: must be a number, got {request.args.get('page')!r}") from None
+    page = pm.list_plans(db(), actor=g.actor, q=request.args.get("q") or None, page=number, per_page=PER_PAGE)
+    return render_template("pm/list.html", page=page)
+
+
+@bp.get("/<int:plan_id>")
+@login_required
+def detail(plan_id: int):
+    """Show a plan, where each covered asset stands, and its recent services."""
+    plan = pm.get_plan(db(), plan_id, actor=g.actor)
+    return render_template("pm/detail.html", plan=plan, outlook=pm.outlook(db(), plan),
+                           services=pm.list_services(db(), plan.id, actor=g.actor, clock=state().clock,
+                                                     per_page=25))
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One service on the calendar."""
+
+    plan_id: int
+    plan: str
+    asset: str
+    state: str
+    work_order_id: int | None
+    overdue: bool
+
+
+def _month(raw: str | None, today: date) -> date:
+    if not raw:
+        return today.replace(day=1)
+    try:
+        year, month = (int(x) for x in raw.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise InvalidInput(f"month: must be YYYY-MM, got {raw!r}") from None
+
+
+@bp.get("/calendar")
+@login_required
+def calendar():
+    """Show a month of planned maintenance: generated services by due date."""
+    require(g.actor, "pm.view")
+    today = utc_now(state().clock).date()
+    first = _month(request.args.get("month"), today)
+    last = date(first.year, first.month, cal.monthrange(first.year, first.month)[1])
+    stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
+            .where(PmOccurrence.due_date >= first, PmOccurrence.due_date <= last,
+                   PmOccurrence.state != "cancelled")
+            .options(selectinload(PmOccurrence.asset), selectinload(PmOccurrence.plan))
+            .order_by(PmOccurrence.due_date, Asset.tag))
+    scope = department_scope(g.actor)
+    if scope is not None:
+        stmt = stmt.where(Asset.department_id == scope)
+    days: dict[date, list[CalendarEntry]] = defaultdict(list)
+    for occ in db().scalars(stmt):
+        days[occ.due_date].append(CalendarEntry(occ.plan_id, occ.plan.name, occ.asset.tag, occ.state,
+                                                occ.work_order_id,
+                                                occ.state == "open" and occ.due_date < today))
+    weeks = cal.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    previous = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return render_template("pm/calendar.html", weeks=weeks, days=days, first=first, today=today,
+                           previous=previous, following=following,
+                           total=sum(len(v) for v in days.values()))

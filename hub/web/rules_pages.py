@@ -1,0 +1,29 @@
+"""The alert rules page: what the rules engine watches for, read from the relational store.
+
+Rules are defined in the rules file and synchronised into the database by the engine
+(``hub/rules/spec.py``); this page shows them with the number of alerts each has raised.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template
+from sqlalchemy import func, select
+
+from hub.db.models import Alert
+from hub.rules.models import Rule
+from hub.services.permissions import require
+from hub.web.auth import login_required
+from hub.web.db import db
+
+bp = Blueprint("rules", __name__, url_prefix="/rules")
+
+
+@bp.get("")
+@login_required
+def index():
+    """List the rules with their kind, severity, match, parameters and alert counts."""
+    require(g.actor, "alert.view")
+    rules = list(db().scalars(select(Rule).order_by(Rule.enabled.desc(), Rule.name)))
+    counts = dict(db().execute(
+        select(Alert.rule, func.count()).where(Alert.state != "resolved").group_by(Alert.rule)).all())
+    return render_template("rules/list.html", rules=rules, open_counts=counts)

@@ -1,0 +1,112 @@
+/* Refresh live-reading tables from the JSON API every few seconds.
+ * A table opts in with data-live-url; each row is found by data-live-key="gateway/channel"
+ * and its cells by data-field. Polling pauses while the page is hidden and stops when the
+ * session has ended. Each poll's outcome is announced as a wardlink:poll-ok / poll-failed /
+ * signed-out event for the header's connection indicator (app.js). No inline script is needed, so the page keeps a strict CSP. */
+(function () {
+  "use strict";
+
+  var STATE_LABELS = {
+    live: "Live", stale: "Stale", fault: "Sensor fault", offline: "Gateway offline", none: "No data"
+  };
+
+  function formatValue(value) {
+    if (value === null || value === undefined) { return "\u2014"; }
+    var text = Number(value).toFixed(2).replace(/\.?0+$/, "");
+    return text === "-0" ? "0" : text;
+  }
+
+  function formatTime(ms) {
+    if (ms === null || ms === undefined) { return ""; }
+    return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  }
+
+  function formatAge(seconds) {
+    if (seconds === null || seconds === undefined) { return "never"; }
+    if (seconds < 120) { return Math.floor(seconds) + " s ago"; }
+    if (seconds < 7200) { return Math.floor(seconds / 60) + " min ago"; }
+    if (seconds < 172800) { return Math.floor(seconds / 3600) + " h ago"; }
+    return Math.floor(seconds / 86400) + " d ago";
+  }
+
+  function setField(row, name, text) {
+    var cell = row.querySelector("[data-field=\"" + name + "\"]");
+    if (cell && cell.textContent !== text) { cell.textContent = text; }
+    return cell;
+  }
+
+  function apply(table, data) {
+    (data.readings || []).forEach(function (reading) {
+      var key = reading.gateway + "/" + reading.channel;
+      var rows = table.querySelectorAll("tr[data-live-key]");
+      for (var i = 0; i < rows.length; i += 1) {
+        if (rows[i].getAttribute("data-live-key") !== key) { continue; }
+        setField(rows[i], "value", formatValue(reading.value));
+        setField(rows[i], "ts", formatTime(reading.ts_ms));
+        setField(rows[i], "age", formatAge(reading.age_s));
+        var badge = setField(rows[i], "state", STATE_LABELS[reading.state] || reading.state);
+        if (badge) { badge.className = "badge live-" + reading.state; }
+      }
+    });
+  }
+
+  function start(table) {
+    var url = table.getAttribute("data-live-url");
+    var every = parseInt(table.getAttribute("data-live-interval"), 10) || 5000;
+    var status = table.querySelector("[data-live-status]");
+    var timer = null;
+    var busy = false;
+    var stopped = false;
+
+    function say(text) { if (status) { status.textContent = text; } }
+
+    function poll() {
+      timer = null;
+      if (document.hidden || busy || stopped) { return; }
+      busy = true;
+      fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          busy = false;
+          if (response.status === 401) {
+            stopped = true;
+            say("\u2014 signed out; reload the page to sign in again");
+            document.dispatchEvent(new CustomEvent("wardlink:signed-out"));
+            return null;
+          }
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.json().then(function (data) {
+            apply(table, data);
+            say("\u2014 updated " + formatTime(data.now_ms));
+            document.dispatchEvent(new CustomEvent("wardlink:poll-ok"));
+            schedule();
+          });
+        })
+        .catch(function () {
+          busy = false;
+          say("\u2014 update failed, retrying");
+          document.dispatchEvent(new CustomEvent("wardlink:poll-failed"));
+          schedule();
+        });
+    }
+
+    function schedule() {
+      if (timer === null) { timer = window.setTimeout(poll, every); }
+    }
+
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && timer === null && !busy) { poll(); }
+    });
+    schedule();
+  }
+
+  function init() {
+    var tables = document.querySelectorAll("table[data-live-url]");
+    for (var i = 0; i < tables.length; i += 1) { start(tables[i]); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+}());

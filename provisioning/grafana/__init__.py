@@ -1,0 +1,1 @@
+"""Grafana as code: the dashboards (built from panel tables) and the API push."""

@@ -1,0 +1,259 @@
+"""KPIs on two small datasets whose expected figures are worked out by hand in this file,
+and the CSV and Excel exports (opened with csv and openpyxl) carrying the same numbers.
+
+Both datasets use the period 2026-01-01 .. 2026-01-10 (as of 2026-01-11 00:00 UTC: 240 hours)
+and a department of their own, so the demo hospital's equipment does not enter the sums.
+London is on UTC in January, so local midnights are UTC midnights.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from pm_support import at, utc
+from relational_support import clock, engine, session, web  # noqa: F401
+from sqlalchemy import select
+
+from hub.db import session_scope
+from hub.db.models import Site, WorkOrder
+from hub.errors import InvalidInput, PermissionDenied
+from hub.services import assets, export, kpis, org, pm, pm_generator, users, workorders
+from hub.services.actor import Actor
+from wardlink.clock import ManualClock
+
+START, END = date(2026, 1, 1), date(2026, 1, 10)
+
+
+def _department(session, code, clock):
+    site = session.scalars(select(Site)).first()
+    return org.ensure_department(session, site, code=code, name=f"{code} ward", actor=None, clock=clock)
+
+
+def _asset(session, tag, dept, clock, **risk):
+    return assets.create_asset(session, {"tag": tag, "name": tag, "category": "Test device",
+                                         "department_id": dept.id, **risk}, actor=None, clock=clock)
+
+
+def build_repairs(session) -> int:
+    """Corrective work on two assets of department REP; return the department id.
+
+    | # | asset | opened      | downtime       | response due / met | resolution due / met   | counts as   |
+    |---|-------|-------------|----------------|--------------------|------------------------|-------------|
+    | 1 | A1    | 01-02 00:00 | 01-02 -> 01-03 | 01:00 / 00:30      | 01-02 08:00 / 01-03 x  | failure 24h |
+    | 2 | A1    | 01-05 00:00 | 00:00 -> 12:00 | 04:00 / never x    | 01-06 / 01-05 12:00    | failure 12h |
+    | 3 | A2    | 01-09 00:00 | 01-09 -> open  | 04:00 / 02:00      | 01-10 / open x         | failure     |
+    | 4 | A2    | 01-04 00:00 | -              | 01:00 / 00:15      | 08:00 / 06:00          | no fault    |
+    | 5 | A2    | 01-06 00:00 | -              | cancelled at 01:00 |                        | nothing     |
+    | 6 | A1    | 2025-12-20  | -              | inspection, due 2025-12-30, pending     | backlog     |
+    | 7 | A2    | 01-12 00:00 | after the end  |                    |                        | nothing     |
+
+    (x: breached)
+    """
+    clock = ManualClock(at(2025, 12, 1))
+    dept = _department(session, "REP", clock)
+    a1 = _asset(session, "REP-A1", dept, clock, life_support=True)
+    a2 = _asset(session, "REP-A2", dept, clock, physical_risk=2)
+    d = utc
+    rows = [
+        dict(asset=a1, kind="corrective", state="completed", created_at=d(2026, 1, 2),
+             responded_at=d(2026, 1, 2, 0, 30), response_due_at=d(2026, 1, 2, 1), resolution_due_at=d(2026, 1, 2, 8),
+             completed_at=d(2026, 1, 3), downtime_start=d(2026, 1, 2), downtime_end=d(2026, 1, 3),
+             resolution_category="repaired"),
+        dict(asset=a1, kind="corrective", state="closed", created_at=d(2026, 1, 5), response_due_at=d(2026, 1, 5, 4),
+             resolution_due_at=d(2026, 1, 6), completed_at=d(2026, 1, 5, 12), closed_at=d(2026, 1, 6, 9),
+             downtime_start=d(2026, 1, 5), downtime_end=d(2026, 1, 5, 12), resolution_category="adjusted"),
+        dict(asset=a2, kind="corrective", state="in_progress", created_at=d(2026, 1, 9),
+             responded_at=d(2026, 1, 9, 2), response_due_at=d(2026, 1, 9, 4), resolution_due_at=d(2026, 1, 10),
+             downtime_start=d(2026, 1, 9)),
+        dict(asset=a2, kind="corrective", state="completed", created_at=d(2026, 1, 4),
+             responded_at=d(2026, 1, 4, 0, 15), response_due_at=d(2026, 1, 4, 1), resolution_due_at=d(2026, 1, 4, 8),
+             completed_at=d(2026, 1, 4, 6), resolution_category="no_fault_found"),
+        dict(asset=a2, kind="corrective", state="cancelled", created_at=d(2026, 1, 6), cancelled_at=d(2026, 1, 6, 1),
+             response_due_at=d(2026, 1, 6, 4), resolution_due_at=d(2026, 1, 7)),
+        dict(asset=a1, kind="inspection", state="pending", created_at=d(2025, 12, 20),
+             response_due_at=d(2025, 12, 21), resolution_due_at=d(2025, 12, 30)),
+        dict(asset=a2, kind="corrective", state="pending", created_at=d(2026, 1, 12),
+             response_due_at=d(2026, 1, 12, 4), resolution_due_at=d(2026, 1, 13), downtime_start=d(2026, 1, 12)),
+    ]
+    for n, row in enumerate(rows, 1):
+        asset = row.pop("asset")
+        session.add(WorkOrder(title=f"REP job {n}", asset_id=asset.id, department_id=dept.id, priority="high",
+                              source="manual", escalation_level=0, updated_at=row["created_at"], **row))
+    session.flush()
+    return dept.id
+
+
+def _finish(session, order_id, clock, *, started, done):
+    tech = users.find_user(session, "tech")
+    manager = Actor.for_user(users.find_user(session, "manager"))
+    worker = Actor.for_user(tech)
+    clock.set(started)
+    workorders.transition(session, order_id, "assigned", {"assignee_id": tech.id}, actor=manager, clock=clock)
+    workorders.transition(session, order_id, "in_progress", actor=worker, clock=clock)
+    clock.set(done)
+    workorders.transition(session, order_id, "completed", {"resolution_category": "as_planned"},
+                          actor=worker, clock=clock)
+
+
+def build_services(session) -> int:
+    """Weekly plans (window +-1 day, no lead) on two assets of department SVC; return its id.
+
+    | plan | asset (risk)     | anchor     | service due (window)     | what happens                  | verdict |
+    |------|------------------|------------|--------------------------|-------------------------------|---------|
+    | P1   | B1 (life support)| 2025-12-29 | 01-05 (01-04 .. 01-06)   | generated 01-05, done 01-05   | on time |
+    | P2   | B2               | 2025-12-30 | 01-06 (01-05 .. 01-07)   | generated 01-06, done 01-08   | late    |
+    | P3   | B2               | 2025-12-26 | 01-02 (01-01 .. 01-03)   | generated 01-02, never done   | missed  |
+    | P3   | B2               |            | 01-09 (01-08 .. 01-10)   | generated 01-09, open         | pending |
+    | P4   | B1 (life support)| 2025-12-27 | 01-03 (01-02 .. 01-04)   | generated 01-05 (late), open  | missed  |
+    | P4   | B1 (life support)|            | 01-10 (01-09 .. 01-11)   | generated 01-10, open         | pending |
+    """
+    clock = ManualClock(at(2025, 12, 1))
+    dept = _department(session, "SVC", clock)
+    b1 = _asset(session, "SVC-B1", dept, clock, life_support=True)
+    b2 = _asset(session, "SVC-B2", dept, clock, physical_risk=2)
+    clock.set(at(2026, 1, 1))
+    for name, asset, anchor in (("P1", b1, "2025-12-29"), ("P2", b2, "2025-12-30"), ("P3", b2, "2025-12-26"),
+                                ("P4", b1, "2025-12-27")):
+        pm.create_plan(session, {"name": name, "asset_tag": asset.tag, "trigger": "calendar", "interval_count": 1,
+                                 "interval_unit": "week", "anchor_date": anchor, "lead_days": 0},
+                       actor=None, clock=clock)
+    generated = {}
+    for day in (2, 5, 6, 9, 10):
+        clock.set(at(2026, 1, day))
+        generated[day] = pm_generator.generate_due(session, clock=clock).work_order_ids
+    p1 = next(o for o in generated[5] if session.get(WorkOrder, o).title.startswith("PM: P1"))
+    _finish(session, p1, clock, started=at(2026, 1, 5, 13), done=at(2026, 1, 5, 15))
+    (p2,) = generated[6]
+    _finish(session, p2, clock, started=at(2026, 1, 8, 12), done=at(2026, 1, 8, 14))
+    clock.set(at(2026, 1, 11, 6))
+    pm_generator.sync_completions(session, clock=clock)
+    return dept.id
+
+
+def _report(session, department_id, now=at(2026, 1, 20)):
+    return kpis.compute(session, start=START, end=END, department_id=department_id, actor=None,
+                        clock=ManualClock(now))
+
+
+def test_repair_kpis_match_the_hand_computed_figures(session):
+    report = _report(session, build_repairs(session))
+    k = report.total.as_dict()
+    assert report.as_of == utc(2026, 1, 11)
+    # Failures: orders 1, 2, 3 (4 found no fault, 5 was cancelled, 7 is after the period).
+    assert k["failures"] == 3
+    # Asset hours 2 x 240 = 480; downtime A1 24 + 12, A2 48 (01-09 to the end) = 84.
+    assert (k["asset_hours"], k["downtime_hours"]) == (480.0, 84.0)
+    assert k["mtbf_hours"] == pytest.approx((480 - 84) / 3) == 132.0
+    assert k["uptime_pct"] == pytest.approx(100 * 396 / 480) == 82.5
+    # Repairs completed in the period: 24 h and 12 h.
+    assert (k["repairs"], k["mttr_hours"]) == (2, 18.0)
+    # Open at the end: order 3 (corrective) and 6 (inspection), both past their due time.
+    assert k["backlog"] == {"pm": 0, "corrective": 1, "inspection": 1, "recall": 0, "total": 2}
+    assert k["work_orders_overdue"] == 2
+    # Response due in the period: 1, 2, 3, 4; only 2 missed it. Resolution: 1 and 3 missed.
+    assert k["sla"] == {"response": {"due": 4, "breached": 1, "breach_rate_pct": 25.0},
+                        "resolution": {"due": 4, "breached": 2, "breach_rate_pct": 50.0}}
+    assert k["pm"]["judged"] == 0 and k["pm"]["completion_pct"] is None
+
+
+def test_pm_compliance_kpis_match_the_hand_computed_figures(session):
+    report = _report(session, build_services(session))
+    k = report.total.as_dict()
+    assert k["pm"] == {"on_time": 1, "late": 1, "missed": 2, "pending": 2, "judged": 4,
+                       "completion_pct": 50.0, "on_time_pct": 25.0}
+    # High-risk (B1): P1 on time, P4 missed, P4's second pending -> 1 of 2, target not met.
+    assert k["pm_high_risk"] == {"on_time": 1, "late": 0, "missed": 1, "pending": 1, "judged": 2,
+                                 "completion_pct": 50.0, "on_time_pct": 50.0, "target_pct": 100.0,
+                                 "target_met": False}
+    assert [(s.asset, s.plan, s.due_date.isoformat(), s.judgement) for s in report.high_risk_services] == [
+        ("SVC-B1", "P4", "2026-01-03", "missed")]
+    assert k["pm_overdue"] == 2
+    assert k["backlog"]["pm"] == 4
+    # Past their resolution due time at the end: P3's first (01-04 00:00) and P4's first
+    # (generated after its window, so due at once: 01-05 12:00).
+    assert k["work_orders_overdue"] == 2
+    # Response due in the period: P3 01-03, P4 01-05 12:00, P1 01-06, P2 01-07, P3 01-10 ->
+    # only P1 was started in time. Resolution: P3 01-04, P4 01-05, P1 01-07, P2 01-08 -> P1 met.
+    assert k["sla"]["response"] == {"due": 5, "breached": 4, "breach_rate_pct": 80.0}
+    assert k["sla"]["resolution"] == {"due": 4, "breached": 3, "breach_rate_pct": 75.0}
+    assert (k["failures"], k["mtbf_hours"], k["mttr_hours"], k["uptime_pct"]) == (0, None, None, 100.0)
+
+
+def test_the_report_splits_by_department_and_respects_scope(session):
+    repairs, services = build_repairs(session), build_services(session)
+    report = _report(session, None)
+    by_code = {d.code: k for d, k in report.departments if d is not None}
+    assert by_code["REP"].as_dict() == _report(session, repairs).total.as_dict()
+    assert by_code["SVC"].as_dict() == _report(session, services).total.as_dict()
+    assert report.total.failures == sum(k.failures for _, k in report.departments)
+    assert report.total.pm.judged == sum(k.pm.judged for _, k in report.departments)
+    scoped = Actor(username="repmgr", role="manager", department_id=repairs)
+    mine = kpis.compute(session, start=START, end=END, actor=scoped, clock=ManualClock(at(2026, 1, 20)))
+    assert mine.department.code == "REP" and [d.code for d, _ in mine.departments] == ["REP"]
+    with pytest.raises(PermissionDenied, match="only see KPIs of their own department"):
+        kpis.compute(session, start=START, end=END, department_id=services, actor=scoped,
+                     clock=ManualClock(at(2026, 1, 20)))
+    with pytest.raises(InvalidInput, match="end: must not be before start"):
+        kpis.compute(session, start=END, end=START, actor=None, clock=ManualClock(at(2026, 1, 20)))
+    with pytest.raises(InvalidInput, match="start: the period must have begun"):
+        kpis.compute(session, start=date(2026, 3, 1), end=date(2026, 3, 2), actor=None,
+                     clock=ManualClock(at(2026, 1, 20)))
+    # Before the period ends, facts are taken as of now: order 3's downtime runs to 01-10 00:00.
+    early = _report(session, repairs, now=at(2026, 1, 10, 0))
+    assert (early.as_of, early.total.downtime_hours) == (utc(2026, 1, 10), 36.0 + 24.0)
+
+
+def test_csv_and_excel_exports_carry_the_figures(session):
+    repairs = build_repairs(session)
+    report = _report(session, repairs)
+    table = list(csv.DictReader(io.StringIO(export.to_csv(report))))
+    assert len(table) == 1
+    row = table[0]
+    assert (row["department"], row["failures"], row["mtbf_hours"], row["mttr_hours"]) == ("REP", "3", "132.0", "18.0")
+    assert (row["uptime_pct"], row["backlog_total"], row["resolution_breach_rate_pct"]) == ("82.5", "2", "50.0")
+    assert row["pm_completion_pct"] == ""  # nothing judged: no rate
+    book = load_workbook(io.BytesIO(export.to_xlsx(report)))
+    sheet = book["KPIs"]
+    assert [c.value for c in sheet[1]][:3] == ["Period", "2026-01-01", "2026-01-10"]
+    header = [c.value for c in sheet[4]]
+    values = dict(zip(header, [c.value for c in sheet[5]]))
+    assert (values["department"], values["failures"], values["mtbf_hours"], values["uptime_pct"]) == (
+        "REP", 3, 132.0, 82.5)
+    assert values["downtime_hours"] == 84.0 and values["work_orders_overdue"] == 2
+    assert [c.value for c in book["High-risk PM"][1]][:3] == ["asset", "department", "plan"]
+
+
+def test_a_formula_in_a_department_name_stays_text_in_exports(session):
+    clock = ManualClock(at(2025, 12, 1))
+    site = session.scalars(select(Site)).first()
+    dept = org.ensure_department(session, site, code="=1+2", name="x", actor=None, clock=clock)
+    _asset(session, "F-1", dept, clock)
+    report = _report(session, None)
+    assert "'=1+2" in [row[0] for row in export.rows(report)]
+
+
+def test_the_api_serves_kpis_and_both_export_formats(web):
+    with session_scope(web.engine) as s:
+        repairs = build_repairs(s)
+    web.clock.set(at(2026, 1, 20))
+    client = web.client("manager")
+    query = f"start=2026-01-01&end=2026-01-10&department={repairs}"
+    body = client.get(f"/api/v1/kpis?{query}").json
+    assert (body["start"], body["end"], body["department"]["code"]) == ("2026-01-01", "2026-01-10", "REP")
+    assert (body["kpis"]["mtbf_hours"], body["kpis"]["mttr_hours"], body["kpis"]["failures"]) == (132.0, 18.0, 3)
+    response = client.get(f"/api/v1/kpis/export?format=csv&{query}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert list(csv.DictReader(io.StringIO(response.text)))[0]["uptime_pct"] == "82.5"
+    response = client.get(f"/api/v1/kpis/export?format=xlsx&{query}")
+    assert response.mimetype == export.CONTENT_TYPES["xlsx"]
+    sheet = load_workbook(io.BytesIO(response.data))["KPIs"]
+    assert dict(zip([c.value for c in sheet[4]], [c.value for c in sheet[5]]))["failures"] == 3
+    bad = client.get(f"/api/v1/kpis/export?format=pdf&{query}")
+    assert bad.status_code == 400 and "format: must be one of csv, xlsx" in bad.json["error"]["message"]
+    assert client.get("/api/v1/kpis?start=2026-13-01").status_code == 400
+    assert web.client("nurse").get(f"/api/v1/kpis?{query}").status_code == 403

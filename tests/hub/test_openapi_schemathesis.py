@@ -1,0 +1,89 @@
+"""Schemathesis against the served OpenAPI document: generated requests (valid and invalid)
+to every operation of the real app, as an administrator with an API token. No answer may be
+a server error, and every answer must match the status codes, media types and schemas the
+document promises.
+
+Bounded: a few examples per operation and no stateful phase, so the run stays well under a
+minute on a CI machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from relational_support import T0_S, hub_config
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                               status_code_conformance)
+
+from hub.db import open_engine, session_scope
+from hub.services import users, workorders
+from hub.services.actor import Actor
+from wardlink.clock import ManualClock
+
+#: Examples per operation and generation mode (valid, then invalid data).
+EXAMPLES = 5
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@dataclass
+class Served:
+    """The app under test and the header that authenticates as the administrator."""
+
+    app: object
+    headers: dict
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, module_relational_url):
+    from hub.telemetry.sqlite import SQLiteStore
+    from hub.web import create_app
+
+    folder = tmp_path_factory.mktemp("schemathesis")
+    url = module_relational_url
+    clock = ManualClock(T0_S + 3600)
+    store = SQLiteStore(folder / "telemetry.db")
+    app = create_app(hub_config(folder, database_url=url), telemetry=store, clock=clock)
+    engine = open_engine(url)
+    with session_scope(engine) as s:
+        admin = Actor.for_user(users.find_user(s, "admin"))
+        _, token = users.create_api_token(s, name="schemathesis", actor=admin, clock=clock)
+        # Something for the generated ids to find: orders 1-3 in different states.
+        for title in ("Fridge alarm", "Pump occlusion", "Monitor lead fault"):
+            workorders.create_work_order(s, {"kind": "corrective", "title": title, "asset_tag": "VF-0001"},
+                                         actor=admin, clock=clock)
+    engine.dispose()
+    try:
+        yield Served(app, {"Authorization": f"Bearer {token}"})
+    finally:
+        app.extensions["wardlink"].close()
+        store.close()
+
+
+def _operations(served):
+    document = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", served.app)
+    return [result.ok() for result in document.get_all_operations()]
+
+
+@pytest.mark.timeout(120)
+def test_generated_requests_get_documented_answers_and_no_server_errors(served, subtests):
+    operations = _operations(served)
+    assert len(operations) >= 40
+    for operation in operations:
+        modes = [GenerationMode.POSITIVE]
+        if operation.query or operation.path_parameters or operation.body:
+            modes.append(GenerationMode.NEGATIVE)  # without inputs there is nothing to get wrong
+        for mode in modes:
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            def check(case):
+                response = case.call(headers=served.headers)
+                case.validate_response(response, checks=CHECKS, headers=served.headers)
+
+            with subtests.test(msg=f"{operation.label} ({mode.value})"):
+                check()

@@ -1,0 +1,293 @@
+"""Every ``/api/v1`` route x every role, against the real app with real users.
+
+What each role should get comes from one place: the permissions each route declares in its
+OpenAPI operation, checked against the permission table
+(:data:`hub.services.permissions.PERMISSIONS`). A role holding them all must succeed (2xx);
+any other role must get 403. The work-order transition route is expanded into one row per
+transition of the state machine, each needing that transition's permission.
+
+Routes without a request recipe below are still probed (placeholder ids, empty JSON body):
+a role without the permissions must get 403, a role with them anything but 401/403.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from relational_support import GATEWAY, T0_S, csrf_from, hub_config, login, password
+
+from hub.db import open_engine, session_scope
+from hub.db.vocab import ROLES
+from hub.services import alerts, users, workorders
+from hub.services.actor import Actor
+from hub.services.attachments import AttachmentStore
+from hub.services.permissions import PERMISSIONS
+from hub.services.workorder_flow import TRANSITIONS, Transition
+from hub.web.openapi import Operation, allows, api_routes, lookup
+from wardlink.clock import ManualClock
+from workorder_support import path_to
+
+ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
+             "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
+SYSTEM = Actor.system("rbac-matrix")
+STEP_INPUTS = {"assignee_id": None, "reason": "Matrix test reason", "resolution_category": "repaired"}
+
+
+@dataclass
+class Matrix:
+    """The app, a client per role, and helpers that create what a request acts on."""
+
+    app: object
+    engine: object
+    clock: ManualClock
+    store: AttachmentStore
+    clients: dict = field(default_factory=dict)
+    serial: itertools.count = field(default_factory=itertools.count)
+
+    def user_id(self, username: str) -> int:
+        """Return a user's id."""
+        with session_scope(self.engine, readonly=True) as s:
+            return users.find_user(s, username).id
+
+    def order(self, role: str, state: str) -> int:
+        """Open an order the role can see (requested by the nurse, assigned to the role's
+        technician or vendor, else to ``tech``), walk it to ``state`` and return its id."""
+        assignee = ROLE_USER[role] if role in ("technician", "vendor") else "tech"
+        with session_scope(self.engine) as s:
+            order = workorders.request_work(s, {"title": "Matrix job", "asset_tag": "VF-0001"},
+                                            actor=Actor.for_user(users.find_user(s, "nurse")), clock=self.clock)
+            for step in path_to(state):
+                inputs = {name: STEP_INPUTS[name] for name in step.needs}
+                if "assignee_id" in inputs:
+                    inputs["assignee_id"] = users.find_user(s, assignee).id
+                workorders.transition(s, order.id, step.target, inputs, actor=SYSTEM, clock=self.clock)
+            return order.id
+
+    def plan(self) -> tuple[int, int]:
+        """Create a checklist template and a PM plan on an ICU asset; return (plan id, template id)."""
+        from hub.services import checklists, pm
+
+        with session_scope(self.engine) as s:
+            template = checklists.create_template(
+                s, name=f"Matrix checklist {next(self.serial)}", actor=SYSTEM, clock=self.clock,
+                items=[{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}])
+            plan = pm.create_plan(s, {"name": "Matrix plan", "asset_tag": "VF-0001", "trigger": "calendar",
+                                      "interval_count": 12, "interval_unit": "month",
+                                      "checklist_template_id": template.id}, actor=SYSTEM, clock=self.clock)
+            return plan.id, template.id
+
+    def pm_order(self, role: str) -> int:
+        """Generate a PM work order with a checklist on an ICU asset, visible to ``role``."""
+        from hub.services import checklists, pm, pm_generator
+
+        with session_scope(self.engine) as s:
+            template = checklists.create_template(
+                s, name=f"Matrix PM checklist {next(self.serial)}", actor=SYSTEM, clock=self.clock,
+                items=[{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}])
+            pm.create_plan(s, {"name": "Matrix annual PM", "asset_tag": "VF-0001", "trigger": "calendar",
+                               "interval_count": 12, "interval_unit": "month", "anchor_date": "2025-01-10",
+                               "checklist_template_id": template.id}, actor=SYSTEM, clock=self.clock)
+            [order_id] = pm_generator.generate_due(s, clock=self.clock).work_order_ids
+            if role in ("technician", "vendor"):
+                workorders.transition(s, order_id, "assigned",
+                                      {"assignee_id": users.find_user(s, ROLE_USER[role]).id},
+                                      actor=SYSTEM, clock=self.clock)
+            return order_id
+
+    def alert(self) -> int:
+        """Raise an open alert on an ICU asset and return its id."""
+        with session_scope(self.engine) as s:
+            return alerts.raise_alert(s, rule="matrix", severity="warning", title="Matrix alert",
+                                      asset_tag="VF-0001", actor=SYSTEM, clock=self.clock).id
+
+    def attachment(self, role: str) -> tuple[int, int]:
+        """Return (order id, attachment id) of a file on an order the role can see."""
+        order_id = self.order(role, "in_progress")
+        with session_scope(self.engine) as s:
+            row = workorders.add_attachment(s, order_id, filename="photo.jpg", data=b"\xff\xd8\xff" + bytes(64),
+                                            store=self.store, actor=SYSTEM, clock=self.clock)
+            return order_id, row.id
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: path, and keyword arguments for the test client."""
+
+    path: str
+    kwargs: dict = field(default_factory=dict)
+
+
+WO = "/api/v1/work-orders"
+Recipe = Callable[[Matrix, str], Call]
+
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("api.health", "GET"): lambda m, r: Call("/api/v1/health"),
+    ("api.asset_list", "GET"): lambda m, r: Call("/api/v1/assets"),
+    ("api.asset_detail", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001"),
+    ("api.asset_latest", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001/readings/latest"),
+    ("api.gateway_list", "GET"): lambda m, r: Call("/api/v1/gateways"),
+    ("api.gateway_detail", "GET"): lambda m, r: Call(f"/api/v1/gateways/{GATEWAY}"),
+    ("api.gateway_latest", "GET"): lambda m, r: Call(f"/api/v1/gateways/{GATEWAY}/readings/latest"),
+    ("api.readings", "GET"): lambda m, r: Call(f"/api/v1/readings?gateway={GATEWAY}&channel=fridge1.temp"),
+    ("api.alert_list", "GET"): lambda m, r: Call("/api/v1/alerts"),
+    ("api.alert_acknowledge", "POST"): lambda m, r: Call(f"/api/v1/alerts/{m.alert()}/acknowledge",
+                                                         {"json": {"note": "seen"}}),
+    ("api.alert_resolve", "POST"): lambda m, r: Call(f"/api/v1/alerts/{m.alert()}/resolve",
+                                                     {"json": {"note": "door closed"}}),
+    ("openapi.document", "GET"): lambda m, r: Call("/api/v1/openapi.json"),
+    ("api_workorders.list_work_orders", "GET"): lambda m, r: Call(WO),
+    ("api_workorders.create_work_order", "POST"): lambda m, r: Call(
+        WO, {"json": {"kind": "corrective", "title": "Matrix", "asset_tag": "VF-0001"}}),
+    ("api_workorders.request_work", "POST"): lambda m, r: Call(
+        f"{WO}/requests", {"json": {"title": "Matrix request", "asset_tag": "VF-0001"}}),
+    ("api_workorders.assignees", "GET"): lambda m, r: Call(f"{WO}/assignees"),
+    ("api_workorders.vocabulary", "GET"): lambda m, r: Call(f"{WO}/vocabulary"),
+    ("api_workorders.get_work_order", "GET"): lambda m, r: Call(f"{WO}/{m.order(r, 'assigned')}"),
+    ("api_workorders.update_work_order", "PATCH"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'assigned')}", {"json": {"priority": "high"}}),
+    ("api_workorders.assign", "POST"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'pending')}/assign", {"json": {"assignee_id": m.user_id("tech")}}),
+    ("api_workorders.close", "POST"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'completed')}/close", {"json": {"password": password(ROLE_USER[r])}}),
+    ("api_workorders.add_note", "POST"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'in_progress')}/notes", {"json": {"body": "Matrix note"}}),
+    ("api_workorders.log_time", "POST"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'in_progress')}/time-logs", {"json": {"minutes": 15}}),
+    ("api_workorders.add_part", "POST"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'in_progress')}/parts",
+        {"json": {"part_number": "P-1", "description": "Fuse 2 A", "quantity": 1}}),
+    ("api_workorders.add_attachment", "POST"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'in_progress')}/attachments",
+        {"data": {"file": (io.BytesIO(b"%PDF-1.4 service report"), "report.pdf")},
+         "content_type": "multipart/form-data"}),
+    ("api_workorders.download_attachment", "GET"): lambda m, r: Call(
+        "{}/{}/attachments/{}".format(WO, *m.attachment(r))),
+    ("api_workorders.set_downtime", "PUT"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'in_progress')}/downtime",
+        {"json": {"start": "2026-01-01T00:30:00Z", "reason": "Ward reported it down at 00:30"}}),
+}
+TRANSITION_ROUTE = ("api_workorders.transition", "POST")
+_ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]
+#: Requests for routes whose bodies this test does not own: a role with the permissions must
+#: not get 401/403 (their own tests check the outcome), a role without them must get 403.
+PROBES: dict[tuple[str, str], Recipe] = {
+    ("api_pm.plan_checklist_set", "PUT"): lambda m, r: Call(
+        f"/api/v1/pm-plans/{m.plan()[0]}/checklist", {"json": {"items": _ITEMS}}),
+    ("api_pm.work_order_checklist", "GET"): lambda m, r: Call(f"{WO}/{m.pm_order(r)}/checklist"),
+    ("api_pm.work_order_checklist_record", "PUT"): lambda m, r: Call(
+        f"{WO}/{m.pm_order(r)}/checklist", {"json": {"answers": {"alarm": {"result": "pass"}}}}),
+}
+
+
+def _transition_call(step: Transition) -> Recipe:
+    def build(m: Matrix, role: str) -> Call:
+        order_id = m.order(role, step.source)
+        body = {"to": step.target, **{name: STEP_INPUTS[name] for name in step.needs if name != "password"}}
+        if "assignee_id" in step.needs:
+            body["assignee_id"] = m.user_id("tech")
+        if "password" in step.needs:
+            body["password"] = password(ROLE_USER[role])
+        return Call(f"{WO}/{order_id}/transition", {"json": body})
+    return build
+
+
+#: What a path parameter of a route without a recipe stands for, by its name.
+PROBE_VALUES: dict[str, Callable[[Matrix, str], object]] = {
+    "order_id": lambda m, r: m.order(r, "in_progress"),
+    "work_order_id": lambda m, r: m.order(r, "in_progress"),
+    "plan_id": lambda m, r: m.plan()[0],
+    "template_id": lambda m, r: m.plan()[1],
+    "tag": lambda m, r: "VF-0001",
+}
+
+
+def _probe(path: str, method: str) -> Recipe:
+    def build(m: Matrix, role: str) -> Call:
+        def value(match: re.Match) -> str:
+            name = match.group(1)
+            assert name in PROBE_VALUES, f"{method} {path}: add a recipe, or a probe value for <{name}>"
+            return str(PROBE_VALUES[name](m, role))
+        concrete = re.sub(r"<(?:[a-z_]+(?:\([^)]*\))?:)?([^>]+)>", value, path)
+        return Call(concrete, {"json": {}} if method in ("POST", "PUT", "PATCH") else {})
+    return build
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory, module_relational_url):
+    from hub.telemetry.sqlite import SQLiteStore
+    from hub.web import create_app
+
+    folder = tmp_path_factory.mktemp("rbac")
+    url = module_relational_url
+    clock = ManualClock(T0_S + 3600)
+    store = SQLiteStore(folder / "telemetry.db")
+    app = create_app(hub_config(folder, database_url=url), telemetry=store, clock=clock)
+    engine = open_engine(url)
+    m = Matrix(app, engine, clock, AttachmentStore(folder / "attachments"))
+    for role, username in ROLE_USER.items():
+        client = app.test_client()
+        if "token.own" in PERMISSIONS[role]:
+            with session_scope(engine) as s:
+                _, token = users.create_api_token(s, name="matrix", actor=Actor.for_user(users.find_user(s, username)),
+                                                  clock=clock)
+            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        else:  # roles without API tokens use the API from their browser session
+            assert login(client, username).status_code == 302
+            client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf_from(client.get("/account").text)
+        m.clients[role] = client
+    try:
+        yield m
+    finally:
+        app.extensions["wardlink"].close()
+        store.close()
+        engine.dispose()
+
+
+def _rows(app) -> list[tuple[str, str, Operation, tuple[str, ...], Recipe]]:
+    rows = []
+    for path, method, endpoint in api_routes(app):
+        op = lookup(app, endpoint, method)
+        assert op is not None, f"{method} {path} has no OpenAPI operation (see test_openapi.py)"
+        if (endpoint, method) == TRANSITION_ROUTE:
+            for step in TRANSITIONS:
+                rows.append((f"{method} {path} to {step.target} from {step.source}", endpoint, op,
+                             (step.permission,), _transition_call(step)))
+            continue
+        recipe = RECIPES.get((endpoint, method)) or PROBES.get((endpoint, method)) or _probe(path, method)
+        rows.append((f"{method} {path}", endpoint, op, (), recipe))
+    return rows
+
+
+def expected_allowed(op: Operation, role: str, extra: tuple[str, ...] = ()) -> bool:
+    """Return True when the permission table lets ``role`` call a route needing ``op``'s permissions."""
+    return allows(op, PERMISSIONS[role]) and set(extra) <= PERMISSIONS[role]
+
+
+def test_the_recipes_name_only_routes_that_exist(matrix):
+    routes = {(endpoint, method) for _path, method, endpoint in api_routes(matrix.app)}
+    assert set(RECIPES) | set(PROBES) | {TRANSITION_ROUTE} <= routes
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_allows_exactly_the_roles_the_permission_table_allows(matrix, role, subtests):
+    assert set(ROLE_USER) == set(ROLES)
+    client = matrix.clients[role]
+    for name, endpoint, op, extra, recipe in _rows(matrix.app):
+        method = name.split(" ", 1)[0]
+        allowed = expected_allowed(op, role, extra)
+        with subtests.test(msg=f"{role}: {name}"):
+            call = recipe(matrix, role)
+            response = client.open(call.path, method=method, **call.kwargs)
+            if allowed and ((endpoint, method) in RECIPES or (endpoint, method) == TRANSITION_ROUTE):
+                assert 200 <= response.status_code < 300, f"{role} {name}: {response.status_code} {response.text[:300]}"
+            elif allowed:
+                assert response.status_code not in (401, 403), f"{role} {name}: {response.text[:300]}"
+            else:
+                assert response.status_code == 403, f"{role} {name}: {response.status_code} {response.text[:300]}"
+                assert response.json["error"]["code"] == "permission_denied"

@@ -1,0 +1,75 @@
+"""Readings reach the evaluators in timestamp order: live, late, backfilled into gaps, or duplicates."""
+
+from __future__ import annotations
+
+from hub.rules import tracks
+from hub.rules.evaluators import EVALUATORS, Clear, Context, Raise, Sample
+
+T = 1_767_229_200_000
+CTX = Context(now_ms=T, interval_s=10.0)  # gaps are spacings over 30 s
+
+
+def threshold(**params):
+    return EVALUATORS["threshold"]({"above": 8.0, **params}, rule="t")
+
+
+def feed(ev, doc, ts_s, value, late=False):
+    return tracks.feed(ev, doc, Sample(T + ts_s * 1000, value), late, CTX)
+
+
+def test_live_readings_move_the_state_and_late_ones_newer_than_it_raise_historically():
+    ev = threshold()
+    doc = tracks.new_document(ev)
+    assert feed(ev, doc, 0, 5.0) == (tracks.LIVE, [])
+    track, routed = feed(ev, doc, 10, 9.0, late=True)
+    assert track == tracks.LIVE and [(type(r.action), r.historical) for r in routed] == [(Raise, True)]
+    track, routed = feed(ev, doc, 20, 7.0)
+    assert [(type(r.action), r.historical) for r in routed] == [(Clear, False)]
+    assert doc["last"] == T + 20_000
+
+
+def test_repeated_and_older_readings_outside_gaps_are_duplicates():
+    ev = threshold()
+    doc = tracks.new_document(ev)
+    for ts in (0, 10, 20):
+        feed(ev, doc, ts, 9.5)
+    assert feed(ev, doc, 20, 9.5) == (tracks.DUPLICATE, [])
+    assert feed(ev, doc, 10, 1.0) == (tracks.DUPLICATE, [])
+    assert doc["gaps"] == [] and doc["bf"] is None
+
+
+def test_readings_replayed_into_a_gap_run_from_the_state_at_the_gap_start():
+    ev = threshold(for_s=60)
+    doc = tracks.new_document(ev)
+    feed(ev, doc, 0, 8.5)  # pending since 0
+    feed(ev, doc, 10, 8.6)
+    feed(ev, doc, 600, 5.0)  # the gateway was away 590 s; now normal
+    assert [g[:2] for g in doc["gaps"]] == [[T + 10_000, T + 600_000]]
+    assert doc["gaps"][0][2]["phase"] == "pending" and doc["gaps"][0][2]["since"] == T
+    # the replay: still high through 70 s (70 s after it began at 0), back to normal at 200 s
+    out = [feed(ev, doc, ts, v, late=True) for ts, v in ((40, 8.9), (70, 9.1), (100, 9.0), (200, 6.0))]
+    assert [t for t, _ in out] == [tracks.BACKFILL] * 4
+    actions = [(type(r.action), r.historical, r.track) for _, routed in out for r in routed]
+    assert actions == [(Raise, True, tracks.BACKFILL), (Clear, True, tracks.BACKFILL)]
+    raised = out[1][1][0].action
+    assert raised.since_ms == T and raised.at_ms == T + 70_000
+    assert doc["live"]["phase"] == "normal" and doc["last"] == T + 600_000  # live state untouched
+    assert feed(ev, doc, 100, 9.0, late=True) == (tracks.DUPLICATE, [])  # the replay re-delivered
+
+
+def test_only_the_newest_gaps_are_remembered():
+    ev = threshold()
+    doc = tracks.new_document(ev)
+    for i in range(tracks.MAX_GAPS + 3):
+        feed(ev, doc, i * 100, 5.0)
+    assert len(doc["gaps"]) == tracks.MAX_GAPS
+    assert doc["gaps"][0][0] == T + 200_000  # 10 gaps made, the 2 oldest forgotten
+
+
+def test_kinds_without_backfill_treat_older_readings_as_duplicates():
+    ev = EVALUATORS["channel_silent"]({}, rule="t")
+    doc = tracks.new_document(ev)
+    feed(ev, doc, 0, 1.0)
+    feed(ev, doc, 900, 1.0)
+    assert doc["gaps"] == []
+    assert feed(ev, doc, 300, 1.0, late=True) == (tracks.DUPLICATE, [])

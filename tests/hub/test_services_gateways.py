@@ -1,0 +1,143 @@
+"""Gateways, channels and bindings with validity intervals that never overlap."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from relational_support import GATEWAY, T0_S, actor, clock, engine, session  # noqa: F401
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from hub.db.models import AuditLog, ChannelBinding
+from hub.errors import InvalidInput, NotFound
+from hub.services import gateways
+
+T0 = datetime.fromtimestamp(T0_S, UTC)
+
+
+def _bind(session, clock, channel, tag, start=None, end=None, who=None):
+    return gateways.bind_channel(session, gateway_id=GATEWAY, channel_id=channel, asset_tag=tag,
+                                 valid_from=start, valid_to=end, actor=who, clock=clock)
+
+
+def _history(session, channel):
+    ch = gateways.get_channel(session, GATEWAY, channel)
+    return [(b.asset.tag, b.valid_from, b.valid_to) for b in
+            session.scalars(select(ChannelBinding).where(ChannelBinding.channel_pk == ch.id)
+                            .order_by(ChannelBinding.valid_from))]
+
+
+def test_binding_defaults_to_now_with_the_channels_metric(session, clock):
+    binding = _bind(session, clock, "spare.1", "VF-0002", who=actor(session, "tech"))
+    assert (binding.metric, binding.valid_from, binding.valid_to) == ("temperature", gateways.utc_now(clock), None)
+    row = session.scalars(select(AuditLog).where(AuditLog.action == "binding.create")
+                          .order_by(AuditLog.seq.desc())).first()
+    assert (row.entity_id, row.actor) == (f"{GATEWAY}/spare.1", "tech")
+
+
+def test_rebinding_closes_the_open_binding_at_the_new_start(session, clock):
+    switch = T0 + timedelta(minutes=30)
+    _bind(session, clock, "fridge1.temp", "VF-0002", start=switch)
+    assert _history(session, "fridge1.temp") == [("VF-0001", T0, switch), ("VF-0002", switch, None)]
+
+    def at(moment):
+        return [b.asset.tag for b in gateways.bindings_at(session, moment) if b.channel.channel_id == "fridge1.temp"]
+
+    assert at(switch - timedelta(microseconds=1)) == ["VF-0001"]
+    assert at(switch) == ["VF-0002"]
+    assert at(T0 - timedelta(seconds=1)) == []
+    assert "binding.close" in session.scalars(select(AuditLog.action)).all()
+
+
+def test_a_new_binding_may_not_start_before_the_open_one(session, clock):
+    with pytest.raises(InvalidInput, match="must start after"):
+        _bind(session, clock, "fridge1.temp", "VF-0002", start=T0)
+    with pytest.raises(InvalidInput, match="must start after"):
+        _bind(session, clock, "fridge1.temp", "VF-0002", start=T0 - timedelta(minutes=5))
+    assert _history(session, "fridge1.temp") == [("VF-0001", T0, None)]
+
+
+def test_history_can_be_filled_in_before_the_open_binding_but_never_overlapping(session, clock):
+    early = T0 - timedelta(days=2)
+    _bind(session, clock, "fridge1.temp", "VF-0002", start=early, end=T0 - timedelta(days=1))
+    with pytest.raises(InvalidInput, match="must not overlap"):
+        _bind(session, clock, "fridge1.temp", "PM-0001", start=early + timedelta(hours=1),
+              end=early + timedelta(hours=2))
+    with pytest.raises(InvalidInput, match="must start after|must not overlap"):
+        _bind(session, clock, "fridge1.temp", "PM-0001", start=T0 - timedelta(hours=1),
+              end=T0 + timedelta(hours=1))
+    with pytest.raises(InvalidInput, match="valid_to: must be after"):
+        _bind(session, clock, "fridge1.temp", "PM-0001", start=T0 - timedelta(hours=3),
+              end=T0 - timedelta(hours=4))
+    assert _history(session, "fridge1.temp") == [("VF-0002", early, T0 - timedelta(days=1)), ("VF-0001", T0, None)]
+
+
+def test_unbinding_ends_the_open_binding(session, clock):
+    closed = gateways.unbind_channel(session, gateway_id=GATEWAY, channel_id="dock1.current", actor=None,
+                                     clock=clock)
+    assert closed.valid_to == gateways.utc_now(clock)
+    assert gateways.unbind_channel(session, gateway_id=GATEWAY, channel_id="dock1.current", actor=None,
+                                   clock=clock) is None
+
+
+def test_naive_times_and_unknown_names_are_refused(session, clock):
+    with pytest.raises(InvalidInput, match="timezone-aware"):
+        _bind(session, clock, "spare.1", "VF-0002", start=datetime(2026, 1, 2))
+    with pytest.raises(NotFound, match="no channel"):
+        _bind(session, clock, "nope", "VF-0002")
+    with pytest.raises(NotFound, match="asset 'NOPE'"):
+        _bind(session, clock, "spare.1", "NOPE")
+    with pytest.raises(InvalidInput, match="gateway_id"):
+        gateways.register_gateway(session, gateway_id="bad id/with slash", actor=None, clock=clock)
+    with pytest.raises(InvalidInput, match="channel_id"):
+        gateways.upsert_channel(session, gateway_id=GATEWAY, channel_id="has space", metric="x",
+                                actor=None, clock=clock)
+    with pytest.raises(InvalidInput, match="interval_s"):
+        gateways.upsert_channel(session, gateway_id=GATEWAY, channel_id="c2", metric="x", interval_s=0,
+                                actor=None, clock=clock)
+
+
+def test_the_database_itself_refuses_two_open_bindings_for_one_channel(session):
+    ch = gateways.get_channel(session, GATEWAY, "fridge1.temp")
+    asset_id = session.execute(text("SELECT id FROM assets WHERE tag = 'VF-0002'")).scalar_one()
+    with pytest.raises(IntegrityError):
+        session.execute(text("INSERT INTO channel_bindings (channel_pk, asset_id, metric, valid_from, created_at) "
+                             "VALUES (:c, :a, 'temperature', '2026-02-01 00:00:00', '2026-02-01 00:00:00')"),
+                        {"c": ch.id, "a": asset_id})
+
+
+def test_registering_and_describing_again_changes_nothing(session, clock):
+    count = session.query(AuditLog).count()
+    gw = gateways.find_gateway(session, GATEWAY)
+    gateways.register_gateway(session, gateway_id=GATEWAY, name=gw.name, department_id=gw.department_id,
+                              location_id=gw.location_id, actor=None, clock=clock)
+    gateways.upsert_channel(session, gateway_id=GATEWAY, channel_id="fridge1.temp", metric="temperature",
+                            unit="degC", driver="ds18b20", interval_s=2.0, actor=None, clock=clock)
+    assert session.query(AuditLog).count() == count
+    gateways.upsert_channel(session, gateway_id=GATEWAY, channel_id="fridge1.temp", metric="temperature",
+                            unit="degC", driver="ds18b20", interval_s=10, actor=None, clock=clock)
+    assert session.query(AuditLog).count() == count + 1
+    assert gateways.stale_after(gateways.get_channel(session, GATEWAY, "fridge1.temp")) == timedelta(seconds=60)
+
+
+def test_status_reports_update_the_gateway_unless_they_are_older(session, clock):
+    now = gateways.utc_now(clock)
+    gw = gateways.record_status(session, gateway_id=GATEWAY, state="online", seen_at=now, boot_id="b2",
+                                buffer_depth=17, software_version="1.2.3")
+    assert (gw.status, gw.buffer_depth, gw.boot_id) == ("online", 17, "b2")
+    gateways.record_status(session, gateway_id=GATEWAY, state="offline", seen_at=now - timedelta(seconds=5))
+    assert gw.status == "online"
+    with pytest.raises(InvalidInput, match="state"):
+        gateways.record_status(session, gateway_id=GATEWAY, state="sleepy", seen_at=now)
+    stranger = gateways.record_status(session, gateway_id="gw-stranger", state="online", seen_at=now)
+    assert stranger.status == "online"
+    assert session.scalar(select(AuditLog.actor).where(AuditLog.entity_id == "gw-stranger")) == "ingest"
+
+
+def test_gateway_state_falls_back_to_the_row_without_ingest_records(session, engine, clock):
+    gw = gateways.record_status(session, gateway_id=GATEWAY, state="online", seen_at=gateways.utc_now(clock),
+                                buffer_depth=3)
+    session.commit()
+    state = gateways.gateway_states(engine, [gw])[GATEWAY]
+    assert (state.status, state.buffer_depth) == ("online", 3)

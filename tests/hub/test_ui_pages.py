@@ -1,0 +1,252 @@
+"""Admin UI pages: who may open which page, what the pages show, and the rules every page keeps.
+
+The RBAC test walks every page route the app serves (not the JSON API) as one user of each
+role, and checks the answer against the permission table: a new page that is not listed in
+PAGE_PERMISSIONS fails the test, so nobody adds a page without deciding who may see it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web  # noqa: F401
+from test_web_pages import _PageAudit
+
+from hub.db import session_scope
+from hub.services import alerts, pm, users, workorders
+from hub.services.actor import Actor
+from hub.services.permissions import can
+from hub.services.workorder_common import code_of
+from hub.web.ui import REPORTS_PER_ADDRESS
+
+#: page endpoint -> the permission it needs (None: any signed-in user)
+PAGE_PERMISSIONS = {
+    "dashboard.index": None,
+    "auth.account": None,
+    "assets.index": "asset.view",
+    "assets.detail": "asset.view",
+    "assets.edit": "asset.update",
+    "assets.create": "asset.create",
+    "labels.qr": "asset.view",
+    "labels.index": "asset.view",
+    "imports.form": "asset.create",
+    "imports.template": "asset.create",
+    "gateways.index": "gateway.view",
+    "gateways.detail": "gateway.view",
+    "alerts.index": "alert.view",
+    "fragments.open_alerts": "alert.view",
+    "rules.index": "alert.view",
+    "audit.index": "audit.view",
+    "audit.verify": "audit.verify",
+    "admin.users_index": "user.view",
+    "admin.users_edit": "user.manage",
+    "admin.roles": "user.view",
+    "admin.departments": "user.view",
+    "workorders.index": "workorder.view",
+    "workorders.detail": "workorder.view",
+    "workorders.create": ("workorder.create", "workorder.request"),
+    "pm.index": "pm.view",
+    "pm.detail": "pm.view",
+    "pm.calendar": "pm.view",
+    "reports.index": "kpi.view",
+    "jobs.index": None,
+}
+#: Pages outside the matrix, and why.
+NOT_IN_MATRIX = {
+    "auth.login": "public: the sign-in form",
+    "public.report": "public: the QR problem report (signed-in users are redirected; tested below)",
+    "jobs.detail": "per-user jobs (tested below: another user's job is not found)",
+    "jobs.status": "per-user jobs",
+    "jobs.download": "per-user jobs",
+}
+#: One user of each role; none is limited to a department, so the role alone decides.
+ROLE_USERS = {"admin": "admin", "manager": "manager", "technician": "tech", "procurement": "buyer",
+              "vendor": "vendor", "viewer": "viewer", "staff": "nurse"}
+
+
+def _page_rules(app):
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods and rule.endpoint != "static" and not rule.rule.startswith("/api/"):
+            yield rule
+
+
+def _seed(web):
+    with session_scope(web.engine) as s:
+        nurse = users.find_user(s, "nurse")
+        order = workorders.request_work(s, {"title": "Door seal torn", "asset_tag": "VF-0001"},
+                                        actor=Actor.for_user(nurse), clock=web.clock)
+        plan = pm.create_plan(s, {"name": "Fridge service", "asset_tag": "VF-0001", "trigger": "calendar",
+                                  "interval_count": 6, "interval_unit": "month"}, actor=None, clock=web.clock)
+        return order.id, plan.id
+
+
+def _url(rule, order_id, plan_id):
+    values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id,
+              "username": "nurse"}
+    path = rule.rule
+    for name in rule.arguments:
+        path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
+    return path
+
+
+def _expected(role: str, endpoint: str, actor_can) -> int:
+    needed = PAGE_PERMISSIONS[endpoint]
+    if needed is None:
+        return 200
+    options = needed if isinstance(needed, tuple) else (needed,)
+    return 200 if any(actor_can(p) for p in options) else 403
+
+
+def test_every_page_route_answers_each_role_as_the_permission_table_says(web):
+    order_id, plan_id = _seed(web)
+    rules = list(_page_rules(web.app))
+    unlisted = sorted({r.endpoint for r in rules} - set(PAGE_PERMISSIONS) - set(NOT_IN_MATRIX))
+    assert unlisted == [], f"pages without a declared permission: {unlisted}"
+    failures = []
+    for role, username in ROLE_USERS.items():
+        client = web.client(username)
+        actor = Actor(username=username, role=role)
+        for rule in rules:
+            if rule.endpoint not in PAGE_PERMISSIONS:
+                continue
+            expected = _expected(role, rule.endpoint, lambda p: can(actor, p))
+            if rule.endpoint == "workorders.detail" and expected == 200 and role == "vendor":
+                expected = 404  # vendors see only orders assigned to them; this one is not
+            got = client.get(_url(rule, order_id, plan_id)).status_code
+            if got != expected:
+                failures.append(f"{role} {rule.rule}: expected {expected}, got {got}")
+    assert failures == []
+
+
+def test_signed_out_visitors_are_sent_to_sign_in_from_every_page(web):
+    order_id, plan_id = _seed(web)
+    client = web.app.test_client()
+    for rule in _page_rules(web.app):
+        if rule.endpoint in PAGE_PERMISSIONS:
+            response = client.get(_url(rule, order_id, plan_id))
+            assert response.status_code == 302 and "/login?next=" in response.headers["Location"], rule.rule
+
+
+def test_a_background_poll_after_sign_out_gets_401_instead_of_the_sign_in_page(web):
+    response = web.app.test_client().get("/fragments/alerts", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+
+
+NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/maintenance",
+             "/maintenance/calendar", "/reports", "/rules", "/admin/users", "/admin/roles",
+             "/admin/departments", "/labels", "/assets/import", "/jobs", "/assets/VF-0001"]
+
+
+@pytest.mark.parametrize("path", NEW_PAGES)
+def test_new_pages_keep_the_csp_rules_label_their_fields_and_protect_their_forms(web, path):
+    _seed(web)
+    response = web.client("admin").get(path)
+    assert response.status_code == 200, response.text
+    page = _PageAudit()
+    page.feed(response.text)
+    assert page.problems == []
+    assert [f for f in page.fields if f[1] is None or f[1] not in page.labels] == []
+    assert all(f["csrf"] for f in page.forms if f["method"] == "post")
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+
+
+def test_work_order_board_and_list_show_the_order_in_its_state(web):
+    order_id, _ = _seed(web)
+    client = web.client("manager")
+    board = client.get("/work-orders?view=board").text
+    pending = board.split('id="col-pending"')[1].split('id="col-assigned"')[0]
+    assert 'id="col-closed"' not in board  # closed orders live in the list view
+    assert "Door seal torn" in pending
+    listing = client.get("/work-orders?state=pending").text
+    assert f'href="/work-orders/{order_id}"' in listing
+
+
+def test_asset_page_shows_maintenance_plans_work_orders_and_a_chart_per_bound_channel(web):
+    _seed(web)
+    html = web.client("manager").get("/assets/VF-0001").text
+    assert "Fridge service" in html and "every 6 months" in html
+    assert "Door seal torn" in html
+    charts = re.findall(r'data-chart-url="([^"]+)"', html)
+    assert sorted(charts) == sorted([f"/api/v1/readings?asset=VF-0001&amp;gateway={GATEWAY}&amp;channel=fridge1.door",
+                                     f"/api/v1/readings?asset=VF-0001&amp;gateway={GATEWAY}&amp;channel=fridge1.temp"])
+    assert 'src="/assets/VF-0001/qr.svg"' in html
+    assert "<iframe" not in html  # no Grafana configured
+
+
+def test_grafana_panels_are_embedded_and_allowed_as_frames_only_when_configured(tmp_path, clock, relational_url):
+    from hub.telemetry.sqlite import SQLiteStore
+    from hub.web import create_app
+
+    config = hub_config(tmp_path, database_url=relational_url,
+                        grafana_url="https://grafana.hospital.example/")
+    with SQLiteStore(tmp_path / "t.db") as store:
+        app = create_app(config, telemetry=store, clock=clock)
+        try:
+            client = app.test_client()
+            login(client, "manager")
+            response = client.get("/assets/VF-0001")
+            frames = re.findall(r'<iframe class="grafana-panel" src="([^"]+)"', response.text)
+            assert frames and all(f.startswith("https://grafana.hospital.example/d-solo/wardlink-asset/")
+                                  for f in frames)
+            assert "var-asset=VF-0001" in frames[0] and "panelId=1" in frames[0]
+            csp = response.headers["Content-Security-Policy"]
+            assert "frame-src https://grafana.hospital.example" in csp and "frame-ancestors 'none'" in csp
+        finally:
+            app.extensions["wardlink"].close()
+
+
+def test_shelving_an_alert_from_the_alert_page_hides_its_actions_until_unshelved(web):
+    with session_scope(web.engine) as s:
+        alert = alerts.raise_alert(s, rule="r", severity="warning", title="Fridge door open",
+                                   asset_tag="VF-0001", actor=None, clock=web.clock)
+        alert_id = alert.id
+    client = web.client("tech")
+    page = client.get("/alerts").text
+    response = client.post(f"/alerts/{alert_id}/shelve", data={
+        "hours": "4", "note": "door being repaired", "csrf_token": csrf_from(page), "next": "/alerts"})
+    assert response.status_code == 302
+    page = client.get("/alerts").text
+    assert "Shelved until 2026-01-01 05:00:00 UTC" in page and "door being repaired" in page
+    refused = client.post(f"/alerts/{alert_id}/shelve", data={
+        "hours": "500", "note": "x", "csrf_token": csrf_from(page)})
+    assert refused.status_code == 400
+    client.post(f"/alerts/{alert_id}/unshelve", data={"csrf_token": csrf_from(page), "next": "/alerts"})
+    assert "Shelved until" not in client.get("/alerts").text
+
+
+def test_public_report_without_sign_in_opens_a_pending_corrective_order_showing_only_name_and_tag(web):
+    client = web.app.test_client()
+    page = client.get("/a/VF-0001")
+    assert page.status_code == 200
+    assert "ICU medication refrigerator" in page.text and "VF-0001" in page.text
+    for secret in ("Liebherr", "MKv 3910", "Intensive", "serial"):
+        assert secret not in page.text  # make, model, department and serial stay private
+    assert client.post("/a/VF-0001", data={"description": "Alarm beeping all night"}).status_code == 400
+    sent = client.post("/a/VF-0001", data={"description": "Alarm beeping all night, display blank",
+                                           "name": "Nurse Joy", "contact": "ext 4411",
+                                           "csrf_token": csrf_from(page.text)})
+    assert sent.status_code == 200, sent.text
+    reference = re.search(r"<strong data-reference>([^<]+)</strong>", sent.text).group(1)
+    with session_scope(web.engine) as s:
+        orders = workorders.list_work_orders(s, actor=None, source="qr").items
+        assert [(code_of(o), o.state, o.kind, o.asset.tag, o.requester_name, o.requester_contact)
+                for o in orders] == [(reference, "pending", "corrective", "VF-0001", "Nurse Joy", "ext 4411")]
+    assert client.get("/a/NO-SUCH-TAG").status_code == 404
+
+
+def test_public_reports_are_rate_limited_per_address(web):
+    client = web.app.test_client()
+    token = csrf_from(client.get("/a/VF-0001").text)
+    limit = REPORTS_PER_ADDRESS
+    codes = [client.post("/a/VF-0001", data={"description": f"Report number {i} of a fault",
+                                             "csrf_token": token}).status_code for i in range(limit + 1)]
+    assert codes == [200] * limit + [429]
+    web.clock.advance(3601)
+    assert client.post("/a/VF-0001", data={"description": "After an hour, allowed again",
+                                           "csrf_token": token}).status_code == 200
+
+
+def test_signed_in_staff_scanning_a_label_land_on_the_asset_page(web):
+    response = web.client("nurse").get("/a/VF-0001")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/assets/VF-0001")

@@ -1,0 +1,254 @@
+"""Every query of every board returns data from a real influxd and a real PostgreSQL.
+
+Two days of telemetry are written with the hub's own line-protocol encoder (the schema of
+docs/protocol.md: measurement = metric family; tags gateway, channel, asset, site, ward;
+fields value, quality, late), and a maintenance register is stored through the hub's models
+on the schema its migrations create. Each panel query and each variable query is then
+interpolated as Grafana would and run against the two servers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from grafana_support import boards, interpolate, queries, referenced
+
+from hub.telemetry.lineprotocol import LineEncoder
+from hub.telemetry.model import Point
+
+pytestmark = pytest.mark.timeout(120)
+
+BOARDS = boards()
+NOW = datetime.now(UTC).replace(microsecond=0)
+START = NOW - timedelta(hours=48)
+#: Values for single-value variables (checked to be among what the variable's query offers).
+CHOSEN = {"asset": "VF-0001"}
+
+#: (measurement, gateway, channel, asset, ward, value at minute m)
+SERIES = [
+    ("temperature", "gw-icu-01", "fridge1.temp", "VF-0001", "ICU",
+     lambda m: 9.2 if 600 <= m < 620 else 5.0 + 1.2 * math.sin(m / 90)),  # a 20-minute excursion
+    ("temperature", "gw-pharm-01", "fridge.temp", "VF-0002", "PHARM",
+     lambda m: 1.5 if 1500 <= m < 1505 else 4.5 + 0.8 * math.sin(m / 60)),
+    ("temperature", "gw-icu-01", "room.temp", "ENV-ICU-1", "ICU", lambda m: 22 + math.sin(m / 300)),
+    ("humidity", "gw-icu-01", "room.humidity", "ENV-ICU-1", "ICU", lambda m: 45 + 5 * math.sin(m / 200)),
+    ("door", "gw-icu-01", "fridge1.door", "VF-0001", "ICU", lambda m: 1.0 if m % 97 < 3 else 0.0),
+    ("door", "gw-pharm-01", "fridge.door", "VF-0002", "PHARM", lambda m: 1.0 if m % 240 == 0 else 0.0),
+    ("current", "gw-icu-01", "dock1.current", "IPD-0001", "ICU", lambda m: 0.42 if (m // 60) % 2 else 0.01),
+    ("current", "gw-icu-01", "vent.current", "VENT-0001", "ICU", lambda m: 1.2),
+    ("current", "gw-pharm-01", "fridge.current", "VF-0002", "PHARM", lambda m: 0.8 if m % 20 < 7 else 0.0),
+]
+HEALTH = {"gw.buffer_depth": lambda m: float(m % 50), "gw.oldest_unsent_s": lambda m: float(m % 7),
+          "gw.dropped": lambda m: float(m // 500), "gw.publish_rate": lambda m: 4.0,
+          "gw.cpu_temp": lambda m: 51.5, "gw.disk_free": lambda m: 8e9 - m * 1000, "gw.uptime": lambda m: 60.0 * m}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _now():
+    """Pin NOW when this module's tests start, not at collection: boards ask for 'the last 5 min'."""
+    global NOW, START
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    START = NOW - timedelta(hours=48)
+
+
+def telemetry_points() -> list[Point]:
+    """Return 48 h of one-minute readings, some uncertain, bad or late, and the gateways' health."""
+    points = []
+    minutes = int((NOW - START).total_seconds() // 60)
+    start_ms = int(START.timestamp() * 1000)
+    for measurement, gateway, channel, asset, ward, value in SERIES:
+        tags = {"gateway": gateway, "channel": channel, "asset": asset, "ward": ward, "site": "RGH"}
+        for m in range(minutes + 1):
+            quality, late, v = "good", minutes - 150 <= m < minutes - 120, value(m)  # a backfilled outage
+            if m % 401 == 0:
+                quality = "uncertain"
+            if m % 777 == 5:
+                quality, v = "bad", None
+            points.append(Point.of(measurement, tags, start_ms + m * 60_000, v, quality, late))
+    for gateway in ("gw-icu-01", "gw-pharm-01"):
+        for channel, value in HEALTH.items():
+            tags = {"gateway": gateway, "channel": channel}
+            points += [Point.of("unbound", tags, start_ms + m * 60_000, value(m), "good", False)
+                       for m in range(minutes + 1)]
+    return points
+
+
+@pytest.fixture(scope="module")
+def telemetry(influxd_server, tmp_path_factory):
+    """A database on the session influxd holding the points above."""
+    influxd_server.start()
+    name = influxd_server.create_database("t_grafana_boards")
+    lines = LineEncoder().lines(telemetry_points())
+    for i in range(0, len(lines), 5000):
+        influxd_server.write(lines[i:i + 5000], name, precision="ms")
+    yield influxd_server, name
+    influxd_server.start()
+    influxd_server.drop_database(name)
+
+
+def register(url: str) -> None:
+    """Create the hub schema and a small maintenance register that gives every KPI a value."""
+    from hub.db import open_engine, session_scope, upgrade
+    from hub.db.models import Alert, Asset, Department, Gateway, Site, WorkOrder
+
+    upgrade(url)
+    engine = open_engine(url)
+    day = timedelta(days=1)
+    with session_scope(engine) as s:
+        site = Site(code="RGH", name="Royal General", timezone="Europe/London", created_at=NOW)
+        icu = Department(site=site, code="ICU", name="Intensive Care", created_at=NOW)
+        pharm = Department(site=site, code="PHARM", name="Pharmacy", created_at=NOW)
+        s.add_all([site, icu, pharm])
+        s.flush()
+
+        def asset(tag, category, dept, **kw):
+            return Asset(tag=tag, name=tag, category=category, department_id=dept.id, created_at=NOW,
+                         updated_at=NOW, **kw)
+
+        assets = {a.tag: a for a in [
+            asset("VF-0001", "Medical refrigerator", icu),
+            asset("VF-0002", "Medical refrigerator", pharm, maintenance_status="overdue"),
+            asset("IPD-0001", "Infusion pump docking station", icu, equipment_status="faulty"),
+            asset("VENT-0001", "Ventilator", icu, life_support=True),
+        ]}
+        s.add_all(assets.values())
+        s.flush()
+        s.add_all([
+            Gateway(gateway_id="gw-icu-01", name="ICU", status="online", last_seen_at=NOW, buffer_depth=3,
+                    software_version="0.1.0", department_id=icu.id, created_at=NOW, updated_at=NOW),
+            Gateway(gateway_id="gw-pharm-01", name="Pharmacy", status="offline", last_seen_at=NOW - day,
+                    department_id=pharm.id, created_at=NOW, updated_at=NOW),
+            Alert(rule="fridge above 8", asset_id=assets["VF-0001"].id, severity="critical", state="open",
+                  title="VF-0001 above 8 °C", opened_at=NOW - timedelta(hours=38)),
+        ])
+
+        def order(code, kind, state, asset_tag, dept, created, due=None, updated=None, priority="medium"):
+            return WorkOrder(code=code, kind=kind, state=state, priority=priority, title=f"{kind} {asset_tag}",
+                             asset_id=assets[asset_tag].id, department_id=dept.id, created_at=created,
+                             updated_at=updated or created, due_at=due)
+
+        s.add_all([
+            order("WO-1", "pm", "completed", "VF-0001", icu, NOW - 20 * day, due=NOW - 10 * day,
+                  updated=NOW - 11 * day),
+            order("WO-2", "pm", "closed", "VENT-0001", icu, NOW - 30 * day, due=NOW - 5 * day, updated=NOW - 6 * day),
+            order("WO-3", "pm", "pending", "VF-0002", pharm, NOW - 40 * day, due=NOW - 3 * day, priority="high"),
+            order("WO-4", "corrective", "completed", "IPD-0001", icu, NOW - 4 * day, updated=NOW - 3 * day),
+            order("WO-5", "corrective", "in_progress", "IPD-0001", icu, NOW - 1 * day, due=NOW + 2 * day,
+                  priority="critical"),
+        ])
+
+
+@pytest.fixture(scope="module")
+def maintenance(postgres_server):
+    """A PostgreSQL database with the hub schema and the register above."""
+    postgres_server.start()
+    name = postgres_server.create_database("t_grafana_register")
+    register(postgres_server.sqlalchemy_url(name))
+    yield postgres_server, name
+    postgres_server.start()
+    postgres_server.drop_database(name)
+
+
+def run_influx(telemetry, text: str) -> list[list]:
+    server, db = telemetry
+    rows = []
+    for result in server.query(text, db=db)["results"]:
+        for series in result.get("series", []):
+            rows += [values[1:] for values in series["values"]]
+    return rows
+
+
+def run_sql(maintenance, text: str) -> list[tuple]:
+    server, db = maintenance
+    with server.connect(db) as conn:
+        return conn.execute(text).fetchall()
+
+
+def variable_values(board, telemetry, maintenance) -> dict[str, list[str]]:
+    """Resolve the board's variables in order, as Grafana does on load (All = every value)."""
+    values: dict[str, list[str]] = {}
+    for variable in board["templating"]["list"]:
+        name = variable["name"]
+        if variable["type"] != "query":
+            values[name] = [variable["query"]]
+            continue
+        kind = variable["datasource"]["type"]
+        text = interpolate(variable["query"], kind, values, start=START, end=NOW)
+        if kind == "influxdb":
+            found = [row[-1] for row in run_influx(telemetry, text)]
+        else:
+            found = [row[0] for row in run_sql(maintenance, text)]
+        assert found, f"variable {name} offers nothing: {text}"
+        if not variable["multi"]:
+            assert CHOSEN[name] in found, f"{name}: {CHOSEN[name]} not among {found}"
+            found = [CHOSEN[name]]
+        values[name] = found
+    return values
+
+
+def board_start(board) -> datetime:
+    """Return the start of the board's default time range (``now-48h``, ``now-7d``...)."""
+    match = re.fullmatch(r"now-(\d+)([hd])", board["time"]["from"])
+    assert match and board["time"]["to"] == "now", board["time"]
+    return NOW - timedelta(**{"hours" if match.group(2) == "h" else "days": int(match.group(1))})
+
+
+def has_data(rows) -> bool:
+    return any(any(v is not None for v in row) for row in rows)
+
+
+def panel_cases():
+    for name, board in BOARDS.items():
+        for title, kind, text in queries(board):
+            yield pytest.param(name, title, kind, text, id=f"{board['uid']}: {title}")
+
+
+@pytest.mark.parametrize("name, title, kind, text", list(panel_cases()))
+def test_the_panel_query_returns_data(name, title, kind, text, telemetry, maintenance):
+    values = variable_values(BOARDS[name], telemetry, maintenance)
+    query = interpolate(text, kind, values, start=board_start(BOARDS[name]), end=NOW)
+    assert not referenced(query) - {"m"}, f"left unexpanded: {query}"
+    rows = run_influx(telemetry, query) if kind == "influxdb" else run_sql(maintenance, query)
+    assert has_data(rows), f"{title}: no data from\n{query}"
+
+
+def test_the_cold_chain_board_measures_the_excursion_it_was_given(telemetry, maintenance):
+    """Not just 'some data': the 20 minutes at 9.2 °C and the 5 at 1.5 °C come out as minutes outside."""
+    board = BOARDS["wardlink-cold-chain.json"]
+    values = variable_values(board, telemetry, maintenance)
+    (text,) = [t for title, _, t in queries(board) if title == "Minutes outside the range"]
+    server, db = telemetry
+    result = server.query(interpolate(text, "influxdb", values, start=START, end=NOW), db=db)
+    minutes = {s["tags"]["asset"]: s["values"][0][1] for s in result["results"][0]["series"]}
+    # One bad reading (no value) may fall inside a window; each excursion minute has a value.
+    assert minutes == {"VF-0001": 20, "VF-0002": 5}
+
+
+def test_the_utilisation_board_counts_run_hours(telemetry, maintenance):
+    board = BOARDS["wardlink-utilisation.json"]
+    values = variable_values(board, telemetry, maintenance)
+    (text,) = [t for title, _, t in queries(board) if title == "Run-hours per asset"]
+    server, db = telemetry
+    result = server.query(interpolate(text, "influxdb", values, start=START, end=NOW), db=db)
+    hours = {s["tags"]["asset"]: s["values"][0][1] for s in result["results"][0]["series"]}
+    # The ventilator runs throughout (48 h), the dock every other hour (~24 h).
+    assert hours["VENT-0001"] == pytest.approx(48, abs=0.2)
+    assert hours["IPD-0001"] == pytest.approx(24, abs=1.1)
+
+
+def test_the_maintenance_kpis_match_the_register(maintenance):
+    board = BOARDS["wardlink-maintenance.json"]
+    start = board_start(board)
+    by_title = {title: text for title, _, text in queries(board)}
+
+    def scalar(title):
+        (row,) = run_sql(maintenance, interpolate(by_title[title], "postgres", {}, start=start, end=NOW))
+        return row[0]
+
+    assert float(scalar("PM completion")) == pytest.approx(100 * 2 / 3)
+    assert scalar("Overdue work orders") == 1
+    assert scalar("Assets overdue for PM") == 1
+    assert float(scalar("Mean time to repair")) == pytest.approx(24.0)
