@@ -160,13 +160,17 @@ class GatewayTracker:
                 and status.boot != rec.status_boot):
             return False  # the Last Will of an earlier boot, published after the new boot said hello
         if (status.ts_ms is not None and rec.state_ts_ms is not None and status.boot == rec.status_boot
-                and status.ts_ms < rec.state_ts_ms):
-            return False  # an older status of the same boot (replayed)
+                and (status.ts_ms < rec.state_ts_ms
+                     or (status.ts_ms == rec.state_ts_ms and status.state == rec.state
+                         and all(getattr(status, f) == getattr(rec, f) for f in _STATUS_FIGURES)))):
+            # An older status of the same boot (replayed), or the retained one delivered again
+            # on a new subscription: its receipt says nothing about when the gateway sent it.
+            return False
         rec.state = status.state
         rec.state_ts_ms = status.ts_ms
         rec.state_received_ms = received_ms
         rec.status_boot = status.boot
-        for name in ("version", "uptime_s", "buffer_depth", "oldest_unsent_ms", "dropped", "config_version"):
+        for name in _STATUS_FIGURES:
             value = getattr(status, name)
             if value is not None or status.state == "online":
                 setattr(rec, name, value)
@@ -183,6 +187,10 @@ class GatewayTracker:
     def clear_dirty(self) -> None:
         """Forget which gateways changed (after their rows were committed)."""
         self._dirty.clear()
+
+
+#: The figures a status message carries besides its state, boot and timestamp.
+_STATUS_FIGURES = ("version", "uptime_s", "buffer_depth", "oldest_unsent_ms", "dropped", "config_version")
 
 
 def _note(gateway: str, boot: str, seq: int, what: str, type_: str, received_ms: int, data: dict) -> dict:

@@ -85,6 +85,9 @@ def test_status_ordering_rules():
     assert not tracker.observe_status(Status("gw", "online", "b1", ts_ms=T0 - 1, buffer_depth=9), T0 + 1)
     rec = tracker.record("gw")
     assert rec.buffer_depth == 5
+    # The retained status delivered again (a worker subscribed anew) keeps its first receipt.
+    assert not tracker.observe_status(Status("gw", "online", "b1", ts_ms=T0, buffer_depth=5), T0 + 90_000)
+    assert rec.state_received_ms == T0
     assert tracker.observe_status(Status("gw", "online", "b2", ts_ms=T0 + 5, buffer_depth=1), T0 + 5)
     # The Last Will of boot b1, published by the broker after b2 came online, changes nothing.
     assert not tracker.observe_status(Status("gw", "offline", "b1"), T0 + 6)

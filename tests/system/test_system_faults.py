@@ -224,7 +224,18 @@ def test_gateway_clock_10_minutes_behind(plant):
     gid = SCENARIO_GATEWAY
     scenario = plant.gateways[gid].scenario
     assert scenario.behind_s > 590, f"gw-e runs {scenario.behind_s:.0f} s behind"
+    since_ms = round(scenario.clock.now() * 1000)
+
+    def live_alerts():
+        # Only episodes that begin now: those of earlier faults may lie in a replayed backlog
+        # (the broker restart), whose alerts are rightly historical.
+        return [a for a in alerts(plant) if a["subject"] == f"channel:{gid}/door.alarm"
+                and a["opened_ms"] is not None and a["opened_ms"] >= since_ms]
+
     sampling_goes_on(plant, [gid], readings=60)
+    # The door opens once every 30 s of gateway time.
+    wait_until(live_alerts, DEADLINE, "a door-open alert of gw-e while it is 10 minutes behind",
+               interval=1.0, explain=plant.logs)
     checks = {c.gateway_id: c for c in check_plant(plant)}
     check = checks[gid]
     newest = max(ts for ts, _ in check.door)
@@ -232,9 +243,9 @@ def test_gateway_clock_10_minutes_behind(plant):
     rows = plant.sql("SELECT state_ts_ms, state_received_ms FROM ingest_gateway_state WHERE gateway = %(g)s", g=gid)
     skew = rows[0][1] - rows[0][0]
     assert 590_000 < skew < 700_000, f"the hub sees the status {skew} ms old"
-    mine = [a for a in alerts(plant) if a["subject"] == f"channel:{gid}/door.alarm"]
-    assert mine, "the door of gw-e crossed the limit while it was 10 minutes behind"
-    assert not any(a["historical"] for a in mine), "live readings of a skewed gateway raise live alerts"
+    mine = live_alerts()
+    assert mine and not any(a["historical"] for a in mine), \
+        f"live readings of a skewed gateway raise live alerts: {mine}"
     assert not any(g == gid for g, _ in dead_letters(plant))
 
 
