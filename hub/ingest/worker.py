@@ -14,11 +14,16 @@ Data path and guarantees:
    batch in arrival order, the writer records dead letters, events and gateway state in one
    relational transaction. The network thread stops reading the socket while two batches'
    worth of readings wait in the queue, so the broker keeps the rest.
-3. Listeners (the rules engine) get the committed points, events and statuses; a listener
-   whose database is down fails the batch like a store outage would.
-4. Only then are the messages acknowledged (PUBACK), in the order they arrived. A message is
-   never acknowledged before everything it carried is committed, so a crash at any point
-   means re-delivery, and re-delivery means rewriting identical points (idempotent).
+3. Meanwhile the listener thread hands the same messages, in arrival order, to the listeners
+   (the rules engine): everything decoded since its previous call, without waiting for the
+   store write or the batch age bound, so an alarm is raised as soon as its reading arrives
+   and an outage of the telemetry store does not hold alarms back. A listener whose database
+   is down is retried with backoff, and its messages are not acknowledged meanwhile.
+4. Only when both are done are the messages acknowledged (PUBACK), in the order they arrived.
+   A message is never acknowledged before everything it carried is committed and the
+   listeners have taken it, so a crash at any point means re-delivery, and re-delivery means
+   rewriting identical points (idempotent) and the rules engine seeing readings it already
+   evaluated (it treats them as duplicates).
 
 While a store is down nothing is acknowledged: the writer retries the same batch with
 exponential backoff, the broker stops sending once this client has its maximum of
@@ -75,6 +80,7 @@ from wardlink.protocol import EventBatch, Kind, ProtocolError, Status, Telemetry
 log = logging.getLogger(__name__)
 
 _KINDS = (Kind.TELEMETRY, Kind.EVENTS, Kind.STATUS)
+_LISTENED = frozenset(k.value for k in _KINDS)  # item kinds handed to listeners
 _DECODERS = {
     Kind.TELEMETRY: protocol.decode_telemetry,
     Kind.EVENTS: protocol.decode_events,
@@ -124,6 +130,7 @@ class _Item:
     event_rows: list[dict] | None = None
     written: bool = False
     tracked: bool = False
+    listened: bool = False  # the listeners have taken it (always true for kinds they do not get)
     notes: list[dict] = field(default_factory=list)
 
 
@@ -235,9 +242,14 @@ class IngestWorker:
         # (gateway, channel) -> (resolver answer, measurement, tags, span or None)
         self._series_memo: dict[tuple[str, str], tuple[Any, str, tuple, tuple | None]] = {}
         self._counters = _Counters()
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # the queues changed (or stopping)
+        # The listeners took messages: the writer waiting to acknowledge them wakes. Kept apart
+        # from _cond, whose wake-ups the writer reads as "new message" while it gathers a batch.
+        self._listened = threading.Condition(lock)
         self._queue: deque[_Item] = deque()
         self._queued_weight = 0
+        self._listen_queue: deque[_Item] = deque()  # the same messages, for the listener thread
         self._unacked = 0
         self._ack_lock = threading.Lock()
         self._generation = 0
@@ -248,6 +260,7 @@ class IngestWorker:
         self._stopped = threading.Event()
         self._drain = True
         self._writer: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
         self._store_pool: ThreadPoolExecutor | None = None
         self._client: mqtt.Client | None = None
         self._started = False
@@ -275,6 +288,7 @@ class IngestWorker:
         with self._cond:
             # Anything left from an earlier run was never acknowledged: the broker sends it again.
             self._queue.clear()
+            self._listen_queue.clear()
             self._queued_weight = self._unacked = 0
         if self._tune_collector:
             _tune_collector()
@@ -285,6 +299,10 @@ class IngestWorker:
         self._writer = threading.Thread(target=self._write_loop, name=f"ingest-writer[{self.client_id}]",
                                         daemon=True)
         self._writer.start()
+        if self._listeners:
+            self._listener = threading.Thread(target=self._listen_loop, name=f"ingest-listeners[{self.client_id}]",
+                                              daemon=True)
+            self._listener.start()
         self._client.connect_async(self._host, self._port, keepalive=self._keepalive)
         self._client.loop_start()
         log.info("ingest %s: connecting to %s:%d", self.client_id, self._host, self._port)
@@ -310,6 +328,13 @@ class IngestWorker:
             if writer.is_alive():
                 self._abort.set()
                 writer.join(10)
+        listener = self._listener
+        if listener is not None:
+            with self._cond:
+                self._cond.notify_all()
+            listener.join(10)
+            with self._listened:
+                self._listened.notify_all()
         self._store_pool.shutdown(wait=not self._abort.is_set(), cancel_futures=True)
         client = self._client
         if client is not None:
@@ -450,6 +475,10 @@ class IngestWorker:
                 self._cond.wait(min(0.5, remaining))
             item.queued_at = time.monotonic()
             self._queue.append(item)
+            if self._listeners and item.kind in _LISTENED:
+                self._listen_queue.append(item)
+            else:
+                item.listened = True
             self._queued_weight += item.weight
             self._unacked += 1
             self._cond.notify_all()
@@ -582,14 +611,12 @@ class IngestWorker:
         delay = self._retry_initial
         failing = False
         recorded = False
-        notified: set[int] = set()  # listeners done with this batch: a retry does not repeat them
         while True:
             try:
                 self._store_phase(items)
                 if not recorded:
                     self._record_phase(items)
                     recorded = True
-                self._notify(items, notified)
                 break
             except StoreError as exc:
                 with self._counters.lock:
@@ -601,7 +628,83 @@ class IngestWorker:
             delay = min(delay * 2, self._retry_max)
         if failing:
             log.info("ingest %s: stores answer again; resuming", self.client_id)
-        self._ack(items)
+        if self._await_listeners(items):
+            self._ack(items)
+
+    # ------------------------------------------------------------------ listeners
+
+    def _await_listeners(self, items: list[_Item]) -> bool:
+        """Wait until the listeners have taken ``items``; False when stopping without them."""
+        with self._listened:
+            while not all(item.listened for item in items):
+                listener = self._listener
+                if self._abort.is_set() or listener is None or not listener.is_alive():
+                    return False  # not acknowledged: the broker sends them again
+                self._listened.wait(0.5)
+        return True
+
+    def _listen_loop(self) -> None:
+        try:
+            while True:
+                items = self._take_for_listeners()
+                if items is None:
+                    break
+                if not self._notify_until_done(items):
+                    break
+                with self._listened:
+                    for item in items:
+                        item.listened = True
+                    self._listened.notify_all()
+        except Exception:  # a bug: log it loudly; nothing unacknowledged is lost
+            log.exception("ingest %s: listener thread failed", self.client_id)
+            self._error("listener thread failed; see the log")
+            self._stopped.set()  # let run_forever() return so a supervisor restarts the process
+            raise
+        finally:
+            with self._listened:
+                self._listened.notify_all()  # a writer waiting for this thread sees it gone
+
+    def _take_for_listeners(self) -> list[_Item] | None:
+        """Return every message waiting for the listeners (up to a batch); None when stopping."""
+        with self._cond:
+            while not self._listen_queue:
+                if self._stopping.is_set():
+                    return None  # the network thread takes in nothing more once stopping
+                self._cond.wait(0.5)
+            if self._abort.is_set():
+                return None
+            queue, items, weight = self._listen_queue, [], 0
+            while queue and (not items or weight + queue[0].weight <= self._max_points):
+                item = queue.popleft()
+                weight += item.weight
+                items.append(item)
+            return items
+
+    def _notify_until_done(self, items: list[_Item]) -> bool:
+        """Hand ``items`` to the listeners, retrying while one's database is down; False if aborted."""
+        delay = self._retry_initial
+        failing = False
+        notified: set[int] = set()  # listeners done with these items: a retry does not repeat them
+        while True:
+            try:
+                for item in items:
+                    if item.kind == "telemetry" and item.points is None:
+                        # The resolver could not answer in the network thread (its database was
+                        # down); the store thread may be building the same list: either will do.
+                        item.points = self._points(item.message)
+                self._notify(items, notified)
+                break
+            except StoreError as exc:
+                with self._counters.lock:
+                    self._counters.store_errors += 1
+                self._error(str(exc), log_it=not failing)
+                failing = True
+            if self._abort.wait(delay):
+                return False
+            delay = min(delay * 2, self._retry_max)
+        if failing:
+            log.info("ingest %s: listeners answer again; resuming", self.client_id)
+        return True
 
     def _store_phase(self, items: list[_Item]) -> None:
         """Write the telemetry points of ``items`` not yet written (runs in the store thread too)."""

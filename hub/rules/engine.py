@@ -1,9 +1,10 @@
-"""The rules engine: feed it committed telemetry, gateway status and events; tick it with time.
+"""The rules engine: feed it incoming telemetry, gateway status and events; tick it with time.
 
-Entry points (the ingest worker calls the first three after its commit, a scheduler calls
+Entry points (the ingest worker's listener thread calls the first three as messages arrive,
+before acknowledging them; a scheduler calls
 :meth:`RulesEngine.tick` every few seconds):
 
-- :meth:`RulesEngine.on_points` with the :class:`hub.telemetry.Point` objects just stored;
+- :meth:`RulesEngine.on_points` with the :class:`hub.telemetry.Point` objects just decoded;
 - :meth:`RulesEngine.on_status` with a decoded :class:`wardlink.protocol.Status` (Last Will too);
 - :meth:`RulesEngine.on_events` with a gateway's :class:`wardlink.protocol.Event` list;
 - :meth:`RulesEngine.tick` for silence, offline grace periods, unattended durations,

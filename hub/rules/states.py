@@ -3,8 +3,10 @@
 At 25,000 readings/s a hub moves thousands of rule states a second. Through the ORM, or
 even SQLAlchemy Core's ``executemany``, each row costs tens of microseconds of Python; here:
 
-- :func:`load` selects the documents of many keys, a few hundred keys per statement compiled
-  once per dialect, as JSON text that is parsed here (by orjson when installed);
+- :func:`load` selects the documents of many keys, up to a few hundred keys per statement, as
+  JSON text that is parsed here (by orjson when installed); the statement comes in a few IN
+  list sizes, each compiled once per dialect, so a call for a handful of keys (one gateway
+  message) does not bind hundreds of parameters;
 - :func:`update` runs one ``UPDATE ... WHERE rule_id = ? AND key = ?`` for all changed
   states: compiled once per dialect, the documents serialised here, the timestamp column's
   own bind processor run once per call, and the driver given plain tuples;
@@ -33,10 +35,12 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 
 #: Keys per SELECT (an IN list); SQLite allows far more parameters, PostgreSQL any number.
 CHUNK = 500
+#: The IN list sizes compiled: a chunk is padded (its last key repeated) to the next one.
+SELECT_SIZES = (4, 16, 64, CHUNK)
 
 _TABLE = RuleState.__table__
 _UPDATES: dict[str, tuple[str, tuple[str, ...] | None, Any]] = {}  # dialect -> (sql, order, ts processor)
-_SELECTS: dict[str, tuple[str, tuple[str, ...] | None]] = {}  # dialect -> (sql, order)
+_SELECTS: dict[tuple[str, int], tuple[str, tuple[str, ...] | None]] = {}  # (dialect, size) -> (sql, order)
 
 
 def dumps(doc: Any) -> str:
@@ -71,16 +75,18 @@ def load(session: Session, idents: Iterable[tuple[int, str]]) -> dict[tuple[int,
     for rule_id, key in idents:
         by_rule.setdefault(rule_id, []).append(key)
     conn = session.connection()
-    compiled = _SELECTS.get(conn.dialect.name)
-    if compiled is None:
-        compiled = _SELECTS[conn.dialect.name] = _compile_select(conn.dialect)
-    sql, order = compiled
+    dialect = conn.dialect
     docs: dict[tuple[int, str], dict] = {}
     for rule_id, keys in sorted(by_rule.items()):
         keys.sort()
         for start in range(0, len(keys), CHUNK):
             chunk = keys[start:start + CHUNK]
-            chunk += [chunk[-1]] * (CHUNK - len(chunk))  # one statement for every size: repeat the last key
+            size = next(n for n in SELECT_SIZES if n >= len(chunk))
+            compiled = _SELECTS.get((dialect.name, size))
+            if compiled is None:
+                compiled = _SELECTS[(dialect.name, size)] = _compile_select(dialect, size)
+            sql, order = compiled
+            chunk += [chunk[-1]] * (size - len(chunk))  # a few statements for every size: repeat the last key
             params: dict[str, Any] = {"state_rule_id": rule_id}
             params.update(zip(_KEY_NAMES, chunk))
             if order is not None:
@@ -124,10 +130,10 @@ def insert(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 _KEY_NAMES = tuple(f"state_key_{i}" for i in range(CHUNK))
 
 
-def _compile_select(dialect: Any) -> tuple[str, tuple[str, ...] | None]:
+def _compile_select(dialect: Any, size: int) -> tuple[str, tuple[str, ...] | None]:
     stmt = (select(_TABLE.c.key, cast(_TABLE.c.data, Text))
             .where(_TABLE.c.rule_id == bindparam("state_rule_id"),
-                   _TABLE.c.key.in_([bindparam(name) for name in _KEY_NAMES]))
+                   _TABLE.c.key.in_([bindparam(name) for name in _KEY_NAMES[:size]]))
             .order_by(_TABLE.c.key).with_for_update())
     compiled = stmt.compile(dialect=dialect)
     return str(compiled), (tuple(compiled.positiontup) if compiled.positiontup else None)

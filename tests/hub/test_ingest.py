@@ -404,8 +404,8 @@ class Recording:
             raise exc
 
     def on_points(self, points):
-        self.calls.append(("points", [(p.tags, p.ts_ms, p.value) for p in points], self.store.count(),
-                           self.worker_ref[0].stats().acked))
+        self.calls.append(("points", [(p.tags, p.ts_ms, p.value) for p in points],
+                           None if self.store is None else self.store.count(), self.worker_ref[0].stats().acked))
         self._check()
 
     def on_events(self, gateway, evs):
@@ -415,7 +415,7 @@ class Recording:
         self.calls.append(("status", gateway, st.state, received_ms))
 
 
-def test_listeners_get_committed_points_events_and_status_before_the_acknowledgement(
+def test_listeners_get_points_events_and_status_in_arrival_order_before_the_acknowledgement(
         make_worker, publisher, sqlite_store, clock):
     ref = []
     listener = Recording(ref, sqlite_store)
@@ -430,9 +430,39 @@ def test_listeners_get_committed_points_events_and_status_before_the_acknowledge
     kind, points, committed, acked = listener.calls[0]
     assert [(ts, v) for _, ts, v in points] == [(T0, 4.0), (T0 + 1, 4.5)]
     assert dict(points[0][0])["asset"] == "FR-1"
-    assert (committed, acked) == (2, 0)  # stored before the call, acknowledged after it
+    assert acked == 0  # handed over before the acknowledgement
+    assert sqlite_store.count() == 2
     assert listener.calls[1:] == [("events", "gw-icu", ["door.open"]),
                                   ("status", "gw-icu", "online", _now(clock))]
+
+
+def test_listeners_do_not_wait_for_the_store_write_or_a_store_outage(tmp_path, make_worker, publisher):
+    """An alarm must not wait for the batch age bound, nor for InfluxDB to come back."""
+    from servers import InfluxServer
+
+    server = InfluxServer(tmp_path / "influxd").start()
+    try:
+        database = server.create_database("outage")
+        store = InfluxStore(server.url, database, retries=0, timeout_s=2)
+        server.stop()
+        ref = []
+        listener = Recording(ref, None)
+        ref.append(make_worker(store, listeners=[listener], max_batch_delay_s=3.0, idle_flush_s=3.0))
+        publisher.publish(*telemetry("gw-icu", 0, [("fridge1.temp", T0, 9.5)]))
+        wait_until(lambda: listener.calls, what="listener called while influxd is down")
+        assert [(ts, v) for _, ts, v in listener.calls[0][1]] == [(T0, 9.5)]
+        # The writer is still gathering its batch (3 s bound): it has not tried the store yet.
+        assert (ref[0].stats().store_errors, ref[0].stats().acked) == (0, 0)
+        publisher.publish(*telemetry("gw-icu", 1, [("fridge1.temp", T0 + 1000, 9.6)]))
+        wait_until(lambda: len(listener.calls) == 2, what="second message handed over on its own")
+        wait_until(lambda: ref[0].stats().store_errors > 0, what="store write failing")
+        assert ref[0].stats().acked == 0  # nothing acknowledged while the points are not stored
+        server.start()
+        wait_until(lambda: ref[0].stats().acked == 2, timeout=30, what="acknowledged once influxd is back")
+        assert store.count() == 2
+        assert len(listener.calls) == 2  # the store's retries did not repeat the listeners
+    finally:
+        server.close()
 
 
 def test_a_listener_whose_database_is_down_holds_the_acknowledgement_until_it_recovers(
