@@ -76,15 +76,16 @@ def latest(session: requests.Session, base: str, tag: str) -> list[dict]:
     return body["readings"] if isinstance(body, dict) else body
 
 
-def wait_for_readings(session, base, tags, timeout):
+def wait_for_readings(session, base, channels: dict[str, set[str]], timeout):
+    """Wait until every asset has a latest value, on each of its expected channels at least."""
     deadline = time.monotonic() + timeout
     found = {}
     while time.monotonic() < deadline:
-        found = {tag: [r for r in latest(session, base, tag) if r.get("value") is not None] for tag in tags}
-        if all(found.values()):
+        found = {tag: [r for r in latest(session, base, tag) if r.get("value") is not None] for tag in channels}
+        if all(found[tag] and wanted <= {r["channel"] for r in found[tag]} for tag, wanted in channels.items()):
             return found
         time.sleep(0.5)
-    raise AssertionError(f"no readings for some assets within {timeout} s: {found}")
+    raise AssertionError(f"no readings on some channels within {timeout} s: {found}")
 
 
 def test_demo_shows_live_readings_within_30_s_stops_cleanly_and_keeps_its_data(tmp_path):
@@ -96,7 +97,9 @@ def test_demo_shows_live_readings_within_30_s_stops_cleanly_and_keeps_its_data(t
         started = time.monotonic()
         assert f"http://127.0.0.1:{port}/" in demo.output()
         session = demo.login(password)
-        readings = wait_for_readings(session, demo.base, ["VF-0001", "IPD-0001", "ENV-ICU-1", "VF-0002"], timeout=30)
+        readings = wait_for_readings(session, demo.base, {
+            "VF-0001": {"fridge1.temp", "fridge1.door"}, "IPD-0001": {"dock1.current"},
+            "ENV-ICU-1": {"room.pressure"}, "VF-0002": set()}, timeout=30)
         assert time.monotonic() - started < 30
         # Each kind of emulated sensor produced a physically plausible value through its driver.
         by_channel = {r["channel"]: r["value"] for rows in readings.values() for r in rows}
