@@ -35,7 +35,8 @@ import logging
 import threading
 from collections import Counter, defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Engine, func, or_, select
@@ -389,6 +390,13 @@ class RulesEngine:
                 return False
             if row.state != status.state:
                 row.since_ms = received
+            if status.state == "online" and status.ts_ms is not None and (
+                    row.status_ts_ms is None or status.boot != row.boot or status.ts_ms > row.status_ts_ms):
+                # A fresh status (not the retained one delivered again on a new subscription,
+                # whose timestamp is old) tells how far the gateway's clock is from ours. The
+                # Last Will is left out: its timestamp is from when the gateway connected.
+                row.status_ts_ms = status.ts_ms
+                row.clock_offset_ms = received - status.ts_ms
             row.state, row.boot, row.status_ms = status.state, status.boot, received
             if status.state == "online":
                 row.buffer_depth, row.oldest_unsent_ms = status.buffer_depth, status.oldest_unsent_ms
@@ -412,12 +420,15 @@ class RulesEngine:
         if not rules or not events:
             return Outcome()
         now = self._now_ms()
+        # An event is late when it happened long before now on the gateway's own clock; judged on
+        # the hub's, every event of a gateway 10 minutes behind would count as late (historical).
+        offset = self._clock_offset(gateway_id)
         level_rules = [r for r in rules if "reading" in r.evaluator.inputs]
         presence_rules = [r for r in rules if r.evaluator.kind == "presence_mismatch"]
         samples: dict[tuple, list[tuple[Sample, bool]]] = defaultdict(list)
         placed: dict[tuple, list[EventInput]] = defaultdict(list)
         for event in sorted(events, key=lambda e: e.ts_ms):
-            late = now - event.ts_ms > self.late_after_ms
+            late = now - offset - event.ts_ms > self.late_after_ms
             if event.type in EVENT_LEVELS and event.channel and level_rules:
                 value = EVENT_LEVELS[event.type]
                 if value is None:
@@ -444,6 +455,7 @@ class RulesEngine:
             tags = {"gateway": gateway, "channel": channel, **({"asset": asset} if asset else {})}
             subject = self._channel_subject(gateway, channel, asset)
             ctx = self._reading_context(now, gateway, channel, measurement, subject.label)
+            ctx = replace(ctx, clock_offset_ms=offset)
             for rule in self._channel_rules("event-level", level_rules, measurement, tags):
                 jobs.append(_Job(rule, channel_key(gateway, channel, asset), subject,
                                  self._reading_runner(rule, series, ctx)))
@@ -451,8 +463,18 @@ class RulesEngine:
         for (rule_id, asset), inputs in placed.items():
             rule = by_id[rule_id]
             subject, ctx = self._asset_subject(rule, asset, now)
-            jobs.append(_Job(rule, subject.key, subject, self._event_runner(rule, inputs, ctx, now)))
+            jobs.append(_Job(rule, subject.key, subject, self._event_runner(rule, inputs, ctx, now - offset)))
         return self._execute(jobs)
+
+    def _clock_offset(self, gateway_id: str) -> int:
+        """Return how far ``gateway_id``'s clock runs behind the hub's, per its newest status (0 if unknown)."""
+        try:
+            with Session(self._db) as session:
+                offset = session.scalar(select(RuleGateway.clock_offset_ms).where(RuleGateway.gateway == gateway_id))
+        except SQLAlchemyError as exc:
+            self.stats["store_errors"] += 1
+            raise RuleStoreError(f"cannot read the clock of gateway {gateway_id}: {exc}") from exc
+        return offset or 0
 
     def _asset_subject(self, rule: CompiledRule, asset: str, now_ms: int) -> tuple[Subject, Context]:
         info = self.catalog.asset(asset)
@@ -687,9 +709,13 @@ class RulesEngine:
         if rule.kind == "channel_silent":
             # Only channels quiet for longer than the shortest timeout can turn silent: at one
             # reading a second from thousands of channels, loading every state each tick would not do.
+            # Silence counts from when the hub last heard a channel, which its state's
+            # ``updated_at`` (hub time) bounds from above; ``last_ts_ms`` is the gateway's clock
+            # and also selects states saved before the evaluator kept that time.
             horizon = now - self._shortest_silence_ms(rule)
             stmt = stmt.where(RuleState.active.is_(False),
-                              or_(RuleState.last_ts_ms.is_(None), RuleState.last_ts_ms < horizon))
+                              or_(RuleState.last_ts_ms.is_(None), RuleState.last_ts_ms < horizon,
+                                  RuleState.updated_at < datetime.fromtimestamp(horizon / 1000, timezone.utc)))
         rows = {row.key: row for row in session.scalars(stmt.order_by(RuleState.key).with_for_update())}
         if rule.kind == "channel_silent":
             known = set(session.scalars(select(RuleState.key).where(RuleState.rule_id == rule.id)))
@@ -718,7 +744,8 @@ class RulesEngine:
         info = self.catalog.channel(row.gateway, row.channel)
         return subject, Context(now_ms=now, interval_s=info.interval_s if info else None,
                                 unit=info.unit if info else "", metric=info.measurement if info else None,
-                                gateway_state=gateway_state, buffering=buffering, label=subject.label)
+                                gateway_state=gateway_state, buffering=buffering, label=subject.label,
+                                clock_offset_ms=(gw_row.clock_offset_ms or 0) if gw_row is not None else 0)
 
     @staticmethod
     def _tick_runner(rule: CompiledRule, ctx: Context):

@@ -96,6 +96,8 @@ class RuleGateway(Base):
     status_ms: Mapped[int] = mapped_column(BigInteger)  # when the newest status was received
     buffer_depth: Mapped[int | None] = mapped_column(BigInteger)
     oldest_unsent_ms: Mapped[int | None] = mapped_column(BigInteger)  # age of the oldest unsent reading
+    status_ts_ms: Mapped[int | None] = mapped_column(BigInteger)  # the newest online status's own ts
+    clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)  # hub time - gateway time at that status
 
 
 class AlertLifecycle(Base):

@@ -281,6 +281,43 @@ def test_a_door_left_open_is_raised_on_the_tick_from_its_events(engine, clock):
     assert out.resolved == 1
 
 
+@pytest.mark.parametrize("skew_s", [600, -600], ids=["gateway 10 min behind", "gateway 10 min ahead"])
+def test_a_gateway_clock_off_by_10_minutes_neither_invents_nor_hides_door_and_silence_alerts(engine, clock, skew_s):
+    """A Raspberry Pi without a real-time clock may boot minutes off the hub's time (NTP not yet
+    answering). Its timestamps are kept as they are; the engine judges them on its clock, as
+    the offset its status shows (hub receipt time minus the status's own ``ts``)."""
+    rules = make_engine(engine, clock, [
+        {"name": "door-open", "kind": "state_duration", "for_s": 300, "label": "door open",
+         "match": {"metric": "door"}},
+        {"name": "fridge-silent", "kind": "channel_silent", "timeout_s": 120, "match": {"channel": "fridge1.temp"}},
+    ])
+
+    def gw_ms():  # the gateway's clock
+        return now_ms(clock) - skew_s * 1000
+
+    rules.on_status(GATEWAY, Status(GATEWAY, "online", "boot-a", gw_ms(), buffer_depth=0, oldest_unsent_ms=0))
+    out = rules.on_events(GATEWAY, [Event("door.open", gw_ms(), "fridge1.door")])
+    assert (out.opened, out.historical) == (0, 0)  # a live event, not a late one
+    for _ in range(4):  # readings every 60 s: not silent, whatever their timestamps say
+        rules.on_points([point("fridge1.temp", gw_ms(), 5.0)])
+        clock.advance(60)
+        assert rules.tick().opened == 0  # the door has been open 60-240 s of either clock
+    rules.on_points([point("fridge1.temp", gw_ms(), 5.0)])
+    # A retained status delivered again (its old ts) does not move the offset.
+    rules.on_status(GATEWAY, Status(GATEWAY, "online", "boot-a", gw_ms() - 240_000, buffer_depth=0,
+                                    oldest_unsent_ms=0))
+    clock.advance(61)  # 301 s open; the fridge probe last heard 61 s ago
+    out = rules.tick()
+    assert (out.opened, out.historical) == (1, 0)
+    [(door, lc)] = alerts(engine, "door-open")
+    assert door.title == "VF-0001 ICU medication refrigerator: door open for 5 min"
+    assert lc.historical is False
+    clock.advance(60)  # the probe now silent for 121 s of hub time
+    assert rules.tick().opened == 1
+    [(silent, _)] = alerts(engine, "fridge-silent")
+    assert "no data for 2 min" in silent.title
+
+
 def test_battery_low_uses_the_battery_metric_by_default(engine, clock):
     rules = make_engine(engine, clock, [{"name": "battery", "kind": "battery_low", "below": 15}])
     t = now_ms(clock)

@@ -214,12 +214,10 @@ def test_gateway_clock_10_minutes_behind(plant):
     flag, not by their age, so the door episodes of this live-but-skewed gateway raise live
     alerts (not historical), whose ``condition_since`` is the gateway's time.
 
-    Not covered by this plant's rules, and wrong today: the engine compares some gateway
-    timestamps with its own clock. An *event* more than 5 minutes older than the hub's clock
-    counts as late (its alerts would be historical), and ``channel_silent`` measures silence
-    as hub time minus the newest reading's gateway timestamp, so it would report every channel
-    of this gateway with a timeout under 10 minutes as silent. Judging both against the
-    gateway's clock as its status ``ts`` reports it (recorded here) would fix that.
+    Not covered by this plant's rules, and checked in ``tests/hub/test_rules_engine.py``
+    (``test_a_gateway_clock_off_by_10_minutes...``): events, state durations on the tick and
+    channel silence are judged on the gateway's clock as its status ``ts`` shows it, or on the
+    hub's time of receipt, never by comparing a gateway timestamp with the hub's clock.
     """
     gid = SCENARIO_GATEWAY
     scenario = plant.gateways[gid].scenario

@@ -69,6 +69,12 @@ class Context:
     buffering: bool = False  # the gateway reports a backlog: data is delayed, not missing
     home: frozenset[str] = frozenset()  # wards where the subject belongs (presence)
     label: str = ""  # human name of the subject, for messages
+    clock_offset_ms: int = 0  # hub time minus the gateway's, from its newest status (0 if unknown)
+
+    @property
+    def gateway_now_ms(self) -> int:
+        """Return ``now_ms`` on the gateway's clock, which its readings' timestamps use."""
+        return self.now_ms - self.clock_offset_ms
 
 
 # --------------------------------------------------------------------------- actions

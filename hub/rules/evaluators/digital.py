@@ -4,7 +4,10 @@ Fed by the channel's readings and by its ``door.open`` / ``door.close`` / ``inpu
 events (the engine turns those into readings of 1 / 0 / ``data.value``). Digital inputs often
 report only on change, so the duration is also checked on the tick against the injected
 clock, unless the gateway is offline or delivering a backlog (the door may well have closed
-in data not received yet).
+in data not received yet). The level's start is a gateway timestamp, so the tick measures
+the duration on the gateway's clock (``Context.gateway_now_ms``, the hub's clock less the
+offset the gateway's status showed): a gateway whose clock runs 10 minutes behind must not
+have every door that opens reported as open for 10 minutes.
 """
 
 from __future__ import annotations
@@ -68,4 +71,4 @@ class StateDurationEvaluator(Evaluator):
         st = dict(state)
         if st["phase"] != "pending" or ctx.gateway_state == "offline" or ctx.buffering:
             return st, []
-        return st, self._raise(st, ctx.now_ms)
+        return st, self._raise(st, ctx.gateway_now_ms)

@@ -1,6 +1,12 @@
 """Channel-silent rules: no reading from a channel for N times its sampling interval.
 
-Silence is judged on the tick, against the injected clock. It is only a *sensor* problem when
+Silence is judged on the tick, against the injected clock, from when the hub last *heard* the
+channel (its clock when the newest reading was evaluated), not from the reading's own
+timestamp: that is the gateway's clock, which may run minutes behind or ahead of the hub's (a
+Raspberry Pi without a real-time clock, before NTP answers). A gateway 10 minutes behind would
+otherwise look silent on every tick, and one 10 minutes ahead would hide a real silence for
+10 minutes. States saved before ``heard`` existed fall back to the reading timestamp until
+the next reading. It is only a *sensor* problem when
 the gateway is online and not holding a backlog: a gateway that went offline (Last Will) is
 reported by the gateway-offline rule instead, and one that reports a backlog in its status is
 delivering late, not silent. Both suppress this rule until they end.
@@ -39,12 +45,13 @@ class ChannelSilentEvaluator(Evaluator):
 
     def initial(self) -> dict[str, Any]:
         """Return a channel not heard yet."""
-        return {"last": None, "watch_from": None, "active": False}
+        return {"last": None, "heard": None, "watch_from": None, "active": False}
 
     def on_sample(self, state: Mapping[str, Any], sample: Sample, ctx: Context) -> tuple[dict, list[Action]]:
         """Note that the channel spoke; clear a silence alert."""
         st = dict(state)
         st["last"] = sample.ts_ms if st.get("last") is None else max(st["last"], sample.ts_ms)
+        st["heard"] = ctx.now_ms if st.get("heard") is None else max(st["heard"], ctx.now_ms)
         if st["active"]:
             st["active"] = False
             return st, [Clear(sample.ts_ms, sample.value, "data received again")]
@@ -55,7 +62,7 @@ class ChannelSilentEvaluator(Evaluator):
         st = dict(state)
         if st["active"] or ctx.gateway_state == "offline" or ctx.buffering:
             return st, []
-        reference = st.get("last") or st.get("watch_from")
+        reference = st.get("heard") or st.get("last") or st.get("watch_from")
         if reference is None:
             st["watch_from"] = ctx.now_ms
             return st, []
