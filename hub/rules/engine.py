@@ -726,16 +726,21 @@ class RulesEngine:
                 if info is not None and info.asset != row.asset:
                     continue  # the channel was re-bound: this key belongs to its previous asset
             gw_row = gateways.get(row.gateway) if row.gateway else None
-            subject, ctx = self._tick_subject(rule, row, gw_row, now)
+            subject, ctx = self._tick_subject(rule, row, gw_row, now, gateways)
             job = _Job(rule, key, subject, self._tick_runner(rule, ctx))
             self._run_job(session, applier, {(rule.id, key): row}, job, outcome)
 
     def _tick_subject(self, rule: CompiledRule, row: RuleState, gw_row: RuleGateway | None,
-                      now: int) -> tuple[Subject, Context]:
+                      now: int, gateways: Mapping[str, RuleGateway]) -> tuple[Subject, Context]:
         gateway_state = gw_row.state if gw_row is not None else None
         buffering = self._gateway_buffering(gw_row)
         if rule.evaluator.scope == "asset":
             subject, ctx = self._asset_subject(rule, row.asset or row.subject.removeprefix("asset:"), now)
+            # The asset's times come from the gateway that placed it: measure on that one's clock.
+            live = row.data.get("live") if isinstance(row.data, dict) else None
+            placed = gateways.get(live.get("gateway")) if isinstance(live, dict) else None
+            if placed is not None and placed.clock_offset_ms:
+                ctx = replace(ctx, clock_offset_ms=placed.clock_offset_ms)
             return subject, ctx
         if rule.evaluator.scope == "gateway":
             subject = Subject(row.subject, f"gateway {row.gateway}", gateway=row.gateway)

@@ -351,6 +351,24 @@ def test_an_asset_seen_in_another_ward_is_a_presence_mismatch(engine, clock):
     assert out.resolved == 1
 
 
+def test_presence_away_time_is_measured_on_the_clock_of_the_gateway_that_placed_the_asset(engine, clock):
+    with session_scope(engine) as s:
+        ed = next(d for d in org.list_departments(s) if d.code == "ED")
+        gateway_service.register_gateway(s, gateway_id="gw-ed-01", department_id=ed.id, actor=None, clock=clock)
+    rules = make_engine(engine, clock, [{"name": "pump-away", "kind": "presence_mismatch", "for_s": 600,
+                                         "tags": {"c3:00:00:00:01:01": "IP-0101"}}])
+    behind = now_ms(clock) - 600_000  # gw-ed-01 booted 10 minutes behind
+    rules.on_status("gw-ed-01", Status("gw-ed-01", "online", "boot-a", behind, buffer_depth=0, oldest_unsent_ms=0))
+    out = rules.on_events("gw-ed-01", [Event("ble.seen", behind, data={"tag": "c3:00:00:00:01:01", "rssi": -60})])
+    assert (out.opened, out.historical) == (0, 0)
+    clock.advance(599)
+    assert rules.tick().opened == 0  # away 599 s, not the 1,199 s a comparison of clocks would say
+    clock.advance(2)
+    assert rules.tick().opened == 1
+    [(alert, lc)] = alerts(engine)
+    assert lc.historical is False and "located in ED (gateway gw-ed-01) for 10 min" in alert.title
+
+
 # --------------------------------------------------------------------------- run hours
 
 

@@ -86,4 +86,4 @@ class PresenceMismatchEvaluator(Evaluator):
     def on_tick(self, state: Mapping[str, Any], ctx: Context) -> tuple[dict, list[Action]]:
         """Raise once the asset has been away for ``for_s``."""
         st = dict(state)
-        return st, self._raise(st, ctx.now_ms, ctx)
+        return st, self._raise(st, ctx.gateway_now_ms, ctx)  # ``since`` is an event's time
