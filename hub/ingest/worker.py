@@ -608,15 +608,26 @@ class IngestWorker:
 
     def _process(self, items: list[_Item]) -> None:
         """Commit ``items`` (retrying while a store is unavailable), notify listeners, then acknowledge."""
+        recorded = []  # the records are committed once, however often the store write is retried
+
+        def commit() -> None:
+            self._store_phase(items)
+            if not recorded:
+                self._record_phase(items)
+                recorded.append(True)
+
+        if not self._retrying(commit, "stores"):
+            return  # stopping without draining: nothing acknowledged, the broker keeps it all
+        if self._await_listeners(items):
+            self._ack(items)
+
+    def _retrying(self, step, what: str) -> bool:
+        """Run ``step`` until it does not raise StoreError, backing off; False if aborted meanwhile."""
         delay = self._retry_initial
         failing = False
-        recorded = False
         while True:
             try:
-                self._store_phase(items)
-                if not recorded:
-                    self._record_phase(items)
-                    recorded = True
+                step()
                 break
             except StoreError as exc:
                 with self._counters.lock:
@@ -624,12 +635,11 @@ class IngestWorker:
                 self._error(str(exc), log_it=not failing)
                 failing = True
             if self._abort.wait(delay):
-                return  # stopping without draining: nothing acknowledged, the broker keeps it all
+                return False
             delay = min(delay * 2, self._retry_max)
         if failing:
-            log.info("ingest %s: stores answer again; resuming", self.client_id)
-        if self._await_listeners(items):
-            self._ack(items)
+            log.info("ingest %s: %s answer again; resuming", self.client_id, what)
+        return True
 
     # ------------------------------------------------------------------ listeners
 
@@ -682,29 +692,17 @@ class IngestWorker:
 
     def _notify_until_done(self, items: list[_Item]) -> bool:
         """Hand ``items`` to the listeners, retrying while one's database is down; False if aborted."""
-        delay = self._retry_initial
-        failing = False
         notified: set[int] = set()  # listeners done with these items: a retry does not repeat them
-        while True:
-            try:
-                for item in items:
-                    if item.kind == "telemetry" and item.points is None:
-                        # The resolver could not answer in the network thread (its database was
-                        # down); the store thread may be building the same list: either will do.
-                        item.points = self._points(item.message)
-                self._notify(items, notified)
-                break
-            except StoreError as exc:
-                with self._counters.lock:
-                    self._counters.store_errors += 1
-                self._error(str(exc), log_it=not failing)
-                failing = True
-            if self._abort.wait(delay):
-                return False
-            delay = min(delay * 2, self._retry_max)
-        if failing:
-            log.info("ingest %s: listeners answer again; resuming", self.client_id)
-        return True
+
+        def hand_over() -> None:
+            for item in items:
+                if item.kind == "telemetry" and item.points is None:
+                    # The resolver could not answer in the network thread (its database was
+                    # down); the store thread may be building the same list: either will do.
+                    item.points = self._points(item.message)
+            self._notify(items, notified)
+
+        return self._retrying(hand_over, "listeners")
 
     def _store_phase(self, items: list[_Item]) -> None:
         """Write the telemetry points of ``items`` not yet written (runs in the store thread too)."""
