@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -607,7 +607,7 @@ class IngestWorker:
             return items
 
     def _process(self, items: list[_Item]) -> None:
-        """Commit ``items`` (retrying while a store is unavailable), notify listeners, then acknowledge."""
+        """Commit ``items`` (retrying while a store is unavailable), wait for the listeners, then acknowledge."""
         recorded = []  # the records are committed once, however often the store write is retried
 
         def commit() -> None:
@@ -621,7 +621,7 @@ class IngestWorker:
         if self._await_listeners(items):
             self._ack(items)
 
-    def _retrying(self, step, what: str) -> bool:
+    def _retrying(self, step: Callable[[], None], what: str) -> bool:
         """Run ``step`` until it does not raise StoreError, backing off; False if aborted meanwhile."""
         delay = self._retry_initial
         failing = False
