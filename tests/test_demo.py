@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from servers import free_port
+from waiting import wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -37,15 +38,16 @@ class DemoProcess:
         return Path(self.log.name).read_text()
 
     def wait_for_output(self, pattern: str, timeout: float) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def printed():
             match = re.search(pattern, self.output())
-            if match:
-                return match
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"demo never printed {pattern!r}; output:\n{self.output()[-4000:]}")
+            if match is None and self.proc.poll() is not None:
+                raise AssertionError(f"the demo exited without printing {pattern!r}")
+            return match
+
+        try:
+            return wait_for(printed, timeout, f"the demo to print {pattern!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; output:\n{self.output()[-4000:]}") from None
 
     def login(self, password: str) -> requests.Session:
         session = requests.Session()
@@ -78,14 +80,18 @@ def latest(session: requests.Session, base: str, tag: str) -> list[dict]:
 
 def wait_for_readings(session, base, channels: dict[str, set[str]], timeout):
     """Wait until every asset has a latest value, on each of its expected channels at least."""
-    deadline = time.monotonic() + timeout
     found = {}
-    while time.monotonic() < deadline:
-        found = {tag: [r for r in latest(session, base, tag) if r.get("value") is not None] for tag in channels}
-        if all(found[tag] and wanted <= {r["channel"] for r in found[tag]} for tag, wanted in channels.items()):
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"no readings on some channels within {timeout} s: {found}")
+
+    def complete():
+        found.update({tag: [r for r in latest(session, base, tag) if r.get("value") is not None]
+                      for tag in channels})
+        return all(found[tag] and wanted <= {r["channel"] for r in found[tag]} for tag, wanted in channels.items())
+
+    try:
+        wait_for(complete, timeout, "readings on every channel", interval=0.5)
+    except AssertionError:
+        raise AssertionError(f"no readings on some channels within {timeout} s: {found}") from None
+    return found
 
 
 def test_demo_shows_live_readings_within_30_s_stops_cleanly_and_keeps_its_data(tmp_path):
@@ -109,10 +115,8 @@ def test_demo_shows_live_readings_within_30_s_stops_cleanly_and_keeps_its_data(t
         assert 80_000 <= by_channel["room.pressure"] <= 120_000
         # Readings keep flowing: a newer timestamp arrives.
         first_ts = max(r["ts_ms"] for r in readings["IPD-0001"])
-        deadline = time.monotonic() + 20
-        while max(r["ts_ms"] for r in latest(session, demo.base, "IPD-0001")) <= first_ts:
-            assert time.monotonic() < deadline, "readings stopped flowing"
-            time.sleep(0.5)
+        wait_for(lambda: max(r["ts_ms"] for r in latest(session, demo.base, "IPD-0001")) > first_ts, 20,
+                 "a newer reading (readings stopped flowing?)", interval=0.5)
         # The API refuses anonymous callers.
         assert requests.get(f"{demo.base}/api/v1/assets", timeout=10).status_code == 401
     finally:

@@ -9,13 +9,10 @@ from either store.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -31,18 +28,9 @@ from hub.telemetry import open_store
 from hub.web import create_app
 from wardlink import protocol
 from wardlink.clock import SystemClock
+from waiting import wait_for
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Recorder:
