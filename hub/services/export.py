@@ -2,8 +2,9 @@
 
 One row per department plus a first row for the whole selection; the columns are the
 :data:`COLUMNS` table. Text cells that a spreadsheet would run as a formula (starting with
-``= + - @``) are prefixed with an apostrophe, so a department named ``=HYPERLINK(...)``
-stays text.
+``= + - @``, a tab or a carriage return) are prefixed with an apostrophe, so a department named
+``=HYPERLINK(...)`` stays text: :func:`safe_cell` is the one place that rule lives, for every
+spreadsheet the hub writes.
 """
 
 from __future__ import annotations
@@ -56,10 +57,17 @@ CONTENT_TYPES = {
 }
 
 
-def _safe(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+#: First characters that make a spreadsheet read a cell as a formula (or hide one behind them).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Return ``value`` as a spreadsheet shows it as text: a string a spreadsheet would run as
+    a formula gets a leading apostrophe; everything else is returned unchanged."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return value
+
 
 
 def rows(report: KpiReport) -> list[list[Any]]:
@@ -69,12 +77,12 @@ def rows(report: KpiReport) -> list[list[Any]]:
     if report.department is None:
         for dept, kpis in report.departments:
             out.append([dept.code if dept else "(none)", *(get(kpis) for _, get in COLUMNS)])
-    return [[_safe(v) for v in row] for row in out]
+    return [[safe_cell(v) for v in row] for row in out]
 
 
 def service_rows(report: KpiReport) -> list[list[Any]]:
     """Return the high-risk services that were not done on time, one per row."""
-    return [[_safe(s.asset), _safe(s.department or ""), _safe(s.plan),
+    return [[safe_cell(s.asset), safe_cell(s.department or ""), safe_cell(s.plan),
              s.due_date.isoformat() if s.due_date else "", s.due_meter,
              s.completed_on.isoformat() if s.completed_on else "", s.judgement]
             for s in report.high_risk_services]

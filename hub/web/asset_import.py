@@ -18,6 +18,7 @@ from hub.db import session_scope
 from hub.errors import HubError, InvalidInput
 from hub.services import assets, org
 from hub.services.actor import Actor
+from hub.services.export import safe_cell
 from hub.web.jobs import JobResult, Progress
 from wardlink.clock import Clock
 
@@ -147,7 +148,7 @@ def import_job(engine, actor: Actor, clock: Clock, rows: list[dict[str, str]]):
                         created += 1
                     except HubError as exc:
                         problems.append(f"row {number} ({row.get('tag') or 'no tag'}): {exc}")
-                        writer.writerow([number, row.get("tag", ""), str(exc)])
+                        writer.writerow([number, safe_cell(row.get("tag", "")), safe_cell(str(exc))])
                     progress.advance(message=f"row {number}")
         summary = f"{created} asset{'s' if created != 1 else ''} imported, {len(problems)} row" \
                   f"{'s' if len(problems) != 1 else ''} refused."

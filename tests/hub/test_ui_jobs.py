@@ -131,6 +131,22 @@ def test_bulk_import_keeps_good_rows_and_reports_each_bad_row_with_its_number(we
         assert imported["IMP-004"].life_support is True and imported["IMP-004"].department.code == "ICU"
 
 
+def test_a_refused_row_that_looks_like_a_formula_stays_text_in_the_error_report(web):
+    client = web.client("admin")
+    token = csrf_from(client.get("/assets/import").text)
+    tags = ["=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"]
+    content = _csv([["Tag", "Name", "Category"], *([tag, "Refused", "no_such_category"] for tag in tags)])
+    job_id = _job_id(client.post("/assets/import", data={
+        "csrf_token": token, "file": (io.BytesIO(content), "assets.csv")}, content_type="multipart/form-data"))
+    job = _finish(web, job_id)
+    assert job.state == "done", job.error
+    report = list(csv.reader(io.StringIO(client.get(f"/jobs/{job_id}/download").data.decode(), newline="")))
+    cells = [cell for row in report[1:] for cell in row[1:]]
+    assert len(report) == 1 + len(tags)
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+    assert [row[1][:2] for row in report[1:]] == ["'=", "'+", "'-", "'@", "'=", "'="]  # blanks trimmed
+
+
 def test_an_excel_import_is_read_like_a_csv(web):
     from openpyxl import Workbook
 
