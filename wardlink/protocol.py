@@ -49,6 +49,16 @@ MIN_TIMESTAMP_MS = 946_684_800_000
 GATEWAY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 CHANNEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\Z")
+#: Characters no store can keep, refused in every string of every message: NUL (PostgreSQL
+#: text cannot hold it) and lone UTF-16 surrogates (JSON ``"\ud800"``: not encodable as UTF-8).
+UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+#: Characters also refused in identifiers (boot ids, versions, command ids, driver names):
+#: C0/C1 controls, soft hyphen, bidirectional marks, embeddings, overrides and isolates
+#: (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069), zero-width and other invisible format
+#: characters, line/paragraph separators and BOM — anything that can hide or reorder text.
+NOT_IN_IDENTIFIER_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    "\ufeff\ufff9-\ufffb\ud800-\udfff]")
 COMMAND_NAMES = ("identify", "silence-alarm", "reload", "resend-from")
 
 
@@ -117,6 +127,19 @@ class InvalidField(ProtocolError):
     """A field is present but has the wrong type or an out-of-range value."""
 
     reason = "invalid_field"
+
+
+class UnstorableText(InvalidField):
+    """A string holds a character no store keeps (NUL, a lone surrogate), or an identifier holds
+    a control or bidirectional-formatting character."""
+
+    reason = "invalid_text"
+
+
+class DuplicateKey(MalformedJSON):
+    """An object names the same key twice: parsers disagree on which value wins."""
+
+    reason = "duplicate_key"
 
 
 # --------------------------------------------------------------------------- topics
@@ -316,8 +339,12 @@ class Status:
     oldest_unsent_ms: int | None = None
     dropped: int | None = None
     config_version: int | None = None
+    #: ``seq`` of the newest telemetry batch this boot published (absent before the first one,
+    #: and from gateways older than the field): lets the hub notice batches lost after it.
+    last_seq: int | None = None
 
-    _OPTIONAL = ("version", "uptime_s", "buffer_depth", "oldest_unsent_ms", "dropped", "config_version")
+    _OPTIONAL = ("version", "uptime_s", "buffer_depth", "oldest_unsent_ms", "dropped", "config_version",
+                 "last_seq")
 
     def to_dict(self) -> dict:
         """Return the JSON-ready dict, leaving out unknown optional fields."""
@@ -431,14 +458,53 @@ def loads(payload: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict:
         text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray, memoryview)) else payload
         if isinstance(text, memoryview):
             text = bytes(text).decode("utf-8")
-        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float)
+        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float,
+                         object_pairs_hook=_unique_keys)
     except ProtocolError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedJSON(f"not valid UTF-8 JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise MalformedJSON(f"payload must be a JSON object, got {type(obj).__name__}")
+    # NUL and surrogates reach a parsed string only through a \u escape (raw control characters
+    # are invalid JSON, and UTF-8 bytes cannot encode a surrogate) or in text handed in as str.
+    if "\\u" in text or (text is payload and UNSTORABLE_RE.search(text)):
+        _check_text(obj, "")
     return obj
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"key {key!r} appears more than once in one object", path=key)
+            seen.add(key)
+    return obj
+
+
+def _check_text(value: Any, path: str) -> None:
+    """Raise :class:`UnstorableText` naming the first string (key or value) no store can keep."""
+    if type(value) is str:
+        found = UNSTORABLE_RE.search(value)
+        if found:
+            raise UnstorableText(_unstorable(found.group(), found.start()), path=path or None)
+    elif type(value) is dict:
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else key
+            found = UNSTORABLE_RE.search(key)
+            if found:
+                raise UnstorableText(f"object key {_unstorable(found.group(), found.start())}", path=sub)
+            _check_text(item, sub)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            _check_text(item, f"{path}[{i}]")
+
+
+def _unstorable(char: str, position: int) -> str:
+    what = "a NUL character" if char == "\x00" else "a lone surrogate"
+    return f"contains {what} (U+{ord(char):04X}) at position {position}, which no store can keep"
 
 
 def _require(obj: Mapping, key: str, path: str = "") -> Any:
@@ -460,13 +526,21 @@ def _int(value: Any, path: str, *, minimum: int | None = None) -> int:
     return value
 
 
-def _str(value: Any, path: str, pattern: re.Pattern | None = None, *, max_len: int = 256) -> str:
+def _str(value: Any, path: str, pattern: re.Pattern | None = None, *, max_len: int = 256,
+         identifier: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidField(f"must be a string, got {_describe(value)}", path=path)
     if len(value) > max_len:
         raise InvalidField(f"must be at most {max_len} characters, got {len(value)}", path=path)
     if pattern is not None and not pattern.match(value):
         raise InvalidField(f"must match {pattern.pattern}, got {value!r}", path=path)
+    found = (NOT_IN_IDENTIFIER_RE if identifier else UNSTORABLE_RE).search(value)
+    if found:
+        char = found.group()
+        if UNSTORABLE_RE.match(char):
+            raise UnstorableText(_unstorable(char, found.start()), path=path)
+        raise UnstorableText(f"an identifier must not contain control or bidirectional-formatting characters, "
+                             f"found U+{ord(char):04X} at position {found.start()}", path=path)
     return value
 
 
@@ -504,7 +578,7 @@ def _check_ts(value: Any, path: str, now_ms: int | None, max_future_ms: int) -> 
 
 
 def _check_sequence_header(obj: Mapping) -> tuple[str, int]:
-    boot = _str(_require(obj, "boot"), "boot", max_len=64)
+    boot = _str(_require(obj, "boot"), "boot", max_len=64, identifier=True)
     if not boot:
         raise InvalidField("must not be empty", path="boot")
     seq = _int(_require(obj, "seq"), "seq", minimum=0)
@@ -520,12 +594,38 @@ def decode_telemetry(
     max_bytes: int = MAX_PAYLOAD_BYTES,
 ) -> TelemetryBatch:
     """Validate and decode a telemetry batch; ``gateway_id`` is the one from the topic."""
-    if _fast_loads is not None and len(payload) <= max_bytes:
+    # orjson lets a repeated key's last value win and accepts "\u0000", so it is used only on
+    # payloads without a backslash (no escapes: what every gateway sends) and its answer is kept
+    # only when no key can have been repeated (see _no_repeated_keys).
+    if _fast_loads is not None and len(payload) <= max_bytes and type(payload) is bytes and b"\\" not in payload:
         try:
-            return _telemetry(_fast_loads(payload), gateway_id, now_ms, max_future_ms)
+            obj = _fast_loads(payload)
+            batch = _telemetry(obj, gateway_id, now_ms, max_future_ms)
         except Exception:  # noqa: BLE001 - the standard parser below gives the canonical answer
             pass
+        else:
+            if _no_repeated_keys(payload, obj):
+                return batch
     return _telemetry(loads(payload, max_bytes=max_bytes), gateway_id, now_ms, max_future_ms)
+
+
+def _no_repeated_keys(payload: bytes, obj: dict) -> bool:
+    """Return True when the valid batch ``obj`` parsed from ``payload`` cannot have had a repeated key.
+
+    Without a backslash every quote in the payload delimits a string, and a repeated key drops
+    at least one string (the key) from the parsed object, so the payload's quotes outnumber
+    twice the parsed object's strings. Counting a byte runs at memory speed.
+    """
+    strings = len(obj)  # the keys
+    for key, value in obj.items():
+        if type(value) is str:
+            strings += 1
+        elif key == "readings":
+            # A valid reading holds its channel and, when it has four items, its quality.
+            strings += sum(map(len, value)) - 2 * len(value)
+        elif type(value) in (list, dict):
+            return False  # an unknown key with a nested value: the standard parser decides
+    return payload.count(b'"') == 2 * strings
 
 
 def _telemetry(obj: Any, gateway_id: str | None, now_ms: int | None, max_future_ms: int) -> TelemetryBatch:
@@ -682,12 +782,12 @@ def decode_status(payload: bytes | str, *, gateway_id: str | None = None,
     state = _require(obj, "state")
     if state not in GATEWAY_STATES:
         raise InvalidField(f"must be one of {', '.join(GATEWAY_STATES)}, got {_describe(state)}", path="state")
-    boot = _str(_require(obj, "boot"), "boot", max_len=64)
+    boot = _str(_require(obj, "boot"), "boot", max_len=64, identifier=True)
     ts = obj.get("ts")
     if ts is not None:
         _int(ts, "ts", minimum=0)
     kwargs: dict[str, Any] = {}
-    for name in ("buffer_depth", "oldest_unsent_ms", "dropped", "config_version"):
+    for name in ("buffer_depth", "oldest_unsent_ms", "dropped", "config_version", "last_seq"):
         if obj.get(name) is not None:
             kwargs[name] = _int(obj[name], name, minimum=0)
     if obj.get("uptime_s") is not None:
@@ -696,7 +796,7 @@ def decode_status(payload: bytes | str, *, gateway_id: str | None = None,
             raise InvalidField(f"must be a number >= 0, got {_describe(up)}", path="uptime_s")
         kwargs["uptime_s"] = float(up)
     if obj.get("version") is not None:
-        kwargs["version"] = _str(obj["version"], "version", max_len=64)
+        kwargs["version"] = _str(obj["version"], "version", max_len=64, identifier=True)
     return Status(gateway, state, boot, ts, **kwargs)
 
 
@@ -718,7 +818,7 @@ def decode_config(payload: bytes | str, *, gateway_id: str | None = None,
         if cid in seen:
             raise InvalidField(f"duplicate channel id {cid!r}", path=f"channels[{i}].id")
         seen.add(cid)
-        _str(_require(ch, "driver", f"channels[{i}]"), f"channels[{i}].driver", max_len=64)
+        _str(_require(ch, "driver", f"channels[{i}]"), f"channels[{i}].driver", max_len=64, identifier=True)
     alarms = obj.get("alarms", [])
     if not isinstance(alarms, list) or not all(isinstance(a, dict) for a in alarms):
         raise InvalidField("must be an array of objects", path="alarms")
@@ -734,7 +834,7 @@ def decode_command(payload: bytes | str, *, name: str, max_bytes: int = MAX_PAYL
         raise UnknownTopic(f"unknown command {name!r}; known: {', '.join(COMMAND_NAMES)}")
     obj = loads(payload, max_bytes=max_bytes)
     _check_version(obj)
-    cid = _str(_require(obj, "id"), "id", max_len=64)
+    cid = _str(_require(obj, "id"), "id", max_len=64, identifier=True)
     ts = _int(_require(obj, "ts"), "ts", minimum=0)
     args = obj.get("args", {})
     if not isinstance(args, dict):
@@ -750,7 +850,7 @@ def decode_command_result(payload: bytes | str, *, gateway_id: str | None = None
     obj = loads(payload, max_bytes=max_bytes)
     _check_version(obj)
     gateway = _check_gateway(obj, gateway_id)
-    cid = _str(_require(obj, "id"), "id", max_len=64)
+    cid = _str(_require(obj, "id"), "id", max_len=64, identifier=True)
     cmd = _require(obj, "cmd")
     if cmd not in COMMAND_NAMES:
         raise InvalidField(f"must be one of {', '.join(COMMAND_NAMES)}, got {_describe(cmd)}", path="cmd")
