@@ -1,8 +1,8 @@
 """Dead letters: invalid messages kept for inspection instead of crashing or looping.
 
 Every :class:`wardlink.protocol.ProtocolError` (its ``reason`` is the code stored here) and
-every message the telemetry store refused (``store_rejected``) becomes a dead letter. The
-message is then acknowledged: the broker would otherwise re-deliver it forever. Identical
+every message a store refused (``store_rejected``: the telemetry store refused its points, or
+the relational store its rows) becomes a dead letter. The message is then acknowledged: the broker would otherwise re-deliver it forever. Identical
 messages (same topic and payload) share one row whose ``count`` grows.
 """
 
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.ingest.tables import dead_letters
+from wardlink.protocol import UNSTORABLE_RE
 
 #: Bytes of each invalid payload that are kept (the size of the whole payload is kept too).
 DEFAULT_PAYLOAD_LIMIT = 64 * 1024
@@ -24,6 +25,15 @@ STORE_REJECTED = "store_rejected"
 #: Reason code for a message the worker could not handle because of a bug (see the log).
 INTERNAL_ERROR = "internal_error"
 _DETAIL_LIMIT = 2000
+#: Reason code for a message a listener (the rules engine) refused, while its rows were stored.
+LISTENER_REJECTED = "listener_rejected"
+
+
+def storable(text: str) -> str:
+    """Return ``text`` with what no database keeps (NUL, lone surrogates) written as escapes."""
+    if UNSTORABLE_RE.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +54,10 @@ class DeadLetter:
            gateway: str | None = None, limit: int = DEFAULT_PAYLOAD_LIMIT) -> "DeadLetter":
         """Build a dead letter, keeping at most ``limit`` bytes of ``payload``."""
         digest = hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()
-        return cls(topic, gateway, reason, detail[:_DETAIL_LIMIT], bytes(payload[:limit]), len(payload),
-                   received_ms, digest)
+        # The payload is kept as bytes (a binary column takes anything); the text fields are made
+        # storable, so a dead letter can always be written, whatever the message held.
+        return cls(storable(topic), gateway if gateway is None else storable(gateway), reason,
+                   storable(detail[:_DETAIL_LIMIT]), bytes(payload[:limit]), len(payload), received_ms, digest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, fields
+from typing import Iterable
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -187,6 +188,44 @@ class GatewayTracker:
     def clear_dirty(self) -> None:
         """Forget which gateways changed (after their rows were committed)."""
         self._dirty.clear()
+
+    def snapshot(self, gateways: Iterable[str]) -> tuple:
+        """Return what :meth:`restore` needs to undo everything observed about ``gateways`` from now on.
+
+        The ingest worker takes one before it observes a batch of messages, so that when the
+        database refuses a message's rows it can forget that message and commit the others.
+        """
+        saved = {}
+        for g in gateways:
+            if g in saved:
+                continue
+            rec = self._records.get(g)
+            streams = {k: (s.boot, s.high, [list(r) for r in s.missing])
+                       for k in ("telemetry", "events") if (s := self._streams.get((g, k))) is not None}
+            recent = self._recent.get(g)
+            saved[g] = (None if rec is None else GatewayRecord(**vars(rec)), streams,
+                        None if recent is None else list(recent))
+        return saved, set(self._dirty)
+
+    def restore(self, snapshot: tuple) -> None:
+        """Put back the state :meth:`snapshot` saved (copies: the snapshot may be restored again)."""
+        saved, dirty = snapshot
+        for g, (rec, streams, recent) in saved.items():
+            if rec is None:
+                self._records.pop(g, None)
+            else:
+                self._records[g] = GatewayRecord(**vars(rec))
+            for kind in ("telemetry", "events"):
+                state = streams.get(kind)
+                if state is None:
+                    self._streams.pop((g, kind), None)
+                else:
+                    self._streams[(g, kind)] = _Stream(state[0], state[1], [list(r) for r in state[2]])
+            if recent is None:
+                self._recent.pop(g, None)
+            else:
+                self._recent[g] = deque(recent, maxlen=_RECENT_BOOTS)
+        self._dirty = set(dirty)
 
 
 #: The figures a status message carries besides its state, boot and timestamp.

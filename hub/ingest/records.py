@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
@@ -49,6 +50,8 @@ def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:
     text = f"relational store: {doing}: {type(exc).__name__}: {exc}"
     if isinstance(exc, (IntegrityError, DataError)):
         return StoreRejected(text)  # these rows will be refused again
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return StoreRejected(text)  # a value could not be bound (SQLAlchemy or the driver refused it)
     return StoreUnavailable(text)  # connection lost, database locked, server down...
 
 

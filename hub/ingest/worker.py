@@ -67,9 +67,17 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from hub.config import HubConfig
 from hub.errors import ConfigError, StoreError
-from hub.ingest.deadletter import DEFAULT_PAYLOAD_LIMIT, INTERNAL_ERROR, STORE_REJECTED, DeadLetter
+from hub.ingest.deadletter import (
+    DEFAULT_PAYLOAD_LIMIT,
+    INTERNAL_ERROR,
+    LISTENER_REJECTED,
+    STORE_REJECTED,
+    DeadLetter,
+    storable,
+)
 from hub.ingest.events import rows_for_batch
 from hub.ingest.gateways import GatewayTracker
+from hub.ingest.isolate import is_data_error
 from hub.ingest.records import IngestRecords
 from hub.ingest.resolver import Resolver, ResolverError, series_of
 from hub.telemetry.model import InvalidPoint, Point, StoreRejected, StoreUnavailable, TelemetryStore
@@ -718,24 +726,22 @@ class IngestWorker:
         for item in items:
             if item.kind == "events" and item.event_rows is None:
                 item.event_rows = rows_for_batch(item.message, item.received_ms, self._event_assets(item.message))
-        for item in items:
-            if not item.tracked:
-                item.notes = self._track(item)
-                item.tracked = True
+        todo = [item for item in items if not item.tracked]  # tracked: its rows are committed
         try:
-            self._commit_records(items, with_stats=True)
+            self._track_and_commit(todo, with_stats=True)
         except StoreRejected as exc:
-            # Some row the database refuses: find its message, dead-letter it, keep the rest.
+            # Some row the database refuses (a data error, not an outage: that is StoreUnavailable
+            # and retried as a whole): commit message by message, so the refused one is
+            # dead-lettered alone and leaves nothing in the gateway state; the rest commit.
             log.warning("ingest %s: relational store refused a batch: %s", self.client_id, exc)
-            for item in items:
+            for item in todo:
                 try:
-                    self._commit_records([item])
+                    self._track_and_commit([item])
                 except StoreRejected as item_exc:
                     if item.kind == "dead":
                         raise StoreUnavailable(f"cannot store a dead letter: {item_exc}") from item_exc
                     self._reject(item, item_exc)
-                    self._commit_records([item])
-        self._tracker.clear_dirty()
+                    self._track_and_commit([item], track=False)
         dead = [i for i in items if i.kind == "dead"]
         now = self._now_ms()
         with self._counters.lock:
@@ -752,6 +758,20 @@ class IngestWorker:
                 elif item.kind == "ignored":
                     c.ignored += 1
 
+    def _track_and_commit(self, items: list[_Item], *, with_stats: bool = False, track: bool = True) -> None:
+        """Observe ``items`` in the gateway tracker and commit their rows; on failure, forget them."""
+        saved = self._tracker.snapshot(i.message.gateway for i in items if i.message is not None)
+        try:
+            for item in items:
+                item.notes = self._track(item) if track else []
+            self._commit_records(items, with_stats=with_stats)
+        except BaseException:
+            self._tracker.restore(saved)  # a retry or the message-by-message pass starts afresh
+            raise
+        self._tracker.clear_dirty()
+        for item in items:
+            item.tracked = True
+
     def _commit_records(self, items: list[_Item], *, with_stats: bool = False) -> None:
         dead = [i.dead for i in items if i.kind == "dead"]
         event_rows = [row for i in items for row in (i.event_rows or ()) if i.kind == "events"]
@@ -763,7 +783,9 @@ class IngestWorker:
         try:
             self.store.write([p for item in telemetry for p in item.points])
             written = telemetry
-        except (StoreRejected, InvalidPoint) as exc:
+        except Exception as exc:
+            if not is_data_error(exc):  # an outage (retried) or a bug in the store
+                raise
             if len(telemetry) == 1:
                 self._reject(telemetry[0], exc)
                 return
@@ -772,7 +794,9 @@ class IngestWorker:
             for item in telemetry:
                 try:
                     self.store.write(item.points)
-                except (StoreRejected, InvalidPoint) as item_exc:
+                except Exception as item_exc:
+                    if not is_data_error(item_exc):
+                        raise
                     self._reject(item, item_exc)
                 else:
                     written.append(item)
@@ -904,20 +928,41 @@ class IngestWorker:
         """Hand committed points, events and statuses to the listeners (e.g. the rules engine).
 
         A listener's :class:`StoreError` (its database is down) fails the batch, which is then
-        retried without acknowledging, so no alarm is lost to an outage; any other exception
-        is a bug in the listener, logged and counted, and ingest goes on.
+        retried without acknowledging, so no alarm is lost to an outage; when its database
+        refused the data instead, the messages are handed over one by one and the refused one
+        becomes a ``listener_rejected`` dead letter. Any other exception is a bug in the
+        listener, logged and counted, and ingest goes on.
         """
         for index, listener in enumerate(self._listeners):
             if index in notified:
                 continue
             try:
                 self._notify_one(listener, items)
-            except StoreError:
-                raise
+            except StoreError as exc:
+                if not is_data_error(exc):
+                    raise
+                self._notify_each(listener, items, exc)
             except Exception:  # another area's code: its failure must not stop ingest
                 log.exception("ingest %s: listener %r failed", self.client_id, listener)
                 self._error(f"listener {type(listener).__name__} failed; see the log")
             notified.add(index)
+
+    def _notify_each(self, listener: Any, items: list[_Item], exc: Exception) -> None:
+        """Hand ``items`` to ``listener`` one at a time; dead-letter each one whose data it refuses."""
+        log.warning("ingest %s: listener %s refused a batch: %s", self.client_id, type(listener).__name__, exc)
+        for item in items:
+            try:
+                self._notify_one(listener, [item])
+            except StoreError as item_exc:
+                if not is_data_error(item_exc):
+                    raise
+                gateway = getattr(item.message, "gateway", None)
+                self._records.commit(dead=[DeadLetter.of(
+                    item.topic, item.payload, reason=LISTENER_REJECTED, received_ms=item.received_ms,
+                    detail=f"{type(listener).__name__}: {item_exc}", gateway=gateway, limit=self._dl_limit)])
+                self._error(f"listener {type(listener).__name__} refused {item.topic}: {item_exc}")
+                with self._counters.lock:
+                    self._counters.dead_lettered += 1
 
     @staticmethod
     def _notify_one(listener: Any, items: list[_Item]) -> None:
@@ -946,7 +991,7 @@ class IngestWorker:
 
     def _error(self, text: str, *, log_it: bool = True) -> None:
         with self._counters.lock:
-            self._counters.last_error = text
+            self._counters.last_error = storable(text)  # published in the worker's row
             self._counters.last_error_ms = self._now_ms()
         if log_it:
             log.warning("ingest %s: %s", self.client_id, text)
