@@ -334,16 +334,22 @@ def test_status_and_last_will_track_online_offline(mosquitto, make_worker, sqlit
     [rec] = records.gateways("gw-ward3")
     assert (rec.buffer_depth, rec.version, rec.uptime_s, rec.status_boot) == (42, "0.1.0", 12.5, "b7")
     gateway.drop()  # the broker publishes the Last Will
-    wait_until(lambda: records.gateways("gw-ward3")[0].state == "offline", what="Last Will applied")
-    assert worker.stats().status_messages == 2
+    # The row is visible as soon as the records commit; the counters follow it and the
+    # acknowledgement comes last: wait for that, not the row, before reading the counters.
+    wait_until(lambda: worker.stats().acked == 2, what="the status and the Last Will acknowledged")
+    assert records.gateways("gw-ward3")[0].state == "offline"
+    assert (worker.stats().status_messages, worker.stats().pending) == (2, 0)
 
 
 def test_retained_status_reaches_a_worker_that_starts_later(mosquitto, make_worker, publisher, sqlite_store, records):
     publisher.publish(*status("gw-ward4", buffer_depth=7), retain=True)
     worker = make_worker(sqlite_store)
-    wait_until(lambda: records.gateways("gw-ward4"), what="retained status delivered")
+    # Not "until the row is visible": the worker commits the row, then counts the message, then
+    # acknowledges it, so a test that reads the counters when the row appears can see 0 and
+    # pending=1. The acknowledgement is the last step: once it is counted, so is everything else.
+    wait_until(lambda: worker.stats().acked == 1, what="retained status delivered and acknowledged")
     assert records.gateways("gw-ward4")[0].buffer_depth == 7
-    assert worker.stats().status_messages == 1
+    assert (worker.stats().status_messages, worker.stats().pending) == (1, 0)
 
 
 def test_sequence_gaps_restarts_and_duplicates_are_tracked(make_worker, publisher, sqlite_store, records):
