@@ -7,6 +7,11 @@
   same subject still holds the condition; a backfill clear resolves only the historical alert
   the backfill itself opened.
 - ``RunTime``: add running time to the asset's meter.
+- ``Replay``: the episodes found in a hole of a channel's live stream once late readings
+  filled it (:mod:`hub.rules.episodes`): one alert per episode, keyed by its start.
+
+An alert's identity is (rule, subject, episode start on the readings' clock): an episode
+that already has an alert never gets a second one, even from another worker.
 
 Every change is audited as the ``rules`` actor and queues notifications in the outbox.
 """
@@ -19,15 +24,17 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.db.models import Alert, WorkOrder
 from hub.db.types import from_ms, utc_now
 from hub.notify.message import Notification
+from hub.rules import episodes
 from hub.rules.catalog import Catalog
 from hub.rules.evaluators.base import Clear, Raise, RunTime
 from hub.rules.models import AlertLifecycle, AssetMeter, NotificationOutbox, RuleState
-from hub.rules.tracks import BACKFILL, Routed
+from hub.rules.tracks import BACKFILL, Replay, Routed
 from hub.services import alerts as alert_service
 from hub.services import audit
 from hub.services.actor import Actor
@@ -156,6 +163,16 @@ class Applier:
             self.clear(rule, subject, action, routed, doc, state_key)
         elif isinstance(action, RunTime):
             self.run_time(rule, subject, action)
+        elif isinstance(action, Replay):
+            episodes.reconcile(self, rule, subject, action, doc)
+
+    def episode(self, rule_id: int, subject_key: str, since_ms: int) -> tuple[AlertLifecycle, Alert] | None:
+        """Return the alert of the episode of (rule, subject) that began at ``since_ms``, if any."""
+        row = self.session.execute(
+            select(AlertLifecycle, Alert).join(Alert, Alert.id == AlertLifecycle.alert_id)
+            .where(AlertLifecycle.rule_id == rule_id, AlertLifecycle.subject == subject_key,
+                   AlertLifecycle.episode_ms == since_ms)).first()
+        return None if row is None else (row[0], row[1])
 
     # -------------------------------------------------------------- raise
 
@@ -173,15 +190,35 @@ class Applier:
             if doc is not None and not routed.historical:
                 doc["hist"] = False
             return
-        alert, lc = self.open(rule, subject, action, routed.historical)
+        if self.episode(rule.id, subject.key, action.since_ms) is not None:
+            return  # this episode has its alert already (a person resolved it, or a replay found it)
+        opened = self.open(rule, subject, action, routed.historical)
+        if opened is None:
+            return
+        alert, lc = opened
         if doc is not None:
             if routed.track == BACKFILL:
                 doc["bf"]["alert"] = alert.id
             else:
                 doc["hist"] = routed.historical
 
-    def open(self, rule: Any, subject: Subject, action: Raise, historical: bool) -> tuple[Alert, AlertLifecycle]:
-        """Open a new alert (and its work order) for ``subject``."""
+    def open(self, rule: Any, subject: Subject, action: Raise, historical: bool, *,
+             ongoing: bool = True) -> tuple[Alert, AlertLifecycle] | None:
+        """Open a new alert (and its work order) for ``subject``; None if its episode has one.
+
+        ``ongoing=False`` opens the alert of an episode that is over (found in late data), which
+        does not hold the subject's one open slot; the caller resolves it at once.
+        """
+        try:
+            with self.session.begin_nested():
+                return self._open(rule, subject, action, historical, ongoing)
+        except IntegrityError:
+            # Another worker opened the alert of this episode (or the subject's open slot) first.
+            log.info("alert of %s for %s since %s opened elsewhere", rule.name, subject.key, action.since_ms)
+            return None
+
+    def _open(self, rule: Any, subject: Subject, action: Raise, historical: bool,
+              ongoing: bool) -> tuple[Alert, AlertLifecycle]:
         asset = self.catalog.asset(subject.asset)
         gateway_known = subject.gateway in self.catalog.gateways
         fields = {"asset": subject.asset or "", "gateway": subject.gateway or "", "channel": subject.channel or "",
@@ -200,7 +237,8 @@ class Applier:
             self.session, rule=rule.name, severity=rule.severity, title=title[:300], detail="\n".join(detail),
             asset_tag=asset.tag if asset else None, gateway_id=subject.gateway if gateway_known else None,
             channel=subject.channel, value=action.value, actor=self.actor, clock=self.clock)
-        lc = AlertLifecycle(alert_id=alert.id, rule_id=rule.id, subject=subject.key, open_key=subject.key,
+        lc = AlertLifecycle(alert_id=alert.id, rule_id=rule.id, subject=subject.key,
+                            open_key=subject.key if ongoing else None, episode_ms=action.since_ms,
                             historical=historical, condition_since=since, escalation_level=0,
                             ack_notified=False, shelve_notified=True, shelve_note="", updated_at=self.now)
         self.session.add(lc)
@@ -279,6 +317,7 @@ class Applier:
             doc["bf"]["alert"] = None
         elif self.others_active(rule.id, subject.key, state_key):
             return
+        lc.episode_end_ms = action.at_ms
         when = from_ms(action.at_ms).isoformat()
         note = f"Cleared automatically at {when}: {action.message}"
         if routed.historical:

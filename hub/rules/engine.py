@@ -53,7 +53,7 @@ from hub.rules.evaluators.digital import EVENT_LEVELS
 from hub.rules.evaluators.silence import DEFAULT_TIMEOUT_S
 from hub.rules.models import Rule, RuleGateway, RuleState
 from hub.rules.spec import EscalationStep, RuleSpec
-from hub.rules.tracks import DUPLICATE, LIVE, Routed
+from hub.rules.tracks import BACKFILL, DUPLICATE, LIVE, Routed
 from hub.services.actor import Actor
 from wardlink.clock import Clock, SystemClock
 
@@ -342,18 +342,30 @@ class RulesEngine:
 
         def run(doc: dict, apply: Callable[[list[Routed]], None]) -> tuple[int, int]:
             evaluated = duplicates = 0
+            holes: list[int] = []  # starts of the holes late readings were added to, in order
             for sample, late in samples:
                 track, routed = tracks.feed(evaluator, doc, sample, late, ctx)
                 if track == DUPLICATE:
                     duplicates += 1
                     continue
                 evaluated += 1
+                if track == BACKFILL and evaluator.raises:
+                    start = tracks.hole_at(doc, sample.ts_ms)
+                    if start is not None and start not in holes:
+                        holes.append(start)
+                    continue
                 apply(routed)
                 if (track == LIVE and not late and doc.get("hist") and evaluator.raises
                         and tracks.is_active(evaluator, doc) and not any(isinstance(r.action, Raise) for r in routed)):
                     # The condition raised from late data still holds in live data: a live alert now.
                     apply([Routed(Raise(sample.ts_ms, sample.ts_ms, sample.value,
                                         "live data shows the condition still holds"), False, LIVE)])
+            for start in holes:
+                # The hole's readings as they now stand, whatever order they came in: its
+                # episodes, which the applier matches with the alerts already open by start.
+                replayed = tracks.replay(evaluator, doc, start, ctx)
+                if replayed is not None:
+                    apply([Routed(replayed, True, BACKFILL)])
             return evaluated, duplicates
 
         return run

@@ -106,13 +106,16 @@ class AlertLifecycle(Base):
     __tablename__ = "alert_lifecycle"
     # ``open_key`` holds the subject while the alert is unresolved and NULL afterwards; NULLs
     # never collide, so this allows one unresolved alert per (rule, subject) even when two
-    # ingest workers race.
-    __table_args__ = (UniqueConstraint("rule_id", "open_key"),)
+    # ingest workers race. ``episode_ms`` (when the condition began, on the readings' clock)
+    # identifies the alert of one episode: two workers finding the same episode open one alert.
+    __table_args__ = (UniqueConstraint("rule_id", "open_key"), UniqueConstraint("rule_id", "subject", "episode_ms"))
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="RESTRICT"), primary_key=True)
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="RESTRICT"), index=True)
     subject: Mapped[str | None] = mapped_column(String(300))
     open_key: Mapped[str | None] = mapped_column(String(300))
+    episode_ms: Mapped[int | None] = mapped_column(BigInteger)
+    episode_end_ms: Mapped[int | None] = mapped_column(BigInteger)  # the reading that ended it
     historical: Mapped[bool] = mapped_column(Boolean, default=False)
     condition_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

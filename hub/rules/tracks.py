@@ -8,27 +8,45 @@ forward in time, so each (rule, channel) document holds:
 - ``live``: the evaluator state fed by readings newer than any seen (``last``). A reading
   newer than ``last`` but from a ``late`` batch still moves the live state (it is the newest
   news there is) but anything it raises is *historical*.
-- ``gaps``: spans where consecutive live readings were further apart than the evaluator's gap
-  (:meth:`~hub.rules.evaluators.base.Evaluator.gap_ms`), each with a copy of the live state
-  at its start.
-- ``bf``: a backfill track. A reading older than ``last`` that falls inside a recorded gap is
-  evaluated there, starting from the gap's saved state, so an excursion that happened while
-  the gateway was cut off is found exactly, and raised as historical.
+- ``gaps``: holes in the live stream, each ``[start, end, state, samples, touched_ms]``: live
+  readings further apart than the hole spacing (:func:`hole_ms`: one and a half sampling
+  intervals, so a single missing reading is a hole) leave one, holding a copy of the live
+  state at its start and, in ``samples``, every reading seen inside it (``[ts, value,
+  quality]``, sorted, the live reading at its end included). Holes that follow each other
+  (every other batch missing, as when part of a shared subscription is stranded in an offline
+  session) extend one entry.
+- A reading older than ``last`` that falls inside a hole and is not among its samples is
+  added to them (:data:`BACKFILL`); the caller then replays the hole (:func:`replay`): the
+  evaluator runs over all its samples in timestamp order from the saved state, and the
+  episodes it finds are handed to the engine as one :class:`Replay` action, which keys each
+  alert by its episode's start. The outcome therefore depends only on which readings arrived,
+  never on their order or on which worker evaluated which batch.
+- Kinds that do not raise alerts (run hours) keep a streaming backfill track ``bf`` instead:
+  replaying would count running time twice.
 
-A reading older than ``last`` outside every gap was already seen (at-least-once delivery
-re-sends batches) and is ignored, as is one at exactly ``last``.
+A reading older than ``last`` outside every hole was already seen (at-least-once delivery
+re-sends batches) and is ignored, as is one at exactly ``last`` or already among a hole's
+samples. Holes are forgotten :data:`KEEP_MS` after their end (on the readings' clock) or when
+more than :data:`MAX_GAPS` are open; a hole keeps at most :data:`MAX_SAMPLES` readings.
 """
 
 from __future__ import annotations
 
 import copy
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
-from hub.rules.evaluators.base import Action, Context, Evaluator, Sample
+from hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Raise, Sample
 
-#: How many gaps a channel remembers; older ones can no longer be backfilled.
-MAX_GAPS = 8
+#: How many holes a channel remembers; older ones can no longer be backfilled.
+MAX_GAPS = 16
+#: How long after its end a hole is kept for late readings (on the readings' clock): 30 min.
+KEEP_MS = 30 * 60_000
+#: Readings a hole keeps (an hour of a one-second channel); later ones extend no hole.
+MAX_SAMPLES = 3600
+#: A hole is a spacing of more than this many sampling intervals (when the interval is known).
+HOLE_INTERVALS = 1.5
 
 LIVE, BACKFILL, DUPLICATE = "live", "backfill", "duplicate"
 
@@ -42,6 +60,45 @@ class Routed:
     track: str  # live or backfill
 
 
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A span in which a replayed hole's readings held the condition."""
+
+    since_ms: int  # when the condition began
+    raised: Raise
+    end_ms: int | None = None  # the reading that cleared it; None while it lasts to the hole's end
+    cleared: Clear | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The episodes found by replaying the hole ``start``..``end`` of a channel."""
+
+    start_ms: int
+    end_ms: int
+    episodes: tuple[Episode, ...]
+
+
+def hole_ms(evaluator: Evaluator, ctx: Context) -> int:
+    """Return the spacing of live readings that leaves a hole late readings may fill."""
+    if evaluator.params.get("gap_s") or not ctx.interval_s:
+        return evaluator.gap_ms(ctx)
+    return round(max(ctx.interval_s * HOLE_INTERVALS, 1.0) * 1000)
+
+
+def _sample_row(sample: Sample) -> list:
+    return [sample.ts_ms, sample.value, sample.quality]
+
+
+def _holes(doc: dict[str, Any]) -> list[list]:
+    """Return the document's holes, entries written by earlier versions brought to the new form."""
+    gaps = doc["gaps"]
+    for i, g in enumerate(gaps):
+        if len(g) < 5:
+            gaps[i] = [g[0], g[1], g[2], [], None]
+    return gaps
+
+
 def new_document(evaluator: Evaluator) -> dict[str, Any]:
     """Return the document of a channel never seen by the rule."""
     return {"live": evaluator.initial(), "last": None, "gaps": [], "bf": None}
@@ -52,17 +109,34 @@ def feed(evaluator: Evaluator, doc: dict[str, Any], sample: Sample, late: bool,
     """Apply one reading to ``doc`` in place; return its track and the routed actions."""
     last = doc["last"]
     if last is None or sample.ts_ms > last:
-        if last is not None and evaluator.backfill and sample.ts_ms - last > evaluator.gap_ms(ctx):
-            doc["gaps"].append([last, sample.ts_ms, copy.deepcopy(doc["live"])])
-            del doc["gaps"][:-MAX_GAPS]
+        if last is not None and evaluator.backfill:
+            gaps = doc["gaps"]
+            if sample.ts_ms - last > hole_ms(evaluator, ctx):
+                gaps = _holes(doc)
+                if gaps and gaps[-1][1] == last and len(gaps[-1][3]) < MAX_SAMPLES:
+                    gaps[-1][1] = sample.ts_ms  # the hole goes on: one entry for the whole stretch
+                    gaps[-1][3].append(_sample_row(sample))
+                else:
+                    gaps.append([last, sample.ts_ms, copy.deepcopy(doc["live"]), [_sample_row(sample)], None])
+                    del gaps[:-MAX_GAPS]
+            while gaps and gaps[0][1] < sample.ts_ms - KEEP_MS:
+                del gaps[0]
         doc["live"], actions = evaluator.on_sample(doc["live"], sample, ctx)
         doc["last"] = sample.ts_ms
         return LIVE, [Routed(a, late, LIVE) for a in actions] if actions else []
     if not evaluator.backfill:
         return DUPLICATE, []
-    gap = next((g for g in doc["gaps"] if g[0] < sample.ts_ms < g[1]), None)
+    gap = next((g for g in _holes(doc) if g[0] < sample.ts_ms < g[1]), None)
     if gap is None:
         return DUPLICATE, []
+    if evaluator.raises:
+        samples = gap[3]
+        at = bisect_left(samples, sample.ts_ms, key=lambda row: row[0])
+        if (at < len(samples) and samples[at][0] == sample.ts_ms) or len(samples) >= MAX_SAMPLES:
+            return DUPLICATE, []
+        samples.insert(at, _sample_row(sample))
+        gap[4] = ctx.now_ms
+        return BACKFILL, []
     bf = doc.get("bf")
     if bf is None or bf["gap"] != gap[0]:
         bf = doc["bf"] = {"gap": gap[0], "last": None, "state": copy.deepcopy(gap[2]), "alert": None,
@@ -75,6 +149,32 @@ def feed(evaluator: Evaluator, doc: dict[str, Any], sample: Sample, late: bool,
     return BACKFILL, [Routed(a, True, BACKFILL) for a in actions]
 
 
+def hole_at(doc: dict[str, Any], ts_ms: int) -> int | None:
+    """Return the start of the hole holding ``ts_ms`` (None outside every hole)."""
+    return next((g[0] for g in doc["gaps"] if g[0] < ts_ms < g[1]), None)
+
+
+def replay(evaluator: Evaluator, doc: dict[str, Any], start_ms: int, ctx: Context) -> Replay | None:
+    """Run the evaluator over the hole starting at ``start_ms`` from its saved state; return its episodes."""
+    hole = next((g for g in doc["gaps"] if g[0] == start_ms), None)
+    if hole is None:
+        return None
+    state = copy.deepcopy(hole[2])
+    episodes: list[Episode] = []
+    current: Episode | None = None
+    for ts, value, quality in hole[3]:
+        state, actions = evaluator.on_sample(state, Sample(ts, value, quality), ctx)
+        for action in actions:
+            if isinstance(action, Raise) and current is None:
+                current = Episode(action.since_ms, action)
+            elif isinstance(action, Clear) and current is not None:
+                episodes.append(Episode(current.since_ms, current.raised, action.at_ms, action))
+                current = None
+    if current is not None:
+        episodes.append(current)
+    return Replay(hole[0], hole[1], tuple(episodes))
+
+
 def copy_document(doc: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of ``doc`` that :func:`feed`, :func:`tick` and the engine may change freely.
 
@@ -85,7 +185,8 @@ def copy_document(doc: dict[str, Any]) -> dict[str, Any]:
     """
     out = dict(doc)
     if "gaps" in doc:
-        out["gaps"] = list(doc["gaps"])
+        # A hole's entry and its samples are changed in place too; its state is not.
+        out["gaps"] = [[*g[:3], list(g[3]), *g[4:]] if len(g) > 3 else list(g) for g in doc["gaps"]]
     if doc.get("bf") is not None:
         out["bf"] = dict(doc["bf"])
     return out

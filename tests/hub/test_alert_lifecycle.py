@@ -154,21 +154,16 @@ def test_shelving_is_checked_and_audited(engine, clock):
     assert actions == ["alert.open", "alert.shelve", "alert.unshelve", "alert.resolve"]
 
 
-def test_historical_alerts_left_open_by_an_unfinished_replay_settle_when_live_data_is_normal(engine, clock):
+def test_a_replay_that_stops_halfway_ends_its_episode_at_the_first_live_reading_after_the_gap(engine, clock):
     rules = make_engine(engine, clock, [fridge_rule(gap_s=30, notify=[])], settle_s=900)
     t = now_ms(clock)
     rules.on_points(series("fridge1.temp", t, 10, [5.0, 5.0]) + series("fridge1.temp", t + 3_600_000, 10, [5.0]))
     # the replay stops halfway (the gateway's buffer overflowed): the excursion never ends in it
     rules.on_points(series("fridge1.temp", t + 60_000, 60, [5.0, 9.0, 9.2], late=True))
     [(alert, lc)] = alerts(engine)
-    assert lc.historical and alert.state == "open"
-    clock.advance(899)
-    rules.tick()
-    assert alerts(engine)[0][0].state == "open"
-    clock.advance(2)
-    assert rules.tick().resolved == 1
-    [(alert, lc)] = alerts(engine)
-    assert alert.state == "resolved" and alert.resolution_note.startswith("Settled automatically")
+    assert lc.historical and alert.state == "resolved"
+    assert (lc.episode_ms, lc.episode_end_ms) == (t + 120_000, t + 3_600_000)
+    assert "reached the hub late" in alert.resolution_note
 
 
 def test_alerts_are_kept_after_every_transition(engine, clock):

@@ -46,15 +46,28 @@ def test_readings_replayed_into_a_gap_run_from_the_state_at_the_gap_start():
     feed(ev, doc, 600, 5.0)  # the gateway was away 590 s; now normal
     assert [g[:2] for g in doc["gaps"]] == [[T + 10_000, T + 600_000]]
     assert doc["gaps"][0][2]["phase"] == "pending" and doc["gaps"][0][2]["since"] == T
-    # the replay: still high through 70 s (70 s after it began at 0), back to normal at 200 s
-    out = [feed(ev, doc, ts, v, late=True) for ts, v in ((40, 8.9), (70, 9.1), (100, 9.0), (200, 6.0))]
-    assert [t for t, _ in out] == [tracks.BACKFILL] * 4
-    actions = [(type(r.action), r.historical, r.track) for _, routed in out for r in routed]
-    assert actions == [(Raise, True, tracks.BACKFILL), (Clear, True, tracks.BACKFILL)]
-    raised = out[1][1][0].action
-    assert raised.since_ms == T and raised.at_ms == T + 70_000
+    # the replay: still high through 70 s (70 s after it began at 0), back to normal at 200 s;
+    # delivered out of order, it finds the same episode
+    out = [feed(ev, doc, ts, v, late=True) for ts, v in ((100, 9.0), (200, 6.0), (40, 8.9), (70, 9.1))]
+    assert out == [(tracks.BACKFILL, [])] * 4
+    replay = tracks.replay(ev, doc, tracks.hole_at(doc, T + 40_000), CTX)
+    [episode] = replay.episodes
+    assert (episode.since_ms, episode.raised.at_ms, episode.end_ms) == (T, T + 70_000, T + 200_000)
+    assert isinstance(episode.cleared, Clear) and isinstance(episode.raised, Raise)
     assert doc["live"]["phase"] == "normal" and doc["last"] == T + 600_000  # live state untouched
     assert feed(ev, doc, 100, 9.0, late=True) == (tracks.DUPLICATE, [])  # the replay re-delivered
+
+
+def test_holes_that_follow_each_other_are_one_and_keep_the_live_readings_inside():
+    ev = threshold()
+    doc = tracks.new_document(ev)
+    for ts in (0, 20, 40, 60, 70):  # every other reading missing, then regular again
+        feed(ev, doc, ts, 5.0)
+    assert [(g[0], g[1], [r[0] for r in g[3]]) for g in doc["gaps"]] == [(T, T + 60_000, [T + 20_000, T + 40_000,
+                                                                                          T + 60_000])]
+    assert feed(ev, doc, 30, 9.0) == (tracks.BACKFILL, [])
+    [episode] = tracks.replay(ev, doc, T, CTX).episodes
+    assert (episode.since_ms, episode.end_ms) == (T + 30_000, T + 40_000)
 
 
 def test_only_the_newest_gaps_are_remembered():
@@ -62,8 +75,9 @@ def test_only_the_newest_gaps_are_remembered():
     doc = tracks.new_document(ev)
     for i in range(tracks.MAX_GAPS + 3):
         feed(ev, doc, i * 100, 5.0)
+        feed(ev, doc, i * 100 + 10, 5.0)  # a regular reading: the next hole is a new one
     assert len(doc["gaps"]) == tracks.MAX_GAPS
-    assert doc["gaps"][0][0] == T + 200_000  # 10 gaps made, the 2 oldest forgotten
+    assert doc["gaps"][0][0] == T + 210_000  # 18 holes made, the 2 oldest forgotten
 
 
 def test_kinds_without_backfill_treat_older_readings_as_duplicates():

@@ -1,0 +1,118 @@
+"""Match the episodes found in a replayed hole of a channel's live stream with alerts.
+
+When late readings fill a hole of a channel's live stream (a backlog replayed after an outage,
+or batches that sat in another worker's offline session), the engine replays the whole hole in
+timestamp order (:func:`hub.rules.tracks.replay`) and hands over the episodes found: spans in
+which the condition held, each with its start and, if it ended inside the hole, its end.
+
+An alert stands for one episode of (rule, subject): ``alert_lifecycle.episode_ms`` is its start
+on the readings' clock and a unique key. Each time a hole is replayed, its episodes are matched
+with the alerts of that rule and subject whose episodes overlap them:
+
+- an episode no alert covers gets a *historical* alert, resolved at once when the episode
+  ended inside the hole, left open (the subject's open alert) when it lasts to the hole's end;
+- an episode an alert covers keeps that alert; when readings that arrived later show the
+  episode began earlier, the alert's start moves back to it; a historical alert whose episode
+  is now seen to have ended is resolved;
+- two historical alerts that turn out to cover one episode: the later one is resolved as part
+  of the first.
+
+The result depends only on which readings arrived, not on the order of the batches or the
+worker that evaluated them, and replaying a hole again changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.db.models import Alert
+from hub.db.types import from_ms
+from hub.rules.models import AlertLifecycle
+from hub.rules.tracks import Episode, Replay
+
+log = logging.getLogger(__name__)
+
+_OPEN_END = 2**62  # an episode still going on
+
+
+def _span_end(lc: AlertLifecycle, alert: Alert) -> int:
+    """Return where an alert's episode ends: its clearing reading, or open while the alert is."""
+    if lc.episode_end_ms is not None:
+        return lc.episode_end_ms
+    if alert.state != "resolved":
+        return _OPEN_END
+    return lc.episode_ms + 1  # resolved by a person or settled: known only at its start
+
+
+def _alerts(applier: Any, rule: Any, subject_key: str, replay: Replay) -> list[tuple[AlertLifecycle, Alert]]:
+    rows = applier.session.execute(
+        select(AlertLifecycle, Alert).join(Alert, Alert.id == AlertLifecycle.alert_id)
+        .where(AlertLifecycle.rule_id == rule.id, AlertLifecycle.subject == subject_key,
+               AlertLifecycle.episode_ms.is_not(None), AlertLifecycle.episode_ms <= replay.end_ms)
+        .order_by(AlertLifecycle.episode_ms)).all()
+    return [(lc, alert) for lc, alert in rows if _span_end(lc, alert) > replay.start_ms]
+
+
+def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay, doc: dict | None) -> None:
+    """Give every episode of ``replay`` exactly one alert of ``rule`` on ``subject``."""
+    if not rule.evaluator.raises:
+        return
+    known = _alerts(applier, rule, subject.key, replay)
+    for episode in replay.episodes:
+        end = episode.end_ms if episode.end_ms is not None else _OPEN_END
+        covering = [(lc, alert) for lc, alert in known
+                    if lc.episode_ms < end and episode.since_ms < _span_end(lc, alert)]
+        if not covering:
+            opened = _open(applier, rule, subject, episode)
+            if opened is not None:
+                known.append(opened)
+            continue
+        lc, alert = covering[0]
+        if episode.since_ms < lc.episode_ms:
+            # Readings that came later show the episode began earlier: the alert moves back.
+            lc.episode_ms = episode.since_ms
+            lc.condition_since = from_ms(episode.since_ms)
+            lc.updated_at = applier.now
+            applier.session.flush()
+        if episode.end_ms is not None:
+            if alert.state != "resolved":
+                if lc.historical:
+                    _resolve(applier, rule, lc, alert, episode)
+            elif lc.episode_end_ms != episode.end_ms:
+                # Readings that came later show it ended sooner (a closed door between two
+                # open readings): what follows is another episode.
+                lc.episode_end_ms = episode.end_ms
+                lc.updated_at = applier.now
+                applier.session.flush()
+        for other_lc, other in covering[1:]:
+            if other_lc.historical and other.state != "resolved":
+                applier.resolve(rule, other_lc, other, f"Part of the episode of alert {alert.id}, as the "
+                                                       "readings that reached the hub late show.")
+
+
+def _open(applier: Any, rule: Any, subject: Any, episode: Episode) -> tuple[AlertLifecycle, Alert] | None:
+    """Open the historical alert of an episode no alert covers (resolved if it is over)."""
+    if episode.end_ms is None:
+        found = applier.current(rule.id, subject.key)
+        if found is not None:
+            return None  # the subject's open alert holds the condition that goes on
+        opened = applier.open(rule, subject, episode.raised, True)
+    else:
+        opened = applier.open(rule, subject, episode.raised, True, ongoing=False)
+    if opened is None:
+        return None
+    alert, lc = opened
+    if episode.end_ms is not None:
+        _resolve(applier, rule, lc, alert, episode)
+    return lc, alert
+
+
+def _resolve(applier: Any, rule: Any, lc: AlertLifecycle, alert: Alert, episode: Episode) -> None:
+    lc.episode_end_ms = episode.end_ms
+    cleared = episode.cleared
+    when = from_ms(episode.end_ms).isoformat()
+    message = f": {cleared.message}" if cleared is not None else ""
+    applier.resolve(rule, lc, alert, f"Cleared automatically at {when}{message} (in data that reached the hub late)")
