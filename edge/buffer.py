@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS sent (
     ch INTEGER NOT NULL,
     ts INTEGER NOT NULL,
     value REAL,
-    quality TEXT
+    quality TEXT,
+    acked_ms INTEGER
 );
 """
 
@@ -150,6 +151,7 @@ class Buffer:
         self._readings = 0
         self._id_watermark: dict[str, int] = {}
         self._sent = 0
+        self._sent_limit = 0  # trim the kept acknowledged readings when there are more than this
         self._events = 0
         self._meta: dict[str, Any] = {}
         self._byte_cap = self.config.max_bytes
@@ -186,6 +188,8 @@ class Buffer:
             if check != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {check}")
             conn.executescript(_SCHEMA)
+            if "acked_ms" not in {row[1] for row in conn.execute("PRAGMA table_info(sent)")}:
+                conn.execute("ALTER TABLE sent ADD COLUMN acked_ms INTEGER")  # a buffer from before the column
             if self.config.journal:
                 conn.execute("ATTACH DATABASE ? AS journal", (str(self.data_dir / JOURNAL_NAME),))
                 conn.execute("PRAGMA journal.journal_mode = WAL")
@@ -391,6 +395,13 @@ class Buffer:
         # Room for events, but never more than a tenth of the cap (a lowered cap after disk-full
         # must still leave room for telemetry).
         telemetry_bytes = self._byte_cap - min(cfg.reserved_event_rows * EVENT_ROW_BYTES, self._byte_cap // 10)
+        if used > telemetry_bytes and self._sent:
+            # Copies kept for resend-from go before any reading that was never sent.
+            self._conn.execute("DELETE FROM sent")
+            log.warning("buffer near its byte cap: dropped the %d acknowledged readings kept for resend-from",
+                        self._sent)
+            self._sent = 0
+            used = self.used_bytes()
         if used > telemetry_bytes and self._readings:
             per_row = used / max(self._readings + self._events, 1)
             # Shed a little below the cap so that the next commits do not each shed again.
@@ -520,32 +531,40 @@ class Buffer:
     # ------------------------------------------------------------------ acknowledgement
 
     def ack(self, reading_runs: Sequence[tuple[int, int]] = (), event_ids: Sequence[int] = (), *,
-            keep_sent: int = 0) -> int:
+            keep_sent: int = 0, keep_sent_s: float = 0) -> int:
         """Delete acknowledged rows (reading id ranges, event ids); return readings deleted.
 
-        With ``keep_sent`` > 0 the newest ``keep_sent`` acknowledged readings are kept aside
-        (table ``sent``) so that ``resend-from`` can publish them again.
+        Acknowledged readings are kept aside (table ``sent``) so that ``resend-from`` can publish
+        them again: at least the newest ``keep_sent`` ones, and every one acknowledged in the
+        last ``keep_sent_s`` seconds (a broker that crashes between two saves of its persistence
+        loses what it acknowledged since the last one). Near the byte cap these copies are
+        dropped before any unsent reading.
         """
         if not reading_runs and not event_ids:
             return 0
-        return self._write(self._ack, reading_runs, event_ids, keep_sent)
+        return self._write(self._ack, reading_runs, event_ids, keep_sent, keep_sent_s)
 
-    def _ack(self, reading_runs, event_ids, keep_sent) -> int:
+    def _ack(self, reading_runs, event_ids, keep_sent, keep_sent_s=0) -> int:
         conn = self._conn
         deleted = 0
+        keep = bool(keep_sent or keep_sent_s)
+        now = now_ms(self.clock)
         for lo, hi in reading_runs:
-            if keep_sent:
-                conn.execute("INSERT OR REPLACE INTO sent SELECT id, ch, ts, value, quality FROM readings "
-                             "WHERE id BETWEEN ? AND ?", (lo, hi))
+            if keep:
+                conn.execute("INSERT OR REPLACE INTO sent(id, ch, ts, value, quality, acked_ms) "
+                             "SELECT id, ch, ts, value, quality, ? FROM readings WHERE id BETWEEN ? AND ?",
+                             (now, lo, hi))
             deleted += conn.execute("DELETE FROM readings WHERE id BETWEEN ? AND ?", (lo, hi)).rowcount
-        if keep_sent:
+        if keep:
             self._sent += deleted
             # Trim in steps of a tenth so that not every acknowledgement pays for a trim.
-            if self._sent > keep_sent + keep_sent // 10:
+            if self._sent > max(self._sent_limit, keep_sent + keep_sent // 10):
                 row = conn.execute("SELECT id FROM sent ORDER BY id DESC LIMIT 1 OFFSET ?", (keep_sent,)).fetchone()
                 if row is not None:
-                    conn.execute("DELETE FROM sent WHERE id <= ?", (row[0],))
+                    conn.execute("DELETE FROM sent WHERE id <= ? AND (acked_ms IS NULL OR acked_ms < ?)",
+                                 (row[0], now - round(keep_sent_s * 1000)))
                 self._sent = conn.execute("SELECT count(*) FROM sent").fetchone()[0]
+                self._sent_limit = self._sent + self._sent // 10
         if event_ids:
             cur = conn.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in event_ids])
             self._events -= cur.rowcount

@@ -89,6 +89,8 @@ class ForwarderConfig:
     backoff_min: float = 0.5
     backoff_max: float = 60.0
     resend_window: int = 20_000
+    #: Acknowledged readings are kept for resend-from at least this long (s), whatever their number.
+    resend_keep: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -380,12 +382,14 @@ def _parse_forwarder(t: _Table) -> ForwarderConfig:
     bmin = t.number("backoff_min", d.backoff_min, minimum=0.01, maximum=3600, unit="s")
     bmax = t.number("backoff_max", d.backoff_max, minimum=0.01, maximum=3600, unit="s")
     resend = t.number("resend_window", d.resend_window, minimum=0, maximum=10_000_000, integer=True, unit="readings")
+    keep = t.number("resend_keep", d.resend_keep, minimum=0, maximum=7 * 86400, unit="s")
     t.finish()
     if bmin is not None and bmax is not None and bmax < bmin:
         t.problem("backoff_max", f"must be >= backoff_min ({bmin}), got {bmax}")
     return ForwarderConfig(size or d.batch_max_readings, age or d.batch_max_age, rate or d.replay_rate,
                            inflight or d.max_inflight, bmin or d.backoff_min, bmax or d.backoff_max,
-                           d.resend_window if resend is None else resend)
+                           d.resend_window if resend is None else resend,
+                           d.resend_keep if keep is None else keep)
 
 
 def _parse_health(t: _Table) -> HealthConfig:

@@ -354,29 +354,39 @@ class Forwarder:
         """Return the sequence number the next telemetry batch of this boot will carry."""
         return self._seq
 
-    async def resend_from(self, seq: int) -> tuple[int, int]:
-        """Publish again the readings of this boot's batches >= ``seq`` that are still kept.
+    async def resend_from(self, seq: int, until: int | None = None) -> tuple[int, int]:
+        """Publish again the readings of this boot's batches ``seq``..``until`` that are still kept.
 
-        Returns (batches published, readings published). Acknowledged readings are kept for
-        the last ``forwarder.resend_window`` readings; older ones cannot be re-sent.
+        Each batch goes out again under its own boot and sequence number (marked late), so the
+        hub's record of the gateway's sequence fills in. Returns (batches published, readings
+        published). Acknowledged readings are kept for at least ``forwarder.resend_keep``
+        seconds and the last ``forwarder.resend_window`` readings; older ones cannot be re-sent.
         """
-        runs = [run for s, rs in self._sent.items() if s >= seq for run in rs]
-        if not runs or not self._connected:
+        wanted = [(s, rs) for s, rs in self._sent.items() if s >= seq and (until is None or s <= until)]
+        if not wanted or not self._connected:
             return (0, 0)
-        rows = await self.store.call("fetch_for_resend", runs)
-        size = self.config.batch_max_readings
+        rows = await self.store.call("fetch_for_resend", [run for _, rs in wanted for run in rs])
+        by_id = {row[0]: row for row in rows}
         batches = readings_sent = 0
-        for i in range(0, len(rows), size):
-            chunk = rows[i:i + size]
-            readings = tuple(Reading(ch, ts, value, quality) for _, ch, ts, value, quality in chunk)
-            payload = encode(TelemetryBatch(self.gateway_id, self.boot, self._seq, readings, late=True))
+        for s, runs in wanted:
+            chunk = [by_id[i] for lo, hi in runs for i in range(lo, hi + 1) if i in by_id]
+            if not chunk:
+                continue  # no longer kept
             # Re-sent copies are tracked as "other": their PUBACK deletes nothing.
-            if not self._publish(self._topic_telemetry, payload, _Pending("other")):
+            if not self._publish_copy(s, chunk):
                 break
-            self._seq += 1
             batches += 1
             readings_sent += len(chunk)
         return batches, readings_sent
+
+    def _publish_copy(self, seq: int, rows: Sequence[Row]) -> bool:
+        readings = tuple(Reading(ch, ts, value, quality) for _, ch, ts, value, quality in rows)
+        try:
+            payload = encode(TelemetryBatch(self.gateway_id, self.boot, seq, readings, late=True))
+        except PayloadTooLarge:  # the late flag tipped it over: two messages under the same seq
+            half = len(rows) // 2
+            return self._publish_copy(seq, rows[:half]) and self._publish_copy(seq, rows[half:])
+        return self._publish(self._topic_telemetry, payload, _Pending("other"))
 
     # ------------------------------------------------------------------ loop-thread handlers
 
@@ -483,6 +493,7 @@ class Forwarder:
             buffer_depth=stats.readings,
             oldest_unsent_ms=max(0, now - stats.oldest_ts_ms) if stats.oldest_ts_ms is not None else 0,
             dropped=stats.dropped, config_version=extra.get("config_version"),
+            last_seq=self._seq - 1 if self._seq else None,
         )
         self._publish(self._topic_status, encode(status), _Pending("other"), retain=True)
 
@@ -650,7 +661,8 @@ class Forwarder:
             (reading_ids if p.kind == "telemetry" else event_ids).extend(p.ids)
         reading_ids.sort()
         try:
-            await self.store.call("ack", id_runs(reading_ids), event_ids, keep_sent=self.config.resend_window)
+            await self.store.call("ack", id_runs(reading_ids), event_ids, keep_sent=self.config.resend_window,
+                                  keep_sent_s=self.config.resend_keep)
         except BaseException:
             self._acked = acked + self._acked
             raise

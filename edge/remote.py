@@ -228,7 +228,13 @@ class RemoteControl:
 
     async def _resend_from(self, cmd) -> str:
         seq = cmd.args["seq"]
-        batches, readings = await self.gw.forwarder.resend_from(seq)
+        until, boot = cmd.args.get("until"), cmd.args.get("boot")
+        if until is not None and (type(until) is not int or until < seq):
+            raise CommandError(f"args.until: must be an integer >= seq ({seq}), got {until!r}")
+        if boot is not None and boot != self.gw.boot:
+            raise CommandError(f"boot {str(boot)[:64]!r} is not this gateway's current boot "
+                               f"({self.gw.boot}): its batches can no longer be re-sent")
+        batches, readings = await self.gw.forwarder.resend_from(seq, until)
         if not batches and seq >= self.gw.forwarder.next_seq:
             # The hub asks from the batch after the newest it saw: nothing was sent since.
             return f"nothing sent since seq {seq - 1}; nothing to re-send"

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from hub.errors import StoreError
-from hub.ingest import deadletter, events, gateways
+from hub.ingest import deadletter, events, gateways, sequence
 from hub.ingest.deadletter import DeadLetter, DeadLetterRow
 from hub.ingest.events import EventRow
 from hub.ingest.gateways import GatewayRecord
@@ -75,9 +75,14 @@ class IngestRecords:
                         raise _translate(exc, "create ingest tables") from exc
 
     def commit(self, *, dead: Sequence[DeadLetter] = (), event_rows: Sequence[dict] = (),
-               gateway_rows: Sequence[dict] = (), worker: dict | None = None) -> None:
-        """Write one batch's dead letters, events, gateway rows and worker counters atomically."""
-        if not (dead or event_rows or gateway_rows or worker):
+               gateway_rows: Sequence[dict] = (), worker: dict | None = None,
+               sequences: tuple[Sequence, Sequence] = ((), ()), now_ms: int = 0) -> None:
+        """Write one batch's dead letters, events, gateway rows and worker counters atomically.
+
+        ``sequences`` is (batches seen, status claims) from :func:`hub.ingest.sequence.observations`,
+        merged into the batch-sequence rows at ``now_ms`` (wall-clock ms) in the same transaction.
+        """
+        if not (dead or event_rows or gateway_rows or worker or sequences[0] or sequences[1]):
             return
         from hub.db.engine import session_scope  # SQLite write transactions begin IMMEDIATE there
 
@@ -86,6 +91,7 @@ class IngestRecords:
                 deadletter.store(session, self._insert, dead)
                 events.store(session, self._insert, event_rows)
                 gateways.store(session, self._insert, list(gateway_rows))
+                sequence.store(session, self._insert, sequences[0], sequences[1], now_ms)
                 if worker is not None:
                     stmt = self._insert(workers)
                     stmt = stmt.on_conflict_do_update(
@@ -112,6 +118,17 @@ class IngestRecords:
     def gateways(self, gateway: str | None = None) -> list[GatewayRecord]:
         """Return what the wire said about each gateway (one, when ``gateway`` is given)."""
         return self._read(gateways.list_gateways, "read gateway state", gateway)
+
+    def sequences(self, gateway: str | None = None) -> list[dict]:
+        """Return each gateway boot's batch-sequence row: what arrived, what is missing, what was asked for."""
+        return self._read(sequence.list_sequences, "read batch sequences", gateway)
+
+    def check_sequences(self, now_ms: int, policy: "sequence.SequencePolicy") -> list["sequence.ResendRequest"]:
+        """Claim the resend requests due at ``now_ms`` (wall-clock ms); give up hopeless gaps."""
+        try:
+            return sequence.check(self.engine, now_ms, policy)
+        except StoreError as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     def workers(self) -> list[WorkerRow]:
         """Return the counters every ingest worker last published."""

@@ -120,6 +120,30 @@ workers = Table(
     Column("last_error_ms", BigInteger),
 )
 
+#: Each gateway boot's telemetry batch sequence as the hub received it, shared by every worker
+#: of a group (see :mod:`hub.ingest.sequence`): every seq through ``through`` arrived;
+#: ``received`` holds the ranges that arrived above it, ``high`` the newest seq known to exist
+#: (received, or stated by the gateway's status). What lies between is missing.
+batch_sequence = Table(
+    "ingest_batch_sequence", metadata,
+    Column("gateway", String(64), primary_key=True),
+    Column("boot", String(64), primary_key=True),
+    Column("through", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+    Column("received", Text, nullable=False),  # JSON [[lo, hi], ...] above through + 1
+    Column("missing", BigInteger, nullable=False),  # seqs missing now
+    Column("missing_since_ms", BigInteger),  # when some seq first went missing (NULL: none)
+    Column("first_seen_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),  # last batch or status of this boot
+    Column("requested_ms", BigInteger),  # last resend-from sent for it
+    Column("requests", Integer, nullable=False),  # resend-from sent since the missing count last fell
+    Column("missing_at_request", BigInteger, nullable=False),
+    Column("resend_requests", BigInteger, nullable=False),  # resend-from sent in all
+    Column("recovered", BigInteger, nullable=False),  # missing seqs that arrived later
+    Column("given_up", BigInteger, nullable=False),  # missing seqs no longer asked for
+    Index("ix_ingest_batch_sequence_missing", "missing_since_ms"),
+)
+
 
 def create_tables(engine: Engine) -> None:
     """Create the ingest tables that do not exist yet."""

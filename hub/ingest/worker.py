@@ -80,6 +80,7 @@ from hub.ingest.gateways import GatewayTracker
 from hub.ingest.isolate import is_data_error
 from hub.ingest.records import IngestRecords
 from hub.ingest.resolver import Resolver, ResolverError, series_of
+from hub.ingest.sequence import SequencePolicy, observations
 from hub.telemetry.model import InvalidPoint, Point, StoreRejected, StoreUnavailable, TelemetryStore
 from wardlink import protocol
 from wardlink.clock import Clock, SystemClock
@@ -116,6 +117,7 @@ class IngestStats:
     started_ms: int | None
     last_commit_ms: int | None
     subscribed: bool = False  # the broker acknowledged every subscription of this connection
+    resend_requests: int = 0  # resend-from commands this worker sent (gaps, reconnects)
 
 
 @dataclass(slots=True, eq=False)
@@ -196,6 +198,7 @@ class IngestWorker:
         keepalive_s: int = 30,
         listeners: Sequence[Any] = (),
         tune_collector: bool = True,
+        sequence_policy: SequencePolicy | None = None,
     ) -> None:
         if max_batch_points < 1:
             raise ConfigError(f"max_batch_points: must be >= 1, got {max_batch_points}")
@@ -229,6 +232,9 @@ class IngestWorker:
         self._keepalive = keepalive_s
         self._listeners = tuple(listeners)
         self._tune_collector = tune_collector
+        # Gaps in each gateway's batch sequence are asked for again (hub.ingest.sequence).
+        self._sequence_policy = sequence_policy or SequencePolicy()
+        self._next_sequence_check = 0.0
         group = config.mqtt_share_group or None
         self._subscriptions = [(protocol.subscription(k, group=group if k is not Kind.STATUS else None), 1)
                                for k in _KINDS]
@@ -383,7 +389,7 @@ class IngestWorker:
                 self.client_id, self._connected, c.received, c.telemetry_batches, c.event_batches,
                 c.status_messages, c.ignored, c.points_written, c.dead_lettered, c.acked, c.store_errors,
                 self._unacked, c.last_error, c.last_error_ms, c.started_ms, c.last_commit_ms,
-                self._subscribed)
+                self._subscribed, resend_requests=self._resend_commands)
 
     # ------------------------------------------------------------------ MQTT
 
@@ -440,6 +446,29 @@ class IngestWorker:
         self._resend_commands += len(due)
         log.info("ingest %s: subscribed again after a lost connection; asked %d gateway(s) to re-send "
                  "what they published since (resend-from)", self.client_id, len(due))
+
+    def _maybe_check_sequences(self) -> None:
+        """Every few seconds, send the resend-from requests that gaps in batch sequences call for."""
+        if time.monotonic() < self._next_sequence_check or self._records is None or not self._subscribed:
+            return
+        policy = self._sequence_policy
+        self._next_sequence_check = time.monotonic() + min(5.0, policy.grace_s / 2, policy.interval_s / 2)
+        try:
+            # Wall-clock time, shared by every worker of a group: it paces real resends.
+            due = self._records.check_sequences(round(time.time() * 1000), policy)
+        except StoreError as exc:
+            self._error(f"cannot check batch sequences: {exc}")
+            return
+        now = self._now_ms()
+        for req in due:
+            command = protocol.Command("resend-from", str(uuid.uuid4()), now,
+                                       {"seq": req.seq, "until": req.until, "boot": req.boot})
+            self._client.publish(protocol.topic(req.gateway, Kind.CMD, "resend-from"), protocol.encode(command),
+                                 qos=1)
+            log.info("ingest %s: %d batch(es) of %s (boot %s) missing since seq %d: asked for them again "
+                     "(resend-from %d..%d)", self.client_id, req.missing, req.gateway, req.boot, req.seq,
+                     req.seq, req.until)
+        self._resend_commands += len(due)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._ack_lock:
@@ -562,6 +591,7 @@ class IngestWorker:
                     future.add_done_callback(self._wake_writer)
                     inflight.append((items, future))
                 self._maybe_publish_stats()
+                self._maybe_check_sequences()
         except Exception:  # a bug: log it loudly; nothing unacknowledged is lost
             log.exception("ingest %s: writer thread failed", self.client_id)
             self._error("writer thread failed; see the log")
@@ -777,6 +807,7 @@ class IngestWorker:
         event_rows = [row for i in items for row in (i.event_rows or ()) if i.kind == "events"]
         event_rows += [note for i in items for note in i.notes]
         self._records.commit(dead=dead, event_rows=event_rows, gateway_rows=self._tracker.dirty_rows(),
+                             sequences=observations(items), now_ms=round(time.time() * 1000),
                              worker=self._worker_row() if with_stats and self._stats_due() else None)
 
     def _write_points(self, telemetry: list[_Item]) -> None:
@@ -1054,7 +1085,7 @@ def _tune_collector() -> None:
 def _check_int64(message: Any) -> None:
     """Refuse integers the relational store cannot hold (the protocol bounds them from below only)."""
     names = ("seq",) if not isinstance(message, Status) else (
-        "ts_ms", "buffer_depth", "oldest_unsent_ms", "dropped", "config_version")
+        "ts_ms", "buffer_depth", "oldest_unsent_ms", "dropped", "config_version", "last_seq")
     for name in names:
         value = getattr(message, name)
         if value is not None and not -_INT64 <= value <= _INT64:
