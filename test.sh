@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the test suite needs and run it.
-#   Debian packages: mosquitto, influxdb (influxd), postgresql, chromium + chromium-driver
+#   Debian packages: mosquitto, influxdb (influxd), postgresql, nginx, chromium + chromium-driver
 #   (installed when missing and root or passwordless sudo is available), then a virtualenv
 #   with the project and its test extras. Extra arguments go to pytest.
 set -euo pipefail
@@ -10,6 +10,7 @@ VENV="${WARDLINK_VENV:-.venv}"
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 have mosquitto || missing+=(mosquitto)
+have nginx || missing+=(nginx)
 have influxd || missing+=(influxdb)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || missing+=(postgresql)
 have chromium || missing+=(chromium)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -54,6 +55,10 @@ class HubConfig:
         "help": "file holding the session signing key; default <data_dir>/secret_key (created 0600)"})
     secure_cookies: bool = field(default=True, metadata={
         "help": "mark session cookies Secure (HTTPS only); the local demo turns this off"})
+    trusted_proxies: str = field(default="", metadata={
+        "help": "reverse proxies whose X-Forwarded-For/-Proto the web UI believes: a number of "
+                "proxy hops (e.g. 1), or addresses/networks separated by commas "
+                "(e.g. 127.0.0.1, 10.0.0.0/8); empty = none (the TCP peer is the client)"})
     site_name: str = field(default="Wardlink", metadata={"help": "name shown in the UI header"})
     rules_file: str = field(default="", metadata={
         "help": "rules file (TOML/JSON): `wardlink rules sync` loads its rules; ingest and scheduler "
@@ -95,6 +100,34 @@ class HubConfig:
 
 FIELDS = {f.name: f for f in fields(HubConfig)}
 
+#: The most proxy hops ``trusted_proxies`` may name (a longer chain is a mistake).
+MAX_PROXY_HOPS = 10
+
+
+def parse_trusted_proxies(value: str) -> int | tuple[IPv4Network | IPv6Network, ...]:
+    """Return ``trusted_proxies`` as a hop count or a tuple of networks; raise ConfigError.
+
+    An empty value trusts no proxy (hop count 0). A bare address is a one-address network.
+    """
+    text = (value or "").strip()
+    if not text:
+        return 0
+    if text.isdigit():
+        hops = int(text)
+        if hops > MAX_PROXY_HOPS:
+            raise ConfigError(f"trusted_proxies: at most {MAX_PROXY_HOPS} proxy hops, got {hops}")
+        return hops
+    networks = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError("trusted_proxies: must be a number of proxy hops or addresses/networks "
+                              f"separated by commas (e.g. 127.0.0.1, 10.0.0.0/8), got {item!r}") from None
+    return tuple(networks)
+
+
 
 def _coerce(name: str, value: Any) -> Any:
     f = FIELDS[name]
@@ -115,6 +148,8 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind is Path:
             return Path(value)
+        if name == "trusted_proxies" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return ", ".join(value)  # a TOML array of addresses/networks
         if not isinstance(value, (str, int, float)):
             raise ValueError
         return str(value)
@@ -135,6 +170,7 @@ def _validate(cfg: HubConfig) -> HubConfig:
         raise ConfigError(f"mqtt_url: must start with mqtt:// or mqtts://, got {cfg.mqtt_url!r}")
     if cfg.grafana_url and not cfg.grafana_url.startswith(("http://", "https://")):
         raise ConfigError(f"grafana_url: must start with http:// or https://, got {cfg.grafana_url!r}")
+    parse_trusted_proxies(cfg.trusted_proxies)
     if cfg.mqtt_share_group and any(c in cfg.mqtt_share_group for c in "/+#"):
         raise ConfigError(f"mqtt_share_group: must not contain / + #, got {cfg.mqtt_share_group!r}")
     return cfg

@@ -1,4 +1,4 @@
-"""Real servers for tests, benchmarks and system checks: Mosquitto, influxd, PostgreSQL, SMTP.
+"""Real servers for tests, benchmarks and system checks: Mosquitto, influxd, PostgreSQL, nginx, SMTP.
 
 Each server runs as a foreground child process on a free port of 127.0.0.1 with all its files
 in its own directory, so nothing touches a system-wide instance. Lifecycles are symmetric:
@@ -41,6 +41,7 @@ __all__ = [
     "InfluxQueryError",
     "InfluxServer",
     "MosquittoServer",
+    "NginxServer",
     "PostgresDatabase",
     "PostgresServer",
     "ServerError",
@@ -943,6 +944,93 @@ def _pg_ident(name: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise ValueError(f"database name must match [a-z_][a-z0-9_]{{0,62}}, got {name!r}")
     return name
+
+
+# --------------------------------------------------------------------------- nginx
+
+def nginx_binary() -> str | None:
+    """Return the path of the nginx executable, or None."""
+    return _find_binary("nginx", "/usr/sbin/nginx", env="WARDLINK_NGINX")
+
+
+class NginxServer(_ProcessServer):
+    """An nginx reverse proxy in front of ``upstream`` (``host:port``), as the deployment guide sets it up.
+
+    It passes ``Host``, appends to ``X-Forwarded-For`` and sets ``X-Forwarded-Proto``.
+    ``real_ip_from`` lists the addresses whose ``X-Forwarded-For`` nginx itself believes
+    (a load balancer in front of it: ``set_real_ip_from``); ``tls=(cert, key)`` adds an HTTPS
+    listener on ``tls_port``. Config, pid file, logs and temp files stay in ``base_dir``.
+    """
+
+    name = "nginx"
+    package = "nginx"
+    death_signal = "TERM"
+
+    def __init__(self, upstream: str, base_dir: str | os.PathLike | None = None, port: int | None = None,
+                 *, real_ip_from: list[str] = (), tls: tuple[str | os.PathLike, str | os.PathLike] | None = None):
+        self.binary = nginx_binary()
+        if self.binary is None:
+            raise ServerNotFound("nginx", self.package)
+        super().__init__(base_dir, port)
+        self.upstream = upstream
+        self.real_ip_from = list(real_ip_from)
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
+        self.conf_path = self.base_dir / "nginx.conf"
+
+    def _choose_new_ports(self) -> None:
+        self.port = free_port()
+        if self.tls:
+            self.tls_port = free_port()
+
+    @property
+    def url(self) -> str:
+        """Return http://127.0.0.1:PORT."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """Return https://127.0.0.1:TLS_PORT (with ``tls`` only)."""
+        return f"https://{self.host}:{self.tls_port}"
+
+    def _config(self) -> str:
+        d = self.base_dir
+        real_ip = "".join(f"        set_real_ip_from {a};\n" for a in self.real_ip_from)
+        if real_ip:
+            real_ip += "        real_ip_header X-Forwarded-For;\n        real_ip_recursive on;\n"
+        tls = ""
+        if self.tls:
+            cert, key = self.tls
+            tls = (f"        listen {self.host}:{self.tls_port} ssl;\n"
+                   f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n")
+        # As root the workers would otherwise drop to "nobody", who cannot enter the temp dir.
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        temp = "".join(f"    {kind}_temp_path {d / kind};\n"
+                       for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        return (f"{user}worker_processes 1;\ndaemon off;\nmaster_process on;\npid {d / 'nginx.pid'};\n"
+                f"error_log {self.log_path} info;\nevents {{ worker_connections 256; }}\n"
+                f"http {{\n    access_log {d / 'access.log'};\n{temp}"
+                f"    server {{\n        listen {self.host}:{self.port};\n{tls}{real_ip}"
+                f"        location / {{\n"
+                f"            proxy_pass http://{self.upstream};\n"
+                f"            proxy_set_header Host $host;\n"
+                f"            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+                f"            proxy_set_header X-Forwarded-Proto $scheme;\n"
+                f"        }}\n    }}\n}}\n")
+
+    def _prepare(self) -> None:
+        self.conf_path.write_text(self._config())
+
+    def _command(self) -> list[str]:
+        return [self.binary, "-p", str(self.base_dir), "-c", str(self.conf_path), "-e", str(self.log_path)]
+
+    def _is_ready(self) -> bool:
+        return _tcp_open(self.host, self.port) and (self.tls_port is None or _tcp_open(self.host, self.tls_port))
+
+    def access_log(self) -> str:
+        """Return nginx's access log so far."""
+        path = self.base_dir / "access.log"
+        return path.read_text() if path.exists() else ""
 
 
 # --------------------------------------------------------------------------- SMTP

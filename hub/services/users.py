@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -22,7 +23,7 @@ from hub.db.models import ApiToken, Department, User
 from hub.db.types import utc_now
 from hub.db.vocab import ROLES
 from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services import audit
+from hub.services import audit, signin
 from hub.services.actor import Actor, resolve_actor, resolve_clock
 from hub.services.errors import AccountLocked, AuthenticationFailed
 from hub.services.permissions import require
@@ -31,6 +32,7 @@ from wardlink.clock import Clock
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+#: Wrong passwords in a row that lock a signed-in user's e-signatures, and for how long.
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 TOKEN_PREFIX = "wlt_"
@@ -212,7 +214,7 @@ def ensure_admin_with_fresh_password(session: Session, *, username: str = "admin
 
 def update_user(session: Session, username: str, changes: dict, *, actor: Actor | None,
                 clock: Clock | None = None) -> User:
-    """Change a user's display name, e-mail, role or department."""
+    """Change a user's display name, e-mail, role or department; a new role ends their sessions."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "user.manage")
     user = _existing(session, username)
@@ -226,6 +228,8 @@ def update_user(session: Session, username: str, changes: dict, *, actor: Actor 
         _keep_one_admin(session, user)
     for key, value in fields.items():
         setattr(user, key, value)
+    if user.role != before["role"]:
+        signin.end_user_sessions(session, user.id)  # sign in again under the new role
     session.flush()
     old, new = audit.changes(before, user_snapshot(user))
     if new:
@@ -236,7 +240,7 @@ def update_user(session: Session, username: str, changes: dict, *, actor: Actor 
 
 def set_active(session: Session, username: str, active: bool, *, actor: Actor | None,
                clock: Clock | None = None) -> User:
-    """Enable or disable a user's account (users are never deleted)."""
+    """Enable or disable a user's account (users are never deleted); disabling ends its sessions."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "user.manage")
     user = _existing(session, username)
@@ -245,6 +249,8 @@ def set_active(session: Session, username: str, active: bool, *, actor: Actor | 
     if not active and user.role == "admin":
         _keep_one_admin(session, user)
     user.is_active = active
+    if not active:
+        signin.end_user_sessions(session, user.id)
     session.flush()
     audit.record(session, actor=who, action="user.enable" if active else "user.disable",
                  entity="user", entity_id=user.username, before={"is_active": not active},
@@ -271,60 +277,64 @@ def _keep_one_admin(session: Session, user: User) -> None:
 
 
 def authenticate(session: Session, username: str, password: str, *, clock: Clock | None = None,
-                 source_ip: str | None = None, max_failures: int = MAX_FAILED_LOGINS,
-                 lockout: timedelta = LOCKOUT) -> User:
+                 source_ip: str | None = None) -> User:
     """Return the user whose credentials these are, or raise :class:`AuthenticationFailed`.
 
-    Failures are counted and audited in ``session`` *before* raising, so the caller must
-    commit even when this raises. After ``max_failures`` consecutive failures the account
-    refuses every password for ``lockout`` (:class:`AccountLocked`).
+    ``source_ip`` is the client's address. Failures are counted and audited in ``session``
+    *before* raising, so the caller must commit even when this raises. After too many failures
+    for this user name from this address, or from this address altogether, every attempt from
+    it is refused with :class:`AccountLocked` until the failures age out (see
+    :mod:`hub.services.signin`) -- the same way for user names that do not exist, so neither
+    the answer nor its timing tells which accounts exist.
     """
     clock = resolve_clock(clock)
     now = utc_now(clock)
     name = normalise_username(username)
+    until = signin.blocked_until(session, name, source_ip, clock=clock)
+    if until is not None:
+        raise AccountLocked("too many failed sign-in attempts; try again later", until)
     user = find_user(session, name) if name else None
     where = Actor(username=name[:100] or "?", role="anonymous", source_ip=source_ip)
     if user is None:
         _burn_verify(password or "")
-        audit.record(session, actor=where, action="user.login_failed", entity="user",
-                     entity_id=name or "?", after={"reason": "unknown user"}, clock=clock)
-        raise AuthenticationFailed("invalid username or password")
+        _failed(session, name, where, {"reason": "unknown user"}, clock)
     who = Actor.for_user(user, source_ip)
-    if user.locked_until is not None and user.locked_until > now:
-        audit.record(session, actor=who, action="user.login_failed", entity="user",
-                     entity_id=user.username, after={"reason": "locked"}, clock=clock)
-        raise AccountLocked("too many failed sign-in attempts; try again later", user.locked_until)
     if not _verify(user.password_hash, password or ""):
         user.failed_logins += 1
-        details = {"reason": "wrong password", "failed_logins": user.failed_logins}
-        audit.record(session, actor=who, action="user.login_failed", entity="user",
-                     entity_id=user.username, after=details, clock=clock)
-        if user.failed_logins >= max_failures:
-            user.failed_logins = 0
-            user.locked_until = now + lockout
-            audit.record(session, actor=who, action="user.locked", entity="user",
-                         entity_id=user.username, after={"locked_until": user.locked_until},
-                         clock=clock)
-        session.flush()
-        raise AuthenticationFailed("invalid username or password")
+        _failed(session, name, who, {"reason": "wrong password", "failed_logins": user.failed_logins},
+                clock)
     if not user.is_active:
-        audit.record(session, actor=who, action="user.login_failed", entity="user",
-                     entity_id=user.username, after={"reason": "disabled"}, clock=clock)
-        raise AuthenticationFailed("invalid username or password")
+        _failed(session, name, who, {"reason": "disabled"}, clock)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now
+    signin.clear_failures(session, name, source_ip)
     session.flush()
     audit.record(session, actor=who, action="user.login", entity="user", entity_id=user.username,
                  clock=clock)
     return user
 
 
+def _failed(session: Session, name: str, who: Actor, details: dict, clock: Clock) -> NoReturn:
+    """Count and audit a failed sign-in, then raise the one vague answer every failure gets."""
+    audit.record(session, actor=who, action="user.login_failed", entity="user",
+                 entity_id=name or "?", after=details, clock=clock)
+    if signin.record_failure(session, name, who.source_ip, clock=clock):
+        until = signin.blocked_until(session, name, who.source_ip, clock=clock)
+        audit.record(session, actor=who, action="user.locked", entity="user", entity_id=name or "?",
+                     after={"locked_until": until, "source_ip": who.source_ip}, clock=clock)
+    session.flush()
+    raise AuthenticationFailed("invalid username or password")
+
+
 def change_password(session: Session, *, current: str, new: str, actor: Actor,
-                    clock: Clock | None = None) -> User:
-    """Change the signed-in user's own password after checking the current one."""
+                    clock: Clock | None = None, keep_session: str | None = None) -> User:
+    """Change the signed-in user's own password after checking the current one.
+
+    Every other session of the user ends; ``keep_session`` (the browser session making the
+    change) stays signed in.
+    """
     clock = resolve_clock(clock)
     if actor.user_id is None:
         raise PermissionDenied("only a signed-in user can change their own password")
@@ -336,6 +346,7 @@ def change_password(session: Session, *, current: str, new: str, actor: Actor,
     check_password_policy(new, user.username)
     user.password_hash = hash_password(new)
     user.password_changed_at = utc_now(clock)
+    signin.end_user_sessions(session, user.id, keep=keep_session)
     session.flush()
     audit.record(session, actor=actor, action="user.password_change", entity="user",
                  entity_id=user.username, clock=clock)
@@ -344,7 +355,8 @@ def change_password(session: Session, *, current: str, new: str, actor: Actor,
 
 def reset_password(session: Session, *, username: str, actor: Actor | None,
                    clock: Clock | None = None) -> str:
-    """Give ``username`` a generated password, clear any lockout, and return the password."""
+    """Give ``username`` a generated password, clear any lockout, end every session of the
+    user, and return the password."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "user.manage")
     user = _existing(session, username)
@@ -353,6 +365,8 @@ def reset_password(session: Session, *, username: str, actor: Actor | None,
     user.password_changed_at = utc_now(clock)
     user.failed_logins = 0
     user.locked_until = None
+    signin.clear_failures(session, user.username)
+    signin.end_user_sessions(session, user.id)
     session.flush()
     audit.record(session, actor=who, action="user.password_reset", entity="user",
                  entity_id=user.username, clock=clock)

@@ -69,7 +69,10 @@ def make_server(config: HubConfig, *, threads: int = 8, telemetry=None, clock: C
         app = create_app(config, telemetry=telemetry, clock=clock)
         server = create_server(app, host=config.web_host,
                                port=config.web_port if port is None else port,
-                               threads=threads, ident="wardlink")
+                               threads=threads, ident="wardlink",
+                               # The app decides which forwarded headers to believe
+                               # (trusted_proxies, hub.web.proxy); waitress must pass them on.
+                               clear_untrusted_proxy_headers=False)
     except BaseException:
         if owned is not None:
             owned.close()

@@ -14,16 +14,15 @@ from flask import Flask, g, request
 
 from hub.config import HubConfig
 from hub.db import check_current, open_engine
+from hub.db.audit_key import use_audit_key
 from hub.web import errors, filters, nav, ui
 from hub.web import db as request_db
 from hub.web.auth import SESSION_LIFETIME, check_csrf, load_identity
-from hub.web.security import RateLimiter, add_security_headers, load_secret_key
+from hub.web.proxy import ProxyFix
+from hub.web.security import add_security_headers, load_secret_key
 from hub.web.state import EXTENSION, WebState
 from wardlink.clock import Clock, SystemClock
 
-#: Sign-in attempts allowed per client address per window.
-LOGIN_ATTEMPTS = 20
-LOGIN_WINDOW_S = 300.0
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
@@ -56,14 +55,16 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
     engine = open_engine(config.resolved_database_url)
     try:
         check_current(engine)
+        use_audit_key(config, engine)
     except Exception:
         engine.dispose()
         raise
     app.extensions[EXTENSION] = WebState(
         config=config, engine=engine, clock=clock, telemetry=telemetry,
-        login_limiter=RateLimiter(LOGIN_ATTEMPTS, LOGIN_WINDOW_S, clock),
     )
 
+    # The client's address and scheme as the trusted reverse proxies report them (once, here).
+    app.wsgi_app = ProxyFix(app.wsgi_app, config.trusted_proxies)
     request_db.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
@@ -82,7 +83,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
 
     @app.after_request
     def _headers(response):
-        return add_security_headers(response, https=config.secure_cookies,
+        return add_security_headers(response, https=config.secure_cookies or request.is_secure,
                                     private=request.endpoint != "static")
 
     return app

@@ -2,15 +2,15 @@
 
 A browser signs in with a password and gets a signed session cookie; scripts send
 ``Authorization: Bearer <token>``. Either way the request gets ``g.actor`` (for services)
-and ``g.user`` (for templates). A session ends when its user is disabled, changes password,
-or after :data:`SESSION_LIFETIME`.
+and ``g.user`` (for templates). The cookie carries only a session id that the database
+must know (:mod:`hub.services.signin`): signing out, a password change or reset, a disable or
+a role change end sessions at once, and every session ends after :data:`SESSION_LIFETIME`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -20,9 +20,10 @@ from flask import (Blueprint, abort, flash, g, redirect, render_template, reques
 from hub.db import session_scope
 from hub.db.models import User
 from hub.errors import HubError, InvalidInput
-from hub.services import audit, users
+from hub.db.types import utc_now
+from hub.services import audit, signin, users
 from hub.services.actor import Actor
-from hub.services.errors import AuthenticationFailed
+from hub.services.errors import AccountLocked, AuthenticationFailed
 from hub.services.permissions import can
 from hub.web.db import SAFE_METHODS, commit, db
 from hub.web.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, rotate_csrf
@@ -30,7 +31,8 @@ from hub.web.state import state
 
 bp = Blueprint("auth", __name__)
 
-SESSION_LIFETIME = timedelta(hours=12)
+SESSION_LIFETIME = signin.SESSION_LIFETIME
+SESSION_KEY = "sid"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class CurrentUser:
 
 
 def client_ip() -> str | None:
-    """Return the client's address as the WSGI server saw it."""
+    """Return the client's address (behind trusted proxies: the one they report)."""
     return request.remote_addr
 
 
@@ -59,14 +61,13 @@ def load_identity() -> None:
     if header is not None:
         _load_token(header)
         return
-    user_id = session.get("uid")
-    if user_id is None:
+    session_id = session.get(SESSION_KEY)
+    if session_id is None:
+        if "uid" in session:
+            session.clear()  # a cookie from before sessions were revocable
         return
-    user = db().get(User, user_id)
-    started = session.get("t", 0)
-    expired = state().clock.now() - started > SESSION_LIFETIME.total_seconds()
-    if (user is None or not user.is_active or expired
-            or session.get("fp") != users.session_fingerprint(user)):
+    user = signin.session_user(db(), session_id, clock=state().clock)
+    if user is None:  # signed out, ended, expired, or the user was disabled
         session.clear()
         return
     _set_identity(user, "session")
@@ -143,25 +144,26 @@ def login():
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))
     next_url = request.form.get("next", "")
-    retry_after = state().login_limiter.hit(client_ip() or "?")
-    if retry_after is not None:
-        response = render_template("auth/login.html", next=next_url,
-                                   error="Too many sign-in attempts from this address. "
-                                         f"Try again in {math.ceil(retry_after)} seconds.")
-        return response, 429, {"Retry-After": str(math.ceil(retry_after))}
     username = request.form.get("username", "")
+    clock = state().clock
     try:
         user = users.authenticate(db(), username, request.form.get("password", ""),
-                                  clock=state().clock, source_ip=client_ip())
+                                  clock=clock, source_ip=client_ip())
+    except AccountLocked as exc:
+        # One answer whether or not the user name exists: it says nothing about accounts.
+        wait = max(1, math.ceil((exc.until - utc_now(clock)).total_seconds()))
+        error = ("Too many failed sign-in attempts from here. "
+                 f"Try again in {math.ceil(wait / 60)} minute{'s' if wait > 60 else ''}.")
+        return (render_template("auth/login.html", next=next_url, username=username, error=error),
+                429, {"Retry-After": str(wait)})
     except AuthenticationFailed as exc:
         commit()  # keep the failure count and its audit row
         return render_template("auth/login.html", next=next_url, username=username,
                                error=str(exc).capitalize() + "."), 401
+    session_id = signin.start_session(db(), user, clock=clock, source_ip=client_ip())
     session.clear()
     session.permanent = True
-    session["uid"] = user.id
-    session["fp"] = users.session_fingerprint(user)
-    session["t"] = state().clock.now()
+    session[SESSION_KEY] = session_id
     rotate_csrf()
     commit()
     return redirect(_safe_next(next_url))
@@ -171,6 +173,8 @@ def login():
 def logout():
     """Sign out and forget the session."""
     if g.actor is not None:
+        if g.user.via == "session":
+            signin.end_session(db(), session.get(SESSION_KEY))
         audit.record(db(), actor=g.actor, action="user.logout", entity="user",
                      entity_id=g.actor.username, clock=state().clock)
         commit()
@@ -201,12 +205,12 @@ def change_password():
     if new != request.form.get("confirm_password", ""):
         return _account_page(status=400, password_error="The new passwords do not match.")
     try:
-        user = users.change_password(db(), current=request.form.get("current_password", ""),
-                                     new=new, actor=g.actor, clock=state().clock)
+        users.change_password(db(), current=request.form.get("current_password", ""), new=new,
+                              actor=g.actor, clock=state().clock,
+                              keep_session=session.get(SESSION_KEY))  # this one survives; others end
     except InvalidInput as exc:
         return _account_page(status=400, password_error=str(exc))
     commit()
-    session["fp"] = users.session_fingerprint(user)  # this session survives; others end
     flash("Your password has been changed.", "success")
     return redirect(url_for("auth.account"))
 

@@ -8,7 +8,6 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from hub.config import HubConfig
-from hub.web.security import RateLimiter
 from wardlink.clock import Clock
 
 EXTENSION = "wardlink"
@@ -22,7 +21,6 @@ class WebState:
     engine: Engine
     clock: Clock
     telemetry: object | None
-    login_limiter: RateLimiter
     owns_engine: bool = True
     closers: list = field(default_factory=list)
 

@@ -32,6 +32,8 @@ def test_environment_overrides_the_file(tmp_path):
     ('mqtt_share_group = "a/b"', "mqtt_share_group: must not contain"),
     ('web_prot = 80', "web_prot: unknown setting"),
     ("secure_cookies = 3", "secure_cookies: must be true or false"),
+    ('trusted_proxies = "10.0.0.0/33"', "trusted_proxies: must be a number of proxy hops or addresses"),
+    ("trusted_proxies = 11", "trusted_proxies: at most 10 proxy hops"),
 ])
 def test_bad_settings_are_refused_naming_the_key(tmp_path, text, message):
     path = tmp_path / "hub.toml"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hub.db import open_engine, session_scope, upgrade
 from hub.db.models import AuditLog, User
 from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services import users
+from hub.services import signin, users
 from hub.services.errors import AccountLocked, AuthenticationFailed
 
 
@@ -44,29 +44,45 @@ def test_generated_passwords_differ_every_time():
     assert len({users.generate_password() for _ in range(50)}) == 50
 
 
-def test_wrong_passwords_are_counted_and_audited_then_the_account_locks(session, clock):
-    for attempt in range(1, users.MAX_FAILED_LOGINS):
+def test_wrong_passwords_are_counted_and_audited_then_that_address_is_locked_out(session, clock):
+    here = "192.0.2.9"
+    for attempt in range(1, signin.FAILURES_PER_ACCOUNT):
         with pytest.raises(AuthenticationFailed):
-            users.authenticate(session, "viewer", "not the password", clock=clock, source_ip="192.0.2.9")
+            users.authenticate(session, "viewer", "not the password", clock=clock, source_ip=here)
         assert users.find_user(session, "viewer").failed_logins == attempt
     with pytest.raises(AuthenticationFailed):
-        users.authenticate(session, "viewer", "still not it", clock=clock)
-    locked = users.find_user(session, "viewer")
-    assert locked.locked_until == users.utc_now(clock) + users.LOCKOUT
-    # While locked, even the right password is refused.
+        users.authenticate(session, "viewer", "still not it", clock=clock, source_ip=here)
+    # From that address, even the right password is refused until the failures age out...
+    with pytest.raises(AccountLocked) as locked:
+        users.authenticate(session, "viewer", password("viewer"), clock=clock, source_ip=here)
+    assert locked.value.until == users.utc_now(clock) + signin.ACCOUNT_WINDOW
+    # ...but the account's owner elsewhere is not held back by someone else's guesses.
+    assert users.authenticate(session, "viewer", password("viewer"), clock=clock,
+                              source_ip="192.0.2.77").username == "viewer"
+    clock.advance(signin.ACCOUNT_WINDOW.total_seconds() - 1)
     with pytest.raises(AccountLocked):
-        users.authenticate(session, "viewer", password("viewer"), clock=clock)
-    clock.advance(users.LOCKOUT.total_seconds() - 1)
-    with pytest.raises(AccountLocked):
-        users.authenticate(session, "viewer", password("viewer"), clock=clock)
+        users.authenticate(session, "viewer", password("viewer"), clock=clock, source_ip=here)
     clock.advance(1)
-    assert users.authenticate(session, "viewer", password("viewer"), clock=clock).username == "viewer"
+    assert users.authenticate(session, "viewer", password("viewer"), clock=clock,
+                              source_ip=here).username == "viewer"
     assert users.find_user(session, "viewer").failed_logins == 0
     actions = _audit_actions(session, "viewer")
-    assert actions.count("user.login_failed") == users.MAX_FAILED_LOGINS + 2
+    assert actions.count("user.login_failed") == signin.FAILURES_PER_ACCOUNT
     assert "user.locked" in actions and actions[-1] == "user.login"
     source = session.scalar(select(AuditLog.source_ip).where(AuditLog.action == "user.login_failed"))
-    assert source == "192.0.2.9"
+    assert source == here
+
+
+def test_unknown_user_names_lock_out_exactly_like_real_ones(session, clock):
+    def outcomes(username):
+        seen = []
+        for _ in range(signin.FAILURES_PER_ACCOUNT + 1):
+            with pytest.raises(AuthenticationFailed) as exc:
+                users.authenticate(session, username, "not the password", clock=clock, source_ip="192.0.2.9")
+            seen.append((type(exc.value).__name__, str(exc.value), getattr(exc.value, "until", None)))
+        return seen
+
+    assert outcomes("nobody") == outcomes("viewer")
 
 
 def test_unknown_users_and_disabled_accounts_get_the_same_vague_answer(session, clock):

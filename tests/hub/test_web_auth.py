@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from relational_support import clock, csrf_from, hub_config, login, password, web  # noqa: F401
 
 from hub.db import session_scope
 from hub.services import users
 from hub.web import create_app
-from hub.web.app import LOGIN_ATTEMPTS, LOGIN_WINDOW_S
+from hub.services import signin
 from hub.web.auth import SESSION_LIFETIME
+
+
+def _client_at(web, address: str):
+    """Return a test client whose requests come from ``address``."""
+    client = web.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
 
 
 def _failed_logins(web, username):
@@ -51,32 +60,55 @@ def test_the_session_cookie_is_secure_when_configured(tmp_path, clock, relationa
         app.extensions["wardlink"].close()
 
 
-def test_a_wrong_password_is_refused_counted_and_the_account_locks(web):
+def test_wrong_passwords_lock_that_account_at_that_address_only(web):
     client = web.client()
     response = login(client, "viewer", "not-my-password")
     assert response.status_code == 401 and "Invalid username or password." in response.text
     assert _failed_logins(web, "viewer") == 1
-    for _ in range(users.MAX_FAILED_LOGINS - 1):
+    for _ in range(signin.FAILURES_PER_ACCOUNT - 1):
         login(client, "viewer", "not-my-password")
     response = login(client, "viewer")  # the right password, too late
-    assert response.status_code == 401 and "try again later" in response.text
-    web.clock.advance(users.LOCKOUT.total_seconds())
+    assert response.status_code == 429 and "Try again in 15 minutes" in response.text
+    assert int(response.headers["Retry-After"]) == signin.ACCOUNT_WINDOW.total_seconds()
+    elsewhere = _client_at(web, "198.51.100.4")  # the account's owner, at another desk
+    assert login(elsewhere, "viewer").status_code == 302
+    web.clock.advance(signin.ACCOUNT_WINDOW.total_seconds())
     assert login(client, "viewer").status_code == 302
 
 
-def test_sign_in_attempts_from_one_address_are_rate_limited(web):
+def test_unknown_and_known_user_names_get_the_same_answers(web):
+    def answers(username, address):
+        client = _client_at(web, address)
+        seen = [login(client, username, "not-the-password") for _ in range(signin.FAILURES_PER_ACCOUNT + 1)]
+        return [(r.status_code, re.search(r'role="alert">([^<]*)<', r.text).group(1),
+                 r.headers.get("Retry-After")) for r in seen]
+
+    unknown, known = answers("nobody-here", "198.51.100.5"), answers("viewer", "198.51.100.6")
+    assert unknown == known
+    assert [status for status, _, _ in known] == [401] * signin.FAILURES_PER_ACCOUNT + [429]
+
+
+def test_failed_sign_ins_from_one_address_are_rate_limited(web):
     client = web.client()
     token = csrf_from(client.get("/login").text)
-    attempt = {"username": "nobody", "password": "guess-guess", "csrf_token": token}
-    for _ in range(LOGIN_ATTEMPTS):
+    for n in range(signin.FAILURES_PER_ADDRESS):
+        attempt = {"username": f"guess{n}", "password": "guess-guess", "csrf_token": token}
         assert client.post("/login", data=attempt).status_code == 401
-    blocked = client.post("/login", data={**attempt, "username": "viewer", "password": password("viewer")})
-    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) == LOGIN_WINDOW_S
-    other = client.post("/login", data=attempt, environ_base={"REMOTE_ADDR": "198.51.100.4"})
-    assert other.status_code == 401  # another address is not held back
-    web.clock.advance(LOGIN_WINDOW_S)
-    assert client.post("/login", data={**attempt, "username": "viewer",
-                                       "password": password("viewer")}).status_code == 302
+    blocked = client.post("/login", data={"username": "viewer", "password": password("viewer"),
+                                          "csrf_token": token})
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) == signin.ADDRESS_WINDOW.total_seconds()
+    other = _client_at(web, "198.51.100.4")  # another address is not held back
+    assert login(other, "viewer").status_code == 302
+    web.clock.advance(signin.ADDRESS_WINDOW.total_seconds())
+    assert client.post("/login", data={"username": "viewer", "password": password("viewer"),
+                                       "csrf_token": token}).status_code == 302
+
+
+def test_successful_sign_ins_are_never_counted(web):
+    for _ in range(signin.FAILURES_PER_ADDRESS + 5):
+        client = web.app.test_client()
+        assert login(client, "viewer").status_code == 302
 
 
 def test_pages_send_visitors_to_sign_in_and_back(web):
@@ -151,3 +183,72 @@ def test_an_api_token_is_shown_once_on_the_account_page(web):
     assert token not in again and "nightly export" in again and token[:12] in again
     api = web.app.test_client()
     assert api.get("/api/v1/assets", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+# ------------------------------------------------------------------ revocable sessions
+
+COOKIE = "wardlink_session"
+
+
+def _replay(web, cookie: str, path: str = "/api/v1/assets") -> int:
+    """Send a captured session cookie from a fresh client; return the status."""
+    client = web.app.test_client()
+    client.set_cookie(COOKIE, cookie)
+    return client.get(path).status_code
+
+
+def _sign_out(web, client):
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/").text)})
+
+
+def _change_password(web, client):
+    elsewhere = web.client("tech")  # the session that changes the password stays signed in
+    response = elsewhere.post("/account/password", data={
+        "csrf_token": csrf_from(elsewhere.get("/account").text), "current_password": password("tech"),
+        "new_password": "correct horse battery staple", "confirm_password": "correct horse battery staple"})
+    assert response.status_code == 302 and elsewhere.get("/").status_code == 200
+
+
+def _reset_password(web, client):
+    with session_scope(web.engine) as s:
+        users.reset_password(s, username="tech", actor=None, clock=web.clock)
+
+
+def _disable(web, client):
+    with session_scope(web.engine) as s:
+        users.set_active(s, "tech", False, actor=None, clock=web.clock)
+
+
+def _change_role(web, client):
+    with session_scope(web.engine) as s:
+        users.update_user(s, "tech", {"role": "viewer"}, actor=None, clock=web.clock)
+
+
+@pytest.mark.parametrize("event", [_sign_out, _change_password, _reset_password, _disable, _change_role],
+                         ids=["sign-out", "password-change", "password-reset", "disable", "role-change"])
+def test_a_captured_session_cookie_is_dead_after(web, event):
+    client = web.client("tech")
+    cookie = client.get_cookie(COOKIE).value
+    assert _replay(web, cookie) == 200
+    event(web, client)
+    assert _replay(web, cookie) == 401
+    assert _replay(web, cookie, "/assets") == 302  # pages send it to sign in
+    assert client.get("/api/v1/assets").status_code == 401
+
+
+def test_signing_out_ends_only_that_session(web):
+    here, elsewhere = web.client("tech"), web.client("tech")
+    _sign_out(web, here)
+    assert here.get("/api/v1/assets").status_code == 401
+    assert elsewhere.get("/api/v1/assets").status_code == 200
+
+
+def test_a_disabled_users_api_tokens_stop_working(web):
+    client = web.client("tech")
+    page = client.post("/account/tokens", data={"name": "script", "csrf_token": csrf_from(client.get("/account").text)})
+    token = page.text.split('data-testid="new-token">')[1].split("<")[0]
+    bearer = {"Authorization": f"Bearer {token}"}
+    api = web.app.test_client()
+    assert api.get("/api/v1/assets", headers=bearer).status_code == 200
+    _disable(web, client)
+    assert api.get("/api/v1/assets", headers=bearer).status_code == 401

@@ -71,6 +71,7 @@ def test_the_file_explains_its_queue_arithmetic_and_keeps_per_listener_settings_
     assert "max_queued_messages 2000000" in lines
     assert "500 gateway(s) x 1.1 batches/s x 1 h x 3600 s/h = 1,980,000 -> 2,000,000" in text
     assert "allow_anonymous false" in lines and "persistence true" in lines
+    assert "autosave_interval 10" in lines  # a crash loses at most 10 s the gateways must re-send
     assert "plugin /x/dynsec.so" in lines and not any(x.startswith("password_file") for x in lines)
     files = render_mosquitto_conf(BrokerSettings(auth="files", max_queued_messages=5000))
     assert "max_queued_messages 5000" in files and "password_file /etc/mosquitto/wardlink.passwd" in files
