@@ -128,7 +128,6 @@ def parse_trusted_proxies(value: str) -> int | tuple[IPv4Network | IPv6Network, 
     return tuple(networks)
 
 
-
 def _coerce(name: str, value: Any) -> Any:
     f = FIELDS[name]
     kind = f.type if isinstance(f.type, type) else {"Path": Path, "str": str, "int": int, "bool": bool}[f.type]
