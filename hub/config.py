@@ -47,6 +47,9 @@ class HubConfig:
         "help": "stable MQTT client id of this ingest worker (unique per worker)"})
     mqtt_share_group: str = field(default="", metadata={
         "help": "shared-subscription group so N ingest workers split the load; empty = none"})
+    ingest_stall_s: int = field(default=120, metadata={
+        "help": "seconds an ingest worker may hold a message unacknowledged, or retry a store write, "
+                "before /api/v1/health says degraded (ingest: stalled)"})
     web_host: str = field(default="127.0.0.1", metadata={"help": "address the web UI listens on"})
     web_port: int = field(default=8080, metadata={"help": "port the web UI listens on"})
     public_url: str = field(default="", metadata={
@@ -164,6 +167,8 @@ def _validate(cfg: HubConfig) -> HubConfig:
         raise ConfigError("influx_url: required when telemetry = 'influxdb'")
     if not 0 < cfg.web_port < 65536:
         raise ConfigError(f"web_port: must be 1..65535, got {cfg.web_port}")
+    if cfg.ingest_stall_s < 10:
+        raise ConfigError(f"ingest_stall_s: must be at least 10 seconds, got {cfg.ingest_stall_s}")
     scheme = cfg.mqtt_url.split("://", 1)[0]
     if scheme not in ("mqtt", "mqtts") or "://" not in cfg.mqtt_url:
         raise ConfigError(f"mqtt_url: must start with mqtt:// or mqtts://, got {cfg.mqtt_url!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -44,6 +44,8 @@ class WorkerRow:
     pending: int
     last_error: str | None
     last_error_ms: int | None
+    oldest_pending_ms: int | None = None  # receipt of its oldest unacknowledged message
+    retrying_since_ms: int | None = None  # since when a store or listener write is being retried
 
 
 def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:
@@ -142,7 +144,9 @@ class IngestRecords:
 
 
 def _list_workers(engine: Engine) -> list[WorkerRow]:
-    names = list(WorkerRow.__dataclass_fields__)
     with engine.connect() as conn:
+        # A table made by an older worker may lack the newer columns until a worker starts.
+        present = {c["name"] for c in inspect(conn).get_columns(workers.name)}
+        names = [n for n in WorkerRow.__dataclass_fields__ if n in present]
         rows = conn.execute(select(*(workers.c[n] for n in names)).order_by(workers.c.client_id))
-        return [WorkerRow(*row) for row in rows]
+        return [WorkerRow(**dict(zip(names, row))) for row in rows]

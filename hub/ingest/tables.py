@@ -24,6 +24,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 
 metadata = MetaData(naming_convention={
@@ -118,7 +120,12 @@ workers = Table(
     Column("pending", Integer, nullable=False),
     Column("last_error", Text),
     Column("last_error_ms", BigInteger),
+    # Added after the first release; create_tables adds them to an older table.
+    Column("oldest_pending_ms", BigInteger),  # receipt of the oldest unacknowledged message
+    Column("retrying_since_ms", BigInteger),  # since when a store or listener write is being retried
 )
+#: Nullable columns added to existing ingest tables after their first release: name -> type.
+ADDED_COLUMNS = {"ingest_workers": {"oldest_pending_ms": "BIGINT", "retrying_since_ms": "BIGINT"}}
 
 #: Each gateway boot's telemetry batch sequence as the hub received it, shared by every worker
 #: of a group (see :mod:`hub.ingest.sequence`): every seq through ``through`` arrived;
@@ -146,5 +153,13 @@ batch_sequence = Table(
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the ingest tables that do not exist yet."""
+    """Create the ingest tables that do not exist yet, and add columns an older version lacked."""
     metadata.create_all(engine, checkfirst=True)
+    inspector = inspect(engine)
+    for table, added in ADDED_COLUMNS.items():
+        present = {c["name"] for c in inspector.get_columns(table)}
+        missing = [(name, kind) for name, kind in added.items() if name not in present]
+        if missing:
+            with engine.begin() as conn:
+                for name, kind in missing:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))

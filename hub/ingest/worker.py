@@ -265,6 +265,8 @@ class IngestWorker:
         self._queued_weight = 0
         self._listen_queue: deque[_Item] = deque()  # the same messages, for the listener thread
         self._unacked = 0
+        self._unacked_since: deque[int] = deque()  # received_ms of each unacknowledged message, oldest first
+        self._retrying_since: dict[str, int] = {}  # "stores"/"listeners" -> when its retries began (ms)
         self._ack_lock = threading.Lock()
         self._generation = 0
         self._connected = False
@@ -304,6 +306,8 @@ class IngestWorker:
             self._queue.clear()
             self._listen_queue.clear()
             self._queued_weight = self._unacked = 0
+            self._unacked_since.clear()
+            self._retrying_since.clear()
         if self._tune_collector:
             _tune_collector()
         # One store thread per batch in flight: while the store takes in one batch the next
@@ -354,6 +358,7 @@ class IngestWorker:
         if client is not None:
             client.disconnect()
             client.loop_stop()
+        self._publish_final_stats()
         if self._own_engine:
             self._records.engine.dispose()  # reconnects by itself if started again
         self._started = False
@@ -518,6 +523,7 @@ class IngestWorker:
                 item.listened = True
             self._queued_weight += item.weight
             self._unacked += 1
+            self._unacked_since.append(item.received_ms)
             self._cond.notify_all()
 
     def _decode(self, msg: mqtt.MQTTMessage, received_ms: int) -> _Item:
@@ -672,9 +678,12 @@ class IngestWorker:
                     self._counters.store_errors += 1
                 self._error(str(exc), log_it=not failing)
                 failing = True
+                self._retrying_since.setdefault(what, self._now_ms())
+                self._publish_stats_while_retrying()
             if self._abort.wait(delay):
                 return False
             delay = min(delay * 2, self._retry_max)
+        self._retrying_since.pop(what, None)
         if failing:
             log.info("ingest %s: %s answer again; resuming", self.client_id, what)
         return True
@@ -952,6 +961,8 @@ class IngestWorker:
                     acked += 1
         with self._cond:
             self._unacked -= len(items)
+            for _ in range(min(len(items), len(self._unacked_since))):
+                self._unacked_since.popleft()  # acknowledged in arrival order: the oldest ones
         with self._counters.lock:
             self._counters.acked += acked
 
@@ -1037,7 +1048,34 @@ class IngestWorker:
                 "started_ms": s.started_ms or 0, "updated_ms": self._now_ms(), "connected": s.connected,
                 "received": s.received, "points_written": s.points_written, "dead_lettered": s.dead_lettered,
                 "acked": s.acked, "store_errors": s.store_errors, "pending": s.pending,
-                "last_error": s.last_error, "last_error_ms": s.last_error_ms}
+                "last_error": s.last_error, "last_error_ms": s.last_error_ms,
+                "oldest_pending_ms": self._oldest_pending_ms(),
+                "retrying_since_ms": min(list(self._retrying_since.values()), default=None)}
+
+    def _oldest_pending_ms(self) -> int | None:
+        try:
+            return self._unacked_since[0]
+        except IndexError:  # none pending (or the last one acknowledged meanwhile)
+            return None
+
+    def _publish_stats_while_retrying(self) -> None:
+        """Publish the counters during a retry too, so health sees a worker stuck retrying."""
+        if self._stats_due() and self._records is not None:
+            try:
+                self._records.commit(worker=self._worker_row())
+            except StoreError:
+                pass  # the relational store is what fails: the error being retried says so
+
+    def _publish_final_stats(self) -> None:
+        """Publish that this worker stopped and holds nothing (unacknowledged messages stay with the broker)."""
+        if self._records is None:
+            return
+        row = {**self._worker_row(), "connected": False, "pending": 0, "oldest_pending_ms": None,
+               "retrying_since_ms": None}
+        try:
+            self._records.commit(worker=row)
+        except StoreError as exc:
+            log.info("ingest %s: cannot publish the final counters: %s", self.client_id, exc)
 
     def _maybe_publish_stats(self) -> None:
         if not self._stats_due() or self._records is None:

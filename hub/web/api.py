@@ -15,6 +15,7 @@ from sqlalchemy import text
 from hub.db.types import from_ms, to_ms, utc_now
 from hub.errors import InvalidInput, NotFound, StoreError
 from hub.services import alerts, assets, gateways
+from hub.services import ingest_status
 from hub.services.permissions import require
 from hub.services.validate import optional_id
 from hub.web.db import commit, db
@@ -116,7 +117,47 @@ def health():
         except Exception:  # noqa: BLE001
             checks["telemetry"] = "unavailable"
     healthy = checks["database"] == "ok" and checks["telemetry"] != "unavailable"
-    return jsonify({"status": "ok" if healthy else "degraded", **checks}), 200 if healthy else 503
+    body = {"status": "ok" if healthy else "degraded", **checks, **_ingest_check(checks["database"] == "ok")}
+    if body.get("ingest") == "stalled":
+        body["status"] = "degraded"  # still 200: this web server serves; ingest needs attention
+    return jsonify(body), 200 if healthy else 503
+
+
+def _ingest_check(database_ok: bool) -> dict:
+    """Return {"ingest": ok | stalled | not running | unknown} and, when stalled, the reasons."""
+    if not database_ok:
+        return {"ingest": "unknown"}
+    try:
+        report = ingest_status.ingest_health(state().engine, _now_ms(), stall_after_s=state().config.ingest_stall_s)
+    except StoreError:
+        return {"ingest": "unknown"}
+    if report.status != "stalled":
+        return {"ingest": report.status}
+    return {"ingest": "stalled", "reasons": [f"an ingest worker is stalled: {r}" for r in report.reasons]}
+
+
+@bp.get("/ingest")
+def ingest_overview():
+    """Return ingest's state: each worker's counters and judgement, and the dead letters kept."""
+    report = ingest_status.ingest_report(state().engine, _now_ms(), actor=g.actor,
+                                         stall_after_s=state().config.ingest_stall_s)
+    return jsonify({"status": report.status, "reasons": list(report.reasons),
+                    "workers": [w.to_json() for w in report.workers],
+                    "dead_letters": {"distinct": report.dead_letters, "messages": report.dead_letter_messages,
+                                     "last_received_ms": report.last_dead_letter_ms}})
+
+
+@bp.get("/ingest/dead-letters")
+def ingest_dead_letters():
+    """Return the messages ingest refused, most recent first: reason, gateway, page, per_page."""
+    reason, gateway = request.args.get("reason") or None, request.args.get("gateway") or None
+    if (reason and len(reason) > 32) or (gateway and len(gateway) > 64):
+        raise InvalidInput("reason, gateway: at most 32 and 64 characters")
+    page, per_page = _int_arg("page", 1, 1, 1_000_000), _int_arg("per_page", 50, 1, ingest_status.MAX_PAGE)
+    rows = ingest_status.dead_letter_page(state().engine, actor=g.actor, reason=reason, gateway=gateway,
+                                          page=page, per_page=per_page)
+    return jsonify({"items": [ingest_status.dead_letter_json(r) for r in rows], "page": page,
+                    "per_page": per_page})
 
 
 @bp.get("/assets")

@@ -17,6 +17,7 @@ from hub.web.openapi import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, 
                              array, enum, nullable, obj, page_params, ref)
 
 TELEMETRY_ERRORS = (400, 401, 403, 503)
+_INGEST_STATES = ("ok", "stalled", "not running", "unknown")
 
 
 def _page(item: dict) -> dict:
@@ -173,7 +174,34 @@ DECLARED: Mapping[str, Operation] = {
     "api.health": Operation(
         summary="Whether the relational and telemetry stores respond", tag="meta", public=True,
         errors=(503,), response=obj({"status": enum(("ok", "degraded")), "database": STRING,
-                                     "telemetry": STRING})),
+                                     "telemetry": STRING, "ingest": enum(_INGEST_STATES),
+                                     "reasons": array(STRING)},
+                                    ("status", "database", "telemetry", "ingest"))),
+    "api.ingest_overview": Operation(
+        summary="Ingest workers (counters, stalled or not) and the dead letters kept", tag="gateways",
+        permissions=("gateway.view",),
+        response=obj({"status": enum(_INGEST_STATES[:-1]), "reasons": array(STRING),
+                      "workers": array(obj({
+                          "client_id": STRING, "hostname": STRING, "pid": INTEGER,
+                          "state": enum(("running", "stalled", "stopped")), "reason": _N_STR,
+                          "connected": BOOLEAN, "started_ms": INTEGER, "updated_ms": INTEGER,
+                          "received": INTEGER, "points_written": INTEGER, "dead_lettered": INTEGER,
+                          "acked": INTEGER, "store_errors": INTEGER, "pending": INTEGER,
+                          "oldest_pending_ms": _N_INT, "retrying_since_ms": _N_INT, "last_error": _N_STR,
+                          "last_error_ms": _N_INT})),
+                      "dead_letters": obj({"distinct": INTEGER, "messages": INTEGER,
+                                           "last_received_ms": _N_INT})})),
+    "api.ingest_dead_letters": Operation(
+        summary="Messages ingest refused, most recent first, with their payload", tag="gateways",
+        permissions=("gateway.view",),
+        query=page_params(Param("reason", {"type": "string", "maxLength": 32},
+                                "A reason code such as invalid_text or store_rejected."),
+                          Param("gateway", {"type": "string", "maxLength": 64})),
+        response=obj({"items": array(obj({
+            "id": INTEGER, "topic": STRING, "gateway": _N_STR, "reason": STRING, "detail": STRING,
+            "payload_base64": STRING, "payload_text": STRING, "payload_size": INTEGER, "truncated": BOOLEAN,
+            "first_received_ms": INTEGER, "last_received_ms": INTEGER, "count": INTEGER})),
+            "page": INTEGER, "per_page": INTEGER})),
     "api.asset_list": Operation(
         summary="List assets", tag="assets", permissions=("asset.view",),
         query=page_params(Param("q", STRING, "Text in tag, name, category, make, model or serial."),

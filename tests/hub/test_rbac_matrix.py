@@ -131,6 +131,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api.asset_detail", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001"),
     ("api.asset_latest", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001/readings/latest"),
     ("api.gateway_list", "GET"): lambda m, r: Call("/api/v1/gateways"),
+    ("api.ingest_overview", "GET"): lambda m, r: Call("/api/v1/ingest"),
+    ("api.ingest_dead_letters", "GET"): lambda m, r: Call("/api/v1/ingest/dead-letters"),
     ("api.gateway_detail", "GET"): lambda m, r: Call(f"/api/v1/gateways/{GATEWAY}"),
     ("api.gateway_latest", "GET"): lambda m, r: Call(f"/api/v1/gateways/{GATEWAY}/readings/latest"),
     ("api.readings", "GET"): lambda m, r: Call(f"/api/v1/readings?gateway={GATEWAY}&channel=fridge1.temp"),
