@@ -108,13 +108,18 @@ def store(session: Session, insert, seen: Sequence[tuple[str, str, int]],
         session.execute(insert(table).on_conflict_do_nothing(index_elements=[table.c.gateway, table.c.boot]),
                         [_new_row(g, b, now_ms) for g, b in fresh])
         rows.update(_lock(session, fresh))
-    params = []
+    quick, full = [], []
     for key in keys:
         row = rows[key]
         seqs, claim = wanted[key]
-        _merge(row, seqs, claim, now_ms)
-        params.append(_params(row))
-    session.connection().execute(_UPDATE, params)
+        if _merge(row, seqs, claim, now_ms):
+            quick.append({"through": row["through"], "high": row["high"], "updated_ms": row["updated_ms"],
+                          "k_gateway": row["gateway"], "k_boot": row["boot"]})
+        else:
+            full.append(_params(row))
+    for params in (quick, full):
+        if params:
+            session.connection().execute(_UPDATE, params)
 
 
 def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendRequest]:
@@ -199,9 +204,18 @@ def _save(session: Session, row: dict) -> None:
     session.connection().execute(_UPDATE, [_params(row)])
 
 
-def _merge(row: dict, seqs: list[int], claim: int, now_ms: int) -> None:
-    """Add received ``seqs`` and a stated newest seq ``claim`` to ``row`` (a dict, changed in place)."""
+def _merge(row: dict, seqs: list[int], claim: int, now_ms: int) -> bool:
+    """Add received ``seqs`` and a stated newest seq ``claim`` to ``row`` (a dict, changed in place).
+
+    Return True when only ``through``, ``high`` and ``updated_ms`` changed (nothing missing).
+    """
     through, high = row["through"], row["high"]
+    if not row["missing"] and row["received"] == "[]":  # nothing missing: the usual case, made cheap
+        fresh = sorted(s for s in set(seqs) if s > through)
+        top = fresh[-1] if fresh else through
+        if (not fresh or (fresh[0] == through + 1 and top - through == len(fresh))) and claim <= top:
+            row.update(through=top, high=top, updated_ms=max(row["updated_ms"], now_ms))
+            return True
     ranges: list[list[int]] = json.loads(row["received"])
     added = []
     for seq in set(seqs):
@@ -226,6 +240,7 @@ def _merge(row: dict, seqs: list[int], claim: int, now_ms: int) -> None:
         row.update(missing_since_ms=None, requests=0, missing_at_request=0, requested_ms=None)
     elif row["missing_since_ms"] is None:
         row["missing_since_ms"] = now_ms
+    return False
 
 
 def _union(ranges: list[list[int]]) -> list[list[int]]:

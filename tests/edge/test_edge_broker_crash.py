@@ -104,6 +104,10 @@ def test_readings_the_broker_acknowledged_survive_its_kill_9(tmp_path, mosquitto
                                  f"({acknowledged} of them acknowledged by the broker) were never stored") from None
         stats = hub.stats()
         assert stats.resend_requests >= 1, "the lost batches came back because the hub asked for them"
+        # Re-sent under their original boot and seq, they filled the hub's record of the sequence.
+        wait_until(lambda: [r for r in records.sequences(GW) if r["recovered"] and r["missing"] == 0], 30,
+                   "the gateway's batch sequence complete again", interval=0.2)
+        assert [r["given_up"] for r in records.sequences(GW)] == [0], "one boot, nothing given up"
         print(f"{acknowledged} acknowledged before the kill, {len(sampled_before_kill)} sampled; "
               f"all stored after {stats.resend_requests} resend-from request(s)")
     finally:

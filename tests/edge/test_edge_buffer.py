@@ -214,3 +214,42 @@ def test_a_buffer_that_turns_corrupt_while_running_continues_its_ids(tmp_path):
         assert first > last
         assert any(p.name.startswith(f"{DB_NAME}.corrupt-") for p in tmp_path.iterdir())
         assert [e.type for _, e in buf.fetch_events(0, 10)] == ["buffer.corrupt"]
+
+
+def _kept(buf: Buffer) -> list[int]:
+    """Ids of the acknowledged readings kept for resend-from."""
+    return [row[0] for row in buf.db.execute("SELECT id FROM sent ORDER BY id")]
+
+
+def test_acknowledged_readings_are_kept_for_resend_for_a_time_as_well_as_a_count(tmp_path):
+    """A broker that crashes between two saves loses what it acknowledged since the last one, so
+    acknowledged readings stay for ``keep_sent_s`` seconds even beyond the ``keep_sent`` newest."""
+    clock = ManualClock()
+    with Buffer(tmp_path, clock=clock) as buf:
+        first, last = buf.add_readings(readings(300))
+        for lo in range(first, last + 1, 10):  # acknowledged ten at a time within one minute
+            buf.ack([(lo, lo + 9)], keep_sent=50, keep_sent_s=60)
+        assert buf.depth == 0 and _kept(buf) == list(range(first, last + 1)), "all acknowledged within 60 s"
+        clock.advance(61)
+        more, _ = buf.add_readings(readings(100, start_ms=1_767_225_900_000))
+        for lo in range(more, more + 100, 10):
+            buf.ack([(lo, lo + 9)], keep_sent=50, keep_sent_s=60)
+        kept = _kept(buf)
+        assert kept[-1] == more + 99 and set(range(more, more + 100)) <= set(kept), "the last minute's are kept"
+        assert not set(range(first, last + 1)) & set(kept), "older ones beyond the count window are trimmed"
+
+
+def test_copies_kept_for_resend_go_before_unsent_readings_when_the_buffer_is_full(tmp_path):
+    cfg = BufferConfig(max_rows=10_000_000, max_bytes=1024 * 1024, reserved_event_rows=100)
+    with Buffer(tmp_path, cfg, clock=ManualClock()) as buf:
+        first, last = buf.add_readings(readings(8000))
+        buf.ack([(first, last)], keep_sent=100_000, keep_sent_s=3600)
+        assert len(_kept(buf)) == 8000
+        for chunk in range(1, 200):
+            buf.add_readings(readings(1000, start_ms=1_767_225_600_000 + chunk * 10_000_000))
+            assert buf.used_bytes() <= cfg.max_bytes
+            if not _kept(buf):
+                break
+        stats = buf.stats()
+        assert not _kept(buf), "the copies kept for resend-from made room"
+        assert stats.dropped == 0 and stats.readings == chunk * 1000, "before any unsent reading was dropped"

@@ -188,6 +188,15 @@ def test_commands_are_carried_out_and_answered(tmp_path, mosquitto, sink_factory
             assert result(cid).ok and result(cid).detail.startswith("re-sent ")
             again = {(r.channel, r.ts_ms) for r in first.readings}
             await until(lambda: all(sink.readings[k] >= 2 for k in again), 10, "the re-sent readings")
+            copies = [b for b in sink.batches if b.seq == first.seq and b.boot == first.boot]
+            assert len(copies) >= 2 and copies[-1].late, "re-sent under its original boot and seq, marked late"
+
+            cid = hub.command("resend-from", {"seq": first.seq, "until": first.seq, "boot": first.boot})
+            await until(lambda: result(cid), 10, "the bounded resend result")
+            assert result(cid).ok and result(cid).detail.endswith("in 1 batches")
+            cid = hub.command("resend-from", {"seq": first.seq, "boot": "an-earlier-boot"})
+            await until(lambda: result(cid), 10, "the refusal for another boot")
+            assert not result(cid).ok and "not this gateway's current boot" in result(cid).detail
 
             cid = hub.command("reload")
             await until(lambda: result(cid), 10, "the reload result")
