@@ -73,6 +73,8 @@ def cmd_hub_ingest(args) -> int:
     rules = rules_runtime(config, engine, clock, client_id=f"{config.mqtt_client_id}-cmd")
     # The rules engine hears every batch after it is committed and before it is acknowledged.
     worker = IngestWorker(config, store, DbResolver(engine), clock, listeners=[rules.engine])
+    if args.retire:
+        return _retire_worker(worker, args, lambda: (rules.close(), store.close(), engine.dispose()))
     stop = threading.Event()
     _stop_on_signals(stop)
     worker.start()
@@ -87,6 +89,25 @@ def cmd_hub_ingest(args) -> int:
         rules.close()
         store.close()
         engine.dispose()
+    return 0
+
+
+def _retire_worker(worker, args, close) -> int:
+    """Drain the worker's persistent session, remove it from the broker, print what was done."""
+    from hub.ingest.retire import RetireError, retire
+
+    if args.quiet_s <= 0:
+        raise ConfigError(f"--quiet: must be > 0 seconds, got {args.quiet_s}")
+    log.info("retiring ingest worker %s: draining its session", worker.client_id)
+    try:
+        report = retire(worker, quiet_s=args.quiet_s)
+    except RetireError as exc:
+        print(f"wardlink hub ingest --retire: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        close()
+    print(json.dumps({"client_id": report.client_id, "drained": report.drained,
+                      "points_written": report.points_written, "session_removed": report.session_removed}))
     return 0
 
 
@@ -313,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
                                        "telemetry store and acknowledge only after the commit.")
     p.add_argument("--client-id", help="stable MQTT client id of this worker (overrides mqtt_client_id)")
     p.add_argument("--group", help="shared-subscription group so several workers split the load")
+    p.add_argument("--retire", action="store_true",
+                   help="retire the worker of --client-id for good: store and acknowledge what its persistent "
+                        "session still holds, leave the group, remove the session from the broker, then exit")
+    p.add_argument("--quiet", dest="quiet_s", type=float, default=3.0, metavar="SECONDS",
+                   help="with --retire: seconds without a delivery that count as a drained session (default: 3)")
     p.set_defaults(func=cmd_hub_ingest)
     p = hub_sub.add_parser("web", help="serve the admin UI and JSON API",
                            description="Serve the admin UI and the /api/v1 JSON API with waitress.")

@@ -46,6 +46,7 @@ class WorkerRow:
     last_error_ms: int | None
     oldest_pending_ms: int | None = None  # receipt of its oldest unacknowledged message
     retrying_since_ms: int | None = None  # since when a store or listener write is being retried
+    share_group: str | None = None  # its shared-subscription group: while its session lives, it takes a share
 
 
 def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:

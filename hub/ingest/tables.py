@@ -123,9 +123,11 @@ workers = Table(
     # Added after the first release; create_tables adds them to an older table.
     Column("oldest_pending_ms", BigInteger),  # receipt of the oldest unacknowledged message
     Column("retrying_since_ms", BigInteger),  # since when a store or listener write is being retried
+    Column("share_group", String(128)),  # the shared-subscription group it is a member of (NULL: none)
 )
 #: Nullable columns added to existing ingest tables after their first release: name -> type.
-ADDED_COLUMNS = {"ingest_workers": {"oldest_pending_ms": "BIGINT", "retrying_since_ms": "BIGINT"}}
+ADDED_COLUMNS = {"ingest_workers": {"oldest_pending_ms": "BIGINT", "retrying_since_ms": "BIGINT",
+                                     "share_group": "VARCHAR(128)"}}
 
 #: Each gateway boot's telemetry batch sequence as the hub received it, shared by every worker
 #: of a group (see :mod:`hub.ingest.sequence`): every seq through ``through`` arrived;

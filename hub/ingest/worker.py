@@ -281,6 +281,8 @@ class IngestWorker:
         self._client: mqtt.Client | None = None
         self._started = False
         self._next_stats = 0.0
+        self._left = threading.Event()  # set once the broker confirmed leave_group()'s UNSUBSCRIBE
+        self._leaving = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -412,6 +414,7 @@ class IngestWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         return client
 
@@ -424,9 +427,33 @@ class IngestWorker:
             self._connected = True
             self._subscribed = False
         log.info("ingest %s: connected (session present: %s)", self.client_id, flags.session_present)
+        if self._leaving:
+            self._leave(client)  # being retired (hub.ingest.retire): take no new share
+            return
         if self._stale_filters:
             client.unsubscribe(self._stale_filters)
         client.subscribe(self._subscriptions)
+
+    def leave_group(self, timeout: float = 10.0) -> bool:
+        """Unsubscribe from every filter (the group's share included) and keep running.
+
+        Messages already queued for this client's session keep arriving and are committed and
+        acknowledged as usual; no new ones are routed here. Return True once the broker has
+        confirmed (False if it did not within ``timeout`` s). Used to retire a worker.
+        """
+        self._leaving = True
+        client = self._client
+        if client is not None and self._connected:
+            self._leave(client)
+        return self._left.wait(timeout)
+
+    def _leave(self, client: mqtt.Client) -> None:
+        self._left.clear()
+        client.unsubscribe([f for f, _ in self._subscriptions] + self._stale_filters)
+
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if self._leaving:
+            self._left.set()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [f for (f, _), rc in zip(self._subscriptions, reason_codes) if rc.is_failure]
@@ -1050,7 +1077,8 @@ class IngestWorker:
                 "acked": s.acked, "store_errors": s.store_errors, "pending": s.pending,
                 "last_error": s.last_error, "last_error_ms": s.last_error_ms,
                 "oldest_pending_ms": self._oldest_pending_ms(),
-                "retrying_since_ms": min(list(self._retrying_since.values()), default=None)}
+                "retrying_since_ms": min(list(self._retrying_since.values()), default=None),
+                "share_group": self.config.mqtt_share_group or None}
 
     def _oldest_pending_ms(self) -> int | None:
         try:
