@@ -20,8 +20,9 @@ together, and a worker restart loses nothing. A periodic :func:`check` (every wo
 the row update that claims a request makes sure only one of them sends it) finds seqs missing
 for longer than a grace period, when a batch is merely on its way through another worker,
 and asks the gateway with ``resend-from`` (``seq`` = the lowest missing, ``until`` = the
-highest, ``boot``) at most once per interval. The gateway re-publishes those batches under
-their original boot and seq, which fills the row; the store's key makes the copies harmless.
+highest, ``boot``) at most once per interval, while the gateway's status says it is online.
+The gateway re-publishes those batches under their original boot and seq, which fills the
+row; the store's key makes the copies harmless.
 After ``max_requests`` requests in a row that recover nothing, or once a newer boot of the
 gateway has taken over (an earlier boot's batches can no longer be re-sent), the missing seqs
 are given up: counted, and written as a ``hub.sequence_lost`` event on the gateway's timeline.
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Session
 from hub.errors import StoreError
 from hub.ingest import events
 from hub.ingest.tables import batch_sequence as table
+from hub.ingest.tables import gateway_state
 from wardlink.protocol import Status, TelemetryBatch
 
 SEQUENCE_LOST = "hub.sequence_lost"
@@ -137,6 +139,9 @@ def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendReq
             if not due:
                 return []
             current = _current_boots(session, {r["gateway"] for r in due})
+            offline = {g for g, state in session.execute(
+                select(gateway_state.c.gateway, gateway_state.c.state)
+                .where(gateway_state.c.gateway.in_(sorted(current)))) if state == "offline"}
             notes: list[dict] = []
             for row in due:
                 latest_boot, latest_ms = current[row["gateway"]]
@@ -146,6 +151,8 @@ def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendReq
                         notes.append(_give_up(row, now_ms, "the gateway restarted since"))
                         _save(session, row)
                     continue
+                if row["gateway"] in offline:
+                    continue  # asked when it is back: its resend window keeps the batches meanwhile
                 if row["requested_ms"] is not None and row["requested_ms"] > now_ms - interval_ms:
                     continue
                 if row["missing"] < row["missing_at_request"]:
