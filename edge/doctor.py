@@ -2,9 +2,17 @@
 
 Each check prints one line, ``OK``, ``WARN`` or ``FAIL``, and for problems a ``fix:`` line.
 The checks: configuration, credentials file, TLS files, data directory and disk space, every
-sensor (each device opened and read once), outputs, broker reachability (a real MQTT
-CONNECT under a separate client id, so the gateway's own session is left alone), and the
+sensor (each device opened and read once), outputs, broker reachability and login, and the
 clock (plausible and synchronised).
+
+The broker check logs in exactly as the gateway does: its credentials and its own client
+id, because a broker with per-gateway identities (Mosquitto's dynamic security, as
+``provisioning`` sets it up) binds each login to that client id and refuses any other. So
+that this never disturbs the gateway, it connects only while the gateway is not running (its
+data-directory lock is free): a second connection under the same id would push the running
+gateway off the broker. It resumes the gateway's persistent session without ending it and
+acknowledges nothing, so commands queued for the gateway are still delivered to it when it
+starts. While the gateway runs, the check says so instead of connecting.
 """
 
 from __future__ import annotations
@@ -234,21 +242,33 @@ class Doctor:
             backend.close()
 
     def check_broker(self) -> None:
-        """Connect to the broker with the gateway's credentials and wait for CONNACK."""
+        """Log in to the broker as the gateway does (credentials and client id) and wait for
+        CONNACK; while the gateway runs, say so instead (see the module docstring)."""
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         from edge.gateway import resolve_credentials
 
         b = self.config.broker
+        running = gateway_pid(self.config.data_dir)
+        if running is not None:
+            self.add("broker", "WARN", f"not checked: the gateway is running (pid {running or '?'}) and holds "
+                                       f"the broker connection of client id {self.config.client_id}, which "
+                                       "the broker allows only once",
+                     "see `wardlink-edge status`, or stop the gateway and run doctor again to test the login")
+            return
         try:
             creds = resolve_credentials(self.config)
         except EdgeError:
             creds = None  # already reported
         result: dict = {}
         done = threading.Event()
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"wardlink-doctor-{self.config.gateway_id}",
-                             clean_session=True, protocol=mqtt.MQTTv311)
+        # The gateway's own id and persistent session (clean_session=False keeps it); with
+        # manual_ack nothing the broker had queued for the gateway is acknowledged here, so
+        # the broker delivers it again when the gateway connects.
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.client_id,
+                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True,
+                             reconnect_on_failure=False)
         if creds is not None:
             client.username_pw_set(creds.username, creds.password)
         if b.tls:
@@ -276,10 +296,34 @@ class Doctor:
                 self.add("broker", "FAIL", f"{b.url} refused the connection: {result['reason']}",
                          "check the credentials file and the broker's password file / ACL")
             else:
-                self.add("broker", "OK", f"{b.url} accepted the connection")
+                self.add("broker", "OK", f"{b.url} accepted the connection as {self.config.client_id}")
         finally:
             client.disconnect()
             client.loop_stop()
+
+
+def gateway_pid(data_dir: Path) -> int | None:
+    """Return the pid of the gateway holding ``data_dir``'s lock (0 when unknown), or None when
+    no gateway runs on it."""
+    import fcntl
+
+    from edge.gateway import LOCK_NAME
+
+    path = Path(data_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # no lock file: the gateway never ran here
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def _clock():
