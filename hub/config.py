@@ -68,6 +68,9 @@ class HubConfig:
                 "use its notifier targets"})
     grafana_url: str = field(default="", metadata={
         "help": "Grafana base URL as browsers reach it; when set, asset and ward pages embed its panels"})
+    gateway_stall_s: int = field(default=90, metadata={
+        "help": "seconds of silence after which a gateway whose status says online counts as stalled "
+                "(at least; three times its expected gap between messages when that is longer)"})
 
     # ------------------------------------------------------------------ derived values
 
@@ -174,6 +177,8 @@ def _validate(cfg: HubConfig) -> HubConfig:
         raise ConfigError(f"mqtt_url: must start with mqtt:// or mqtts://, got {cfg.mqtt_url!r}")
     if cfg.grafana_url and not cfg.grafana_url.startswith(("http://", "https://")):
         raise ConfigError(f"grafana_url: must start with http:// or https://, got {cfg.grafana_url!r}")
+    if cfg.gateway_stall_s < 10:
+        raise ConfigError(f"gateway_stall_s: must be at least 10 seconds, got {cfg.gateway_stall_s}")
     parse_trusted_proxies(cfg.trusted_proxies)
     if cfg.mqtt_share_group and any(c in cfg.mqtt_share_group for c in "/+#"):
         raise ConfigError(f"mqtt_share_group: must not contain / + #, got {cfg.mqtt_share_group!r}")

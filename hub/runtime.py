@@ -105,6 +105,7 @@ def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str)
         runtime.closers.append(dispatcher.close)
     runtime.dispatcher = dispatcher
     runtime.engine = RulesEngine(db_engine, clock=clock, dispatcher=dispatcher,
-                                 public_url=config.resolved_public_url, site_name=config.site_name)
+                                 public_url=config.resolved_public_url, site_name=config.site_name,
+                                 stall_min_s=config.gateway_stall_s)
     runtime.closers.insert(0, runtime.engine.close)
     return runtime

@@ -37,7 +37,7 @@ LABELS = {
     "in_service": "In service", "out_of_service": "Out of service", "faulty": "Faulty",
     "retired": "Retired",
     "compliant": "Compliant", "due": "Due", "overdue": "Overdue",
-    "online": "Online", "offline": "Offline", "unknown": "Unknown",
+    "online": "Online", "offline": "Offline", "unknown": "Unknown", "stalled": "Stalled",
     "info": "Info", "warning": "Warning", "critical": "Critical",
     "open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved",
     "pm": "Preventive maintenance", "corrective": "Corrective", "inspection": "Inspection",

@@ -36,7 +36,7 @@ import threading
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Engine, func, or_, select
@@ -54,6 +54,7 @@ from hub.rules.evaluators.silence import DEFAULT_TIMEOUT_S
 from hub.rules.models import Rule, RuleGateway, RuleState
 from hub.rules.spec import EscalationStep, RuleSpec
 from hub.rules.tracks import BACKFILL, DUPLICATE, LIVE, Routed
+from hub.services import gateways as gateway_links
 from hub.services.actor import Actor
 from wardlink.clock import Clock, SystemClock
 
@@ -166,7 +167,7 @@ class RulesEngine:
     def __init__(self, engine: Engine, *, clock: Clock | None = None, dispatcher: Any = None,
                  public_url: str = "", site_name: str = "Wardlink", refresh_s: float = 10.0,
                  buffering_lag_s: float = 60.0, late_after_s: float = 300.0, settle_s: float = 900.0,
-                 actor: Actor = RULES_ACTOR) -> None:
+                 actor: Actor = RULES_ACTOR, stall_min_s: float = gateway_links.STALL_MIN_S) -> None:
         self._db = engine
         self.clock = clock or SystemClock()
         self.dispatcher = dispatcher
@@ -177,6 +178,8 @@ class RulesEngine:
         self.buffering_lag_ms = round(buffering_lag_s * 1000)
         self.late_after_ms = round(late_after_s * 1000)
         self.settle_ms = round(settle_s * 1000)
+        self.stall_min_s = stall_min_s
+        self._stalls: dict[str, int] = {}  # gateway -> silent since (ms), during a tick
         self.stats: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._rules: list[CompiledRule] | None = None
@@ -690,11 +693,18 @@ class RulesEngine:
         outcome = Outcome()
         ticking = [r for r in rules if r.evaluator.ticks]
         by_id = {r.id: r for r in rules}
+        # Read before the transaction: on SQLite a second connection must not wait on our own writes.
+        heard, deaf = {}, False
+        if any(r.evaluator.scope == "gateway" for r in ticking):
+            heard = gateway_links.heard_at(self._db)
+            deaf = gateway_links.ingest_deaf(self._db, datetime.fromtimestamp(now / 1000, timezone.utc),
+                                             timedelta(seconds=self.stall_min_s))
         try:
             with self._lock, session_scope(self._db) as session:
                 applier = Applier(session, catalog=self.catalog, outbox=self.outbox, clock=self.clock,
                                   actor=self.actor, outcome=outcome)
                 gateways = {g.gateway: g for g in session.scalars(select(RuleGateway))}
+                self._stalls = self._stalled_gateways(gateways, heard, now, deaf)
                 for rule in ticking:
                     self._tick_rule(session, applier, rule, gateways, now, outcome)
                 lifecycle.reconcile(session, applier, by_id)
@@ -742,6 +752,25 @@ class RulesEngine:
             job = _Job(rule, key, subject, self._tick_runner(rule, ctx))
             self._run_job(session, applier, {(rule.id, key): row}, job, outcome)
 
+    def _stalled_gateways(self, gateways: Mapping[str, RuleGateway], heard: Mapping[str, datetime],
+                          now: int, deaf: bool) -> dict[str, int]:
+        """Return the gateways whose status says online but which went silent, with since when (ms)."""
+        intervals: dict[str, list[float | None]] = defaultdict(list)
+        for info in self.catalog.channels.values():
+            intervals[info.gateway].append(info.interval_s)
+        moment = datetime.fromtimestamp(now / 1000, timezone.utc)
+        stalls = {}
+        for gateway, row in gateways.items():
+            last = datetime.fromtimestamp(row.status_ms / 1000, timezone.utc)
+            if gateway in heard:
+                last = max(last, heard[gateway])
+            link = gateway_links.judge_link(row.state, last, moment,
+                                            gateway_links.stall_after(intervals[gateway], self.stall_min_s),
+                                            hub_deaf=deaf)
+            if link.stalled_since is not None:
+                stalls[gateway] = round(link.stalled_since.timestamp() * 1000)
+        return stalls
+
     def _tick_subject(self, rule: CompiledRule, row: RuleState, gw_row: RuleGateway | None,
                       now: int, gateways: Mapping[str, RuleGateway]) -> tuple[Subject, Context]:
         gateway_state = gw_row.state if gw_row is not None else None
@@ -756,7 +785,8 @@ class RulesEngine:
             return subject, ctx
         if rule.evaluator.scope == "gateway":
             subject = Subject(row.subject, f"gateway {row.gateway}", gateway=row.gateway)
-            return subject, Context(now_ms=now, gateway_state=gateway_state, label=subject.label)
+            return subject, Context(now_ms=now, gateway_state=gateway_state, label=subject.label,
+                                    stalled_since_ms=self._stalls.get(row.gateway))
         subject = self._channel_subject(row.gateway, row.channel, row.asset)
         info = self.catalog.channel(row.gateway, row.channel)
         return subject, Context(now_ms=now, interval_s=info.interval_s if info else None,

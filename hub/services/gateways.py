@@ -7,7 +7,8 @@ reading maps to exactly one asset (or none) by its own timestamp, however late i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select
@@ -15,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from hub.db.models import Asset, Channel, ChannelBinding, Gateway
-from hub.db.types import from_ms, utc_now
+from hub.db.types import from_ms, to_ms, utc_now
 from hub.db.vocab import GATEWAY_STATUSES
 from hub.errors import InvalidInput, NotFound
 from hub.services import audit
@@ -32,6 +33,17 @@ METRIC = text(64, required=True)
 #: A reading older than this many channel intervals (and at least STALE_MIN) counts as stale.
 STALE_INTERVALS = 5
 STALE_MIN = timedelta(seconds=60)
+
+#: Default of the ``gateway_stall_s`` setting: an online gateway heard from within this many
+#: seconds is never called stalled.
+STALL_MIN_S = 90.0
+#: How often a gateway refreshes its retained status at the latest (the gateway's default
+#: ``health.interval``), so the longest silence a healthy gateway keeps even without channels.
+STATUS_REFRESH_S = 60.0
+#: A gateway is stalled after this many of its expected gaps without a word.
+STALL_GAPS = 3
+#: The link states the hub reports: ``stalled`` is an online status with nothing heard for too long.
+LINK_STATES = ("online", "stalled", "offline", "unknown")
 
 
 def stale_after(channel: Channel) -> timedelta:
@@ -339,9 +351,97 @@ def assets_for_binding(session: Session, *, actor: Actor | None) -> list[Asset]:
     return list(session.scalars(stmt))
 
 
+# ------------------------------------------------------------------ link state
+
+
+def stall_after(intervals: Iterable[float | None], minimum_s: float = STALL_MIN_S) -> timedelta:
+    """Return how long an online gateway may stay silent before it counts as stalled.
+
+    A healthy gateway is heard at least every ``min(its shortest channel interval,
+    STATUS_REFRESH_S)`` (a telemetry batch, or its status refreshed with its health report);
+    it is stalled after :data:`STALL_GAPS` such gaps, and never sooner than ``minimum_s``.
+    """
+    gap = min([STATUS_REFRESH_S, *(float(i) for i in intervals if i)])
+    return timedelta(seconds=max(float(minimum_s), STALL_GAPS * gap))
+
+
+@dataclass(frozen=True)
+class Link:
+    """The hub's judgement of a gateway's link: what it says, and whether it is really there."""
+
+    state: str  # online | stalled | offline | unknown
+    reported: str  # what its newest status (or Last Will) says
+    last_heard: datetime | None
+    stall_after: timedelta
+
+    @property
+    def stalled_since(self) -> datetime | None:
+        """Return since when a stalled gateway has been silent (its last word), else None."""
+        return self.last_heard if self.state == "stalled" else None
+
+
+def judge_link(reported: str | None, last_heard: datetime | None, now: datetime,
+               after: timedelta, *, hub_deaf: bool = False) -> Link:
+    """Return the link state of a gateway: ``stalled`` when its status says online but nothing
+    (telemetry, events, status) has been heard from it for longer than ``after``.
+
+    A frozen gateway process keeps its broker connection open until the broker's keepalive
+    check fires the Last Will (never, on a broker that does not check), and its retained status
+    keeps saying online: silence is the only sign. But silence means nothing while the hub
+    itself hears nothing (``hub_deaf``, see :func:`ingest_deaf`): then no gateway is called
+    stalled, and the ingest health says what is wrong. This is the one place that judgement is
+    made; the UI, the JSON API and the ``gateway_offline`` rule all ask it.
+    """
+    reported = reported or "unknown"
+    state = reported
+    if reported == "online" and not hub_deaf and last_heard is not None and now - last_heard > after:
+        state = "stalled"
+    return Link(state, reported, last_heard, after)
+
+
+def ingest_deaf(engine: Engine, now: datetime, within: timedelta) -> bool:
+    """Return True when ingest workers are known but none hears gateways now.
+
+    A worker hears when it is connected, refreshed its row within ``within``, and has not been
+    retrying a write for longer than that (its gateway records are not committed meanwhile).
+    False when no worker ever ran against this database (nothing to judge by), or its table
+    cannot be read.
+    """
+    from hub.ingest.tables import workers
+
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(workers.c.connected, workers.c.updated_ms,
+                                       workers.c.retrying_since_ms)).all()
+    except SQLAlchemyError:
+        return False
+    now_ms, limit = to_ms(now), within.total_seconds() * 1000
+    return bool(rows) and not any(
+        connected and now_ms - updated <= limit and (retrying is None or now_ms - retrying <= limit)
+        for connected, updated, retrying in rows)
+
+
+def heard_at(engine: Engine) -> dict[str, datetime]:
+    """Return when the hub last heard each gateway (any message), per the ingest workers' records.
+
+    Empty when ingest never ran against this database. ``engine`` must not be the engine of a
+    SQLite write transaction held by the caller.
+    """
+    from hub.ingest.gateways import list_gateways as wire_records
+
+    try:
+        return {r.gateway: from_ms(r.last_seen_ms) for r in wire_records(engine) if r.last_seen_ms is not None}
+    except SQLAlchemyError:
+        return {}
+
+
 @dataclass(frozen=True)
 class GatewayState:
-    """What is known about a gateway's link: from ingest's wire records or the gateway row."""
+    """What is known about a gateway's link: from ingest's wire records or the gateway row.
+
+    ``status`` is the judged state (``online``, ``stalled``, ``offline``, ``unknown``);
+    ``reported_status`` is what the gateway's newest status or Last Will says.
+    """
 
     status: str
     last_seen_at: datetime | None
@@ -351,6 +451,9 @@ class GatewayState:
     uptime_s: float | None = None
     restarts: int | None = None
     missing_batches: int | None = None
+    reported_status: str | None = None
+    stalled_since: datetime | None = None
+    stall_after_s: float | None = None
 
 
 def _row_state(gateway: Gateway) -> GatewayState:
@@ -358,13 +461,35 @@ def _row_state(gateway: Gateway) -> GatewayState:
                         gateway.software_version, gateway.boot_id)
 
 
-def gateway_states(engine: Engine, gateways: list[Gateway]) -> dict[str, GatewayState]:
+def _channel_intervals(engine: Engine, gateways: list[Gateway]) -> dict[int, list[float | None]]:
+    """Return the declared channel intervals of each gateway (by primary key), read on ``engine``."""
+    intervals: dict[int, list[float | None]] = {gw.id: [] for gw in gateways}
+    try:
+        with engine.connect() as conn:
+            for pk, interval in conn.execute(select(Channel.gateway_pk, Channel.interval_s)
+                                             .where(Channel.gateway_pk.in_(list(intervals)))):
+                intervals[pk].append(interval)
+    except SQLAlchemyError:
+        pass  # judged on the status refresh alone
+    return intervals
+
+
+def _judged(state: GatewayState, intervals: list[float | None], now: datetime, minimum_s: float,
+            deaf: bool) -> GatewayState:
+    link = judge_link(state.status, state.last_seen_at, now, stall_after(intervals, minimum_s), hub_deaf=deaf)
+    return replace(state, status=link.state, reported_status=link.reported, stalled_since=link.stalled_since,
+                   stall_after_s=link.stall_after.total_seconds())
+
+
+def gateway_states(engine: Engine, gateways: list[Gateway], *, now: datetime,
+                   stall_min_s: float = STALL_MIN_S) -> dict[str, GatewayState]:
     """Return each gateway's link state, preferring what ingest last heard on the wire.
 
     The ingest workers keep status messages, Last Wills and sequence counters in their own
     table; when it is missing (ingest never ran against this database) or unreadable, the
-    gateway rows' own columns are used. ``engine`` must not be the engine of a SQLite write
-    transaction held by the caller (use the plain engine).
+    gateway rows' own columns are used. An online gateway silent for longer than its
+    :func:`stall_after` at ``now`` is ``stalled``. ``engine`` must
+    not be the engine of a SQLite write transaction held by the caller (use the plain engine).
     """
     from hub.ingest.gateways import list_gateways as wire_records
 
@@ -374,7 +499,7 @@ def gateway_states(engine: Engine, gateways: list[Gateway]) -> dict[str, Gateway
     try:
         records = {r.gateway: r for r in wire_records(engine)}
     except SQLAlchemyError:
-        return states
+        records = {}
     for gw in gateways:
         record = records.get(gw.gateway_id)
         if record is None:
@@ -389,4 +514,7 @@ def gateway_states(engine: Engine, gateways: list[Gateway]) -> dict[str, Gateway
             software_version=record.version or gw.software_version,
             boot_id=record.boot or record.status_boot or gw.boot_id, uptime_s=record.uptime_s,
             restarts=record.restarts, missing_batches=record.missing_batches)
-    return states
+    intervals = _channel_intervals(engine, gateways)
+    deaf = ingest_deaf(engine, now, timedelta(seconds=stall_min_s))
+    return {gw.gateway_id: _judged(states[gw.gateway_id], intervals[gw.id], now, stall_min_s, deaf)
+            for gw in gateways}

@@ -20,7 +20,7 @@ from hub.services.permissions import require
 from hub.services.validate import optional_id
 from hub.web.db import commit, db
 from hub.web.errors import error_response
-from hub.web.readings import asset_live, gateway_live
+from hub.web.readings import asset_live, gateway_live, link_states
 from hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
 from hub.web.state import state
 
@@ -200,7 +200,7 @@ def asset_latest(tag: str):
 def gateway_list():
     """List gateways with status, last contact, buffer depth and channels."""
     gateway_list = gateways.list_gateways(db(), actor=g.actor)
-    states = gateways.gateway_states(state().engine, gateway_list)
+    states = link_states(gateway_list)
     return jsonify({"items": [gateway_json(gw, states[gw.gateway_id]) for gw in gateway_list]})
 
 
@@ -208,7 +208,7 @@ def gateway_list():
 def gateway_detail(gateway_id: str):
     """Return one gateway."""
     gateway = gateways.get_gateway(db(), gateway_id, actor=g.actor)
-    return jsonify(gateway_json(gateway, gateways.gateway_states(state().engine, [gateway])[gateway_id]))
+    return jsonify(gateway_json(gateway, link_states([gateway])[gateway_id]))
 
 
 @bp.get("/gateways/<gateway_id>/readings/latest")
@@ -217,7 +217,7 @@ def gateway_latest(gateway_id: str):
     require(g.actor, "telemetry.view")
     gateway = gateways.get_gateway(db(), gateway_id, actor=g.actor)
     now_ms = _now_ms()
-    link = gateways.gateway_states(state().engine, [gateway])[gateway.gateway_id]
+    link = link_states([gateway], from_ms(now_ms))[gateway.gateway_id]
     readings = gateway_live(db(), gateway, _telemetry(), from_ms(now_ms), link.status)
     return jsonify({"gateway": gateway.gateway_id, "status": link.status, "now_ms": now_ms,
                     "readings": [r.to_json(now_ms) for r in readings]})

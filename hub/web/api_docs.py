@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from hub.db.vocab import (ALERT_SEVERITIES, ALERT_STATES, EQUIPMENT_STATUSES, LIFECYCLE_STAGES,
                           MAINTENANCE_STATUSES, OWNER_TYPES, WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES,
                           WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES, WORK_ORDER_STATES)
+from hub.services.gateways import LINK_STATES
 from hub.web.openapi import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation, Param,
                              array, enum, nullable, obj, page_params, ref)
 
@@ -101,7 +102,8 @@ COMPONENTS: Mapping[str, dict] = {
     "Binding": _BINDING,
     "LiveReading": _LIVE,
     "Gateway": obj({
-        "gateway_id": STRING, "name": STRING, "status": STRING, "enabled": BOOLEAN, "last_seen": _N_DT,
+        "gateway_id": STRING, "name": STRING, "status": enum(LINK_STATES), "reported_status": enum(LINK_STATES),
+        "stalled_since": _N_DT, "stall_after_s": _N_NUM, "enabled": BOOLEAN, "last_seen": _N_DT,
         "buffer_depth": _N_INT, "software_version": _N_STR, "boot": _N_STR, "uptime_s": _N_NUM,
         "department": _N_STR, "location": _N_STR,
         "channels": array(obj({"channel_id": STRING, "metric": STRING, "unit": STRING, "driver": STRING,
@@ -225,7 +227,7 @@ DECLARED: Mapping[str, Operation] = {
     "api.gateway_latest": Operation(
         summary="The newest reading of each channel of a gateway", tag="readings",
         permissions=("telemetry.view", "gateway.view"), errors=TELEMETRY_ERRORS,
-        response=obj({"gateway": STRING, "status": STRING, "now_ms": INTEGER,
+        response=obj({"gateway": STRING, "status": enum(LINK_STATES), "now_ms": INTEGER,
                       "readings": array(ref("LiveReading"))})),
     "api.readings": Operation(
         summary="One channel's readings over a time range, raw or in windows", tag="readings",

@@ -12,7 +12,7 @@ from hub.web.auth import login_required
 from hub.web.db import db
 from hub.web.fragments import ALERT_POLL
 from hub.web.overview import gateway_counts, maintenance_overview
-from hub.web.readings import gateway_live
+from hub.web.readings import gateway_live, link_states
 from hub.web.state import state
 
 bp = Blueprint("dashboard", __name__)
@@ -37,7 +37,7 @@ def index():
                                                     per_page=10).items
     if can(actor, "gateway.view"):
         context["gateway_list"] = gateways.list_gateways(session, actor=actor)
-    states = context["states"] = gateways.gateway_states(state().engine, context["gateway_list"])
+    states = context["states"] = link_states(context["gateway_list"], now)
     context["online_count"] = sum(1 for link in states.values() if link.status == "online")
     context["gateway_counts"] = gateway_counts(states.values())
     context.update(maintenance_overview(session, actor, now))

@@ -12,7 +12,7 @@ from hub.services import gateways
 from hub.services.permissions import can
 from hub.web.auth import login_required
 from hub.web.db import commit, db
-from hub.web.readings import gateway_live
+from hub.web.readings import gateway_live, link_states
 from hub.web.state import state
 
 bp = Blueprint("gateways", __name__, url_prefix="/gateways")
@@ -24,7 +24,7 @@ def index():
     """List gateways with their status, last contact and buffer depth."""
     gateway_list = gateways.list_gateways(db(), actor=g.actor)
     return render_template("gateways/list.html", gateway_list=gateway_list,
-                           states=gateways.gateway_states(state().engine, gateway_list))
+                           states=link_states(gateway_list))
 
 
 @bp.get("/<gateway_id>")
@@ -33,7 +33,7 @@ def detail(gateway_id: str, error: str | None = None, status: int = 200):
     """Show a gateway's channels, what each is bound to, and the binding forms."""
     gateway = gateways.get_gateway(db(), gateway_id, actor=g.actor)
     now = utc_now(state().clock)
-    link = gateways.gateway_states(state().engine, [gateway])[gateway.gateway_id]
+    link = link_states([gateway], now)[gateway.gateway_id]
     live, telemetry_error = [], None
     if can(g.actor, "telemetry.view"):
         if state().telemetry is None:

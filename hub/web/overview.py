@@ -25,8 +25,9 @@ PM_HORIZON_DAYS = 14
 
 
 def gateway_counts(states: Iterable[GatewayState]) -> dict[str, int]:
-    """Return how many gateways are online, offline, and online but still sending a backlog."""
-    counts = {"online": 0, "offline": 0, "buffering": 0, "unknown": 0}
+    """Return how many gateways are online, stalled (online but silent), offline, and online but
+    still sending a backlog."""
+    counts = {"online": 0, "stalled": 0, "offline": 0, "buffering": 0, "unknown": 0}
     for link in states:
         key = link.status if link.status in counts else "unknown"
         counts[key] += 1

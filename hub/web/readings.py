@@ -16,6 +16,16 @@ RECENT_SPAN = timedelta(minutes=15)
 RECENT_LIMIT = 20
 
 
+def link_states(gateway_list: list[Gateway], now: datetime | None = None) -> dict[str, gateway_service.GatewayState]:
+    """Return the link state of each gateway as the app judges it now (by its clock and settings)."""
+    from hub.db.types import utc_now
+    from hub.web.state import state
+
+    app = state()
+    return gateway_service.gateway_states(app.engine, gateway_list, now=now or utc_now(app.clock),
+                                          stall_min_s=app.config.gateway_stall_s)
+
+
 @dataclass(frozen=True)
 class LiveReading:
     """The newest reading of one channel, and whether it can still be trusted as current."""
@@ -77,8 +87,7 @@ def asset_live(session: Session, engine: Engine, asset: Asset, telemetry,
     bindings = gateway_service.bindings_at(session, now, asset_id=asset.id)
     if not bindings:
         return []
-    states = gateway_service.gateway_states(
-        engine, list({b.channel.gateway.id: b.channel.gateway for b in bindings}.values()))
+    states = link_states(list({b.channel.gateway.id: b.channel.gateway for b in bindings}.values()), now)
     rows = {}
     for row in telemetry.latest(asset=asset.tag):
         key = (row.tags.get("gateway"), row.tags.get("channel"), row.measurement)

@@ -46,6 +46,8 @@ def gateway_json(gateway: Gateway, link: GatewayState) -> dict:
     """Return a gateway, its link state and its channels."""
     return {
         "gateway_id": gateway.gateway_id, "name": gateway.name, "status": link.status,
+        "reported_status": link.reported_status or link.status,
+        "stalled_since": jsonable(link.stalled_since), "stall_after_s": link.stall_after_s,
         "enabled": gateway.enabled, "last_seen": jsonable(link.last_seen_at),
         "buffer_depth": link.buffer_depth, "software_version": link.software_version,
         "boot": link.boot_id, "uptime_s": link.uptime_s,

@@ -139,5 +139,23 @@ def test_gateway_state_falls_back_to_the_row_without_ingest_records(session, eng
     gw = gateways.record_status(session, gateway_id=GATEWAY, state="online", seen_at=gateways.utc_now(clock),
                                 buffer_depth=3)
     session.commit()
-    state = gateways.gateway_states(engine, [gw])[GATEWAY]
+    state = gateways.gateway_states(engine, [gw], now=gateways.utc_now(clock))[GATEWAY]
     assert (state.status, state.buffer_depth) == ("online", 3)
+
+
+def test_an_online_gateway_silent_for_longer_than_its_threshold_is_stalled():
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    # Heard at least every min(shortest channel interval, 60 s status refresh); three such gaps,
+    # never under the configured minimum.
+    assert gateways.stall_after([1.0, 5.0, None]) == timedelta(seconds=90)
+    assert gateways.stall_after([45.0]) == timedelta(seconds=135)
+    assert gateways.stall_after([300.0]) == timedelta(seconds=180)
+    assert gateways.stall_after([], minimum_s=240) == timedelta(seconds=240)
+    after = timedelta(seconds=90)
+    heard = now - timedelta(seconds=91)
+    link = gateways.judge_link("online", heard, now, after)
+    assert (link.state, link.reported, link.stalled_since) == ("stalled", "online", heard)
+    assert gateways.judge_link("online", now - after, now, after).state == "online"  # not longer than
+    assert gateways.judge_link("offline", heard, now, after).state == "offline"  # the Will speaks
+    assert gateways.judge_link("online", None, now, after).state == "online"  # never heard: no judgement
+    assert gateways.judge_link(None, heard, now, after).state == "unknown"

@@ -70,6 +70,7 @@ class Context:
     home: frozenset[str] = frozenset()  # wards where the subject belongs (presence)
     label: str = ""  # human name of the subject, for messages
     clock_offset_ms: int = 0  # hub time minus the gateway's, from its newest status (0 if unknown)
+    stalled_since_ms: int | None = None  # an online gateway gone silent: its last word (hub time)
 
     @property
     def gateway_now_ms(self) -> int:

@@ -1,7 +1,12 @@
 """Gateway rules from the retained status and its Last Will.
 
 - ``gateway_offline``: the broker published the gateway's Last Will (``offline``) and it has
-  not come back within ``for_s``. Clears when an ``online`` status arrives.
+  not come back within ``for_s``; or the gateway is *stalled*: its status says online but the
+  hub has heard nothing from it for longer than its stall threshold (a frozen process whose
+  connection the broker has not yet dropped; the engine passes the judgement of
+  :func:`hub.services.gateways.judge_link` in ``Context.stalled_since_ms``). One alert per
+  episode: a stall that turns into a Last Will keeps the alert open. Clears when the gateway
+  is heard again (an ``online`` status, or any message ending the stall).
 - ``gateway_buffering``: the gateway is online but reports a backlog (``buffer_depth``
   readings, the oldest ``oldest_unsent_ms`` old): data reaches the hub late. Clears when the
   backlog's age drops under the limit.
@@ -31,7 +36,7 @@ class GatewayOfflineEvaluator(Evaluator):
 
     def initial(self) -> dict[str, Any]:
         """Return a gateway of unknown state."""
-        return {"state": None, "since": None, "active": False}
+        return {"state": None, "since": None, "active": False, "stalled": None}
 
     def _raise(self, st: dict, at_ms: int) -> list[Action]:
         if st["active"] or st["state"] != "offline" or at_ms - st["since"] < self.for_s * 1000:
@@ -49,15 +54,28 @@ class GatewayOfflineEvaluator(Evaluator):
             return st, self._raise(st, status.received_ms)
         actions: list[Action] = []
         if st["active"]:
+            began = st.get("stalled") or st["since"]
             actions.append(Clear(status.received_ms, None,
-                                 f"gateway back online after {duration(status.received_ms - st['since'])}"))
-        st.update(state="online", since=status.received_ms, active=False)
+                                 f"gateway back online after {duration(status.received_ms - began)}"))
+        st.update(state="online", since=status.received_ms, active=False, stalled=None)
         return st, actions
 
     def on_tick(self, state: Mapping[str, Any], ctx: Context) -> tuple[dict, list[Action]]:
-        """Raise once the grace period has passed."""
+        """Raise once the grace period has passed, or the gateway stalled; clear a stall heard again."""
         st = dict(state)
-        return st, self._raise(st, ctx.now_ms)
+        if st["state"] != "online":
+            return st, self._raise(st, ctx.now_ms)
+        stalled = ctx.stalled_since_ms
+        if stalled is not None and not st["active"]:
+            st.update(active=True, stalled=stalled)
+            return st, [Raise(ctx.now_ms, stalled, None,
+                              f"gateway stalled: its status says online but nothing heard for "
+                              f"{duration(ctx.now_ms - stalled)}")]
+        if stalled is None and st["active"] and st.get("stalled") is not None:
+            began = st["stalled"]
+            st.update(active=False, stalled=None)
+            return st, [Clear(ctx.now_ms, None, f"gateway heard again after {duration(ctx.now_ms - began)} of silence")]
+        return st, []
 
 
 class GatewayBufferingEvaluator(Evaluator):

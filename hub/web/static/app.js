@@ -47,6 +47,26 @@
   document.addEventListener("wardlink:signed-out", connSignedOut);
   window.setInterval(showConn, 5000);
 
+  // ------------------------------------------------------------------ local times
+
+  // <time data-local datetime="..."> comes from the server in UTC; show it in the browser's
+  // time zone, keeping the UTC text as the tooltip.
+  function localTimes(root) {
+    var nodes = (root || document).querySelectorAll("time[data-local]");
+    for (var i = 0; i < nodes.length; i += 1) {
+      var el = nodes[i];
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime()) || el.getAttribute("data-local") === "shown") { continue; }
+      el.title = el.textContent;
+      el.textContent = when.toLocaleString([], { year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+      el.setAttribute("data-local", "shown");
+    }
+  }
+
+  localTimes(document);
+  document.addEventListener("htmx:afterSwap", function (event) { localTimes(event.target); });
+
   // ------------------------------------------------------------------ htmx glue
 
   function csrfToken() {
