@@ -26,6 +26,7 @@ SECTIONS = (
     Section("pm", "pm.index", "Maintenance plans", "pm.view"),
     Section("alerts", "alerts.index", "Alerts", "alert.view"),
     Section("gateways", "gateways.index", "Gateways", "gateway.view"),
+    Section("ingest", "ingest.index", "Ingest", "gateway.view"),
     Section("reports", "reports.index", "Reports", "kpi.view"),
     Section("rules", "rules.index", "Rules", "alert.view"),
     Section("admin", "admin.users_index", "People", "user.view"),

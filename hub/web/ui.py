@@ -26,7 +26,7 @@ REPORT_WINDOW_S = 3600.0
 
 #: Page blueprints, by module; each module exposes ``bp``.
 PAGE_MODULES = ("labels_pages", "public", "job_pages", "imports", "admin", "rules_pages",
-                "fragments", "workorders_pages", "reports", "pm_pages")
+                "fragments", "workorders_pages", "reports", "pm_pages", "ingest_pages")
 
 
 @dataclass

@@ -65,6 +65,8 @@ def test_a_worker_retrying_a_store_write_too_long_makes_health_degraded_with_a_r
         assert (overview["status"], row["client_id"], row["state"], row["pending"]) == ("stalled", "hub-stall",
                                                                                         "stalled", 1)
         assert "influx" in row["last_error"].lower() and row["retrying_since_ms"] == now_ms
+        page = client.get("/ingest").text
+        assert "Ingest is stalled" in page and "retrying a store write" in page and "hub-stall" in page
 
         server.start()
         wait_until(lambda: worker.stats().acked == 1, timeout=60, what="the batch stored once influxd is back")
@@ -107,9 +109,16 @@ def test_dead_letters_are_listed_with_their_payload_and_reason(tmp_path, mosquit
         only = client.get("/api/v1/ingest/dead-letters?reason=invalid_text").json["items"]
         assert [i["id"] for i in only] == [letter["id"]]
         assert client.get("/api/v1/ingest/dead-letters?per_page=500").status_code == 400
+        page = client.get("/ingest").text
+        assert "invalid_text" in page and "malformed_json" in page and "hub-letters" in page
+        assert "&#34;boot&#34;:&#34;\\ud800&#34;" in page  # the payload as sent, HTML-escaped
+        assert "Ingest is stalled" not in page
+        assert "invalid_text" in client.get("/ingest?reason=invalid_text").text
+        assert "malformed_json" not in client.get("/ingest?reason=invalid_text").text.split("Dead letters")[1]
         nurse = web.app.test_client()
         login(nurse, "nurse")  # staff may not view gateways
         assert nurse.get("/api/v1/ingest/dead-letters").status_code == 403
+        assert nurse.get("/ingest").status_code == 403
     finally:
         publisher.close()
         worker.stop(drain=False)

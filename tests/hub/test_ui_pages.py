@@ -34,6 +34,7 @@ PAGE_PERMISSIONS = {
     "imports.template": "asset.create",
     "gateways.index": "gateway.view",
     "gateways.detail": "gateway.view",
+    "ingest.index": "gateway.view",
     "alerts.index": "alert.view",
     "fragments.open_alerts": "alert.view",
     "rules.index": "alert.view",
