@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import subprocess
 
+import paho.mqtt.subscribe as subscribe
 import pytest
 
 from hub.config import load_config as load_hub_config
@@ -22,6 +23,7 @@ from hub.db.engine import open_engine
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.ingest.sequence import SequencePolicy
 from hub.telemetry.sqlite import SQLiteStore
+from wardlink import protocol
 from wardlink.clock import SystemClock
 
 from edge.buffer import read_stats
@@ -108,6 +110,12 @@ def test_readings_the_broker_acknowledged_survive_its_kill_9(tmp_path, mosquitto
         wait_until(lambda: [r for r in records.sequences(GW) if r["recovered"] and r["missing"] == 0], 30,
                    "the gateway's batch sequence complete again", interval=0.2)
         assert [r["given_up"] for r in records.sequences(GW)] == [0], "one boot, nothing given up"
+        # The status the gateway published on reconnecting states its newest batch, so a gateway
+        # that fell quiet after the lost batches would have shown the gap all the same.
+        retained = subscribe.simple(protocol.topic(GW, "status"), hostname=mosquitto.host, port=mosquitto.port,
+                                    retained=True, msg_count=1, keepalive=10)
+        status = protocol.decode_status(retained.payload)
+        assert status.state == "online" and status.last_seq is not None and status.last_seq >= 1
         print(f"{acknowledged} acknowledged before the kill, {len(sampled_before_kill)} sampled; "
               f"all stored after {stats.resend_requests} resend-from request(s)")
     finally:
