@@ -32,7 +32,7 @@ from typing import Any, Iterable, Sequence
 import sqlite_utils
 
 from wardlink.clock import Clock, SystemClock, now_ms
-from wardlink.protocol import Event, storable
+from wardlink.protocol import Event
 
 from edge.config import BufferConfig
 from edge.errors import StoreError, StoreFullError
@@ -362,9 +362,7 @@ class Buffer:
     def _add_events(self, events):
         ids = []
         for e in events:
-            # Free text from drivers and devices: NUL and lone surrogates (e.g. bytes a device sent,
-            # decoded with surrogateescape) would make the hub refuse the whole event batch.
-            data = json.dumps(storable(dict(e.data)), separators=(",", ":"), default=str) if e.data else None
+            data = json.dumps(dict(e.data), separators=(",", ":"), default=str) if e.data else None
             ids.append(self._conn.execute(
                 "INSERT INTO events(ts, type, ch, severity, data) VALUES (?, ?, ?, ?, ?)",
                 (e.ts_ms, e.type, e.channel, e.severity, data),
@@ -467,7 +465,7 @@ class Buffer:
         for e in events:
             self._conn.execute(
                 "INSERT INTO events(ts, type, ch, severity, data) VALUES (?, ?, ?, ?, ?)",
-                (e.ts_ms, e.type, e.channel, e.severity, json.dumps(storable(dict(e.data)), separators=(",", ":"))),
+                (e.ts_ms, e.type, e.channel, e.severity, json.dumps(dict(e.data), separators=(",", ":"))),
             )
             self._events += 1
 
