@@ -32,7 +32,7 @@ from typing import Any, Iterable, Sequence
 import sqlite_utils
 
 from wardlink.clock import Clock, SystemClock, now_ms
-from wardlink.protocol import Event
+from wardlink.protocol import Event, storable
 
 from edge.config import BufferConfig
 from edge.errors import StoreError, StoreFullError
@@ -362,7 +362,9 @@ class Buffer:
     def _add_events(self, events):
         ids = []
         for e in events:
-            data = json.dumps(dict(e.data), separators=(",", ":"), default=str) if e.data else None
+            # Free text from drivers and devices: NUL and lone surrogates (e.g. bytes a device sent,
+            # decoded with surrogateescape) would make the hub refuse the whole event batch.
+            data = json.dumps(storable(dict(e.data)), separators=(",", ":"), default=str) if e.data else None
             ids.append(self._conn.execute(
                 "INSERT INTO events(ts, type, ch, severity, data) VALUES (?, ?, ?, ?, ?)",
                 (e.ts_ms, e.type, e.channel, e.severity, data),
@@ -465,7 +467,7 @@ class Buffer:
         for e in events:
             self._conn.execute(
                 "INSERT INTO events(ts, type, ch, severity, data) VALUES (?, ?, ?, ?, ?)",
-                (e.ts_ms, e.type, e.channel, e.severity, json.dumps(dict(e.data), separators=(",", ":"))),
+                (e.ts_ms, e.type, e.channel, e.severity, json.dumps(storable(dict(e.data)), separators=(",", ":"))),
             )
             self._events += 1
 

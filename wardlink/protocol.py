@@ -502,6 +502,25 @@ def _check_text(value: Any, path: str) -> None:
             _check_text(item, f"{path}[{i}]")
 
 
+def storable(value: Any) -> Any:
+    """Return ``value`` (a string, or JSON-like lists and objects of them) with NUL and lone
+    surrogates written as visible escapes (``\\x00``, ``\\udc80``), so a receiver accepts it.
+
+    A gateway passes free text it did not write itself (a driver's error message, text a device
+    sent) through this before publishing: the hub refuses such characters, and would otherwise
+    dead-letter the whole batch the text came in.
+    """
+    if type(value) is str:
+        if UNSTORABLE_RE.search(value) is None:
+            return value
+        return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    if isinstance(value, Mapping):
+        return {storable(k) if type(k) is str else k: storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
 def _unstorable(char: str, position: int) -> str:
     what = "a NUL character" if char == "\x00" else "a lone surrogate"
     return f"contains {what} (U+{ord(char):04X}) at position {position}, which no store can keep"

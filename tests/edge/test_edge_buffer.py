@@ -253,3 +253,19 @@ def test_copies_kept_for_resend_go_before_unsent_readings_when_the_buffer_is_ful
         stats = buf.stats()
         assert not _kept(buf), "the copies kept for resend-from made room"
         assert stats.dropped == 0 and stats.readings == chunk * 1000, "before any unsent reading was dropped"
+
+
+def test_event_text_no_store_keeps_is_escaped_so_the_hub_accepts_the_batch(tmp_path):
+    # A driver's error text can hold bytes a device sent (decoded with surrogateescape) or NUL;
+    # the hub refuses such characters and would dead-letter the whole batch, alarms included.
+    from wardlink import protocol
+
+    with Buffer(tmp_path) as buf:
+        buf.add_event(Event("sensor.error", 1_767_225_600_000, "t1", "warning",
+                            {"error": "reply b'\udc80\x00'", "raw\x00": ["\ud800"]}))
+        buf.add_event(Event("alarm.raised", 1_767_225_600_001, "t1", "critical", {"value": 9.5}))
+        events = tuple(e for _, e in buf.fetch_events(0, 10))
+    payload = protocol.encode(protocol.EventBatch("gw-1", "b1", 0, events))
+    decoded = protocol.decode_events(payload, gateway_id="gw-1")
+    assert decoded.events[0].data == {"error": "reply b'\\udc80\\x00'", "raw\\x00": ["\\ud800"]}
+    assert decoded.events[1].type == "alarm.raised"

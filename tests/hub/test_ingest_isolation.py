@@ -46,10 +46,10 @@ def make_rig(tmp_path, mosquitto, url):
             self.engine, self.records, self.store = engine, records, store
             self.publisher = Publisher(mosquitto.host, mosquitto.port, "rig-gateways")
 
-        def worker(self, client_id: str = "hub-isolation") -> IngestWorker:
+        def worker(self, client_id: str = "hub-isolation", listeners=()) -> IngestWorker:
             config = hub_config(tmp_path, mosquitto.url, mqtt_client_id=client_id)
             worker = IngestWorker(config, store, StaticResolver(), ManualClock(), records=records,
-                                  retry_initial_s=0.05, retry_max_s=0.2)
+                                  retry_initial_s=0.05, retry_max_s=0.2, listeners=listeners)
             made.append(worker)
             worker.start()
             wait_until(lambda: worker.stats().subscribed, what="worker subscribed")
@@ -188,3 +188,43 @@ def outage(rig, server) -> None:
     wait_until(lambda: worker.stats().acked == 3, timeout=60, what="both acknowledged once the database is back")
     assert worker.stats().dead_lettered == 0 and rig.records.dead_letters() == []
     assert rig.good_readings() == 10
+
+
+class TableListener:
+    """A listener that writes what it is handed to its own table in the same database and wraps a
+    database error the way the rules engine does (RuleStoreError, caused by SQLAlchemy's)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE TABLE listener_seen (gateway VARCHAR(64) NOT NULL "
+                              f"CHECK (gateway <> '{BAD}'), ts_ms BIGINT NOT NULL)"))
+
+    def on_points(self, points):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from hub.rules.errors import RuleStoreError
+
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("INSERT INTO listener_seen (gateway, ts_ms) VALUES (:g, :t)"),
+                             [{"g": dict(p.tags)["gateway"], "t": p.ts_ms} for p in points])
+        except SQLAlchemyError as exc:
+            raise RuleStoreError(f"rules engine transaction failed: {exc}") from exc
+
+    def seen(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("SELECT gateway FROM listener_seen"))]
+
+
+def test_a_message_a_listeners_database_refuses_is_dead_lettered_and_the_others_reach_it(rig):
+    listener = TableListener(rig.engine)
+    worker = rig.worker(listeners=[listener])
+    refused = telemetry(BAD, 0, [("t1", T0, 1.0)])
+    rig.publisher.publish_all([good_batch(0), refused, good_batch(1)])
+    wait_until(lambda: worker.stats().acked == 3, what="all three acknowledged")
+    assert sorted(listener.seen()) == [GOOD] * 10  # the good readings reached the listener
+    assert rig.good_readings() == 10 and rig.store.count(gateway=BAD) == 1  # the store took all
+    [letter] = dead_letters_of(rig.records, refused[1])
+    assert letter.reason == "listener_rejected" and "TableListener" in letter.detail
+    assert worker.stats().pending == 0
