@@ -7,6 +7,7 @@ the web UI read access (:meth:`IngestRecords.dead_letters`, :meth:`IngestRecords
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -76,6 +77,10 @@ class IngestRecords:
                     # Two workers starting together may race to create a table: look again.
                     if attempt == 2:
                         raise _translate(exc, "create ingest tables") from exc
+            try:
+                sequence.adopt(engine, round(time.time() * 1000))
+            except SQLAlchemyError as exc:
+                raise _translate(exc, "start batch sequences") from exc
 
     def commit(self, *, dead: Sequence[DeadLetter] = (), event_rows: Sequence[dict] = (),
                gateway_rows: Sequence[dict] = (), worker: dict | None = None,

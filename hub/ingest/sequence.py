@@ -34,7 +34,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from sqlalchemy import Engine, bindparam, select, tuple_, update
+from sqlalchemy import BigInteger, Engine, bindparam, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -175,6 +175,25 @@ def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendReq
     except SQLAlchemyError as exc:
         raise StoreError(f"relational store: check batch sequences: {type(exc).__name__}: {exc}") from exc
     return requests
+
+
+def adopt(engine: Engine, now_ms: int) -> None:
+    """Start a sequence row at the newest seq already recorded for each gateway that has none.
+
+    A hub upgraded to sequence tracking has gateways in the middle of a boot: without this their
+    first batch seen would make every earlier seq of the boot look missing, and each gateway
+    would be asked for its whole resend window at once. Idempotent; run when a worker starts.
+    """
+    gs = gateway_state
+    fresh = (select(gs.c.gateway, gs.c.boot, gs.c.telemetry_seq, gs.c.telemetry_seq, literal("[]"), literal(0),
+                    literal(None, BigInteger), literal(now_ms), literal(now_ms), literal(None, BigInteger),
+                    literal(0), literal(0), literal(0), literal(0), literal(0))
+             .where(gs.c.boot.is_not(None), gs.c.telemetry_seq.is_not(None),
+                    ~select(table.c.gateway).where(table.c.gateway == gs.c.gateway).exists()))
+    stmt = _INSERTS[engine.dialect.name](table).from_select(_COLUMNS, fresh).on_conflict_do_nothing(
+        index_elements=[table.c.gateway, table.c.boot])
+    with engine.begin() as conn:
+        conn.execute(stmt)
 
 
 def list_sequences(engine: Engine, gateway: str | None = None) -> list[dict]:

@@ -126,3 +126,36 @@ def test_two_workers_in_a_group_find_gaps_together_and_one_of_them_asks(tmp_path
             w.stop()
         store.close()
         engine.dispose()
+
+
+def test_a_hub_that_starts_tracking_sequences_mid_boot_does_not_ask_for_history(tmp_path, mosquitto,
+                                                                               empty_relational_url):
+    """Gateways already sending when the hub starts keeping sequence rows (an upgrade) start from
+    the newest seq the hub recorded for their boot: no gap, no resend of their whole window."""
+    engine = open_engine(empty_relational_url)
+    records = IngestRecords(engine)
+    store = SQLiteStore(tmp_path / "telemetry.db")
+    config = hub_config(tmp_path, mosquitto.url, mqtt_client_id="hub-seq-upgrade")
+    pub = Publisher(mosquitto.host, mosquitto.port, "seq-gateway")
+
+    def run(first: int, count: int) -> None:
+        worker = IngestWorker(config, store, StaticResolver(), ManualClock(), records=IngestRecords(engine),
+                              sequence_policy=SequencePolicy(grace_s=0.5, interval_s=1)).start()
+        try:
+            wait_until(lambda: worker.stats().subscribed, what="worker subscribed")
+            pub.publish_all([batch(s) for s in range(first, first + count)])
+            wait_until(lambda: worker.stats().acked == count, what=f"{count} batches acknowledged")
+        finally:
+            worker.stop()
+
+    try:
+        run(0, 10)
+        with engine.begin() as conn:  # the database as a version without sequence tracking left it
+            conn.exec_driver_sql("DROP TABLE ingest_batch_sequence")
+        run(10, 5)
+        rows = records.sequences(GW)
+        assert [(r["boot"], r["through"], r["missing"], r["resend_requests"]) for r in rows] == [("b1", 14, 0, 0)]
+    finally:
+        pub.close()
+        store.close()
+        engine.dispose()
