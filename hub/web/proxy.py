@@ -34,11 +34,17 @@ def _values(environ: dict, key: str) -> list[str]:
 
 
 def _address(text: str) -> str | None:
-    """Return ``text`` as a normalised IP address, or None when it is not one."""
+    """Return ``text`` as a normalised IP address, or None when it is not one.
+
+    An IPv4 address seen through an IPv6 socket (``::ffff:10.0.0.5``) becomes plain IPv4, so
+    IPv4 networks in ``trusted_proxies`` match it.
+    """
     try:
-        return str(ip_address(text.strip("[]")))
+        ip = ip_address(text.strip("[]"))
     except ValueError:
         return None
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
 
 
 class ProxyFix:
