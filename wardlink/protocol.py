@@ -631,10 +631,15 @@ def decode_telemetry(
 def _no_repeated_keys(payload: bytes, obj: dict) -> bool:
     """Return True when the valid batch ``obj`` parsed from ``payload`` cannot have had a repeated key.
 
-    Without a backslash every quote in the payload delimits a string, and a repeated key drops
-    at least one string (the key) from the parsed object, so the payload's quotes outnumber
-    twice the parsed object's strings. Counting a byte runs at memory speed.
+    Every key in JSON text is followed by one colon, and every other colon is inside a string: so
+    when the payload holds no more colons than the parsed object has keys (the usual case: no
+    colon in a channel id or the boot id), no key can have been repeated. Otherwise, without a
+    backslash every quote in the payload delimits a string, and a repeated key drops at least one
+    string (the key) from the parsed object, so the payload's quotes outnumber twice the parsed
+    object's strings. Both count one byte, at memory speed.
     """
+    if payload.count(b":") == len(obj):
+        return True
     strings = len(obj)  # the keys
     for key, value in obj.items():
         if type(value) is str:
