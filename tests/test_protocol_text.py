@@ -111,6 +111,10 @@ def test_a_repeated_key_is_refused(kind):
     % (NOW, NOW),
     b'{"v":1,"gateway":"gw-icu-01","boot":"b1","seq":0,"late":true,"late" : false,"readings":[["t1",%d,1.0]]}' % NOW,
     b'{"v":1,"gateway":"gw-icu-01","boot":"b1","seq":0,"x":1,"x":{"a":"b"},"readings":[["t1",%d,1.0]]}' % NOW,
+    # a colon inside a string: the colon count alone cannot tell, the quote count does
+    b'{"v":1,"gateway":"gw-icu-01","boot":"b1","seq":0,"seq":1,"readings":[["dock:1",%d,1.0]]}' % NOW,
+    b'{"v":1,"gateway":"gw-icu-01","boot":"b:1","boot":"b:1","seq":0,"readings":[["t1",%d,1.0,"bad"]]}' % NOW,
+    b'{ "v" : 1, "gateway" : "gw-icu-01", "boot" : "b1", "seq" : 0, "seq" : 0, "readings" : [["t1", %d, 1.0]] }' % NOW,
 ])
 def test_a_repeated_key_is_refused_on_the_fast_path_too(payload):
     with pytest.raises(p.DuplicateKey):
@@ -122,3 +126,12 @@ def test_a_repeated_key_in_nested_event_data_is_refused():
     with pytest.raises(p.DuplicateKey) as err:
         p.decode_events(payload, gateway_id=GW, now_ms=NOW)
     assert err.value.path == "who"
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"v":1,"gateway":"gw-icu-01","boot":"b:1","seq":0,"readings":[["dock:1",%d,1.0],["t1",%d,null,"bad"]]}'
+    % (NOW, NOW),
+    b'{ "v" : 1, "gateway" : "gw-icu-01", "boot" : "b1", "seq" : 0, "readings" : [["t1", %d, 1.0]] }' % NOW,
+])
+def test_colons_in_strings_and_whitespace_are_not_taken_for_repeated_keys(payload):
+    assert p.decode_telemetry(payload, gateway_id=GW, now_ms=NOW).readings
