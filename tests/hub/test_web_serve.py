@@ -31,7 +31,8 @@ def test_a_real_waitress_server_answers_and_stops(tmp_path, clock, relational_ur
             assert response.status == 200
             assert response.headers["X-Frame-Options"] == "DENY"
             # make_server opened the configured telemetry store itself: SQLite in the data dir.
-            assert json.loads(response.read()) == {"status": "ok", "database": "ok", "telemetry": "ok"}
+            assert json.loads(response.read()) == {"status": "ok", "database": "ok", "telemetry": "ok",
+                                                   "ingest": "not running"}
         assert (tmp_path / "telemetry.db").exists()
     finally:
         server.close()
