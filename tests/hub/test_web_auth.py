@@ -252,3 +252,16 @@ def test_a_disabled_users_api_tokens_stop_working(web):
     assert api.get("/api/v1/assets", headers=bearer).status_code == 200
     _disable(web, client)
     assert api.get("/api/v1/assets", headers=bearer).status_code == 401
+
+
+def test_the_sign_in_limits_hold_across_web_processes(web):
+    other_process = create_app(web.config, clock=web.clock)  # a second web process of the same hub
+    try:
+        here = _client_at(web, "198.51.100.8")
+        for n in range(signin.FAILURES_PER_ADDRESS):
+            assert login(here, f"guess{n}", "guess-guess").status_code == 401
+        there = other_process.test_client()
+        there.environ_base["REMOTE_ADDR"] = "198.51.100.8"
+        assert login(there, "viewer").status_code == 429
+    finally:
+        other_process.extensions["wardlink"].close()
