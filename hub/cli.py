@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import wardlink
@@ -23,8 +24,12 @@ log = logging.getLogger("wardlink")
 
 def _config(args):
     from hub.config import load_config
+    from hub.db.audit_key import use_audit_key
 
-    return load_config(args.config)
+    config = load_config(args.config)
+    # Audit rows this command writes are keyed when the hub's audit key exists already.
+    use_audit_key(config, create=False)
+    return config
 
 
 # ------------------------------------------------------------------ commands
@@ -69,6 +74,9 @@ def cmd_hub_ingest(args) -> int:
 
     clock = SystemClock()
     engine = open_engine(config.resolved_database_url)
+    from hub.db.audit_key import use_audit_key
+
+    use_audit_key(config, engine)
     store = open_store(config)
     rules = rules_runtime(config, engine, clock, client_id=f"{config.mqtt_client_id}-cmd")
     # The rules engine hears every batch after it is committed and before it is acknowledged.
@@ -143,6 +151,9 @@ def cmd_hub_scheduler(args) -> int:
     closers = [engine.dispose]
     try:
         check_current(engine)
+        from hub.db.audit_key import use_audit_key
+
+        use_audit_key(config, engine)
         telemetry = None
         if args.retention_days is not None:
             if config.telemetry != "sqlite":
@@ -244,20 +255,58 @@ def cmd_admin_reset_password(args) -> int:
     return 0
 
 
+def _head_line(head) -> str:
+    at = head.at.isoformat(timespec="microseconds") if head.at else "-"
+    return f"row {head.seq} hash {head.row_hash} at {at}"
+
+
 def cmd_audit_verify(args) -> int:
-    """Check the audit trail's hash chain; exit 1 and name the first broken row if tampered."""
+    """Check the audit trail's keyed hash chain and its append-only triggers; print the chain
+    head; exit 1 and say what is wrong on any failure."""
     from hub.db import open_engine, session_scope
-    from hub.services import audit
+    from hub.db import audit as chain
 
     config = _config(args)
     engine = open_engine(config.resolved_database_url)
-    with session_scope(engine) as session:
-        result = audit.verify_chain(session)
-    if result is None:
-        print("audit trail intact")
+    try:
+        with session_scope(engine, readonly=True) as session:
+            result = chain.check_chain(session)
+            head = chain.chain_head(session)
+    finally:
+        engine.dispose()
+    print(f"chain head: {_head_line(head)}")
+    if result.intact:
+        keyed = f"keyed from row {result.keyed_from}" if result.keyed_from else "not keyed (no audit key yet)"
+        print(f"audit trail intact: {result.rows} rows, {keyed}, append-only triggers in place")
         return 0
-    print(f"audit trail BROKEN at row {result}", file=sys.stderr)
+    if result.broken_id is not None:
+        print(f"audit trail BROKEN at row {result.broken_id}", file=sys.stderr)
+    for problem in result.problems:
+        print(f"audit trail BROKEN: {problem}", file=sys.stderr)
     return 1
+
+
+def cmd_audit_head(args) -> int:
+    """Print the chain head as one JSON line, optionally appending it to a file kept elsewhere."""
+    from hub.db import open_engine, session_scope
+    from hub.db import audit as chain
+    from wardlink.clock import SystemClock
+
+    config = _config(args)
+    engine = open_engine(config.resolved_database_url)
+    try:
+        with session_scope(engine, readonly=True) as session:
+            head = chain.chain_head(session)
+    finally:
+        engine.dispose()
+    line = json.dumps({"recorded_at": datetime.fromtimestamp(SystemClock().now(), UTC).isoformat(),
+                       "seq": head.seq, "row_hash": head.row_hash,
+                       "at": head.at.isoformat(timespec="microseconds") if head.at else None})
+    if args.append:
+        with open(args.append, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    print(line)
+    return 0
 
 
 def cmd_config_show(args) -> int:
@@ -405,10 +454,19 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit trail tools",
                            description="Tools for the append-only, hash-chained audit trail.")
     audit_sub = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = audit_sub.add_parser("verify", help="check the audit trail's hash chain",
-                             description="Recompute every audit row's hash; exit 1 and name the first "
-                                         "row that was changed or deleted.")
+    p = audit_sub.add_parser("verify", help="check the audit trail's keyed hash chain and its triggers",
+                             description="Recompute every audit row's hash (HMAC under the audit key from "
+                                         "the keyed start on), check the append-only triggers exist, and "
+                                         "print the chain head; exit 1 and say what is wrong on any failure.")
     p.set_defaults(func=cmd_audit_verify)
+    p = audit_sub.add_parser("head", help="print the chain's newest link, to record off this machine",
+                             description="Print the newest audit row's number and hash as one JSON line. "
+                                         "Run it from cron and keep the lines elsewhere: a later `audit "
+                                         "verify` whose chain no longer contains a recorded head shows "
+                                         "rows were removed or rewritten.")
+    p.add_argument("--append", metavar="FILE", default=None,
+                   help="also append the line to FILE (e.g. on a mount of another machine)")
+    p.set_defaults(func=cmd_audit_head)
 
     config = sub.add_parser("config", help="configuration tools",
                             description="Inspect the hub configuration.")

@@ -56,6 +56,8 @@ class HubConfig:
         "help": "URL users reach the UI at (QR codes, e-mail links); default http://<web_host>:<web_port>"})
     secret_key_file: str = field(default="", metadata={
         "help": "file holding the session signing key; default <data_dir>/secret_key (created 0600)"})
+    audit_key_file: str = field(default="", metadata={
+        "help": "file holding the key of the audit chain's HMAC; default <data_dir>/audit_key (created 0600)"})
     secure_cookies: bool = field(default=True, metadata={
         "help": "mark session cookies Secure (HTTPS only); the local demo turns this off"})
     trusted_proxies: str = field(default="", metadata={

@@ -301,6 +301,9 @@ class Demo:
         upgrade(self.config.resolved_database_url)
         self.engine = open_engine(self.config.resolved_database_url)
         self._parts.append(("database", self.engine.dispose))
+        from hub.db.audit_key import use_audit_key
+
+        use_audit_key(self.config, self.engine)
         with session_scope(self.engine) as session:
             seed_demo_site(session, gateway_id=DEMO_GATEWAY, clock=self.clock, channels=[
                 {"channel_id": c.channel_id, "metric": c.metric, "unit": c.unit, "driver": c.driver,

@@ -1,18 +1,28 @@
-"""Recording and checking the audit trail."""
+"""Recording, reading and checking the audit trail.
+
+Reading follows the same department rules as the objects themselves: a user limited to a
+department (see :func:`hub.services.permissions.department_scope`) sees only the rows of
+entities in that department — its assets, work orders, alerts, gateways and channels,
+maintenance plans, users and their API tokens — plus the rows of shared reference data
+(sites, departments, rules, checklist templates, locations without a department). Rows of
+any other entity, or of an entity that no longer resolves, are left out. Administrators
+see everything.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from hub.db import audit as chain
-from hub.db.models import AuditLog
+from hub.db.models import (Alert, ApiToken, Asset, AuditLog, Channel, Gateway, Location, PmPlan, User,
+                           WorkOrder)
 from hub.db.types import utc_now
 from hub.services.actor import Actor, resolve_actor, resolve_clock
 from hub.services.pagination import Page, paginate
-from hub.services.permissions import require
+from hub.services.permissions import department_scope, require
 from wardlink.clock import Clock
 
 ChainHead = chain.ChainHead
@@ -40,10 +50,14 @@ def verify_chain(session: Session) -> int | None:
     return chain.verify_chain(session)
 
 
-def verify(session: Session, *, actor: Actor | None) -> int | None:
-    """Check the chain on behalf of ``actor`` (who needs ``audit.verify``)."""
+ChainCheck = chain.ChainCheck
+
+
+def verify(session: Session, *, actor: Actor | None) -> ChainCheck:
+    """Check the keyed chain and its append-only triggers on behalf of ``actor`` (who needs
+    ``audit.verify``)."""
     require(resolve_actor(actor), "audit.verify")
-    return chain.verify_chain(session)
+    return chain.check_chain(session)
 
 
 def head(session: Session, *, actor: Actor | None) -> ChainHead:
@@ -52,11 +66,48 @@ def head(session: Session, *, actor: Actor | None) -> ChainHead:
     return chain.chain_head(session)
 
 
+#: Entities that are shared reference data, not any one department's: every reader sees them.
+SHARED_ENTITIES = frozenset({"site", "department", "rule", "checklist_template"})
+
+
+def _as_text(column) -> ColumnElement:
+    return cast(column, String)
+
+
+def _in_department(department_id: int) -> ColumnElement:
+    """Return the condition that an audit row's entity lies in ``department_id`` (or is shared)."""
+    asset_ids = select(Asset.id).where(Asset.department_id == department_id)
+    gateway = Gateway.department_id == department_id
+    owned = {
+        "asset": select(Asset.tag).where(Asset.department_id == department_id),
+        "work_order": select(_as_text(WorkOrder.id)).where(WorkOrder.department_id == department_id),
+        "alert": select(_as_text(Alert.id)).where(Alert.asset_id.in_(asset_ids)),
+        "gateway": select(Gateway.gateway_id).where(gateway),
+        "channel": select(Gateway.gateway_id + "/" + Channel.channel_id).select_from(Channel).join(
+            Gateway, Channel.gateway_pk == Gateway.id).where(gateway),
+        "pm_plan": select(_as_text(PmPlan.id)).where(PmPlan.asset_id.in_(asset_ids)),
+        "user": select(User.username).where(User.department_id == department_id),
+        "api_token": select(_as_text(ApiToken.id)).select_from(ApiToken).join(User, ApiToken.user_id == User.id).where(
+            User.department_id == department_id),
+        "location": select(_as_text(Location.id)).where(
+            or_(Location.department_id == department_id, Location.department_id.is_(None))),
+    }
+    return or_(AuditLog.entity.in_(sorted(SHARED_ENTITIES)),
+               *(and_(AuditLog.entity == entity, AuditLog.entity_id.in_(ids)) for entity, ids in owned.items()))
+
+
+def scoped(stmt, who: Actor):
+    """Limit an audit-row query to the rows ``who`` may read (see the module docstring)."""
+    scope = department_scope(who)
+    return stmt if scope is None else stmt.where(_in_department(scope))
+
+
 def list_entries(session: Session, *, actor: Actor | None, entity: str | None = None,
                  entity_id: str | None = None, page: int = 1, per_page: int = 50) -> Page[AuditLog]:
-    """Return audit rows, newest first, optionally for one entity."""
-    require(resolve_actor(actor), "audit.view")
-    stmt = select(AuditLog).order_by(AuditLog.seq.desc())
+    """Return the audit rows ``actor`` may read, newest first, optionally for one entity."""
+    who = resolve_actor(actor)
+    require(who, "audit.view")
+    stmt = scoped(select(AuditLog).order_by(AuditLog.seq.desc()), who)
     if entity:
         stmt = stmt.where(AuditLog.entity == entity)
     if entity_id:

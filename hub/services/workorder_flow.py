@@ -11,7 +11,9 @@
 - Managers assign, return completed work for rework, approve and close (with an electronic
   signature), and cancel orders nobody has started.
 - The assignee (technician or vendor) starts, holds, resumes and completes. Other technicians
-  cannot move someone else's order; holders of ``workorder.assign`` may act for the assignee.
+  cannot move someone else's order. Administrators may act for the assignee; managers may
+  not (they hold ``workorder.assign`` but not ``workorder.work``): they reassign the order
+  instead, so whoever approves and closes the work is never the one who recorded doing it.
 - Technicians cannot close. Closed and cancelled orders are frozen.
 
 Any (from, to) pair missing from :data:`TRANSITIONS` is refused with
@@ -67,7 +69,8 @@ class Transition:
     target: str
     verb: str
     permission: str
-    #: Only the assignee may make it (holders of ``workorder.assign`` act for them).
+    #: Only the assignee may make it; a holder of both the step's permission and
+    #: ``workorder.assign`` (an administrator) may act for them.
     assignee_only: bool = False
     needs: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
@@ -144,7 +147,8 @@ def _check_actor(transition: Transition, order: WorkOrder, who: Actor) -> None:
     if not may_make(transition, order, who):
         assignee = order.assigned_to.username if order.assigned_to else "nobody"
         raise PermissionDenied(f"work order {code_of(order)} is assigned to '{assignee}'; only the "
-                               f"assignee or a manager may {transition.verb} it (user '{who.username}')")
+                               f"assignee or an administrator may {transition.verb} it; a manager can "
+                               f"reassign it (user '{who.username}')")
 
 
 def _inputs(transition: Transition, payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ strings or, where named ``*_ms``, milliseconds since the epoch.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
@@ -14,12 +15,13 @@ from sqlalchemy import text
 
 from hub.db.types import from_ms, to_ms, utc_now
 from hub.errors import InvalidInput, NotFound, StoreError
-from hub.services import alerts, assets, gateways
+from hub.services import alerts, assets, audit, gateways
 from hub.services import ingest_status
 from hub.services.permissions import require
 from hub.services.validate import optional_id
 from hub.web.db import commit, db
 from hub.web.errors import error_response
+from hub.web.openapi import check_request
 from hub.web.readings import asset_live, gateway_live, link_states
 from hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
 from hub.web.state import state
@@ -284,6 +286,8 @@ def _note() -> str:
     body = request.get_json(silent=True) if request.is_json else None
     if request.is_json and not isinstance(body, dict):
         raise InvalidInput("body: must be a JSON object such as {\"note\": \"...\"}")
+    if request.is_json:
+        check_request(body)
     return (body or {}).get("note", "") if body else request.form.get("note", "")
 
 
@@ -301,3 +305,26 @@ def alert_resolve(alert_id: int):
     alert = alerts.resolve(db(), alert_id, note=_note(), actor=g.actor, clock=state().clock)
     commit()
     return jsonify(alert_json(alert))
+
+
+# ------------------------------------------------------------------ audit trail
+
+
+def _audit_json(row) -> dict:
+    return {"seq": row.seq, "at": row.at.isoformat(timespec="milliseconds"), "actor": row.actor,
+            "actor_id": row.actor_id, "source_ip": row.source_ip, "action": row.action, "entity": row.entity,
+            "entity_id": row.entity_id, "before": json.loads(row.before_json) if row.before_json else None,
+            "after": json.loads(row.after_json) if row.after_json else None}
+
+
+@bp.get("/audit")
+def audit_entries():
+    """Return the audit rows the caller may read (department-scoped in the service)."""
+    entity, entity_id = request.args.get("entity") or None, request.args.get("entity_id") or None
+    if (entity and len(entity) > 64) or (entity_id and len(entity_id) > 128):
+        raise InvalidInput("entity, entity_id: at most 64 and 128 characters")
+    page = audit.list_entries(db(), actor=g.actor, entity=entity, entity_id=entity_id,
+                              page=_int_arg("page", 1, 1, 1_000_000), per_page=_int_arg("per_page", 50, 1, 200))
+    head = audit.head(db(), actor=g.actor)
+    at = head.at.isoformat(timespec="milliseconds") if head.at else None
+    return jsonify({**page_json(page, _audit_json), "head": {"seq": head.seq, "row_hash": head.row_hash, "at": at}})

@@ -125,6 +125,10 @@ COMPONENTS: Mapping[str, dict] = {
     "Part": _PART,
     "Attachment": _ATTACHMENT,
     "Signature": _SIGNATURE,
+    "AuditEntry": obj({"seq": INTEGER, "at": DATETIME, "actor": STRING, "actor_id": _N_INT, "source_ip": _N_STR,
+                       "action": STRING, "entity": STRING, "entity_id": STRING, "before": {}, "after": {}}),
+    "AuditPage": {"allOf": [_page(ref("AuditEntry")), obj({"head": obj({
+        "seq": INTEGER, "row_hash": STRING, "at": _N_DT})})]},
 }
 
 # ------------------------------------------------------------------ work-order request bodies
@@ -173,6 +177,15 @@ WO: Mapping[str, dict] = {
 # ------------------------------------------------------------------ routes of hub.web.api
 
 DECLARED: Mapping[str, Operation] = {
+    "api.audit_entries": Operation(
+        summary="The audit trail, newest first, with the chain's newest link", tag="audit",
+        permissions=("audit.view",),
+        description="Users limited to a department see only the rows of that department's assets, work "
+                    "orders, alerts, gateways, plans and users, and of shared reference data. `head` is "
+                    "the newest link of the whole chain, to record outside the hub.",
+        query=page_params(Param("entity", {"type": "string", "maxLength": 64}, "Entity type, e.g. `work_order`."),
+                          Param("entity_id", {"type": "string", "maxLength": 128}, "Entity id, e.g. an asset tag.")),
+        response=ref("AuditPage")),
     "api.health": Operation(
         summary="Whether the relational and telemetry stores respond", tag="meta", public=True,
         errors=(503,), response=obj({"status": enum(("ok", "degraded")), "database": STRING,

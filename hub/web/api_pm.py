@@ -21,6 +21,7 @@ from hub.services.permissions import ACTION_TEXT, can, require
 from hub.services.validate import boolean, optional_date, optional_id, text
 from hub.web.db import commit, db
 from hub.web.errors import error_response
+from hub.web.openapi import check_request
 from hub.web.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
                              template_json, version_json)
 from hub.web.serialize import page_json
@@ -94,6 +95,7 @@ def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("body: must be a JSON object (Content-Type: application/json)")
+    check_request(body)
     return body
 
 

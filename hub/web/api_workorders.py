@@ -27,7 +27,7 @@ from hub.services.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, roles_
 from hub.web.api_docs import WO
 from hub.web.db import commit, db
 from hub.web.errors import error_response
-from hub.web.openapi import Param, array, obj, operation, page_params, ref
+from hub.web.openapi import Param, array, check_request, obj, operation, page_params, ref
 from hub.web.serialize import page_json
 from hub.web.state import state
 from hub.web.workorder_json import (attachment_json, detail_json, note_json, part_json, time_log_json,
@@ -86,6 +86,7 @@ def _body() -> dict[str, Any]:
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
         raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
+    check_request(body)
     return body
 
 
@@ -164,6 +165,7 @@ def _request_form() -> tuple[dict[str, Any], list[tuple[str | None, bytes]]]:
     if request.mimetype != "multipart/form-data":
         raise InvalidInput("body: send JSON, or multipart/form-data with the fields and 'files'")
     fields = {k: v for k, v in request.form.items()}
+    check_request({**fields, **{name: [] for name in request.files}}, form=True)
     uploads = request.files.getlist("files")
     if len(uploads) > MAX_REQUEST_FILES:
         raise InvalidInput(f"files: at most {MAX_REQUEST_FILES} files per request, got {len(uploads)}")

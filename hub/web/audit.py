@@ -29,8 +29,8 @@ def index():
 @bp.get("/verify")
 @login_required
 def verify():
-    """Recompute the hash chain and report the first broken row."""
-    broken = audit.verify(db(), actor=g.actor)
+    """Recompute the keyed hash chain, check its triggers and report what is wrong."""
+    result = audit.verify(db(), actor=g.actor)
     page = audit.list_entries(db(), actor=g.actor, page=1, per_page=50)
     return render_template("audit/list.html", page=page, head=audit.head(db(), actor=g.actor),
-                           verified=True, broken=broken)
+                           verified=True, broken=result.broken_id, result=result)

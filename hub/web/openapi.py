@@ -15,11 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import best_match
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
+
+from hub.errors import InvalidInput
 
 API_PREFIX = "/api/v1"
 OPENAPI_VERSION = "3.1.0"
@@ -198,6 +203,76 @@ def lookup(app: Flask, endpoint: str, method: str) -> Operation | None:
     return operations_of(app.view_functions.get(endpoint), endpoint, method, DECLARED)
 
 
+# ------------------------------------------------------------------ requests checked against it
+
+
+def _is_datetime(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return "T" in value or " " in value
+
+
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checks("date-time")(_is_datetime)
+_FORMATS.checks("date")(_is_date)
+
+
+def _validator(schema: dict) -> Draft202012Validator:
+    from hub.web.api_docs import COMPONENTS
+
+    return Draft202012Validator({**schema, "components": {"schemas": COMPONENTS}}, format_checker=_FORMATS)
+
+
+def check_request(payload: Mapping[str, Any], *, form: bool = False) -> None:
+    """Raise :class:`InvalidInput` unless ``payload`` (the JSON body, or the multipart fields
+    when ``form``) matches what the current route's operation documents.
+
+    The document is the contract: a blank enum value, a null where text is required, an
+    unknown field or an over-long value is refused here with the field's name, so the API
+    never accepts what its OpenAPI says it refuses.
+    """
+    rule = request.url_rule
+    op = lookup(current_app, rule.endpoint, request.method) if rule is not None else None
+    schema = None if op is None else (op.form if form else op.body)
+    if schema is None:
+        return
+    error = best_match(_validator(schema).iter_errors(dict(payload)))
+    if error is None:
+        return
+    where = ".".join(str(p) for p in error.absolute_path) or "body"
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(schema.get("properties", {})))
+        unknown = sorted(set(payload) - set(schema.get("properties", {})))
+        raise InvalidInput(f"{unknown[0] if unknown else where}: unknown field; known: {known}")
+    value = error.instance
+    if error.validator == "required" and isinstance(value, Mapping):
+        missing = next(name for name in error.validator_value if name not in value)
+        prefix = "" if where == "body" else f"{where}."
+        raise InvalidInput(f"{prefix}{missing}: is required")
+    if error.validator == "format":
+        wanted = "a date as YYYY-MM-DD" if error.validator_value == "date" else "an ISO 8601 date and time"
+        raise InvalidInput(f"{where}: must be {wanted}, got {value!r}")
+    if error.validator == "enum":
+        raise InvalidInput(f"{where}: must be one of {', '.join(map(str, error.validator_value))}, got {value!r}")
+    if error.validator == "maxLength":
+        raise InvalidInput(f"{where}: must be at most {error.validator_value} characters, got {len(value)}")
+    raise InvalidInput(f"{where}: {error.message}")
+
+
 def undocumented(app: Flask) -> list[str]:
     """Return ``METHOD path`` of every ``/api/v1`` route without an operation."""
     return [f"{method} {path}" for path, method, endpoint in api_routes(app)
@@ -239,6 +314,27 @@ def _responses(op: Operation, has_path_params: bool) -> dict:
     return responses
 
 
+#: How an optional query parameter may be left empty (``?state=``): the API reads it as absent.
+EMPTY_QUERY_TEXT = "An empty value is the same as leaving the parameter out."
+
+
+def _query_param(p: Param) -> dict:
+    """Return the OpenAPI entry of query parameter ``p``.
+
+    The API (like the HTML forms it shares its parsing with) reads an empty optional value
+    as absent, so a constrained parameter (a number, a flag, an enum, a date) also admits the
+    empty string, and says so.
+    """
+    schema, description = p.schema, p.description
+    constrained = schema.get("type") != "string" or any(k in schema for k in ("enum", "format", "pattern",
+                                                                               "minLength"))
+    if not p.required and constrained:
+        schema = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+        description = f"{description} {EMPTY_QUERY_TEXT}".strip()
+    return {"name": p.name, "in": "query", "required": p.required, "schema": schema,
+            **({"description": description} if description else {})}
+
+
 def _entry(op: Operation, endpoint: str, method: str, params: list[dict]) -> dict:
     description = op.description
     if op.permissions:
@@ -252,9 +348,7 @@ def _entry(op: Operation, endpoint: str, method: str, params: list[dict]) -> dic
     entry: dict[str, Any] = {
         "operationId": f"{endpoint.replace('.', '_')}_{method.lower()}",
         "summary": op.summary, "tags": [op.tag],
-        "parameters": params + [{"name": p.name, "in": "query", "required": p.required, "schema": p.schema,
-                                 **({"description": p.description} if p.description else {})}
-                                for p in op.query],
+        "parameters": params + [_query_param(p) for p in op.query],
         "responses": _responses(op, bool(params)),
         "x-permissions": list(op.permissions),
         **({"x-permissions-any-of": list(op.any_of)} if op.any_of else {}),

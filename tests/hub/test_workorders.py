@@ -100,10 +100,32 @@ def test_technicians_cannot_close_and_only_the_assignee_works_an_order(env):
         workorders.close(env.session, order.id, password=env.passwords["tech"], actor=env.actor("tech"),
                          clock=env.clock)
     other = bring_to(env, "assigned")
-    with pytest.raises(PermissionDenied, match="assigned to 'tech'; only the assignee or a manager"):
+    with pytest.raises(PermissionDenied, match="assigned to 'tech'; only the assignee or an administrator"):
         workorders.transition(env.session, other.id, "in_progress", {}, actor=env.add_user("tech2", "technician"),
                               clock=env.clock)
     assert workorders.transition(env.session, other.id, "in_progress", {}, actor=env.actor("admin"),
+                                 clock=env.clock).state == "in_progress"
+
+
+def test_managers_do_not_act_for_the_assignee_and_the_docs_say_who_does(env):
+    from pathlib import Path
+
+    from hub.services.actor import Actor
+    from hub.services.workorder_flow import available, may_make
+
+    order = bring_to(env, "assigned")  # assigned to 'tech'
+    manager = env.actor("manager")
+    with pytest.raises(PermissionDenied, match="role 'manager' may not start, hold or complete"):
+        workorders.transition(env.session, order.id, "in_progress", {}, actor=manager, clock=env.clock)
+    assert order.state == "assigned"
+    assert [t.verb for t in available(order, manager)] == ["cancel"]
+    # Who may make an assignee-only step on someone else's order, from the permission table.
+    for step in (t for t in TRANSITIONS if t.assignee_only):
+        acting = sorted(role for role in ROLES if may_make(step, order, Actor(f"x-{role}", role, user_id=10**6)))
+        assert acting == ["admin"], (step.verb, acting)
+    docs = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    assert "only administrators may act for them. Managers do not start, hold, resume or complete" in docs
+    assert workorders.transition(env.session, order.id, "in_progress", {}, actor=env.actor("admin"),
                                  clock=env.clock).state == "in_progress"
 
 

@@ -2,7 +2,7 @@
 
 from hub.db.models.alerts import Alert
 from hub.db.models.assets import Asset
-from hub.db.models.audit import AuditLog
+from hub.db.models.audit import AuditChainKey, AuditLog
 from hub.db.models.gateways import Channel, ChannelBinding, Gateway
 from hub.db.models.org import Department, Location, Site
 from hub.db.models.users import ApiToken, User
@@ -11,7 +11,7 @@ from hub.db.models.work_records import (WorkOrderAttachment, WorkOrderNote, Work
                                         WorkOrderSignature, WorkOrderTimeLog)
 
 __all__ = [
-    "Alert", "ApiToken", "Asset", "AuditLog", "Channel", "ChannelBinding", "Department",
+    "Alert", "ApiToken", "Asset", "AuditChainKey", "AuditLog", "Channel", "ChannelBinding", "Department",
     "Gateway", "Location", "Site", "User", "WorkOrder", "WorkOrderAttachment", "WorkOrderNote",
     "WorkOrderPart", "WorkOrderSignature", "WorkOrderTimeLog",
 ]

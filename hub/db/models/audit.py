@@ -1,4 +1,5 @@
-"""The audit trail: append-only rows chained by SHA-256 (see :mod:`hub.db.audit`)."""
+"""The audit trail: append-only rows chained by SHA-256, keyed by HMAC-SHA256 from the row
+``AuditChainKey.from_seq`` on (see :mod:`hub.db.audit`)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,21 @@ class AuditLog(Base):
     row_hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditChainKey(Base):
+    """From which audit row the chain is keyed, and a check value of the key it is keyed with."""
+
+    __tablename__ = "audit_chain_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_seq: Mapped[int] = mapped_column(Integer, unique=True)
+    #: HMAC-SHA256 of a fixed text under the key: tells a wrong key from a changed row.
+    key_check: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 @event.listens_for(AuditLog, "before_update")
 @event.listens_for(AuditLog, "before_delete")
-def _refuse_change(_mapper, _connection, row: AuditLog) -> None:
-    raise StoreError(f"audit_log row {row.id} cannot be changed or deleted: the trail is append-only")
+@event.listens_for(AuditChainKey, "before_update")
+@event.listens_for(AuditChainKey, "before_delete")
+def _refuse_change(_mapper, _connection, row) -> None:
+    raise StoreError(f"{row.__tablename__} row {row.id} cannot be changed or deleted: the trail is append-only")
