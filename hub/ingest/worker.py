@@ -804,10 +804,12 @@ class IngestWorker:
                 try:
                     self._track_and_commit([item])
                 except StoreRejected as item_exc:
-                    if item.kind == "dead":
-                        raise StoreUnavailable(f"cannot store a dead letter: {item_exc}") from item_exc
-                    self._reject(item, item_exc)
-                    self._track_and_commit([item], track=False)
+                    if item.kind != "dead":
+                        self._reject(item, item_exc)
+                    try:  # the dead letter alone, the message's effect on the gateway state left out
+                        self._track_and_commit([item], track=False)
+                    except StoreRejected as again:
+                        raise StoreUnavailable(f"cannot store a dead letter: {again}") from again
         dead = [i for i in items if i.kind == "dead"]
         now = self._now_ms()
         with self._counters.lock:
