@@ -131,11 +131,14 @@ def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendReq
     grace_ms, interval_ms = round(policy.grace_s * 1000), round(policy.interval_s * 1000)
     requests: list[ResendRequest] = []
     insert = _INSERTS[engine.dialect.name]
+    due_now = table.c.missing_since_ms <= now_ms - grace_ms
     try:
+        with engine.connect() as conn:  # the usual answer, "nothing", without a write transaction
+            if conn.execute(select(table.c.gateway).where(due_now).limit(1)).first() is None:
+                return []
         with session_scope(engine) as session:
             due = [dict(r._mapping) for r in session.execute(
-                select(table).where(table.c.missing_since_ms <= now_ms - grace_ms)
-                .order_by(table.c.gateway, table.c.boot).with_for_update())]
+                select(table).where(due_now).order_by(table.c.gateway, table.c.boot).with_for_update())]
             if not due:
                 return []
             current = _current_boots(session, {r["gateway"] for r in due})
