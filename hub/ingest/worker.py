@@ -1102,10 +1102,18 @@ class IngestWorker:
             return
         row = {**self._worker_row(), "connected": False, "pending": 0, "oldest_pending_ms": None,
                "retrying_since_ms": None}
-        try:
-            self._records.commit(worker=row)
-        except StoreError as exc:
-            log.info("ingest %s: cannot publish the final counters: %s", self.client_id, exc)
+
+        def publish() -> None:
+            try:
+                self._records.commit(worker=row)
+            except StoreError as exc:
+                log.info("ingest %s: cannot publish the final counters: %s", self.client_id, exc)
+
+        # On its own thread, waited for a few seconds at most: a database that does not answer
+        # must not hold up the stop (the row then just ages, and health says so).
+        thread = threading.Thread(target=publish, name=f"ingest-final-stats[{self.client_id}]", daemon=True)
+        thread.start()
+        thread.join(5)
 
     def _maybe_publish_stats(self) -> None:
         if not self._stats_due() or self._records is None:
