@@ -369,6 +369,8 @@ class RulesEngine:
                 replayed = tracks.replay(evaluator, doc, start, ctx)
                 if replayed is not None:
                     apply([Routed(replayed, True, BACKFILL)])
+            if holes:
+                tracks.drop_filled(evaluator, doc, holes, ctx)
             return evaluated, duplicates
 
         return run

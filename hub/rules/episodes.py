@@ -15,7 +15,10 @@ with the alerts of that rule and subject whose episodes overlap them:
   episode began earlier, the alert's start moves back to it; a historical alert whose episode
   is now seen to have ended is resolved;
 - two historical alerts that turn out to cover one episode: the later one is resolved as part
-  of the first.
+  of the first;
+- an episode that began before the hole (the saved state holds the condition) keeps the alert
+  open at the hole's start, whose end moves to where the hole's readings show it ended, so
+  that an episode after it in the hole is not taken for part of it.
 
 The result depends only on which readings arrived, not on the order of the batches or the
 worker that evaluated them, and replaying a hole again changes nothing.
@@ -62,6 +65,9 @@ def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay, doc: dict |
         return
     known = _alerts(applier, rule, subject.key, replay)
     for episode in replay.episodes:
+        if episode.continued:
+            _continued(applier, rule, known, replay, episode)
+            continue
         end = episode.end_ms if episode.end_ms is not None else _OPEN_END
         covering = [(lc, alert) for lc, alert in known
                     if lc.episode_ms < end and episode.since_ms < _span_end(lc, alert)]
@@ -91,6 +97,22 @@ def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay, doc: dict |
             if other_lc.historical and other.state != "resolved":
                 applier.resolve(rule, other_lc, other, f"Part of the episode of alert {alert.id}, as the "
                                                        "readings that reached the hub late show.")
+
+
+def _continued(applier: Any, rule: Any, known: list, replay: Replay, episode: Episode) -> None:
+    """Correct the end of the alert of an episode that began before the hole, as the hole's readings show it."""
+    if episode.end_ms is None:
+        return  # it lasts through the hole: nothing the hole tells changes its alert
+    for lc, alert in known:
+        if lc.episode_ms <= replay.start_ms < _span_end(lc, alert):
+            if alert.state != "resolved":
+                if lc.historical:
+                    _resolve(applier, rule, lc, alert, episode)
+            elif lc.episode_end_ms != episode.end_ms:
+                lc.episode_end_ms = episode.end_ms  # it ended sooner: what follows is another episode
+                lc.updated_at = applier.now
+                applier.session.flush()
+            return
 
 
 def _open(applier: Any, rule: Any, subject: Any, episode: Episode) -> tuple[AlertLifecycle, Alert] | None:

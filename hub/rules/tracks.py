@@ -27,7 +27,9 @@ forward in time, so each (rule, channel) document holds:
 A reading older than ``last`` outside every hole was already seen (at-least-once delivery
 re-sends batches) and is ignored, as is one at exactly ``last`` or already among a hole's
 samples. Holes are forgotten :data:`KEEP_MS` after their end (on the readings' clock) or when
-more than :data:`MAX_GAPS` are open; a hole keeps at most :data:`MAX_SAMPLES` readings.
+more than :data:`MAX_GAPS` are open (the shortest go first: an outage's long hole outlives the
+short ones that batches evaluated out of order leave); a hole keeps at most :data:`MAX_SAMPLES`
+readings, and one that late readings have filled is forgotten at once (:func:`drop_filled`).
 """
 
 from __future__ import annotations
@@ -40,13 +42,15 @@ from typing import Any
 from hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Raise, Sample
 
 #: How many holes a channel remembers; older ones can no longer be backfilled.
-MAX_GAPS = 16
+MAX_GAPS = 32
 #: How long after its end a hole is kept for late readings (on the readings' clock): 30 min.
 KEEP_MS = 30 * 60_000
 #: Readings a hole keeps (an hour of a one-second channel); later ones extend no hole.
 MAX_SAMPLES = 3600
-#: A hole is a spacing of more than this many sampling intervals (when the interval is known).
+#: A hole is a spacing of more than this many sampling intervals.
 HOLE_INTERVALS = 1.5
+#: Spacings a channel of unknown interval remembers to estimate it.
+SPACINGS = 16
 
 LIVE, BACKFILL, DUPLICATE = "live", "backfill", "duplicate"
 
@@ -64,10 +68,11 @@ class Routed:
 class Episode:
     """A span in which a replayed hole's readings held the condition."""
 
-    since_ms: int  # when the condition began
-    raised: Raise
+    since_ms: int  # when the condition began (the hole's start for one that began before it)
+    raised: Raise | None  # None for an episode that began before the hole (``continued``)
     end_ms: int | None = None  # the reading that cleared it; None while it lasts to the hole's end
     cleared: Clear | None = None
+    continued: bool = False  # it began before the hole: its alert, if any, is the one open at the start
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +84,38 @@ class Replay:
     episodes: tuple[Episode, ...]
 
 
-def hole_ms(evaluator: Evaluator, ctx: Context) -> int:
-    """Return the spacing of live readings that leaves a hole late readings may fill."""
-    if evaluator.params.get("gap_s") or not ctx.interval_s:
+def hole_ms(evaluator: Evaluator, ctx: Context, doc: dict[str, Any] | None = None) -> int:
+    """Return the spacing of live readings that leaves a hole late readings may fill.
+
+    One and a half sampling intervals: the channel's registered interval, else the spacing
+    learned from its readings (``iv`` in the document); the rule's ``gap_s`` when it sets one.
+    """
+    if evaluator.params.get("gap_s"):
         return evaluator.gap_ms(ctx)
-    return round(max(ctx.interval_s * HOLE_INTERVALS, 1.0) * 1000)
+    if ctx.interval_s:
+        return round(max(ctx.interval_s * HOLE_INTERVALS, 1.0) * 1000)
+    learned = doc.get("iv") if doc is not None else None
+    if learned:
+        return min(round(max(learned * HOLE_INTERVALS, 1000)), evaluator.gap_ms(ctx))
+    return evaluator.gap_ms(ctx)
+
+
+def _learn_interval(doc: dict[str, Any], spacing: int, longest: int) -> None:
+    """Follow the spacing of a channel's readings (for channels of unknown interval).
+
+    The document keeps the last :data:`SPACINGS` spacings up to ``longest`` (outages left out);
+    the estimate ``iv`` is their second smallest, so one reading that came early does not
+    shrink it, and batches evaluated out of order (long spacings among regular ones) do not
+    stretch it. Register a channel's interval where it matters: a stretch of more than
+    :data:`SPACINGS` readings with every other one missing is taken for the channel's rate.
+    """
+    if spacing > longest:
+        return
+    spacings = doc.get("sp")
+    spacings = [*spacings[-(SPACINGS - 1):], spacing] if spacings else [spacing]
+    doc["sp"] = spacings
+    if len(spacings) >= 4:
+        doc["iv"] = sorted(spacings)[1]
 
 
 def _sample_row(sample: Sample) -> list:
@@ -111,14 +143,19 @@ def feed(evaluator: Evaluator, doc: dict[str, Any], sample: Sample, late: bool,
     if last is None or sample.ts_ms > last:
         if last is not None and evaluator.backfill:
             gaps = doc["gaps"]
-            if sample.ts_ms - last > hole_ms(evaluator, ctx):
+            spacing = sample.ts_ms - last
+            hole = hole_ms(evaluator, ctx, doc)
+            if not ctx.interval_s:
+                _learn_interval(doc, spacing, evaluator.gap_ms(ctx))
+            if spacing > hole:
                 gaps = _holes(doc)
                 if gaps and gaps[-1][1] == last and len(gaps[-1][3]) < MAX_SAMPLES:
                     gaps[-1][1] = sample.ts_ms  # the hole goes on: one entry for the whole stretch
                     gaps[-1][3].append(_sample_row(sample))
                 else:
                     gaps.append([last, sample.ts_ms, copy.deepcopy(doc["live"]), [_sample_row(sample)], None])
-                    del gaps[:-MAX_GAPS]
+                    while len(gaps) > MAX_GAPS:  # the shortest older hole goes
+                        del gaps[min(range(len(gaps) - 1), key=lambda i: gaps[i][1] - gaps[i][0])]
             while gaps and gaps[0][1] < sample.ts_ms - KEEP_MS:
                 del gaps[0]
         doc["live"], actions = evaluator.on_sample(doc["live"], sample, ctx)
@@ -162,17 +199,37 @@ def replay(evaluator: Evaluator, doc: dict[str, Any], start_ms: int, ctx: Contex
     state = copy.deepcopy(hole[2])
     episodes: list[Episode] = []
     current: Episode | None = None
+    if evaluator.is_active(state):
+        current = Episode(hole[0], None, continued=True)  # the condition held when the hole began
     for ts, value, quality in hole[3]:
         state, actions = evaluator.on_sample(state, Sample(ts, value, quality), ctx)
         for action in actions:
             if isinstance(action, Raise) and current is None:
                 current = Episode(action.since_ms, action)
             elif isinstance(action, Clear) and current is not None:
-                episodes.append(Episode(current.since_ms, current.raised, action.at_ms, action))
+                episodes.append(Episode(current.since_ms, current.raised, action.at_ms, action, current.continued))
                 current = None
     if current is not None:
         episodes.append(current)
     return Replay(hole[0], hole[1], tuple(episodes))
+
+
+def drop_filled(evaluator: Evaluator, doc: dict[str, Any], starts: list[int], ctx: Context) -> None:
+    """Forget the holes of ``starts`` that late readings have filled (no spacing left above the hole size).
+
+    A filled hole needs no more replays (what arrives for it now was seen) and must not push
+    a hole still being filled out of the :data:`MAX_GAPS` kept.
+    """
+    limit = hole_ms(evaluator, ctx, doc)
+    keep = []
+    for g in doc["gaps"]:
+        if g[0] in starts:
+            stamps = [g[0], *(row[0] for row in g[3])]
+            if stamps[-1] == g[1] and all(b - a <= limit for a, b in zip(stamps, stamps[1:])):
+                continue
+        keep.append(g)
+    if len(keep) != len(doc["gaps"]):
+        doc["gaps"] = keep
 
 
 def copy_document(doc: dict[str, Any]) -> dict[str, Any]:

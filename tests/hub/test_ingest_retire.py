@@ -4,6 +4,10 @@ share no longer stranded), and an excursion in late readings raises one historic
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import paho.mqtt.client as paho
@@ -169,5 +173,30 @@ def test_a_late_batch_with_an_excursion_raises_exactly_one_historical_alert(mosq
     assert alert.title.startswith("Historical: ") and (lc.episode_ms, lc.episode_end_ms) == (start + 41_000,
                                                                                              start + 42_000)
     a.stop()
+    pub.close()
+    store.close()
+
+
+def test_the_retire_command_stores_what_the_session_held_and_removes_it(mosquitto, tmp_path, engine):
+    records = IngestRecords(engine)
+    store_path = tmp_path / "telemetry.db"
+    store = SQLiteStore(store_path)
+    started(make_worker(tmp_path, mosquitto, store, records, "hub-old")).stop()  # its session: the group's only one
+    pub = Publisher(mosquitto.host, mosquitto.port, "gw-1")
+    messages = [telemetry("gw-1", seq, [(f"ch{i}", NOW_MS - 60_000 + seq * 10 + i, float(seq)) for i in range(5)])
+                for seq in range(10)]
+    pub.publish_all(messages)
+    assert store.count() == 0  # all ten wait in the offline session
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "WARDLINK_DATA_DIR": str(tmp_path),
+           "WARDLINK_MQTT_URL": mosquitto.url, "WARDLINK_DATABASE_URL": engine.url.render_as_string(False),
+           "WARDLINK_TELEMETRY_SQLITE_PATH": str(store_path)}
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "ingest", "--client-id", "hub-old", "--group",
+                           "ingest", "--retire", "--quiet", "1"], env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"client_id": "hub-old", "drained": 10,
+                                                                "points_written": 50, "session_removed": True}
+    assert store.count() == 50
+    assert not session_present(mosquitto, "hub-old")
     pub.close()
     store.close()

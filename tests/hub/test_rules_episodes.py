@@ -159,3 +159,20 @@ def test_readings_stranded_in_an_offline_session_raise_a_historical_alert_once(e
         feed(live_worker, batches[s])
     assert door_alerts(engine) == [(t + 41_000, "resolved", True, t + 41_000, t + 42_000),
                                    (t + 60_000, "resolved", False, t + 60_000, t + 70_000)]
+
+
+def test_an_episode_that_ends_in_a_late_batch_is_not_taken_for_the_next_one(engine, clock):
+    """The live track alerts an opening seen at the end of one backlog batch; the next batch is
+    evaluated after the one after it, which shows the door shut. The late batch holds the end
+    of that opening and a whole second one: two alerts, each with its own end."""
+    rules = make_engine(engine, clock, [DOOR_OPEN])
+    t = now_ms(clock) - 300_000
+
+    def batch(first, last):
+        return series(DOOR, t + first * 1000, 1, [wave(s) for s in range(first, last + 1)], late=True)
+
+    rules.on_points(series(DOOR, t, 1, [wave(s) for s in range(0, 10)]))
+    for first, last in ((10, 15), (53, 70), (16, 52)):  # the middle batch evaluated last
+        rules.on_points(batch(first, last))
+    assert door_alerts(engine) == [(t + 12_000, "resolved", True, t + 12_000, t + 21_000),
+                                   (t + 42_000, "resolved", True, t + 42_000, t + 51_000)]

@@ -70,14 +70,16 @@ def test_holes_that_follow_each_other_are_one_and_keep_the_live_readings_inside(
     assert (episode.since_ms, episode.end_ms) == (T + 30_000, T + 40_000)
 
 
-def test_only_the_newest_gaps_are_remembered():
+def test_the_shortest_holes_are_forgotten_first():
     ev = threshold()
     doc = tracks.new_document(ev)
-    for i in range(tracks.MAX_GAPS + 3):
-        feed(ev, doc, i * 100, 5.0)
-        feed(ev, doc, i * 100 + 10, 5.0)  # a regular reading: the next hole is a new one
+    feed(ev, doc, 0, 5.0)
+    feed(ev, doc, 600, 5.0)  # a ten-minute outage
+    for i in range(tracks.MAX_GAPS + 3):  # then short holes, one after another
+        feed(ev, doc, 630 + i * 30, 5.0)
+        feed(ev, doc, 630 + i * 30 + 10, 5.0)
     assert len(doc["gaps"]) == tracks.MAX_GAPS
-    assert doc["gaps"][0][0] == T + 210_000  # 18 holes made, the 2 oldest forgotten
+    assert doc["gaps"][0][:2] == [T, T + 630_000]  # the outage (and its first short hole) kept for its backlog
 
 
 def test_kinds_without_backfill_treat_older_readings_as_duplicates():
@@ -87,3 +89,18 @@ def test_kinds_without_backfill_treat_older_readings_as_duplicates():
     feed(ev, doc, 900, 1.0)
     assert doc["gaps"] == []
     assert feed(ev, doc, 300, 1.0, late=True) == (tracks.DUPLICATE, [])
+
+
+def test_a_channel_of_unknown_interval_learns_its_spacing_so_an_out_of_order_batch_is_not_lost():
+    ev = threshold()
+    ctx = Context(now_ms=T)  # no registered interval: a hole would otherwise take a minute
+    doc = tracks.new_document(ev)
+    for ts in range(0, 20):  # one reading a second
+        tracks.feed(ev, doc, Sample(T + ts * 1000, 5.0), False, ctx)
+    assert doc["iv"] == 1000
+    for ts in range(25, 30):  # the next batch was evaluated first, by the other worker
+        tracks.feed(ev, doc, Sample(T + ts * 1000, 5.0), True, ctx)
+    out = [tracks.feed(ev, doc, Sample(T + ts * 1000, 9.0), True, ctx)[0] for ts in range(20, 25)]
+    assert out == [tracks.BACKFILL] * 5
+    [episode] = tracks.replay(ev, doc, T + 19_000, ctx).episodes
+    assert (episode.since_ms, episode.end_ms) == (T + 20_000, T + 25_000)

@@ -382,11 +382,6 @@ class Plant:
     offline_alerts: collections.Counter = field(default_factory=collections.Counter)
     #: Dead letters the faults so far must have caused: {(gateway, reason): messages}.
     dead_letters: collections.Counter = field(default_factory=collections.Counter)
-    #: Spans of gateway time whose readings reached the hub as replayed backlog, split between
-    #: the two workers: {gateway: [(start_ms, end_ms)]}. See :func:`door_alert_problems`.
-    replay_windows: dict = field(default_factory=lambda: collections.defaultdict(list))
-    #: Door episodes inside replay windows that got no alert / a second alert: {gateway: (n, n)}.
-    missed_in_replay: dict = field(default_factory=dict)
     _engine: object = None
 
     # -- relational store
@@ -777,17 +772,10 @@ def door_alert_problems(plant: Plant, checks: list[ReadingCheck]) -> list[str]:
     Each episode must have exactly one alert and each alert exactly one episode. The alert's
     ``condition_since`` is the episode's first reading, or a later reading of the same
     episode: the two workers of the shared group may evaluate a channel's readings out of
-    order (after an outage both resume with a backlog), and a reading older than the newest
-    evaluated one and less than ``gap_s`` before it counts as already seen (docs/hub.md,
-    Scale-out). An episode whose readings say it ended must have its alert resolved.
-
-    Known defect, reported rather than hidden: a backlog *replayed* after an outage is dealt
-    to both workers batch by batch, and the backfill track evaluates whatever batch comes
-    first; a batch evaluated after a later one is partly ignored as already seen or starts
-    from the wrong state. Inside the plant's ``replay_windows`` an episode may therefore get
-    no historical alert, or two; what is still required there is that every alert lies inside
-    an episode (none is raised while the door was shut) and is resolved when its episode
-    ended. The counts are kept in ``plant.missed_in_replay`` and printed by the tests.
+    order (after an outage both resume with a backlog); the rules engine keys each alert by its
+    episode's start and replays the holes late readings fill in timestamp order (docs/hub.md,
+    Scale-out), so this holds inside a backlog replayed over both workers too. An episode
+    whose readings say it ended must have its alert resolved.
     """
     found = alerts(plant)
     problems = []
@@ -797,13 +785,7 @@ def door_alert_problems(plant: Plant, checks: list[ReadingCheck]) -> list[str]:
         mine = sorted((a for a in found if a["rule"] == "door-open" and a["subject"] == subject
                        and a["opened_ms"] is not None and a["opened_ms"] <= check.cut_ts),
                       key=lambda a: a["opened_ms"])
-        windows = plant.replay_windows.get(check.gateway_id, [])
-
-        def replayed(e: Episode) -> bool:
-            end = e.end_ts if e.end_ts is not None else 2**63
-            return any(w0 <= end and e.start_ts <= w1 for w0, w1 in windows)
-
-        matched, missed, doubled = set(), 0, 0
+        matched = set()
         for e in episodes:
             inside = [a for a in mine
                       if e.start_ts <= a["opened_ms"] and (e.end_ts is None or a["opened_ms"] < e.end_ts)]
@@ -811,13 +793,9 @@ def door_alert_problems(plant: Plant, checks: list[ReadingCheck]) -> list[str]:
             if e.end_ts is not None:
                 problems += [f"{subject}: alert {a['id']} of the episode {e} is {a['state']}"
                              for a in inside if a["state"] != "resolved"]
-            if replayed(e):
-                missed += not inside
-                doubled += max(0, len(inside) - 1)
-            elif len(inside) != 1:
+            if len(inside) != 1:
                 problems.append(f"{subject}: episode {e} has {len(inside)} alerts "
                                 f"{[(a['id'], a['opened_ms']) for a in inside]}")
-        plant.missed_in_replay[check.gateway_id] = (missed, doubled)
         stray = [(a["id"], a["opened_ms"]) for a in mine if a["id"] not in matched]
         if stray:
             problems.append(f"{subject}: alerts outside any episode: {stray}; episodes {episodes}")
