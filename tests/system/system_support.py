@@ -56,6 +56,10 @@ SCENARIO_LAG_S = 600
 ALARM_CHANNEL = "door.alarm"
 ALARM_ABOVE = 0.5
 OFFLINE_FOR_S = 20
+#: The hub's ``gateway_stall_s``: a gateway silent this long while its status says online is
+#: stalled (one gateway-offline alert). Far above the few seconds of wall time a gateway is
+#: cut off in CI, far below the 10 real minutes of ``--system-long``.
+STALL_S = 300
 DEADLINE = 120.0
 
 RULES = f"""\
@@ -570,6 +574,7 @@ def start_plant(home: Path, influx_server, postgres_server) -> Plant:
         web_port = {web_port}
         secure_cookies = false
         rules_file = "{hub_home / 'rules.toml'}"
+        gateway_stall_s = {STALL_S}
         """))
     (hub_home / "data").mkdir()
     plant = Plant(home, broker, tls_port, admin_password, hub_password, Path(certs.ca_cert), influx_server,
