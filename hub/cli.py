@@ -105,7 +105,7 @@ def _retire_worker(worker, args, close) -> int:
     from hub.ingest.retire import RetireError, retire
 
     if args.quiet_s <= 0:
-        raise ConfigError(f"--quiet: must be > 0 seconds, got {args.quiet_s}")
+        raise ConfigError(f"--drained-after: must be > 0 seconds, got {args.quiet_s}")
     log.info("retiring ingest worker %s: draining its session", worker.client_id)
     try:
         report = retire(worker, quiet_s=args.quiet_s)
@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retire", action="store_true",
                    help="retire the worker of --client-id for good: store and acknowledge what its persistent "
                         "session still holds, leave the group, remove the session from the broker, then exit")
-    p.add_argument("--quiet", dest="quiet_s", type=float, default=3.0, metavar="SECONDS",
+    p.add_argument("--drained-after", dest="quiet_s", type=float, default=3.0, metavar="SECONDS",
                    help="with --retire: seconds without a delivery that count as a drained session (default: 3)")
     p.set_defaults(func=cmd_hub_ingest)
     p = hub_sub.add_parser("web", help="serve the admin UI and JSON API",

@@ -59,7 +59,7 @@ def _alerts(applier: Any, rule: Any, subject_key: str, replay: Replay) -> list[t
     return [(lc, alert) for lc, alert in rows if _span_end(lc, alert) > replay.start_ms]
 
 
-def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay, doc: dict | None) -> None:
+def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay) -> None:
     """Give every episode of ``replay`` exactly one alert of ``rule`` on ``subject``."""
     if not rule.evaluator.raises:
         return

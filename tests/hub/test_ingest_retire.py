@@ -191,7 +191,7 @@ def test_the_retire_command_stores_what_the_session_held_and_removes_it(mosquitt
            "WARDLINK_MQTT_URL": mosquitto.url, "WARDLINK_DATABASE_URL": engine.url.render_as_string(False),
            "WARDLINK_TELEMETRY_SQLITE_PATH": str(store_path)}
     done = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "ingest", "--client-id", "hub-old", "--group",
-                           "ingest", "--retire", "--quiet", "1"], env=env, capture_output=True, text=True,
+                           "ingest", "--retire", "--drained-after", "1"], env=env, capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"client_id": "hub-old", "drained": 10,
