@@ -59,13 +59,13 @@ def broker_url(request, tmp_path):
 class Gateway:
     """A `wardlink-edge run` process with the demo's emulated sensors."""
 
-    def __init__(self, folder: Path, broker_url: str) -> None:
+    def __init__(self, folder: Path, broker_url: str, keepalive: int = 120) -> None:
         folder.mkdir()
         self.folder = folder
         text = gateway_config_toml(gateway_id=GATEWAY, broker_url=broker_url, data_dir=folder)
-        # A keepalive longer than the test's frozen phase: Mosquitto must not fire the Last
-        # Will meanwhile; only the hub's judgement of the silence may call the gateway out.
-        text = text.replace("\n[hardware]\n", "\nkeepalive = 120\n\n[hardware]\n", 1)
+        # By default a keepalive longer than the test's frozen phase: Mosquitto must not fire
+        # the Last Will meanwhile; only the hub's judgement of the silence may call it out.
+        text = text.replace("\n[hardware]\n", f"\nkeepalive = {keepalive}\n\n[hardware]\n", 1)
         (folder / "gateway.toml").write_text(text)
         self.log = open(folder / "gateway.log", "wb")
         self.proc = subprocess.Popen(
@@ -254,3 +254,37 @@ def test_no_gateway_is_called_stalled_while_the_hub_itself_hears_nothing(engine,
     with engine.begin() as conn:  # connected, but retrying a write for minutes: its records lag
         conn.execute(tables.workers.update().values(retrying_since_ms=now))
     assert state() == "online"
+
+
+def test_a_short_keepalive_makes_mosquitto_publish_a_frozen_gateways_last_will(tmp_path, mosquitto):
+    """The other way out of a freeze: the broker's keepalive check (1.5 x the gateway's keepalive)."""
+    from hub.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(url)
+    config = hub_config(tmp_path / "hub", database_url=url, mqtt_url=mosquitto.url, mqtt_client_id="will-ingest")
+    db = open_engine(url)
+    store = SQLiteStore(tmp_path / "telemetry.db")
+    worker = IngestWorker(config, store, DbResolver(db))
+    records = IngestRecords(db)
+    gateway = None
+    try:
+        worker.start()
+        wait_for(lambda: worker.stats().subscribed, 20, "the ingest worker's subscriptions")
+        gateway = Gateway(tmp_path / "gateway", mosquitto.url, keepalive=5)
+
+        def state():
+            assert gateway.proc.poll() is None, gateway.log_tail()
+            return {r.gateway: r.state for r in records.gateways()}.get(GATEWAY)
+
+        wait_for(lambda: state() == "online", 60, "the gateway's online status")
+        gateway.signal(signal.SIGSTOP)
+        frozen = time.monotonic()
+        wait_for(lambda: state() == "offline", 30, "the Last Will of the frozen gateway")
+        assert 5 <= time.monotonic() - frozen < 20  # 7.5 s after its last packet
+    finally:
+        if gateway is not None:
+            gateway.stop()
+        worker.stop()
+        store.close()
+        db.dispose()
