@@ -90,10 +90,16 @@ def hole_ms(evaluator: Evaluator, ctx: Context, doc: dict[str, Any] | None = Non
     One and a half sampling intervals: the channel's registered interval, else the spacing
     learned from its readings (``iv`` in the document); the rule's ``gap_s`` when it sets one.
     """
+    interval = ctx.interval_s
+    if interval:  # per registered interval, worked out once (this runs for every reading)
+        holes = evaluator.__dict__.setdefault("_hole_ms", {})
+        hole = holes.get(interval)
+        if hole is None:
+            hole = holes[interval] = evaluator.gap_ms(ctx) if evaluator.params.get("gap_s") else \
+                round(max(interval * HOLE_INTERVALS, 1.0) * 1000)
+        return hole
     if evaluator.params.get("gap_s"):
         return evaluator.gap_ms(ctx)
-    if ctx.interval_s:
-        return round(max(ctx.interval_s * HOLE_INTERVALS, 1.0) * 1000)
     learned = doc.get("iv") if doc is not None else None
     if learned:
         return min(round(max(learned * HOLE_INTERVALS, 1000)), evaluator.gap_ms(ctx))
@@ -145,7 +151,7 @@ def feed(evaluator: Evaluator, doc: dict[str, Any], sample: Sample, late: bool,
             gaps = doc["gaps"]
             spacing = sample.ts_ms - last
             hole = hole_ms(evaluator, ctx, doc)
-            if not ctx.interval_s:
+            if not ctx.interval_s and spacing != doc.get("iv"):  # a regular stream confirms what is known
                 _learn_interval(doc, spacing, evaluator.gap_ms(ctx))
             if spacing > hole:
                 gaps = _holes(doc)
