@@ -198,12 +198,12 @@ DECLARED: Mapping[str, Operation] = {
         response=obj({"status": enum(_INGEST_STATES[:-1]), "reasons": array(STRING),
                       "workers": array(obj({
                           "client_id": STRING, "hostname": STRING, "pid": INTEGER,
-                          "state": enum(("running", "stalled", "stopped")), "reason": _N_STR,
+                          "state": enum(("running", "stalled", "stopped", "offline")), "reason": _N_STR,
                           "connected": BOOLEAN, "started_ms": INTEGER, "updated_ms": INTEGER,
                           "received": INTEGER, "points_written": INTEGER, "dead_lettered": INTEGER,
                           "acked": INTEGER, "store_errors": INTEGER, "pending": INTEGER,
                           "oldest_pending_ms": _N_INT, "retrying_since_ms": _N_INT, "last_error": _N_STR,
-                          "last_error_ms": _N_INT})),
+                          "last_error_ms": _N_INT, "share_group": _N_STR, "lag_ms": INTEGER})),
                       "dead_letters": obj({"distinct": INTEGER, "messages": INTEGER,
                                            "last_received_ms": _N_INT})})),
     "api.ingest_dead_letters": Operation(
