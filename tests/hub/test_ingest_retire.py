@@ -13,7 +13,7 @@ import threading
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from relational_support import GATEWAY, T0_S, engine  # noqa: F401 - fixtures
+from relational_support import GATEWAY, T0_S, clock, engine, login, web  # noqa: F401 - fixtures
 from rules_support import alerts, install_rules
 
 from hub.db.engine import open_engine
@@ -199,4 +199,28 @@ def test_the_retire_command_stores_what_the_session_held_and_removes_it(mosquitt
     assert store.count() == 50
     assert not session_present(mosquitto, "hub-old")
     pub.close()
+    store.close()
+
+
+def test_health_is_degraded_while_a_stopped_member_still_holds_a_share_and_ok_once_it_is_retired(
+        mosquitto, tmp_path, web):
+    records = IngestRecords(web.engine)
+    store = SQLiteStore(tmp_path / "share.db")
+    client = web.app.test_client()
+    a = started(make_worker(tmp_path, mosquitto, store, records, "hub-a"))
+    started(make_worker(tmp_path, mosquitto, store, records, "hub-b")).stop()
+    wait_until(lambda: {w.client_id for w in records.workers()} == {"hub-a", "hub-b"}, what="both workers' rows")
+    status, body = client.get("/api/v1/health").status_code, client.get("/api/v1/health").json
+    assert (status, body["status"], body["ingest"]) == (200, "degraded", "stalled")
+    assert any("hub-b is offline but still in group ingest" in r for r in body["reasons"])
+    login(client, "viewer")
+    workers = {w["client_id"]: w for w in client.get("/api/v1/ingest").json["workers"]}
+    assert (workers["hub-b"]["state"], workers["hub-b"]["share_group"], workers["hub-a"]["state"]) == (
+        "offline", "ingest", "running")
+    assert workers["hub-b"]["updated_ms"] > 0 and workers["hub-a"]["lag_ms"] == 0  # last seen; nothing waiting
+
+    retire(make_worker(tmp_path, mosquitto, store, records, "hub-b"), quiet_s=1.0)
+    assert client.get("/api/v1/health").json["ingest"] == "ok"
+    assert [w["client_id"] for w in client.get("/api/v1/ingest").json["workers"]] == ["hub-a"]
+    a.stop()
     store.close()
