@@ -92,11 +92,13 @@ def test_two_workers_in_a_group_find_gaps_together_and_one_of_them_asks(tmp_path
         wait_until(lambda: sum(w.stats().acked for w in workers) == 18, what="18 batches acknowledged")
         assert all(w.stats().telemetry_batches > 0 for w in workers), "both workers got a share"
         first = wait_until(lambda: recorder.of("b1"), 20, "a resend-from for the gap")[0]
-        assert (first.args["seq"], first.args["until"]) == (5, 6)
+        # From the lowest to the highest seq missing when it was sent: 5..6, or wider if a batch
+        # dealt to the slower worker was still on its way then (a loaded machine).
+        assert first.args["seq"] <= 5 and first.args["until"] >= 6
 
         pub.publish_all([batch(5), batch(6)])  # the gateway re-sends them under their own seq
         filled = wait_until(lambda: (r := row(records, "b1")) and r["missing"] == 0 and r, what="the gap filled")
-        assert (filled["through"], filled["recovered"], filled["resend_requests"]) == (19, 2, 1)
+        assert (filled["through"], filled["resend_requests"]) == (19, 1) and filled["recovered"] >= 2
         assert len(recorder.of("b1")) == 1, "two workers, one request"
         assert sum(w.stats().resend_requests for w in workers) == 1
 
@@ -108,7 +110,7 @@ def test_two_workers_in_a_group_find_gaps_together_and_one_of_them_asks(tmp_path
         # The gateway restarts; its first batch seen is seq 3 of the new boot: 0..2 are missing.
         pub.publish_all([batch(3, "b2"), batch(4, "b2")])
         third = wait_until(lambda: recorder.of("b2"), 20, "a resend-from for the new boot")[0]
-        assert (third.args["seq"], third.args["until"]) == (0, 2)
+        assert third.args["seq"] == 0 and third.args["until"] in (2, 3)  # 3: still on its way then
         pub.publish_all([batch(s, "b2") for s in range(3)])
         wait_until(lambda: (r := row(records, "b2")) and r["missing"] == 0, what="the new boot complete")
 
