@@ -114,10 +114,11 @@ def store(session: Session, insert, seen: Sequence[tuple[str, str, int]],
     for key in keys:
         row = rows[key]
         seqs, claim = wanted[key]
-        if _merge(row, seqs, claim, now_ms):
+        change = _merge(row, seqs, claim, now_ms)
+        if change == "quick":
             quick.append({"through": row["through"], "high": row["high"], "updated_ms": row["updated_ms"],
                           "k_gateway": row["gateway"], "k_boot": row["boot"]})
-        else:
+        elif change == "full":
             full.append(_params(row))
     for params in (quick, full):
         if params:
@@ -233,18 +234,22 @@ def _save(session: Session, row: dict) -> None:
     session.connection().execute(_UPDATE, [_params(row)])
 
 
-def _merge(row: dict, seqs: list[int], claim: int, now_ms: int) -> bool:
+def _merge(row: dict, seqs: list[int], claim: int, now_ms: int) -> str | None:
     """Add received ``seqs`` and a stated newest seq ``claim`` to ``row`` (a dict, changed in place).
 
-    Return True when only ``through``, ``high`` and ``updated_ms`` changed (nothing missing).
+    Return None when nothing new was learnt (duplicates: ``updated_ms`` stays, so a status or
+    batch of an earlier boot delivered again does not make that boot look current), "quick"
+    when only ``through``, ``high`` and ``updated_ms`` changed (nothing missing), else "full".
     """
     through, high = row["through"], row["high"]
     if not row["missing"] and row["received"] == "[]":  # nothing missing: the usual case, made cheap
         fresh = sorted(s for s in set(seqs) if s > through)
         top = fresh[-1] if fresh else through
         if (not fresh or (fresh[0] == through + 1 and top - through == len(fresh))) and claim <= top:
+            if not fresh:
+                return None
             row.update(through=top, high=top, updated_ms=max(row["updated_ms"], now_ms))
-            return True
+            return "quick"
     ranges: list[list[int]] = json.loads(row["received"])
     added = []
     for seq in set(seqs):
@@ -254,6 +259,8 @@ def _merge(row: dict, seqs: list[int], claim: int, now_ms: int) -> bool:
             row["recovered"] += 1  # missing, asked for, and back
         added.append([seq, seq])
         high = max(high, seq)
+    if not added and claim <= high:
+        return None
     high = max(high, claim)
     if added:
         ranges = _union(ranges + added)
@@ -269,7 +276,7 @@ def _merge(row: dict, seqs: list[int], claim: int, now_ms: int) -> bool:
         row.update(missing_since_ms=None, requests=0, missing_at_request=0, requested_ms=None)
     elif row["missing_since_ms"] is None:
         row["missing_since_ms"] = now_ms
-    return False
+    return "full"
 
 
 def _union(ranges: list[list[int]]) -> list[list[int]]:
