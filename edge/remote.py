@@ -18,18 +18,17 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from wardlink.clock import now_ms
+from wardlink.clock import Clock, now_ms
 from wardlink.protocol import (
     CommandResult, Event, Kind, ProtocolError, decode_command, decode_config, parse_topic,
 )
 
-from edge.config import load_config, parse_alarms, parse_channels
+from edge.alarms import AlarmEngine
+from edge.config import AlarmRule, ChannelConfig, EdgeConfig, load_config, parse_alarms, parse_channels
 from edge.errors import CommandError, ConfigError
-
-if TYPE_CHECKING:
-    from edge.gateway import Gateway
+from edge.forwarder import Forwarder
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +53,34 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+class RemoteHost(Protocol):
+    """What remote control needs of the gateway it serves (:class:`edge.gateway.Gateway` is one).
+
+    The gateway owns its remote control, so remote control sees it only through this interface
+    and never imports the gateway module.
+    """
+
+    config: EdgeConfig
+    clock: Clock
+    boot: str
+    channels: tuple[ChannelConfig, ...]
+    alarm_rules: tuple[AlarmRule, ...]
+    alarms: AlarmEngine | None
+    forwarder: Forwarder | None
+
+    @property
+    def registry(self) -> Any: ...
+
+    def emit_event(self, event: Event) -> None: ...
+
+    def apply(self, channels: tuple[ChannelConfig, ...], alarms: tuple[AlarmRule, ...], *,
+              reopen: bool = False) -> None: ...
+
+
 class RemoteControl:
     """Apply remote configs and carry out commands for one gateway."""
 
-    def __init__(self, gateway: "Gateway") -> None:
+    def __init__(self, gateway: RemoteHost) -> None:
         self.gw = gateway
         self.config_version: int | None = None
         self.path = gateway.config.data_dir / REMOTE_CONFIG_NAME

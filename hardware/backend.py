@@ -30,7 +30,7 @@ REAL_BUSES: dict[str, str] = {
     "w1": "hardware.onewire.sysfs:open_real",
     "gpio": "hardware.gpio.pins:open_real",
     "serial": "hardware.serial.ports:open_real",
-    "ble": "hardware.ble.radio:open_real",
+    "ble": "hardware.ble.scanner:open_real",
 }
 EMULATED_BUSES: dict[str, str] = {
     "i2c": "hardware.backend:_emulated_i2c",

@@ -193,13 +193,6 @@ class ReplaySource:
         return out
 
 
-def open_real(backend, adapter: str):
-    """Return a bleak-backed radio on ``adapter`` (scanning starts with the first listener)."""
-    from hardware.ble.scanner import BleakRadio
-
-    return BleakRadio(adapter, clock=backend.clock)
-
-
 def open_emulated(backend, adapter: str) -> ReplayRadio:
     """Return the replay radio standing in for ``adapter``."""
     return ReplayRadio(backend.clock, name=adapter)

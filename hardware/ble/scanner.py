@@ -97,3 +97,8 @@ class BleakRadio(Radio):
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def open_real(backend, adapter: str) -> BleakRadio:
+    """Return a bleak-backed radio on ``adapter`` (scanning starts with the first listener)."""
+    return BleakRadio(adapter, clock=backend.clock)
