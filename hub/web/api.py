@@ -19,8 +19,8 @@ from hub.services import alerts, assets, audit, gateways
 from hub.services import ingest_status
 from hub.services.permissions import require
 from hub.services.validate import optional_id
+from hub.web.api_guard import guard, int_arg, paging
 from hub.web.db import commit, db
-from hub.web.errors import error_response
 from hub.web.openapi import check_request
 from hub.web.readings import asset_live, gateway_live, link_states
 from hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
@@ -37,28 +37,10 @@ _WINDOW_RE = re.compile(r"^(\d+)(ms|s|m|h|d)?$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1}
 
 
-@bp.before_request
-def _require_identity():
-    if request.endpoint == "api.health" or g.actor is not None:
-        return None
-    message = g.get("auth_error") or "sign in, or send 'Authorization: Bearer <API token>'"
-    return error_response(401, "authentication_required", message, {"WWW-Authenticate": "Bearer"})
+guard(bp, public={"api.health"})
 
 
 # ------------------------------------------------------------------ arguments
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}: must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name}: must be {low}..{high}, got {value}")
-    return value
 
 
 def parse_time_arg(name: str, raw: str | None) -> int | None:
@@ -155,7 +137,7 @@ def ingest_dead_letters():
     reason, gateway = request.args.get("reason") or None, request.args.get("gateway") or None
     if (reason and len(reason) > 32) or (gateway and len(gateway) > 64):
         raise InvalidInput("reason, gateway: at most 32 and 64 characters")
-    page, per_page = _int_arg("page", 1, 1, 1_000_000), _int_arg("per_page", 50, 1, ingest_status.MAX_PAGE)
+    page, per_page = int_arg("page", 1, 1, 1_000_000), int_arg("per_page", 50, 1, ingest_status.MAX_PAGE)
     rows = ingest_status.dead_letter_page(state().engine, actor=g.actor, reason=reason, gateway=gateway,
                                           page=page, per_page=per_page)
     return jsonify({"items": [ingest_status.dead_letter_json(r) for r in rows], "page": page,
@@ -172,8 +154,7 @@ def asset_list():
         category=args.get("category") or None,
         equipment_status=args.get("equipment_status") or None,
         maintenance_status=args.get("maintenance_status") or None,
-        sort=args.get("sort", "tag"), page=_int_arg("page", 1, 1, 1_000_000),
-        per_page=_int_arg("per_page", 50, 1, 200))
+        sort=args.get("sort", "tag"), **paging())
     return jsonify(page_json(page, asset_json))
 
 
@@ -278,7 +259,7 @@ def alert_list():
     page = alerts.list_alerts(
         db(), actor=g.actor, state=request.args.get("state") or None,
         severity=request.args.get("severity") or None, asset_tag=request.args.get("asset") or None,
-        page=_int_arg("page", 1, 1, 1_000_000), per_page=_int_arg("per_page", 50, 1, 200))
+        **paging())
     return jsonify(page_json(page, alert_json))
 
 
@@ -324,7 +305,7 @@ def audit_entries():
     if (entity and len(entity) > 64) or (entity_id and len(entity_id) > 128):
         raise InvalidInput("entity, entity_id: at most 64 and 128 characters")
     page = audit.list_entries(db(), actor=g.actor, entity=entity, entity_id=entity_id,
-                              page=_int_arg("page", 1, 1, 1_000_000), per_page=_int_arg("per_page", 50, 1, 200))
+                              **paging())
     head = audit.head(db(), actor=g.actor)
     at = head.at.isoformat(timespec="milliseconds") if head.at else None
     return jsonify({**page_json(page, _audit_json), "head": {"seq": head.seq, "row_hash": head.row_hash, "at": at}})

@@ -8,7 +8,6 @@ it (and department scope) again, so the table documents the API and cannot loose
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,10 +16,10 @@ from flask import Blueprint, Response, g, jsonify, request
 from hub.db.types import utc_now
 from hub.errors import InvalidInput
 from hub.services import checklists, export, kpis, pm, pm_generator, pm_meters, pm_work
-from hub.services.permissions import ACTION_TEXT, can, require
+from hub.services.permissions import require
 from hub.services.validate import boolean, optional_date, optional_id, text
+from hub.web.api_guard import Needs, guard, paging
 from hub.web.db import commit, db
-from hub.web.errors import error_response
 from hub.web.openapi import check_request
 from hub.web.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
                              template_json, version_json)
@@ -28,24 +27,6 @@ from hub.web.serialize import page_json
 from hub.web.state import state
 
 bp = Blueprint("api_pm", __name__)
-
-@dataclass(frozen=True)
-class Needs:
-    """What a route needs: every permission of ``all_of`` and one of ``any_of`` (when given)."""
-
-    all_of: tuple[str, ...] = ()
-    any_of: tuple[str, ...] = ()
-
-    def allows(self, actor) -> bool:
-        """Return True when ``actor``'s role has what the route needs."""
-        return (all(can(actor, a) for a in self.all_of)
-                and (not self.any_of or any(can(actor, a) for a in self.any_of)))
-
-    def refusal(self, actor) -> str:
-        """Return why ``actor`` is refused."""
-        missing = [a for a in self.all_of if not can(actor, a)] or [self.any_of[0]]
-        return f"role '{actor.role}' may not {ACTION_TEXT[missing[0]]} (user '{actor.username}')"
-
 
 #: endpoint -> what the route needs. Checked before each request (unlisted routes are refused)
 #: and again, with department and assignment scope, by the services.
@@ -75,17 +56,7 @@ TAG = text(64)
 DEFAULT_KPI_DAYS = 30
 
 
-@bp.before_request
-def _require_identity():
-    if g.actor is None:
-        message = g.get("auth_error") or "sign in, or send 'Authorization: Bearer <API token>'"
-        return error_response(401, "authentication_required", message, {"WWW-Authenticate": "Bearer"})
-    needs = ROUTE_PERMISSIONS.get(request.endpoint)
-    if needs is None:
-        return error_response(403, "permission_denied", "this route has no permission entry")
-    if not needs.allows(g.actor):
-        return error_response(403, "permission_denied", needs.refusal(g.actor))
-    return None
+guard(bp, needs=ROUTE_PERMISSIONS)
 
 
 # ------------------------------------------------------------------ arguments
@@ -97,23 +68,6 @@ def _body() -> dict[str, Any]:
         raise InvalidInput("body: must be a JSON object (Content-Type: application/json)")
     check_request(body)
     return body
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}: must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name}: must be {low}..{high}, got {value}")
-    return value
-
-
-def _paging() -> dict[str, int]:
-    return {"page": _int_arg("page", 1, 1, 1_000_000), "per_page": _int_arg("per_page", 50, 1, 200)}
 
 
 def _bool_arg(name: str) -> bool | None:
@@ -133,7 +87,7 @@ def plan_list():
     """List plans: q, asset (also make-and-model plans covering it), active, trigger, page, per_page."""
     page = pm.list_plans(db(), actor=g.actor, q=text(100)("q", request.args.get("q")) or None,
                          asset_tag=TAG("asset", request.args.get("asset")) or None, active=_bool_arg("active"),
-                         trigger=request.args.get("trigger") or None, **_paging())
+                         trigger=request.args.get("trigger") or None, **paging())
     return jsonify(page_json(page, plan_json))
 
 
@@ -164,7 +118,7 @@ def plan_update(plan_id: int):
 def plan_services(plan_id: int):
     """List a plan's generated services, newest first, with their judgement: asset, page, per_page."""
     page = pm.list_services(db(), plan_id, actor=g.actor, clock=_clock(),
-                            asset_tag=TAG("asset", request.args.get("asset")) or None, **_paging())
+                            asset_tag=TAG("asset", request.args.get("asset")) or None, **paging())
     return jsonify(page_json(page, lambda pair: occurrence_json(*pair)))
 
 

@@ -25,6 +25,7 @@ from hub.services.validate import boolean
 from hub.services.workorder_common import SignatureRefused, WorkOrderConflict
 from hub.services.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, roles_for
 from hub.web.api_docs import WO
+from hub.web.api_guard import guard, paging
 from hub.web.db import commit, db
 from hub.web.errors import error_response
 from hub.web.openapi import Param, array, check_request, obj, operation, page_params, ref
@@ -52,12 +53,7 @@ def _raise_upload_limit():
         request.max_content_length = limit
 
 
-@bp.before_request
-def _require_identity():
-    if g.get("actor") is not None:
-        return None
-    message = g.get("auth_error") or "sign in, or send 'Authorization: Bearer <API token>'"
-    return error_response(401, "authentication_required", message, {"WWW-Authenticate": "Bearer"})
+guard(bp)
 
 
 @bp.errorhandler(WorkOrderConflict)
@@ -88,19 +84,6 @@ def _body() -> dict[str, Any]:
         raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
     check_request(body)
     return body
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}: must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name}: must be {low}..{high}, got {value}")
-    return value
 
 
 def _detail(order, status: int = 200):
@@ -142,7 +125,7 @@ def list_work_orders():
         assigned_to=args.get("assigned_to") or None, requested_by=args.get("requested_by") or None,
         breached=None if breached in (None, "") else boolean("breached", breached),
         q=args.get("q"), sort=args.get("sort") or "newest",
-        page=_int_arg("page", 1, 1, 1_000_000), per_page=_int_arg("per_page", 50, 1, 200))
+        **paging())
     now = utc_now(_clock())
     return jsonify(page_json(page, lambda o: work_order_json(o, now, _policy())))
 

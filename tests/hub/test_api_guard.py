@@ -1,0 +1,65 @@
+"""One guard holds every module of the JSON API, and one parser reads its query arguments."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from relational_support import clock, web  # noqa: F401
+
+from hub.db import session_scope
+from hub.services import users
+from hub.services.actor import Actor
+
+ROOT = Path(__file__).resolve().parents[2]
+#: One listing route of each API module, and the blueprint serving it.
+LISTINGS = {"api": "/api/v1/alerts", "api_workorders": "/api/v1/work-orders", "api_pm": "/api/v1/pm-plans"}
+
+
+def _token(web, username: str) -> dict:
+    with session_scope(web.engine) as s:
+        _, token = users.create_api_token(s, name="test", actor=Actor.for_user(users.find_user(s, username)),
+                                          clock=web.clock)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_every_api_blueprint_runs_the_one_guard_and_no_other(web):
+    api_blueprints = {rule.endpoint.split(".")[0] for rule in web.app.url_map.iter_rules()
+                      if rule.rule.startswith("/api/v1/")} - {"openapi"}  # the document itself is public
+    assert api_blueprints == set(LISTINGS)
+    for name in api_blueprints:
+        guards = web.app.before_request_funcs.get(name, [])
+        assert [f.__module__ for f in guards] == ["hub.web.api_guard"], name
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic dXNlcjpwYXNz"},
+                                     {"Authorization": "Bearer wlt_not-a-real-token"}])
+def test_every_api_module_refuses_an_unknown_caller_alike(web, headers):
+    client = web.app.test_client()
+    answers = {name: client.get(path, headers=headers) for name, path in LISTINGS.items()}
+    bodies = {name: (r.status_code, r.json, r.headers.get("WWW-Authenticate")) for name, r in answers.items()}
+    assert len(set(map(repr, bodies.values()))) == 1, bodies
+    status, body, challenge = bodies["api"]
+    assert status == 401 and body["error"]["code"] == "authentication_required" and challenge == "Bearer"
+
+
+@pytest.mark.parametrize("query, message", [("per_page=ten", "per_page: must be an integer, got 'ten'"),
+                                            ("page=0", "page: must be 1..1000000, got 0"),
+                                            ("per_page=201", "per_page: must be 1..200, got 201")])
+def test_every_api_module_reads_paging_arguments_alike(web, query, message):
+    client, headers = web.app.test_client(), _token(web, "admin")
+    for path in LISTINGS.values():
+        response = client.get(f"{path}?{query}", headers=headers)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json["error"]["message"] == message, path
+
+
+def test_no_module_keeps_its_own_query_integer_parser():
+    copies = []
+    for package in ("hub", "edge", "provisioning", "wardlink"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            copies += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(tree)
+                       if isinstance(n, ast.FunctionDef) and n.name == "_int_arg"]
+    assert not copies
