@@ -75,6 +75,11 @@ def ensure_location(session: Session, site: Site, *, building: str, floor: str =
     return loc
 
 
+def list_sites(session: Session) -> list[Site]:
+    """Return every site, by code."""
+    return list(session.scalars(select(Site).order_by(Site.code)))
+
+
 def list_departments(session: Session) -> list[Department]:
     """Return every department, by site and name."""
     return list(session.scalars(select(Department).join(Site).order_by(Site.code, Department.name)))

@@ -24,11 +24,12 @@ from hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, MeterReadi
 from hub.db.types import utc_now
 from hub.services import audit
 from hub.services.actor import Actor
-from hub.services.compliance import COMPLIANT, meter_tolerance, worst_status
+from hub.services.compliance import meter_tolerance
 from hub.services.pm import (asset_zone, covered_assets, is_high_risk, latest_occurrence, local_date,
                              occurrence_target, previous_of, schedule_of)
 from hub.services.pm_meters import current_value
 from hub.services.pm_schedule import MAX_CATCH_UP, Due, next_due
+from hub.services.pm_standing import Judge, judged_statuses
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -257,15 +258,6 @@ def sync_completions(session: Session, *, clock: Clock) -> int:
 # ------------------------------------------------------------------ status and escalation
 
 
-def _meter_now(session: Session, occ: PmOccurrence, cache: dict) -> float | None:
-    if occ.due_meter is None or occ.plan.meter is None:
-        return None
-    key = (occ.asset_id, occ.plan.meter)
-    if key not in cache:
-        cache[key] = current_value(session, occ.asset_id, occ.plan.meter)
-    return cache[key]
-
-
 def refresh_status(session: Session, *, clock: Clock) -> dict[str, int]:
     """Recompute the maintenance status of every asset with plans or open services.
 
@@ -273,19 +265,10 @@ def refresh_status(session: Session, *, clock: Clock) -> dict[str, int]:
     ``due`` while a generated service awaits completion, ``compliant`` otherwise. Assets no
     plan covers and with nothing open keep the status they have.
     """
-    now, zones, meters = utc_now(clock), _Zones(session), {}
-    statuses: dict[int, list[str]] = {}
-    for plan in session.scalars(select(PmPlan).where(PmPlan.active.is_(True))):
-        for asset in covered_assets(session, plan):
-            statuses.setdefault(asset.id, [])
-    for occ in session.scalars(select(PmOccurrence).where(PmOccurrence.state == "open")):
-        today = local_date(now, zones.of(occ.asset))
-        statuses.setdefault(occ.asset_id, []).append(
-            occurrence_target(occ).status(today, _meter_now(session, occ, meters)))
+    statuses = judged_statuses(session, utc_now(clock))
     counts = {"compliant": 0, "due": 0, "overdue": 0, "changed": 0}
-    for asset_id, found in statuses.items():
+    for asset_id, status in statuses.items():
         asset = session.get(Asset, asset_id)
-        status = worst_status(found) if found else COMPLIANT
         counts[status] += 1
         if asset.maintenance_status != status:
             before, asset.maintenance_status = asset.maintenance_status, status
@@ -302,12 +285,12 @@ def escalate_overdue_pm(session: Session, *, clock: Clock) -> int:
     priority (critical for high-risk equipment) and open an alert saying so."""
     from hub.services import alerts
 
-    now, zones, meters, escalated = utc_now(clock), _Zones(session), {}, 0
+    now, escalated = utc_now(clock), 0
+    judge = Judge(session, now)
     rows = session.scalars(select(PmOccurrence).where(PmOccurrence.state == "open",
                                                       PmOccurrence.escalated_at.is_(None))).all()
     for occ in rows:
-        today = local_date(now, zones.of(occ.asset))
-        if not occurrence_target(occ).is_past(today, _meter_now(session, occ, meters)):
+        if not judge.is_overdue(occ):
             continue
         occ.escalated_at = now
         order = occ.work_order

@@ -73,9 +73,14 @@ def load(session: Session, order_id: int, who: Actor, *, for_update: bool = Fals
     return order
 
 
+def is_frozen(order: WorkOrder) -> bool:
+    """Return True when ``order`` is closed or cancelled: part of the record, nothing changes."""
+    return order.state in FROZEN_STATES
+
+
 def ensure_not_frozen(order: WorkOrder, what: str) -> None:
     """Raise :class:`WorkOrderConflict` when ``order`` is closed or cancelled."""
-    if order.state in FROZEN_STATES:
+    if is_frozen(order):
         raise WorkOrderConflict(f"work order {code_of(order)} is {label(order.state).lower()}; "
                                 f"cannot {what}")
 

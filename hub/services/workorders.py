@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.db.models import Alert, Asset, Department, WorkOrder
@@ -34,7 +34,7 @@ from hub.services.sla import (DEFAULT_POLICY, Escalation, SlaPolicy, apply_due_t
                               held_time, sla_status)
 from hub.services.validate import boolean, choice, optional_id, parse_fields, text
 from hub.services.workorder_common import (FROZEN_STATES, SignatureRefused, WorkOrderConflict,
-                                           code_of, ensure_not_frozen, load, scoped, snapshot,
+                                           code_of, ensure_not_frozen, is_frozen, load, scoped, snapshot,
                                            system_note, touch)
 from hub.services.workorder_flow import (TRANSITIONS, Transition, assignable_users, available,
                                          reassign, transition)
@@ -45,9 +45,9 @@ from wardlink.clock import Clock
 __all__ = [
     "DEFAULT_POLICY", "Escalation", "Records", "SignatureRefused", "SlaPolicy", "TRANSITIONS",
     "Transition", "WorkOrderConflict", "add_attachment", "add_note", "add_part", "assignable_users",
-    "available", "cancel", "close", "code_of", "create_work_order", "escalate_overdue",
-    "get_attachment", "get_work_order", "list_work_orders", "log_time", "open_corrective_from_failed_item",
-    "reassign", "records_of", "request_work", "set_downtime", "sla_status", "transition",
+    "available", "backlog_counts", "cancel", "close", "code_of", "create_work_order", "downtime_orders",
+    "escalate_overdue", "get_attachment", "get_work_order", "is_frozen", "list_work_orders", "log_time",
+    "open_corrective_from_failed_item", "reassign", "records_of", "request_work", "set_downtime", "sla_status", "transition",
     "update_work_order",
 ]
 
@@ -56,7 +56,7 @@ NEEDS_ASSET = frozenset({"pm", "inspection", "recall"})
 #: Filter shorthands for ``state`` in lists.
 STATE_GROUPS = {
     "open": ("pending", "assigned", "in_progress", "on_hold"),
-    "done": ("completed", "closed", "cancelled"),
+    "done": ("completed", *sorted(FROZEN_STATES)),
 }
 SORTS = {
     "newest": (WorkOrder.created_at.desc(), WorkOrder.id.desc()),
@@ -316,6 +316,39 @@ def list_work_orders(session: Session, *, actor: Actor | None, state: str | None
         stmt = stmt.where(or_(WorkOrder.title.icontains(term, autoescape=True),
                               WorkOrder.code.icontains(term, autoescape=True)))
     return paginate(session, stmt.order_by(*SORTS[sort]), page, per_page)
+
+
+#: Work-order states counted as backlog (all but closed and cancelled), in board order.
+BACKLOG_STATES = tuple(s for s in WORK_ORDER_STATES if s not in FROZEN_STATES)
+
+
+def backlog_counts(session: Session, *, actor: Actor | None) -> dict:
+    """Return the backlog the actor may see: open orders, how many of them are past a service
+    level, and the count of each backlog state (in board order)."""
+    # Counts only: one GROUP BY on the state index. (Listing pages of each state just to read
+    # their totals made the planner walk every order.)
+    who = resolve_actor(actor)
+    require(who, "workorder.view")
+    counts = dict(session.execute(scoped(
+        select(WorkOrder.state, func.count()).where(WorkOrder.state.in_(BACKLOG_STATES)), who)
+        .group_by(WorkOrder.state)).all())
+    by_state = [(state, counts.get(state, 0)) for state in BACKLOG_STATES]
+    overdue = session.scalar(scoped(select(func.count()).select_from(WorkOrder).where(
+        WorkOrder.state.in_(STATE_GROUPS["open"]),
+        or_(WorkOrder.response_breached_at.is_not(None), WorkOrder.resolution_breached_at.is_not(None))),
+        who)) or 0
+    return {"open": sum(n for s, n in by_state if s in STATE_GROUPS["open"]), "overdue": overdue,
+            "by_state": by_state}
+
+
+def downtime_orders(session: Session, asset_id: int, *, actor: Actor | None, limit: int) -> list[WorkOrder]:
+    """Return the newest ``limit`` orders of an asset that record downtime, as far as the actor
+    may see them."""
+    who = resolve_actor(actor)
+    require(who, "workorder.view")
+    stmt = scoped(select(WorkOrder).where(WorkOrder.asset_id == asset_id, WorkOrder.downtime_start.is_not(None)),
+                  who)
+    return list(session.scalars(stmt.order_by(WorkOrder.downtime_start.desc()).limit(limit)))
 
 
 def get_work_order(session: Session, order_id: int, *, actor: Actor | None) -> WorkOrder:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import Asset, WorkOrder
-from hub.db.models.pm import PmPlan
-from hub.services import gateways, pm, workorders
-from hub.services.pm_schedule import upcoming
-from hub.services.workorder_common import code_of, scoped
+from hub.db.models import Asset
+from hub.services import gateways, pm, pm_standing, workorders
+from hub.services.workorder_common import code_of
 from hub.services.workorder_records import downtime_minutes
 from hub.services.actor import Actor
 from hub.services.permissions import can
@@ -82,18 +79,6 @@ def ward_panels(ward_code: str) -> list[GrafanaPanel]:
 
 
 @dataclass(frozen=True)
-class PlanStanding:
-    """Where the asset stands on one maintenance plan."""
-
-    id: int
-    name: str
-    schedule_text: str
-    next_due: date | None
-    last_done: date | None
-    status: str  # compliant, due, overdue
-
-
-@dataclass(frozen=True)
 class DowntimeSpan:
     """One period the asset was out of use, from its work order."""
 
@@ -105,46 +90,19 @@ class DowntimeSpan:
     code: str
 
 
-def _schedule_text(plan: PmPlan) -> str:
-    parts = []
-    if plan.trigger in ("calendar", "whichever_first") and plan.interval_count:
-        parts.append(f"every {plan.interval_count} {plan.interval_unit}{'s' if plan.interval_count != 1 else ''}")
-    if plan.trigger in ("meter", "whichever_first") and plan.meter_interval:
-        parts.append(f"every {plan.meter_interval:g} {plan.meter}")
-    return " or ".join(parts) or plan.trigger
-
-
-def _plan_standing(session: Session, plan: PmPlan, asset: Asset, now: datetime) -> PlanStanding:
-    zone = pm.asset_zone(session, asset)
-    today = pm.local_date(now, zone)
-    last = pm.latest_occurrence(session, plan.id, asset.id)
-    nxt = upcoming(pm.schedule_of(plan), pm.previous_of(last), start_on=pm.local_date(plan.created_at, zone))
-    overdue = last is not None and last.state == "open" and last.due_date is not None and last.due_date < today
-    due_date = last.due_date if last is not None and last.state == "open" else (nxt.due_date if nxt else None)
-    if overdue:
-        status = "overdue"
-    elif due_date is not None and (due_date - today).days <= plan.lead_days:
-        status = "due"
-    else:
-        status = "compliant"
-    done = last.completed_on if last is not None and last.completed_on else None
-    return PlanStanding(plan.id, plan.name, _schedule_text(plan), due_date, done, status)
-
-
 def maintenance_sections(session: Session, actor: Actor, asset: Asset, now: datetime) -> dict:
     """Return the asset's maintenance plans, work orders and downtime, as far as permitted."""
-    context: dict = {"pm_plans": None, "work_orders": None, "downtime": None}
+    context: dict = {"pm_plans": None, "work_orders": None, "downtime": None,
+                     "maintenance_status": pm_standing.asset_status(session, asset, now)}
     if can(actor, "pm.view"):
         plans = pm.list_plans(session, actor=actor, asset_tag=asset.tag, active=True,
                               per_page=MAINTENANCE_ROWS).items
-        context["pm_plans"] = [_plan_standing(session, plan, asset, now) for plan in plans]
+        context["pm_plans"] = [pm_standing.plan_standing(session, plan, asset, now) for plan in plans]
     if can(actor, "workorder.view"):
         context["work_orders"] = workorders.list_work_orders(
             session, actor=actor, asset_tag=asset.tag, sort="newest", per_page=MAINTENANCE_ROWS).items
-        stmt = scoped(select(WorkOrder).where(WorkOrder.asset_id == asset.id,
-                                              WorkOrder.downtime_start.is_not(None)), actor)
         spans = []
-        for order in session.scalars(stmt.order_by(WorkOrder.downtime_start.desc()).limit(MAINTENANCE_ROWS)):
+        for order in workorders.downtime_orders(session, asset.id, actor=actor, limit=MAINTENANCE_ROWS):
             minutes = downtime_minutes(order, now) or 0
             spans.append(DowntimeSpan(order.downtime_start, order.downtime_end, minutes / 60,
                                       order.downtime_reason, order.id, code_of(order)))

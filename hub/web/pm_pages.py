@@ -7,20 +7,14 @@ and, for each plan, the next due date the schedule computes for every covered as
 from __future__ import annotations
 
 import calendar as cal
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, g, render_template, request
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from hub.db.models import Asset
-from hub.db.models.pm import PmOccurrence, PmPlan
 from hub.db.types import utc_now
 from hub.errors import InvalidInput
-from hub.services import pm
-from hub.services.permissions import department_scope, require
+from hub.services import pm, pm_standing
+from hub.services.permissions import require
 from hub.web.auth import login_required
 from hub.web.db import db
 from hub.web.state import state
@@ -51,18 +45,6 @@ def detail(plan_id: int):
                                                      per_page=25))
 
 
-@dataclass(frozen=True)
-class CalendarEntry:
-    """One service on the calendar."""
-
-    plan_id: int
-    plan: str
-    asset: str
-    state: str
-    work_order_id: int | None
-    overdue: bool
-
-
 def _month(raw: str | None, today: date) -> date:
     if not raw:
         return today.replace(day=1)
@@ -78,22 +60,10 @@ def _month(raw: str | None, today: date) -> date:
 def calendar():
     """Show a month of planned maintenance: generated services by due date."""
     require(g.actor, "pm.view")
-    today = utc_now(state().clock).date()
+    now = utc_now(state().clock)
+    today = now.date()
     first = _month(request.args.get("month"), today)
-    last = date(first.year, first.month, cal.monthrange(first.year, first.month)[1])
-    stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
-            .where(PmOccurrence.due_date >= first, PmOccurrence.due_date <= last,
-                   PmOccurrence.state != "cancelled")
-            .options(selectinload(PmOccurrence.asset), selectinload(PmOccurrence.plan))
-            .order_by(PmOccurrence.due_date, Asset.tag))
-    scope = department_scope(g.actor)
-    if scope is not None:
-        stmt = stmt.where(Asset.department_id == scope)
-    days: dict[date, list[CalendarEntry]] = defaultdict(list)
-    for occ in db().scalars(stmt):
-        days[occ.due_date].append(CalendarEntry(occ.plan_id, occ.plan.name, occ.asset.tag, occ.state,
-                                                occ.work_order_id,
-                                                occ.state == "open" and occ.due_date < today))
+    days = pm_standing.calendar_month(db(), actor=g.actor, first=first, now=now)
     weeks = cal.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
     previous = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
     following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)

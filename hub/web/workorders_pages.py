@@ -30,7 +30,7 @@ bp = Blueprint("workorders", __name__, url_prefix="/work-orders")
 PER_PAGE = 25
 BOARD_LIMIT = 50
 #: The board shows work still to do or to approve; closed orders are in the list view.
-BOARD_STATES = ("pending", "assigned", "in_progress", "on_hold", "completed")
+BOARD_STATES = workorders.BACKLOG_STATES
 PRIORITY_RANK = {p: -i for i, p in enumerate(WORK_ORDER_PRIORITIES)}
 LIST_STATES = ("open", *WORK_ORDER_STATES, "done", "all")
 #: Form fields each transition takes, as the service names them.
@@ -116,10 +116,11 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200):
     order = workorders.get_work_order(db(), wo_id, actor=g.actor)
     now = utc_now(state().clock)
     moves = available(order, g.actor)
-    assignees = (assignable_users(db(), actor=g.actor)
-                 if can(g.actor, "workorder.assign") and order.state not in ("closed", "cancelled") else [])
+    frozen = workorders.is_frozen(order)
+    assignees = assignable_users(db(), actor=g.actor) if can(g.actor, "workorder.assign") and not frozen else []
     return render_template(
         "workorders/detail.html", order=order, code=code_of(order), moves=moves, records=records_of(db(), order),
+        frozen=frozen,
         sla=sla_status(order, now), now=now, error=error, assignees=assignees,
         resolutions=RESOLUTIONS_BY_KIND.get(order.kind, ()), downtime=downtime_minutes(order, now)), status
 
