@@ -182,7 +182,26 @@ def cmd_gateway_add(args) -> int:
 
 
 def _set_enabled(args, enabled: bool) -> int:
+    # The same path as `wardlink gateway disable|enable` and the web page: the hub's gateway,
+    # its tokens and the audit trail change with the broker login (this command's broker options).
+    # A gateway the hub does not know (a login made by hand), or no hub configuration at all,
+    # still gets its login switched: cutting a gateway off never waits for the hub.
+    from hub.errors import NotFound
+    from provisioning.enroll import IdentityStoreAccounts
+    from provisioning.enroll_cli import switch_gateway
+
     check_gateway_id(args.gateway_id)
+    if getattr(args, "config", None) or os.environ.get("WARDLINK_CONFIG"):
+        accounts = IdentityStoreAccounts(lambda: _store(args), getattr(args, "broker_url", "") or "", None)
+        try:
+            switch_gateway(args, accounts, enabled)
+            _after_file_change(args)
+            return 0
+        except NotFound as exc:
+            print(f"wardlink: the hub: {exc}; only the broker login is switched", file=sys.stderr)
+    else:
+        print("wardlink: no hub configuration (--config or WARDLINK_CONFIG): only the broker login is "
+              "switched; the hub's gateway stays as it was", file=sys.stderr)
     with _store(args) as store:
         store.set_enabled(args.gateway_id, enabled)
     print(f"gateway {args.gateway_id}: {'enabled' if enabled else 'disabled; its connections were closed'}")
@@ -192,13 +211,13 @@ def _set_enabled(args, enabled: bool) -> int:
 
 @_guarded
 def cmd_gateway_disable(args) -> int:
-    """Switch a gateway's login off and disconnect it."""
+    """Disable a gateway in the hub and switch its login off (disconnecting it)."""
     return _set_enabled(args, False)
 
 
 @_guarded
 def cmd_gateway_enable(args) -> int:
-    """Switch a gateway's login back on."""
+    """Enable a gateway in the hub and switch its login back on."""
     return _set_enabled(args, True)
 
 
@@ -408,8 +427,9 @@ def register_cli(subparsers) -> None:
                    help="write the gateway's credentials file here (mode 0600) instead of printing it")
     p.set_defaults(func=cmd_gateway_add)
     for name, func, text in (
-            ("disable", cmd_gateway_disable, "switch a gateway's login off and disconnect it at once"),
-            ("enable", cmd_gateway_enable, "switch a disabled gateway's login back on"),
+            ("disable", cmd_gateway_disable, "disable a gateway in the hub (--config) and switch its login off, "
+                                             "disconnecting it at once"),
+            ("enable", cmd_gateway_enable, "enable a gateway in the hub (--config) and switch its login back on"),
             ("remove", cmd_gateway_remove, "delete a gateway's login and role; disconnects it at once")):
         p = gsub.add_parser(name, parents=[identity], help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("gateway_id", help="the gateway id")

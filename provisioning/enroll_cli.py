@@ -32,8 +32,11 @@ def _guarded(fn):
 def _hub(args):
     from hub.config import load_config
     from hub.db import open_engine
+    from hub.db.audit_key import use_audit_key
 
     config = load_config(args.config)
+    # The audit rows these commands write are keyed like the web's when the hub's key exists.
+    use_audit_key(config, create=False)
     return config, open_engine(config.resolved_database_url)
 
 
@@ -106,11 +109,17 @@ def cmd_token(args) -> int:
     return 0
 
 
-def _switch(args, enabled: bool) -> int:
+def switch_gateway(args, accounts, enabled: bool) -> int:
+    """Enable or disable ``args.gateway_id`` in the hub (``args.config``) and at the broker.
+
+    The one path of every command that switches a gateway: the hub service
+    :func:`hub.services.enrollment.set_enabled` changes the hub's gateway, voids its tokens
+    when disabling, writes the audit row and switches the broker login through ``accounts``;
+    a broker that refuses leaves the hub unchanged.
+    """
     from hub.db import session_scope
     from hub.services import enrollment
 
-    accounts = _accounts(args)
     _, engine = _hub(args)
     try:
         with session_scope(engine) as session:
@@ -130,13 +139,13 @@ def _switch(args, enabled: bool) -> int:
 @_guarded
 def cmd_disable(args) -> int:
     """Disable a gateway: switch its broker login off and disconnect it."""
-    return _switch(args, False)
+    return switch_gateway(args, _accounts(args), False)
 
 
 @_guarded
 def cmd_enable(args) -> int:
     """Enable a gateway and switch its broker login back on."""
-    return _switch(args, True)
+    return switch_gateway(args, _accounts(args), True)
 
 
 @_guarded
