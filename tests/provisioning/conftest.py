@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 from provisioning_support import Peers, dynsec_plugin
 
-from hub.cli import main
-from hub.db import open_engine, session_scope, upgrade
-from hub.services import org
 from provisioning.dynsec import DynsecClient, DynsecIdentities, initial_config
 from provisioning.identities import FileIdentities, sighup_from_pid_file
 from provisioning.mqttadmin import BrokerAddress
@@ -89,38 +86,3 @@ def file_broker(mosquitto_factory, tmp_path):
     pid_file = tmp_path / "mosquitto.pid"
     pid_file.write_text(f"{server.pid}\n")
     return FileBroker(server, FileIdentities(passwd, acl, reload=sighup_from_pid_file(pid_file)), hub_password)
-
-
-@dataclass
-class Result:
-    """What a command printed and returned."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def wardlink(capsys):
-    """Run the ``wardlink`` command line with the given words."""
-    def run(*argv: str) -> Result:
-        code = main(list(argv))
-        out = capsys.readouterr()
-        return Result(code, out.out, out.err)
-    return run
-
-
-@pytest.fixture
-def hub_config(tmp_path):
-    """A migrated hub database with an ICU department, and the config file naming it."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    upgrade(url)
-    engine = open_engine(url)
-    with session_scope(engine) as s:
-        site = org.ensure_site(s, code="MAIN", name="Main hospital", actor=None)
-        org.ensure_department(s, site, code="ICU", name="Intensive care", actor=None)
-    engine.dispose()
-    path = tmp_path / "hub.toml"
-    path.write_text(f'[hub]\ndata_dir = "{tmp_path}"\ndatabase_url = "{url}"\n'
-                    'public_url = "https://wardlink.hospital.example"\n')
-    return path, url

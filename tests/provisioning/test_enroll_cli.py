@@ -7,16 +7,55 @@ from __future__ import annotations
 import re
 
 import pytest
+from dataclasses import dataclass
+
 from enroll_support import start_broker
 
-from hub.db import open_engine, session_scope
-from hub.services import enrollment, gateways
+from hub.cli import main
+
+from hub.db import open_engine, session_scope, upgrade
+from hub.services import enrollment, gateways, org
+
+
+@dataclass
+class Result:
+    """What a command printed and returned."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def wardlink(capsys):
+    """Run the ``wardlink`` command line with the given words."""
+    def run(*argv: str) -> Result:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+    return run
 
 
 @pytest.fixture
 def broker(mosquitto_factory, tmp_path):
     """A Mosquitto with the plugin, and the enrollment settings file pointing at it."""
     return start_broker(mosquitto_factory, tmp_path)
+
+
+@pytest.fixture
+def hub_config(tmp_path):
+    """A migrated hub database with an ICU department, and the config file naming it."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(url)
+    engine = open_engine(url)
+    with session_scope(engine) as s:
+        site = org.ensure_site(s, code="MAIN", name="Main hospital", actor=None)
+        org.ensure_department(s, site, code="ICU", name="Intensive care", actor=None)
+    engine.dispose()
+    path = tmp_path / "hub.toml"
+    path.write_text(f'[hub]\ndata_dir = "{tmp_path}"\ndatabase_url = "{url}"\n'
+                    'public_url = "https://wardlink.hospital.example"\n')
+    return path, url
 
 
 def _gateway(url: str, gateway_id: str):
