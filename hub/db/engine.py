@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
@@ -75,6 +75,16 @@ def _sqlite_engine(parsed, echo: bool) -> Engine:
 def is_sqlite(engine: Engine) -> bool:
     """Return True when ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def responds(session: Session) -> bool:
+    """Return True when the database behind ``session`` answers a trivial query (for health
+    checks); any failure means False, its reason is for the caller's log."""
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means "not ok"
+        return False
+    return True
 
 
 def _bind(engine: Engine, readonly: bool) -> Engine:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from hub.db.models import Site
 from hub.db.vocab import ROLES
 from hub.errors import InvalidInput, NotFound
 from hub.services import org, users
@@ -117,7 +115,7 @@ def departments():
     """List departments and add new ones."""
     require(g.actor, "user.view")
     error, status = None, 200
-    sites = list(db().scalars(select(Site).order_by(Site.code)))
+    sites = org.list_sites(db())
     if request.method == "POST":
         require(g.actor, "site.manage")
         form = request.form
