@@ -14,8 +14,9 @@ from hub.db.vocab import (ALERT_SEVERITIES, ALERT_STATES, EQUIPMENT_STATUSES, LI
                           MAINTENANCE_STATUSES, OWNER_TYPES, WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES,
                           WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES, WORK_ORDER_STATES)
 from hub.services.gateways import LINK_STATES
-from hub.web.openapi import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation, Param,
-                             array, enum, nullable, obj, page_params, ref)
+from hub.web.api_pm_permissions import ROUTE_PERMISSIONS
+from hub.web.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation, Param,
+                                    array, enum, nullable, obj, page_params, ref)
 
 TELEMETRY_ERRORS = (400, 401, 403, 503)
 _INGEST_STATES = ("ok", "stalled", "not running", "unknown")
@@ -322,8 +323,6 @@ def _needs(needed) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _pm_operations() -> dict[str, Operation]:
-    from hub.web.api_pm import ROUTE_PERMISSIONS
-
     out = {}
     for endpoint, (summary, tag, query, body, status, response, *media) in _PM_ROUTES.items():
         if endpoint not in ROUTE_PERMISSIONS:

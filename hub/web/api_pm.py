@@ -2,7 +2,8 @@
 
 Plans (``/pm-plans``), their checklist and services, checklist templates, the checklist of
 a work order, meter readings, the risk-based programme, and KPIs with CSV and Excel export.
-Every route names the permission it needs in :data:`ROUTE_PERMISSIONS`; the services check
+Every route names the permission it needs in :data:`hub.web.api_pm_permissions.ROUTE_PERMISSIONS`
+(kept apart so the OpenAPI description reads it without importing the routes); the services check
 it (and department scope) again, so the table documents the API and cannot loosen it.
 """
 
@@ -18,7 +19,8 @@ from hub.errors import InvalidInput
 from hub.services import checklists, export, kpis, pm, pm_generator, pm_meters, pm_work
 from hub.services.permissions import require
 from hub.services.validate import boolean, optional_date, optional_id, text
-from hub.web.api_guard import Needs, guard, paging
+from hub.web.api_guard import guard, paging
+from hub.web.api_pm_permissions import ROUTE_PERMISSIONS
 from hub.web.db import commit, db
 from hub.web.openapi import check_request
 from hub.web.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
@@ -28,29 +30,6 @@ from hub.web.state import state
 
 bp = Blueprint("api_pm", __name__)
 
-#: endpoint -> what the route needs. Checked before each request (unlisted routes are refused)
-#: and again, with department and assignment scope, by the services.
-ROUTE_PERMISSIONS: dict[str, Needs] = {
-    "api_pm.plan_list": Needs(("pm.view",)),
-    "api_pm.plan_create": Needs(("pm.manage", "asset.view")),
-    "api_pm.plan_detail": Needs(("pm.view",)),
-    "api_pm.plan_update": Needs(("pm.manage",)),
-    "api_pm.plan_services": Needs(("pm.view",)),
-    "api_pm.plan_checklist": Needs(("pm.view",)),
-    "api_pm.plan_checklist_set": Needs(("pm.manage",)),
-    "api_pm.generate": Needs(("pm.manage",)),
-    "api_pm.programme": Needs(("pm.view",)),
-    "api_pm.template_list": Needs(("pm.view",)),
-    "api_pm.template_create": Needs(("pm.manage",)),
-    "api_pm.template_detail": Needs(("pm.view",)),
-    "api_pm.template_update": Needs(("pm.manage",)),
-    "api_pm.work_order_checklist": Needs(("workorder.view",), any_of=("pm.view", "pm.record")),
-    "api_pm.work_order_checklist_record": Needs(("workorder.view", "pm.record")),
-    "api_pm.meter_list": Needs(("pm.view", "asset.view")),
-    "api_pm.meter_record": Needs(("pm.record", "asset.view")),
-    "api_pm.kpi_report": Needs(("kpi.view",)),
-    "api_pm.kpi_export": Needs(("kpi.view",)),
-}
 TAG = text(64)
 #: Days a KPI report covers when no start is given.
 DEFAULT_KPI_DAYS = 30

@@ -91,7 +91,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
 
 def _register_blueprints(app: Flask) -> None:
     from hub.web import alerts, api, assets, audit, auth, dashboard, gateways
-    from hub.web.openapi import IdConverter
+    from hub.web.openapi_schema import IdConverter
 
     app.url_map.converters["int"] = IdConverter  # before any rule uses it
 
