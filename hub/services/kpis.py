@@ -43,7 +43,7 @@ from hub.services.actor import Actor, resolve_actor, resolve_clock
 from hub.services.compliance import LATE, MISSED, Tally
 from hub.services.permissions import department_scope, require
 from hub.services.pm import INACTIVE_STAGES, INACTIVE_STATUSES, occurrence_target
-from hub.services.pm_meters import current_value
+from hub.services.pm_standing import Judge
 from wardlink.clock import Clock
 
 #: Resolutions that mean the equipment did not fail.
@@ -276,20 +276,14 @@ def _count_uptime(kpis: Kpis, assets: list[Asset], orders: list[WorkOrder], peri
 
 
 def _judge_services(kpis: Kpis, services: list[PmOccurrence], as_of: datetime,
-                    meters: dict, session: Session, follow_up: list[JudgedService] | None) -> None:
+                    judge: Judge, follow_up: list[JudgedService] | None) -> None:
     as_of_day = (as_of - timedelta(microseconds=1)).date()
     for occ in services:
         done_by_then = occ.completed_on is not None and occ.completed_on <= as_of_day
-        meter_now = None
-        if occ.due_meter is not None and occ.plan.meter:
-            key = (occ.asset_id, occ.plan.meter)
-            if key not in meters:
-                meters[key] = current_value(session, occ.asset_id, occ.plan.meter)
-            meter_now = meters[key]
         target = occurrence_target(occ)
         judgement = target.judge(completed_on=occ.completed_on if done_by_then else None,
                                  completion_meter=occ.completion_meter if done_by_then else None,
-                                 today=as_of_day, meter_now=meter_now)
+                                 today=as_of_day, meter_now=judge.meter_now(occ))
         kpis.pm.add(judgement)
         if occ.high_risk:
             kpis.pm_high_risk.add(judgement)
@@ -328,12 +322,12 @@ def _load(session: Session, period: Period, as_of: datetime, department_id: int 
             list(session.scalars(service_stmt.order_by(PmOccurrence.due_date, PmOccurrence.id))))
 
 
-def _kpis(session: Session, assets, orders, services, period: Period, as_of: datetime, meters: dict,
+def _kpis(assets, orders, services, period: Period, as_of: datetime, judge: Judge,
           follow_up: list | None = None) -> Kpis:
     kpis = Kpis()
     _count_orders(kpis, orders, period, as_of)
     _count_uptime(kpis, assets, orders, period, as_of)
-    _judge_services(kpis, services, as_of, meters, session, follow_up)
+    _judge_services(kpis, services, as_of, judge, follow_up)
     return kpis
 
 
@@ -357,9 +351,9 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
     if as_of <= period.begins:
         raise InvalidInput(f"start: the period must have begun; {start.isoformat()} is in the future")
     assets, orders, services = _load(session, period, as_of, department_id)
-    meters: dict = {}
+    judge = Judge(session, as_of)
     follow_up: list[JudgedService] = []
-    total = _kpis(session, assets, orders, services, period, as_of, meters, follow_up)
+    total = _kpis(assets, orders, services, period, as_of, judge, follow_up)
 
     def part(items: list, dept_of: Callable[[Any], int | None], dept_id: int | None) -> list:
         return [x for x in items if dept_of(x) == dept_id]
@@ -371,8 +365,8 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
         [d for d in dept_ids if d is not None])))}
     for dept_id in dept_ids:
         departments.append((names.get(dept_id), _kpis(
-            session, part(assets, lambda a: a.department_id, dept_id),
+            part(assets, lambda a: a.department_id, dept_id),
             part(orders, lambda o: o.department_id, dept_id),
-            part(services, lambda s: s.asset.department_id, dept_id), period, as_of, meters)))
+            part(services, lambda s: s.asset.department_id, dept_id), period, as_of, judge)))
     departments.sort(key=lambda pair: (pair[0] is None, pair[0].code if pair[0] else ""))
     return KpiReport(period, as_of, department, total, departments, follow_up)
