@@ -1,7 +1,7 @@
 """Map a reading's (gateway, channel, timestamp) to its measurement and tags, from bindings.
 
 :class:`DbResolver` implements :class:`hub.ingest.resolver.Resolver`: the answer is a
-:class:`~hub.ingest.resolver.Resolved` with the binding's metric as measurement, tags
+:class:`Resolved` (defined here, below ingest, which imports it) with the binding's metric as measurement, tags
 ``asset``, ``ward`` and ``site``, and the binding's validity span; ``None`` when the channel
 had no binding at that instant (ingest then stores the reading as ``unbound``).
 
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,8 +26,22 @@ from sqlalchemy.orm import Session
 from hub.db.models import Asset, Channel, ChannelBinding, Department, Gateway, Site
 from hub.db.types import to_ms
 from hub.errors import StoreError
-from hub.ingest.resolver import Resolved
 from wardlink.clock import Clock, SystemClock
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Where readings of a channel go: the metric family and extra tags (asset, site, ward...)."""
+
+    measurement: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    valid_from_ms: int | None = None  # inclusive; None = since ever
+    valid_until_ms: int | None = None  # exclusive; None = until further notice
+
+    def covers(self, ts_ms: int) -> bool:
+        """Return True if this answer holds at ``ts_ms``."""
+        return ((self.valid_from_ms is None or self.valid_from_ms <= ts_ms)
+                and (self.valid_until_ms is None or ts_ms < self.valid_until_ms))
 
 
 @dataclass(slots=True)

@@ -13,9 +13,9 @@ reused, which keeps replayed backlog exact when bindings changed in between.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
+from hub.db.resolver import Resolved
 from hub.errors import ConfigError, StoreError
 from hub.telemetry.model import InvalidPoint, canonical_tags, check_series
 
@@ -24,21 +24,6 @@ _RESERVED = ("gateway", "channel")
 
 class ResolverError(StoreError):
     """The resolver could not answer; the batch waits, unacknowledged, and is tried again."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resolved:
-    """Where readings of a channel go: the metric family and extra tags (asset, site, ward...)."""
-
-    measurement: str
-    tags: Mapping[str, str] = field(default_factory=dict)
-    valid_from_ms: int | None = None  # inclusive; None = since ever
-    valid_until_ms: int | None = None  # exclusive; None = until further notice
-
-    def covers(self, ts_ms: int) -> bool:
-        """Return True if this answer holds at ``ts_ms``."""
-        return ((self.valid_from_ms is None or self.valid_from_ms <= ts_ms)
-                and (self.valid_until_ms is None or ts_ms < self.valid_until_ms))
 
 
 @runtime_checkable
