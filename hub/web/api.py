@@ -15,7 +15,7 @@ from flask import Blueprint, g, jsonify, request
 from hub.db.engine import responds
 from hub.db.types import from_ms, to_ms, utc_now
 from hub.errors import InvalidInput, NotFound, StoreError
-from hub.services import alerts, assets, audit, gateways
+from hub.services import alerts, assets, audit, gateways, pm_standing
 from hub.services import ingest_status
 from hub.services.permissions import require
 from hub.services.validate import optional_id
@@ -157,10 +157,10 @@ def asset_list():
 @bp.get("/assets/<tag>")
 def asset_detail(tag: str):
     """Return one asset with its current channel bindings."""
-    asset = assets.get_asset(db(), tag, actor=g.actor)
+    asset, now = assets.get_asset(db(), tag, actor=g.actor), utc_now(state().clock)
     data = asset_json(asset)
-    data["bindings"] = [binding_json(b) for b in
-                        gateways.bindings_at(db(), utc_now(state().clock), asset_id=asset.id)]
+    data["maintenance_status"] = pm_standing.asset_status(db(), asset, now)  # as the asset page: judged now
+    data["bindings"] = [binding_json(b) for b in gateways.bindings_at(db(), now, asset_id=asset.id)]
     return jsonify(data)
 
 

@@ -118,13 +118,14 @@ def test_dashboard_asset_page_pm_pages_and_kpis_agree_for_every_role(web):
         html = manager.get(f"/assets/{tag}").text
         assert (tag, _status_line(html), _plan_state(html)) == (tag, status, status)
         assert _status_line(clients["agr_buyer"].get(f"/assets/{tag}").text) == status
+        assert manager.get(f"/api/v1/assets/{tag}").json["maintenance_status"] == status
 
     # The PM calendar marks exactly the overdue service (not one merely past its due date).
     marked = {**_calendar(manager, "2026-01"), **_calendar(manager, "2026-02")}
     assert {tag for tag, late in marked.items() if late} == {"AGR-LATE"}
     assert {"AGR-GRACE", "AGR-SOON", "AGR-OK"} <= set(marked)
 
-    # The KPIs (page data and JSON API): services past their window, undone.
+    # The KPIs (service and JSON API): services past their window, undone.
     query = f"start=2026-01-01&end=2026-02-10&department={department_id}"
     assert manager.get(f"/api/v1/kpis?{query}").json["kpis"]["pm_overdue"] == overdue
     with session_scope(web.engine) as s:
