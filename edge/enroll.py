@@ -21,7 +21,6 @@ import pwd
 import re
 import socket
 import ssl
-import tempfile
 import tomllib
 import urllib.error
 import urllib.parse
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from wardlink.files import fsync_dir, write_atomic
 from wardlink.protocol import GATEWAY_ID_RE
 
 from edge.errors import ConfigError, EdgeError
@@ -279,30 +279,7 @@ def _owner(name: str | None) -> tuple[int, int] | None:
 
 def write_private(path: Path, text: str, owner: tuple[int, int] | None) -> None:
     """Write ``path`` atomically with mode 0600 (and ``owner``) from the first byte on."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        if owner is not None:
-            os.fchown(fd, *owner)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, text, mode=0o600, owner=owner)
 
 
 def targets(config_dir: Path) -> dict[str, Path]:
@@ -349,5 +326,5 @@ def enroll(hub_url: str, token: str, *, config_dir: Path = DEFAULT_CONFIG_DIR, d
     written.append(paths["credentials"])
     write_private(paths["config"], text, uid_gid)
     written.append(paths["config"])
-    _fsync_dir(config_dir)
+    fsync_dir(config_dir)
     return Enrolled(bundle.gateway_id, paths["config"], written)

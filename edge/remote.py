@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from wardlink import files
 from wardlink.clock import Clock, now_ms
 from wardlink.protocol import (
     CommandResult, Event, Kind, ProtocolError, decode_command, decode_config, parse_topic,
@@ -40,17 +40,7 @@ IDENTIFY_MAX_AGE_MS = 10 * 60 * 1000
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves the old or the new file, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    files.write_atomic(path, data, mode=0o644, sync_dir=True)
 
 
 class RemoteHost(Protocol):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from wardlink.files import write_atomic
 
 
 def write_private(path: str | os.PathLike, text: str | bytes, *, mode: int = 0o600,
@@ -27,23 +28,7 @@ def write_private(path: str | os.PathLike, text: str | bytes, *, mode: int = 0o6
             mode = st.st_mode & 0o7777
     except FileNotFoundError:
         owner = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        if owner is not None and os.geteuid() == 0:
-            os.fchown(fd, *owner)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return write_atomic(path, data, mode=mode, owner=owner if os.geteuid() == 0 else None)
 
 
 def write_new_private(path: str | os.PathLike, text: str | bytes, *, mode: int = 0o600) -> Path:

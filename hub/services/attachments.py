@@ -9,14 +9,13 @@ the file's first bytes, never by the name or the browser's claim.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hub.errors import InvalidInput, StoreError
+from wardlink.files import write_atomic
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_ORDER = 50
@@ -96,17 +95,7 @@ class AttachmentStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             # Write beside the target and rename, so a crash never leaves half a file under
             # a digest that claims to be complete.
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, 0o640)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(target, data, mode=0o640)
         except OSError as exc:
             raise StoreError(f"cannot store attachment under {self.root}: {exc.strerror}") from exc
         return digest
