@@ -11,8 +11,8 @@ UTC in February, so local dates are UTC dates):
 | AGR-OK    | monthly, lead 0           | 02-01 done on 02-01; next 03-01 | compliant                  |
 
 AGR-GRACE is the case a bare ``due_date < today`` gets wrong. The users are a manager, a
-procurement officer, a viewer and a nurse of AGR: every role that sees assets sees the same
-counts for the same assets.
+procurement officer, a viewer, a nurse and a technician of AGR: every role that sees assets
+sees the same counts for the same assets.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ PLANS = {  # asset -> (anchor, interval count, interval unit, lead days)
     "AGR-OK": ("2025-12-01", 1, "month", 0),
 }
 EXPECTED = {"AGR-LATE": "overdue", "AGR-GRACE": "due", "AGR-SOON": "due", "AGR-OK": "compliant"}
-ROLES = {"agr_manager": "manager", "agr_buyer": "procurement", "agr_viewer": "viewer", "agr_nurse": "staff"}
+ROLES = {"agr_manager": "manager", "agr_buyer": "procurement", "agr_viewer": "viewer", "agr_nurse": "staff",
+         "agr_tech": "technician"}
 NOW = at(2026, 2, 10)
 
 
