@@ -8,29 +8,16 @@ on standard error and status 2.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
 from pathlib import Path
 
 from provisioning.acl import DEFAULT_ADMIN_USERNAME, DEFAULT_HUB_USERNAME, check_gateway_id
-from provisioning.errors import ProvisioningError, SettingError
+from provisioning.errors import SettingError, guarded
 
 DEFAULT_SECRETS_DIR = Path("/etc/wardlink")
 DEFAULT_ADMIN_SECRET = DEFAULT_SECRETS_DIR / "mqtt-admin.secret"
-
-
-def _guarded(fn):
-    @functools.wraps(fn)
-    def wrapper(args) -> int:
-        try:
-            return fn(args) or 0
-        except ProvisioningError as exc:
-            print(f"wardlink: {exc}", file=sys.stderr)
-            return 2
-
-    return wrapper
 
 
 def _read_secret(path: str | os.PathLike, what: str) -> str:
@@ -54,7 +41,7 @@ def _write_secret(path: Path, value: str, force: bool) -> None:
 # ------------------------------------------------------------------ broker config / certs
 
 
-@_guarded
+@guarded
 def cmd_broker_config(args) -> int:
     """Render mosquitto.conf."""
     from provisioning.broker import BrokerSettings, render_mosquitto_conf
@@ -75,7 +62,7 @@ def cmd_broker_config(args) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_broker_certs(args) -> int:
     """Create the CA and issue server and client certificates."""
     from provisioning.certs import make_certificates
@@ -124,7 +111,7 @@ def _after_file_change(args) -> None:
         print("reload the broker for the change to take effect: systemctl reload mosquitto", file=sys.stderr)
 
 
-@_guarded
+@guarded
 def cmd_broker_init(args) -> int:
     """Create the broker's initial logins: the hub (and the dynsec admin)."""
     from provisioning.passwords import generate_password
@@ -163,7 +150,7 @@ def cmd_broker_init(args) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_gateway_add(args) -> int:
     """Create or reset a gateway's login and hand out its credentials file."""
     from provisioning.gateways import issue_gateway, write_credentials
@@ -209,19 +196,19 @@ def _set_enabled(args, enabled: bool) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_gateway_disable(args) -> int:
     """Disable a gateway in the hub and switch its login off (disconnecting it)."""
     return _set_enabled(args, False)
 
 
-@_guarded
+@guarded
 def cmd_gateway_enable(args) -> int:
     """Enable a gateway in the hub and switch its login back on."""
     return _set_enabled(args, True)
 
 
-@_guarded
+@guarded
 def cmd_gateway_remove(args) -> int:
     """Delete a gateway's login and role."""
     check_gateway_id(args.gateway_id)
@@ -232,7 +219,7 @@ def cmd_gateway_remove(args) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_gateway_list(args) -> int:
     """List the broker's logins."""
     with _store(args) as store:
@@ -247,7 +234,7 @@ def cmd_gateway_list(args) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_broker_passwd(args) -> int:
     """Give an existing login a new generated password."""
     from provisioning.passwords import generate_password
@@ -267,7 +254,7 @@ def cmd_broker_passwd(args) -> int:
 # ------------------------------------------------------------------ grafana
 
 
-@_guarded
+@guarded
 def cmd_grafana_push(args) -> int:
     """Create or update the datasources, folder and dashboards in Grafana."""
     from provisioning.grafana.push import push
@@ -292,7 +279,7 @@ def cmd_grafana_push(args) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_grafana_export(args) -> int:
     """Write the dashboards as JSON files."""
     from provisioning.files import write_private

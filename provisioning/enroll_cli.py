@@ -8,25 +8,11 @@ audit trail and the broker stay in step whichever way an administrator works.
 from __future__ import annotations
 
 import argparse
-import functools
-import sys
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 
-from provisioning.errors import ProvisioningError, SettingError
-
-
-def _guarded(fn):
-    @functools.wraps(fn)
-    def wrapper(args) -> int:
-        try:
-            return fn(args) or 0
-        except ProvisioningError as exc:
-            print(f"wardlink: {exc}", file=sys.stderr)
-            return 2
-
-    return wrapper
+from provisioning.errors import SettingError, guarded
 
 
 def _hub(args):
@@ -69,7 +55,7 @@ def _print_token(issued, public_url: str) -> None:
     print(f"  sudo wardlink-edge enroll {public_url} {issued.token} --owner wardlink")
 
 
-@_guarded
+@guarded
 def cmd_add(args) -> int:
     """Register a gateway, create its broker login and print its enrollment token."""
     from hub.db import session_scope
@@ -91,7 +77,7 @@ def cmd_add(args) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_token(args) -> int:
     """Print a new enrollment token for a gateway (earlier unused tokens stop working)."""
     from hub.db import session_scope
@@ -136,19 +122,19 @@ def switch_gateway(args, accounts, enabled: bool) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def cmd_disable(args) -> int:
     """Disable a gateway: switch its broker login off and disconnect it."""
     return switch_gateway(args, _accounts(args), False)
 
 
-@_guarded
+@guarded
 def cmd_enable(args) -> int:
     """Enable a gateway and switch its broker login back on."""
     return switch_gateway(args, _accounts(args), True)
 
 
-@_guarded
+@guarded
 def cmd_revoke(args) -> int:
     """Revoke a gateway: delete its broker login, disconnect it, void its tokens."""
     from hub.db import session_scope

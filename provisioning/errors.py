@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+
 from wardlink.errors import WardlinkError
 
 
@@ -32,3 +35,17 @@ class IdentityNotFound(ProvisioningError, LookupError):
 
 class GrafanaError(ProvisioningError, RuntimeError):
     """Grafana refused or failed a provisioning request."""
+
+
+def guarded(fn):
+    """Wrap a command function: its :class:`ProvisioningError` becomes one line on standard
+    error and exit status 2; otherwise its status (0 for None)."""
+    @functools.wraps(fn)
+    def wrapper(args) -> int:
+        try:
+            return fn(args) or 0
+        except ProvisioningError as exc:
+            print(f"wardlink: {exc}", file=sys.stderr)
+            return 2
+
+    return wrapper
