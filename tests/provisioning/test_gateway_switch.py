@@ -59,10 +59,15 @@ def _switch(way: str, hub, broker, tmp_path, capsys, gateway_id: str, action: st
 
 
 def _hub_side(hub, gateway_id: str) -> tuple[bool, list[str]]:
+    """Return whether the hub shows the gateway enabled (its JSON API and its database agree)."""
+    shown = hub.admin_session().get(f"{hub.url}/api/v1/gateways/{gateway_id}", timeout=15)
+    assert shown.status_code == 200, shown.text
     with session_scope(hub.engine) as s:
         enabled = gateways.get_gateway(s, gateway_id, actor=None).enabled
         page = audit.list_entries(s, actor=None, entity="gateway", entity_id=gateway_id, per_page=100)
-        return enabled, [e.action for e in reversed(page.items)]
+        actions = [e.action for e in reversed(page.items)]
+    assert shown.json()["enabled"] is enabled
+    return enabled, actions
 
 
 @pytest.mark.parametrize("way", WAYS)
