@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import pytest
-from relational_support import clock, web  # noqa: F401
+from relational_support import clock, csrf_from, web  # noqa: F401
 
 from hub.db import session_scope
 from hub.services import users
@@ -63,3 +63,14 @@ def test_no_module_keeps_its_own_query_integer_parser():
             copies += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(tree)
                        if isinstance(n, ast.FunctionDef) and n.name == "_int_arg"]
     assert not copies
+
+
+@pytest.mark.parametrize("path", ["/api/v1/alerts/1/acknowledge", "/api/v1/work-orders", "/api/v1/pm-plans"])
+def test_every_api_module_refuses_a_session_write_without_its_csrf_token(web, path):
+    client = web.client("admin")
+    refused = client.post(path, json={})
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "bad_request", refused.text
+    assert "security token" in refused.json["error"]["message"]
+    token = csrf_from(client.get("/").text)
+    passed = client.post(path, json={}, headers={"X-CSRF-Token": token})
+    assert passed.status_code != 400 or passed.json["error"]["code"] != "bad_request", passed.text
