@@ -244,10 +244,9 @@ class Doctor:
     def check_broker(self) -> None:
         """Log in to the broker as the gateway does (credentials and client id) and wait for
         CONNACK; while the gateway runs, say so instead (see the module docstring)."""
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
+        from edge.forwarder import broker_tls
         from edge.gateway import resolve_credentials
+        from wardlink import mqtt as mqtt_adapter
 
         b = self.config.broker
         running = gateway_pid(self.config.data_dir)
@@ -261,45 +260,27 @@ class Doctor:
             creds = resolve_credentials(self.config)
         except EdgeError:
             creds = None  # already reported
-        result: dict = {}
-        done = threading.Event()
         # The gateway's own id and persistent session (clean_session=False keeps it); with
         # manual_ack nothing the broker had queued for the gateway is acknowledged here, so
         # the broker delivers it again when the gateway connects.
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.client_id,
-                             clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True,
-                             reconnect_on_failure=False)
-        if creds is not None:
-            client.username_pw_set(creds.username, creds.password)
-        if b.tls:
-            client.tls_set(ca_certs=str(b.ca_file) if b.ca_file else None,
-                           certfile=str(b.cert_file) if b.cert_file else None,
-                           keyfile=str(b.key_file) if b.key_file else None)
-
-        def _on_connect(c, userdata, flags, reason, props):
-            result["reason"] = reason
-            done.set()
-
-        client.on_connect = _on_connect
+        client = mqtt_adapter.make_client(
+            self.config.client_id, clean_session=False, manual_ack=True, reconnect_on_failure=False,
+            username=creds.username if creds is not None else None,
+            password=creds.password if creds is not None else None, tls=broker_tls(b))
         try:
-            client.connect(b.host, b.port, keepalive=10)
-        except OSError as exc:
-            self.add("broker", "FAIL", f"cannot reach {b.url}: {exc}",
+            mqtt_adapter.connect(client, b.host, b.port, 10, timeout=self.timeout)
+        except mqtt_adapter.MQTTUnreachable as exc:
+            self.add("broker", "FAIL", f"cannot reach {b.url}: {exc.__cause__ or exc}",
                      "check broker.url, that the broker runs, and firewalls")
-            return
-        client.loop_start()
-        try:
-            if not done.wait(self.timeout):
-                self.add("broker", "FAIL", f"{b.url} accepted TCP but sent no CONNACK within {self.timeout:g} s",
-                         "is it an MQTT listener? TLS on a plain port (or the reverse)?")
-            elif result["reason"].is_failure:
-                self.add("broker", "FAIL", f"{b.url} refused the connection: {result['reason']}",
-                         "check the credentials file and the broker's password file / ACL")
-            else:
-                self.add("broker", "OK", f"{b.url} accepted the connection as {self.config.client_id}")
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        except mqtt_adapter.MQTTTimeout:
+            self.add("broker", "FAIL", f"{b.url} accepted TCP but sent no CONNACK within {self.timeout:g} s",
+                     "is it an MQTT listener? TLS on a plain port (or the reverse)?")
+        except mqtt_adapter.MQTTRefused as exc:
+            self.add("broker", "FAIL", f"{b.url} refused the connection: {exc.reason}",
+                     "check the credentials file and the broker's password file / ACL")
+        else:
+            self.add("broker", "OK", f"{b.url} accepted the connection as {self.config.client_id}")
+            mqtt_adapter.stop(client)
 
 
 def gateway_pid(data_dir: Path) -> int | None:

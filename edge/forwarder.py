@@ -22,19 +22,20 @@ import asyncio
 import collections
 import logging
 import random
-import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
+from wardlink import mqtt as mqtt_adapter
 from wardlink.clock import Clock, now_ms
+from wardlink.mqtt import TLS, MQTTError, MQTTNotConnected, Will
 from wardlink.protocol import (
     CommandResult, Event, EventBatch, Kind, PayloadTooLarge, Reading, Status, TelemetryBatch, encode,
     subscription, topic,
 )
+from wardlink.retry import Backoff
 
 from edge.aio import wait_event
 from edge.buffer import Row
@@ -48,27 +49,15 @@ log = logging.getLogger(__name__)
 EVENT_BATCH = 100
 #: How many acknowledged batches are remembered for ``resend-from``.
 SENT_HISTORY = 10_000
-_OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)
 
 
-class Backoff:
-    """Exponential reconnect delays with jitter ("equal jitter": half fixed, half random)."""
-
-    def __init__(self, minimum: float, maximum: float, rng: random.Random | None = None) -> None:
-        self.minimum = minimum
-        self.maximum = maximum
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def next(self) -> float:
-        """Return the delay before the next attempt and count the attempt."""
-        ceiling = min(self.maximum, self.minimum * (2 ** min(self.attempt, 30)))
-        self.attempt += 1
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    def reset(self) -> None:
-        """Start again from the minimum delay (after a successful connection)."""
-        self.attempt = 0
+def broker_tls(broker: BrokerConfig) -> TLS | None:
+    """Return the TLS settings for ``broker`` (None for mqtt://)."""
+    if not broker.tls:
+        return None
+    return TLS(ca_file=str(broker.ca_file) if broker.ca_file else None,
+               cert_file=str(broker.cert_file) if broker.cert_file else None,
+               key_file=str(broker.key_file) if broker.key_file else None)
 
 
 def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
@@ -141,7 +130,8 @@ class Forwarder:
         self.credentials = credentials
         self.status_fields = status_fields or (lambda: {})
         self.on_inbound = on_inbound
-        self.backoff = Backoff(config.backoff_min, config.backoff_max, rng)
+        # Reconnect delays with "equal jitter", so a ward of gateways does not reconnect in lockstep.
+        self.backoff = Backoff(config.backoff_min, config.backoff_max, jitter=True, rng=rng)
         self.stats = ForwarderStats()
         self._topic_telemetry = topic(gateway_id, Kind.TELEMETRY)
         self._topic_events = topic(gateway_id, Kind.EVENTS)
@@ -180,38 +170,29 @@ class Forwarder:
     # ------------------------------------------------------------------ paho setup
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
+        delay = self.backoff.next()
+        self._next_delay = delay
+        creds = self.credentials
+        client = mqtt_adapter.make_client(
+            self.client_id,
             # paho would otherwise start clean and the broker would forget our session.
             clean_session=False,
-            protocol=mqtt.MQTTv311,
+            username=creds.username if creds is not None else None,
+            password=creds.password if creds is not None else None,
+            tls=broker_tls(self.broker),
+            will=Will(self._topic_status, encode(Status(self.gateway_id, "offline", self.boot))),
+            reconnect_delay=(delay, delay),
         )
         # Our own bound (max_inflight) limits telemetry; the margin leaves room for status,
         # event and command-result messages so paho never holds ours back in its own queue.
         client.max_inflight_messages_set(self.config.max_inflight + 32)
         client.max_queued_messages_set(0)
-        if self.credentials is not None:
-            client.username_pw_set(self.credentials.username, self.credentials.password)
-        if self.broker.tls:
-            client.tls_set(
-                ca_certs=str(self.broker.ca_file) if self.broker.ca_file else None,
-                certfile=str(self.broker.cert_file) if self.broker.cert_file else None,
-                keyfile=str(self.broker.key_file) if self.broker.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        will = Status(self.gateway_id, "offline", self.boot)
-        client.will_set(self._topic_status, encode(will), qos=1, retain=True)
         client.on_connect = self._cb_connect
         client.on_disconnect = self._cb_disconnect
         client.on_connect_fail = self._cb_connect_fail
         client.on_publish = self._cb_publish
         client.on_message = self._cb_message
         client.on_subscribe = None
-        delay = self.backoff.next()
-        self._next_delay = delay
-        client.reconnect_delay_set(delay, delay)
         return client
 
     # paho callbacks: network thread -> loop thread
@@ -259,8 +240,7 @@ class Forwarder:
         """Start connecting (in the background) and forwarding."""
         self._loop = asyncio.get_running_loop()
         self._client = self._make_client()
-        self._client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive)
-        self._client.loop_start()
+        mqtt_adapter.start(self._client, self.broker.host, self.broker.port, self.broker.keepalive)
         self._tasks = [
             asyncio.create_task(self._pump_loop(), name="forwarder-pump"),
             asyncio.create_task(self._ack_loop(), name="forwarder-ack"),
@@ -465,8 +445,12 @@ class Forwarder:
         if client is None:
             return False
         info = client.publish(topic_name, payload, qos=1, retain=retain)
-        if info.rc not in _OK_RC:
-            log.error("paho refused to queue a message on %s: %s", topic_name, mqtt.error_string(info.rc))
+        try:
+            mqtt_adapter.check(info.rc, "paho refused to queue a message on " + topic_name)
+        except MQTTNotConnected:
+            pass  # paho keeps it and sends it once connected
+        except MQTTError as exc:
+            log.error("%s", exc)
             return False
         self._inflight[info.mid] = pending
         return True

@@ -7,7 +7,6 @@ rules engine, notification dispatcher and command client; they do it here, once.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,23 +20,14 @@ log = logging.getLogger("wardlink.runtime")
 
 def command_client(config: HubConfig, client_id: str, *, timeout: float = 10.0):
     """Return a connected paho client for publishing gateway commands (its loop running)."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+    from hub.ingest.worker import broker_address, mqtt_client
+    from wardlink import mqtt as mqtt_adapter
 
-    from hub.ingest.worker import broker_address
-
-    host, port, tls = broker_address(config.mqtt_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
-                         protocol=mqtt.MQTTv311)
-    if config.mqtt_username:
-        client.username_pw_set(config.mqtt_username, config.read_secret("mqtt_password_file"))
-    if tls:
-        client.tls_set(ca_certs=config.mqtt_ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    host, port, _ = broker_address(config.mqtt_url)
+    client = mqtt_client(config, client_id, clean_session=True)
     connected = threading.Event()
     client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
-    client.connect_async(host, port, keepalive=30)
-    client.loop_start()
+    mqtt_adapter.start(client, host, port, 30)
     if not connected.wait(timeout):
         # Keep going: paho reconnects by itself and commands wait for it; say so once.
         log.warning("command client %s: broker %s not reachable yet; retrying in the background",

@@ -8,7 +8,6 @@ requests goes through the plugin's own ``correlationData`` field, not MQTT 5 pro
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import uuid
 from dataclasses import dataclass
@@ -16,11 +15,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from provisioning.errors import BrokerError, SettingError
+from wardlink import mqtt as mqtt_adapter
 
-_SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
+
+def _check(rc: int, doing: str) -> None:
+    try:
+        mqtt_adapter.check(rc, doing)
+    except mqtt_adapter.MQTTError as exc:
+        raise BrokerError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +39,16 @@ class BrokerAddress:
     @classmethod
     def from_url(cls, url: str, ca_file: str | Path | None = None) -> BrokerAddress:
         """Parse ``mqtt://host[:port]`` or ``mqtts://host[:port]`` (the latter needs ``ca_file``)."""
+        try:
+            broker = mqtt_adapter.BrokerURL.parse(url)
+        except mqtt_adapter.MQTTURLError:
+            raise SettingError(f"broker url: must be mqtt://host[:port] or mqtts://host[:port], got {url!r}") from None
         parts = urlsplit(url)
-        if parts.scheme not in _SCHEMES or not parts.hostname:
-            raise SettingError(f"broker url: must be mqtt://host[:port] or mqtts://host[:port], got {url!r}")
         if parts.username or parts.password:
             raise SettingError("broker url: must not carry a user name or password")
-        tls, default_port = _SCHEMES[parts.scheme]
-        if tls and not ca_file:
+        if broker.tls and not ca_file:
             raise SettingError("ca file: required for mqtts:// (the CA that signed the broker certificate)")
-        return cls(parts.hostname, parts.port or default_port, tls, Path(ca_file) if ca_file else None)
+        return cls(broker.host, broker.port, broker.tls, Path(ca_file) if ca_file else None)
 
 
 class AdminConnection:
@@ -52,27 +57,17 @@ class AdminConnection:
     def __init__(self, address: BrokerAddress, username: str, password: str, *, timeout: float = 10.0) -> None:
         self.address = address
         self.timeout = timeout
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"wardlink-admin-{uuid.uuid4().hex[:12]}",
-                                   clean_session=True, protocol=mqtt.MQTTv311)
-        self._client.username_pw_set(username, password)
-        if address.tls:
-            self._client.tls_set(ca_certs=str(address.ca_file), cert_reqs=ssl.CERT_REQUIRED,
-                                 tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self._client = mqtt_adapter.make_client(
+            f"wardlink-admin-{uuid.uuid4().hex[:12]}", clean_session=True, username=username, password=password,
+            tls=mqtt_adapter.TLS(ca_file=str(address.ca_file)) if address.tls else None, reconnect_delay=None)
         self._cond = threading.Condition()
-        self._connack = None
         self._subacks: dict[int, list] = {}
         self._messages: list[mqtt.MQTTMessage] = []
         self._open = False
-        self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
 
     # paho callbacks (network thread)
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        with self._cond:
-            self._connack = reason_code
-            self._cond.notify_all()
-
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         with self._cond:
             self._subacks[mid] = reason_codes
@@ -94,27 +89,22 @@ class AdminConnection:
         """Connect and wait for the broker to accept the login."""
         if self._open:
             return self
+        where = f"{self.address.host}:{self.address.port}"
         try:
-            self._client.connect(self.address.host, self.address.port, keepalive=30)
-        except (OSError, ssl.SSLError) as exc:
-            raise BrokerError(f"cannot connect to broker {self.address.host}:{self.address.port}: {exc}") from None
-        self._client.loop_start()
+            mqtt_adapter.connect(self._client, self.address.host, self.address.port, 30, timeout=self.timeout)
+        except mqtt_adapter.MQTTUnreachable as exc:
+            raise BrokerError(f"cannot connect to broker {where}: {exc.__cause__ or exc}") from None
+        except mqtt_adapter.MQTTTimeout:
+            raise BrokerError(f"broker {where}: no CONNACK within {self.timeout:g} s") from None
+        except mqtt_adapter.MQTTRefused as exc:
+            raise BrokerError(f"broker {where} refused the admin login: {exc.reason}") from None
         self._open = True
-        try:
-            code = self._wait(lambda: self._connack, "CONNACK")
-        except BrokerError:
-            self.close()
-            raise
-        if code.is_failure:
-            self.close()
-            raise BrokerError(f"broker {self.address.host}:{self.address.port} refused the admin login: {code}")
         return self
 
     def subscribe(self, topic: str) -> None:
         """Subscribe at QoS 1 and wait for the grant; raise BrokerError if refused."""
         result, mid = self._client.subscribe(topic, qos=1)
-        if result != mqtt.MQTT_ERR_SUCCESS:
-            raise BrokerError(f"subscribe to {topic}: {mqtt.error_string(result)}")
+        _check(result, f"subscribe to {topic}")
         codes = self._wait(lambda: self._subacks.get(mid), f"SUBACK for {topic}")
         if any(c.is_failure for c in codes):
             raise BrokerError(f"broker refused subscription to {topic} (check the admin login's ACL)")
@@ -123,8 +113,7 @@ class AdminConnection:
         """Publish ``payload`` as JSON and return the first JSON answer on ``response_topic`` that ``match`` accepts."""
         start = len(self._messages)
         info = self._client.publish(topic, json.dumps(payload), qos=1)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise BrokerError(f"publish to {topic}: {mqtt.error_string(info.rc)}")
+        _check(info.rc, f"publish to {topic}")
 
         def answer():
             for message in self._messages[start:]:
@@ -145,10 +134,7 @@ class AdminConnection:
         if not self._open:
             return
         self._open = False
-        try:
-            self._client.disconnect()
-        finally:
-            self._client.loop_stop()
+        mqtt_adapter.stop(self._client)
 
     def __enter__(self) -> AdminConnection:
         return self.open()

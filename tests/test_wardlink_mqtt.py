@@ -164,3 +164,4 @@ def test_tls_with_the_right_ca_file_connects_and_an_unknown_ca_is_unreachable(tm
                               reconnect_on_failure=False)
     with pytest.raises(MQTTUnreachable, match="certificate verify failed"):
         adapter.connect(bad, url.host, url.port, 10)
+

@@ -1,7 +1,8 @@
 """Wardlink: biomedical equipment monitoring and maintenance for hospitals.
 
 This package holds what the gateway (``edge``) and the hub (``hub``) share: the wire
-protocol, the error root and the injectable clock. It stays small and pure.
+protocol, the one MQTT client adapter (:mod:`wardlink.mqtt`), the one retry/backoff helper
+(:mod:`wardlink.retry`), the error root and the injectable clock. It stays small and pure.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version

@@ -6,6 +6,8 @@ CA file, Last Will, manual acknowledgement and reconnect delays. :func:`connect`
 waits for the CONNACK; :func:`start` connects in the background and lets paho reconnect.
 Failures are exceptions of the :class:`MQTTError` family, never return codes to check by hand;
 :func:`check` turns a paho return code into one. Nothing here runs per message.
+
+paho-mqtt comes with the ``edge`` and ``hub`` extras; ``import wardlink`` alone does not load it.
 """
 
 from __future__ import annotations
@@ -106,7 +108,6 @@ class TLS:
 
 _ERRORS: dict[int, type[MQTTError]] = {
     MQTTErrorCode.MQTT_ERR_NO_CONN: MQTTNotConnected,
-    MQTTErrorCode.MQTT_ERR_CONN_LOST: MQTTNotConnected,
     MQTTErrorCode.MQTT_ERR_QUEUE_SIZE: MQTTQueueFull,
     MQTTErrorCode.MQTT_ERR_CONN_REFUSED: MQTTRefused,
     MQTTErrorCode.MQTT_ERR_AUTH: MQTTAuthError,

@@ -35,7 +35,8 @@ class Backoff:
         self.maximum = maximum
         self.jitter = jitter
         self.attempt = 0
-        self._rng = rng or random.Random()
+        # Seeding a generator reads the OS entropy pool: only a jittered backoff needs one.
+        self._rng = rng or (random.Random() if jitter else None)
 
     def ceiling(self, attempt: int) -> float:
         """Return the un-jittered delay after ``attempt`` failures (0 = the first retry)."""
@@ -46,7 +47,7 @@ class Backoff:
         """Return the delay before the next attempt and count the attempt."""
         ceiling = self.ceiling(self.attempt)
         self.attempt += 1
-        if not self.jitter:
+        if self._rng is None or not self.jitter:
             return ceiling
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 

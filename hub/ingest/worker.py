@@ -49,10 +49,8 @@ import logging
 import math
 import os
 import socket
-import ssl
 import threading
 import time
-import urllib.parse
 import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,7 +61,7 @@ from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from hub.config import HubConfig
 from hub.errors import ConfigError, StoreError
@@ -82,9 +80,11 @@ from hub.ingest.records import IngestRecords
 from hub.ingest.resolver import Resolver, ResolverError, series_of
 from hub.ingest.sequence import SequencePolicy, observations
 from hub.telemetry.model import InvalidPoint, Point, StoreRejected, StoreUnavailable, TelemetryStore
+from wardlink import mqtt as mqtt_adapter
 from wardlink import protocol
 from wardlink.clock import Clock, SystemClock
 from wardlink.protocol import EventBatch, Kind, ProtocolError, Status, TelemetryBatch
+from wardlink.retry import Backoff, RetryAborted, retry
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +158,21 @@ class _Counters:
 
 def broker_address(url: str) -> tuple[str, int, bool]:
     """Return (host, port, tls) for an ``mqtt://`` or ``mqtts://`` URL."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(f"mqtt_url: must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT], got {url!r}")
-    tls = parts.scheme == "mqtts"
     try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError:
-        raise ConfigError(f"mqtt_url: invalid port in {url!r}") from None
-    return parts.hostname, port, tls
+        parsed = mqtt_adapter.BrokerURL.parse(url)
+    except mqtt_adapter.MQTTURLError as exc:
+        raise ConfigError(f"mqtt_url: {exc}") from None
+    return parsed.host, parsed.port, parsed.tls
+
+
+def mqtt_client(config: HubConfig, client_id: str, *, clean_session: bool, manual_ack: bool = False) -> mqtt.Client:
+    """Return a paho client of the hub for ``client_id``: its login, TLS and reconnect delays (1-30 s)."""
+    _, _, tls = broker_address(config.mqtt_url)
+    username = config.mqtt_username or None
+    return mqtt_adapter.make_client(
+        client_id, clean_session=clean_session, manual_ack=manual_ack, username=username,
+        password=config.read_secret("mqtt_password_file") if username else None,
+        tls=mqtt_adapter.TLS(ca_file=config.mqtt_ca_file or None) if tls else None)
 
 
 class IngestWorker:
@@ -323,8 +329,7 @@ class IngestWorker:
             self._listener = threading.Thread(target=self._listen_loop, name=f"ingest-listeners[{self.client_id}]",
                                               daemon=True)
             self._listener.start()
-        self._client.connect_async(self._host, self._port, keepalive=self._keepalive)
-        self._client.loop_start()
+        mqtt_adapter.start(self._client, self._host, self._port, self._keepalive)
         log.info("ingest %s: connecting to %s:%d", self.client_id, self._host, self._port)
         return self
 
@@ -358,8 +363,7 @@ class IngestWorker:
         self._store_pool.shutdown(wait=not self._abort.is_set(), cancel_futures=True)
         client = self._client
         if client is not None:
-            client.disconnect()
-            client.loop_stop()
+            mqtt_adapter.stop(client)
         self._publish_final_stats()
         if self._own_engine:
             self._records.engine.dispose()  # reconnects by itself if started again
@@ -403,14 +407,7 @@ class IngestWorker:
     def _make_client(self) -> mqtt.Client:
         # clean_session=False is the point: the broker keeps our subscriptions and every
         # unacknowledged or queued message while we are away.
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False,
-                             protocol=mqtt.MQTTv311, manual_ack=True)
-        username = self.config.mqtt_username or None
-        if username:
-            client.username_pw_set(username, self.config.read_secret("mqtt_password_file"))
-        if self._tls:
-            client.tls_set(ca_certs=self.config.mqtt_ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = mqtt_client(self.config, self.client_id, clean_session=False, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
@@ -694,22 +691,22 @@ class IngestWorker:
 
     def _retrying(self, step: Callable[[], None], what: str) -> bool:
         """Run ``step`` until it does not raise StoreError, backing off; False if aborted meanwhile."""
-        delay = self._retry_initial
         failing = False
-        while True:
-            try:
-                step()
-                break
-            except StoreError as exc:
-                with self._counters.lock:
-                    self._counters.store_errors += 1
-                self._error(str(exc), log_it=not failing)
-                failing = True
-                self._retrying_since.setdefault(what, self._now_ms())
-                self._publish_stats_while_retrying()
-            if self._abort.wait(delay):
-                return False
-            delay = min(delay * 2, self._retry_max)
+
+        def failed(exc: BaseException, failures: int) -> None:
+            nonlocal failing
+            with self._counters.lock:
+                self._counters.store_errors += 1
+            self._error(str(exc), log_it=not failing)
+            failing = True
+            self._retrying_since.setdefault(what, self._now_ms())
+            self._publish_stats_while_retrying()
+
+        try:
+            retry(step, Backoff(self._retry_initial, self._retry_max), retry_on=StoreError, stop=self._abort,
+                  on_error=failed)
+        except RetryAborted:
+            return False
         self._retrying_since.pop(what, None)
         if failing:
             log.info("ingest %s: %s answer again; resuming", self.client_id, what)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from paho.mqtt.enums import MQTTErrorCode
-
 from hub.notify.errors import DeliveryRejected, NotifyError
 from hub.notify.message import Notification
+from wardlink import mqtt as mqtt_adapter
 from wardlink.clock import Clock, now_ms
+from wardlink.mqtt import MQTTError
 from wardlink.protocol import Command, Kind, encode, topic
 
 #: Commands an alert event may trigger on the gateway.
@@ -71,10 +71,11 @@ class GatewayCommandNotifier:
         name = topic(note.gateway, Kind.CMD, cmd.name)
         try:
             info = self._client.publish(name, encode(cmd), qos=1)
+            mqtt_adapter.check(info.rc, f"publish {cmd.name}")
         except (ValueError, OSError) as exc:
             raise NotifyError(f"cannot publish {name}: {exc}") from None
-        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            raise NotifyError(f"cannot publish {name}: broker link is down ({MQTTErrorCode(info.rc).name})")
+        except MQTTError as exc:
+            raise NotifyError(f"cannot publish {name}: broker link is down ({exc})") from None
         try:
             info.wait_for_publish(self.timeout_s)
         except (RuntimeError, ValueError) as exc:

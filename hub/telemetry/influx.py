@@ -41,6 +41,7 @@ from hub.telemetry.model import (
     check_range,
     merge_windows,
 )
+from wardlink.retry import Backoff
 
 #: Lines per HTTP write request (InfluxData recommends 5,000 to 10,000). The larger end: one
 #: request per ingest batch, and on a small server 10,000-line requests went in about 15 %
@@ -84,7 +85,7 @@ class InfluxStore:
         self.batch_lines = batch_lines
         self._timeout = (connect_timeout_s, timeout_s)
         self._retries = max(0, retries)
-        self._backoff = backoff_s
+        self._backoff = Backoff(backoff_s)  # backoff_s, then twice that, ... between attempts
         self._gzip_level = gzip_level
         self._headers = {"Authorization": f"Token {token}"} if token else {}
         self._auth = (username, password or "") if username else None
@@ -119,7 +120,7 @@ class InfluxStore:
         last: StoreError | None = None
         for attempt in range(self._retries + 1):
             if attempt:
-                time.sleep(self._backoff * 2 ** (attempt - 1))
+                time.sleep(self._backoff.ceiling(attempt - 1))
             try:
                 resp = self._session().request(method, self.url + path, timeout=self._timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:

@@ -1,31 +1,17 @@
-"""Forwarder details: reconnect backoff, id runs, status and health telemetry on a real broker."""
+"""Forwarder details: id runs, status and health telemetry on a real broker."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 
 import pytest
 
 from edge.config import load_config
-from edge.forwarder import Backoff, id_runs
+from edge.forwarder import id_runs
 from edge.gateway import Gateway
 
 from edge_support import write_config
-
-
-def test_backoff_grows_exponentially_with_jitter_up_to_the_cap_and_resets():
-    backoff = Backoff(0.5, 8.0, random.Random(1))
-    delays = [backoff.next() for _ in range(8)]
-    ceilings = [0.5, 1, 2, 4, 8, 8, 8, 8]
-    for delay, ceiling in zip(delays, ceilings):
-        assert ceiling / 2 <= delay <= ceiling
-    assert len({round(d, 6) for d in delays[4:]}) > 1, "capped delays still vary (jitter)"
-    backoff.reset()
-    assert 0.25 <= backoff.next() <= 0.5
-    other = Backoff(0.5, 8.0, random.Random(2))
-    assert [other.next() for _ in range(8)] != delays, "two gateways do not retry in lockstep"
 
 
 def test_id_runs_collapse_contiguous_ids():
