@@ -1,6 +1,7 @@
 """Notifications about alerts: e-mail (SMTP), webhooks (JSON POST) and gateway commands (MQTT).
 
-- :class:`~hub.notify.message.Notification`: what is said, built from an alert.
+- :class:`~hub.services.notifications.Notification`: what is said, built from an alert by
+  the rules engine and kept in the outbox.
 - Notifiers, one per channel, each with ``send(notification)`` that raises
   :class:`~hub.notify.errors.NotifyError` on failure: :class:`~hub.notify.smtp.EmailNotifier`,
   :class:`~hub.notify.webhook.WebhookNotifier`, :class:`~hub.notify.gateway.GatewayCommandNotifier`.

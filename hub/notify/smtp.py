@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 from typing import Iterable, Sequence
 
 from hub.notify.errors import DeliveryRejected, NotifyError
-from hub.notify.message import Notification
+from hub.services.notifications import Notification
 
 SECURITY = ("none", "starttls", "ssl")
 DEFAULT_EVENTS = frozenset({"opened", "historical", "escalated", "resolved"})

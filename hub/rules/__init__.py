@@ -8,8 +8,8 @@ run-hour meters and notifications out.
 - :mod:`hub.rules.lifecycle`: shelving, escalation and reconciliation of alerts changed by people.
 - :mod:`hub.rules.meters`: accumulated run-hours per asset, for meter-based maintenance.
 
-Names are imported on first use, so ``import hub.rules.models`` (done by the schema registry)
-loads nothing else.
+The rules engine's tables are models of the relational store (:mod:`hub.db.models.rules`).
+Names are imported on first use, so importing one submodule loads nothing else.
 """
 
 from __future__ import annotations

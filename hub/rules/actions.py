@@ -28,16 +28,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.db.models import Alert, WorkOrder
+from hub.db.models.rules import AlertLifecycle, AssetMeter, NotificationOutbox, RuleState
 from hub.db.types import from_ms, utc_now
-from hub.notify.message import Notification
 from hub.rules import episodes
 from hub.rules.catalog import Catalog
 from hub.rules.evaluators.base import Clear, Raise, RunTime
-from hub.rules.models import AlertLifecycle, AssetMeter, NotificationOutbox, RuleState
 from hub.rules.tracks import BACKFILL, Replay, Routed
 from hub.services import alerts as alert_service
 from hub.services import audit
 from hub.services.actor import Actor
+from hub.services.notifications import Deliveries, Notification
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class Outcome:
 class Outbox:
     """Queue notifications for the targets that report an event."""
 
-    def __init__(self, dispatcher: Any, *, public_url: str = "", site: str = "Wardlink") -> None:
+    def __init__(self, dispatcher: Deliveries | None, *, public_url: str = "", site: str = "Wardlink") -> None:
         self.dispatcher = dispatcher
         self.public_url = public_url.rstrip("/")
         self.site = site

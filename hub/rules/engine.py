@@ -44,6 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.db.engine import session_scope
+from hub.db.models.rules import Rule, RuleGateway, RuleState
 from hub.rules import lifecycle, states, tracks
 from hub.rules.actions import Applier, Outbox, Outcome, Subject
 from hub.rules.catalog import Catalog
@@ -51,11 +52,11 @@ from hub.rules.errors import RuleDefinitionError, RuleStoreError
 from hub.rules.evaluators import Context, EventInput, Raise, Sample, StatusInput
 from hub.rules.evaluators.digital import EVENT_LEVELS
 from hub.rules.evaluators.silence import DEFAULT_TIMEOUT_S
-from hub.rules.models import Rule, RuleGateway, RuleState
 from hub.rules.spec import EscalationStep, RuleSpec
 from hub.rules.tracks import BACKFILL, DUPLICATE, LIVE, Routed
 from hub.services import gateways as gateway_links
 from hub.services.actor import Actor
+from hub.services.notifications import Deliveries
 from wardlink.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def _insert_missing_gateway(session: Session, **values: Any) -> None:
 class RulesEngine:
     """Evaluate stored rules against hub inputs and keep alerts in step."""
 
-    def __init__(self, engine: Engine, *, clock: Clock | None = None, dispatcher: Any = None,
+    def __init__(self, engine: Engine, *, clock: Clock | None = None, dispatcher: Deliveries | None = None,
                  public_url: str = "", site_name: str = "Wardlink", refresh_s: float = 10.0,
                  buffering_lag_s: float = 60.0, late_after_s: float = 300.0, settle_s: float = 900.0,
                  actor: Actor = RULES_ACTOR, stall_min_s: float = gateway_links.STALL_MIN_S) -> None:

@@ -32,8 +32,8 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.db.models import Alert
+from hub.db.models.rules import AlertLifecycle
 from hub.db.types import from_ms
-from hub.rules.models import AlertLifecycle
 from hub.rules.tracks import Episode, Replay
 
 log = logging.getLogger(__name__)

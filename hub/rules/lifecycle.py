@@ -24,10 +24,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.db.models import Alert, User
+from hub.db.models.rules import AlertLifecycle, RuleState
 from hub.db.types import to_ms, utc_now
 from hub.db.vocab import ALERT_SEVERITIES
 from hub.errors import InvalidInput
-from hub.rules.models import AlertLifecycle, RuleState
 from hub.services import alerts as alert_service
 from hub.services import audit
 from hub.services.actor import Actor, resolve_actor, resolve_clock

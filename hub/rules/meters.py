@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.db.models import Asset
-from hub.rules.models import AssetMeter
+from hub.db.models.rules import AssetMeter
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,12 +36,12 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.db.models.rules import Rule
 from hub.db.types import utc_now
 from hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
 from hub.rules.errors import RuleDefinitionError
 from hub.rules.evaluators import EVALUATORS, Evaluator
 from hub.rules.evaluators.base import check_severity
-from hub.rules.models import Rule
 from hub.services import audit
 from hub.services.actor import Actor, resolve_clock
 from wardlink.clock import Clock

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.db.models import Asset, MeterReading
+from hub.db.models.rules import AssetMeter
 from hub.db.types import utc_now
 from hub.errors import InvalidInput
-from hub.rules.models import AssetMeter
 from hub.services import audit
 from hub.services.actor import Actor, resolve_actor, resolve_clock
 from hub.services.assets import get_asset

@@ -10,7 +10,7 @@ from flask import Blueprint, g, render_template
 from sqlalchemy import func, select
 
 from hub.db.models import Alert
-from hub.rules.models import Rule
+from hub.db.models.rules import Rule
 from hub.services.permissions import require
 from hub.web.auth import login_required
 from hub.web.db import db

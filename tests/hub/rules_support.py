@@ -11,8 +11,8 @@ from sqlalchemy.orm import selectinload
 
 from hub.db import session_scope
 from hub.db.models import Alert
+from hub.db.models.rules import AlertLifecycle, NotificationOutbox
 from hub.rules import RulesEngine, parse_rules, sync_rules
-from hub.rules.models import AlertLifecycle, NotificationOutbox
 from hub.telemetry import Point
 
 #: channel -> (measurement, asset tag) as bound in the seeded demo site (ward ICU, site RGH).

@@ -13,8 +13,8 @@ from servers import SmtpSink, free_port
 from hub.errors import ConfigError
 from hub.notify.config import build_notifiers
 from hub.notify.errors import NotifyError
-from hub.notify.message import Notification
 from hub.notify.smtp import EmailNotifier
+from hub.services.notifications import Notification
 from wardlink.clock import ManualClock
 
 NOTE = Notification(event="opened", alert_id=12, rule="fridge-high", severity="critical", state="open",

@@ -13,7 +13,7 @@ from hub.errors import ConfigError
 from hub.notify.config import build_notifiers
 from hub.notify.errors import DeliveryRejected, NotifyError
 from hub.notify.gateway import GatewayCommandNotifier
-from hub.notify.message import Notification
+from hub.services.notifications import Notification
 from wardlink.clock import ManualClock
 from wardlink.protocol import decode_command, parse_topic
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from hub.db import session_scope
 from hub.db.audit import verify_chain
 from hub.db.models import Alert, Asset, PmOccurrence, WorkOrder
+from hub.db.models.rules import AssetMeter
 from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.rules.models import AssetMeter
 from hub.db.types import utc_now
 from hub.services import checklists, kpis, org, pm, pm_generator, pm_meters, pm_work, users, workorders
 from hub.services.actor import Actor

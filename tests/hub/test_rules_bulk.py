@@ -9,8 +9,8 @@ from rules_support import alerts, install_rules, point
 from sqlalchemy import select
 
 from hub.db import open_engine, session_scope, upgrade
+from hub.db.models.rules import RuleState
 from hub.rules import RulesEngine
-from hub.rules.models import RuleState
 from hub.seed import SEED_ACTOR, seed_demo_site
 from hub.services import assets as asset_service
 from hub.services import gateways as gateway_service

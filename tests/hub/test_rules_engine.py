@@ -10,11 +10,11 @@ from sqlalchemy import select, text
 
 from hub.db import session_scope
 from hub.db.models import AuditLog, WorkOrder
+from hub.db.models.rules import RuleState
 from hub.notify.dispatcher import Dispatcher
 from hub.notify.webhook import WebhookNotifier
 from hub.rules import RulesEngine
 from hub.rules.meters import list_meters, meter_hours
-from hub.rules.models import RuleState
 from hub.services import gateways as gateway_service
 from hub.services import org
 from hub.telemetry import Point

@@ -13,9 +13,9 @@ from rules_support import alerts, make_engine, series
 from sqlalchemy.exc import IntegrityError
 
 from hub.db import session_scope
+from hub.db.models.rules import AlertLifecycle
 from hub.rules import RulesEngine
 from hub.rules.errors import RuleStoreError
-from hub.rules.models import AlertLifecycle
 
 DOOR = "fridge1.door"  # one reading a second on the seeded site
 DOOR_OPEN = {"name": "door-open", "kind": "threshold", "severity": "warning", "match": {"channel": DOOR},

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from hub.db import open_engine, session_scope, upgrade
-from hub.rules.models import RuleGateway
+from hub.db.models.rules import RuleGateway
 from wardlink.clock import ManualClock
 from wardlink.protocol import Status
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from hub.db import session_scope
 from hub.db.models import AuditLog
+from hub.db.models.rules import Rule
 from hub.rules import RuleDefinitionError, load_rules_file, parse_rules, sync_rules
-from hub.rules.models import Rule
 from hub.rules.spec import RuleSpec
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "hub.md"
@@ -164,5 +164,5 @@ def test_every_rule_example_in_the_docs_validates():
         kinds.update(r.kind for r in ruleset.rules)
     for block in _doc_blocks("json"):
         kinds.update(r.kind for r in parse_rules({**json.loads(block), "notifiers": notifiers}).rules)
-    from hub.rules.models import RULE_KINDS
+    from hub.db.models.rules import RULE_KINDS
     assert kinds == set(RULE_KINDS), f"kinds without an example: {set(RULE_KINDS) - kinds}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.db.models.rules import RULE_KINDS
 from hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, EventInput, Param, Raise, RunTime,
                                        Sample, StatusInput)
 from hub.rules.evaluators.digital import StateDurationEvaluator
@@ -11,7 +12,6 @@ from hub.rules.evaluators.rate import RateOfChangeEvaluator
 from hub.rules.evaluators.runhours import RunHoursEvaluator
 from hub.rules.evaluators.silence import ChannelSilentEvaluator
 from hub.rules.evaluators.threshold import BatteryLowEvaluator, ThresholdEvaluator
-from hub.rules.models import RULE_KINDS
 
 EVALUATORS: dict[str, type[Evaluator]] = {
     cls.kind: cls for cls in (
