@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.db.models import Alert, Asset
+from hub.db.models.rules import Rule
 from hub.db.types import utc_now
 from hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
 from hub.errors import InvalidInput, NotFound
@@ -150,3 +151,13 @@ def open_counts(session: Session, *, actor: Actor | None) -> dict[str, int]:
     stmt = _scoped(select(Alert.severity, func.count()).where(Alert.state != "resolved"), who)
     counts = {key: n for key, n in session.execute(stmt.group_by(Alert.severity))}
     return {severity: counts.get(severity, 0) for severity in ALERT_SEVERITIES}
+
+
+def rule_overview(session: Session, *, actor: Actor | None) -> tuple[list[Rule], dict[str, int]]:
+    """Return the rules the engine runs (enabled first, by name) and how many unresolved alerts
+    each has raised."""
+    require(resolve_actor(actor), "alert.view")
+    rules = list(session.scalars(select(Rule).order_by(Rule.enabled.desc(), Rule.name)))
+    counts = dict(session.execute(
+        select(Alert.rule, func.count()).where(Alert.state != "resolved").group_by(Alert.rule)).all())
+    return rules, counts

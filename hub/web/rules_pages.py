@@ -7,11 +7,8 @@ Rules are defined in the rules file and synchronised into the database by the en
 from __future__ import annotations
 
 from flask import Blueprint, g, render_template
-from sqlalchemy import func, select
 
-from hub.db.models import Alert
-from hub.db.models.rules import Rule
-from hub.services.permissions import require
+from hub.services import alerts
 from hub.web.auth import login_required
 from hub.web.db import db
 
@@ -22,8 +19,5 @@ bp = Blueprint("rules", __name__, url_prefix="/rules")
 @login_required
 def index():
     """List the rules with their kind, severity, match, parameters and alert counts."""
-    require(g.actor, "alert.view")
-    rules = list(db().scalars(select(Rule).order_by(Rule.enabled.desc(), Rule.name)))
-    counts = dict(db().execute(
-        select(Alert.rule, func.count()).where(Alert.state != "resolved").group_by(Alert.rule)).all())
+    rules, counts = alerts.rule_overview(db(), actor=g.actor)
     return render_template("rules/list.html", rules=rules, open_counts=counts)
