@@ -17,6 +17,7 @@ from hub.services import pm, pm_standing
 from hub.services.permissions import require
 from hub.web.auth import login_required
 from hub.web.db import db
+from hub.web.query_args import page_number
 from hub.web.state import state
 
 bp = Blueprint("pm", __name__, url_prefix="/maintenance")
@@ -27,10 +28,7 @@ PER_PAGE = 50
 @login_required
 def index():
     """List maintenance plans."""
-    try:
-        number = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        raise InvalidInput(f"page: must be a number, got {request.args.get('page')!r}") from None
+    number = page_number()
     page = pm.list_plans(db(), actor=g.actor, q=request.args.get("q") or None, page=number, per_page=PER_PAGE)
     return render_template("pm/list.html", page=page)
 
@@ -40,7 +38,7 @@ def index():
 def detail(plan_id: int):
     """Show a plan, where each covered asset stands, and its recent services."""
     plan = pm.get_plan(db(), plan_id, actor=g.actor)
-    return render_template("pm/detail.html", plan=plan, outlook=pm.outlook(db(), plan),
+    return render_template("pm/detail.html", plan=plan, outlook=pm.outlook(db(), plan, actor=g.actor),
                            services=pm.list_services(db(), plan.id, actor=g.actor, clock=state().clock,
                                                      per_page=25))
 

@@ -152,3 +152,23 @@ def test_dashboard_asset_page_pm_pages_and_kpis_agree_for_every_role(web):
     assert stored == EXPECTED
     listed = manager.get("/api/v1/assets?maintenance_status=overdue").json
     assert [a["tag"] for a in listed["items"]] == ["AGR-HAND", "AGR-LATE"]
+
+
+def test_a_plan_page_shows_only_the_assets_of_the_users_department(web):
+    """A make-and-model plan covers assets of two departments; a manager of one sees its own."""
+    with session_scope(web.engine) as s:
+        _, secrets = build(s)
+        site = s.scalars(select(Site)).first()
+        other = org.ensure_department(s, site, code="OTH", name="Other ward", actor=None, clock=web.clock)
+        for tag, dept in (("AGR-PUMP", "AGR"), ("OTH-PUMP", "OTH")):
+            department_id = other.id if dept == "OTH" else users.find_user(s, "agr_manager").department_id
+            assets.create_asset(s, {"tag": tag, "name": tag, "category": "Pump", "make": "Acme", "model": "P1",
+                                    "department_id": department_id}, actor=None, clock=web.clock)
+        plan = pm.create_plan(s, {"name": "Acme P1 yearly", "make": "Acme", "model": "P1", "trigger": "calendar",
+                                  "interval_count": 1, "interval_unit": "year"}, actor=None, clock=web.clock)
+        plan_id = plan.id
+    client = web.app.test_client()
+    assert login(client, "agr_manager", secrets["agr_manager"]).status_code == 302
+    page = client.get(f"/maintenance/{plan_id}").text
+    assert "AGR-PUMP" in page and "OTH-PUMP" not in page
+    assert "OTH-PUMP" in web.client("manager").get(f"/maintenance/{plan_id}").text  # no department: all
