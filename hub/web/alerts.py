@@ -13,6 +13,7 @@ from hub.rules import lifecycle
 from hub.services import alerts
 from hub.web.auth import login_required
 from hub.web.db import commit, db
+from hub.web.query_args import page_number
 from hub.web.state import state
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
@@ -27,10 +28,7 @@ SHELVE_HOURS = (1, 2, 4, 8, 24, 72)
 def index():
     """List alerts, unresolved first."""
     wanted = request.args.get("state", "active")
-    try:
-        number = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        number = 1
+    number = page_number(lenient=True)
     page = alerts.list_alerts(db(), actor=g.actor, state=None if wanted == "all" else wanted,
                               severity=request.args.get("severity") or None, page=number, per_page=25)
     now = utc_now(state().clock)

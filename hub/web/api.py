@@ -19,9 +19,10 @@ from hub.services import alerts, assets, audit, gateways, pm_standing
 from hub.services import ingest_status
 from hub.services.permissions import require
 from hub.services.validate import optional_id
-from hub.web.api_guard import guard, int_arg, paging
+from hub.web.api_guard import guard
 from hub.web.db import commit, db
 from hub.web.openapi import check_request
+from hub.web.query_args import int_arg, paging
 from hub.web.readings import asset_live, gateway_live, link_states
 from hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
 from hub.web.state import state

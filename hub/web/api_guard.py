@@ -1,4 +1,4 @@
-"""What every module of the JSON API under ``/api/v1`` shares: its guard and argument parsing.
+"""The one guard of every module of the JSON API under ``/api/v1``.
 
 The guard (:func:`guard`) runs before each view of a blueprint:
 
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from flask import Blueprint, g, request
 
-from hub.errors import InvalidInput
 from hub.services.permissions import ACTION_TEXT, can
 from hub.web.errors import error_response
 
@@ -73,22 +72,3 @@ def guard(bp: Blueprint, *, public: Collection[str] = (), needs: Mapping[str, Ne
     @bp.before_request
     def _require_identity():
         return check_request(public, needs)
-
-
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    """Return the query argument ``name`` as an integer in ``low..high`` (``default`` when absent)."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name}: must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name}: must be {low}..{high}, got {value}")
-    return value
-
-
-def paging(max_per_page: int = 200) -> dict[str, int]:
-    """Return ``page`` (1..1,000,000, default 1) and ``per_page`` (1..max, default 50)."""
-    return {"page": int_arg("page", 1, 1, 1_000_000), "per_page": int_arg("per_page", 50, 1, max_per_page)}

@@ -19,12 +19,13 @@ from hub.errors import InvalidInput
 from hub.services import checklists, export, kpis, pm, pm_generator, pm_meters, pm_work
 from hub.services.permissions import require
 from hub.services.validate import boolean, optional_date, optional_id, text
-from hub.web.api_guard import guard, paging
+from hub.web.api_guard import guard
 from hub.web.api_pm_permissions import ROUTE_PERMISSIONS
 from hub.web.db import commit, db
 from hub.web.openapi import check_request
 from hub.web.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
                              template_json, version_json)
+from hub.web.query_args import paging
 from hub.web.serialize import page_json
 from hub.web.state import state
 

@@ -25,10 +25,11 @@ from hub.services.validate import boolean
 from hub.services.workorder_common import SignatureRefused, WorkOrderConflict
 from hub.services.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, roles_for
 from hub.web.api_docs import WO
-from hub.web.api_guard import guard, paging
+from hub.web.api_guard import guard
 from hub.web.db import commit, db
 from hub.web.errors import error_response
 from hub.web.openapi import Param, array, check_request, obj, operation, page_params, ref
+from hub.web.query_args import paging
 from hub.web.serialize import page_json
 from hub.web.state import state
 from hub.web.workorder_json import (attachment_json, detail_json, note_json, part_json, time_log_json,

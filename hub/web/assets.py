@@ -13,6 +13,7 @@ from hub.services.validate import optional_id
 from hub.web.auth import login_required
 from hub.web.db import commit, db
 from hub.web.asset_sections import asset_charts, grafana_panels, maintenance_sections
+from hub.web.query_args import page_number
 from hub.web.readings import asset_live, recent
 from hub.web.security import CSRF_FIELD
 from hub.web.state import state
@@ -33,18 +34,11 @@ def index():
         category=args.get("category") or None,
         equipment_status=args.get("equipment_status") or None,
         maintenance_status=args.get("maintenance_status") or None,
-        sort=args.get("sort", "tag"), page=_page_arg(), per_page=PER_PAGE)
+        sort=args.get("sort", "tag"), page=page_number(), per_page=PER_PAGE)
     return render_template("assets/list.html", page=page, departments=org.list_departments(db()),
                            categories=assets.categories(db()), sorts=assets.SORTS,
                            equipment_statuses=EQUIPMENT_STATUSES,
                            maintenance_statuses=MAINTENANCE_STATUSES)
-
-
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        raise InvalidInput(f"page: must be a number, got {request.args.get('page')!r}") from None
 
 
 @bp.get("/<tag>")

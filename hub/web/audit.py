@@ -7,6 +7,7 @@ from flask import Blueprint, g, render_template, request
 from hub.services import audit
 from hub.web.auth import login_required
 from hub.web.db import db
+from hub.web.query_args import page_number
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -15,10 +16,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @login_required
 def index():
     """List audit rows, newest first."""
-    try:
-        number = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        number = 1
+    number = page_number(lenient=True)
     page = audit.list_entries(db(), actor=g.actor, entity=request.args.get("entity") or None,
                               entity_id=request.args.get("entity_id") or None, page=number,
                               per_page=50)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 
 from hub.db.types import from_ms, to_ms, utc_now
-from hub.errors import InvalidInput
 from hub.services import ingest_status
 from hub.web.auth import login_required
+from hub.web.query_args import page_number
 from hub.web.state import state
 
 bp = Blueprint("ingest", __name__, url_prefix="/ingest")
@@ -24,10 +24,7 @@ def index():
                                          stall_after_s=state().config.ingest_stall_s)
     reason = (request.args.get("reason") or "").strip()[:32] or None
     gateway = (request.args.get("gateway") or "").strip()[:64] or None
-    try:
-        page = max(1, min(int(request.args.get("page") or 1), 1_000_000))
-    except ValueError:
-        raise InvalidInput("page: must be a number") from None
+    page = page_number(high=1_000_000)
     letters = ingest_status.dead_letter_page(state().engine, actor=g.actor, reason=reason, gateway=gateway,
                                              page=page, per_page=PER_PAGE)
     return render_template("ingest/index.html", report=report, letters=letters, reason=reason or "",

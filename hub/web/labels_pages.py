@@ -13,6 +13,7 @@ from hub.web.auth import login_required
 from hub.web.db import db
 from hub.web.jobs import JobResult, Progress
 from hub.web.labels import Label, asset_public_url, label_sheet_pdf, qr_svg
+from hub.web.query_args import page_number
 from hub.web.state import state
 from hub.web.ui import ui_state
 
@@ -44,10 +45,7 @@ def _filters(source) -> dict:
 @login_required
 def index():
     """Choose assets for a label sheet: by search and filters, or one by one."""
-    try:
-        number = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        raise InvalidInput(f"page: must be a number, got {request.args.get('page')!r}") from None
+    number = page_number()
     page = assets.list_assets(db(), actor=g.actor, **_filters(request.args), page=number,
                               per_page=PER_PAGE)
     return render_template("labels/index.html", page=page, departments=org.list_departments(db()),

@@ -22,6 +22,7 @@ from hub.services.workorder_records import (add_note, add_part, downtime_minutes
                                             records_of, set_downtime)
 from hub.web.auth import login_required
 from hub.web.db import commit, db
+from hub.web.query_args import page_number
 from hub.web.security import CSRF_FIELD
 from hub.web.state import state
 
@@ -36,13 +37,6 @@ LIST_STATES = ("open", *WORK_ORDER_STATES, "done", "all")
 #: Form fields each transition takes, as the service names them.
 TRANSITION_FIELDS = ("assignee_id", "note", "reason", "resolution_category", "resolution_note",
                      "password", "comment")
-
-
-def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        raise InvalidInput(f"page: must be a number, got {request.args.get('page')!r}") from None
 
 
 def _filters() -> dict:
@@ -75,7 +69,7 @@ def index():
             columns.append((column_state, page))
         return render_template("workorders/board.html", columns=columns, **common)
     page = workorders.list_work_orders(db(), actor=g.actor, **filters, sort=request.args.get("sort", "newest"),
-                                       page=_page_number(), per_page=PER_PAGE)
+                                       page=page_number(), per_page=PER_PAGE)
     return render_template("workorders/list.html", page=page, sorts=workorders.SORTS, **common)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import html
 from pathlib import Path
 
 import pytest
@@ -59,10 +60,25 @@ def test_no_module_keeps_its_own_query_integer_parser():
     copies = []
     for package in ("hub", "edge", "provisioning", "wardlink"):
         for path in sorted((ROOT / package).rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            copies += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(tree)
-                       if isinstance(n, ast.FunctionDef) and n.name == "_int_arg"]
+            text = path.read_text(encoding="utf-8")
+            copies += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(ast.parse(text))
+                       if isinstance(n, ast.FunctionDef) and n.name in ("_int_arg", "_page_arg", "_page_number")]
+            if path != ROOT / "hub" / "web" / "query_args.py" and "int(request.args.get(" in text:
+                copies.append(f"{path.relative_to(ROOT)}: parses a query argument by hand")
     assert not copies
+
+
+@pytest.mark.parametrize("path, query, status", [
+    ("/assets", "page=0", 200), ("/assets", "page=", 200), ("/assets", "page=two", 400),
+    ("/work-orders", "page=two", 400), ("/maintenance", "page=two", 400), ("/labels", "page=two", 400),
+    ("/ingest", "page=99999999", 200), ("/ingest", "page=two", 400),
+    ("/alerts", "page=two", 200), ("/audit", "page=two", 200),  # these two read nonsense as page 1
+])
+def test_the_pages_read_their_page_number_with_the_one_parser(web, path, query, status):
+    response = web.client("admin").get(f"{path}?{query}")
+    assert response.status_code == status, response.text[:500]
+    if status == 400:
+        assert "page: must be a number, got 'two'" in html.unescape(response.text)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/alerts/1/acknowledge", "/api/v1/work-orders", "/api/v1/pm-plans"])
