@@ -25,7 +25,7 @@ from hub.db.types import utc_now
 from hub.services import audit
 from hub.services.actor import Actor
 from hub.services.compliance import meter_tolerance
-from hub.services.pm import (asset_zone, covered_assets, is_high_risk, latest_occurrence, local_date,
+from hub.services.pm import (covered_assets, is_high_risk, latest_occurrence, local_date,
                              occurrence_target, previous_of, schedule_of)
 from hub.services.pm_meters import current_value
 from hub.services.pm_schedule import MAX_CATCH_UP, Due, next_due
@@ -50,19 +50,6 @@ def _try_lock(session: Session) -> bool:
         return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
                                     {"key": PG_LOCK_KEY}).scalar())
     return True  # SQLite: the session's BEGIN IMMEDIATE already made this the only writer
-
-
-class _Zones:
-    """Time zones per department, looked up once per run."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.cache: dict[int | None, ZoneInfo] = {}
-
-    def of(self, asset: Asset) -> ZoneInfo:
-        if asset.department_id not in self.cache:
-            self.cache[asset.department_id] = asset_zone(self.session, asset)
-        return self.cache[asset.department_id]
 
 
 # ------------------------------------------------------------------ generation
@@ -177,13 +164,14 @@ def generate_due(session: Session, *, clock: Clock, lock: bool = True) -> Genera
         report.locked = False
         return report
     sync_completions(session, clock=clock)
-    now, zones = utc_now(clock), _Zones(session)
+    now = utc_now(clock)
+    judge = Judge(session, now)  # time zones per department, looked up once per run
     plans = session.scalars(select(PmPlan).where(PmPlan.active.is_(True)).order_by(PmPlan.id)).all()
     for plan in plans:
         report.plans += 1
         schedule, version_id = schedule_of(plan), _version_id(session, plan)
         for asset in covered_assets(session, plan):
-            zone = zones.of(asset)
+            zone = judge.zone(asset)
             today, start = local_date(now, zone), local_date(plan.created_at, zone)
             meter_now = current_value(session, asset.id, plan.meter) if plan.meter else None
             last = previous_of(latest_occurrence(session, plan.id, asset.id))
@@ -222,7 +210,7 @@ def _completion_meter(session: Session, occ: PmOccurrence, plan: PmPlan) -> floa
 
 def sync_completions(session: Session, *, clock: Clock) -> int:
     """Copy completions (and cancellations, and reopenings) of PM work orders onto their services."""
-    zones, changed = _Zones(session), 0
+    judge, changed = Judge(session, utc_now(clock)), 0
     done, cancelled = tuple(DONE_STATES), tuple(CANCELLED_STATES)
     rows = session.execute(
         select(PmOccurrence, WorkOrder).join(WorkOrder, WorkOrder.id == PmOccurrence.work_order_id)
@@ -241,7 +229,7 @@ def sync_completions(session: Session, *, clock: Clock) -> int:
         if wanted == "completed":
             finished = order.completed_at or order.closed_at or order.updated_at
             occ.completed_at = finished
-            occ.completed_on = local_date(finished, zones.of(occ.asset))
+            occ.completed_on = local_date(finished, judge.zone(occ.asset))
             occ.completion_meter = _completion_meter(session, occ, occ.plan)
         else:
             occ.completed_at = occ.completed_on = occ.completion_meter = None
