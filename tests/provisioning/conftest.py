@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from enroll_support import start_broker, start_hub
 from provisioning_support import Peers, dynsec_plugin
 
 from provisioning.dynsec import DynsecClient, DynsecIdentities, initial_config
@@ -86,3 +87,18 @@ def file_broker(mosquitto_factory, tmp_path):
     pid_file = tmp_path / "mosquitto.pid"
     pid_file.write_text(f"{server.pid}\n")
     return FileBroker(server, FileIdentities(passwd, acl, reload=sighup_from_pid_file(pid_file)), hub_password)
+
+
+@pytest.fixture
+def broker(mosquitto_factory, tmp_path):
+    """A Mosquitto with the plugin and a TLS listener as production runs it, and the enrollment
+    settings file pointing at it."""
+    return start_broker(mosquitto_factory, tmp_path)
+
+
+@pytest.fixture
+def hub(tmp_path, broker):
+    """The hub web service behind HTTPS, changing broker logins through the settings file."""
+    made = start_hub(tmp_path, broker.accounts(), https_dir=tmp_path / "https")
+    yield made
+    made.close()

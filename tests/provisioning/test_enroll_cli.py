@@ -9,8 +9,6 @@ import re
 import pytest
 from dataclasses import dataclass
 
-from enroll_support import start_broker
-
 from hub.cli import main
 
 from hub.db import open_engine, session_scope, upgrade
@@ -34,12 +32,6 @@ def wardlink(capsys):
         out = capsys.readouterr()
         return Result(code, out.out, out.err)
     return run
-
-
-@pytest.fixture
-def broker(mosquitto_factory, tmp_path):
-    """A Mosquitto with the plugin, and the enrollment settings file pointing at it."""
-    return start_broker(mosquitto_factory, tmp_path)
 
 
 @pytest.fixture

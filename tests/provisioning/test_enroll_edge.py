@@ -10,7 +10,7 @@ import sys
 import tomllib
 
 import pytest
-from enroll_support import INITIAL_CONFIG, mode, start_broker, start_hub
+from enroll_support import INITIAL_CONFIG, mode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,20 +18,6 @@ from edge.cli import main as edge_main
 from edge.enroll import EnrollmentError, enroll, parse_answer, to_toml
 from hub.db import session_scope
 from hub.services import enrollment, gateways
-
-
-@pytest.fixture
-def broker(mosquitto_factory, tmp_path):
-    """A Mosquitto with the plugin, a TLS listener and its enrollment settings file."""
-    return start_broker(mosquitto_factory, tmp_path)
-
-
-@pytest.fixture
-def hub(tmp_path, broker):
-    """The hub web service behind HTTPS."""
-    made = start_hub(tmp_path, broker.accounts(), https_dir=tmp_path / "https")
-    yield made
-    made.close()
 
 
 def _token(hub, broker, gateway_id: str, initial=None) -> str:

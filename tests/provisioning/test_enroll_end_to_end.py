@@ -16,26 +16,12 @@ import tomllib
 from datetime import timedelta
 
 import pytest
-from enroll_support import INITIAL_CONFIG, INITIAL_TOML, ROOT, edge, mode, start_broker, start_hub, wardlink
+from enroll_support import INITIAL_CONFIG, INITIAL_TOML, ROOT, edge, mode, wardlink
 from provisioning_support import Peer
 
 from hub.db import session_scope
 from hub.services import audit, enrollment
 from wardlink import protocol
-
-
-@pytest.fixture
-def broker(mosquitto_factory, tmp_path):
-    """A Mosquitto with the plugin, a TLS listener and the enrollment settings pointing at it."""
-    return start_broker(mosquitto_factory, tmp_path)
-
-
-@pytest.fixture
-def hub(tmp_path, broker):
-    """The hub web service behind HTTPS, changing broker logins through the settings file."""
-    made = start_hub(tmp_path, broker.accounts(), https_dir=tmp_path / "https")
-    yield made
-    made.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 import requests
-from enroll_support import start_broker, start_hub
+from enroll_support import start_hub
 from provisioning_support import Peer
 
 from hub.config import load_config
@@ -28,12 +28,6 @@ from hub.services.actor import Actor
 from hub.services.enrollment import BrokerUnavailable
 from provisioning.enroll import IdentityStoreAccounts, broker_accounts, parse_settings
 from provisioning.errors import SettingError
-
-
-@pytest.fixture
-def broker(mosquitto_factory, tmp_path):
-    """A Mosquitto with the plugin and a TLS listener, and its enrollment settings file."""
-    return start_broker(mosquitto_factory, tmp_path)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ waitress behind HTTPS; the commands run through ``wardlink``'s own entry point i
 from __future__ import annotations
 
 import pytest
-from enroll_support import csrf_from, start_broker, start_hub
+from enroll_support import csrf_from
 
 from hub.cli import main
 from hub.db import session_scope
@@ -17,20 +17,6 @@ from hub.services import audit, enrollment, gateways
 
 pytestmark = pytest.mark.timeout(120)
 WAYS = ("gateway page", "wardlink gateway", "wardlink broker gateway")
-
-
-@pytest.fixture
-def broker(mosquitto_factory, tmp_path):
-    """A Mosquitto with the plugin and a TLS listener, and its enrollment settings file."""
-    return start_broker(mosquitto_factory, tmp_path)
-
-
-@pytest.fixture
-def hub(tmp_path, broker):
-    """The hub web service behind HTTPS, changing the broker through the settings file."""
-    made = start_hub(tmp_path, broker.accounts(), https_dir=tmp_path / "https")
-    yield made
-    made.close()
 
 
 def _broker_options(broker, tmp_path) -> list[str]:
