@@ -7,8 +7,10 @@ its open services, ``compliant`` when it has none. "Today" is the date at the si
 asset's department.
 
 Everything that shows "overdue" or "due" asks this module: the dashboard tiles, the asset
-page, the PM calendar, and the scheduler when it stores each asset's status
-(:func:`hub.services.pm_generator.refresh_status`) and escalates overdue services.
+page and its JSON, the PM calendar, the KPIs (:mod:`hub.services.kpis` judges each service
+with a :class:`Judge` as of the period's end), and the scheduler when it stores each asset's
+status (:func:`hub.services.pm_generator.refresh_status`, every 5 minutes: the asset
+register's column and filter) and escalates overdue services.
 
 **Department scope of the counts.** The dashboard counts assets, judged live, within the
 actor's asset scope: the assets of their department, or every asset for a role without a
@@ -32,8 +34,8 @@ from hub.db.models import Asset, PmOccurrence, PmPlan
 from hub.services.actor import Actor
 from hub.services.compliance import COMPLIANT, DUE, OVERDUE, worst_status
 from hub.services.permissions import can, department_scope, require
-from hub.services.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence, local_date, occurrence_target, previous_of,
-                             schedule_of)
+from hub.services.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence, local_date,
+                             occurrence_target, previous_of, schedule_of)
 from hub.services.pm_meters import current_value
 from hub.services.pm_schedule import upcoming
 

@@ -47,8 +47,8 @@ __all__ = [
     "Transition", "WorkOrderConflict", "add_attachment", "add_note", "add_part", "assignable_users",
     "available", "backlog_counts", "cancel", "close", "code_of", "create_work_order", "downtime_orders",
     "escalate_overdue", "get_attachment", "get_work_order", "is_frozen", "list_work_orders", "log_time",
-    "open_corrective_from_failed_item", "reassign", "records_of", "request_work", "set_downtime", "sla_status", "transition",
-    "update_work_order",
+    "open_corrective_from_failed_item", "reassign", "records_of", "request_work", "set_downtime", "sla_status",
+    "transition", "update_work_order",
 ]
 
 #: Kinds of order that must name the asset they concern.
