@@ -335,6 +335,9 @@ def run_wardlink(mosquitto: MosquittoServer, influx: InfluxServer, spool: Path, 
     influx.create_database(database)
     group = f"bench{run}" if workers > 1 else None
     client_ids = [f"bench-ingest-{run}-{i}" for i in range(workers)]
+    from hub.db import upgrade
+
+    upgrade(f"sqlite:///{work / 'wardlink.db'}")  # the ingest tables come from the migrations
     procs = [IngestProcess({
         "work": str(work), "mqtt_url": mosquitto.url, "client_id": client_id, "group": group,
         "database_url": f"sqlite:///{work / 'wardlink.db'}", "bindings": str(bindings_file),

@@ -59,7 +59,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def cmd_hub_ingest(args) -> int:
     """Run one MQTT ingest worker until SIGTERM."""
-    from hub.db import open_engine
+    from hub.db import check_current, open_engine
     from hub.db.resolver import DbResolver
     from hub.ingest import IngestWorker
     from hub.telemetry import open_store
@@ -74,6 +74,11 @@ def cmd_hub_ingest(args) -> int:
 
     clock = SystemClock()
     engine = open_engine(config.resolved_database_url)
+    try:
+        check_current(engine)  # every table the worker writes comes from the migrations
+    except HubError:
+        engine.dispose()
+        raise
     from hub.db.audit_key import use_audit_key
 
     use_audit_key(config, engine)

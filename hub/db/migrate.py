@@ -16,13 +16,6 @@ from hub.errors import StoreError
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
-    """Tell autogenerate to leave alone the tables ingest workers create themselves."""
-    from hub.ingest.tables import metadata as ingest_metadata
-
-    return not (type_ == "table" and name in ingest_metadata.tables)
-
-
 def alembic_config(engine: Engine | None = None) -> Config:
     """Return an Alembic config for the packaged scripts, bound to ``engine`` if given."""
     cfg = Config()

@@ -26,7 +26,7 @@ from typing import Iterable
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.ingest.tables import gateway_state
+from hub.db.models.ingest import gateway_state
 from wardlink.protocol import Status
 
 RESTARTED = "hub.gateway_restarted"

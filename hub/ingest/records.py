@@ -11,17 +11,18 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from hub.db.migrate import check_current
+from hub.db.models.ingest import workers
 from hub.errors import StoreError
 from hub.ingest import deadletter, events, gateways, sequence
 from hub.ingest.deadletter import DeadLetter, DeadLetterRow
 from hub.ingest.events import EventRow
 from hub.ingest.gateways import GatewayRecord
-from hub.ingest.tables import create_tables, workers
 from hub.telemetry.model import StoreRejected, StoreUnavailable
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -62,21 +63,22 @@ def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:
 class IngestRecords:
     """Read and write the ingest tables through an SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, create: bool = True) -> None:
+    def __init__(self, engine: Engine, *, start: bool = True) -> None:
+        """Use ``engine``; with ``start`` (a worker starting), check the schema is migrated first.
+
+        The tables come from the migrations (``wardlink db upgrade``): a database that is not at
+        the newest revision raises :class:`StoreError` saying so, and nothing is created here.
+        """
         name = engine.dialect.name
         if name not in _INSERTS:
             raise StoreError(f"relational store: ingest tables need SQLite or PostgreSQL, got {name}")
         self.engine = engine
         self._insert = _INSERTS[name]
-        if create:
-            for attempt in range(3):
-                try:
-                    create_tables(engine)
-                    break
-                except SQLAlchemyError as exc:
-                    # Two workers starting together may race to create a table: look again.
-                    if attempt == 2:
-                        raise _translate(exc, "create ingest tables") from exc
+        if start:
+            try:
+                check_current(engine)
+            except SQLAlchemyError as exc:
+                raise _translate(exc, "check the schema revision") from exc
             try:
                 sequence.adopt(engine, round(time.time() * 1000))
             except SQLAlchemyError as exc:
@@ -150,9 +152,7 @@ class IngestRecords:
 
 
 def _list_workers(engine: Engine) -> list[WorkerRow]:
+    names = list(WorkerRow.__dataclass_fields__)
     with engine.connect() as conn:
-        # A table made by an older worker may lack the newer columns until a worker starts.
-        present = {c["name"] for c in inspect(conn).get_columns(workers.name)}
-        names = [n for n in WorkerRow.__dataclass_fields__ if n in present]
         rows = conn.execute(select(*(workers.c[n] for n in names)).order_by(workers.c.client_id))
         return [WorkerRow(**dict(zip(names, row))) for row in rows]

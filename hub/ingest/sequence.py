@@ -39,10 +39,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from hub.db.models.ingest import batch_sequence as table
+from hub.db.models.ingest import gateway_state
 from hub.errors import StoreError
 from hub.ingest import events
-from hub.ingest.tables import batch_sequence as table
-from hub.ingest.tables import gateway_state
 from wardlink.protocol import Status, TelemetryBatch
 
 SEQUENCE_LOST = "hub.sequence_lost"

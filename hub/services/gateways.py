@@ -407,7 +407,7 @@ def ingest_deaf(engine: Engine, now: datetime, within: timedelta) -> bool:
     False when no worker ever ran against this database (nothing to judge by), or its table
     cannot be read.
     """
-    from hub.ingest.tables import workers
+    from hub.db.models.ingest import workers
 
     try:
         with engine.connect() as conn:

@@ -19,7 +19,7 @@ import paho.mqtt.subscribe as subscribe
 import pytest
 
 from hub.config import load_config as load_hub_config
-from hub.db.engine import open_engine
+from hub.db import open_engine, upgrade
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.ingest.sequence import SequencePolicy
 from hub.telemetry.sqlite import SQLiteStore
@@ -66,6 +66,7 @@ def test_readings_the_broker_acknowledged_survive_its_kill_9(tmp_path, mosquitto
     config = load_hub_config(environ={}, overrides={
         "data_dir": str(hub_dir), "mqtt_url": mosquitto.url, "mqtt_client_id": "hub-ingest-crash",
         "database_url": f"sqlite:///{hub_dir / 'wardlink.db'}"})
+    upgrade(config.resolved_database_url)  # as 'wardlink db upgrade' before ingest starts
     engine = open_engine(config.resolved_database_url)
     records = IngestRecords(engine)
     store = SQLiteStore(hub_dir / "telemetry.db")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from sqlalchemy import Engine
+
 from hub.config import HubConfig, load_config
+from hub.db import open_engine, upgrade
 from wardlink import protocol
 from wardlink.protocol import Event, EventBatch, Reading, Status, TelemetryBatch
 
@@ -28,6 +35,41 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
+
+
+_template: Path | None = None
+_template_lock = threading.Lock()
+
+
+def _migrated_template() -> Path:
+    """Return an SQLite file migrated to the newest revision, built once per test process."""
+    global _template
+    with _template_lock:
+        if _template is None:
+            folder = Path(tempfile.mkdtemp(prefix="wardlink-ingest-template-"))
+            atexit.register(shutil.rmtree, folder, True)
+            path = folder / "template.db"
+            upgrade(f"sqlite:///{path}")
+            engine = open_engine(f"sqlite:///{path}")
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            _template = path
+        return _template
+
+
+def migrated_engine(url: str) -> Engine:
+    """Open the relational store at ``url`` migrated to the newest revision, as an operator's
+    ``wardlink db upgrade`` leaves it before ingest starts; a new SQLite file is a copy of a
+    template migrated once per test process."""
+    prefix = "sqlite:///"
+    path = Path(url[len(prefix):]) if url.startswith(prefix) else None
+    if path is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_template(), path)
+    else:
+        upgrade(url)
+    return open_engine(url)
 
 
 def hub_config(tmp_path, broker_url: str, **overrides) -> HubConfig:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String,
+                        Table, Text, UniqueConstraint, inspect, text)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import hub.db.models  # noqa: F401 - registers the tables
 from hub.db import (Base, check_current, current_revision, downgrade, head_revision, open_engine,
                     session_scope, upgrade)
 from hub.errors import ConfigError, StoreError
+from hub.ingest import IngestRecords
 
 TABLES = {"sites", "departments", "locations", "users", "api_tokens", "assets", "gateways",
-          "channels", "channel_bindings", "alerts", "work_orders", "audit_log"}
+          "channels", "channel_bindings", "alerts", "work_orders", "audit_log", "ingest_dead_letters",
+          "ingest_events", "ingest_gateway_state", "ingest_workers", "ingest_batch_sequence"}
 
 
 def _schema_diff(engine) -> list:
@@ -100,25 +103,84 @@ def test_bad_database_urls_name_the_setting():
         open_engine("not a url")
 
 
-def test_autogenerate_leaves_the_ingest_tables_alone(tmp_path):
-    """Ingest workers create their own tables; a new revision must neither drop nor create them."""
-    from alembic.autogenerate import produce_migrations
+def _tables_a_worker_made(metadata: MetaData) -> None:
+    """Declare the ingest tables as ingest workers created them before revision 0013, at run
+    time with CREATE TABLE IF NOT EXISTS: here as a worker of the first release made them, with
+    ``ingest_workers`` lacking its later columns, and before ``ingest_batch_sequence`` existed."""
+    big, name = BigInteger, String(64)
+    Table("ingest_dead_letters", metadata,
+          Column("id", Integer, primary_key=True), Column("digest", String(64), nullable=False, unique=True),
+          Column("topic", Text, nullable=False), Column("gateway", name),
+          Column("reason", String(32), nullable=False), Column("detail", Text, nullable=False),
+          Column("payload", LargeBinary, nullable=False), Column("payload_size", Integer, nullable=False),
+          Column("first_received_ms", big, nullable=False), Column("last_received_ms", big, nullable=False),
+          Column("count", Integer, nullable=False),
+          Index("ix_ingest_dead_letters_last_received_ms", "last_received_ms"))
+    Table("ingest_events", metadata,
+          Column("id", Integer, primary_key=True), Column("gateway", name, nullable=False),
+          Column("boot", name, nullable=False), Column("seq", big, nullable=False),
+          Column("idx", Integer, nullable=False), Column("ts_ms", big, nullable=False),
+          Column("type", String(64), nullable=False), Column("severity", String(16), nullable=False),
+          Column("channel", String(128)), Column("asset", String(256)), Column("data", JSON, nullable=False),
+          Column("received_ms", big, nullable=False), UniqueConstraint("gateway", "boot", "seq", "idx"),
+          Index("ix_ingest_events_ts_ms", "ts_ms"), Index("ix_ingest_events_gateway_ts", "gateway", "ts_ms"),
+          Index("ix_ingest_events_asset_ts", "asset", "ts_ms"))
+    Table("ingest_gateway_state", metadata,
+          Column("gateway", name, primary_key=True), Column("state", String(16)), Column("state_ts_ms", big),
+          Column("state_received_ms", big), Column("status_boot", name), Column("version", name),
+          Column("uptime_s", Float), Column("buffer_depth", big), Column("oldest_unsent_ms", big),
+          Column("dropped", big), Column("config_version", big), Column("boot", name),
+          Column("telemetry_seq", big), Column("events_seq", big),
+          *(Column(c, Integer, nullable=False) for c in ("restarts", "gaps")),
+          *(Column(c, big, nullable=False) for c in ("missing_batches", "duplicate_batches", "batches", "readings")),
+          Column("last_reading_ts_ms", big), Column("last_seen_ms", big))
+    Table("ingest_workers", metadata,
+          Column("client_id", String(128), primary_key=True), Column("hostname", String(255), nullable=False),
+          Column("pid", Integer, nullable=False), Column("started_ms", big, nullable=False),
+          Column("updated_ms", big, nullable=False), Column("connected", Boolean, nullable=False),
+          *(Column(c, big, nullable=False) for c in ("received", "points_written", "dead_lettered", "acked",
+                                                     "store_errors")),
+          Column("pending", Integer, nullable=False), Column("last_error", Text), Column("last_error_ms", big))
 
-    from hub.db.migrate import include_name
-    from hub.ingest.records import IngestRecords
 
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    upgrade(url)
+def _upgrade_over_tables_a_worker_made(url: str) -> None:
+    upgrade(url, "0012_alert_episodes")
     engine = open_engine(url)
-    IngestRecords(engine)  # creates the ingest tables, as a worker does on start
-
-    def diffs(**opts):
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True, **opts})
-            return produce_migrations(context, Base.metadata).upgrade_ops.as_diffs()
-
     try:
-        assert "remove_table" in {d[0] for d in diffs()}  # what would happen without the filter
-        assert diffs(include_name=include_name) == []
+        old = MetaData(naming_convention={"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+                                          "pk": "pk_%(table_name)s"})
+        _tables_a_worker_made(old)
+        old.create_all(engine, checkfirst=True)
+        with engine.begin() as conn:
+            conn.execute(old.tables["ingest_workers"].insert().values(
+                client_id="w1", hostname="h", pid=1, started_ms=1, updated_ms=2, connected=True, received=3,
+                points_written=4, dead_lettered=0, acked=3, store_errors=0, pending=0))
+            conn.execute(old.tables["ingest_gateway_state"].insert().values(
+                gateway="gw-1", state="online", restarts=1, gaps=0, missing_batches=0, duplicate_batches=0,
+                batches=7, readings=70))
+        with pytest.raises(StoreError, match="wardlink db upgrade"):
+            IngestRecords(engine)  # an ingest worker of this version refuses to start before the upgrade
+
+        upgrade(url)
+        assert current_revision(engine) == head_revision()
+        assert _schema_diff(engine) == []  # every table, column and index as the models declare them
+        records = IngestRecords(engine)  # and ingest now starts, keeping what the old worker wrote
+        [worker] = records.workers()
+        assert (worker.client_id, worker.received, worker.share_group) == ("w1", 3, None)
+        [gateway] = records.gateways("gw-1")
+        assert (gateway.batches, gateway.readings) == (7, 70)
+        assert records.sequences() == []
+
+        downgrade(url, "0012_alert_episodes")
+        assert not [n for n in inspect(engine).get_table_names() if n.startswith("ingest_")]
     finally:
         engine.dispose()
+
+
+def test_sqlite_upgrade_keeps_the_ingest_tables_a_worker_made_and_completes_them(tmp_path):
+    _upgrade_over_tables_a_worker_made(f"sqlite:///{tmp_path / 'hub.db'}")
+
+
+@pytest.mark.timeout(120)
+def test_postgresql_upgrade_keeps_the_ingest_tables_a_worker_made_and_completes_them(postgres_url):
+    _upgrade_over_tables_a_worker_made(postgres_url)

@@ -230,10 +230,9 @@ def test_no_gateway_is_called_stalled_while_the_hub_itself_hears_nothing(engine,
     from sqlalchemy import insert
 
     from hub.db.models import Gateway
-    from hub.ingest import tables
+    from hub.db.models import ingest as tables
     from hub.services import gateways
 
-    tables.create_tables(engine)
     now = clock.now_ms()
     with engine.begin() as conn:
         conn.execute(insert(tables.gateway_state).values(gateway=GATEWAY, state="online", last_seen_ms=now))

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from hub.db.engine import open_engine
 from hub.ingest import IngestRecords, IngestWorker, Resolved, StaticResolver
 from hub.ingest.deadletter import STORE_REJECTED
 from hub.ingest.gateways import RESTARTED, SEQUENCE_GAP
@@ -17,6 +16,7 @@ from ingest_support import (
     Publisher,
     events,
     hub_config,
+    migrated_engine,
     readings,
     status,
     telemetry,
@@ -55,7 +55,7 @@ def sqlite_store(tmp_path):
 
 @pytest.fixture
 def records(tmp_path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'wardlink.db'}")
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'wardlink.db'}")
     yield IngestRecords(engine)
     engine.dispose()
 

@@ -19,11 +19,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.db.engine import open_engine
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.telemetry.influx import InfluxStore
 from hub.telemetry.sqlite import SQLiteStore
-from ingest_support import T0, Publisher, hub_config, telemetry, wait_until
+from ingest_support import T0, Publisher, hub_config, migrated_engine, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock
 
@@ -57,7 +56,7 @@ def stored_points(store, gateway: str = "gw-1", channels=("ch0", "ch1", "ch2", "
 
 @pytest.fixture
 def records(tmp_path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'wardlink.db'}")
+    engine = migrated_engine(f"sqlite:///{tmp_path / 'wardlink.db'}")
     yield IngestRecords(engine)
     engine.dispose()
 
@@ -221,6 +220,7 @@ WORKER_PROCESS = textwrap.dedent("""
 
 
 def _spawn(broker, data_dir, client_id="hub-proc", *, group="", influx=None) -> subprocess.Popen:
+    migrated_engine(f"sqlite:///{data_dir}/wardlink.db").dispose()  # as 'wardlink db upgrade' before ingest starts
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     influx_args = [influx.url, influx.database] if influx is not None else ["", ""]
     return subprocess.Popen([sys.executable, "-c", WORKER_PROCESS, broker.url, str(data_dir), client_id, group,

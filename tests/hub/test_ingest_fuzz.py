@@ -10,10 +10,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hub.db.engine import open_engine
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.telemetry.sqlite import SQLiteStore
-from ingest_support import T0, Publisher, hub_config, wait_until
+from ingest_support import T0, Publisher, hub_config, migrated_engine, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock
 
@@ -74,7 +73,7 @@ def rig(tmp_path, mosquitto):
     """One worker for all examples; each example publishes into it."""
     tmp, broker = tmp_path, mosquitto
     store = SQLiteStore(tmp / "telemetry.db")
-    engine = open_engine(f"sqlite:///{tmp / 'wardlink.db'}")
+    engine = migrated_engine(f"sqlite:///{tmp / 'wardlink.db'}")
     records = IngestRecords(engine)
     clock = ManualClock()
     config = hub_config(tmp, broker.url, mqtt_client_id="hub-fuzz")

@@ -14,11 +14,10 @@ import contextlib
 import pytest
 from sqlalchemy import text
 
-from hub.db.engine import open_engine
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.ingest.deadletter import STORE_REJECTED
 from hub.telemetry.sqlite import SQLiteStore
-from ingest_support import T0, Publisher, hub_config, status, telemetry, wait_until
+from ingest_support import T0, Publisher, hub_config, migrated_engine, status, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock
 
@@ -36,7 +35,7 @@ def rig(tmp_path, mosquitto, empty_relational_url):
 
 @contextlib.contextmanager
 def make_rig(tmp_path, mosquitto, url):
-    engine = open_engine(url)
+    engine = migrated_engine(url)
     records = IngestRecords(engine)
     store = SQLiteStore(tmp_path / "telemetry.db")
     made: list[IngestWorker] = []

@@ -16,10 +16,9 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from hub.db.engine import open_engine
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.telemetry.sqlite import SQLiteStore
-from ingest_support import T0, Publisher, hub_config, telemetry, wait_until
+from ingest_support import T0, Publisher, hub_config, migrated_engine, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock
 
@@ -127,7 +126,7 @@ def test_whatever_the_protocol_accepts_holds_only_storable_strings(case):
 @pytest.fixture
 def rig(tmp_path, mosquitto, empty_relational_url):
     """One worker for all of a test's examples, on SQLite or PostgreSQL."""
-    engine = open_engine(empty_relational_url)
+    engine = migrated_engine(empty_relational_url)
     records = IngestRecords(engine)
     store = SQLiteStore(tmp_path / "telemetry.db")
     config = hub_config(tmp_path, mosquitto.url, mqtt_client_id="hub-fuzz-isolation")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import inspect
 
 from hub.db.engine import open_engine
+from hub.errors import StoreError
 from hub.ingest import IngestRecords
 from hub.ingest.deadletter import DeadLetter
 from hub.ingest.gateways import RESTARTED, SEQUENCE_GAP, GatewayRecord, GatewayTracker
 from hub.telemetry import StoreUnavailable
+from ingest_support import migrated_engine
 from wardlink.protocol import Status
 
 T0 = 1_767_225_600_000
@@ -103,7 +109,7 @@ def test_status_ordering_rules():
 def records(request, tmp_path):
     url = (f"sqlite:///{tmp_path / 'wardlink.db'}" if request.param == "sqlite"
            else request.getfixturevalue("postgres_url"))
-    engine = open_engine(url)
+    engine = migrated_engine(url)
     yield IngestRecords(engine)
     engine.dispose()
 
@@ -113,10 +119,40 @@ def letter(payload: bytes, received_ms: int, reason="malformed_json", topic="war
                          limit=8)
 
 
-def test_tables_are_created_once(records):
+def test_the_tables_come_from_the_migrations_and_a_second_worker_starts_on_them(records):
     IngestRecords(records.engine)  # a second worker starting against the same database
     names = set(inspect(records.engine).get_table_names())
-    assert {"ingest_dead_letters", "ingest_events", "ingest_gateway_state", "ingest_workers"} <= names
+    assert {"ingest_dead_letters", "ingest_events", "ingest_gateway_state", "ingest_workers",
+            "ingest_batch_sequence"} <= names
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_worker_on_a_database_never_migrated_says_to_upgrade_and_creates_nothing(backend, tmp_path, request):
+    url = (f"sqlite:///{tmp_path / 'wardlink.db'}" if backend == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    engine = open_engine(url)
+    try:
+        with pytest.raises(StoreError, match="run 'wardlink db upgrade' first"):
+            IngestRecords(engine)
+        assert not [n for n in inspect(engine).get_table_names() if n.startswith("ingest_")]
+    finally:
+        engine.dispose()
+
+
+def test_the_ingest_command_on_a_database_never_migrated_says_to_upgrade(tmp_path):
+    db = tmp_path / "wardlink.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "WARDLINK_DATA_DIR": str(tmp_path),
+           "WARDLINK_MQTT_URL": "mqtt://127.0.0.1:1", "WARDLINK_DATABASE_URL": f"sqlite:///{db}"}
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "ingest", "--client-id", "hub-new"], env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stderr
+    assert "the database is empty" in done.stderr and "run 'wardlink db upgrade' first" in done.stderr
+    assert "Traceback" not in done.stderr
+    engine = open_engine(f"sqlite:///{db}")
+    try:
+        assert inspect(engine).get_table_names() == []  # nothing created behind the operator's back
+    finally:
+        engine.dispose()
 
 
 def test_dead_letters_count_repeats_within_and_across_commits(records):
@@ -176,7 +212,7 @@ def test_worker_rows(records):
 
 
 def test_an_unreachable_database_is_store_unavailable(tmp_path, postgres_db):
-    records = IngestRecords(open_engine(postgres_db.url))
+    records = IngestRecords(migrated_engine(postgres_db.url))
     postgres_db.stop()
     try:
         with pytest.raises(StoreUnavailable, match="relational store"):

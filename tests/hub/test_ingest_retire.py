@@ -16,14 +16,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from relational_support import GATEWAY, T0_S, clock, engine, login, web  # noqa: F401 - fixtures
 from rules_support import alerts, install_rules
 
-from hub.db.engine import open_engine
 from hub.db.resolver import DbResolver
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.ingest.retire import retire
 from hub.rules import RulesEngine
 from hub.services.ingest_status import ingest_health
 from hub.telemetry.sqlite import SQLiteStore
-from ingest_support import Publisher, hub_config, telemetry, wait_until
+from ingest_support import Publisher, hub_config, migrated_engine, telemetry, wait_until
 from wardlink.clock import ManualClock
 
 pytestmark = pytest.mark.timeout(180)
@@ -80,7 +79,7 @@ def door_alerts(db):
 
 def test_a_retired_worker_is_drained_and_leaves_the_group_so_nothing_is_stranded(mosquitto, tmp_path):
     store = SQLiteStore(tmp_path / "telemetry.db")
-    records = IngestRecords(open_engine(f"sqlite:///{tmp_path / 'wardlink.db'}"))
+    records = IngestRecords(migrated_engine(f"sqlite:///{tmp_path / 'wardlink.db'}"))
     a = started(make_worker(tmp_path, mosquitto, store, records, "hub-a"))
     b = started(make_worker(tmp_path, mosquitto, store, records, "hub-b"))
     b.stop()  # shut down without retiring: its session stays in the group, offline

@@ -17,11 +17,11 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.db.engine import open_engine
+from hub.db import upgrade
 from hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from hub.ingest.sequence import SEQUENCE_LOST, SequencePolicy
 from hub.telemetry.sqlite import SQLiteStore
-from ingest_support import T0, Publisher, hub_config, status, telemetry, wait_until
+from ingest_support import T0, Publisher, hub_config, migrated_engine, status, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock
 
@@ -70,7 +70,7 @@ def row(records: IngestRecords, boot: str) -> dict | None:
 
 def test_two_workers_in_a_group_find_gaps_together_and_one_of_them_asks(tmp_path, mosquitto,
                                                                         empty_relational_url):
-    engine = open_engine(empty_relational_url)
+    engine = migrated_engine(empty_relational_url)
     records = IngestRecords(engine)
     store = SQLiteStore(tmp_path / "telemetry.db")
     # A long interval: whatever the two workers' checks do meanwhile, a gap is asked for once.
@@ -134,7 +134,7 @@ def test_a_hub_that_starts_tracking_sequences_mid_boot_does_not_ask_for_history(
                                                                                empty_relational_url):
     """Gateways already sending when the hub starts keeping sequence rows (an upgrade) start from
     the newest seq the hub recorded for their boot: no gap, no resend of their whole window."""
-    engine = open_engine(empty_relational_url)
+    engine = migrated_engine(empty_relational_url)
     records = IngestRecords(engine)
     store = SQLiteStore(tmp_path / "telemetry.db")
     config = hub_config(tmp_path, mosquitto.url, mqtt_client_id="hub-seq-upgrade")
@@ -154,6 +154,8 @@ def test_a_hub_that_starts_tracking_sequences_mid_boot_does_not_ask_for_history(
         run(0, 10)
         with engine.begin() as conn:  # the database as a version without sequence tracking left it
             conn.exec_driver_sql("DROP TABLE ingest_batch_sequence")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0012_alert_episodes'")
+        upgrade(engine)  # then 'wardlink db upgrade' to this version
         run(10, 5)
         rows = records.sequences(GW)
         assert [(r["boot"], r["through"], r["missing"], r["resend_requests"]) for r in rows] == [("b1", 14, 0, 0)]

@@ -7,7 +7,6 @@ from alembic import context
 import hub.db.models  # noqa: F401 - registers every table on the metadata
 from hub.db.base import Base
 from hub.db.engine import open_engine
-from hub.db.migrate import include_name
 from hub.db.types import UTCDateTime
 
 config = context.config
@@ -39,7 +38,6 @@ def run_migrations_online() -> None:
                 transactional_ddl=True,
                 compare_type=True,
                 render_item=render_item,
-                include_name=include_name,
             )
             with context.begin_transaction():
                 context.run_migrations()

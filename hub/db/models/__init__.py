@@ -43,3 +43,7 @@ __all__ += ["EnrollmentToken"]
 from hub.db.models.sessions import LoginFailure, WebSession  # noqa: E402
 
 __all__ += ["LoginFailure", "WebSession"]
+
+# The ingest workers' tables: dead letters, events, gateway state, workers, batch sequences
+# (revision 0013_ingest_tables). Core tables, written by the ingest hot path without the ORM.
+import hub.db.models.ingest  # noqa: E402,F401

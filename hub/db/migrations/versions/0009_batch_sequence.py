@@ -1,9 +1,9 @@
 """Per-gateway batch sequence tracking, so the hub can find gaps and ask for a resend.
 
 No schema change in this revision: the state lives in ``ingest_batch_sequence``, one of the
-ingest tables (``hub.ingest.tables``) that ingest workers create themselves when they start,
-like the dead letters, events and gateway state it sits beside, and that autogenerate leaves
-alone (``hub.db.migrate.include_name``). The revision keeps its place in the chain.
+ingest tables that ingest workers of this version created themselves when they started, like
+the dead letters, events and gateway state it sits beside (revision ``0013_ingest_tables``
+brought them all into the migrations). The revision keeps its place in the chain.
 
 Revision ID: 0009_batch_sequence
 Revises: 0008_gateway_clock
