@@ -25,12 +25,12 @@ from rules_support import alerts, install_rules
 from sqlalchemy import select
 
 from hub.db import open_engine, session_scope
+from hub.db.models.rules import RuleGateway
 from hub.db.resolver import DbResolver
 from hub.demo import EmbeddedBroker, free_port, gateway_config_toml
 from hub.ingest import IngestWorker
 from hub.ingest.records import IngestRecords
 from hub.rules import RulesEngine
-from hub.rules.models import RuleGateway
 from hub.telemetry.sqlite import SQLiteStore
 from hub.web import create_app
 from wardlink.clock import ManualClock

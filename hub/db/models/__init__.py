@@ -16,9 +16,13 @@ __all__ = [
     "WorkOrderPart", "WorkOrderSignature", "WorkOrderTimeLog",
 ]
 
-# The rules engine's tables live beside it (hub/rules/models.py) but belong to this schema and
-# its migrations (revision 0002_rules); importing them here registers them wherever the schema is.
-import hub.rules.models  # noqa: E402,F401
+# The rules engine's tables: rules, their state, gateway link state as rules saw it, alert
+# lifecycle, run-hour meters and the notification outbox (revision 0002_rules).
+from hub.db.models.rules import (  # noqa: E402
+    AlertLifecycle, AssetMeter, NotificationOutbox, Rule, RuleGateway, RuleState,
+)
+
+__all__ += ["AlertLifecycle", "AssetMeter", "NotificationOutbox", "Rule", "RuleGateway", "RuleState"]
 
 # Preventive maintenance (plans, occurrences, checklists, meters, scheduler lease; revision 0004_pm).
 from hub.db.models.pm import (  # noqa: E402
