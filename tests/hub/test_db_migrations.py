@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -184,3 +187,14 @@ def test_sqlite_upgrade_keeps_the_ingest_tables_a_worker_made_and_completes_them
 @pytest.mark.timeout(120)
 def test_postgresql_upgrade_keeps_the_ingest_tables_a_worker_made_and_completes_them(postgres_url):
     _upgrade_over_tables_a_worker_made(postgres_url)
+
+
+def test_no_table_of_the_relational_store_is_created_outside_the_migrations():
+    """Every table of the relational store comes from the migrations: no hub module creates a
+    table or adds a column at run time (the SQLite telemetry store is a file of its own)."""
+    hub = Path(__file__).resolve().parents[2] / "hub"
+    ddl = re.compile(r"create_all\(|\.create\(\s*(bind=)?engine|CREATE\s+TABLE|ADD\s+COLUMN", re.IGNORECASE)
+    found = [f"{path.relative_to(hub.parent)}:{n}" for path in sorted(hub.rglob("*.py"))
+             if "migrations" not in path.parts and path.parent.name != "telemetry"
+             for n, line in enumerate(path.read_text().splitlines(), 1) if ddl.search(line)]
+    assert found == []
