@@ -18,11 +18,10 @@ from hub.errors import InvalidInput, NotFound, StoreError
 from hub.services import alerts, assets, audit, gateways, pm_standing
 from hub.services import ingest_status
 from hub.services.permissions import require
-from hub.services.validate import optional_id
 from hub.web.api_guard import guard
 from hub.web.db import commit, db
 from hub.web.openapi import check_request
-from hub.web.query_args import int_arg, paging
+from hub.web.query_args import asset_filters, int_arg, paging
 from hub.web.readings import asset_live, gateway_live, link_states
 from hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
 from hub.web.state import state
@@ -144,14 +143,7 @@ def ingest_dead_letters():
 @bp.get("/assets")
 def asset_list():
     """List assets: q, department, category, equipment_status, maintenance_status, sort, page, per_page."""
-    args = request.args
-    page = assets.list_assets(
-        db(), actor=g.actor, q=args.get("q"),
-        department_id=optional_id("department", args.get("department")),
-        category=args.get("category") or None,
-        equipment_status=args.get("equipment_status") or None,
-        maintenance_status=args.get("maintenance_status") or None,
-        sort=args.get("sort", "tag"), **paging())
+    page = assets.list_assets(db(), actor=g.actor, **asset_filters(), **paging())
     return jsonify(page_json(page, asset_json))
 
 

@@ -9,11 +9,10 @@ from hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATU
 from hub.errors import InvalidInput, StoreError
 from hub.services import alerts, assets, audit, gateways, org
 from hub.services.permissions import can, require
-from hub.services.validate import optional_id
 from hub.web.auth import login_required
 from hub.web.db import commit, db
 from hub.web.asset_sections import asset_charts, grafana_panels, maintenance_sections
-from hub.web.query_args import page_number
+from hub.web.query_args import asset_filters, page_number
 from hub.web.readings import asset_live, recent
 from hub.web.security import CSRF_FIELD
 from hub.web.state import state
@@ -27,14 +26,7 @@ PER_PAGE = 25
 @login_required
 def index():
     """List assets with search, filters and pages."""
-    args = request.args
-    page = assets.list_assets(
-        db(), actor=g.actor, q=args.get("q"),
-        department_id=optional_id("department", args.get("department")),
-        category=args.get("category") or None,
-        equipment_status=args.get("equipment_status") or None,
-        maintenance_status=args.get("maintenance_status") or None,
-        sort=args.get("sort", "tag"), page=page_number(), per_page=PER_PAGE)
+    page = assets.list_assets(db(), actor=g.actor, **asset_filters(), page=page_number(), per_page=PER_PAGE)
     return render_template("assets/list.html", page=page, departments=org.list_departments(db()),
                            categories=assets.categories(db()), sorts=assets.SORTS,
                            equipment_statuses=EQUIPMENT_STATUSES,

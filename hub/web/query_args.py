@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from hub.errors import InvalidInput
+from hub.services.validate import optional_id
 
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -41,3 +42,15 @@ def page_number(*, lenient: bool = False, high: int | None = None) -> int:
         if lenient:
             return 1
         raise InvalidInput(f"page: must be a number, got {raw!r}") from None
+
+
+def asset_filters() -> dict:
+    """Return the asset-list filters a request asks for, as keyword arguments of
+    :func:`hub.services.assets.list_assets`: q, department, category, equipment_status,
+    maintenance_status and sort."""
+    args = request.args
+    return {"q": args.get("q"), "department_id": optional_id("department", args.get("department")),
+            "category": args.get("category") or None,
+            "equipment_status": args.get("equipment_status") or None,
+            "maintenance_status": args.get("maintenance_status") or None,
+            "sort": args.get("sort", "tag")}
