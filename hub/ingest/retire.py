@@ -24,20 +24,17 @@ Nothing queued for the retired id is lost: it is stored by step 1 before the ses
 from __future__ import annotations
 
 import logging
-import ssl
-import threading
 import time
 from dataclasses import dataclass
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.config import HubConfig
+from hub.db.models.ingest import workers
 from hub.errors import HubError
-from hub.ingest.tables import workers
-from hub.ingest.worker import IngestWorker, broker_address
+from hub.ingest.worker import IngestWorker, broker_address, mqtt_client
+from wardlink import mqtt as mqtt_adapter
 
 log = logging.getLogger(__name__)
 
@@ -108,34 +105,17 @@ def _wait_quiet(worker: IngestWorker, quiet_s: float, deadline: float) -> None:
 
 def remove_session(config: HubConfig, timeout: float = 10.0) -> None:
     """Connect as ``config.mqtt_client_id`` with a clean session and disconnect: the broker drops the session."""
-    host, port, tls = broker_address(config.mqtt_url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.mqtt_client_id, clean_session=True,
-                         protocol=mqtt.MQTTv311)
-    if config.mqtt_username:
-        client.username_pw_set(config.mqtt_username, config.read_secret("mqtt_password_file"))
-    if tls:
-        client.tls_set(ca_certs=config.mqtt_ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
-    connected = threading.Event()
-    refused: list[str] = []
-
-    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
-        if reason_code.is_failure:
-            refused.append(str(reason_code))
-        connected.set()
-
-    client.on_connect = on_connect
+    host, port, _ = broker_address(config.mqtt_url)
+    client = mqtt_client(config, config.mqtt_client_id, clean_session=True)
     try:
-        client.connect(host, port, keepalive=30)
-    except OSError as exc:
-        raise RetireError(f"cannot reach the broker at {config.mqtt_url} to remove the session: {exc}") from exc
-    client.loop_start()
-    try:
-        if not connected.wait(timeout) or refused:
-            raise RetireError(f"the broker refused the clean session of {config.mqtt_client_id}: "
-                              f"{refused[0] if refused else 'no answer'}")
-    finally:
-        client.disconnect()
-        client.loop_stop()
+        mqtt_adapter.connect(client, host, port, 30, timeout=timeout)
+    except mqtt_adapter.MQTTUnreachable as exc:
+        raise RetireError(f"cannot reach the broker at {config.mqtt_url} to remove the session: "
+                          f"{exc.__cause__ or exc}") from exc
+    except (mqtt_adapter.MQTTRefused, mqtt_adapter.MQTTTimeout) as exc:
+        raise RetireError(f"the broker refused the clean session of {config.mqtt_client_id}: "
+                          f"{exc.reason if isinstance(exc, mqtt_adapter.MQTTRefused) else 'no answer'}") from exc
+    mqtt_adapter.stop(client)
 
 
 def forget_worker(engine: Engine, client_id: str) -> None:

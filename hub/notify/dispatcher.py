@@ -27,11 +27,12 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db.engine import session_scope
+from hub.db.models.rules import NotificationOutbox
 from hub.db.types import utc_now
 from hub.notify.errors import DeliveryRejected
-from hub.notify.message import Notification
-from hub.rules.models import NotificationOutbox
+from hub.services.notifications import Notification
 from wardlink.clock import Clock, SystemClock
+from wardlink.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Dispatcher:
     # ------------------------------------------------------------------ delivery
 
     def _backoff(self, attempts: int) -> float:
-        return min(self.retry_initial_s * (2 ** max(0, attempts - 1)), self.retry_max_s)
+        return Backoff(self.retry_initial_s, self.retry_max_s).ceiling(attempts - 1)
 
     def _claim(self) -> list[tuple[int, str, dict, int]]:
         now = utc_now(self.clock)

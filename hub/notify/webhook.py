@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Mapping
 import requests
 
 from hub.notify.errors import DeliveryRejected, NotifyError
-from hub.notify.message import Notification
+from hub.services.notifications import Notification
+from wardlink.retry import Backoff
 
 RETRY_STATUSES = frozenset({408, 429})
 ALL_EVENTS = frozenset({"opened", "historical", "escalated", "acknowledged", "shelved", "resolved"})
@@ -45,6 +46,7 @@ class WebhookNotifier:
         self._secret = secret.encode() if secret else None
         self.timeout_s, self.retries = timeout_s, retries
         self.backoff_s, self.max_backoff_s = backoff_s, max_backoff_s
+        self._backoff = Backoff(backoff_s)
         self.events = frozenset(events)
         self._session = session or requests.Session()
         self._owns_session = session is None
@@ -60,7 +62,7 @@ class WebhookNotifier:
         return headers
 
     def _delay(self, attempt: int, response: requests.Response | None) -> float:
-        delay = self.backoff_s * (2 ** attempt)
+        delay = self._backoff.ceiling(attempt)
         if response is not None:
             try:
                 delay = max(delay, float(response.headers.get("Retry-After", "")))
