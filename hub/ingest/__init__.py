@@ -4,7 +4,8 @@
 - :class:`Resolver`, :class:`Resolved`, :class:`StaticResolver` (``hub.ingest.resolver``):
   channel -> metric and asset mapping.
 - :class:`IngestRecords` (``hub.ingest.records``): dead letters, events, gateway state and
-  worker counters in the relational store, with the read API the web UI uses.
+  worker counters in the relational store (the services read them through
+  ``hub.services.ingest_records``, whose row types ingest fills in).
 
 Names are imported on first use, so ``from hub.ingest.resolver import Resolved`` does not
 load paho-mqtt.
@@ -23,20 +24,20 @@ _EXPORTS = {
     "StaticResolver": "hub.ingest.resolver",
     "IngestRecords": "hub.ingest.records",
     "DeadLetter": "hub.ingest.deadletter",
-    "DeadLetterRow": "hub.ingest.deadletter",
+    "DeadLetterRow": "hub.services.ingest_records",
     "EventRow": "hub.ingest.events",
-    "GatewayRecord": "hub.ingest.gateways",
+    "GatewayRecord": "hub.services.ingest_records",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from hub.ingest.deadletter import DeadLetter, DeadLetterRow
+    from hub.ingest.deadletter import DeadLetter
     from hub.ingest.events import EventRow
-    from hub.ingest.gateways import GatewayRecord
     from hub.ingest.records import IngestRecords
     from hub.ingest.resolver import Resolved, Resolver, StaticResolver
     from hub.ingest.worker import IngestStats, IngestWorker
+    from hub.services.ingest_records import DeadLetterRow, GatewayRecord
 
 
 def __getattr__(name: str) -> Any:

@@ -9,10 +9,9 @@ messages (same topic and payload) share one row whose ``count`` grows.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.db.models.ingest import dead_letters
@@ -60,27 +59,6 @@ class DeadLetter:
                    storable(detail[:_DETAIL_LIMIT]), bytes(payload[:limit]), len(payload), received_ms, digest)
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetterRow:
-    """A stored dead letter, as the UI lists it."""
-
-    id: int
-    topic: str
-    gateway: str | None
-    reason: str
-    detail: str
-    payload: bytes
-    payload_size: int
-    first_received_ms: int
-    last_received_ms: int
-    count: int
-
-    @property
-    def truncated(self) -> bool:
-        """Return True when only the start of the payload was kept."""
-        return len(self.payload) < self.payload_size
-
-
 def upsert_rows(letters: Iterable[DeadLetter]) -> list[dict]:
     """Return one row per distinct message, counting repeats within the batch."""
     rows: dict[str, dict] = {}
@@ -112,17 +90,3 @@ def store(session: Session, insert, letters: Sequence[DeadLetter]) -> None:
               "detail": stmt.excluded.detail},
     )
     session.execute(stmt, rows)
-
-
-def list_dead_letters(engine: Engine, *, reason: str | None = None, gateway: str | None = None,
-                      limit: int = 100, offset: int = 0) -> list[DeadLetterRow]:
-    """Return dead letters, most recently received first."""
-    stmt = select(*(dead_letters.c[f.name] for f in fields(DeadLetterRow)))
-    if reason is not None:
-        stmt = stmt.where(dead_letters.c.reason == reason)
-    if gateway is not None:
-        stmt = stmt.where(dead_letters.c.gateway == gateway)
-    stmt = stmt.order_by(dead_letters.c.last_received_ms.desc(), dead_letters.c.id.desc()).limit(limit).offset(offset)
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    return [DeadLetterRow(*row[:5], bytes(row[5]), *row[6:]) for row in rows]

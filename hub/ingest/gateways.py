@@ -20,13 +20,14 @@ numbers and status are still kept. Counters are absolute values owned by the wri
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from hub.db.models.ingest import gateway_state
+from hub.services.ingest_records import GatewayRecord, list_gateways
 from wardlink.protocol import Status
 
 RESTARTED = "hub.gateway_restarted"
@@ -34,34 +35,6 @@ SEQUENCE_GAP = "hub.sequence_gap"
 _NOTE_IDX = {"restart": -1, "telemetry": -2, "events": -3}
 _RECENT_BOOTS = 8
 _MAX_MISSING_RANGES = 64
-
-
-@dataclass
-class GatewayRecord:
-    """One row of ``ingest_gateway_state``."""
-
-    gateway: str
-    state: str | None = None
-    state_ts_ms: int | None = None
-    state_received_ms: int | None = None
-    status_boot: str | None = None
-    version: str | None = None
-    uptime_s: float | None = None
-    buffer_depth: int | None = None
-    oldest_unsent_ms: int | None = None
-    dropped: int | None = None
-    config_version: int | None = None
-    boot: str | None = None
-    telemetry_seq: int | None = None
-    events_seq: int | None = None
-    restarts: int = 0
-    gaps: int = 0
-    missing_batches: int = 0
-    duplicate_batches: int = 0
-    batches: int = 0
-    readings: int = 0
-    last_reading_ts_ms: int | None = None
-    last_seen_ms: int | None = None
 
 
 @dataclass
@@ -259,13 +232,3 @@ _UPSERTS: dict = {}  # the dialect's insert function -> the upsert statement
 def load(engine: Engine) -> list[GatewayRecord]:
     """Return every stored gateway record."""
     return list_gateways(engine)
-
-
-def list_gateways(engine: Engine, gateway: str | None = None) -> list[GatewayRecord]:
-    """Return stored gateway records by id (one, when ``gateway`` is given)."""
-    names = [f.name for f in fields(GatewayRecord)]
-    stmt = select(*(gateway_state.c[n] for n in names)).order_by(gateway_state.c.gateway)
-    if gateway is not None:
-        stmt = stmt.where(gateway_state.c.gateway == gateway)
-    with engine.connect() as conn:
-        return [GatewayRecord(**dict(zip(names, row))) for row in conn.execute(stmt)]

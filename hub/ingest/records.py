@@ -8,10 +8,9 @@ the web UI read access (:meth:`IngestRecords.dead_letters`, :meth:`IngestRecords
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -20,35 +19,13 @@ from hub.db.migrate import check_current
 from hub.db.models.ingest import workers
 from hub.errors import StoreError
 from hub.ingest import deadletter, events, gateways, sequence
-from hub.ingest.deadletter import DeadLetter, DeadLetterRow
+from hub.ingest.deadletter import DeadLetter
 from hub.ingest.events import EventRow
-from hub.ingest.gateways import GatewayRecord
+from hub.services.ingest_records import (DeadLetterRow, GatewayRecord, WorkerRow, list_dead_letters,
+                                          list_gateways, list_workers)
 from hub.telemetry.model import StoreRejected, StoreUnavailable
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerRow:
-    """The last counters an ingest worker published."""
-
-    client_id: str
-    hostname: str
-    pid: int
-    started_ms: int
-    updated_ms: int
-    connected: bool
-    received: int
-    points_written: int
-    dead_lettered: int
-    acked: int
-    store_errors: int
-    pending: int
-    last_error: str | None
-    last_error_ms: int | None
-    oldest_pending_ms: int | None = None  # receipt of its oldest unacknowledged message
-    retrying_since_ms: int | None = None  # since when a store or listener write is being retried
-    share_group: str | None = None  # its shared-subscription group: while its session lives, it takes a share
 
 
 def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:
@@ -118,7 +95,7 @@ class IngestRecords:
     def dead_letters(self, *, reason: str | None = None, gateway: str | None = None,
                      limit: int = 100, offset: int = 0) -> list[DeadLetterRow]:
         """Return dead letters, most recently received first."""
-        return self._read(deadletter.list_dead_letters, "read dead letters", reason=reason, gateway=gateway,
+        return self._read(list_dead_letters, "read dead letters", reason=reason, gateway=gateway,
                           limit=limit, offset=offset)
 
     def events(self, **filters) -> list[EventRow]:
@@ -127,7 +104,7 @@ class IngestRecords:
 
     def gateways(self, gateway: str | None = None) -> list[GatewayRecord]:
         """Return what the wire said about each gateway (one, when ``gateway`` is given)."""
-        return self._read(gateways.list_gateways, "read gateway state", gateway)
+        return self._read(list_gateways, "read gateway state", gateway)
 
     def sequences(self, gateway: str | None = None) -> list[dict]:
         """Return each gateway boot's batch-sequence row: what arrived, what is missing, what was asked for."""
@@ -142,17 +119,10 @@ class IngestRecords:
 
     def workers(self) -> list[WorkerRow]:
         """Return the counters every ingest worker last published."""
-        return self._read(_list_workers, "read worker counters")
+        return self._read(list_workers, "read worker counters")
 
     def _read(self, func, doing: str, *args, **kwargs):
         try:
             return func(self.engine, *args, **kwargs)
         except SQLAlchemyError as exc:
             raise _translate(exc, doing) from exc
-
-
-def _list_workers(engine: Engine) -> list[WorkerRow]:
-    names = list(WorkerRow.__dataclass_fields__)
-    with engine.connect() as conn:
-        rows = conn.execute(select(*(workers.c[n] for n in names)).order_by(workers.c.client_id))
-        return [WorkerRow(**dict(zip(names, row))) for row in rows]

@@ -22,6 +22,7 @@ from hub.errors import InvalidInput, NotFound
 from hub.services import audit
 from hub.services.actor import Actor, resolve_actor, resolve_clock
 from hub.services.assets import get_asset
+from hub.services.ingest_records import list_gateways as wire_records
 from hub.services.org import check_refs
 from hub.services.permissions import department_scope, require
 from hub.services.validate import choice, text
@@ -427,8 +428,6 @@ def heard_at(engine: Engine) -> dict[str, datetime]:
     Empty when ingest never ran against this database. ``engine`` must not be the engine of a
     SQLite write transaction held by the caller.
     """
-    from hub.ingest.gateways import list_gateways as wire_records
-
     try:
         return {r.gateway: from_ms(r.last_seen_ms) for r in wire_records(engine) if r.last_seen_ms is not None}
     except SQLAlchemyError:
@@ -491,8 +490,6 @@ def gateway_states(engine: Engine, gateways: list[Gateway], *, now: datetime,
     :func:`stall_after` at ``now`` is ``stalled``. ``engine`` must
     not be the engine of a SQLite write transaction held by the caller (use the plain engine).
     """
-    from hub.ingest.gateways import list_gateways as wire_records
-
     states = {gw.gateway_id: _row_state(gw) for gw in gateways}
     if not gateways:
         return states

@@ -24,8 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db.models.ingest import dead_letters as dead_letter_table
 from hub.errors import InvalidInput, StoreError
-from hub.ingest.deadletter import DeadLetterRow, list_dead_letters
-from hub.ingest.records import IngestRecords, WorkerRow
+from hub.services.ingest_records import DeadLetterRow, WorkerRow, list_dead_letters, list_workers
 from hub.services.permissions import require
 
 #: The default of ``ingest_stall_s``.
@@ -98,10 +97,13 @@ def ingest_health(engine: Engine, now_ms: int, *, stall_after_s: float = DEFAULT
     """Return ingest's health from what the workers last published; raise StoreError when unreadable."""
     if not _has_ingest_tables(engine):
         return IngestHealth("not running", (), (), 0, 0, None)
-    records = IngestRecords(engine, start=False)
+    try:
+        rows = list_workers(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"relational store: read worker counters: {type(exc).__name__}: {exc}") from exc
     states = tuple(replace(judge_worker(row, now_ms, stall_after_s),
                            lag_ms=max(0, now_ms - row.oldest_pending_ms) if row.oldest_pending_ms is not None else 0)
-                   for row in records.workers())
+                   for row in rows)
     reasons = tuple(s.reason for s in states if s.reason)
     try:
         with engine.connect() as conn:
