@@ -51,3 +51,234 @@ def test_top_level_is_the_fixed_layout():
                and not p.name.startswith("wardlink-")}
     assert expected <= present | {".ci"}
     assert present - expected == set(), f"unexpected top-level directories: {sorted(present - expected)}"
+
+
+# ------------------------------------------------------------------ the hub's layers
+#
+# Every import between the hub's parts, lazy ones (inside functions, under TYPE_CHECKING)
+# included, must be listed here. A part is a subpackage of hub/ (``db``, ``services``...) or a
+# module at the top of hub/ (``config``, ``runtime``...). Read a row as "this part may import
+# these parts"; a part may always import itself. docs/architecture.md draws the same map.
+
+FOUNDATION = {"errors", "config"}
+#: part -> the other parts of the hub it may import
+HUB_LAYERS: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "config": frozenset({"errors"}),
+    # the bottom: relational store (engine, sessions, every table's model, migrations) and
+    # the telemetry stores; neither knows the other
+    "db": frozenset(FOUNDATION),
+    "telemetry": frozenset(FOUNDATION),
+    # the domain services
+    "services": frozenset(FOUNDATION | {"db", "telemetry"}),
+    # the users of the services: none of them imports another, except the web UI driving the
+    # people's side of an alert's life, which the rules engine owns
+    "ingest": frozenset(FOUNDATION | {"db", "telemetry", "services"}),
+    "rules": frozenset(FOUNDATION | {"db", "telemetry", "services"}),
+    "notify": frozenset(FOUNDATION | {"db", "services"}),
+    "scheduler": frozenset(FOUNDATION | {"db", "services"}),
+    "web": frozenset(FOUNDATION | {"db", "telemetry", "services", "rules"}),
+    "seed": frozenset(FOUNDATION | {"db", "services"}),
+    # the process wiring and the command line, on top
+    "runtime": frozenset(FOUNDATION | {"db", "telemetry", "services", "ingest", "rules", "notify"}),
+    "demo": frozenset(FOUNDATION | {"db", "telemetry", "services", "ingest", "rules", "notify", "scheduler",
+                                    "web", "seed", "runtime"}),
+    "cli": frozenset(FOUNDATION | {"db", "telemetry", "services", "ingest", "rules", "notify", "scheduler",
+                                   "web", "seed", "runtime", "demo"}),
+}
+
+
+def module_index(root: Path, packages=PACKAGES) -> dict[str, Path]:
+    """Return module name -> file for every module of ``packages`` under ``root``."""
+    out = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            out[".".join(parts)] = path
+    return out
+
+
+def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """Return the modules of ours that module ``name`` imports anywhere in its text."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+
+    def ours(target: str) -> str | None:
+        while target and target not in known:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            # ``from hub import config`` imports the module hub.config
+            targets = [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            module = ours(target)
+            if module is not None and module != name:
+                found.add(module)
+    return found
+
+
+def import_graph(root: Path, packages=PACKAGES) -> dict[str, set[str]]:
+    """Return module -> modules of ours it imports, for every module of ``packages``."""
+    known = module_index(root, packages)
+    graph = {}
+    for name, path in known.items():
+        # A module imports its parent packages by being imported; that is no edge of its own.
+        graph[name] = {t for t in imports_of(name, path, known) if not name.startswith(t + ".")}
+    return graph
+
+
+def hub_part(module: str) -> str | None:
+    """Return the layer table's part of a hub module (``hub.db.models.rules`` -> ``db``)."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "hub" and len(parts) > 1 else None
+
+
+def layer_violations(graph: dict[str, set[str]], layers=HUB_LAYERS) -> list[str]:
+    """Return ``module -> module`` for every hub import the layer table does not allow."""
+    out = []
+    for source, targets in sorted(graph.items()):
+        here = hub_part(source)
+        if here is None and source == "hub":
+            here = "hub"
+        for target in sorted(targets):
+            there = hub_part(target)
+            if source.split(".")[0] != "hub" or target.split(".")[0] != "hub" or here == there:
+                continue
+            if here not in layers or there not in layers or there not in layers[here]:
+                out.append(f"{source} -> {target} ({here} may not import {there})")
+    return out
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Return every strongly connected group of more than one node (an import cycle), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        # Tarjan's algorithm, iterative: (node, iterator over its successors)
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            for nxt in successors:
+                if nxt not in graph:
+                    continue
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph[nxt]))))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        found.append(sorted(group))
+    return sorted(found)
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Return the graph between packages: a module belongs to the package that holds it
+    (``hub.db.models.rules`` to ``hub.db``, ``hub.cli`` to ``hub``); imports inside a package,
+    and between a package and the packages it holds, are left out."""
+    def package_of(module: str) -> str:
+        parts = module.split(".")
+        return ".".join(parts[:2]) if len(parts) > 1 and f"{parts[0]}.{parts[1]}" in packages else parts[0]
+
+    packages = {m for m in graph if any(o.startswith(m + ".") for o in graph)}
+    out: dict[str, set[str]] = {}
+    for source, targets in graph.items():
+        a = package_of(source)
+        out.setdefault(a, set())
+        for target in targets:
+            b = package_of(target)
+            if a != b and not a.startswith(b + ".") and not b.startswith(a + "."):
+                out[a].add(b)
+    return out
+
+
+GRAPH = import_graph(ROOT)
+
+
+def test_the_layer_table_is_itself_layered():
+    assert cycles({part: set(allowed) for part, allowed in HUB_LAYERS.items()}) == []
+    assert all(allowed <= set(HUB_LAYERS) for allowed in HUB_LAYERS.values())
+
+
+def test_every_part_of_the_hub_has_a_row():
+    parts = {hub_part(m) for m in GRAPH if hub_part(m)}
+    assert parts - set(HUB_LAYERS) == set(), "add a row to HUB_LAYERS (and docs/architecture.md)"
+
+
+def test_the_hub_imports_only_what_its_layers_allow():
+    bad = layer_violations(GRAPH)
+    assert not bad, "imports the layer table does not allow:\n" + "\n".join(bad)
+
+
+def test_no_import_cycle_anywhere():
+    assert cycles(GRAPH) == [], "modules that import each other"
+    assert cycles(package_graph(GRAPH)) == [], "packages that import each other"
+
+
+def test_the_checks_catch_a_wrong_import_and_a_cycle(tmp_path):
+    files = {
+        "hub/__init__.py": "",
+        "hub/errors.py": "",
+        "hub/db/__init__.py": "",
+        # a lazy import of a higher layer, inside a function
+        "hub/db/engine.py": "def f():\n    from hub.web.pages import view\n    return view\n",
+        "hub/web/__init__.py": "",
+        "hub/web/pages.py": "from hub.errors import *\nfrom . import forms\nview = 1\n",
+        # a two-module cycle, one side relative and under TYPE_CHECKING
+        "hub/web/forms.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .pages import view\n",
+        # a package cycle without a module cycle: services.a -> ingest.b, ingest.c -> services.d
+        "hub/services/__init__.py": "",
+        "hub/services/a.py": "import hub.ingest.b\n",
+        "hub/services/d.py": "",
+        "hub/ingest/__init__.py": "",
+        "hub/ingest/b.py": "",
+        "hub/ingest/c.py": "from hub.services import d\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    graph = import_graph(tmp_path, ("hub",))
+
+    assert layer_violations(graph) == [
+        "hub.db.engine -> hub.web.pages (db may not import web)",
+        "hub.services.a -> hub.ingest.b (services may not import ingest)",
+    ]
+    assert cycles(graph) == [["hub.web.forms", "hub.web.pages"]]
+    assert cycles(package_graph(graph)) == [["hub.ingest", "hub.services"]]
+    # and the real tree's checks use the same functions
+    assert import_graph(tmp_path, ("hub",))["hub.web.pages"] == {"hub.errors", "hub.web.forms"}
