@@ -20,8 +20,13 @@ Parser = Callable[[str, Any], Any]
 MAX_ID = 2**31 - 1
 
 
+#: what a person may leave around a typed value; other characters (controls, separators such as
+#: U+001C that ``str.strip()`` would also drop) make the value invalid, never blank
+_SPACE = " \t\r\n"
+
+
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (isinstance(value, str) and not value.strip(_SPACE))
 
 
 def text(max_len: int, *, required: bool = False) -> Parser:
@@ -78,7 +83,7 @@ def optional_date(name: str, value: Any) -> date | None:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(str(value).strip())
+        return date.fromisoformat(str(value).strip(_SPACE))
     except ValueError:
         raise InvalidInput(f"{name}: must be a date as YYYY-MM-DD, got {value!r}") from None
 
@@ -90,7 +95,7 @@ def money(name: str, value: Any) -> Decimal | None:
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidInput(f"{name}: must be a finite amount, got {value!r}")
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(str(value).strip(_SPACE))
     except InvalidOperation:
         raise InvalidInput(f"{name}: must be an amount like 1250.00, got {value!r}") from None
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
@@ -106,7 +111,7 @@ def boolean(name: str, value: Any) -> bool:
         return value
     if _blank(value):
         return False
-    text_value = str(value).strip().lower()
+    text_value = str(value).strip(_SPACE).lower()
     if text_value in ("1", "true", "yes", "on"):
         return True
     if text_value in ("0", "false", "no", "off"):

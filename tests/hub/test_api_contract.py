@@ -76,3 +76,11 @@ def test_an_empty_optional_query_value_is_documented_as_absent_and_answered_so(w
         response = client.get(f"/api/v1{path}?{name}=", headers=headers)
         assert response.status_code == 200, (path, response.text)
     assert client.get("/api/v1/work-orders?kind=bogus", headers=headers).status_code == 400
+
+
+@pytest.mark.parametrize("value", ["\x1c", "\x1c2026-01-31", "\u2028"])
+def test_a_control_or_separator_character_is_not_an_empty_query_value(web, value):
+    """``str.strip()`` drops U+001C and U+2028 too: such a value is invalid, not blank (absent)."""
+    headers, _ = _admin(web)
+    response = web.app.test_client().get("/api/v1/kpis/export", query_string={"end": value}, headers=headers)
+    _refused(response, "end")
