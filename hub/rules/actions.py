@@ -164,7 +164,7 @@ class Applier:
         elif isinstance(action, RunTime):
             self.run_time(rule, subject, action)
         elif isinstance(action, Replay):
-            episodes.reconcile(self, rule, subject, action)
+            episodes.reconcile(self, rule, subject, action, doc, state_key)
 
     def episode(self, rule_id: int, subject_key: str, since_ms: int) -> tuple[AlertLifecycle, Alert] | None:
         """Return the alert of the episode of (rule, subject) that began at ``since_ms``, if any."""

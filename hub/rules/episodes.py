@@ -12,13 +12,18 @@ with the alerts of that rule and subject whose episodes overlap them:
 - an episode no alert covers gets a *historical* alert, resolved at once when the episode
   ended inside the hole, left open (the subject's open alert) when it lasts to the hole's end;
 - an episode an alert covers keeps that alert; when readings that arrived later show the
-  episode began earlier, the alert's start moves back to it; a historical alert whose episode
-  is now seen to have ended is resolved;
+  episode began earlier, the alert's start moves back to it; an alert whose episode is now
+  seen to have ended is resolved;
 - two historical alerts that turn out to cover one episode: the later one is resolved as part
   of the first;
 - an episode that began before the hole (the saved state holds the condition) keeps the alert
   open at the hole's start, whose end moves to where the hole's readings show it ended, so
-  that an episode after it in the hole is not taken for part of it.
+  that an episode after it in the hole is not taken for part of it; an open alert, live or
+  historical, is resolved there (the live track, which skipped the hole, took what followed
+  for the same episode and would have kept it open over every episode of the hole);
+- an episode going on at the hole's end that live readings after the hole saw clear (they
+  resolved the alert open before the hole there) ends where they did: it gets its own alert,
+  not the subject's open one of a later episode.
 
 The result depends only on which readings arrived, not on the order of the batches or the
 worker that evaluated them, and replaying a hole again changes nothing.
@@ -59,20 +64,32 @@ def _alerts(applier: Any, rule: Any, subject_key: str, replay: Replay) -> list[t
     return [(lc, alert) for lc, alert in rows if _span_end(lc, alert) > replay.start_ms]
 
 
-def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay) -> None:
-    """Give every episode of ``replay`` exactly one alert of ``rule`` on ``subject``."""
+def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay, doc: dict | None = None,
+              state_key: str | None = None) -> None:
+    """Give every episode of ``replay`` exactly one alert of ``rule`` on ``subject``.
+
+    ``doc`` is the channel's state document (an alert left open for an episode going on at
+    the hole's end is promoted by the next live reading that still shows the condition) and
+    ``state_key`` its key (a live alert stays open while another channel of the subject holds
+    the condition).
+    """
     if not rule.evaluator.raises:
         return
     known = _alerts(applier, rule, subject.key, replay)
+    after = _cleared_after(known, replay)
     for episode in replay.episodes:
+        if episode.end_ms is None and after is not None and not episode.continued:
+            # The hole's last readings show an episode going on, which live readings after the
+            # hole already saw end (they took it for part of the alert open before the hole).
+            episode = Episode(episode.since_ms, episode.raised, after)
         if episode.continued:
-            _continued(applier, rule, known, replay, episode)
+            _continued(applier, rule, known, replay, episode, state_key)
             continue
         end = episode.end_ms if episode.end_ms is not None else _OPEN_END
         covering = [(lc, alert) for lc, alert in known
                     if lc.episode_ms < end and episode.since_ms < _span_end(lc, alert)]
         if not covering:
-            opened = _open(applier, rule, subject, episode)
+            opened = _open(applier, rule, subject, episode, doc)
             if opened is not None:
                 known.append(opened)
             continue
@@ -85,8 +102,7 @@ def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay) -> None:
             applier.session.flush()
         if episode.end_ms is not None:
             if alert.state != "resolved":
-                if lc.historical:
-                    _resolve(applier, rule, lc, alert, episode)
+                _resolve(applier, rule, lc, alert, episode, state_key)
             elif lc.episode_end_ms != episode.end_ms:
                 # Readings that came later show it ended sooner (a closed door between two
                 # open readings): what follows is another episode.
@@ -99,15 +115,30 @@ def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay) -> None:
                                                        "readings that reached the hub late show.")
 
 
-def _continued(applier: Any, rule: Any, known: list, replay: Replay, episode: Episode) -> None:
+def _cleared_after(known: list, replay: Replay) -> int | None:
+    """Return where live readings after the hole ended the episode that held at its end, if they did.
+
+    The live track does not see a hole's readings: at the hole's end it takes the condition for
+    the continuation of whatever held before the hole, and its clearing reading is recorded as
+    the end of that alert's episode. That end belongs to the episode the hole's last readings
+    show going on.
+    """
+    for lc, alert in known:
+        if (alert.state == "resolved" and lc.episode_end_ms is not None
+                and lc.episode_ms <= replay.end_ms < lc.episode_end_ms):
+            return lc.episode_end_ms
+    return None
+
+
+def _continued(applier: Any, rule: Any, known: list, replay: Replay, episode: Episode,
+               state_key: str | None) -> None:
     """Correct the end of the alert of an episode that began before the hole, as the hole's readings show it."""
     if episode.end_ms is None:
         return  # it lasts through the hole: nothing the hole tells changes its alert
     for lc, alert in known:
         if lc.episode_ms <= replay.start_ms < _span_end(lc, alert):
             if alert.state != "resolved":
-                if lc.historical:
-                    _resolve(applier, rule, lc, alert, episode)
+                _resolve(applier, rule, lc, alert, episode, state_key)
             elif lc.episode_end_ms != episode.end_ms:
                 lc.episode_end_ms = episode.end_ms  # it ended sooner: what follows is another episode
                 lc.updated_at = applier.now
@@ -115,24 +146,36 @@ def _continued(applier: Any, rule: Any, known: list, replay: Replay, episode: Ep
             return
 
 
-def _open(applier: Any, rule: Any, subject: Any, episode: Episode) -> tuple[AlertLifecycle, Alert] | None:
+def _open(applier: Any, rule: Any, subject: Any, episode: Episode,
+          doc: dict | None) -> tuple[AlertLifecycle, Alert] | None:
     """Open the historical alert of an episode no alert covers (resolved if it is over)."""
     if episode.end_ms is None:
         found = applier.current(rule.id, subject.key)
         if found is not None:
             return None  # the subject's open alert holds the condition that goes on
         opened = applier.open(rule, subject, episode.raised, True)
+        if opened is not None and doc is not None:
+            doc["hist"] = True  # a live reading that still shows the condition promotes it
     else:
         opened = applier.open(rule, subject, episode.raised, True, ongoing=False)
     if opened is None:
         return None
     alert, lc = opened
     if episode.end_ms is not None:
-        _resolve(applier, rule, lc, alert, episode)
+        _resolve(applier, rule, lc, alert, episode, None)
     return lc, alert
 
 
-def _resolve(applier: Any, rule: Any, lc: AlertLifecycle, alert: Alert, episode: Episode) -> None:
+def _resolve(applier: Any, rule: Any, lc: AlertLifecycle, alert: Alert, episode: Episode,
+             state_key: str | None) -> None:
+    """Resolve the alert of an episode the late readings show over.
+
+    A live alert too: the live readings around the hole took the episode for one going on
+    (its end was in the hole), and leaving it open would swallow the hole's later episodes.
+    Unless another channel of the subject holds the condition, as for a live clearing.
+    """
+    if not lc.historical and applier.others_active(rule.id, lc.subject, state_key):
+        return
     lc.episode_end_ms = episode.end_ms
     cleared = episode.cleared
     when = from_ms(episode.end_ms).isoformat()

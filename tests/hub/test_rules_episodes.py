@@ -176,3 +176,57 @@ def test_an_episode_that_ends_in_a_late_batch_is_not_taken_for_the_next_one(engi
         rules.on_points(batch(first, last))
     assert door_alerts(engine) == [(t + 12_000, "resolved", True, t + 12_000, t + 21_000),
                                    (t + 42_000, "resolved", True, t + 42_000, t + 51_000)]
+
+
+def test_an_episode_at_the_end_of_a_hole_cleared_live_before_the_hole_was_filled(engine, clock):
+    """The pattern of a system test run on a loaded machine: one worker evaluated a backlog
+    batch ending in an opening (its alert opened), the other the batch that begins in the next
+    opening, then the batch that shows that one end, and the door opened again live; only then
+    did the batch between them arrive. The live track took the second opening for part of the
+    first, so its clearing reading resolved the first alert; the second opening must still get
+    its own alert (resolved where the live readings saw it end), not be taken for the open one."""
+    first = make_engine(engine, clock, [DOOR_OPEN])
+    second = RulesEngine(engine, clock=clock)
+    t = now_ms(clock) - 300_000
+
+    def late(a, b):
+        return series(DOOR, t + a * 1000, 1, [wave(s) for s in range(a, b + 1)], late=True)
+
+    def live(a, b):
+        return series(DOOR, t + a * 1000, 1, [wave(s) for s in range(a, b + 1)])
+
+    feed(first, live(0, 9))
+    feed(second, late(10, 15))  # the door opens at 12: a historical alert, open
+    feed(first, late(44, 47))  # open again (from 42): a hole from 15 to 44
+    feed(first, late(48, 59))  # shut at 51: the open alert is resolved there
+    feed(second, live(72, 75))  # open again, live: the live alert holds the subject's open slot
+    feed(second, late(16, 43))  # the hole: shut from 21 to 41, open from 42
+    feed(first, late(60, 71))
+    feed(first, live(76, 85))
+    assert door_alerts(engine) == [(t + 12_000, "resolved", True, t + 12_000, t + 21_000),
+                                   (t + 42_000, "resolved", True, t + 42_000, t + 51_000),
+                                   (t + 72_000, "resolved", False, t + 72_000, t + 81_000)]
+
+
+def test_a_live_alert_open_at_the_cut_off_does_not_swallow_the_episodes_of_the_outage(engine, clock):
+    """The door was open when the gateway was cut off and is open again when it comes back:
+    the live track sees one long opening. The backlog, dealt to two workers out of order,
+    shows it shut at 21 and three more openings: the live alert is resolved at 21 and each
+    opening gets its own alert; the one still going on at the reconnect is promoted by live
+    readings and resolved by them."""
+    first = make_engine(engine, clock, [DOOR_OPEN])
+    second = RulesEngine(engine, clock=clock)
+    t = now_ms(clock) - 300_000
+    feed(first, series(DOOR, t, 1, [wave(s) for s in range(0, 15)]))  # open from 12: a live alert
+    feed(second, series(DOOR, t + 102_000, 1, [wave(s) for s in range(102, 106)]))  # back, open
+    batches = [series(DOOR, t + s * 1000, 1, [wave(s + i) for i in range(5)], late=True) for s in range(15, 100, 5)]
+    batches.append(series(DOOR, t + 100_000, 1, [wave(100), wave(101)], late=True))
+    order = list(range(len(batches)))
+    random.Random(5).shuffle(order)  # a fixed shuffle: the test does not depend on chance
+    for n, i in enumerate(order):
+        feed(first if n % 2 else second, batches[i])
+    feed(first, series(DOOR, t + 106_000, 1, [wave(s) for s in range(106, 116)]))
+    assert door_alerts(engine) == [(t + 12_000, "resolved", False, t + 12_000, t + 21_000),
+                                   (t + 42_000, "resolved", True, t + 42_000, t + 51_000),
+                                   (t + 72_000, "resolved", True, t + 72_000, t + 81_000),
+                                   (t + 102_000, "resolved", False, t + 102_000, t + 111_000)]
