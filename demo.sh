@@ -11,7 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     exit 1
   fi
 fi
-if ! "$VENV/bin/python" -c 'import hub, edge, hardware, amqtt, gpiozero' 2>/dev/null \
+if ! "$VENV/bin/python" -c 'import wardlink.hub, wardlink.edge, wardlink.hardware, amqtt, gpiozero' 2>/dev/null \
    || [ pyproject.toml -nt "$VENV/.wardlink-installed" ]; then
   echo "Installing Wardlink and its dependencies into $VENV (first run takes a minute) ..."
   "$VENV/bin/python" -m pip install --quiet --upgrade pip

@@ -39,7 +39,7 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import hub, edge, hardware, pytest, aiosmtpd' 2>/dev/null \
+if ! "$VENV/bin/python" -c 'import wardlink.hub, wardlink.edge, wardlink.hardware, pytest, aiosmtpd' 2>/dev/null \
    || [ pyproject.toml -nt "$VENV/.wardlink-test-installed" ]; then
   echo "Installing Wardlink with its test dependencies into $VENV ..."
   "$VENV/bin/python" -m pip install --quiet --upgrade pip

@@ -110,9 +110,9 @@ def write_spool(messages: list[tuple[str, bytes]], path: Path) -> Path:
 
 def line_protocol(messages: list[tuple[str, bytes]], resolver, now_ms: int, work: Path) -> list[str]:
     """Return the line protocol an ingest worker writes for ``messages`` (its own point builder)."""
-    from hub.config import load_config
-    from hub.ingest import IngestWorker
-    from hub.telemetry.lineprotocol import LineEncoder
+    from wardlink.hub.config import load_config
+    from wardlink.hub.ingest import IngestWorker
+    from wardlink.hub.telemetry.lineprotocol import LineEncoder
 
     # A worker that is never started: its point builder, without a broker or a store.
     config = load_config(environ={}, overrides={"data_dir": str(work), "mqtt_url": "mqtt://127.0.0.1:1",
@@ -251,10 +251,10 @@ class ScriptProcess:
 # table; it reports every change of its acknowledged count on stdout and stops when stdin closes.
 INGEST_WORKER = textwrap.dedent("""
     import gc, json, sys, threading, time
-    from hub.config import load_config
-    from hub.db.engine import open_engine
-    from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-    from hub.telemetry.influx import InfluxStore
+    from wardlink.hub.config import load_config
+    from wardlink.hub.db.engine import open_engine
+    from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+    from wardlink.hub.telemetry.influx import InfluxStore
     from wardlink.clock import SystemClock
 
     spec = json.loads(sys.argv[1])
@@ -335,7 +335,7 @@ def run_wardlink(mosquitto: MosquittoServer, influx: InfluxServer, spool: Path, 
     influx.create_database(database)
     group = f"bench{run}" if workers > 1 else None
     client_ids = [f"bench-ingest-{run}-{i}" for i in range(workers)]
-    from hub.db import upgrade
+    from wardlink.hub.db import upgrade
 
     upgrade(f"sqlite:///{work / 'wardlink.db'}")  # the ingest tables come from the migrations
     procs = [IngestProcess({
@@ -372,7 +372,7 @@ def run_wardlink(mosquitto: MosquittoServer, influx: InfluxServer, spool: Path, 
                         "stored_s": round(between[1] - pub.start, 3),
                         "stored_s_poll_uncertainty": round(between[1] - between[0], 3),
                         "steady_stored_readings_per_s": _round(poller.steady_rate(0))})
-    from hub.telemetry.influx import InfluxStore
+    from wardlink.hub.telemetry.influx import InfluxStore
 
     store = InfluxStore(influx.url, database)
     stored = store.count()
@@ -395,7 +395,7 @@ def _round(value: float | None) -> int | None:
 
 def raw_line_protocol(influx: InfluxServer, lines: list[str], database: str) -> float:
     """Post pre-formatted lines in gzip requests one after the other; return readings/s."""
-    from hub.telemetry.influx import DEFAULT_BATCH_LINES  # the ingest worker's request size
+    from wardlink.hub.telemetry.influx import DEFAULT_BATCH_LINES  # the ingest worker's request size
 
     influx.create_database(database)
     session = requests.Session()

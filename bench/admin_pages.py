@@ -33,14 +33,14 @@ sys.path.insert(0, str(ROOT / "tests" / "hub"))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from hub.config import load_config  # noqa: E402
-from hub.db import open_engine, session_scope, upgrade  # noqa: E402
-from hub.db.models import Alert, Asset, AuditLog, Department, WorkOrder  # noqa: E402
-from hub.db.models.assets import search_text_of  # noqa: E402
-from hub.db.vocab import WORK_ORDER_PRIORITIES  # noqa: E402
-from hub.seed import seed_demo_site  # noqa: E402
-from hub.services import users  # noqa: E402
-from hub.telemetry.sqlite import SQLiteStore  # noqa: E402
+from wardlink.hub.config import load_config  # noqa: E402
+from wardlink.hub.db import open_engine, session_scope, upgrade  # noqa: E402
+from wardlink.hub.db.models import Alert, Asset, AuditLog, Department, WorkOrder  # noqa: E402
+from wardlink.hub.db.models.assets import search_text_of  # noqa: E402
+from wardlink.hub.db.vocab import WORK_ORDER_PRIORITIES  # noqa: E402
+from wardlink.hub.seed import seed_demo_site  # noqa: E402
+from wardlink.hub.services import users  # noqa: E402
+from wardlink.hub.telemetry.sqlite import SQLiteStore  # noqa: E402
 from wardlink.clock import ManualClock  # noqa: E402
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -209,7 +209,7 @@ def measure(url: str, secret: str, sizes: dict, requests: int, workdir: Path) ->
     """Time every page ``requests`` times; return p50/p95 per page in milliseconds."""
     from relational_support import csrf_from
 
-    from hub.web import create_app
+    from wardlink.hub.web import create_app
 
     config = load_config(environ={}, overrides={"data_dir": str(workdir), "database_url": url,
                                                 "secure_cookies": False})

@@ -51,12 +51,12 @@ from pathlib import Path
 # _support (beside this file) also puts the repository and tests/ on sys.path.
 from _support import ScriptProcess, load_average, publish_probe, servers
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.db.models import Asset, Channel, ChannelBinding, Gateway
-from hub.rules import parse_rules, sync_rules
-from hub.services import org
-from hub.services.actor import Actor
-from hub.telemetry.influx import InfluxStore
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway
+from wardlink.hub.rules import parse_rules, sync_rules
+from wardlink.hub.services import org
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.telemetry.influx import InfluxStore
 from wardlink.clock import SystemClock
 
 BENCH_ACTOR = Actor.system("bench")
@@ -153,12 +153,12 @@ PUBLISHER = textwrap.dedent("""
 # The ingest worker with the rules engine as its listener, as one production process.
 WORKER = textwrap.dedent("""
     import gc, json, sys, threading, time
-    from hub.config import load_config
-    from hub.db import open_engine
-    from hub.db.resolver import DbResolver
-    from hub.ingest import IngestRecords, IngestWorker
-    from hub.rules import RulesEngine
-    from hub.telemetry.influx import InfluxStore
+    from wardlink.hub.config import load_config
+    from wardlink.hub.db import open_engine
+    from wardlink.hub.db.resolver import DbResolver
+    from wardlink.hub.ingest import IngestRecords, IngestWorker
+    from wardlink.hub.rules import RulesEngine
+    from wardlink.hub.telemetry.influx import InfluxStore
     from wardlink.clock import SystemClock
 
     spec = json.loads(sys.argv[1])
@@ -291,10 +291,10 @@ def engine_throughput(db_path: Path, gateways: int, channels: int, fridges: int,
     """
     import gc
 
-    from hub.db.resolver import DbResolver
-    from hub.ingest.resolver import series_of
-    from hub.rules import RulesEngine
-    from hub.telemetry import Point
+    from wardlink.hub.db.resolver import DbResolver
+    from wardlink.hub.ingest.resolver import series_of
+    from wardlink.hub.rules import RulesEngine
+    from wardlink.hub.telemetry import Point
 
     engine = open_engine(f"sqlite:///{db_path}")
     resolver = DbResolver(engine)

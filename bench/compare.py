@@ -63,8 +63,8 @@ from _support import (PROBE_GATEWAY, CountPoller, Publisher, bindings, build_mes
                       write_spool)
 from servers import free_port
 
-from hub.ingest import StaticResolver
-from hub.telemetry.influx import InfluxStore
+from wardlink.hub.ingest import StaticResolver
+from wardlink.hub.telemetry.influx import InfluxStore
 from wardlink import protocol
 from wardlink.clock import SystemClock
 

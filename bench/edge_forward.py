@@ -37,9 +37,9 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from servers import MosquittoServer  # noqa: E402
 
-from edge.buffer import Buffer, read_stats  # noqa: E402
-from edge.config import load_config  # noqa: E402
-from edge.gateway import Gateway  # noqa: E402
+from wardlink.edge.buffer import Buffer, read_stats  # noqa: E402
+from wardlink.edge.config import load_config  # noqa: E402
+from wardlink.edge.gateway import Gateway  # noqa: E402
 from wardlink.protocol import Reading, TelemetryBatch, encode  # noqa: E402
 
 BATCH = 1000
@@ -187,7 +187,7 @@ def drain(tmp: Path, port: int, backlog: int) -> dict:
             buf.add_readings(synthetic(min(50_000, backlog - i), names, start_ms + i))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     log = open(tmp / "gateway.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "wardlink.edge.cli", "run", "--config", str(config_path)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     t0 = time.perf_counter()
     peak = 0

@@ -40,8 +40,8 @@ from pathlib import Path
 from _support import (bindings, build_messages, load_average, publish_probe, raw_line_protocol, run_wardlink,
                       servers, write_spool)
 
-from hub.ingest import StaticResolver
-from hub.telemetry.lineprotocol import LineEncoder
+from wardlink.hub.ingest import StaticResolver
+from wardlink.hub.telemetry.lineprotocol import LineEncoder
 from wardlink import protocol
 from wardlink.clock import SystemClock
 
@@ -55,8 +55,8 @@ def cpu_figures(messages, resolver, now_ms: int, work: Path) -> tuple[dict, list
     Message by message, as the worker goes, so that only one message's objects are alive at a
     time; each stage is timed with this thread's CPU clock, best of three passes.
     """
-    from hub.config import load_config
-    from hub.ingest import IngestWorker
+    from wardlink.hub.config import load_config
+    from wardlink.hub.ingest import IngestWorker
 
     # A worker that is never started: its point builder, without a broker or a store.
     config = load_config(environ={}, overrides={"data_dir": str(work), "mqtt_url": "mqtt://127.0.0.1:1",

@@ -239,11 +239,11 @@ def expected_per_channel(readings: int, channels: int) -> list[int]:
 
 def build_database(url: str, gateway_ids: list[str], channels: int, fridges: int) -> None:
     """Migrate the store and add wards, assets, the gateways, their bound channels and the rules."""
-    from hub.db import open_engine, session_scope, upgrade
-    from hub.db.models import Asset, Channel, ChannelBinding, Gateway
-    from hub.rules import parse_rules, sync_rules
-    from hub.services import org
-    from hub.services.actor import Actor
+    from wardlink.hub.db import open_engine, session_scope, upgrade
+    from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway
+    from wardlink.hub.rules import parse_rules, sync_rules
+    from wardlink.hub.services import org
+    from wardlink.hub.services.actor import Actor
     from wardlink.clock import SystemClock
 
     upgrade(url)
@@ -289,7 +289,7 @@ class IngestProcess:
         self.name = f"worker-{index}"
         self.client_id = client_id
         script = Path(sys.executable).parent / "wardlink"
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "hub.cli"]
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "wardlink.hub.cli"]
         self._log = open(log_dir / f"{self.name}.log", "wb")
         self.log_path = log_dir / f"{self.name}.log"
         self.proc = subprocess.Popen([*command, "hub", "ingest", "--client-id", client_id, "--group", group],
@@ -557,8 +557,8 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT / "tests"))
     from servers import InfluxServer, MosquittoServer
 
-    from hub.db import open_engine
-    from hub.ingest import IngestRecords
+    from wardlink.hub.db import open_engine
+    from wardlink.hub.ingest import IngestRecords
 
     tag = uuid.uuid4().hex[:6]
     gateway_ids = [f"soak-{tag}-gw{g:02d}" for g in range(args.gateways)]

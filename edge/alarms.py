@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from wardlink.protocol import Event
 
-from edge.config import AlarmRule
+from wardlink.edge.config import AlarmRule
 
 log = logging.getLogger(__name__)
 

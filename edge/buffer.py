@@ -34,8 +34,8 @@ import sqlite_utils
 from wardlink.clock import Clock, SystemClock, now_ms
 from wardlink.protocol import Event, storable
 
-from edge.config import BufferConfig
-from edge.errors import StoreError, StoreFullError
+from wardlink.edge.config import BufferConfig
+from wardlink.edge.errors import StoreError, StoreFullError
 
 log = logging.getLogger(__name__)
 

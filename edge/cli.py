@@ -11,10 +11,10 @@ import sys
 import time
 from typing import Sequence
 
-from edge.version import __version__
-from edge.errors import EdgeError
+from wardlink.edge.version import __version__
+from wardlink.edge.errors import EdgeError
 
-log = logging.getLogger("edge")
+log = logging.getLogger("wardlink.edge")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -35,8 +35,8 @@ def _setup_logging(level: str) -> None:
 
 
 async def _run(config_path: str) -> int:
-    from edge.config import load_config
-    from edge.gateway import Gateway
+    from wardlink.edge.config import load_config
+    from wardlink.edge.gateway import Gateway
 
     config = load_config(config_path)
     gateway = Gateway(config)
@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_drivers(args: argparse.Namespace) -> int:
     """List every driver with its parameters and units."""
-    from hardware import registry
+    from wardlink.hardware import registry
 
     drivers = registry.list_drivers()
     if args.json:
@@ -101,8 +101,8 @@ def _age(ms: int | None, now_ms: int) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Show buffer depth, oldest unsent reading, drops and last publish from the buffer."""
-    from edge.buffer import read_stats
-    from edge.config import load_config
+    from wardlink.edge.buffer import read_stats
+    from wardlink.edge.config import load_config
 
     config = load_config(args.config)
     stats = read_stats(config.data_dir)
@@ -130,10 +130,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check config, credentials, sensors, broker, clock and disk; print what to fix."""
-    from edge.doctor import run_doctor
+    from wardlink.edge.doctor import run_doctor
 
     # The report says everything; runtime warnings would only repeat it.
-    logging.getLogger("edge").setLevel(logging.ERROR)
+    logging.getLogger("wardlink.edge").setLevel(logging.ERROR)
     return EXIT_OK if run_doctor(args.config, timeout=args.timeout) else EXIT_FAILURE
 
 
@@ -144,7 +144,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     """Fetch this gateway's broker login, CA certificate and config from the hub and write them."""
     from pathlib import Path
 
-    from edge.enroll import enroll
+    from wardlink.edge.enroll import enroll
 
     token = sys.stdin.readline() if args.token == "-" else args.token
     done = enroll(args.hub_url, token, config_dir=Path(args.config_dir), data_dir=Path(args.data_dir),

@@ -2,7 +2,7 @@
 
 Every problem is reported with the key it concerns and what would be accepted
 (``channels[3].interval: must be >= 0.1 s, got 0``); all problems are collected and raised
-together in one :class:`edge.errors.ConfigError`, so an operator fixes the file in one pass.
+together in one :class:`wardlink.edge.errors.ConfigError`, so an operator fixes the file in one pass.
 Channel and alarm validation is shared with remote configuration from the hub
 (:func:`parse_channels`, :func:`parse_alarms`).
 """
@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 from wardlink.protocol import CHANNEL_ID_RE, GATEWAY_ID_RE, MAX_READINGS_PER_BATCH, SEVERITIES
 
-from edge.errors import ConfigError
+from wardlink.edge.errors import ConfigError
 
 MIN_INTERVAL_S = 0.1
 MAX_COMMIT_INTERVAL_S = 1.0
@@ -401,13 +401,13 @@ def _parse_health(t: _Table) -> HealthConfig:
 
 
 def _driver_registry():
-    from hardware import registry  # lazy: `wardlink-edge --help` must not load drivers
+    from wardlink.hardware import registry  # lazy: `wardlink-edge --help` must not load drivers
 
     return registry
 
 
 def _check_params(registry, driver: str, params: Mapping, path: str, problems: list[str]) -> Mapping | None:
-    from hardware.errors import HardwareError
+    from wardlink.hardware.errors import HardwareError
 
     try:
         return dict(registry.validate_params(driver, dict(params)))

@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import CredentialsError
+from wardlink.edge.errors import CredentialsError
 
 _KEYS = ("username", "password")
 

@@ -30,7 +30,7 @@ from typing import TextIO
 
 from wardlink.protocol import MIN_TIMESTAMP_MS
 
-from edge.errors import ConfigError, EdgeError
+from wardlink.edge.errors import ConfigError, EdgeError
 
 MIN_FREE_BYTES = 50 * 1024 * 1024
 #: A clock before this instant (2025-01-01) has certainly never been set.
@@ -90,7 +90,7 @@ class Doctor:
 
     def check_config(self) -> bool:
         """Load and validate the config file."""
-        from edge.config import load_config
+        from wardlink.edge.config import load_config
 
         try:
             self.config = load_config(self.config_path)
@@ -105,7 +105,7 @@ class Doctor:
 
     def check_credentials(self) -> None:
         """Check the credentials file exists, is 0600 and parses."""
-        from edge.gateway import resolve_credentials
+        from wardlink.edge.gateway import resolve_credentials
 
         try:
             creds = resolve_credentials(self.config)
@@ -137,7 +137,7 @@ class Doctor:
 
     def check_data_dir(self) -> None:
         """Check the data directory is writable and the disk has room; show the buffer."""
-        from edge.buffer import DB_NAME, read_stats
+        from wardlink.edge.buffer import DB_NAME, read_stats
 
         d = self.config.data_dir
         probe = d if d.exists() else d.parent
@@ -179,13 +179,13 @@ class Doctor:
 
     def check_sensors(self) -> None:
         """Open each device once and read it; check every channel's quantity is there."""
-        from edge.gateway import make_backend
+        from wardlink.edge.gateway import make_backend
 
         cfg = self.config
         if not cfg.channels:
             self.add("sensors", "WARN", "no channels configured", "add [[channels]] tables")
             return
-        from hardware import registry
+        from wardlink.hardware import registry
 
         backend = make_backend(cfg, _clock())
         groups: dict[tuple, list] = {}
@@ -225,8 +225,8 @@ class Doctor:
                 self.add("outputs", "WARN", "alarm rules but no outputs: alarms raise events only",
                          "add an [outputs.buzzer] table (driver digital_output)")
             return
-        from edge.gateway import make_backend
-        from hardware import registry
+        from wardlink.edge.gateway import make_backend
+        from wardlink.hardware import registry
 
         backend = make_backend(self.config, _clock())
         try:
@@ -244,8 +244,8 @@ class Doctor:
     def check_broker(self) -> None:
         """Log in to the broker as the gateway does (credentials and client id) and wait for
         CONNACK; while the gateway runs, say so instead (see the module docstring)."""
-        from edge.forwarder import broker_tls
-        from edge.gateway import resolve_credentials
+        from wardlink.edge.forwarder import broker_tls
+        from wardlink.edge.gateway import resolve_credentials
         from wardlink import mqtt as mqtt_adapter
 
         b = self.config.broker
@@ -288,7 +288,7 @@ def gateway_pid(data_dir: Path) -> int | None:
     no gateway runs on it."""
     import fcntl
 
-    from edge.gateway import LOCK_NAME
+    from wardlink.edge.gateway import LOCK_NAME
 
     path = Path(data_dir) / LOCK_NAME
     try:

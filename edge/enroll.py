@@ -32,8 +32,8 @@ from typing import Any, Mapping
 from wardlink.files import fsync_dir, write_atomic
 from wardlink.protocol import GATEWAY_ID_RE
 
-from edge.errors import ConfigError, EdgeError
-from edge.version import __version__
+from wardlink.edge.errors import ConfigError, EdgeError
+from wardlink.edge.version import __version__
 
 DEFAULT_CONFIG_DIR = Path("/etc/wardlink")
 DEFAULT_DATA_DIR = Path("/var/lib/wardlink-edge")
@@ -291,7 +291,7 @@ def enroll(hub_url: str, token: str, *, config_dir: Path = DEFAULT_CONFIG_DIR, d
            ca_file: Path | None = None, force: bool = False, owner: str | None = None,
            timeout: float = 30.0, registry=None) -> Enrolled:
     """Enroll this gateway with the hub and write its files; raise EnrollmentError on failure."""
-    from edge.config import parse_config
+    from wardlink.edge.config import parse_config
 
     base = check_hub_url(hub_url)
     token = token.strip()

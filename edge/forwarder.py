@@ -37,12 +37,12 @@ from wardlink.protocol import (
 )
 from wardlink.retry import Backoff
 
-from edge.aio import wait_event
-from edge.buffer import Row
-from edge.config import BrokerConfig, ForwarderConfig
-from edge.credentials import Credentials
-from edge.errors import BrokerError, StoreError
-from edge.store import Store
+from wardlink.edge.aio import wait_event
+from wardlink.edge.buffer import Row
+from wardlink.edge.config import BrokerConfig, ForwarderConfig
+from wardlink.edge.credentials import Credentials
+from wardlink.edge.errors import BrokerError, StoreError
+from wardlink.edge.store import Store
 
 log = logging.getLogger(__name__)
 

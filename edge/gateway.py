@@ -2,15 +2,15 @@
 
 :class:`Gateway` owns every part and their lifecycles. Readings flow like this:
 
-1. the :class:`~edge.sampler.Sampler` hands readings to :meth:`Gateway.emit_readings`, which
+1. the :class:`~wardlink.edge.sampler.Sampler` hands readings to :meth:`Gateway.emit_readings`, which
    feeds the alarm engine and queues them for the next group commit;
-2. the commit loop writes the queue to the :class:`~edge.buffer.Buffer` at least every
+2. the commit loop writes the queue to the :class:`~wardlink.edge.buffer.Buffer` at least every
    ``buffer.commit_interval`` (<= 1 s) and only then offers the committed rows to the
-   :class:`~edge.forwarder.Forwarder`'s live path;
+   :class:`~wardlink.edge.forwarder.Forwarder`'s live path;
 3. events (alarms, sensor errors, config changes) are committed one by one at once.
 
 Remote configuration and commands arrive through the forwarder's subscription and are
-handled by :mod:`edge.remote`.
+handled by :mod:`wardlink.edge.remote`.
 """
 
 from __future__ import annotations
@@ -28,19 +28,19 @@ from typing import Any, Mapping
 from wardlink.clock import Clock, SystemClock, now_ms
 from wardlink.protocol import Event
 
-from edge.aio import wait_event
-from edge.alarms import AlarmEngine, Output
-from edge.buffer import Buffer
-from edge.config import AlarmRule, ChannelConfig, EdgeConfig
-from edge.credentials import Credentials, load_credentials
-from edge.errors import CredentialsError, EdgeError, StoreError, StoreFullError
-from edge.forwarder import Forwarder
-from edge.health import health_readings
-from edge.remote import RemoteControl
-from edge.sampler import Sampler, SampledReading
-from edge.store import Store
-from edge.systemd import Notifier, Watchdog, watchdog_period
-from edge.version import __version__
+from wardlink.edge.aio import wait_event
+from wardlink.edge.alarms import AlarmEngine, Output
+from wardlink.edge.buffer import Buffer
+from wardlink.edge.config import AlarmRule, ChannelConfig, EdgeConfig
+from wardlink.edge.credentials import Credentials, load_credentials
+from wardlink.edge.errors import CredentialsError, EdgeError, StoreError, StoreFullError
+from wardlink.edge.forwarder import Forwarder
+from wardlink.edge.health import health_readings
+from wardlink.edge.remote import RemoteControl
+from wardlink.edge.sampler import Sampler, SampledReading
+from wardlink.edge.store import Store
+from wardlink.edge.systemd import Notifier, Watchdog, watchdog_period
+from wardlink.edge.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def resolve_credentials(config: EdgeConfig) -> Credentials | None:
 def make_backend(config: EdgeConfig, clock: Clock, registry=None):
     """Return the hardware backend the config asks for (real or emulated)."""
     if registry is None:
-        from hardware import registry
+        from wardlink.hardware import registry
     hw = config.hardware
     if hw.backend == "emulated":
         return registry.Backend.emulated(clock=clock, seed=hw.emulation_seed, root=hw.emulation_root)
@@ -148,7 +148,7 @@ class Gateway:
     def registry(self):
         """Return the hardware driver registry."""
         if self._registry is None:
-            from hardware import registry
+            from wardlink.hardware import registry
 
             self._registry = registry
         return self._registry

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from edge.buffer import BufferStats
+from wardlink.edge.buffer import BufferStats
 
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 

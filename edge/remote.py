@@ -25,10 +25,10 @@ from wardlink.protocol import (
     CommandResult, Event, Kind, ProtocolError, decode_command, decode_config, parse_topic,
 )
 
-from edge.alarms import AlarmEngine
-from edge.config import AlarmRule, ChannelConfig, EdgeConfig, load_config, parse_alarms, parse_channels
-from edge.errors import CommandError, ConfigError
-from edge.forwarder import Forwarder
+from wardlink.edge.alarms import AlarmEngine
+from wardlink.edge.config import AlarmRule, ChannelConfig, EdgeConfig, load_config, parse_alarms, parse_channels
+from wardlink.edge.errors import CommandError, ConfigError
+from wardlink.edge.forwarder import Forwarder
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 class RemoteHost(Protocol):
-    """What remote control needs of the gateway it serves (:class:`edge.gateway.Gateway` is one).
+    """What remote control needs of the gateway it serves (:class:`wardlink.edge.gateway.Gateway` is one).
 
     The gateway owns its remote control, so remote control sees it only through this interface
     and never imports the gateway module.

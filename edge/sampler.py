@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from wardlink.clock import Clock
 from wardlink.protocol import Event
 
-from edge.aio import wait_event
-from edge.config import ChannelConfig
+from wardlink.edge.aio import wait_event
+from wardlink.edge.config import ChannelConfig
 
 log = logging.getLogger(__name__)
 

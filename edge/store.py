@@ -12,11 +12,11 @@ import concurrent.futures
 import functools
 from typing import Any, Callable
 
-from edge.buffer import Buffer
+from wardlink.edge.buffer import Buffer
 
 
 class Store:
-    """Run :class:`edge.buffer.Buffer` methods on one dedicated thread."""
+    """Run :class:`wardlink.edge.buffer.Buffer` methods on one dedicated thread."""
 
     def __init__(self, buffer: Buffer) -> None:
         self.buffer = buffer

@@ -19,25 +19,25 @@ import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hardware.errors import BusError, ConfigError, NotEmulatedError
+from wardlink.hardware.errors import BusError, ConfigError, NotEmulatedError
 
 #: Default location of the w1 sysfs tree on Linux.
 W1_SYSFS = "/sys/bus/w1/devices"
 
 # kind -> "module:function(backend, key)" returning the bus, or (bus, close_function).
 REAL_BUSES: dict[str, str] = {
-    "i2c": "hardware.backend:_real_i2c",
-    "w1": "hardware.onewire.sysfs:open_real",
-    "gpio": "hardware.gpio.pins:open_real",
-    "serial": "hardware.serial.ports:open_real",
-    "ble": "hardware.ble.scanner:open_real",
+    "i2c": "wardlink.hardware.backend:_real_i2c",
+    "w1": "wardlink.hardware.onewire.sysfs:open_real",
+    "gpio": "wardlink.hardware.gpio.pins:open_real",
+    "serial": "wardlink.hardware.serial.ports:open_real",
+    "ble": "wardlink.hardware.ble.scanner:open_real",
 }
 EMULATED_BUSES: dict[str, str] = {
-    "i2c": "hardware.backend:_emulated_i2c",
-    "w1": "hardware.onewire.sysfs:open_emulated",
-    "gpio": "hardware.gpio.pins:open_emulated",
-    "serial": "hardware.serial.ports:open_emulated",
-    "ble": "hardware.ble.radio:open_emulated",
+    "i2c": "wardlink.hardware.backend:_emulated_i2c",
+    "w1": "wardlink.hardware.onewire.sysfs:open_emulated",
+    "gpio": "wardlink.hardware.gpio.pins:open_emulated",
+    "serial": "wardlink.hardware.serial.ports:open_emulated",
+    "ble": "wardlink.hardware.ble.radio:open_emulated",
 }
 
 
@@ -61,7 +61,7 @@ def _real_i2c(backend: Backend, number: int):
 
 
 def _emulated_i2c(backend: Backend, number: int):
-    from hardware.i2c.bus import EmulatedI2CBus
+    from wardlink.hardware.i2c.bus import EmulatedI2CBus
 
     return EmulatedI2CBus(number)
 

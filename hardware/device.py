@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hardware.errors import DeviceClosedError
+from wardlink.hardware.errors import DeviceClosedError
 
 
 class Device:

@@ -3,7 +3,7 @@
 An emulator stands where the chip would be (on an emulated bus, in an emulated sysfs
 tree, behind a mock pin) and answers exactly what the chip would answer. Its physical
 inputs (temperature, current, ...) are either fixed values that tests set
-(``emu.temperature = 4.5``) or signals from :mod:`hardware.signals` driven by the
+(``emu.temperature = 4.5``) or signals from :mod:`wardlink.hardware.signals` driven by the
 injected clock.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hardware import signals
-from hardware.errors import ConfigError, NotModelledError
+from wardlink.hardware import signals
+from wardlink.hardware.errors import ConfigError, NotModelledError
 
 
 class Physical:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hardware.backend import Backend, EmulatedBackend, RealBackend, load
-from hardware.errors import ConfigError, NotModelledError
+from wardlink.hardware.backend import Backend, EmulatedBackend, RealBackend, load
+from wardlink.hardware.errors import ConfigError, NotModelledError
 
 __all__ = [
     "DRIVERS",
@@ -249,7 +249,7 @@ def _line_params() -> dict[str, ParamSpec]:
     return {
         "framing": StructuredParam(
             dict, None, "{terminator: lf|crlf|cr, encoding, max_line, start_marker: '0x02', end_marker: '0x03'}",
-            parse="hardware.serial.devices:parse_framing",
+            parse="wardlink.hardware.serial.devices:parse_framing",
         ),
         "stale_after_s": ParamSpec(float, 300.0, "values older than this are not reported, in s", minimum=1.0),
         "keep_rejected": ParamSpec(int, 20, "rejected lines kept for inspection", minimum=1, maximum=1000),
@@ -276,8 +276,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 "heater": ParamSpec(bool, False, "switch the on-chip heater on (plausibility checks)"),
             },
             {"temperature": "degC", "humidity": "%RH"},
-            driver="hardware.i2c.sht3x:open_device",
-            emulator="hardware.i2c.sht3x:install_emulator",
+            driver="wardlink.hardware.i2c.sht3x:open_device",
+            emulator="wardlink.hardware.i2c.sht3x:install_emulator",
         ),
         DriverSpec(
             "bme280",
@@ -288,8 +288,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 "oversampling": ParamSpec(int, 1, "oversampling for all three quantities", choices=(1, 2, 4, 8, 16)),
             },
             {"temperature": "degC", "humidity": "%RH", "pressure": "Pa"},
-            driver="hardware.i2c.bme280:open_device",
-            emulator="hardware.i2c.bme280:install_emulator",
+            driver="wardlink.hardware.i2c.bme280:open_device",
+            emulator="wardlink.hardware.i2c.bme280:install_emulator",
         ),
         DriverSpec(
             "ina219",
@@ -306,9 +306,9 @@ DRIVERS: dict[str, DriverSpec] = {
                 ),
             },
             {"current": "A", "bus_voltage": "V", "power": "W", "shunt_voltage": "V"},
-            driver="hardware.i2c.ina219:open_device",
-            emulator="hardware.i2c.ina219:install_emulator",
-            check="hardware.i2c.ina219:check_params",
+            driver="wardlink.hardware.i2c.ina219:open_device",
+            emulator="wardlink.hardware.i2c.ina219:install_emulator",
+            check="wardlink.hardware.i2c.ina219:check_params",
         ),
         DriverSpec(
             "ads1115",
@@ -339,9 +339,9 @@ DRIVERS: dict[str, DriverSpec] = {
                 ),
             },
             {"voltage": "V"},
-            driver="hardware.i2c.ads1115:open_device",
-            emulator="hardware.i2c.ads1115:install_emulator",
-            check="hardware.i2c.ads1115:check_params",
+            driver="wardlink.hardware.i2c.ads1115:open_device",
+            emulator="wardlink.hardware.i2c.ads1115:install_emulator",
+            check="wardlink.hardware.i2c.ads1115:check_params",
             notes="adds 'current' (A) for input=current and the scaled quantity named by 'quantity'",
         ),
         DriverSpec(
@@ -355,8 +355,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 "retries": ParamSpec(int, 2, "extra reads after a CRC failure", minimum=0, maximum=10),
             },
             {"temperature": "degC"},
-            driver="hardware.onewire.ds18b20:open_device",
-            emulator="hardware.onewire.ds18b20:install_emulator",
+            driver="wardlink.hardware.onewire.ds18b20:open_device",
+            emulator="wardlink.hardware.onewire.ds18b20:install_emulator",
         ),
         DriverSpec(
             "digital_input",
@@ -369,8 +369,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 "bounce_s": ParamSpec(float, 0.05, "ignore edges closer than this, in s", minimum=0.0, maximum=10.0),
             },
             {"state": "bool"},
-            driver="hardware.gpio.digital_input:open_device",
-            emulator="hardware.gpio.digital_input:install_emulator",
+            driver="wardlink.hardware.gpio.digital_input:open_device",
+            emulator="wardlink.hardware.gpio.digital_input:install_emulator",
         ),
         DriverSpec(
             "pulse_counter",
@@ -386,8 +386,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 "rate_per": ParamSpec(str, "h", "time unit of the rate", choices=("s", "min", "h")),
             },
             {"total": "<unit>", "rate": "<unit>/<rate_per>"},
-            driver="hardware.gpio.pulse_counter:open_device",
-            emulator="hardware.gpio.pulse_counter:install_emulator",
+            driver="wardlink.hardware.gpio.pulse_counter:open_device",
+            emulator="wardlink.hardware.gpio.pulse_counter:install_emulator",
         ),
         DriverSpec(
             "digital_output",
@@ -399,8 +399,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 "initial": ParamSpec(bool, False, "switched on at start"),
             },
             {"state": "bool"},
-            driver="hardware.gpio.digital_output:open_device",
-            emulator="hardware.gpio.digital_output:install_emulator",
+            driver="wardlink.hardware.gpio.digital_output:open_device",
+            emulator="wardlink.hardware.gpio.digital_output:install_emulator",
         ),
         DriverSpec(
             "sterilizer_printer",
@@ -411,8 +411,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 **_line_params(),
             },
             {"chamber_temperature": "degC", "chamber_pressure": "kPa"},
-            driver="hardware.serial.devices:open_sterilizer",
-            emulator="hardware.serial.emulators:install_sterilizer",
+            driver="wardlink.hardware.serial.devices:open_sterilizer",
+            emulator="wardlink.hardware.serial.emulators:install_sterilizer",
             notes="poll_events() returns one 'sterilizer.cycle' event per printed cycle report",
         ),
         DriverSpec(
@@ -424,15 +424,15 @@ DRIVERS: dict[str, DriverSpec] = {
                 "profile": ParamSpec(str, REQUIRED, "line format", choices=("keyvalue", "csv")),
                 "profile_options": StructuredParam(
                     dict, REQUIRED, "fields: {device field: {quantity, unit, scale, offset}}; csv: columns/header/delimiter",
-                    parse="hardware.serial.devices:parse_options",
+                    parse="wardlink.hardware.serial.devices:parse_options",
                 ),
                 **_line_params(),
             },
             {},
-            driver="hardware.serial.devices:open_lines",
-            quantities_for="hardware.serial.devices:lines_quantities",
-            emulator="hardware.serial.emulators:install_lines",
-            check="hardware.serial.devices:check_lines",
+            driver="wardlink.hardware.serial.devices:open_lines",
+            quantities_for="wardlink.hardware.serial.devices:lines_quantities",
+            emulator="wardlink.hardware.serial.emulators:install_lines",
+            check="wardlink.hardware.serial.devices:check_lines",
             notes="reports the quantities named in profile_options.fields",
         ),
         DriverSpec(
@@ -446,15 +446,15 @@ DRIVERS: dict[str, DriverSpec] = {
                     list, REQUIRED,
                     "[{quantity, address, kind: holding|input, type: int16|uint16|int32|uint32|float32, "
                     "word_order: big|little, scale, offset, unit}]",
-                    parse="hardware.serial.devices:parse_points",
+                    parse="wardlink.hardware.serial.devices:parse_points",
                 ),
                 "timeout_s": ParamSpec(float, 1.0, "response timeout in s", minimum=0.05, maximum=30.0),
                 "retries": ParamSpec(int, 1, "extra attempts after a timeout or corrupt frame", minimum=0, maximum=5),
             },
             {},
-            driver="hardware.serial.devices:open_modbus",
-            quantities_for="hardware.serial.devices:modbus_quantities",
-            emulator="hardware.serial.emulators:install_modbus",
+            driver="wardlink.hardware.serial.devices:open_modbus",
+            quantities_for="wardlink.hardware.serial.devices:modbus_quantities",
+            emulator="wardlink.hardware.serial.emulators:install_modbus",
             notes="reports the quantities named in points",
         ),
         DriverSpec(
@@ -466,7 +466,7 @@ DRIVERS: dict[str, DriverSpec] = {
                 "address": ParamSpec(str, REQUIRED, "the sensor's MAC address", pattern=_MAC_PATTERN),
                 "bind_key": StructuredParam(
                     str, None, "32 hex digits; set for sensors that encrypt (plain packets are then refused)",
-                    parse="hardware.ble.devices:parse_bind_key",
+                    parse="wardlink.hardware.ble.devices:parse_bind_key",
                 ),
                 "counter_policy": ParamSpec(
                     str, "gap", "when a lower encryption counter (device reboot) is believed", choices=("gap", "strict"),
@@ -474,9 +474,9 @@ DRIVERS: dict[str, DriverSpec] = {
                 "reset_gap_s": ParamSpec(float, 30.0, "silence after which a lower counter counts as a reboot", minimum=0.0),
             },
             {"rssi": "dBm"},
-            driver="hardware.ble.devices:open_bthome",
-            quantities_for="hardware.ble.devices:bthome_quantities",
-            emulator="hardware.ble.emulators:install_bthome",
+            driver="wardlink.hardware.ble.devices:open_bthome",
+            quantities_for="wardlink.hardware.ble.devices:bthome_quantities",
+            emulator="wardlink.hardware.ble.emulators:install_bthome",
             notes="adds every BTHome quantity the sensor sends; poll_events() returns ble.button / ble.dimmer",
         ),
         DriverSpec(
@@ -492,8 +492,8 @@ DRIVERS: dict[str, DriverSpec] = {
                 "acceleration_y": "g", "acceleration_z": "g", "battery_voltage": "V", "tx_power": "dBm",
                 "movement_count": "", "sequence": "", "rssi": "dBm",
             },
-            driver="hardware.ble.devices:open_ruuvi",
-            emulator="hardware.ble.emulators:install_ruuvi",
+            driver="wardlink.hardware.ble.devices:open_ruuvi",
+            emulator="wardlink.hardware.ble.emulators:install_ruuvi",
         ),
         DriverSpec(
             "ble_presence",
@@ -503,7 +503,7 @@ DRIVERS: dict[str, DriverSpec] = {
                 "adapter": ParamSpec(str, "hci0", "Bluetooth adapter", pattern=r"hci\d{1,2}"),
                 "tags": StructuredParam(
                     list, REQUIRED, "[{id, address} | {id, uuid, major, minor}]",
-                    parse="hardware.ble.devices:parse_tags",
+                    parse="wardlink.hardware.ble.devices:parse_tags",
                 ),
                 "enter_dbm": ParamSpec(float, -75.0, "smoothed RSSI at which a tag counts as near", minimum=-120.0, maximum=0.0),
                 "margin_db": ParamSpec(float, 6.0, "hysteresis: leave below enter_dbm - margin; move rooms when stronger by it", minimum=0.0, maximum=40.0),
@@ -514,10 +514,10 @@ DRIVERS: dict[str, DriverSpec] = {
                 "window": ParamSpec(int, 5, "median window, in readings", minimum=1, maximum=50),
             },
             {},
-            driver="hardware.ble.devices:open_presence",
-            quantities_for="hardware.ble.devices:presence_quantities",
-            emulator="hardware.ble.emulators:install_presence",
-            check="hardware.ble.devices:check_presence",
+            driver="wardlink.hardware.ble.devices:open_presence",
+            quantities_for="wardlink.hardware.ble.devices:presence_quantities",
+            emulator="wardlink.hardware.ble.emulators:install_presence",
+            check="wardlink.hardware.ble.devices:check_presence",
             notes="reports <tag>.present (bool) and <tag>.rssi (dBm) per tag; poll_events() returns "
                   "ble.seen / ble.lost / presence.changed; emulate may give {replay: file.jsonl, loop: true}",
         ),

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass
 
-from hardware.errors import ConfigError
+from wardlink.hardware.errors import ConfigError
 
 Signal = Callable[[float], float]
 

@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import wardlink
-from hub.errors import ConfigError, HubError
+from wardlink.hub.errors import ConfigError, HubError
 
 log = logging.getLogger("wardlink")
 
 
 def _config(args):
-    from hub.config import load_config
-    from hub.db.audit_key import use_audit_key
+    from wardlink.hub.config import load_config
+    from wardlink.hub.db.audit_key import use_audit_key
 
     config = load_config(args.config)
     # Audit rows this command writes are keyed when the hub's audit key exists already.
@@ -37,7 +37,7 @@ def _config(args):
 
 def cmd_demo(args) -> int:
     """Run the self-contained demo."""
-    from hub.demo import Demo, DemoError
+    from wardlink.hub.demo import Demo, DemoError
 
     try:
         demo = Demo(data_dir=Path(args.data_dir), host=args.host, port=args.port,
@@ -59,10 +59,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def cmd_hub_ingest(args) -> int:
     """Run one MQTT ingest worker until SIGTERM."""
-    from hub.db import check_current, open_engine
-    from hub.db.resolver import DbResolver
-    from hub.ingest import IngestWorker
-    from hub.telemetry import open_store
+    from wardlink.hub.db import check_current, open_engine
+    from wardlink.hub.db.resolver import DbResolver
+    from wardlink.hub.ingest import IngestWorker
+    from wardlink.hub.telemetry import open_store
     from wardlink.clock import SystemClock
 
     config = _config(args)
@@ -70,7 +70,7 @@ def cmd_hub_ingest(args) -> int:
         config = config.with_overrides(mqtt_client_id=args.client_id)
     if args.group:
         config = config.with_overrides(mqtt_share_group=args.group)
-    from hub.runtime import rules_runtime
+    from wardlink.hub.runtime import rules_runtime
 
     clock = SystemClock()
     engine = open_engine(config.resolved_database_url)
@@ -79,7 +79,7 @@ def cmd_hub_ingest(args) -> int:
     except HubError:
         engine.dispose()
         raise
-    from hub.db.audit_key import use_audit_key
+    from wardlink.hub.db.audit_key import use_audit_key
 
     use_audit_key(config, engine)
     store = open_store(config)
@@ -107,7 +107,7 @@ def cmd_hub_ingest(args) -> int:
 
 def _retire_worker(worker, args, close) -> int:
     """Drain the worker's persistent session, remove it from the broker, print what was done."""
-    from hub.ingest.retire import RetireError, retire
+    from wardlink.hub.ingest.retire import RetireError, retire
 
     if args.quiet_s <= 0:
         raise ConfigError(f"--drained-after: must be > 0 seconds, got {args.quiet_s}")
@@ -126,7 +126,7 @@ def _retire_worker(worker, args, close) -> int:
 
 def cmd_hub_web(args) -> int:
     """Serve the admin UI and JSON API with waitress."""
-    from hub.web import serve
+    from wardlink.hub.web import serve
 
     config = _config(args)
     overrides = {}
@@ -142,8 +142,8 @@ def cmd_hub_web(args) -> int:
 
 def cmd_hub_scheduler(args) -> int:
     """Run the scheduler (leader or standby) until SIGTERM."""
-    from hub.db import check_current, open_engine
-    from hub.scheduler import Scheduler
+    from wardlink.hub.db import check_current, open_engine
+    from wardlink.hub.scheduler import Scheduler
     from wardlink.clock import SystemClock
 
     config = _config(args)
@@ -156,7 +156,7 @@ def cmd_hub_scheduler(args) -> int:
     closers = [engine.dispose]
     try:
         check_current(engine)
-        from hub.db.audit_key import use_audit_key
+        from wardlink.hub.db.audit_key import use_audit_key
 
         use_audit_key(config, engine)
         telemetry = None
@@ -164,11 +164,11 @@ def cmd_hub_scheduler(args) -> int:
             if config.telemetry != "sqlite":
                 raise ConfigError("--retention-days: applies to the SQLite telemetry store; "
                                   "InfluxDB keeps data by its own retention policy")
-            from hub.telemetry import open_store
+            from wardlink.hub.telemetry import open_store
 
             telemetry = open_store(config)
             closers.append(telemetry.close)
-        from hub.runtime import rules_runtime
+        from wardlink.hub.runtime import rules_runtime
 
         if args.rules:
             config = config.with_overrides(rules_file=args.rules)
@@ -196,7 +196,7 @@ def cmd_hub_scheduler(args) -> int:
 
 def cmd_rules_check(args) -> int:
     """Validate a rules file without touching the database."""
-    from hub.runtime import load_ruleset
+    from wardlink.hub.runtime import load_ruleset
 
     ruleset = load_ruleset(args.file)
     print(f"{args.file}: {len(ruleset.rules)} rules and {len(ruleset.notifiers)} notifier targets are valid")
@@ -205,8 +205,8 @@ def cmd_rules_check(args) -> int:
 
 def cmd_rules_sync(args) -> int:
     """Make the rules table match a rules file (audited; removed rules are disabled, never deleted)."""
-    from hub.db import open_engine
-    from hub.runtime import sync_ruleset
+    from wardlink.hub.db import open_engine
+    from wardlink.hub.runtime import sync_ruleset
 
     config = _config(args)
     path = args.file or config.rules_file
@@ -224,7 +224,7 @@ def cmd_rules_sync(args) -> int:
 
 def cmd_db_upgrade(args) -> int:
     """Create or migrate the relational store to the newest schema."""
-    from hub.db import upgrade
+    from wardlink.hub.db import upgrade
 
     config = _config(args)
     upgrade(config.resolved_database_url)
@@ -234,8 +234,8 @@ def cmd_db_upgrade(args) -> int:
 
 def cmd_admin_create_user(args) -> int:
     """Create a user and print a generated password once."""
-    from hub.db import open_engine, session_scope
-    from hub.services import users
+    from wardlink.hub.db import open_engine, session_scope
+    from wardlink.hub.services import users
 
     config = _config(args)
     engine = open_engine(config.resolved_database_url)
@@ -249,8 +249,8 @@ def cmd_admin_create_user(args) -> int:
 
 def cmd_admin_reset_password(args) -> int:
     """Give a user a new generated password and unlock the account."""
-    from hub.db import open_engine, session_scope
-    from hub.services import users
+    from wardlink.hub.db import open_engine, session_scope
+    from wardlink.hub.services import users
 
     config = _config(args)
     engine = open_engine(config.resolved_database_url)
@@ -268,8 +268,8 @@ def _head_line(head) -> str:
 def cmd_audit_verify(args) -> int:
     """Check the audit trail's keyed hash chain and its append-only triggers; print the chain
     head; exit 1 and say what is wrong on any failure."""
-    from hub.db import open_engine, session_scope
-    from hub.db import audit as chain
+    from wardlink.hub.db import open_engine, session_scope
+    from wardlink.hub.db import audit as chain
 
     config = _config(args)
     engine = open_engine(config.resolved_database_url)
@@ -293,8 +293,8 @@ def cmd_audit_verify(args) -> int:
 
 def cmd_audit_head(args) -> int:
     """Print the chain head as one JSON line, optionally appending it to a file kept elsewhere."""
-    from hub.db import open_engine, session_scope
-    from hub.db import audit as chain
+    from wardlink.hub.db import open_engine, session_scope
+    from wardlink.hub.db import audit as chain
     from wardlink.clock import SystemClock
 
     config = _config(args)
@@ -316,7 +316,7 @@ def cmd_audit_head(args) -> int:
 
 def cmd_config_show(args) -> int:
     """Print the effective hub configuration and what each key means."""
-    from hub.config import FIELDS
+    from wardlink.hub.config import FIELDS
 
     config = _config(args)
     for name, f in FIELDS.items():

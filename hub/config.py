@@ -14,7 +14,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Mapping
 
-from hub.errors import ConfigError
+from wardlink.hub.errors import ConfigError
 
 TELEMETRY_BACKENDS = ("sqlite", "influxdb")
 

@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.errors import HubError
+from wardlink.hub.errors import HubError
 
 log = logging.getLogger("wardlink.demo")
 
@@ -270,7 +270,7 @@ class Demo:
                         f"Choose another port: `wardlink demo --port {self.port + 1}`.")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
-        from hub.config import load_config
+        from wardlink.hub.config import load_config
 
         self.config = load_config(environ={}, overrides={
             "data_dir": str(self.data_dir / "hub"),
@@ -292,16 +292,16 @@ class Demo:
         log.info("embedded MQTT broker on %s", broker.url)
 
         # 2. relational store, demo site, admin account
-        from hub.db import open_engine, session_scope, upgrade
-        from hub.seed import seed_demo_site
-        from hub.services import users
+        from wardlink.hub.db import open_engine, session_scope, upgrade
+        from wardlink.hub.seed import seed_demo_site
+        from wardlink.hub.services import users
         from wardlink.clock import SystemClock
 
         self.clock = SystemClock()
         upgrade(self.config.resolved_database_url)
         self.engine = open_engine(self.config.resolved_database_url)
         self._parts.append(("database", self.engine.dispose))
-        from hub.db.audit_key import use_audit_key
+        from wardlink.hub.db.audit_key import use_audit_key
 
         use_audit_key(self.config, self.engine)
         with session_scope(self.engine) as session:
@@ -313,11 +313,11 @@ class Demo:
             self.admin_password = users.ensure_admin_with_fresh_password(session, username=DEMO_ADMIN)
 
         # 3. alert rules, telemetry store, ingest and the scheduler
-        from hub.db.resolver import DbResolver
-        from hub.ingest import IngestWorker
-        from hub.runtime import rules_runtime, sync_ruleset
-        from hub.scheduler import Scheduler
-        from hub.telemetry import open_store
+        from wardlink.hub.db.resolver import DbResolver
+        from wardlink.hub.ingest import IngestWorker
+        from wardlink.hub.runtime import rules_runtime, sync_ruleset
+        from wardlink.hub.scheduler import Scheduler
+        from wardlink.hub.telemetry import open_store
 
         rules_file = self.config.data_dir / "rules.toml"
         if not rules_file.exists():
@@ -343,7 +343,7 @@ class Demo:
         # 4. web UI
         from waitress import create_server
 
-        from hub.web import create_app
+        from wardlink.hub.web import create_app
 
         app = create_app(self.config, telemetry=self.store, clock=self.clock)
         server = create_server(app, host=self.host, port=self.port, threads=6, ident="wardlink")
@@ -359,7 +359,7 @@ class Demo:
                                                  data_dir=gw_dir))
         self.gateway_log = open(gw_dir / "gateway.log", "ab")
         self.gateway_proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(gw_config)],
+            [sys.executable, "-m", "wardlink.edge.cli", "run", "--config", str(gw_config)],
             stdout=self.gateway_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         self._parts.append(("gateway", self._stop_gateway))

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hub.config import HubConfig
-from hub.errors import ConfigError
+from wardlink.hub.config import HubConfig
+from wardlink.hub.errors import ConfigError
 from wardlink.clock import Clock
 
 log = logging.getLogger("wardlink.runtime")
@@ -20,7 +20,7 @@ log = logging.getLogger("wardlink.runtime")
 
 def command_client(config: HubConfig, client_id: str, *, timeout: float = 10.0):
     """Return a connected paho client for publishing gateway commands (its loop running)."""
-    from hub.ingest.worker import broker_address, mqtt_client
+    from wardlink.hub.ingest.worker import broker_address, mqtt_client
     from wardlink import mqtt as mqtt_adapter
 
     host, port, _ = broker_address(config.mqtt_url)
@@ -54,7 +54,7 @@ class RulesRuntime:
 
 def load_ruleset(path: str):
     """Return the validated rule set in ``path``; errors name the rule and key."""
-    from hub.rules import load_rules_file
+    from wardlink.hub.rules import load_rules_file
 
     if not path:
         raise ConfigError("rules_file: no rules file configured (set rules_file or pass a FILE)")
@@ -63,8 +63,8 @@ def load_ruleset(path: str):
 
 def sync_ruleset(db_engine, path: str, *, clock: Clock | None = None):
     """Make the rules table match the rules file at ``path``; return the sync report."""
-    from hub.db import session_scope
-    from hub.rules import sync_rules
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.rules import sync_rules
 
     ruleset = load_ruleset(path)
     with session_scope(db_engine) as session:
@@ -77,13 +77,13 @@ def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str)
     Rules themselves come from the database (``wardlink rules sync`` writes them there), so
     several hub processes share one definition; the file supplies the notifier targets.
     """
-    from hub.rules import RulesEngine
+    from wardlink.hub.rules import RulesEngine
 
     runtime = RulesRuntime(engine=None)
     dispatcher = None
     if config.rules_file:
-        from hub.notify.config import build_notifiers
-        from hub.notify.dispatcher import Dispatcher
+        from wardlink.hub.notify.config import build_notifiers
+        from wardlink.hub.notify.dispatcher import Dispatcher
 
         ruleset = load_ruleset(config.rules_file)
         client = None

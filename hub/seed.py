@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from hub.errors import InvalidInput
-from hub.services import assets as asset_service
-from hub.services import gateways as gateway_service
-from hub.services import org
-from hub.services.actor import Actor
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import assets as asset_service
+from wardlink.hub.services import gateways as gateway_service
+from wardlink.hub.services import org
+from wardlink.hub.services.actor import Actor
 from wardlink.clock import Clock
 
 SITE = {"code": "RGH", "name": "Riverside General Hospital", "timezone": "Europe/London"}

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from provisioning.errors import SettingError
+from wardlink.provisioning.errors import SettingError
 from wardlink.protocol import GATEWAY_ID_RE, TOPIC_ROOT
 
 Access = Literal["publish", "subscribe"]

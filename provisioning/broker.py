@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from provisioning.errors import SettingError
+from wardlink.provisioning.errors import SettingError
 
 AUTH_MODES = ("dynsec", "files")
 #: Where Debian/Ubuntu/Raspberry Pi OS put the plugin (one directory per architecture).

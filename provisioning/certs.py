@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from provisioning.acl import check_username
-from provisioning.errors import SettingError
-from provisioning.files import write_new_private
+from wardlink.provisioning.acl import check_username
+from wardlink.provisioning.errors import SettingError
+from wardlink.provisioning.files import write_new_private
 
 KEY_TYPES = {
     "ec": lambda: ec.generate_private_key(ec.SECP256R1()),

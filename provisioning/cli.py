@@ -1,7 +1,7 @@
 """The ``wardlink broker ...`` and ``wardlink grafana ...`` commands.
 
 :func:`register_cli` adds them to the ``wardlink`` parser; each command function returns an
-exit status and turns a :class:`~provisioning.errors.ProvisioningError` into a one-line message
+exit status and turns a :class:`~wardlink.provisioning.errors.ProvisioningError` into a one-line message
 on standard error and status 2.
 """
 
@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from provisioning.acl import DEFAULT_ADMIN_USERNAME, DEFAULT_HUB_USERNAME, check_gateway_id
-from provisioning.errors import SettingError, guarded
+from wardlink.provisioning.acl import DEFAULT_ADMIN_USERNAME, DEFAULT_HUB_USERNAME, check_gateway_id
+from wardlink.provisioning.errors import SettingError, guarded
 
 DEFAULT_SECRETS_DIR = Path("/etc/wardlink")
 DEFAULT_ADMIN_SECRET = DEFAULT_SECRETS_DIR / "mqtt-admin.secret"
@@ -31,7 +31,7 @@ def _read_secret(path: str | os.PathLike, what: str) -> str:
 
 
 def _write_secret(path: Path, value: str, force: bool) -> None:
-    from provisioning.files import write_private
+    from wardlink.provisioning.files import write_private
 
     if path.exists() and not force:
         raise SettingError(f"{path} exists; use --force to replace it")
@@ -44,8 +44,8 @@ def _write_secret(path: Path, value: str, force: bool) -> None:
 @guarded
 def cmd_broker_config(args) -> int:
     """Render mosquitto.conf."""
-    from provisioning.broker import BrokerSettings, render_mosquitto_conf
-    from provisioning.files import write_private
+    from wardlink.provisioning.broker import BrokerSettings, render_mosquitto_conf
+    from wardlink.provisioning.files import write_private
 
     settings = BrokerSettings(
         auth=args.auth, tls_port=args.tls_port, local_port=None if args.no_local_listener else args.local_port,
@@ -65,7 +65,7 @@ def cmd_broker_config(args) -> int:
 @guarded
 def cmd_broker_certs(args) -> int:
     """Create the CA and issue server and client certificates."""
-    from provisioning.certs import make_certificates
+    from wardlink.provisioning.certs import make_certificates
 
     files = make_certificates(args.out, dns_names=args.dns, ips=args.ip, clients=args.client,
                               key_type=args.key_type, organisation=args.organisation,
@@ -85,12 +85,12 @@ def _store(args):
     from contextlib import nullcontext
 
     if args.auth == "files":
-        from provisioning.identities import FileIdentities, sighup_from_pid_file
+        from wardlink.provisioning.identities import FileIdentities, sighup_from_pid_file
 
         reload = sighup_from_pid_file(args.reload_pid_file) if args.reload_pid_file else None
         return nullcontext(FileIdentities(args.password_file, args.acl_file, reload=reload))
-    from provisioning.dynsec import DynsecClient, DynsecIdentities
-    from provisioning.mqttadmin import BrokerAddress
+    from wardlink.provisioning.dynsec import DynsecClient, DynsecIdentities
+    from wardlink.provisioning.mqttadmin import BrokerAddress
 
     address = BrokerAddress.from_url(args.broker_url, args.ca_file)
     password = _read_secret(args.admin_password_file, "admin password file")
@@ -114,14 +114,14 @@ def _after_file_change(args) -> None:
 @guarded
 def cmd_broker_init(args) -> int:
     """Create the broker's initial logins: the hub (and the dynsec admin)."""
-    from provisioning.passwords import generate_password
+    from wardlink.provisioning.passwords import generate_password
 
     secrets_dir = Path(args.secrets_dir)
     hub_secret = secrets_dir / "mqtt-hub.secret"
     hub_password = generate_password()
     if args.auth == "dynsec":
-        from provisioning.dynsec import initial_config
-        from provisioning.files import write_private
+        from wardlink.provisioning.dynsec import initial_config
+        from wardlink.provisioning.files import write_private
 
         target = Path(args.dynsec_file)
         if target.exists() and not args.force:
@@ -140,7 +140,7 @@ def cmd_broker_init(args) -> int:
         print(f"wrote {admin_secret} and {hub_secret} (mode 0600)")
         print(f"make {target} owned by the mosquitto user, then start the broker")
         return 0
-    from provisioning.identities import FileIdentities
+    from wardlink.provisioning.identities import FileIdentities
 
     if hub_secret.exists() and not args.force:
         raise SettingError(f"{hub_secret} exists; use --force to replace it")
@@ -153,7 +153,7 @@ def cmd_broker_init(args) -> int:
 @guarded
 def cmd_gateway_add(args) -> int:
     """Create or reset a gateway's login and hand out its credentials file."""
-    from provisioning.gateways import issue_gateway, write_credentials
+    from wardlink.provisioning.gateways import issue_gateway, write_credentials
 
     check_gateway_id(args.gateway_id)
     with _store(args) as store:
@@ -173,9 +173,9 @@ def _set_enabled(args, enabled: bool) -> int:
     # its tokens and the audit trail change with the broker login (this command's broker options).
     # A gateway the hub does not know (a login made by hand), or no hub configuration at all,
     # still gets its login switched: cutting a gateway off never waits for the hub.
-    from hub.errors import NotFound
-    from provisioning.enroll import IdentityStoreAccounts
-    from provisioning.enroll_cli import switch_gateway
+    from wardlink.hub.errors import NotFound
+    from wardlink.provisioning.enroll import IdentityStoreAccounts
+    from wardlink.provisioning.enroll_cli import switch_gateway
 
     check_gateway_id(args.gateway_id)
     if getattr(args, "config", None) or os.environ.get("WARDLINK_CONFIG"):
@@ -237,7 +237,7 @@ def cmd_gateway_list(args) -> int:
 @guarded
 def cmd_broker_passwd(args) -> int:
     """Give an existing login a new generated password."""
-    from provisioning.passwords import generate_password
+    from wardlink.provisioning.passwords import generate_password
 
     password = generate_password()
     with _store(args) as store:
@@ -257,7 +257,7 @@ def cmd_broker_passwd(args) -> int:
 @guarded
 def cmd_grafana_push(args) -> int:
     """Create or update the datasources, folder and dashboards in Grafana."""
-    from provisioning.grafana.push import push
+    from wardlink.provisioning.grafana.push import push
 
     token = args.token or os.environ.get("WARDLINK_GRAFANA_TOKEN", "")
     if args.token_file:
@@ -282,8 +282,8 @@ def cmd_grafana_push(args) -> int:
 @guarded
 def cmd_grafana_export(args) -> int:
     """Write the dashboards as JSON files."""
-    from provisioning.files import write_private
-    from provisioning.grafana.boards import dashboards
+    from wardlink.provisioning.files import write_private
+    from wardlink.provisioning.grafana.boards import dashboards
 
     out = Path(args.out)
     for name, board in dashboards().items():
@@ -323,7 +323,7 @@ def _identity_options() -> argparse.ArgumentParser:
 
 def register_cli(subparsers) -> None:
     """Add the ``broker``, ``gateway`` and ``grafana`` command groups to the ``wardlink`` parser."""
-    from provisioning.enroll_cli import register as register_gateway_commands
+    from wardlink.provisioning.enroll_cli import register as register_gateway_commands
 
     register_gateway_commands(subparsers)
     broker = subparsers.add_parser(

@@ -2,7 +2,7 @@
 
 Each gateway gets a client (user name = gateway id, bound to the client id the gateway
 runtime uses, so no login can take over another gateway's persistent session) and a role
-``gw-<id>`` with the grants of :mod:`provisioning.acl`. ``disableClient`` and ``deleteClient``
+``gw-<id>`` with the grants of :mod:`wardlink.provisioning.acl`. ``disableClient`` and ``deleteClient``
 disconnect every session of that login on the spot.
 
 :func:`initial_config` writes the plugin's start-up file directly (the same content
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 
-from provisioning.acl import (
+from wardlink.provisioning.acl import (
     DEFAULT_ADMIN_USERNAME,
     DEFAULT_HUB_USERNAME,
     Identity,
@@ -25,10 +25,10 @@ from provisioning.acl import (
     gateway_role,
     hub_identity,
 )
-from provisioning.errors import DynsecCommandError, IdentityNotFound
-from provisioning.identities import IdentityInfo
-from provisioning.mqttadmin import AdminConnection, BrokerAddress
-from provisioning.passwords import dynsec_password
+from wardlink.provisioning.errors import DynsecCommandError, IdentityNotFound
+from wardlink.provisioning.identities import IdentityInfo
+from wardlink.provisioning.mqttadmin import AdminConnection, BrokerAddress
+from wardlink.provisioning.passwords import dynsec_password
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
@@ -124,7 +124,7 @@ class DynsecClient:
 
 
 class DynsecIdentities:
-    """The :class:`~provisioning.identities.IdentityStore` of a broker running the plugin."""
+    """The :class:`~wardlink.provisioning.identities.IdentityStore` of a broker running the plugin."""
 
     def __init__(self, client: DynsecClient) -> None:
         self.client = client

@@ -1,7 +1,7 @@
 """The broker side of gateway enrollment: the hub's ``BrokerAccounts`` over an identity store.
 
-The hub declares what it needs (:class:`hub.services.enrollment.BrokerAccounts`) and never
-imports this package; this module implements it with :mod:`provisioning.identities` (the
+The hub declares what it needs (:class:`wardlink.hub.services.enrollment.BrokerAccounts`) and never
+imports this package; this module implements it with :mod:`wardlink.provisioning.identities` (the
 dynamic-security plugin, or password and ACL files) and offers it to the hub through the
 entry point ``wardlink.broker_accounts`` (:func:`broker_accounts`). The ``wardlink gateway``
 commands use the same class directly.
@@ -32,12 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator, Mapping
 
-from hub.services.enrollment import BrokerLogin, GatewayBroker
-from provisioning.acl import DEFAULT_ADMIN_USERNAME, check_gateway_id
-from provisioning.errors import IdentityNotFound, SettingError
-from provisioning.identities import IdentityStore
-from provisioning.mqttadmin import BrokerAddress
-from provisioning.passwords import generate_password
+from wardlink.hub.services.enrollment import BrokerLogin, GatewayBroker
+from wardlink.provisioning.acl import DEFAULT_ADMIN_USERNAME, check_gateway_id
+from wardlink.provisioning.errors import IdentityNotFound, SettingError
+from wardlink.provisioning.identities import IdentityStore
+from wardlink.provisioning.mqttadmin import BrokerAddress
+from wardlink.provisioning.passwords import generate_password
 
 ENV_SETTINGS = "WARDLINK_ENROLLMENT_CONFIG"
 DEFAULT_SETTINGS = Path("/etc/wardlink/enrollment.toml")
@@ -168,7 +168,7 @@ def _read_secret(path: Path, what: str) -> str:
 def open_store(admin: AdminSettings) -> Iterator[IdentityStore]:
     """Yield the identity store ``admin`` describes, connected for one batch of changes."""
     if admin.auth == "files":
-        from provisioning.identities import FileIdentities, sighup_from_pid_file
+        from wardlink.provisioning.identities import FileIdentities, sighup_from_pid_file
 
         reload = sighup_from_pid_file(admin.reload_pid_file) if admin.reload_pid_file else None
         lock_path = admin.password_file.with_name(admin.password_file.name + ".lock")
@@ -182,7 +182,7 @@ def open_store(admin: AdminSettings) -> Iterator[IdentityStore]:
         finally:
             os.close(fd)
         return
-    from provisioning.dynsec import DynsecClient, DynsecIdentities
+    from wardlink.provisioning.dynsec import DynsecClient, DynsecIdentities
 
     address = BrokerAddress.from_url(admin.url, admin.ca_file)
     password = _read_secret(admin.admin_password_file, "broker_admin.admin_password_file")
@@ -198,7 +198,7 @@ def open_store(admin: AdminSettings) -> Iterator[IdentityStore]:
 
 
 class IdentityStoreAccounts:
-    """:class:`hub.services.enrollment.BrokerAccounts` over an identity store.
+    """:class:`wardlink.hub.services.enrollment.BrokerAccounts` over an identity store.
 
     ``opener`` returns a context manager yielding a connected store; each call opens it for
     one change, so the object is safe to share between web request threads.

@@ -12,13 +12,13 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 
-from provisioning.errors import SettingError, guarded
+from wardlink.provisioning.errors import SettingError, guarded
 
 
 def _hub(args):
-    from hub.config import load_config
-    from hub.db import open_engine
-    from hub.db.audit_key import use_audit_key
+    from wardlink.hub.config import load_config
+    from wardlink.hub.db import open_engine
+    from wardlink.hub.db.audit_key import use_audit_key
 
     config = load_config(args.config)
     # The audit rows these commands write are keyed like the web's when the hub's key exists.
@@ -27,7 +27,7 @@ def _hub(args):
 
 
 def _accounts(args):
-    from provisioning.enroll import IdentityStoreAccounts, load_settings, settings_path
+    from wardlink.provisioning.enroll import IdentityStoreAccounts, load_settings, settings_path
 
     return IdentityStoreAccounts.from_settings(load_settings(args.settings or settings_path()))
 
@@ -58,8 +58,8 @@ def _print_token(issued, public_url: str) -> None:
 @guarded
 def cmd_add(args) -> int:
     """Register a gateway, create its broker login and print its enrollment token."""
-    from hub.db import session_scope
-    from hub.services import enrollment
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services import enrollment
 
     accounts = _accounts(args)
     initial = _initial_config(args.initial_config)
@@ -80,8 +80,8 @@ def cmd_add(args) -> int:
 @guarded
 def cmd_token(args) -> int:
     """Print a new enrollment token for a gateway (earlier unused tokens stop working)."""
-    from hub.db import session_scope
-    from hub.services import enrollment
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services import enrollment
 
     initial = _initial_config(args.initial_config)
     config, engine = _hub(args)
@@ -99,12 +99,12 @@ def switch_gateway(args, accounts, enabled: bool) -> int:
     """Enable or disable ``args.gateway_id`` in the hub (``args.config``) and at the broker.
 
     The one path of every command that switches a gateway: the hub service
-    :func:`hub.services.enrollment.set_enabled` changes the hub's gateway, voids its tokens
+    :func:`wardlink.hub.services.enrollment.set_enabled` changes the hub's gateway, voids its tokens
     when disabling, writes the audit row and switches the broker login through ``accounts``;
     a broker that refuses leaves the hub unchanged.
     """
-    from hub.db import session_scope
-    from hub.services import enrollment
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services import enrollment
 
     _, engine = _hub(args)
     try:
@@ -137,8 +137,8 @@ def cmd_enable(args) -> int:
 @guarded
 def cmd_revoke(args) -> int:
     """Revoke a gateway: delete its broker login, disconnect it, void its tokens."""
-    from hub.db import session_scope
-    from hub.services import enrollment
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services import enrollment
 
     accounts = _accounts(args)
     _, engine = _hub(args)

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.acl import Identity
-from provisioning.files import write_private
-from provisioning.identities import IdentityStore
-from provisioning.passwords import generate_password
+from wardlink.provisioning.acl import Identity
+from wardlink.provisioning.files import write_private
+from wardlink.provisioning.identities import IdentityStore
+from wardlink.provisioning.passwords import generate_password
 
 
 @dataclass(frozen=True)

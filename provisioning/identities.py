@@ -1,7 +1,7 @@
 """Broker identities behind one interface: the dynamic-security plugin or plain files.
 
 :class:`IdentityStore` is what the CLI (and later the hub's gateway enrollment) calls; both
-implementations give a gateway exactly the grants of :mod:`provisioning.acl` and cut a
+implementations give a gateway exactly the grants of :mod:`wardlink.provisioning.acl` and cut a
 disabled or removed gateway off at once: the plugin kicks the session itself, the file store
 makes Mosquitto reload (SIGHUP), which drops every connection whose login is gone.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
-from provisioning.acl import (
+from wardlink.provisioning.acl import (
     DEFAULT_HUB_USERNAME,
     Identity,
     check_gateway_id,
@@ -23,9 +23,9 @@ from provisioning.acl import (
     hub_identity,
     render_acl_file,
 )
-from provisioning.errors import IdentityNotFound, ProvisioningError, SettingError
-from provisioning.files import write_private
-from provisioning.passwords import PasswordFile
+from wardlink.provisioning.errors import IdentityNotFound, ProvisioningError, SettingError
+from wardlink.provisioning.files import write_private
+from wardlink.provisioning.passwords import PasswordFile
 
 
 @dataclass(frozen=True, slots=True)

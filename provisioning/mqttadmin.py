@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 
-from provisioning.errors import BrokerError, SettingError
+from wardlink.provisioning.errors import BrokerError, SettingError
 from wardlink import mqtt as mqtt_adapter
 
 

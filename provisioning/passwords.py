@@ -18,8 +18,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.errors import IdentityNotFound, SettingError
-from provisioning.files import write_private
+from wardlink.provisioning.errors import IdentityNotFound, SettingError
+from wardlink.provisioning.files import write_private
 
 ITERATIONS = 101
 SALT_BYTES = 12

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provisioning.errors import SettingError
+from wardlink.provisioning.errors import SettingError
 
 UNIT_DIR = Path(__file__).parent / "systemd"
 DEFAULT_VENV = "/opt/wardlink/venv"

@@ -23,8 +23,8 @@ def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ())
 
 
 def parsers():
-    from edge.cli import build_parser as edge_parser
-    from hub.cli import build_parser as hub_parser
+    from wardlink.edge.cli import build_parser as edge_parser
+    from wardlink.hub.cli import build_parser as hub_parser
 
     return {"wardlink": hub_parser(), "wardlink-edge": edge_parser()}
 
@@ -58,7 +58,7 @@ def test_every_command_appears_in_the_docs(prog, words, sub, help_text):
     assert f"{prog} {' '.join(words)}" in documented_text(), f"`{prog} {' '.join(words)}` is not in README.md or docs/"
 
 
-@pytest.mark.parametrize("script, module", [("wardlink", "hub.cli"), ("wardlink-edge", "edge.cli")])
+@pytest.mark.parametrize("script, module", [("wardlink", "wardlink.hub.cli"), ("wardlink-edge", "wardlink.edge.cli")])
 def test_help_runs_as_a_program(script, module):
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -68,7 +68,7 @@ def test_help_runs_as_a_program(script, module):
 def test_protocol_check_reports_the_rejection_reason(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"v": 1, "gateway": "gw-b", "boot": "x", "seq": 0, "readings": [["a", 1795341600000, 1]]}')
-    out = subprocess.run([sys.executable, "-m", "hub.cli", "protocol", "check", "wardlink/v1/gw-a/telemetry",
+    out = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "protocol", "check", "wardlink/v1/gw-a/telemetry",
                           str(bad)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "gateway_mismatch" in out.stderr
@@ -77,7 +77,7 @@ def test_protocol_check_reports_the_rejection_reason(tmp_path):
 def test_config_errors_name_the_key(tmp_path):
     cfg = tmp_path / "hub.toml"
     cfg.write_text('telemetry = "mongodb"\n')
-    out = subprocess.run([sys.executable, "-m", "hub.cli", "--config", str(cfg), "config", "show"],
+    out = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "--config", str(cfg), "config", "show"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "telemetry: must be one of sqlite, influxdb" in out.stderr

@@ -29,7 +29,7 @@ class DemoProcess:
         self.log = open(data_dir.parent / f"demo-{port}-{time.monotonic_ns()}.log", "w+")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "demo", "--data-dir", str(data_dir), "--port", str(port)],
+            [sys.executable, "-m", "wardlink.hub.cli", "demo", "--data-dir", str(data_dir), "--port", str(port)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def output(self) -> str:
@@ -147,7 +147,7 @@ def test_demo_says_clearly_when_the_web_port_is_taken(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "hub.cli", "demo", "--data-dir", str(tmp_path / "d"),
+        out = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "demo", "--data-dir", str(tmp_path / "d"),
                               "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in out.stderr

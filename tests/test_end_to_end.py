@@ -17,15 +17,15 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from hub.config import load_config
-from hub.db import open_engine, session_scope, upgrade
-from hub.db.resolver import DbResolver
-from hub.demo import CHANNELS, DEMO_GATEWAY, gateway_config_toml
-from hub.ingest import IngestWorker
-from hub.seed import seed_demo_site
-from hub.services import users
-from hub.telemetry import open_store
-from hub.web import create_app
+from wardlink.hub.config import load_config
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.db.resolver import DbResolver
+from wardlink.hub.demo import CHANNELS, DEMO_GATEWAY, gateway_config_toml
+from wardlink.hub.ingest import IngestWorker
+from wardlink.hub.seed import seed_demo_site
+from wardlink.hub.services import users
+from wardlink.hub.telemetry import open_store
+from wardlink.hub.web import create_app
 from wardlink import protocol
 from wardlink.clock import SystemClock
 from waiting import wait_for
@@ -118,7 +118,7 @@ def test_readings_flow_from_emulated_sensors_to_both_stores_and_the_api(tmp_path
         wait_for(recorder.subscribed.is_set, 10, "the recorder's subscription")
         wait_for(lambda: all(w.stats().subscribed for w in workers), 20, "ingest workers to subscribe")
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(gw_dir / "gateway.toml")],
+            [sys.executable, "-m", "wardlink.edge.cli", "run", "--config", str(gw_dir / "gateway.toml")],
             stdout=open(gw_dir / "gateway.log", "wb"), stderr=subprocess.STDOUT)
         channels = {c.channel_id for c in CHANNELS}
 

@@ -8,18 +8,37 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("wardlink", "hardware", "edge", "hub", "provisioning")
+#: installed package -> the folder of the repository that holds it (pyproject's package-dir)
+PACKAGE_DIRS = {
+    "wardlink": "wardlink",
+    "wardlink.hardware": "hardware",
+    "wardlink.edge": "edge",
+    "wardlink.hub": "hub",
+    "wardlink.provisioning": "provisioning",
+}
+#: the old top-level names: importing one would load a second copy of a package
+OLD_NAMES = {"hub", "edge", "hardware", "provisioning"}
 #: package -> packages of ours it must never import
 FORBIDDEN = {
-    "wardlink": {"hardware", "edge", "hub", "provisioning"},
-    "hardware": {"edge", "hub", "provisioning"},
-    "edge": {"hub", "provisioning"},
-    "hub": {"edge", "hardware", "provisioning"},
-    "provisioning": {"hardware"},
+    "wardlink": {"wardlink.hardware", "wardlink.edge", "wardlink.hub", "wardlink.provisioning"},
+    "wardlink.hardware": {"wardlink.edge", "wardlink.hub", "wardlink.provisioning"},
+    "wardlink.edge": {"wardlink.hub", "wardlink.provisioning"},
+    "wardlink.hub": {"wardlink.edge", "wardlink.hardware", "wardlink.provisioning"},
+    "wardlink.provisioning": {"wardlink.hardware"},
 }
 
 
+def root_of(module: str) -> str:
+    """Return the installed package a module belongs to (``wardlink.hub.db`` -> ``wardlink.hub``;
+    ``wardlink.protocol`` -> ``wardlink``, the shared core)."""
+    for root in sorted(PACKAGE_DIRS, key=len, reverse=True):
+        if module == root or module.startswith(root + "."):
+            return root
+    raise ValueError(module)
+
+
 def imported_roots(path: Path) -> set[str]:
+    """Return the first name of every module ``path`` imports (absolute imports only)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     roots = set()
     for node in ast.walk(tree):
@@ -30,16 +49,17 @@ def imported_roots(path: Path) -> set[str]:
     return roots
 
 
-def modules():
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            yield pytest.param(package, path, id=str(path.relative_to(ROOT)))
+def python_files():
+    for folder in (*PACKAGE_DIRS.values(), "tests", "bench"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            yield pytest.param(path, id=str(path.relative_to(ROOT)))
 
 
-@pytest.mark.parametrize("package, path", list(modules()))
-def test_module_imports_only_what_its_package_may(package, path):
-    bad = imported_roots(path) & FORBIDDEN[package]
-    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}, which {package} must not"
+@pytest.mark.parametrize("path", list(python_files()))
+def test_nothing_imports_a_package_by_its_folder_name(path):
+    bad = imported_roots(path) & OLD_NAMES
+    assert not bad, (f"{path.relative_to(ROOT)} imports {sorted(bad)}: the installed names are "
+                     f"{', '.join('wardlink.' + n for n in sorted(bad))}")
 
 
 def test_top_level_is_the_fixed_layout():
@@ -88,15 +108,15 @@ HUB_LAYERS: dict[str, frozenset[str]] = {
 }
 
 
-def module_index(root: Path, packages=PACKAGES) -> dict[str, Path]:
-    """Return module name -> file for every module of ``packages`` under ``root``."""
+def module_index(root: Path, dirs=PACKAGE_DIRS) -> dict[str, Path]:
+    """Return installed module name -> file for every module of the folders ``dirs`` maps."""
     out = {}
-    for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
-            parts = path.relative_to(root).with_suffix("").parts
+    for package, folder in dirs.items():
+        for path in sorted((root / folder).rglob("*.py")):
+            parts = path.relative_to(root / folder).with_suffix("").parts
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            out[".".join(parts)] = path
+            out[".".join((package, *parts))] = path
     return out
 
 
@@ -130,9 +150,9 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     return found
 
 
-def import_graph(root: Path, packages=PACKAGES) -> dict[str, set[str]]:
-    """Return module -> modules of ours it imports, for every module of ``packages``."""
-    known = module_index(root, packages)
+def import_graph(root: Path, dirs=PACKAGE_DIRS) -> dict[str, set[str]]:
+    """Return module -> modules of ours it imports, for every module of the folders ``dirs`` maps."""
+    known = module_index(root, dirs)
     graph = {}
     for name, path in known.items():
         # A module imports its parent packages by being imported; that is no edge of its own.
@@ -141,9 +161,9 @@ def import_graph(root: Path, packages=PACKAGES) -> dict[str, set[str]]:
 
 
 def hub_part(module: str) -> str | None:
-    """Return the layer table's part of a hub module (``hub.db.models.rules`` -> ``db``)."""
+    """Return the layer table's part of a hub module (``wardlink.hub.db.models.rules`` -> ``db``)."""
     parts = module.split(".")
-    return parts[1] if parts[0] == "hub" and len(parts) > 1 else None
+    return parts[2] if parts[:2] == ["wardlink", "hub"] and len(parts) > 2 else None
 
 
 def layer_violations(graph: dict[str, set[str]], layers=HUB_LAYERS) -> list[str]:
@@ -151,11 +171,11 @@ def layer_violations(graph: dict[str, set[str]], layers=HUB_LAYERS) -> list[str]
     out = []
     for source, targets in sorted(graph.items()):
         here = hub_part(source)
-        if here is None and source == "hub":
+        if here is None and source == "wardlink.hub":
             here = "hub"
         for target in sorted(targets):
             there = hub_part(target)
-            if source.split(".")[0] != "hub" or target.split(".")[0] != "hub" or here == there:
+            if root_of(source) != "wardlink.hub" or root_of(target) != "wardlink.hub" or here == there:
                 continue
             if here not in layers or there not in layers or there not in layers[here]:
                 out.append(f"{source} -> {target} ({here} may not import {there})")
@@ -208,26 +228,37 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Return the graph between packages: a module belongs to the package that holds it
-    (``hub.db.models.rules`` to ``hub.db``, ``hub.cli`` to ``hub``); imports inside a package,
-    and between a package and the packages it holds, are left out."""
-    def package_of(module: str) -> str:
-        parts = module.split(".")
-        return ".".join(parts[:2]) if len(parts) > 1 and f"{parts[0]}.{parts[1]}" in packages else parts[0]
-
+    """Return the graph between packages: a module belongs to the package that holds it, one
+    level below its installed root (``wardlink.hub.db.models.rules`` to ``wardlink.hub.db``,
+    ``wardlink.hub.cli`` to ``wardlink.hub``, ``wardlink.protocol`` to ``wardlink``); imports inside
+    a package, and between a package and the packages it holds, are left out."""
     packages = {m for m in graph if any(o.startswith(m + ".") for o in graph)}
+
+    def package_of(module: str) -> str:
+        root = root_of(module)
+        rest = module[len(root) + 1:].split(".") if module != root else []
+        inner = f"{root}.{rest[0]}" if len(rest) > 1 else ""
+        return inner if inner in packages and root_of(inner) == root else root
+
     out: dict[str, set[str]] = {}
     for source, targets in graph.items():
         a = package_of(source)
         out.setdefault(a, set())
         for target in targets:
             b = package_of(target)
-            if a != b and not a.startswith(b + ".") and not b.startswith(a + "."):
+            nested = root_of(a) == root_of(b) and (a.startswith(b + ".") or b.startswith(a + "."))
+            if a != b and not nested:
                 out[a].add(b)
     return out
 
 
 GRAPH = import_graph(ROOT)
+
+
+def test_each_package_imports_only_what_it_may():
+    bad = [f"{source} -> {target}" for source, targets in sorted(GRAPH.items()) for target in sorted(targets)
+           if root_of(target) in FORBIDDEN[root_of(source)]]
+    assert not bad, "imports across packages that docs/architecture.md forbids:\n" + "\n".join(bad)
 
 
 def test_the_layer_table_is_itself_layered():
@@ -256,29 +287,29 @@ def test_the_checks_catch_a_wrong_import_and_a_cycle(tmp_path):
         "hub/errors.py": "",
         "hub/db/__init__.py": "",
         # a lazy import of a higher layer, inside a function
-        "hub/db/engine.py": "def f():\n    from hub.web.pages import view\n    return view\n",
+        "hub/db/engine.py": "def f():\n    from wardlink.hub.web.pages import view\n    return view\n",
         "hub/web/__init__.py": "",
-        "hub/web/pages.py": "from hub.errors import *\nfrom . import forms\nview = 1\n",
+        "hub/web/pages.py": "from wardlink.hub.errors import *\nfrom . import forms\nview = 1\n",
         # a two-module cycle, one side relative and under TYPE_CHECKING
         "hub/web/forms.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .pages import view\n",
         # a package cycle without a module cycle: services.a -> ingest.b, ingest.c -> services.d
         "hub/services/__init__.py": "",
-        "hub/services/a.py": "import hub.ingest.b\n",
+        "hub/services/a.py": "import wardlink.hub.ingest.b\n",
         "hub/services/d.py": "",
         "hub/ingest/__init__.py": "",
         "hub/ingest/b.py": "",
-        "hub/ingest/c.py": "from hub.services import d\n",
+        "hub/ingest/c.py": "from wardlink.hub.services import d\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    graph = import_graph(tmp_path, ("hub",))
+    graph = import_graph(tmp_path, {"wardlink.hub": "hub"})
 
     assert layer_violations(graph) == [
-        "hub.db.engine -> hub.web.pages (db may not import web)",
-        "hub.services.a -> hub.ingest.b (services may not import ingest)",
+        "wardlink.hub.db.engine -> wardlink.hub.web.pages (db may not import web)",
+        "wardlink.hub.services.a -> wardlink.hub.ingest.b (services may not import ingest)",
     ]
-    assert cycles(graph) == [["hub.web.forms", "hub.web.pages"]]
-    assert cycles(package_graph(graph)) == [["hub.ingest", "hub.services"]]
+    assert cycles(graph) == [["wardlink.hub.web.forms", "wardlink.hub.web.pages"]]
+    assert cycles(package_graph(graph)) == [["wardlink.hub.ingest", "wardlink.hub.services"]]
     # and the real tree's checks use the same functions
-    assert import_graph(tmp_path, ("hub",))["hub.web.pages"] == {"hub.errors", "hub.web.forms"}
+    assert graph["wardlink.hub.web.pages"] == {"wardlink.hub.errors", "wardlink.hub.web.forms"}

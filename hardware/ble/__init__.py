@@ -2,5 +2,5 @@
 
 The decoders (:mod:`.bthome`, :mod:`.ruuvi`, :mod:`.ibeacon`) are pure functions of bytes;
 bleak is imported only by :mod:`.scanner` when a real adapter starts scanning. Drivers
-registered in :mod:`hardware.registry`: ``bthome``, ``ruuvitag``, ``ble_presence``.
+registered in :mod:`wardlink.hardware.registry`: ``bthome``, ``ruuvitag``, ``ble_presence``.
 """

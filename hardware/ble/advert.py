@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hardware.errors import DecodeError
+from wardlink.hardware.errors import DecodeError
 
 BASE_UUID_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")

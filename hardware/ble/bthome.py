@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hardware.ble.advert import mac_bytes
-from hardware.errors import DecodeError, DecryptionError, UnknownObjectError
+from wardlink.hardware.ble.advert import mac_bytes
+from wardlink.hardware.errors import DecodeError, DecryptionError, UnknownObjectError
 
 UUID = "0000fcd2-0000-1000-8000-00805f9b34fb"
 UUID16_LE = b"\xd2\xfc"

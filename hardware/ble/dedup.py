@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardware.errors import ConfigError
+from wardlink.hardware.errors import ConfigError
 
 POLICIES = ("gap", "strict")
 NEW, DUPLICATE, REPLAY, RESET = "new", "duplicate", "replay", "reset"

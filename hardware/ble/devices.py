@@ -15,12 +15,12 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 
-from hardware.ble import bthome, ibeacon, ruuvi
-from hardware.ble.advert import Advertisement, normalize_mac
-from hardware.ble.dedup import NEW, RESET, SequenceGuard
-from hardware.ble.presence import PresenceConfig, PresenceTracker
-from hardware.device import Device
-from hardware.errors import ConfigError, DecodeError, HardwareError, SensorTimeoutError
+from wardlink.hardware.ble import bthome, ibeacon, ruuvi
+from wardlink.hardware.ble.advert import Advertisement, normalize_mac
+from wardlink.hardware.ble.dedup import NEW, RESET, SequenceGuard
+from wardlink.hardware.ble.presence import PresenceConfig, PresenceTracker
+from wardlink.hardware.device import Device
+from wardlink.hardware.errors import ConfigError, DecodeError, HardwareError, SensorTimeoutError
 
 MAX_QUEUED_EVENTS = 1000
 

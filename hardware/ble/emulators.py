@@ -13,11 +13,11 @@ import struct
 from collections import deque
 from collections.abc import Mapping
 
-from hardware.ble import bthome, ruuvi
-from hardware.ble.advert import Advertisement
-from hardware.ble.radio import ReplayRadio, load_replay
-from hardware.emulation import ChipEmulator, Physical
-from hardware.errors import ConfigError
+from wardlink.hardware.ble import bthome, ruuvi
+from wardlink.hardware.ble.advert import Advertisement
+from wardlink.hardware.ble.radio import ReplayRadio, load_replay
+from wardlink.hardware.emulation import ChipEmulator, Physical
+from wardlink.hardware.errors import ConfigError
 
 
 class TagEmulator(ChipEmulator):

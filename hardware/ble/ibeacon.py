@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 import uuid
 
-from hardware.errors import DecodeError
+from wardlink.hardware.errors import DecodeError
 
 COMPANY_ID = 0x004C
 PREFIX = b"\x02\x15"

@@ -23,7 +23,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from hardware.errors import ConfigError
+from wardlink.hardware.errors import ConfigError
 
 SMOOTHING = ("ema", "median")
 

@@ -1,6 +1,6 @@
 """The BLE "bus": a radio that hands every advertisement to the devices listening.
 
-Two radios exist and devices cannot tell them apart: :class:`hardware.ble.scanner.BleakRadio`
+Two radios exist and devices cannot tell them apart: :class:`wardlink.hardware.ble.scanner.BleakRadio`
 (a real adapter through bleak) and :class:`ReplayRadio` (recorded or emulated
 advertisements released as the injected clock reaches their time). Both end in
 :meth:`Radio.dispatch`, the one callback path.
@@ -24,8 +24,8 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from hardware.ble.advert import Advertisement
-from hardware.errors import DecodeError, HardwareError
+from wardlink.hardware.ble.advert import Advertisement
+from wardlink.hardware.errors import DecodeError, HardwareError
 
 Listener = Callable[[Advertisement], None]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from hardware.errors import DecodeError
+from wardlink.hardware.errors import DecodeError
 
 COMPANY_ID = 0x0499
 FORMAT = 5

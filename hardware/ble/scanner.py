@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from hardware.ble.advert import Advertisement
-from hardware.ble.radio import Radio
-from hardware.errors import BusError, DecodeError
+from wardlink.hardware.ble.advert import Advertisement
+from wardlink.hardware.ble.radio import Radio
+from wardlink.hardware.errors import BusError, DecodeError
 
 
 class BleakRadio(Radio):

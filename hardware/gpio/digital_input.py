@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from gpiozero import DigitalInputDevice
 
-from hardware.device import Device
-from hardware.emulation import ChipEmulator, Physical
-from hardware.errors import NotModelledError
-from hardware.gpio.pins import PULL_UP, gpio_errors, line_pin
+from wardlink.hardware.device import Device
+from wardlink.hardware.emulation import ChipEmulator, Physical
+from wardlink.hardware.errors import NotModelledError
+from wardlink.hardware.gpio.pins import PULL_UP, gpio_errors, line_pin
 
 
 class DigitalInput(Device):

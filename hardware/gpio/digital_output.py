@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from gpiozero import DigitalOutputDevice
 
-from hardware.device import Device
-from hardware.emulation import ChipEmulator
-from hardware.errors import ConfigError
-from hardware.gpio.pins import gpio_errors
+from wardlink.hardware.device import Device
+from wardlink.hardware.emulation import ChipEmulator
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.gpio.pins import gpio_errors
 
 #: name -> (on seconds, off seconds); None means steadily on.
 PATTERNS: dict[str, tuple[float, float] | None] = {

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from gpiozero.exc import BadPinFactory, GPIOZeroError
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from hardware.errors import BusError, ConfigError
+from wardlink.hardware.errors import BusError, ConfigError
 
 #: Mock pins record every change; keep the history bounded for long emulated runs.
 HISTORY = 1000

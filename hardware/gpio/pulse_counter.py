@@ -12,11 +12,11 @@ from collections.abc import Mapping
 
 from gpiozero import DigitalInputDevice
 
-from hardware import signals
-from hardware.device import Device
-from hardware.emulation import ChipEmulator, Physical
-from hardware.errors import ConfigError, NotModelledError
-from hardware.gpio.pins import PULL_UP, gpio_errors, line_pin
+from wardlink.hardware import signals
+from wardlink.hardware.device import Device
+from wardlink.hardware.emulation import ChipEmulator, Physical
+from wardlink.hardware.errors import ConfigError, NotModelledError
+from wardlink.hardware.gpio.pins import PULL_UP, gpio_errors, line_pin
 
 #: rate_per -> seconds in that unit.
 RATE_SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}

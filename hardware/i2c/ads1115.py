@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hardware import signals
-from hardware.emulation import Physical
-from hardware.errors import ConfigError, DecodeError, NotModelledError, OutOfRangeError, SensorTimeoutError
-from hardware.i2c.bus import I2CDevice, Nack, RegisterChip
+from wardlink.hardware import signals
+from wardlink.hardware.emulation import Physical
+from wardlink.hardware.errors import ConfigError, DecodeError, NotModelledError, OutOfRangeError, SensorTimeoutError
+from wardlink.hardware.i2c.bus import I2CDevice, Nack, RegisterChip
 
 CONVERSION, CONFIG, LO_THRESH, HI_THRESH = range(4)
 CONFIG_RESET = 0x8583

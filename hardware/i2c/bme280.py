@@ -13,8 +13,8 @@ from __future__ import annotations
 import struct
 from dataclasses import astuple, dataclass
 
-from hardware.emulation import Physical
-from hardware.errors import (
+from wardlink.hardware.emulation import Physical
+from wardlink.hardware.errors import (
     DecodeError,
     DeviceAbsentError,
     InvalidReadingError,
@@ -22,7 +22,7 @@ from hardware.errors import (
     OutOfRangeError,
     SensorTimeoutError,
 )
-from hardware.i2c.bus import I2CDevice, Nack, RegisterChip
+from wardlink.hardware.i2c.bus import I2CDevice, Nack, RegisterChip
 
 CHIP_ID, CHIP_ID_VALUE, BMP280_CHIP_IDS = 0xD0, 0x60, (0x56, 0x57, 0x58)
 RESET, RESET_WORD = 0xE0, 0xB6

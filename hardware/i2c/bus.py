@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from smbus2 import i2c_msg
 from smbus2.smbus2 import I2C_M_RD, I2C_SMBUS_BLOCK_MAX
 
-from hardware.device import Device
-from hardware.emulation import ChipEmulator
-from hardware.errors import (
+from wardlink.hardware.device import Device
+from wardlink.hardware.emulation import ChipEmulator
+from wardlink.hardware.errors import (
     BusError,
     ConfigError,
     DeviceAbsentError,

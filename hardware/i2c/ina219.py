@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from hardware.emulation import Physical
-from hardware.errors import ConfigError, DecodeError, NotModelledError, OutOfRangeError, SensorTimeoutError
-from hardware.i2c.bus import I2CDevice, Nack, RegisterChip
+from wardlink.hardware.emulation import Physical
+from wardlink.hardware.errors import ConfigError, DecodeError, NotModelledError, OutOfRangeError, SensorTimeoutError
+from wardlink.hardware.i2c.bus import I2CDevice, Nack, RegisterChip
 
 CONFIG, SHUNT, BUS, POWER, CURRENT, CALIBRATION = range(6)
 CONFIG_RESET = 0x399F

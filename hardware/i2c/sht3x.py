@@ -12,9 +12,9 @@ import errno
 
 from smbus2 import i2c_msg
 
-from hardware.emulation import Physical
-from hardware.errors import CRCError, DecodeError, NotModelledError, SensorTimeoutError
-from hardware.i2c.bus import I2CChip, I2CDevice, Nack
+from wardlink.hardware.emulation import Physical
+from wardlink.hardware.errors import CRCError, DecodeError, NotModelledError, SensorTimeoutError
+from wardlink.hardware.i2c.bus import I2CChip, I2CDevice, Nack
 
 #: repeatability -> (command, typical s, maximum s) for single shot without clock stretching.
 SINGLE_SHOT = {

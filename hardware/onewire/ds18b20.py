@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 
-from hardware.device import Device
-from hardware.emulation import ChipEmulator, Physical
-from hardware.errors import (
+from wardlink.hardware.device import Device
+from wardlink.hardware.emulation import ChipEmulator, Physical
+from wardlink.hardware.errors import (
     CRCError,
     DecodeError,
     InvalidReadingError,

@@ -13,7 +13,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from hardware.errors import BusError, ConfigError, DeviceAbsentError
+from wardlink.hardware.errors import BusError, ConfigError, DeviceAbsentError
 
 
 class W1Bus:

@@ -2,6 +2,6 @@
 
 Pure parts (CRC, framing, profiles, register decoding) have no I/O; devices get their port
 from the backend (``backend.bus("serial", settings)``); emulators serve a real pty.
-Drivers registered in :mod:`hardware.registry`: ``sterilizer_printer``, ``serial_lines``,
+Drivers registered in :mod:`wardlink.hardware.registry`: ``sterilizer_printer``, ``serial_lines``,
 ``modbus_rtu``.
 """

@@ -13,13 +13,13 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 
-from hardware.device import Device
-from hardware.errors import BusError, ConfigError
-from hardware.serial.framing import Framing, LineFramer, LineRejected, Rejects
-from hardware.serial.modbus import FUNCTIONS, ModbusRtuMaster
-from hardware.serial.ports import SerialLine, SerialSettings
-from hardware.serial.profiles import build_profile
-from hardware.serial.registers import Point, plan_blocks
+from wardlink.hardware.device import Device
+from wardlink.hardware.errors import BusError, ConfigError
+from wardlink.hardware.serial.framing import Framing, LineFramer, LineRejected, Rejects
+from wardlink.hardware.serial.modbus import FUNCTIONS, ModbusRtuMaster
+from wardlink.hardware.serial.ports import SerialLine, SerialSettings
+from wardlink.hardware.serial.profiles import build_profile
+from wardlink.hardware.serial.registers import Point, plan_blocks
 
 MAX_QUEUED_EVENTS = 1000
 
@@ -216,7 +216,7 @@ def parse_framing(value, key: str) -> Framing:
 
 def parse_points(value, key: str) -> tuple[Point, ...]:
     """Validate the ``points`` parameter."""
-    from hardware.serial.registers import parse_points as parse
+    from wardlink.hardware.serial.registers import parse_points as parse
 
     if isinstance(value, tuple) and value and all(isinstance(p, Point) for p in value):
         return value

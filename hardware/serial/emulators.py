@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from hardware import signals
-from hardware.errors import ConfigError
-from hardware.serial import ports
-from hardware.serial.modbus_emulator import ModbusSlaveEmulator
-from hardware.serial.profiles import build_profile
-from hardware.serial.ptys import PtyEmulator
-from hardware.serial.registers import TYPES, Point, encode
-from hardware.serial.sterilizer_emulator import SterilizerEmulator
+from wardlink.hardware import signals
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.serial import ports
+from wardlink.hardware.serial.modbus_emulator import ModbusSlaveEmulator
+from wardlink.hardware.serial.profiles import build_profile
+from wardlink.hardware.serial.ptys import PtyEmulator
+from wardlink.hardware.serial.registers import TYPES, Point, encode
+from wardlink.hardware.serial.sterilizer_emulator import SterilizerEmulator
 
 #: The emulated steriliser starts a cycle at once and then every half hour.
 STERILIZER_PERIOD_S = 1800.0

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hardware.errors import ConfigError, DecodeError
+from wardlink.hardware.errors import ConfigError, DecodeError
 
 TERMINATORS = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
 _PRINTER_CONTROL = re.compile(r"\x1b.|[\x0c\x0e\x0f\x12\x14]", re.DOTALL)

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hardware.errors import ConfigError, CRCError, DecodeError, DeviceExceptionError, SensorTimeoutError
-from hardware.serial.crc import crc_ok, with_crc
+from wardlink.hardware.errors import ConfigError, CRCError, DecodeError, DeviceExceptionError, SensorTimeoutError
+from wardlink.hardware.serial.crc import crc_ok, with_crc
 
 READ_HOLDING_REGISTERS = 0x03
 READ_INPUT_REGISTERS = 0x04

@@ -19,10 +19,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-from hardware.errors import NotModelledError
-from hardware.serial.crc import crc_ok, with_crc
-from hardware.serial.modbus import MAX_REGISTERS, READ_HOLDING_REGISTERS, READ_INPUT_REGISTERS, silent_interval
-from hardware.serial.ptys import PtyEmulator
+from wardlink.hardware.errors import NotModelledError
+from wardlink.hardware.serial.crc import crc_ok, with_crc
+from wardlink.hardware.serial.modbus import MAX_REGISTERS, READ_HOLDING_REGISTERS, READ_INPUT_REGISTERS, silent_interval
+from wardlink.hardware.serial.ptys import PtyEmulator
 
 FAULTS = ("bad_crc", "no_reply", "exception", "garbage", "truncate")
 #: Bytes sent for the "garbage" fault: what a floating RS-485 line or a baud-rate mismatch looks like.

@@ -13,7 +13,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from hardware.errors import BusError, ConfigError, NotEmulatedError
+from wardlink.hardware.errors import BusError, ConfigError, NotEmulatedError
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from hardware.errors import ConfigError
-from hardware.serial.framing import LineRejected
-from hardware.serial.sterilizer import SterilizerReportParser
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.serial.framing import LineRejected
+from wardlink.hardware.serial.sterilizer import SterilizerReportParser
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import select
 import threading
 import tty
 
-from hardware.errors import BusError
+from wardlink.hardware.errors import BusError
 
 
 class PtyPair:

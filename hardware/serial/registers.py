@@ -17,8 +17,8 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hardware.errors import ConfigError
-from hardware.serial.modbus import FUNCTIONS, MAX_REGISTERS
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.serial.modbus import FUNCTIONS, MAX_REGISTERS
 
 # type -> (registers, struct format of the big-endian value)
 TYPES: dict[str, tuple[int, str]] = {

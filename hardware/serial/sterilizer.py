@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from hardware.serial.framing import LineRejected
+from wardlink.hardware.serial.framing import LineRejected
 
 PHASES = ("START", "VACUUM", "STEAM", "HEATING", "STERILIZE", "EXHAUST", "DRY", "AIR", "END")
 EVENT_TYPE = "sterilizer.cycle"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from hardware.emulation import ChipEmulator
-from hardware.serial.ptys import PtyEmulator
-from hardware.serial.sterilizer import CycleSpec, render_report, typical_samples
+from wardlink.hardware.emulation import ChipEmulator
+from wardlink.hardware.serial.ptys import PtyEmulator
+from wardlink.hardware.serial.sterilizer import CycleSpec, render_report, typical_samples
 
 #: A line of noise as a printer cable picks up when a motor starts next to it.
 NOISE = b"\xfe\x80#@\x00\x81~~\r\n"

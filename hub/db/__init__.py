@@ -1,8 +1,8 @@
 """The hub's relational store: SQLAlchemy models, engines and sessions, Alembic migrations."""
 
-from hub.db.base import Base
-from hub.db.engine import is_sqlite, make_session, open_engine, session_scope
-from hub.db.migrate import check_current, current_revision, downgrade, head_revision, upgrade
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.engine import is_sqlite, make_session, open_engine, session_scope
+from wardlink.hub.db.migrate import check_current, current_revision, downgrade, head_revision, upgrade
 
 __all__ = [
     "Base", "check_current", "current_revision", "downgrade", "head_revision", "is_sqlite",

@@ -3,7 +3,7 @@
 Each row's ``row_hash`` covers its canonical JSON content, which includes the previous row's
 hash, so changing or deleting any row breaks every hash after it. From the row recorded in
 ``audit_chain_keys`` on, the hash is an HMAC-SHA256 under a key kept outside the database
-(``audit_key_file``, see :mod:`hub.db.audit_key`): someone who can write to the database but
+(``audit_key_file``, see :mod:`wardlink.hub.db.audit_key`): someone who can write to the database but
 not read that file cannot recompute the chain after editing a row. Rows written before the
 chain was keyed keep their plain SHA-256 and verify as before.
 
@@ -33,8 +33,8 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
-from hub.db.models.audit import AuditChainKey, AuditLog
-from hub.errors import StoreError
+from wardlink.hub.db.models.audit import AuditChainKey, AuditLog
+from wardlink.hub.errors import StoreError
 
 GENESIS_HASH = "0" * 64
 # An arbitrary constant that names the audit chain's PostgreSQL advisory lock.

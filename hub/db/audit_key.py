@@ -1,4 +1,4 @@
-"""The audit chain's key: a secret kept outside the database (see :mod:`hub.db.audit`).
+"""The audit chain's key: a secret kept outside the database (see :mod:`wardlink.hub.db.audit`).
 
 ``audit_key_file`` names it; by default it is ``<data_dir>/audit_key``, generated with mode
 0600 the first time a hub service (web, ingest, scheduler) starts. Every hub process that
@@ -17,10 +17,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from hub.config import HubConfig
-from hub.db import audit as chain
-from hub.db.engine import session_scope
-from hub.errors import ConfigError
+from wardlink.hub.config import HubConfig
+from wardlink.hub.db import audit as chain
+from wardlink.hub.db.engine import session_scope
+from wardlink.hub.errors import ConfigError
 
 log = logging.getLogger(__name__)
 #: Shortest key accepted, in bytes of text (the generated one is 64 hex digits).

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from hub.errors import ConfigError
+from wardlink.hub.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "wardlink_sqlite_immediate"

@@ -10,8 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from hub.db.engine import open_engine
-from hub.errors import StoreError
+from wardlink.hub.db.engine import open_engine
+from wardlink.hub.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

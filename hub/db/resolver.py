@@ -1,6 +1,6 @@
 """Map a reading's (gateway, channel, timestamp) to its measurement and tags, from bindings.
 
-:class:`DbResolver` implements :class:`hub.ingest.resolver.Resolver`: the answer is a
+:class:`DbResolver` implements :class:`wardlink.hub.ingest.resolver.Resolver`: the answer is a
 :class:`Resolved` (defined here, below ingest, which imports it) with the binding's metric as measurement, tags
 ``asset``, ``ward`` and ``site``, and the binding's validity span; ``None`` when the channel
 had no binding at that instant (ingest then stores the reading as ``unbound``).
@@ -23,9 +23,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub.db.models import Asset, Channel, ChannelBinding, Department, Gateway, Site
-from hub.db.types import to_ms
-from hub.errors import StoreError
+from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Department, Gateway, Site
+from wardlink.hub.db.types import to_ms
+from wardlink.hub.errors import StoreError
 from wardlink.clock import Clock, SystemClock
 
 

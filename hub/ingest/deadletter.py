@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
-from hub.db.models.ingest import dead_letters
+from wardlink.hub.db.models.ingest import dead_letters
 from wardlink.protocol import UNSTORABLE_RE
 
 #: Bytes of each invalid payload that are kept (the size of the whole payload is kept too).

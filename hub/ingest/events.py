@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.db.models.ingest import events
+from wardlink.hub.db.models.ingest import events
 from wardlink.protocol import EventBatch
 
 

@@ -26,8 +26,8 @@ from typing import Iterable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from hub.db.models.ingest import gateway_state
-from hub.services.ingest_records import GatewayRecord, list_gateways
+from wardlink.hub.db.models.ingest import gateway_state
+from wardlink.hub.services.ingest_records import GatewayRecord, list_gateways
 from wardlink.protocol import Status
 
 RESTARTED = "hub.gateway_restarted"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from hub.telemetry.model import InvalidPoint, StoreRejected, StoreUnavailable
+from wardlink.hub.telemetry.model import InvalidPoint, StoreRejected, StoreUnavailable
 
 #: Exceptions that say the data was refused, wherever they are raised from.
 _DATA_ERRORS = (StoreRejected, InvalidPoint, DataError, IntegrityError, UnicodeError, ValueError, TypeError,

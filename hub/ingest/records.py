@@ -15,15 +15,15 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from hub.db.migrate import check_current
-from hub.db.models.ingest import workers
-from hub.errors import StoreError
-from hub.ingest import deadletter, events, gateways, sequence
-from hub.ingest.deadletter import DeadLetter
-from hub.ingest.events import EventRow
-from hub.services.ingest_records import (DeadLetterRow, GatewayRecord, WorkerRow, list_dead_letters,
+from wardlink.hub.db.migrate import check_current
+from wardlink.hub.db.models.ingest import workers
+from wardlink.hub.errors import StoreError
+from wardlink.hub.ingest import deadletter, events, gateways, sequence
+from wardlink.hub.ingest.deadletter import DeadLetter
+from wardlink.hub.ingest.events import EventRow
+from wardlink.hub.services.ingest_records import (DeadLetterRow, GatewayRecord, WorkerRow, list_dead_letters,
                                           list_gateways, list_workers)
-from hub.telemetry.model import StoreRejected, StoreUnavailable
+from wardlink.hub.telemetry.model import StoreRejected, StoreUnavailable
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
@@ -66,12 +66,12 @@ class IngestRecords:
                sequences: tuple[Sequence, Sequence] = ((), ()), now_ms: int = 0) -> None:
         """Write one batch's dead letters, events, gateway rows and worker counters atomically.
 
-        ``sequences`` is (batches seen, status claims) from :func:`hub.ingest.sequence.observations`,
+        ``sequences`` is (batches seen, status claims) from :func:`wardlink.hub.ingest.sequence.observations`,
         merged into the batch-sequence rows at ``now_ms`` (wall-clock ms) in the same transaction.
         """
         if not (dead or event_rows or gateway_rows or worker or sequences[0] or sequences[1]):
             return
-        from hub.db.engine import session_scope  # SQLite write transactions begin IMMEDIATE there
+        from wardlink.hub.db.engine import session_scope  # SQLite write transactions begin IMMEDIATE there
 
         try:
             with session_scope(self.engine) as session:

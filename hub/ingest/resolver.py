@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
-from hub.db.resolver import Resolved
-from hub.errors import ConfigError, StoreError
-from hub.telemetry.model import InvalidPoint, canonical_tags, check_series
+from wardlink.hub.db.resolver import Resolved
+from wardlink.hub.errors import ConfigError, StoreError
+from wardlink.hub.telemetry.model import InvalidPoint, canonical_tags, check_series
 
 _RESERVED = ("gateway", "channel")
 
@@ -41,7 +41,7 @@ def series_of(gateway: str, channel: str, resolved: Any) -> tuple[str, tuple[tup
     resolver cannot file one gateway's readings under another. Raise :class:`InvalidPoint`
     when the answer names a measurement or tags no store can hold.
     """
-    from hub.telemetry.model import UNBOUND
+    from wardlink.hub.telemetry.model import UNBOUND
 
     if resolved is None:
         tags = {"gateway": gateway, "channel": channel}

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.config import HubConfig
-from hub.db.models.ingest import workers
-from hub.errors import HubError
-from hub.ingest.worker import IngestWorker, broker_address, mqtt_client
+from wardlink.hub.config import HubConfig
+from wardlink.hub.db.models.ingest import workers
+from wardlink.hub.errors import HubError
+from wardlink.hub.ingest.worker import IngestWorker, broker_address, mqtt_client
 from wardlink import mqtt as mqtt_adapter
 
 log = logging.getLogger(__name__)

@@ -39,14 +39,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub.db.models.ingest import batch_sequence as table
-from hub.db.models.ingest import gateway_state
-from hub.errors import StoreError
-from hub.ingest import events
+from wardlink.hub.db.models.ingest import batch_sequence as table
+from wardlink.hub.db.models.ingest import gateway_state
+from wardlink.hub.errors import StoreError
+from wardlink.hub.ingest import events
 from wardlink.protocol import Status, TelemetryBatch
 
 SEQUENCE_LOST = "hub.sequence_lost"
-_NOTE_IDX = -4  # hub notes use negative positions (see hub.ingest.gateways)
+_NOTE_IDX = -4  # hub notes use negative positions (see wardlink.hub.ingest.gateways)
 #: Disjoint ranges kept above ``through``; beyond it the lowest gaps are given up.
 MAX_RANGES = 256
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -127,7 +127,7 @@ def store(session: Session, insert, seen: Sequence[tuple[str, str, int]],
 
 def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendRequest]:
     """Claim and return the resend requests due now; give up what can no longer come back."""
-    from hub.db.engine import session_scope  # SQLite write transactions begin IMMEDIATE there
+    from wardlink.hub.db.engine import session_scope  # SQLite write transactions begin IMMEDIATE there
 
     grace_ms, interval_ms = round(policy.grace_s * 1000), round(policy.interval_s * 1000)
     requests: list[ResendRequest] = []

@@ -63,9 +63,9 @@ from typing import Any, Callable, Sequence
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from hub.config import HubConfig
-from hub.errors import ConfigError, StoreError
-from hub.ingest.deadletter import (
+from wardlink.hub.config import HubConfig
+from wardlink.hub.errors import ConfigError, StoreError
+from wardlink.hub.ingest.deadletter import (
     DEFAULT_PAYLOAD_LIMIT,
     INTERNAL_ERROR,
     LISTENER_REJECTED,
@@ -73,13 +73,13 @@ from hub.ingest.deadletter import (
     DeadLetter,
     storable,
 )
-from hub.ingest.events import rows_for_batch
-from hub.ingest.gateways import GatewayTracker
-from hub.ingest.isolate import is_data_error
-from hub.ingest.records import IngestRecords
-from hub.ingest.resolver import Resolver, ResolverError, series_of
-from hub.ingest.sequence import SequencePolicy, observations
-from hub.telemetry.model import InvalidPoint, Point, StoreRejected, StoreUnavailable, TelemetryStore
+from wardlink.hub.ingest.events import rows_for_batch
+from wardlink.hub.ingest.gateways import GatewayTracker
+from wardlink.hub.ingest.isolate import is_data_error
+from wardlink.hub.ingest.records import IngestRecords
+from wardlink.hub.ingest.resolver import Resolver, ResolverError, series_of
+from wardlink.hub.ingest.sequence import SequencePolicy, observations
+from wardlink.hub.telemetry.model import InvalidPoint, Point, StoreRejected, StoreUnavailable, TelemetryStore
 from wardlink import mqtt as mqtt_adapter
 from wardlink import protocol
 from wardlink.clock import Clock, SystemClock
@@ -238,7 +238,7 @@ class IngestWorker:
         self._keepalive = keepalive_s
         self._listeners = tuple(listeners)
         self._tune_collector = tune_collector
-        # Gaps in each gateway's batch sequence are asked for again (hub.ingest.sequence).
+        # Gaps in each gateway's batch sequence are asked for again (wardlink.hub.ingest.sequence).
         self._sequence_policy = sequence_policy or SequencePolicy()
         self._next_sequence_check = 0.0
         group = config.mqtt_share_group or None
@@ -297,7 +297,7 @@ class IngestWorker:
         if self._started:
             return self
         if self._records is None:
-            from hub.db.engine import open_engine
+            from wardlink.hub.db.engine import open_engine
 
             self._records = IngestRecords(open_engine(self.config.resolved_database_url))
             self._own_engine = True
@@ -425,7 +425,7 @@ class IngestWorker:
             self._subscribed = False
         log.info("ingest %s: connected (session present: %s)", self.client_id, flags.session_present)
         if self._leaving:
-            self._leave(client)  # being retired (hub.ingest.retire): take no new share
+            self._leave(client)  # being retired (wardlink.hub.ingest.retire): take no new share
             return
         if self._stale_filters:
             client.unsubscribe(self._stale_filters)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from hub.errors import ConfigError
-from hub.notify.gateway import ALERT_COMMANDS, GatewayCommandNotifier
-from hub.notify.smtp import DEFAULT_EVENTS as EMAIL_EVENTS
-from hub.notify.smtp import SECURITY, EmailNotifier
-from hub.notify.webhook import ALL_EVENTS, WebhookNotifier
+from wardlink.hub.errors import ConfigError
+from wardlink.hub.notify.gateway import ALERT_COMMANDS, GatewayCommandNotifier
+from wardlink.hub.notify.smtp import DEFAULT_EVENTS as EMAIL_EVENTS
+from wardlink.hub.notify.smtp import SECURITY, EmailNotifier
+from wardlink.hub.notify.webhook import ALL_EVENTS, WebhookNotifier
 from wardlink.clock import Clock
 
 

@@ -10,7 +10,7 @@ into the future, so several hub processes may run dispatchers without sending a 
 and a process that dies mid-send leaves the row to be retried after the lease. Failures are
 logged, counted and retried with exponential backoff (``retry_initial_s`` doubling up to
 ``retry_max_s``) until ``max_attempts``; a receiver that refuses a notification outright
-(:class:`~hub.notify.errors.DeliveryRejected`) is not retried. Nothing here raises into the
+(:class:`~wardlink.hub.notify.errors.DeliveryRejected`) is not retried. Nothing here raises into the
 caller: a broken notifier cannot stop the engine.
 """
 
@@ -26,11 +26,11 @@ from typing import Any, Mapping
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.db.engine import session_scope
-from hub.db.models.rules import NotificationOutbox
-from hub.db.types import utc_now
-from hub.notify.errors import DeliveryRejected
-from hub.services.notifications import Notification
+from wardlink.hub.db.engine import session_scope
+from wardlink.hub.db.models.rules import NotificationOutbox
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.notify.errors import DeliveryRejected
+from wardlink.hub.services.notifications import Notification
 from wardlink.clock import Clock, SystemClock
 from wardlink.retry import Backoff
 

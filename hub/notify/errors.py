@@ -1,6 +1,6 @@
 """Exceptions raised by notifiers."""
 
-from hub.errors import HubError
+from wardlink.hub.errors import HubError
 
 
 class NotifyError(HubError, OSError):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from hub.notify.errors import DeliveryRejected, NotifyError
-from hub.services.notifications import Notification
+from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
+from wardlink.hub.services.notifications import Notification
 from wardlink import mqtt as mqtt_adapter
 from wardlink.clock import Clock, now_ms
 from wardlink.mqtt import MQTTError

@@ -14,8 +14,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Iterable, Sequence
 
-from hub.notify.errors import DeliveryRejected, NotifyError
-from hub.services.notifications import Notification
+from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
+from wardlink.hub.services.notifications import Notification
 
 SECURITY = ("none", "starttls", "ssl")
 DEFAULT_EVENTS = frozenset({"opened", "historical", "escalated", "resolved"})

@@ -18,8 +18,8 @@ from typing import Callable, Iterable, Mapping
 
 import requests
 
-from hub.notify.errors import DeliveryRejected, NotifyError
-from hub.services.notifications import Notification
+from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
+from wardlink.hub.services.notifications import Notification
 from wardlink.retry import Backoff
 
 RETRY_STATUSES = frozenset({408, 429})

@@ -8,7 +8,7 @@
   the backfill itself opened.
 - ``RunTime``: add running time to the asset's meter.
 - ``Replay``: the episodes found in a hole of a channel's live stream once late readings
-  filled it (:mod:`hub.rules.episodes`): one alert per episode, keyed by its start.
+  filled it (:mod:`wardlink.hub.rules.episodes`): one alert per episode, keyed by its start.
 
 An alert's identity is (rule, subject, episode start on the readings' clock): an episode
 that already has an alert never gets a second one, even from another worker.
@@ -27,17 +27,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.db.models import Alert, WorkOrder
-from hub.db.models.rules import AlertLifecycle, AssetMeter, NotificationOutbox, RuleState
-from hub.db.types import from_ms, utc_now
-from hub.rules import episodes
-from hub.rules.catalog import Catalog
-from hub.rules.evaluators.base import Clear, Raise, RunTime
-from hub.rules.tracks import BACKFILL, Replay, Routed
-from hub.services import alerts as alert_service
-from hub.services import audit
-from hub.services.actor import Actor
-from hub.services.notifications import Deliveries, Notification
+from wardlink.hub.db.models import Alert, WorkOrder
+from wardlink.hub.db.models.rules import AlertLifecycle, AssetMeter, NotificationOutbox, RuleState
+from wardlink.hub.db.types import from_ms, utc_now
+from wardlink.hub.rules import episodes
+from wardlink.hub.rules.catalog import Catalog
+from wardlink.hub.rules.evaluators.base import Clear, Raise, RunTime
+from wardlink.hub.rules.tracks import BACKFILL, Replay, Routed
+from wardlink.hub.services import alerts as alert_service
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.notifications import Deliveries, Notification
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, aliased
 
-from hub.db.models import Asset, Channel, ChannelBinding, Department, Gateway, Site
+from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Department, Gateway, Site
 from wardlink.clock import Clock
 
 

@@ -4,15 +4,15 @@ Entry points (the ingest worker's listener thread calls the first three as messa
 before acknowledging them; a scheduler calls
 :meth:`RulesEngine.tick` every few seconds):
 
-- :meth:`RulesEngine.on_points` with the :class:`hub.telemetry.Point` objects just decoded;
+- :meth:`RulesEngine.on_points` with the :class:`wardlink.hub.telemetry.Point` objects just decoded;
 - :meth:`RulesEngine.on_status` with a decoded :class:`wardlink.protocol.Status` (Last Will too);
 - :meth:`RulesEngine.on_events` with a gateway's :class:`wardlink.protocol.Event` list;
 - :meth:`RulesEngine.tick` for silence, offline grace periods, unattended durations,
   escalation, alerts changed by people, and notification delivery.
 
 Each call is one transaction: load the touched rule states, run the pure evaluators
-(:mod:`hub.rules.evaluators`) through the live/backfill tracks (:mod:`hub.rules.tracks`),
-apply their actions (:mod:`hub.rules.actions`) and save the states. Nothing is cached
+(:mod:`wardlink.hub.rules.evaluators`) through the live/backfill tracks (:mod:`wardlink.hub.rules.tracks`),
+apply their actions (:mod:`wardlink.hub.rules.actions`) and save the states. Nothing is cached
 between calls except rule definitions, the catalog and which rules select which series, so
 several hub processes may share one database and a restart continues every for-duration
 where it stood.
@@ -43,20 +43,20 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub.db.engine import session_scope
-from hub.db.models.rules import Rule, RuleGateway, RuleState
-from hub.rules import lifecycle, states, tracks
-from hub.rules.actions import Applier, Outbox, Outcome, Subject
-from hub.rules.catalog import Catalog
-from hub.rules.errors import RuleDefinitionError, RuleStoreError
-from hub.rules.evaluators import Context, EventInput, Raise, Sample, StatusInput
-from hub.rules.evaluators.digital import EVENT_LEVELS
-from hub.rules.evaluators.silence import DEFAULT_TIMEOUT_S
-from hub.rules.spec import EscalationStep, RuleSpec
-from hub.rules.tracks import BACKFILL, DUPLICATE, LIVE, Routed
-from hub.services import gateways as gateway_links
-from hub.services.actor import Actor
-from hub.services.notifications import Deliveries
+from wardlink.hub.db.engine import session_scope
+from wardlink.hub.db.models.rules import Rule, RuleGateway, RuleState
+from wardlink.hub.rules import lifecycle, states, tracks
+from wardlink.hub.rules.actions import Applier, Outbox, Outcome, Subject
+from wardlink.hub.rules.catalog import Catalog
+from wardlink.hub.rules.errors import RuleDefinitionError, RuleStoreError
+from wardlink.hub.rules.evaluators import Context, EventInput, Raise, Sample, StatusInput
+from wardlink.hub.rules.evaluators.digital import EVENT_LEVELS
+from wardlink.hub.rules.evaluators.silence import DEFAULT_TIMEOUT_S
+from wardlink.hub.rules.spec import EscalationStep, RuleSpec
+from wardlink.hub.rules.tracks import BACKFILL, DUPLICATE, LIVE, Routed
+from wardlink.hub.services import gateways as gateway_links
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.notifications import Deliveries
 from wardlink.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ class RulesEngine:
     # ------------------------------------------------------------------ readings
 
     def on_points(self, points: Sequence[Any]) -> Outcome:
-        """Evaluate stored telemetry points (``hub.telemetry.Point``), in timestamp order per channel."""
+        """Evaluate stored telemetry points (``wardlink.hub.telemetry.Point``), in timestamp order per channel."""
         rules = self._by_input("reading")
         if not rules or not points:
             return Outcome()

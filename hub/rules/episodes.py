@@ -2,7 +2,7 @@
 
 When late readings fill a hole of a channel's live stream (a backlog replayed after an outage,
 or batches that sat in another worker's offline session), the engine replays the whole hole in
-timestamp order (:func:`hub.rules.tracks.replay`) and hands over the episodes found: spans in
+timestamp order (:func:`wardlink.hub.rules.tracks.replay`) and hands over the episodes found: spans in
 which the condition held, each with its start and, if it ended inside the hole, its end.
 
 An alert stands for one episode of (rule, subject): ``alert_lifecycle.episode_ms`` is its start
@@ -36,10 +36,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.db.models import Alert
-from hub.db.models.rules import AlertLifecycle
-from hub.db.types import from_ms
-from hub.rules.tracks import Episode, Replay
+from wardlink.hub.db.models import Alert
+from wardlink.hub.db.models.rules import AlertLifecycle
+from wardlink.hub.db.types import from_ms
+from wardlink.hub.rules.tracks import Episode, Replay
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Exceptions raised by the rules engine."""
 
-from hub.errors import ConfigError, HubError, StoreError
+from wardlink.hub.errors import ConfigError, HubError, StoreError
 
 
 class RulesError(HubError):

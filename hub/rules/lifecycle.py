@@ -1,6 +1,6 @@
 """Alert life beyond open and resolve: shelving, escalation, and following what people did.
 
-People acknowledge and resolve alerts through :mod:`hub.services.alerts` (web UI, API,
+People acknowledge and resolve alerts through :mod:`wardlink.hub.services.alerts` (web UI, API,
 console). The engine's tick notices those changes here (:func:`reconcile`) and sends the
 notifications they call for, e.g. silencing the gateway's buzzer once someone acknowledged;
 so it does not matter which path made the change.
@@ -23,16 +23,16 @@ from typing import Any, Mapping
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from hub.db.models import Alert, User
-from hub.db.models.rules import AlertLifecycle, RuleState
-from hub.db.types import to_ms, utc_now
-from hub.db.vocab import ALERT_SEVERITIES
-from hub.errors import InvalidInput
-from hub.services import alerts as alert_service
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.permissions import require
-from hub.services.validate import text
+from wardlink.hub.db.models import Alert, User
+from wardlink.hub.db.models.rules import AlertLifecycle, RuleState
+from wardlink.hub.db.types import to_ms, utc_now
+from wardlink.hub.db.vocab import ALERT_SEVERITIES
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import alerts as alert_service
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.permissions import require
+from wardlink.hub.services.validate import text
 from wardlink.clock import Clock
 
 #: Longest an alert may be shelved in one go; a longer problem needs a work order, not silence.

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import Asset
-from hub.db.models.rules import AssetMeter
+from wardlink.hub.db.models import Asset
+from wardlink.hub.db.models.rules import AssetMeter
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ A rules file holds ``[[rules]]`` entries and the ``[notifiers.<name>]`` targets 
     work_order = { priority = "high" }
 
 Keys other than the common ones below are the kind's parameters (see
-:data:`hub.rules.evaluators.EVALUATORS`). Every error names the rule and the key.
+:data:`wardlink.hub.rules.evaluators.EVALUATORS`). Every error names the rule and the key.
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models.rules import Rule
-from hub.db.types import utc_now
-from hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
-from hub.rules.errors import RuleDefinitionError
-from hub.rules.evaluators import EVALUATORS, Evaluator
-from hub.rules.evaluators.base import check_severity
-from hub.services import audit
-from hub.services.actor import Actor, resolve_clock
+from wardlink.hub.db.models.rules import Rule
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
+from wardlink.hub.rules.errors import RuleDefinitionError
+from wardlink.hub.rules.evaluators import EVALUATORS, Evaluator
+from wardlink.hub.rules.evaluators.base import check_severity
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_clock
 from wardlink.clock import Clock
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")

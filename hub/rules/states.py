@@ -12,7 +12,7 @@ even SQLAlchemy Core's ``executemany``, each row costs tens of microseconds of P
   own bind processor run once per call, and the driver given plain tuples;
 - :func:`insert` adds the states of keys never seen (rare after start-up) through Core.
 
-Rows stay exactly what the ORM model (:class:`hub.db.models.rules.RuleState`) reads and writes.
+Rows stay exactly what the ORM model (:class:`wardlink.hub.db.models.rules.RuleState`) reads and writes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from hub.db.models.rules import RuleState
+from wardlink.hub.db.models.rules import RuleState
 
 try:  # optional: several times faster for the small documents states are
     import orjson

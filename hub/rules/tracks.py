@@ -39,7 +39,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
-from hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Raise, Sample
+from wardlink.hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Raise, Sample
 
 #: How many holes a channel remembers; older ones can no longer be backfilled.
 MAX_GAPS = 32

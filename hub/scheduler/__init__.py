@@ -3,9 +3,9 @@ work-order escalation, the rules engine's tick and telemetry retention, run by o
 at a time (a database lock), with any other scheduler waiting as a standby.
 """
 
-from hub.scheduler.jobs import JOBS, Job, JobContext
-from hub.scheduler.leader import AdvisoryLeader, LeaseLeader, leader_for
-from hub.scheduler.loop import RoundReport, Scheduler
+from wardlink.hub.scheduler.jobs import JOBS, Job, JobContext
+from wardlink.hub.scheduler.leader import AdvisoryLeader, LeaseLeader, leader_for
+from wardlink.hub.scheduler.loop import RoundReport, Scheduler
 
 __all__ = ["JOBS", "AdvisoryLeader", "Job", "JobContext", "LeaseLeader", "RoundReport", "Scheduler",
            "leader_for"]

@@ -21,9 +21,9 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from hub.db.engine import session_scope
-from hub.db.models import SchedulerLease
-from hub.db.types import utc_now
+from wardlink.hub.db.engine import session_scope
+from wardlink.hub.db.models import SchedulerLease
+from wardlink.hub.db.types import utc_now
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)

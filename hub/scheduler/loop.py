@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.db.audit import to_jsonable
-from hub.db.engine import session_scope
-from hub.db.models import SchedulerJob
-from hub.db.types import utc_now
-from hub.scheduler.jobs import JOBS, Job, JobContext
-from hub.scheduler.leader import leader_for
+from wardlink.hub.db.audit import to_jsonable
+from wardlink.hub.db.engine import session_scope
+from wardlink.hub.db.models import SchedulerJob
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.scheduler.jobs import JOBS, Job, JobContext
+from wardlink.hub.scheduler.leader import leader_for
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from wardlink.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from hub.db.models import User
+    from wardlink.hub.db.models import User
 
 SYSTEM_ROLE = "system"
 _SYSTEM_CLOCK = SystemClock()

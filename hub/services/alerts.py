@@ -7,18 +7,18 @@ import math
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import Alert, Asset
-from hub.db.models.rules import Rule
-from hub.db.types import utc_now
-from hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
-from hub.errors import InvalidInput, NotFound
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.assets import find_asset
-from hub.services.gateways import find_gateway
-from hub.services.pagination import Page, paginate
-from hub.services.permissions import department_scope, require, require_department
-from hub.services.validate import choice, text
+from wardlink.hub.db.models import Alert, Asset
+from wardlink.hub.db.models.rules import Rule
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.assets import find_asset
+from wardlink.hub.services.gateways import find_gateway
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.permissions import department_scope, require, require_department
+from wardlink.hub.services.validate import choice, text
 from wardlink.clock import Clock
 
 #: action -> (permission, states it may start from, state it leads to)

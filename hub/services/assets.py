@@ -9,18 +9,18 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import Asset
-from hub.db.models.assets import search_key
-from hub.db.risk import RISK_FIELDS
-from hub.db.types import utc_now
-from hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
-from hub.errors import InvalidInput, NotFound
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.org import check_refs
-from hub.services.pagination import Page, paginate
-from hub.services.permissions import department_scope, require, require_department
-from hub.services.validate import (boolean, choice, money, optional_date, optional_id, parse_fields,
+from wardlink.hub.db.models import Asset
+from wardlink.hub.db.models.assets import search_key
+from wardlink.hub.db.risk import RISK_FIELDS
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.org import check_refs
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.permissions import department_scope, require, require_department
+from wardlink.hub.services.validate import (boolean, choice, money, optional_date, optional_id, parse_fields,
                                    scored, text)
 from wardlink.clock import Clock
 

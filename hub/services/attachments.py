@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.errors import InvalidInput, StoreError
+from wardlink.hub.errors import InvalidInput, StoreError
 from wardlink.files import write_atomic
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024

@@ -1,7 +1,7 @@
 """Recording, reading and checking the audit trail.
 
 Reading follows the same department rules as the objects themselves: a user limited to a
-department (see :func:`hub.services.permissions.department_scope`) sees only the rows of
+department (see :func:`wardlink.hub.services.permissions.department_scope`) sees only the rows of
 entities in that department — its assets, work orders, alerts, gateways and channels,
 maintenance plans, users and their API tokens — plus the rows of shared reference data
 (sites, departments, rules, checklist templates, locations without a department). Rows of
@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
-from hub.db import audit as chain
-from hub.db.models import (Alert, ApiToken, Asset, AuditLog, Channel, Gateway, Location, PmPlan, User,
+from wardlink.hub.db import audit as chain
+from wardlink.hub.db.models import (Alert, ApiToken, Asset, AuditLog, Channel, Gateway, Location, PmPlan, User,
                            WorkOrder)
-from hub.db.types import utc_now
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.pagination import Page, paginate
-from hub.services.permissions import department_scope, require
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.permissions import department_scope, require
 from wardlink.clock import Clock
 
 ChainHead = chain.ChainHead

@@ -23,14 +23,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import ChecklistTemplate, ChecklistVersion
-from hub.db.types import utc_now
-from hub.db.vocab import CHECKLIST_ITEM_KINDS
-from hub.errors import InvalidInput, NotFound
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.permissions import require
-from hub.services.validate import boolean, text
+from wardlink.hub.db.models import ChecklistTemplate, ChecklistVersion
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import CHECKLIST_ITEM_KINDS
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.permissions import require
+from wardlink.hub.services.validate import boolean, text
 from wardlink.clock import Clock
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

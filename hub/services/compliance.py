@@ -34,7 +34,7 @@ MISSED = "missed"
 PENDING = "pending"
 JUDGEMENTS = (ON_TIME, LATE, MISSED, PENDING)
 
-# Maintenance status of an asset, worst first (hub.db.vocab.MAINTENANCE_STATUSES).
+# Maintenance status of an asset, worst first (wardlink.hub.db.vocab.MAINTENANCE_STATUSES).
 OVERDUE = "overdue"
 DUE = "due"
 COMPLIANT = "compliant"

@@ -2,7 +2,7 @@
 
 The hub never imports the provisioning package, yet adding, disabling and revoking a gateway
 must change its broker login at once. The seam is :class:`BrokerAccounts`, a small interface
-declared here and implemented elsewhere (``provisioning.enroll``, over the dynamic-security
+declared here and implemented elsewhere (``wardlink.provisioning.enroll``, over the dynamic-security
 plugin or password and ACL files). An installed package offers an implementation through the
 entry point group :data:`ENTRY_POINT_GROUP`; :func:`load_broker_accounts` finds it, and tests
 or embedders pass one in directly.
@@ -28,13 +28,13 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.config import HubConfig
-from hub.db.models import Department, EnrollmentToken, Gateway
-from hub.db.types import utc_now
-from hub.errors import HubError, InvalidInput, PermissionDenied
-from hub.services import audit, gateways
-from hub.services.actor import SYSTEM_ROLE, Actor, resolve_actor, resolve_clock
-from hub.services.permissions import department_scope, require
+from wardlink.hub.config import HubConfig
+from wardlink.hub.db.models import Department, EnrollmentToken, Gateway
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import HubError, InvalidInput, PermissionDenied
+from wardlink.hub.services import audit, gateways
+from wardlink.hub.services.actor import SYSTEM_ROLE, Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.permissions import department_scope, require
 from wardlink.clock import Clock
 from wardlink.errors import WardlinkError
 

@@ -1,6 +1,6 @@
-"""Errors of the service layer that :mod:`hub.errors` does not already name."""
+"""Errors of the service layer that :mod:`wardlink.hub.errors` does not already name."""
 
-from hub.errors import HubError
+from wardlink.hub.errors import HubError
 
 
 class AuthenticationFailed(HubError, PermissionError):

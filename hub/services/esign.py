@@ -18,13 +18,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.db.audit import canonical_json
-from hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderPart, WorkOrderSignature,
+from wardlink.hub.db.audit import canonical_json
+from wardlink.hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderPart, WorkOrderSignature,
                            WorkOrderTimeLog)
-from hub.services import audit
-from hub.services.actor import Actor
-from hub.services.users import LOCKOUT, MAX_FAILED_LOGINS, is_locked
-from hub.services.workorder_common import SignatureRefused, code_of
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.users import LOCKOUT, MAX_FAILED_LOGINS, is_locked
+from wardlink.hub.services.workorder_common import SignatureRefused, code_of
 from wardlink.clock import Clock
 
 MEANING_CLOSE = "approved and closed"

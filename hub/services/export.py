@@ -14,7 +14,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from hub.services.kpis import Kpis, KpiReport
+from wardlink.hub.services.kpis import Kpis, KpiReport
 
 #: column header -> how to read it from a Kpis object.
 COLUMNS: tuple[tuple[str, Callable[[Kpis], Any]], ...] = (

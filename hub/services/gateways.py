@@ -15,17 +15,17 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import Asset, Channel, ChannelBinding, Gateway
-from hub.db.types import from_ms, to_ms, utc_now
-from hub.db.vocab import GATEWAY_STATUSES
-from hub.errors import InvalidInput, NotFound
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.assets import get_asset
-from hub.services.ingest_records import list_gateways as wire_records
-from hub.services.org import check_refs
-from hub.services.permissions import department_scope, require
-from hub.services.validate import choice, text
+from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway
+from wardlink.hub.db.types import from_ms, to_ms, utc_now
+from wardlink.hub.db.vocab import GATEWAY_STATUSES
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.assets import get_asset
+from wardlink.hub.services.ingest_records import list_gateways as wire_records
+from wardlink.hub.services.org import check_refs
+from wardlink.hub.services.permissions import department_scope, require
+from wardlink.hub.services.validate import choice, text
 from wardlink.clock import Clock
 from wardlink.protocol import CHANNEL_ID_RE, check_gateway_id
 
@@ -408,7 +408,7 @@ def ingest_deaf(engine: Engine, now: datetime, within: timedelta) -> bool:
     False when no worker ever ran against this database (nothing to judge by), or its table
     cannot be read.
     """
-    from hub.db.models.ingest import workers
+    from wardlink.hub.db.models.ingest import workers
 
     try:
         with engine.connect() as conn:

@@ -1,6 +1,6 @@
 """What the ingest workers recorded in the relational store, as the services read it.
 
-Ingest writes these rows on its hot path (:mod:`hub.ingest.records`); the web UI, the rules
+Ingest writes these rows on its hot path (:mod:`wardlink.hub.ingest.records`); the web UI, the rules
 engine and the health check read them through the functions here, so nothing below ingest
 imports it. The row types are the ones ingest fills in.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy import Engine, select
 
-from hub.db.models.ingest import dead_letters, gateway_state, workers
+from wardlink.hub.db.models.ingest import dead_letters, gateway_state, workers
 
 
 @dataclass

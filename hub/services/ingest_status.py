@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.db.models.ingest import dead_letters as dead_letter_table
-from hub.errors import InvalidInput, StoreError
-from hub.services.ingest_records import DeadLetterRow, WorkerRow, list_dead_letters, list_workers
-from hub.services.permissions import require
+from wardlink.hub.db.models.ingest import dead_letters as dead_letter_table
+from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.services.ingest_records import DeadLetterRow, WorkerRow, list_dead_letters, list_workers
+from wardlink.hub.services.permissions import require
 
 #: The default of ``ingest_stall_s``.
 DEFAULT_STALL_S = 120
@@ -72,7 +72,7 @@ def judge_worker(row: WorkerRow, now_ms: int, stall_after_s: float) -> WorkerSta
     """Return whether a worker is running, stalled (and why) or stopped."""
     if not row.connected and not row.pending and row.oldest_pending_ms is None and row.retrying_since_ms is None:
         if row.share_group:
-            # Stopped but not retired (hub.ingest.retire): its persistent session stays in the
+            # Stopped but not retired (wardlink.hub.ingest.retire): its persistent session stays in the
             # group, and the broker keeps routing a share of the readings into it, unread.
             return WorkerState(row, "offline", f"{row.client_id} is offline but still in group {row.share_group}: "
                                                "its share of the readings waits in its session (start it again, "

@@ -4,7 +4,7 @@ The period is a range of whole days ``start``..``end`` (both included, UTC); fac
 as they stood at the end of the period, or now if that is earlier (``as_of``), so a report
 on a past quarter does not change when old work orders are closed later.
 
-- **PM completion** (:class:`~hub.services.compliance.Tally`): services due in the period
+- **PM completion** (:class:`~wardlink.hub.services.compliance.Tally`): services due in the period
   (meter-only services by the day they were generated), judged on time, late or missed
   against their compliance window as of ``as_of``; services still inside their window are
   pending and not yet counted. Reported for all equipment and for high-risk equipment,
@@ -35,15 +35,15 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import Asset, Department, PmOccurrence, WorkOrder
-from hub.db.types import utc_now
-from hub.db.vocab import WORK_ORDER_KINDS
-from hub.errors import InvalidInput, PermissionDenied
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.compliance import LATE, MISSED, Tally
-from hub.services.permissions import department_scope, require
-from hub.services.pm import INACTIVE_STAGES, INACTIVE_STATUSES, occurrence_target
-from hub.services.pm_standing import Judge
+from wardlink.hub.db.models import Asset, Department, PmOccurrence, WorkOrder
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import WORK_ORDER_KINDS
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.compliance import LATE, MISSED, Tally
+from wardlink.hub.services.permissions import department_scope, require
+from wardlink.hub.services.pm import INACTIVE_STAGES, INACTIVE_STATUSES, occurrence_target
+from wardlink.hub.services.pm_standing import Judge
 from wardlink.clock import Clock
 
 #: Resolutions that mean the equipment did not fail.

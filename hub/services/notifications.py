@@ -3,7 +3,7 @@ read them back: what a notification says (independent of how it travels), and wh
 engine may ask of whoever delivers them.
 
 The rules engine writes ``notification_outbox`` rows in the transaction that changes the
-alert; a delivery service (:class:`hub.notify.dispatcher.Dispatcher`) sends them afterwards.
+alert; a delivery service (:class:`wardlink.hub.notify.dispatcher.Dispatcher`) sends them afterwards.
 The engine receives that service as a :class:`Deliveries` and never imports it.
 """
 

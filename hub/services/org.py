@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import Department, Location, Site
-from hub.db.types import utc_now
-from hub.errors import InvalidInput, NotFound
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.permissions import require
-from hub.services.validate import text
+from wardlink.hub.db.models import Department, Location, Site
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.permissions import require
+from wardlink.hub.services.validate import text
 from wardlink.clock import Clock
 
 CODE = text(32, required=True)

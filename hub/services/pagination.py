@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
-from hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_PER_PAGE = 200

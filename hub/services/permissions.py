@@ -7,9 +7,9 @@ internal actors are never scoped.
 
 from __future__ import annotations
 
-from hub.db.vocab import ROLES
-from hub.errors import PermissionDenied
-from hub.services.actor import SYSTEM_ROLE, Actor
+from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.errors import PermissionDenied
+from wardlink.hub.services.actor import SYSTEM_ROLE, Actor
 
 #: Every action a permission can name, with how a refusal describes it.
 ACTION_TEXT = {
@@ -68,7 +68,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view"}),
     "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
                               "kpi.view"}),
-    # Vendors see and act on only the work orders assigned to them (hub.services.workorders).
+    # Vendors see and act on only the work orders assigned to them (wardlink.hub.services.workorders).
     "vendor": frozenset({"workorder.view", "pm.record", "workorder.work", "workorder.comment",
                          "workorder.record"}),
     "viewer": frozenset(_VIEW | {"token.own", "kpi.view"}),

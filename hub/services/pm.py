@@ -2,10 +2,10 @@
 
 A plan covers one asset, or every asset of one make and model. It is triggered by the
 calendar, by a meter (run-hours from telemetry, or any counter read off the device), or by
-whichever comes first; :mod:`hub.services.pm_schedule` says when each service falls due and
-:mod:`hub.services.pm_generator` turns due services into work orders.
+whichever comes first; :mod:`wardlink.hub.services.pm_schedule` says when each service falls due and
+:mod:`wardlink.hub.services.pm_generator` turns due services into work orders.
 
-Risk (Fennigkoh-Smith, :mod:`hub.db.risk`): an asset whose EM score is 12 or more belongs
+Risk (Fennigkoh-Smith, :mod:`wardlink.hub.db.risk`): an asset whose EM score is 12 or more belongs
 in the planned-maintenance programme, and a calendar plan created for it without an
 interval gets the interval :data:`SUGGESTED_INTERVALS` gives for its score. Life-support
 and other high-risk equipment (:func:`is_high_risk`) is flagged on every service generated
@@ -23,20 +23,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import Asset, ChecklistTemplate, Department, PmOccurrence, PmPlan, Site
-from hub.db.risk import needs_planned_maintenance
-from hub.db.types import utc_now
-from hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
-from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.assets import find_asset, get_asset
-from hub.services.compliance import Target
-from hub.services.pagination import Page, paginate
-from hub.services.permissions import department_scope, require, require_department
-from hub.services.pm_meters import current_value, meter_name, meter_value
-from hub.services.pm_schedule import Previous, Schedule, shift, upcoming
-from hub.services.validate import boolean, choice, optional_date, optional_id, parse_fields, text
+from wardlink.hub.db.models import Asset, ChecklistTemplate, Department, PmOccurrence, PmPlan, Site
+from wardlink.hub.db.risk import needs_planned_maintenance
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.assets import find_asset, get_asset
+from wardlink.hub.services.compliance import Target
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.permissions import department_scope, require, require_department
+from wardlink.hub.services.pm_meters import current_value, meter_name, meter_value
+from wardlink.hub.services.pm_schedule import Previous, Schedule, shift, upcoming
+from wardlink.hub.services.validate import boolean, choice, optional_date, optional_id, parse_fields, text
 from wardlink.clock import Clock
 
 #: Lowest EM score -> interval suggested for it, highest first. A common reading of

@@ -19,17 +19,17 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, MeterReading, PmOccurrence,
+from wardlink.hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, MeterReading, PmOccurrence,
                            PmPlan, WorkOrder)
-from hub.db.types import utc_now
-from hub.services import audit
-from hub.services.actor import Actor
-from hub.services.compliance import meter_tolerance
-from hub.services.pm import (covered_assets, is_high_risk, latest_occurrence, local_date,
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.compliance import meter_tolerance
+from wardlink.hub.services.pm import (covered_assets, is_high_risk, latest_occurrence, local_date,
                              occurrence_target, previous_of, schedule_of)
-from hub.services.pm_meters import current_value
-from hub.services.pm_schedule import MAX_CATCH_UP, Due, next_due
-from hub.services.pm_standing import Judge, judged_statuses
+from wardlink.hub.services.pm_meters import current_value
+from wardlink.hub.services.pm_schedule import MAX_CATCH_UP, Due, next_due
+from wardlink.hub.services.pm_standing import Judge, judged_statuses
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def _service_levels(plan: PmPlan, occ: PmOccurrence, zone: ZoneInfo, now: dateti
     """Return the service levels of a PM order: started by the end of its due date, done by the
     end of its compliance window. A meter-only service has no date and gets the ordinary
     levels of its priority."""
-    from hub.services.sla import DEFAULT_POLICY, SlaPolicy, SlaTarget
+    from wardlink.hub.services.sla import DEFAULT_POLICY, SlaPolicy, SlaTarget
 
     if occ.due_date is None:
         return DEFAULT_POLICY, None
@@ -110,7 +110,7 @@ def _describe(plan: PmPlan, occ: PmOccurrence) -> str:
 
 def _create_work_order(session: Session, plan: PmPlan, asset: Asset, occ: PmOccurrence, zone: ZoneInfo,
                        now: datetime, clock: Clock) -> WorkOrder:
-    from hub.services.workorders import create_work_order
+    from wardlink.hub.services.workorders import create_work_order
 
     due = f"due {occ.due_date.isoformat()}" if occ.due_date else f"due at {occ.due_meter:g} {plan.meter}"
     policy, deadline = _service_levels(plan, occ, zone, now)
@@ -148,7 +148,7 @@ def _insert(session: Session, plan: PmPlan, asset: Asset, due: Due, version_id: 
 def _version_id(session: Session, plan: PmPlan) -> int | None:
     if plan.checklist_template_id is None:
         return None
-    from hub.services.checklists import current_version
+    from wardlink.hub.services.checklists import current_version
 
     return current_version(session, session.get(ChecklistTemplate, plan.checklist_template_id)).id
 
@@ -271,7 +271,7 @@ def refresh_status(session: Session, *, clock: Clock) -> dict[str, int]:
 def escalate_overdue_pm(session: Session, *, clock: Clock) -> int:
     """Escalate each service that has run past its limits undone, once: raise its work order's
     priority (critical for high-risk equipment) and open an alert saying so."""
-    from hub.services import alerts
+    from wardlink.hub.services import alerts
 
     now, escalated = utc_now(clock), 0
     judge = Judge(session, now)

@@ -17,15 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import Asset, MeterReading
-from hub.db.models.rules import AssetMeter
-from hub.db.types import utc_now
-from hub.errors import InvalidInput
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.assets import get_asset
-from hub.services.permissions import require
-from hub.services.validate import text
+from wardlink.hub.db.models import Asset, MeterReading
+from wardlink.hub.db.models.rules import AssetMeter
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.assets import get_asset
+from wardlink.hub.services.permissions import require
+from wardlink.hub.services.validate import text
 from wardlink.clock import Clock
 
 METER_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -22,7 +22,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from hub.services.compliance import window_days
+from wardlink.hub.services.compliance import window_days
 
 #: The most services one plan may skip in one call, so a daily plan restored after years
 #: catches up over several runs instead of one giant transaction.

@@ -1,20 +1,20 @@
 """Where planned maintenance stands: the one place that judges a service due or overdue.
 
 A generated service not yet done is **overdue** once it has run past its compliance window
-or meter limit (:mod:`hub.services.compliance`: a monthly service due on the 5th is still
+or meter limit (:mod:`wardlink.hub.services.compliance`: a monthly service due on the 5th is still
 on time on the 10th), and **due** until then. An asset's maintenance status is the worst of
 its open services, ``compliant`` when it has none. "Today" is the date at the site of the
 asset's department.
 
 Everything that shows "overdue" or "due" asks this module: the dashboard tiles, the asset
-page and its JSON, the PM calendar, the KPIs (:mod:`hub.services.kpis` judges each service
+page and its JSON, the PM calendar, the KPIs (:mod:`wardlink.hub.services.kpis` judges each service
 with a :class:`Judge` as of the period's end), and the scheduler when it stores each asset's
-status (:func:`hub.services.pm_generator.refresh_status`, every 5 minutes: the asset
+status (:func:`wardlink.hub.services.pm_generator.refresh_status`, every 5 minutes: the asset
 register's column and filter) and escalates overdue services.
 
 **Department scope of the counts.** The dashboard counts assets, judged live, within the
 actor's asset scope: the assets of their department, or every asset for a role without a
-department scope (:func:`hub.services.permissions.department_scope`). The rule is the same
+department scope (:func:`wardlink.hub.services.permissions.department_scope`). The rule is the same
 for every role that may see assets, so a procurement user and a manager of one
 department see the same numbers for the same assets.
 """
@@ -30,14 +30,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import Asset, PmOccurrence, PmPlan
-from hub.services.actor import Actor
-from hub.services.compliance import COMPLIANT, DUE, OVERDUE, worst_status
-from hub.services.permissions import can, department_scope, require
-from hub.services.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence, local_date,
+from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.compliance import COMPLIANT, DUE, OVERDUE, worst_status
+from wardlink.hub.services.permissions import can, department_scope, require
+from wardlink.hub.services.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence, local_date,
                              occurrence_target, previous_of, schedule_of)
-from hub.services.pm_meters import current_value
-from hub.services.pm_schedule import upcoming
+from wardlink.hub.services.pm_meters import current_value
+from wardlink.hub.services.pm_schedule import upcoming
 
 
 class Judge:

@@ -16,15 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import ChecklistResult, ChecklistVersion, PmOccurrence, WorkOrder
-from hub.db.types import utc_now
-from hub.errors import NotFound, PermissionDenied
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.checklists import evaluate
-from hub.services.permissions import ACTION_TEXT, can
-from hub.services.pm_meters import meter_value, store_reading
-from hub.services.workorder_common import WorkOrderConflict, code_of, load
+from wardlink.hub.db.models import ChecklistResult, ChecklistVersion, PmOccurrence, WorkOrder
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import NotFound, PermissionDenied
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.checklists import evaluate
+from wardlink.hub.services.permissions import ACTION_TEXT, can
+from wardlink.hub.services.pm_meters import meter_value, store_reading
+from wardlink.hub.services.workorder_common import WorkOrderConflict, code_of, load
 from wardlink.clock import Clock
 
 #: Work order states in which results may still be recorded.
@@ -61,7 +61,7 @@ def checklist_for(session: Session, work_order_id: int, *, actor: Actor | None) 
 
 def _open_corrective(session: Session, order: WorkOrder, item: dict, result: dict, who: Actor,
                      clock: Clock) -> WorkOrder:
-    from hub.services.workorders import open_corrective_from_failed_item
+    from wardlink.hub.services.workorders import open_corrective_from_failed_item
 
     shown = (f"{result['value']:g} {item.get('unit', '')}".strip() if "value" in result
              else result["outcome"])

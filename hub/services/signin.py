@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from hub.db.models import LoginFailure, User, WebSession
-from hub.db.types import utc_now
+from wardlink.hub.db.models import LoginFailure, User, WebSession
+from wardlink.hub.db.types import utc_now
 from wardlink.clock import Clock
 
 #: Failed sign-ins allowed per user name and client address within ACCOUNT_WINDOW.

@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from hub.db.models import WorkOrder
-from hub.db.types import utc_now
-from hub.db.vocab import WORK_ORDER_PRIORITIES, label
-from hub.errors import ConfigError
-from hub.services import audit
-from hub.services.actor import Actor
-from hub.services.workorder_common import code_of, system_note
+from wardlink.hub.db.models import WorkOrder
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import WORK_ORDER_PRIORITIES, label
+from wardlink.hub.errors import ConfigError
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.workorder_common import code_of, system_note
 from wardlink.clock import Clock
 
 #: States in which an order's clocks run.

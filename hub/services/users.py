@@ -19,15 +19,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.db.models import ApiToken, Department, User
-from hub.db.types import utc_now
-from hub.db.vocab import ROLES
-from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services import audit, signin
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.errors import AccountLocked, AuthenticationFailed
-from hub.services.permissions import require
-from hub.services.validate import choice, optional_id, parse_fields, text
+from wardlink.hub.db.models import ApiToken, Department, User
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.services import audit, signin
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
+from wardlink.hub.services.permissions import require
+from wardlink.hub.services.validate import choice, optional_id, parse_fields, text
 from wardlink.clock import Clock
 
 MIN_PASSWORD_LENGTH = 12
@@ -284,7 +284,7 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
     *before* raising, so the caller must commit even when this raises. After too many failures
     for this user name from this address, or from this address altogether, every attempt from
     it is refused with :class:`AccountLocked` until the failures age out (see
-    :mod:`hub.services.signin`) -- the same way for user names that do not exist, so neither
+    :mod:`wardlink.hub.services.signin`) -- the same way for user names that do not exist, so neither
     the answer nor its timing tells which accounts exist.
     """
     clock = resolve_clock(clock)

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput
 
 Parser = Callable[[str, Any], Any]
 #: Largest id a row can have (PostgreSQL INTEGER).

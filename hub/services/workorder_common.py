@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Select, false
 from sqlalchemy.orm import Session
 
-from hub.db.models import WorkOrder, WorkOrderNote
-from hub.db.vocab import label
-from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services.actor import Actor
-from hub.services.permissions import department_scope, require
-from hub.services.validate import MAX_ID
+from wardlink.hub.db.models import WorkOrder, WorkOrderNote
+from wardlink.hub.db.vocab import label
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.permissions import department_scope, require
+from wardlink.hub.services.validate import MAX_ID
 
 #: Closed and cancelled orders are part of the record: nothing on them changes any more.
 FROZEN_STATES = frozenset({"closed", "cancelled"})

@@ -17,7 +17,7 @@
 - Technicians cannot close. Closed and cancelled orders are frozen.
 
 Any (from, to) pair missing from :data:`TRANSITIONS` is refused with
-:class:`~hub.services.workorder_common.WorkOrderConflict` naming where the order can go.
+:class:`~wardlink.hub.services.workorder_common.WorkOrderConflict` naming where the order can go.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import User, WorkOrder
-from hub.db.types import utc_now
-from hub.db.vocab import WORK_ORDER_RESOLUTIONS, WORK_ORDER_STATES, label
-from hub.errors import InvalidInput, PermissionDenied
-from hub.services import audit, esign
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.permissions import PERMISSIONS, can, department_scope, require
-from hub.services.validate import choice, optional_id, text
-from hub.services.workorder_common import (WorkOrderConflict, code_of, ensure_not_frozen, load,
+from wardlink.hub.db.models import User, WorkOrder
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import WORK_ORDER_RESOLUTIONS, WORK_ORDER_STATES, label
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services import audit, esign
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.permissions import PERMISSIONS, can, department_scope, require
+from wardlink.hub.services.validate import choice, optional_id, text
+from wardlink.hub.services.workorder_common import (WorkOrderConflict, code_of, ensure_not_frozen, load,
                                            system_note, touch)
 from wardlink.clock import Clock
 
@@ -267,7 +267,7 @@ def transition(session: Session, order_id: int, to: str, payload: Mapping[str, A
     Inputs by transition: assign ``assignee_id`` (+ ``note``); hold, return and cancel
     ``reason``; complete ``resolution_category`` (+ ``resolution_note``); close ``password``
     (the signer's, re-entered) (+ ``comment``). A refused signature raises
-    :class:`~hub.services.workorder_common.SignatureRefused` after recording the failed
+    :class:`~wardlink.hub.services.workorder_common.SignatureRefused` after recording the failed
     attempt: commit before reporting the error so the attempt counts.
     """
     who, clock = resolve_actor(actor), resolve_clock(clock)

@@ -16,17 +16,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
+from wardlink.hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
                            WorkOrderSignature, WorkOrderTimeLog)
-from hub.db.types import utc_now
-from hub.errors import InvalidInput, NotFound
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.attachments import (MAX_ATTACHMENTS_PER_ORDER, AttachmentStore, clean_filename,
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.attachments import (MAX_ATTACHMENTS_PER_ORDER, AttachmentStore, clean_filename,
                                       sniff)
-from hub.services.permissions import PERMISSIONS, can, require
-from hub.services.validate import money, optional_id, text
-from hub.services.workorder_common import MAX_ID, code_of, ensure_not_frozen, load, system_note, touch
+from wardlink.hub.services.permissions import PERMISSIONS, can, require
+from wardlink.hub.services.validate import money, optional_id, text
+from wardlink.hub.services.workorder_common import MAX_ID, code_of, ensure_not_frozen, load, system_note, touch
 from wardlink.clock import Clock
 
 NOTE_BODY = text(5000, required=True)

@@ -2,9 +2,9 @@
 
 Kinds: ``pm`` (planned maintenance), ``corrective`` (repairs), ``inspection`` (incoming
 inspection of new, rented and loaned equipment) and ``recall``. The state machine lives in
-:mod:`hub.services.workorder_flow`, records (notes, time, parts, files, downtime) in
-:mod:`hub.services.workorder_records`, service levels in :mod:`hub.services.sla`. This
-module re-exports their public functions, so callers need only ``hub.services.workorders``.
+:mod:`wardlink.hub.services.workorder_flow`, records (notes, time, parts, files, downtime) in
+:mod:`wardlink.hub.services.workorder_records`, service levels in :mod:`wardlink.hub.services.sla`. This
+module re-exports their public functions, so callers need only ``wardlink.hub.services.workorders``.
 
 Who sees what: staff see the orders they requested, vendors the orders assigned to them,
 everyone else the orders of their department (or all, without a department); orders outside
@@ -20,25 +20,25 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.db.models import Alert, Asset, Department, WorkOrder
-from hub.db.types import utc_now
-from hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_SOURCES, WORK_ORDER_STATES
-from hub.errors import InvalidInput
-from hub.services import audit
-from hub.services.actor import Actor, resolve_actor, resolve_clock
-from hub.services.assets import find_asset
-from hub.services.attachments import AttachmentStore
-from hub.services.pagination import Page, paginate
-from hub.services.permissions import can, require, require_department
-from hub.services.sla import (DEFAULT_POLICY, Escalation, SlaPolicy, apply_due_times, escalate_overdue,
+from wardlink.hub.db.models import Alert, Asset, Department, WorkOrder
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_SOURCES, WORK_ORDER_STATES
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.assets import find_asset
+from wardlink.hub.services.attachments import AttachmentStore
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.permissions import can, require, require_department
+from wardlink.hub.services.sla import (DEFAULT_POLICY, Escalation, SlaPolicy, apply_due_times, escalate_overdue,
                               held_time, sla_status)
-from hub.services.validate import boolean, choice, optional_id, parse_fields, text
-from hub.services.workorder_common import (FROZEN_STATES, SignatureRefused, WorkOrderConflict,
+from wardlink.hub.services.validate import boolean, choice, optional_id, parse_fields, text
+from wardlink.hub.services.workorder_common import (FROZEN_STATES, SignatureRefused, WorkOrderConflict,
                                            code_of, ensure_not_frozen, is_frozen, load, scoped, snapshot,
                                            system_note, touch)
-from hub.services.workorder_flow import (TRANSITIONS, Transition, assignable_users, available,
+from wardlink.hub.services.workorder_flow import (TRANSITIONS, Transition, assignable_users, available,
                                          reassign, transition)
-from hub.services.workorder_records import (Records, add_attachment, add_note, add_part, get_attachment,
+from wardlink.hub.services.workorder_records import (Records, add_attachment, add_note, add_part, get_attachment,
                                             log_time, parse_time, records_of, set_downtime)
 from wardlink.clock import Clock
 
@@ -352,7 +352,7 @@ def downtime_orders(session: Session, asset_id: int, *, actor: Actor | None, lim
 
 
 def get_work_order(session: Session, order_id: int, *, actor: Actor | None) -> WorkOrder:
-    """Return the order if the actor may see it, else :class:`~hub.errors.NotFound`."""
+    """Return the order if the actor may see it, else :class:`~wardlink.hub.errors.NotFound`."""
     return load(session, order_id, resolve_actor(actor))
 
 

@@ -1,7 +1,7 @@
 """Telemetry stores: one interface (:class:`TelemetryStore`), two implementations.
 
-- :class:`~hub.telemetry.sqlite.SQLiteStore`: one SQLite file, the embedded default.
-- :class:`~hub.telemetry.influx.InfluxStore`: InfluxDB 1.x/2.x/3.x over the v1 HTTP API.
+- :class:`~wardlink.hub.telemetry.sqlite.SQLiteStore`: one SQLite file, the embedded default.
+- :class:`~wardlink.hub.telemetry.influx.InfluxStore`: InfluxDB 1.x/2.x/3.x over the v1 HTTP API.
 
 Both pass the same contract test suite. :func:`open_store` picks one from the hub config;
 backend modules are imported only when chosen, so the SQLite path never loads ``requests``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.telemetry.model import (
+from wardlink.hub.telemetry.model import (
     FIELD_NAMES,
     INDEXED_TAGS,
     QUALITIES,
@@ -29,7 +29,7 @@ from hub.telemetry.model import (
 )
 
 if TYPE_CHECKING:
-    from hub.config import HubConfig
+    from wardlink.hub.config import HubConfig
 
 __all__ = [
     "FIELD_NAMES",
@@ -53,7 +53,7 @@ __all__ = [
 def open_store(config: "HubConfig") -> TelemetryStore:
     """Open the telemetry store the config names (``telemetry = "sqlite"`` or ``"influxdb"``)."""
     if config.telemetry == "influxdb":
-        from hub.telemetry.influx import InfluxStore
+        from wardlink.hub.telemetry.influx import InfluxStore
 
         return InfluxStore(
             config.influx_url,
@@ -62,6 +62,6 @@ def open_store(config: "HubConfig") -> TelemetryStore:
             password=config.read_secret("influx_password_file"),
             token=config.read_secret("influx_token_file"),
         )
-    from hub.telemetry.sqlite import SQLiteStore
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
 
     return SQLiteStore(config.resolved_telemetry_path)

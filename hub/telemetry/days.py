@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput
 
 #: Most days a single daily query may cover (ten years).
 MAX_DAYS = 3660

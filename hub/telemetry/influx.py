@@ -28,10 +28,10 @@ from typing import Any, Iterator, Sequence
 
 import requests
 
-from hub.errors import InvalidInput, StoreError
-from hub.telemetry.days import local_days
-from hub.telemetry.lineprotocol import LineEncoder, quote_ident, quote_literal
-from hub.telemetry.model import (
+from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.telemetry.days import local_days
+from wardlink.hub.telemetry.lineprotocol import LineEncoder, quote_ident, quote_literal
+from wardlink.hub.telemetry.model import (
     DailyRow,
     LatestRow,
     Point,

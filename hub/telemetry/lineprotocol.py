@@ -2,7 +2,7 @@
 
 Every series key (escaped measurement and tags) is built once and cached by
 :class:`LineEncoder`, so the per-reading cost is formatting a value and a timestamp. Names and
-tags were checked by :func:`hub.telemetry.model.check_series`, which refuses backslashes and
+tags were checked by :func:`wardlink.hub.telemetry.model.check_series`, which refuses backslashes and
 control characters: those cannot round-trip through InfluxDB 1.x line protocol.
 
 A line looks like ``temperature,asset=FR-1,channel=t1,gateway=gw-1 late=false,quality="good",value=4.5 1767225600000``
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hub.telemetry.model import InvalidPoint, Point, QUALITIES, check_series
+from wardlink.hub.telemetry.model import InvalidPoint, Point, QUALITIES, check_series
 
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ "})
 _ESCAPE_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
 
-from hub.errors import InvalidInput, StoreError
+from wardlink.hub.errors import InvalidInput, StoreError
 
 #: Quality codes a point may carry (the protocol's reading qualities).
 QUALITIES = ("good", "uncertain", "bad")

@@ -29,9 +29,9 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from hub.errors import StoreError
-from hub.telemetry.days import local_days
-from hub.telemetry.model import (
+from wardlink.hub.errors import StoreError
+from wardlink.hub.telemetry.days import local_days
+from wardlink.hub.telemetry.model import (
     INDEXED_TAGS,
     DailyRow,
     InvalidPoint,

@@ -6,8 +6,8 @@ import logging
 import signal
 import threading
 
-from hub.config import HubConfig
-from hub.web.app import create_app
+from wardlink.hub.config import HubConfig
+from wardlink.hub.web.app import create_app
 from wardlink.clock import Clock
 
 log = logging.getLogger("wardlink.web")
@@ -62,7 +62,7 @@ def make_server(config: HubConfig, *, threads: int = 8, telemetry=None, clock: C
 
     owned = None
     if telemetry is None:
-        from hub.telemetry import open_store
+        from wardlink.hub.telemetry import open_store
 
         telemetry = owned = open_store(config)
     try:
@@ -71,7 +71,7 @@ def make_server(config: HubConfig, *, threads: int = 8, telemetry=None, clock: C
                                port=config.web_port if port is None else port,
                                threads=threads, ident="wardlink",
                                # The app decides which forwarded headers to believe
-                               # (trusted_proxies, hub.web.proxy); waitress must pass them on.
+                               # (trusted_proxies, wardlink.hub.web.proxy); waitress must pass them on.
                                clear_untrusted_proxy_headers=False)
     except BaseException:
         if owned is not None:

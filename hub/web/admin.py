@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from hub.db.vocab import ROLES
-from hub.errors import InvalidInput, NotFound
-from hub.services import org, users
-from hub.services.permissions import ACTION_TEXT, PERMISSIONS, require
-from hub.services.validate import optional_id
-from hub.web.auth import login_required
-from hub.web.db import commit, db
-from hub.web.state import state
+from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import org, users
+from wardlink.hub.services.permissions import ACTION_TEXT, PERMISSIONS, require
+from wardlink.hub.services.validate import optional_id
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.state import state
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

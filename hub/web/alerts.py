@@ -6,15 +6,15 @@ from datetime import timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from hub.db.types import utc_now
-from hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
-from hub.errors import InvalidInput
-from hub.rules import lifecycle
-from hub.services import alerts
-from hub.web.auth import login_required
-from hub.web.db import commit, db
-from hub.web.query_args import page_number
-from hub.web.state import state
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.rules import lifecycle
+from wardlink.hub.services import alerts
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.query_args import page_number
+from wardlink.hub.web.state import state
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 

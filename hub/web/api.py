@@ -12,19 +12,19 @@ from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 
-from hub.db.engine import responds
-from hub.db.types import from_ms, to_ms, utc_now
-from hub.errors import InvalidInput, NotFound, StoreError
-from hub.services import alerts, assets, audit, gateways, pm_standing
-from hub.services import ingest_status
-from hub.services.permissions import require
-from hub.web.api_guard import guard
-from hub.web.db import commit, db
-from hub.web.openapi import check_request
-from hub.web.query_args import asset_filters, int_arg, paging
-from hub.web.readings import asset_live, gateway_live, link_states
-from hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
-from hub.web.state import state
+from wardlink.hub.db.engine import responds
+from wardlink.hub.db.types import from_ms, to_ms, utc_now
+from wardlink.hub.errors import InvalidInput, NotFound, StoreError
+from wardlink.hub.services import alerts, assets, audit, gateways, pm_standing
+from wardlink.hub.services import ingest_status
+from wardlink.hub.services.permissions import require
+from wardlink.hub.web.api_guard import guard
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.openapi import check_request
+from wardlink.hub.web.query_args import asset_filters, int_arg, paging
+from wardlink.hub.web.readings import asset_live, gateway_live, link_states
+from wardlink.hub.web.serialize import alert_json, asset_json, binding_json, gateway_json, page_json
+from wardlink.hub.web.state import state
 
 bp = Blueprint("api", __name__)
 

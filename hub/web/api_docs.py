@@ -2,7 +2,7 @@
 
 :data:`COMPONENTS` are the shared response schemas (``#/components/schemas/...``); :data:`WO`
 the work-order request bodies; :data:`DECLARED` maps a Flask endpoint (``blueprint.view``) to
-its :class:`~hub.web.openapi.Operation`, for views written without the ``@operation``
+its :class:`~wardlink.hub.web.openapi.Operation`, for views written without the ``@operation``
 decorator.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hub.db.vocab import (ALERT_SEVERITIES, ALERT_STATES, EQUIPMENT_STATUSES, LIFECYCLE_STAGES,
+from wardlink.hub.db.vocab import (ALERT_SEVERITIES, ALERT_STATES, EQUIPMENT_STATUSES, LIFECYCLE_STAGES,
                           MAINTENANCE_STATUSES, OWNER_TYPES, WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES,
                           WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES, WORK_ORDER_STATES)
-from hub.services.gateways import LINK_STATES
-from hub.web.api_pm_permissions import ROUTE_PERMISSIONS
-from hub.web.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation, Param,
+from wardlink.hub.services.gateways import LINK_STATES
+from wardlink.hub.web.api_pm_permissions import ROUTE_PERMISSIONS
+from wardlink.hub.web.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation, Param,
                                     array, enum, nullable, obj, page_params, ref)
 
 TELEMETRY_ERRORS = (400, 401, 403, 503)
@@ -175,7 +175,7 @@ WO: Mapping[str, dict] = {
                     required=("reason",), extra=False),
 }
 
-# ------------------------------------------------------------------ routes of hub.web.api
+# ------------------------------------------------------------------ routes of wardlink.hub.web.api
 
 DECLARED: Mapping[str, Operation] = {
     "api.audit_entries": Operation(
@@ -268,7 +268,7 @@ DECLARED: Mapping[str, Operation] = {
         body=obj({"note": {"type": "string", "minLength": 1, "maxLength": 2000}}), response=ref("Alert")),
 }
 
-# ------------------------------------------------------------------ routes of hub.web.api_pm
+# ------------------------------------------------------------------ routes of wardlink.hub.web.api_pm
 
 _ANY = {"type": "object"}
 _ANY_PAGE = _page(_ANY)

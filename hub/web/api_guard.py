@@ -3,12 +3,12 @@
 The guard (:func:`guard`) runs before each view of a blueprint:
 
 * the caller must be known: a valid ``Authorization: Bearer <API token>`` or a signed-in
-  session (``hub.web.auth.load_identity`` sets ``g.actor``); otherwise 401
+  session (``wardlink.hub.web.auth.load_identity`` sets ``g.actor``); otherwise 401
   ``authentication_required`` with ``WWW-Authenticate: Bearer``. Only the endpoints a
   blueprint names as public (the health check) are answered without one;
 * a state-changing request from a session cookie carries the session's CSRF token (form field
   or ``X-CSRF-Token``): the app checks that for every request before any blueprint runs
-  (``hub.web.auth.check_csrf``), token callers and anonymous API calls excepted, so the API
+  (``wardlink.hub.web.auth.check_csrf``), token callers and anonymous API calls excepted, so the API
   needs no check of its own;
 * where a blueprint has a route table (:class:`Needs` per endpoint), the role must hold what
   the route needs, and a route missing from the table is refused (403 ``permission_denied``).
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from flask import Blueprint, g, request
 
-from hub.services.permissions import ACTION_TEXT, can
-from hub.web.errors import error_response
+from wardlink.hub.services.permissions import ACTION_TEXT, can
+from wardlink.hub.web.errors import error_response
 
 SIGN_IN_MESSAGE = "sign in, or send 'Authorization: Bearer <API token>'"
 

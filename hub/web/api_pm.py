@@ -2,7 +2,7 @@
 
 Plans (``/pm-plans``), their checklist and services, checklist templates, the checklist of
 a work order, meter readings, the risk-based programme, and KPIs with CSV and Excel export.
-Every route names the permission it needs in :data:`hub.web.api_pm_permissions.ROUTE_PERMISSIONS`
+Every route names the permission it needs in :data:`wardlink.hub.web.api_pm_permissions.ROUTE_PERMISSIONS`
 (kept apart so the OpenAPI description reads it without importing the routes); the services check
 it (and department scope) again, so the table documents the API and cannot loosen it.
 """
@@ -14,20 +14,20 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from hub.db.types import utc_now
-from hub.errors import InvalidInput
-from hub.services import checklists, export, kpis, pm, pm_generator, pm_meters, pm_work
-from hub.services.permissions import require
-from hub.services.validate import boolean, optional_date, optional_id, text
-from hub.web.api_guard import guard
-from hub.web.api_pm_permissions import ROUTE_PERMISSIONS
-from hub.web.db import commit, db
-from hub.web.openapi import check_request
-from hub.web.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import checklists, export, kpis, pm, pm_generator, pm_meters, pm_work
+from wardlink.hub.services.permissions import require
+from wardlink.hub.services.validate import boolean, optional_date, optional_id, text
+from wardlink.hub.web.api_guard import guard
+from wardlink.hub.web.api_pm_permissions import ROUTE_PERMISSIONS
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.openapi import check_request
+from wardlink.hub.web.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
                              template_json, version_json)
-from hub.web.query_args import paging
-from hub.web.serialize import page_json
-from hub.web.state import state
+from wardlink.hub.web.query_args import paging
+from wardlink.hub.web.serialize import page_json
+from wardlink.hub.web.state import state
 
 bp = Blueprint("api_pm", __name__)
 

@@ -1,12 +1,12 @@
-"""What each route of the preventive-maintenance part of the JSON API needs (:mod:`hub.web.api_pm`).
+"""What each route of the preventive-maintenance part of the JSON API needs (:mod:`wardlink.hub.web.api_pm`).
 
-The routes' guard enforces this table and the OpenAPI description (:mod:`hub.web.api_docs`)
+The routes' guard enforces this table and the OpenAPI description (:mod:`wardlink.hub.web.api_docs`)
 documents it; both import it from here, so the description never imports the routes.
 """
 
 from __future__ import annotations
 
-from hub.web.api_guard import Needs
+from wardlink.hub.web.api_guard import Needs
 
 #: endpoint -> what the route needs. Checked before each request (unlisted routes are refused)
 #: and again, with department and assignment scope, by the services.

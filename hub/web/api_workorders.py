@@ -1,6 +1,6 @@
 """The work-order JSON API under ``/api/v1/work-orders``.
 
-Routes only translate HTTP to service calls (:mod:`hub.services.workorders`), which check
+Routes only translate HTTP to service calls (:mod:`wardlink.hub.services.workorders`), which check
 permissions and record the audit trail. A refused state change answers 409
 (``invalid_transition``), a refused signature 403 (``signature_refused``).
 """
@@ -13,26 +13,26 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from hub.db.vocab import (WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES,
+from wardlink.hub.db.vocab import (WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES,
                           WORK_ORDER_STATES, label)
-from hub.db.types import utc_now
-from hub.errors import InvalidInput
-from hub.services import workorders
-from hub.services.attachments import FILE_TYPES, MAX_ATTACHMENT_BYTES, AttachmentStore
-from hub.services.esign import signature_intact
-from hub.services.sla import DEFAULT_POLICY, SlaPolicy
-from hub.services.validate import boolean
-from hub.services.workorder_common import SignatureRefused, WorkOrderConflict
-from hub.services.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, roles_for
-from hub.web.api_docs import WO
-from hub.web.api_guard import guard
-from hub.web.db import commit, db
-from hub.web.errors import error_response
-from hub.web.openapi import Param, array, check_request, obj, operation, page_params, ref
-from hub.web.query_args import paging
-from hub.web.serialize import page_json
-from hub.web.state import state
-from hub.web.workorder_json import (attachment_json, detail_json, note_json, part_json, time_log_json,
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import workorders
+from wardlink.hub.services.attachments import FILE_TYPES, MAX_ATTACHMENT_BYTES, AttachmentStore
+from wardlink.hub.services.esign import signature_intact
+from wardlink.hub.services.sla import DEFAULT_POLICY, SlaPolicy
+from wardlink.hub.services.validate import boolean
+from wardlink.hub.services.workorder_common import SignatureRefused, WorkOrderConflict
+from wardlink.hub.services.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, roles_for
+from wardlink.hub.web.api_docs import WO
+from wardlink.hub.web.api_guard import guard
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.errors import error_response
+from wardlink.hub.web.openapi import Param, array, check_request, obj, operation, page_params, ref
+from wardlink.hub.web.query_args import paging
+from wardlink.hub.web.serialize import page_json
+from wardlink.hub.web.state import state
+from wardlink.hub.web.workorder_json import (attachment_json, detail_json, note_json, part_json, time_log_json,
                                     user_ref, work_order_json)
 
 bp = Blueprint("api_workorders", __name__)

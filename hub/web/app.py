@@ -1,6 +1,6 @@
 """The Flask application factory.
 
-Settings come from the :class:`~hub.config.HubConfig` (defaults, then the TOML file, then
+Settings come from the :class:`~wardlink.hub.config.HubConfig` (defaults, then the TOML file, then
 ``WARDLINK_*`` variables); Flask-only knobs may then be adjusted from an optional instance
 file ``<data_dir>/web.toml`` and from ``WARDLINK_FLASK_*`` environment variables.
 """
@@ -12,15 +12,15 @@ from pathlib import Path
 
 from flask import Flask, g, request
 
-from hub.config import HubConfig
-from hub.db import check_current, open_engine
-from hub.db.audit_key import use_audit_key
-from hub.web import errors, filters, nav, ui
-from hub.web import db as request_db
-from hub.web.auth import SESSION_LIFETIME, check_csrf, load_identity
-from hub.web.proxy import ProxyFix
-from hub.web.security import add_security_headers, load_secret_key
-from hub.web.state import EXTENSION, WebState
+from wardlink.hub.config import HubConfig
+from wardlink.hub.db import check_current, open_engine
+from wardlink.hub.db.audit_key import use_audit_key
+from wardlink.hub.web import errors, filters, nav, ui
+from wardlink.hub.web import db as request_db
+from wardlink.hub.web.auth import SESSION_LIFETIME, check_csrf, load_identity
+from wardlink.hub.web.proxy import ProxyFix
+from wardlink.hub.web.security import add_security_headers, load_secret_key
+from wardlink.hub.web.state import EXTENSION, WebState
 from wardlink.clock import Clock, SystemClock
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -29,13 +29,13 @@ MAX_REQUEST_BYTES = 1024 * 1024
 def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None) -> Flask:
     """Build the admin UI and JSON API for ``config``.
 
-    ``telemetry`` is the store live readings come from (a :class:`hub.telemetry.TelemetryStore`);
+    ``telemetry`` is the store live readings come from (a :class:`wardlink.hub.telemetry.TelemetryStore`);
     without one, pages say so and reading endpoints answer 503. The relational store must
     already be migrated (``wardlink db upgrade``).
     """
     clock = clock or SystemClock()
     data_dir = Path(config.data_dir).resolve()
-    app = Flask("hub.web", instance_path=str(data_dir))
+    app = Flask("wardlink.hub.web", instance_path=str(data_dir))
     app.config.from_mapping(
         SECRET_KEY=load_secret_key(config),
         SESSION_COOKIE_NAME="wardlink_session",
@@ -90,21 +90,21 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from hub.web import alerts, api, assets, audit, auth, dashboard, gateways
-    from hub.web.openapi_schema import IdConverter
+    from wardlink.hub.web import alerts, api, assets, audit, auth, dashboard, gateways
+    from wardlink.hub.web.openapi_schema import IdConverter
 
     app.url_map.converters["int"] = IdConverter  # before any rule uses it
 
     for module in (auth, dashboard, assets, gateways, alerts, audit):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
-    from hub.web import api_workorders, openapi
+    from wardlink.hub.web import api_workorders, openapi
 
     for module in (api_workorders, openapi):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
-    from hub.web import api_pm
+    from wardlink.hub.web import api_pm
 
     app.register_blueprint(api_pm.bp, url_prefix="/api/v1")
-    from hub.web import enroll
+    from wardlink.hub.web import enroll
 
     app.register_blueprint(enroll.bp)  # POST /api/enroll for gateways, /enrollment/... for admins

@@ -2,7 +2,7 @@
 
 Rows are read into dicts keyed by the header row (case and spaces ignored). ``department``
 may be given as a department code or name; ``location_id``/``department_id`` as numbers.
-Each row is created in its own savepoint through :func:`hub.services.assets.create_asset`,
+Each row is created in its own savepoint through :func:`wardlink.hub.services.assets.create_asset`,
 so a bad row is reported with its number and the reason, and every good row is kept.
 """
 
@@ -14,12 +14,12 @@ from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
-from hub.db import session_scope
-from hub.errors import HubError, InvalidInput
-from hub.services import assets, org
-from hub.services.actor import Actor
-from hub.services.export import safe_cell
-from hub.web.jobs import JobResult, Progress
+from wardlink.hub.db import session_scope
+from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.services import assets, org
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.export import safe_cell
+from wardlink.hub.web.jobs import JobResult, Progress
 from wardlink.clock import Clock
 
 #: Columns the import understands, in the order of the template file.

@@ -9,13 +9,13 @@ from urllib.parse import urlencode
 from flask import url_for
 from sqlalchemy.orm import Session
 
-from hub.db.models import Asset
-from hub.services import gateways, pm, pm_standing, workorders
-from hub.services.workorder_common import code_of
-from hub.services.workorder_records import downtime_minutes
-from hub.services.actor import Actor
-from hub.services.permissions import can
-from hub.web.ui import ui_state
+from wardlink.hub.db.models import Asset
+from wardlink.hub.services import gateways, pm, pm_standing, workorders
+from wardlink.hub.services.workorder_common import code_of
+from wardlink.hub.services.workorder_records import downtime_minutes
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.permissions import can
+from wardlink.hub.web.ui import ui_state
 
 #: Grafana's asset board and the panels the asset page embeds (see grafana/dashboards).
 GRAFANA_ASSET_BOARD = ("wardlink-asset", "wardlink-asset")

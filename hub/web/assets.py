@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from hub.db.types import utc_now
-from hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
-from hub.errors import InvalidInput, StoreError
-from hub.services import alerts, assets, audit, gateways, org
-from hub.services.permissions import can, require
-from hub.web.auth import login_required
-from hub.web.db import commit, db
-from hub.web.asset_sections import asset_charts, grafana_panels, maintenance_sections
-from hub.web.query_args import asset_filters, page_number
-from hub.web.readings import asset_live, recent
-from hub.web.security import CSRF_FIELD
-from hub.web.state import state
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
+from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.services import alerts, assets, audit, gateways, org
+from wardlink.hub.services.permissions import can, require
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.asset_sections import asset_charts, grafana_panels, maintenance_sections
+from wardlink.hub.web.query_args import asset_filters, page_number
+from wardlink.hub.web.readings import asset_live, recent
+from wardlink.hub.web.security import CSRF_FIELD
+from wardlink.hub.web.state import state
 
 bp = Blueprint("assets", __name__, url_prefix="/assets")
 

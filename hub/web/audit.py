@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
 
-from hub.services import audit
-from hub.web.auth import login_required
-from hub.web.db import db
-from hub.web.query_args import page_number
+from wardlink.hub.services import audit
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import db
+from wardlink.hub.web.query_args import page_number
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

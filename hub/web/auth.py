@@ -3,7 +3,7 @@
 A browser signs in with a password and gets a signed session cookie; scripts send
 ``Authorization: Bearer <token>``. Either way the request gets ``g.actor`` (for services)
 and ``g.user`` (for templates). The cookie carries only a session id that the database
-must know (:mod:`hub.services.signin`): signing out, a password change or reset, a disable or
+must know (:mod:`wardlink.hub.services.signin`): signing out, a password change or reset, a disable or
 a role change end sessions at once, and every session ends after :data:`SESSION_LIFETIME`.
 """
 
@@ -17,17 +17,17 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, abort, flash, g, redirect, render_template, request, session,
                    url_for)
 
-from hub.db import session_scope
-from hub.db.models import User
-from hub.errors import HubError, InvalidInput
-from hub.db.types import utc_now
-from hub.services import audit, signin, users
-from hub.services.actor import Actor
-from hub.services.errors import AccountLocked, AuthenticationFailed
-from hub.services.permissions import can
-from hub.web.db import SAFE_METHODS, commit, db
-from hub.web.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, rotate_csrf
-from hub.web.state import state
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import User
+from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.services import audit, signin, users
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
+from wardlink.hub.services.permissions import can
+from wardlink.hub.web.db import SAFE_METHODS, commit, db
+from wardlink.hub.web.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, rotate_csrf
+from wardlink.hub.web.state import state
 
 bp = Blueprint("auth", __name__)
 

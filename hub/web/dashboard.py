@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template
 
-from hub.db.types import to_ms, utc_now
-from hub.errors import StoreError
-from hub.services import alerts, assets, gateways
-from hub.services.permissions import can
-from hub.web.auth import login_required
-from hub.web.db import db
-from hub.web.fragments import ALERT_POLL
-from hub.web.overview import gateway_counts, maintenance_overview
-from hub.web.readings import gateway_live, link_states
-from hub.web.state import state
+from wardlink.hub.db.types import to_ms, utc_now
+from wardlink.hub.errors import StoreError
+from wardlink.hub.services import alerts, assets, gateways
+from wardlink.hub.services.permissions import can
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import db
+from wardlink.hub.web.fragments import ALERT_POLL
+from wardlink.hub.web.overview import gateway_counts, maintenance_overview
+from wardlink.hub.web.readings import gateway_live, link_states
+from wardlink.hub.web.state import state
 
 bp = Blueprint("dashboard", __name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, g, request
 from sqlalchemy.orm import Session
 
-from hub.db import make_session
-from hub.web.state import state
+from wardlink.hub.db import make_session
+from wardlink.hub.web.state import state
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

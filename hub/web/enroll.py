@@ -10,7 +10,7 @@ The ``/enrollment/...`` routes are the gateways pages' buttons: add a gateway (a
 first token), issue a new token, disable, enable, revoke. A token is shown once, on the page
 that answers the POST that created it.
 
-Broker logins change through a :class:`~hub.services.enrollment.BrokerAccounts` found through
+Broker logins change through a :class:`~wardlink.hub.services.enrollment.BrokerAccounts` found through
 its entry point on first use, or set with :func:`use_broker_accounts`.
 """
 
@@ -24,16 +24,16 @@ from datetime import timedelta
 
 from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from hub.db import session_scope
-from hub.errors import InvalidInput
-from hub.services import enrollment
-from hub.services.enrollment import REFUSALS, BrokerAccounts, BrokerUnavailable, EnrollmentRefused
-from hub.services.permissions import require
-from hub.web.auth import client_ip, login_required
-from hub.web.db import commit, db
-from hub.web.errors import error_response
-from hub.web.security import RateLimiter
-from hub.web.state import state
+from wardlink.hub.db import session_scope
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import enrollment
+from wardlink.hub.services.enrollment import REFUSALS, BrokerAccounts, BrokerUnavailable, EnrollmentRefused
+from wardlink.hub.services.permissions import require
+from wardlink.hub.web.auth import client_ip, login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.errors import error_response
+from wardlink.hub.web.security import RateLimiter
+from wardlink.hub.web.state import state
 from wardlink.errors import WardlinkError
 
 log = logging.getLogger("wardlink.web")

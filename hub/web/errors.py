@@ -7,8 +7,8 @@ import logging
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from hub.errors import HubError, InvalidInput, NotFound, PermissionDenied, StoreError
-from hub.services.errors import AuthenticationFailed
+from wardlink.hub.errors import HubError, InvalidInput, NotFound, PermissionDenied, StoreError
+from wardlink.hub.services.errors import AuthenticationFailed
 
 log = logging.getLogger("wardlink.web")
 

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime
 
 from flask import Flask, request, url_for
 
-from hub.db.risk import RISK_FIELDS
-from hub.db.types import from_ms
-from hub.db.vocab import label
-from hub.web.auth import user_can
-from hub.web.security import csrf_token
-from hub.web.state import state
+from wardlink.hub.db.risk import RISK_FIELDS
+from wardlink.hub.db.types import from_ms
+from wardlink.hub.db.vocab import label
+from wardlink.hub.web.auth import user_can
+from wardlink.hub.web.security import csrf_token
+from wardlink.hub.web.state import state
 
 
 def format_dt(value: datetime | None) -> str:

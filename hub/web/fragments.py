@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template
 
-from hub.services import alerts
-from hub.services.permissions import require
-from hub.web.auth import login_required
-from hub.web.db import db
+from wardlink.hub.services import alerts
+from wardlink.hub.services.permissions import require
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import db
 
 bp = Blueprint("fragments", __name__, url_prefix="/fragments")
 

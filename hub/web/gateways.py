@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from hub.db.types import to_ms, utc_now
-from hub.errors import InvalidInput, StoreError
-from hub.services import gateways
-from hub.services.permissions import can
-from hub.web.auth import login_required
-from hub.web.db import commit, db
-from hub.web.readings import gateway_live, link_states
-from hub.web.state import state
+from wardlink.hub.db.types import to_ms, utc_now
+from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.services import gateways
+from wardlink.hub.services.permissions import can
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.readings import gateway_live, link_states
+from wardlink.hub.web.state import state
 
 bp = Blueprint("gateways", __name__, url_prefix="/gateways")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from hub.errors import InvalidInput
-from hub.services.permissions import require
-from hub.web.asset_import import COLUMNS, MAX_ROWS, import_job, read_rows, template_csv
-from hub.web.auth import login_required
-from hub.web.state import state
-from hub.web.ui import ui_state
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services.permissions import require
+from wardlink.hub.web.asset_import import COLUMNS, MAX_ROWS, import_job, read_rows, template_csv
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.state import state
+from wardlink.hub.web.ui import ui_state
 
 bp = Blueprint("imports", __name__, url_prefix="/assets/import")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
 
-from hub.db.types import from_ms, to_ms, utc_now
-from hub.services import ingest_status
-from hub.web.auth import login_required
-from hub.web.query_args import page_number
-from hub.web.state import state
+from wardlink.hub.db.types import from_ms, to_ms, utc_now
+from wardlink.hub.services import ingest_status
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.query_args import page_number
+from wardlink.hub.web.state import state
 
 bp = Blueprint("ingest", __name__, url_prefix="/ingest")
 PER_PAGE = 50

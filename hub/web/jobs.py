@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from hub.errors import HubError, NotFound
+from wardlink.hub.errors import HubError, NotFound
 from wardlink.clock import Clock
 
 log = logging.getLogger("wardlink.web.jobs")

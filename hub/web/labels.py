@@ -16,7 +16,7 @@ from urllib.parse import quote
 import segno
 from fpdf import FPDF
 
-from hub.config import HubConfig
+from wardlink.hub.config import HubConfig
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from hub.db import session_scope
-from hub.errors import InvalidInput
-from hub.services import assets, org
-from hub.services.actor import Actor
-from hub.services.validate import optional_id
-from hub.web.auth import login_required
-from hub.web.db import db
-from hub.web.jobs import JobResult, Progress
-from hub.web.labels import Label, asset_public_url, label_sheet_pdf, qr_svg
-from hub.web.query_args import page_number
-from hub.web.state import state
-from hub.web.ui import ui_state
+from wardlink.hub.db import session_scope
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import assets, org
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.validate import optional_id
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import db
+from wardlink.hub.web.jobs import JobResult, Progress
+from wardlink.hub.web.labels import Label, asset_public_url, label_sheet_pdf, qr_svg
+from wardlink.hub.web.query_args import page_number
+from wardlink.hub.web.state import state
+from wardlink.hub.web.ui import ui_state
 
 bp = Blueprint("labels", __name__)
 

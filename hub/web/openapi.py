@@ -3,11 +3,11 @@
 Every ``/api/v1`` view carries an :class:`Operation`: its summary, the permissions the service
 layer checks, query parameters, request body and responses. Views declare it with the
 :func:`operation` decorator; views of modules that do not use the decorator are declared in
-:mod:`hub.web.api_docs`. :func:`build_document` walks the app's URL map, so a route without a
+:mod:`wardlink.hub.web.api_docs`. :func:`build_document` walks the app's URL map, so a route without a
 declaration shows up as missing (the tests fail on it) instead of silently undocumented.
 
 The ``permissions`` of an operation also drive the RBAC matrix test: a role may call the
-route when its entry in :data:`hub.services.permissions.PERMISSIONS` holds all of them.
+route when its entry in :data:`wardlink.hub.services.permissions.PERMISSIONS` holds all of them.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
-from hub.errors import InvalidInput
-from hub.web.api_docs import COMPONENTS, DECLARED
-from hub.web.openapi_schema import (API_PREFIX, CONVERTER_RE, ERROR_SCHEMA, ERROR_TEXT, MAX_URL_INT,
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.web.api_docs import COMPONENTS, DECLARED
+from wardlink.hub.web.openapi_schema import (API_PREFIX, CONVERTER_RE, ERROR_SCHEMA, ERROR_TEXT, MAX_URL_INT,
                                     OPENAPI_VERSION, UNDOCUMENTED, Operation, Param, api_routes, operation,
                                     operations_of)
 # The vocabulary route modules declare their operations with, importable from here too.
-from hub.web.openapi_schema import allows, array, obj, page_params, ref  # noqa: F401
+from wardlink.hub.web.openapi_schema import allows, array, obj, page_params, ref  # noqa: F401
 
 
 def lookup(app: Flask, endpoint: str, method: str) -> Operation | None:

@@ -1,7 +1,7 @@
 """The vocabulary of the JSON API's OpenAPI description: operations, parameters, schema helpers.
 
-Route modules (and :mod:`hub.web.api_docs`) declare their operations with these; the document
-itself, and the check of a request against it, are built in :mod:`hub.web.openapi` from the
+Route modules (and :mod:`wardlink.hub.web.api_docs`) declare their operations with these; the document
+itself, and the check of a request against it, are built in :mod:`wardlink.hub.web.openapi` from the
 declarations, so this module imports none of them.
 """
 

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from hub.services import pm_standing, workorders
-from hub.services.actor import Actor
-from hub.services.gateways import GatewayState
-from hub.services.permissions import can
+from wardlink.hub.services import pm_standing, workorders
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.gateways import GatewayState
+from wardlink.hub.services.permissions import can
 
 
 def gateway_counts(states: Iterable[GatewayState]) -> dict[str, int]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub.db.models import ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence, PmPlan
-from hub.services.compliance import Target, window_days
-from hub.services.pm import AssetOutlook, ProgrammeEntry, is_high_risk, suggest_interval
-from hub.services.workorder_common import code_of
-from hub.web.serialize import jsonable
+from wardlink.hub.db.models import ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence, PmPlan
+from wardlink.hub.services.compliance import Target, window_days
+from wardlink.hub.services.pm import AssetOutlook, ProgrammeEntry, is_high_risk, suggest_interval
+from wardlink.hub.services.workorder_common import code_of
+from wardlink.hub.web.serialize import jsonable
 
 
 def interval_json(count: int | None, unit: str | None) -> dict | None:

@@ -11,14 +11,14 @@ from datetime import date
 
 from flask import Blueprint, g, render_template, request
 
-from hub.db.types import utc_now
-from hub.errors import InvalidInput
-from hub.services import pm, pm_standing
-from hub.services.permissions import require
-from hub.web.auth import login_required
-from hub.web.db import db
-from hub.web.query_args import page_number
-from hub.web.state import state
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import pm, pm_standing
+from wardlink.hub.services.permissions import require
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import db
+from wardlink.hub.web.query_args import page_number
+from wardlink.hub.web.state import state
 
 bp = Blueprint("pm", __name__, url_prefix="/maintenance")
 PER_PAGE = 50

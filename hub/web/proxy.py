@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
-from hub.config import parse_trusted_proxies
+from wardlink.hub.config import parse_trusted_proxies
 
 PEER_KEY = "wardlink.proxy_peer"
 _SCHEMES = ("http", "https")

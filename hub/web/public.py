@@ -12,14 +12,14 @@ import math
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from hub.errors import InvalidInput, NotFound
-from hub.services import assets
-from hub.services.validate import text
-from hub.web.auth import client_ip
-from hub.web.db import commit, db
-from hub.web.state import state
-from hub.web.ui import ui_state
-from hub.web.workorder_link import public_request
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import assets
+from wardlink.hub.services.validate import text
+from wardlink.hub.web.auth import client_ip
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.state import state
+from wardlink.hub.web.ui import ui_state
+from wardlink.hub.web.workorder_link import public_request
 
 bp = Blueprint("public", __name__)
 

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from hub.db.models import Asset, ChannelBinding, Gateway
-from hub.db.types import from_ms, to_ms
-from hub.services import gateways as gateway_service
+from wardlink.hub.db.models import Asset, ChannelBinding, Gateway
+from wardlink.hub.db.types import from_ms, to_ms
+from wardlink.hub.services import gateways as gateway_service
 
 RECENT_SPAN = timedelta(minutes=15)
 RECENT_LIMIT = 20
@@ -18,8 +18,8 @@ RECENT_LIMIT = 20
 
 def link_states(gateway_list: list[Gateway], now: datetime | None = None) -> dict[str, gateway_service.GatewayState]:
     """Return the link state of each gateway as the app judges it now (by its clock and settings)."""
-    from hub.db.types import utc_now
-    from hub.web.state import state
+    from wardlink.hub.db.types import utc_now
+    from wardlink.hub.web.state import state
 
     app = state()
     return gateway_service.gateway_states(app.engine, gateway_list, now=now or utc_now(app.clock),

@@ -1,11 +1,11 @@
-"""The KPI report as a printable PDF (CSV and Excel come from :mod:`hub.services.export`)."""
+"""The KPI report as a printable PDF (CSV and Excel come from :mod:`wardlink.hub.services.export`)."""
 
 from __future__ import annotations
 
 from fpdf import FPDF
 
-from hub.services import export
-from hub.services.kpis import KpiReport
+from wardlink.hub.services import export
+from wardlink.hub.services.kpis import KpiReport
 
 #: column -> heading on paper; the figures people read first.
 PDF_COLUMNS = (

@@ -6,19 +6,19 @@ from datetime import date, timedelta
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from hub.db import session_scope
-from hub.db.types import utc_now
-from hub.errors import InvalidInput
-from hub.services import export, kpis, org
-from hub.services.actor import Actor
-from hub.services.permissions import require
-from hub.services.validate import optional_date, optional_id
-from hub.web.auth import login_required
-from hub.web.db import db
-from hub.web.jobs import JobResult, Progress
-from hub.web.report_pdf import report_pdf
-from hub.web.state import state
-from hub.web.ui import ui_state
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services import export, kpis, org
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.permissions import require
+from wardlink.hub.services.validate import optional_date, optional_id
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import db
+from wardlink.hub.web.jobs import JobResult, Progress
+from wardlink.hub.web.report_pdf import report_pdf
+from wardlink.hub.web.state import state
+from wardlink.hub.web.ui import ui_state
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template
 
-from hub.services import alerts
-from hub.web.auth import login_required
-from hub.web.db import db
+from wardlink.hub.services import alerts
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import db
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 

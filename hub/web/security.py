@@ -13,8 +13,8 @@ from pathlib import Path
 
 from flask import Response, session
 
-from hub.config import HubConfig
-from hub.errors import ConfigError
+from wardlink.hub.config import HubConfig
+from wardlink.hub.errors import ConfigError
 from wardlink.clock import Clock
 
 log = logging.getLogger("wardlink.web")

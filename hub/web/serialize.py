@@ -6,10 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from hub.db.models import Alert, Asset, ChannelBinding, Gateway
-from hub.services.assets import asset_snapshot
-from hub.services.gateways import GatewayState
-from hub.services.pagination import Page
+from wardlink.hub.db.models import Alert, Asset, ChannelBinding, Gateway
+from wardlink.hub.services.assets import asset_snapshot
+from wardlink.hub.services.gateways import GatewayState
+from wardlink.hub.services.pagination import Page
 
 
 def jsonable(value: Any) -> Any:

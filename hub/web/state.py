@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import Engine
 
-from hub.config import HubConfig
+from wardlink.hub.config import HubConfig
 from wardlink.clock import Clock
 
 EXTENSION = "wardlink"

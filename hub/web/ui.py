@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
-from hub.web.jobs import JobRegistry
-from hub.web.security import CONTENT_SECURITY_POLICY, RateLimiter
-from hub.web.state import EXTENSION
+from wardlink.hub.web.jobs import JobRegistry
+from wardlink.hub.web.security import CONTENT_SECURITY_POLICY, RateLimiter
+from wardlink.hub.web.state import EXTENSION
 
 UI_EXTENSION = "wardlink.ui"
 
@@ -65,7 +65,7 @@ def init_app(app: Flask) -> None:
     )
     app.extensions[UI_EXTENSION] = state
     for name in PAGE_MODULES:
-        module = importlib.import_module(f"hub.web.{name}")
+        module = importlib.import_module(f"wardlink.hub.web.{name}")
         app.register_blueprint(module.bp)
 
     origin = grafana_origin(state.grafana_url)

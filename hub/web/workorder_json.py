@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
+from wardlink.hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
                            WorkOrderSignature, WorkOrderTimeLog)
-from hub.services.actor import Actor
-from hub.services.sla import SlaPolicy, sla_status
-from hub.services.workorder_flow import available
-from hub.services.workorder_records import Records, downtime_minutes
-from hub.services.workorders import code_of
-from hub.web.serialize import jsonable
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.sla import SlaPolicy, sla_status
+from wardlink.hub.services.workorder_flow import available
+from wardlink.hub.services.workorder_records import Records, downtime_minutes
+from wardlink.hub.services.workorders import code_of
+from wardlink.hub.web.serialize import jsonable
 
 
 def user_ref(user: User | None) -> dict | None:

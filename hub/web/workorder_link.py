@@ -1,13 +1,13 @@
-"""Turning a public problem report into a work-order request (see :mod:`hub.web.public`)."""
+"""Turning a public problem report into a work-order request (see :mod:`wardlink.hub.web.public`)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from hub.db.models import Asset
-from hub.services import workorders
-from hub.services.actor import SYSTEM_ROLE, Actor
-from hub.services.workorder_common import code_of
+from wardlink.hub.db.models import Asset
+from wardlink.hub.services import workorders
+from wardlink.hub.services.actor import SYSTEM_ROLE, Actor
+from wardlink.hub.services.workorder_common import code_of
 from wardlink.clock import Clock
 
 #: Who a request from the QR page is recorded as; the reporter's own name goes in the order.

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from hub.db.types import utc_now
-from hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES
-from hub.errors import InvalidInput, PermissionDenied
-from hub.services import org, workorders
-from hub.services.permissions import can, require
-from hub.services.sla import sla_status
-from hub.services.workorder_common import SignatureRefused, code_of
-from hub.services.workorder_flow import (RESOLUTIONS_BY_KIND, assignable_users, available,
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services import org, workorders
+from wardlink.hub.services.permissions import can, require
+from wardlink.hub.services.sla import sla_status
+from wardlink.hub.services.workorder_common import SignatureRefused, code_of
+from wardlink.hub.services.workorder_flow import (RESOLUTIONS_BY_KIND, assignable_users, available,
                                          transition)
-from hub.services.workorder_records import (add_note, add_part, downtime_minutes, log_time,
+from wardlink.hub.services.workorder_records import (add_note, add_part, downtime_minutes, log_time,
                                             records_of, set_downtime)
-from hub.web.auth import login_required
-from hub.web.db import commit, db
-from hub.web.query_args import page_number
-from hub.web.security import CSRF_FIELD
-from hub.web.state import state
+from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.query_args import page_number
+from wardlink.hub.web.security import CSRF_FIELD
+from wardlink.hub.web.state import state
 
 bp = Blueprint("workorders", __name__, url_prefix="/work-orders")
 

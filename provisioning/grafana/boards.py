@@ -7,7 +7,7 @@ place and every board keeps the same look, datasources and variable conventions.
 Telemetry panels query InfluxDB with InfluxQL (the schema of docs/protocol.md, "Telemetry in
 the stores"): measurement = metric family, tags gateway/channel/asset/site/ward, fields value,
 quality, late. The gateway's own health arrives as telemetry on ``gw.*`` channels (edge
-``edge.health.HEALTH_CHANNELS``); the hub binds no asset to them, so they are stored under the
+``wardlink.edge.health.HEALTH_CHANNELS``); the hub binds no asset to them, so they are stored under the
 measurement ``unbound`` with tags gateway and channel only. Maintenance panels query the hub's
 PostgreSQL store (tables of ``hub/db/models``).
 """

@@ -18,8 +18,8 @@ from typing import Mapping
 
 import yaml
 
-from provisioning.errors import GrafanaError, SettingError
-from provisioning.grafana.boards import FOLDER_TITLE, FOLDER_UID
+from wardlink.provisioning.errors import GrafanaError, SettingError
+from wardlink.provisioning.grafana.boards import FOLDER_TITLE, FOLDER_UID
 
 #: The project's grafana/ directory (present in a source checkout).
 DEFAULT_GRAFANA_DIR = Path(__file__).resolve().parents[2] / "grafana"

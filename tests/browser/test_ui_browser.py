@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 from relational_support import GATEWAY, T0_S, hub_config, password, seeded_sqlite_url  # noqa: E402
 from test_ui_jobs import decode_pdf_qr_codes  # noqa: E402
 
-from hub.db import open_engine, session_scope  # noqa: E402
-from hub.demo import free_port  # noqa: E402
-from hub.services import alerts, workorders  # noqa: E402
-from hub.telemetry import Point  # noqa: E402
-from hub.telemetry.sqlite import SQLiteStore  # noqa: E402
-from hub.web import make_server  # noqa: E402
+from wardlink.hub.db import open_engine, session_scope  # noqa: E402
+from wardlink.hub.demo import free_port  # noqa: E402
+from wardlink.hub.services import alerts, workorders  # noqa: E402
+from wardlink.hub.telemetry import Point  # noqa: E402
+from wardlink.hub.telemetry.sqlite import SQLiteStore  # noqa: E402
+from wardlink.hub.web import make_server  # noqa: E402
 from wardlink.clock import ManualClock  # noqa: E402
 
 CHROMIUM = os.environ.get("WARDLINK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -7,12 +7,12 @@ import sqlite3
 
 import pytest
 
-from hardware import registry
+from wardlink.hardware import registry
 from wardlink.clock import ManualClock
 
-from edge.alarms import AlarmEngine, Output
-from edge.config import AlarmRule, load_config
-from edge.gateway import Gateway
+from wardlink.edge.alarms import AlarmEngine, Output
+from wardlink.edge.config import AlarmRule, load_config
+from wardlink.edge.gateway import Gateway
 
 from edge_support import write_config
 

@@ -18,15 +18,15 @@ import subprocess
 import paho.mqtt.subscribe as subscribe
 import pytest
 
-from hub.config import load_config as load_hub_config
-from hub.db import open_engine, upgrade
-from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-from hub.ingest.sequence import SequencePolicy
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.config import load_config as load_hub_config
+from wardlink.hub.db import open_engine, upgrade
+from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+from wardlink.hub.ingest.sequence import SequencePolicy
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from wardlink import protocol
 from wardlink.clock import SystemClock
 
-from edge.buffer import read_stats
+from wardlink.edge.buffer import read_stats
 
 from edge_support import GW, PYTHON, ROOT, edge_env, journal, wait_until, write_config
 
@@ -85,7 +85,7 @@ def test_readings_the_broker_acknowledged_survive_its_kill_9(tmp_path, mosquitto
     path = write_config(tmp_path, mosquitto.port, channels=CHANNELS)  # 200 readings/s
     data_dir = tmp_path / "data"
     log = open(tmp_path / "gateway.log", "wb")
-    gateway = subprocess.Popen([PYTHON, "-m", "edge.cli", "run", "--config", str(path)], env=edge_env(), cwd=ROOT,
+    gateway = subprocess.Popen([PYTHON, "-m", "wardlink.edge.cli", "run", "--config", str(path)], env=edge_env(), cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT)
     hub = None
     try:

@@ -12,8 +12,8 @@ import pytest
 from wardlink.clock import ManualClock
 from wardlink.protocol import Event
 
-from edge.buffer import DB_NAME, Buffer, read_stats
-from edge.config import BufferConfig
+from wardlink.edge.buffer import DB_NAME, Buffer, read_stats
+from wardlink.edge.config import BufferConfig
 
 from edge_support import PYTHON, ROOT, edge_env
 
@@ -146,8 +146,8 @@ def test_damaged_pages_are_detected_at_open(tmp_path):
 
 WRITER = textwrap.dedent("""
     import sys
-    from edge.buffer import Buffer
-    from edge.config import BufferConfig
+    from wardlink.edge.buffer import Buffer
+    from wardlink.edge.config import BufferConfig
     buf = Buffer(sys.argv[1], BufferConfig(synchronous="full")).open()
     n = 0
     while True:

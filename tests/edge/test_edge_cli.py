@@ -10,18 +10,18 @@ import time
 
 import pytest
 
-from hardware import registry
+from wardlink.hardware import registry
 
-from edge.buffer import Buffer
-from edge.config import load_config
-from edge.gateway import Gateway
-from edge.version import __version__
+from wardlink.edge.buffer import Buffer
+from wardlink.edge.config import load_config
+from wardlink.edge.gateway import Gateway
+from wardlink.edge.version import __version__
 
 from edge_support import CHANNEL_DS, PYTHON, ROOT, edge_env, write_config
 
 
 def cli(*args, timeout=60):
-    return subprocess.run([PYTHON, "-m", "edge.cli", *args], capture_output=True, text=True, env=edge_env(),
+    return subprocess.run([PYTHON, "-m", "wardlink.edge.cli", *args], capture_output=True, text=True, env=edge_env(),
                           cwd=ROOT, timeout=timeout)
 
 

@@ -7,9 +7,9 @@ import tomllib
 
 import pytest
 
-from edge.config import load_config, parse_config
-from edge.credentials import load_credentials
-from edge.errors import ConfigError, CredentialsError
+from wardlink.edge.config import load_config, parse_config
+from wardlink.edge.credentials import load_credentials
+from wardlink.edge.errors import ConfigError, CredentialsError
 
 from edge_support import config_text
 

@@ -11,8 +11,8 @@ import tomllib
 
 import pytest
 
-from edge.config import parse_config
-from edge.errors import ConfigError
+from wardlink.edge.config import parse_config
+from wardlink.edge.errors import ConfigError
 
 BASE = """
 gateway_id = "gw-icu-01"

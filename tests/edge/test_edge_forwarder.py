@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from edge.config import load_config
-from edge.forwarder import id_runs
-from edge.gateway import Gateway
+from wardlink.edge.config import load_config
+from wardlink.edge.forwarder import id_runs
+from wardlink.edge.gateway import Gateway
 
 from edge_support import write_config
 

@@ -13,8 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from wardlink.protocol import Command, GatewayConfig, Kind, encode, topic
 
-from edge.config import load_config
-from edge.gateway import Gateway
+from wardlink.edge.config import load_config
+from wardlink.edge.gateway import Gateway
 
 from edge_support import GW, write_config
 

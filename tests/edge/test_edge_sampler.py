@@ -9,12 +9,12 @@ import tomllib
 
 import pytest
 
-from hardware import registry
-from hardware.errors import SensorTimeoutError
+from wardlink.hardware import registry
+from wardlink.hardware.errors import SensorTimeoutError
 from wardlink.clock import ManualClock, SystemClock
 
-from edge.config import parse_channels
-from edge.sampler import Sampler
+from wardlink.edge.config import parse_channels
+from wardlink.edge.sampler import Sampler
 
 
 def channels(text: str, backend: str = "emulated"):

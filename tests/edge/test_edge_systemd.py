@@ -17,9 +17,9 @@ import uuid
 import pytest
 from edge_support import PYTHON, ROOT, edge_env, write_config
 
-from edge.config import load_config
-from edge.gateway import Gateway
-from edge.systemd import Notifier, Watchdog, socket_address, watchdog_period
+from wardlink.edge.config import load_config
+from wardlink.edge.gateway import Gateway
+from wardlink.edge.systemd import Notifier, Watchdog, socket_address, watchdog_period
 
 
 class FakeSystemd:
@@ -109,7 +109,7 @@ def test_the_watchdog_period_comes_from_the_environment(environ, expected):
 def test_a_running_gateway_says_ready_pets_the_watchdog_and_says_stopping(tmp_path, mosquitto, systemd):
     config = write_config(tmp_path, mosquitto.port)
     env = {**edge_env(), "NOTIFY_SOCKET": systemd.address, "WATCHDOG_USEC": "400000"}
-    proc = subprocess.Popen([PYTHON, "-m", "edge.cli", "run", "--config", str(config)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([PYTHON, "-m", "wardlink.edge.cli", "run", "--config", str(config)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         ready = systemd.wait_for("READY")

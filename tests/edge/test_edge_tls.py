@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 
 from servers import free_port
 
-from edge.config import load_config
-from edge.gateway import Gateway
+from wardlink.edge.config import load_config
+from wardlink.edge.gateway import Gateway
 
 from edge_support import write_config
 

@@ -17,9 +17,9 @@ import pytest
 
 from wardlink.clock import ManualClock
 
-from edge.buffer import Buffer, read_stats
-from edge.config import load_config
-from edge.gateway import Gateway
+from wardlink.edge.buffer import Buffer, read_stats
+from wardlink.edge.config import load_config
+from wardlink.edge.gateway import Gateway
 
 from edge_support import PYTHON, ROOT, edge_env, explain_missing, journal, wait_until, write_config
 
@@ -91,7 +91,7 @@ def test_no_reading_lost_when_the_gateway_is_killed_and_restarted(tmp_path, mosq
     path = write_config(tmp_path, mosquitto.port, interval=0.1)
     data_dir = tmp_path / "data"
     sink = sink_factory(mosquitto.host, mosquitto.port)
-    cmd = [PYTHON, "-m", "edge.cli", "run", "--config", str(path)]
+    cmd = [PYTHON, "-m", "wardlink.edge.cli", "run", "--config", str(path)]
     log1 = open(tmp_path / "run1.log", "wb")
     first = subprocess.Popen(cmd, env=edge_env(), cwd=ROOT, stdout=log1, stderr=subprocess.STDOUT)
     try:

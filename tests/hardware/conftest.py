@@ -2,7 +2,7 @@
 
 import pytest
 
-from hardware import registry
+from wardlink.hardware import registry
 from wardlink.clock import ManualClock
 
 

@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardware import registry
-from hardware.errors import ConfigError, HardwareError, NackError, NotModelledError, OutOfRangeError, SensorTimeoutError
-from hardware.i2c import ads1115
-from hardware.i2c.ads1115 import ADS1115, config_word, decode, scale
+from wardlink.hardware import registry
+from wardlink.hardware.errors import ConfigError, HardwareError, NackError, NotModelledError, OutOfRangeError, SensorTimeoutError
+from wardlink.hardware.i2c import ads1115
+from wardlink.hardware.i2c.ads1115 import ADS1115, config_word, decode, scale
 
 
 def test_single_shot_ain0_4_096_v_128_sps_is_0xc383():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from hardware.ble.dedup import DUPLICATE, NEW, REPLAY, RESET, SequenceGuard
-from hardware.errors import ConfigError
+from wardlink.hardware.ble.dedup import DUPLICATE, NEW, REPLAY, RESET, SequenceGuard
+from wardlink.hardware.errors import ConfigError
 
 
 def test_repeated_packet_ids_are_duplicates_and_wrapping_ids_are_new():

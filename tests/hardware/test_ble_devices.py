@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from hardware import registry
-from hardware.ble.advert import Advertisement
-from hardware.ble.emulators import BTHomeTagEmulator
-from hardware.ble.scanner import BleakRadio
-from hardware.errors import BusError, ConfigError, DeviceClosedError, SensorTimeoutError
+from wardlink.hardware import registry
+from wardlink.hardware.ble.advert import Advertisement
+from wardlink.hardware.ble.emulators import BTHomeTagEmulator
+from wardlink.hardware.ble.scanner import BleakRadio
+from wardlink.hardware.errors import BusError, ConfigError, DeviceClosedError, SensorTimeoutError
 
 KEY_HEX = "231d39c1d7cc1ab1aee224cd096db932"
 FRIDGE = {"address": "54:48:E6:8F:80:A5", "bind_key": KEY_HEX}
@@ -138,7 +138,7 @@ def test_unknown_emulate_keys_for_presence(backend):
 
 def test_decoders_never_import_bleak():
     """Code that needs no radio never loads bleak (nor BlueZ and D-Bus behind it)."""
-    code = ("import sys, hardware.ble.bthome, hardware.ble.devices, hardware.ble.emulators, hardware.registry; "
+    code = ("import sys, wardlink.hardware.ble.bthome, wardlink.hardware.ble.devices, wardlink.hardware.ble.emulators, hardware.registry; "
             "print('bleak' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from hardware.ble.presence import PresenceConfig, PresenceTracker
-from hardware.errors import ConfigError
+from wardlink.hardware.ble.presence import PresenceConfig, PresenceTracker
+from wardlink.hardware.errors import ConfigError
 
 
 def feed(tracker, readings):

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from hardware.ble.advert import Advertisement
-from hardware.ble.devices import BTHomeDevice, PresenceDevice, RuuviDevice
-from hardware.ble.presence import PresenceConfig
-from hardware.ble.radio import ReplayRadio, dump_record, load_replay
-from hardware.errors import DecodeError, SensorTimeoutError
+from wardlink.hardware.ble.advert import Advertisement
+from wardlink.hardware.ble.devices import BTHomeDevice, PresenceDevice, RuuviDevice
+from wardlink.hardware.ble.presence import PresenceConfig
+from wardlink.hardware.ble.radio import ReplayRadio, dump_record, load_replay
+from wardlink.hardware.errors import DecodeError, SensorTimeoutError
 
 KEY_HEX = "231d39c1d7cc1ab1aee224cd096db932"
 T0 = 1_767_225_600.0  # the ManualClock's default start

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardware import registry
-from hardware.errors import (
+from wardlink.hardware import registry
+from wardlink.hardware.errors import (
     DeviceAbsentError,
     HardwareError,
     InvalidReadingError,
@@ -14,8 +14,8 @@ from hardware.errors import (
     OutOfRangeError,
     SensorTimeoutError,
 )
-from hardware.i2c import bme280
-from hardware.i2c.bme280 import (
+from wardlink.hardware.i2c import bme280
+from wardlink.hardware.i2c.bme280 import (
     BME280,
     Calibration,
     compensate_humidity,

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.ble.bthome import OBJECTS, decode
-from hardware.errors import DecodeError, HardwareError, UnknownObjectError
+from wardlink.hardware.ble.bthome import OBJECTS, decode
+from wardlink.hardware.errors import DecodeError, HardwareError, UnknownObjectError
 
 
 def values(hex_payload):

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.ble.bthome import decode, encrypt
-from hardware.errors import DecodeError, DecryptionError, HardwareError
+from wardlink.hardware.ble.bthome import decode, encrypt
+from wardlink.hardware.errors import DecodeError, DecryptionError, HardwareError
 
 KEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
 MAC = "54:48:E6:8F:80:A5"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from hardware import registry
-from hardware.errors import ConfigError, NotModelledError
+from wardlink.hardware import registry
+from wardlink.hardware.errors import ConfigError, NotModelledError
 
 DOOR = {"pin": 17}  # reed switch to ground, pull-up on, state 1 = door open
 

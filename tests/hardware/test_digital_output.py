@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from hardware import registry
-from hardware.errors import ConfigError, DeviceClosedError
+from wardlink.hardware import registry
+from wardlink.hardware.errors import ConfigError, DeviceClosedError
 
 
 def test_on_and_off_switch_the_line(backend):

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardware import registry
-from hardware.errors import (
+from wardlink.hardware import registry
+from wardlink.hardware.errors import (
     ConfigError,
     CRCError,
     DecodeError,
@@ -15,7 +15,7 @@ from hardware.errors import (
     OutOfRangeError,
     ResetValueError,
 )
-from hardware.onewire.ds18b20 import dallas_crc8, decode_scratchpad, decode_w1_slave
+from wardlink.hardware.onewire.ds18b20 import dallas_crc8, decode_scratchpad, decode_w1_slave
 
 DEVICE = "28-0316a2796fff"
 

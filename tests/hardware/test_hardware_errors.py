@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from hardware import errors
+from wardlink.hardware import errors
 from wardlink.errors import WardlinkError
 
 BUILTINS = {

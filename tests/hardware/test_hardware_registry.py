@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from hardware import registry
-from hardware.errors import BusError, ConfigError, DeviceClosedError, HardwareError, NotEmulatedError
+from wardlink.hardware import registry
+from wardlink.hardware.errors import BusError, ConfigError, DeviceClosedError, HardwareError, NotEmulatedError
 from wardlink.clock import ManualClock
 from wardlink.errors import WardlinkError
 

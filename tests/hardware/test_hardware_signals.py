@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from hardware.errors import ConfigError
-from hardware.signals import build
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.signals import build
 
 
 def make(spec, seed=1, origin=1000.0):

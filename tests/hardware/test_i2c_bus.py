@@ -5,8 +5,8 @@ import errno
 import pytest
 from smbus2 import i2c_msg
 
-from hardware.errors import BusError, DeviceAbsentError, NackError, NotModelledError
-from hardware.i2c.bus import EmulatedI2CBus, I2CDevice, RegisterChip
+from wardlink.hardware.errors import BusError, DeviceAbsentError, NackError, NotModelledError
+from wardlink.hardware.i2c.bus import EmulatedI2CBus, I2CDevice, RegisterChip
 
 
 class Memory(RegisterChip):

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.ble.ibeacon import decode, encode
-from hardware.errors import DecodeError, HardwareError
+from wardlink.hardware.ble.ibeacon import decode, encode
+from wardlink.hardware.errors import DecodeError, HardwareError
 
 
 def test_beacontools_vector():

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardware import registry
-from hardware.errors import (
+from wardlink.hardware import registry
+from wardlink.hardware.errors import (
     ConfigError,
     DeviceAbsentError,
     HardwareError,
@@ -15,8 +15,8 @@ from hardware.errors import (
     OutOfRangeError,
     SensorTimeoutError,
 )
-from hardware.i2c import ina219
-from hardware.i2c.ina219 import INA219, calibration, config_word, decode, default_current_lsb
+from wardlink.hardware.i2c import ina219
+from wardlink.hardware.i2c.ina219 import INA219, calibration, config_word, decode, default_current_lsb
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from hypothesis import given, strategies as st
 
-from hardware.serial.crc import crc16_modbus, crc_bytes, crc_ok, with_crc
+from wardlink.hardware.serial.crc import crc16_modbus, crc_bytes, crc_ok, with_crc
 
 
 def test_check_value_of_123456789_is_4b37():

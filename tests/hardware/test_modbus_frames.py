@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.errors import ConfigError, CRCError, DecodeError, DeviceExceptionError, HardwareError
-from hardware.serial.modbus import (
+from wardlink.hardware.errors import ConfigError, CRCError, DecodeError, DeviceExceptionError, HardwareError
+from wardlink.hardware.serial.modbus import (
     EXCEPTION_NAMES,
     ModbusExceptionError,
     build_read_request,
@@ -59,7 +59,7 @@ def test_corrupt_crc_is_a_crc_error():
 )
 def test_well_formed_but_wrong_responses_are_decode_errors(frame, message):
     raw = bytes.fromhex(frame)
-    from hardware.serial.crc import with_crc
+    from wardlink.hardware.serial.crc import with_crc
 
     with pytest.raises(DecodeError, match=message):
         parse_read_response(with_crc(raw), 0x11, 0x04, 1)

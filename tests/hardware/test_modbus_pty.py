@@ -5,9 +5,9 @@ import time
 import pytest
 import serial
 
-from hardware.errors import CRCError, DecodeError, NotModelledError, SensorTimeoutError
-from hardware.serial.modbus import ModbusExceptionError, ModbusRtuMaster, silent_interval
-from hardware.serial.modbus_emulator import ModbusSlaveEmulator
+from wardlink.hardware.errors import CRCError, DecodeError, NotModelledError, SensorTimeoutError
+from wardlink.hardware.serial.modbus import ModbusExceptionError, ModbusRtuMaster, silent_interval
+from wardlink.hardware.serial.modbus_emulator import ModbusSlaveEmulator
 
 pytestmark = pytest.mark.timeout(60)
 

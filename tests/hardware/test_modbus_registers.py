@@ -5,8 +5,8 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.errors import ConfigError
-from hardware.serial.registers import Point, encode, parse_points, plan_blocks
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.serial.registers import Point, encode, parse_points, plan_blocks
 
 
 def test_float32_in_both_word_orders():

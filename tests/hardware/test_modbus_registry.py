@@ -2,9 +2,9 @@
 
 import pytest
 
-from hardware import registry
-from hardware.errors import ConfigError, SensorTimeoutError
-from hardware.serial.modbus import ModbusExceptionError
+from wardlink.hardware import registry
+from wardlink.hardware.errors import ConfigError, SensorTimeoutError
+from wardlink.hardware.serial.modbus import ModbusExceptionError
 
 pytestmark = pytest.mark.timeout(60)
 

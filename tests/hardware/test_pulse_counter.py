@@ -2,8 +2,8 @@
 
 import pytest
 
-from hardware import registry
-from hardware.errors import ConfigError, NotModelledError
+from wardlink.hardware import registry
+from wardlink.hardware.errors import ConfigError, NotModelledError
 
 METER = {"pin": 27, "per_pulse": 0.001, "unit": "kWh"}  # 1000 imp/kWh S0 meter
 

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.ble.ruuvi import decode
-from hardware.errors import DecodeError, HardwareError
+from wardlink.hardware.ble.ruuvi import decode
+from wardlink.hardware.errors import DecodeError, HardwareError
 
 
 def test_valid_data_vector():

@@ -5,11 +5,11 @@ import re
 import tomllib
 from pathlib import Path
 
-from hardware import registry
-from hardware.ble import bthome, ruuvi
-from hardware.ble.radio import record_to_advertisement
-from hardware.serial.framing import LineRejected
-from hardware.serial.sterilizer import SterilizerReportParser
+from wardlink.hardware import registry
+from wardlink.hardware.ble import bthome, ruuvi
+from wardlink.hardware.ble.radio import record_to_advertisement
+from wardlink.hardware.serial.framing import LineRejected
+from wardlink.hardware.serial.sterilizer import SterilizerReportParser
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "hardware.md").read_text()
 OURS = {"sterilizer_printer", "serial_lines", "modbus_rtu", "bthome", "ruuvitag", "ble_presence"}

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.errors import ConfigError
-from hardware.serial.framing import Framing, LineFramer, Rejects
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.serial.framing import Framing, LineFramer, Rejects
 
 
 def framer(**kwargs):

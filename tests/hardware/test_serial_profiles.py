@@ -2,9 +2,9 @@
 
 import pytest
 
-from hardware.errors import ConfigError
-from hardware.serial.framing import LineRejected
-from hardware.serial.profiles import build_profile
+from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.serial.framing import LineRejected
+from wardlink.hardware.serial.profiles import build_profile
 
 FIELDS = {"T": {"quantity": "temperature", "unit": "degC"}, "RH": {"quantity": "humidity", "unit": "%RH", "scale": 0.1}}
 

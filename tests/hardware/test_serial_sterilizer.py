@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hardware.serial.framing import LineRejected
-from hardware.serial.sterilizer import CycleSpec, SterilizerReportParser, render_report, typical_samples
+from wardlink.hardware.serial.framing import LineRejected
+from wardlink.hardware.serial.sterilizer import CycleSpec, SterilizerReportParser, render_report, typical_samples
 
 # A failed 121 degC textiles cycle, written by hand in the documented layout (docs/hardware.md):
 # the chamber dips below the set point in the third exposure minute.

@@ -5,13 +5,13 @@ import time
 import pytest
 import serial
 
-from hardware import registry
-from hardware.errors import BusError, ConfigError, DeviceClosedError
-from hardware.serial.devices import LineDevice
-from hardware.serial.framing import Framing
-from hardware.serial.ports import SerialLine, SerialSettings
-from hardware.serial.sterilizer import CycleSpec, SterilizerReportParser, typical_samples
-from hardware.serial.sterilizer_emulator import SterilizerEmulator
+from wardlink.hardware import registry
+from wardlink.hardware.errors import BusError, ConfigError, DeviceClosedError
+from wardlink.hardware.serial.devices import LineDevice
+from wardlink.hardware.serial.framing import Framing
+from wardlink.hardware.serial.ports import SerialLine, SerialSettings
+from wardlink.hardware.serial.sterilizer import CycleSpec, SterilizerReportParser, typical_samples
+from wardlink.hardware.serial.sterilizer_emulator import SterilizerEmulator
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from smbus2 import i2c_msg
 
-from hardware import registry
-from hardware.errors import (
+from wardlink.hardware import registry
+from wardlink.hardware.errors import (
     ConfigError,
     CRCError,
     DeviceAbsentError,
@@ -17,8 +17,8 @@ from hardware.errors import (
     NotModelledError,
     SensorTimeoutError,
 )
-from hardware.i2c import sht3x
-from hardware.i2c.sht3x import SHT3x, crc8, decode, decode_status
+from wardlink.hardware.i2c import sht3x
+from wardlink.hardware.i2c.sht3x import SHT3x, crc8, decode, decode_status
 
 
 def test_crc_of_0xbeef_is_0x92_as_in_datasheet_section_4_12():

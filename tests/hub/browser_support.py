@@ -23,7 +23,7 @@ from typing import Iterator
 import pytest
 from relational_support import csrf_from, password
 
-from hub.web import make_server
+from wardlink.hub.web import make_server
 from waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

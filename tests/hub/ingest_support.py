@@ -15,8 +15,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from sqlalchemy import Engine
 
-from hub.config import HubConfig, load_config
-from hub.db import open_engine, upgrade
+from wardlink.hub.config import HubConfig, load_config
+from wardlink.hub.db import open_engine, upgrade
 from wardlink import protocol
 from wardlink.protocol import Event, EventBatch, Reading, Status, TelemetryBatch
 

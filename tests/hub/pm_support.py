@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 import pytest
 from relational_support import DEMO_CHANNELS, GATEWAY, T0_S, seeded_sqlite_url
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.seed import seed_demo_site
-from hub.services import org, users
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.seed import seed_demo_site
+from wardlink.hub.services import org, users
 from wardlink.clock import ManualClock
 
 #: Users the PostgreSQL copy gets (username -> role, department code).

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hub.config import load_config
-from hub.db import is_sqlite, open_engine, session_scope, upgrade
-from hub.seed import seed_demo_site
-from hub.services import org, users
-from hub.services.actor import Actor
+from wardlink.hub.config import load_config
+from wardlink.hub.db import is_sqlite, open_engine, session_scope, upgrade
+from wardlink.hub.seed import seed_demo_site
+from wardlink.hub.services import org, users
+from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 
 T0_S = 1_767_225_600.0  # 2026-01-01T00:00:00Z, the ManualClock's default start
@@ -238,8 +238,8 @@ class WebEnv:
 @pytest.fixture
 def web(tmp_path, clock, relational_url):
     """The admin UI on a copy of the seeded database, with a SQLite telemetry store."""
-    from hub.telemetry.sqlite import SQLiteStore
-    from hub.web import create_app
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
+    from wardlink.hub.web import create_app
 
     url = relational_url
     config = hub_config(tmp_path, database_url=url)

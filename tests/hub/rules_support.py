@@ -9,11 +9,11 @@ from relational_support import GATEWAY
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub.db import session_scope
-from hub.db.models import Alert
-from hub.db.models.rules import AlertLifecycle, NotificationOutbox
-from hub.rules import RulesEngine, parse_rules, sync_rules
-from hub.telemetry import Point
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import Alert
+from wardlink.hub.db.models.rules import AlertLifecycle, NotificationOutbox
+from wardlink.hub.rules import RulesEngine, parse_rules, sync_rules
+from wardlink.hub.telemetry import Point
 
 #: channel -> (measurement, asset tag) as bound in the seeded demo site (ward ICU, site RGH).
 BINDINGS = {

@@ -12,15 +12,15 @@ from relational_support import GATEWAY, actor, clock, engine  # noqa: F401 - fix
 from rules_support import alerts, make_engine, outbox, point, series
 from sqlalchemy import func, select
 
-from hub.db import session_scope
-from hub.db.models import Alert, AuditLog
-from hub.db.types import utc_now
-from hub.errors import InvalidInput, PermissionDenied
-from hub.notify.dispatcher import Dispatcher
-from hub.notify.gateway import GatewayCommandNotifier
-from hub.notify.webhook import WebhookNotifier
-from hub.rules import lifecycle
-from hub.services import alerts as alert_service
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import Alert, AuditLog
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.notify.dispatcher import Dispatcher
+from wardlink.hub.notify.gateway import GatewayCommandNotifier
+from wardlink.hub.notify.webhook import WebhookNotifier
+from wardlink.hub.rules import lifecycle
+from wardlink.hub.services import alerts as alert_service
 
 NOTIFIERS = {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/ops"},
              "manager": {"type": "webhook", "url": "http://127.0.0.1:9/manager"},

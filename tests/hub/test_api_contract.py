@@ -8,10 +8,10 @@ import io
 import pytest
 from relational_support import clock, web  # noqa: F401
 
-from hub.db import session_scope
-from hub.services import users, workorders
-from hub.services.actor import Actor
-from hub.web.openapi import build_document
+from wardlink.hub.db import session_scope
+from wardlink.hub.services import users, workorders
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.web.openapi import build_document
 
 
 def _admin(web) -> tuple[dict, int]:

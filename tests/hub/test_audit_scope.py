@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from relational_support import clock, csrf_from, web  # noqa: F401
 
-from hub.db import session_scope
-from hub.services import org, users, workorders
-from hub.services.actor import Actor
+from wardlink.hub.db import session_scope
+from wardlink.hub.services import org, users, workorders
+from wardlink.hub.services.actor import Actor
 
 ICU_SECRET = {"title": "ICU-ONLY pump occlusion in bay 7", "description": "ICU-ONLY patient Jane Roe, bed 7",
               "requester_contact": "icu-only-ext-4471"}

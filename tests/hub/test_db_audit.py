@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.db.audit import GENESIS_HASH, append, chain_head, row_digest, verify_chain
-from hub.db.models import AuditLog
-from hub.errors import StoreError
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.db.audit import GENESIS_HASH, append, chain_head, row_digest, verify_chain
+from wardlink.hub.db.models import AuditLog
+from wardlink.hub.errors import StoreError
 
 AT = datetime(2026, 1, 1, 8, 30, tzinfo=UTC)
 
@@ -162,7 +162,7 @@ def test_wardlink_audit_verify_command_names_the_tampered_row(audit_engine, tmp_
     config.write_text(f'database_url = "{audit_engine.url.render_as_string(hide_password=False)}"\n')
 
     def verify():
-        return subprocess.run([sys.executable, "-m", "hub.cli", "--config", str(config), "audit", "verify"],
+        return subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "--config", str(config), "audit", "verify"],
                               capture_output=True, text=True, timeout=120)
 
     intact = verify()
@@ -191,9 +191,9 @@ _DROP_ALL = {"sqlite": ["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_
 def keyed(audit_engine, tmp_path):
     """A hub config whose data dir holds the audit key, registered for ``audit_engine``'s
     database as a hub service registers it; forgotten afterwards."""
-    from hub.config import load_config
-    from hub.db.audit import register_key
-    from hub.db.audit_key import use_audit_key
+    from wardlink.hub.config import load_config
+    from wardlink.hub.db.audit import register_key
+    from wardlink.hub.db.audit_key import use_audit_key
 
     url = audit_engine.url.render_as_string(hide_password=False)
     config = load_config(environ={}, overrides={"data_dir": str(tmp_path / "data"), "database_url": url})
@@ -208,7 +208,7 @@ def _cli(toml, *args):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "hub.cli", "--config", str(toml), "audit", *args],
+    return subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "--config", str(toml), "audit", *args],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -232,7 +232,7 @@ def _rewrite(engine, victim_seq: int, digest) -> None:
 
 
 def test_the_key_file_is_generated_private_and_the_chain_is_keyed_from_the_next_row(audit_engine, keyed):
-    from hub.db.audit import check_chain, keyed_start
+    from wardlink.hub.db.audit import check_chain, keyed_start
 
     config, key, toml = keyed
     assert (tmp := config.data_dir / "audit_key").exists() and (tmp.stat().st_mode & 0o777) == 0o600
@@ -255,7 +255,7 @@ def test_a_rewritten_chain_is_detected_without_the_key(audit_engine, keyed, reco
     import hashlib
     import hmac
 
-    from hub.db.audit import canonical_json, check_chain
+    from wardlink.hub.db.audit import canonical_json, check_chain
 
     config, key, toml = keyed
     ids = _fill(audit_engine, 6)
@@ -301,9 +301,9 @@ def test_a_missing_or_disabled_trigger_is_reported_on_an_intact_chain(audit_engi
 
 
 def test_rows_from_before_the_key_verify_as_before_and_a_wrong_or_missing_key_is_refused(audit_engine, tmp_path):
-    from hub.config import load_config
-    from hub.db.audit import check_chain, register_key
-    from hub.db.audit_key import use_audit_key
+    from wardlink.hub.config import load_config
+    from wardlink.hub.db.audit import check_chain, register_key
+    from wardlink.hub.db.audit_key import use_audit_key
 
     _fill(audit_engine, 3)  # written before the upgrade keyed the chain
     url = audit_engine.url.render_as_string(hide_password=False)

@@ -12,11 +12,11 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer
                         Table, Text, UniqueConstraint, inspect, text)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-import hub.db.models  # noqa: F401 - registers the tables
-from hub.db import (Base, check_current, current_revision, downgrade, head_revision, open_engine,
+import wardlink.hub.db.models  # noqa: F401 - registers the tables
+from wardlink.hub.db import (Base, check_current, current_revision, downgrade, head_revision, open_engine,
                     session_scope, upgrade)
-from hub.errors import ConfigError, StoreError
-from hub.ingest import IngestRecords
+from wardlink.hub.errors import ConfigError, StoreError
+from wardlink.hub.ingest import IngestRecords
 
 TABLES = {"sites", "departments", "locations", "users", "api_tokens", "assets", "gateways",
           "channels", "channel_bindings", "alerts", "work_orders", "audit_log", "ingest_dead_letters",
@@ -53,7 +53,7 @@ def _round_trip(url: str) -> None:
 
 
 def test_sqlite_upgrade_from_empty_then_down_and_up_again(tmp_path):
-    _round_trip(f"sqlite:///{tmp_path / 'hub.db'}")
+    _round_trip(f"sqlite:///{tmp_path / 'wardlink.hub.db'}")
 
 
 @pytest.mark.timeout(120)
@@ -62,7 +62,7 @@ def test_postgresql_upgrade_from_empty_then_down_and_up_again(postgres_url):
 
 
 def test_sqlite_connections_use_wal_and_enforce_foreign_keys(tmp_path):
-    url = f"sqlite:///{tmp_path / 'sub' / 'hub.db'}"
+    url = f"sqlite:///{tmp_path / 'sub' / 'wardlink.hub.db'}"
     upgrade(url)  # the parent directory is created on the way
     engine = open_engine(url)
     with engine.connect() as conn:
@@ -92,7 +92,7 @@ def _audit_guard(url: str) -> None:
 
 
 def test_sqlite_refuses_sql_updates_and_deletes_of_audit_rows(tmp_path):
-    _audit_guard(f"sqlite:///{tmp_path / 'hub.db'}")
+    _audit_guard(f"sqlite:///{tmp_path / 'wardlink.hub.db'}")
 
 
 def test_postgresql_refuses_sql_updates_and_deletes_of_audit_rows(postgres_url):
@@ -181,7 +181,7 @@ def _upgrade_over_tables_a_worker_made(url: str) -> None:
 
 
 def test_sqlite_upgrade_keeps_the_ingest_tables_a_worker_made_and_completes_them(tmp_path):
-    _upgrade_over_tables_a_worker_made(f"sqlite:///{tmp_path / 'hub.db'}")
+    _upgrade_over_tables_a_worker_made(f"sqlite:///{tmp_path / 'wardlink.hub.db'}")
 
 
 @pytest.mark.timeout(120)

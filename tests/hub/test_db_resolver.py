@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from relational_support import GATEWAY, T0_MS, clock, engine  # noqa: F401 - fixtures
 
-from hub.db import open_engine, session_scope
-from hub.db.resolver import DbResolver
-from hub.db.types import from_ms
-from hub.ingest.resolver import Resolved, Resolver, series_of
-from hub.services import assets, gateways, org
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.db.resolver import DbResolver
+from wardlink.hub.db.types import from_ms
+from wardlink.hub.ingest.resolver import Resolved, Resolver, series_of
+from wardlink.hub.services import assets, gateways, org
 
 
 def _rebind(eng, clock, channel: str, tag: str, at_ms: int) -> None:
@@ -85,7 +85,7 @@ def test_moving_an_asset_to_another_ward_changes_its_ward_tag(engine, clock):
 
 
 def test_a_database_that_cannot_be_read_raises_a_store_error(clock, empty_relational_url):
-    from hub.errors import StoreError
+    from wardlink.hub.errors import StoreError
 
     resolver = DbResolver(open_engine(empty_relational_url), clock=clock)
     with pytest.raises(StoreError, match="channel bindings"):

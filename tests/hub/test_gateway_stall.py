@@ -24,15 +24,15 @@ from relational_support import GATEWAY, clock, engine, hub_config, login  # noqa
 from rules_support import alerts, install_rules
 from sqlalchemy import select
 
-from hub.db import open_engine, session_scope
-from hub.db.models.rules import RuleGateway
-from hub.db.resolver import DbResolver
-from hub.demo import EmbeddedBroker, free_port, gateway_config_toml
-from hub.ingest import IngestWorker
-from hub.ingest.records import IngestRecords
-from hub.rules import RulesEngine
-from hub.telemetry.sqlite import SQLiteStore
-from hub.web import create_app
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.db.models.rules import RuleGateway
+from wardlink.hub.db.resolver import DbResolver
+from wardlink.hub.demo import EmbeddedBroker, free_port, gateway_config_toml
+from wardlink.hub.ingest import IngestWorker
+from wardlink.hub.ingest.records import IngestRecords
+from wardlink.hub.rules import RulesEngine
+from wardlink.hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.web import create_app
 from wardlink.clock import ManualClock
 from waiting import wait_for
 
@@ -69,7 +69,7 @@ class Gateway:
         (folder / "gateway.toml").write_text(text)
         self.log = open(folder / "gateway.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(folder / "gateway.toml")],
+            [sys.executable, "-m", "wardlink.edge.cli", "run", "--config", str(folder / "gateway.toml")],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def signal(self, sig: int) -> None:
@@ -229,9 +229,9 @@ def test_no_gateway_is_called_stalled_while_the_hub_itself_hears_nothing(engine,
     """Silence means nothing when no ingest worker is hearing: no alert storm when ingest is down."""
     from sqlalchemy import insert
 
-    from hub.db.models import Gateway
-    from hub.db.models import ingest as tables
-    from hub.services import gateways
+    from wardlink.hub.db.models import Gateway
+    from wardlink.hub.db.models import ingest as tables
+    from wardlink.hub.services import gateways
 
     now = clock.now_ms()
     with engine.begin() as conn:
@@ -257,9 +257,9 @@ def test_no_gateway_is_called_stalled_while_the_hub_itself_hears_nothing(engine,
 
 def test_a_short_keepalive_makes_mosquitto_publish_a_frozen_gateways_last_will(tmp_path, mosquitto):
     """The other way out of a freeze: the broker's keepalive check (1.5 x the gateway's keepalive)."""
-    from hub.db import upgrade
+    from wardlink.hub.db import upgrade
 
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    url = f"sqlite:///{tmp_path / 'wardlink.hub.db'}"
     upgrade(url)
     config = hub_config(tmp_path / "hub", database_url=url, mqtt_url=mosquitto.url, mqtt_client_id="will-ingest")
     db = open_engine(url)

@@ -13,9 +13,9 @@ import pytest
 from browser_support import served_hub, signed_in_browser
 from relational_support import GATEWAY, clock, hub_config  # noqa: F401
 
-from hub.db import open_engine, session_scope
-from hub.services import gateways
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.services import gateways
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 
 
 @pytest.mark.timeout(90)

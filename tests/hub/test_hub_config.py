@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.config import load_config
-from hub.errors import ConfigError
+from wardlink.hub.config import load_config
+from wardlink.hub.errors import ConfigError
 
 
 def test_defaults_need_no_file_and_keep_data_in_the_data_dir(tmp_path):
@@ -65,7 +65,7 @@ def test_secrets_come_from_files(tmp_path):
 def test_every_setting_is_in_the_configuration_reference():
     from pathlib import Path
 
-    from hub.config import FIELDS
+    from wardlink.hub.config import FIELDS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     missing = [name for name in FIELDS if f"| `{name}` | `WARDLINK_{name.upper()}`" not in text]

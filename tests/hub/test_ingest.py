@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from hub.ingest import IngestRecords, IngestWorker, Resolved, StaticResolver
-from hub.ingest.deadletter import STORE_REJECTED
-from hub.ingest.gateways import RESTARTED, SEQUENCE_GAP
-from hub.telemetry.influx import InfluxStore
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.ingest import IngestRecords, IngestWorker, Resolved, StaticResolver
+from wardlink.hub.ingest.deadletter import STORE_REJECTED
+from wardlink.hub.ingest.gateways import RESTARTED, SEQUENCE_GAP
+from wardlink.hub.telemetry.influx import InfluxStore
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from ingest_support import (
     T0,
     Publisher,
@@ -473,7 +473,7 @@ def test_listeners_do_not_wait_for_the_store_write_or_a_store_outage(tmp_path, m
 
 def test_a_listener_whose_database_is_down_holds_the_acknowledgement_until_it_recovers(
         make_worker, publisher, sqlite_store, records):
-    from hub.errors import StoreError
+    from wardlink.hub.errors import StoreError
 
     ref = []
     flaky = Recording(ref, sqlite_store, fail_first=StoreError("rules database down"))

@@ -19,9 +19,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-from hub.telemetry.influx import InfluxStore
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+from wardlink.hub.telemetry.influx import InfluxStore
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from ingest_support import T0, Publisher, hub_config, migrated_engine, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock
@@ -195,11 +195,11 @@ def test_workers_joining_a_share_group_drop_their_old_plain_subscriptions(mosqui
 # A worker process as production runs it, so that it can be killed for real.
 WORKER_PROCESS = textwrap.dedent("""
     import signal, sys, threading
-    from hub.config import load_config
-    from hub.db.engine import open_engine
-    from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-    from hub.telemetry.influx import InfluxStore
-    from hub.telemetry.sqlite import SQLiteStore
+    from wardlink.hub.config import load_config
+    from wardlink.hub.db.engine import open_engine
+    from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+    from wardlink.hub.telemetry.influx import InfluxStore
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
     from wardlink.clock import ManualClock
 
     broker_url, data_dir, client_id, group, influx_url, influx_db = sys.argv[1:7]

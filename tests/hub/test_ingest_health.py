@@ -10,8 +10,8 @@ import base64
 import pytest
 from relational_support import clock, login, web  # noqa: F401
 
-from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-from hub.telemetry.influx import InfluxStore
+from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+from wardlink.hub.telemetry.influx import InfluxStore
 from ingest_support import Publisher, hub_config, telemetry, wait_until
 from wardlink import protocol
 
@@ -84,7 +84,7 @@ def test_a_worker_retrying_a_store_write_too_long_makes_health_degraded_with_a_r
 
 
 def test_dead_letters_are_listed_with_their_payload_and_reason(tmp_path, mosquitto, web):
-    from hub.telemetry.sqlite import SQLiteStore
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "ingest-telemetry.db")
     publisher = Publisher(mosquitto.host, mosquitto.port, "gw-bad")

@@ -14,9 +14,9 @@ import contextlib
 import pytest
 from sqlalchemy import text
 
-from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-from hub.ingest.deadletter import STORE_REJECTED
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+from wardlink.hub.ingest.deadletter import STORE_REJECTED
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from ingest_support import T0, Publisher, hub_config, migrated_engine, status, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock
@@ -202,7 +202,7 @@ class TableListener:
     def on_points(self, points):
         from sqlalchemy.exc import SQLAlchemyError
 
-        from hub.rules.errors import RuleStoreError
+        from wardlink.hub.rules.errors import RuleStoreError
 
         try:
             with self.engine.begin() as conn:

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from ingest_support import T0, Publisher, hub_config, migrated_engine, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock

@@ -7,10 +7,10 @@ import pytest
 from browser_support import served_hub, signed_in_browser
 from relational_support import clock, hub_config  # noqa: F401
 
-from hub.db.engine import open_engine
-from hub.ingest import IngestRecords
-from hub.ingest.deadletter import DeadLetter
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.db.engine import open_engine
+from wardlink.hub.ingest import IngestRecords
+from wardlink.hub.ingest.deadletter import DeadLetter
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 
 POISON = b'{"v":1,"gateway":"gw-bad","state":"online","boot":"\\ud800","note":"<b>bold</b>"}'
 

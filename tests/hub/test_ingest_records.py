@@ -9,12 +9,12 @@ import sys
 import pytest
 from sqlalchemy import inspect
 
-from hub.db.engine import open_engine
-from hub.errors import StoreError
-from hub.ingest import IngestRecords
-from hub.ingest.deadletter import DeadLetter
-from hub.ingest.gateways import RESTARTED, SEQUENCE_GAP, GatewayRecord, GatewayTracker
-from hub.telemetry import StoreUnavailable
+from wardlink.hub.db.engine import open_engine
+from wardlink.hub.errors import StoreError
+from wardlink.hub.ingest import IngestRecords
+from wardlink.hub.ingest.deadletter import DeadLetter
+from wardlink.hub.ingest.gateways import RESTARTED, SEQUENCE_GAP, GatewayRecord, GatewayTracker
+from wardlink.hub.telemetry import StoreUnavailable
 from ingest_support import migrated_engine
 from wardlink.protocol import Status
 
@@ -143,7 +143,7 @@ def test_the_ingest_command_on_a_database_never_migrated_says_to_upgrade(tmp_pat
     db = tmp_path / "wardlink.db"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "WARDLINK_DATA_DIR": str(tmp_path),
            "WARDLINK_MQTT_URL": "mqtt://127.0.0.1:1", "WARDLINK_DATABASE_URL": f"sqlite:///{db}"}
-    done = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "ingest", "--client-id", "hub-new"], env=env,
+    done = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "hub", "ingest", "--client-id", "hub-new"], env=env,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 2, done.stderr
     assert "the database is empty" in done.stderr and "run 'wardlink db upgrade' first" in done.stderr

@@ -16,12 +16,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from relational_support import GATEWAY, T0_S, clock, engine, login, web  # noqa: F401 - fixtures
 from rules_support import alerts, install_rules
 
-from hub.db.resolver import DbResolver
-from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-from hub.ingest.retire import retire
-from hub.rules import RulesEngine
-from hub.services.ingest_status import ingest_health
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.db.resolver import DbResolver
+from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+from wardlink.hub.ingest.retire import retire
+from wardlink.hub.rules import RulesEngine
+from wardlink.hub.services.ingest_status import ingest_health
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from ingest_support import Publisher, hub_config, migrated_engine, telemetry, wait_until
 from wardlink.clock import ManualClock
 
@@ -189,7 +189,7 @@ def test_the_retire_command_stores_what_the_session_held_and_removes_it(mosquitt
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "WARDLINK_DATA_DIR": str(tmp_path),
            "WARDLINK_MQTT_URL": mosquitto.url, "WARDLINK_DATABASE_URL": engine.url.render_as_string(False),
            "WARDLINK_TELEMETRY_SQLITE_PATH": str(store_path)}
-    done = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "ingest", "--client-id", "hub-old", "--group",
+    done = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "hub", "ingest", "--client-id", "hub-old", "--group",
                            "ingest", "--retire", "--drained-after", "1"], env=env, capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr

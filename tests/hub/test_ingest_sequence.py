@@ -17,10 +17,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.db import upgrade
-from hub.ingest import IngestRecords, IngestWorker, StaticResolver
-from hub.ingest.sequence import SEQUENCE_LOST, SequencePolicy
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.db import upgrade
+from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
+from wardlink.hub.ingest.sequence import SEQUENCE_LOST, SequencePolicy
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from ingest_support import T0, Publisher, hub_config, migrated_engine, status, telemetry, wait_until
 from wardlink import protocol
 from wardlink.clock import ManualClock

@@ -18,11 +18,11 @@ from pm_support import at, utc
 from relational_support import clock, engine, session, web  # noqa: F401
 from sqlalchemy import select
 
-from hub.db import session_scope
-from hub.db.models import Site, WorkOrder
-from hub.errors import InvalidInput, PermissionDenied
-from hub.services import assets, export, kpis, org, pm, pm_generator, users, workorders
-from hub.services.actor import Actor
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import Site, WorkOrder
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services import assets, export, kpis, org, pm, pm_generator, users, workorders
+from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 
 START, END = date(2026, 1, 1), date(2026, 1, 10)

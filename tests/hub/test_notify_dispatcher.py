@@ -10,9 +10,9 @@ import pytest
 from relational_support import clock, engine  # noqa: F401 - fixtures
 from rules_support import HookServer, alerts, make_engine, outbox, point
 
-from hub.notify.dispatcher import Dispatcher
-from hub.notify.smtp import EmailNotifier
-from hub.notify.webhook import WebhookNotifier
+from wardlink.hub.notify.dispatcher import Dispatcher
+from wardlink.hub.notify.smtp import EmailNotifier
+from wardlink.hub.notify.webhook import WebhookNotifier
 
 RULE = {"name": "fridge-high", "kind": "threshold", "severity": "critical", "above": 8.0,
         "match": {"metric": "temperature", "asset": "VF-0001"}, "notify": ["biomed", "ops"]}

@@ -10,11 +10,11 @@ import threading
 import pytest
 from servers import SmtpSink, free_port
 
-from hub.errors import ConfigError
-from hub.notify.config import build_notifiers
-from hub.notify.errors import NotifyError
-from hub.notify.smtp import EmailNotifier
-from hub.services.notifications import Notification
+from wardlink.hub.errors import ConfigError
+from wardlink.hub.notify.config import build_notifiers
+from wardlink.hub.notify.errors import NotifyError
+from wardlink.hub.notify.smtp import EmailNotifier
+from wardlink.hub.services.notifications import Notification
 from wardlink.clock import ManualClock
 
 NOTE = Notification(event="opened", alert_id=12, rule="fridge-high", severity="critical", state="open",

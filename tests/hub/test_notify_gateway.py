@@ -9,11 +9,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.errors import ConfigError
-from hub.notify.config import build_notifiers
-from hub.notify.errors import DeliveryRejected, NotifyError
-from hub.notify.gateway import GatewayCommandNotifier
-from hub.services.notifications import Notification
+from wardlink.hub.errors import ConfigError
+from wardlink.hub.notify.config import build_notifiers
+from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
+from wardlink.hub.notify.gateway import GatewayCommandNotifier
+from wardlink.hub.services.notifications import Notification
 from wardlink.clock import ManualClock
 from wardlink.protocol import decode_command, parse_topic
 

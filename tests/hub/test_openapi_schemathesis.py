@@ -21,9 +21,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
                                                response_schema_conformance, status_code_conformance)
 
-from hub.db import open_engine, session_scope
-from hub.services import users, workorders
-from hub.services.actor import Actor
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.services import users, workorders
+from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 
 #: Examples per operation and generation mode (valid, then invalid data).
@@ -42,8 +42,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, module_relational_url):
-    from hub.telemetry.sqlite import SQLiteStore
-    from hub.web import create_app
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
+    from wardlink.hub.web import create_app
 
     folder = tmp_path_factory.mktemp("schemathesis")
     url = module_relational_url
@@ -73,7 +73,7 @@ def _operations(served):
 
 @pytest.mark.timeout(600)
 def test_generated_requests_get_documented_answers_and_no_server_errors(served, subtests):
-    from hub.web.openapi import api_routes, openapi_path
+    from wardlink.hub.web.openapi import api_routes, openapi_path
 
     operations = _operations(served)
     # Every operation, none skipped (schemathesis leaves out the document's own route).

@@ -6,11 +6,11 @@ from __future__ import annotations
 from relational_support import actor, clock, engine, session  # noqa: F401
 from sqlalchemy import create_engine, event, select, text
 
-from hub.db import upgrade
-from hub.db.models import Asset
-from hub.db.models.assets import search_text_of
-from hub.services import assets
-from hub.services.pagination import paginate
+from wardlink.hub.db import upgrade
+from wardlink.hub.db.models import Asset
+from wardlink.hub.db.models.assets import search_text_of
+from wardlink.hub.services import assets
+from wardlink.hub.services.pagination import paginate
 
 BY_TAG = select(Asset).order_by(Asset.tag)  # the seeded site holds 14 assets
 

@@ -7,12 +7,12 @@ import pytest
 from relational_support import clock, csrf_from, web  # noqa: F401
 from sqlalchemy import select
 
-from hub.db import session_scope
-from hub.db.models import PmOccurrence, WorkOrder
-from hub.services import assets, checklists, org, pm, pm_generator, users
-from hub.services.actor import Actor
-from hub.services.permissions import PERMISSIONS
-from hub.web.api_pm import ROUTE_PERMISSIONS
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import PmOccurrence, WorkOrder
+from wardlink.hub.services import assets, checklists, org, pm, pm_generator, users
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.permissions import PERMISSIONS
+from wardlink.hub.web.api_pm import ROUTE_PERMISSIONS
 
 ITEMS = [{"key": "alarm", "label": "Disconnect alarm sounds", "kind": "pass_fail"},
          {"key": "leak", "label": "Earth leakage current", "kind": "value", "unit": "uA", "high": 500}]

@@ -13,10 +13,10 @@ from pm_support import at, pm_pg_template, pm_pg_url  # noqa: F401
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from hub.db import make_session, open_engine, session_scope
-from hub.db.models import PmOccurrence, WorkOrder
-from hub.scheduler import AdvisoryLeader, Scheduler
-from hub.services import pm, pm_generator
+from wardlink.hub.db import make_session, open_engine, session_scope
+from wardlink.hub.db.models import PmOccurrence, WorkOrder
+from wardlink.hub.scheduler import AdvisoryLeader, Scheduler
+from wardlink.hub.services import pm, pm_generator
 from wardlink.clock import ManualClock
 
 pytestmark = pytest.mark.timeout(120)

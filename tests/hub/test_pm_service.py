@@ -11,15 +11,15 @@ from pm_support import at, pm_db, pm_pg_template, pm_pg_url, utc  # noqa: F401
 from relational_support import actor, clock, engine, session  # noqa: F401
 from sqlalchemy import select
 
-from hub.db import session_scope
-from hub.db.audit import verify_chain
-from hub.db.models import Alert, Asset, PmOccurrence, WorkOrder
-from hub.db.models.rules import AssetMeter
-from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.db.types import utc_now
-from hub.services import checklists, kpis, org, pm, pm_generator, pm_meters, pm_work, users, workorders
-from hub.services.actor import Actor
-from hub.services.workorder_common import WorkOrderConflict
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.audit import verify_chain
+from wardlink.hub.db.models import Alert, Asset, PmOccurrence, WorkOrder
+from wardlink.hub.db.models.rules import AssetMeter
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.services import checklists, kpis, org, pm, pm_generator, pm_meters, pm_work, users, workorders
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.workorder_common import WorkOrderConflict
 from wardlink.clock import ManualClock
 
 VENT_ITEMS = [

@@ -25,10 +25,10 @@ from pm_support import at
 from relational_support import clock, login, web  # noqa: F401
 from sqlalchemy import select
 
-from hub.db import session_scope
-from hub.db.models import Site, WorkOrder
-from hub.services import assets, kpis, org, pm, pm_generator, users, workorders
-from hub.services.actor import Actor
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import Site, WorkOrder
+from wardlink.hub.services import assets, kpis, org, pm, pm_generator, users, workorders
+from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 
 PLANS = {  # asset -> (anchor, interval count, interval unit, lead days)

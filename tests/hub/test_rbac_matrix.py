@@ -2,7 +2,7 @@
 
 What each role should get comes from one place: the permissions each route declares in its
 OpenAPI operation, checked against the permission table
-(:data:`hub.services.permissions.PERMISSIONS`). A role holding them all must succeed (2xx);
+(:data:`wardlink.hub.services.permissions.PERMISSIONS`). A role holding them all must succeed (2xx);
 any other role must get 403. The work-order transition route is expanded into one row per
 transition of the state machine, each needing that transition's permission.
 
@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 import pytest
 from relational_support import GATEWAY, T0_S, csrf_from, hub_config, login, password
 
-from hub.db import open_engine, session_scope
-from hub.db.vocab import ROLES
-from hub.services import alerts, users, workorders
-from hub.services.actor import Actor
-from hub.services.attachments import AttachmentStore
-from hub.services.permissions import PERMISSIONS
-from hub.services.workorder_flow import TRANSITIONS, Transition
-from hub.web.openapi import Operation, allows, api_routes, lookup
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.services import alerts, users, workorders
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.attachments import AttachmentStore
+from wardlink.hub.services.permissions import PERMISSIONS
+from wardlink.hub.services.workorder_flow import TRANSITIONS, Transition
+from wardlink.hub.web.openapi import Operation, allows, api_routes, lookup
 from wardlink.clock import ManualClock
 from workorder_support import path_to
 
@@ -70,7 +70,7 @@ class Matrix:
 
     def plan(self) -> tuple[int, int]:
         """Create a checklist template and a PM plan on an ICU asset; return (plan id, template id)."""
-        from hub.services import checklists, pm
+        from wardlink.hub.services import checklists, pm
 
         with session_scope(self.engine) as s:
             template = checklists.create_template(
@@ -83,7 +83,7 @@ class Matrix:
 
     def pm_order(self, role: str) -> int:
         """Generate a PM work order with a checklist on an ICU asset, visible to ``role``."""
-        from hub.services import checklists, pm, pm_generator
+        from wardlink.hub.services import checklists, pm, pm_generator
 
         with session_scope(self.engine) as s:
             template = checklists.create_template(
@@ -221,8 +221,8 @@ def _probe(path: str, method: str) -> Recipe:
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory, module_relational_url):
-    from hub.telemetry.sqlite import SQLiteStore
-    from hub.web import create_app
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
+    from wardlink.hub.web import create_app
 
     folder = tmp_path_factory.mktemp("rbac")
     url = module_relational_url

@@ -8,13 +8,13 @@ from relational_support import DEMO_CHANNELS, GATEWAY, T0_S, clock, engine  # no
 from rules_support import alerts, install_rules, point
 from sqlalchemy import select
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.db.models.rules import RuleState
-from hub.rules import RulesEngine
-from hub.seed import SEED_ACTOR, seed_demo_site
-from hub.services import assets as asset_service
-from hub.services import gateways as gateway_service
-from hub.telemetry import Point
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.db.models.rules import RuleState
+from wardlink.hub.rules import RulesEngine
+from wardlink.hub.seed import SEED_ACTOR, seed_demo_site
+from wardlink.hub.services import assets as asset_service
+from wardlink.hub.services import gateways as gateway_service
+from wardlink.hub.telemetry import Point
 from wardlink.clock import ManualClock
 
 FRIDGES = 30

@@ -8,16 +8,16 @@ from relational_support import GATEWAY, T0_S, clock, engine  # noqa: F401 - fixt
 from rules_support import alerts, make_engine, outbox, point, series
 from sqlalchemy import select, text
 
-from hub.db import session_scope
-from hub.db.models import AuditLog, WorkOrder
-from hub.db.models.rules import RuleState
-from hub.notify.dispatcher import Dispatcher
-from hub.notify.webhook import WebhookNotifier
-from hub.rules import RulesEngine
-from hub.rules.meters import list_meters, meter_hours
-from hub.services import gateways as gateway_service
-from hub.services import org
-from hub.telemetry import Point
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import AuditLog, WorkOrder
+from wardlink.hub.db.models.rules import RuleState
+from wardlink.hub.notify.dispatcher import Dispatcher
+from wardlink.hub.notify.webhook import WebhookNotifier
+from wardlink.hub.rules import RulesEngine
+from wardlink.hub.rules.meters import list_meters, meter_hours
+from wardlink.hub.services import gateways as gateway_service
+from wardlink.hub.services import org
+from wardlink.hub.telemetry import Point
 from wardlink.protocol import Event, Status
 
 FRIDGE_HIGH = {"name": "fridge-high", "kind": "threshold", "severity": "critical",
@@ -423,8 +423,8 @@ def test_a_rule_edited_into_an_invalid_state_is_skipped_and_counted(engine, cloc
 def test_the_engine_keeps_state_and_alerts_on_postgresql(postgres_url, clock):
     from relational_support import DEMO_CHANNELS
 
-    from hub.db import open_engine, upgrade
-    from hub.seed import seed_demo_site
+    from wardlink.hub.db import open_engine, upgrade
+    from wardlink.hub.seed import seed_demo_site
     from wardlink.clock import ManualClock
 
     upgrade(postgres_url)

@@ -12,10 +12,10 @@ from relational_support import clock, engine  # noqa: F401 - fixtures
 from rules_support import alerts, make_engine, series
 from sqlalchemy.exc import IntegrityError
 
-from hub.db import session_scope
-from hub.db.models.rules import AlertLifecycle
-from hub.rules import RulesEngine
-from hub.rules.errors import RuleStoreError
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models.rules import AlertLifecycle
+from wardlink.hub.rules import RulesEngine
+from wardlink.hub.rules.errors import RuleStoreError
 
 DOOR = "fridge1.door"  # one reading a second on the seeded site
 DOOR_OPEN = {"name": "door-open", "kind": "threshold", "severity": "warning", "match": {"channel": DOOR},
@@ -132,7 +132,7 @@ def test_the_database_refuses_a_second_alert_for_one_episode(engine, clock):
 
 
 def _spare_alert(session, like) -> int:
-    from hub.db.models import Alert
+    from wardlink.hub.db.models import Alert
 
     other = Alert(rule=like.rule, severity=like.severity, title="copy", detail="", state="open",
                   opened_at=like.opened_at)

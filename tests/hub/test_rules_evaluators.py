@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from hub.db.models.rules import RULE_KINDS
-from hub.rules.errors import RuleDefinitionError
-from hub.rules.evaluators import EVALUATORS, Clear, Context, EventInput, Raise, RunTime, Sample, StatusInput
-from hub.rules.evaluators.base import duration
+from wardlink.hub.db.models.rules import RULE_KINDS
+from wardlink.hub.rules.errors import RuleDefinitionError
+from wardlink.hub.rules.evaluators import EVALUATORS, Clear, Context, EventInput, Raise, RunTime, Sample, StatusInput
+from wardlink.hub.rules.evaluators.base import duration
 
 T = 1_767_229_200_000  # 2026-01-01T01:00:00Z in ms
 CTX = Context(now_ms=T, interval_s=60.0, unit="degC", metric="temperature")

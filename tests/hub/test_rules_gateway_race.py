@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.db.models.rules import RuleGateway
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.db.models.rules import RuleGateway
 from wardlink.clock import ManualClock
 from wardlink.protocol import Status
 

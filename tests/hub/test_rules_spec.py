@@ -11,11 +11,11 @@ from relational_support import clock, engine  # noqa: F401 - fixtures
 from rules_support import make_engine, point
 from sqlalchemy import select
 
-from hub.db import session_scope
-from hub.db.models import AuditLog
-from hub.db.models.rules import Rule
-from hub.rules import RuleDefinitionError, load_rules_file, parse_rules, sync_rules
-from hub.rules.spec import RuleSpec
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import AuditLog
+from wardlink.hub.db.models.rules import Rule
+from wardlink.hub.rules import RuleDefinitionError, load_rules_file, parse_rules, sync_rules
+from wardlink.hub.rules.spec import RuleSpec
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "hub.md"
 
@@ -164,5 +164,5 @@ def test_every_rule_example_in_the_docs_validates():
         kinds.update(r.kind for r in ruleset.rules)
     for block in _doc_blocks("json"):
         kinds.update(r.kind for r in parse_rules({**json.loads(block), "notifiers": notifiers}).rules)
-    from hub.db.models.rules import RULE_KINDS
+    from wardlink.hub.db.models.rules import RULE_KINDS
     assert kinds == set(RULE_KINDS), f"kinds without an example: {set(RULE_KINDS) - kinds}"

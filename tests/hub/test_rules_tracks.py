@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hub.rules import tracks
-from hub.rules.evaluators import EVALUATORS, Clear, Context, Raise, Sample
+from wardlink.hub.rules import tracks
+from wardlink.hub.rules.evaluators import EVALUATORS, Clear, Context, Raise, Sample
 
 T = 1_767_229_200_000
 CTX = Context(now_ms=T, interval_s=10.0)  # gaps are spacings over 30 s

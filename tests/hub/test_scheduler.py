@@ -18,13 +18,13 @@ from pm_support import at
 from relational_support import T0_MS, engine  # noqa: F401
 from sqlalchemy import select, text
 
-from hub.db import open_engine, session_scope
-from hub.db.models import SchedulerJob, SchedulerLease
-from hub.db.types import utc_now
-from hub.rules import RulesEngine
-from hub.scheduler import JOBS, AdvisoryLeader, Job, LeaseLeader, Scheduler
-from hub.telemetry import Point
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.db.models import SchedulerJob, SchedulerLease
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.rules import RulesEngine
+from wardlink.hub.scheduler import JOBS, AdvisoryLeader, Job, LeaseLeader, Scheduler
+from wardlink.hub.telemetry import Point
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 from wardlink.clock import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +153,7 @@ def test_the_advisory_lock_passes_on_when_the_leader_loses_its_connection(postgr
 def _start(tmp_path: Path, holder: str, url: str) -> tuple[subprocess.Popen, Path]:
     log = tmp_path / f"{holder}.log"
     env = {**os.environ, "WARDLINK_DATA_DIR": str(tmp_path), "WARDLINK_DATABASE_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "hub", "scheduler", "--round", "0.2",
+    proc = subprocess.Popen([sys.executable, "-m", "wardlink.hub.cli", "hub", "scheduler", "--round", "0.2",
                              "--holder", holder], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=log.open("w"))
     return proc, log
@@ -213,12 +213,12 @@ def test_the_command_leads_or_stands_by_and_hands_over_on_sigterm(tmp_path, rela
 def test_once_runs_a_single_round_and_prints_it(tmp_path, relational_url):
     url = relational_url
     env = {**os.environ, "WARDLINK_DATA_DIR": str(tmp_path), "WARDLINK_DATABASE_URL": url}
-    out = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "scheduler", "--once"], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "hub", "scheduler", "--once"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["leader"] is True and report["failed"] == {}
     assert report["ran"]["pm_generate"]["locked"] is True
-    bad = subprocess.run([sys.executable, "-m", "hub.cli", "hub", "scheduler", "--once", "--round", "0"],
+    bad = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "hub", "scheduler", "--once", "--round", "0"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--round: must be > 0 seconds, got 0.0" in bad.stderr

@@ -6,12 +6,12 @@ import pytest
 from relational_support import DEMO_CHANNELS, T0_S, row_count
 from sqlalchemy import select
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.db.audit import verify_chain
-from hub.db.models import Asset, Gateway
-from hub.errors import InvalidInput
-from hub.seed import ASSETS, DEPARTMENTS, seed_demo_site
-from hub.services import gateways
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.db.audit import verify_chain
+from wardlink.hub.db.models import Asset, Gateway
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.seed import ASSETS, DEPARTMENTS, seed_demo_site
+from wardlink.hub.services import gateways
 from wardlink.clock import ManualClock
 
 TABLES = ("sites", "departments", "locations", "assets", "gateways", "channels", "channel_bindings",
@@ -96,7 +96,7 @@ def test_channels_naming_unknown_assets_are_refused_before_anything_is_written(t
 
 
 def test_the_demo_commands_channels_fit_the_seed(tmp_path):
-    from hub.demo import CHANNELS, DEMO_GATEWAY
+    from wardlink.hub.demo import CHANNELS, DEMO_GATEWAY
 
     url = f"sqlite:///{tmp_path / 'seed.db'}"
     upgrade(url)

@@ -6,9 +6,9 @@ import pytest
 from relational_support import GATEWAY, actor, clock, engine, session  # noqa: F401
 from sqlalchemy import select
 
-from hub.db.models import Alert, AuditLog
-from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services import alerts
+from wardlink.hub.db.models import Alert, AuditLog
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.services import alerts
 
 
 def _open(session, clock, severity="critical", tag="VF-0001"):

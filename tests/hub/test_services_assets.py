@@ -10,9 +10,9 @@ import pytest
 from relational_support import actor, clock, engine, session  # noqa: F401
 from sqlalchemy import select
 
-from hub.db.models import AuditLog
-from hub.errors import InvalidInput, NotFound
-from hub.services import assets, org
+from wardlink.hub.db.models import AuditLog
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import assets, org
 
 PUMP = {"tag": "SP-0100", "name": "Syringe pump", "category": "Syringe pump", "make": "B. Braun",
         "model": "Perfusor Space", "serial": "BB-PS-1", "purchase_date": "2024-02-01",

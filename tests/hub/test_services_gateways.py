@@ -9,9 +9,9 @@ from relational_support import GATEWAY, T0_S, actor, clock, engine, session  # n
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from hub.db.models import AuditLog, ChannelBinding
-from hub.errors import InvalidInput, NotFound
-from hub.services import gateways
+from wardlink.hub.db.models import AuditLog, ChannelBinding
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import gateways
 
 T0 = datetime.fromtimestamp(T0_S, UTC)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from relational_support import GATEWAY, actor, clock, engine, session  # noqa: F401
 
-from hub.db.vocab import ROLES
-from hub.errors import NotFound, PermissionDenied
-from hub.services import alerts, assets, audit, gateways, users
-from hub.services.permissions import ACTIONS, PERMISSIONS, can, department_scope
+from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.errors import NotFound, PermissionDenied
+from wardlink.hub.services import alerts, assets, audit, gateways, users
+from wardlink.hub.services.permissions import ACTIONS, PERMISSIONS, can, department_scope
 
 # (description, call, roles allowed). Every role not listed must get PermissionDenied.
 CASES = [

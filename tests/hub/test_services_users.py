@@ -8,11 +8,11 @@ import pytest
 from relational_support import actor, clock, engine, password, row_count, session  # noqa: F401
 from sqlalchemy import select
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.db.models import AuditLog, User
-from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services import signin, users
-from hub.services.errors import AccountLocked, AuthenticationFailed
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.db.models import AuditLog, User
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.services import signin, users
+from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
 
 
 def _audit_actions(session, entity_id: str) -> list[str]:

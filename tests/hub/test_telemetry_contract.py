@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.errors import InvalidInput
-from hub.telemetry import InvalidPoint, Point, StoreUnavailable, TelemetryStore, canonical_tags
-from hub.telemetry.influx import InfluxStore
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.telemetry import InvalidPoint, Point, StoreUnavailable, TelemetryStore, canonical_tags
+from wardlink.hub.telemetry.influx import InfluxStore
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MIN = 60_000

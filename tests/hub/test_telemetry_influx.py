@@ -16,11 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from hub.config import load_config
-from hub.errors import ConfigError, InvalidInput
-from hub.telemetry import Point, StoreRejected, StoreUnavailable, canonical_tags, open_store
-from hub.telemetry.influx import InfluxStore
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.config import load_config
+from wardlink.hub.errors import ConfigError, InvalidInput
+from wardlink.hub.telemetry import Point, StoreRejected, StoreUnavailable, canonical_tags, open_store
+from wardlink.hub.telemetry.influx import InfluxStore
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 
 T0 = 1_767_225_600_000
 TAGS = canonical_tags({"gateway": "gw-1", "channel": "t1"})

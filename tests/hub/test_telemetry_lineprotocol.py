@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from influxdb_client import Point as ClientPoint
 from influxdb_client import WritePrecision
 
-from hub.telemetry import InvalidPoint, Point, canonical_tags
-from hub.telemetry.influx import InfluxStore
-from hub.telemetry.lineprotocol import LineEncoder, quote_ident, quote_literal
+from wardlink.hub.telemetry import InvalidPoint, Point, canonical_tags
+from wardlink.hub.telemetry.influx import InfluxStore
+from wardlink.hub.telemetry.lineprotocol import LineEncoder, quote_ident, quote_literal
 
 T0 = 1_767_225_600_000
 

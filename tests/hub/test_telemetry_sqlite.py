@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from hub.errors import StoreError
-from hub.telemetry import Point, canonical_tags
-from hub.telemetry.sqlite import HOUR_MS, SQLiteStore
+from wardlink.hub.errors import StoreError
+from wardlink.hub.telemetry import Point, canonical_tags
+from wardlink.hub.telemetry.sqlite import HOUR_MS, SQLiteStore
 
 T0 = 1_767_225_600_000
 TAGS = canonical_tags({"gateway": "gw-1", "channel": "t1", "asset": "FR-1"})

@@ -18,11 +18,11 @@ import threading
 import pytest
 from relational_support import clock, csrf_from, web  # noqa: F401
 
-from hub.db import session_scope
-from hub.errors import InvalidInput, NotFound
-from hub.services import assets
-from hub.web.jobs import JobRegistry, JobResult
-from hub.web.ui import ui_state
+from wardlink.hub.db import session_scope
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services import assets
+from wardlink.hub.web.jobs import JobRegistry, JobResult
+from wardlink.hub.web.ui import ui_state
 from wardlink.clock import ManualClock
 
 JOB_TIMEOUT_S = 60

@@ -13,12 +13,12 @@ import pytest
 from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web  # noqa: F401
 from test_web_pages import _PageAudit
 
-from hub.db import session_scope
-from hub.services import alerts, pm, users, workorders
-from hub.services.actor import Actor
-from hub.services.permissions import can
-from hub.services.workorder_common import code_of
-from hub.web.ui import REPORTS_PER_ADDRESS
+from wardlink.hub.db import session_scope
+from wardlink.hub.services import alerts, pm, users, workorders
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.permissions import can
+from wardlink.hub.services.workorder_common import code_of
+from wardlink.hub.web.ui import REPORTS_PER_ADDRESS
 
 #: page endpoint -> the permission it needs (None: any signed-in user)
 PAGE_PERMISSIONS = {
@@ -176,8 +176,8 @@ def test_asset_page_shows_maintenance_plans_work_orders_and_a_chart_per_bound_ch
 
 
 def test_grafana_panels_are_embedded_and_allowed_as_frames_only_when_configured(tmp_path, clock, relational_url):
-    from hub.telemetry.sqlite import SQLiteStore
-    from hub.web import create_app
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
+    from wardlink.hub.web import create_app
 
     config = hub_config(tmp_path, database_url=relational_url,
                         grafana_url="https://grafana.hospital.example/")

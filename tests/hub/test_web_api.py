@@ -7,12 +7,12 @@ from dataclasses import asdict
 import pytest
 from relational_support import GATEWAY, T0_MS, clock, csrf_from, web  # noqa: F401
 
-from hub.db import session_scope
-from hub.db.types import to_ms, utc_now
-from hub.ingest import GatewayRecord, IngestRecords
-from hub.services import alerts, gateways, users
-from hub.services.actor import Actor
-from hub.telemetry import Point
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.types import to_ms, utc_now
+from wardlink.hub.ingest import GatewayRecord, IngestRecords
+from wardlink.hub.services import alerts, gateways, users
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.telemetry import Point
 
 
 def _token(web, username: str) -> dict:
@@ -173,7 +173,7 @@ def test_unknown_channels_are_404(web):
 def test_without_a_telemetry_store_reading_endpoints_answer_503(tmp_path, clock, relational_url):
     from relational_support import hub_config
 
-    from hub.web import create_app
+    from wardlink.hub.web import create_app
 
     app = create_app(hub_config(tmp_path, database_url=relational_url), clock=clock)
     try:

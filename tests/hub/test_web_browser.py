@@ -11,8 +11,8 @@ from browser_support import served_hub, signed_in_browser
 from relational_support import GATEWAY, clock, hub_config  # noqa: F401
 from waiting import wait_for
 
-from hub.telemetry import Point
-from hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.telemetry import Point
+from wardlink.hub.telemetry.sqlite import SQLiteStore
 
 
 @pytest.mark.timeout(90)

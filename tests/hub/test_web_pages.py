@@ -9,11 +9,11 @@ import pytest
 from relational_support import GATEWAY, clock, csrf_from, password, web  # noqa: F401
 from sqlalchemy import select, text
 
-from hub.db import session_scope
-from hub.db.models import AuditLog
-from hub.db.types import utc_now
-from hub.services import alerts, assets, gateways
-from hub.telemetry import Point
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import AuditLog
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.services import alerts, assets, gateways
+from wardlink.hub.telemetry import Point
 
 PAGES = ["/", "/assets", "/assets?q=fridge&equipment_status=in_service", "/assets/VF-0001",
          "/assets/VF-0001/edit", "/assets/new", "/gateways", f"/gateways/{GATEWAY}", "/alerts",
@@ -125,7 +125,7 @@ def test_an_offline_gateway_marks_its_readings_offline(web):
 def test_the_asset_page_says_when_no_telemetry_store_is_connected(tmp_path, clock, relational_url):
     from relational_support import hub_config, login
 
-    from hub.web import create_app
+    from wardlink.hub.web import create_app
 
     app = create_app(hub_config(tmp_path, database_url=relational_url), clock=clock)
     try:
@@ -252,10 +252,10 @@ def test_unknown_pages_and_assets_give_404_pages(web):
 def test_the_ui_runs_on_postgresql(postgres_url, tmp_path, clock):
     from relational_support import DEMO_CHANNELS, T0_S, hub_config, login
 
-    from hub.db import open_engine, upgrade
-    from hub.seed import seed_demo_site
-    from hub.services import users
-    from hub.web import create_app
+    from wardlink.hub.db import open_engine, upgrade
+    from wardlink.hub.seed import seed_demo_site
+    from wardlink.hub.services import users
+    from wardlink.hub.web import create_app
     from wardlink.clock import ManualClock
 
     upgrade(postgres_url)

@@ -21,12 +21,12 @@ from relational_support import clock, csrf_from, hub_config, password  # noqa: F
 from servers import NginxServer
 from sqlalchemy import select
 
-from hub.db import open_engine, session_scope
-from hub.db.models import Asset, AuditLog
-from hub.services import signin
-from hub.web import make_server
-from hub.web.ui import REPORTS_PER_ADDRESS
-from provisioning.certs import make_certificates
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.db.models import Asset, AuditLog
+from wardlink.hub.services import signin
+from wardlink.hub.web import make_server
+from wardlink.hub.web.ui import REPORTS_PER_ADDRESS
+from wardlink.provisioning.certs import make_certificates
 
 COOKIE = "wardlink_session"
 LOAD_BALANCER = "127.0.0.1"  # trusted by nginx (set_real_ip_from) and, as nginx's peer, by the hub
@@ -230,6 +230,6 @@ def test_https_at_the_proxy_is_seen_by_the_hub(stack):
 ])
 def test_the_client_address_is_found_only_through_trusted_proxies(trusted, peer, forwarded_for, proto,
                                                                     expected):
-    from hub.web.proxy import ProxyFix
+    from wardlink.hub.web.proxy import ProxyFix
 
     assert ProxyFix(None, trusted).resolve(peer, forwarded_for, proto) == expected

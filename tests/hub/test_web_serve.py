@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 from relational_support import clock, hub_config, login  # noqa: F401
 
-from hub.errors import ConfigError, StoreError
-from hub.web import create_app, make_server
+from wardlink.hub.errors import ConfigError, StoreError
+from wardlink.hub.web import create_app, make_server
 
 
 def _app(tmp_path, clock, database_url, **overrides):

@@ -11,16 +11,16 @@ from sqlalchemy import select
 from workorder_support import (apply, bring_to, env, open_order, path_to,  # noqa: F401
                                payload_for, pg_workorder_template)
 
-from hub.db.audit import verify_chain
-from hub.db.models import AuditLog, User, WorkOrderNote, WorkOrderSignature
-from hub.db.types import utc_now
-from hub.db.vocab import ROLES, WORK_ORDER_STATES
-from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.services import alerts, esign, users, workorders
-from hub.services.permissions import PERMISSIONS
-from hub.services.sla import DEFAULT_POLICY, SlaPolicy, escalate_overdue, sla_status
-from hub.services.workorder_common import SignatureRefused, WorkOrderConflict
-from hub.services.workorder_flow import BY_EDGE, TRANSITIONS, roles_for
+from wardlink.hub.db.audit import verify_chain
+from wardlink.hub.db.models import AuditLog, User, WorkOrderNote, WorkOrderSignature
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import ROLES, WORK_ORDER_STATES
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.services import alerts, esign, users, workorders
+from wardlink.hub.services.permissions import PERMISSIONS
+from wardlink.hub.services.sla import DEFAULT_POLICY, SlaPolicy, escalate_overdue, sla_status
+from wardlink.hub.services.workorder_common import SignatureRefused, WorkOrderConflict
+from wardlink.hub.services.workorder_flow import BY_EDGE, TRANSITIONS, roles_for
 
 H = timedelta(hours=1)
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
@@ -110,8 +110,8 @@ def test_technicians_cannot_close_and_only_the_assignee_works_an_order(env):
 def test_managers_do_not_act_for_the_assignee_and_the_docs_say_who_does(env):
     from pathlib import Path
 
-    from hub.services.actor import Actor
-    from hub.services.workorder_flow import available, may_make
+    from wardlink.hub.services.actor import Actor
+    from wardlink.hub.services.workorder_flow import available, may_make
 
     order = bring_to(env, "assigned")  # assigned to 'tech'
     manager = env.actor("manager")
@@ -421,7 +421,7 @@ def test_requests_become_pending_corrective_orders_with_their_files(env):
         "corrective", "pending", "request", "nurse")
     assert order.downtime_start == utc_now(env.clock)
     assert [a.filename for a in workorders.records_of(env.session, order).attachments] == ["pump.png"]
-    from hub.services.actor import Actor
+    from wardlink.hub.services.actor import Actor
 
     qr = Actor.system("qr")
     with pytest.raises(InvalidInput, match="requester_name: is required"):

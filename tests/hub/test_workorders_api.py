@@ -9,10 +9,10 @@ import io
 from relational_support import clock, csrf_from, password, web  # noqa: F401
 from sqlalchemy import select
 
-from hub.db import session_scope
-from hub.db.models import AuditLog, User
-from hub.services import users
-from hub.services.actor import Actor
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import AuditLog, User
+from wardlink.hub.services import users
+from wardlink.hub.services.actor import Actor
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from hub.db import downgrade, open_engine, upgrade
+from wardlink.hub.db import downgrade, open_engine, upgrade
 
 AT = "2026-01-01 00:00:00"
 
@@ -15,7 +15,7 @@ AT = "2026-01-01 00:00:00"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'hub.db'}"
+        return f"sqlite:///{tmp_path / 'wardlink.hub.db'}"
     return request.getfixturevalue("postgres_url")
 
 

@@ -10,10 +10,10 @@ import pytest
 from enroll_support import start_broker, start_hub
 from provisioning_support import Peers, dynsec_plugin
 
-from provisioning.dynsec import DynsecClient, DynsecIdentities, initial_config
-from provisioning.identities import FileIdentities, sighup_from_pid_file
-from provisioning.mqttadmin import BrokerAddress
-from provisioning.passwords import generate_password
+from wardlink.provisioning.dynsec import DynsecClient, DynsecIdentities, initial_config
+from wardlink.provisioning.identities import FileIdentities, sighup_from_pid_file
+from wardlink.provisioning.mqttadmin import BrokerAddress
+from wardlink.provisioning.passwords import generate_password
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 The hub's web service speaks plain HTTP and sits behind a TLS-terminating reverse proxy in
 production; :class:`TlsTerminator` plays that proxy (a real TLS server with a certificate
-from ``provisioning.certs``), so the gateway's client verifies a real certificate chain.
+from ``wardlink.provisioning.certs``), so the gateway's client verifies a real certificate chain.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ import requests
 from provisioning_support import dynsec_plugin
 from servers import free_port
 
-from hub.config import load_config
-from hub.db import open_engine, session_scope, upgrade
-from hub.services import users
-from hub.web import make_server
-from hub.web.enroll import use_broker_accounts
-from provisioning.certs import make_certificates
-from provisioning.dynsec import initial_config
-from provisioning.enroll import IdentityStoreAccounts, load_settings, open_store
-from provisioning.passwords import generate_password
+from wardlink.hub.config import load_config
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.services import users
+from wardlink.hub.web import make_server
+from wardlink.hub.web.enroll import use_broker_accounts
+from wardlink.provisioning.certs import make_certificates
+from wardlink.provisioning.dynsec import initial_config
+from wardlink.provisioning.enroll import IdentityStoreAccounts, load_settings, open_store
+from wardlink.provisioning.passwords import generate_password
 from wardlink.clock import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,7 +182,7 @@ def start_hub(tmp_path: Path, accounts, *, https_dir: Path, attempts: int = 10) 
     """Migrate a database, add an admin, and serve the hub with waitress behind HTTPS."""
     data = tmp_path / "hub"
     data.mkdir()
-    url = f"sqlite:///{data / 'hub.db'}"
+    url = f"sqlite:///{data / 'wardlink.hub.db'}"
     upgrade(url)
     # Real time to start with, so tokens made by `wardlink gateway` commands agree with it.
     clock = ManualClock(time.time())
@@ -255,13 +255,13 @@ def start_broker(mosquitto_factory, tmp_path: Path) -> EnrollBroker:
 
 def edge(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``wardlink-edge`` as its own process and return the result."""
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "wardlink.edge.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)
 
 
 def wardlink(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``wardlink`` as its own process and return the result."""
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "wardlink.hub.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})})
 
 

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from provisioning.broker import find_dynsec_plugin
+from wardlink.provisioning.broker import find_dynsec_plugin
 
 DEADLINE = 10.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.acl import (
+from wardlink.provisioning.acl import (
     acl_file_section,
     dynsec_acls,
     gateway_client_id,
@@ -12,7 +12,7 @@ from provisioning.acl import (
     hub_identity,
     render_acl_file,
 )
-from provisioning.errors import SettingError
+from wardlink.provisioning.errors import SettingError
 from wardlink import protocol
 
 
@@ -50,7 +50,7 @@ def test_the_hub_reads_every_gateway_also_through_shared_subscriptions_and_write
 
 
 def test_the_gateway_client_id_is_the_one_the_edge_runtime_uses(tmp_path):
-    from edge.config import parse_config
+    from wardlink.edge.config import parse_config
 
     config = parse_config({"gateway_id": "gw-ward-7", "data_dir": str(tmp_path),
                            "broker": {"url": "mqtt://127.0.0.1:1883"}})

@@ -10,8 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from provisioning.certs import make_certificates
-from provisioning.errors import SettingError
+from wardlink.provisioning.certs import make_certificates
+from wardlink.provisioning.errors import SettingError
 
 
 def load(path):

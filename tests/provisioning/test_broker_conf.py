@@ -12,14 +12,14 @@ import pytest
 from provisioning_support import DEADLINE, dynsec_plugin, wait_until
 from servers import MosquittoServer, free_port
 
-from provisioning.broker import BrokerSettings, render_mosquitto_conf
-from provisioning.certs import make_certificates
-from provisioning.dynsec import DynsecClient, DynsecIdentities, initial_config
-from provisioning.errors import SettingError
-from provisioning.gateways import issue_gateway, write_credentials
-from provisioning.identities import FileIdentities
-from provisioning.mqttadmin import BrokerAddress
-from provisioning.passwords import generate_password
+from wardlink.provisioning.broker import BrokerSettings, render_mosquitto_conf
+from wardlink.provisioning.certs import make_certificates
+from wardlink.provisioning.dynsec import DynsecClient, DynsecIdentities, initial_config
+from wardlink.provisioning.errors import SettingError
+from wardlink.provisioning.gateways import issue_gateway, write_credentials
+from wardlink.provisioning.identities import FileIdentities
+from wardlink.provisioning.mqttadmin import BrokerAddress
+from wardlink.provisioning.passwords import generate_password
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -202,9 +202,9 @@ emulate = {{ mean = 4.5, amplitude = 0.5, period_s = 600, noise = 0.05 }}
 @pytest.mark.timeout(90)
 def test_the_gateway_runtime_delivers_through_its_provisioned_login_over_tls(tls_dynsec, certs, tmp_path, peers):
     """End to end: `gateway add` credentials file -> edge config -> mqtts -> the hub login reads it."""
-    from edge.config import load_config
-    from edge.credentials import load_credentials
-    from edge.gateway import Gateway
+    from wardlink.edge.config import load_config
+    from wardlink.edge.credentials import load_credentials
+    from wardlink.edge.gateway import Gateway
 
     server, admin_pw, hub_pw = tls_dynsec
     with DynsecClient(BrokerAddress(server.host, server.port), "wardlink-admin", admin_pw) as client:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from provisioning.acl import gateway_client_id
-from provisioning.errors import BrokerError, IdentityNotFound
-from provisioning.gateways import issue_gateway
-from provisioning.identities import IdentityStore
+from wardlink.provisioning.acl import gateway_client_id
+from wardlink.provisioning.errors import BrokerError, IdentityNotFound
+from wardlink.provisioning.gateways import issue_gateway
+from wardlink.provisioning.identities import IdentityStore
 
 NOT_AUTHORIZED = "Not authorized"  # CONNACK return code 5 of MQTT 3.1.1, as paho names it
 REFUSED = 0x80      # MQTT 3.1.1 SUBACK failure
@@ -155,7 +155,7 @@ def test_the_admin_login_can_do_nothing_but_administer(dynsec_broker, peers):
 
 
 def test_a_wrong_admin_password_is_a_clear_error(dynsec_broker):
-    from provisioning.dynsec import DynsecClient
+    from wardlink.provisioning.dynsec import DynsecClient
 
     with pytest.raises(BrokerError, match="refused the admin login"):
         DynsecClient(dynsec_broker.address, "wardlink-admin", "wrong", timeout=5).open()

@@ -7,9 +7,9 @@ import subprocess
 import pytest
 from provisioning_support import wait_until
 
-from provisioning.gateways import issue_gateway
-from provisioning.identities import IdentityStore
-from provisioning.passwords import PasswordFile
+from wardlink.provisioning.gateways import issue_gateway
+from wardlink.provisioning.identities import IdentityStore
+from wardlink.provisioning.passwords import PasswordFile
 
 NOT_AUTHORIZED = "Not authorized"
 

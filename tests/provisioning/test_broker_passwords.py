@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioning.errors import IdentityNotFound, SettingError
-from provisioning.passwords import PasswordFile, dynsec_password, hash_password, verify_password
+from wardlink.provisioning.errors import IdentityNotFound, SettingError
+from wardlink.provisioning.passwords import PasswordFile, dynsec_password, hash_password, verify_password
 
 # Written by `mosquitto_passwd -b pw alice secret` (Mosquitto 2.0.11).
 MOSQUITTO_PASSWD_LINE = ("alice:$7$101$MlNwGctxcpKzmPAo$/4Q8Jn5URZId4UrRxbnWEXRG9uZTHTF2f/UautHin2k4VQ1KNdigxD"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.gateway import DataDirLock
-from provisioning.acl import gateway_client_id
-from provisioning.gateways import issue_gateway, write_credentials
+from wardlink.edge.gateway import DataDirLock
+from wardlink.provisioning.acl import gateway_client_id
+from wardlink.provisioning.gateways import issue_gateway, write_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = "gw-doctor-01"
@@ -47,7 +47,7 @@ def _config(tmp_path: Path, broker, issued) -> Path:
 
 def _doctor(path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "edge.cli", "doctor", "--config", str(path), "--timeout", "10"],
+    return subprocess.run([sys.executable, "-m", "wardlink.edge.cli", "doctor", "--config", str(path), "--timeout", "10"],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
 
 

@@ -9,10 +9,10 @@ import re
 import pytest
 from dataclasses import dataclass
 
-from hub.cli import main
+from wardlink.hub.cli import main
 
-from hub.db import open_engine, session_scope, upgrade
-from hub.services import enrollment, gateways, org
+from wardlink.hub.db import open_engine, session_scope, upgrade
+from wardlink.hub.services import enrollment, gateways, org
 
 
 @dataclass
@@ -37,7 +37,7 @@ def wardlink(capsys):
 @pytest.fixture
 def hub_config(tmp_path):
     """A migrated hub database with an ICU department, and the config file naming it."""
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    url = f"sqlite:///{tmp_path / 'wardlink.hub.db'}"
     upgrade(url)
     engine = open_engine(url)
     with session_scope(engine) as s:

@@ -14,10 +14,10 @@ from enroll_support import INITIAL_CONFIG, mode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.cli import main as edge_main
-from edge.enroll import EnrollmentError, enroll, parse_answer, to_toml
-from hub.db import session_scope
-from hub.services import enrollment, gateways
+from wardlink.edge.cli import main as edge_main
+from wardlink.edge.enroll import EnrollmentError, enroll, parse_answer, to_toml
+from wardlink.hub.db import session_scope
+from wardlink.hub.services import enrollment, gateways
 
 
 def _token(hub, broker, gateway_id: str, initial=None) -> str:

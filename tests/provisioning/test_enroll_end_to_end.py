@@ -19,8 +19,8 @@ import pytest
 from enroll_support import INITIAL_CONFIG, INITIAL_TOML, ROOT, edge, mode, wardlink
 from provisioning_support import Peer
 
-from hub.db import session_scope
-from hub.services import audit, enrollment
+from wardlink.hub.db import session_scope
+from wardlink.hub.services import audit, enrollment
 from wardlink import protocol
 
 
@@ -95,7 +95,7 @@ def test_an_enrolled_gateway_publishes_and_a_revoked_one_is_cut_off(tmp_path, hu
     # The gateway runs on exactly what enrollment wrote; the hub's login receives its telemetry.
     subscriber = peers(broker.server.host, broker.server.port, "wardlink-hub", broker.hub_password).login()
     assert subscriber.subscribe("$share/ingest/wardlink/v1/+/telemetry") == 1
-    gateway = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(etc / "gateway.toml")],
+    gateway = subprocess.Popen([sys.executable, "-m", "wardlink.edge.cli", "run", "--config", str(etc / "gateway.toml")],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         topic = "wardlink/v1/gw-icu-07/telemetry"

@@ -19,15 +19,15 @@ import requests
 from enroll_support import start_hub
 from provisioning_support import Peer
 
-from hub.config import load_config
-from hub.db import session_scope
-from hub.db.models import EnrollmentToken
-from hub.errors import InvalidInput, PermissionDenied
-from hub.services import audit, enrollment, gateways, org, users
-from hub.services.actor import Actor
-from hub.services.enrollment import BrokerUnavailable
-from provisioning.enroll import IdentityStoreAccounts, broker_accounts, parse_settings
-from provisioning.errors import SettingError
+from wardlink.hub.config import load_config
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import EnrollmentToken
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services import audit, enrollment, gateways, org, users
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.enrollment import BrokerUnavailable
+from wardlink.provisioning.enroll import IdentityStoreAccounts, broker_accounts, parse_settings
+from wardlink.provisioning.errors import SettingError
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_a_token_is_stored_only_as_its_hash(hub, broker, tmp_path):
         row = s.query(EnrollmentToken).one()
         assert row.token_hash == enrollment.token_digest(issued.token) and row.prefix == issued.token[:10]
     hub.engine.dispose()  # checkpoint: every byte the database holds is in these files
-    stored = b"".join(p.read_bytes() for p in (tmp_path / "hub").glob("hub.db*"))
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "hub").glob("wardlink.hub.db*"))
     assert issued.token.encode() not in stored and issued.token[10:30].encode() not in stored
 
 
@@ -213,7 +213,7 @@ def test_when_the_broker_refuses_nothing_is_registered(hub, broker, tmp_path):
 
 
 def test_without_broker_settings_the_page_says_enrollment_is_not_set_up(tmp_path):
-    from hub.web.enroll import use_broker_accounts
+    from wardlink.hub.web.enroll import use_broker_accounts
 
     made = start_hub(tmp_path, None, https_dir=tmp_path / "https")
     try:
@@ -232,7 +232,7 @@ def test_without_broker_settings_the_page_says_enrollment_is_not_set_up(tmp_path
 
 
 def test_the_entry_point_finds_the_settings_file(broker, tmp_path, monkeypatch):
-    point = EntryPoint("provisioning", "provisioning.enroll:broker_accounts", enrollment.ENTRY_POINT_GROUP)
+    point = EntryPoint("provisioning", "wardlink.provisioning.enroll:broker_accounts", enrollment.ENTRY_POINT_GROUP)
     config = load_config(environ={}, overrides={"data_dir": str(tmp_path)})
     monkeypatch.setenv("WARDLINK_ENROLLMENT_CONFIG", str(broker.settings_file))
     accounts = enrollment.load_broker_accounts(config, entry_points=[point])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from enroll_support import csrf_from
 
-from hub.cli import main
-from hub.db import session_scope
-from hub.services import audit, enrollment, gateways
+from wardlink.hub.cli import main
+from wardlink.hub.db import session_scope
+from wardlink.hub.services import audit, enrollment, gateways
 
 pytestmark = pytest.mark.timeout(120)
 WAYS = ("gateway page", "wardlink gateway", "wardlink broker gateway")

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from grafana_support import ALIAS_ONLY, BUILTINS, GRAFANA_DIR, boards, datasource_uids, queries, referenced
 
-from provisioning.grafana.boards import FOLDER_UID, dashboards
+from wardlink.provisioning.grafana.boards import FOLDER_UID, dashboards
 
 BOARDS = boards()
 

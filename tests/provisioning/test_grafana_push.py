@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from provisioning.errors import GrafanaError, SettingError
-from provisioning.grafana.push import push
+from wardlink.provisioning.errors import GrafanaError, SettingError
+from wardlink.provisioning.grafana.push import push
 
 TOKEN = "glsa_test_token_0123456789"
 SETTINGS = {"WARDLINK_INFLUX_URL": "http://influx.internal:8086", "WARDLINK_INFLUX_DATABASE": "wardlink",
@@ -213,7 +213,7 @@ def test_a_missing_setting_names_the_variable(grafana):
 def test_the_command_line_reads_secrets_from_files(grafana, tmp_path, capsys):
     import argparse
 
-    from provisioning.cli import register_cli
+    from wardlink.provisioning.cli import register_cli
 
     url, state = grafana
     (tmp_path / "token").write_text(TOKEN + "\n")

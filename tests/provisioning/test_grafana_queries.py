@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from grafana_support import boards, interpolate, queries, referenced
 
-from hub.telemetry.lineprotocol import LineEncoder
-from hub.telemetry.model import Point
+from wardlink.hub.telemetry.lineprotocol import LineEncoder
+from wardlink.hub.telemetry.model import Point
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -91,8 +91,8 @@ def telemetry(influxd_server, tmp_path_factory):
 
 def register(url: str) -> None:
     """Create the hub schema and a small maintenance register that gives every KPI a value."""
-    from hub.db import open_engine, session_scope, upgrade
-    from hub.db.models import Alert, Asset, Department, Gateway, Site, WorkOrder
+    from wardlink.hub.db import open_engine, session_scope, upgrade
+    from wardlink.hub.db.models import Alert, Asset, Department, Gateway, Site, WorkOrder
 
     upgrade(url)
     engine = open_engine(url)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from provisioning_support import need
 
-import provisioning
+from wardlink import provisioning
 
 SCRIPT = Path(provisioning.__file__).parent / "pi" / "setup-gateway.sh"
 #: Places a real run would change on this machine; a dry run must leave each as it was.

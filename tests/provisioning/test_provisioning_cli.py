@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from provisioning_support import dynsec_plugin
 
-from provisioning.cli import register_cli
+from wardlink.provisioning.cli import register_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from provisioning_support import need
 
-from provisioning.errors import SettingError
-from provisioning.units import GATEWAY_UNITS, HUB_UNITS, render_unit, unit_names, write_units
+from wardlink.provisioning.errors import SettingError
+from wardlink.provisioning.units import GATEWAY_UNITS, HUB_UNITS, render_unit, unit_names, write_units
 
 VENV = Path(sys.prefix)
 
@@ -87,7 +87,7 @@ def _exec_argv(name: str) -> list[str]:
     "wardlink-scheduler.service",
 ])
 def test_hub_exec_lines_are_commands_the_wardlink_parser_accepts(name):
-    from hub.cli import build_parser
+    from wardlink.hub.cli import build_parser
 
     argv = _exec_argv(name)
     assert argv[0] == "/opt/wardlink/venv/bin/wardlink"
@@ -95,7 +95,7 @@ def test_hub_exec_lines_are_commands_the_wardlink_parser_accepts(name):
 
 
 def test_the_gateway_exec_line_is_a_command_wardlink_edge_accepts():
-    from edge.cli import build_parser
+    from wardlink.edge.cli import build_parser
 
     argv = _exec_argv("wardlink-edge.service")
     assert argv[0] == "/opt/wardlink/venv/bin/wardlink-edge"

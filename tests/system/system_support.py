@@ -10,7 +10,7 @@
 - two ``wardlink hub ingest`` processes in one shared-subscription group, ``wardlink hub
   scheduler`` and ``wardlink hub web``, all with the rules file of :data:`RULES`;
 - gateways A-D: real ``wardlink-edge run`` processes on the emulated hardware backend;
-- gateway E: the same :class:`edge.gateway.Gateway` run in this process on a
+- gateway E: the same :class:`wardlink.edge.gateway.Gateway` run in this process on a
   :class:`~wardlink.clock.ManualClock` that :class:`ScenarioGateway` advances (the scenario
   clock), so that minutes of gateway time can pass in seconds of wall time.
 
@@ -287,7 +287,7 @@ class ScenarioGateway:
         # The gateway's log goes where the other gateways' logs are, for failure reports.
         handler = logging.FileHandler(self.config_path.parent / "gateway.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-        edge_log = logging.getLogger("edge")
+        edge_log = logging.getLogger("wardlink.edge")
         edge_log.addHandler(handler)
         edge_log.setLevel(logging.INFO)
         try:
@@ -299,8 +299,8 @@ class ScenarioGateway:
             handler.close()
 
     async def _run(self) -> None:
-        from edge.config import load_config
-        from edge.gateway import Gateway
+        from wardlink.edge.config import load_config
+        from wardlink.edge.gateway import Gateway
 
         self._loop = asyncio.get_running_loop()
         self.gateway = Gateway(load_config(self.config_path), clock=self.clock, sample=False)
@@ -400,8 +400,8 @@ class Plant:
 
     # -- broker identities
     def identities(self):
-        from provisioning.dynsec import DynsecClient, DynsecIdentities
-        from provisioning.mqttadmin import BrokerAddress
+        from wardlink.provisioning.dynsec import DynsecClient, DynsecIdentities
+        from wardlink.provisioning.mqttadmin import BrokerAddress
 
         client = DynsecClient(BrokerAddress(self.broker.host, self.broker.port), "wardlink-admin",
                               self.admin_password, timeout=20).open()
@@ -429,7 +429,7 @@ class Plant:
             conn.close()
 
     def buffer_stats(self, gateway_id: str):
-        from edge.buffer import read_stats
+        from wardlink.edge.buffer import read_stats
 
         return read_stats(self.gateways[gateway_id].data_dir)
 
@@ -453,7 +453,7 @@ class Plant:
 
     # -- processes
     def hub_cmd(self, *args: str) -> list[str]:
-        return [PYTHON, "-m", "hub.cli", "--config", str(self.hub_config), *args]
+        return [PYTHON, "-m", "wardlink.hub.cli", "--config", str(self.hub_config), *args]
 
     def worker(self, n: int) -> Child:
         return Child(f"ingest-{n}", self.hub_cmd("hub", "ingest", "--client-id", f"system-ingest-{n}",
@@ -477,7 +477,7 @@ class Plant:
         return child
 
     def gateway_child(self, gw: GatewayHandle) -> Child:
-        return Child(gw.gateway_id, [PYTHON, "-m", "edge.cli", "run", "--config", str(gw.config_path)],
+        return Child(gw.gateway_id, [PYTHON, "-m", "wardlink.edge.cli", "run", "--config", str(gw.config_path)],
                      gw.log_path)
 
     def online(self, gateway_id: str) -> bool:
@@ -523,12 +523,12 @@ class Plant:
 
 def start_plant(home: Path, influx_server, postgres_server) -> Plant:
     """Start the whole production shape (see the module docstring) and return it running."""
-    from hub.db import open_engine, upgrade
-    from hub.runtime import sync_ruleset
-    from provisioning.broker import find_dynsec_plugin
-    from provisioning.certs import make_certificates
-    from provisioning.dynsec import initial_config
-    from provisioning.passwords import generate_password
+    from wardlink.hub.db import open_engine, upgrade
+    from wardlink.hub.runtime import sync_ruleset
+    from wardlink.provisioning.broker import find_dynsec_plugin
+    from wardlink.provisioning.certs import make_certificates
+    from wardlink.provisioning.dynsec import initial_config
+    from wardlink.provisioning.passwords import generate_password
 
     home.mkdir(parents=True, exist_ok=True)
     certs = make_certificates(home / "certs", ips=["127.0.0.1"], dns_names=["localhost"])

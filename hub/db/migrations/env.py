@@ -1,13 +1,13 @@
-"""Alembic environment: runs online against the engine handed over by :mod:`hub.db.migrate`."""
+"""Alembic environment: runs online against the engine handed over by :mod:`wardlink.hub.db.migrate`."""
 
 from __future__ import annotations
 
 from alembic import context
 
-import hub.db.models  # noqa: F401 - registers every table on the metadata
-from hub.db.base import Base
-from hub.db.engine import open_engine
-from hub.db.types import UTCDateTime
+import wardlink.hub.db.models  # noqa: F401 - registers every table on the metadata
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.engine import open_engine
+from wardlink.hub.db.types import UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

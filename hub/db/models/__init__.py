@@ -1,13 +1,13 @@
 """Every table of the hub's relational store."""
 
-from hub.db.models.alerts import Alert
-from hub.db.models.assets import Asset
-from hub.db.models.audit import AuditChainKey, AuditLog
-from hub.db.models.gateways import Channel, ChannelBinding, Gateway
-from hub.db.models.org import Department, Location, Site
-from hub.db.models.users import ApiToken, User
-from hub.db.models.work import WorkOrder
-from hub.db.models.work_records import (WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
+from wardlink.hub.db.models.alerts import Alert
+from wardlink.hub.db.models.assets import Asset
+from wardlink.hub.db.models.audit import AuditChainKey, AuditLog
+from wardlink.hub.db.models.gateways import Channel, ChannelBinding, Gateway
+from wardlink.hub.db.models.org import Department, Location, Site
+from wardlink.hub.db.models.users import ApiToken, User
+from wardlink.hub.db.models.work import WorkOrder
+from wardlink.hub.db.models.work_records import (WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
                                         WorkOrderSignature, WorkOrderTimeLog)
 
 __all__ = [
@@ -18,14 +18,14 @@ __all__ = [
 
 # The rules engine's tables: rules, their state, gateway link state as rules saw it, alert
 # lifecycle, run-hour meters and the notification outbox (revision 0002_rules).
-from hub.db.models.rules import (  # noqa: E402
+from wardlink.hub.db.models.rules import (  # noqa: E402
     AlertLifecycle, AssetMeter, NotificationOutbox, Rule, RuleGateway, RuleState,
 )
 
 __all__ += ["AlertLifecycle", "AssetMeter", "NotificationOutbox", "Rule", "RuleGateway", "RuleState"]
 
 # Preventive maintenance (plans, occurrences, checklists, meters, scheduler lease; revision 0004_pm).
-from hub.db.models.pm import (  # noqa: E402
+from wardlink.hub.db.models.pm import (  # noqa: E402
     ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence, PmPlan,
     SchedulerJob, SchedulerLease,
 )
@@ -36,18 +36,18 @@ __all__ += [
 ]
 
 # Indexes the admin pages need at scale (revision 0005_ui_indexes).
-import hub.db.models.indexes  # noqa: E402,F401
+import wardlink.hub.db.models.indexes  # noqa: E402,F401
 
 # One-time gateway enrollment tokens (revision 0006_enrollment).
-from hub.db.models.enrollment import EnrollmentToken  # noqa: E402
+from wardlink.hub.db.models.enrollment import EnrollmentToken  # noqa: E402
 
 __all__ += ["EnrollmentToken"]
 
 # Revocable browser sessions and the failed sign-in log (revision 0010_revocable_sessions).
-from hub.db.models.sessions import LoginFailure, WebSession  # noqa: E402
+from wardlink.hub.db.models.sessions import LoginFailure, WebSession  # noqa: E402
 
 __all__ += ["LoginFailure", "WebSession"]
 
 # The ingest workers' tables: dead letters, events, gateway state, workers, batch sequences
 # (revision 0013_ingest_tables). Core tables, written by the ingest hot path without the ORM.
-import hub.db.models.ingest  # noqa: E402,F401
+import wardlink.hub.db.models.ingest  # noqa: E402,F401

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.assets import Asset
-from hub.db.models.gateways import Gateway
-from hub.db.models.users import User
-from hub.db.types import UTCDateTime, choice_check
-from hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.assets import Asset
+from wardlink.hub.db.models.gateways import Gateway
+from wardlink.hub.db.models.users import User
+from wardlink.hub.db.types import UTCDateTime, choice_check
+from wardlink.hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
 
 
 class Alert(Base):

@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.org import Department, Location
-from hub.db.risk import em_score, needs_planned_maintenance
-from hub.db.types import UTCDateTime, choice_check, range_check
-from hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.org import Department, Location
+from wardlink.hub.db.risk import em_score, needs_planned_maintenance
+from wardlink.hub.db.types import UTCDateTime, choice_check, range_check
+from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
 
 
 class Asset(Base):

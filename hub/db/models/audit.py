@@ -1,5 +1,5 @@
 """The audit trail: append-only rows chained by SHA-256, keyed by HMAC-SHA256 from the row
-``AuditChainKey.from_seq`` on (see :mod:`hub.db.audit`)."""
+``AuditChainKey.from_seq`` on (see :mod:`wardlink.hub.db.audit`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import Base
-from hub.db.types import UTCDateTime
-from hub.errors import StoreError
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.types import UTCDateTime
+from wardlink.hub.errors import StoreError
 
 
 class AuditLog(Base):

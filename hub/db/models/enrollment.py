@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.gateways import Gateway
-from hub.db.types import UTCDateTime
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.gateways import Gateway
+from wardlink.hub.db.types import UTCDateTime
 
 
 class EnrollmentToken(Base):

@@ -8,11 +8,11 @@ from sqlalchemy import (Boolean, CheckConstraint, Float, ForeignKey, Index, Inte
                         UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.assets import Asset
-from hub.db.models.org import Department, Location
-from hub.db.types import UTCDateTime, choice_check
-from hub.db.vocab import GATEWAY_STATUSES
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.assets import Asset
+from wardlink.hub.db.models.org import Department, Location
+from wardlink.hub.db.types import UTCDateTime, choice_check
+from wardlink.hub.db.vocab import GATEWAY_STATUSES
 
 
 class Gateway(Base):

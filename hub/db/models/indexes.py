@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy import Index
 
-from hub.db.models.audit import AuditLog
-from hub.db.models.work import WorkOrder
+from wardlink.hub.db.models.audit import AuditLog
+from wardlink.hub.db.models.work import WorkOrder
 
 AUDIT_BY_ENTITY = Index("ix_audit_log_entity_ref", AuditLog.entity, AuditLog.entity_id, AuditLog.seq)
 WORK_ORDERS_BY_STATE = Index("ix_work_orders_state_created", WorkOrder.state, WorkOrder.created_at)

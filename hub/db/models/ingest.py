@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, String, Table,
                         Text, UniqueConstraint)
 
-from hub.db.base import Base
+from wardlink.hub.db.base import Base
 
 metadata = Base.metadata
 
@@ -109,7 +109,7 @@ workers = Table(
 )
 
 #: Each gateway boot's telemetry batch sequence as the hub received it, shared by every worker
-#: of a group (see :mod:`hub.ingest.sequence`): every seq through ``through`` arrived;
+#: of a group (see :mod:`wardlink.hub.ingest.sequence`): every seq through ``through`` arrived;
 #: ``received`` holds the ranges that arrived above it, ``high`` the newest seq known to exist
 #: (received, or stated by the gateway's status). What lies between is missing.
 batch_sequence = Table(

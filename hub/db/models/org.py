@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.types import UTCDateTime
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.types import UTCDateTime
 
 
 class Site(Base):

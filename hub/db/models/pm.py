@@ -15,11 +15,11 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey,
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.assets import Asset
-from hub.db.models.work import WorkOrder
-from hub.db.types import UTCDateTime, choice_check
-from hub.db.vocab import PM_INTERVAL_UNITS, PM_OCCURRENCE_STATES, PM_TRIGGERS, WORK_ORDER_PRIORITIES
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.assets import Asset
+from wardlink.hub.db.models.work import WorkOrder
+from wardlink.hub.db.types import UTCDateTime, choice_check
+from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_OCCURRENCE_STATES, PM_TRIGGERS, WORK_ORDER_PRIORITIES
 
 
 class ChecklistTemplate(Base):
@@ -59,7 +59,7 @@ class PmPlan(Base):
 
     A plan covers one asset, or every asset of one make and model. Calendar plans keep a
     fixed grid counted from ``anchor_date``; meter and whichever-first plans count from the
-    last completed service (see :mod:`hub.services.pm_schedule`).
+    last completed service (see :mod:`wardlink.hub.services.pm_schedule`).
     """
 
     __tablename__ = "pm_plans"

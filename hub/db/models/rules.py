@@ -25,11 +25,11 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Int
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import Base
-from hub.db.types import UTCDateTime, choice_check
-from hub.db.vocab import ALERT_SEVERITIES
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.types import UTCDateTime, choice_check
+from wardlink.hub.db.vocab import ALERT_SEVERITIES
 
-#: Every rule kind; :data:`hub.rules.evaluators.EVALUATORS` has one evaluator per entry.
+#: Every rule kind; :data:`wardlink.hub.rules.evaluators.EVALUATORS` has one evaluator per entry.
 RULE_KINDS = ("threshold", "rate_of_change", "channel_silent", "gateway_offline",
               "gateway_buffering", "state_duration", "battery_low", "presence_mismatch", "run_hours")
 #: Life of an outbox row: waiting (or retrying), delivered, or given up.

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.base import Base
-from hub.db.types import UTCDateTime
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.types import UTCDateTime
 
 
 class WebSession(Base):

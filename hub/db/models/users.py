@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.org import Department
-from hub.db.types import UTCDateTime, choice_check
-from hub.db.vocab import ROLES
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.org import Department
+from wardlink.hub.db.types import UTCDateTime, choice_check
+from wardlink.hub.db.vocab import ROLES
 
 
 class User(Base):

@@ -1,4 +1,4 @@
-"""Work orders (the tables only; the state machine and SLAs live in :mod:`hub.services.workorders`)."""
+"""Work orders (the tables only; the state machine and SLAs live in :mod:`wardlink.hub.services.workorders`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.alerts import Alert
-from hub.db.models.assets import Asset
-from hub.db.models.org import Department
-from hub.db.models.users import User
-from hub.db.types import UTCDateTime, choice_check
-from hub.db.vocab import (WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_RESOLUTIONS,
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.alerts import Alert
+from wardlink.hub.db.models.assets import Asset
+from wardlink.hub.db.models.org import Department
+from wardlink.hub.db.models.users import User
+from wardlink.hub.db.types import UTCDateTime, choice_check
+from wardlink.hub.db.vocab import (WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_RESOLUTIONS,
                          WORK_ORDER_SOURCES, WORK_ORDER_STATES)
 
 

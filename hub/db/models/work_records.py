@@ -13,11 +13,11 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, Numeric, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db.base import Base
-from hub.db.models.users import User
-from hub.db.models.work import WorkOrder
-from hub.db.types import UTCDateTime, choice_check
-from hub.errors import StoreError
+from wardlink.hub.db.base import Base
+from wardlink.hub.db.models.users import User
+from wardlink.hub.db.models.work import WorkOrder
+from wardlink.hub.db.types import UTCDateTime, choice_check
+from wardlink.hub.errors import StoreError
 
 NOTE_KINDS = ("note", "system")
 
@@ -108,7 +108,7 @@ class WorkOrderSignature(Base):
     meaning: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str] = mapped_column(Text, default="")
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # SHA-256 of the canonical JSON of the signed record (see hub.services.esign).
+    # SHA-256 of the canonical JSON of the signed record (see wardlink.hub.services.esign).
     record_hash: Mapped[str] = mapped_column(String(64))
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from hub.db.models.rules import RULE_KINDS
-from hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, EventInput, Param, Raise, RunTime,
+from wardlink.hub.db.models.rules import RULE_KINDS
+from wardlink.hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, EventInput, Param, Raise, RunTime,
                                        Sample, StatusInput)
-from hub.rules.evaluators.digital import StateDurationEvaluator
-from hub.rules.evaluators.gateway import GatewayBufferingEvaluator, GatewayOfflineEvaluator
-from hub.rules.evaluators.presence import PresenceMismatchEvaluator
-from hub.rules.evaluators.rate import RateOfChangeEvaluator
-from hub.rules.evaluators.runhours import RunHoursEvaluator
-from hub.rules.evaluators.silence import ChannelSilentEvaluator
-from hub.rules.evaluators.threshold import BatteryLowEvaluator, ThresholdEvaluator
+from wardlink.hub.rules.evaluators.digital import StateDurationEvaluator
+from wardlink.hub.rules.evaluators.gateway import GatewayBufferingEvaluator, GatewayOfflineEvaluator
+from wardlink.hub.rules.evaluators.presence import PresenceMismatchEvaluator
+from wardlink.hub.rules.evaluators.rate import RateOfChangeEvaluator
+from wardlink.hub.rules.evaluators.runhours import RunHoursEvaluator
+from wardlink.hub.rules.evaluators.silence import ChannelSilentEvaluator
+from wardlink.hub.rules.evaluators.threshold import BatteryLowEvaluator, ThresholdEvaluator
 
 EVALUATORS: dict[str, type[Evaluator]] = {
     cls.kind: cls for cls in (

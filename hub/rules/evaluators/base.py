@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
-from hub.db.vocab import ALERT_SEVERITIES
-from hub.rules.errors import RuleDefinitionError
+from wardlink.hub.db.vocab import ALERT_SEVERITIES
+from wardlink.hub.rules.errors import RuleDefinitionError
 
 #: Gap between two live readings above which the channel counts as interrupted (and readings
 #: replayed later into that gap are evaluated as backfill) when the channel's interval is unknown.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration
+from wardlink.hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration
 
 #: Event types that carry a digital level, and the level each one means (None = ``data.value``).
 EVENT_LEVELS: dict[str, float | None] = {"door.open": 1.0, "door.close": 0.0, "input.changed": None}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from hub.rules.evaluators.base import Action, Clear, Context, EventInput, Evaluator, Param, Raise, duration
+from wardlink.hub.rules.evaluators.base import Action, Clear, Context, EventInput, Evaluator, Param, Raise, duration
 
 LOCATION_EVENTS = ("presence.changed", "ble.seen")
 

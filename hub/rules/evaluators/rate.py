@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration, fmt
+from wardlink.hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration, fmt
 
 #: Bound on each queue, so a pathological series cannot grow the state without limit.
 MAX_QUEUE = 2048

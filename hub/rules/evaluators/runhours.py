@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from hub.rules.evaluators.base import Action, Context, Evaluator, Param, RunTime, Sample
+from wardlink.hub.rules.evaluators.base import Action, Context, Evaluator, Param, RunTime, Sample
 
 
 class RunHoursEvaluator(Evaluator):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration
+from wardlink.hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration
 
 #: Silence timeout when the rule names none and the channel's interval is unknown.
 DEFAULT_TIMEOUT_S = 300.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, Param, Raise, Sample, duration,
+from wardlink.hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, Param, Raise, Sample, duration,
                                        fmt)
 
 _WORD = {"high": "above", "low": "below"}

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # The same folding the model applies on every write, so old and new rows match alike.
-from hub.db.models.assets import SEARCHED_FIELDS, search_text_of
+from wardlink.hub.db.models.assets import SEARCHED_FIELDS, search_text_of
 
 revision = '0007_admin_lists'
 down_revision = '0006_enrollment'
