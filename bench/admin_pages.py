@@ -39,7 +39,7 @@ from wardlink.hub.db.models import Alert, Asset, AuditLog, Department, WorkOrder
 from wardlink.hub.db.models.assets import search_text_of  # noqa: E402
 from wardlink.hub.db.vocab import WORK_ORDER_PRIORITIES  # noqa: E402
 from wardlink.hub.seed import seed_demo_site  # noqa: E402
-from wardlink.hub.services import users  # noqa: E402
+from wardlink.hub.services.people import users  # noqa: E402
 from wardlink.hub.telemetry.sqlite import SQLiteStore  # noqa: E402
 from wardlink.clock import ManualClock  # noqa: E402
 

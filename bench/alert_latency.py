@@ -54,7 +54,7 @@ from _support import ScriptProcess, load_average, publish_probe, servers
 from wardlink.hub.db import open_engine, session_scope, upgrade
 from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway
 from wardlink.hub.rules import parse_rules, sync_rules
-from wardlink.hub.services import org
+from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.telemetry.influx import InfluxStore
 from wardlink.clock import SystemClock

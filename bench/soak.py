@@ -242,7 +242,7 @@ def build_database(url: str, gateway_ids: list[str], channels: int, fridges: int
     from wardlink.hub.db import open_engine, session_scope, upgrade
     from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway
     from wardlink.hub.rules import parse_rules, sync_rules
-    from wardlink.hub.services import org
+    from wardlink.hub.services.people import org
     from wardlink.hub.services.actor import Actor
     from wardlink.clock import SystemClock
 

@@ -235,7 +235,7 @@ def cmd_db_upgrade(args) -> int:
 def cmd_admin_create_user(args) -> int:
     """Create a user and print a generated password once."""
     from wardlink.hub.db import open_engine, session_scope
-    from wardlink.hub.services import users
+    from wardlink.hub.services.people import users
 
     config = _config(args)
     engine = open_engine(config.resolved_database_url)
@@ -250,7 +250,7 @@ def cmd_admin_create_user(args) -> int:
 def cmd_admin_reset_password(args) -> int:
     """Give a user a new generated password and unlock the account."""
     from wardlink.hub.db import open_engine, session_scope
-    from wardlink.hub.services import users
+    from wardlink.hub.services.people import users
 
     config = _config(args)
     engine = open_engine(config.resolved_database_url)

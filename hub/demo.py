@@ -294,7 +294,7 @@ class Demo:
         # 2. relational store, demo site, admin account
         from wardlink.hub.db import open_engine, session_scope, upgrade
         from wardlink.hub.seed import seed_demo_site
-        from wardlink.hub.services import users
+        from wardlink.hub.services.people import users
         from wardlink.clock import SystemClock
 
         self.clock = SystemClock()

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wardlink.hub.errors import InvalidInput
-from wardlink.hub.services import assets as asset_service
-from wardlink.hub.services import gateways as gateway_service
-from wardlink.hub.services import org
+from wardlink.hub.services.assets import register as asset_service
+from wardlink.hub.services.gateways import registry as gateway_service
+from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
 from wardlink.clock import Clock
 

@@ -1,6 +1,6 @@
 """The broker side of gateway enrollment: the hub's ``BrokerAccounts`` over an identity store.
 
-The hub declares what it needs (:class:`wardlink.hub.services.enrollment.BrokerAccounts`) and never
+The hub declares what it needs (:class:`wardlink.hub.services.gateways.enrollment.BrokerAccounts`) and never
 imports this package; this module implements it with :mod:`wardlink.provisioning.identities` (the
 dynamic-security plugin, or password and ACL files) and offers it to the hub through the
 entry point ``wardlink.broker_accounts`` (:func:`broker_accounts`). The ``wardlink gateway``
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator, Mapping
 
-from wardlink.hub.services.enrollment import BrokerLogin, GatewayBroker
+from wardlink.hub.services.gateways.enrollment import BrokerLogin, GatewayBroker
 from wardlink.provisioning.acl import DEFAULT_ADMIN_USERNAME, check_gateway_id
 from wardlink.provisioning.errors import IdentityNotFound, SettingError
 from wardlink.provisioning.identities import IdentityStore
@@ -198,7 +198,7 @@ def open_store(admin: AdminSettings) -> Iterator[IdentityStore]:
 
 
 class IdentityStoreAccounts:
-    """:class:`wardlink.hub.services.enrollment.BrokerAccounts` over an identity store.
+    """:class:`wardlink.hub.services.gateways.enrollment.BrokerAccounts` over an identity store.
 
     ``opener`` returns a context manager yielding a connected store; each call opens it for
     one change, so the object is safe to share between web request threads.

@@ -59,7 +59,7 @@ def _print_token(issued, public_url: str) -> None:
 def cmd_add(args) -> int:
     """Register a gateway, create its broker login and print its enrollment token."""
     from wardlink.hub.db import session_scope
-    from wardlink.hub.services import enrollment
+    from wardlink.hub.services.gateways import enrollment
 
     accounts = _accounts(args)
     initial = _initial_config(args.initial_config)
@@ -81,7 +81,7 @@ def cmd_add(args) -> int:
 def cmd_token(args) -> int:
     """Print a new enrollment token for a gateway (earlier unused tokens stop working)."""
     from wardlink.hub.db import session_scope
-    from wardlink.hub.services import enrollment
+    from wardlink.hub.services.gateways import enrollment
 
     initial = _initial_config(args.initial_config)
     config, engine = _hub(args)
@@ -99,12 +99,12 @@ def switch_gateway(args, accounts, enabled: bool) -> int:
     """Enable or disable ``args.gateway_id`` in the hub (``args.config``) and at the broker.
 
     The one path of every command that switches a gateway: the hub service
-    :func:`wardlink.hub.services.enrollment.set_enabled` changes the hub's gateway, voids its tokens
+    :func:`wardlink.hub.services.gateways.enrollment.set_enabled` changes the hub's gateway, voids its tokens
     when disabling, writes the audit row and switches the broker login through ``accounts``;
     a broker that refuses leaves the hub unchanged.
     """
     from wardlink.hub.db import session_scope
-    from wardlink.hub.services import enrollment
+    from wardlink.hub.services.gateways import enrollment
 
     _, engine = _hub(args)
     try:
@@ -138,7 +138,7 @@ def cmd_enable(args) -> int:
 def cmd_revoke(args) -> int:
     """Revoke a gateway: delete its broker login, disconnect it, void its tokens."""
     from wardlink.hub.db import session_scope
-    from wardlink.hub.services import enrollment
+    from wardlink.hub.services.gateways import enrollment
 
     accounts = _accounts(args)
     _, engine = _hub(args)

@@ -23,7 +23,7 @@ from wardlink.hub.db.resolver import DbResolver
 from wardlink.hub.demo import CHANNELS, DEMO_GATEWAY, gateway_config_toml
 from wardlink.hub.ingest import IngestWorker
 from wardlink.hub.seed import seed_demo_site
-from wardlink.hub.services import users
+from wardlink.hub.services.people import users
 from wardlink.hub.telemetry import open_store
 from wardlink.hub.web import create_app
 from wardlink import protocol

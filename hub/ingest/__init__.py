@@ -5,7 +5,7 @@
   channel -> metric and asset mapping.
 - :class:`IngestRecords` (``wardlink.hub.ingest.records``): dead letters, events, gateway state and
   worker counters in the relational store (the services read them through
-  ``wardlink.hub.services.ingest_records``, whose row types ingest fills in).
+  ``wardlink.hub.services.gateways.ingest_records``, whose row types ingest fills in).
 
 Names are imported on first use, so ``from wardlink.hub.ingest.resolver import Resolved`` does not
 load paho-mqtt.
@@ -24,9 +24,9 @@ _EXPORTS = {
     "StaticResolver": "wardlink.hub.ingest.resolver",
     "IngestRecords": "wardlink.hub.ingest.records",
     "DeadLetter": "wardlink.hub.ingest.deadletter",
-    "DeadLetterRow": "wardlink.hub.services.ingest_records",
+    "DeadLetterRow": "wardlink.hub.services.gateways.ingest_records",
     "EventRow": "wardlink.hub.ingest.events",
-    "GatewayRecord": "wardlink.hub.services.ingest_records",
+    "GatewayRecord": "wardlink.hub.services.gateways.ingest_records",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from wardlink.hub.ingest.records import IngestRecords
     from wardlink.hub.ingest.resolver import Resolved, Resolver, StaticResolver
     from wardlink.hub.ingest.worker import IngestStats, IngestWorker
-    from wardlink.hub.services.ingest_records import DeadLetterRow, GatewayRecord
+    from wardlink.hub.services.gateways.ingest_records import DeadLetterRow, GatewayRecord
 
 
 def __getattr__(name: str) -> Any:

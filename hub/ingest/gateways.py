@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models.ingest import gateway_state
-from wardlink.hub.services.ingest_records import GatewayRecord, list_gateways
+from wardlink.hub.services.gateways.ingest_records import GatewayRecord, list_gateways
 from wardlink.protocol import Status
 
 RESTARTED = "hub.gateway_restarted"

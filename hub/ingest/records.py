@@ -21,7 +21,7 @@ from wardlink.hub.errors import StoreError
 from wardlink.hub.ingest import deadletter, events, gateways, sequence
 from wardlink.hub.ingest.deadletter import DeadLetter
 from wardlink.hub.ingest.events import EventRow
-from wardlink.hub.services.ingest_records import (DeadLetterRow, GatewayRecord, WorkerRow, list_dead_letters,
+from wardlink.hub.services.gateways.ingest_records import (DeadLetterRow, GatewayRecord, WorkerRow, list_dead_letters,
                                           list_gateways, list_workers)
 from wardlink.hub.telemetry.model import StoreRejected, StoreUnavailable
 

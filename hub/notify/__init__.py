@@ -1,6 +1,6 @@
 """Notifications about alerts: e-mail (SMTP), webhooks (JSON POST) and gateway commands (MQTT).
 
-- :class:`~wardlink.hub.services.notifications.Notification`: what is said, built from an alert by
+- :class:`~wardlink.hub.services.alerts.notifications.Notification`: what is said, built from an alert by
   the rules engine and kept in the outbox.
 - Notifiers, one per channel, each with ``send(notification)`` that raises
   :class:`~wardlink.hub.notify.errors.NotifyError` on failure: :class:`~wardlink.hub.notify.smtp.EmailNotifier`,

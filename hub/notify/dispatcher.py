@@ -30,7 +30,7 @@ from wardlink.hub.db.engine import session_scope
 from wardlink.hub.db.models.rules import NotificationOutbox
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.notify.errors import DeliveryRejected
-from wardlink.hub.services.notifications import Notification
+from wardlink.hub.services.alerts.notifications import Notification
 from wardlink.clock import Clock, SystemClock
 from wardlink.retry import Backoff
 

@@ -15,7 +15,7 @@ import uuid
 from typing import Any, Mapping
 
 from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
-from wardlink.hub.services.notifications import Notification
+from wardlink.hub.services.alerts.notifications import Notification
 from wardlink import mqtt as mqtt_adapter
 from wardlink.clock import Clock, now_ms
 from wardlink.mqtt import MQTTError

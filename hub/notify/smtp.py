@@ -15,7 +15,7 @@ from email.utils import formatdate, make_msgid
 from typing import Iterable, Sequence
 
 from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
-from wardlink.hub.services.notifications import Notification
+from wardlink.hub.services.alerts.notifications import Notification
 
 SECURITY = ("none", "starttls", "ssl")
 DEFAULT_EVENTS = frozenset({"opened", "historical", "escalated", "resolved"})

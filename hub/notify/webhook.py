@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Mapping
 import requests
 
 from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
-from wardlink.hub.services.notifications import Notification
+from wardlink.hub.services.alerts.notifications import Notification
 from wardlink.retry import Backoff
 
 RETRY_STATUSES = frozenset({408, 429})

@@ -34,10 +34,10 @@ from wardlink.hub.rules import episodes
 from wardlink.hub.rules.catalog import Catalog
 from wardlink.hub.rules.evaluators.base import Clear, Raise, RunTime
 from wardlink.hub.rules.tracks import BACKFILL, Replay, Routed
-from wardlink.hub.services import alerts as alert_service
-from wardlink.hub.services import audit
+from wardlink.hub.services.alerts import records as alert_service
+from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.notifications import Deliveries, Notification
+from wardlink.hub.services.alerts.notifications import Deliveries, Notification
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -54,9 +54,9 @@ from wardlink.hub.rules.evaluators.digital import EVENT_LEVELS
 from wardlink.hub.rules.evaluators.silence import DEFAULT_TIMEOUT_S
 from wardlink.hub.rules.spec import EscalationStep, RuleSpec
 from wardlink.hub.rules.tracks import BACKFILL, DUPLICATE, LIVE, Routed
-from wardlink.hub.services import gateways as gateway_links
+from wardlink.hub.services.gateways import registry as gateway_links
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.notifications import Deliveries
+from wardlink.hub.services.alerts.notifications import Deliveries
 from wardlink.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Alert life beyond open and resolve: shelving, escalation, and following what people did.
 
-People acknowledge and resolve alerts through :mod:`wardlink.hub.services.alerts` (web UI, API,
+People acknowledge and resolve alerts through :mod:`wardlink.hub.services.alerts.records` (web UI, API,
 console). The engine's tick notices those changes here (:func:`reconcile`) and sends the
 notifications they call for, e.g. silencing the gateway's buzzer once someone acknowledged;
 so it does not matter which path made the change.
@@ -28,10 +28,10 @@ from wardlink.hub.db.models.rules import AlertLifecycle, RuleState
 from wardlink.hub.db.types import to_ms, utc_now
 from wardlink.hub.db.vocab import ALERT_SEVERITIES
 from wardlink.hub.errors import InvalidInput
-from wardlink.hub.services import alerts as alert_service
-from wardlink.hub.services import audit
+from wardlink.hub.services.alerts import records as alert_service
+from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
-from wardlink.hub.services.permissions import require
+from wardlink.hub.services.people.permissions import require
 from wardlink.hub.services.validate import text
 from wardlink.clock import Clock
 

@@ -42,7 +42,7 @@ from wardlink.hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
 from wardlink.hub.rules.errors import RuleDefinitionError
 from wardlink.hub.rules.evaluators import EVALUATORS, Evaluator
 from wardlink.hub.rules.evaluators.base import check_severity
-from wardlink.hub.services import audit
+from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_clock
 from wardlink.clock import Clock
 

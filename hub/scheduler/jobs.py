@@ -40,7 +40,7 @@ class Job:
 
 def pm_generate(ctx: JobContext) -> dict:
     """Generate the PM work orders that are due (lead time included), each exactly once."""
-    from wardlink.hub.services.pm_generator import generate_due
+    from wardlink.hub.services.maintenance.pm_generator import generate_due
 
     with session_scope(ctx.engine) as session:
         return generate_due(session, clock=ctx.clock).as_dict()
@@ -48,7 +48,7 @@ def pm_generate(ctx: JobContext) -> dict:
 
 def maintenance_status(ctx: JobContext) -> dict:
     """Follow PM work orders to completion and recompute every asset's maintenance status."""
-    from wardlink.hub.services.pm_generator import refresh_status, sync_completions
+    from wardlink.hub.services.maintenance.pm_generator import refresh_status, sync_completions
 
     with session_scope(ctx.engine) as session:
         synced = sync_completions(session, clock=ctx.clock)
@@ -57,7 +57,7 @@ def maintenance_status(ctx: JobContext) -> dict:
 
 def pm_escalation(ctx: JobContext) -> dict:
     """Escalate services that ran past their compliance window undone (once each)."""
-    from wardlink.hub.services.pm_generator import escalate_overdue_pm
+    from wardlink.hub.services.maintenance.pm_generator import escalate_overdue_pm
 
     with session_scope(ctx.engine) as session:
         return {"escalated": escalate_overdue_pm(session, clock=ctx.clock)}
@@ -65,7 +65,7 @@ def pm_escalation(ctx: JobContext) -> dict:
 
 def workorder_sla(ctx: JobContext) -> dict:
     """Stamp SLA breaches on work orders and escalate each one once."""
-    from wardlink.hub.services.sla import escalate_overdue
+    from wardlink.hub.services.maintenance.sla import escalate_overdue
 
     with session_scope(ctx.engine) as session:
         found = escalate_overdue(session, ctx.clock)

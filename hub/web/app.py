@@ -17,7 +17,7 @@ from wardlink.hub.db import check_current, open_engine
 from wardlink.hub.db.audit_key import use_audit_key
 from wardlink.hub.web import errors, filters, nav, ui
 from wardlink.hub.web import db as request_db
-from wardlink.hub.web.auth import SESSION_LIFETIME, check_csrf, load_identity
+from wardlink.hub.web.people.auth import SESSION_LIFETIME, check_csrf, load_identity
 from wardlink.hub.web.proxy import ProxyFix
 from wardlink.hub.web.security import add_security_headers, load_secret_key
 from wardlink.hub.web.state import EXTENSION, WebState
@@ -90,21 +90,28 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from wardlink.hub.web import alerts, api, assets, audit, auth, dashboard, gateways
-    from wardlink.hub.web.openapi_schema import IdConverter
+    from wardlink.hub.web.alerts import pages as alerts
+    from wardlink.hub.web.api import core as api
+    from wardlink.hub.web.assets import pages as assets
+    from wardlink.hub.web.audit import pages as audit
+    from wardlink.hub.web.people import auth
+    from wardlink.hub.web.dashboard import pages as dashboard
+    from wardlink.hub.web.gateways import pages as gateways
+    from wardlink.hub.web.api.openapi_schema import IdConverter
 
     app.url_map.converters["int"] = IdConverter  # before any rule uses it
 
     for module in (auth, dashboard, assets, gateways, alerts, audit):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
-    from wardlink.hub.web import api_workorders, openapi
+    from wardlink.hub.web.api import workorders as api_workorders
+    from wardlink.hub.web.api import openapi
 
     for module in (api_workorders, openapi):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
-    from wardlink.hub.web import api_pm
+    from wardlink.hub.web.api import pm as api_pm
 
     app.register_blueprint(api_pm.bp, url_prefix="/api/v1")
-    from wardlink.hub.web import enroll
+    from wardlink.hub.web.gateways import enroll
 
     app.register_blueprint(enroll.bp)  # POST /api/enroll for gateways, /enrollment/... for admins

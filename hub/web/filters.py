@@ -9,7 +9,7 @@ from flask import Flask, request, url_for
 from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.db.types import from_ms
 from wardlink.hub.db.vocab import label
-from wardlink.hub.web.auth import user_can
+from wardlink.hub.web.people.auth import user_can
 from wardlink.hub.web.security import csrf_token
 from wardlink.hub.web.state import state
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, render_template, request
 
 from wardlink.hub.errors import NotFound
-from wardlink.hub.web.auth import login_required
+from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.ui import ui_state
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")

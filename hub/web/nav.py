@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g
 
-from wardlink.hub.services.permissions import can
+from wardlink.hub.services.people.permissions import can
 
 
 @dataclass(frozen=True)

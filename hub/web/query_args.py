@@ -46,7 +46,7 @@ def page_number(*, lenient: bool = False, high: int | None = None) -> int:
 
 def asset_filters() -> dict:
     """Return the asset-list filters a request asks for, as keyword arguments of
-    :func:`wardlink.hub.services.assets.list_assets`: q, department, category, equipment_status,
+    :func:`wardlink.hub.services.assets.register.list_assets`: q, department, category, equipment_status,
     maintenance_status and sort."""
     args = request.args
     return {"q": args.get("q"), "department_id": optional_id("department", args.get("department")),

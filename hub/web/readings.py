@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Asset, ChannelBinding, Gateway
 from wardlink.hub.db.types import from_ms, to_ms
-from wardlink.hub.services import gateways as gateway_service
+from wardlink.hub.services.gateways import registry as gateway_service
 
 RECENT_SPAN = timedelta(minutes=15)
 RECENT_LIMIT = 20

@@ -24,9 +24,10 @@ REPORTS_PER_ADDRESS = 5
 REPORTS_PER_ASSET = 30
 REPORT_WINDOW_S = 3600.0
 
-#: Page blueprints, by module; each module exposes ``bp``.
-PAGE_MODULES = ("labels_pages", "public", "job_pages", "imports", "admin", "rules_pages",
-                "fragments", "workorders_pages", "reports", "pm_pages", "ingest_pages")
+#: Page blueprints, by module below wardlink.hub.web; each module exposes ``bp``.
+PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets.import_pages", "people.admin",
+                "alerts.rules_pages", "alerts.fragments", "maintenance.workorder_pages", "reports.pages",
+                "maintenance.pm_pages", "gateways.ingest_pages")
 
 
 @dataclass

@@ -27,7 +27,8 @@ from test_ui_jobs import decode_pdf_qr_codes  # noqa: E402
 
 from wardlink.hub.db import open_engine, session_scope  # noqa: E402
 from wardlink.hub.demo import free_port  # noqa: E402
-from wardlink.hub.services import alerts, workorders  # noqa: E402
+from wardlink.hub.services.alerts import records as alerts  # noqa: E402
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.telemetry import Point  # noqa: E402
 from wardlink.hub.telemetry.sqlite import SQLiteStore  # noqa: E402
 from wardlink.hub.web import make_server  # noqa: E402

@@ -18,7 +18,8 @@ from relational_support import DEMO_CHANNELS, GATEWAY, T0_S, seeded_sqlite_url
 
 from wardlink.hub.db import open_engine, session_scope, upgrade
 from wardlink.hub.seed import seed_demo_site
-from wardlink.hub.services import org, users
+from wardlink.hub.services.people import org
+from wardlink.hub.services.people import users
 from wardlink.clock import ManualClock
 
 #: Users the PostgreSQL copy gets (username -> role, department code).

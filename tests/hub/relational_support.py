@@ -23,7 +23,8 @@ from sqlalchemy import text
 from wardlink.hub.config import load_config
 from wardlink.hub.db import is_sqlite, open_engine, session_scope, upgrade
 from wardlink.hub.seed import seed_demo_site
-from wardlink.hub.services import org, users
+from wardlink.hub.services.people import org
+from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 

@@ -20,7 +20,7 @@ from wardlink.hub.notify.dispatcher import Dispatcher
 from wardlink.hub.notify.gateway import GatewayCommandNotifier
 from wardlink.hub.notify.webhook import WebhookNotifier
 from wardlink.hub.rules import lifecycle
-from wardlink.hub.services import alerts as alert_service
+from wardlink.hub.services.alerts import records as alert_service
 
 NOTIFIERS = {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/ops"},
              "manager": {"type": "webhook", "url": "http://127.0.0.1:9/manager"},

@@ -9,9 +9,10 @@ import pytest
 from relational_support import clock, web  # noqa: F401
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import users, workorders
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.web.openapi import build_document
+from wardlink.hub.web.api.openapi import build_document
 
 
 def _admin(web) -> tuple[dict, int]:

@@ -10,7 +10,7 @@ import pytest
 from relational_support import clock, csrf_from, web  # noqa: F401
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import users
+from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def test_every_api_blueprint_runs_the_one_guard_and_no_other(web):
     assert api_blueprints == set(LISTINGS)
     for name in api_blueprints:
         guards = web.app.before_request_funcs.get(name, [])
-        assert [f.__module__ for f in guards] == ["wardlink.hub.web.api_guard"], name
+        assert [f.__module__ for f in guards] == ["wardlink.hub.web.api.guard"], name
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic dXNlcjpwYXNz"},

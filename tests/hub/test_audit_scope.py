@@ -6,7 +6,9 @@ from __future__ import annotations
 from relational_support import clock, csrf_from, web  # noqa: F401
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import org, users, workorders
+from wardlink.hub.services.people import org
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 
 ICU_SECRET = {"title": "ICU-ONLY pump occlusion in bay 7", "description": "ICU-ONLY patient Jane Roe, bed 7",

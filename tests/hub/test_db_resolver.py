@@ -11,7 +11,9 @@ from wardlink.hub.db import open_engine, session_scope
 from wardlink.hub.db.resolver import DbResolver
 from wardlink.hub.db.types import from_ms
 from wardlink.hub.ingest.resolver import Resolved, Resolver, series_of
-from wardlink.hub.services import assets, gateways, org
+from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.gateways import registry as gateways
+from wardlink.hub.services.people import org
 
 
 def _rebind(eng, clock, channel: str, tag: str, at_ms: int) -> None:

@@ -231,7 +231,7 @@ def test_no_gateway_is_called_stalled_while_the_hub_itself_hears_nothing(engine,
 
     from wardlink.hub.db.models import Gateway
     from wardlink.hub.db.models import ingest as tables
-    from wardlink.hub.services import gateways
+    from wardlink.hub.services.gateways import registry as gateways
 
     now = clock.now_ms()
     with engine.begin() as conn:

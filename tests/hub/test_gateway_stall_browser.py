@@ -14,7 +14,7 @@ from browser_support import served_hub, signed_in_browser
 from relational_support import GATEWAY, clock, hub_config  # noqa: F401
 
 from wardlink.hub.db import open_engine, session_scope
-from wardlink.hub.services import gateways
+from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.telemetry.sqlite import SQLiteStore
 
 

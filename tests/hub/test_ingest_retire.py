@@ -20,7 +20,7 @@ from wardlink.hub.db.resolver import DbResolver
 from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from wardlink.hub.ingest.retire import retire
 from wardlink.hub.rules import RulesEngine
-from wardlink.hub.services.ingest_status import ingest_health
+from wardlink.hub.services.gateways.ingest_status import ingest_health
 from wardlink.hub.telemetry.sqlite import SQLiteStore
 from ingest_support import Publisher, hub_config, migrated_engine, telemetry, wait_until
 from wardlink.clock import ManualClock

@@ -21,7 +21,14 @@ from sqlalchemy import select
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import Site, WorkOrder
 from wardlink.hub.errors import InvalidInput, PermissionDenied
-from wardlink.hub.services import assets, export, kpis, org, pm, pm_generator, users, workorders
+from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.reports import export
+from wardlink.hub.services.reports import kpis
+from wardlink.hub.services.people import org
+from wardlink.hub.services.maintenance import pm
+from wardlink.hub.services.maintenance import pm_generator
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 

@@ -14,7 +14,7 @@ from wardlink.hub.errors import ConfigError
 from wardlink.hub.notify.config import build_notifiers
 from wardlink.hub.notify.errors import NotifyError
 from wardlink.hub.notify.smtp import EmailNotifier
-from wardlink.hub.services.notifications import Notification
+from wardlink.hub.services.alerts.notifications import Notification
 from wardlink.clock import ManualClock
 
 NOTE = Notification(event="opened", alert_id=12, rule="fridge-high", severity="critical", state="open",

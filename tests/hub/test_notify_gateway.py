@@ -13,7 +13,7 @@ from wardlink.hub.errors import ConfigError
 from wardlink.hub.notify.config import build_notifiers
 from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
 from wardlink.hub.notify.gateway import GatewayCommandNotifier
-from wardlink.hub.services.notifications import Notification
+from wardlink.hub.services.alerts.notifications import Notification
 from wardlink.clock import ManualClock
 from wardlink.protocol import decode_command, parse_topic
 

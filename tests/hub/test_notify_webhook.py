@@ -12,7 +12,7 @@ from rules_support import HookServer
 
 from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
 from wardlink.hub.notify.webhook import WebhookNotifier
-from wardlink.hub.services.notifications import Notification
+from wardlink.hub.services.alerts.notifications import Notification
 
 NOTE = Notification(event="opened", alert_id=7, rule="fridge-high", severity="critical", state="open",
                     title="VF-0001: temperature 9.3 degC above 8 degC for 5 min", asset="VF-0001",

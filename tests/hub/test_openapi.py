@@ -7,8 +7,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from relational_support import clock, web  # noqa: F401
 
-from wardlink.hub.services.permissions import ACTIONS
-from wardlink.hub.web.openapi import API_PREFIX, api_routes, build_document, undocumented
+from wardlink.hub.services.people.permissions import ACTIONS
+from wardlink.hub.web.api.openapi import API_PREFIX, api_routes, build_document, undocumented
 
 
 def _refs(node):
@@ -82,8 +82,8 @@ def test_declared_permissions_exist_in_the_permission_table(web):
 def test_the_api_document_in_docs_lists_every_route_and_transition(web):
     from pathlib import Path
 
-    from wardlink.hub.services.workorder_flow import TRANSITIONS
-    from wardlink.hub.web.openapi import openapi_path
+    from wardlink.hub.services.maintenance.workorder_flow import TRANSITIONS
+    from wardlink.hub.web.api.openapi import openapi_path
 
     text = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
     missing = [f"{method} {openapi_path(path)[0]}" for path, method, _ in api_routes(web.app)

@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_schema_conformance, status_code_conformance)
 
 from wardlink.hub.db import open_engine, session_scope
-from wardlink.hub.services import users, workorders
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 
@@ -73,7 +74,7 @@ def _operations(served):
 
 @pytest.mark.timeout(600)
 def test_generated_requests_get_documented_answers_and_no_server_errors(served, subtests):
-    from wardlink.hub.web.openapi import api_routes, openapi_path
+    from wardlink.hub.web.api.openapi import api_routes, openapi_path
 
     operations = _operations(served)
     # Every operation, none skipped (schemathesis leaves out the document's own route).

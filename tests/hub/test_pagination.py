@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, event, select, text
 from wardlink.hub.db import upgrade
 from wardlink.hub.db.models import Asset
 from wardlink.hub.db.models.assets import search_text_of
-from wardlink.hub.services import assets
+from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.pagination import paginate
 
 BY_TAG = select(Asset).order_by(Asset.tag)  # the seeded site holds 14 assets

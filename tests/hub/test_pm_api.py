@@ -9,10 +9,15 @@ from sqlalchemy import select
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import PmOccurrence, WorkOrder
-from wardlink.hub.services import assets, checklists, org, pm, pm_generator, users
+from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.maintenance import checklists
+from wardlink.hub.services.people import org
+from wardlink.hub.services.maintenance import pm
+from wardlink.hub.services.maintenance import pm_generator
+from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.permissions import PERMISSIONS
-from wardlink.hub.web.api_pm import ROUTE_PERMISSIONS
+from wardlink.hub.services.people.permissions import PERMISSIONS
+from wardlink.hub.web.api.pm import ROUTE_PERMISSIONS
 
 ITEMS = [{"key": "alarm", "label": "Disconnect alarm sounds", "kind": "pass_fail"},
          {"key": "leak", "label": "Earth leakage current", "kind": "value", "unit": "uA", "high": 500}]

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from wardlink.hub.services.compliance import (LATE, MISSED, ON_TIME, PENDING, Tally, Target, Window, window_days,
+from wardlink.hub.services.maintenance.compliance import (LATE, MISSED, ON_TIME, PENDING, Tally, Target, Window, window_days,
                                      worst_status)
 
 

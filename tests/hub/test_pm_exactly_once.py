@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from wardlink.hub.db import make_session, open_engine, session_scope
 from wardlink.hub.db.models import PmOccurrence, WorkOrder
 from wardlink.hub.scheduler import AdvisoryLeader, Scheduler
-from wardlink.hub.services import pm, pm_generator
+from wardlink.hub.services.maintenance import pm
+from wardlink.hub.services.maintenance import pm_generator
 from wardlink.clock import ManualClock
 
 pytestmark = pytest.mark.timeout(120)

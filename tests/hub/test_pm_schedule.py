@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from wardlink.hub.services.pm_schedule import Due, Previous, Schedule, add_months, next_due, shift, upcoming
+from wardlink.hub.services.maintenance.pm_schedule import Due, Previous, Schedule, add_months, next_due, shift, upcoming
 
 
 @pytest.mark.parametrize("start, months, expected", [

@@ -17,9 +17,17 @@ from wardlink.hub.db.models import Alert, Asset, PmOccurrence, WorkOrder
 from wardlink.hub.db.models.rules import AssetMeter
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.services import checklists, kpis, org, pm, pm_generator, pm_meters, pm_work, users, workorders
+from wardlink.hub.services.maintenance import checklists
+from wardlink.hub.services.reports import kpis
+from wardlink.hub.services.people import org
+from wardlink.hub.services.maintenance import pm
+from wardlink.hub.services.maintenance import pm_generator
+from wardlink.hub.services.maintenance import pm_meters
+from wardlink.hub.services.maintenance import pm_work
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.workorder_common import WorkOrderConflict
+from wardlink.hub.services.maintenance.workorder_common import WorkOrderConflict
 from wardlink.clock import ManualClock
 
 VENT_ITEMS = [

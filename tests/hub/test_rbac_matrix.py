@@ -2,7 +2,7 @@
 
 What each role should get comes from one place: the permissions each route declares in its
 OpenAPI operation, checked against the permission table
-(:data:`wardlink.hub.services.permissions.PERMISSIONS`). A role holding them all must succeed (2xx);
+(:data:`wardlink.hub.services.people.permissions.PERMISSIONS`). A role holding them all must succeed (2xx);
 any other role must get 403. The work-order transition route is expanded into one row per
 transition of the state machine, each needing that transition's permission.
 
@@ -23,12 +23,14 @@ from relational_support import GATEWAY, T0_S, csrf_from, hub_config, login, pass
 
 from wardlink.hub.db import open_engine, session_scope
 from wardlink.hub.db.vocab import ROLES
-from wardlink.hub.services import alerts, users, workorders
+from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.attachments import AttachmentStore
-from wardlink.hub.services.permissions import PERMISSIONS
-from wardlink.hub.services.workorder_flow import TRANSITIONS, Transition
-from wardlink.hub.web.openapi import Operation, allows, api_routes, lookup
+from wardlink.hub.services.maintenance.attachments import AttachmentStore
+from wardlink.hub.services.people.permissions import PERMISSIONS
+from wardlink.hub.services.maintenance.workorder_flow import TRANSITIONS, Transition
+from wardlink.hub.web.api.openapi import Operation, allows, api_routes, lookup
 from wardlink.clock import ManualClock
 from workorder_support import path_to
 
@@ -70,7 +72,8 @@ class Matrix:
 
     def plan(self) -> tuple[int, int]:
         """Create a checklist template and a PM plan on an ICU asset; return (plan id, template id)."""
-        from wardlink.hub.services import checklists, pm
+        from wardlink.hub.services.maintenance import checklists
+        from wardlink.hub.services.maintenance import pm
 
         with session_scope(self.engine) as s:
             template = checklists.create_template(
@@ -83,7 +86,9 @@ class Matrix:
 
     def pm_order(self, role: str) -> int:
         """Generate a PM work order with a checklist on an ICU asset, visible to ``role``."""
-        from wardlink.hub.services import checklists, pm, pm_generator
+        from wardlink.hub.services.maintenance import checklists
+        from wardlink.hub.services.maintenance import pm
+        from wardlink.hub.services.maintenance import pm_generator
 
         with session_scope(self.engine) as s:
             template = checklists.create_template(

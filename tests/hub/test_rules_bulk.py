@@ -12,8 +12,8 @@ from wardlink.hub.db import open_engine, session_scope, upgrade
 from wardlink.hub.db.models.rules import RuleState
 from wardlink.hub.rules import RulesEngine
 from wardlink.hub.seed import SEED_ACTOR, seed_demo_site
-from wardlink.hub.services import assets as asset_service
-from wardlink.hub.services import gateways as gateway_service
+from wardlink.hub.services.assets import register as asset_service
+from wardlink.hub.services.gateways import registry as gateway_service
 from wardlink.hub.telemetry import Point
 from wardlink.clock import ManualClock
 

@@ -15,8 +15,8 @@ from wardlink.hub.notify.dispatcher import Dispatcher
 from wardlink.hub.notify.webhook import WebhookNotifier
 from wardlink.hub.rules import RulesEngine
 from wardlink.hub.rules.meters import list_meters, meter_hours
-from wardlink.hub.services import gateways as gateway_service
-from wardlink.hub.services import org
+from wardlink.hub.services.gateways import registry as gateway_service
+from wardlink.hub.services.people import org
 from wardlink.hub.telemetry import Point
 from wardlink.protocol import Event, Status
 

@@ -11,7 +11,7 @@ from wardlink.hub.db.audit import verify_chain
 from wardlink.hub.db.models import Asset, Gateway
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.seed import ASSETS, DEPARTMENTS, seed_demo_site
-from wardlink.hub.services import gateways
+from wardlink.hub.services.gateways import registry as gateways
 from wardlink.clock import ManualClock
 
 TABLES = ("sites", "departments", "locations", "assets", "gateways", "channels", "channel_bindings",

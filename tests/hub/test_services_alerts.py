@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from wardlink.hub.db.models import Alert, AuditLog
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
-from wardlink.hub.services import alerts
+from wardlink.hub.services.alerts import records as alerts
 
 
 def _open(session, clock, severity="critical", tag="VF-0001"):

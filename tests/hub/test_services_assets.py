@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from wardlink.hub.db.models import AuditLog
 from wardlink.hub.errors import InvalidInput, NotFound
-from wardlink.hub.services import assets, org
+from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.people import org
 
 PUMP = {"tag": "SP-0100", "name": "Syringe pump", "category": "Syringe pump", "make": "B. Braun",
         "model": "Perfusor Space", "serial": "BB-PS-1", "purchase_date": "2024-02-01",

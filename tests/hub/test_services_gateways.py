@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wardlink.hub.db.models import AuditLog, ChannelBinding
 from wardlink.hub.errors import InvalidInput, NotFound
-from wardlink.hub.services import gateways
+from wardlink.hub.services.gateways import registry as gateways
 
 T0 = datetime.fromtimestamp(T0_S, UTC)
 

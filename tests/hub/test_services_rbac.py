@@ -7,8 +7,12 @@ from relational_support import GATEWAY, actor, clock, engine, session  # noqa: F
 
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.errors import NotFound, PermissionDenied
-from wardlink.hub.services import alerts, assets, audit, gateways, users
-from wardlink.hub.services.permissions import ACTIONS, PERMISSIONS, can, department_scope
+from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.gateways import registry as gateways
+from wardlink.hub.services.people import users
+from wardlink.hub.services.people.permissions import ACTIONS, PERMISSIONS, can, department_scope
 
 # (description, call, roles allowed). Every role not listed must get PermissionDenied.
 CASES = [

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from wardlink.hub.db import open_engine, session_scope, upgrade
 from wardlink.hub.db.models import AuditLog, User
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
-from wardlink.hub.services import signin, users
+from wardlink.hub.services.people import signin
+from wardlink.hub.services.people import users
 from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
 
 

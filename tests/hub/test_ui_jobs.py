@@ -20,7 +20,7 @@ from relational_support import clock, csrf_from, web  # noqa: F401
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput, NotFound
-from wardlink.hub.services import assets
+from wardlink.hub.services.assets import register as assets
 from wardlink.hub.web.jobs import JobRegistry, JobResult
 from wardlink.hub.web.ui import ui_state
 from wardlink.clock import ManualClock

@@ -14,10 +14,13 @@ from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web
 from test_web_pages import _PageAudit
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import alerts, pm, users, workorders
+from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.maintenance import pm
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.permissions import can
-from wardlink.hub.services.workorder_common import code_of
+from wardlink.hub.services.people.permissions import can
+from wardlink.hub.services.maintenance.workorder_common import code_of
 from wardlink.hub.web.ui import REPORTS_PER_ADDRESS
 
 #: page endpoint -> the permission it needs (None: any signed-in user)

@@ -10,7 +10,9 @@ from relational_support import GATEWAY, T0_MS, clock, csrf_from, web  # noqa: F4
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.types import to_ms, utc_now
 from wardlink.hub.ingest import GatewayRecord, IngestRecords
-from wardlink.hub.services import alerts, gateways, users
+from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.gateways import registry as gateways
+from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.telemetry import Point
 

@@ -8,10 +8,10 @@ import pytest
 from relational_support import clock, csrf_from, hub_config, login, password, web  # noqa: F401
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import users
+from wardlink.hub.services.people import users
 from wardlink.hub.web import create_app
-from wardlink.hub.services import signin
-from wardlink.hub.web.auth import SESSION_LIFETIME
+from wardlink.hub.services.people import signin
+from wardlink.hub.web.people.auth import SESSION_LIFETIME
 
 
 def _client_at(web, address: str):

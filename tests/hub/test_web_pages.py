@@ -12,7 +12,9 @@ from sqlalchemy import select, text
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import AuditLog
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.services import alerts, assets, gateways
+from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.telemetry import Point
 
 PAGES = ["/", "/assets", "/assets?q=fridge&equipment_status=in_service", "/assets/VF-0001",
@@ -254,7 +256,7 @@ def test_the_ui_runs_on_postgresql(postgres_url, tmp_path, clock):
 
     from wardlink.hub.db import open_engine, upgrade
     from wardlink.hub.seed import seed_demo_site
-    from wardlink.hub.services import users
+    from wardlink.hub.services.people import users
     from wardlink.hub.web import create_app
     from wardlink.clock import ManualClock
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from wardlink.hub.db import open_engine, session_scope
 from wardlink.hub.db.models import Asset, AuditLog
-from wardlink.hub.services import signin
+from wardlink.hub.services.people import signin
 from wardlink.hub.web import make_server
 from wardlink.hub.web.ui import REPORTS_PER_ADDRESS
 from wardlink.provisioning.certs import make_certificates

@@ -1,8 +1,8 @@
 """Routes and templates show what the services return: no web module queries the database,
 and no page restates which work-order states are frozen or when a service is overdue.
 
-The domain rules these checks keep in one place: ``wardlink.hub.services.workorder_common.FROZEN_STATES``
-(closed or cancelled: nothing changes any more) and ``wardlink.hub.services.pm_standing`` (due and
+The domain rules these checks keep in one place: ``wardlink.hub.services.maintenance.workorder_common.FROZEN_STATES``
+(closed or cancelled: nothing changes any more) and ``wardlink.hub.services.maintenance.pm_standing`` (due and
 overdue, by the compliance window).
 """
 
@@ -21,7 +21,7 @@ QUERY_METHODS = frozenset({"execute", "scalar", "scalars", "query"})
 #: SQLAlchemy names that build SQL.
 SQL_BUILDERS = frozenset({"select", "insert", "update", "delete", "text", "func", "and_", "or_"})
 #: The only module that says which work-order states are frozen.
-FROZEN_HOME = SERVICES / "workorder_common.py"
+FROZEN_HOME = SERVICES / "maintenance" / "workorder_common.py"
 
 
 def _web_modules() -> list[Path]:
@@ -70,7 +70,7 @@ def test_the_check_catches_a_restated_frozen_set(text):
 
 
 def test_no_web_module_judges_a_due_date():
-    # "Overdue" is the compliance window's verdict (wardlink.hub.services.pm_standing), never a
+    # "Overdue" is the compliance window's verdict (wardlink.hub.services.maintenance.pm_standing), never a
     # comparison of a due date with today in a route or template.
     pattern = re.compile(r"due_date\s*[<>]=?|[<>]=?\s*\w*\.?due_date")
     offending = [f"{p.name}: {m.group(0)}" for p in (*_web_modules(), *WEB.rglob("*.html"))

@@ -16,11 +16,14 @@ from wardlink.hub.db.models import AuditLog, User, WorkOrderNote, WorkOrderSigna
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ROLES, WORK_ORDER_STATES
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
-from wardlink.hub.services import alerts, esign, users, workorders
-from wardlink.hub.services.permissions import PERMISSIONS
-from wardlink.hub.services.sla import DEFAULT_POLICY, SlaPolicy, escalate_overdue, sla_status
-from wardlink.hub.services.workorder_common import SignatureRefused, WorkOrderConflict
-from wardlink.hub.services.workorder_flow import BY_EDGE, TRANSITIONS, roles_for
+from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.maintenance import esign
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
+from wardlink.hub.services.people.permissions import PERMISSIONS
+from wardlink.hub.services.maintenance.sla import DEFAULT_POLICY, SlaPolicy, escalate_overdue, sla_status
+from wardlink.hub.services.maintenance.workorder_common import SignatureRefused, WorkOrderConflict
+from wardlink.hub.services.maintenance.workorder_flow import BY_EDGE, TRANSITIONS, roles_for
 
 H = timedelta(hours=1)
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
@@ -111,7 +114,7 @@ def test_managers_do_not_act_for_the_assignee_and_the_docs_say_who_does(env):
     from pathlib import Path
 
     from wardlink.hub.services.actor import Actor
-    from wardlink.hub.services.workorder_flow import available, may_make
+    from wardlink.hub.services.maintenance.workorder_flow import available, may_make
 
     order = bring_to(env, "assigned")  # assigned to 'tech'
     manager = env.actor("manager")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import AuditLog, User
-from wardlink.hub.services import users
+from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8

@@ -18,10 +18,12 @@ from relational_support import DEMO_CHANNELS, GATEWAY, ROLE_USERS, T0_S, passwor
 from wardlink.hub.db import make_session, open_engine, session_scope, upgrade
 from wardlink.hub.db.models import WorkOrder
 from wardlink.hub.seed import seed_demo_site
-from wardlink.hub.services import org, users, workorders
+from wardlink.hub.services.people import org
+from wardlink.hub.services.people import users
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.attachments import AttachmentStore
-from wardlink.hub.services.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, Transition
+from wardlink.hub.services.maintenance.attachments import AttachmentStore
+from wardlink.hub.services.maintenance.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, Transition
 from wardlink.clock import ManualClock
 
 _PG_TEMPLATE = "wardlink_workorders_template"

@@ -27,9 +27,9 @@ from servers import free_port
 
 from wardlink.hub.config import load_config
 from wardlink.hub.db import open_engine, session_scope, upgrade
-from wardlink.hub.services import users
+from wardlink.hub.services.people import users
 from wardlink.hub.web import make_server
-from wardlink.hub.web.enroll import use_broker_accounts
+from wardlink.hub.web.gateways.enroll import use_broker_accounts
 from wardlink.provisioning.certs import make_certificates
 from wardlink.provisioning.dynsec import initial_config
 from wardlink.provisioning.enroll import IdentityStoreAccounts, load_settings, open_store

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from wardlink.hub.cli import main
 
 from wardlink.hub.db import open_engine, session_scope, upgrade
-from wardlink.hub.services import enrollment, gateways, org
+from wardlink.hub.services.gateways import enrollment
+from wardlink.hub.services.gateways import registry as gateways
+from wardlink.hub.services.people import org
 
 
 @dataclass

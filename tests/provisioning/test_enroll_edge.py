@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from wardlink.edge.cli import main as edge_main
 from wardlink.edge.enroll import EnrollmentError, enroll, parse_answer, to_toml
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import enrollment, gateways
+from wardlink.hub.services.gateways import enrollment
+from wardlink.hub.services.gateways import registry as gateways
 
 
 def _token(hub, broker, gateway_id: str, initial=None) -> str:

@@ -20,7 +20,8 @@ from enroll_support import INITIAL_CONFIG, INITIAL_TOML, ROOT, edge, mode, wardl
 from provisioning_support import Peer
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import audit, enrollment
+from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.gateways import enrollment
 from wardlink import protocol
 
 

@@ -23,9 +23,13 @@ from wardlink.hub.config import load_config
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import EnrollmentToken
 from wardlink.hub.errors import InvalidInput, PermissionDenied
-from wardlink.hub.services import audit, enrollment, gateways, org, users
+from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.gateways import enrollment
+from wardlink.hub.services.gateways import registry as gateways
+from wardlink.hub.services.people import org
+from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.enrollment import BrokerUnavailable
+from wardlink.hub.services.gateways.enrollment import BrokerUnavailable
 from wardlink.provisioning.enroll import IdentityStoreAccounts, broker_accounts, parse_settings
 from wardlink.provisioning.errors import SettingError
 
@@ -213,7 +217,7 @@ def test_when_the_broker_refuses_nothing_is_registered(hub, broker, tmp_path):
 
 
 def test_without_broker_settings_the_page_says_enrollment_is_not_set_up(tmp_path):
-    from wardlink.hub.web.enroll import use_broker_accounts
+    from wardlink.hub.web.gateways.enroll import use_broker_accounts
 
     made = start_hub(tmp_path, None, https_dir=tmp_path / "https")
     try:

@@ -13,7 +13,9 @@ from enroll_support import csrf_from
 
 from wardlink.hub.cli import main
 from wardlink.hub.db import session_scope
-from wardlink.hub.services import audit, enrollment, gateways
+from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.gateways import enrollment
+from wardlink.hub.services.gateways import registry as gateways
 
 pytestmark = pytest.mark.timeout(120)
 WAYS = ("gateway page", "wardlink gateway", "wardlink broker gateway")

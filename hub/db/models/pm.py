@@ -59,7 +59,7 @@ class PmPlan(Base):
 
     A plan covers one asset, or every asset of one make and model. Calendar plans keep a
     fixed grid counted from ``anchor_date``; meter and whichever-first plans count from the
-    last completed service (see :mod:`wardlink.hub.services.pm_schedule`).
+    last completed service (see :mod:`wardlink.hub.services.maintenance.pm_schedule`).
     """
 
     __tablename__ = "pm_plans"

@@ -108,7 +108,7 @@ class WorkOrderSignature(Base):
     meaning: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str] = mapped_column(Text, default="")
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # SHA-256 of the canonical JSON of the signed record (see wardlink.hub.services.esign).
+    # SHA-256 of the canonical JSON of the signed record (see wardlink.hub.services.maintenance.esign).
     record_hash: Mapped[str] = mapped_column(String(64))
 
 

@@ -4,7 +4,7 @@
   not come back within ``for_s``; or the gateway is *stalled*: its status says online but the
   hub has heard nothing from it for longer than its stall threshold (a frozen process whose
   connection the broker has not yet dropped; the engine passes the judgement of
-  :func:`wardlink.hub.services.gateways.judge_link` in ``Context.stalled_since_ms``). One alert per
+  :func:`wardlink.hub.services.gateways.registry.judge_link` in ``Context.stalled_since_ms``). One alert per
   episode: a stall that turns into a Last Will keeps the alert open. Clears when the gateway
   is heard again (an ``online`` status, or any message ending the stall).
 - ``gateway_buffering``: the gateway is online but reports a backlog (``buffer_depth``

@@ -1,0 +1,187 @@
+"""The equipment register: search, read, create and update assets."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from collections.abc import Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from wardlink.hub.db.models import Asset
+from wardlink.hub.db.models.assets import search_key
+from wardlink.hub.db.risk import RISK_FIELDS
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.people.org import check_refs
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.people.permissions import department_scope, require, require_department
+from wardlink.hub.services.validate import (boolean, choice, money, optional_date, optional_id, parse_fields,
+                                   scored, text)
+from wardlink.clock import Clock
+
+TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+#: Every writable field of an asset and how to parse it.
+ASSET_FIELDS = {
+    "name": text(200, required=True),
+    "category": text(100, required=True),
+    "make": text(100),
+    "model": text(100),
+    "serial": text(100),
+    "department_id": optional_id,
+    "location_id": optional_id,
+    "owner_type": choice(OWNER_TYPES),
+    "purchase_date": optional_date,
+    "purchase_cost": money,
+    "warranty_end": optional_date,
+    "install_date": optional_date,
+    "lifecycle_stage": choice(LIFECYCLE_STAGES),
+    "equipment_status": choice(EQUIPMENT_STATUSES),
+    "maintenance_status": choice(MAINTENANCE_STATUSES),
+    "life_support": boolean,
+    **{name: scored(table) for name, table in RISK_FIELDS.items()},
+    "notes": text(5000),
+}
+DEFAULTS = {"owner_type": "hospital", "lifecycle_stage": "in_use",
+            "equipment_status": "in_service", "maintenance_status": "compliant"}
+
+SORTS = {
+    "tag": (Asset.tag,),
+    "name": (Asset.name, Asset.tag),
+    "category": (Asset.category, Asset.tag),
+    "risk": (Asset.em_score.desc().nulls_last(), Asset.tag),
+    "status": (Asset.equipment_status, Asset.tag),
+}
+
+SNAPSHOT_FIELDS = ("tag", *ASSET_FIELDS, "em_score")
+
+
+def asset_snapshot(asset: Asset) -> dict[str, Any]:
+    """Return every stored field of ``asset`` by name (for audit rows and the API)."""
+    return {name: getattr(asset, name) for name in SNAPSHOT_FIELDS}
+
+
+def list_assets(session: Session, *, actor: Actor | None, q: str | None = None,
+                department_id: int | None = None, category: str | None = None,
+                equipment_status: str | None = None, maintenance_status: str | None = None,
+                life_support: bool | None = None, sort: str = "tag", page: int = 1,
+                per_page: int = 50) -> Page[Asset]:
+    """Return one page of assets matching the filters, within the actor's department scope."""
+    who = resolve_actor(actor)
+    require(who, "asset.view")
+    if sort not in SORTS:
+        raise InvalidInput(f"sort: must be one of {', '.join(SORTS)}, got {sort!r}")
+    stmt = select(Asset).options(selectinload(Asset.department), selectinload(Asset.location))
+    scope = department_scope(who)
+    if scope is not None:
+        stmt = stmt.where(Asset.department_id == scope)
+    if department_id is not None:
+        stmt = stmt.where(Asset.department_id == department_id)
+    if q and q.strip():
+        term = q.strip()[:100]
+        # One folded column (tag, name, category, make, model, serial), not six lower() calls.
+        stmt = stmt.where(Asset.search_text.contains(search_key(term), autoescape=True))
+    for column, value, allowed, name in (
+        (Asset.equipment_status, equipment_status, EQUIPMENT_STATUSES, "equipment_status"),
+        (Asset.maintenance_status, maintenance_status, MAINTENANCE_STATUSES, "maintenance_status"),
+    ):
+        if value:
+            choice(allowed)(name, value)
+            stmt = stmt.where(column == value)
+    if category:
+        stmt = stmt.where(Asset.category == category)
+    if life_support is not None:
+        stmt = stmt.where(Asset.life_support.is_(life_support))
+    return paginate(session, stmt.order_by(*SORTS[sort]), page, per_page)
+
+
+def find_asset(session: Session, tag: str) -> Asset | None:
+    """Return the asset with ``tag`` or None, without permission checks (internal use)."""
+    return session.scalar(select(Asset).where(Asset.tag == tag))
+
+
+def get_asset(session: Session, tag: str, *, actor: Actor | None) -> Asset:
+    """Return the asset with ``tag``; raise :class:`NotFound` or :class:`PermissionDenied`."""
+    who = resolve_actor(actor)
+    require(who, "asset.view")
+    asset = find_asset(session, tag)
+    if asset is None:
+        raise NotFound(f"asset '{tag}' does not exist")
+    require_department(who, asset.department_id, f"asset '{tag}'")
+    return asset
+
+
+def create_asset(session: Session, data: Mapping[str, Any], *, actor: Actor | None,
+                 clock: Clock | None = None) -> Asset:
+    """Create an asset from ``data`` (``tag`` plus :data:`ASSET_FIELDS`) and return it."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    require(who, "asset.create")
+    data = dict(data)
+    tag = str(data.pop("tag", "") or "").strip()
+    if not TAG_RE.match(tag):
+        raise InvalidInput(f"tag: must be 1-64 characters of A-Z a-z 0-9 _ . - , got {tag!r}")
+    if find_asset(session, tag) is not None:
+        raise InvalidInput(f"tag: '{tag}' is already used by another asset")
+    for key, value in DEFAULTS.items():
+        if data.get(key) in (None, ""):
+            data[key] = value
+    fields = parse_fields(ASSET_FIELDS, data, partial=False)
+    check_refs(session, fields["department_id"], fields["location_id"])
+    require_department(who, fields["department_id"], f"asset '{tag}'")
+    now = utc_now(clock)
+    asset = Asset(tag=tag, created_at=now, updated_at=now, **fields)
+    session.add(asset)
+    session.flush()
+    audit.record(session, actor=who, action="asset.create", entity="asset", entity_id=tag,
+                 after=asset_snapshot(asset), clock=clock)
+    return asset
+
+
+def update_asset(session: Session, tag: str, changes: Mapping[str, Any], *, actor: Actor | None,
+                 clock: Clock | None = None) -> Asset:
+    """Apply ``changes`` (a subset of :data:`ASSET_FIELDS`) to an asset and audit what changed."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    require(who, "asset.update")
+    asset = get_asset(session, tag, actor=who)
+    fields = parse_fields(ASSET_FIELDS, changes, partial=True)
+    check_refs(session, fields.get("department_id"), fields.get("location_id"))
+    if "department_id" in fields:
+        require_department(who, fields["department_id"], f"asset '{tag}'")
+    before = asset_snapshot(asset)
+    for key, value in fields.items():
+        setattr(asset, key, value)
+    old, new = audit.changes(before, {k: getattr(asset, k) for k in fields})
+    if new:
+        asset.updated_at = utc_now(clock)
+        session.flush()
+        old, new = audit.changes(before, asset_snapshot(asset))
+        audit.record(session, actor=who, action="asset.update", entity="asset", entity_id=tag,
+                     before=old, after=new, clock=clock)
+    return asset
+
+
+def categories(session: Session) -> list[str]:
+    """Return the distinct asset categories in use."""
+    return list(session.scalars(select(Asset.category).distinct().order_by(Asset.category)))
+
+
+def status_counts(session: Session, *, actor: Actor | None) -> dict[str, Any]:
+    """Return the number of assets in total and per equipment and maintenance status."""
+    who = resolve_actor(actor)
+    require(who, "asset.view")
+    out: dict[str, Any] = {"total": 0}
+    for column, values in ((Asset.equipment_status, EQUIPMENT_STATUSES),
+                           (Asset.maintenance_status, MAINTENANCE_STATUSES)):
+        stmt = select(column, func.count()).group_by(column)
+        scope = department_scope(who)
+        if scope is not None:
+            stmt = stmt.where(Asset.department_id == scope)
+        counts = {key: n for key, n in session.execute(stmt)}
+        out[column.key] = {value: counts.get(value, 0) for value in values}
+        out["total"] = sum(counts.values())
+    return out

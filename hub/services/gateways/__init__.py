@@ -1,0 +1,1 @@
+"""Gateways, their channels and bindings, enrollment, and what ingest recorded about them."""

@@ -1,0 +1,1 @@
+"""Planned maintenance, work orders, checklists, service levels and e-signatures."""

@@ -1,0 +1,272 @@
+"""Checklist templates (versioned) and how a filled-in checklist is judged.
+
+Items are one of three kinds:
+
+- ``pass_fail``: the technician answers pass, fail or n/a (n/a only when not required);
+- ``value``: a measured number in ``unit``, failing outside ``low``..``high`` (either may
+  be absent), e.g. earth leakage current <= 500 uA;
+- ``text``: a remark; never fails.
+
+Changing a template's items creates a new version; versions are never edited, so a work
+order keeps the exact checklist it was generated with, and its results stay readable
+against it after the template moves on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from wardlink.hub.db.models import ChecklistTemplate, ChecklistVersion
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import CHECKLIST_ITEM_KINDS
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.people.permissions import require
+from wardlink.hub.services.validate import boolean, text
+from wardlink.clock import Clock
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_ITEMS = 200
+NAME = text(200, required=True)
+LABEL = text(300, required=True)
+#: Item fields each kind may carry besides key, label, kind, required and corrective.
+KIND_FIELDS = {"pass_fail": frozenset(), "value": frozenset({"unit", "low", "high"}),
+               "text": frozenset()}
+ANSWERS = ("pass", "fail", "na")
+
+
+def _number(name: str, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput(f"{name}: must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name}: must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{name}: must be a finite number, got {value!r}")
+    return number
+
+
+def parse_item(index: int, raw: Any) -> dict[str, Any]:
+    """Validate one checklist item and return it with defaults filled in."""
+    where = f"items[{index}]"
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"{where}: must be an object with key, label and kind")
+    kind = raw.get("kind")
+    if kind not in CHECKLIST_ITEM_KINDS:
+        raise InvalidInput(f"{where}.kind: must be one of {', '.join(CHECKLIST_ITEM_KINDS)}, got {kind!r}")
+    allowed = {"key", "label", "kind", "required", "corrective"} | KIND_FIELDS[kind]
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise InvalidInput(f"{where}.{unknown[0]}: not a field of a {kind} item; "
+                           f"allowed: {', '.join(sorted(allowed))}")
+    key = raw.get("key")
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise InvalidInput(f"{where}.key: must be a-z, 0-9 and _ starting with a letter, got {key!r}")
+    item: dict[str, Any] = {"key": key, "label": LABEL(f"{where}.label", raw.get("label")), "kind": kind}
+    item["required"] = (boolean(f"{where}.required", raw["required"]) if "required" in raw
+                        else kind != "text")
+    item["corrective"] = (boolean(f"{where}.corrective", raw["corrective"]) if "corrective" in raw
+                          else kind != "text")
+    if kind == "text" and item["corrective"]:
+        raise InvalidInput(f"{where}.corrective: a text item never fails, so it cannot open work")
+    if kind == "value":
+        item["unit"] = text(32)(f"{where}.unit", raw.get("unit"))
+        item["low"] = _number(f"{where}.low", raw.get("low"))
+        item["high"] = _number(f"{where}.high", raw.get("high"))
+        if item["low"] is not None and item["high"] is not None and item["low"] > item["high"]:
+            raise InvalidInput(f"{where}.low: must not exceed high ({item['high']:g}), got {item['low']:g}")
+    return item
+
+
+def parse_items(raw: Any) -> list[dict[str, Any]]:
+    """Validate a list of checklist items (keys unique)."""
+    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+        raise InvalidInput("items: must be a list of checklist items")
+    if not 1 <= len(raw) <= MAX_ITEMS:
+        raise InvalidInput(f"items: must hold 1..{MAX_ITEMS} items, got {len(raw)}")
+    items = [parse_item(i, item) for i, item in enumerate(raw)]
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item["key"] in seen:
+            raise InvalidInput(f"items[{i}].key: '{item['key']}' is used by an earlier item")
+        seen.add(item["key"])
+    return items
+
+
+# ------------------------------------------------------------------ judging answers
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A filled-in checklist: per-item results and the overall verdict."""
+
+    results: list[dict[str, Any]]
+    passed: bool
+    complete: bool
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """Return the results of the items that failed."""
+        return [r for r in self.results if r["outcome"] == "fail"]
+
+
+def _answer(item: dict, raw: Any) -> dict[str, Any]:
+    key, where = item["key"], f"answers.{item['key']}"
+    if raw is None:
+        return {"key": key, "outcome": "missing"}
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"{where}: must be an object")
+    comment = text(2000)(f"{where}.comment", raw.get("comment"))
+    unknown = sorted(set(raw) - {"result", "value", "text", "comment", "open_corrective"})
+    if unknown:
+        raise InvalidInput(f"{where}.{unknown[0]}: unknown field; known: comment, open_corrective, "
+                           "result, text, value")
+    out: dict[str, Any] = {"key": key, "comment": comment,
+                           "open_corrective": boolean(f"{where}.open_corrective", raw.get("open_corrective"))}
+    if item["kind"] == "pass_fail":
+        result = raw.get("result")
+        if result not in ANSWERS:
+            raise InvalidInput(f"{where}.result: must be one of {', '.join(ANSWERS)}, got {result!r}")
+        if result == "na" and item["required"]:
+            raise InvalidInput(f"{where}.result: '{item['label']}' is required; n/a is not allowed")
+        out["outcome"] = result
+    elif item["kind"] == "value":
+        value = _number(f"{where}.value", raw.get("value"))
+        if value is None:
+            return {"key": key, "outcome": "missing", "comment": comment}
+        low, high = item.get("low"), item.get("high")
+        inside = (low is None or value >= low) and (high is None or value <= high)
+        out.update(value=value, outcome="pass" if inside else "fail")
+    else:
+        note = text(5000)(f"{where}.text", raw.get("text"))
+        out.update(text=note, outcome="pass" if note else "missing")
+    return out
+
+
+def evaluate(items: Sequence[dict[str, Any]], answers: Mapping[str, Any]) -> Evaluation:
+    """Judge ``answers`` (item key -> answer) against ``items``; unknown keys are errors."""
+    if not isinstance(answers, Mapping):
+        raise InvalidInput("answers: must be an object of item key -> answer")
+    keys = {item["key"] for item in items}
+    unknown = sorted(set(answers) - keys)
+    if unknown:
+        raise InvalidInput(f"answers.{unknown[0]}: no such checklist item; known: {', '.join(sorted(keys))}")
+    results = [_answer(item, answers.get(item["key"])) for item in items]
+    complete = all(r["outcome"] != "missing" for r, item in zip(results, items) if item["required"])
+    passed = complete and not any(r["outcome"] == "fail" for r in results)
+    return Evaluation(results, passed, complete)
+
+
+# ------------------------------------------------------------------ templates
+
+
+def template_snapshot(template: ChecklistTemplate, items: list | None = None) -> dict:
+    """Return the audited fields of a template."""
+    data = {"name": template.name, "description": template.description,
+            "version": template.current_version}
+    if items is not None:
+        data["items"] = items
+    return data
+
+
+def get_template(session: Session, template_id: int, *, actor: Actor | None) -> ChecklistTemplate:
+    """Return a checklist template or raise :class:`NotFound`."""
+    require(resolve_actor(actor), "pm.view")
+    template = session.get(ChecklistTemplate, template_id)
+    if template is None:
+        raise NotFound(f"checklist template {template_id} does not exist")
+    return template
+
+
+def current_version(session: Session, template: ChecklistTemplate) -> ChecklistVersion:
+    """Return a template's newest version."""
+    return session.scalars(select(ChecklistVersion).where(
+        ChecklistVersion.template_id == template.id,
+        ChecklistVersion.version == template.current_version)).one()
+
+
+def get_version(session: Session, version_id: int) -> ChecklistVersion:
+    """Return a checklist version by id (no permission check: callers checked the work order)."""
+    version = session.get(ChecklistVersion, version_id)
+    if version is None:
+        raise NotFound(f"checklist version {version_id} does not exist")
+    return version
+
+
+def list_templates(session: Session, *, actor: Actor | None) -> list[ChecklistTemplate]:
+    """Return every checklist template by name."""
+    require(resolve_actor(actor), "pm.view")
+    return list(session.scalars(select(ChecklistTemplate).options(
+        selectinload(ChecklistTemplate.versions)).order_by(ChecklistTemplate.name)))
+
+
+def _check_name(session: Session, name: str, template_id: int | None) -> None:
+    other = session.scalar(select(ChecklistTemplate.id).where(ChecklistTemplate.name == name))
+    if other is not None and other != template_id:
+        raise InvalidInput(f"name: checklist '{name}' already exists")
+
+
+def create_template(session: Session, *, name: str, items: Any, description: str = "",
+                    actor: Actor | None, clock: Clock | None = None) -> ChecklistTemplate:
+    """Create a checklist template with its first version and return it."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    require(who, "pm.manage")
+    name = NAME("name", name)
+    parsed = parse_items(items)
+    _check_name(session, name, None)
+    now = utc_now(clock)
+    template = ChecklistTemplate(name=name, description=text(5000)("description", description),
+                                 current_version=1, created_at=now, updated_at=now)
+    session.add(template)
+    session.flush()
+    session.add(ChecklistVersion(template_id=template.id, version=1, items=parsed, created_at=now,
+                                 created_by=who.username[:100]))
+    session.flush()
+    audit.record(session, actor=who, action="checklist.create", entity="checklist_template",
+                 entity_id=template.id, after=template_snapshot(template, parsed), clock=clock)
+    return template
+
+
+def update_template(session: Session, template_id: int, *, name: str | None = None,
+                    description: str | None = None, items: Any = None, actor: Actor | None,
+                    clock: Clock | None = None) -> ChecklistTemplate:
+    """Rename or describe a template, or give it new items (a new version)."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    require(who, "pm.manage")
+    template = get_template(session, template_id, actor=who)
+    before = template_snapshot(template)
+    if name is not None:
+        template.name = NAME("name", name)
+        _check_name(session, template.name, template.id)
+    if description is not None:
+        template.description = text(5000)("description", description)
+    new_items = None
+    if items is not None:
+        new_items = parse_items(items)
+        if new_items != current_version(session, template).items:
+            template.current_version += 1
+            session.add(ChecklistVersion(template_id=template.id, version=template.current_version,
+                                         items=new_items, created_at=utc_now(clock),
+                                         created_by=who.username[:100]))
+        else:
+            new_items = None
+    old, new = audit.changes(before, template_snapshot(template))
+    if new or new_items is not None:
+        template.updated_at = utc_now(clock)
+        session.flush()
+        if new_items is not None:
+            new["items"] = new_items
+        audit.record(session, actor=who, action="checklist.update", entity="checklist_template",
+                     entity_id=template.id, before=old, after=new, clock=clock)
+    return template

@@ -1,0 +1,229 @@
+"""Where planned maintenance stands: the one place that judges a service due or overdue.
+
+A generated service not yet done is **overdue** once it has run past its compliance window
+or meter limit (:mod:`wardlink.hub.services.maintenance.compliance`: a monthly service due on the 5th is still
+on time on the 10th), and **due** until then. An asset's maintenance status is the worst of
+its open services, ``compliant`` when it has none. "Today" is the date at the site of the
+asset's department.
+
+Everything that shows "overdue" or "due" asks this module: the dashboard tiles, the asset
+page and its JSON, the PM calendar, the KPIs (:mod:`wardlink.hub.services.reports.kpis` judges each service
+with a :class:`Judge` as of the period's end), and the scheduler when it stores each asset's
+status (:func:`wardlink.hub.services.maintenance.pm_generator.refresh_status`, every 5 minutes: the asset
+register's column and filter) and escalates overdue services.
+
+**Department scope of the counts.** The dashboard counts assets, judged live, within the
+actor's asset scope: the assets of their department, or every asset for a role without a
+department scope (:func:`wardlink.hub.services.people.permissions.department_scope`). The rule is the same
+for every role that may see assets, so a procurement user and a manager of one
+department see the same numbers for the same assets.
+"""
+
+from __future__ import annotations
+
+import calendar as cal
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.maintenance.compliance import COMPLIANT, DUE, OVERDUE, worst_status
+from wardlink.hub.services.people.permissions import can, department_scope, require
+from wardlink.hub.services.maintenance.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence, local_date,
+                             occurrence_target, previous_of, schedule_of)
+from wardlink.hub.services.maintenance.pm_meters import current_value
+from wardlink.hub.services.maintenance.pm_schedule import upcoming
+
+
+class Judge:
+    """Judges open services as of one moment; zones and meter readings are looked up once."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now
+        self._zones: dict[int | None, ZoneInfo] = {}
+        self._meters: dict[tuple[int, str], float | None] = {}
+
+    def zone(self, asset: Asset) -> ZoneInfo:
+        """Return the time zone of ``asset``'s site."""
+        if asset.department_id not in self._zones:
+            self._zones[asset.department_id] = asset_zone(self.session, asset)
+        return self._zones[asset.department_id]
+
+    def today(self, asset: Asset) -> date:
+        """Return today's date at ``asset``'s site."""
+        return local_date(self.now, self.zone(asset))
+
+    def meter_now(self, occ: PmOccurrence) -> float | None:
+        """Return the asset's meter a meter-based service is measured on, or None."""
+        if occ.due_meter is None or occ.plan.meter is None:
+            return None
+        key = (occ.asset_id, occ.plan.meter)
+        if key not in self._meters:
+            self._meters[key] = current_value(self.session, occ.asset_id, occ.plan.meter)
+        return self._meters[key]
+
+    def is_overdue(self, occ: PmOccurrence) -> bool:
+        """Return True when an open service has run past its window or meter limit undone."""
+        return occ.state == "open" and occurrence_target(occ).is_past(self.today(occ.asset), self.meter_now(occ))
+
+    def status(self, occ: PmOccurrence) -> str:
+        """Return what an open service makes its asset: ``overdue`` or ``due``."""
+        return OVERDUE if self.is_overdue(occ) else DUE
+
+
+def open_services(session: Session, *, department_id: int | None = None, asset_id: int | None = None,
+                  plan_id: int | None = None) -> list[PmOccurrence]:
+    """Return the generated services not yet done (of one department, asset or plan if given),
+    oldest first."""
+    stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
+            .where(PmOccurrence.state == "open")
+            .options(selectinload(PmOccurrence.asset), selectinload(PmOccurrence.plan)))
+    if department_id is not None:
+        stmt = stmt.where(Asset.department_id == department_id)
+    if asset_id is not None:
+        stmt = stmt.where(PmOccurrence.asset_id == asset_id)
+    if plan_id is not None:
+        stmt = stmt.where(PmOccurrence.plan_id == plan_id)
+    return list(session.scalars(stmt.order_by(PmOccurrence.id)))
+
+
+def _in_scope(stmt, department_id: int | None, asset_id: int | None):
+    if department_id is not None:
+        stmt = stmt.where(Asset.department_id == department_id)
+    if asset_id is not None:
+        stmt = stmt.where(Asset.id == asset_id)
+    return stmt
+
+
+def _covered(department_id: int | None = None, asset_id: int | None = None):
+    """Return a query of the ids of active assets an active plan covers."""
+    covers = or_(PmPlan.asset_id == Asset.id,
+                 and_(PmPlan.asset_id.is_(None), PmPlan.make == Asset.make, PmPlan.model == Asset.model))
+    return _in_scope(select(Asset.id).join(PmPlan, covers).where(
+        PmPlan.active.is_(True), Asset.equipment_status.not_in(INACTIVE_STATUSES),
+        Asset.lifecycle_stage.not_in(INACTIVE_STAGES)).distinct(), department_id, asset_id)
+
+
+def open_statuses(session: Session, now: datetime, *, department_id: int | None = None,
+                  asset_id: int | None = None) -> dict[int, str]:
+    """Return the status of each asset with open services: the worst of them, due or overdue."""
+    judge, found = Judge(session, now), defaultdict(list)
+    for occ in open_services(session, department_id=department_id, asset_id=asset_id):
+        found[occ.asset_id].append(judge.status(occ))
+    return {key: worst_status(statuses) for key, statuses in found.items()}
+
+
+def judged_statuses(session: Session, now: datetime, *, department_id: int | None = None,
+                    asset_id: int | None = None) -> dict[int, str]:
+    """Return the maintenance status of each asset the plans speak for (of one department or
+    asset if given): the worst of its open services, ``compliant`` when an active plan covers
+    it and nothing is open. Other assets keep the status recorded on them (set by hand)."""
+    covered = _covered(department_id, asset_id).order_by(Asset.id)
+    statuses = {key: COMPLIANT for key in session.scalars(covered)}
+    statuses.update(open_statuses(session, now, department_id=department_id, asset_id=asset_id))
+    return statuses
+
+
+def asset_status(session: Session, asset: Asset, now: datetime) -> str:
+    """Return ``asset``'s maintenance status now (see :func:`judged_statuses`)."""
+    return judged_statuses(session, now, asset_id=asset.id).get(asset.id, asset.maintenance_status)
+
+
+def maintenance_counts(session: Session, *, actor: Actor, now: datetime) -> dict[str, int] | None:
+    """Return how many assets in ``actor``'s scope are overdue and due now (see the module
+    docstring for the scope), or None when the actor may not see assets.
+
+    The same statuses as :func:`judged_statuses`, without reading every asset: the assets with
+    open services, plus those recorded due or overdue that no plan speaks for."""
+    if not can(actor, "asset.view"):
+        return None
+    scope = department_scope(actor)
+    judged = open_statuses(session, now, department_id=scope)
+    flagged = dict(session.execute(_in_scope(select(Asset.id, Asset.maintenance_status).where(
+        Asset.maintenance_status.in_((DUE, OVERDUE))), scope, None)).all())
+    rest = [key for key in flagged if key not in judged]
+    planned: set[int] = set()
+    for start in range(0, len(rest), 500):
+        planned.update(session.scalars(_covered(scope).where(Asset.id.in_(rest[start:start + 500]))))
+    statuses = [*judged.values(), *(flagged[key] for key in rest if key not in planned)]
+    return {OVERDUE: statuses.count(OVERDUE), DUE: statuses.count(DUE)}
+
+
+# ------------------------------------------------------------------ one plan on one asset
+
+
+@dataclass(frozen=True)
+class PlanStanding:
+    """Where an asset stands on one maintenance plan."""
+
+    id: int
+    name: str
+    schedule_text: str
+    next_due: date | None
+    last_done: date | None
+    status: str  # compliant, due, overdue
+
+
+def schedule_text(plan: PmPlan) -> str:
+    """Return a plan's interval in words, e.g. "every 6 months or 500 hours"."""
+    parts = []
+    if plan.trigger in ("calendar", "whichever_first") and plan.interval_count:
+        parts.append(f"every {plan.interval_count} {plan.interval_unit}{'s' if plan.interval_count != 1 else ''}")
+    if plan.trigger in ("meter", "whichever_first") and plan.meter_interval:
+        parts.append(f"every {plan.meter_interval:g} {plan.meter}")
+    return " or ".join(parts) or plan.trigger
+
+
+def plan_standing(session: Session, plan: PmPlan, asset: Asset, now: datetime) -> PlanStanding:
+    """Return where ``asset`` stands on ``plan``: the worst of its open services (due on the
+    oldest one's date), else compliant with the next date the schedule gives."""
+    judge = Judge(session, now)
+    last = latest_occurrence(session, plan.id, asset.id)
+    pending = open_services(session, asset_id=asset.id, plan_id=plan.id)
+    if pending:
+        due_date, status = pending[0].due_date, worst_status(judge.status(occ) for occ in pending)
+    else:
+        nxt = upcoming(schedule_of(plan), previous_of(last), start_on=local_date(plan.created_at, judge.zone(asset)))
+        due_date, status = (nxt.due_date if nxt else None), COMPLIANT
+    done = last.completed_on if last is not None and last.completed_on else None
+    return PlanStanding(plan.id, plan.name, schedule_text(plan), due_date, done, status)
+
+
+# ------------------------------------------------------------------ the PM calendar
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One service on the calendar."""
+
+    plan_id: int
+    plan: str
+    asset: str
+    state: str
+    work_order_id: int | None
+    overdue: bool
+
+
+def calendar_month(session: Session, *, actor: Actor, first: date, now: datetime) -> dict[date, list[CalendarEntry]]:
+    """Return the services due in the month starting ``first`` (cancelled ones left out), by
+    due date, within the actor's department scope; each says whether it is overdue now."""
+    require(actor, "pm.view")
+    last = date(first.year, first.month, cal.monthrange(first.year, first.month)[1])
+    stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
+            .where(PmOccurrence.due_date >= first, PmOccurrence.due_date <= last,
+                   PmOccurrence.state != "cancelled")
+            .options(selectinload(PmOccurrence.asset), selectinload(PmOccurrence.plan))
+            .order_by(PmOccurrence.due_date, Asset.tag))
+    scope = department_scope(actor)
+    if scope is not None:
+        stmt = stmt.where(Asset.department_id == scope)
+    judge, days = Judge(session, now), defaultdict(list)
+    for occ in session.scalars(stmt):
+        days[occ.due_date].append(CalendarEntry(occ.plan_id, occ.plan.name, occ.asset.tag, occ.state,
+                                                occ.work_order_id, judge.is_overdue(occ)))
+    return days

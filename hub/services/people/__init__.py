@@ -1,0 +1,1 @@
+"""Users, roles and permissions, sites and departments, sign-in."""

@@ -1,0 +1,116 @@
+"""Role-based access control: the one table of which role may do what.
+
+Roles without an entry for an action are refused. Users with a department scope see and
+change only that department's equipment (:func:`department_scope`); administrators and
+internal actors are never scoped.
+"""
+
+from __future__ import annotations
+
+from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.errors import PermissionDenied
+from wardlink.hub.services.actor import SYSTEM_ROLE, Actor
+
+#: Every action a permission can name, with how a refusal describes it.
+ACTION_TEXT = {
+    "asset.view": "view assets",
+    "asset.create": "register assets",
+    "asset.update": "change assets",
+    "telemetry.view": "view readings",
+    "gateway.view": "view gateways",
+    "gateway.manage": "register or change gateways and channels",
+    "binding.manage": "bind channels to assets",
+    "alert.view": "view alerts",
+    "alert.raise": "raise alerts",
+    "alert.acknowledge": "acknowledge alerts",
+    "alert.resolve": "resolve alerts",
+    "user.view": "view users",
+    "user.manage": "manage users",
+    "token.own": "hold API tokens",
+    "audit.view": "read the audit trail",
+    "audit.verify": "verify the audit trail",
+    "site.manage": "change sites, departments and locations",
+    "workorder.view": "view work orders",
+    "workorder.request": "request work",
+    "workorder.create": "open work orders",
+    "workorder.update": "change work orders",
+    "workorder.assign": "assign work orders",
+    "workorder.work": "start, hold or complete work orders",
+    "workorder.comment": "add notes and files to work orders",
+    "workorder.record": "record time, parts and downtime on work orders",
+    "workorder.close": "approve and close work orders",
+    "workorder.cancel": "cancel work orders",
+    "pm.view": "view maintenance plans and schedules",
+    "pm.manage": "create or change maintenance plans and checklists",
+    "pm.record": "record checklist results and meter readings",
+    "kpi.view": "view maintenance KPIs and reports",
+}
+ACTIONS = frozenset(ACTION_TEXT)
+
+_VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
+         "pm.view"}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": ACTIONS,
+    "manager": frozenset(_VIEW | {
+        "asset.create", "asset.update", "binding.manage", "alert.acknowledge", "alert.resolve",
+        "user.view", "token.own", "audit.view", "audit.verify", "site.manage", "workorder.request",
+        "workorder.create", "workorder.update", "workorder.assign", "workorder.comment",
+        "workorder.record", "workorder.close", "workorder.cancel",
+        "pm.manage", "pm.record", "kpi.view",
+    }),
+    "technician": frozenset(_VIEW | {
+        "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
+        "token.own", "workorder.request", "pm.record",
+        "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
+    }),
+    "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
+                        "workorder.view", "workorder.request", "workorder.comment", "pm.view"}),
+    "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
+                              "kpi.view"}),
+    # Vendors see and act on only the work orders assigned to them (wardlink.hub.services.maintenance.workorders).
+    "vendor": frozenset({"workorder.view", "pm.record", "workorder.work", "workorder.comment",
+                         "workorder.record"}),
+    "viewer": frozenset(_VIEW | {"token.own", "kpi.view"}),
+    SYSTEM_ROLE: ACTIONS,
+}
+
+#: Roles whose department scope is ignored.
+UNSCOPED_ROLES = frozenset({"admin", SYSTEM_ROLE})
+
+
+def _check_table() -> None:
+    missing = set(ROLES) - set(PERMISSIONS)
+    unknown = {a for allowed in PERMISSIONS.values() for a in allowed} - ACTIONS
+    if missing or unknown:
+        raise RuntimeError(f"permission table: roles without entry {sorted(missing)}, "
+                           f"unknown actions {sorted(unknown)}")
+
+
+_check_table()
+
+
+def can(actor: Actor, action: str) -> bool:
+    """Return True when ``actor``'s role allows ``action``."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    return action in PERMISSIONS.get(actor.role, frozenset())
+
+
+def require(actor: Actor, action: str) -> None:
+    """Raise :class:`PermissionDenied` unless ``actor`` may perform ``action``."""
+    if not can(actor, action):
+        raise PermissionDenied(f"role '{actor.role}' may not {ACTION_TEXT[action]} "
+                               f"(user '{actor.username}')")
+
+
+def department_scope(actor: Actor) -> int | None:
+    """Return the department id ``actor`` is limited to, or None for no limit."""
+    return None if actor.role in UNSCOPED_ROLES else actor.department_id
+
+
+def require_department(actor: Actor, department_id: int | None, what: str) -> None:
+    """Raise :class:`PermissionDenied` when ``what`` lies outside ``actor``'s department."""
+    scope = department_scope(actor)
+    if scope is not None and department_id != scope:
+        raise PermissionDenied(f"{what} belongs to another department than user '{actor.username}'")

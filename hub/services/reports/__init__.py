@@ -1,0 +1,1 @@
+"""Maintenance KPIs and their exports."""

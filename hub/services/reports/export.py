@@ -1,0 +1,131 @@
+"""KPI reports as CSV and Excel (openpyxl) files.
+
+One row per department plus a first row for the whole selection; the columns are the
+:data:`COLUMNS` table. Text cells that a spreadsheet would run as a formula (starting with
+``= + - @``, a tab or a carriage return) are prefixed with an apostrophe, so a department named
+``=HYPERLINK(...)`` stays text: :func:`safe_cell` is the one place that rule lives, for every
+spreadsheet the hub writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+from wardlink.hub.services.reports.kpis import Kpis, KpiReport
+
+#: column header -> how to read it from a Kpis object.
+COLUMNS: tuple[tuple[str, Callable[[Kpis], Any]], ...] = (
+    ("pm_judged", lambda k: k.pm.judged),
+    ("pm_on_time", lambda k: k.pm.on_time),
+    ("pm_late", lambda k: k.pm.late),
+    ("pm_missed", lambda k: k.pm.missed),
+    ("pm_pending", lambda k: k.pm.pending),
+    ("pm_completion_pct", lambda k: k.pm.completion_pct),
+    ("pm_on_time_pct", lambda k: k.pm.on_time_pct),
+    ("high_risk_judged", lambda k: k.pm_high_risk.judged),
+    ("high_risk_on_time", lambda k: k.pm_high_risk.on_time),
+    ("high_risk_on_time_pct", lambda k: k.pm_high_risk.on_time_pct),
+    ("high_risk_target_met", lambda k: "yes" if k.high_risk_target_met else "no"),
+    ("pm_overdue", lambda k: k.pm_overdue),
+    ("work_orders_overdue", lambda k: k.work_orders_overdue),
+    ("failures", lambda k: k.failures),
+    ("mtbf_hours", lambda k: k.mtbf_hours),
+    ("repairs", lambda k: k.repairs),
+    ("mttr_hours", lambda k: k.mttr_hours),
+    ("asset_hours", lambda k: round(k.asset_hours, 2)),
+    ("downtime_hours", lambda k: round(k.downtime_hours, 2)),
+    ("uptime_pct", lambda k: k.uptime_pct),
+    ("backlog_total", lambda k: sum(k.backlog.values())),
+    ("backlog_pm", lambda k: k.backlog.get("pm", 0)),
+    ("backlog_corrective", lambda k: k.backlog.get("corrective", 0)),
+    ("backlog_inspection", lambda k: k.backlog.get("inspection", 0)),
+    ("backlog_recall", lambda k: k.backlog.get("recall", 0)),
+    ("response_due", lambda k: k.response_due),
+    ("response_breached", lambda k: k.response_breached),
+    ("resolution_due", lambda k: k.resolution_due),
+    ("resolution_breached", lambda k: k.resolution_breached),
+    ("resolution_breach_rate_pct", lambda k: Kpis._rate(k.resolution_breached, k.resolution_due)),
+)
+HEADER = ("department", *(name for name, _ in COLUMNS))
+SERVICE_HEADER = ("asset", "department", "plan", "due_date", "due_meter", "completed_on", "judgement")
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+#: First characters that make a spreadsheet read a cell as a formula (or hide one behind them).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Return ``value`` as a spreadsheet shows it as text: a string a spreadsheet would run as
+    a formula gets a leading apostrophe; everything else is returned unchanged."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+
+def rows(report: KpiReport) -> list[list[Any]]:
+    """Return the table: the selection first (department ``all``, or its code), then each department."""
+    label = report.department.code if report.department is not None else "all"
+    out = [[label, *(get(report.total) for _, get in COLUMNS)]]
+    if report.department is None:
+        for dept, kpis in report.departments:
+            out.append([dept.code if dept else "(none)", *(get(kpis) for _, get in COLUMNS)])
+    return [[safe_cell(v) for v in row] for row in out]
+
+
+def service_rows(report: KpiReport) -> list[list[Any]]:
+    """Return the high-risk services that were not done on time, one per row."""
+    return [[safe_cell(s.asset), safe_cell(s.department or ""), safe_cell(s.plan),
+             s.due_date.isoformat() if s.due_date else "", s.due_meter,
+             s.completed_on.isoformat() if s.completed_on else "", s.judgement]
+            for s in report.high_risk_services]
+
+
+def to_csv(report: KpiReport) -> str:
+    """Return the KPI table as CSV text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows([["" if v is None else v for v in row] for row in rows(report)])
+    return buffer.getvalue()
+
+
+def to_xlsx(report: KpiReport) -> bytes:
+    """Return an Excel workbook: the KPI table, and the high-risk services to follow up."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "KPIs"
+    sheet.append(["Period", report.period.start.isoformat(), report.period.end.isoformat()])
+    sheet.append(["As of", report.as_of.isoformat(timespec="seconds")])
+    sheet.append([])
+    sheet.append(list(HEADER))
+    for cell in sheet[4]:
+        cell.font = Font(bold=True)
+    for row in rows(report):
+        sheet.append(row)
+    follow = book.create_sheet("High-risk PM")
+    follow.append(list(SERVICE_HEADER))
+    for cell in follow[1]:
+        cell.font = Font(bold=True)
+    for row in service_rows(report):
+        follow.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+#: format -> writer returning bytes
+WRITERS: dict[str, Callable[[KpiReport], bytes]] = {
+    "csv": lambda r: to_csv(r).encode("utf-8"),
+    "xlsx": to_xlsx,
+}

@@ -1,0 +1,372 @@
+"""Maintenance KPIs computed from stored data, per period and department.
+
+The period is a range of whole days ``start``..``end`` (both included, UTC); facts are taken
+as they stood at the end of the period, or now if that is earlier (``as_of``), so a report
+on a past quarter does not change when old work orders are closed later.
+
+- **PM completion** (:class:`~wardlink.hub.services.maintenance.compliance.Tally`): services due in the period
+  (meter-only services by the day they were generated), judged on time, late or missed
+  against their compliance window as of ``as_of``; services still inside their window are
+  pending and not yet counted. Reported for all equipment and for high-risk equipment,
+  whose target is 100 % on time.
+- **PM overdue**: services not done by ``as_of`` whose window has closed.
+- **Work orders overdue**: open at ``as_of`` past their resolution due time.
+- **MTBF** (hours): asset operating hours in the period divided by the failures reported in
+  it (corrective work orders opened, except cancelled ones and those resolved as no fault
+  found or use error, which are not equipment failures).
+- **MTTR** (hours): mean time from opening to completion of the corrective work orders
+  completed in the period (time to restore service), failures only as above.
+- **Uptime %**: 100 x (asset hours - downtime hours) / asset hours; downtime is the union of
+  the work orders' downtime intervals per asset, clipped to the period (an open interval
+  runs to ``as_of``). Asset hours count every asset in service from its registration.
+- **Backlog**: work orders open at ``as_of``, by kind.
+- **SLA breach rate**: of the work orders whose response (resolution) was due in the
+  period, the share not responded to (resolved) by the due time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from wardlink.hub.db.models import Asset, Department, PmOccurrence, WorkOrder
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import WORK_ORDER_KINDS
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.maintenance.compliance import LATE, MISSED, Tally
+from wardlink.hub.services.people.permissions import department_scope, require
+from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, occurrence_target
+from wardlink.hub.services.maintenance.pm_standing import Judge
+from wardlink.clock import Clock
+
+#: Resolutions that mean the equipment did not fail.
+NOT_FAILURES = frozenset({"no_fault_found", "user_error"})
+#: Longest period one report may cover.
+MAX_PERIOD_DAYS = 3 * 366
+MIN_YEAR, MAX_YEAR = 2000, 2200
+HOUR = timedelta(hours=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), UTC)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days ``start``..``end`` (both included), as instants ``begins`` <= t < ``ends`` in UTC."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            day = getattr(self, name)
+            if not MIN_YEAR <= day.year <= MAX_YEAR:
+                raise InvalidInput(f"{name}: must be a date between {MIN_YEAR} and {MAX_YEAR}, "
+                                   f"got {day.isoformat()}")
+        if self.end < self.start:
+            raise InvalidInput(f"end: must not be before start ({self.start.isoformat()}), "
+                               f"got {self.end.isoformat()}")
+        if (self.end - self.start).days >= MAX_PERIOD_DAYS:
+            raise InvalidInput(f"end: a report covers at most {MAX_PERIOD_DAYS} days, "
+                               f"got {(self.end - self.start).days + 1}")
+
+    @property
+    def begins(self) -> datetime:
+        """Return the first instant of the period."""
+        return _midnight(self.start)
+
+    @property
+    def ends(self) -> datetime:
+        """Return the instant just after the period."""
+        return _midnight(self.end + timedelta(days=1))
+
+
+@dataclass
+class Kpis:
+    """The KPIs of one selection of equipment over one period."""
+
+    pm: Tally = field(default_factory=Tally)
+    pm_high_risk: Tally = field(default_factory=Tally)
+    pm_overdue: int = 0
+    work_orders_overdue: int = 0
+    failures: int = 0
+    asset_hours: float = 0.0
+    downtime_hours: float = 0.0
+    repairs: int = 0
+    repair_hours: float = 0.0
+    backlog: dict[str, int] = field(default_factory=lambda: {k: 0 for k in WORK_ORDER_KINDS})
+    response_due: int = 0
+    response_breached: int = 0
+    resolution_due: int = 0
+    resolution_breached: int = 0
+
+    @property
+    def uptime_hours(self) -> float:
+        """Return operating hours: asset hours less downtime."""
+        return self.asset_hours - self.downtime_hours
+
+    @property
+    def mtbf_hours(self) -> float | None:
+        """Return mean time between failures in hours (None without failures)."""
+        return None if not self.failures else round(self.uptime_hours / self.failures, 2)
+
+    @property
+    def mttr_hours(self) -> float | None:
+        """Return mean time to restore in hours (None without completed repairs)."""
+        return None if not self.repairs else round(self.repair_hours / self.repairs, 2)
+
+    @property
+    def uptime_pct(self) -> float | None:
+        """Return the share of asset hours without downtime, in percent."""
+        return None if not self.asset_hours else round(100.0 * self.uptime_hours / self.asset_hours, 3)
+
+    @property
+    def high_risk_target_met(self) -> bool:
+        """Return True when every judged high-risk service was done on time."""
+        return self.pm_high_risk.on_time == self.pm_high_risk.judged
+
+    @staticmethod
+    def _rate(breached: int, due: int) -> float | None:
+        return None if not due else round(100.0 * breached / due, 2)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return every figure, rounded for people."""
+        return {
+            "pm": self.pm.as_dict(),
+            "pm_high_risk": {**self.pm_high_risk.as_dict(), "target_pct": 100.0,
+                             "target_met": self.high_risk_target_met},
+            "pm_overdue": self.pm_overdue,
+            "work_orders_overdue": self.work_orders_overdue,
+            "failures": self.failures,
+            "mtbf_hours": self.mtbf_hours,
+            "repairs": self.repairs,
+            "mttr_hours": self.mttr_hours,
+            "asset_hours": round(self.asset_hours, 2),
+            "downtime_hours": round(self.downtime_hours, 2),
+            "uptime_pct": self.uptime_pct,
+            "backlog": {**self.backlog, "total": sum(self.backlog.values())},
+            "sla": {
+                "response": {"due": self.response_due, "breached": self.response_breached,
+                             "breach_rate_pct": self._rate(self.response_breached, self.response_due)},
+                "resolution": {"due": self.resolution_due, "breached": self.resolution_breached,
+                               "breach_rate_pct": self._rate(self.resolution_breached, self.resolution_due)},
+            },
+        }
+
+
+@dataclass(frozen=True)
+class JudgedService:
+    """A high-risk service and its verdict, for the follow-up list."""
+
+    asset: str
+    department: str | None
+    plan: str
+    due_date: date | None
+    due_meter: float | None
+    completed_on: date | None
+    judgement: str
+
+
+@dataclass
+class KpiReport:
+    """KPIs for the whole selection and for each department in it."""
+
+    period: Period
+    as_of: datetime
+    department: Department | None
+    total: Kpis
+    departments: list[tuple[Department | None, Kpis]]
+    high_risk_services: list[JudgedService]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        def dept(d: Department | None) -> dict | None:
+            return None if d is None else {"id": d.id, "code": d.code, "name": d.name}
+        return {
+            "start": self.period.start.isoformat(), "end": self.period.end.isoformat(),
+            "as_of": self.as_of.isoformat(timespec="seconds"),
+            "department": dept(self.department),
+            "kpis": self.total.as_dict(),
+            "departments": [{"department": dept(d), "kpis": k.as_dict()} for d, k in self.departments],
+            "high_risk_services": [
+                {"asset": s.asset, "department": s.department, "plan": s.plan,
+                 "due_date": s.due_date.isoformat() if s.due_date else None, "due_meter": s.due_meter,
+                 "completed_on": s.completed_on.isoformat() if s.completed_on else None,
+                 "judgement": s.judgement} for s in self.high_risk_services],
+        }
+
+
+# ------------------------------------------------------------------ the facts
+
+
+def _hours(a: datetime, b: datetime) -> float:
+    return max(0.0, (b - a) / HOUR)
+
+
+def _union_hours(intervals: Iterable[tuple[datetime, datetime]]) -> float:
+    total, current = 0.0, None
+    for begin, end in sorted(intervals):
+        if current is None or begin > current[1]:
+            if current is not None:
+                total += _hours(*current)
+            current = [begin, end]
+        else:
+            current[1] = max(current[1], end)
+    if current is not None:
+        total += _hours(*current)
+    return total
+
+
+def _finished(order: WorkOrder) -> datetime | None:
+    return order.completed_at or order.closed_at
+
+
+def _count_orders(kpis: Kpis, orders: list[WorkOrder], period: Period, as_of: datetime) -> None:
+    begins = period.begins
+    for o in orders:
+        done, cancelled = _finished(o), o.cancelled_at
+        gone = cancelled is not None and cancelled <= as_of
+        open_now = o.created_at <= as_of and not gone and (done is None or done > as_of)
+        if open_now:
+            kpis.backlog[o.kind] = kpis.backlog.get(o.kind, 0) + 1
+            if o.resolution_due_at is not None and o.resolution_due_at < as_of:
+                kpis.work_orders_overdue += 1
+        if o.kind == "corrective" and o.state != "cancelled" and o.resolution_category not in NOT_FAILURES:
+            if begins <= o.created_at < as_of:
+                kpis.failures += 1
+            if done is not None and begins <= done < as_of:
+                kpis.repairs += 1
+                kpis.repair_hours += _hours(o.created_at, done)
+        if o.state == "cancelled":
+            continue
+        for due, met, name in ((o.response_due_at, o.responded_at or done, "response"),
+                               (o.resolution_due_at, done, "resolution")):
+            if due is None or not begins <= due < as_of:
+                continue
+            setattr(kpis, f"{name}_due", getattr(kpis, f"{name}_due") + 1)
+            if met is None or met > due:
+                setattr(kpis, f"{name}_breached", getattr(kpis, f"{name}_breached") + 1)
+
+
+def _count_uptime(kpis: Kpis, assets: list[Asset], orders: list[WorkOrder], period: Period,
+                  as_of: datetime) -> None:
+    begins = period.begins
+    downtime: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for o in orders:
+        if o.asset_id is None or o.downtime_start is None or o.state == "cancelled":
+            continue
+        begin, end = max(o.downtime_start, begins), min(o.downtime_end or as_of, as_of)
+        if end > begin:
+            downtime[o.asset_id].append((begin, end))
+    for asset in assets:
+        start = max(begins, asset.created_at)
+        if start >= as_of:
+            continue
+        kpis.asset_hours += _hours(start, as_of)
+        clipped = [(max(b, start), e) for b, e in downtime.get(asset.id, ()) if e > start]
+        kpis.downtime_hours += _union_hours(clipped)
+
+
+def _judge_services(kpis: Kpis, services: list[PmOccurrence], as_of: datetime,
+                    judge: Judge, follow_up: list[JudgedService] | None) -> None:
+    as_of_day = (as_of - timedelta(microseconds=1)).date()
+    for occ in services:
+        done_by_then = occ.completed_on is not None and occ.completed_on <= as_of_day
+        target = occurrence_target(occ)
+        judgement = target.judge(completed_on=occ.completed_on if done_by_then else None,
+                                 completion_meter=occ.completion_meter if done_by_then else None,
+                                 today=as_of_day, meter_now=judge.meter_now(occ))
+        kpis.pm.add(judgement)
+        if occ.high_risk:
+            kpis.pm_high_risk.add(judgement)
+            if follow_up is not None and judgement in (LATE, MISSED):
+                follow_up.append(JudgedService(
+                    occ.asset.tag, occ.asset.department.code if occ.asset.department else None,
+                    occ.plan.name, occ.due_date, occ.due_meter,
+                    occ.completed_on if done_by_then else None, judgement))
+        if judgement == MISSED and occ.generated_at <= as_of:
+            kpis.pm_overdue += 1
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def _load(session: Session, period: Period, as_of: datetime, department_id: int | None):
+    asset_stmt = select(Asset).options(selectinload(Asset.department)).where(
+        Asset.equipment_status.not_in(INACTIVE_STATUSES), Asset.lifecycle_stage.not_in(INACTIVE_STAGES))
+    order_stmt = select(WorkOrder).where(WorkOrder.created_at < as_of, or_(
+        func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at, WorkOrder.cancelled_at).is_(None),
+        func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at, WorkOrder.cancelled_at) >= period.begins,
+        WorkOrder.response_due_at >= period.begins, WorkOrder.resolution_due_at >= period.begins,
+        WorkOrder.downtime_end >= period.begins))
+    service_stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
+                    .options(selectinload(PmOccurrence.plan), selectinload(PmOccurrence.asset)
+                             .selectinload(Asset.department))
+                    .where(PmOccurrence.due_date.between(period.start, period.end)
+                           | (PmOccurrence.due_date.is_(None)
+                              & (PmOccurrence.generated_at >= period.begins)
+                              & (PmOccurrence.generated_at < period.ends))))
+    if department_id is not None:
+        asset_stmt = asset_stmt.where(Asset.department_id == department_id)
+        order_stmt = order_stmt.where(WorkOrder.department_id == department_id)
+        service_stmt = service_stmt.where(Asset.department_id == department_id)
+    return (list(session.scalars(asset_stmt)), list(session.scalars(order_stmt)),
+            list(session.scalars(service_stmt.order_by(PmOccurrence.due_date, PmOccurrence.id))))
+
+
+def _kpis(assets, orders, services, period: Period, as_of: datetime, judge: Judge,
+          follow_up: list | None = None) -> Kpis:
+    kpis = Kpis()
+    _count_orders(kpis, orders, period, as_of)
+    _count_uptime(kpis, assets, orders, period, as_of)
+    _judge_services(kpis, services, as_of, judge, follow_up)
+    return kpis
+
+
+def compute(session: Session, *, start: date, end: date, department_id: int | None = None,
+            actor: Actor | None, clock: Clock | None = None) -> KpiReport:
+    """Return the KPIs of ``start``..``end`` for one department or all the actor may see."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    require(who, "kpi.view")
+    scope = department_scope(who)
+    if scope is not None:
+        if department_id not in (None, scope):
+            raise PermissionDenied(f"user '{who.username}' may only see KPIs of their own department")
+        department_id = scope
+    department = None
+    if department_id is not None:
+        department = session.get(Department, department_id)
+        if department is None:
+            raise InvalidInput(f"department: no department {department_id}")
+    period = Period(start, end)
+    as_of = min(period.ends, utc_now(clock))
+    if as_of <= period.begins:
+        raise InvalidInput(f"start: the period must have begun; {start.isoformat()} is in the future")
+    assets, orders, services = _load(session, period, as_of, department_id)
+    judge = Judge(session, as_of)
+    follow_up: list[JudgedService] = []
+    total = _kpis(assets, orders, services, period, as_of, judge, follow_up)
+
+    def part(items: list, dept_of: Callable[[Any], int | None], dept_id: int | None) -> list:
+        return [x for x in items if dept_of(x) == dept_id]
+
+    departments: list[tuple[Department | None, Kpis]] = []
+    dept_ids = sorted({a.department_id for a in assets} | {o.department_id for o in orders}
+                      | {s.asset.department_id for s in services}, key=lambda d: (d is None, d or 0))
+    names = {d.id: d for d in session.scalars(select(Department).where(Department.id.in_(
+        [d for d in dept_ids if d is not None])))}
+    for dept_id in dept_ids:
+        departments.append((names.get(dept_id), _kpis(
+            part(assets, lambda a: a.department_id, dept_id),
+            part(orders, lambda o: o.department_id, dept_id),
+            part(services, lambda s: s.asset.department_id, dept_id), period, as_of, judge)))
+    departments.sort(key=lambda pair: (pair[0] is None, pair[0].code if pair[0] else ""))
+    return KpiReport(period, as_of, department, total, departments, follow_up)

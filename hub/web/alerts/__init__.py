@@ -1,0 +1,1 @@
+"""Alert pages, the alert rules page, and the fragments that refresh alerts in place."""

@@ -1,0 +1,1 @@
+"""Asset pages: the register, bulk import, QR codes and label sheets."""

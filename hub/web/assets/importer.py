@@ -1,0 +1,160 @@
+"""Bulk import of assets from CSV or Excel, row by row, with a report of the rows refused.
+
+Rows are read into dicts keyed by the header row (case and spaces ignored). ``department``
+may be given as a department code or name; ``location_id``/``department_id`` as numbers.
+Each row is created in its own savepoint through :func:`wardlink.hub.services.assets.register.create_asset`,
+so a bad row is reported with its number and the reason, and every good row is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from sqlalchemy.orm import Session
+
+from wardlink.hub.db import session_scope
+from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.people import org
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.reports.export import safe_cell
+from wardlink.hub.web.jobs import JobResult, Progress
+from wardlink.clock import Clock
+
+#: Columns the import understands, in the order of the template file.
+COLUMNS = ("tag", "name", "category", "make", "model", "serial", "department", "location_id",
+           "owner_type", "purchase_date", "purchase_cost", "warranty_end", "install_date",
+           "lifecycle_stage", "equipment_status", "maintenance_status", "life_support",
+           "equipment_function", "physical_risk", "maintenance_requirement", "incident_history", "notes")
+MAX_ROWS = 20_000
+#: Rows committed together; a crash loses at most one batch, never a half-written row.
+BATCH = 250
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
+class ImportFileError(InvalidInput):
+    """The uploaded file cannot be read as a table of assets."""
+
+
+def template_csv() -> str:
+    """Return the header row (and one example row) of an import file."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerow(["IP-0100", "Infusion pump", "infusion_pump", "Acme", "IP-5", "SN12345", "ICU", "",
+                     "hospital", "2024-03-01", "1850.00", "2027-03-01", "2024-03-10", "in_use",
+                     "in_service", "compliant", "no", "8", "4", "3", "0", ""])
+    return out.getvalue()
+
+
+def _key(name: object) -> str:
+    return str(name or "").strip().lower().replace(" ", "_")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]  # Excel dates arrive as datetimes; the register keeps dates
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_rows(filename: str, content: bytes) -> list[dict[str, str]]:
+    """Return the data rows of a CSV or Excel file as dicts keyed by lower-case header."""
+    if filename.lower().endswith(EXCEL_SUFFIXES):
+        table = _excel_rows(content)
+    else:
+        table = _csv_rows(content)
+    try:
+        header = [_key(h) for h in next(table)]
+    except StopIteration:
+        raise ImportFileError("file: is empty; the first row must name the columns") from None
+    if "tag" not in header or "name" not in header:
+        raise ImportFileError(f"file: the header row must have at least 'tag' and 'name', got {header[:8]}")
+    unknown = [h for h in header if h and h not in COLUMNS and h != "department_id"]
+    if unknown:
+        raise ImportFileError(f"file: unknown column(s) {', '.join(unknown)}; known: {', '.join(COLUMNS)}")
+    rows = []
+    for values in table:
+        cells = [_cell(v) for v in values]
+        if not any(cells):
+            continue
+        rows.append({h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header) if h})
+        if len(rows) > MAX_ROWS:
+            raise ImportFileError(f"file: more than {MAX_ROWS} rows; split it into smaller files")
+    return rows
+
+
+def _csv_rows(content: bytes) -> Iterator[list[str]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError("file: is not UTF-8 text; save the CSV as UTF-8 (or upload .xlsx)") from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return iter(list(csv.reader(io.StringIO(text), dialect)))
+
+
+def _excel_rows(content: bytes) -> Iterator[tuple]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises a zoo of zip/XML errors for damaged files
+        raise ImportFileError(f"file: cannot be read as an Excel workbook ({type(exc).__name__})") from None
+    return iter(list(book.worksheets[0].iter_rows(values_only=True)))
+
+
+def _departments(session: Session) -> dict[str, int]:
+    out = {}
+    for d in org.list_departments(session):
+        out[d.code.lower()] = d.id
+        out[d.name.lower()] = d.id
+    return out
+
+
+def _asset_data(row: dict[str, str], departments: dict[str, int]) -> dict:
+    data = {k: v for k, v in row.items() if k != "department" and v != ""}
+    name = row.get("department", "")
+    if name:
+        if name.lower() not in departments:
+            raise InvalidInput(f"department: no department with code or name {name!r}")
+        data["department_id"] = departments[name.lower()]
+    return data
+
+
+def import_job(engine, actor: Actor, clock: Clock, rows: list[dict[str, str]]):
+    """Return the job function that creates one asset per row."""
+    def run(progress: Progress) -> JobResult:
+        progress.total(len(rows))
+        problems: list[str] = []
+        report = io.StringIO()
+        writer = csv.writer(report)
+        writer.writerow(["row", "tag", "error"])
+        created = 0
+        for start in range(0, len(rows), BATCH):
+            with session_scope(engine) as session:
+                departments = _departments(session)
+                for offset, row in enumerate(rows[start:start + BATCH]):
+                    number = start + offset + 2  # spreadsheet row: 1 is the header
+                    try:
+                        with session.begin_nested():
+                            assets.create_asset(session, _asset_data(row, departments), actor=actor, clock=clock)
+                        created += 1
+                    except HubError as exc:
+                        problems.append(f"row {number} ({row.get('tag') or 'no tag'}): {exc}")
+                        writer.writerow([number, safe_cell(row.get("tag", "")), safe_cell(str(exc))])
+                    progress.advance(message=f"row {number}")
+        summary = f"{created} asset{'s' if created != 1 else ''} imported, {len(problems)} row" \
+                  f"{'s' if len(problems) != 1 else ''} refused."
+        if not problems:
+            return JobResult(summary=summary)
+        return JobResult(summary=summary, filename="asset-import-errors.csv", mimetype="text/csv",
+                         content=report.getvalue().encode(), problems=tuple(problems[:500]))
+    return run

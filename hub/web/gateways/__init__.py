@@ -1,0 +1,1 @@
+"""Gateway pages, enrollment, and the ingest page."""

@@ -1,0 +1,1 @@
+"""Maintenance pages: plans, the calendar, work orders, and the public problem report."""

@@ -1,0 +1,30 @@
+"""Turning a public problem report into a work-order request (see :mod:`wardlink.hub.web.maintenance.public`)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from wardlink.hub.db.models import Asset
+from wardlink.hub.services.maintenance import workorders
+from wardlink.hub.services.actor import SYSTEM_ROLE, Actor
+from wardlink.hub.services.maintenance.workorder_common import code_of
+from wardlink.clock import Clock
+
+#: Who a request from the QR page is recorded as; the reporter's own name goes in the order.
+QR_ACTOR = "qr-report"
+ANONYMOUS = "not given (QR label)"
+TITLE_WORDS = 80
+
+
+def public_request(session: Session, asset: Asset, *, description: str, reporter: str, contact: str,
+                   source_ip: str | None, clock: Clock) -> str:
+    """Open a corrective work order in Pending for ``asset``; return its reference."""
+    actor = Actor(username=QR_ACTOR, role=SYSTEM_ROLE, source_ip=source_ip)
+    summary = " ".join(description.split())
+    if len(summary) > TITLE_WORDS:
+        summary = summary[:TITLE_WORDS].rsplit(" ", 1)[0] + "..."
+    order = workorders.request_work(session, {
+        "title": f"Reported at {asset.tag}: {summary}", "description": description,
+        "asset_tag": asset.tag, "requester_name": reporter or ANONYMOUS, "requester_contact": contact,
+    }, actor=actor, clock=clock, source="qr")
+    return code_of(order)

@@ -1,0 +1,178 @@
+"""Work-order pages: list and board views, a new-order form, and the detail page with every
+step of the lifecycle (assign, start, hold, resume, complete, return, e-signed close, cancel).
+
+The state machine, permissions, SLAs and signatures live in the work-order services; these
+views only turn forms into service calls and show what the services allow the user to do.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services.people import org
+from wardlink.hub.services.maintenance import workorders
+from wardlink.hub.services.people.permissions import can, require
+from wardlink.hub.services.maintenance.sla import sla_status
+from wardlink.hub.services.maintenance.workorder_common import SignatureRefused, code_of
+from wardlink.hub.services.maintenance.workorder_flow import (RESOLUTIONS_BY_KIND, assignable_users, available,
+                                         transition)
+from wardlink.hub.services.maintenance.workorder_records import (add_note, add_part, downtime_minutes, log_time,
+                                            records_of, set_downtime)
+from wardlink.hub.web.people.auth import login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.query_args import page_number
+from wardlink.hub.web.security import CSRF_FIELD
+from wardlink.hub.web.state import state
+
+bp = Blueprint("workorders", __name__, template_folder="templates", url_prefix="/work-orders")
+
+PER_PAGE = 25
+BOARD_LIMIT = 50
+#: The board shows work still to do or to approve; closed orders are in the list view.
+BOARD_STATES = workorders.BACKLOG_STATES
+PRIORITY_RANK = {p: -i for i, p in enumerate(WORK_ORDER_PRIORITIES)}
+LIST_STATES = ("open", *WORK_ORDER_STATES, "done", "all")
+#: Form fields each transition takes, as the service names them.
+TRANSITION_FIELDS = ("assignee_id", "note", "reason", "resolution_category", "resolution_note",
+                     "password", "comment")
+
+
+def _filters() -> dict:
+    args = request.args
+    wanted = args.get("state", "open")
+    return {"state": None if wanted == "all" else wanted, "kind": args.get("kind") or None,
+            "priority": args.get("priority") or None, "asset_tag": args.get("asset") or None,
+            "department_id": args.get("department") or None,
+            "assigned_to": args.get("assigned_to") or None, "q": args.get("q") or None}
+
+
+@bp.get("")
+@login_required
+def index():
+    """List work orders with filters, or show them as a board by state."""
+    view = "board" if request.args.get("view") == "board" else "list"
+    filters = _filters()
+    now = utc_now(state().clock)
+    common = {"view": view, "kinds": WORK_ORDER_KINDS, "priorities": WORK_ORDER_PRIORITIES,
+              "list_states": LIST_STATES, "departments": org.list_departments(db()), "now": now,
+              "state_filter": request.args.get("state", "open"), "sla": sla_status}
+    if view == "board":
+        columns = []
+        for column_state in BOARD_STATES:
+            # The newest orders of each state (an index walk, however many closed orders there
+            # are), shown most urgent first.
+            page = workorders.list_work_orders(db(), actor=g.actor, **{**filters, "state": column_state},
+                                               sort="newest", per_page=BOARD_LIMIT)
+            page.items.sort(key=lambda w: PRIORITY_RANK[w.priority])
+            columns.append((column_state, page))
+        return render_template("workorders/board.html", columns=columns, **common)
+    page = workorders.list_work_orders(db(), actor=g.actor, **filters, sort=request.args.get("sort", "newest"),
+                                       page=page_number(), per_page=PER_PAGE)
+    return render_template("workorders/list.html", page=page, sorts=workorders.SORTS, **common)
+
+
+def _form_page(values: dict, error: str | None = None, status: int = 200):
+    assignees = assignable_users(db(), actor=g.actor) if can(g.actor, "workorder.assign") else []
+    return render_template("workorders/form.html", values=values, error=error, kinds=WORK_ORDER_KINDS,
+                           priorities=WORK_ORDER_PRIORITIES, assignees=assignees,
+                           request_only=not can(g.actor, "workorder.create")), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Open a work order (or, for staff, request one)."""
+    if not (can(g.actor, "workorder.create") or can(g.actor, "workorder.request")):
+        require(g.actor, "workorder.create")
+    if request.method == "GET":
+        return _form_page({"asset_tag": request.args.get("asset", ""), "kind": "corrective",
+                           "priority": "medium", "alert_id": request.args.get("alert", "")})
+    data = {k: v for k, v in request.form.items() if k != CSRF_FIELD}
+    data["equipment_down"] = "equipment_down" in request.form
+    try:
+        if can(g.actor, "workorder.create"):
+            order = workorders.create_work_order(db(), data, actor=g.actor, clock=state().clock)
+        else:
+            allowed = ("title", "description", "priority", "asset_tag", "equipment_down")
+            order = workorders.request_work(db(), {k: data[k] for k in allowed if k in data},
+                                            actor=g.actor, clock=state().clock)
+    except InvalidInput as exc:
+        db().rollback()
+        return _form_page(data, str(exc), 400)
+    commit()
+    flash(f"Work order {code_of(order)} opened.", "success")
+    return redirect(url_for("workorders.detail", wo_id=order.id), 303)
+
+
+def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200):
+    order = workorders.get_work_order(db(), wo_id, actor=g.actor)
+    now = utc_now(state().clock)
+    moves = available(order, g.actor)
+    frozen = workorders.is_frozen(order)
+    assignees = assignable_users(db(), actor=g.actor) if can(g.actor, "workorder.assign") and not frozen else []
+    return render_template(
+        "workorders/detail.html", order=order, code=code_of(order), moves=moves, records=records_of(db(), order),
+        frozen=frozen,
+        sla=sla_status(order, now), now=now, error=error, assignees=assignees,
+        resolutions=RESOLUTIONS_BY_KIND.get(order.kind, ()), downtime=downtime_minutes(order, now)), status
+
+
+@bp.get("/<int:wo_id>")
+@login_required
+def detail(wo_id: int):
+    """Show a work order, its records, signatures, and the steps the user may take."""
+    return _detail_page(wo_id)
+
+
+@bp.post("/<int:wo_id>/transition")
+@login_required
+def move(wo_id: int):
+    """Move the order to another state (the close step carries the e-signature)."""
+    target = request.form.get("to", "")
+    payload = {k: request.form[k] for k in TRANSITION_FIELDS if request.form.get(k, "") != ""}
+    try:
+        order = transition(db(), wo_id, target, payload, actor=g.actor, clock=state().clock)
+    except SignatureRefused as exc:
+        commit()  # the refused attempt is recorded and must count towards the lockout
+        return _detail_page(wo_id, error=str(exc), status=403)
+    except (InvalidInput, PermissionDenied) as exc:
+        db().rollback()
+        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+    commit()
+    flash(f"Work order {code_of(order)} is now {order.state.replace('_', ' ')}.", "success")
+    return redirect(url_for("workorders.detail", wo_id=wo_id), 303)
+
+
+#: record kind -> (service call, the form fields it takes, what the flash message says)
+RECORDS = {
+    "note": (lambda s, i, f, **kw: add_note(s, i, f.get("body", ""), **kw), "Note added."),
+    "time": (lambda s, i, f, **kw: log_time(s, i, minutes=f.get("minutes", ""),
+                                             performed_at=f.get("performed_at") or None,
+                                             note=f.get("note", ""), **kw), "Time logged."),
+    "part": (lambda s, i, f, **kw: add_part(s, i, part_number=f.get("part_number", ""),
+                                             description=f.get("description", ""),
+                                             quantity=f.get("quantity", ""),
+                                             unit_cost=f.get("unit_cost") or None, **kw), "Part recorded."),
+    "downtime": (lambda s, i, f, **kw: set_downtime(s, i, start=f.get("start", ""), end=f.get("end") or None,
+                                                     reason=f.get("reason", ""), **kw), "Downtime saved."),
+}
+
+
+@bp.post("/<int:wo_id>/records/<kind>")
+@login_required
+def record(wo_id: int, kind: str):
+    """Add a note, a time log, a part, or set the downtime of an order."""
+    if kind not in RECORDS:
+        raise InvalidInput(f"kind: must be one of {', '.join(RECORDS)}, got {kind!r}")
+    call, message = RECORDS[kind]
+    try:
+        call(db(), wo_id, request.form, actor=g.actor, clock=state().clock)
+    except (InvalidInput, PermissionDenied) as exc:
+        db().rollback()
+        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+    commit()
+    flash(message, "success")
+    return redirect(url_for("workorders.detail", wo_id=wo_id) + f"#{kind}", 303)

@@ -1,0 +1,1 @@
+"""Signing in, the account page, and people administration."""

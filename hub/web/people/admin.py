@@ -1,0 +1,140 @@
+"""People administration: users, roles (the permission table) and departments."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services.people import org
+from wardlink.hub.services.people import users
+from wardlink.hub.services.people.permissions import ACTION_TEXT, PERMISSIONS, require
+from wardlink.hub.services.validate import optional_id
+from wardlink.hub.web.people.auth import login_required
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.state import state
+
+bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
+
+
+def _users_page(*, error: str | None = None, new_password: tuple[str, str] | None = None,
+                values: dict | None = None, status: int = 200):
+    return render_template("admin/users.html", users=users.list_users(db(), actor=g.actor),
+                           departments=org.list_departments(db()), roles=ROLES, error=error,
+                           new_password=new_password, values=values or {}), status
+
+
+@bp.get("/users")
+@login_required
+def users_index():
+    """List every user with role, department and state."""
+    return _users_page()
+
+
+@bp.post("/users")
+@login_required
+def users_create():
+    """Create a user with a generated password, shown once."""
+    form = request.form
+    try:
+        user, secret = users.create_user_with_generated_password(
+            db(), username=form.get("username", ""), role=form.get("role", ""),
+            display_name=form.get("display_name") or None, email=form.get("email") or None,
+            department_id=optional_id("department_id", form.get("department_id")),
+            actor=g.actor, clock=state().clock)
+    except InvalidInput as exc:
+        db().rollback()
+        return _users_page(error=str(exc), values=form, status=400)
+    commit()
+    # Rendered into this response only: never flashed, since flash messages live in the cookie.
+    return _users_page(new_password=(user.username, secret))
+
+
+@bp.route("/users/<username>", methods=["GET", "POST"])
+@login_required
+def users_edit(username: str):
+    """Change a user's name, e-mail, role or department."""
+    require(g.actor, "user.manage")
+    user = users.find_user(db(), username)
+    if user is None:
+        raise NotFound(f"user '{username}' does not exist")
+    error = None
+    if request.method == "POST":
+        form = request.form
+        try:
+            users.update_user(db(), user.username, {
+                "display_name": form.get("display_name", ""), "email": form.get("email", ""),
+                "role": form.get("role", ""),
+                "department_id": optional_id("department_id", form.get("department_id"))},
+                actor=g.actor, clock=state().clock)
+        except InvalidInput as exc:
+            db().rollback()
+            error = str(exc)
+        else:
+            commit()
+            flash(f"User {user.username} updated.", "success")
+            return redirect(url_for("admin.users_index"))
+    return render_template("admin/user_edit.html", user=user, roles=ROLES, error=error,
+                           departments=org.list_departments(db())), 400 if error else 200
+
+
+@bp.post("/users/<username>/active")
+@login_required
+def users_active(username: str):
+    """Enable or disable an account."""
+    active = request.form.get("active") == "1"
+    try:
+        users.set_active(db(), username, active, actor=g.actor, clock=state().clock)
+    except InvalidInput as exc:
+        db().rollback()
+        return _users_page(error=str(exc), status=400)
+    commit()
+    flash(f"User {username} {'enabled' if active else 'disabled'}.", "success")
+    return redirect(url_for("admin.users_index"))
+
+
+@bp.post("/users/<username>/reset-password")
+@login_required
+def users_reset(username: str):
+    """Give a user a new generated password (shown once) and clear a lockout."""
+    secret = users.reset_password(db(), username=username, actor=g.actor, clock=state().clock)
+    commit()
+    return _users_page(new_password=(username, secret))
+
+
+@bp.get("/roles")
+@login_required
+def roles():
+    """Show which role may do what."""
+    require(g.actor, "user.view")
+    return render_template("admin/roles.html", roles=ROLES, permissions=PERMISSIONS, actions=ACTION_TEXT)
+
+
+@bp.route("/departments", methods=["GET", "POST"])
+@login_required
+def departments():
+    """List departments and add new ones."""
+    require(g.actor, "user.view")
+    error, status = None, 200
+    sites = org.list_sites(db())
+    if request.method == "POST":
+        require(g.actor, "site.manage")
+        form = request.form
+        site = next((s for s in sites if str(s.id) == form.get("site_id")), None)
+        try:
+            if site is None:
+                raise InvalidInput("site_id: choose a site")
+            code = form.get("code", "").strip()
+            if any(d.code == code and d.site_id == site.id for d in org.list_departments(db())):
+                raise InvalidInput(f"code: department '{code}' already exists at {site.code}")
+            org.ensure_department(db(), site, code=code, name=form.get("name", ""), actor=g.actor,
+                                  clock=state().clock)
+        except InvalidInput as exc:
+            db().rollback()
+            error, status = str(exc), 400
+        else:
+            commit()
+            flash("Department added.", "success")
+            return redirect(url_for("admin.departments"))
+    return render_template("admin/departments.html", departments=org.list_departments(db()), sites=sites,
+                           error=error), status

@@ -1,0 +1,1 @@
+"""The reports page and the KPI report as PDF."""

@@ -1,0 +1,89 @@
+"""The reports page: maintenance KPIs by period and department, exported in the background."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services.reports import export
+from wardlink.hub.services.reports import kpis
+from wardlink.hub.services.people import org
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.people.permissions import require
+from wardlink.hub.services.validate import optional_date, optional_id
+from wardlink.hub.web.people.auth import login_required
+from wardlink.hub.web.db import db
+from wardlink.hub.web.jobs import JobResult, Progress
+from wardlink.hub.web.reports.pdf import report_pdf
+from wardlink.hub.web.state import state
+from wardlink.hub.web.ui import ui_state
+
+bp = Blueprint("reports", __name__, template_folder="templates", url_prefix="/reports")
+
+FORMATS = {"csv": ("text/csv; charset=utf-8", "csv"),
+           "xlsx": (export.CONTENT_TYPES["xlsx"], "xlsx"),
+           "pdf": ("application/pdf", "pdf")}
+DEFAULT_DAYS = 30
+
+
+def _selection(source) -> tuple[date, date, int | None]:
+    today = utc_now(state().clock).date()
+    start = optional_date("start", source.get("start")) or today - timedelta(days=DEFAULT_DAYS)
+    end = optional_date("end", source.get("end")) or today
+    if end < start:
+        raise InvalidInput(f"end: must not be before start ({start.isoformat()}), got {end.isoformat()}")
+    return start, end, optional_id("department", source.get("department"))
+
+
+@bp.get("")
+@login_required
+def index():
+    """Show the KPIs of the chosen period and department."""
+    require(g.actor, "kpi.view")
+    start, end, department_id = _selection(request.args)
+    report = kpis.compute(db(), start=start, end=end, department_id=department_id, actor=g.actor,
+                          clock=state().clock)
+    return render_template("reports/index.html", report=report, start=start, end=end,
+                           department_id=department_id, departments=org.list_departments(db()),
+                           formats=FORMATS, header=export.HEADER, table=export.rows(report))
+
+
+def _export_job(engine, actor: Actor, clock, site_name: str, fmt: str, start: date, end: date,
+                department_id: int | None):
+    def run(progress: Progress) -> JobResult:
+        progress.total(2)
+        with session_scope(engine) as session:
+            report = kpis.compute(session, start=start, end=end, department_id=department_id,
+                                  actor=actor, clock=clock)
+        progress.advance(message="Writing the file")
+        content = (report_pdf(report, site_name=site_name) if fmt == "pdf"
+                   else export.WRITERS[fmt](report))
+        progress.advance()
+        scope = report.department.code if report.department is not None else "all"
+        mimetype, suffix = FORMATS[fmt]
+        return JobResult(summary=f"KPI report {start.isoformat()} to {end.isoformat()} ({scope}) ready.",
+                         filename=f"kpis-{scope}-{start.isoformat()}-{end.isoformat()}.{suffix}",
+                         mimetype=mimetype, content=content)
+    return run
+
+
+@bp.post("/export")
+@login_required
+def export_report():
+    """Start an export of the KPIs as CSV, Excel or PDF."""
+    require(g.actor, "kpi.view")
+    fmt = request.form.get("format", "")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    start, end, department_id = _selection(request.form)
+    # Run the permission and period checks now, so mistakes show at once rather than in the job.
+    kpis.Period(start, end)
+    job = ui_state().jobs.submit(
+        kind="export", title=f"KPI export ({fmt.upper()})", owner_id=g.actor.user_id,
+        fn=_export_job(state().engine, g.actor, state().clock, state().config.site_name, fmt, start, end,
+                       department_id))
+    return redirect(url_for("jobs.detail", job_id=job.id), 303)
