@@ -2,7 +2,8 @@
 # Install what the test suite needs and run it.
 #   Debian packages: mosquitto, influxdb (influxd), postgresql, nginx, chromium + chromium-driver
 #   (installed when missing and root or passwordless sudo is available), then a virtualenv
-#   with the project and its test extras. Extra arguments go to pytest.
+#   with the project and its test extras; then the static checks (ruff), then pytest. Extra
+#   arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${WARDLINK_VENV:-.venv}"
@@ -46,4 +47,6 @@ if ! "$VENV/bin/python" -c 'import wardlink.hub, wardlink.edge, wardlink.hardwar
   "$VENV/bin/python" -m pip install --quiet -e '.[test]'
   touch "$VENV/.wardlink-test-installed"
 fi
+echo "Static checks: ruff check ."
+"$VENV/bin/ruff" check --quiet .
 exec "$VENV/bin/python" -m pytest "$@"

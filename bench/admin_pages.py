@@ -5,7 +5,8 @@ Fills a migrated database with 50,000 assets, 200,000 work orders, 1,000,000 aud
 through ``tests/servers.py``), then requests each main page many times as an administrator
 through the WSGI app in-process (round robin over the pages), and reports the p50/p95 server
 time per page. The baseline, measured in the same run, is the health endpoint (one
-``SELECT 1``): the cost of a request through the app's middleware with no page work. The target is p95 < 200 ms for every page.
+``SELECT 1``): the cost of a request through the app's middleware with no page work. The target is p95 < 200 ms
+for every page.
 
 The last line printed is one JSON object. Usage:
 
@@ -16,7 +17,6 @@ The last line printed is one JSON object. Usage:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 import statistics
@@ -122,7 +122,8 @@ def _work_orders(n: int, asset_ids: list[tuple[int, int]], rnd: random.Random):
         created = NOW - timedelta(minutes=rnd.randint(10, 3 * 365 * 24 * 60))
         state = rnd.choices(states, weights)[0]
         done = created + timedelta(hours=rnd.randint(1, 200)) if state in ("completed", "closed") else None
-        yield {"id": i + 1, "code": f"WO-{i + 1:06d}", "kind": rnd.choices(("corrective", "pm", "inspection"), (5, 4, 1))[0],
+        kind = rnd.choices(("corrective", "pm", "inspection"), (5, 4, 1))[0]
+        yield {"id": i + 1, "code": f"WO-{i + 1:06d}", "kind": kind,
                "state": state, "priority": rnd.choice(WORK_ORDER_PRIORITIES), "asset_id": asset_id,
                "department_id": dept, "title": f"Bench order {i}", "description": "", "source": "manual",
                "created_at": created, "updated_at": done or created,
@@ -135,7 +136,8 @@ def _audit(n: int, first_seq: int, asset_count: int, rnd: random.Random):
     for i in range(n):
         entity = rnd.choices(("asset", "work_order", "alert", "user"), (4, 5, 1, 0.2))[0]
         entity_id = (f"BA-{rnd.randrange(asset_count):06d}" if entity == "asset" else str(rnd.randint(1, 200_000)))
-        yield {"seq": first_seq + i, "at": NOW - timedelta(seconds=n - i), "actor": "bench", "action": f"{entity}.update",
+        yield {"seq": first_seq + i, "at": NOW - timedelta(seconds=n - i), "actor": "bench",
+               "action": f"{entity}.update",
                "entity": entity, "entity_id": entity_id, "before_json": None, "after_json": '{"note": "bench"}',
                "source_ip": None, "prev_hash": "0" * 64, "row_hash": "0" * 64}
 
@@ -144,7 +146,8 @@ def _alerts(n: int, asset_ids: list[tuple[int, int]], rnd: random.Random):
     for i in range(n):
         opened = NOW - timedelta(minutes=rnd.randint(1, 400_000))
         state = rnd.choices(("resolved", "acknowledged", "open"), (95, 3, 2))[0]
-        yield {"rule": "bench", "asset_id": rnd.choice(asset_ids)[0], "severity": rnd.choice(("info", "warning", "critical")),
+        yield {"rule": "bench", "asset_id": rnd.choice(asset_ids)[0],
+               "severity": rnd.choice(("info", "warning", "critical")),
                "state": state, "title": f"Bench alert {i}", "detail": "", "opened_at": opened, "ack_note": "",
                "resolution_note": "", "resolved_at": opened + timedelta(hours=1) if state == "resolved" else None}
 

@@ -45,7 +45,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 # _support (beside this file) also puts the repository and tests/ on sys.path.
@@ -220,7 +220,8 @@ WORKER = textwrap.dedent("""
     store.close()
     print("final " + json.dumps({"acked": stats.acked, "points_written": stats.points_written,
                                  "dead_lettered": stats.dead_lettered, "store_errors": stats.store_errors,
-                                 "pending": stats.pending, "last_error": stats.last_error, "cpu_s": round(cpu, 2), "gc_s": round(gc_time[0], 2), "threads": threads,
+                                 "pending": stats.pending, "last_error": stats.last_error, "cpu_s": round(cpu, 2),
+                                 "gc_s": round(gc_time[0], 2), "threads": threads,
                                  "rules": dict(rules.stats),
                                  "rules_call_ms": {"calls": len(calls), "p50": round(1000 * q(0.5), 1),
                                                    "p99": round(1000 * q(0.99), 1),
@@ -236,8 +237,8 @@ def build_database(url: str, gateways: int, channels: int, fridges: int) -> None
     upgrade(url)
     engine = open_engine(url)
     clock = SystemClock()
-    now = datetime.now(timezone.utc)
-    since = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    now = datetime.now(UTC)
+    since = datetime(2025, 1, 1, tzinfo=UTC)
     with session_scope(engine) as session:
         site = org.ensure_site(session, code="BENCH", name="Benchmark Hospital", actor=BENCH_ACTOR, clock=clock)
         wards = [org.ensure_department(session, site, code=code, name=f"Ward {code}", actor=BENCH_ACTOR,
@@ -334,7 +335,8 @@ def engine_throughput(db_path: Path, gateways: int, channels: int, fridges: int,
         fed += len(chunk)
     gc.unfreeze()
     engine.dispose()
-    return {"rules_engine_readings_per_s": round(fed / wall), "rules_engine_cpu_us_per_reading": round(1e6 * cpu / fed, 2),
+    return {"rules_engine_readings_per_s": round(fed / wall),
+            "rules_engine_cpu_us_per_reading": round(1e6 * cpu / fed, 2),
             "rules_engine_evaluations": evaluated, "rules_engine_batch": batch}
 
 
@@ -412,7 +414,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def run_phase(name: str, watcher: AlertWatcher, spec: dict, targets: list, workers: list["WorkerProcess"],
+def run_phase(name: str, watcher: AlertWatcher, spec: dict, targets: list, workers: list[WorkerProcess],
               show: bool) -> dict:
     """Publish one phase; return its injections' latencies and the achieved load."""
     spec = {**spec, "targets": targets, "client_id": f"bench-gateways-{name}"}

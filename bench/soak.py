@@ -79,7 +79,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +188,7 @@ def run_publisher(spec: dict) -> int:
 class Publisher:
     """A publisher process and what it last reported."""
 
-    started: list["Publisher"] = []  # every one, so that a failed run stops them all
+    started: list[Publisher] = []  # every one, so that a failed run stops them all
 
     def __init__(self, spec: dict, log_dir: Path) -> None:
         self.gateway = spec["gateway"]
@@ -250,8 +250,8 @@ def build_database(url: str, gateway_ids: list[str], channels: int, fridges: int
     engine = open_engine(url)
     clock = SystemClock()
     actor = Actor.system("soak")
-    now = datetime.now(timezone.utc)
-    since = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    now = datetime.now(UTC)
+    since = datetime(2025, 1, 1, tzinfo=UTC)
     with session_scope(engine) as session:
         site = org.ensure_site(session, code="SOAK", name="Soak Hospital", actor=actor, clock=clock)
         wards = [org.ensure_department(session, site, code=code, name=f"Ward {code}", actor=actor, clock=clock)
@@ -550,8 +550,10 @@ def main(argv=None) -> int:
     if not (0 < per_channel_rate <= 1000):
         parser.error("--rate: each channel gets rate/(gateways*channels) readings/s, which must be 0 < r <= 1000 "
                      "(timestamps are whole milliseconds)")
-    if not (1 <= args.per_message <= 5000) or args.minutes <= 0 or args.workers < 1 or args.sample_s <= 0 or args.baseline_s < 0:
-        parser.error("need 1 <= --per-message <= 5000, --minutes > 0, --workers >= 1, --sample-s > 0, --baseline-s >= 0")
+    if (not (1 <= args.per_message <= 5000) or args.minutes <= 0 or args.workers < 1 or args.sample_s <= 0
+            or args.baseline_s < 0):
+        parser.error("need 1 <= --per-message <= 5000, --minutes > 0, --workers >= 1, --sample-s > 0, "
+                     "--baseline-s >= 0")
 
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "tests"))
@@ -564,7 +566,7 @@ def main(argv=None) -> int:
     gateway_ids = [f"soak-{tag}-gw{g:02d}" for g in range(args.gateways)]
     client_ids = [f"soak-{tag}-ingest-{i}" for i in range(args.workers)]
     load_start = [round(x, 2) for x in os.getloadavg()]
-    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="wardlink-soak-") as tmp:
         work = Path(tmp)
         logs = work / "logs"

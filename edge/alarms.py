@@ -36,7 +36,7 @@ class Output:
             raise AttributeError(f"output {self.name!r}: driver has no {method}()")
         try:
             fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - a failed buzzer must not stop alarm evaluation
+        except Exception as exc:
             log.error("output %s: %s() failed: %s", self.name, method, exc)
 
     def on(self) -> None:
@@ -66,7 +66,7 @@ class Output:
         if close is not None:
             try:
                 close()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("closing output %s failed: %s", self.name, exc)
 
 

@@ -162,7 +162,7 @@ class Buffer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def open(self) -> "Buffer":
+    def open(self) -> Buffer:
         """Open (creating if needed) the database; move a corrupt file aside and start afresh."""
         if self._conn is not None:
             return self
@@ -257,7 +257,7 @@ class Buffer:
             log.warning("buffer checkpoint on close failed: %s", exc)
         self._close_conn()
 
-    def __enter__(self) -> "Buffer":
+    def __enter__(self) -> Buffer:
         return self.open()
 
     def __exit__(self, *exc) -> None:
@@ -599,7 +599,8 @@ class Buffer:
         return BufferStats(
             readings=self._readings, events=self._events, oldest_ts_ms=self.oldest_ts(),
             dropped=m.get("dropped", 0) or 0, dropped_events=m.get("dropped_events", 0) or 0,
-            used_bytes=self.used_bytes(), last_publish_ms=m.get("last_publish_ms"), published=m.get("published", 0) or 0,
+            used_bytes=self.used_bytes(), last_publish_ms=m.get("last_publish_ms"),
+            published=m.get("published", 0) or 0,
         )
 
     @property

@@ -424,7 +424,7 @@ def _quantities(registry, spec, params: Mapping | None) -> dict[str, str]:
         return dict(spec.quantities)
     try:
         return dict(registry.quantities(spec, params))
-    except Exception:  # noqa: BLE001 - the parameters' own problems are reported already
+    except Exception:
         return dict(spec.quantities)
 
 

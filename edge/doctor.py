@@ -79,7 +79,7 @@ class Doctor:
                       self.check_sensors, self.check_outputs, self.check_broker):
             try:
                 check()
-            except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
+            except Exception as exc:
                 self.add(check.__name__.removeprefix("check_"), "FAIL", f"check crashed: {type(exc).__name__}: {exc}")
         failed = sum(c.level == "FAIL" for c in self.checks)
         warned = sum(c.level == "WARN" for c in self.checks)
@@ -111,7 +111,8 @@ class Doctor:
             creds = resolve_credentials(self.config)
         except EdgeError as exc:
             path = self.config.broker.credentials_file
-            fix = f"chmod 600 {path}" if "mode" in str(exc) else "create the file with username=... and password=... lines, mode 0600"
+            fix = (f"chmod 600 {path}" if "mode" in str(exc)
+                   else "create the file with username=... and password=... lines, mode 0600")
             self.add("credentials", "FAIL", str(exc), fix)
             return
         if creds is None:
@@ -142,13 +143,15 @@ class Doctor:
         d = self.config.data_dir
         probe = d if d.exists() else d.parent
         if not probe.exists() or not os.access(probe, os.W_OK):
-            self.add("data_dir", "FAIL", f"{d} cannot be created or written", f"mkdir -p {d} and give the service user write access")
+            self.add("data_dir", "FAIL", f"{d} cannot be created or written",
+                     f"mkdir -p {d} and give the service user write access")
             return
         free = shutil.disk_usage(probe).free
         need = max(MIN_FREE_BYTES, self.config.buffer.max_bytes // 4)
         if free < need:
             self.add("disk", "FAIL" if free < MIN_FREE_BYTES else "WARN",
-                     f"{free / 1e6:.0f} MB free on {probe}; the buffer may grow to {self.config.buffer.max_bytes / 1e6:.0f} MB",
+                     f"{free / 1e6:.0f} MB free on {probe}; "
+                     f"the buffer may grow to {self.config.buffer.max_bytes / 1e6:.0f} MB",
                      "free disk space or lower buffer.max_bytes")
         else:
             self.add("disk", "OK", f"{free / 1e6:.0f} MB free on {probe}")
@@ -165,7 +168,8 @@ class Doctor:
         """Check the clock is plausible and synchronised (timedatectl)."""
         now = time.time()
         if now * 1000 < MIN_TIMESTAMP_MS or now < PLAUSIBLE_EPOCH_S:
-            self.add("clock", "FAIL", f"system time {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now))} UTC is not set",
+            shown = time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now))
+            self.add("clock", "FAIL", f"system time {shown} UTC is not set",
                      "enable NTP (timedatectl set-ntp true) or add an RTC; the hub refuses readings from before 2000")
             return
         synced = _ntp_synchronized()
@@ -173,7 +177,8 @@ class Doctor:
             self.add("clock", "WARN", "cannot tell whether the clock is synchronised (no timedatectl)",
                      "run an NTP client (systemd-timesyncd, chrony)")
         elif not synced:
-            self.add("clock", "WARN", "clock is not NTP-synchronised", "timedatectl set-ntp true; check the NTP server is reachable")
+            self.add("clock", "WARN", "clock is not NTP-synchronised",
+                     "timedatectl set-ntp true; check the NTP server is reachable")
         else:
             self.add("clock", "OK", "NTP-synchronised")
 
@@ -204,7 +209,7 @@ class Doctor:
                     self.add(f"sensor {names}", "FAIL", f"{first.driver} did not answer within {self.timeout:g} s",
                              "check wiring and power; a stuck bus needs a power cycle")
                     continue
-                except Exception as exc:  # noqa: BLE001 - every driver error is reported
+                except Exception as exc:
                     self.add(f"sensor {names}", "FAIL", f"{first.driver}: {type(exc).__name__}: {exc}",
                              _sensor_fix(first.driver, exc))
                     continue
@@ -234,7 +239,7 @@ class Doctor:
                 try:
                     dev = registry.open_device(out.driver, out.params, backend)
                     dev.close()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     self.add(f"output {name}", "FAIL", f"{out.driver}: {exc}", "check the pin number and wiring")
                 else:
                     self.add(f"output {name}", "OK", f"{out.driver} opened")
@@ -322,7 +327,8 @@ def _open_and_read(registry, driver, params, backend, emulate):
 
 
 _SENSOR_FIXES: dict[str, str] = {
-    "DeviceAbsentError": "nothing answers: check wiring, power, the address/device_id (i2cdetect -y 1, ls /sys/bus/w1/devices)",
+    "DeviceAbsentError": ("nothing answers: check wiring, power, the address/device_id "
+                          "(i2cdetect -y 1, ls /sys/bus/w1/devices)"),
     "NackError": "the device does not acknowledge: check address, pull-ups and cable length",
     "CRCError": "checksum errors: check cable length, pull-up resistor and interference",
     "SensorTimeoutError": "the conversion did not finish: check power and wiring",

@@ -125,7 +125,7 @@ def fetch(hub_url: str, token: str, *, ca_file: Path | None = None, timeout: flo
         raise EnrollmentError(f"cannot reach the hub at {base}: {reason}") from None
     except ssl.SSLError as exc:
         raise EnrollmentError(f"TLS with the hub at {base} failed: {exc}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise EnrollmentError(f"the hub at {base} did not answer within {timeout:g} s") from None
     except OSError as exc:
         raise EnrollmentError(f"cannot reach the hub at {base}: {exc}") from None

@@ -32,7 +32,7 @@ from wardlink import mqtt as mqtt_adapter
 from wardlink.clock import Clock, now_ms
 from wardlink.mqtt import TLS, MQTTError, MQTTNotConnected, Will
 from wardlink.protocol import (
-    CommandResult, Event, EventBatch, Kind, PayloadTooLarge, Reading, Status, TelemetryBatch, encode,
+    CommandResult, EventBatch, Kind, PayloadTooLarge, Reading, Status, TelemetryBatch, encode,
     subscription, topic,
 )
 from wardlink.retry import Backoff
@@ -263,14 +263,14 @@ class Forwarder:
             try:
                 await asyncio.wait_for(self._publish_and_wait(self._topic_status, encode(offline), retain=True),
                                        max(0.2, deadline - time.monotonic()))
-            except (asyncio.TimeoutError, BrokerError) as exc:
+            except (TimeoutError, BrokerError) as exc:
                 log.warning("offline status not acknowledged before shutdown: %s", exc or "timeout")
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+            except (asyncio.CancelledError, Exception):
                 pass
         # Deletes for PUBACKs that arrived during shutdown.
         await self._flush_acks()
@@ -435,7 +435,7 @@ class Forwarder:
             result = self.on_inbound(topic_name, payload)
             if asyncio.iscoroutine(result):
                 asyncio.ensure_future(result)
-        except Exception:  # noqa: BLE001 - a bad message must not stop the network loop
+        except Exception:
             log.exception("handling message on %s failed", topic_name)
 
     # ------------------------------------------------------------------ publishing

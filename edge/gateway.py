@@ -169,7 +169,7 @@ class Gateway:
         for name, out in self.config.outputs.items():
             try:
                 outputs[name] = Output(name, self.open_device(out.driver, out.params))
-            except Exception as exc:  # noqa: BLE001 - a missing buzzer must not stop sampling
+            except Exception as exc:
                 log.error("output %s (%s) cannot be opened: %s; alarms on it will only raise events",
                           name, out.driver, exc)
                 self.emit_event(Event("output.error", now_ms(self.clock), None, "warning",
@@ -235,7 +235,7 @@ class Gateway:
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping regardless
+            except (asyncio.CancelledError, Exception):
                 pass
         if self.sampler is not None:
             await self.sampler.drain(timeout=3.0)
@@ -300,7 +300,7 @@ class Gateway:
             return f"no buffer commit for {stalled:.0f} s"
         return None
 
-    async def __aenter__(self) -> "Gateway":
+    async def __aenter__(self) -> Gateway:
         await self.start()
         return self
 

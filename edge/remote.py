@@ -190,7 +190,7 @@ class RemoteControl:
                 ok = True
             except (CommandError, ConfigError) as exc:
                 ok, detail = False, str(exc)
-            except Exception as exc:  # noqa: BLE001 - report, never crash the loop
+            except Exception as exc:
                 log.exception("command %s failed", name)
                 ok, detail = False, f"{type(exc).__name__}: {exc}"
             result = CommandResult(gw.config.gateway_id, cmd.id, name, ok, now_ms(gw.clock), detail[:2000])

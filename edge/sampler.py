@@ -75,7 +75,7 @@ class DeviceHandle:
         if device is not None:
             try:
                 device.close()
-            except Exception as exc:  # noqa: BLE001 - closing must never stop a shutdown
+            except Exception as exc:
                 log.warning("closing %s failed: %s", self.label, exc)
 
 
@@ -249,10 +249,10 @@ class Sampler:
             future.add_done_callback(lambda f, h=handle: self._read_finished(h))
             try:
                 values = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.stats.timeouts += 1
                 error = f"read timed out after {timeout:g} s"
-            except Exception as exc:  # noqa: BLE001 - every driver failure becomes a bad reading
+            except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
         readings: list[SampledReading] = []
         for state in states:

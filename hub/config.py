@@ -101,7 +101,7 @@ class HubConfig:
         except OSError as exc:
             raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
 
-    def with_overrides(self, **changes: Any) -> "HubConfig":
+    def with_overrides(self, **changes: Any) -> HubConfig:
         """Return a copy with ``changes`` applied and validated."""
         return load_config(base=self, overrides=changes)
 

@@ -93,7 +93,8 @@ def _path(value: str | None, base: Path) -> Path | None:
     return path if path.is_absolute() else base / path
 
 
-def parse_settings(data: Mapping[str, Any], *, source: str = "settings", base: Path | None = None) -> EnrollmentSettings:
+def parse_settings(data: Mapping[str, Any], *, source: str = "settings",
+                   base: Path | None = None) -> EnrollmentSettings:
     """Validate a parsed settings document; errors name the key and what is allowed."""
     base = base or Path.cwd()
     unknown = sorted(set(data) - {"gateways", "broker_admin"})

@@ -22,8 +22,8 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-import servers  # noqa: E402
-from servers import (  # noqa: E402 - the path line above makes `servers` importable
+import servers
+from servers import (
     InfluxDatabase,
     InfluxServer,
     MosquittoServer,
@@ -167,7 +167,7 @@ def postgres_server(tmp_path_factory):
     server = _build(PostgresServer, tmp_path_factory.mktemp("postgres"))
     try:
         try:
-            import psycopg  # noqa: F401 - readiness checks and helpers need it
+            import psycopg
         except ImportError:
             _missing(ServerNotFound("python module psycopg", "pypi:psycopg[binary]"))
         yield server.start()

@@ -155,7 +155,7 @@ def _stop_all_live() -> None:
     for server in list(_live):
         try:
             server.stop(timeout=5)
-        except Exception:  # noqa: BLE001 - interpreter exit; stop as many as possible
+        except Exception:
             pass
 
 
@@ -318,7 +318,7 @@ class _ProcessServer:
             try:
                 if self._is_ready() and self._proc.poll() is None:
                     return None
-            except Exception:  # noqa: BLE001 - any probe failure just means "not yet"
+            except Exception:
                 pass
             if time.monotonic() >= deadline:
                 return f"not ready after {timeout:.0f} s"
@@ -1069,7 +1069,7 @@ class SmtpSink:
         """Return True while the server accepts connections."""
         return self._controller is not None
 
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
         """Refuse senders until they logged in, when credentials are configured."""
         if self.credentials is not None and not session.authenticated:
             return "530 5.7.0 Authentication required"
@@ -1077,7 +1077,7 @@ class SmtpSink:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+    async def handle_DATA(self, server, session, envelope):
         """Store the message and acknowledge it."""
         message = email.message_from_bytes(envelope.original_content or envelope.content,
                                            policy=email.policy.default)

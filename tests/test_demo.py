@@ -66,7 +66,7 @@ class DemoProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-                raise AssertionError("demo did not stop within 30 s of SIGTERM")
+                raise AssertionError("demo did not stop within 30 s of SIGTERM") from None
         self.log.close()
         return self.proc.returncode
 

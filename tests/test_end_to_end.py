@@ -141,7 +141,7 @@ def test_readings_flow_from_emulated_sensors_to_both_stores_and_the_api(tmp_path
 
         # Physically plausible values show the bytes went through the real drivers.
         values = {}
-        for channel, ts, value in sorted(published, key=lambda r: r[1]):
+        for channel, _ts, value in sorted(published, key=lambda r: r[1]):
             values[channel] = value
         assert 2.0 < values["fridge1.temp"] < 8.0
         assert values["fridge1.door"] in (0.0, 1.0)

@@ -23,7 +23,7 @@ from wardlink.mqtt import (TLS, BrokerURL, MQTTAuthError, MQTTError, MQTTNotConn
 
 
 def _cert(subject: str, issuer_key, issuer: x509.Name | None, key, *, ca: bool) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -135,7 +135,7 @@ def test_the_last_will_is_published_when_a_client_vanishes_and_return_codes_beco
     assert subscribed.wait(10)
     dying = adapter.make_client("t-dying", clean_session=True, will=Will("wl/will/t-dying", b"offline"))
     adapter.connect(dying, host, port, 10)
-    dying._sock_close()  # vanish without DISCONNECT: the broker publishes the will  # noqa: SLF001
+    dying._sock_close()  # vanish without DISCONNECT: the broker publishes the will
     dying.loop_stop()
     try:
         assert arrived.wait(10), "the broker published the Last Will"

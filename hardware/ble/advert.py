@@ -50,7 +50,7 @@ class Advertisement:
 
     @classmethod
     def build(cls, address: str, rssi: int, ts: float, *, service_data=None, manufacturer_data=None,
-              name: str | None = None, gateway: str | None = None) -> "Advertisement":
+              name: str | None = None, gateway: str | None = None) -> Advertisement:
         """Return an Advertisement with the address and UUIDs normalised."""
         return cls(
             normalize_mac(address),

@@ -148,7 +148,7 @@ class ReplayRadio(Radio):
         with self._pump_lock:
             self._sources.append(source)
 
-    def play(self, records: Iterable[Advertisement], *, loop: bool = False) -> "ReplaySource":
+    def play(self, records: Iterable[Advertisement], *, loop: bool = False) -> ReplaySource:
         """Attach recorded advertisements, shifted to start now; return the source."""
         source = ReplaySource(list(records), start=self.clock.now(), loop=loop)
         self.add_source(source)

@@ -36,7 +36,7 @@ class Framing:
     end_marker: bytes | None = None
 
     @classmethod
-    def from_config(cls, spec: Mapping | None, key: str = "framing") -> "Framing":
+    def from_config(cls, spec: Mapping | None, key: str = "framing") -> Framing:
         """Validate a ``framing`` config mapping; errors name the key and allowed values."""
         spec = dict(spec or {})
         unknown = set(spec) - set(_FIELDS)

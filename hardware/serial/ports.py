@@ -27,7 +27,7 @@ class SerialSettings:
     stopbits: int = 1
 
     @classmethod
-    def from_params(cls, params) -> "SerialSettings":
+    def from_params(cls, params) -> SerialSettings:
         """Take the serial settings out of validated driver parameters."""
         return cls(params["port"], params["baudrate"], params["bytesize"], params["parity"], params["stopbits"])
 
@@ -84,7 +84,7 @@ def open_real(backend, settings: SerialSettings) -> SerialLine:
 
 
 # backend -> {port name: emulator}; weak so a closed, dropped backend frees its emulators.
-_EMULATORS: "weakref.WeakKeyDictionary[object, dict[str, object]]" = weakref.WeakKeyDictionary()
+_EMULATORS: weakref.WeakKeyDictionary[object, dict[str, object]] = weakref.WeakKeyDictionary()
 
 
 def install(backend, port: str, factory):

@@ -41,7 +41,7 @@ class PtyPair:
             for fd in (self.master_fd, self.slave_fd):
                 os.close(fd)
 
-    def __enter__(self) -> "PtyPair":
+    def __enter__(self) -> PtyPair:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -67,7 +67,7 @@ class PtyEmulator:
         self._lock = threading.Lock()
         self.error: BaseException | None = None
 
-    def start(self) -> "PtyEmulator":
+    def start(self) -> PtyEmulator:
         """Start serving; return self so ``emu = Emulator().start()`` reads naturally."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)

@@ -2,7 +2,8 @@
 
 Every :class:`wardlink.protocol.ProtocolError` (its ``reason`` is the code stored here) and
 every message a store refused (``store_rejected``: the telemetry store refused its points, or
-the relational store its rows) becomes a dead letter. The message is then acknowledged: the broker would otherwise re-deliver it forever. Identical
+the relational store its rows) becomes a dead letter. The message is then acknowledged: the
+broker would otherwise re-deliver it forever. Identical
 messages (same topic and payload) share one row whose ``count`` grows.
 """
 
@@ -50,7 +51,7 @@ class DeadLetter:
 
     @classmethod
     def of(cls, topic: str, payload: bytes, *, reason: str, detail: str, received_ms: int,
-           gateway: str | None = None, limit: int = DEFAULT_PAYLOAD_LIMIT) -> "DeadLetter":
+           gateway: str | None = None, limit: int = DEFAULT_PAYLOAD_LIMIT) -> DeadLetter:
         """Build a dead letter, keeping at most ``limit`` bytes of ``payload``."""
         digest = hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()
         # The payload is kept as bytes (a binary column takes anything); the text fields are made

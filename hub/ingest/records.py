@@ -110,7 +110,7 @@ class IngestRecords:
         """Return each gateway boot's batch-sequence row: what arrived, what is missing, what was asked for."""
         return self._read(sequence.list_sequences, "read batch sequences", gateway)
 
-    def check_sequences(self, now_ms: int, policy: "sequence.SequencePolicy") -> list["sequence.ResendRequest"]:
+    def check_sequences(self, now_ms: int, policy: sequence.SequencePolicy) -> list[sequence.ResendRequest]:
         """Claim the resend requests due at ``now_ms`` (wall-clock ms); give up hopeless gaps."""
         try:
             return sequence.check(self.engine, now_ms, policy)

@@ -292,7 +292,7 @@ class IngestWorker:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "IngestWorker":
+    def start(self) -> IngestWorker:
         """Open the records, start the writer thread and connect to the broker in the background."""
         if self._started:
             return self
@@ -376,7 +376,7 @@ class IngestWorker:
         self.start()
         self._stopped.wait()
 
-    def __enter__(self) -> "IngestWorker":
+    def __enter__(self) -> IngestWorker:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -469,7 +469,7 @@ class IngestWorker:
         if not due:
             return
         now = self._now_ms()
-        for gateway, (boot, seq) in due.items():
+        for gateway, (_boot, seq) in due.items():
             command = protocol.Command("resend-from", str(uuid.uuid4()), now, {"seq": seq + 1})
             client.publish(protocol.topic(gateway, Kind.CMD, "resend-from"), protocol.encode(command), qos=1)
         self._resend_commands += len(due)

@@ -110,7 +110,7 @@ class Dispatcher:
             detail = notifier.send(Notification.from_payload(payload))
         except DeliveryRejected as exc:
             return "reject", str(exc)
-        except Exception as exc:  # noqa: BLE001 - any notifier failure is retried, never raised
+        except Exception as exc:
             return "retry", f"{exc.__class__.__name__}: {exc}"
         return "sent", detail or "sent"
 
@@ -180,7 +180,7 @@ class Dispatcher:
         """Wake the background thread (after the engine queued notifications)."""
         self._wake.set()
 
-    def start(self, poll_s: float = 5.0) -> "Dispatcher":
+    def start(self, poll_s: float = 5.0) -> Dispatcher:
         """Deliver in a background thread, every ``poll_s`` seconds or when kicked."""
         if self._thread is not None:
             return self
@@ -190,7 +190,7 @@ class Dispatcher:
             while not self._stop.is_set():
                 try:
                     self.run_pending()
-                except Exception:  # noqa: BLE001 - keep delivering; the log says what broke
+                except Exception:
                     log.exception("notification dispatcher pass failed")
                 self._wake.wait(poll_s)
                 self._wake.clear()
@@ -214,10 +214,10 @@ class Dispatcher:
         for notifier in self.notifiers.values():
             try:
                 notifier.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("closing notifier %s failed", getattr(notifier, "name", "?"))
 
-    def __enter__(self) -> "Dispatcher":
+    def __enter__(self) -> Dispatcher:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -8,7 +8,6 @@ STARTTLS is an error, never a silent fall-back to plain text.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -86,7 +85,7 @@ class EmailNotifier:
         except smtplib.SMTPResponseException as exc:
             error = DeliveryRejected if 500 <= exc.smtp_code < 600 else NotifyError
             raise error(f"SMTP server said {exc.smtp_code} {_text(exc.smtp_error)}") from None
-        except (smtplib.SMTPException, ssl.SSLError, socket.timeout, OSError) as exc:
+        except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
             if isinstance(exc, NotifyError):
                 raise
             raise NotifyError(f"cannot send via {self.host}:{self.port}: {exc.__class__.__name__}: {exc}") from None

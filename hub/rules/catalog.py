@@ -87,7 +87,7 @@ class Catalog:
         with self._lock:
             self._loaded_at = self._full_at = None
 
-    def refresh(self) -> "Catalog":
+    def refresh(self) -> Catalog:
         """Reload from the store if it changed since the last load (checked every ``refresh_s``); return self."""
         with self._lock:
             now = self._clock.monotonic()

@@ -36,7 +36,7 @@ import threading
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Engine, func, or_, select
@@ -83,7 +83,7 @@ class CompiledRule:
     work_order: Mapping[str, Any] | None
 
     @classmethod
-    def from_row(cls, row: Rule) -> "CompiledRule":
+    def from_row(cls, row: Rule) -> CompiledRule:
         """Validate a stored rule and build it."""
         spec = RuleSpec.from_row(row)
         return cls(row.id, spec.name, spec.kind, spec.severity, spec.title, spec.evaluator(),
@@ -555,7 +555,7 @@ class RulesEngine:
                     produced: list[Routed] = []
                     try:
                         evaluated, duplicates = job.run(doc, produced.extend)
-                    except Exception:  # noqa: BLE001 - one broken rule must not stop the others
+                    except Exception:
                         outcome.errors += 1
                         self.stats["evaluation_errors"] += 1
                         log.exception("rule %s failed on %s; its state is left as it was", job.rule.name, job.key)
@@ -588,7 +588,7 @@ class RulesEngine:
         return outcome
 
     @staticmethod
-    def _write_documents(session: Session, moved: dict[tuple[int, str], tuple[bool, "_Job", dict]],
+    def _write_documents(session: Session, moved: dict[tuple[int, str], tuple[bool, _Job, dict]],
                          now: Any) -> None:
         """Store the states in ``moved``: new keys inserted, the others updated, in bulk."""
         if not moved:
@@ -633,7 +633,7 @@ class RulesEngine:
                 self._store(row, job, doc, applier)
         except SQLAlchemyError:
             raise
-        except Exception:  # noqa: BLE001 - one broken rule must not stop the others
+        except Exception:
             outcome.errors += 1
             self.stats["evaluation_errors"] += 1
             log.exception("rule %s failed on %s; its state is left as it was", job.rule.name, job.key)
@@ -700,7 +700,7 @@ class RulesEngine:
         heard, deaf = {}, False
         if any(r.evaluator.scope == "gateway" for r in ticking):
             heard = gateway_links.heard_at(self._db)
-            deaf = gateway_links.ingest_deaf(self._db, datetime.fromtimestamp(now / 1000, timezone.utc),
+            deaf = gateway_links.ingest_deaf(self._db, datetime.fromtimestamp(now / 1000, UTC),
                                              timedelta(seconds=self.stall_min_s))
         try:
             with self._lock, session_scope(self._db) as session:
@@ -720,7 +720,7 @@ class RulesEngine:
         if deliver and self.dispatcher is not None:
             try:
                 report = self.dispatcher.run_pending()
-            except Exception:  # noqa: BLE001 - delivery problems never stop the rules
+            except Exception:
                 self.stats["delivery_errors"] += 1
                 log.exception("notification delivery failed; the outbox keeps the rows for the next tick")
             else:
@@ -740,7 +740,7 @@ class RulesEngine:
             horizon = now - self._shortest_silence_ms(rule)
             stmt = stmt.where(RuleState.active.is_(False),
                               or_(RuleState.last_ts_ms.is_(None), RuleState.last_ts_ms < horizon,
-                                  RuleState.updated_at < datetime.fromtimestamp(horizon / 1000, timezone.utc)))
+                                  RuleState.updated_at < datetime.fromtimestamp(horizon / 1000, UTC)))
         rows = {row.key: row for row in session.scalars(stmt.order_by(RuleState.key).with_for_update())}
         if rule.kind == "channel_silent":
             known = set(session.scalars(select(RuleState.key).where(RuleState.rule_id == rule.id)))
@@ -761,10 +761,10 @@ class RulesEngine:
         intervals: dict[str, list[float | None]] = defaultdict(list)
         for info in self.catalog.channels.values():
             intervals[info.gateway].append(info.interval_s)
-        moment = datetime.fromtimestamp(now / 1000, timezone.utc)
+        moment = datetime.fromtimestamp(now / 1000, UTC)
         stalls = {}
         for gateway, row in gateways.items():
-            last = datetime.fromtimestamp(row.status_ms / 1000, timezone.utc)
+            last = datetime.fromtimestamp(row.status_ms / 1000, UTC)
             if gateway in heard:
                 last = max(last, heard[gateway])
             link = gateway_links.judge_link(row.state, last, moment,
@@ -837,7 +837,7 @@ class RulesEngine:
         """Release nothing held: the engine keeps no connections of its own (idempotent)."""
         self._rules = None
 
-    def __enter__(self) -> "RulesEngine":
+    def __enter__(self) -> RulesEngine:
         return self
 
     def __exit__(self, *exc) -> None:

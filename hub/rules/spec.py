@@ -95,7 +95,7 @@ class RuleSpec:
         }
 
     @classmethod
-    def from_row(cls, row: Rule) -> "RuleSpec":
+    def from_row(cls, row: Rule) -> RuleSpec:
         """Rebuild (and re-validate) a definition from its stored row."""
         entry = {"name": row.name, "kind": row.kind, "severity": row.severity, "title": row.title,
                  "description": row.description, "enabled": row.enabled, "match": row.match or {},

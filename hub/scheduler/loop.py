@@ -108,7 +108,7 @@ class Scheduler:
         started = utc_now(self.clock)
         try:
             summary = job.run(self.context) or {}
-        except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
+        except Exception as exc:
             log.exception("scheduler job %s failed", job.name)
             report.failed[job.name] = f"{type(exc).__name__}: {exc}"
             self._record(job.name, started, ok=False, error=report.failed[job.name], summary={})

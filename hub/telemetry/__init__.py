@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 
-def open_store(config: "HubConfig") -> TelemetryStore:
+def open_store(config: HubConfig) -> TelemetryStore:
     """Open the telemetry store the config names (``telemetry = "sqlite"`` or ``"influxdb"``)."""
     if config.telemetry == "influxdb":
         from wardlink.hub.telemetry.influx import InfluxStore

@@ -289,7 +289,7 @@ class InfluxStore:
                 session.close()
             self._sessions.clear()
 
-    def __enter__(self) -> "InfluxStore":
+    def __enter__(self) -> InfluxStore:
         return self
 
     def __exit__(self, *exc) -> None:

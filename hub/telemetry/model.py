@@ -61,7 +61,7 @@ class Point(NamedTuple):
 
     @classmethod
     def of(cls, measurement: str, tags: Mapping[str, str], ts_ms: int, value: float | None,
-           quality: str = "good", late: bool = False) -> "Point":
+           quality: str = "good", late: bool = False) -> Point:
         """Build a point from a tag mapping, sorting the tags into canonical order."""
         return cls(measurement, canonical_tags(tags), ts_ms, value, quality, late)
 

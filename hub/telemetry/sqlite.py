@@ -387,7 +387,7 @@ class SQLiteStore:
                 conn.close()
             self._readers.clear()
 
-    def __enter__(self) -> "SQLiteStore":
+    def __enter__(self) -> SQLiteStore:
         return self
 
     def __exit__(self, *exc) -> None:

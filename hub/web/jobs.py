@@ -152,7 +152,7 @@ class JobRegistry:
             result = fn(Progress(job, self._cancelled))
         except HubError as exc:  # expected failures: their message is meant for the user
             self._finish(job, error=str(exc))
-        except Exception:  # noqa: BLE001 - a job must never take the pool thread down
+        except Exception:
             log.exception("job %s (%s) failed", job.id, job.kind)
             self._finish(job, error="the job failed on the server; the error has been logged")
         else:

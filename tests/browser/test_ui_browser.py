@@ -22,17 +22,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 
-from relational_support import GATEWAY, T0_S, hub_config, password, seeded_sqlite_url  # noqa: E402
-from test_ui_jobs import decode_pdf_qr_codes  # noqa: E402
+from relational_support import GATEWAY, T0_S, hub_config, password, seeded_sqlite_url
+from test_ui_jobs import decode_pdf_qr_codes
 
-from wardlink.hub.db import open_engine, session_scope  # noqa: E402
-from wardlink.hub.demo import free_port  # noqa: E402
-from wardlink.hub.services.alerts import records as alerts  # noqa: E402
+from wardlink.hub.db import open_engine, session_scope
+from wardlink.hub.demo import free_port
+from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.maintenance import workorders
-from wardlink.hub.telemetry import Point  # noqa: E402
-from wardlink.hub.telemetry.sqlite import SQLiteStore  # noqa: E402
-from wardlink.hub.web import make_server  # noqa: E402
-from wardlink.clock import ManualClock  # noqa: E402
+from wardlink.hub.telemetry import Point
+from wardlink.hub.telemetry.sqlite import SQLiteStore
+from wardlink.hub.web import make_server
+from wardlink.clock import ManualClock
 
 CHROMIUM = os.environ.get("WARDLINK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -50,8 +50,8 @@ def _require_tools():
         ("chromium", os.path.exists(CHROMIUM)), ("pdftoppm (poppler-utils)", shutil.which("pdftoppm")))
         if not ok]
     try:
-        import playwright.sync_api  # noqa: F401
-        import pyzbar.pyzbar  # noqa: F401
+        import playwright.sync_api
+        import pyzbar.pyzbar
     except ImportError as exc:  # libzbar0 missing raises ImportError too
         missing.append(str(exc))
     if missing:

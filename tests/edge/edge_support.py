@@ -178,7 +178,7 @@ class Sink:
         with self._lock:
             return [e for e in self.events if e.type == etype]
 
-    def wait_for(self, predicate: Callable[["Sink"], bool], timeout: float, what: str) -> None:
+    def wait_for(self, predicate: Callable[[Sink], bool], timeout: float, what: str) -> None:
         """Wait until ``predicate(sink)`` holds."""
         wait_until(lambda: predicate(self), timeout, what)
 
@@ -212,7 +212,7 @@ emulate = { kind = "constant", value = 4.0 }
 """
 
 
-def explain_missing(data_dir: Path, sink: "Sink") -> str:
+def explain_missing(data_dir: Path, sink: Sink) -> str:
     """Describe journaled readings the sink never got: still buffered, or gone."""
     conn = sqlite3.connect(data_dir / "journal.db", timeout=10)
     rows = conn.execute("SELECT row_id, channel, ts FROM readings").fetchall()

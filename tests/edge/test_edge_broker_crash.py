@@ -56,7 +56,7 @@ def stored(store: SQLiteStore, wanted: set[tuple[str, int]]) -> set[tuple[str, i
 def published(data_dir) -> int:
     try:
         return read_stats(data_dir).published
-    except Exception:  # noqa: BLE001 - the buffer file is not there yet
+    except Exception:
         return 0
 
 

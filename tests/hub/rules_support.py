@@ -85,7 +85,7 @@ class HookServer:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server hook name
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with owner._lock:
                     owner.requests.append((dict(self.headers), body))

@@ -8,7 +8,7 @@ from datetime import timedelta
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from relational_support import GATEWAY, actor, clock, engine  # noqa: F401 - fixtures
+from relational_support import GATEWAY, actor, clock, engine
 from rules_support import alerts, make_engine, outbox, point, series
 from sqlalchemy import func, select
 

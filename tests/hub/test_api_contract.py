@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from relational_support import clock, web  # noqa: F401
+from relational_support import clock, web
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.services.people import users

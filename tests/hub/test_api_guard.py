@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 
 import pytest
-from relational_support import clock, csrf_from, web  # noqa: F401
+from relational_support import clock, csrf_from, web
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.services.people import users

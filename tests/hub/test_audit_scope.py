@@ -3,7 +3,7 @@ that department's rows, on the page and through the API; administrators read eve
 
 from __future__ import annotations
 
-from relational_support import clock, csrf_from, web  # noqa: F401
+from relational_support import clock, csrf_from, web
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.services.people import org

@@ -138,7 +138,7 @@ def test_concurrent_writers_never_fork_the_chain(audit_engine):
                 with session_scope(audit_engine) as session:
                     append(session, at=AT, actor=f"w{n}", actor_id=None, action="x", entity="e",
                            entity_id=str(i))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]

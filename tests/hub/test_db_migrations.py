@@ -12,7 +12,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer
                         Table, Text, UniqueConstraint, inspect, text)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-import wardlink.hub.db.models  # noqa: F401 - registers the tables
+import wardlink.hub.db.models
 from wardlink.hub.db import (Base, check_current, current_revision, downgrade, head_revision, open_engine,
                     session_scope, upgrade)
 from wardlink.hub.errors import ConfigError, StoreError

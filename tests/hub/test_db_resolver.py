@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from relational_support import GATEWAY, T0_MS, clock, engine  # noqa: F401 - fixtures
+from relational_support import GATEWAY, T0_MS, clock, engine
 
 from wardlink.hub.db import open_engine, session_scope
 from wardlink.hub.db.resolver import DbResolver

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from relational_support import GATEWAY, clock, engine, hub_config, login  # noqa: F401
+from relational_support import GATEWAY, clock, engine, hub_config, login
 from rules_support import alerts, install_rules
 from sqlalchemy import select
 
@@ -162,6 +162,7 @@ def test_a_frozen_gateway_is_stalled_and_alerted_until_it_is_heard_again(tmp_pat
         for url in ("/gateways", f"/gateways/{GATEWAY}"):
             page = web.get(url).text
             assert "gateway-stalled" in page and ">Stalled<" in page, url
+            assert f'datetime="{since_iso}"' in page, url
             assert "nothing heard since" in page and "data-local" in page, url
             assert "gateway-online" not in page, url
         dashboard = web.get("/").text

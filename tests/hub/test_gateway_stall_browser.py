@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from browser_support import served_hub, signed_in_browser
-from relational_support import GATEWAY, clock, hub_config  # noqa: F401
+from relational_support import GATEWAY, clock, hub_config
 
 from wardlink.hub.db import open_engine, session_scope
 from wardlink.hub.services.gateways import registry as gateways

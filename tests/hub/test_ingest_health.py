@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from relational_support import clock, login, web  # noqa: F401
+from relational_support import clock, login, web
 
 from wardlink.hub.ingest import IngestRecords, IngestWorker, StaticResolver
 from wardlink.hub.telemetry.influx import InfluxStore

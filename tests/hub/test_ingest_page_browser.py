@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from browser_support import served_hub, signed_in_browser
-from relational_support import clock, hub_config  # noqa: F401
+from relational_support import clock, hub_config
 
 from wardlink.hub.db.engine import open_engine
 from wardlink.hub.ingest import IngestRecords

@@ -13,7 +13,7 @@ import threading
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from relational_support import GATEWAY, T0_S, clock, engine, login, web  # noqa: F401 - fixtures
+from relational_support import GATEWAY, T0_S, clock, engine, login, web
 from rules_support import alerts, install_rules
 
 from wardlink.hub.db.resolver import DbResolver

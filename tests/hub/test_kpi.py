@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 from pm_support import at, utc
-from relational_support import clock, engine, session, web  # noqa: F401
+from relational_support import clock, engine, session, web
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope
@@ -141,9 +141,9 @@ def build_services(session) -> int:
     return dept.id
 
 
-def _report(session, department_id, now=at(2026, 1, 20)):
+def _report(session, department_id, now=None):
     return kpis.compute(session, start=START, end=END, department_id=department_id, actor=None,
-                        clock=ManualClock(now))
+                        clock=ManualClock(now or at(2026, 1, 20)))
 
 
 def test_repair_kpis_match_the_hand_computed_figures(session):

@@ -7,7 +7,7 @@ import json
 import threading
 
 import pytest
-from relational_support import clock, engine  # noqa: F401 - fixtures
+from relational_support import clock, engine
 from rules_support import HookServer, alerts, make_engine, outbox, point
 
 from wardlink.hub.notify.dispatcher import Dispatcher

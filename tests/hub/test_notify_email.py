@@ -110,7 +110,7 @@ class _TlsSink:
         self.received = []
         self.done = threading.Event()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+    async def handle_DATA(self, server, session, envelope):
         self.received.append((envelope.content, session.ssl is not None))
         self.done.set()
         return "250 OK"

@@ -3,7 +3,7 @@ one folded column kept in step with every write (and filled for existing rows by
 
 from __future__ import annotations
 
-from relational_support import actor, clock, engine, session  # noqa: F401
+from relational_support import actor, clock, engine, session
 from sqlalchemy import create_engine, event, select, text
 
 from wardlink.hub.db import upgrade

@@ -4,7 +4,7 @@ every PM and KPI route against every role, as the route permission table says.""
 from __future__ import annotations
 
 import pytest
-from relational_support import clock, csrf_from, web  # noqa: F401
+from relational_support import clock, csrf_from, web
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope

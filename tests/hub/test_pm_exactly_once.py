@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 import pytest
-from pm_support import at, pm_pg_template, pm_pg_url  # noqa: F401
+from pm_support import at, pm_pg_template, pm_pg_url
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 

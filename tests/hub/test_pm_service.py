@@ -7,8 +7,8 @@ midnight is 00:00 UTC and in July it is 23:00 UTC the day before.
 from __future__ import annotations
 
 import pytest
-from pm_support import at, pm_db, pm_pg_template, pm_pg_url, utc  # noqa: F401
-from relational_support import actor, clock, engine, session  # noqa: F401
+from pm_support import at, pm_db, pm_pg_template, pm_pg_url, utc
+from relational_support import actor, clock, engine, session
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope

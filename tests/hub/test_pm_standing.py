@@ -22,7 +22,7 @@ import re
 from datetime import date
 
 from pm_support import at
-from relational_support import clock, login, web  # noqa: F401
+from relational_support import clock, login, web
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope

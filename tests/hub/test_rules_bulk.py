@@ -4,7 +4,7 @@ bulk, on SQLite and PostgreSQL, and the same results as one series at a time."""
 from __future__ import annotations
 
 import pytest
-from relational_support import DEMO_CHANNELS, GATEWAY, T0_S, clock, engine  # noqa: F401 - fixtures
+from relational_support import DEMO_CHANNELS, GATEWAY, T0_S, clock, engine
 from rules_support import alerts, install_rules, point
 from sqlalchemy import select
 

@@ -4,7 +4,7 @@ survives a restart, with time from a manual clock."""
 from __future__ import annotations
 
 import pytest
-from relational_support import GATEWAY, T0_S, clock, engine  # noqa: F401 - fixtures
+from relational_support import GATEWAY, T0_S, clock, engine
 from rules_support import alerts, make_engine, outbox, point, series
 from sqlalchemy import select, text
 

@@ -8,7 +8,7 @@ import random
 import threading
 
 import pytest
-from relational_support import clock, engine  # noqa: F401 - fixtures
+from relational_support import clock, engine
 from rules_support import alerts, make_engine, series
 from sqlalchemy.exc import IntegrityError
 
@@ -104,7 +104,7 @@ def test_two_workers_racing_on_one_backlog_open_one_alert_per_episode(engine, cl
         try:
             for batch in mine:
                 feed(rules, batch)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(r, h)) for r, h in zip((first, second), halves)]

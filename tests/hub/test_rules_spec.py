@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from relational_support import clock, engine  # noqa: F401 - fixtures
+from relational_support import clock, engine
 from rules_support import make_engine, point
 from sqlalchemy import select
 

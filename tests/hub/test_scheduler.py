@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from pm_support import at
-from relational_support import T0_MS, engine  # noqa: F401
+from relational_support import T0_MS, engine
 from sqlalchemy import select, text
 
 from wardlink.hub.db import open_engine, session_scope

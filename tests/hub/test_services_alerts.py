@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from relational_support import GATEWAY, actor, clock, engine, session  # noqa: F401
+from relational_support import GATEWAY, actor, clock, engine, session
 from sqlalchemy import select
 
 from wardlink.hub.db.models import Alert, AuditLog

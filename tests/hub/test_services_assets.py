@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from relational_support import actor, clock, engine, session  # noqa: F401
+from relational_support import actor, clock, engine, session
 from sqlalchemy import select
 
 from wardlink.hub.db.models import AuditLog

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from relational_support import GATEWAY, T0_S, actor, clock, engine, session  # noqa: F401
+from relational_support import GATEWAY, T0_S, actor, clock, engine, session
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from relational_support import GATEWAY, actor, clock, engine, session  # noqa: F401
+from relational_support import GATEWAY, actor, clock, engine, session
 
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.errors import NotFound, PermissionDenied

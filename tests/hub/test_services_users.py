@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from relational_support import actor, clock, engine, password, row_count, session  # noqa: F401
+from relational_support import actor, clock, engine, password, row_count, session
 from sqlalchemy import select
 
 from wardlink.hub.db import open_engine, session_scope, upgrade

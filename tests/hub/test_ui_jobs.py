@@ -16,7 +16,7 @@ import subprocess
 import threading
 
 import pytest
-from relational_support import clock, csrf_from, web  # noqa: F401
+from relational_support import clock, csrf_from, web
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput, NotFound

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web  # noqa: F401
+from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web
 from test_web_pages import _PageAudit
 
 from wardlink.hub.db import session_scope

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import pytest
-from relational_support import GATEWAY, T0_MS, clock, csrf_from, web  # noqa: F401
+from relational_support import GATEWAY, T0_MS, clock, csrf_from, web
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.types import to_ms, utc_now

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from relational_support import clock, csrf_from, hub_config, login, password, web  # noqa: F401
+from relational_support import clock, csrf_from, hub_config, login, password, web
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.services.people import users

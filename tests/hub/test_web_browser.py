@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from browser_support import served_hub, signed_in_browser
-from relational_support import GATEWAY, clock, hub_config  # noqa: F401
+from relational_support import GATEWAY, clock, hub_config
 from waiting import wait_for
 
 from wardlink.hub.telemetry import Point

@@ -6,7 +6,7 @@ import json
 from html.parser import HTMLParser
 
 import pytest
-from relational_support import GATEWAY, clock, csrf_from, password, web  # noqa: F401
+from relational_support import GATEWAY, clock, csrf_from, password, web
 from sqlalchemy import select, text
 
 from wardlink.hub.db import session_scope

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pytest
-from relational_support import clock, csrf_from, hub_config, password  # noqa: F401
+from relational_support import clock, csrf_from, hub_config, password
 from servers import NginxServer
 from sqlalchemy import select
 
@@ -103,7 +103,7 @@ class Browser:
 
 
 @pytest.fixture
-def stack(tmp_path, clock, relational_url):  # noqa: F811
+def stack(tmp_path, clock, relational_url):
     tls = make_certificates(tmp_path / "tls", ips=["127.0.0.1"])
     config = hub_config(tmp_path, database_url=relational_url, trusted_proxies="127.0.0.1")
     server = make_server(config, threads=4, clock=clock, port=0)

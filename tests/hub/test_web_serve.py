@@ -9,7 +9,7 @@ import threading
 import urllib.request
 
 import pytest
-from relational_support import clock, hub_config, login  # noqa: F401
+from relational_support import clock, hub_config, login
 
 from wardlink.hub.errors import ConfigError, StoreError
 from wardlink.hub.web import create_app, make_server

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from workorder_support import (apply, bring_to, env, open_order, path_to,  # noqa: F401
+from workorder_support import (apply, bring_to, env, open_order, path_to,
                                payload_for, pg_workorder_template)
 
 from wardlink.hub.db.audit import verify_chain

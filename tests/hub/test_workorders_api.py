@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 
-from relational_support import clock, csrf_from, password, web  # noqa: F401
+from relational_support import clock, csrf_from, password, web
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope

@@ -52,13 +52,13 @@ class GrafanaAPI(BaseHTTPRequestHandler):
                 return self._reply(*handler(state, body, *match.groups()))
         self._reply(404, {"message": "Not found"})
 
-    def do_GET(self):  # noqa: N802 - http.server names
+    def do_GET(self):
         self._handle("GET")
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self._handle("POST")
 
-    def do_PUT(self):  # noqa: N802
+    def do_PUT(self):
         self._handle("PUT")
 
 

@@ -217,7 +217,7 @@ class Child:
         self.name, self.cmd, self.log_path = name, cmd, log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Child":
+    def start(self) -> Child:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                          cwd=ROOT, env=env(), start_new_session=True)
@@ -274,7 +274,7 @@ class ScenarioGateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name="scenario-gateway", daemon=True)
 
-    def start(self) -> "ScenarioGateway":
+    def start(self) -> ScenarioGateway:
         self._thread.start()
         wait_until(lambda: self._started.is_set() or self.error, 60, "the scenario gateway to start")
         if self.error:
@@ -292,7 +292,7 @@ class ScenarioGateway:
         edge_log.setLevel(logging.INFO)
         try:
             asyncio.run(self._run())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test through .error
+        except BaseException as exc:
             self.error = exc
         finally:
             edge_log.removeHandler(handler)
@@ -767,7 +767,7 @@ def _ms(value) -> int | None:
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
         import datetime as dt
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return round(value.timestamp() * 1000)
 
 

@@ -18,7 +18,7 @@ __all__ = [
 
 # The rules engine's tables: rules, their state, gateway link state as rules saw it, alert
 # lifecycle, run-hour meters and the notification outbox (revision 0002_rules).
-from wardlink.hub.db.models.rules import (  # noqa: E402
+from wardlink.hub.db.models.rules import (
     AlertLifecycle, AssetMeter, NotificationOutbox, Rule, RuleGateway, RuleState,
 )
 
@@ -36,7 +36,7 @@ __all__ += [
 ]
 
 # Indexes the admin pages need at scale (revision 0005_ui_indexes).
-import wardlink.hub.db.models.indexes  # noqa: E402,F401
+import wardlink.hub.db.models.indexes  # noqa: E402
 
 # One-time gateway enrollment tokens (revision 0006_enrollment).
 from wardlink.hub.db.models.enrollment import EnrollmentToken  # noqa: E402

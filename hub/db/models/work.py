@@ -1,4 +1,5 @@
-"""Work orders (the tables only; the state machine and SLAs live in :mod:`wardlink.hub.services.maintenance.workorders`)."""
+"""Work orders (the tables only; the state machine and SLAs live in
+:mod:`wardlink.hub.services.maintenance.workorders`)."""
 
 from __future__ import annotations
 

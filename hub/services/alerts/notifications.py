@@ -80,7 +80,7 @@ class Notification:
         return {"v": 1, **asdict(self)}
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> "Notification":
+    def from_payload(cls, payload: Mapping[str, Any]) -> Notification:
         """Rebuild a notification from :meth:`to_payload` output, ignoring unknown keys."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in payload.items() if k in names})

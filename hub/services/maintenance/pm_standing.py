@@ -34,8 +34,8 @@ from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.maintenance.compliance import COMPLIANT, DUE, OVERDUE, worst_status
 from wardlink.hub.services.people.permissions import can, department_scope, require
-from wardlink.hub.services.maintenance.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence, local_date,
-                             occurrence_target, previous_of, schedule_of)
+from wardlink.hub.services.maintenance.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence,
+                                                  local_date, occurrence_target, previous_of, schedule_of)
 from wardlink.hub.services.maintenance.pm_meters import current_value
 from wardlink.hub.services.maintenance.pm_schedule import upcoming
 

@@ -26,7 +26,8 @@ from wardlink.hub.services.maintenance.attachments import (MAX_ATTACHMENTS_PER_O
                                       sniff)
 from wardlink.hub.services.people.permissions import PERMISSIONS, can, require
 from wardlink.hub.services.validate import money, optional_id, text
-from wardlink.hub.services.maintenance.workorder_common import MAX_ID, code_of, ensure_not_frozen, load, system_note, touch
+from wardlink.hub.services.maintenance.workorder_common import (MAX_ID, code_of, ensure_not_frozen, load, system_note,
+                                                                touch)
 from wardlink.clock import Clock
 
 NOTE_BODY = text(5000, required=True)

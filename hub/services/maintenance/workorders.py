@@ -3,7 +3,8 @@
 Kinds: ``pm`` (planned maintenance), ``corrective`` (repairs), ``inspection`` (incoming
 inspection of new, rented and loaned equipment) and ``recall``. The state machine lives in
 :mod:`wardlink.hub.services.maintenance.workorder_flow`, records (notes, time, parts, files, downtime) in
-:mod:`wardlink.hub.services.maintenance.workorder_records`, service levels in :mod:`wardlink.hub.services.maintenance.sla`. This
+:mod:`wardlink.hub.services.maintenance.workorder_records`, service levels in
+:mod:`wardlink.hub.services.maintenance.sla`. This
 module re-exports their public functions, so callers need only ``wardlink.hub.services.maintenance.workorders``.
 
 Who sees what: staff see the orders they requested, vendors the orders assigned to them,
@@ -30,16 +31,17 @@ from wardlink.hub.services.assets.register import find_asset
 from wardlink.hub.services.maintenance.attachments import AttachmentStore
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import can, require, require_department
-from wardlink.hub.services.maintenance.sla import (DEFAULT_POLICY, Escalation, SlaPolicy, apply_due_times, escalate_overdue,
-                              held_time, sla_status)
+from wardlink.hub.services.maintenance.sla import (DEFAULT_POLICY, Escalation, SlaPolicy, apply_due_times,
+                                                   escalate_overdue, held_time, sla_status)
 from wardlink.hub.services.validate import boolean, choice, optional_id, parse_fields, text
 from wardlink.hub.services.maintenance.workorder_common import (FROZEN_STATES, SignatureRefused, WorkOrderConflict,
                                            code_of, ensure_not_frozen, is_frozen, load, scoped, snapshot,
                                            system_note, touch)
 from wardlink.hub.services.maintenance.workorder_flow import (TRANSITIONS, Transition, assignable_users, available,
                                          reassign, transition)
-from wardlink.hub.services.maintenance.workorder_records import (Records, add_attachment, add_note, add_part, get_attachment,
-                                            log_time, parse_time, records_of, set_downtime)
+from wardlink.hub.services.maintenance.workorder_records import (Records, add_attachment, add_note, add_part,
+                                                                 get_attachment, log_time, parse_time, records_of,
+                                                                 set_downtime)
 from wardlink.clock import Clock
 
 __all__ = [

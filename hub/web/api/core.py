@@ -98,7 +98,7 @@ def health():
     else:
         try:
             checks["telemetry"] = "ok" if store.ping() else "unavailable"
-        except Exception:  # noqa: BLE001
+        except Exception:
             checks["telemetry"] = "unavailable"
     healthy = checks["database"] == "ok" and checks["telemetry"] != "unavailable"
     body = {"status": "ok" if healthy else "degraded", **checks, **_ingest_check(checks["database"] == "ok")}

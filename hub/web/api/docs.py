@@ -15,8 +15,8 @@ from wardlink.hub.db.vocab import (ALERT_SEVERITIES, ALERT_STATES, EQUIPMENT_STA
                           WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES, WORK_ORDER_STATES)
 from wardlink.hub.services.gateways.registry import LINK_STATES
 from wardlink.hub.web.api.pm_permissions import ROUTE_PERMISSIONS
-from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation, Param,
-                                    array, enum, nullable, obj, page_params, ref)
+from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation,
+                                                 Param, array, enum, nullable, obj, page_params, ref)
 
 TELEMETRY_ERRORS = (400, 401, 403, 503)
 _INGEST_STATES = ("ok", "stalled", "not running", "unknown")
@@ -221,7 +221,8 @@ DECLARED: Mapping[str, Operation] = {
     "api.asset_list": Operation(
         summary="List assets", tag="assets", permissions=("asset.view",),
         query=page_params(Param("q", STRING, "Text in tag, name, category, make, model or serial."),
-                          Param("department", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}), Param("category", STRING),
+                          Param("department", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
+                          Param("category", STRING),
                           Param("equipment_status", enum(EQUIPMENT_STATUSES)),
                           Param("maintenance_status", enum(MAINTENANCE_STATUSES)),
                           Param("sort", enum(("tag", "name", "category", "risk", "status")))),

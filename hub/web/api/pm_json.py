@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from wardlink.hub.db.models import ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence, PmPlan
+from wardlink.hub.db.models import (ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence,
+                                    PmPlan)
 from wardlink.hub.services.maintenance.compliance import Target, window_days
 from wardlink.hub.services.maintenance.pm import AssetOutlook, ProgrammeEntry, is_high_risk, suggest_interval
 from wardlink.hub.services.maintenance.workorder_common import code_of
