@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gpiozero import DigitalInputDevice
-
 from wardlink.hardware.device import Device
 from wardlink.hardware.emulation import ChipEmulator, Physical
 from wardlink.hardware.errors import NotModelledError
-from wardlink.hardware.gpio.pins import PULL_UP, gpio_errors, line_pin
+from wardlink.hardware.gpio.pins import line_pin, open_contact
 
 
 class DigitalInput(Device):
@@ -26,21 +24,9 @@ class DigitalInput(Device):
     def __init__(self, pin: str, *, pin_factory, pull: str = "up", active_high: bool = True,
                  bounce_s: float = 0.05) -> None:
         super().__init__(f"digital_input {pin}")
-        pull_up = PULL_UP[pull]
-        with gpio_errors(pin):
-            # gpiozero only takes active_state for floating pins; we apply the polarity
-            # ourselves so a pulled-up contact can still be active-high.
-            self._input = DigitalInputDevice(
-                pin,
-                pull_up=pull_up,
-                active_state=active_high if pull_up is None else None,
-                bounce_time=bounce_s or None,
-                pin_factory=pin_factory,
-            )
+        self._input, self._inverted = open_contact(pin, pin_factory=pin_factory, pull=pull,
+                                                   active_high=active_high, bounce_s=bounce_s)
         self.active_high = active_high
-        # gpiozero treats a pulled-up pin as active-low and a pulled-down one as active-high.
-        gpiozero_active_high = active_high if pull_up is None else not pull_up
-        self._inverted = gpiozero_active_high != active_high
         self._callback: Callable[[bool], None] | None = None
 
     @property

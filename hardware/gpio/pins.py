@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 from contextlib import contextmanager
 
+from gpiozero import DigitalInputDevice
 from gpiozero.exc import BadPinFactory, GPIOZeroError
 from gpiozero.pins.mock import MockFactory, MockPin
 
@@ -80,3 +81,24 @@ def gpio_errors(pin: str):
 
 
 PULL_UP = {"up": True, "down": False, "none": None}
+
+
+def open_contact(pin: str, *, pin_factory, pull: str, active_high: bool, bounce_s: float):
+    """Open ``pin`` as a gpiozero input for a contact and return ``(device, inverted)``.
+
+    gpiozero takes an active state only for floating pins and treats a pulled-up pin as
+    active-low, a pulled-down one as active-high; ``inverted`` is True when that differs from
+    the contact's ``active_high``, so the caller applies the polarity itself (a pulled-up
+    contact can still be active-high).
+    """
+    pull_up = PULL_UP[pull]
+    with gpio_errors(pin):
+        device = DigitalInputDevice(
+            pin,
+            pull_up=pull_up,
+            active_state=active_high if pull_up is None else None,
+            bounce_time=bounce_s or None,
+            pin_factory=pin_factory,
+        )
+    gpiozero_active_high = active_high if pull_up is None else not pull_up
+    return device, gpiozero_active_high != active_high

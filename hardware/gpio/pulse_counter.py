@@ -10,13 +10,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from gpiozero import DigitalInputDevice
-
 from wardlink.hardware import signals
 from wardlink.hardware.device import Device
 from wardlink.hardware.emulation import ChipEmulator, Physical
 from wardlink.hardware.errors import ConfigError, NotModelledError
-from wardlink.hardware.gpio.pins import PULL_UP, gpio_errors, line_pin
+from wardlink.hardware.gpio.pins import line_pin, open_contact
 
 #: rate_per -> seconds in that unit.
 RATE_SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0}
@@ -33,18 +31,10 @@ class PulseCounter(Device):
                  bounce_s: float = 0.01, per_pulse: float = 1.0, unit: str = "pulse",
                  rate_per: str = "h") -> None:
         super().__init__(f"pulse_counter {pin}")
-        pull_up = PULL_UP[pull]
-        with gpio_errors(pin):
-            self._input = DigitalInputDevice(
-                pin,
-                pull_up=pull_up,
-                active_state=active_high if pull_up is None else None,
-                bounce_time=bounce_s or None,
-                pin_factory=pin_factory,
-            )
-        gpiozero_active_high = active_high if pull_up is None else not pull_up
+        self._input, inverted = open_contact(pin, pin_factory=pin_factory, pull=pull,
+                                             active_high=active_high, bounce_s=bounce_s)
         # Count on gpiozero's activation, or on its deactivation when polarities differ.
-        edge = "when_activated" if gpiozero_active_high == active_high else "when_deactivated"
+        edge = "when_deactivated" if inverted else "when_activated"
         setattr(self._input, edge, self._pulse)
         self.clock = clock
         self.per_pulse = per_pulse
