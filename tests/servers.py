@@ -35,6 +35,7 @@ import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Self
 
 __all__ = [
     "InfluxDatabase",
@@ -684,7 +685,32 @@ bind-address = "{self.host}:{self.rpc_port}"
         return [row["name"] for row in self.points("SHOW DATABASES")]
 
 
-class InfluxDatabase:
+class _OnServer:
+    """A database on a shared server process: its lifecycle calls go to the server, so
+    ``stop()``/``start()`` take the whole server down and up (same port, same data)."""
+
+    server: _ProcessServer
+
+    def start(self, timeout: float | None = None) -> Self:
+        """Start the server again and wait until it answers."""
+        self.server.start(timeout)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Shut the server down cleanly; idempotent."""
+        self.server.stop(timeout)
+
+    def kill(self) -> None:
+        """Kill the server with SIGKILL (crash recovery on the next start)."""
+        self.server.kill()
+
+    def restart(self, timeout: float | None = None) -> Self:
+        """Stop the server cleanly and start it again."""
+        self.server.restart(timeout)
+        return self
+
+
+class InfluxDatabase(_OnServer):
     """One database on a (shared) InfluxServer: what a test needs to talk to influxd.
 
     Lifecycle calls go to the server, so ``stop()``/``start()`` take influxd itself down and up.
@@ -711,24 +737,6 @@ class InfluxDatabase:
     def write(self, lines: str | list[str], precision: str = "ms") -> None:
         """Write line-protocol points into this database."""
         self.server.write(lines, self.database, precision)
-
-    def start(self, timeout: float | None = None) -> InfluxDatabase:
-        """Start influxd again (same port, same data) and wait until it answers /ping."""
-        self.server.start(timeout)
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Shut influxd down cleanly; idempotent."""
-        self.server.stop(timeout)
-
-    def kill(self) -> None:
-        """Kill influxd with SIGKILL."""
-        self.server.kill()
-
-    def restart(self, timeout: float | None = None) -> InfluxDatabase:
-        """Stop influxd cleanly and start it again."""
-        self.server.restart(timeout)
-        return self
 
     def __repr__(self) -> str:
         return f"<InfluxDatabase {self.database!r} on {self.server!r}>"
@@ -873,7 +881,7 @@ class PostgresServer(_ProcessServer):
             conn.execute(f'DROP DATABASE IF EXISTS "{_pg_ident(name)}" WITH (FORCE)')
 
 
-class PostgresDatabase:
+class PostgresDatabase(_OnServer):
     """One database on a (shared) PostgresServer; lifecycle calls go to the server."""
 
     def __init__(self, server: PostgresServer, name: str):
@@ -896,24 +904,6 @@ class PostgresDatabase:
     def connect(self, **kwargs):
         """Open a psycopg connection (autocommit) to this database."""
         return self.server.connect(self.name, **kwargs)
-
-    def start(self, timeout: float | None = None) -> PostgresDatabase:
-        """Start PostgreSQL again (same port, same data) and wait until it accepts queries."""
-        self.server.start(timeout)
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Fast-shutdown PostgreSQL; idempotent."""
-        self.server.stop(timeout)
-
-    def kill(self) -> None:
-        """Kill the postmaster with SIGKILL (crash recovery on the next start)."""
-        self.server.kill()
-
-    def restart(self, timeout: float | None = None) -> PostgresDatabase:
-        """Stop PostgreSQL and start it again."""
-        self.server.restart(timeout)
-        return self
 
     def __repr__(self) -> str:
         return f"<PostgresDatabase {self.name!r} on {self.server!r}>"
