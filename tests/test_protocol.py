@@ -70,6 +70,19 @@ def test_integral_float_timestamps_are_integers_as_in_json_schema():
     assert decoded.readings[0].ts_ms == NOW and type(decoded.readings[0].ts_ms) is int
 
 
+def test_optional_integer_fields_are_integers_too():
+    """The optional status and config timestamps are the checked integers, as required ones are:
+    a 3.0 on the wire is the integer 3 in the message, and in the message encoded again."""
+    status = p.decode_status(raw({"v": 1, "gateway": GW, "state": "online", "boot": "b00t",
+                                  "ts": float(NOW), "last_seq": 7.0}))
+    assert (type(status.ts_ms), type(status.last_seq)) == (int, int)
+    assert b'"ts":%d,' % NOW in p.encode(status)
+    config = p.decode_config(raw({"v": 1, "gateway": GW, "version": 2.0, "channels": [],
+                                  "issued": float(NOW)}))
+    assert (type(config.version), type(config.issued_ms)) == (int, int)
+    assert p.encode(config).endswith(b'"issued":%d}' % NOW)
+
+
 def test_integer_and_boolean_values_become_floats():
     decoded = p.decode_telemetry(raw(batch(readings=[["a", NOW, 3], ["b", NOW, True]])))
     assert [r.value for r in decoded.readings] == [3.0, 1.0]
@@ -131,6 +144,16 @@ def test_oversize_payload_is_rejected_before_parsing():
     payload = b" " * (p.MAX_PAYLOAD_BYTES + 1)
     with pytest.raises(p.PayloadTooLarge):
         p.decode(TOPIC, payload, now_ms=NOW)
+
+
+def test_any_bytes_like_payload_is_parsed_or_refused_with_a_protocol_error():
+    body = raw(batch())
+    for payload in (body, bytearray(body), memoryview(body)):
+        assert p.loads(payload) == batch()
+    with pytest.raises(p.MalformedJSON):
+        p.loads(memoryview(b'{"a": "\xff"}'))
+    with pytest.raises(p.PayloadTooLarge):
+        p.loads(memoryview(body), max_bytes=len(body) - 1)
 
 
 def test_too_many_readings_are_rejected():

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from wardlink import protocol as p
+from wardlink.protocol import telemetry
 
 NOW = 1_795_341_600_000
 GW = "gw-icu-01"
@@ -19,7 +20,7 @@ LIMIT = NOW + p.DEFAULT_MAX_FUTURE_MS
 
 def standard(payload: bytes) -> p.TelemetryBatch:
     """Decode with the json module (the parser everything falls back to)."""
-    return p._telemetry(p.loads(payload), GW, NOW, p.DEFAULT_MAX_FUTURE_MS)
+    return telemetry._telemetry(p.loads(payload), GW, NOW, p.DEFAULT_MAX_FUTURE_MS)
 
 
 def outcome(decode, arg):
@@ -40,9 +41,9 @@ def check(payload: bytes) -> None:
 
 def check_columns(rows: list) -> None:
     """The column-at-a-time checks accept only what the reading-by-reading ones accept, identically."""
-    by_column = p._readings_by_column(rows, LIMIT)
+    by_column = telemetry._readings_by_column(rows, LIMIT)
     if by_column is not None:
-        assert outcome(lambda r: p._readings_one_by_one(r, NOW, p.DEFAULT_MAX_FUTURE_MS, LIMIT), rows) == \
+        assert outcome(lambda r: telemetry._readings_one_by_one(r, NOW, p.DEFAULT_MAX_FUTURE_MS, LIMIT), rows) == \
             outcome(lambda r: by_column, rows), rows
 
 
@@ -105,6 +106,6 @@ def test_a_large_batch_of_the_common_shape_decodes_to_the_same_readings():
     payload = json.dumps({"v": 1, "gateway": GW, "boot": "b", "seq": 1, "readings": rows}).encode()
     check(payload)
     check_columns(rows)
-    assert p._readings_by_column(rows, LIMIT) is not None  # the common shape takes the column path
+    assert telemetry._readings_by_column(rows, LIMIT) is not None  # the common shape takes the column path
     batch = p.decode_telemetry(payload, gateway_id=GW, now_ms=NOW)
     assert batch.readings[17] == p.Reading("ch17", NOW - 60_000 + 17, 21.0) and type(batch.readings[0]) is p.Reading
