@@ -2,7 +2,7 @@
 # Install what the test suite needs and run it.
 #   Debian packages: mosquitto, influxdb (influxd), postgresql, nginx, chromium + chromium-driver
 #   (installed when missing and root or passwordless sudo is available), then a virtualenv
-#   with the project and its test extras; then the static checks (ruff), then pytest. Extra
+#   with the project and its test extras; then the static checks (ruff, mypy), then pytest. Extra
 #   arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -49,4 +49,7 @@ if ! "$VENV/bin/python" -c 'import wardlink.hub, wardlink.edge, wardlink.hardwar
 fi
 echo "Static checks: ruff check ."
 "$VENV/bin/ruff" check --quiet .
+# mypy over the folders listed in [tool.mypy] files of pyproject.toml, by their installed names
+echo "Static checks: mypy (.ci/typecheck)"
+"$VENV/bin/python" .ci/typecheck
 exec "$VENV/bin/python" -m pytest "$@"
