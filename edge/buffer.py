@@ -24,8 +24,6 @@ import logging
 import math
 import os
 import sqlite3
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -34,105 +32,19 @@ import sqlite_utils
 from wardlink.clock import Clock, SystemClock, now_ms
 from wardlink.protocol import Event, storable
 
+from wardlink.edge.buffer_file import (
+    DB_NAME, EVENT_ROW_BYTES, JOURNAL_NAME, JOURNAL_SCHEMA, SCHEMA, SCHEMA_VERSION, BufferStats, is_corruption,
+    is_disk_full, move_aside, read_stats,
+)
 from wardlink.edge.config import BufferConfig
 from wardlink.edge.errors import StoreError, StoreFullError
 
+__all__ = ["DB_NAME", "Buffer", "BufferStats", "Row", "is_corruption", "is_disk_full", "move_aside", "read_stats"]
+
 log = logging.getLogger(__name__)
-
-DB_NAME = "buffer.db"
-JOURNAL_NAME = "journal.db"
-SCHEMA_VERSION = 1
-#: Room kept for events when the byte bound is computed (a generous estimate per event row).
-EVENT_ROW_BYTES = 256
-_CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS channels (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS readings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ch INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    value REAL,
-    quality TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    ch TEXT,
-    severity TEXT NOT NULL,
-    data TEXT
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
--- Acknowledged readings kept for a while so the hub can ask for them again (resend-from).
-CREATE TABLE IF NOT EXISTS sent (
-    id INTEGER PRIMARY KEY,
-    ch INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    value REAL,
-    quality TEXT,
-    acked_ms INTEGER
-);
-"""
-
-_JOURNAL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal.readings (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    row_id INTEGER NOT NULL,
-    channel TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    value REAL,
-    quality TEXT
-);
-"""
 
 #: One buffered reading as the forwarder sees it: (row id, channel, ts_ms, value, quality).
 Row = tuple[int, str, int, float | None, str]
-
-
-@dataclass(frozen=True)
-class BufferStats:
-    """What is in the buffer right now."""
-
-    readings: int
-    events: int
-    oldest_ts_ms: int | None
-    dropped: int
-    dropped_events: int
-    used_bytes: int
-    last_publish_ms: int | None
-    published: int
-
-
-def _code(exc: sqlite3.Error) -> int | None:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else code & 0xFF
-
-
-def is_corruption(exc: BaseException) -> bool:
-    """Return True if ``exc`` says the database file is damaged or not a database."""
-    return isinstance(exc, sqlite3.DatabaseError) and _code(exc) in _CORRUPT_CODES
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Return True if ``exc`` is SQLITE_FULL."""
-    return isinstance(exc, sqlite3.Error) and _code(exc) == sqlite3.SQLITE_FULL
-
-
-def move_aside(path: Path, clock: Clock) -> Path:
-    """Rename a damaged database (and its -wal/-shm) next to itself with a timestamp; return the new name."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(clock.now()))
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-    os.replace(path, target)
-    for suffix in ("-wal", "-shm"):
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            os.replace(side, target.with_name(target.name + suffix))
-    return target
 
 
 class Buffer:
@@ -187,14 +99,14 @@ class Buffer:
             check = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {check}")
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
             if "acked_ms" not in {row[1] for row in conn.execute("PRAGMA table_info(sent)")}:
                 conn.execute("ALTER TABLE sent ADD COLUMN acked_ms INTEGER")  # a buffer from before the column
             if self.config.journal:
                 conn.execute("ATTACH DATABASE ? AS journal", (str(self.data_dir / JOURNAL_NAME),))
                 conn.execute("PRAGMA journal.journal_mode = WAL")
                 conn.execute(f"PRAGMA journal.synchronous = {self.config.synchronous.upper()}")
-                conn.executescript(_JOURNAL_SCHEMA)
+                conn.executescript(JOURNAL_SCHEMA)
         except sqlite3.DatabaseError as exc:
             conn.close()
             if "quick_check" in str(exc):
@@ -613,28 +525,3 @@ class Buffer:
         """Return how many readings were ever dropped because the buffer was full."""
         return self._meta.get("dropped", 0) or 0
 
-
-def read_stats(data_dir: str | os.PathLike) -> BufferStats:
-    """Read buffer statistics without taking part in writing (for ``wardlink-edge status``)."""
-    path = Path(data_dir) / DB_NAME
-    if not path.exists():
-        raise StoreError(f"no buffer at {path}; has the gateway run with this data_dir?")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta")}
-        readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        oldest = conn.execute("SELECT ts FROM readings ORDER BY id LIMIT 1").fetchone()
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot read buffer {path}: {exc}") from exc
-    finally:
-        conn.close()
-    return BufferStats(
-        readings=readings, events=events, oldest_ts_ms=oldest[0] if oldest else None,
-        dropped=meta.get("dropped", 0) or 0, dropped_events=meta.get("dropped_events", 0) or 0,
-        used_bytes=(pages - free) * page_size, last_publish_ms=meta.get("last_publish_ms"),
-        published=meta.get("published", 0) or 0,
-    )

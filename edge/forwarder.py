@@ -23,14 +23,13 @@ import collections
 import logging
 import random
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import paho.mqtt.client as mqtt
 
 from wardlink import mqtt as mqtt_adapter
 from wardlink.clock import Clock, now_ms
-from wardlink.mqtt import TLS, MQTTError, MQTTNotConnected, Will
+from wardlink.mqtt import MQTTError, MQTTNotConnected, Will
 from wardlink.protocol import (
     CommandResult, EventBatch, Kind, PayloadTooLarge, Reading, Status, TelemetryBatch, encode,
     subscription, topic,
@@ -38,66 +37,21 @@ from wardlink.protocol import (
 from wardlink.retry import Backoff
 
 from wardlink.edge.aio import wait_event
+from wardlink.edge.broker_link import BrokerLink, broker_tls
 from wardlink.edge.buffer import Row
 from wardlink.edge.config import BrokerConfig, ForwarderConfig
 from wardlink.edge.credentials import Credentials
 from wardlink.edge.errors import BrokerError, StoreError
+from wardlink.edge.inflight import ForwarderStats, Pending, id_runs
 from wardlink.edge.store import Store
+
+__all__ = ["Forwarder", "ForwarderStats", "broker_tls", "id_runs"]
 
 log = logging.getLogger(__name__)
 
 EVENT_BATCH = 100
 #: How many acknowledged batches are remembered for ``resend-from``.
 SENT_HISTORY = 10_000
-
-
-def broker_tls(broker: BrokerConfig) -> TLS | None:
-    """Return the TLS settings for ``broker`` (None for mqtt://)."""
-    if not broker.tls:
-        return None
-    return TLS(ca_file=str(broker.ca_file) if broker.ca_file else None,
-               cert_file=str(broker.cert_file) if broker.cert_file else None,
-               key_file=str(broker.key_file) if broker.key_file else None)
-
-
-def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
-    """Collapse ascending ids into inclusive (first, last) runs."""
-    runs: list[tuple[int, int]] = []
-    if not ids:
-        return runs
-    lo = prev = ids[0]
-    for i in ids[1:]:
-        if i != prev + 1:
-            runs.append((lo, prev))
-            lo = i
-        prev = i
-    runs.append((lo, prev))
-    return runs
-
-
-@dataclass
-class _Pending:
-    kind: str  # telemetry | events | other
-    ids: list[int] = field(default_factory=list)
-    seq: int = -1
-    late: bool = False
-    done: asyncio.Future | None = None
-
-
-@dataclass
-class ForwarderStats:
-    """Counters of what the forwarder has done since start."""
-
-    connected: bool = False
-    connects: int = 0
-    batches_sent: int = 0
-    readings_sent: int = 0
-    readings_acked: int = 0
-    late_readings_sent: int = 0
-    events_acked: int = 0
-    inflight: int = 0
-    backlog_active: bool = False
-    last_ack_ms: int | None = None
 
 
 class Forwarder:
@@ -138,7 +92,6 @@ class Forwarder:
         self._topic_status = topic(gateway_id, Kind.STATUS)
         self._topic_result = topic(gateway_id, Kind.CMD_RESULT)
         self._subscriptions = [(topic(gateway_id, Kind.CONFIG), 1), (subscription(Kind.CMD, gateway_id=gateway_id), 1)]
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
         self._wake = asyncio.Event()
         self._ack_wake = asyncio.Event()
@@ -154,92 +107,30 @@ class Forwarder:
         self._tokens_at = time.monotonic()
         self._events_dirty = True
         self._event_cursor = 0
-        self._inflight: dict[int, _Pending] = {}
+        self._inflight: dict[int, Pending] = {}
         self._inflight_data = 0
         self._inflight_rows: set[int] = set()
         self._inflight_events: set[int] = set()
-        self._acked: list[_Pending] = []
+        self._acked: list[Pending] = []
         self._seq = 0
         self._event_seq = 0
         self._sent: collections.OrderedDict[int, list[tuple[int, int]]] = collections.OrderedDict()
         self._flushing = False
         self._started_mono = clock.monotonic()
         self._ack_times: collections.deque[tuple[float, int]] = collections.deque()
-        self._next_delay = 0.0
-
-    # ------------------------------------------------------------------ paho setup
-
-    def _make_client(self) -> mqtt.Client:
-        delay = self.backoff.next()
-        self._next_delay = delay
-        creds = self.credentials
-        client = mqtt_adapter.make_client(
-            self.client_id,
-            # paho would otherwise start clean and the broker would forget our session.
-            clean_session=False,
-            username=creds.username if creds is not None else None,
-            password=creds.password if creds is not None else None,
-            tls=broker_tls(self.broker),
-            will=Will(self._topic_status, encode(Status(self.gateway_id, "offline", self.boot))),
-            reconnect_delay=(delay, delay),
+        self._link = BrokerLink(
+            client_id=client_id, broker=broker, credentials=credentials,
+            will=Will(self._topic_status, encode(Status(gateway_id, "offline", boot))),
+            max_inflight=config.max_inflight, subscriptions=self._subscriptions, backoff=self.backoff,
+            on_connected=self._on_connected, on_disconnected=self._on_disconnected,
+            on_connect_failed=self._on_connect_failed, on_ack=self._on_ack, on_message=self._on_message,
         )
-        # Our own bound (max_inflight) limits telemetry; the margin leaves room for status,
-        # event and command-result messages so paho never holds ours back in its own queue.
-        client.max_inflight_messages_set(self.config.max_inflight + 32)
-        client.max_queued_messages_set(0)
-        client.on_connect = self._cb_connect
-        client.on_disconnect = self._cb_disconnect
-        client.on_connect_fail = self._cb_connect_fail
-        client.on_publish = self._cb_publish
-        client.on_message = self._cb_message
-        client.on_subscribe = None
-        return client
-
-    # paho callbacks: network thread -> loop thread
-
-    def _cb_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            log.error("broker %s refused the connection: %s%s", self.broker.url, reason_code,
-                      " (check broker.credentials_file)" if "auth" in str(reason_code).lower() else "")
-            return
-        client.subscribe(self._subscriptions)
-        self._call(self._on_connected, bool(flags.session_present))
-
-    def _cb_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._set_next_delay(client)
-        self._call(self._on_disconnected, str(reason_code))
-
-    def _cb_connect_fail(self, client, userdata) -> None:
-        self._set_next_delay(client)
-        self._call(self._on_connect_failed)
-
-    def _cb_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        self._call(self._on_ack, mid)
-
-    def _cb_message(self, client, userdata, message) -> None:
-        self._call(self._on_message, message.topic, bytes(message.payload))
-
-    def _set_next_delay(self, client: mqtt.Client) -> None:
-        # paho's own reconnect delay doubles without jitter; feeding it ours each time gives
-        # exponential backoff with jitter, so a ward of gateways does not reconnect in lockstep.
-        delay = self.backoff.next()
-        self._next_delay = delay
-        client.reconnect_delay_set(delay, delay)
-
-    def _call(self, fn, *args) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(fn, *args)
-            except RuntimeError:  # loop closed between the check and the call (shutdown)
-                pass
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Start connecting (in the background) and forwarding."""
-        self._loop = asyncio.get_running_loop()
-        self._client = self._make_client()
+        self._client = self._link.make_client()
         mqtt_adapter.start(self._client, self.broker.host, self.broker.port, self.broker.keepalive)
         self._tasks = [
             asyncio.create_task(self._pump_loop(), name="forwarder-pump"),
@@ -366,7 +257,7 @@ class Forwarder:
         except PayloadTooLarge:  # the late flag tipped it over: two messages under the same seq
             half = len(rows) // 2
             return self._publish_copy(seq, rows[:half]) and self._publish_copy(seq, rows[half:])
-        return self._publish(self._topic_telemetry, payload, _Pending("other"))
+        return self._publish(self._topic_telemetry, payload, Pending("other"))
 
     # ------------------------------------------------------------------ loop-thread handlers
 
@@ -414,7 +305,7 @@ class Forwarder:
     def _on_connect_failed(self) -> None:
         hint = " (`wardlink-edge doctor` shows why)" if self.backoff.attempt <= 2 else ""
         log.warning("cannot reach broker %s; retrying in %.1f s (attempt %d)%s", self.broker.url,
-                    self._next_delay, self.backoff.attempt, hint)
+                    self._link.next_delay, self.backoff.attempt, hint)
 
     def _on_ack(self, mid: int) -> None:
         pending = self._inflight.pop(mid, None)
@@ -440,7 +331,7 @@ class Forwarder:
 
     # ------------------------------------------------------------------ publishing
 
-    def _publish(self, topic_name: str, payload: bytes, pending: _Pending, retain: bool = False) -> bool:
+    def _publish(self, topic_name: str, payload: bytes, pending: Pending, retain: bool = False) -> bool:
         client = self._client
         if client is None:
             return False
@@ -457,7 +348,7 @@ class Forwarder:
 
     async def _publish_and_wait(self, topic_name: str, payload: bytes, retain: bool = False) -> None:
         done = asyncio.get_running_loop().create_future()
-        if not self._publish(topic_name, payload, _Pending("other", done=done), retain=retain):
+        if not self._publish(topic_name, payload, Pending("other", done=done), retain=retain):
             raise BrokerError(f"could not publish on {topic_name}")
         await done
 
@@ -479,11 +370,11 @@ class Forwarder:
             dropped=stats.dropped, config_version=extra.get("config_version"),
             last_seq=self._seq - 1 if self._seq else None,
         )
-        self._publish(self._topic_status, encode(status), _Pending("other"), retain=True)
+        self._publish(self._topic_status, encode(status), Pending("other"), retain=True)
 
     def publish_result(self, result: CommandResult) -> None:
         """Publish a command result (QoS 1; queued by paho if the link is down)."""
-        self._publish(self._topic_result, encode(result), _Pending("other"))
+        self._publish(self._topic_result, encode(result), Pending("other"))
 
     def _publish_readings(self, rows: Sequence[Row], late: bool) -> bool:
         readings = tuple(Reading(ch, ts, value, quality) for _, ch, ts, value, quality in rows)
@@ -494,7 +385,7 @@ class Forwarder:
             return self._publish_readings(rows[:half], late) and self._publish_readings(rows[half:], late)
         ids = [r[0] for r in rows]
         seq = self._seq
-        if not self._publish(self._topic_telemetry, payload, _Pending("telemetry", ids, seq, late)):
+        if not self._publish(self._topic_telemetry, payload, Pending("telemetry", ids, seq, late)):
             return False
         self._seq += 1
         self._inflight_data += 1
@@ -606,7 +497,7 @@ class Forwarder:
             if fresh:
                 batch = EventBatch(self.gateway_id, self.boot, self._event_seq, tuple(e for _, e in fresh))
                 ids = [rid for rid, _ in fresh]
-                if not self._publish(self._topic_events, encode(batch), _Pending("events", ids)):
+                if not self._publish(self._topic_events, encode(batch), Pending("events", ids)):
                     self._events_dirty = True
                     return
                 self._event_seq += 1
