@@ -9,10 +9,12 @@ import logging
 import signal
 import sys
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
-from wardlink.edge.version import __version__
+from wardlink.cli import add_command
+
 from wardlink.edge.errors import EdgeError
+from wardlink.edge.version import __version__
 
 log = logging.getLogger("wardlink.edge")
 
@@ -42,8 +44,13 @@ async def _run(config_path: str) -> int:
     gateway = Gateway(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("received %s; stopping", sig.name)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda s=sig: (log.info("received %s; stopping", s.name), stop.set()))
+        loop.add_signal_handler(sig, on_signal, sig)
     await gateway.run(stop)
     return EXIT_OK
 
@@ -171,36 +178,38 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log verbosity on stderr (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run the gateway until SIGTERM/SIGINT",
-                       description="Run the gateway: sample, buffer and forward until SIGTERM or SIGINT, "
-                                   "then flush, publish the offline status and disconnect.")
-    p.add_argument("--config", required=True, metavar="FILE", help="gateway TOML config file")
-    p.set_defaults(func=cmd_run)
-
-    p = sub.add_parser("drivers", help="list sensor drivers, their parameters and units",
-                       description="List every hardware driver with its bus, parameters and units.")
+    p = add_command(sub, "run", cmd_run, "run the gateway until SIGTERM/SIGINT",
+                    "Run the gateway: sample, buffer and forward until SIGTERM or SIGINT, "
+                    "then flush, publish the offline status and disconnect.")
+    _config_option(p)
+    p = add_command(sub, "drivers", cmd_drivers, "list sensor drivers, their parameters and units",
+                    "List every hardware driver with its bus, parameters and units.")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=cmd_drivers)
-
-    p = sub.add_parser("status", help="show buffer depth, oldest unsent, drops, last publish",
-                       description="Read the buffer database and show what waits to be sent.")
-    p.add_argument("--config", required=True, metavar="FILE", help="gateway TOML config file")
+    p = add_command(sub, "status", cmd_status, "show buffer depth, oldest unsent, drops, last publish",
+                    "Read the buffer database and show what waits to be sent.")
+    _config_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_status)
-
-    p = sub.add_parser("doctor", help="check config, credentials, sensors, broker, clock and disk",
-                       description="Check everything the gateway needs and print what to fix; "
-                                   "exits non-zero if any check fails.")
-    p.add_argument("--config", required=True, metavar="FILE", help="gateway TOML config file")
+    p = add_command(sub, "doctor", cmd_doctor, "check config, credentials, sensors, broker, clock and disk",
+                    "Check everything the gateway needs and print what to fix; "
+                    "exits non-zero if any check fails.")
+    _config_option(p)
     p.add_argument("--timeout", type=float, default=5.0, metavar="S",
                    help="seconds to wait for each sensor and for the broker (default 5)")
-    p.set_defaults(func=cmd_doctor)
+    _add_enroll(sub)
+    return parser
 
-    p = sub.add_parser("enroll", help="fetch this gateway's broker login, CA certificate and config from the hub",
-                       description="Redeem a one-time enrollment token with the hub over HTTPS and write the "
-                                   "broker login (gateway.secret), the broker's CA certificate (ca.crt) and the "
-                                   "gateway config (gateway.toml) into --config-dir, each atomically with mode "
-                                   "0600. Existing files are kept unless --force is given.")
+
+def _config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, metavar="FILE", help="gateway TOML config file")
+
+
+def _add_enroll(sub: Any) -> None:
+    p = add_command(sub, "enroll", cmd_enroll,
+                    "fetch this gateway's broker login, CA certificate and config from the hub",
+                    "Redeem a one-time enrollment token with the hub over HTTPS and write the "
+                    "broker login (gateway.secret), the broker's CA certificate (ca.crt) and the "
+                    "gateway config (gateway.toml) into --config-dir, each atomically with mode "
+                    "0600. Existing files are kept unless --force is given.")
     p.add_argument("hub_url", help="the hub's HTTPS address, e.g. https://wardlink.hospital.example")
     p.add_argument("token", help="the one-time enrollment token the hub printed (wle_...), "
                                  "or - to read it from standard input")
@@ -215,9 +224,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace existing credentials, CA certificate and config")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="seconds to wait for the hub (default 30)")
-    p.set_defaults(func=cmd_enroll)
-
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

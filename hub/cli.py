@@ -13,13 +13,30 @@ import os
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Iterator
 
 import wardlink
+from wardlink.cli import add_command, add_group
 from wardlink.hub.errors import ConfigError, HubError
 
 log = logging.getLogger("wardlink")
+
+
+@contextmanager
+def _db_session(args, *, readonly: bool = False) -> Iterator[Any]:
+    """Yield one session on the configured relational store; dispose of the engine afterwards."""
+    from wardlink.hub.db import open_engine, session_scope
+
+    config = _config(args)
+    engine = open_engine(config.resolved_database_url)
+    try:
+        with session_scope(engine, readonly=readonly) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _config(args):
@@ -234,12 +251,9 @@ def cmd_db_upgrade(args) -> int:
 
 def cmd_admin_create_user(args) -> int:
     """Create a user and print a generated password once."""
-    from wardlink.hub.db import open_engine, session_scope
     from wardlink.hub.services.people import users
 
-    config = _config(args)
-    engine = open_engine(config.resolved_database_url)
-    with session_scope(engine) as session:
+    with _db_session(args) as session:
         user, password = users.create_user_with_generated_password(
             session, username=args.username, role=args.role, email=args.email,
             display_name=args.name or args.username, actor=None)
@@ -249,12 +263,9 @@ def cmd_admin_create_user(args) -> int:
 
 def cmd_admin_reset_password(args) -> int:
     """Give a user a new generated password and unlock the account."""
-    from wardlink.hub.db import open_engine, session_scope
     from wardlink.hub.services.people import users
 
-    config = _config(args)
-    engine = open_engine(config.resolved_database_url)
-    with session_scope(engine) as session:
+    with _db_session(args) as session:
         password = users.reset_password(session, username=args.username, actor=None)
     print(f"new password for '{args.username}' (shown once):\n  {password}")
     return 0
@@ -268,17 +279,11 @@ def _head_line(head) -> str:
 def cmd_audit_verify(args) -> int:
     """Check the audit trail's keyed hash chain and its append-only triggers; print the chain
     head; exit 1 and say what is wrong on any failure."""
-    from wardlink.hub.db import open_engine, session_scope
     from wardlink.hub.db import audit as chain
 
-    config = _config(args)
-    engine = open_engine(config.resolved_database_url)
-    try:
-        with session_scope(engine, readonly=True) as session:
-            result = chain.check_chain(session)
-            head = chain.chain_head(session)
-    finally:
-        engine.dispose()
+    with _db_session(args, readonly=True) as session:
+        result = chain.check_chain(session)
+        head = chain.chain_head(session)
     print(f"chain head: {_head_line(head)}")
     if result.intact:
         keyed = f"keyed from row {result.keyed_from}" if result.keyed_from else "not keyed (no audit key yet)"
@@ -293,17 +298,11 @@ def cmd_audit_verify(args) -> int:
 
 def cmd_audit_head(args) -> int:
     """Print the chain head as one JSON line, optionally appending it to a file kept elsewhere."""
-    from wardlink.hub.db import open_engine, session_scope
     from wardlink.hub.db import audit as chain
     from wardlink.clock import SystemClock
 
-    config = _config(args)
-    engine = open_engine(config.resolved_database_url)
-    try:
-        with session_scope(engine, readonly=True) as session:
-            head = chain.chain_head(session)
-    finally:
-        engine.dispose()
+    with _db_session(args, readonly=True) as session:
+        head = chain.chain_head(session)
     line = json.dumps({"recorded_at": datetime.fromtimestamp(SystemClock().now(), UTC).isoformat(),
                        "seq": head.seq, "row_hash": head.row_hash,
                        "at": head.at.isoformat(timespec="microseconds") if head.at else None})
@@ -367,25 +366,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="hub configuration file (TOML)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_demo(sub)
+    _add_hub_services(sub)
+    _add_rules(sub)
+    _add_admin(sub)
+    _add_audit(sub)
+    _add_tools(sub)
+    _register_plugins(sub)
+    return parser
 
-    p = sub.add_parser("demo", help="run a self-contained demo: broker, hub and an emulated gateway",
-                       description="Start an embedded MQTT broker, the hub (ingest, SQLite stores, web UI) and "
-                                   "an emulated gateway with emulated sensors, all in one process tree. "
-                                   "No root and no installed servers needed. Ctrl-C stops everything.")
+
+def _add_demo(sub) -> None:
+    p = add_command(sub, "demo", cmd_demo, "run a self-contained demo: broker, hub and an emulated gateway",
+                    "Start an embedded MQTT broker, the hub (ingest, SQLite stores, web UI) and "
+                    "an emulated gateway with emulated sensors, all in one process tree. "
+                    "No root and no installed servers needed. Ctrl-C stops everything.")
     p.add_argument("--data-dir", default="wardlink-demo", metavar="DIR",
                    help="where the demo keeps its data; it survives restarts (default: ./wardlink-demo)")
     p.add_argument("--host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port of the web UI (default: 8080)")
     p.add_argument("--broker-port", type=int, default=0, metavar="PORT",
                    help="port of the embedded MQTT broker (default: a free port)")
-    p.set_defaults(func=cmd_demo)
 
-    hub = sub.add_parser("hub", help="run a hub service (ingest, web, scheduler)",
-                         description="Run one of the hub's long-running services.")
-    hub_sub = hub.add_subparsers(dest="service", metavar="SERVICE", required=True)
-    p = hub_sub.add_parser("ingest", help="run an MQTT ingest worker",
-                           description="Subscribe to gateway telemetry, events and status; commit to the "
-                                       "telemetry store and acknowledge only after the commit.")
+
+def _add_hub_services(sub) -> None:
+    hub_sub = add_group(sub, "hub", "run a hub service (ingest, web, scheduler)",
+                        "Run one of the hub's long-running services.", dest="service", metavar="SERVICE")
+    p = add_command(hub_sub, "ingest", cmd_hub_ingest, "run an MQTT ingest worker",
+                    "Subscribe to gateway telemetry, events and status; commit to the "
+                    "telemetry store and acknowledge only after the commit.")
     p.add_argument("--client-id", help="stable MQTT client id of this worker (overrides mqtt_client_id)")
     p.add_argument("--group", help="shared-subscription group so several workers split the load")
     p.add_argument("--retire", action="store_true",
@@ -393,20 +402,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "session still holds, leave the group, remove the session from the broker, then exit")
     p.add_argument("--drained-after", dest="quiet_s", type=float, default=3.0, metavar="SECONDS",
                    help="with --retire: seconds without a delivery that count as a drained session (default: 3)")
-    p.set_defaults(func=cmd_hub_ingest)
-    p = hub_sub.add_parser("web", help="serve the admin UI and JSON API",
-                           description="Serve the admin UI and the /api/v1 JSON API with waitress.")
+    p = add_command(hub_sub, "web", cmd_hub_web, "serve the admin UI and JSON API",
+                    "Serve the admin UI and the /api/v1 JSON API with waitress.")
     p.add_argument("--host", help="listen address (overrides web_host)")
     p.add_argument("--port", type=int, help="listen port (overrides web_port)")
     p.add_argument("--threads", type=int, default=8, help="worker threads (default: 8)")
-    p.set_defaults(func=cmd_hub_web)
-    p = hub_sub.add_parser(
-        "scheduler", help="run the scheduler: PM generation, escalations, rules tick, retention",
-        description="Run the hub's periodic jobs: generate preventive-maintenance work orders ahead of "
-                    "their due dates (exactly once), recompute maintenance status, escalate overdue PM and "
-                    "SLA breaches, tick the rules engine, and prune old SQLite telemetry. Start one on "
-                    "each of several hosts for failover: one leads (a database lock), the others wait "
-                    "as standbys. SIGTERM stops it cleanly and hands the lead over at once.")
+    p = add_command(
+        hub_sub, "scheduler", cmd_hub_scheduler, "run the scheduler: PM generation, escalations, rules tick, retention",
+        "Run the hub's periodic jobs: generate preventive-maintenance work orders ahead of "
+        "their due dates (exactly once), recompute maintenance status, escalate overdue PM and "
+        "SLA breaches, tick the rules engine, and prune old SQLite telemetry. Start one on "
+        "each of several hosts for failover: one leads (a database lock), the others wait "
+        "as standbys. SIGTERM stops it cleanly and hands the lead over at once.")
     p.add_argument("--round", type=float, default=5.0, metavar="SECONDS",
                    help="seconds between rounds; each job runs on its own period (default: 5)")
     p.add_argument("--holder", help="name of this scheduler in the lease and logs (default: host:pid)")
@@ -416,80 +423,67 @@ def build_parser() -> argparse.ArgumentParser:
                    help="roll SQLite telemetry older than this into hourly rollups (default: keep raw)")
     p.add_argument("--once", action="store_true",
                    help="run one round, print what it did as JSON, and exit (for cron or checks)")
-    p.set_defaults(func=cmd_hub_scheduler)
 
-    rules = sub.add_parser("rules", help="alert rules: check and load rules files",
-                           description="Alert rules live in a rules file (docs/hub.md, 'Rules files') and "
-                                       "are loaded into the database, where every hub process reads them.")
-    rules_sub = rules.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = rules_sub.add_parser("check", help="validate a rules file",
-                             description="Validate a rules file; errors name the rule and the key.")
+
+def _add_rules(sub) -> None:
+    rules_sub = add_group(sub, "rules", "alert rules: check and load rules files",
+                          "Alert rules live in a rules file (docs/hub.md, 'Rules files') and "
+                          "are loaded into the database, where every hub process reads them.")
+    p = add_command(rules_sub, "check", cmd_rules_check, "validate a rules file",
+                    "Validate a rules file; errors name the rule and the key.")
     p.add_argument("file", help="rules file (TOML or JSON)")
-    p.set_defaults(func=cmd_rules_check)
-    p = rules_sub.add_parser("sync", help="load a rules file into the database",
-                             description="Create and update rules from the file; rules that left the file "
-                                         "are disabled, never deleted (alerts refer to them). Audited.")
+    p = add_command(rules_sub, "sync", cmd_rules_sync, "load a rules file into the database",
+                    "Create and update rules from the file; rules that left the file "
+                    "are disabled, never deleted (alerts refer to them). Audited.")
     p.add_argument("file", nargs="?", help="rules file (default: the rules_file setting)")
-    p.set_defaults(func=cmd_rules_sync)
 
-    db = sub.add_parser("db", help="relational store maintenance",
-                        description="Manage the relational store (SQLite or PostgreSQL).")
-    db_sub = db.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = db_sub.add_parser("upgrade", help="create or migrate the database to the newest schema",
-                          description="Run the Alembic migrations up to the newest revision.")
-    p.set_defaults(func=cmd_db_upgrade)
 
-    admin = sub.add_parser("admin", help="user administration",
-                           description="Create users and reset passwords. Passwords are generated, "
-                                       "shown once, and stored only as hashes.")
-    admin_sub = admin.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = admin_sub.add_parser("create-user", help="create a user with a generated password",
-                             description="Create a user and print a generated password once.")
+def _add_admin(sub) -> None:
+    db_sub = add_group(sub, "db", "relational store maintenance",
+                       "Manage the relational store (SQLite or PostgreSQL).")
+    add_command(db_sub, "upgrade", cmd_db_upgrade, "create or migrate the database to the newest schema",
+                "Run the Alembic migrations up to the newest revision.")
+    admin_sub = add_group(sub, "admin", "user administration",
+                          "Create users and reset passwords. Passwords are generated, "
+                          "shown once, and stored only as hashes.")
+    p = add_command(admin_sub, "create-user", cmd_admin_create_user, "create a user with a generated password",
+                    "Create a user and print a generated password once.")
     p.add_argument("username", help="login name")
     p.add_argument("--role", choices=ROLES, default="viewer", help="role (default: viewer)")
     p.add_argument("--email", default=None, help="e-mail address for notifications")
     p.add_argument("--name", default=None, help="display name")
-    p.set_defaults(func=cmd_admin_create_user)
-    p = admin_sub.add_parser("reset-password", help="generate a new password for a user and unlock it",
-                             description="Generate a new password for a user, print it once, and clear "
-                                         "any lockout.")
+    p = add_command(admin_sub, "reset-password", cmd_admin_reset_password,
+                    "generate a new password for a user and unlock it",
+                    "Generate a new password for a user, print it once, and clear any lockout.")
     p.add_argument("username", help="login name")
-    p.set_defaults(func=cmd_admin_reset_password)
 
-    audit = sub.add_parser("audit", help="audit trail tools",
-                           description="Tools for the append-only, hash-chained audit trail.")
-    audit_sub = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = audit_sub.add_parser("verify", help="check the audit trail's keyed hash chain and its triggers",
-                             description="Recompute every audit row's hash (HMAC under the audit key from "
-                                         "the keyed start on), check the append-only triggers exist, and "
-                                         "print the chain head; exit 1 and say what is wrong on any failure.")
-    p.set_defaults(func=cmd_audit_verify)
-    p = audit_sub.add_parser("head", help="print the chain's newest link, to record off this machine",
-                             description="Print the newest audit row's number and hash as one JSON line. "
-                                         "Run it from cron and keep the lines elsewhere: a later `audit "
-                                         "verify` whose chain no longer contains a recorded head shows "
-                                         "rows were removed or rewritten.")
+
+def _add_audit(sub) -> None:
+    audit_sub = add_group(sub, "audit", "audit trail tools",
+                          "Tools for the append-only, hash-chained audit trail.")
+    add_command(audit_sub, "verify", cmd_audit_verify, "check the audit trail's keyed hash chain and its triggers",
+                "Recompute every audit row's hash (HMAC under the audit key from "
+                "the keyed start on), check the append-only triggers exist, and "
+                "print the chain head; exit 1 and say what is wrong on any failure.")
+    p = add_command(audit_sub, "head", cmd_audit_head, "print the chain's newest link, to record off this machine",
+                    "Print the newest audit row's number and hash as one JSON line. "
+                    "Run it from cron and keep the lines elsewhere: a later `audit "
+                    "verify` whose chain no longer contains a recorded head shows "
+                    "rows were removed or rewritten.")
     p.add_argument("--append", metavar="FILE", default=None,
                    help="also append the line to FILE (e.g. on a mount of another machine)")
-    p.set_defaults(func=cmd_audit_head)
 
-    config = sub.add_parser("config", help="configuration tools",
-                            description="Inspect the hub configuration.")
-    config_sub = config.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = config_sub.add_parser("show", help="print the effective configuration with help for each key",
-                              description="Print every setting's effective value and meaning.")
-    p.set_defaults(func=cmd_config_show)
 
-    proto = sub.add_parser("protocol", help="wire protocol tools",
-                           description="Tools for the MQTT protocol v1 (docs/protocol.md).")
-    proto_sub = proto.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = proto_sub.add_parser("check", help="validate a payload as the hub would",
-                             description="Validate a payload for a topic; prints the rejection reason.")
+def _add_tools(sub) -> None:
+    config_sub = add_group(sub, "config", "configuration tools", "Inspect the hub configuration.")
+    add_command(config_sub, "show", cmd_config_show, "print the effective configuration with help for each key",
+                "Print every setting's effective value and meaning.")
+    proto_sub = add_group(sub, "protocol", "wire protocol tools",
+                          "Tools for the MQTT protocol v1 (docs/protocol.md).")
+    p = add_command(proto_sub, "check", cmd_protocol_check, "validate a payload as the hub would",
+                    "Validate a payload for a topic; prints the rejection reason.")
     p.add_argument("topic", help="MQTT topic, e.g. wardlink/v1/gw-icu-01/telemetry")
     p.add_argument("file", help="payload file, or - for standard input")
-    p.set_defaults(func=cmd_protocol_check)
-    _register_plugins(sub)
-    return parser
 
 
 def _register_plugins(sub) -> None:

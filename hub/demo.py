@@ -280,8 +280,14 @@ class Demo:
             "site_name": "Wardlink demo: St Elsewhere General",
         })
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        broker_url = self._start_broker()
+        self._start_database()
+        self._start_hub_services()
+        self._start_web()
+        self._start_gateway(broker_url)
 
-        # 1. broker
+    def _start_broker(self) -> str:
+        """Start the embedded MQTT broker; return its URL."""
         port = self.broker_port or free_port("127.0.0.1")
         if self.broker_port:
             check_port_free("127.0.0.1", port, "MQTT broker", "Leave --broker-port out to pick a free one.")
@@ -290,8 +296,10 @@ class Demo:
         self._parts.append(("broker", broker.stop))
         self.config = self.config.with_overrides(mqtt_url=broker.url)
         log.info("embedded MQTT broker on %s", broker.url)
+        return broker.url
 
-        # 2. relational store, demo site, admin account
+    def _start_database(self) -> None:
+        """Bring the relational store to the newest schema, seed the demo site and the admin account."""
         from wardlink.hub.db import open_engine, session_scope, upgrade
         from wardlink.hub.seed import seed_demo_site
         from wardlink.hub.services.people import users
@@ -312,7 +320,8 @@ class Demo:
             # A fresh password on every start: nothing to remember, nothing built in.
             self.admin_password = users.ensure_admin_with_fresh_password(session, username=DEMO_ADMIN)
 
-        # 3. alert rules, telemetry store, ingest and the scheduler
+    def _start_hub_services(self) -> None:
+        """Start the alert rules, the telemetry store, ingest and the scheduler."""
         from wardlink.hub.db.resolver import DbResolver
         from wardlink.hub.ingest import IngestWorker
         from wardlink.hub.runtime import rules_runtime, sync_ruleset
@@ -340,7 +349,8 @@ class Demo:
         scheduler_thread.start()
         self._parts.append(("scheduler", lambda: (scheduler_stop.set(), scheduler_thread.join(timeout=15))))
 
-        # 4. web UI
+    def _start_web(self) -> None:
+        """Serve the web UI with waitress on its own thread."""
         from waitress import create_server
 
         from wardlink.hub.web import create_app
@@ -351,11 +361,12 @@ class Demo:
         thread.start()
         self._parts.append(("web", lambda: (server.close(), thread.join(timeout=10))))
 
-        # 5. the emulated gateway, a real `wardlink-edge run` process
+    def _start_gateway(self, broker_url: str) -> None:
+        """Start the emulated gateway, a real `wardlink-edge run` process."""
         gw_dir = self.data_dir / "gateway"
         gw_dir.mkdir(exist_ok=True)
         gw_config = gw_dir / "gateway.toml"
-        gw_config.write_text(gateway_config_toml(gateway_id=DEMO_GATEWAY, broker_url=broker.url,
+        gw_config.write_text(gateway_config_toml(gateway_id=DEMO_GATEWAY, broker_url=broker_url,
                                                  data_dir=gw_dir))
         self.gateway_log = open(gw_dir / "gateway.log", "ab")
         self.gateway_proc = subprocess.Popen(

@@ -94,11 +94,12 @@ def _round_up(value: float) -> int:
 
 def render_mosquitto_conf(settings: BrokerSettings = BrokerSettings()) -> str:
     """Return a production ``mosquitto.conf`` for ``settings``."""
-    s = settings
-    q = s.queue_limit
-    sized = s.max_queued_messages is None
-    memory_mb = q * BATCH_BYTES / 1e6
-    lines = [
+    lines = _persistence_lines(settings) + _queue_lines(settings) + _listener_lines(settings)
+    return "\n".join(lines + _auth_lines(settings)) + "\n"
+
+
+def _persistence_lines(s: BrokerSettings) -> list[str]:
+    return [
         "# Mosquitto configuration for Wardlink, written by `wardlink broker config`.",
         "",
         "# Authentication and ACLs are global, shared by every listener. With",
@@ -119,7 +120,13 @@ def render_mosquitto_conf(settings: BrokerSettings = BrokerSettings()) -> str:
         "autosave_interval 10",
         "",
     ]
-    if sized:
+
+
+def _queue_lines(s: BrokerSettings) -> list[str]:
+    q = s.queue_limit
+    memory_mb = q * BATCH_BYTES / 1e6
+    lines: list[str] = []
+    if s.max_queued_messages is None:
         lines += [
             "# Messages held per offline persistent session. The session that fills is the hub",
             "# ingest worker's while it is down: every gateway keeps publishing to the broker.",
@@ -143,6 +150,11 @@ def render_mosquitto_conf(settings: BrokerSettings = BrokerSettings()) -> str:
         "allow_anonymous false",
         "",
     ]
+    return lines
+
+
+def _listener_lines(s: BrokerSettings) -> list[str]:
+    lines: list[str] = []
     if s.local_port is not None:
         lines += [
             "# Plain MQTT for processes on this host only (hub, `wardlink broker` admin commands).",
@@ -161,22 +173,24 @@ def render_mosquitto_conf(settings: BrokerSettings = BrokerSettings()) -> str:
         lines += ["# Gateways must also present a client certificate signed by the same CA.",
                   "require_certificate true"]
     lines.append("")
+    return lines
+
+
+def _auth_lines(s: BrokerSettings) -> list[str]:
     if s.auth == "dynsec":
         plugin = s.plugin_path or find_dynsec_plugin()
         if plugin is None:
             raise SettingError(f"plugin_path: the dynamic-security plugin was not found ({DYNSEC_PLUGIN_GLOB}); "
                                "install mosquitto 2, give its path, or use auth 'files'")
-        lines += [
+        return [
             "# Logins and ACLs live in the dynamic-security plugin and change at run time",
             "# (`wardlink broker gateway ...`); the plugin rewrites its file itself.",
             f"plugin {plugin}",
             f"plugin_opt_config_file {s.dynsec_file}",
         ]
-    else:
-        lines += [
-            "# Logins and ACLs from files kept by `wardlink broker gateway ...`; the command",
-            "# reloads the broker (SIGHUP), which disconnects logins that were removed.",
-            f"password_file {s.password_file}",
-            f"acl_file {s.acl_file}",
-        ]
-    return "\n".join(lines) + "\n"
+    return [
+        "# Logins and ACLs from files kept by `wardlink broker gateway ...`; the command",
+        "# reloads the broker (SIGHUP), which disconnects logins that were removed.",
+        f"password_file {s.password_file}",
+        f"acl_file {s.acl_file}",
+    ]

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from wardlink.cli import add_command, add_group
 from wardlink.provisioning.acl import DEFAULT_ADMIN_USERNAME, DEFAULT_HUB_USERNAME, check_gateway_id
 from wardlink.provisioning.errors import SettingError, guarded
 
@@ -326,16 +327,30 @@ def register_cli(subparsers) -> None:
     from wardlink.provisioning.enroll_cli import register as register_gateway_commands
 
     register_gateway_commands(subparsers)
-    broker = subparsers.add_parser(
-        "broker", help="MQTT broker set-up: configuration, certificates, gateway logins",
-        description="Set up Mosquitto for Wardlink: render mosquitto.conf, make the TLS certificates, "
-                    "and create, disable or remove broker logins (dynamic-security plugin or password "
-                    "and ACL files).")
-    bsub = broker.add_subparsers(dest="action", metavar="ACTION", required=True)
+    bsub = add_group(
+        subparsers, "broker", "MQTT broker set-up: configuration, certificates, gateway logins",
+        "Set up Mosquitto for Wardlink: render mosquitto.conf, make the TLS certificates, "
+        "and create, disable or remove broker logins (dynamic-security plugin or password "
+        "and ACL files).")
+    _add_broker_config(bsub)
+    _add_broker_certs(bsub)
+    identity = _identity_options()
+    _add_broker_logins(bsub, identity)
+    _add_broker_gateway(bsub, identity)
+    gfsub = add_group(subparsers, "grafana", "Grafana boards: push to a server, export JSON",
+                      "Grafana as code: the Wardlink datasources and dashboards.")
+    _add_grafana_push(gfsub)
+    p = add_command(gfsub, "export", cmd_grafana_export, "write the dashboards as JSON files",
+                    "Build the dashboards and write one JSON file each, as Grafana's file "
+                    "provisioning reads them.")
+    p.add_argument("--out", default="grafana/dashboards", metavar="DIR",
+                   help="directory to write (default: grafana/dashboards)")
 
-    p = bsub.add_parser("config", help="render a production mosquitto.conf",
-                        description="Print (or write) mosquitto.conf: TLS listener, persistence, queue sizing "
-                                    "explained in comments, no anonymous access, and the chosen login store.")
+
+def _add_broker_config(bsub) -> None:
+    p = add_command(bsub, "config", cmd_broker_config, "render a production mosquitto.conf",
+                    "Print (or write) mosquitto.conf: TLS listener, persistence, queue sizing "
+                    "explained in comments, no anonymous access, and the chosen login store.")
     p.add_argument("--auth", choices=("dynsec", "files"), default="dynsec",
                    help="login store: the dynamic-security plugin (default) or password and ACL files")
     p.add_argument("--tls-port", type=int, default=8883, help="TLS listener port (default: 8883)")
@@ -358,13 +373,14 @@ def register_cli(subparsers) -> None:
                    help="hub outage the queue must cover, in hours (default: 24)")
     p.add_argument("--max-queued", type=int, metavar="N", help="set max_queued_messages explicitly instead")
     p.add_argument("--out", default="-", metavar="FILE", help="file to write (default: standard output)")
-    p.set_defaults(func=cmd_broker_config)
 
-    p = bsub.add_parser("certs", help="create the CA and issue server/client certificates",
-                        description="Create a private CA (or reuse the one in --out) and issue the broker's "
-                                    "server certificate for the given names and addresses, and client "
-                                    "certificates. Private keys are written with mode 0600; nothing is "
-                                    "overwritten.")
+
+def _add_broker_certs(bsub) -> None:
+    p = add_command(bsub, "certs", cmd_broker_certs, "create the CA and issue server/client certificates",
+                    "Create a private CA (or reuse the one in --out) and issue the broker's "
+                    "server certificate for the given names and addresses, and client "
+                    "certificates. Private keys are written with mode 0600; nothing is "
+                    "overwritten.")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for ca.crt/key, server.crt/key, ...")
     p.add_argument("--dns", action="append", default=[], metavar="NAME",
                    help="DNS name of the broker (repeatable), e.g. broker.hospital.example")
@@ -377,14 +393,14 @@ def register_cli(subparsers) -> None:
     p.add_argument("--organisation", default="Hospital", help="organisation name in the certificates")
     p.add_argument("--renew", action="store_true",
                    help="re-issue the server certificate (e.g. after adding a name)")
-    p.set_defaults(func=cmd_broker_certs)
 
-    identity = _identity_options()
-    p = bsub.add_parser("init", parents=[identity], help="create the hub's login (and the dynsec admin)",
-                        description="Create the broker's first logins with generated passwords: in dynsec mode "
-                                    "the plugin's start-up file with an admin login (that can only administer "
-                                    "the plugin) and the hub login; in files mode the password and ACL files "
-                                    "with the hub login. The passwords go to 0600 files in --secrets-dir.")
+
+def _add_broker_logins(bsub, identity: argparse.ArgumentParser) -> None:
+    p = add_command(bsub, "init", cmd_broker_init, "create the hub's login (and the dynsec admin)",
+                    "Create the broker's first logins with generated passwords: in dynsec mode "
+                    "the plugin's start-up file with an admin login (that can only administer "
+                    "the plugin) and the hub login; in files mode the password and ACL files "
+                    "with the hub login. The passwords go to 0600 files in --secrets-dir.", parents=[identity])
     p.add_argument("--dynsec-file", default="/var/lib/mosquitto/dynamic-security.json", metavar="FILE",
                    help="dynsec: the plugin's state file to create "
                         "(default: /var/lib/mosquitto/dynamic-security.json)")
@@ -392,48 +408,43 @@ def register_cli(subparsers) -> None:
                    help=f"where mqtt-hub.secret (and mqtt-admin.secret) are written (default: {DEFAULT_SECRETS_DIR})")
     p.add_argument("--hub-user", default=DEFAULT_HUB_USERNAME, help=f"hub login (default: {DEFAULT_HUB_USERNAME})")
     p.add_argument("--force", action="store_true", help="replace existing files")
-    p.set_defaults(func=cmd_broker_init)
 
-    p = bsub.add_parser("passwd", parents=[identity], help="give a broker login a new generated password",
-                        description="Generate a new password for an existing login (hub or gateway) and "
-                                    "print it once or write it to a 0600 file.")
+    p = add_command(bsub, "passwd", cmd_broker_passwd, "give a broker login a new generated password",
+                    "Generate a new password for an existing login (hub or gateway) and "
+                    "print it once or write it to a 0600 file.", parents=[identity])
     p.add_argument("username", help="the login, e.g. wardlink-hub or a gateway id")
     p.add_argument("--secret-out", metavar="FILE", help="write the password to FILE (mode 0600) instead")
-    p.set_defaults(func=cmd_broker_passwd)
 
-    gw = bsub.add_parser("gateway", help="add, disable, enable, remove or list gateway logins",
-                         description="Manage the broker login of each gateway. A gateway may publish only to "
-                                     "wardlink/v1/<id>/{telemetry,events,status,cmd-result} and subscribe only "
-                                     "to wardlink/v1/<id>/config and wardlink/v1/<id>/cmd/#.")
-    gsub = gw.add_subparsers(dest="gateway_action", metavar="ACTION", required=True)
-    p = gsub.add_parser("add", parents=[identity], help="create or reset a gateway's login",
-                        description="Create the gateway's login with a generated password (or reset and "
-                                    "enable an existing one) and hand out its credentials file.")
+
+def _add_broker_gateway(bsub, identity: argparse.ArgumentParser) -> None:
+    gsub = add_group(bsub, "gateway", "add, disable, enable, remove or list gateway logins",
+                     "Manage the broker login of each gateway. A gateway may publish only to "
+                     "wardlink/v1/<id>/{telemetry,events,status,cmd-result} and subscribe only "
+                     "to wardlink/v1/<id>/config and wardlink/v1/<id>/cmd/#.", dest="gateway_action")
+    p = add_command(gsub, "add", cmd_gateway_add, "create or reset a gateway's login",
+                    "Create the gateway's login with a generated password (or reset and "
+                    "enable an existing one) and hand out its credentials file.", parents=[identity])
     p.add_argument("gateway_id", help="the gateway id, e.g. gw-icu-01")
     p.add_argument("--credentials-out", metavar="FILE",
                    help="write the gateway's credentials file here (mode 0600) instead of printing it")
-    p.set_defaults(func=cmd_gateway_add)
     for name, func, text in (
             ("disable", cmd_gateway_disable, "disable a gateway in the hub (--config) and switch its login off, "
                                              "disconnecting it at once"),
             ("enable", cmd_gateway_enable, "enable a gateway in the hub (--config) and switch its login back on"),
             ("remove", cmd_gateway_remove, "delete a gateway's login and role; disconnects it at once")):
-        p = gsub.add_parser(name, parents=[identity], help=text, description=text[0].upper() + text[1:] + ".")
+        p = add_command(gsub, name, func, text, text[0].upper() + text[1:] + ".", parents=[identity])
         p.add_argument("gateway_id", help="the gateway id")
-        p.set_defaults(func=func)
-    p = gsub.add_parser("list", parents=[identity], help="list the broker's logins",
-                        description="List every login the broker knows, with its kind and whether it is enabled.")
+    p = add_command(gsub, "list", cmd_gateway_list, "list the broker's logins",
+                    "List every login the broker knows, with its kind and whether it is enabled.",
+                    parents=[identity])
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=cmd_gateway_list)
 
-    grafana = subparsers.add_parser(
-        "grafana", help="Grafana boards: push to a server, export JSON",
-        description="Grafana as code: the Wardlink datasources and dashboards.")
-    gfsub = grafana.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = gfsub.add_parser("push", help="create or update datasources, folder and dashboards in Grafana",
-                         description="Send grafana/ (datasource YAML with ${VAR} filled from the options, and "
-                                     "dashboards/*.json) to Grafana's HTTP API. Idempotent: unchanged "
-                                     "dashboards are not rewritten.")
+
+def _add_grafana_push(gfsub) -> None:
+    p = add_command(gfsub, "push", cmd_grafana_push, "create or update datasources, folder and dashboards in Grafana",
+                    "Send grafana/ (datasource YAML with ${VAR} filled from the options, and "
+                    "dashboards/*.json) to Grafana's HTTP API. Idempotent: unchanged "
+                    "dashboards are not rewritten.")
     p.add_argument("--url", required=True, help="Grafana base URL, e.g. https://grafana.hospital.example")
     p.add_argument("--token", help="service-account token (visible to other local users in the process "
                                    "list; prefer --token-file or $WARDLINK_GRAFANA_TOKEN)")
@@ -442,9 +453,11 @@ def register_cli(subparsers) -> None:
                    help="the project's grafana/ directory (default: the one beside this installation)")
     p.add_argument("--influx-version", choices=("1", "2"), default="1",
                    help="1: InfluxDB 1.x, user/password; 2: InfluxDB 2.x/3.x, token (default: 1)")
-    p.add_argument("--influx-url", help="InfluxDB URL as Grafana reaches it ($WARDLINK_INFLUX_URL)")
-    p.add_argument("--influx-database", help="InfluxDB database ($WARDLINK_INFLUX_DATABASE)")
-    p.add_argument("--influx-user", help="InfluxDB 1.x user, if authentication is on")
+    for option, text in (
+            ("--influx-url", "InfluxDB URL as Grafana reaches it ($WARDLINK_INFLUX_URL)"),
+            ("--influx-database", "InfluxDB database ($WARDLINK_INFLUX_DATABASE)"),
+            ("--influx-user", "InfluxDB 1.x user, if authentication is on")):
+        p.add_argument(option, help=text)
     p.add_argument("--influx-password-file", metavar="FILE", help="file holding the InfluxDB 1.x password")
     p.add_argument("--influx-token-file", metavar="FILE", help="file holding an InfluxDB 2.x/3.x read token")
     p.add_argument("--postgres-host", metavar="HOST:PORT", help="PostgreSQL host:port ($WARDLINK_PG_HOST)")
@@ -454,11 +467,3 @@ def register_cli(subparsers) -> None:
     p.add_argument("--postgres-sslmode", choices=("disable", "require", "verify-ca", "verify-full"),
                    help="PostgreSQL TLS mode ($WARDLINK_PG_SSLMODE)")
     p.add_argument("--skip-datasources", action="store_true", help="push only the folder and dashboards")
-    p.set_defaults(func=cmd_grafana_push)
-
-    p = gfsub.add_parser("export", help="write the dashboards as JSON files",
-                         description="Build the dashboards and write one JSON file each, as Grafana's file "
-                                     "provisioning reads them.")
-    p.add_argument("--out", default="grafana/dashboards", metavar="DIR",
-                   help="directory to write (default: grafana/dashboards)")
-    p.set_defaults(func=cmd_grafana_export)

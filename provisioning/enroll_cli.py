@@ -12,6 +12,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 
+from wardlink.cli import add_command, add_group
 from wardlink.provisioning.errors import SettingError, guarded
 
 
@@ -169,36 +170,32 @@ def _token_options(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add the ``gateway`` command group to the ``wardlink`` parser."""
-    gateway = subparsers.add_parser(
-        "gateway", help="enroll gateways: add, new token, disable, enable, revoke",
-        description="Add a gateway to the hub and the broker and hand it a one-time enrollment token "
-                    "(redeemed on the gateway with `wardlink-edge enroll`); disable, enable or revoke it. "
-                    "Changes the hub database (--config) and the broker logins (--settings) together.")
-    sub = gateway.add_subparsers(dest="gateway_action", metavar="ACTION", required=True)
-
-    p = sub.add_parser("add", help="register a gateway, create its broker login, print its enrollment token",
-                       description="Register a new gateway in the hub, create its broker login (switched off "
-                                   "until it enrolls) and print a one-time enrollment token.")
+    sub = add_group(
+        subparsers, "gateway", "enroll gateways: add, new token, disable, enable, revoke",
+        "Add a gateway to the hub and the broker and hand it a one-time enrollment token "
+        "(redeemed on the gateway with `wardlink-edge enroll`); disable, enable or revoke it. "
+        "Changes the hub database (--config) and the broker logins (--settings) together.",
+        dest="gateway_action")
+    p = add_command(sub, "add", cmd_add, "register a gateway, create its broker login, print its enrollment token",
+                    "Register a new gateway in the hub, create its broker login (switched off "
+                    "until it enrolls) and print a one-time enrollment token.")
     p.add_argument("gateway_id", help="the gateway id, e.g. gw-icu-01 (also its broker login)")
     p.add_argument("--name", default="", help="a name people recognise, e.g. 'ICU fridge room'")
     p.add_argument("--department", metavar="CODE", help="code of the ward or department it serves, e.g. ICU")
     _token_options(p)
     _settings_option(p)
-    p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("token", help="print a new enrollment token for a gateway",
-                       description="Print a new one-time enrollment token for an enabled gateway, e.g. after "
-                                   "an SD card was replaced; its earlier unused tokens stop working. Enrolling "
-                                   "gives the gateway a new broker password.")
+    p = add_command(sub, "token", cmd_token, "print a new enrollment token for a gateway",
+                    "Print a new one-time enrollment token for an enabled gateway, e.g. after "
+                    "an SD card was replaced; its earlier unused tokens stop working. Enrolling "
+                    "gives the gateway a new broker password.")
     p.add_argument("gateway_id", help="the gateway id")
     _token_options(p)
-    p.set_defaults(func=cmd_token)
 
     for name, func, text in (
             ("disable", cmd_disable, "disable a gateway: switch its broker login off and disconnect it now"),
             ("enable", cmd_enable, "enable a gateway and switch its broker login back on"),
             ("revoke", cmd_revoke, "revoke a gateway: delete its broker login, disconnect it, void its tokens")):
-        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p = add_command(sub, name, func, text, text[0].upper() + text[1:] + ".")
         p.add_argument("gateway_id", help="the gateway id")
         _settings_option(p)
-        p.set_defaults(func=func)
