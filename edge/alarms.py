@@ -141,9 +141,9 @@ class AlarmEngine:
     def _step(self, s: _RuleState, ts: int, value: float) -> bool:
         rule = s.rule
         s.last_value = value
-        if s.raised == "high" and value <= rule.above - rule.hysteresis:
+        if s.raised == "high" and rule.above is not None and value <= rule.above - rule.hysteresis:
             return self._clear(s, ts, value)
-        if s.raised == "low" and value >= rule.below + rule.hysteresis:
+        if s.raised == "low" and rule.below is not None and value >= rule.below + rule.hysteresis:
             return self._clear(s, ts, value)
         if s.raised:
             return False

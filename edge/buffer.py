@@ -110,7 +110,7 @@ class Buffer:
         except sqlite3.DatabaseError as exc:
             conn.close()
             if "quick_check" in str(exc):
-                exc.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+                exc.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
             raise
         except BaseException:
             conn.close()
@@ -121,7 +121,7 @@ class Buffer:
         self._load_state()
 
     def _load_state(self) -> None:
-        conn = self._conn
+        conn = self._connection
         self._channels = {name: cid for cid, name in conn.execute("SELECT id, name FROM channels")}
         self._names = {cid: name for name, cid in self._channels.items()}
         self._readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
@@ -139,7 +139,7 @@ class Buffer:
         log.error("buffer %s is corrupt (%s); moved aside to %s and starting a new buffer", self.path, exc, moved)
         self._connect()
         for table, seq in last_ids.items():
-            self._conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", (table, seq))
+            self._connection.execute("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", (table, seq))
         self.add_event(Event("buffer.corrupt", now_ms(self.clock), severity="critical",
                              data={"moved_to": str(moved), "error": str(exc)[:200]}))
 
@@ -176,6 +176,13 @@ class Buffer:
         self.close()
 
     @property
+    def _connection(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is None:
+            raise StoreError("buffer is not open")
+        return conn
+
+    @property
     def db(self) -> sqlite_utils.Database:
         """Return the sqlite-utils view of the open database."""
         if self._db is None:
@@ -204,7 +211,7 @@ class Buffer:
         raise StoreError(f"buffer {self.path}: write failed repeatedly")
 
     def _transaction(self, fn, *args):
-        conn = self._conn
+        conn = self._connection
         saved = (self._readings, self._events, dict(self._meta), dict(self._channels))
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -219,7 +226,7 @@ class Buffer:
             raise
 
     def _set_meta(self, **values: Any) -> None:
-        self._conn.executemany(
+        self._connection.executemany(
             "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             list(values.items()),
         )
@@ -228,7 +235,8 @@ class Buffer:
     def _channel_id(self, name: str) -> int:
         cid = self._channels.get(name)
         if cid is None:
-            cid = self._conn.execute("INSERT INTO channels(name) VALUES (?)", (name,)).lastrowid
+            cid = self._connection.execute("INSERT INTO channels(name) VALUES (?)", (name,)).lastrowid
+            assert cid is not None  # every INSERT sets it
             self._channels[name] = cid
             self._names[cid] = name
         return cid
@@ -246,7 +254,7 @@ class Buffer:
         return self._write(self._add_readings, readings)
 
     def _add_readings(self, readings):
-        conn = self._conn
+        conn = self._connection
         cid = self._channel_id
         rows = [(cid(ch), ts, value, None if quality == "good" else quality) for ch, ts, value, quality in readings]
         cur = conn.executemany("INSERT INTO readings(ch, ts, value, quality) VALUES (?, ?, ?, ?)", rows)
@@ -277,7 +285,7 @@ class Buffer:
             # Free text from drivers and devices: NUL and lone surrogates (e.g. bytes a device sent,
             # decoded with surrogateescape) would make the hub refuse the whole event batch.
             data = json.dumps(storable(dict(e.data)), separators=(",", ":"), default=str) if e.data else None
-            ids.append(self._conn.execute(
+            ids.append(self._connection.execute(
                 "INSERT INTO events(ts, type, ch, severity, data) VALUES (?, ?, ?, ?, ?)",
                 (e.ts_ms, e.type, e.channel, e.severity, data),
             ).lastrowid)
@@ -289,7 +297,7 @@ class Buffer:
 
     def used_bytes(self) -> int:
         """Return the bytes of the main database file in use (pages minus free pages)."""
-        conn = self._conn
+        conn = self._connection
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         return (pages - free) * self._page_size
@@ -311,7 +319,7 @@ class Buffer:
         telemetry_bytes = self._byte_cap - min(cfg.reserved_event_rows * EVENT_ROW_BYTES, self._byte_cap // 10)
         if used > telemetry_bytes and self._sent:
             # Copies kept for resend-from go before any reading that was never sent.
-            self._conn.execute("DELETE FROM sent")
+            self._connection.execute("DELETE FROM sent")
             log.warning("buffer near its byte cap: dropped the %d acknowledged readings kept for resend-from",
                         self._sent)
             self._sent = 0
@@ -327,7 +335,7 @@ class Buffer:
             self._drop_oldest_events(min(over_events, self._events))
 
     def _drop_oldest_readings(self, count: int) -> None:
-        conn = self._conn
+        conn = self._connection
         first_id = conn.execute("SELECT id FROM readings ORDER BY id LIMIT 1").fetchone()[0]
         last_id = conn.execute("SELECT id FROM readings ORDER BY id LIMIT 1 OFFSET ?", (count - 1,)).fetchone()[0]
         lo, hi, n = conn.execute(
@@ -348,7 +356,7 @@ class Buffer:
         log.warning("buffer full: dropped %d oldest readings (ids %d..%d)", n, first_id, last_id)
 
     def _drop_oldest_events(self, count: int) -> None:
-        conn = self._conn
+        conn = self._connection
         cur = conn.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)", (count,))
         self._events -= cur.rowcount
         self._set_meta(dropped_events=(self._meta.get("dropped_events", 0) or 0) + cur.rowcount)
@@ -377,7 +385,7 @@ class Buffer:
 
     def _add_events_unbounded(self, events) -> None:
         for e in events:
-            self._conn.execute(
+            self._connection.execute(
                 "INSERT INTO events(ts, type, ch, severity, data) VALUES (?, ?, ?, ?, ?)",
                 (e.ts_ms, e.type, e.channel, e.severity, json.dumps(storable(dict(e.data)), separators=(",", ":"))),
             )
@@ -422,7 +430,7 @@ class Buffer:
         names = self._names
         return [
             (rid, names[ch], ts, value, quality or "good")
-            for rid, ch, ts, value, quality in self._conn.execute(
+            for rid, ch, ts, value, quality in self._connection.execute(
                 "SELECT id, ch, ts, value, quality FROM readings WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
                 (after_id, before_id, limit),
             )
@@ -431,7 +439,7 @@ class Buffer:
     def fetch_events(self, after_id: int, limit: int) -> list[tuple[int, Event]]:
         """Return up to ``limit`` events with id > after_id, oldest first."""
         out = []
-        for rid, ts, etype, ch, severity, data in self._conn.execute(
+        for rid, ts, etype, ch, severity, data in self._connection.execute(
             "SELECT id, ts, type, ch, severity, data FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
         ):
             out.append((rid, Event(etype, ts, ch, severity, json.loads(data) if data else {})))
@@ -439,7 +447,7 @@ class Buffer:
 
     def max_reading_id(self) -> int:
         """Return the largest reading id ever handed out (0 if none)."""
-        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'readings'").fetchone()
+        row = self._connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'readings'").fetchone()
         return row[0] if row else 0
 
     # ------------------------------------------------------------------ acknowledgement
@@ -459,7 +467,7 @@ class Buffer:
         return self._write(self._ack, reading_runs, event_ids, keep_sent, keep_sent_s)
 
     def _ack(self, reading_runs, event_ids, keep_sent, keep_sent_s=0) -> int:
-        conn = self._conn
+        conn = self._connection
         deleted = 0
         keep = bool(keep_sent or keep_sent_s)
         now = now_ms(self.clock)
@@ -492,7 +500,7 @@ class Buffer:
         found: dict[int, Row] = {}
         for table in ("sent", "readings"):
             for lo, hi in runs:
-                for rid, ch, ts, value, quality in self._conn.execute(
+                for rid, ch, ts, value, quality in self._connection.execute(
                     f"SELECT id, ch, ts, value, quality FROM {table} WHERE id BETWEEN ? AND ?", (lo, hi)
                 ):
                     found[rid] = (rid, names[ch], ts, value, quality or "good")
@@ -502,7 +510,7 @@ class Buffer:
 
     def oldest_ts(self) -> int | None:
         """Return the timestamp of the oldest buffered reading, or None."""
-        row = self._conn.execute("SELECT ts FROM readings ORDER BY id LIMIT 1").fetchone()
+        row = self._connection.execute("SELECT ts FROM readings ORDER BY id LIMIT 1").fetchone()
         return row[0] if row else None
 
     def stats(self) -> BufferStats:

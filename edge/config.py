@@ -159,6 +159,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None, sourc
     alarms = parse_alarms(raw_alarms, channels=channels, outputs=outputs, problems=problems)
     if problems:
         raise ConfigError(problems, source=str(source) if source else None)
+    # Each of these recorded a problem when it was missing or wrong.
+    assert gateway_id is not None and data_dir is not None and broker is not None
     return EdgeConfig(gateway_id, data_dir, broker, hardware, buffer, forwarder, health, channels, alarms,
                       MappingProxyType(outputs), source)
 

@@ -91,7 +91,7 @@ def parse_channels(raw: Any, *, backend: str, problems: list[str], registry=None
             spec = drivers.get(driver)
             if spec is None:
                 t.problem("driver", f"unknown driver {driver!r}; known drivers: {', '.join(sorted(drivers))}")
-        if spec is not None:
+        if spec is not None and driver is not None:
             if params is not None:
                 params = _check_params(registry, driver, params, t.key("params"), problems)
             # Some drivers report quantities their parameters name (Modbus points, serial
@@ -108,7 +108,8 @@ def parse_channels(raw: Any, *, backend: str, problems: list[str], registry=None
                 unit = quantities[quantity]
         if emulate is not None and backend != "emulated":
             t.problem("emulate", 'is only allowed with hardware.backend = "emulated"')
-        if len(problems) > before or None in (cid, driver, quantity, interval, params):
+        if (len(problems) > before or cid is None or driver is None or quantity is None or interval is None
+                or params is None):
             continue
         if timeout is None:
             timeout = min(float(interval), 5.0)
@@ -182,7 +183,7 @@ def parse_alarms(raw: Any, *, channels: tuple[ChannelConfig, ...], outputs: Mapp
         rid = rid or channel
         if rid is not None and rid in ids:
             t.problem("id", f"duplicate alarm id {rid!r} (also {path}[{ids[rid]}]); set a distinct id")
-        if len(problems) > before:
+        if len(problems) > before or rid is None or channel is None or severity is None:
             continue
         ids[rid] = i
         rules.append(AlarmRule(rid, channel, above, below, float(for_s), float(hysteresis), output, severity))

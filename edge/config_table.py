@@ -6,6 +6,7 @@ what would be accepted, so the whole file is checked in one pass.
 
 from __future__ import annotations
 
+import builtins
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -53,8 +54,8 @@ class Table:
             return None if default is MISSING else default
         return self.data[name]
 
-    def str(self, name: str, default: Any = MISSING, *, choices: tuple[str, ...] | None = None,
-            pattern=None, allow_empty: bool = False) -> str | None:
+    def str(self, name: builtins.str, default: Any = MISSING, *, choices: tuple[builtins.str, ...] | None = None,
+            pattern=None, allow_empty: bool = False) -> builtins.str | None:
         """Return a string value, checked against ``choices`` or ``pattern``."""
         value = self.raw(name, default)
         if value is None or (value is default and default is not MISSING):
@@ -73,8 +74,8 @@ class Table:
             return None
         return value
 
-    def number(self, name: str, default: Any = MISSING, *, minimum: float | None = None,
-               maximum: float | None = None, integer: bool = False, unit: str = "",
+    def number(self, name: builtins.str, default: Any = MISSING, *, minimum: float | None = None,
+               maximum: float | None = None, integer: bool = False, unit: builtins.str = "",
                exclusive_min: bool = False) -> Any:
         """Return a finite number within [minimum, maximum]."""
         value = self.raw(name, default)
@@ -96,7 +97,7 @@ class Table:
             return None
         return value
 
-    def bool(self, name: str, default: Any = MISSING) -> bool | None:
+    def bool(self, name: builtins.str, default: Any = MISSING) -> builtins.bool | None:
         """Return a boolean value."""
         value = self.raw(name, default)
         if value is None or isinstance(value, bool):
@@ -104,7 +105,7 @@ class Table:
         self.problem(name, f"must be true or false, got {describe(value)}")
         return None
 
-    def table(self, name: str, default: Any = MISSING) -> Mapping | None:
+    def table(self, name: builtins.str, default: Any = MISSING) -> Mapping | None:
         """Return a sub-table as a plain mapping."""
         value = self.raw(name, default)
         if value is None:
@@ -114,7 +115,7 @@ class Table:
             return None
         return value
 
-    def path_value(self, name: str, base: Path | None, default: Any = MISSING) -> Path | None:
+    def path_value(self, name: builtins.str, base: Path | None, default: Any = MISSING) -> Path | None:
         """Return a file path, relative paths taken from the config file's directory."""
         value = self.str(name, default, allow_empty=True)
         if not value:

@@ -26,11 +26,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from wardlink.protocol import MIN_TIMESTAMP_MS
 
 from wardlink.edge.errors import ConfigError, EdgeError
+
+if TYPE_CHECKING:  # the config module is loaded by the first check, not at import
+    from wardlink.edge.config import EdgeConfig
 
 MIN_FREE_BYTES = 50 * 1024 * 1024
 #: A clock before this instant (2025-01-01) has certainly never been set.
@@ -55,7 +58,14 @@ class Doctor:
         self.timeout = timeout
         self.out = out
         self.checks: list[Check] = []
-        self.config = None
+        self._config: EdgeConfig | None = None
+
+    @property
+    def config(self) -> EdgeConfig:
+        """Return the loaded configuration (the first check loads it)."""
+        if self._config is None:
+            raise ConfigError("the configuration is not loaded yet")
+        return self._config
 
     def add(self, name: str, level: str, detail: str, fix: str = "") -> None:
         """Record and print one outcome."""
@@ -93,7 +103,7 @@ class Doctor:
         from wardlink.edge.config import load_config
 
         try:
-            self.config = load_config(self.config_path)
+            self._config = load_config(self.config_path)
         except ConfigError as exc:
             self.add("config", "FAIL", f"{len(exc.problems)} problem(s) in {self.config_path}",
                      "correct these keys:\n       " + "\n       ".join(exc.problems))

@@ -201,10 +201,9 @@ class Forwarder:
         if self._floor is None:
             self._stash.extend(rows)
             return
-        self._add_live(rows)
+        self._add_live(rows, self._floor)
 
-    def _add_live(self, rows: list[Row]) -> None:
-        floor = self._floor
+    def _add_live(self, rows: list[Row], floor: int) -> None:
         if rows and rows[0][0] < floor:
             rows = [r for r in rows if r[0] >= floor]
         if not rows:
@@ -288,7 +287,7 @@ class Forwarder:
         self._events_dirty = True
         self._event_cursor = 0
         stash, self._stash = self._stash, []
-        self._add_live(stash)
+        self._add_live(stash, floor)
         await self.publish_status()
         self._wake.set()
 

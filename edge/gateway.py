@@ -243,7 +243,7 @@ class Gateway:
             await asyncio.wait(list(self._background), timeout=3.0)
         await self.commit()
         try:
-            await self.store.call("flush_gap_marker", force=True)
+            await self._store().call("flush_gap_marker", force=True)
         except StoreError as exc:
             log.error("could not record the last buffer gap: %s", exc)
         if self.forwarder is not None:
@@ -326,9 +326,14 @@ class Gateway:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _store(self) -> Store:
+        if self.store is None:
+            raise StoreError("the buffer is not open")
+        return self.store
+
     async def _commit_event(self, event: Event) -> None:
         try:
-            await self.store.call("add_event", event)
+            await self._store().call("add_event", event)
         except StoreError as exc:
             log.error("event %s could not be stored: %s", event.type, exc)
             return
@@ -341,15 +346,15 @@ class Gateway:
             batch, self._pending = self._pending, []
             if batch:
                 try:
-                    first, _ = await self.store.call("add_readings", batch)
+                    first, _ = await self._store().call("add_readings", batch)
                 except StoreError as exc:
                     self._requeue(batch, exc)
                     return 0
                 if self.forwarder is not None:
                     self.forwarder.on_committed(first, batch)
             try:
-                await self.store.call("flush_gap_marker")
-                notices = await self.store.call("take_notices")
+                await self._store().call("flush_gap_marker")
+                notices = await self._store().call("take_notices")
             except StoreError as exc:
                 log.error("buffer maintenance failed: %s", exc)
                 notices = []
@@ -385,12 +390,15 @@ class Gateway:
 
     async def report_health(self) -> None:
         """Queue the gateway's own health readings and refresh the retained status."""
-        stats = await self.store.call("stats")
+        forwarder = self.forwarder
+        if forwarder is None:  # not started: nothing to report on yet
+            return
+        stats = await self._store().call("stats")
         self._pending.extend(health_readings(
-            stats, now_ms=now_ms(self.clock), publish_rate=self.forwarder.publish_rate(),
-            uptime_s=self.forwarder.uptime(), data_dir=self.config.data_dir,
+            stats, now_ms=now_ms(self.clock), publish_rate=forwarder.publish_rate(),
+            uptime_s=forwarder.uptime(), data_dir=self.config.data_dir,
         ))
-        await self.forwarder.publish_status()
+        await forwarder.publish_status()
 
     # ------------------------------------------------------------------ reconfiguration
 

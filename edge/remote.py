@@ -170,7 +170,7 @@ class RemoteControl:
             return None
         if info.kind is Kind.CONFIG:
             return self.apply_config(payload)
-        if info.kind is Kind.CMD:
+        if info.kind is Kind.CMD and info.command is not None:
             return self.run_command(info.command, payload)
         return None
 
@@ -227,10 +227,11 @@ class RemoteControl:
 
     async def _reload(self, cmd) -> str:
         gw = self.gw
-        if gw.config.source is None:
+        source = gw.config.source
+        if source is None:
             raise CommandError("this gateway was not started from a config file")
         loop = asyncio.get_running_loop()
-        fresh = await loop.run_in_executor(None, lambda: load_config(gw.config.source, registry=gw.registry))
+        fresh = await loop.run_in_executor(None, lambda: load_config(source, registry=gw.registry))
         if self.config_version is not None:
             # The hub's config is in force; keep it, but re-open its devices.
             gw.apply(gw.channels, gw.alarm_rules, reopen=True)
@@ -247,8 +248,11 @@ class RemoteControl:
         if boot is not None and boot != self.gw.boot:
             raise CommandError(f"boot {str(boot)[:64]!r} is not this gateway's current boot "
                                f"({self.gw.boot}): its batches can no longer be re-sent")
-        batches, readings = await self.gw.forwarder.resend_from(seq, until)
-        if not batches and seq >= self.gw.forwarder.next_seq:
+        forwarder = self.gw.forwarder
+        if forwarder is None:
+            raise CommandError("the gateway is not forwarding yet")
+        batches, readings = await forwarder.resend_from(seq, until)
+        if not batches and seq >= forwarder.next_seq:
             # The hub asks from the batch after the newest it saw: nothing was sent since.
             return f"nothing sent since seq {seq - 1}; nothing to re-send"
         if not batches:

@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from wardlink.clock import Clock
 from wardlink.protocol import Event
 
 from wardlink.edge.aio import wait_event
 from wardlink.edge.config import ChannelConfig
+
+if TYPE_CHECKING:  # drivers load only when a device is opened
+    from wardlink.hardware.device import Device
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class DeviceHandle:
         self.params = dict(params)
         self.emulate = dict(emulate) if emulate else None
         self._opener = opener
-        self.device = None
+        self.device: Device | None = None
         self.busy = False
         self.closing = False
 
@@ -245,10 +249,13 @@ class Sampler:
             error = "previous read still running (device busy or stuck)"
         else:
             handle.busy = True
-            future = self._pool.submit(handle.read_blocking)
-            future.add_done_callback(lambda f, h=handle: self._read_finished(h))
+            pool = self._pool
+            assert pool is not None  # reads are only due while the sampler runs
+            future = pool.submit(handle.read_blocking)
+            future.add_done_callback(functools.partial(self._read_finished, handle))
             try:
-                values = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+                read = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+                values = read
             except TimeoutError:
                 self.stats.timeouts += 1
                 error = f"read timed out after {timeout:g} s"
@@ -260,7 +267,7 @@ class Sampler:
         self.stats.readings += len(readings)
         self._emit_readings(readings)
 
-    def _read_finished(self, handle: DeviceHandle) -> None:
+    def _read_finished(self, handle: DeviceHandle, _future: Any = None) -> None:
         handle.busy = False
         if handle.closing:
             handle.close_blocking()
