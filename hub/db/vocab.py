@@ -9,7 +9,9 @@ from __future__ import annotations
 ROLES = ("admin", "manager", "technician", "staff", "procurement", "vendor", "viewer")
 OWNER_TYPES = ("hospital", "rental", "loaner", "vendor")
 LIFECYCLE_STAGES = ("planned", "procured", "commissioning", "in_use", "decommissioned", "disposed")
-EQUIPMENT_STATUSES = ("in_service", "out_of_service", "faulty", "retired")
+EQUIPMENT_STATUSES = ("in_service", "out_of_service", "faulty", "tagged_out", "retired")
+#: Results of the safety check that closes work on tagged-out equipment.
+SAFETY_CHECKS = ("pass", "fail")
 MAINTENANCE_STATUSES = ("compliant", "due", "overdue")
 GATEWAY_STATUSES = ("online", "offline", "unknown")
 ALERT_SEVERITIES = ("info", "warning", "critical")
@@ -35,6 +37,8 @@ LABELS = {
     "planned": "Planned", "procured": "Procured", "commissioning": "Commissioning",
     "in_use": "In use", "decommissioned": "Decommissioned", "disposed": "Disposed",
     "in_service": "In service", "out_of_service": "Out of service", "faulty": "Faulty",
+    "tagged_out": "Tagged out: do not use",
+    "safety_pass": "Passed", "safety_fail": "Failed",
     "retired": "Retired",
     "compliant": "Compliant", "due": "Due", "overdue": "Overdue",
     "online": "Online", "offline": "Offline", "unknown": "Unknown", "stalled": "Stalled",

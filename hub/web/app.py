@@ -104,10 +104,11 @@ def _register_blueprints(app: Flask) -> None:
     for module in (auth, dashboard, assets, gateways, alerts, audit):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    from wardlink.hub.web.api import equipment as api_equipment
     from wardlink.hub.web.api import workorders as api_workorders
     from wardlink.hub.web.api import openapi
 
-    for module in (api_workorders, openapi):
+    for module in (api_workorders, api_equipment, openapi):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     from wardlink.hub.web.api import pm as api_pm
 

@@ -104,6 +104,20 @@ class Matrix:
                                       actor=SYSTEM, clock=self.clock)
             return order_id
 
+    def asset(self, *, tagged_out: bool = False) -> str:
+        """Register a new ICU asset (tagged out when asked) and return its tag."""
+        from wardlink.hub.services.assets import register, status
+        from wardlink.hub.services.people import org
+
+        tag = f"MX-{next(self.serial):04d}"
+        with session_scope(self.engine) as s:
+            icu = next(d.id for d in org.list_departments(s) if d.code == "ICU")
+            register.create_asset(s, {"tag": tag, "name": "Matrix pump", "category": "Infusion pump",
+                                      "department_id": icu}, actor=SYSTEM, clock=self.clock)
+            if tagged_out:
+                status.tag_out(s, tag, reason="Matrix tag-out", actor=SYSTEM, clock=self.clock)
+        return tag
+
     def alert(self) -> int:
         """Raise an open alert on an ICU asset and return its id."""
         with session_scope(self.engine) as s:
@@ -147,6 +161,11 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api.alert_resolve", "POST"): lambda m, r: Call(f"/api/v1/alerts/{m.alert()}/resolve",
                                                      {"json": {"note": "door closed"}}),
     ("openapi.document", "GET"): lambda m, r: Call("/api/v1/openapi.json"),
+    ("api_equipment.tag_out", "POST"): lambda m, r: Call(f"/api/v1/assets/{m.asset()}/tag-out",
+                                                         {"json": {"reason": "Casing cracked"}}),
+    ("api_equipment.clear_tag_out", "POST"): lambda m, r: Call(
+        f"/api/v1/assets/{m.asset(tagged_out=True)}/tag-out/clear", {"json": {"reason": "Casing replaced"}}),
+    ("api_equipment.status_history", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001/status-history"),
     ("api_workorders.list_work_orders", "GET"): lambda m, r: Call(WO),
     ("api_workorders.create_work_order", "POST"): lambda m, r: Call(
         WO, {"json": {"kind": "corrective", "title": "Matrix", "asset_tag": "VF-0001"}}),

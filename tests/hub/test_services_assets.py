@@ -36,7 +36,7 @@ def test_creating_an_asset_parses_fields_scores_risk_and_audits(session, clock):
     ("tag", "bad tag!", "tag: must be 1-64 characters"),
     ("tag", "VF-0001", "tag: 'VF-0001' is already used"),
     ("name", "  ", "name: is required"),
-    ("equipment_status", "broken", "equipment_status: must be one of in_service, out_of_service, faulty, retired"),
+    ("equipment_status", "broken", "equipment_status: must be one of in_service, out_of_service, faulty, tagged_out, retired"),
     ("purchase_cost", "12.345", "purchase_cost: must have at most two decimals"),
     ("purchase_cost", "-1", "purchase_cost: must be between 0"),
     ("purchase_date", "01/02/2024", "purchase_date: must be a date as YYYY-MM-DD"),

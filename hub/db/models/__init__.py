@@ -51,3 +51,8 @@ __all__ += ["LoginFailure", "WebSession"]
 # The ingest workers' tables: dead letters, events, gateway state, workers, batch sequences
 # (revision 0013_ingest_tables). Core tables, written by the ingest hot path without the ORM.
 import wardlink.hub.db.models.ingest  # noqa: E402,F401
+
+# Equipment status history and tag-out (revision 0014_equipment_status).
+from wardlink.hub.db.models.assets import AssetStatusChange  # noqa: E402
+
+__all__ += ["AssetStatusChange"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, event
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wardlink.hub.db.base import Base
@@ -64,6 +64,12 @@ class Asset(Base):
     # The searched fields folded into one string (see search_key), kept in step below: search
     # then reads one column instead of folding six on every row of every search.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # "Do not use": who tagged the equipment out, when and why, and the work order whose
+    # closing with a passing safety check clears it (none when a manager tagged it out).
+    tagout_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tagout_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    tagout_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    tagout_work_order_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -104,3 +110,22 @@ def search_text_of(fields) -> str:
 @event.listens_for(Asset, "before_update")
 def _keep_search_text(_mapper, _connection, asset: Asset) -> None:
     asset.search_text = search_text_of(asset)
+
+
+class AssetStatusChange(Base):
+    """One stretch of an asset's equipment status: from ``started_at`` until ``ended_at``
+    (None while it lasts). Every status change closes the open row and opens the next, so
+    the rows of an asset tile its time since registration."""
+
+    __tablename__ = "asset_status_history"
+    __table_args__ = (choice_check("status", EQUIPMENT_STATUSES),
+                      Index("ix_asset_status_history_asset_started", "asset_id", "started_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_by: Mapped[str] = mapped_column(String(100), default="")
+    work_order_id: Mapped[int | None] = mapped_column(Integer)

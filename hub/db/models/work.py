@@ -14,7 +14,7 @@ from wardlink.hub.db.models.assets import Asset
 from wardlink.hub.db.models.org import Department
 from wardlink.hub.db.models.users import User
 from wardlink.hub.db.types import UTCDateTime, choice_check
-from wardlink.hub.db.vocab import (WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_RESOLUTIONS,
+from wardlink.hub.db.vocab import (SAFETY_CHECKS, WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_RESOLUTIONS,
                          WORK_ORDER_SOURCES, WORK_ORDER_STATES)
 
 
@@ -28,6 +28,7 @@ class WorkOrder(Base):
         choice_check("priority", WORK_ORDER_PRIORITIES),
         choice_check("source", WORK_ORDER_SOURCES),
         choice_check("resolution_category", WORK_ORDER_RESOLUTIONS, nullable=True),
+        choice_check("safety_check", SAFETY_CHECKS, nullable=True),
         CheckConstraint("escalation_level >= 0", name="escalation_level_range"),
     )
 
@@ -73,6 +74,9 @@ class WorkOrder(Base):
     downtime_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     downtime_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     downtime_reason: Mapped[str] = mapped_column(Text, default="")
+    # The safety check recorded when the work was completed (pass or fail; None when not done):
+    # closing the order that tagged its equipment out with a passing check clears the tag-out.
+    safety_check: Mapped[str | None] = mapped_column(String(8))
 
     asset: Mapped[Asset | None] = relationship()
     department: Mapped[Department | None] = relationship()

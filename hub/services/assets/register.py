@@ -15,6 +15,7 @@ from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services.assets.history import record_status
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.people.org import check_refs
@@ -24,6 +25,8 @@ from wardlink.hub.services.validate import (boolean, choice, money, optional_dat
                                    scored, text)
 from wardlink.clock import Clock
 
+#: The "do not use" status, set and cleared only by :mod:`wardlink.hub.services.assets.status`.
+TAGGED_OUT = "tagged_out"
 TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 #: Every writable field of an asset and how to parse it.
@@ -133,10 +136,14 @@ def create_asset(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     fields = parse_fields(ASSET_FIELDS, data, partial=False)
     check_refs(session, fields["department_id"], fields["location_id"])
     require_department(who, fields["department_id"], f"asset '{tag}'")
+    if fields["equipment_status"] == TAGGED_OUT:
+        raise InvalidInput("equipment_status: a new asset cannot start tagged out; register it, then tag it out")
     now = utc_now(clock)
-    asset = Asset(tag=tag, created_at=now, updated_at=now, **fields)
+    status = fields.pop("equipment_status")
+    asset = Asset(tag=tag, created_at=now, updated_at=now, equipment_status=status, **fields)
     session.add(asset)
     session.flush()
+    record_status(session, asset, status, at=now, who=who, reason="registered")
     audit.record(session, actor=who, action="asset.create", entity="asset", entity_id=tag,
                  after=asset_snapshot(asset), clock=clock)
     return asset
@@ -152,12 +159,18 @@ def update_asset(session: Session, tag: str, changes: Mapping[str, Any], *, acto
     check_refs(session, fields.get("department_id"), fields.get("location_id"))
     if "department_id" in fields:
         require_department(who, fields["department_id"], f"asset '{tag}'")
+    status = fields.pop("equipment_status", asset.equipment_status)
+    if status != asset.equipment_status and TAGGED_OUT in (status, asset.equipment_status):
+        raise InvalidInput("equipment_status: tag-out is set and cleared with its own step (who, when "
+                           "and why are recorded), not by editing the asset")
     before = asset_snapshot(asset)
     for key, value in fields.items():
         setattr(asset, key, value)
-    old, new = audit.changes(before, {k: getattr(asset, k) for k in fields})
+    now = utc_now(clock)
+    record_status(session, asset, status, at=now, who=who, reason="changed on the asset record")
+    old, new = audit.changes(before, asset_snapshot(asset))
     if new:
-        asset.updated_at = utc_now(clock)
+        asset.updated_at = now
         session.flush()
         old, new = audit.changes(before, asset_snapshot(asset))
         audit.record(session, actor=who, action="asset.update", entity="asset", entity_id=tag,

@@ -7,6 +7,8 @@ Items are one of three kinds:
   be absent), e.g. earth leakage current <= 500 uA;
 - ``text``: a remark; never fails.
 
+An item marked ``safety`` (safety-critical) that fails tags the device out of use.
+
 Changing a template's items creates a new version; versions are never edited, so a work
 order keeps the exact checklist it was generated with, and its results stay readable
 against it after the template moves on.
@@ -65,7 +67,7 @@ def parse_item(index: int, raw: Any) -> dict[str, Any]:
     kind = raw.get("kind")
     if kind not in CHECKLIST_ITEM_KINDS:
         raise InvalidInput(f"{where}.kind: must be one of {', '.join(CHECKLIST_ITEM_KINDS)}, got {kind!r}")
-    allowed = {"key", "label", "kind", "required", "corrective"} | KIND_FIELDS[kind]
+    allowed = {"key", "label", "kind", "required", "corrective", "safety"} | KIND_FIELDS[kind]
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise InvalidInput(f"{where}.{unknown[0]}: not a field of a {kind} item; "
@@ -80,6 +82,12 @@ def parse_item(index: int, raw: Any) -> dict[str, Any]:
                           else kind != "text")
     if kind == "text" and item["corrective"]:
         raise InvalidInput(f"{where}.corrective: a text item never fails, so it cannot open work")
+    # Safety-critical: failing it tags the device out of use until the corrective work is
+    # closed with a passing safety check (wardlink.hub.services.assets.status).
+    if "safety" in raw and boolean(f"{where}.safety", raw["safety"]):
+        if kind == "text":
+            raise InvalidInput(f"{where}.safety: a text item never fails, so it cannot be safety-critical")
+        item["safety"] = item["corrective"] = True
     if kind == "value":
         item["unit"] = text(32)(f"{where}.unit", raw.get("unit"))
         item["low"] = _number(f"{where}.low", raw.get("low"))

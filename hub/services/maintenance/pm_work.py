@@ -67,7 +67,8 @@ def _open_corrective(session: Session, order: WorkOrder, item: dict, result: dic
              else result["outcome"])
     detail = f"Result: {shown}." + (f" {result['comment']}" if result.get("comment") else "")
     return open_corrective_from_failed_item(session, work_order_id=order.id, item=item["label"][:200],
-                                            detail=detail, actor=who, clock=clock)
+                                            detail=detail, actor=who, clock=clock,
+                                            safety=bool(item.get("safety")))
 
 
 def record_results(session: Session, work_order_id: int, answers: Any, *, meter: Any = None,

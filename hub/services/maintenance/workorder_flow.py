@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import User, WorkOrder
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.db.vocab import WORK_ORDER_RESOLUTIONS, WORK_ORDER_STATES, label
+from wardlink.hub.db.vocab import SAFETY_CHECKS, WORK_ORDER_RESOLUTIONS, WORK_ORDER_STATES, label
 from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services.assets import status
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance import esign
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -87,7 +88,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("on_hold", "in_progress", "resume", "workorder.work", assignee_only=True,
                optional=("note",)),
     Transition("in_progress", "completed", "complete", "workorder.work", assignee_only=True,
-               needs=("resolution_category",), optional=("resolution_note",)),
+               needs=("resolution_category",), optional=("resolution_note", "safety_check")),
     Transition("completed", "in_progress", "return", "workorder.close", needs=("reason",)),
     Transition("completed", "closed", "close", "workorder.close", needs=("password",),
                optional=("comment",)),
@@ -228,11 +229,16 @@ def _complete(ctx: _Context) -> dict[str, Any]:
     order.resolution_category = category
     order.resolution_note = NOTE("resolution_note", ctx.inputs.get("resolution_note"))
     order.completed_at = ctx.now
+    check = ctx.inputs.get("safety_check")
+    if check in (None, "") and status.holds_tagout(order.asset, order.id):
+        raise InvalidInput(f"safety_check: {order.asset.tag} is tagged out by this order; record the safety "
+                           "check (pass or fail) to complete it")
+    order.safety_check = None if check in (None, "") else choice(SAFETY_CHECKS)("safety_check", check)
     if order.downtime_start is not None and order.downtime_end is None:
         resolved = order.alert.resolved_at if order.alert is not None else None
         order.downtime_end = resolved if resolved is not None and resolved >= order.downtime_start else ctx.now
     return {"resolution_category": category, "resolution_note": order.resolution_note,
-            "downtime_end": order.downtime_end}
+            "downtime_end": order.downtime_end, "safety_check": order.safety_check}
 
 
 def _return(ctx: _Context) -> dict[str, Any]:
@@ -246,7 +252,12 @@ def _close(ctx: _Context) -> dict[str, Any]:
                            meaning=esign.MEANING_CLOSE, comment=comment, now=ctx.now, clock=ctx.clock)
     ctx.order.closed_at = ctx.now
     ctx.order.closed_by_id = signature.user_id
-    return {"signed_by": signature.username, "signature_id": signature.id}
+    released = status.release_by_work(ctx.session, ctx.order.asset, ctx.order.id, ctx.order.safety_check,
+                                      who=ctx.who, now=ctx.now, clock=ctx.clock, code=code_of(ctx.order))
+    if released:
+        system_note(ctx.session, ctx.order, f"Tag-out of {ctx.order.asset.tag} cleared: closed with a passing "
+                                            "safety check", ctx.who, ctx.now)
+    return {"signed_by": signature.username, "signature_id": signature.id, "tagout_cleared": released}
 
 
 def _cancel(ctx: _Context) -> dict[str, Any]:
@@ -266,7 +277,8 @@ def transition(session: Session, order_id: int, to: str, payload: Mapping[str, A
     """Move order ``order_id`` to state ``to`` with the inputs that transition needs.
 
     Inputs by transition: assign ``assignee_id`` (+ ``note``); hold, return and cancel
-    ``reason``; complete ``resolution_category`` (+ ``resolution_note``); close ``password``
+    ``reason``; complete ``resolution_category`` (+ ``resolution_note``, + ``safety_check``
+    pass or fail, required when the order holds its asset's tag-out); close ``password``
     (the signer's, re-entered) (+ ``comment``). A refused signature raises
     :class:`~wardlink.hub.services.maintenance.workorder_common.SignatureRefused` after recording the failed
     attempt: commit before reporting the error so the attempt counts.

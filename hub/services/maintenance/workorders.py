@@ -27,6 +27,7 @@ from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.assets import status
 from wardlink.hub.services.assets.register import find_asset
 from wardlink.hub.services.maintenance.attachments import AttachmentStore
 from wardlink.hub.services.pagination import Page, paginate
@@ -50,7 +51,7 @@ __all__ = [
     "available", "backlog_counts", "cancel", "close", "code_of", "create_work_order", "downtime_orders",
     "escalate_overdue", "get_attachment", "get_work_order", "is_frozen", "list_work_orders", "log_time",
     "open_corrective_from_failed_item", "reassign", "records_of", "request_work", "set_downtime", "sla_status",
-    "transition", "update_work_order",
+    "suggested_priority", "transition", "update_work_order",
 ]
 
 #: Kinds of order that must name the asset they concern.
@@ -98,6 +99,23 @@ UPDATE_FIELDS = {
     "priority": choice(WORK_ORDER_PRIORITIES),
     "due_at": parse_time,
 }
+
+
+def suggested_priority(asset: Asset | None, *, failed: bool = False, safety: bool = False) -> str:
+    """Return the priority a new order on ``asset`` should start with.
+
+    Failures of life-support equipment are critical (the device may be keeping someone
+    alive); a safety-critical check that failed, or a failure of equipment whose EM score
+    puts it in the planned-maintenance programme (high risk), is high; otherwise medium.
+    Anything else starts medium; whoever may change orders adjusts it.
+    """
+    if asset is None or not failed:
+        return "medium"
+    if asset.life_support:
+        return "critical"
+    if safety or asset.needs_planned_maintenance:
+        return "high"
+    return "medium"
 
 
 def _asset(session: Session, who: Actor, tag: str | None) -> Asset | None:
@@ -150,6 +168,12 @@ def _open(session: Session, who: Actor, clock: Clock, *, kind: str, title: str, 
     session.flush()
     audit.record(session, actor=who, action="workorder.create", entity="work_order", entity_id=order.id,
                  after=snapshot(order), clock=clock)
+    if equipment_down and kind == "corrective" and asset is not None and status.apply_tagout(
+            session, asset, reason=f"Reported out of use in {order.code}: {title}", who=who, now=now,
+            clock=clock, work_order_id=order.id, source=source):
+        system_note(session, order, f"{asset.tag} tagged out (do not use) as reported; closing this order "
+                                    "with a passing safety check clears it", who, now)
+        session.flush()
     return order
 
 
@@ -161,8 +185,8 @@ def create_work_order(session: Session, data: Mapping[str, Any], *, actor: Actor
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "workorder.create")
     raw = dict(data)
-    if raw.get("priority") in (None, ""):
-        raw["priority"] = "medium"
+    suggest = raw.get("priority") in (None, "")
+    raw["priority"] = "medium" if suggest else raw["priority"]
     fields = parse_fields(CREATE_FIELDS, raw, partial=False)
     if fields["assignee_id"] is not None:
         require(who, "workorder.assign")
@@ -172,6 +196,8 @@ def create_work_order(session: Session, data: Mapping[str, Any], *, actor: Actor
         if alert is None:
             raise InvalidInput(f"alert_id: no alert {fields['alert_id']}")
     asset = _asset(session, who, fields["asset_tag"]) or (alert.asset if alert is not None else None)
+    if suggest:
+        fields["priority"] = suggested_priority(asset, failed=fields["kind"] == "corrective")
     order = _open(session, who, clock, kind=fields["kind"], title=fields["title"],
                   description=fields["description"], priority=fields["priority"], asset=asset,
                   department_id=_department(session, fields["department_id"]), source=source,
@@ -197,8 +223,8 @@ def request_work(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     if source not in ("request", "qr"):
         raise InvalidInput(f"source: must be request or qr, got {source!r}")
     raw = dict(data)
-    if raw.get("priority") in (None, ""):
-        raw["priority"] = "medium"
+    suggest = raw.get("priority") in (None, "")
+    raw["priority"] = "medium" if suggest else raw["priority"]
     fields = parse_fields(REQUEST_FIELDS, raw, partial=False)
     if who.user_id is None and not fields["requester_name"]:
         raise InvalidInput("requester_name: is required for requests made without signing in")
@@ -206,6 +232,8 @@ def request_work(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     if files and store is None:
         raise InvalidInput("files: this hub has no attachment store configured")
     asset = _asset(session, who, fields["asset_tag"])
+    if suggest:
+        fields["priority"] = suggested_priority(asset, failed=True)
     order = _open(session, who, clock, kind="corrective", title=fields["title"],
                   description=fields["description"], priority=fields["priority"], asset=asset,
                   department_id=None if asset is not None else who.department_id, source=source,
@@ -218,7 +246,7 @@ def request_work(session: Session, data: Mapping[str, Any], *, actor: Actor | No
 
 def open_corrective_from_failed_item(session: Session, *, work_order_id: int, item: str, detail: str = "",
                                      priority: str | None = None, actor: Actor | None,
-                                     clock: Clock | None = None,
+                                     clock: Clock | None = None, safety: bool = False,
                                      policy: SlaPolicy = DEFAULT_POLICY) -> WorkOrder:
     """Open (once) a corrective order for a failed checklist item of order ``work_order_id``.
 
@@ -227,6 +255,8 @@ def open_corrective_from_failed_item(session: Session, *, work_order_id: int, it
     equipment, medium otherwise. Asking again for the same item while the first corrective
     order is still open returns that order. The actor needs ``workorder.create``, or
     ``workorder.work`` as the assignee of the checklist's order (e.g. a vendor doing the PM).
+    A failed ``safety`` (safety-critical) item tags the asset out of use; the corrective order
+    holds the tag-out until it is closed with a passing safety check.
     """
     who, clock = resolve_actor(actor), resolve_clock(clock)
     parent = load(session, work_order_id, who)
@@ -241,7 +271,7 @@ def open_corrective_from_failed_item(session: Session, *, work_order_id: int, it
     if existing is not None:
         return existing
     if priority is None:
-        priority = "high" if parent.asset is not None and parent.asset.life_support else "medium"
+        priority = suggested_priority(parent.asset, failed=True, safety=safety)
     description = (f"Checklist item failed on {code_of(parent)} ({parent.title}): {label_text}."
                    + (f"\n{text(4000)('detail', detail)}" if detail else ""))
     order = _open(session, who, clock, kind="corrective", title=title[:300], description=description,
@@ -249,6 +279,11 @@ def open_corrective_from_failed_item(session: Session, *, work_order_id: int, it
                   department_id=parent.department_id, source="checklist", policy=policy, parent=parent)
     system_note(session, parent, f"Corrective work order {code_of(order)} opened for failed item: {label_text}",
                 who, order.created_at)
+    if safety and parent.asset is not None and status.apply_tagout(
+            session, parent.asset, reason=f"Safety-critical check failed on {code_of(parent)}: {label_text}",
+            who=who, now=order.created_at, clock=clock, work_order_id=order.id, source="checklist"):
+        system_note(session, order, f"{parent.asset.tag} tagged out (do not use) until this order is closed "
+                                    "with a passing safety check", who, order.created_at)
     session.flush()
     return order
 

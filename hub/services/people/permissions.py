@@ -16,6 +16,7 @@ ACTION_TEXT = {
     "asset.view": "view assets",
     "asset.create": "register assets",
     "asset.update": "change assets",
+    "asset.tagout": "tag equipment out of use or clear a tag-out",
     "telemetry.view": "view readings",
     "gateway.view": "view gateways",
     "gateway.manage": "register or change gateways and channels",
@@ -53,7 +54,7 @@ _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorde
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
     "manager": frozenset(_VIEW | {
-        "asset.create", "asset.update", "binding.manage", "alert.acknowledge", "alert.resolve",
+        "asset.create", "asset.update", "asset.tagout", "binding.manage", "alert.acknowledge", "alert.resolve",
         "user.view", "token.own", "audit.view", "audit.verify", "site.manage", "workorder.request",
         "workorder.create", "workorder.update", "workorder.assign", "workorder.comment",
         "workorder.record", "workorder.close", "workorder.cancel",

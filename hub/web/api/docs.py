@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wardlink.hub.db.vocab import (ALERT_SEVERITIES, ALERT_STATES, EQUIPMENT_STATUSES, LIFECYCLE_STAGES,
-                          MAINTENANCE_STATUSES, OWNER_TYPES, WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES,
+                          MAINTENANCE_STATUSES, OWNER_TYPES, SAFETY_CHECKS, WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES,
                           WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES, WORK_ORDER_STATES)
 from wardlink.hub.services.gateways.registry import LINK_STATES
 from wardlink.hub.web.api.pm_permissions import ROUTE_PERMISSIONS
@@ -40,6 +40,7 @@ _ASSET = obj({
     "department": nullable(obj({"id": INTEGER, "code": STRING, "name": STRING})),
     "location": nullable(obj({"id": INTEGER, "label": STRING})),
     "needs_planned_maintenance": BOOLEAN, "updated_at": DATETIME,
+    "tagout": nullable(obj({"at": DATETIME, "by": STRING, "reason": STRING, "work_order_id": _N_INT})),
 })
 _BINDING = obj({"gateway": STRING, "channel": STRING, "asset": STRING, "metric": STRING, "unit": STRING,
                 "valid_from": DATETIME, "valid_to": _N_DT})
@@ -65,7 +66,8 @@ _WORK_ORDER = obj({
     }),
     "on_hold_since": _N_DT, "hold_reason": STRING,
     "resolution_category": nullable(enum(WORK_ORDER_RESOLUTIONS)), "resolution_note": STRING,
-    "closed_at": _N_DT, "closed_by": nullable(ref("UserRef")), "cancelled_at": _N_DT,
+    "safety_check": nullable(enum(SAFETY_CHECKS)), "closed_at": _N_DT, "closed_by": nullable(ref("UserRef")),
+    "cancelled_at": _N_DT,
     "downtime": obj({"start": _N_DT, "end": _N_DT, "minutes": _N_INT, "reason": STRING}),
 })
 _NOTE = obj({"id": INTEGER, "kind": enum(("note", "system")), "author": STRING, "body": STRING,
@@ -157,7 +159,8 @@ WO: Mapping[str, dict] = {
                    "due_at": nullable(DATETIME)}, required=(), extra=False),
     "transition": obj({"to": enum(WORK_ORDER_STATES), "assignee_id": _ID, "reason": _TEXT_300,
                        "note": _TEXT, "resolution_category": enum(WORK_ORDER_RESOLUTIONS),
-                       "resolution_note": _TEXT, "password": STRING, "comment": _TEXT},
+                       "resolution_note": _TEXT, "safety_check": enum(SAFETY_CHECKS), "password": STRING,
+                       "comment": _TEXT},
                       required=("to",), extra=False),
     "assign": obj({"assignee_id": _ID}, extra=False),
     "close": obj({"password": {"type": "string", "minLength": 1}, "comment": _TEXT},

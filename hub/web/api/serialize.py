@@ -31,6 +31,9 @@ def asset_json(asset: Asset) -> dict:
     data["location"] = ({"id": asset.location.id, "label": asset.location.label}
                         if asset.location else None)
     data["needs_planned_maintenance"] = asset.needs_planned_maintenance
+    data["tagout"] = ({"at": jsonable(asset.tagout_at), "by": asset.tagout_by, "reason": asset.tagout_reason,
+                       "work_order_id": asset.tagout_work_order_id}
+                      if asset.equipment_status == "tagged_out" else None)
     data["updated_at"] = jsonable(asset.updated_at)
     return data
 

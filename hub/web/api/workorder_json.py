@@ -47,6 +47,7 @@ def work_order_json(order: WorkOrder, now: datetime, policy: SlaPolicy) -> dict:
         },
         "on_hold_since": jsonable(order.on_hold_since), "hold_reason": order.hold_reason,
         "resolution_category": order.resolution_category, "resolution_note": order.resolution_note,
+        "safety_check": order.safety_check,
         "closed_at": jsonable(order.closed_at), "closed_by": user_ref(order.closed_by),
         "cancelled_at": jsonable(order.cancelled_at),
         "downtime": {"start": jsonable(order.downtime_start), "end": jsonable(order.downtime_end),

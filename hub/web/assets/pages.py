@@ -9,6 +9,7 @@ from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENA
 from wardlink.hub.errors import InvalidInput, StoreError
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.assets import status as equipment_status
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people import org
@@ -24,6 +25,7 @@ from wardlink.hub.web.state import state
 bp = Blueprint("assets", __name__, template_folder="templates", url_prefix="/assets")
 
 PER_PAGE = 25
+STATUS_ROWS = 20
 
 
 @bp.get("")
@@ -41,6 +43,10 @@ def index():
 @login_required
 def detail(tag: str):
     """Show one asset, its live readings, bindings, alerts and history."""
+    return _detail_page(tag)
+
+
+def _detail_page(tag: str, *, error: str | None = None, values: dict | None = None, status: int = 200):
     session, actor = db(), g.actor
     asset = assets.get_asset(session, tag, actor=actor)
     now = utc_now(state().clock)
@@ -64,7 +70,34 @@ def detail(tag: str):
         telemetry_error=telemetry_error, history=history, asset_alerts=asset_alerts,
         bindings=gateways.binding_history(session, asset_id=asset.id),
         charts=asset_charts(session, asset, now) if can(actor, "telemetry.view") and telemetry else [],
-        grafana_panels=grafana_panels(asset), **maintenance_sections(session, actor, asset, now))
+        grafana_panels=grafana_panels(asset), error=error, values=values or {},
+        status_history=equipment_status.history(session, asset.tag, actor=actor, limit=STATUS_ROWS),
+        **maintenance_sections(session, actor, asset, now)), status
+
+
+#: Tag-out steps on the asset page: service call and what the flash message says.
+TAGOUT_STEPS = {
+    "tag-out": (equipment_status.tag_out, "tagged out: do not use"),
+    "clear": (equipment_status.clear_tag_out, "back in service: tag-out cleared"),
+}
+
+
+@bp.post("/<tag>/tag-out/<step>")
+@login_required
+def tagout(tag: str, step: str):
+    """Tag an asset out of use, or clear its tag-out (managers, with a reason)."""
+    if step not in TAGOUT_STEPS:
+        abort(404)
+    call, message = TAGOUT_STEPS[step]
+    reason = request.form.get("reason", "")
+    try:
+        call(db(), tag, reason=reason, actor=g.actor, clock=state().clock)
+    except InvalidInput as exc:
+        db().rollback()
+        return _detail_page(tag, error=str(exc), values={f"{step}-reason": reason}, status=400)
+    commit()
+    flash(f"Asset {tag} {message}.", "success")
+    return redirect(url_for("assets.detail", tag=tag), 303)
 
 
 def _form_data() -> dict:
@@ -74,10 +107,13 @@ def _form_data() -> dict:
 
 
 def _render_form(asset, values: dict, error: str | None = None, status: int = 200):
+    # Tag-out has its own step (who, when, why); the form offers it only to show it is set.
+    tagged = asset is not None and asset.equipment_status == equipment_status.TAGGED_OUT
+    statuses = [s for s in EQUIPMENT_STATUSES if tagged or s != equipment_status.TAGGED_OUT]
     return render_template("assets/form.html", asset=asset, values=values, error=error,
                            departments=org.list_departments(db()), locations=org.list_locations(db()),
                            owner_types=OWNER_TYPES, lifecycle_stages=LIFECYCLE_STAGES,
-                           equipment_statuses=EQUIPMENT_STATUSES,
+                           equipment_statuses=statuses,
                            maintenance_statuses=MAINTENANCE_STATUSES), status
 
 

@@ -45,6 +45,7 @@ def report(tag: str):
     if request.method == "GET":
         return render_template("public/report.html", asset=asset, values={})
     values = {k: request.form.get(k, "") for k in ("description", "name", "contact")}
+    values["out_of_use"] = "out_of_use" in request.form
     ip = client_ip() or "?"
     limits = ui_state()
     wait = limits.report_by_address.hit(ip) or limits.report_by_asset.hit(asset.tag)
@@ -60,7 +61,7 @@ def report(tag: str):
         reference = public_request(db(), asset, description=description,
                                    reporter=NAME("name", values["name"]),
                                    contact=CONTACT("contact", values["contact"]),
-                                   source_ip=client_ip(), clock=state().clock)
+                                   source_ip=client_ip(), clock=state().clock, out_of_use=values["out_of_use"])
     except InvalidInput as exc:
         db().rollback()
         return render_template("public/report.html", asset=asset, values=values, error=str(exc)), 400

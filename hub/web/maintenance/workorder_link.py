@@ -17,8 +17,9 @@ TITLE_WORDS = 80
 
 
 def public_request(session: Session, asset: Asset, *, description: str, reporter: str, contact: str,
-                   source_ip: str | None, clock: Clock) -> str:
-    """Open a corrective work order in Pending for ``asset``; return its reference."""
+                   source_ip: str | None, clock: Clock, out_of_use: bool = False) -> str:
+    """Open a corrective work order in Pending for ``asset``; return its reference. A report
+    that the device is out of use tags it out (do not use) until the work is closed."""
     actor = Actor(username=QR_ACTOR, role=SYSTEM_ROLE, source_ip=source_ip)
     summary = " ".join(description.split())
     if len(summary) > TITLE_WORDS:
@@ -26,5 +27,6 @@ def public_request(session: Session, asset: Asset, *, description: str, reporter
     order = workorders.request_work(session, {
         "title": f"Reported at {asset.tag}: {summary}", "description": description,
         "asset_tag": asset.tag, "requester_name": reporter or ANONYMOUS, "requester_contact": contact,
+        "equipment_down": out_of_use,
     }, actor=actor, clock=clock, source="qr")
     return code_of(order)

@@ -37,7 +37,7 @@ PRIORITY_RANK = {p: -i for i, p in enumerate(WORK_ORDER_PRIORITIES)}
 LIST_STATES = ("open", *WORK_ORDER_STATES, "done", "all")
 #: Form fields each transition takes, as the service names them.
 TRANSITION_FIELDS = ("assignee_id", "note", "reason", "resolution_category", "resolution_note",
-                     "password", "comment")
+                     "safety_check", "password", "comment")
 
 
 def _filters() -> dict:

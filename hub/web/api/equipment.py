@@ -1,0 +1,82 @@
+"""Equipment status in the JSON API under ``/api/v1``: tag-out and its clearing, and the
+status history of an asset.
+
+Routes only translate HTTP to service calls (:mod:`wardlink.hub.services.assets.status`),
+which check permissions and department scope and record the audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from wardlink.hub.db.models import AssetStatusChange
+from wardlink.hub.db.vocab import EQUIPMENT_STATUSES
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services.assets import status
+from wardlink.hub.web.api.guard import guard
+from wardlink.hub.web.api.openapi import check_request, obj, operation, ref
+from wardlink.hub.web.api.openapi_schema import DATETIME, INTEGER, STRING, Param, array, enum, nullable
+from wardlink.hub.web.api.serialize import asset_json, jsonable
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.state import state
+
+bp = Blueprint("api_equipment", __name__)
+guard(bp)
+
+_REASON = obj({"reason": {"type": "string", "minLength": 1, "maxLength": 2000}}, required=("reason",), extra=False)
+STATUS_ROW = obj({"status": enum(EQUIPMENT_STATUSES), "started_at": DATETIME, "ended_at": nullable(DATETIME),
+                  "reason": STRING, "changed_by": STRING, "work_order_id": nullable(INTEGER)})
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
+    check_request(body)
+    return body
+
+
+def status_row_json(row: AssetStatusChange) -> dict:
+    """Return one stretch of an asset's status history."""
+    return {"status": row.status, "started_at": jsonable(row.started_at), "ended_at": jsonable(row.ended_at),
+            "reason": row.reason, "changed_by": row.changed_by, "work_order_id": row.work_order_id}
+
+
+@bp.post("/assets/<tag>/tag-out")
+@operation(summary="Tag equipment out of use (do not use)", tag="assets", permissions=("asset.tagout",),
+           description="A manager's decision, with the reason; audited. Failed safety-critical checklist "
+                       "items and requests reporting the device out of use tag it out by themselves.",
+           body=_REASON, errors=(400, 401, 403, 404), response=ref("Asset"))
+def tag_out(tag: str):
+    """Tag an asset out of use."""
+    asset = status.tag_out(db(), tag, reason=_body().get("reason"), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify(asset_json(asset))
+
+
+@bp.post("/assets/<tag>/tag-out/clear")
+@operation(summary="Clear a tag-out (manager, with the reason)", tag="assets", permissions=("asset.tagout",),
+           description="Normally a tag-out clears when the work order holding it is closed with a passing "
+                       "safety check; a manager may clear it early, saying why (audited).",
+           body=_REASON, errors=(400, 401, 403, 404), response=ref("Asset"))
+def clear_tag_out(tag: str):
+    """Clear an asset's tag-out."""
+    asset = status.clear_tag_out(db(), tag, reason=_body().get("reason"), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify(asset_json(asset))
+
+
+@bp.get("/assets/<tag>/status-history")
+@operation(summary="An asset's equipment status over time, newest first", tag="assets",
+           permissions=("asset.view",), errors=(400, 401, 403, 404),
+           query=(Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Rows to return (100)."),),
+           response=obj({"asset": STRING, "items": array(STATUS_ROW)}))
+def status_history(tag: str):
+    """Return the status history of an asset."""
+    raw = request.args.get("limit") or "100"
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidInput(f"limit: must be a whole number 1..1000, got {raw!r}")
+    rows = status.history(db(), tag, actor=g.actor, limit=int(raw))
+    return jsonify({"asset": tag, "items": [status_row_json(r) for r in rows]})

@@ -1,0 +1,171 @@
+"""Equipment status tied to the work: tag-out from a failed safety-critical check, from a
+request reporting the device out of use and from a manager; clearing by closing the work with
+a passing safety check (or by a manager, with a reason); the status history every change
+leaves; and the priority a new order starts with. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pm_support import at
+from relational_support import actor, clock, engine, password, session
+from sqlalchemy import select
+
+from wardlink.hub.db.audit import verify_chain
+from wardlink.hub.db.models import Asset, AssetStatusChange, AuditLog
+from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.assets import register, status
+from wardlink.hub.services.maintenance import checklists, pm, pm_generator, pm_work, workorders
+
+__all__ = ["clock", "engine", "session"]
+
+SAFETY_ITEMS = [
+    {"key": "alarm", "label": "Disconnect alarm sounds", "kind": "pass_fail"},
+    {"key": "leak", "label": "Earth leakage current", "kind": "value", "unit": "uA", "high": 500, "safety": True},
+]
+
+
+def _asset(session, tag: str) -> Asset:
+    return session.scalars(select(Asset).where(Asset.tag == tag)).one()
+
+
+def _history(session, tag: str) -> list[tuple]:
+    asset = _asset(session, tag)
+    rows = session.scalars(select(AssetStatusChange).where(AssetStatusChange.asset_id == asset.id)
+                           .order_by(AssetStatusChange.started_at, AssetStatusChange.id)).all()
+    return [(r.status, r.started_at, r.ended_at, r.work_order_id) for r in rows]
+
+
+def _asset_audit(session, tag: str) -> list[str]:
+    return list(session.scalars(select(AuditLog.action).where(AuditLog.entity == "asset", AuditLog.entity_id == tag)
+                                .order_by(AuditLog.seq)))
+
+
+def _pm_order(session, clock) -> int:
+    clock.set(at(2026, 1, 2))
+    template = checklists.create_template(session, name="Ventilator safety PM", items=SAFETY_ITEMS, actor=None,
+                                          clock=clock)
+    pm.create_plan(session, {"name": "Ventilator six-monthly", "asset_tag": "VENT-0001", "trigger": "calendar",
+                             "anchor_date": "2025-07-15", "checklist_template_id": template.id},
+                   actor=actor(session, "manager"), clock=clock)
+    (order_id,) = pm_generator.generate_due(session, clock=clock).work_order_ids
+    return order_id
+
+
+def _work(session, clock, order_id: int, **complete) -> None:
+    workorders.transition(session, order_id, "assigned", {"assignee_id": actor(session, "tech").user_id},
+                          actor=actor(session, "manager"), clock=clock)
+    workorders.transition(session, order_id, "in_progress", actor=actor(session, "tech"), clock=clock)
+    workorders.transition(session, order_id, "completed", {"resolution_category": "repaired", **complete},
+                          actor=actor(session, "tech"), clock=clock)
+
+
+def test_a_safety_critical_item_that_fails_tags_out_until_its_work_closes_with_a_passing_check(session, clock):
+    pm_id = _pm_order(session, clock)
+    tech = actor(session, "tech")
+    clock.set(at(2026, 1, 3, 9))
+    _, opened = pm_work.record_results(session, pm_id, {"alarm": {"result": "pass"}, "leak": {"value": 740}},
+                                       actor=tech, clock=clock)
+    (corrective,) = opened
+    vent = _asset(session, "VENT-0001")
+    tagged_at = datetime(2026, 1, 3, 9, tzinfo=UTC)
+    assert (vent.equipment_status, vent.tagout_by, vent.tagout_at, vent.tagout_work_order_id) == (
+        "tagged_out", "tech", tagged_at, corrective.id)
+    assert "Earth leakage current" in vent.tagout_reason
+    assert corrective.priority == "critical"  # a life-support device failed its check
+
+    # Completing the work without saying how the safety check went is refused, and loses nothing.
+    workorders.transition(session, corrective.id, "assigned", {"assignee_id": tech.user_id},
+                          actor=actor(session, "manager"), clock=clock)
+    workorders.transition(session, corrective.id, "in_progress", actor=tech, clock=clock)
+    with pytest.raises(InvalidInput, match="safety_check: VENT-0001 is tagged out by this order"):
+        workorders.transition(session, corrective.id, "completed", {"resolution_category": "repaired"},
+                              actor=tech, clock=clock)
+    assert corrective.state == "in_progress"
+    with pytest.raises(InvalidInput, match="safety_check: must be one of pass, fail"):
+        workorders.transition(session, corrective.id, "completed",
+                              {"resolution_category": "repaired", "safety_check": "ok"}, actor=tech, clock=clock)
+    workorders.transition(session, corrective.id, "completed",
+                          {"resolution_category": "repaired", "safety_check": "pass"}, actor=tech, clock=clock)
+    assert _asset(session, "VENT-0001").equipment_status == "tagged_out"  # not until it is closed
+
+    clock.set(at(2026, 1, 3, 15))
+    workorders.close(session, corrective.id, password=password("manager"), actor=actor(session, "manager"),
+                     clock=clock)
+    vent = _asset(session, "VENT-0001")
+    assert (vent.equipment_status, vent.tagout_at, vent.tagout_work_order_id) == ("in_service", None, None)
+    cleared_at = datetime(2026, 1, 3, 15, tzinfo=UTC)
+    assert _history(session, "VENT-0001") == [
+        ("in_service", vent.created_at, tagged_at, None),
+        ("tagged_out", tagged_at, cleared_at, corrective.id),
+        ("in_service", cleared_at, None, corrective.id),
+    ]
+    assert _asset_audit(session, "VENT-0001")[-2:] == ["asset.tagout", "asset.tagout_clear"]
+    assert verify_chain(session) is None
+
+
+def test_a_failed_safety_check_keeps_the_tag_out_and_only_a_manager_clears_it_with_a_reason(session, clock):
+    nurse = actor(session, "nurse")
+    order = workorders.request_work(session, {"title": "Infusion pump will not start", "asset_tag": "IP-0101",
+                                              "equipment_down": True}, actor=nurse, clock=clock)
+    pump = _asset(session, "IP-0101")
+    assert (pump.equipment_status, pump.tagout_by, pump.tagout_work_order_id) == ("tagged_out", "nurse", order.id)
+    assert order.priority == "high"  # EM score 18: a high-risk device reported failed
+    assert order.downtime_start is not None
+
+    _work(session, clock, order.id, safety_check="fail")
+    workorders.close(session, order.id, password=password("manager"), actor=actor(session, "manager"), clock=clock)
+    assert _asset(session, "IP-0101").equipment_status == "tagged_out"
+
+    with pytest.raises(PermissionDenied, match="may not tag equipment out of use or clear a tag-out"):
+        status.clear_tag_out(session, "IP-0101", reason="looks fine to me", actor=nurse, clock=clock)
+    with pytest.raises(InvalidInput, match="reason: is required"):
+        status.clear_tag_out(session, "IP-0101", reason=" ", actor=actor(session, "manager"), clock=clock)
+    with pytest.raises(InvalidInput, match="equipment_status: tag-out is set and cleared with its own step"):
+        register.update_asset(session, "IP-0101", {"equipment_status": "in_service"}, actor=actor(session, "manager"),
+                              clock=clock)
+    clock.advance(600)
+    status.clear_tag_out(session, "IP-0101", reason="Vendor replaced the pump; retested on the bench",
+                         actor=actor(session, "manager"), clock=clock)
+    assert _asset(session, "IP-0101").equipment_status == "in_service"
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "asset.tagout_clear")).one()
+    assert entry.actor == "manager" and "Vendor replaced the pump" in entry.after_json
+
+
+def test_a_manager_tags_out_and_every_status_change_is_in_the_history(session, clock):
+    manager = actor(session, "manager")
+    with pytest.raises(PermissionDenied):
+        status.tag_out(session, "VF-0001", reason="Door seal torn", actor=actor(session, "tech"), clock=clock)
+    status.tag_out(session, "VF-0001", reason="Door seal torn", actor=manager, clock=clock)
+    with pytest.raises(InvalidInput, match="already tagged out"):
+        status.tag_out(session, "VF-0001", reason="again", actor=manager, clock=clock)
+    clock.advance(3600)
+    status.clear_tag_out(session, "VF-0001", reason="Seal replaced", actor=manager, clock=clock)
+    clock.advance(3600)
+    register.update_asset(session, "VF-0001", {"equipment_status": "faulty"}, actor=manager, clock=clock)
+    register.update_asset(session, "VF-0001", {"notes": "no status change"}, actor=manager, clock=clock)
+    rows = status.history(session, "VF-0001", actor=manager)
+    assert [r.status for r in rows] == ["faulty", "in_service", "tagged_out", "in_service"]
+    assert [r.ended_at is None for r in rows] == [True, False, False, False]
+    # The stretches tile the asset's time: each ends where the next begins.
+    assert all(newer.started_at == older.ended_at for newer, older in zip(rows, rows[1:], strict=False))
+    with pytest.raises(InvalidInput, match="a new asset cannot start tagged out"):
+        register.create_asset(session, {"tag": "NEW-1", "name": "New", "category": "Fridge",
+                                        "equipment_status": "tagged_out"}, actor=manager, clock=clock)
+
+
+def test_a_life_support_device_reported_from_its_label_starts_critical_and_tagged_out(session, clock):
+    qr = Actor(username="qr-report", role="system")
+    order = workorders.request_work(session, {"title": "Defibrillator fails self test", "asset_tag": "DEF-0001",
+                                              "requester_name": "Ward nurse", "equipment_down": True},
+                                    actor=qr, clock=clock, source="qr")
+    assert order.priority == "critical"
+    assert _asset(session, "DEF-0001").equipment_status == "tagged_out"
+    low = workorders.request_work(session, {"title": "Dock cracked", "asset_tag": "IPD-0001"},
+                                  actor=actor(session, "nurse"), clock=clock)
+    assert low.priority == "medium" and _asset(session, "IPD-0001").equipment_status == "in_service"
+    chosen = workorders.request_work(session, {"title": "Wobbly", "asset_tag": "VENT-0001", "priority": "low"},
+                                     actor=actor(session, "nurse"), clock=clock)
+    assert chosen.priority == "low"  # what the requester chose stands
