@@ -68,7 +68,7 @@ def decode_events(
         ts = check_ts(require(e, "ts", path), f"{path}.ts", now_ms, max_future_ms)
         ch = e.get("ch")
         if ch is not None:
-            check_str(ch, f"{path}.ch", CHANNEL_ID_RE)
+            ch = check_str(ch, f"{path}.ch", CHANNEL_ID_RE)
         severity = e.get("severity", "info")
         if severity not in SEVERITIES:
             raise InvalidField(f"must be one of {', '.join(SEVERITIES)}, got {describe(severity)}",
