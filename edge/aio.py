@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Iterable
 
 
 async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
@@ -20,3 +21,12 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def await_ended(tasks: Iterable[asyncio.Task]) -> None:
+    """Wait until each of ``tasks`` (cancelled or told to stop) has ended, whatever its outcome."""
+    for task in tasks:
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass

@@ -36,7 +36,7 @@ from wardlink.protocol import (
 )
 from wardlink.retry import Backoff
 
-from wardlink.edge.aio import wait_event
+from wardlink.edge.aio import await_ended, wait_event
 from wardlink.edge.broker_link import BrokerLink, broker_tls
 from wardlink.edge.buffer import Row
 from wardlink.edge.config import BrokerConfig, ForwarderConfig
@@ -158,11 +158,7 @@ class Forwarder:
                 log.warning("offline status not acknowledged before shutdown: %s", exc or "timeout")
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await await_ended(self._tasks)
         # Deletes for PUBACKs that arrived during shutdown.
         await self._flush_acks()
         client, self._client = self._client, None

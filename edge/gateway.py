@@ -28,7 +28,7 @@ from typing import Any, Mapping
 from wardlink.clock import Clock, SystemClock, now_ms
 from wardlink.protocol import Event
 
-from wardlink.edge.aio import wait_event
+from wardlink.edge.aio import await_ended, wait_event
 from wardlink.edge.alarms import AlarmEngine, Output
 from wardlink.edge.buffer import Buffer
 from wardlink.edge.config import AlarmRule, ChannelConfig, EdgeConfig
@@ -232,11 +232,7 @@ class Gateway:
         for task in self._tasks:
             if task is not self._commit_task:
                 task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await await_ended(self._tasks)
         if self.sampler is not None:
             await self.sampler.drain(timeout=3.0)
         if self._background:
