@@ -20,14 +20,13 @@ numbers and status are still kept. Counters are absolute values owned by the wri
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Iterable
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models.ingest import gateway_state
-from wardlink.hub.services.gateways.ingest_records import GatewayRecord, list_gateways
+from wardlink.hub.services.gateways.ingest_records import GatewayRecord, gateway_links, list_gateways
 from wardlink.protocol import Status
 
 RESTARTED = "hub.gateway_restarted"
@@ -212,21 +211,25 @@ def _note(gateway: str, boot: str, seq: int, what: str, type_: str, received_ms:
 
 
 def store(session: Session, insert, rows: list[dict]) -> None:
-    """Insert or overwrite gateway state rows (``insert`` is the dialect's insert)."""
+    """Insert gateway link rows or overwrite ingest's columns of them (``insert`` is the dialect's insert).
+
+    The rules engine's columns of the same rows are left alone: each writer sets only its own.
+    """
     if not rows:
         return
     stmt = _UPSERTS.get(insert)
     if stmt is None:
         # Built once per dialect: ingest runs this for every batch it commits.
-        stmt = insert(gateway_state)
+        stmt = insert(gateway_links)
         stmt = _UPSERTS[insert] = stmt.on_conflict_do_update(
-            index_elements=[gateway_state.c.gateway],
-            set_={c.name: stmt.excluded[c.name] for c in gateway_state.columns if c.name != "gateway"},
+            index_elements=[gateway_links.c.gateway],
+            set_={name: stmt.excluded[name] for name in _OWNED},
         )
     session.execute(stmt, rows)
 
 
 _UPSERTS: dict = {}  # the dialect's insert function -> the upsert statement
+_OWNED = tuple(f.name for f in fields(GatewayRecord) if f.name != "gateway")  # ingest's columns of gateway_links
 
 
 def load(engine: Engine) -> list[GatewayRecord]:

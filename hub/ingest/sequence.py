@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models.ingest import batch_sequence as table
-from wardlink.hub.db.models.ingest import gateway_state
+from wardlink.hub.db.models.gateways import GatewayLink
 from wardlink.hub.errors import StoreError
 from wardlink.hub.ingest import events
 from wardlink.protocol import Status, TelemetryBatch
@@ -144,8 +144,8 @@ def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendReq
                 return []
             current = _current_boots(session, {r["gateway"] for r in due})
             offline = {g for g, state in session.execute(
-                select(gateway_state.c.gateway, gateway_state.c.state)
-                .where(gateway_state.c.gateway.in_(sorted(current)))) if state == "offline"}
+                select(GatewayLink.gateway, GatewayLink.state)
+                .where(GatewayLink.gateway.in_(sorted(current)))) if state == "offline"}
             notes: list[dict] = []
             for row in due:
                 latest_boot, latest_ms = current[row["gateway"]]
@@ -188,7 +188,7 @@ def adopt(engine: Engine, now_ms: int) -> None:
     first batch seen would make every earlier seq of the boot look missing, and each gateway
     would be asked for its whole resend window at once. Idempotent; run when a worker starts.
     """
-    gs = gateway_state
+    gs = GatewayLink.__table__
     fresh = (select(gs.c.gateway, gs.c.boot, gs.c.telemetry_seq, gs.c.telemetry_seq, literal("[]"), literal(0),
                     literal(None, BigInteger), literal(now_ms), literal(now_ms), literal(None, BigInteger),
                     literal(0), literal(0), literal(0), literal(0), literal(0))

@@ -14,7 +14,8 @@ from typing import Any, Mapping
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models.rules import RuleGateway, RuleState
+from wardlink.hub.db.models.gateways import GatewayLink
+from wardlink.hub.db.models.rules import RuleState
 from wardlink.hub.rules import links, tracks
 from wardlink.hub.rules.actions import Applier, Outcome, Subject
 from wardlink.hub.rules.evaluators import Context
@@ -30,7 +31,7 @@ class Ticker:
         self.engine = engine
         self.catalog = engine.catalog
         self.now = now
-        self.gateways: dict[str, RuleGateway] = {}
+        self.gateways: dict[str, GatewayLink] = {}
         self.stalls: dict[str, int] = {}  # gateway -> silent since (ms)
 
     def run(self, session: Session, applier: Applier, ticking: list[CompiledRule], heard: Mapping[str, datetime],
@@ -73,7 +74,7 @@ class Ticker:
         """Return what a state is about and the context to tick it in."""
         now, gateways, engine = self.now, self.gateways, self.engine
         gw_row = gateways.get(row.gateway) if row.gateway else None
-        gateway_state = gw_row.state if gw_row is not None else None
+        gateway_state = gw_row.rules_state if gw_row is not None else None
         if rule.evaluator.scope == "asset":
             subject, ctx = engine.asset_subject(rule, row.asset or row.subject.removeprefix("asset:"), now)
             # The asset's times come from the gateway that placed it: measure on that one's clock.

@@ -216,11 +216,13 @@ def fleet_health() -> Board:
             description="Gateways that sent their health report (every 60 s by default) in the last 5 minutes.",
             thresholds=[(None, "red"), (1, "green")]),
         stat("Gateways online (broker status)", sql(
-            "SELECT count(*) FILTER (WHERE status = 'online') AS \"online\" FROM gateways WHERE enabled"),
+            "SELECT count(*) FILTER (WHERE l.state = 'online') AS \"online\" FROM gateways g "
+            "LEFT JOIN gateway_links l ON l.gateway = g.gateway_id WHERE g.enabled"),
             description="Enabled gateways whose retained MQTT status is online (the Last Will turns it "
                         "offline when a gateway vanishes).", thresholds=[(None, "red"), (1, "green")]),
         stat("Gateways offline or unknown", sql(
-            "SELECT count(*) FILTER (WHERE status <> 'online') AS \"offline\" FROM gateways WHERE enabled"),
+            "SELECT count(*) FILTER (WHERE l.state IS DISTINCT FROM 'online') AS \"offline\" FROM gateways g "
+            "LEFT JOIN gateway_links l ON l.gateway = g.gateway_id WHERE g.enabled"),
             thresholds=[(None, "green"), (1, "red")]),
         stat("Readings dropped (period)", influx(
             f'SELECT sum("spread") FROM (SELECT spread("value") FROM "{HEALTH}" WHERE "channel" = \'gw.dropped\' '
@@ -243,9 +245,10 @@ def fleet_health() -> Board:
             f'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway"', table=True),
             description="Time = when the gateway last reported; uptime since its last start.", unit="s"),
         table("Gateway register", sql(
-            "SELECT gateway_id AS \"gateway\", name, status, last_seen_at AS \"last seen\", buffer_depth AS "
-            "\"buffer depth\", software_version AS \"version\" FROM gateways WHERE enabled "
-            "ORDER BY last_seen_at NULLS FIRST, gateway_id"), width=24,
+            "SELECT g.gateway_id AS \"gateway\", g.name, coalesce(l.state, 'unknown') AS \"status\", "
+            "to_timestamp(l.last_seen_ms / 1000.0) AS \"last seen\", l.buffer_depth AS \"buffer depth\", "
+            "l.version AS \"version\" FROM gateways g LEFT JOIN gateway_links l ON l.gateway = g.gateway_id "
+            "WHERE g.enabled ORDER BY l.last_seen_ms NULLS FIRST, g.gateway_id"), width=24,
             description="As the hub's register has them: status from the retained MQTT status."),
     ], [gateway])
 

@@ -20,7 +20,7 @@ from wardlink.hub.ingest import IngestRecords
 
 TABLES = {"sites", "departments", "locations", "users", "api_tokens", "assets", "gateways",
           "channels", "channel_bindings", "alerts", "work_orders", "audit_log", "ingest_dead_letters",
-          "ingest_events", "ingest_gateway_state", "ingest_workers", "ingest_batch_sequence"}
+          "ingest_events", "gateway_links", "ingest_workers", "ingest_batch_sequence"}
 
 
 def _schema_diff(engine) -> list:
@@ -198,3 +198,88 @@ def test_no_table_of_the_relational_store_is_created_outside_the_migrations():
              if "migrations" not in path.parts and path.parent.name != "telemetry"
              for n, line in enumerate(path.read_text().splitlines(), 1) if ddl.search(line)]
     assert found == []
+
+
+def _links_from_three_places(url: str) -> None:
+    """Revision 0014 merges a gateway's link from the gateway row, ingest's table and the rules
+    engine's into ``gateway_links``, and its downgrade puts the three back."""
+    from datetime import datetime, timedelta, UTC
+
+    from sqlalchemy import DateTime, column, select, table
+
+    from wardlink.hub.db.models import GatewayLink
+
+    upgrade(url, "0013_ingest_tables")
+    engine = open_engine(url)
+    t = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    t_ms = round(t.timestamp() * 1000)
+    gateways = table("gateways", *(column(c) for c in ("gateway_id", "name", "status", "boot_id", "buffer_depth",
+                                                      "software_version", "enabled")),
+                     *(column(c, DateTime(timezone=True)) for c in ("last_seen_at", "created_at", "updated_at")))
+    counters = dict(restarts=2, gaps=1, missing_batches=3, duplicate_batches=4, batches=7, readings=70)
+    try:
+        with engine.begin() as conn:
+            conn.execute(gateways.insert(), [
+                # heard by ingest since the row was last updated: ingest's facts win, the row fills gaps
+                dict(gateway_id="gw-a", name="A", status="offline", last_seen_at=t - timedelta(minutes=1),
+                     boot_id=None, buffer_depth=None, software_version="0.8", enabled=True, created_at=t,
+                     updated_at=t),
+                # only the row knows it
+                dict(gateway_id="gw-b", name="B", status="online", last_seen_at=t, boot_id="bb", buffer_depth=3,
+                     software_version="0.9", enabled=True, created_at=t, updated_at=t),
+                # never heard
+                dict(gateway_id="gw-c", name="C", status="unknown", last_seen_at=None, boot_id=None,
+                     buffer_depth=None, software_version=None, enabled=True, created_at=t, updated_at=t)])
+            conn.execute(text(
+                "INSERT INTO ingest_gateway_state (gateway, state, status_boot, boot, last_seen_ms, restarts, gaps, "
+                "missing_batches, duplicate_batches, batches, readings) VALUES "
+                "(:g, 'online', 'b1', 'b1', :seen, :restarts, :gaps, :missing_batches, :duplicate_batches, "
+                ":batches, :readings)"), [dict(g="gw-a", seen=t_ms, **counters), dict(g="gw-d", seen=t_ms, **counters)])
+            conn.execute(text("INSERT INTO rule_gateways (gateway, state, boot, since_ms, status_ms, buffer_depth, "
+                              "oldest_unsent_ms, status_ts_ms, clock_offset_ms) "
+                              "VALUES ('gw-a', 'online', 'b1', 1, 2, 5, 6000, 3, 500)"))
+
+        upgrade(url)
+        assert _schema_diff(engine) == []
+        with session_scope(engine) as session:
+            links = {r.gateway: r for r in session.scalars(select(GatewayLink))}
+            assert sorted(links) == ["gw-a", "gw-b", "gw-d"]
+            a, b = links["gw-a"], links["gw-b"]
+            assert (a.state, a.last_seen_ms, a.boot, a.version, a.batches, a.readings, a.restarts) == \
+                ("online", t_ms, "b1", "0.8", 7, 70, 2)
+            assert (a.rules_state, a.rules_boot, a.rules_since_ms, a.rules_status_ms, a.rules_buffer_depth,
+                    a.rules_oldest_unsent_ms, a.status_ts_ms, a.clock_offset_ms) == \
+                ("online", "b1", 1, 2, 5, 6000, 3, 500)
+            assert (b.state, b.last_seen_ms, b.status_boot, b.buffer_depth, b.version, b.batches, b.rules_state) == \
+                ("online", t_ms, "bb", 3, "0.9", 0, None)
+        assert not {"ingest_gateway_state", "rule_gateways"} & set(inspect(engine).get_table_names())
+        assert "status" not in {c["name"] for c in inspect(engine).get_columns("gateways")}
+
+        downgrade(url, "0013_ingest_tables")
+        assert "gateway_links" not in inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            rows = {r.gateway_id: r for r in conn.execute(select(gateways))}
+            assert (rows["gw-a"].status, rows["gw-a"].boot_id, rows["gw-a"].software_version) == ("online", "b1", "0.8")
+            assert rows["gw-a"].last_seen_at.replace(tzinfo=UTC) == t
+            assert (rows["gw-b"].status, rows["gw-b"].buffer_depth) == ("online", 3)
+            assert (rows["gw-c"].status, rows["gw-c"].last_seen_at) == ("unknown", None)
+            ingest = conn.execute(text("SELECT gateway, batches, last_seen_ms FROM ingest_gateway_state "
+                                       "ORDER BY gateway")).all()
+            assert [tuple(r) for r in ingest] == [("gw-a", 7, t_ms), ("gw-b", 0, t_ms), ("gw-d", 7, t_ms)]
+            applied = conn.execute(text("SELECT gateway, state, since_ms, clock_offset_ms FROM rule_gateways")).all()
+            assert [tuple(r) for r in applied] == [("gw-a", "online", 1, 500)]
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # the status check is back
+            conn.execute(gateways.update().where(gateways.c.gateway_id == "gw-c").values(status="sleepy"))
+        upgrade(url)
+        assert _schema_diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_gateway_links_merge_the_three_old_places_and_split_back(tmp_path):
+    _links_from_three_places(f"sqlite:///{tmp_path / 'wardlink.hub.db'}")
+
+
+@pytest.mark.timeout(120)
+def test_postgresql_gateway_links_merge_the_three_old_places_and_split_back(postgres_url):
+    _links_from_three_places(postgres_url)

@@ -27,7 +27,7 @@ from rules_support import alerts, install_rules
 from sqlalchemy import select
 
 from wardlink.hub.db import open_engine, session_scope
-from wardlink.hub.db.models.rules import RuleGateway
+from wardlink.hub.db.models import GatewayLink
 from wardlink.hub.db.resolver import DbResolver
 from wardlink.hub.demo import EmbeddedBroker, free_port, gateway_config_toml
 from wardlink.hub.ingest import IngestWorker
@@ -134,7 +134,7 @@ def test_a_frozen_gateway_is_stalled_and_alerted_until_it_is_heard_again(tmp_pat
         def running():
             assert gateway.proc.poll() is None, gateway.log_tail()
             with session_scope(db, readonly=True) as session:
-                applied = session.scalar(select(RuleGateway.state).where(RuleGateway.gateway == GATEWAY))
+                applied = session.scalar(select(GatewayLink.rules_state).where(GatewayLink.gateway == GATEWAY))
             return applied == "online" and store.latest(gateway=GATEWAY) and gateway_json(web)["status"] == "online"
 
         wait_for(running, 60, "the gateway's online status and readings at the hub")
@@ -240,7 +240,7 @@ def test_no_gateway_is_called_stalled_while_the_hub_itself_hears_nothing(engine,
 
     now = clock.now_ms()
     with engine.begin() as conn:
-        conn.execute(insert(tables.gateway_state).values(gateway=GATEWAY, state="online", last_seen_ms=now))
+        conn.execute(insert(GatewayLink).values(gateway=GATEWAY, state="online", last_seen_ms=now))
         conn.execute(insert(tables.workers).values(
             client_id="w1", hostname="h", pid=1, started_ms=now, updated_ms=now, connected=True, received=1,
             points_written=0, dead_lettered=0, acked=1, store_errors=0, pending=0))

@@ -135,12 +135,12 @@ def refuse_in_database(engine) -> None:
     schema rule would): the protocol accepts the message, the records commit does not."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"ALTER TABLE ingest_gateway_state ADD CONSTRAINT no_refused CHECK "
+            conn.execute(text(f"ALTER TABLE gateway_links ADD CONSTRAINT no_refused CHECK "
                               f"(version IS DISTINCT FROM '{REFUSED}' AND boot IS DISTINCT FROM '{REFUSED}')"))
         else:
             for when in ("INSERT", "UPDATE"):
                 conn.execute(text(
-                    f"CREATE TRIGGER no_refused_{when.lower()} BEFORE {when} ON ingest_gateway_state "
+                    f"CREATE TRIGGER no_refused_{when.lower()} BEFORE {when} ON gateway_links "
                     f"WHEN NEW.version = '{REFUSED}' OR NEW.boot = '{REFUSED}' "
                     f"BEGIN SELECT RAISE(ABORT, 'no_refused'); END"))
 

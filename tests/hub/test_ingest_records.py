@@ -122,7 +122,7 @@ def letter(payload: bytes, received_ms: int, reason="malformed_json", topic="war
 def test_the_tables_come_from_the_migrations_and_a_second_worker_starts_on_them(records):
     IngestRecords(records.engine)  # a second worker starting against the same database
     names = set(inspect(records.engine).get_table_names())
-    assert {"ingest_dead_letters", "ingest_events", "ingest_gateway_state", "ingest_workers",
+    assert {"ingest_dead_letters", "ingest_events", "gateway_links", "ingest_workers",
             "ingest_batch_sequence"} <= names
 
 

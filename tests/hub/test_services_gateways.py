@@ -125,22 +125,28 @@ def test_status_reports_update_the_gateway_unless_they_are_older(session, clock)
     now = gateways.utc_now(clock)
     gw = gateways.record_status(session, gateway_id=GATEWAY, state="online", seen_at=now, boot_id="b2",
                                 buffer_depth=17, software_version="1.2.3")
-    assert (gw.status, gw.buffer_depth, gw.boot_id) == ("online", 17, "b2")
+    assert gw.gateway_id == GATEWAY
+    link = gateways.get_link(session, GATEWAY)
+    assert (link.state, link.buffer_depth, link.status_boot, link.version) == ("online", 17, "b2", "1.2.3")
+    assert link.last_seen_ms == gateways.to_ms(now) and link.rules_state is None
     gateways.record_status(session, gateway_id=GATEWAY, state="offline", seen_at=now - timedelta(seconds=5))
-    assert gw.status == "online"
+    assert gateways.get_link(session, GATEWAY).state == "online"
     with pytest.raises(InvalidInput, match="state"):
         gateways.record_status(session, gateway_id=GATEWAY, state="sleepy", seen_at=now)
     stranger = gateways.record_status(session, gateway_id="gw-stranger", state="online", seen_at=now)
-    assert stranger.status == "online"
+    assert gateways.get_link(session, stranger.gateway_id).state == "online"
     assert session.scalar(select(AuditLog.actor).where(AuditLog.entity_id == "gw-stranger")) == "ingest"
 
 
-def test_gateway_state_falls_back_to_the_row_without_ingest_records(session, engine, clock):
+def test_gateway_state_comes_from_the_link_row_and_is_unknown_without_one(session, engine, clock):
+    silent = gateways.register_gateway(session, gateway_id="gw-silent", actor=None, clock=clock)
     gw = gateways.record_status(session, gateway_id=GATEWAY, state="online", seen_at=gateways.utc_now(clock),
-                                buffer_depth=3)
+                                buffer_depth=3, software_version="2.0")
     session.commit()
-    state = gateways.gateway_states(engine, [gw], now=gateways.utc_now(clock))[GATEWAY]
-    assert (state.status, state.buffer_depth) == ("online", 3)
+    states = gateways.gateway_states(engine, [gw, silent], now=gateways.utc_now(clock))
+    assert (states[GATEWAY].status, states[GATEWAY].buffer_depth, states[GATEWAY].software_version) == \
+        ("online", 3, "2.0")
+    assert (states["gw-silent"].status, states["gw-silent"].last_seen_at) == ("unknown", None)
 
 
 def test_an_online_gateway_silent_for_longer_than_its_threshold_is_stalled():

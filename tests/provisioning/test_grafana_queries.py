@@ -92,7 +92,8 @@ def telemetry(influxd_server, tmp_path_factory):
 def register(url: str) -> None:
     """Create the hub schema and a small maintenance register that gives every KPI a value."""
     from wardlink.hub.db import open_engine, session_scope, upgrade
-    from wardlink.hub.db.models import Alert, Asset, Department, Gateway, Site, WorkOrder
+    from wardlink.hub.db.models import Alert, Asset, Department, Gateway, GatewayLink, Site, WorkOrder
+    from wardlink.hub.db.types import to_ms
 
     upgrade(url)
     engine = open_engine(url)
@@ -117,10 +118,12 @@ def register(url: str) -> None:
         s.add_all(assets.values())
         s.flush()
         s.add_all([
-            Gateway(gateway_id="gw-icu-01", name="ICU", status="online", last_seen_at=NOW, buffer_depth=3,
-                    software_version="0.1.0", department_id=icu.id, created_at=NOW, updated_at=NOW),
-            Gateway(gateway_id="gw-pharm-01", name="Pharmacy", status="offline", last_seen_at=NOW - day,
-                    department_id=pharm.id, created_at=NOW, updated_at=NOW),
+            Gateway(gateway_id="gw-icu-01", name="ICU", department_id=icu.id, created_at=NOW, updated_at=NOW),
+            GatewayLink(gateway="gw-icu-01", state="online", last_seen_ms=to_ms(NOW), buffer_depth=3,
+                        version="0.1.0"),
+            Gateway(gateway_id="gw-pharm-01", name="Pharmacy", department_id=pharm.id, created_at=NOW,
+                    updated_at=NOW),
+            GatewayLink(gateway="gw-pharm-01", state="offline", last_seen_ms=to_ms(NOW - day)),
             Alert(rule="fridge above 8", asset_id=assets["VF-0001"].id, severity="critical", state="open",
                   title="VF-0001 above 8 °C", opened_at=NOW - timedelta(hours=38)),
         ])

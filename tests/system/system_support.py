@@ -481,7 +481,7 @@ class Plant:
                      gw.log_path)
 
     def online(self, gateway_id: str) -> bool:
-        rows = self.sql("SELECT state, state_received_ms FROM ingest_gateway_state WHERE gateway = %(g)s",
+        rows = self.sql("SELECT state, state_received_ms FROM gateway_links WHERE gateway = %(g)s",
                         g=gateway_id)
         return bool(rows) and rows[0][0] == "online"
 

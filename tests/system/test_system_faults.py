@@ -239,7 +239,7 @@ def test_gateway_clock_10_minutes_behind(plant):
     check = checks[gid]
     newest = max(ts for ts, _ in check.door)
     assert time.time() * 1000 - newest > 590_000, "stored with the gateway's timestamps"
-    rows = plant.sql("SELECT state_ts_ms, state_received_ms FROM ingest_gateway_state WHERE gateway = %(g)s", g=gid)
+    rows = plant.sql("SELECT state_ts_ms, state_received_ms FROM gateway_links WHERE gateway = %(g)s", g=gid)
     skew = rows[0][1] - rows[0][0]
     assert 590_000 < skew < 700_000, f"the hub sees the status {skew} ms old"
     mine = live_alerts()
@@ -355,7 +355,7 @@ def test_gateway_buffer_full(plant):
     wait_until(lambda: markers() == plant.buffer_stats(gid).dropped, DEADLINE, "gap markers for every dropped reading",
                explain=lambda: f"markers say {markers()}, the buffer {plant.buffer_stats(gid).dropped}")
     final = plant.buffer_stats(gid).dropped
-    reported = plant.sql("SELECT dropped FROM ingest_gateway_state WHERE gateway = %(g)s", g=gid)[0][0]
+    reported = plant.sql("SELECT dropped FROM gateway_links WHERE gateway = %(g)s", g=gid)[0][0]
     # The status is published at the reconnect (health telemetry is off in this plant).
     assert stats.dropped <= reported <= final, (stats.dropped, reported, final)
     checks = {c.gateway_id: c for c in check_plant(plant)}

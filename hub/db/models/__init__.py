@@ -3,7 +3,7 @@
 from wardlink.hub.db.models.alerts import Alert
 from wardlink.hub.db.models.assets import Asset
 from wardlink.hub.db.models.audit import AuditChainKey, AuditLog
-from wardlink.hub.db.models.gateways import Channel, ChannelBinding, Gateway
+from wardlink.hub.db.models.gateways import Channel, ChannelBinding, Gateway, GatewayLink
 from wardlink.hub.db.models.org import Department, Location, Site
 from wardlink.hub.db.models.users import ApiToken, User
 from wardlink.hub.db.models.work import WorkOrder
@@ -12,17 +12,17 @@ from wardlink.hub.db.models.work_records import (WorkOrderAttachment, WorkOrderN
 
 __all__ = [
     "Alert", "ApiToken", "Asset", "AuditChainKey", "AuditLog", "Channel", "ChannelBinding", "Department",
-    "Gateway", "Location", "Site", "User", "WorkOrder", "WorkOrderAttachment", "WorkOrderNote",
+    "Gateway", "GatewayLink", "Location", "Site", "User", "WorkOrder", "WorkOrderAttachment", "WorkOrderNote",
     "WorkOrderPart", "WorkOrderSignature", "WorkOrderTimeLog",
 ]
 
-# The rules engine's tables: rules, their state, gateway link state as rules saw it, alert
-# lifecycle, run-hour meters and the notification outbox (revision 0002_rules).
+# The rules engine's tables: rules, their state, alert lifecycle, run-hour meters and the
+# notification outbox (revision 0002_rules).
 from wardlink.hub.db.models.rules import (
-    AlertLifecycle, AssetMeter, NotificationOutbox, Rule, RuleGateway, RuleState,
+    AlertLifecycle, AssetMeter, NotificationOutbox, Rule, RuleState,
 )
 
-__all__ += ["AlertLifecycle", "AssetMeter", "NotificationOutbox", "Rule", "RuleGateway", "RuleState"]
+__all__ += ["AlertLifecycle", "AssetMeter", "NotificationOutbox", "Rule", "RuleState"]
 
 # Preventive maintenance (plans, occurrences, checklists, meters, scheduler lease; revision 0004_pm).
 from wardlink.hub.db.models.pm import (  # noqa: E402
@@ -48,7 +48,7 @@ from wardlink.hub.db.models.sessions import LoginFailure, WebSession  # noqa: E4
 
 __all__ += ["LoginFailure", "WebSession"]
 
-# The ingest workers' tables: dead letters, events, gateway state, workers, batch sequences
+# The ingest workers' tables: dead letters, events, workers, batch sequences
 # (revision 0013_ingest_tables). Core tables, written by the ingest hot path without the ORM.
 import wardlink.hub.db.models.ingest  # noqa: E402,F401
 

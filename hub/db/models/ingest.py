@@ -1,5 +1,6 @@
 """Tables the ingest workers write (migration ``0013_ingest_tables``): dead letters, events,
-gateway state, worker counters and batch sequences.
+worker counters and batch sequences. What ingest hears of each gateway's link goes to its
+columns of ``gateway_links`` (:class:`wardlink.hub.db.models.gateways.GatewayLink`).
 
 They live in the hub's relational database so several ingest workers and the web UI share
 them. They are Core tables on the schema's metadata: the ingest hot path writes them with
@@ -9,7 +10,7 @@ milliseconds since the epoch, as on the wire.
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, String, Table,
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Index, Integer, LargeBinary, String, Table,
                         Text, UniqueConstraint)
 
 from wardlink.hub.db.base import Base
@@ -54,34 +55,6 @@ events = Table(
     Index("ix_ingest_events_ts_ms", "ts_ms"),
     Index("ix_ingest_events_gateway_ts", "gateway", "ts_ms"),
     Index("ix_ingest_events_asset_ts", "asset", "ts_ms"),
-)
-
-#: What the hub knows about each gateway from the wire: retained status / Last Will, and the
-#: boot id and batch sequence of its telemetry (restarts, gaps, duplicates).
-gateway_state = Table(
-    "ingest_gateway_state", metadata,
-    Column("gateway", String(64), primary_key=True),
-    Column("state", String(16)),  # online / offline, from the retained status
-    Column("state_ts_ms", BigInteger),
-    Column("state_received_ms", BigInteger),
-    Column("status_boot", String(64)),
-    Column("version", String(64)),
-    Column("uptime_s", Float),
-    Column("buffer_depth", BigInteger),
-    Column("oldest_unsent_ms", BigInteger),
-    Column("dropped", BigInteger),
-    Column("config_version", BigInteger),
-    Column("boot", String(64)),  # boot id of the newest telemetry or event batch
-    Column("telemetry_seq", BigInteger),
-    Column("events_seq", BigInteger),
-    Column("restarts", Integer, nullable=False, default=0),
-    Column("gaps", Integer, nullable=False, default=0),
-    Column("missing_batches", BigInteger, nullable=False, default=0),
-    Column("duplicate_batches", BigInteger, nullable=False, default=0),
-    Column("batches", BigInteger, nullable=False, default=0),
-    Column("readings", BigInteger, nullable=False, default=0),
-    Column("last_reading_ts_ms", BigInteger),
-    Column("last_seen_ms", BigInteger),
 )
 
 #: One row per ingest worker (by MQTT client id): its counters, refreshed every few seconds,

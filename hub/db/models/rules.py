@@ -3,8 +3,9 @@
 - ``rules``: rule definitions (kind, selector, parameters, notification targets, escalation).
 - ``rule_states``: each rule's persisted evaluator state per channel, gateway or asset, so a
   restart in the middle of a for-duration continues it.
-- ``rule_gateways``: what the engine last heard from each gateway (online / offline /
-  buffering), to tell a dead gateway from a silent sensor and from delayed data.
+- the engine's own columns of ``gateway_links`` (:class:`wardlink.hub.db.models.gateways.GatewayLink`):
+  the status it last applied per gateway (online / offline / buffering), to tell a dead gateway
+  from a silent sensor and from delayed data.
 - ``alert_lifecycle``: per-alert facts the ``alerts`` table does not hold: the rule and
   subject that raised it (at most one open alert per rule and subject), historical flag,
   shelving, escalation level and the corrective work order.
@@ -82,22 +83,6 @@ class RuleState(Base):
     last_ts_ms: Mapped[int | None] = mapped_column(BigInteger)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class RuleGateway(Base):
-    """The newest status the engine applied for a gateway."""
-
-    __tablename__ = "rule_gateways"
-
-    gateway: Mapped[str] = mapped_column(String(64), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))  # online / offline
-    boot: Mapped[str | None] = mapped_column(String(64))
-    since_ms: Mapped[int] = mapped_column(BigInteger)  # when it entered ``state`` (hub time)
-    status_ms: Mapped[int] = mapped_column(BigInteger)  # when the newest status was received
-    buffer_depth: Mapped[int | None] = mapped_column(BigInteger)
-    oldest_unsent_ms: Mapped[int | None] = mapped_column(BigInteger)  # age of the oldest unsent reading
-    status_ts_ms: Mapped[int | None] = mapped_column(BigInteger)  # the newest online status's own ts
-    clock_offset_ms: Mapped[int | None] = mapped_column(BigInteger)  # hub time - gateway time at that status
 
 
 class AlertLifecycle(Base):

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
-from wardlink.hub.db.models.ingest import dead_letters, gateway_state, workers
+from wardlink.hub.db.models.gateways import GatewayLink
+from wardlink.hub.db.models.ingest import dead_letters, workers
+
+#: The link table as a Core table: ingest reads and writes its columns without the ORM.
+gateway_links = GatewayLink.__table__
 
 
 @dataclass
 class GatewayRecord:
-    """One row of ``ingest_gateway_state``."""
+    """Ingest's columns of a ``gateway_links`` row (:class:`~wardlink.hub.db.models.gateways.GatewayLink`)."""
 
     gateway: str
     state: str | None = None
@@ -43,11 +47,13 @@ class GatewayRecord:
 
 
 def list_gateways(engine: Engine, gateway: str | None = None) -> list[GatewayRecord]:
-    """Return stored gateway records by id (one, when ``gateway`` is given)."""
+    """Return the records of the gateways ingest heard, by id (one, when ``gateway`` is given)."""
     names = [f.name for f in fields(GatewayRecord)]
-    stmt = select(*(gateway_state.c[n] for n in names)).order_by(gateway_state.c.gateway)
+    c = gateway_links.c
+    heard = or_(c.state.is_not(None), c.boot.is_not(None), c.last_seen_ms.is_not(None))  # not the engine's alone
+    stmt = select(*(c[n] for n in names)).where(heard).order_by(c.gateway)
     if gateway is not None:
-        stmt = stmt.where(gateway_state.c.gateway == gateway)
+        stmt = stmt.where(c.gateway == gateway)
     with engine.connect() as conn:
         return [GatewayRecord(**dict(zip(names, row))) for row in conn.execute(stmt)]
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway
+from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway, GatewayLink
 from wardlink.hub.db.types import from_ms, to_ms, utc_now
 from wardlink.hub.db.vocab import GATEWAY_STATUSES
 from wardlink.hub.errors import InvalidInput, NotFound
@@ -143,8 +143,7 @@ def register_gateway(session: Session, *, gateway_id: str, name: str = "",
     gateway = find_gateway(session, gateway_id)
     wanted = {"name": name, "department_id": department_id, "location_id": location_id}
     if gateway is None:
-        gateway = Gateway(gateway_id=gateway_id, status="unknown", enabled=True, created_at=now,
-                          updated_at=now, **wanted)
+        gateway = Gateway(gateway_id=gateway_id, enabled=True, created_at=now, updated_at=now, **wanted)
         session.add(gateway)
         session.flush()
         audit.record(session, actor=who, action="gateway.create", entity="gateway",
@@ -309,28 +308,39 @@ def _check_aware(name: str, moment: datetime) -> None:
 def record_status(session: Session, *, gateway_id: str, state: str, seen_at: datetime,
                   boot_id: str | None = None, buffer_depth: int | None = None,
                   software_version: str | None = None) -> Gateway:
-    """Store what a gateway's status message says (called by ingest; not audited per message).
+    """Store what a gateway's status says in ingest's columns of its link (not audited per message).
 
-    A gateway that was never registered is created, with an audit row, so an unexpected
-    device shows up in the UI instead of being silently ignored.
+    For tools and imports that learn a gateway's status outside ingest (which writes the same
+    columns itself, :mod:`wardlink.hub.ingest.gateways`). A gateway that was never registered is
+    created, with an audit row, so an unexpected device shows up in the UI instead of being
+    silently ignored. Return the gateway.
     """
     choice(GATEWAY_STATUSES)("state", state)
+    _check_aware("seen_at", seen_at)
     gateway = find_gateway(session, gateway_id)
     if gateway is None:
         gateway = register_gateway(session, gateway_id=gateway_id, actor=Actor.system("ingest"))
-    if gateway.last_seen_at is not None and seen_at < gateway.last_seen_at:
+    seen_ms = to_ms(seen_at)
+    link = session.get(GatewayLink, gateway_id)
+    if link is None:
+        link = GatewayLink(gateway=gateway_id)
+        session.add(link)
+    elif link.last_seen_ms is not None and seen_ms < link.last_seen_ms:
         return gateway  # an older retained or replayed status must not overwrite a newer one
-    gateway.status = state
-    gateway.last_seen_at = seen_at
+    link.state, link.state_received_ms, link.last_seen_ms = state, seen_ms, seen_ms
     if boot_id is not None:
-        gateway.boot_id = boot_id
+        link.status_boot = boot_id
     if buffer_depth is not None:
-        gateway.buffer_depth = buffer_depth
+        link.buffer_depth = buffer_depth
     if software_version is not None:
-        gateway.software_version = software_version
-    gateway.updated_at = seen_at
+        link.version = software_version
     session.flush()
     return gateway
+
+
+def get_link(session: Session, gateway_id: str) -> GatewayLink | None:
+    """Return the link row of the gateway known on the wire as ``gateway_id``, or None (internal use)."""
+    return session.get(GatewayLink, gateway_id)
 
 
 def channels_with_bindings(session: Session, gateway: Gateway,
@@ -436,7 +446,7 @@ def heard_at(engine: Engine) -> dict[str, datetime]:
 
 @dataclass(frozen=True)
 class GatewayState:
-    """What is known about a gateway's link: from ingest's wire records or the gateway row.
+    """What is known about a gateway's link (its ``gateway_links`` row, as ingest wrote it).
 
     ``status`` is the judged state (``online``, ``stalled``, ``offline``, ``unknown``);
     ``reported_status`` is what the gateway's newest status or Last Will says.
@@ -455,9 +465,16 @@ class GatewayState:
     stall_after_s: float | None = None
 
 
-def _row_state(gateway: Gateway) -> GatewayState:
-    return GatewayState(gateway.status, gateway.last_seen_at, gateway.buffer_depth,
-                        gateway.software_version, gateway.boot_id)
+UNKNOWN = GatewayState("unknown", None, None, None, None)
+
+
+def _record_state(record) -> GatewayState:
+    return GatewayState(
+        status=record.state or "unknown",
+        last_seen_at=from_ms(record.last_seen_ms) if record.last_seen_ms is not None else None,
+        buffer_depth=record.buffer_depth, software_version=record.version,
+        boot_id=record.boot or record.status_boot, uptime_s=record.uptime_s,
+        restarts=record.restarts, missing_batches=record.missing_batches)
 
 
 def _channel_intervals(engine: Engine, gateways: list[Gateway]) -> dict[int, list[float | None]]:
@@ -482,35 +499,20 @@ def _judged(state: GatewayState, intervals: list[float | None], now: datetime, m
 
 def gateway_states(engine: Engine, gateways: list[Gateway], *, now: datetime,
                    stall_min_s: float = STALL_MIN_S) -> dict[str, GatewayState]:
-    """Return each gateway's link state, preferring what ingest last heard on the wire.
+    """Return each gateway's link state from its ``gateway_links`` row (``unknown`` without one).
 
-    The ingest workers keep status messages, Last Wills and sequence counters in their own
-    table; when it is missing (ingest never ran against this database) or unreadable, the
-    gateway rows' own columns are used. An online gateway silent for longer than its
-    :func:`stall_after` at ``now`` is ``stalled``. ``engine`` must
-    not be the engine of a SQLite write transaction held by the caller (use the plain engine).
+    An online gateway silent for longer than its :func:`stall_after` at ``now`` is ``stalled``.
+    ``engine`` must not be the engine of a SQLite write transaction held by the caller (use
+    the plain engine).
     """
-    states = {gw.gateway_id: _row_state(gw) for gw in gateways}
     if not gateways:
-        return states
+        return {}
     try:
         records = {r.gateway: r for r in wire_records(engine)}
     except SQLAlchemyError:
         records = {}
-    for gw in gateways:
-        record = records.get(gw.gateway_id)
-        if record is None:
-            continue
-        wire_seen = from_ms(record.last_seen_ms) if record.last_seen_ms is not None else None
-        row_seen = gw.last_seen_at
-        if row_seen is not None and (wire_seen is None or row_seen > wire_seen):
-            continue  # the gateway row was updated more recently than the wire records
-        states[gw.gateway_id] = GatewayState(
-            status=record.state or gw.status, last_seen_at=wire_seen,
-            buffer_depth=record.buffer_depth if record.buffer_depth is not None else gw.buffer_depth,
-            software_version=record.version or gw.software_version,
-            boot_id=record.boot or record.status_boot or gw.boot_id, uptime_s=record.uptime_s,
-            restarts=record.restarts, missing_batches=record.missing_batches)
+    states = {gw.gateway_id: _record_state(records[gw.gateway_id]) if gw.gateway_id in records else UNKNOWN
+              for gw in gateways}
     intervals = _channel_intervals(engine, gateways)
     deaf = ingest_deaf(engine, now, timedelta(seconds=stall_min_s))
     return {gw.gateway_id: _judged(states[gw.gateway_id], intervals[gw.id], now, stall_min_s, deaf)
