@@ -201,7 +201,7 @@ def test_no_table_of_the_relational_store_is_created_outside_the_migrations():
 
 
 def _links_from_three_places(url: str) -> None:
-    """Revision 0014 merges a gateway's link from the gateway row, ingest's table and the rules
+    """Revision 0015 merges a gateway's link from the gateway row, ingest's table and the rules
     engine's into ``gateway_links``, and its downgrade puts the three back."""
     from datetime import datetime, timedelta, UTC
 
@@ -209,7 +209,7 @@ def _links_from_three_places(url: str) -> None:
 
     from wardlink.hub.db.models import GatewayLink
 
-    upgrade(url, "0013_ingest_tables")
+    upgrade(url, "0014_equipment_status")
     engine = open_engine(url)
     t = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     t_ms = round(t.timestamp() * 1000)
@@ -255,7 +255,7 @@ def _links_from_three_places(url: str) -> None:
         assert not {"ingest_gateway_state", "rule_gateways"} & set(inspect(engine).get_table_names())
         assert "status" not in {c["name"] for c in inspect(engine).get_columns("gateways")}
 
-        downgrade(url, "0013_ingest_tables")
+        downgrade(url, "0014_equipment_status")
         assert "gateway_links" not in inspect(engine).get_table_names()
         with engine.connect() as conn:
             rows = {r.gateway_id: r for r in conn.execute(select(gateways))}

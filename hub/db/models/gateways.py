@@ -40,7 +40,7 @@ def _count() -> Mapped[int]:
 
 class GatewayLink(Base):
     """The hub's one record of a gateway's link, one row per gateway id heard on the wire
-    (registered or not; migration ``0014_gateway_links``). All times are integer milliseconds
+    (registered or not; migration ``0015_gateway_links``). All times are integer milliseconds
     since the epoch.
 
     Two writers share the row and each owns its own columns, so neither overwrites the other's

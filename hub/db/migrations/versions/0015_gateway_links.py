@@ -10,8 +10,8 @@ drops them. Ingest's columns keep their names; the rules engine's become ``rules
 ``gateways`` row was updated after ingest last heard the gateway, its facts win, as the
 services used to merge them. The downgrade puts the three back from the one table.
 
-Revision ID: 0014_gateway_links
-Revises: 0013_ingest_tables
+Revision ID: 0015_gateway_links
+Revises: 0014_equipment_status
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from datetime import datetime, UTC
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0014_gateway_links'
-down_revision = '0013_ingest_tables'
+revision = '0015_gateway_links'
+down_revision = '0014_equipment_status'
 branch_labels = None
 depends_on = None
 
