@@ -49,26 +49,26 @@ def _back():
     return redirect(url_for("alerts.index"))
 
 
+def _take_step(step, alert_id: int, done: str):
+    """Run one person's step on an alert (the services check who may), with the form's note."""
+    step(db(), alert_id, note=request.form.get("note", ""), actor=g.actor, clock=state().clock)
+    commit()
+    flash(f"Alert {alert_id} {done}.", "success")
+    return _back()
+
+
 @bp.post("/<int:alert_id>/acknowledge")
 @login_required
 def acknowledge(alert_id: int):
     """Acknowledge an open alert."""
-    alerts.acknowledge(db(), alert_id, note=request.form.get("note", ""), actor=g.actor,
-                       clock=state().clock)
-    commit()
-    flash(f"Alert {alert_id} acknowledged.", "success")
-    return _back()
+    return _take_step(alerts.acknowledge, alert_id, "acknowledged")
 
 
 @bp.post("/<int:alert_id>/resolve")
 @login_required
 def resolve(alert_id: int):
     """Resolve an alert with a note."""
-    alerts.resolve(db(), alert_id, note=request.form.get("note", ""), actor=g.actor,
-                   clock=state().clock)
-    commit()
-    flash(f"Alert {alert_id} resolved.", "success")
-    return _back()
+    return _take_step(alerts.resolve, alert_id, "resolved")
 
 
 @bp.post("/<int:alert_id>/shelve")
