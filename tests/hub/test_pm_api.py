@@ -111,6 +111,32 @@ def test_meter_readings_are_recorded_and_listed_with_the_current_value(web):
     assert bad.status_code == 400 and bad.json["error"]["message"].startswith("value: must be between 0")
 
 
+def test_a_plan_names_its_assignee_parts_and_time_and_is_paused_and_retired_over_the_api(web):
+    manager = Browser(web, "manager")
+    people = manager.get("/api/v1/pm-assignees").json["items"]
+    tech = next(p for p in people if p["username"] == "tech")
+    assert {p["role"] for p in people} <= {"technician", "vendor"}
+    body = {"name": "Pump quarterly", "asset_tag": "IP-0101", "trigger": "calendar", "interval_count": 3,
+            "interval_unit": "month", "assignee_id": tech["id"], "planned_minutes": 40,
+            "planned_parts": [{"part_number": "BB-1", "description": "Seal", "quantity": 2}]}
+    both = manager.post("/api/v1/pm-plans", json={**body, "assignee_team": "Team A"})
+    assert both.status_code == 400 and both.json["error"]["message"].startswith("assignee_team: a plan goes to one")
+    created = manager.post("/api/v1/pm-plans", json=body)
+    assert created.status_code == 201, created.json
+    plan = created.json
+    assert (plan["assignee_id"], plan["assignee"], plan["planned_minutes"], plan["state"]) == (
+        tech["id"], "Tech", 40, "active")
+    assert plan["planned_parts"] == [{"part_number": "BB-1", "description": "Seal", "quantity": 2}]
+    url = f"/api/v1/pm-plans/{plan['id']}/state"
+    assert manager.post(url, json={"action": "pause"}).json["state"] == "paused"
+    bad = manager.post(url, json={"action": "stop"})
+    assert bad.status_code == 400 and bad.json["error"]["message"].startswith("action: must be one of")
+    retired = manager.post(url, json={"action": "retire"}).json
+    assert retired["state"] == "retired" and retired["retired_at"] is not None
+    again = manager.patch(f"/api/v1/pm-plans/{plan['id']}", json={"lead_days": 3})
+    assert again.status_code == 400 and "is retired" in again.json["error"]["message"]
+
+
 def test_the_generator_endpoint_reports_what_it_created(web):
     _plan(web)
     manager = Browser(web, "manager")
@@ -137,6 +163,8 @@ def _requests(plan_id, template_id, order_id):
         ("api_pm.plan_detail", "get", f"/api/v1/pm-plans/{plan_id}", None),
         ("api_pm.plan_update", "patch", f"/api/v1/pm-plans/{plan_id}", {"lead_days": 20}),
         ("api_pm.plan_services", "get", f"/api/v1/pm-plans/{plan_id}/services", None),
+        ("api_pm.plan_state", "post", f"/api/v1/pm-plans/{plan_id}/state", {"action": "pause"}),
+        ("api_pm.plan_assignees", "get", "/api/v1/pm-assignees", None),
         ("api_pm.plan_checklist", "get", f"/api/v1/pm-plans/{plan_id}/checklist", None),
         ("api_pm.plan_checklist_set", "put", f"/api/v1/pm-plans/{plan_id}/checklist", {"template_id": template_id}),
         ("api_pm.generate", "post", "/api/v1/pm-plans/generate", None),

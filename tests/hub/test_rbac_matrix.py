@@ -196,6 +196,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_workorders.set_downtime", "PUT"): lambda m, r: Call(
         f"{WO}/{m.order(r, 'in_progress')}/downtime",
         {"json": {"start": "2026-01-01T00:30:00Z", "reason": "Ward reported it down at 00:30"}}),
+    ("api_pm.plan_assignees", "GET"): lambda m, r: Call("/api/v1/pm-assignees"),
+    ("api_pm.plan_state", "POST"): lambda m, r: Call(f"/api/v1/pm-plans/{m.plan()[0]}/state",
+                                                     {"json": {"action": "pause"}}),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

@@ -53,6 +53,8 @@ PAGE_PERMISSIONS = {
     "pm.index": "pm.view",
     "pm.detail": "pm.view",
     "pm.calendar": "pm.view",
+    "pm.create": "pm.manage",
+    "pm.edit": "pm.manage",
     "reports.index": "kpi.view",
     "jobs.index": None,
 }
@@ -137,7 +139,7 @@ def test_a_background_poll_after_sign_out_gets_401_instead_of_the_sign_in_page(w
     assert response.status_code == 401
 
 
-NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/maintenance",
+NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/maintenance", "/maintenance/new",
              "/maintenance/calendar", "/reports", "/rules", "/admin/users", "/admin/roles",
              "/admin/departments", "/labels", "/assets/import", "/jobs", "/assets/VF-0001"]
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wardlink.hub.db.base import Base
 from wardlink.hub.db.models.assets import Asset
+from wardlink.hub.db.models.users import User
 from wardlink.hub.db.models.work import WorkOrder
 from wardlink.hub.db.types import UTCDateTime, choice_check
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_OCCURRENCE_STATES, PM_TRIGGERS, WORK_ORDER_PRIORITIES
@@ -92,11 +93,25 @@ class PmPlan(Base):
         ForeignKey("checklist_templates.id", ondelete="RESTRICT"))
     instructions: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who does the work: one technician, a team, or a vendor (at most one of the three). The
+    # user id carries no foreign key: SQLite cannot add one to a table its services point at
+    # without rebuilding it; the plans service checks the user exists, and users are never
+    # deleted (they are deactivated).
+    assignee_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    assignee_team: Mapped[str | None] = mapped_column(String(100))
+    assignee_vendor: Mapped[str | None] = mapped_column(String(200))
+    # What each service should take: parts ({part_number, description, quantity}) and minutes.
+    planned_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    planned_minutes: Mapped[int | None] = mapped_column(Integer)
+    # A retired plan is kept for its history but never schedules again.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     asset: Mapped[Asset | None] = relationship()
     checklist_template: Mapped[ChecklistTemplate | None] = relationship()
+    assignee: Mapped[User | None] = relationship(primaryjoin="foreign(PmPlan.assignee_id) == User.id",
+                                                 viewonly=True)
 
 
 class PmOccurrence(Base):

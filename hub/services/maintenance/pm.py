@@ -14,6 +14,7 @@ for it and tracked for 100 % on-time completion.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import Asset, ChecklistTemplate, Department, PmOccurrence, PmPlan, Site
+from wardlink.hub.db.models import Asset, ChecklistTemplate, Department, PmOccurrence, PmPlan, Site, User
 from wardlink.hub.db.risk import needs_planned_maintenance
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
@@ -36,6 +37,7 @@ from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
 from wardlink.hub.services.maintenance.pm_meters import current_value, meter_name, meter_value
 from wardlink.hub.services.maintenance.pm_schedule import Previous, Schedule, shift, upcoming
+from wardlink.hub.services.maintenance.workorder_flow import ASSIGNABLE_ROLES
 from wardlink.hub.services.validate import boolean, choice, optional_date, optional_id, parse_fields, text
 from wardlink.clock import Clock
 
@@ -101,6 +103,71 @@ def _positive_meter(name: str, value: Any) -> float | None:
     return number
 
 
+#: Longest planned duration of one service, in minutes (a week of work).
+MAX_PLANNED_MINUTES = 7 * 24 * 60
+MAX_PLANNED_PARTS = 50
+MAX_PART_QUANTITY = 10_000
+#: Who a plan's services go to: a technician or vendor user, a team, or an outside vendor.
+ASSIGNEE_FIELDS = ("assignee_id", "assignee_team", "assignee_vendor")
+
+
+def _minutes(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise InvalidInput(f"{name}: must be a whole number of minutes, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name}: must be a whole number of minutes, got {value!r}") from None
+    if not 1 <= number <= MAX_PLANNED_MINUTES:
+        raise InvalidInput(f"{name}: must be 1..{MAX_PLANNED_MINUTES} minutes, got {number}")
+    return number
+
+
+def _part(where: str, raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"{where}: must be an object with part_number, description and quantity")
+    unknown = sorted(set(raw) - {"part_number", "description", "quantity"})
+    if unknown:
+        raise InvalidInput(f"{where}.{unknown[0]}: unknown field; known: description, part_number, quantity")
+    part = {"part_number": text(64)(f"{where}.part_number", raw.get("part_number")).strip(),
+            "description": text(300)(f"{where}.description", raw.get("description")).strip()}
+    if not (part["part_number"] or part["description"]):
+        raise InvalidInput(f"{where}.description: give a part number or a description")
+    quantity = raw.get("quantity")
+    if quantity is None or quantity == "":
+        quantity = 1
+    if isinstance(quantity, bool):
+        raise InvalidInput(f"{where}.quantity: must be a number, got {quantity!r}")
+    try:
+        quantity = float(quantity)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{where}.quantity: must be a number, got {quantity!r}") from None
+    if not (math.isfinite(quantity) and 0 < quantity <= MAX_PART_QUANTITY):
+        raise InvalidInput(f"{where}.quantity: must be more than 0 and at most {MAX_PART_QUANTITY}, "
+                           f"got {raw.get('quantity')!r}")
+    part["quantity"] = int(quantity) if quantity.is_integer() else quantity
+    return part
+
+
+def _parts(name: str, value: Any) -> list[dict[str, Any]]:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise InvalidInput(f"{name}: must be a list of parts")
+    if len(value) > MAX_PLANNED_PARTS:
+        raise InvalidInput(f"{name}: must hold at most {MAX_PLANNED_PARTS} parts, got {len(value)}")
+    return [_part(f"{name}[{i}]", raw) for i, raw in enumerate(value)]
+
+
+def _blank_as_none(parser):
+    def parse(name: str, value: Any):
+        parsed = parser(name, value)
+        return parsed.strip() or None if isinstance(parsed, str) else parsed
+    return parse
+
+
 #: Every writable field of a plan (besides its target) and how to parse it.
 PLAN_FIELDS = {
     "name": text(200, required=True),
@@ -117,9 +184,14 @@ PLAN_FIELDS = {
     "checklist_template_id": optional_id,
     "instructions": text(5000),
     "active": lambda n, v: True if v is None else boolean(n, v),
+    "assignee_id": optional_id,
+    "assignee_team": _blank_as_none(text(100)),
+    "assignee_vendor": _blank_as_none(text(200)),
+    "planned_parts": _parts,
+    "planned_minutes": _minutes,
 }
 TARGET_FIELDS = ("asset_tag", "make", "model")
-SNAPSHOT_FIELDS = ("name", "asset_id", "make", "model", *(k for k in PLAN_FIELDS if k != "name"))
+SNAPSHOT_FIELDS = ("name", "asset_id", "make", "model", *(k for k in PLAN_FIELDS if k != "name"), "retired_at")
 
 
 # ------------------------------------------------------------------ risk
@@ -226,6 +298,31 @@ def _check_consistent(plan: Mapping[str, Any], asset: Asset | None) -> dict[str,
     return out
 
 
+#: Fields each trigger uses; a form sends them all, and the others are left out.
+TRIGGER_FIELDS = {
+    "calendar": frozenset({"interval_count", "interval_unit"}),
+    "meter": frozenset({"meter", "meter_interval", "meter_lead", "anchor_meter"}),
+    "whichever_first": frozenset({"interval_count", "interval_unit", "meter", "meter_interval", "meter_lead",
+                                  "anchor_meter"}),
+}
+_TIMING_FIELDS = frozenset().union(*TRIGGER_FIELDS.values())
+
+
+def fields_for_trigger(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``data`` with the timing fields its trigger does not use set blank, and only the
+    assignee its ``assign_to`` ("user", "team", "vendor" or "") names kept (a form's view of a plan)."""
+    out = dict(data)
+    used = TRIGGER_FIELDS.get(out.get("trigger"), _TIMING_FIELDS)
+    for key in _TIMING_FIELDS - used:
+        out[key] = None
+    if "assign_to" in out:
+        wanted = {"user": "assignee_id", "team": "assignee_team", "vendor": "assignee_vendor"}.get(out.pop("assign_to"))
+        for key in ASSIGNEE_FIELDS:
+            if key != wanted:
+                out[key] = None
+    return out
+
+
 def _target(session: Session, data: dict[str, Any], who: Actor) -> tuple[Asset | None, str | None, str | None]:
     tag = data.pop("asset_tag", None)
     make, model = (text(100)(k, data.pop(k, None)) or None for k in ("make", "model"))
@@ -248,6 +345,38 @@ def _check_template(session: Session, template_id: int | None) -> None:
         raise InvalidInput(f"checklist_template_id: no checklist template {template_id}")
 
 
+def _check_assignee(session: Session, fields: Mapping[str, Any], before: int | None = None) -> None:
+    """Refuse more than one assignee, and a user who cannot take work orders."""
+    given = [k for k in ASSIGNEE_FIELDS if fields.get(k) is not None]
+    if len(given) > 1:
+        raise InvalidInput(f"{given[1]}: a plan goes to one technician, one team or one vendor, not several")
+    user_id = fields.get("assignee_id")
+    if user_id is None or user_id == before:
+        return
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.role not in ASSIGNABLE_ROLES:
+        raise InvalidInput(f"assignee_id: user {user_id} is not an active "
+                           f"{' or '.join(ASSIGNABLE_ROLES)} user")
+
+
+def assignee_candidates(session: Session, *, actor: Actor | None) -> list[User]:
+    """Return the active users a plan's services may go to, by role and name."""
+    require(resolve_actor(actor), "pm.view")
+    return list(session.scalars(select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.is_active.is_(True))
+                                .order_by(User.role, User.display_name, User.username)))
+
+
+def assignee_text(plan: PmPlan) -> str:
+    """Return who a plan's services go to, in words ('' when nobody is named)."""
+    if plan.assignee_id is not None:
+        return plan.assignee.display_name if plan.assignee is not None else f"user {plan.assignee_id}"
+    if plan.assignee_team:
+        return f"team {plan.assignee_team}"
+    if plan.assignee_vendor:
+        return f"vendor {plan.assignee_vendor}"
+    return ""
+
+
 def create_plan(session: Session, data: Mapping[str, Any], *, actor: Actor | None,
                 clock: Clock | None = None) -> PmPlan:
     """Create a plan from ``data`` (a target plus :data:`PLAN_FIELDS`) and return it."""
@@ -258,6 +387,7 @@ def create_plan(session: Session, data: Mapping[str, Any], *, actor: Actor | Non
     fields = parse_fields(PLAN_FIELDS, data, partial=False)
     fields = _check_consistent(fields, asset)
     _check_template(session, fields["checklist_template_id"])
+    _check_assignee(session, fields)
     now = utc_now(clock)
     if fields["anchor_date"] is None:
         zone = asset_zone(session, asset) if asset is not None else ZoneInfo("UTC")
@@ -288,6 +418,8 @@ def update_plan(session: Session, plan_id: int, changes: Mapping[str, Any], *, a
     if plan.asset_id is None and department_scope(who) is not None:
         raise PermissionDenied(f"a make-and-model plan covers every department; user '{who.username}' "
                                "is limited to one")
+    if plan.retired_at is not None:
+        raise InvalidInput(f"name: maintenance plan {plan.id} is retired and can no longer change")
     moved = sorted(set(changes) & set(TARGET_FIELDS))
     if moved:
         raise InvalidInput(f"{moved[0]}: a plan's asset or make and model cannot change; "
@@ -300,6 +432,7 @@ def update_plan(session: Session, plan_id: int, changes: Mapping[str, Any], *, a
         merged["priority"] = plan.priority
     merged = _check_consistent(merged, plan.asset)
     _check_template(session, merged["checklist_template_id"])
+    _check_assignee(session, merged, before=plan.assignee_id)
     before = plan_snapshot(plan)
     for key in PLAN_FIELDS:
         if key == "anchor_date" and merged[key] is None:
@@ -312,6 +445,46 @@ def update_plan(session: Session, plan_id: int, changes: Mapping[str, Any], *, a
         audit.record(session, actor=who, action="pm_plan.update", entity="pm_plan", entity_id=plan.id,
                      before=old, after=new, clock=clock)
     return plan
+
+
+#: What a person may do to a plan's state: pause it, resume it, or retire it for good.
+PLAN_STATE_ACTIONS = ("pause", "resume", "retire")
+
+
+def change_plan_state(session: Session, plan_id: int, action: str, *, actor: Actor | None,
+                      clock: Clock | None = None) -> PmPlan:
+    """Pause a plan (no new services until resumed), resume it, or retire it (never again).
+
+    Services already generated stay as they are: their work orders are done or cancelled on
+    their own.
+    """
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    action = choice(PLAN_STATE_ACTIONS)("action", action)
+    plan = get_plan(session, plan_id, actor=who)
+    if plan.retired_at is not None:
+        raise InvalidInput(f"action: maintenance plan {plan.id} is retired and can no longer change")
+    if action == "retire":
+        require(who, "pm.manage")
+        if plan.asset_id is None and department_scope(who) is not None:
+            raise PermissionDenied(f"a make-and-model plan covers every department; user '{who.username}' "
+                                   "is limited to one")
+        before = plan_snapshot(plan)
+        plan.active, plan.retired_at = False, utc_now(clock)
+        plan.updated_at = plan.retired_at
+        session.flush()
+        old, new = audit.changes(before, plan_snapshot(plan))
+        audit.record(session, actor=who, action="pm_plan.retire", entity="pm_plan", entity_id=plan.id,
+                     before=old, after=new, clock=clock)
+        return plan
+    wanted = action == "resume"
+    if plan.active == wanted:
+        raise InvalidInput(f"action: maintenance plan {plan.id} is already {'active' if wanted else 'paused'}")
+    return update_plan(session, plan.id, {"active": wanted}, actor=who, clock=clock)
+
+
+def plan_state(plan: PmPlan) -> str:
+    """Return ``active``, ``paused`` or ``retired``."""
+    return "retired" if plan.retired_at is not None else "active" if plan.active else "paused"
 
 
 def get_plan(session: Session, plan_id: int, *, actor: Actor | None) -> PmPlan:

@@ -30,6 +30,7 @@ from wardlink.hub.services.maintenance.pm import (covered_assets, is_high_risk, 
 from wardlink.hub.services.maintenance.pm_meters import current_value
 from wardlink.hub.services.maintenance.pm_schedule import MAX_CATCH_UP, Due, next_due
 from wardlink.hub.services.maintenance.pm_standing import Judge, judged_statuses
+from wardlink.hub.services.maintenance.workorder_flow import ASSIGNABLE_ROLES
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -103,9 +104,25 @@ def _describe(plan: PmPlan, occ: PmOccurrence) -> str:
                      f"{occurrence_target(occ).meter_limit:g}.")
     if occ.high_risk:
         lines.append("High-risk equipment: 100 % on-time completion required.")
+    if plan.assignee_team:
+        lines.append(f"Team: {plan.assignee_team}.")
+    if plan.assignee_vendor:
+        lines.append(f"Vendor: {plan.assignee_vendor}.")
+    if plan.planned_minutes:
+        lines.append(f"Planned time: {plan.planned_minutes} minutes.")
+    for part in plan.planned_parts or ():
+        lines.append(f"Part: {part['quantity']:g} x {part['part_number']} {part['description']}".rstrip() + ".")
     if plan.instructions:
         lines.append(plan.instructions)
     return "\n".join(lines)
+
+
+def _assignee_id(plan: PmPlan) -> int | None:
+    # A technician who has left (deactivated) gets nothing; the order waits to be assigned.
+    user = plan.assignee
+    if user is None or not user.is_active or user.role not in ASSIGNABLE_ROLES:
+        return None
+    return user.id
 
 
 def _create_work_order(session: Session, plan: PmPlan, asset: Asset, occ: PmOccurrence, zone: ZoneInfo,
@@ -117,7 +134,7 @@ def _create_work_order(session: Session, plan: PmPlan, asset: Asset, occ: PmOccu
     return create_work_order(
         session, {"kind": "pm", "title": f"PM: {plan.name} - {asset.tag} ({due})"[:300],
                   "description": _describe(plan, occ)[:5000], "priority": plan.priority,
-                  "asset_tag": asset.tag, "due_at": deadline},
+                  "asset_tag": asset.tag, "due_at": deadline, "assignee_id": _assignee_id(plan)},
         actor=SCHEDULER, clock=clock, source="pm", policy=policy)
 
 

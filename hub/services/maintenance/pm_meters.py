@@ -126,3 +126,21 @@ def asset_meters(session: Session, asset_tag: str, *, meter: str | None = None, 
     readings = list(session.scalars(stmt.order_by(MeterReading.read_at.desc(), MeterReading.id.desc())
                                     .limit(limit)))
     return asset, current, readings
+
+
+#: The meter telemetry feeds (running time counted by the rules engine), offered for every asset.
+TELEMETRY_METER = "run_hours"
+
+
+def meter_choices(session: Session, asset_id: int | None = None) -> dict[str, float | None]:
+    """Return the meters a plan may use, each with its current value on ``asset_id`` (None when
+    unknown or no asset is given): the asset's telemetry-fed meters and the meters read off it
+    (every asset's when none is given), and always :data:`TELEMETRY_METER`."""
+    telemetry = select(AssetMeter.meter).distinct()
+    readings = select(MeterReading.meter).distinct()
+    if asset_id is not None:
+        telemetry = telemetry.where(AssetMeter.asset_id == asset_id)
+        readings = readings.where(MeterReading.asset_id == asset_id)
+    names = {TELEMETRY_METER} | set(session.scalars(telemetry)) | set(session.scalars(readings))
+    return {name: current_value(session, asset_id, name) if asset_id is not None else None
+            for name in sorted(names)}

@@ -100,6 +100,23 @@ def plan_update(plan_id: int):
     return jsonify(plan_json(plan, pm.outlook(db(), plan, actor=g.actor)))
 
 
+@bp.post("/pm-plans/<int:plan_id>/state")
+def plan_state(plan_id: int):
+    """Pause, resume or retire a plan: {"action": "pause" | "resume" | "retire"}."""
+    body = _body()
+    plan = pm.change_plan_state(db(), plan_id, body.get("action"), actor=g.actor, clock=_clock())
+    commit()
+    return jsonify(plan_json(plan, pm.outlook(db(), plan, actor=g.actor)))
+
+
+@bp.get("/pm-assignees")
+def plan_assignees():
+    """List the users a plan's services may be assigned to (technicians and vendors)."""
+    people = pm.assignee_candidates(db(), actor=g.actor)
+    return jsonify({"items": [{"id": u.id, "username": u.username, "display_name": u.display_name,
+                               "role": u.role} for u in people]})
+
+
 @bp.get("/pm-plans/<int:plan_id>/services")
 def plan_services(plan_id: int):
     """List a plan's generated services, newest first, with their judgement: asset, page, per_page."""

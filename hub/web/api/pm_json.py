@@ -7,7 +7,8 @@ from datetime import date
 from wardlink.hub.db.models import (ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence,
                                     PmPlan)
 from wardlink.hub.services.maintenance.compliance import Target, window_days
-from wardlink.hub.services.maintenance.pm import AssetOutlook, ProgrammeEntry, is_high_risk, suggest_interval
+from wardlink.hub.services.maintenance.pm import (AssetOutlook, ProgrammeEntry, assignee_text, is_high_risk, plan_state,
+                                                  suggest_interval)
 from wardlink.hub.services.maintenance.workorder_common import code_of
 from wardlink.hub.web.api.serialize import jsonable
 
@@ -33,6 +34,10 @@ def plan_json(plan: PmPlan, outlook: list[AssetOutlook] | None = None) -> dict:
         "checklist": ({"id": plan.checklist_template.id, "name": plan.checklist_template.name,
                        "version": plan.checklist_template.current_version}
                       if plan.checklist_template else None),
+        "state": plan_state(plan), "retired_at": jsonable(plan.retired_at),
+        "assignee_id": plan.assignee_id, "assignee_team": plan.assignee_team,
+        "assignee_vendor": plan.assignee_vendor, "assignee": assignee_text(plan) or None,
+        "planned_parts": plan.planned_parts or [], "planned_minutes": plan.planned_minutes,
         "created_at": jsonable(plan.created_at), "updated_at": jsonable(plan.updated_at),
     }
     if asset is not None:

@@ -16,6 +16,8 @@ ROUTE_PERMISSIONS: dict[str, Needs] = {
     "api_pm.plan_detail": Needs(("pm.view",)),
     "api_pm.plan_update": Needs(("pm.manage",)),
     "api_pm.plan_services": Needs(("pm.view",)),
+    "api_pm.plan_state": Needs(("pm.manage",)),
+    "api_pm.plan_assignees": Needs(("pm.view",)),
     "api_pm.plan_checklist": Needs(("pm.view",)),
     "api_pm.plan_checklist_set": Needs(("pm.manage",)),
     "api_pm.generate": Needs(("pm.manage",)),
