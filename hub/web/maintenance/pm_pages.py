@@ -19,7 +19,7 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.assets.register import find_asset
-from wardlink.hub.services.maintenance import checklists, pm, pm_meters, pm_standing
+from wardlink.hub.services.maintenance import checklists, pm, pm_fields, pm_meters, pm_standing
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.people.auth import login_required
@@ -87,11 +87,11 @@ def _plan_data(*, with_target: bool) -> dict:
         else:
             data["asset_tag"] = request.form.get("asset_tag", "")
     data["planned_parts"] = _parts_from_form()
-    return pm.fields_for_trigger(data)
+    return pm_fields.fields_for_trigger(data)
 
 
 def _values_of(plan) -> dict:
-    values = {k: getattr(plan, k) for k in pm.PLAN_FIELDS}
+    values = {k: getattr(plan, k) for k in pm_fields.PLAN_FIELDS}
     values["assign_to"] = ("user" if plan.assignee_id else "team" if plan.assignee_team
                            else "vendor" if plan.assignee_vendor else "")
     values["target"] = "asset" if plan.asset_id else "make_model"
