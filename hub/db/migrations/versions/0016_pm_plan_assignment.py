@@ -5,8 +5,8 @@ Every column is added and dropped with ``ALTER TABLE`` and carries no constraint
 ``pm_plans`` would drop a table its services point at, which SQLite refuses. So the
 assignee's user id has no foreign key; the plans service checks it and the minutes.
 
-Revision ID: 0015_pm_plan_assignment
-Revises: 0014_equipment_status
+Revision ID: 0016_pm_plan_assignment
+Revises: 0015_gateway_links
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015_pm_plan_assignment'
-down_revision = '0014_equipment_status'
+revision = '0016_pm_plan_assignment'
+down_revision = '0015_gateway_links'
 branch_labels = None
 depends_on = None
 
