@@ -22,6 +22,7 @@ from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import Site, WorkOrder
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.assets import register as assets
+from wardlink.hub.services.assets import status
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports import kpis
 from wardlink.hub.services.people import org
@@ -90,6 +91,13 @@ def build_repairs(session) -> int:
         asset = row.pop("asset")
         session.add(WorkOrder(title=f"REP job {n}", asset_id=asset.id, department_id=dept.id, priority="high",
                               source="manual", escalation_level=0, updated_at=row["created_at"], **row))
+    # The equipment status followed the failures: A1 faulty 01-02 -> 01-03 and 01-05 00:00 ->
+    # 12:00, A2 faulty from 01-09 on.
+    for asset, value, when in ((a1, "faulty", d(2026, 1, 2)), (a1, "in_service", d(2026, 1, 3)),
+                               (a1, "faulty", d(2026, 1, 5)), (a1, "in_service", d(2026, 1, 5, 12)),
+                               (a2, "faulty", d(2026, 1, 9))):
+        clock.set(when.timestamp())
+        assets.update_asset(session, asset.tag, {"equipment_status": value}, actor=None, clock=clock)
     session.flush()
     return dept.id
 
@@ -165,6 +173,58 @@ def test_repair_kpis_match_the_hand_computed_figures(session):
     assert k["sla"] == {"response": {"due": 4, "breached": 1, "breach_rate_pct": 25.0},
                         "resolution": {"due": 4, "breached": 2, "breach_rate_pct": 50.0}}
     assert k["pm"]["judged"] == 0 and k["pm"]["completion_pct"] is None
+
+
+def test_uptime_and_availability_come_from_the_status_history(session):
+    """Three assets of department UPT over 240 hours (2026-01-01 .. 01-10):
+
+    | asset | in scope                        | hours | not in service                          | fault |
+    |-------|---------------------------------|-------|-----------------------------------------|-------|
+    | U1    | all period                      | 240   | tagged out 01-04 06:00 -> 01-05 06:00   | 24    |
+    |       |                                 |       | out of service 01-08 -> 01-09 (stored)  |       |
+    | U2    | registered 01-03 12:00          | 180   | faulty 01-10 00:00 -> the end           | 24    |
+    | U3    | retired 01-06 00:00             | 120   | -                                       | 0     |
+
+    U1: uptime 192/240 = 80 %, availability 216/240 = 90 %. U2: 156/180 = 86.667 % both.
+    U3: 100 %. All: uptime 468/540 = 86.667 %, availability 492/540 = 91.111 %.
+    """
+    clock = ManualClock(at(2025, 12, 1))
+    dept = _department(session, "UPT", clock)
+    manager = Actor(username="uptmgr", role="manager", department_id=dept.id)
+    _asset(session, "UPT-U1", dept, clock)
+    _asset(session, "UPT-U3", dept, clock)
+    steps = [
+        (utc(2026, 1, 3, 12), lambda: _asset(session, "UPT-U2", dept, clock)),
+        (utc(2026, 1, 4, 6), lambda: status.tag_out(session, "UPT-U1", reason="Cracked casing", actor=manager,
+                                                     clock=clock)),
+        (utc(2026, 1, 5, 6), lambda: status.clear_tag_out(session, "UPT-U1", reason="Casing replaced",
+                                                           actor=manager, clock=clock)),
+        (utc(2026, 1, 6), lambda: assets.update_asset(session, "UPT-U3", {"equipment_status": "retired"},
+                                                       actor=manager, clock=clock)),
+        (utc(2026, 1, 8), lambda: assets.update_asset(session, "UPT-U1", {"equipment_status": "out_of_service"},
+                                                       actor=manager, clock=clock)),
+        (utc(2026, 1, 9), lambda: assets.update_asset(session, "UPT-U1", {"equipment_status": "in_service"},
+                                                       actor=manager, clock=clock)),
+        (utc(2026, 1, 10), lambda: assets.update_asset(session, "UPT-U2", {"equipment_status": "faulty"},
+                                                        actor=manager, clock=clock)),
+    ]
+    for when, step in steps:
+        clock.set(when.timestamp())
+        step()
+    report = _report(session, dept.id)
+    k = report.total.as_dict()
+    assert (k["asset_hours"], k["downtime_hours"], k["fault_hours"]) == (540.0, 72.0, 48.0)
+    assert k["uptime_pct"] == round(100 * 468 / 540, 3) == 86.667
+    assert k["availability_pct"] == round(100 * 492 / 540, 3) == 91.111
+    by_asset = {a["asset"]: a for a in report.as_dict()["assets"]}
+    assert {t: (a["scope_hours"], a["in_service_hours"], a["fault_hours"], a["uptime_pct"], a["availability_pct"])
+            for t, a in by_asset.items()} == {
+        "UPT-U1": (240.0, 192.0, 24.0, 80.0, 90.0),
+        "UPT-U2": (180.0, 156.0, 24.0, 86.667, 86.667),
+        "UPT-U3": (120.0, 120.0, 0.0, 100.0, 100.0),
+    }
+    (dept_row,) = [k for d, k in report.departments if d is not None and d.code == "UPT"]
+    assert dept_row.uptime_pct == 86.667 and dept_row.availability_pct == 91.111
 
 
 def test_pm_compliance_kpis_match_the_hand_computed_figures(session):

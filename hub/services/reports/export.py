@@ -38,6 +38,8 @@ COLUMNS: tuple[tuple[str, Callable[[Kpis], Any]], ...] = (
     ("asset_hours", lambda k: round(k.asset_hours, 2)),
     ("downtime_hours", lambda k: round(k.downtime_hours, 2)),
     ("uptime_pct", lambda k: k.uptime_pct),
+    ("fault_hours", lambda k: round(k.fault_hours, 2)),
+    ("availability_pct", lambda k: k.availability_pct),
     ("backlog_total", lambda k: sum(k.backlog.values())),
     ("backlog_pm", lambda k: k.backlog.get("pm", 0)),
     ("backlog_corrective", lambda k: k.backlog.get("corrective", 0)),

@@ -16,9 +16,12 @@ on a past quarter does not change when old work orders are closed later.
   found or use error, which are not equipment failures).
 - **MTTR** (hours): mean time from opening to completion of the corrective work orders
   completed in the period (time to restore service), failures only as above.
-- **Uptime %**: 100 x (asset hours - downtime hours) / asset hours; downtime is the union of
-  the work orders' downtime intervals per asset, clipped to the period (an open interval
-  runs to ``as_of``). Asset hours count every asset in service from its registration.
+- **Uptime %** and **availability %**, per asset and department, from the equipment status
+  history (:mod:`wardlink.hub.services.assets.history`): an asset is *in scope* from its
+  registration, except while retired; uptime is the time it was in service, availability the
+  time it was not down for a fault (faulty or tagged out: out of service for other reasons,
+  e.g. stored, counts against uptime only), each divided by the time in scope. Asset hours
+  are the hours in scope, downtime hours the hours in scope not in service.
 - **Backlog**: work orders open at ``as_of``, by kind.
 - **SLA breach rate**: of the work orders whose response (resolution) was due in the
   period, the share not responded to (resolved) by the due time.
@@ -26,8 +29,7 @@ on a past quarter does not change when old work orders are closed later.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,11 +37,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import Asset, Department, PmOccurrence, WorkOrder
+from wardlink.hub.db.models import Asset, AssetStatusChange, Department, PmOccurrence, WorkOrder
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.assets.history import rows_for
 from wardlink.hub.services.maintenance.compliance import LATE, MISSED, Tally
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, occurrence_target
@@ -100,6 +103,8 @@ class Kpis:
     failures: int = 0
     asset_hours: float = 0.0
     downtime_hours: float = 0.0
+    #: Hours in scope that the equipment was down for a fault (faulty or tagged out).
+    fault_hours: float = 0.0
     repairs: int = 0
     repair_hours: float = 0.0
     backlog: dict[str, int] = field(default_factory=lambda: {k: 0 for k in WORK_ORDER_KINDS})
@@ -125,8 +130,14 @@ class Kpis:
 
     @property
     def uptime_pct(self) -> float | None:
-        """Return the share of asset hours without downtime, in percent."""
+        """Return the share of asset hours in service, in percent."""
         return None if not self.asset_hours else round(100.0 * self.uptime_hours / self.asset_hours, 3)
+
+    @property
+    def availability_pct(self) -> float | None:
+        """Return the share of asset hours not down for a fault, in percent."""
+        return (None if not self.asset_hours
+                else round(100.0 * (self.asset_hours - self.fault_hours) / self.asset_hours, 3))
 
     @property
     def high_risk_target_met(self) -> bool:
@@ -152,6 +163,8 @@ class Kpis:
             "asset_hours": round(self.asset_hours, 2),
             "downtime_hours": round(self.downtime_hours, 2),
             "uptime_pct": self.uptime_pct,
+            "fault_hours": round(self.fault_hours, 2),
+            "availability_pct": self.availability_pct,
             "backlog": {**self.backlog, "total": sum(self.backlog.values())},
             "sla": {
                 "response": {"due": self.response_due, "breached": self.response_breached,
@@ -175,6 +188,36 @@ class JudgedService:
     judgement: str
 
 
+@dataclass(frozen=True)
+class AssetUptime:
+    """One asset's hours in scope, in service and down for a fault over the period."""
+
+    tag: str
+    name: str
+    department: str | None
+    scope_hours: float
+    in_service_hours: float
+    fault_hours: float
+
+    @property
+    def uptime_pct(self) -> float | None:
+        """Return the share of the asset's hours in scope spent in service, in percent."""
+        return None if not self.scope_hours else round(100.0 * self.in_service_hours / self.scope_hours, 3)
+
+    @property
+    def availability_pct(self) -> float | None:
+        """Return the share of the asset's hours in scope not down for a fault, in percent."""
+        return (None if not self.scope_hours
+                else round(100.0 * (self.scope_hours - self.fault_hours) / self.scope_hours, 3))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the figures, rounded for people."""
+        return {"asset": self.tag, "name": self.name, "department": self.department,
+                "scope_hours": round(self.scope_hours, 2), "in_service_hours": round(self.in_service_hours, 2),
+                "fault_hours": round(self.fault_hours, 2), "uptime_pct": self.uptime_pct,
+                "availability_pct": self.availability_pct}
+
+
 @dataclass
 class KpiReport:
     """KPIs for the whole selection and for each department in it."""
@@ -185,6 +228,7 @@ class KpiReport:
     total: Kpis
     departments: list[tuple[Department | None, Kpis]]
     high_risk_services: list[JudgedService]
+    assets: list[AssetUptime] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
@@ -201,6 +245,7 @@ class KpiReport:
                  "due_date": s.due_date.isoformat() if s.due_date else None, "due_meter": s.due_meter,
                  "completed_on": s.completed_on.isoformat() if s.completed_on else None,
                  "judgement": s.judgement} for s in self.high_risk_services],
+            "assets": [a.as_dict() for a in self.assets],
         }
 
 
@@ -209,20 +254,6 @@ class KpiReport:
 
 def _hours(a: datetime, b: datetime) -> float:
     return max(0.0, (b - a) / HOUR)
-
-
-def _union_hours(intervals: Iterable[tuple[datetime, datetime]]) -> float:
-    total, current = 0.0, None
-    for begin, end in sorted(intervals):
-        if current is None or begin > current[1]:
-            if current is not None:
-                total += _hours(*current)
-            current = [begin, end]
-        else:
-            current[1] = max(current[1], end)
-    if current is not None:
-        total += _hours(*current)
-    return total
 
 
 def _finished(order: WorkOrder) -> datetime | None:
@@ -256,23 +287,35 @@ def _count_orders(kpis: Kpis, orders: list[WorkOrder], period: Period, as_of: da
                 setattr(kpis, f"{name}_breached", getattr(kpis, f"{name}_breached") + 1)
 
 
-def _count_uptime(kpis: Kpis, assets: list[Asset], orders: list[WorkOrder], period: Period,
-                  as_of: datetime) -> None:
+#: Statuses that count as down for a fault (against availability).
+FAULT_STATUSES = frozenset({"faulty", "tagged_out"})
+#: Statuses outside the scope of uptime and availability.
+OUT_OF_SCOPE = frozenset(INACTIVE_STATUSES)
+
+
+def asset_uptime(asset: Asset, rows: list[AssetStatusChange], period: Period, as_of: datetime) -> AssetUptime:
+    """Return an asset's hours in scope, in service and down for a fault, from its status rows."""
     begins = period.begins
-    downtime: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for o in orders:
-        if o.asset_id is None or o.downtime_start is None or o.state == "cancelled":
+    stretches = [(r.status, r.started_at, r.ended_at) for r in rows]
+    if not stretches:  # no history kept: its status now, since registration
+        stretches = [(asset.equipment_status, asset.created_at, None)]
+    scope = in_service = fault = 0.0
+    for status_value, started, ended in stretches:
+        hours = _hours(max(started, begins), min(ended or as_of, as_of))
+        if status_value in OUT_OF_SCOPE or not hours:
             continue
-        begin, end = max(o.downtime_start, begins), min(o.downtime_end or as_of, as_of)
-        if end > begin:
-            downtime[o.asset_id].append((begin, end))
-    for asset in assets:
-        start = max(begins, asset.created_at)
-        if start >= as_of:
-            continue
-        kpis.asset_hours += _hours(start, as_of)
-        clipped = [(max(b, start), e) for b, e in downtime.get(asset.id, ()) if e > start]
-        kpis.downtime_hours += _union_hours(clipped)
+        scope += hours
+        in_service += hours if status_value == "in_service" else 0.0
+        fault += hours if status_value in FAULT_STATUSES else 0.0
+    return AssetUptime(asset.tag, asset.name, asset.department.code if asset.department else None,
+                       scope, in_service, fault)
+
+
+def _count_uptime(kpis: Kpis, uptimes: list[AssetUptime]) -> None:
+    for u in uptimes:
+        kpis.asset_hours += u.scope_hours
+        kpis.downtime_hours += u.scope_hours - u.in_service_hours
+        kpis.fault_hours += u.fault_hours
 
 
 def _judge_services(kpis: Kpis, services: list[PmOccurrence], as_of: datetime,
@@ -300,8 +343,9 @@ def _judge_services(kpis: Kpis, services: list[PmOccurrence], as_of: datetime,
 
 
 def _load(session: Session, period: Period, as_of: datetime, department_id: int | None):
+    # Retired equipment counts until it was retired: the status history says when.
     asset_stmt = select(Asset).options(selectinload(Asset.department)).where(
-        Asset.equipment_status.not_in(INACTIVE_STATUSES), Asset.lifecycle_stage.not_in(INACTIVE_STAGES))
+        Asset.lifecycle_stage.not_in(INACTIVE_STAGES), Asset.created_at < as_of)
     order_stmt = select(WorkOrder).where(WorkOrder.created_at < as_of, or_(
         func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at, WorkOrder.cancelled_at).is_(None),
         func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at, WorkOrder.cancelled_at) >= period.begins,
@@ -322,11 +366,11 @@ def _load(session: Session, period: Period, as_of: datetime, department_id: int 
             list(session.scalars(service_stmt.order_by(PmOccurrence.due_date, PmOccurrence.id))))
 
 
-def _kpis(assets, orders, services, period: Period, as_of: datetime, judge: Judge,
+def _kpis(uptimes, orders, services, period: Period, as_of: datetime, judge: Judge,
           follow_up: list | None = None) -> Kpis:
     kpis = Kpis()
     _count_orders(kpis, orders, period, as_of)
-    _count_uptime(kpis, assets, orders, period, as_of)
+    _count_uptime(kpis, uptimes)
     _judge_services(kpis, services, as_of, judge, follow_up)
     return kpis
 
@@ -351,9 +395,11 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
     if as_of <= period.begins:
         raise InvalidInput(f"start: the period must have begun; {start.isoformat()} is in the future")
     assets, orders, services = _load(session, period, as_of, department_id)
+    rows = rows_for(session, [a.id for a in assets], period.begins, as_of)
+    uptimes = [asset_uptime(a, rows[a.id], period, as_of) for a in assets]
     judge = Judge(session, as_of)
     follow_up: list[JudgedService] = []
-    total = _kpis(assets, orders, services, period, as_of, judge, follow_up)
+    total = _kpis(uptimes, orders, services, period, as_of, judge, follow_up)
 
     def part(items: list, dept_of: Callable[[Any], int | None], dept_id: int | None) -> list:
         return [x for x in items if dept_of(x) == dept_id]
@@ -365,8 +411,9 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
         [d for d in dept_ids if d is not None])))}
     for dept_id in dept_ids:
         departments.append((names.get(dept_id), _kpis(
-            part(assets, lambda a: a.department_id, dept_id),
+            [u for a, u in zip(assets, uptimes, strict=True) if a.department_id == dept_id],
             part(orders, lambda o: o.department_id, dept_id),
             part(services, lambda s: s.asset.department_id, dept_id), period, as_of, judge)))
     departments.sort(key=lambda pair: (pair[0] is None, pair[0].code if pair[0] else ""))
-    return KpiReport(period, as_of, department, total, departments, follow_up)
+    return KpiReport(period, as_of, department, total, departments, follow_up,
+                     sorted((u for u in uptimes if u.scope_hours), key=lambda u: (u.uptime_pct, u.tag)))

@@ -12,7 +12,8 @@ PDF_COLUMNS = (
     ("pm_completion_pct", "PM done %"), ("pm_on_time_pct", "PM on time %"),
     ("high_risk_on_time_pct", "High-risk on time %"), ("pm_overdue", "PM overdue"),
     ("failures", "Failures"), ("mtbf_hours", "MTBF h"), ("mttr_hours", "MTTR h"),
-    ("downtime_hours", "Downtime h"), ("uptime_pct", "Uptime %"), ("backlog_total", "Backlog"),
+    ("downtime_hours", "Downtime h"), ("uptime_pct", "Uptime %"), ("availability_pct", "Availability %"),
+    ("backlog_total", "Backlog"),
     ("work_orders_overdue", "WO overdue"), ("resolution_breach_rate_pct", "SLA breach %"),
 )
 
