@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models.ingest import dead_letters
+from wardlink.hub.ingest.dialect import InsertFunction
 from wardlink.protocol import UNSTORABLE_RE
 
 #: Bytes of each invalid payload that are kept (the size of the whole payload is kept too).
@@ -77,7 +78,7 @@ def upsert_rows(letters: Iterable[DeadLetter]) -> list[dict]:
     return list(rows.values())
 
 
-def store(session: Session, insert, letters: Sequence[DeadLetter]) -> None:
+def store(session: Session, insert: InsertFunction, letters: Sequence[DeadLetter]) -> None:
     """Insert ``letters`` or bump the count of rows already there (``insert`` is the dialect's)."""
     rows = upsert_rows(letters)
     if not rows:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models.ingest import events
+from wardlink.hub.ingest.dialect import InsertFunction
 from wardlink.protocol import EventBatch
 
 
@@ -40,7 +41,7 @@ def rows_for_batch(batch: EventBatch, received_ms: int, assets: Sequence[str | N
     ]
 
 
-def store(session: Session, insert, rows: Sequence[dict]) -> None:
+def store(session: Session, insert: InsertFunction, rows: Sequence[dict]) -> None:
     """Insert event rows; a re-delivered batch hits the unique key and is skipped."""
     unique = {(r["gateway"], r["boot"], r["seq"], r["idx"]): r for r in rows}
     if not unique:

@@ -8,11 +8,10 @@ the web UI read access (:meth:`IngestRecords.dead_letters`, :meth:`IngestRecords
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from wardlink.hub.db.migrate import check_current
@@ -20,12 +19,14 @@ from wardlink.hub.db.models.ingest import workers
 from wardlink.hub.errors import StoreError
 from wardlink.hub.ingest import deadletter, events, gateways, sequence
 from wardlink.hub.ingest.deadletter import DeadLetter
+from wardlink.hub.ingest.dialect import INSERTS
 from wardlink.hub.ingest.events import EventRow
 from wardlink.hub.services.gateways.ingest_records import (DeadLetterRow, GatewayRecord, WorkerRow, list_dead_letters,
                                           list_gateways, list_workers)
 from wardlink.hub.telemetry.model import StoreRejected, StoreUnavailable
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+_T = TypeVar("_T")
 
 
 def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:
@@ -47,10 +48,10 @@ class IngestRecords:
         the newest revision raises :class:`StoreError` saying so, and nothing is created here.
         """
         name = engine.dialect.name
-        if name not in _INSERTS:
+        if name not in INSERTS:
             raise StoreError(f"relational store: ingest tables need SQLite or PostgreSQL, got {name}")
         self.engine = engine
-        self._insert = _INSERTS[name]
+        self._insert = INSERTS[name]
         if start:
             try:
                 check_current(engine)
@@ -98,7 +99,7 @@ class IngestRecords:
         return self._read(list_dead_letters, "read dead letters", reason=reason, gateway=gateway,
                           limit=limit, offset=offset)
 
-    def events(self, **filters) -> list[EventRow]:
+    def events(self, **filters: Any) -> list[EventRow]:
         """Return events newest first (filters: gateway, asset, types, start_ms, end_ms, limit)."""
         return self._read(events.list_events, "read events", **filters)
 
@@ -121,7 +122,7 @@ class IngestRecords:
         """Return the counters every ingest worker last published."""
         return self._read(list_workers, "read worker counters")
 
-    def _read(self, func, doing: str, *args, **kwargs):
+    def _read(self, func: Callable[..., _T], doing: str, *args: Any, **kwargs: Any) -> _T:
         try:
             return func(self.engine, *args, **kwargs)
         except SQLAlchemyError as exc:

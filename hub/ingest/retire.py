@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import SQLAlchemyError
@@ -80,7 +81,7 @@ def retire(worker: IngestWorker, *, quiet_s: float = QUIET_S, timeout_s: float =
     return RetireReport(worker.client_id, stats.received, stats.points_written, True)
 
 
-def _wait(predicate, deadline: float, what: str) -> None:
+def _wait(predicate: Callable[[], bool], deadline: float, what: str) -> None:
     while not predicate():
         if time.monotonic() >= deadline:
             raise RetireError(f"timed out waiting for {what}")

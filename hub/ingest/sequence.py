@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 from sqlalchemy import BigInteger, Engine, bindparam, literal, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -43,13 +43,14 @@ from wardlink.hub.db.models.ingest import batch_sequence as table
 from wardlink.hub.db.models.gateways import GatewayLink
 from wardlink.hub.errors import StoreError
 from wardlink.hub.ingest import events
+from wardlink.hub.ingest.dialect import INSERTS, InsertFunction
+from wardlink.hub.ingest.items import Item, ItemKind
 from wardlink.protocol import Status, TelemetryBatch
 
 SEQUENCE_LOST = "hub.sequence_lost"
 _NOTE_IDX = -4  # hub notes use negative positions (see wardlink.hub.ingest.gateways)
 #: Disjoint ranges kept above ``through``; beyond it the lowest gaps are given up.
 MAX_RANGES = 256
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _COLUMNS = [c.name for c in table.columns]
 _UPDATE = update(table).where(table.c.gateway == bindparam("k_gateway"), table.c.boot == bindparam("k_boot"))
 
@@ -74,7 +75,7 @@ class SequencePolicy:
     max_requests: int = 5  # requests in a row that recover nothing before the gap is given up
 
 
-def observations(items: Iterable) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+def observations(items: Iterable[Item]) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
     """Return (batches seen, status claims) as (gateway, boot, seq) from ingest items.
 
     A stored telemetry batch counts as seen; a status counts when it states ``last_seq``.
@@ -82,9 +83,9 @@ def observations(items: Iterable) -> tuple[list[tuple[str, str, int]], list[tupl
     """
     seen, claims = [], []
     for item in items:
-        if getattr(item, "kind", None) == "dead":
+        if item.outcome is ItemKind.DEAD:
             continue
-        msg = getattr(item, "message", None)
+        msg = item.message
         if isinstance(msg, TelemetryBatch):
             seen.append((msg.gateway, msg.boot, msg.seq))
         elif isinstance(msg, Status) and msg.last_seq is not None and msg.state == "online":
@@ -92,7 +93,7 @@ def observations(items: Iterable) -> tuple[list[tuple[str, str, int]], list[tupl
     return seen, claims
 
 
-def store(session: Session, insert, seen: Sequence[tuple[str, str, int]],
+def store(session: Session, insert: InsertFunction, seen: Sequence[tuple[str, str, int]],
           claims: Sequence[tuple[str, str, int]], now_ms: int) -> None:
     """Merge seqs seen and stated into their rows, in the caller's transaction."""
     wanted: dict[tuple[str, str], tuple[list[int], int]] = {}
@@ -131,7 +132,7 @@ def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendReq
 
     grace_ms, interval_ms = round(policy.grace_s * 1000), round(policy.interval_s * 1000)
     requests: list[ResendRequest] = []
-    insert = _INSERTS[engine.dialect.name]
+    insert = INSERTS[engine.dialect.name]
     due_now = table.c.missing_since_ms <= now_ms - grace_ms
     try:
         with engine.connect() as conn:  # the usual answer, "nothing", without a write transaction
@@ -172,7 +173,7 @@ def check(engine: Engine, now_ms: int, policy: SequencePolicy) -> list[ResendReq
                                         | (table.c.requested_ms <= now_ms - interval_ms))
                     .values(requested_ms=now_ms, requests=row["requests"] + 1,
                             resend_requests=table.c.resend_requests + 1, missing_at_request=row["missing"]))
-                if claimed.rowcount == 1:
+                if cast(CursorResult[Any], claimed).rowcount == 1:
                     lo, hi = _missing_span(row)
                     requests.append(ResendRequest(row["gateway"], row["boot"], lo, hi, row["missing"]))
             events.store(session, insert, notes)
@@ -194,7 +195,7 @@ def adopt(engine: Engine, now_ms: int) -> None:
                     literal(0), literal(0), literal(0), literal(0), literal(0))
              .where(gs.c.boot.is_not(None), gs.c.telemetry_seq.is_not(None),
                     ~select(table.c.gateway).where(table.c.gateway == gs.c.gateway).exists()))
-    stmt = _INSERTS[engine.dialect.name](table).from_select(_COLUMNS, fresh).on_conflict_do_nothing(
+    stmt = INSERTS[engine.dialect.name](table).from_select(_COLUMNS, fresh).on_conflict_do_nothing(
         index_elements=[table.c.gateway, table.c.boot])
     with engine.begin() as conn:
         conn.execute(stmt)

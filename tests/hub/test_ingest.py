@@ -346,10 +346,12 @@ def test_retained_status_reaches_a_worker_that_starts_later(mosquitto, make_work
     worker = make_worker(sqlite_store)
     # Not "until the row is visible": the worker commits the row, then counts the message, then
     # acknowledges it, so a test that reads the counters when the row appears can see 0 and
-    # pending=1. The acknowledgement is the last step: once it is counted, so is everything else.
+    # pending=1. The acknowledgement is the last step, and it moves acked and pending in one
+    # step under the counters' lock: once it is counted, so is everything else, in one snapshot.
     wait_until(lambda: worker.stats().acked == 1, what="retained status delivered and acknowledged")
     assert records.gateways("gw-ward4")[0].buffer_depth == 7
-    assert (worker.stats().status_messages, worker.stats().pending) == (1, 0)
+    stats = worker.stats()
+    assert (stats.status_messages, stats.pending, stats.acked) == (1, 0, 1)
 
 
 def test_sequence_gaps_restarts_and_duplicates_are_tracked(make_worker, publisher, sqlite_store, records):
@@ -518,6 +520,13 @@ def test_config_errors_name_the_key(tmp_path, sqlite_store, mosquitto):
         IngestWorker(config, sqlite_store, StaticResolver())
     with pytest.raises(ValueError, match="max_batch_points"):
         IngestWorker(hub_config(tmp_path, mosquitto.url), sqlite_store, StaticResolver(), max_batch_points=0)
+
+    class PointsOnly:
+        def on_points(self, points):
+            pass
+
+    with pytest.raises(ValueError, match="listeners: PointsOnly is not an ingest listener .*on_events, on_status"):
+        IngestWorker(hub_config(tmp_path, mosquitto.url), sqlite_store, StaticResolver(), listeners=[PointsOnly()])
 
 
 def test_static_resolver_checks_its_mapping_at_start():

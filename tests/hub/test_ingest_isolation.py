@@ -211,6 +211,12 @@ class TableListener:
         except SQLAlchemyError as exc:
             raise RuleStoreError(f"rules engine transaction failed: {exc}") from exc
 
+    def on_events(self, gateway, events):
+        pass  # only readings go to its table
+
+    def on_status(self, gateway, status, received_ms):
+        pass
+
     def seen(self) -> list[str]:
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(text("SELECT gateway FROM listener_seen"))]
