@@ -18,7 +18,7 @@ MAX_FUNCTION_LINES = 80
 
 #: Temporary: modules being split right now. Each entry goes when its module is within the
 #: limits (the test below fails until it does); nothing else may be added here.
-SPLIT_IN_PROGRESS = frozenset({"hub/ingest/worker.py"})
+SPLIT_IN_PROGRESS: frozenset[str] = frozenset()
 
 
 def oversized(path: str, text: str) -> list[str]:
