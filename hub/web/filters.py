@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from flask import Flask, request, url_for
 
 from wardlink.hub.db.risk import RISK_FIELDS
+from wardlink.hub.db import units
 from wardlink.hub.db.types import from_ms
 from wardlink.hub.db.vocab import label
 from wardlink.hub.web.people.auth import user_can
@@ -56,6 +57,21 @@ def format_value(value: float | None) -> str:
     return "0" if text == "-0" else text
 
 
+def unit_symbol(code: str | None) -> str:
+    """Return the symbol a unit code is shown with ('degC' -> '°C', 'Pa' -> 'hPa')."""
+    return units.unit(code).symbol
+
+
+def reading(value: float | None, code: str | None, metric: str | None = None) -> str:
+    """Return a stored reading as people read it, with its symbol ('4.6 °C', 'Open')."""
+    return units.display(value, code, metric)
+
+
+def reading_value(value: float | None, code: str | None, metric: str | None = None) -> str:
+    """Return a stored reading converted to its display unit, without the symbol."""
+    return units.display_value(value, code, metric)
+
+
 def risk_label(field: str, score: int | None) -> str:
     """Return the Fennigkoh-Smith label of ``score`` for ``field``."""
     if score is None:
@@ -74,8 +90,10 @@ def url_with(**changes) -> str:
 def init_app(app: Flask) -> None:
     """Register the filters and template globals."""
     app.jinja_env.filters.update(dt=format_dt, date=format_date, ms=format_ms, age=format_age,
-                                 since=since, value=format_value, label=label, risk=risk_label)
-    app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with,
+                                 since=since, value=format_value, label=label, risk=risk_label,
+                                 unit=unit_symbol, reading=reading, reading_value=reading_value)
+    app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with, unit_info=units.unit,
+                                 state_words=units.state_words,
                                  risk_fields=RISK_FIELDS)
 
     @app.context_processor

@@ -137,10 +137,18 @@
     return Math.max(240, Math.floor(el.clientWidth || el.parentNode.clientWidth || 600));
   }
 
+  function scaled(value, scale) {
+    return value === null || value === undefined ? null : value * scale;
+  }
+
   function drawChart(el, points, unit) {
+    // The API serves stored units; data-scale converts them to the unit shown (Pa -> hPa).
+    var scale = parseFloat(el.getAttribute("data-scale"));
+    if (isNaN(scale)) { scale = 1; }
     var xs = [], mean = [], lo = [], hi = [];
     points.forEach(function (p) {
-      xs.push(p.ts_ms / 1000); mean.push(p.value); lo.push(p.min); hi.push(p.max);
+      xs.push(p.ts_ms / 1000); mean.push(scaled(p.value, scale));
+      lo.push(scaled(p.min, scale)); hi.push(scaled(p.max, scale));
     });
     var data = [xs, mean, lo, hi];
     var status = el.querySelector("[data-chart-status]");

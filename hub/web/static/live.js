@@ -10,9 +10,17 @@
     live: "Live", stale: "Stale", fault: "Sensor fault", offline: "Gateway offline", none: "No data"
   };
 
-  function formatValue(value) {
+  // A row's data-scale / data-decimals / data-states come from the server's unit table
+  // (wardlink.hub.db.units): the API serves stored units, the page shows display units.
+  function formatValue(value, row) {
     if (value === null || value === undefined) { return "\u2014"; }
-    var text = Number(value).toFixed(2).replace(/\.?0+$/, "");
+    var states = row && row.getAttribute("data-states");
+    if (states) { return states.split("|")[Number(value) ? 1 : 0]; }
+    var scale = row ? parseFloat(row.getAttribute("data-scale")) : NaN;
+    var decimals = row ? parseInt(row.getAttribute("data-decimals"), 10) : NaN;
+    var shown = Number(value) * (isNaN(scale) ? 1 : scale);
+    var text = shown.toFixed(isNaN(decimals) ? 2 : decimals);
+    if (text.indexOf(".") >= 0) { text = text.replace(/\.?0+$/, ""); }
     return text === "-0" ? "0" : text;
   }
 
@@ -41,7 +49,7 @@
       var rows = table.querySelectorAll("tr[data-live-key]");
       for (var i = 0; i < rows.length; i += 1) {
         if (rows[i].getAttribute("data-live-key") !== key) { continue; }
-        setField(rows[i], "value", formatValue(reading.value));
+        setField(rows[i], "value", formatValue(reading.value, rows[i]));
         setField(rows[i], "ts", formatTime(reading.ts_ms));
         setField(rows[i], "age", formatAge(reading.age_s));
         var badge = setField(rows[i], "state", STATE_LABELS[reading.state] || reading.state);
