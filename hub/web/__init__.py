@@ -60,6 +60,8 @@ def make_server(config: HubConfig, *, threads: int = 8, telemetry=None, clock: C
     """Build the app and a waitress server for it on ``web_host:web_port`` (or ``port``)."""
     from waitress import create_server
 
+    from wardlink.hub.web.files import MAX_UPLOAD_REQUEST
+
     owned = None
     if telemetry is None:
         from wardlink.hub.telemetry import open_store
@@ -70,6 +72,9 @@ def make_server(config: HubConfig, *, threads: int = 8, telemetry=None, clock: C
         server = create_server(app, host=config.web_host,
                                port=config.web_port if port is None else port,
                                threads=threads, ident="wardlink",
+                               # Refuse a body larger than the largest upload from its
+                               # Content-Length, before reading it (the app's limits are lower).
+                               max_request_body_size=MAX_UPLOAD_REQUEST,
                                # The app decides which forwarded headers to believe
                                # (trusted_proxies, wardlink.hub.web.proxy); waitress must pass them on.
                                clear_untrusted_proxy_headers=False)

@@ -15,7 +15,7 @@ from flask import Flask, g, request
 from wardlink.hub.config import HubConfig
 from wardlink.hub.db import check_current, open_engine
 from wardlink.hub.db.audit_key import use_audit_key
-from wardlink.hub.web import errors, filters, nav, ui
+from wardlink.hub.web import errors, files, filters, nav, ui
 from wardlink.hub.web import db as request_db
 from wardlink.hub.web.people.auth import SESSION_LIFETIME, check_csrf, load_identity
 from wardlink.hub.web.proxy import ProxyFix
@@ -68,6 +68,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
     request_db.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
+    files.init_app(app)
     _register_blueprints(app)
     nav.init_app(app)
     ui.init_app(app)
@@ -113,6 +114,9 @@ def _register_blueprints(app: Flask) -> None:
     from wardlink.hub.web.api import pm as api_pm
 
     app.register_blueprint(api_pm.bp, url_prefix="/api/v1")
+    from wardlink.hub.web.api import asset_files as api_asset_files
+
+    app.register_blueprint(api_asset_files.bp, url_prefix="/api/v1")
     from wardlink.hub.web.gateways import enroll
 
     app.register_blueprint(enroll.bp)  # POST /api/enroll for gateways, /enrollment/... for admins

@@ -27,7 +27,7 @@ REPORT_WINDOW_S = 3600.0
 #: Page blueprints, by module below wardlink.hub.web; each module exposes ``bp``.
 PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets.import_pages", "people.admin",
                 "alerts.rules_pages", "alerts.fragments", "maintenance.workorder_pages", "reports.pages",
-                "maintenance.pm_pages", "gateways.ingest_pages")
+                "maintenance.pm_pages", "gateways.ingest_pages", "assets.file_pages")
 
 
 @dataclass
@@ -76,6 +76,8 @@ def init_app(app: Flask) -> None:
 
         @app.after_request
         def _allow_grafana_frames(response):
-            # Runs after the app's own header hook (hooks run last-registered first).
-            response.headers["Content-Security-Policy"] = policy
+            # Runs after the app's own header hook (hooks run last-registered first); a served
+            # file keeps its own, stricter policy.
+            if response.headers.get("Content-Security-Policy") == CONTENT_SECURITY_POLICY:
+                response.headers["Content-Security-Policy"] = policy
             return response

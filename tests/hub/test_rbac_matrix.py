@@ -132,6 +132,16 @@ class Matrix:
                                             store=self.store, actor=SYSTEM, clock=self.clock)
             return order_id, row.id
 
+    def asset_attachment(self) -> int:
+        """Return the id of a file kept with the ICU asset every role with ``asset.view`` can see."""
+        from wardlink.hub.services.assets import attachments
+
+        with session_scope(self.engine) as s:
+            row = attachments.add_asset_attachment(s, "VF-0001", filename="manual.pdf",
+                                                   data=b"%PDF-1.4 manual " + str(next(self.serial)).encode(),
+                                                   store=self.store, actor=SYSTEM, clock=self.clock)
+            return row.id
+
 
 @dataclass(frozen=True)
 class Call:
@@ -193,6 +203,13 @@ RECIPES: dict[tuple[str, str], Recipe] = {
          "content_type": "multipart/form-data"}),
     ("api_workorders.download_attachment", "GET"): lambda m, r: Call(
         "{}/{}/attachments/{}".format(WO, *m.attachment(r))),
+    ("api_asset_files.index", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001/attachments"),
+    ("api_asset_files.add", "POST"): lambda m, r: Call(
+        "/api/v1/assets/VF-0001/attachments",
+        {"data": {"file": (io.BytesIO(b"%PDF-1.4 certificate " + r.encode()), "certificate.pdf")},
+         "content_type": "multipart/form-data"}),
+    ("api_asset_files.download", "GET"): lambda m, r: Call(
+        f"/api/v1/assets/VF-0001/attachments/{m.asset_attachment()}"),
     ("api_workorders.set_downtime", "PUT"): lambda m, r: Call(
         f"{WO}/{m.order(r, 'in_progress')}/downtime",
         {"json": {"start": "2026-01-01T00:30:00Z", "reason": "Ward reported it down at 00:30"}}),

@@ -56,3 +56,9 @@ import wardlink.hub.db.models.ingest  # noqa: E402,F401
 from wardlink.hub.db.models.assets import AssetStatusChange  # noqa: E402
 
 __all__ += ["AssetStatusChange"]
+
+# Files kept with an asset, and the checklist item a work order's file belongs to
+# (revision 0017_attachments).
+from wardlink.hub.db.models.asset_files import AssetAttachment  # noqa: E402
+
+__all__ += ["AssetAttachment"]

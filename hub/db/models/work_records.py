@@ -92,6 +92,8 @@ class WorkOrderAttachment(Base):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     uploaded_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The key of the checklist item the file (a photo of a reading, a label) belongs to.
+    checklist_item: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WorkOrderSignature(Base):

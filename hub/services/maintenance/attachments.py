@@ -1,9 +1,10 @@
-"""Files attached to work orders: allowed types, size limits and content-addressed storage.
+"""Files attached to work orders and assets: allowed types, size limits and content-addressed storage.
 
 Files live under ``<data_dir>/attachments/<first two hex digits>/<sha256>``: the same photo
 uploaded twice is stored once, a file's name can never be used to escape the directory, and
 a file can be checked against the digest recorded in the database. The type is decided by
-the file's first bytes, never by the name or the browser's claim.
+the file's first bytes, never by the name or the browser's claim. Markup (HTML, SVG, XML)
+is never accepted, not even as text, so no stored file can run script in the hub's origin.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from typing import BinaryIO
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +24,13 @@ MAX_ATTACHMENTS_PER_ORDER = 50
 MAX_FILENAME_CHARS = 200
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+#: How a browser recognises markup: a tag or declaration at the start of the text.
+_MARKUP_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\s*[!?a-zA-Z/]")
+_READ_CHUNK = 64 * 1024
 
 
 def _is_text(data: bytes) -> bool:
-    if b"\x00" in data:
+    if b"\x00" in data or looks_like_markup(data):
         return False
     try:
         data.decode("utf-8")
@@ -53,17 +58,48 @@ FILE_TYPES = (
 )
 
 
-def sniff(data: bytes) -> str:
-    """Return the content type of ``data``, or raise :class:`InvalidInput` if it is not accepted."""
+#: Photos: what the public report form and checklist items take, and what may be shown inline.
+IMAGE_TYPES = tuple(t for t in FILE_TYPES if t.content_type.startswith("image/"))
+IMAGE_CONTENT_TYPES = frozenset(t.content_type for t in IMAGE_TYPES)
+
+
+def looks_like_markup(data: bytes) -> bool:
+    """Return True when ``data`` starts like HTML, SVG or XML (which a browser could render)."""
+    head = data[:1024].lower()
+    return bool(_MARKUP_START.match(data[:1024])) or b"<script" in head or b"<svg" in head or b"<html" in head
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
+
+
+def sniff(data: bytes, kinds: tuple[FileType, ...] = FILE_TYPES) -> str:
+    """Return the content type of ``data``, or raise :class:`InvalidInput` if it is not one of ``kinds``."""
     if not data:
         raise InvalidInput("file: is empty")
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise InvalidInput(f"file: must be at most {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB, "
-                           f"got {len(data)} bytes")
-    for kind in FILE_TYPES:
+        raise InvalidInput(f"file: must be at most {_mib(MAX_ATTACHMENT_BYTES)}, got {len(data)} bytes")
+    for kind in kinds:
         if kind.matches(data):
             return kind.content_type
-    raise InvalidInput("file: type not accepted; allowed: " + ", ".join(k.name for k in FILE_TYPES))
+    if looks_like_markup(data):
+        raise InvalidInput("file: HTML, SVG and XML files are not accepted; allowed: "
+                           + ", ".join(k.name for k in kinds))
+    raise InvalidInput("file: type not accepted; allowed: " + ", ".join(k.name for k in kinds))
+
+
+def read_limited(stream: BinaryIO, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:
+    """Read an upload of at most ``limit`` bytes; refuse a larger one after reading ``limit + 1`` bytes."""
+    chunks, total = [], 0
+    while total <= limit:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        raise InvalidInput(f"file: must be at most {_mib(limit)}; this one is larger")
+    return b"".join(chunks)
 
 
 def clean_filename(name: str | None) -> str:

@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
-                           WorkOrderSignature, WorkOrderTimeLog)
+from wardlink.hub.db.models import (PmOccurrence, User, WorkOrder, WorkOrderAttachment, WorkOrderNote,
+                                    WorkOrderPart, WorkOrderSignature, WorkOrderTimeLog)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
-from wardlink.hub.services.maintenance.attachments import (MAX_ATTACHMENTS_PER_ORDER, AttachmentStore, clean_filename,
-                                      sniff)
+from wardlink.hub.services.maintenance.attachments import (FILE_TYPES, IMAGE_TYPES, MAX_ATTACHMENTS_PER_ORDER,
+                                                           AttachmentStore, FileType, clean_filename, sniff)
 from wardlink.hub.services.people.permissions import PERMISSIONS, can, require
 from wardlink.hub.services.validate import money, optional_id, text
 from wardlink.hub.services.maintenance.workorder_common import (MAX_ID, code_of, ensure_not_frozen, load, system_note,
@@ -206,18 +206,36 @@ def add_part(session: Session, order_id: int, *, part_number: Any, description: 
 # ------------------------------------------------------------------ attachments
 
 
+def _checklist_item_key(session: Session, order: WorkOrder, key: str) -> str:
+    """Return ``key`` when it names an item of ``order``'s checklist, else raise :class:`InvalidInput`."""
+    occ = session.scalar(select(PmOccurrence).where(PmOccurrence.work_order_id == order.id))
+    keys = [item["key"] for item in occ.checklist_version.items] if occ and occ.checklist_version else []
+    if key not in keys:
+        known = ", ".join(keys) if keys else f"work order {code_of(order)} has no checklist"
+        raise InvalidInput(f"checklist_item: no such checklist item {key[:64]!r}; known: {known}")
+    return key
+
+
 def add_attachment(session: Session, order_id: int, *, filename: str | None, data: bytes,
-                   store: AttachmentStore, actor: Actor | None,
-                   clock: Clock | None = None) -> WorkOrderAttachment:
-    """Store a file and attach it to an order; the same file twice returns the first attachment."""
+                   store: AttachmentStore, actor: Actor | None, clock: Clock | None = None,
+                   checklist_item: str | None = None,
+                   kinds: tuple[FileType, ...] = FILE_TYPES) -> WorkOrderAttachment:
+    """Store a file and attach it to an order; the same file twice returns the first attachment.
+
+    ``checklist_item`` names the item of the order's checklist a photo was taken for (only
+    photos are taken there); ``kinds`` narrows the accepted types (e.g. images only).
+    """
     who, clock = resolve_actor(actor), resolve_clock(clock)
     order = _open_order(session, order_id, who, "workorder.comment", "attach files")
-    content_type = sniff(data)
+    if checklist_item:
+        checklist_item = _checklist_item_key(session, order, checklist_item)
+        kinds = IMAGE_TYPES
+    content_type = sniff(data, kinds)
     existing = list(session.scalars(select(WorkOrderAttachment)
                                     .where(WorkOrderAttachment.work_order_id == order.id)))
     digest = hashlib.sha256(data).hexdigest()
     for row in existing:
-        if row.sha256 == digest:
+        if row.sha256 == digest and row.checklist_item == (checklist_item or None):
             return row  # a retried upload (e.g. from a phone's offline queue) adds nothing
     if len(existing) >= MAX_ATTACHMENTS_PER_ORDER:
         raise InvalidInput(f"file: work order {code_of(order)} already has {MAX_ATTACHMENTS_PER_ORDER} "
@@ -226,13 +244,17 @@ def add_attachment(session: Session, order_id: int, *, filename: str | None, dat
     now = utc_now(clock)
     row = WorkOrderAttachment(work_order_id=order.id, filename=clean_filename(filename),
                               content_type=content_type, size=len(data), sha256=digest,
-                              uploaded_by_id=who.user_id, uploaded_by=who.username[:100], created_at=now)
+                              uploaded_by_id=who.user_id, uploaded_by=who.username[:100], created_at=now,
+                              checklist_item=checklist_item or None)
     session.add(row)
     touch(order, now)
     session.flush()
+    after = {"attachment_id": row.id, "filename": row.filename, "content_type": content_type,
+             "size": row.size, "sha256": digest}
+    if row.checklist_item:
+        after["checklist_item"] = row.checklist_item
     audit.record(session, actor=who, action="workorder.attach", entity="work_order", entity_id=order.id,
-                 after={"attachment_id": row.id, "filename": row.filename, "content_type": content_type,
-                        "size": row.size, "sha256": digest}, clock=clock)
+                 after=after, clock=clock)
     return row
 
 

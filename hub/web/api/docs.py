@@ -78,7 +78,8 @@ _PART = obj({"id": INTEGER, "part_number": STRING, "description": STRING, "quant
              "unit_cost": nullable(DECIMAL), "line_cost": nullable(DECIMAL), "recorded_by": STRING,
              "created_at": DATETIME})
 _ATTACHMENT = obj({"id": INTEGER, "filename": STRING, "content_type": STRING, "size": INTEGER,
-                   "sha256": STRING, "uploaded_by": STRING, "created_at": DATETIME, "url": STRING})
+                   "sha256": STRING, "uploaded_by": STRING, "created_at": DATETIME, "url": STRING,
+                   "checklist_item": _N_STR})
 _SIGNATURE = obj({"id": INTEGER, "username": STRING, "signer_name": STRING, "meaning": STRING,
                   "comment": STRING, "signed_at": DATETIME, "record_hash": STRING, "intact": BOOLEAN})
 _DETAIL = {"allOf": [ref("WorkOrder"), obj({
@@ -173,7 +174,10 @@ WO: Mapping[str, dict] = {
                  "description": _TEXT_300, "quantity": {"type": ["number", "string"]},
                  "unit_cost": nullable({"type": ["number", "string"]})},
                 required=("part_number", "description", "quantity"), extra=False),
-    "attachment_form": obj({"file": {"type": "string", "format": "binary"}}, extra=False),
+    "asset_attachment_form": obj({"file": {"type": "string", "format": "binary"}}, required=("file",),
+                                 extra=False),
+    "attachment_form": obj({"file": {"type": "string", "format": "binary"},
+                            "checklist_item": {"type": "string", "maxLength": 64}}, extra=False),
     "downtime": obj({"start": nullable(DATETIME), "end": nullable(DATETIME), "reason": _TEXT_300},
                     required=("reason",), extra=False),
 }

@@ -81,6 +81,7 @@ def attachment_json(row: WorkOrderAttachment) -> dict:
     """Return an attachment's metadata and where to download it."""
     return {"id": row.id, "filename": row.filename, "content_type": row.content_type, "size": row.size,
             "sha256": row.sha256, "uploaded_by": row.uploaded_by, "created_at": jsonable(row.created_at),
+            "checklist_item": row.checklist_item,
             "url": f"/api/v1/work-orders/{row.work_order_id}/attachments/{row.id}"}
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from wardlink.hub.db.vocab import (WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES,
                           WORK_ORDER_STATES, label)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.maintenance import workorders
-from wardlink.hub.services.maintenance.attachments import FILE_TYPES, MAX_ATTACHMENT_BYTES, AttachmentStore
+from wardlink.hub.services.maintenance.attachments import (FILE_TYPES, MAX_ATTACHMENT_BYTES, AttachmentStore,
+                                                           read_limited)
 from wardlink.hub.services.maintenance.esign import signature_intact
 from wardlink.hub.services.maintenance.sla import DEFAULT_POLICY, SlaPolicy
 from wardlink.hub.services.validate import boolean
@@ -28,9 +28,11 @@ from wardlink.hub.web.api.docs import WO
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.errors import error_response
+from wardlink.hub.web.files import send_stored
 from wardlink.hub.web.api.openapi import Param, array, check_request, obj, operation, page_params, ref
 from wardlink.hub.web.query_args import paging
 from wardlink.hub.web.api.serialize import page_json
+from wardlink.hub.web.security import CSRF_FIELD
 from wardlink.hub.web.state import state
 from wardlink.hub.web.api.workorder_json import (attachment_json, detail_json, note_json, part_json, time_log_json,
                                     user_ref, work_order_json)
@@ -318,8 +320,11 @@ def add_part(order_id: int):
 
 @bp.post("/work-orders/<int:order_id>/attachments")
 @operation(summary="Attach a file", tag="work orders", permissions=("workorder.comment",),
-           description="multipart/form-data with one `file`: JPEG, PNG, WebP, PDF or plain text, "
-                       "at most 10 MiB. Uploading the same file again returns the first attachment.",
+           description="multipart/form-data with one `file`: JPEG, PNG, WebP, PDF or plain text "
+                       "(the type is read from the content; HTML, SVG and XML are refused), at most 10 MiB. "
+                       "With `checklist_item` (an item key of the order's checklist) the file is that "
+                       "item's photo (JPEG, PNG or WebP). Uploading the same file again returns the first "
+                       "attachment.",
            form=WO["attachment_form"], status=201, errors=(400, 401, 403, 409),
            response=ref("Attachment"))
 def add_attachment(order_id: int):
@@ -327,8 +332,12 @@ def add_attachment(order_id: int):
     upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if upload is None:
         raise InvalidInput("file: send one file as multipart/form-data field 'file'")
-    row = workorders.add_attachment(db(), order_id, filename=upload.filename, data=upload.read(),
-                                    store=_store(), actor=g.actor, clock=_clock())
+    unknown = sorted(set(request.form) - {"checklist_item", CSRF_FIELD})
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: unknown field; known: checklist_item, file")
+    row = workorders.add_attachment(db(), order_id, filename=upload.filename, data=read_limited(upload.stream),
+                                    store=_store(), actor=g.actor, clock=_clock(),
+                                    checklist_item=request.form.get("checklist_item") or None)
     commit()
     return jsonify(attachment_json(row)), 201
 
@@ -339,11 +348,7 @@ def add_attachment(order_id: int):
 def download_attachment(order_id: int, attachment_id: int):
     """Send an attached file (always as a download, never rendered in the hub's origin)."""
     row = workorders.get_attachment(db(), order_id, attachment_id, actor=g.actor)
-    data = _store().read(row.sha256)
-    response = Response(data, mimetype=row.content_type)
-    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(row.filename)}"
-    response.headers["ETag"] = f'"{row.sha256}"'
-    return response
+    return send_stored(sha256=row.sha256, content_type=row.content_type, filename=row.filename, download=True)
 
 
 @bp.put("/work-orders/<int:order_id>/downtime")
@@ -364,7 +369,3 @@ def _only(body: dict, *names: str) -> None:
     unknown = sorted(set(body) - set(names))
     if unknown:
         raise InvalidInput(f"{unknown[0]}: unknown field; known: {', '.join(sorted(names))}")
-
-
-def _quote(name: str) -> str:
-    return quote(name, safe="")

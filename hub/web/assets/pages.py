@@ -10,10 +10,12 @@ from wardlink.hub.errors import InvalidInput, StoreError
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.assets import status as equipment_status
+from wardlink.hub.services.assets.attachments import asset_attachments
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people import org
 from wardlink.hub.services.people.permissions import can, require
+from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.assets.sections import asset_charts, grafana_panels, maintenance_sections
@@ -71,6 +73,8 @@ def _detail_page(tag: str, *, error: str | None = None, values: dict | None = No
         bindings=gateways.binding_history(session, asset_id=asset.id),
         charts=asset_charts(session, asset, now) if can(actor, "telemetry.view") and telemetry else [],
         grafana_panels=grafana_panels(asset), error=error, values=values or {},
+        asset_files=asset_attachments(session, asset.tag, actor=actor),
+        inline=files.is_inline, max_file_bytes=files.MAX_ATTACHMENT_BYTES,
         status_history=equipment_status.history(session, asset.tag, actor=actor, limit=STATUS_ROWS),
         **maintenance_sections(session, actor, asset, now)), status
 

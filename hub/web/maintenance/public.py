@@ -2,8 +2,10 @@
 
 Without signing in, a visitor sees only the asset's tag and name and may describe a problem,
 which becomes a corrective work-order request (state Pending) for the biomedical team to
-triage. Reports are rate-limited per client address and per asset, carry the session's CSRF
-token like every other form, and expose nothing else about the asset or the hospital.
+triage, with one photo if they take one (images only, at most 10 MiB, the type read from the
+content). Reports are rate-limited per client address and per asset (a photo comes only with
+a report, so it is limited with it), carry the session's CSRF token like every other form,
+and expose nothing else about the asset or the hospital.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.validate import text
+from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import client_ip
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.state import state
@@ -27,6 +30,7 @@ DESCRIPTION = text(2000, required=True)
 NAME = text(200)
 CONTACT = text(200)
 MIN_DESCRIPTION = 10
+files.upload_limit("public.report")
 
 
 def _asset(tag: str):
@@ -43,7 +47,7 @@ def report(tag: str):
         return redirect(url_for("assets.detail", tag=tag))
     asset = _asset(tag)
     if request.method == "GET":
-        return render_template("public/report.html", asset=asset, values={})
+        return render_template("public/report.html", asset=asset, values={}, max_file_bytes=files.MAX_ATTACHMENT_BYTES)
     values = {k: request.form.get(k, "") for k in ("description", "name", "contact")}
     values["out_of_use"] = "out_of_use" in request.form
     ip = client_ip() or "?"
@@ -51,6 +55,7 @@ def report(tag: str):
     wait = limits.report_by_address.hit(ip) or limits.report_by_asset.hit(asset.tag)
     if wait is not None:
         return render_template("public/report.html", asset=asset, values=values,
+                               max_file_bytes=files.MAX_ATTACHMENT_BYTES,
                                error="Too many reports have been sent from here. Please try again in "
                                      f"{math.ceil(wait / 60)} minutes, or call the biomedical "
                                      "engineering desk."), 429, {"Retry-After": str(math.ceil(wait))}
@@ -58,12 +63,15 @@ def report(tag: str):
         description = DESCRIPTION("description", values["description"])
         if len(description) < MIN_DESCRIPTION:
             raise InvalidInput(f"description: please say a little more (at least {MIN_DESCRIPTION} characters)")
+        photo = files.read_upload("photo", required=False)
         reference = public_request(db(), asset, description=description,
                                    reporter=NAME("name", values["name"]),
                                    contact=CONTACT("contact", values["contact"]),
-                                   source_ip=client_ip(), clock=state().clock, out_of_use=values["out_of_use"])
+                                   source_ip=client_ip(), clock=state().clock, out_of_use=values["out_of_use"],
+                                   photo=photo, store=files.store())
     except InvalidInput as exc:
         db().rollback()
-        return render_template("public/report.html", asset=asset, values=values, error=str(exc)), 400
+        return render_template("public/report.html", asset=asset, values=values, error=str(exc),
+                               max_file_bytes=files.MAX_ATTACHMENT_BYTES), 400
     commit()
     return render_template("public/thanks.html", asset=asset, reference=reference)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import Asset
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import SYSTEM_ROLE, Actor
+from wardlink.hub.services.maintenance.attachments import IMAGE_TYPES, AttachmentStore, sniff
 from wardlink.hub.services.maintenance.workorder_common import code_of
 from wardlink.clock import Clock
 
@@ -17,9 +18,13 @@ TITLE_WORDS = 80
 
 
 def public_request(session: Session, asset: Asset, *, description: str, reporter: str, contact: str,
-                   source_ip: str | None, clock: Clock, out_of_use: bool = False) -> str:
-    """Open a corrective work order in Pending for ``asset``; return its reference. A report
-    that the device is out of use tags it out (do not use) until the work is closed."""
+                   source_ip: str | None, clock: Clock, out_of_use: bool = False,
+                   photo: tuple[str | None, bytes] | None = None, store: AttachmentStore | None = None) -> str:
+    """Open a corrective work order in Pending for ``asset``, with the reporter's ``photo``
+    (name, bytes; images only); return its reference. A report that the device is out of use
+    tags it out (do not use) until the work is closed."""
+    if photo is not None:
+        sniff(photo[1], IMAGE_TYPES)  # anyone may send this form: photos only, never documents
     actor = Actor(username=QR_ACTOR, role=SYSTEM_ROLE, source_ip=source_ip)
     summary = " ".join(description.split())
     if len(summary) > TITLE_WORDS:
@@ -28,5 +33,5 @@ def public_request(session: Session, asset: Asset, *, description: str, reporter
         "title": f"Reported at {asset.tag}: {summary}", "description": description,
         "asset_tag": asset.tag, "requester_name": reporter or ANONYMOUS, "requester_contact": contact,
         "equipment_down": out_of_use,
-    }, actor=actor, clock=clock, source="qr")
+    }, actor=actor, clock=clock, source="qr", files=[photo] if photo else (), store=store)
     return code_of(order)

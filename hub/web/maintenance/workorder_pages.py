@@ -1,5 +1,6 @@
 """Work-order pages: list and board views, a new-order form, and the detail page with every
-step of the lifecycle (assign, start, hold, resume, complete, return, e-signed close, cancel).
+step of the lifecycle (assign, start, hold, resume, complete, return, e-signed close, cancel),
+the checklist of a PM order (filled in on a phone, a photo per item) and the order's files.
 
 The state machine, permissions, SLAs and signatures live in the work-order services; these
 views only turn forms into service calls and show what the services allow the user to do.
@@ -11,16 +12,18 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES
-from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.people import org
-from wardlink.hub.services.maintenance import workorders
+from wardlink.hub.services.maintenance import pm_work, workorders
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.maintenance.sla import sla_status
 from wardlink.hub.services.maintenance.workorder_common import SignatureRefused, code_of
 from wardlink.hub.services.maintenance.workorder_flow import (RESOLUTIONS_BY_KIND, assignable_users, available,
                                          transition)
-from wardlink.hub.services.maintenance.workorder_records import (add_note, add_part, downtime_minutes, log_time,
-                                            records_of, set_downtime)
+from wardlink.hub.services.maintenance.workorder_records import (add_attachment, add_note, add_part,
+                                                                 downtime_minutes, get_attachment, log_time,
+                                                                 records_of, set_downtime)
+from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.query_args import page_number
@@ -107,17 +110,39 @@ def create():
     return redirect(url_for("workorders.detail", wo_id=order.id), 303)
 
 
-def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200):
+#: Photos one checklist save may carry (a phone sends each item's photo with the answers).
+CHECKLIST_PHOTOS = 5
+
+
+def _checklist(order) -> pm_work.OrderChecklist | None:
+    try:
+        return pm_work.checklist_for(db(), order.id, actor=g.actor)
+    except (NotFound, PermissionDenied):
+        return None
+
+
+def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typed: dict | None = None):
     order = workorders.get_work_order(db(), wo_id, actor=g.actor)
     now = utc_now(state().clock)
     moves = available(order, g.actor)
     frozen = workorders.is_frozen(order)
     assignees = assignable_users(db(), actor=g.actor) if can(g.actor, "workorder.assign") and not frozen else []
+    records = records_of(db(), order)
+    sheet = _checklist(order)
+    photos: dict[str, list] = {}
+    for row in records.attachments:
+        if row.checklist_item:
+            photos.setdefault(row.checklist_item, []).append(row)
     return render_template(
-        "workorders/detail.html", order=order, code=code_of(order), moves=moves, records=records_of(db(), order),
+        "workorders/detail.html", order=order, code=code_of(order), moves=moves, records=records,
         frozen=frozen,
         sla=sla_status(order, now), now=now, error=error, assignees=assignees,
-        resolutions=RESOLUTIONS_BY_KIND.get(order.kind, ()), downtime=downtime_minutes(order, now)), status
+        resolutions=RESOLUTIONS_BY_KIND.get(order.kind, ()), downtime=downtime_minutes(order, now),
+        sheet=sheet, recorded={r["key"]: r for r in (sheet.result.results if sheet and sheet.result else [])},
+        can_record_checklist=sheet is not None and can(g.actor, "pm.record")
+        and order.state in pm_work.RECORDABLE_STATES,
+        photos=photos, typed=typed or {}, inline=files.is_inline,
+        max_file_bytes=files.MAX_ATTACHMENT_BYTES, checklist_photos=CHECKLIST_PHOTOS), status
 
 
 @bp.get("/<int:wo_id>")
@@ -176,3 +201,88 @@ def record(wo_id: int, kind: str):
     commit()
     flash(message, "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + f"#{kind}", 303)
+
+
+# ------------------------------------------------------------------ checklist and files
+
+
+def _answers(items: list[dict], form) -> dict:
+    """Turn the checklist form's fields into the answers the service judges."""
+    answers = {}
+    for item in items:
+        key = item["key"]
+        answer: dict = {}
+        if item["kind"] == "pass_fail":
+            if form.get(f"result-{key}"):
+                answer["result"] = form[f"result-{key}"]
+        elif item["kind"] == "value":
+            if form.get(f"value-{key}", "").strip():
+                answer["value"] = form[f"value-{key}"].strip().replace(",", ".")
+        elif form.get(f"text-{key}", "").strip():
+            answer["text"] = form[f"text-{key}"]
+        if answer and form.get(f"comment-{key}", "").strip():
+            answer["comment"] = form[f"comment-{key}"]
+        if answer and form.get(f"corrective-{key}"):
+            answer["open_corrective"] = True
+        if answer:
+            answers[key] = answer
+    return answers
+
+
+@bp.post("/<int:wo_id>/checklist")
+@login_required
+def checklist(wo_id: int):
+    """Record the checklist (answers, the meter, a photo per item) of a PM work order."""
+    typed = {k: v for k, v in request.form.items() if k != CSRF_FIELD}
+    try:
+        sheet = pm_work.checklist_for(db(), wo_id, actor=g.actor)
+        photos = [(name[len("photo-"):], upload) for name, upload in request.files.items(multi=True)
+                  if name.startswith("photo-") and upload.filename]
+        if len(photos) > CHECKLIST_PHOTOS:
+            raise InvalidInput(f"photos: at most {CHECKLIST_PHOTOS} photos per save, got {len(photos)}; "
+                               "save, then add the rest")
+        _result, opened = pm_work.record_results(db(), wo_id, _answers(sheet.version.items, request.form),
+                                                 meter=request.form.get("meter", "").strip() or None,
+                                                 actor=g.actor, clock=state().clock)
+        for key, upload in photos:
+            add_attachment(db(), wo_id, filename=upload.filename, data=files.read_limited(upload.stream),
+                           checklist_item=key, store=files.store(), actor=g.actor, clock=state().clock)
+    except (InvalidInput, PermissionDenied, NotFound) as exc:
+        db().rollback()
+        code = 403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else 400
+        return _detail_page(wo_id, error=str(exc), status=code, typed=typed)
+    commit()
+    message = "Checklist saved."
+    if opened:
+        message += " Corrective work opened: " + ", ".join(code_of(o) for o in opened) + "."
+    flash(message, "success")
+    return redirect(url_for("workorders.detail", wo_id=wo_id) + "#checklist", 303)
+
+
+@bp.post("/<int:wo_id>/files")
+@login_required
+def upload(wo_id: int):
+    """Attach a photo or document to a work order."""
+    try:
+        name, data = files.read_upload("file")
+        add_attachment(db(), wo_id, filename=name, data=data, store=files.store(), actor=g.actor,
+                       clock=state().clock)
+    except (InvalidInput, PermissionDenied) as exc:
+        db().rollback()
+        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+    commit()
+    flash("File attached.", "success")
+    return redirect(url_for("workorders.detail", wo_id=wo_id) + "#files", 303)
+
+
+@bp.get("/<int:wo_id>/files/<int:file_id>")
+@login_required
+def file(wo_id: int, file_id: int):
+    """Send a file of an order: photos inline (``?download=1`` to save), every other type as a download."""
+    row = get_attachment(db(), wo_id, file_id, actor=g.actor)
+    return files.send_stored(sha256=row.sha256, content_type=row.content_type, filename=row.filename,
+                             download=request.args.get("download") == "1")
+
+
+files.upload_limit("workorders.upload")
+files.upload_limit("workorders.checklist", CHECKLIST_PHOTOS)
