@@ -61,7 +61,7 @@
       var under = low !== "" && value < Number(low), over = high !== "" && value > Number(high);
       if (under || over) {
         state = "out";
-        text = "Outside the limit (" + (under ? "below " + low : "above " + high) + " " + unit +
+        text = "Outside the limit (" + (under ? "below " + Number(low) : "above " + Number(high)) + " " + unit +
                "): this item will fail";
       } else {
         state = "in"; text = "Within the limits" + (unit ? " (" + value + " " + unit + ")" : "");
