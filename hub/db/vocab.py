@@ -28,7 +28,7 @@ WORK_ORDER_RESOLUTIONS = (
 PM_TRIGGERS = ("calendar", "meter", "whichever_first")
 PM_INTERVAL_UNITS = ("day", "week", "month", "year")
 PM_OCCURRENCE_STATES = ("open", "completed", "skipped", "cancelled")
-CHECKLIST_ITEM_KINDS = ("pass_fail", "value", "text")
+CHECKLIST_ITEM_KINDS = ("pass_fail", "value", "text", "photo")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",

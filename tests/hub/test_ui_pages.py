@@ -15,7 +15,7 @@ from test_web_pages import _PageAudit
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.services.alerts import records as alerts
-from wardlink.hub.services.maintenance import pm
+from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
@@ -55,6 +55,9 @@ PAGE_PERMISSIONS = {
     "pm.calendar": "pm.view",
     "pm.create": "pm.manage",
     "pm.edit": "pm.manage",
+    "checklists.index": "pm.view",
+    "checklists.create": "pm.manage",
+    "checklists.detail": "pm.view",
     "reports.index": "kpi.view",
     "jobs.index": None,
 }
@@ -84,13 +87,16 @@ def _seed(web):
         nurse = users.find_user(s, "nurse")
         order = workorders.request_work(s, {"title": "Door seal torn", "asset_tag": "VF-0001"},
                                         actor=Actor.for_user(nurse), clock=web.clock)
+        template = checklists.create_template(s, name="Fridge checks", actor=None, clock=web.clock,
+                                              items=[{"label": "Door seal intact", "kind": "pass_fail"}])
         plan = pm.create_plan(s, {"name": "Fridge service", "asset_tag": "VF-0001", "trigger": "calendar",
-                                  "interval_count": 6, "interval_unit": "month"}, actor=None, clock=web.clock)
+                                  "interval_count": 6, "interval_unit": "month",
+                                  "checklist_template_id": template.id}, actor=None, clock=web.clock)
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
-    values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id,
+    values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse"}
     path = rule.rule
     for name in rule.arguments:
@@ -142,6 +148,7 @@ def test_a_background_poll_after_sign_out_gets_401_instead_of_the_sign_in_page(w
 
 
 NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/maintenance", "/maintenance/new",
+             "/maintenance/checklists", "/maintenance/checklists/new", "/maintenance/checklists/1",
              "/maintenance/calendar", "/reports", "/rules", "/admin/users", "/admin/roles",
              "/admin/departments", "/labels", "/assets/import", "/jobs", "/assets/VF-0001"]
 

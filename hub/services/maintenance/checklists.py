@@ -1,11 +1,16 @@
 """Checklist templates (versioned) and how a filled-in checklist is judged.
 
-Items are one of three kinds:
+Items are one of four kinds:
 
 - ``pass_fail``: the technician answers pass, fail or n/a (n/a only when not required);
 - ``value``: a measured number in ``unit``, failing outside ``low``..``high`` (either may
   be absent), e.g. earth leakage current <= 500 uA;
-- ``text``: a remark; never fails.
+- ``text``: a remark; never fails;
+- ``photo``: a photo attached to the work order (answered with its ``attachment_id``); never
+  fails, and required unless said otherwise.
+
+An item without a ``key`` gets one made from its label (``Earth leakage current`` ->
+``earth_leakage_current``), unique within the checklist.
 
 An item marked ``safety`` (safety-critical) that fails tags the device out of use.
 
@@ -22,17 +27,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import ChecklistTemplate, ChecklistVersion
+from wardlink.hub.db.models import ChecklistTemplate, ChecklistVersion, PmPlan
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import CHECKLIST_ITEM_KINDS
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.people.permissions import require
-from wardlink.hub.services.validate import boolean, text
+from wardlink.hub.services.validate import boolean, optional_id, text
 from wardlink.clock import Clock
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -41,7 +46,10 @@ NAME = text(200, required=True)
 LABEL = text(300, required=True)
 #: Item fields each kind may carry besides key, label, kind, required and corrective.
 KIND_FIELDS = {"pass_fail": frozenset(), "value": frozenset({"unit", "low", "high"}),
-               "text": frozenset()}
+               "text": frozenset(), "photo": frozenset()}
+#: Kinds whose answer is never judged a failure, so they cannot open work or be safety-critical.
+NEVER_FAIL = frozenset({"text", "photo"})
+MAX_KEY = 40
 ANSWERS = ("pass", "fail", "na")
 
 
@@ -79,14 +87,14 @@ def parse_item(index: int, raw: Any) -> dict[str, Any]:
     item["required"] = (boolean(f"{where}.required", raw["required"]) if "required" in raw
                         else kind != "text")
     item["corrective"] = (boolean(f"{where}.corrective", raw["corrective"]) if "corrective" in raw
-                          else kind != "text")
-    if kind == "text" and item["corrective"]:
-        raise InvalidInput(f"{where}.corrective: a text item never fails, so it cannot open work")
+                          else kind not in NEVER_FAIL)
+    if kind in NEVER_FAIL and item["corrective"]:
+        raise InvalidInput(f"{where}.corrective: a {kind} item never fails, so it cannot open work")
     # Safety-critical: failing it tags the device out of use until the corrective work is
     # closed with a passing safety check (wardlink.hub.services.assets.status).
     if "safety" in raw and boolean(f"{where}.safety", raw["safety"]):
-        if kind == "text":
-            raise InvalidInput(f"{where}.safety: a text item never fails, so it cannot be safety-critical")
+        if kind in NEVER_FAIL:
+            raise InvalidInput(f"{where}.safety: a {kind} item never fails, so it cannot be safety-critical")
         item["safety"] = item["corrective"] = True
     if kind == "value":
         item["unit"] = text(32)(f"{where}.unit", raw.get("unit"))
@@ -97,13 +105,36 @@ def parse_item(index: int, raw: Any) -> dict[str, Any]:
     return item
 
 
+def key_from_label(label: Any) -> str:
+    """Return an item key made from its label: lower case a-z, 0-9 and _, starting with a letter."""
+    words = re.sub(r"[^a-z0-9]+", "_", str(label or "").lower()).strip("_")
+    key = words if words[:1].isalpha() else f"item_{words}".rstrip("_")
+    return key[:MAX_KEY].rstrip("_")
+
+
+def _with_keys(raw: Sequence[Any]) -> list[Any]:
+    """Give each item without a key one made from its label, unique within the list."""
+    taken = {item.get("key") for item in raw if isinstance(item, Mapping) and item.get("key")}
+    out = []
+    for item in raw:
+        if isinstance(item, Mapping) and not item.get("key"):
+            base = key_from_label(item.get("label"))
+            key, n = base, 2
+            while key in taken:
+                key, n = f"{base[:MAX_KEY - 4]}_{n}", n + 1
+            taken.add(key)
+            item = {**item, "key": key}
+        out.append(item)
+    return out
+
+
 def parse_items(raw: Any) -> list[dict[str, Any]]:
     """Validate a list of checklist items (keys unique)."""
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         raise InvalidInput("items: must be a list of checklist items")
     if not 1 <= len(raw) <= MAX_ITEMS:
         raise InvalidInput(f"items: must hold 1..{MAX_ITEMS} items, got {len(raw)}")
-    items = [parse_item(i, item) for i, item in enumerate(raw)]
+    items = [parse_item(i, item) for i, item in enumerate(_with_keys(raw))]
     seen: set[str] = set()
     for i, item in enumerate(items):
         if item["key"] in seen:
@@ -136,10 +167,10 @@ def _answer(item: dict, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise InvalidInput(f"{where}: must be an object")
     comment = text(2000)(f"{where}.comment", raw.get("comment"))
-    unknown = sorted(set(raw) - {"result", "value", "text", "comment", "open_corrective"})
+    unknown = sorted(set(raw) - {"result", "value", "text", "comment", "open_corrective", "attachment_id"})
     if unknown:
-        raise InvalidInput(f"{where}.{unknown[0]}: unknown field; known: comment, open_corrective, "
-                           "result, text, value")
+        raise InvalidInput(f"{where}.{unknown[0]}: unknown field; known: attachment_id, comment, "
+                           "open_corrective, result, text, value")
     out: dict[str, Any] = {"key": key, "comment": comment,
                            "open_corrective": boolean(f"{where}.open_corrective", raw.get("open_corrective"))}
     if item["kind"] == "pass_fail":
@@ -156,6 +187,9 @@ def _answer(item: dict, raw: Any) -> dict[str, Any]:
         low, high = item.get("low"), item.get("high")
         inside = (low is None or value >= low) and (high is None or value <= high)
         out.update(value=value, outcome="pass" if inside else "fail")
+    elif item["kind"] == "photo":
+        photo = optional_id(f"{where}.attachment_id", raw.get("attachment_id"))
+        out.update(attachment_id=photo, outcome="pass" if photo is not None else "missing")
     else:
         note = text(5000)(f"{where}.text", raw.get("text"))
         out.update(text=note, outcome="pass" if note else "missing")
@@ -278,3 +312,17 @@ def update_template(session: Session, template_id: int, *, name: str | None = No
         audit.record(session, actor=who, action="checklist.update", entity="checklist_template",
                      entity_id=template.id, before=old, after=new, clock=clock)
     return template
+
+
+def plans_using(session: Session, template_id: int, *, actor: Actor | None) -> list[PmPlan]:
+    """Return the plans that use a checklist template, by name (one template serves many plans)."""
+    require(resolve_actor(actor), "pm.view")
+    return list(session.scalars(select(PmPlan).where(PmPlan.checklist_template_id == template_id)
+                                .order_by(PmPlan.name, PmPlan.id)))
+
+
+def usage_counts(session: Session) -> dict[int, int]:
+    """Return how many plans use each checklist template that is in use."""
+    rows = session.execute(select(PmPlan.checklist_template_id, func.count()).where(
+        PmPlan.checklist_template_id.is_not(None)).group_by(PmPlan.checklist_template_id))
+    return {template_id: count for template_id, count in rows}
