@@ -1,6 +1,10 @@
 """MQTT ingest: gateway messages -> validated -> telemetry store + relational records -> PUBACK.
 
-- :class:`IngestWorker` (``wardlink.hub.ingest.worker``): the worker, its lifecycle and :class:`IngestStats`.
+- :class:`IngestWorker` (``wardlink.hub.ingest.worker``): the worker, its lifecycle and :class:`IngestStats`;
+  it wires its parts: ``receiver`` (the MQTT side), ``batcher``, ``committer`` and ``pump`` (the
+  listeners), with ``decode`` and ``points`` for the decoding and the channel -> series mapping.
+- :class:`IngestListener` (``wardlink.hub.ingest.items``): what a listener such as the rules
+  engine implements.
 - :class:`Resolver`, :class:`Resolved`, :class:`StaticResolver` (``wardlink.hub.ingest.resolver``):
   channel -> metric and asset mapping.
 - :class:`IngestRecords` (``wardlink.hub.ingest.records``): dead letters, events, gateway state and
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "IngestWorker": "wardlink.hub.ingest.worker",
     "IngestStats": "wardlink.hub.ingest.worker",
+    "IngestListener": "wardlink.hub.ingest.items",
     "Resolver": "wardlink.hub.ingest.resolver",
     "Resolved": "wardlink.hub.ingest.resolver",
     "StaticResolver": "wardlink.hub.ingest.resolver",
@@ -34,6 +39,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from wardlink.hub.ingest.deadletter import DeadLetter
     from wardlink.hub.ingest.events import EventRow
+    from wardlink.hub.ingest.items import IngestListener
     from wardlink.hub.ingest.records import IngestRecords
     from wardlink.hub.ingest.resolver import Resolved, Resolver, StaticResolver
     from wardlink.hub.ingest.worker import IngestStats, IngestWorker
