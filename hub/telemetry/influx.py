@@ -38,6 +38,7 @@ from wardlink.hub.telemetry.model import (
     RangeRow,
     StoreRejected,
     StoreUnavailable,
+    TelemetryStore,
     check_range,
     merge_windows,
 )
@@ -52,7 +53,7 @@ _STATEMENTS_PER_QUERY = 300
 _ALL = "/.*/"
 
 
-class InfluxStore:
+class InfluxStore(TelemetryStore):
     """A telemetry store backed by one InfluxDB database (1.x) or DBRP-mapped bucket (2.x/3.x)."""
 
     def __init__(
@@ -288,12 +289,6 @@ class InfluxStore:
             for session in self._sessions:
                 session.close()
             self._sessions.clear()
-
-    def __enter__(self) -> InfluxStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<InfluxStore {self.url} db={self.database!r}>"

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Mapping, NamedTuple, Protocol, Sequence, runtime_checkable
+from typing import Mapping, NamedTuple, Protocol, Self, Sequence, runtime_checkable
 
 from wardlink.hub.errors import InvalidInput, StoreError
 
@@ -199,6 +199,13 @@ class TelemetryStore(Protocol):
 
     def close(self) -> None:
         """Release connections; idempotent."""
+
+    # A store is its own context manager (implementations that subclass this protocol inherit it).
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # --------------------------------------------------------------------------- argument checks

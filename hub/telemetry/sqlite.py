@@ -40,6 +40,7 @@ from wardlink.hub.telemetry.model import (
     RangeRow,
     StoreRejected,
     StoreUnavailable,
+    TelemetryStore,
     check_range,
     check_series,
 )
@@ -115,7 +116,7 @@ def _series_filter(gateway: str | None = None, channel: str | None = None,
     return (" AND ".join(clauses) or "1"), params
 
 
-class SQLiteStore:
+class SQLiteStore(TelemetryStore):
     """Telemetry in one SQLite file (WAL); see the module docstring for layout and threading."""
 
     def __init__(self, path: str | os.PathLike, *, timeout_s: float = 30.0) -> None:
@@ -386,12 +387,6 @@ class SQLiteStore:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<SQLiteStore {self.path}>"
