@@ -17,8 +17,9 @@ load paho-mqtt.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wardlink.lazy import lazy_exports
 
 _EXPORTS = {
     "IngestWorker": "wardlink.hub.ingest.worker",
@@ -45,11 +46,4 @@ if TYPE_CHECKING:
     from wardlink.hub.ingest.worker import IngestStats, IngestWorker
     from wardlink.hub.services.gateways.ingest_records import DeadLetterRow, GatewayRecord
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wardlink.hub.ingest' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

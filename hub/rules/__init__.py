@@ -14,8 +14,9 @@ Names are imported on first use, so importing one submodule loads nothing else.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wardlink.lazy import lazy_exports
 
 _EXPORTS = {
     "RulesEngine": "wardlink.hub.rules.engine",
@@ -38,11 +39,4 @@ if TYPE_CHECKING:
     from wardlink.hub.rules.evaluators import EVALUATORS
     from wardlink.hub.rules.spec import RuleSet, RuleSpec, load_rules_file, parse_rules, sync_rules
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wardlink.hub.rules' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
