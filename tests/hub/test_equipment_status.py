@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pm_support import at
-from relational_support import actor, clock, engine, password, session
+from relational_support import actor, clock, engine, password, session, web
 from sqlalchemy import select
 
 from wardlink.hub.db.audit import verify_chain
@@ -19,7 +19,7 @@ from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.assets import register, status
 from wardlink.hub.services.maintenance import checklists, pm, pm_generator, pm_work, workorders
 
-__all__ = ["clock", "engine", "session"]
+__all__ = ["clock", "engine", "session", "web"]
 
 SAFETY_ITEMS = [
     {"key": "alarm", "label": "Disconnect alarm sounds", "kind": "pass_fail"},
@@ -169,3 +169,53 @@ def test_a_life_support_device_reported_from_its_label_starts_critical_and_tagge
     chosen = workorders.request_work(session, {"title": "Wobbly", "asset_tag": "VENT-0001", "priority": "low"},
                                      actor=actor(session, "nurse"), clock=clock)
     assert chosen.priority == "low"  # what the requester chose stands
+
+
+# ------------------------------------------------------------------ over HTTP: assignees, priority, tag-out
+
+
+def _token(web, username: str) -> dict:
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services.people import users
+
+    with session_scope(web.engine) as s:
+        _, token = users.create_api_token(s, name="test", actor=Actor.for_user(users.find_user(s, username)),
+                                          clock=web.clock)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_assignee_list_offers_only_who_may_take_the_order_and_priority_and_tag_out_work_over_http(web):
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services.people import org, users
+
+    with session_scope(web.engine) as s:
+        ed = next(d.id for d in org.list_departments(s) if d.code != "ICU")
+        users.create_user(s, username="edtech", role="technician", password="edtech-long-password-1",
+                          department_id=ed, actor=None, clock=web.clock)
+    client, manager = web.app.test_client(), _token(web, "manager")
+    order = client.post("/api/v1/work-orders", json={"kind": "corrective", "title": "Alarm", "asset_tag": "VF-0001"},
+                        headers=manager).json
+    offered = {u["username"] for u in client.get(f"/api/v1/work-orders/assignees?work_order_id={order['id']}",
+                                                 headers=manager).json["items"]}
+    assert "tech" in offered and "vendor" in offered and "edtech" not in offered
+    everyone = {u["username"] for u in client.get("/api/v1/work-orders/assignees", headers=manager).json["items"]}
+    assert "edtech" in everyone  # an unscoped manager, no order named
+    assert client.get("/api/v1/work-orders/assignees?work_order_id=x", headers=manager).status_code == 400
+
+    assert order["priority"] == "medium"  # VF-0001 is not life support, EM score below the programme
+    changed = client.patch(f"/api/v1/work-orders/{order['id']}", json={"priority": "critical"}, headers=manager)
+    assert changed.status_code == 200 and changed.json["priority"] == "critical"
+    assert client.patch(f"/api/v1/work-orders/{order['id']}", json={"priority": "critical"},
+                        headers=_token(web, "tech")).status_code == 403
+
+    tagged = client.post("/api/v1/assets/VF-0001/tag-out", json={"reason": "Door seal torn"}, headers=manager)
+    assert tagged.status_code == 200 and tagged.json["equipment_status"] == "tagged_out"
+    assert (tagged.json["tagout"]["by"], tagged.json["tagout"]["reason"]) == ("manager", "Door seal torn")
+    again = client.post("/api/v1/assets/VF-0001/tag-out", json={"reason": "again"}, headers=manager)
+    assert again.status_code == 400 and "already tagged out" in again.json["error"]["message"]
+    assert client.post("/api/v1/assets/VF-0001/tag-out/clear", json={}, headers=manager).status_code == 400
+    cleared = client.post("/api/v1/assets/VF-0001/tag-out/clear", json={"reason": "Seal replaced"}, headers=manager)
+    assert cleared.status_code == 200 and cleared.json["tagout"] is None
+    history = client.get("/api/v1/assets/VF-0001/status-history", headers=manager).json["items"]
+    assert [h["status"] for h in history[:3]] == ["in_service", "tagged_out", "in_service"]
+    assert history[1]["reason"] == "Door seal torn" and history[1]["ended_at"] == history[0]["started_at"]

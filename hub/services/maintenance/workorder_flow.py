@@ -187,8 +187,7 @@ def assignee_user(session: Session, order: WorkOrder, raw: Any) -> User:
     if user.role not in ASSIGNABLE_ROLES:
         raise InvalidInput(f"assignee_id: user '{user.username}' is a {user.role}; work orders go to "
                            f"{' or '.join(ASSIGNABLE_ROLES)} users")
-    scope = department_scope(Actor.for_user(user))
-    if scope is not None and user.role != "vendor" and order.department_id != scope:
+    if not may_take(user, order.department_id):
         raise InvalidInput(f"assignee_id: user '{user.username}' works for another department")
     return user
 
@@ -333,8 +332,28 @@ def reassign(session: Session, order_id: int, assignee_id: Any, *, actor: Actor 
     return order
 
 
-def assignable_users(session: Session, *, actor: Actor | None) -> list[User]:
-    """Return the active users work orders can be assigned to, by role and name."""
-    require(resolve_actor(actor), "workorder.assign")
-    return list(session.scalars(select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.is_active.is_(True))
-                                .order_by(User.role, User.display_name, User.username)))
+def may_take(user: User, department_id: int | None) -> bool:
+    """Return True when ``user`` may be given an order of ``department_id``: an active
+    technician of that department or of none, or any active vendor."""
+    if not user.is_active or user.role not in ASSIGNABLE_ROLES:
+        return False
+    scope = department_scope(Actor.for_user(user))
+    return scope is None or user.role == "vendor" or scope == department_id
+
+
+def assignable_users(session: Session, *, actor: Actor | None, order_id: int | None = None,
+                     department_id: int | None = None) -> list[User]:
+    """Return the users who may take an order, by role and name: for order ``order_id`` (one
+    the actor can see), else for an order of ``department_id``, else of the actor's own
+    department when they have one (all departments otherwise)."""
+    who = resolve_actor(actor)
+    require(who, "workorder.assign")
+    if order_id is not None:
+        department_id = load(session, order_id, who).department_id
+    elif department_id is None:
+        department_id = department_scope(who)
+    users = session.scalars(select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.is_active.is_(True))
+                            .order_by(User.role, User.display_name, User.username))
+    if order_id is None and department_id is None:
+        return list(users)
+    return [u for u in users if may_take(u, department_id)]

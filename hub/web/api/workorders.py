@@ -21,7 +21,7 @@ from wardlink.hub.services.maintenance.attachments import (FILE_TYPES, MAX_ATTAC
                                                            read_limited)
 from wardlink.hub.services.maintenance.esign import signature_intact
 from wardlink.hub.services.maintenance.sla import DEFAULT_POLICY, SlaPolicy
-from wardlink.hub.services.validate import boolean
+from wardlink.hub.services.validate import boolean, optional_id
 from wardlink.hub.services.maintenance.workorder_common import SignatureRefused, WorkOrderConflict
 from wardlink.hub.services.maintenance.workorder_flow import RESOLUTIONS_BY_KIND, TRANSITIONS, roles_for
 from wardlink.hub.web.api.docs import WO
@@ -174,11 +174,21 @@ def request_work():
 
 
 @bp.get("/work-orders/assignees")
-@operation(summary="Users work orders can be assigned to", tag="work orders",
-           permissions=("workorder.assign",), response=obj({"items": array(ref("UserRef"))}))
+@operation(summary="Users who may take a work order", tag="work orders",
+           permissions=("workorder.assign",),
+           description="Active technicians of the order's department or of none, and vendors. Without "
+                       "arguments: for the caller's department (everyone for callers without one).",
+           query=(Param("work_order_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                        "For this order."),
+                  Param("department_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                        "For an order of this department.")),
+           errors=(400, 401, 403, 404), response=obj({"items": array(ref("UserRef"))}))
 def assignees():
-    """List active technicians and vendors."""
-    return jsonify({"items": [user_ref(u) for u in workorders.assignable_users(db(), actor=g.actor)]})
+    """List the users who may take an order."""
+    order_id = optional_id("work_order_id", request.args.get("work_order_id") or None)
+    department_id = optional_id("department_id", request.args.get("department_id") or None)
+    users = workorders.assignable_users(db(), actor=g.actor, order_id=order_id, department_id=department_id)
+    return jsonify({"items": [user_ref(u) for u in users]})
 
 
 @bp.get("/work-orders/vocabulary")

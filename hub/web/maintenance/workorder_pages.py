@@ -126,7 +126,8 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typ
     now = utc_now(state().clock)
     moves = available(order, g.actor)
     frozen = workorders.is_frozen(order)
-    assignees = assignable_users(db(), actor=g.actor) if can(g.actor, "workorder.assign") and not frozen else []
+    assignees = (assignable_users(db(), actor=g.actor, order_id=order.id)
+                 if can(g.actor, "workorder.assign") and not frozen else [])
     records = records_of(db(), order)
     sheet = _checklist(order)
     photos: dict[str, list] = {}
@@ -142,7 +143,9 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typ
         can_record_checklist=sheet is not None and can(g.actor, "pm.record")
         and order.state in pm_work.RECORDABLE_STATES,
         photos=photos, typed=typed or {}, inline=files.is_inline,
-        max_file_bytes=files.MAX_ATTACHMENT_BYTES, checklist_photos=CHECKLIST_PHOTOS), status
+        max_file_bytes=files.MAX_ATTACHMENT_BYTES, checklist_photos=CHECKLIST_PHOTOS,
+        priorities=WORK_ORDER_PRIORITIES,
+        suggested=workorders.suggested_priority(order.asset, failed=order.kind == "corrective")), status
 
 
 @bp.get("/<int:wo_id>")
@@ -168,6 +171,21 @@ def move(wo_id: int):
         return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash(f"Work order {code_of(order)} is now {order.state.replace('_', ' ')}.", "success")
+    return redirect(url_for("workorders.detail", wo_id=wo_id), 303)
+
+
+@bp.post("/<int:wo_id>/priority")
+@login_required
+def priority(wo_id: int):
+    """Change an open order's priority (its SLA due times follow)."""
+    try:
+        order = workorders.update_work_order(db(), wo_id, {"priority": request.form.get("priority", "")},
+                                             actor=g.actor, clock=state().clock)
+    except (InvalidInput, PermissionDenied) as exc:
+        db().rollback()
+        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+    commit()
+    flash(f"Work order {code_of(order)} is now {order.priority} priority.", "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id), 303)
 
 
