@@ -18,10 +18,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import Alert, Asset, Department, WorkOrder
+from wardlink.hub.db.models import Alert, Asset, Department, User, WorkOrder
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_SOURCES, WORK_ORDER_STATES
 from wardlink.hub.errors import InvalidInput
@@ -32,6 +32,7 @@ from wardlink.hub.services.assets.register import find_asset
 from wardlink.hub.services.maintenance.attachments import AttachmentStore
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import can, require, require_department
+from wardlink.hub.services.people.site_time import day_range, zone_for
 from wardlink.hub.services.maintenance.sla import (DEFAULT_POLICY, Escalation, SlaPolicy, apply_due_times,
                                                    escalate_overdue, held_time, sla_status)
 from wardlink.hub.services.validate import boolean, choice, optional_id, parse_fields, text
@@ -48,10 +49,11 @@ from wardlink.clock import Clock
 __all__ = [
     "DEFAULT_POLICY", "Escalation", "Records", "SignatureRefused", "SlaPolicy", "TRANSITIONS",
     "Transition", "WorkOrderConflict", "add_attachment", "add_note", "add_part", "assignable_users",
-    "available", "backlog_counts", "cancel", "close", "code_of", "create_work_order", "downtime_orders",
+    "assignee_choices", "available", "backlog_counts", "cancel", "close", "code_of", "create_work_order",
+    "downtime_orders",
     "escalate_overdue", "get_attachment", "get_work_order", "is_frozen", "list_work_orders", "log_time",
     "open_corrective_from_failed_item", "reassign", "records_of", "request_work", "set_downtime", "sla_status",
-    "suggested_priority", "transition", "update_work_order",
+    "suggested_priority", "transition", "update_work_order", "work_order_query",
 ]
 
 #: Kinds of order that must name the asset they concern.
@@ -301,32 +303,51 @@ def _state_filter(raw: str) -> tuple[str, ...]:
     return tuple(states)
 
 
-def _user_filter(name: str, raw: Any, who: Actor) -> int | None:
+def _user_filter(name: str, raw: Any, who: Actor) -> int | None | bool:
+    """Return a user id, or False for ``none`` (nobody), or None for no filter."""
     if raw == "me":
         if who.user_id is None:
             raise InvalidInput(f"{name}: 'me' needs a signed-in user")
         return who.user_id
-    value = optional_id(name, raw)
-    return value
+    if raw == "none":
+        return False
+    try:
+        return optional_id(name, raw)
+    except InvalidInput:
+        raise InvalidInput(f"{name}: must be a user id, 'me' or 'none', got {raw!r}") from None
 
 
-def list_work_orders(session: Session, *, actor: Actor | None, state: str | None = None,
+#: The dates a list can be limited by: what people call them -> the column.
+DATE_FIELDS = {"opened": WorkOrder.created_at, "due": WorkOrder.resolution_due_at,
+               "closed": WorkOrder.closed_at}
+
+
+def _date_filter(session: Session, stmt: Select, who: Actor, dates: str | None, date_from: Any,
+                 date_to: Any, department_id: int | None) -> Select:
+    """Limit ``stmt`` to orders whose ``dates`` (opened, due or closed) fall on the local days
+    ``date_from``..``date_to`` (both included) in the site's time zone."""
+    column = DATE_FIELDS[choice(tuple(DATE_FIELDS))("dates", dates or "opened")]
+    days = day_range(date_from, date_to, zone_for(session, who, department_id))
+    if days.since is not None:
+        stmt = stmt.where(column >= days.since)
+    if days.until is not None:
+        stmt = stmt.where(column < days.until)
+    return stmt
+
+
+def work_order_query(session: Session, *, actor: Actor | None, state: str | None = None,
                      kind: str | None = None, priority: str | None = None, asset_tag: str | None = None,
                      department_id: Any = None, assigned_to: Any = None, requested_by: Any = None,
                      source: str | None = None, breached: bool | None = None, q: str | None = None,
-                     sort: str = "newest", page: int = 1, per_page: int = 50) -> Page[WorkOrder]:
-    """Return one page of the orders the actor may see, filtered.
-
-    ``state`` takes one state, a comma-separated list, ``open`` or ``done``; ``assigned_to`` and
-    ``requested_by`` take a user id or ``me``; ``breached`` keeps orders with any SLA breach.
-    """
+                     dates: str | None = None, date_from: Any = None, date_to: Any = None,
+                     sort: str = "newest") -> Select:
+    """Return the ordered query of the orders the actor may see, filtered (see
+    :func:`list_work_orders`); exports stream it, lists page it."""
     who = resolve_actor(actor)
     require(who, "workorder.view")
     if sort not in SORTS:
         raise InvalidInput(f"sort: must be one of {', '.join(SORTS)}, got {sort!r}")
-    stmt = scoped(select(WorkOrder).options(selectinload(WorkOrder.asset), selectinload(WorkOrder.department),
-                                            selectinload(WorkOrder.assigned_to),
-                                            selectinload(WorkOrder.requested_by)), who)
+    stmt = scoped(select(WorkOrder), who)
     if state:
         stmt = stmt.where(WorkOrder.state.in_(_state_filter(state)))
     for column, value, allowed, name in ((WorkOrder.kind, kind, WORK_ORDER_KINDS, "kind"),
@@ -343,7 +364,9 @@ def list_work_orders(session: Session, *, actor: Actor | None, state: str | None
     for column, raw, name in ((WorkOrder.assigned_to_id, assigned_to, "assigned_to"),
                               (WorkOrder.requested_by_id, requested_by, "requested_by")):
         user_id = _user_filter(name, raw, who)
-        if user_id is not None:
+        if user_id is False:
+            stmt = stmt.where(column.is_(None))
+        elif user_id is not None:
             stmt = stmt.where(column == user_id)
     if breached is not None:
         condition = or_(WorkOrder.response_breached_at.is_not(None), WorkOrder.resolution_breached_at.is_not(None))
@@ -352,7 +375,38 @@ def list_work_orders(session: Session, *, actor: Actor | None, state: str | None
         term = text(100)("q", q.strip()[:100])
         stmt = stmt.where(or_(WorkOrder.title.icontains(term, autoescape=True),
                               WorkOrder.code.icontains(term, autoescape=True)))
-    return paginate(session, stmt.order_by(*SORTS[sort]), page, per_page)
+    if dates or date_from or date_to:
+        stmt = _date_filter(session, stmt, who, dates, date_from, date_to, dept)
+    return stmt.order_by(*SORTS[sort])
+
+
+def list_work_orders(session: Session, *, actor: Actor | None, page: int = 1, per_page: int = 50,
+                     **filters: Any) -> Page[WorkOrder]:
+    """Return one page of the orders the actor may see, filtered.
+
+    ``state`` takes one state, a comma-separated list, ``open`` or ``done``; ``assigned_to`` and
+    ``requested_by`` take a user id, ``me`` or ``none`` (nobody); ``breached`` keeps orders
+    with any SLA breach; ``dates`` (``opened``, the default, ``due`` or ``closed``) with
+    ``date_from`` and ``date_to`` (local dates, both included, in the site's time zone) keeps
+    orders whose date falls in that range; ``q`` searches titles and codes; ``sort`` is one
+    of :data:`SORTS`.
+    """
+    stmt = work_order_query(session, actor=actor, **filters).options(
+        selectinload(WorkOrder.asset), selectinload(WorkOrder.department),
+        selectinload(WorkOrder.assigned_to), selectinload(WorkOrder.requested_by))
+    return paginate(session, stmt, page, per_page)
+
+
+def assignee_choices(session: Session, *, actor: Actor | None) -> list[User]:
+    """Return the people a list can be filtered by assignee: whoever holds an order the actor
+    may see, and (for those who assign work) everyone work can be assigned to; by name."""
+    who = resolve_actor(actor)
+    require(who, "workorder.view")
+    held = scoped(select(WorkOrder.assigned_to_id).where(WorkOrder.assigned_to_id.is_not(None)), who).distinct()
+    people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(held)))}
+    if can(who, "workorder.assign"):
+        people.update({u.id: u for u in assignable_users(session, actor=who)})
+    return sorted(people.values(), key=lambda u: ((u.display_name or u.username).lower(), u.id))
 
 
 #: Work-order states counted as backlog (all but closed and cancelled), in board order.

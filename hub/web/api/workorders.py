@@ -99,6 +99,17 @@ def _detail(order, status: int = 200):
 
 # ------------------------------------------------------------------ collection
 
+#: The date-range filters of work-order lists and exports.
+DATE_PARAMS = (
+    Param("dates", {"type": "string", "enum": ["opened", "due", "closed"]},
+          "Which date `date_from`/`date_to` limit (default `opened`; `due` is the resolution due time)."),
+    Param("date_from", {"type": "string", "format": "date"},
+          "First local day (YYYY-MM-DD, in the site's time zone), included."),
+    Param("date_to", {"type": "string", "format": "date"},
+          "Last local day (YYYY-MM-DD, in the site's time zone), included; not before `date_from`."),
+)
+
+
 
 @bp.get("/work-orders")
 @operation(summary="List work orders", tag="work orders", permissions=("workorder.view",),
@@ -111,26 +122,31 @@ def _detail(order, status: int = 200):
                Param("source", {"type": "string", "enum": list(WORK_ORDER_SOURCES)}),
                Param("asset", {"type": "string"}, "Asset tag."),
                Param("department_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
-               Param("assigned_to", {"type": "string"}, "User id or `me`."),
+               Param("assigned_to", {"type": "string"}, "User id, `me` or `none` (unassigned)."),
                Param("requested_by", {"type": "string"}, "User id or `me`."),
                Param("breached", {"type": "boolean"}, "Only orders with (true) or without (false) an SLA breach."),
                Param("q", {"type": "string"}, "Text in the title or code."),
+               *DATE_PARAMS,
                Param("sort", {"type": "string", "enum": ["newest", "oldest", "due", "priority", "updated"]})),
            response=ref("WorkOrderPage"))
 def list_work_orders():
     """List work orders with filters and pages."""
-    args = request.args
-    breached = args.get("breached")
-    page = workorders.list_work_orders(
-        db(), actor=g.actor, state=args.get("state") or None, kind=args.get("kind") or None,
-        priority=args.get("priority") or None, source=args.get("source") or None,
-        asset_tag=args.get("asset") or None, department_id=args.get("department_id") or None,
-        assigned_to=args.get("assigned_to") or None, requested_by=args.get("requested_by") or None,
-        breached=None if breached in (None, "") else boolean("breached", breached),
-        q=args.get("q"), sort=args.get("sort") or "newest",
-        **paging())
+    page = workorders.list_work_orders(db(), actor=g.actor, **list_filters(), **paging())
     now = utc_now(_clock())
     return jsonify(page_json(page, lambda o: work_order_json(o, now, _policy())))
+
+
+def list_filters() -> dict[str, Any]:
+    """Return the work-order list filters of the query string, as the service names them."""
+    args = request.args
+    breached = args.get("breached")
+    return {"state": args.get("state") or None, "kind": args.get("kind") or None,
+            "priority": args.get("priority") or None, "source": args.get("source") or None,
+            "asset_tag": args.get("asset") or None, "department_id": args.get("department_id") or None,
+            "assigned_to": args.get("assigned_to") or None, "requested_by": args.get("requested_by") or None,
+            "breached": None if breached in (None, "") else boolean("breached", breached),
+            "q": args.get("q"), "dates": args.get("dates") or None, "date_from": args.get("date_from") or None,
+            "date_to": args.get("date_to") or None, "sort": args.get("sort") or "newest"}
 
 
 @bp.post("/work-orders")
@@ -189,6 +205,17 @@ def assignees():
     department_id = optional_id("department_id", request.args.get("department_id") or None)
     users = workorders.assignable_users(db(), actor=g.actor, order_id=order_id, department_id=department_id)
     return jsonify({"items": [user_ref(u) for u in users]})
+
+
+@bp.get("/work-orders/assignee-choices")
+@operation(summary="People work-order lists can be filtered by", tag="work orders",
+           permissions=("workorder.view",),
+           description="Whoever holds an order the caller may see and, for those who assign work, everyone "
+                       "work can be assigned to. Pass a user's id as `assigned_to`.",
+           response=obj({"items": array(ref("UserRef"))}))
+def assignee_choices():
+    """List the people work orders can be filtered by."""
+    return jsonify({"items": [user_ref(u) for u in workorders.assignee_choices(db(), actor=g.actor)]})
 
 
 @bp.get("/work-orders/vocabulary")

@@ -18,6 +18,7 @@ from wardlink.hub.services.maintenance import pm_work, workorders
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.maintenance.sla import sla_status
 from wardlink.hub.services.maintenance.workorder_common import SignatureRefused, code_of
+from wardlink.hub.services.pagination import Page
 from wardlink.hub.services.maintenance.workorder_flow import (RESOLUTIONS_BY_KIND, assignable_users, available,
                                          transition)
 from wardlink.hub.services.maintenance.workorder_records import (add_attachment, add_note, add_part,
@@ -38,6 +39,8 @@ BOARD_LIMIT = 50
 BOARD_STATES = workorders.BACKLOG_STATES
 PRIORITY_RANK = {p: -i for i, p in enumerate(WORK_ORDER_PRIORITIES)}
 LIST_STATES = ("open", *WORK_ORDER_STATES, "done", "all")
+#: The dates the list filters by, as the filter form names them.
+DATE_FIELD_LABELS = {"opened": "Opened", "due": "Resolution due", "closed": "Closed"}
 #: Form fields each transition takes, as the service names them.
 TRANSITION_FIELDS = ("assignee_id", "note", "reason", "resolution_category", "resolution_note",
                      "safety_check", "password", "comment")
@@ -49,7 +52,18 @@ def _filters() -> dict:
     return {"state": None if wanted == "all" else wanted, "kind": args.get("kind") or None,
             "priority": args.get("priority") or None, "asset_tag": args.get("asset") or None,
             "department_id": args.get("department") or None,
-            "assigned_to": args.get("assigned_to") or None, "q": args.get("q") or None}
+            "assigned_to": args.get("assigned_to") or None, "q": args.get("q") or None,
+            "dates": args.get("dates") or None, "date_from": args.get("date_from") or None,
+            "date_to": args.get("date_to") or None}
+
+
+def _bad_filters(exc: InvalidInput, common: dict):
+    """Show the list with the filters as given and what is wrong with them (nothing is lost)."""
+    template = "workorders/board.html" if common["view"] == "board" else "workorders/list.html"
+    empty = Page(items=[], total=0, page=1, per_page=PER_PAGE)
+    columns = [(s, empty) for s in BOARD_STATES]
+    return render_template(template, page=empty, columns=columns, sorts=workorders.SORTS,
+                           filter_error=str(exc), **common), 400
 
 
 @bp.get("")
@@ -61,7 +75,16 @@ def index():
     now = utc_now(state().clock)
     common = {"view": view, "kinds": WORK_ORDER_KINDS, "priorities": WORK_ORDER_PRIORITIES,
               "list_states": LIST_STATES, "departments": org.list_departments(db()), "now": now,
-              "state_filter": request.args.get("state", "open"), "sla": sla_status}
+              "state_filter": request.args.get("state", "open"), "sla": sla_status,
+              "assignees": workorders.assignee_choices(db(), actor=g.actor), "date_fields": DATE_FIELD_LABELS}
+    try:
+        return _index_page(view, filters, common)
+    except InvalidInput as exc:
+        db().rollback()
+        return _bad_filters(exc, common)
+
+
+def _index_page(view: str, filters: dict, common: dict):
     if view == "board":
         columns = []
         for column_state in BOARD_STATES:
