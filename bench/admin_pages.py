@@ -192,6 +192,13 @@ def pages(sizes: dict) -> dict[str, str]:
         "work_orders": "/work-orders",
         "work_orders_all": "/work-orders?state=all&sort=due",
         "work_order_board": "/work-orders?view=board",
+        # The list filtered by local dates (the site's zone) and assignee, as people narrow it down.
+        "work_orders_opened_month": "/work-orders?state=all&date_from=2025-12-01&date_to=2025-12-31",
+        "work_orders_closed_month": "/work-orders?state=done&dates=closed&date_from=2025-11-01&date_to=2025-11-30",
+        "work_orders_due_unassigned": "/work-orders?dates=due&date_from=2025-12-20&date_to=2026-01-10"
+                                      "&assigned_to=none&sort=due",
+        "work_orders_opened_page_5": "/work-orders?state=all&date_from=2025-06-01&date_to=2025-08-31&page=5",
+        "work_order_board_dates": "/work-orders?view=board&date_from=2025-12-01&date_to=2025-12-31",
         "work_order_detail": f"/work-orders/{mid}",
         "alerts": "/alerts",
         "audit": "/audit",

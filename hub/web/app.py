@@ -107,9 +107,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     from wardlink.hub.web.api import equipment as api_equipment
     from wardlink.hub.web.api import workorders as api_workorders
+    from wardlink.hub.web.api import exports as api_exports
     from wardlink.hub.web.api import openapi
 
-    for module in (api_workorders, api_equipment, openapi):
+    for module in (api_workorders, api_equipment, api_exports, openapi):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     from wardlink.hub.web.api import pm as api_pm
 

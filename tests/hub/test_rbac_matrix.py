@@ -183,6 +183,15 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         f"{WO}/requests", {"json": {"title": "Matrix request", "asset_tag": "VF-0001"}}),
     ("api_workorders.assignees", "GET"): lambda m, r: Call(f"{WO}/assignees"),
     ("api_workorders.vocabulary", "GET"): lambda m, r: Call(f"{WO}/vocabulary"),
+    ("api_workorders.assignee_choices", "GET"): lambda m, r: Call(f"{WO}/assignee-choices"),
+    ("api_exports.work_orders", "GET"): lambda m, r: Call(f"{WO}/export?format=xlsx&date_from=2025-12-01"),
+    ("api_exports.assets", "GET"): lambda m, r: Call("/api/v1/assets/export"),
+    ("api_exports.audit_trail", "GET"): lambda m, r: Call("/api/v1/audit/export?date_to=2026-01-01"),
+    ("api_exports.pm_compliance", "GET"): lambda m, r: Call(
+        "/api/v1/pm-compliance/export?start=2025-12-01&end=2025-12-31"),
+    ("api_exports.readings", "GET"): lambda m, r: Call(
+        f"/api/v1/assets/VF-0001/readings/export?channel={GATEWAY}/fridge1.temp&date_from=2026-01-01"
+        "&date_to=2026-01-01"),
     ("api_workorders.get_work_order", "GET"): lambda m, r: Call(f"{WO}/{m.order(r, 'assigned')}"),
     ("api_workorders.update_work_order", "PATCH"): lambda m, r: Call(
         f"{WO}/{m.order(r, 'assigned')}", {"json": {"priority": "high"}}),

@@ -29,7 +29,7 @@ on a past quarter does not change when old work orders are closed later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -318,23 +318,28 @@ def _count_uptime(kpis: Kpis, uptimes: list[AssetUptime]) -> None:
         kpis.fault_hours += u.fault_hours
 
 
+def _verdict(occ: PmOccurrence, as_of_day: date, judge: Judge) -> tuple[str, date | None]:
+    """Return how a service stands as of the end of ``as_of_day``, and the completion counted."""
+    done_by_then = occ.completed_on is not None and occ.completed_on <= as_of_day
+    completed = occ.completed_on if done_by_then else None
+    judgement = occurrence_target(occ).judge(completed_on=completed,
+                                             completion_meter=occ.completion_meter if done_by_then else None,
+                                             today=as_of_day, meter_now=judge.meter_now(occ))
+    return judgement, completed
+
+
 def _judge_services(kpis: Kpis, services: list[PmOccurrence], as_of: datetime,
                     judge: Judge, follow_up: list[JudgedService] | None) -> None:
     as_of_day = (as_of - timedelta(microseconds=1)).date()
     for occ in services:
-        done_by_then = occ.completed_on is not None and occ.completed_on <= as_of_day
-        target = occurrence_target(occ)
-        judgement = target.judge(completed_on=occ.completed_on if done_by_then else None,
-                                 completion_meter=occ.completion_meter if done_by_then else None,
-                                 today=as_of_day, meter_now=judge.meter_now(occ))
+        judgement, completed = _verdict(occ, as_of_day, judge)
         kpis.pm.add(judgement)
         if occ.high_risk:
             kpis.pm_high_risk.add(judgement)
             if follow_up is not None and judgement in (LATE, MISSED):
                 follow_up.append(JudgedService(
                     occ.asset.tag, occ.asset.department.code if occ.asset.department else None,
-                    occ.plan.name, occ.due_date, occ.due_meter,
-                    occ.completed_on if done_by_then else None, judgement))
+                    occ.plan.name, occ.due_date, occ.due_meter, completed, judgement))
         if judgement == MISSED and occ.generated_at <= as_of:
             kpis.pm_overdue += 1
 
@@ -351,19 +356,26 @@ def _load(session: Session, period: Period, as_of: datetime, department_id: int 
         func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at, WorkOrder.cancelled_at) >= period.begins,
         WorkOrder.response_due_at >= period.begins, WorkOrder.resolution_due_at >= period.begins,
         WorkOrder.downtime_end >= period.begins))
-    service_stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
-                    .options(selectinload(PmOccurrence.plan), selectinload(PmOccurrence.asset)
-                             .selectinload(Asset.department))
-                    .where(PmOccurrence.due_date.between(period.start, period.end)
-                           | (PmOccurrence.due_date.is_(None)
-                              & (PmOccurrence.generated_at >= period.begins)
-                              & (PmOccurrence.generated_at < period.ends))))
     if department_id is not None:
         asset_stmt = asset_stmt.where(Asset.department_id == department_id)
         order_stmt = order_stmt.where(WorkOrder.department_id == department_id)
-        service_stmt = service_stmt.where(Asset.department_id == department_id)
     return (list(session.scalars(asset_stmt)), list(session.scalars(order_stmt)),
-            list(session.scalars(service_stmt.order_by(PmOccurrence.due_date, PmOccurrence.id))))
+            list(session.scalars(_service_stmt(period, department_id))))
+
+
+def _service_stmt(period: Period, department_id: int | None):
+    """Return the query of the PM services due in ``period`` (meter-only ones by the day they
+    were generated), by due date."""
+    stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
+            .options(selectinload(PmOccurrence.plan), selectinload(PmOccurrence.asset)
+                     .selectinload(Asset.department))
+            .where(PmOccurrence.due_date.between(period.start, period.end)
+                   | (PmOccurrence.due_date.is_(None)
+                      & (PmOccurrence.generated_at >= period.begins)
+                      & (PmOccurrence.generated_at < period.ends))))
+    if department_id is not None:
+        stmt = stmt.where(Asset.department_id == department_id)
+    return stmt.order_by(PmOccurrence.due_date, PmOccurrence.id)
 
 
 def _kpis(uptimes, orders, services, period: Period, as_of: datetime, judge: Judge,
@@ -375,10 +387,10 @@ def _kpis(uptimes, orders, services, period: Period, as_of: datetime, judge: Jud
     return kpis
 
 
-def compute(session: Session, *, start: date, end: date, department_id: int | None = None,
-            actor: Actor | None, clock: Clock | None = None) -> KpiReport:
-    """Return the KPIs of ``start``..``end`` for one department or all the actor may see."""
-    who, clock = resolve_actor(actor), resolve_clock(clock)
+def _selection(session: Session, who: Actor, clock: Clock, start: date, end: date,
+               department_id: int | None) -> tuple[Department | None, Period, datetime]:
+    """Check a report's department (within the actor's scope) and period; return the
+    department, the period and the moment its facts are taken at."""
     require(who, "kpi.view")
     scope = department_scope(who)
     if scope is not None:
@@ -394,6 +406,51 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
     as_of = min(period.ends, utc_now(clock))
     if as_of <= period.begins:
         raise InvalidInput(f"start: the period must have begun; {start.isoformat()} is in the future")
+    return department, period, as_of
+
+
+@dataclass(frozen=True)
+class ServiceVerdict:
+    """One PM service due in a report's period and how it was judged (as the KPIs count it)."""
+
+    occurrence: PmOccurrence
+    judgement: str
+    completed_on: date | None
+
+
+@dataclass(frozen=True)
+class JudgedPeriod:
+    """The PM services due in a report's period: how many, and their verdicts one by one."""
+
+    department: Department | None
+    period: Period
+    as_of: datetime
+    total: int
+    verdicts: Iterator[ServiceVerdict]
+
+
+def judged_services(session: Session, *, start: date, end: date, department_id: int | None = None,
+                    actor: Actor | None, clock: Clock | None = None, batch: int = 500) -> JudgedPeriod:
+    """Return the PM services due in ``start``..``end`` with the verdicts the KPIs give them
+    (the same selection, scope and judging as :func:`compute`), by due date, read in batches."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    department, period, as_of = _selection(session, who, clock, start, end, department_id)
+    stmt = _service_stmt(period, department.id if department else None)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    judge, as_of_day = Judge(session, as_of), (as_of - timedelta(microseconds=1)).date()
+
+    def verdicts() -> Iterator[ServiceVerdict]:
+        for occ in session.scalars(stmt.execution_options(yield_per=batch)):
+            yield ServiceVerdict(occ, *_verdict(occ, as_of_day, judge))
+    return JudgedPeriod(department, period, as_of, total, verdicts())
+
+
+def compute(session: Session, *, start: date, end: date, department_id: int | None = None,
+            actor: Actor | None, clock: Clock | None = None) -> KpiReport:
+    """Return the KPIs of ``start``..``end`` for one department or all the actor may see."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    department, period, as_of = _selection(session, who, clock, start, end, department_id)
+    department_id = department.id if department else None
     assets, orders, services = _load(session, period, as_of, department_id)
     rows = rows_for(session, [a.id for a in assets], period.begins, as_of)
     uptimes = [asset_uptime(a, rows[a.id], period, as_of) for a in assets]

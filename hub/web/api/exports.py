@@ -1,0 +1,124 @@
+"""CSV and Excel exports over the JSON API: work orders, assets, PM compliance, the audit trail
+and one asset channel's readings.
+
+Each takes the same filters as its list (the same names as the list route), ``format=csv``
+(the default) or ``xlsx``, checks permissions, department scope and filters before anything is
+sent, records the export in the audit trail, then streams the file: CSV row batch by row batch,
+Excel written through a temporary file. The services build the tables
+(:mod:`wardlink.hub.services.reports.exports`).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, request, stream_with_context
+
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services.reports import exports, tables
+from wardlink.hub.services.validate import optional_date, optional_id
+from wardlink.hub.web.api.guard import guard
+from wardlink.hub.web.api.openapi import Param, operation
+from wardlink.hub.web.api.workorders import DATE_PARAMS, list_filters
+from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.query_args import asset_filters
+from wardlink.hub.web.state import state
+
+bp = Blueprint("api_exports", __name__)
+guard(bp)
+
+FORMAT = Param("format", {"type": "string", "enum": list(tables.FORMATS)}, "`csv` (the default) or `xlsx`.")
+MEDIA = tuple(tables.content_type(f).split(";")[0] for f in tables.FORMATS)
+STRING = {"type": "string"}
+
+
+def _send(table: tables.Table, kind: str, filters: dict) -> Response:
+    fmt = tables.check_format(request.args.get("format") or "csv")
+    exports.record(db(), actor=g.actor, kind=kind, fmt=fmt, filters=filters, rows=table.total or 0,
+                   clock=state().clock)
+    commit()
+    headers = {"Content-Disposition": f'attachment; filename="{table.filename}.{fmt}"'}
+    if fmt == "xlsx":
+        return Response(tables.write_xlsx(table), mimetype=tables.content_type(fmt), headers=headers)
+    return Response(stream_with_context(tables.csv_chunks(table)), mimetype=tables.content_type(fmt),
+                    headers=headers)
+
+
+@bp.get("/work-orders/export")
+@operation(summary="Download the work-order list as CSV or Excel", tag="reports", permissions=("workorder.view",),
+           description="The same filters as `GET /work-orders`; times in the site's time zone.",
+           query=(FORMAT, Param("state", STRING), Param("kind", STRING), Param("priority", STRING),
+                  Param("source", STRING), Param("asset", STRING, "Asset tag."),
+                  Param("department_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
+                  Param("assigned_to", STRING, "User id, `me` or `none`."), Param("requested_by", STRING),
+                  Param("breached", {"type": "boolean"}), Param("q", STRING), *DATE_PARAMS,
+                  Param("sort", {"type": "string", "enum": ["newest", "oldest", "due", "priority", "updated"]})),
+           response_media=MEDIA)
+def work_orders():
+    """Export work orders with the list's filters."""
+    filters = list_filters()
+    return _send(exports.work_orders_table(db(), actor=g.actor, clock=state().clock, **filters), "work_orders",
+                 filters)
+
+
+@bp.get("/assets/export")
+@operation(summary="Download the asset register as CSV or Excel", tag="reports", permissions=("asset.view",),
+           description="The same filters as `GET /assets`, within the caller's department.",
+           query=(FORMAT, Param("q", STRING), Param("department", {"type": "integer", "minimum": 1}),
+                  Param("category", STRING), Param("equipment_status", STRING),
+                  Param("maintenance_status", STRING), Param("sort", STRING)),
+           response_media=MEDIA)
+def assets():
+    """Export the asset register with the list's filters."""
+    filters = asset_filters()
+    return _send(exports.assets_table(db(), actor=g.actor, clock=state().clock, **filters), "assets", filters)
+
+
+@bp.get("/pm-compliance/export")
+@operation(summary="Download PM compliance per plan and asset as CSV or Excel", tag="reports",
+           permissions=("kpi.view",),
+           description="Services due between `start` and `end` (both included) judged as the KPIs judge them; "
+                       "Excel adds a sheet with each service.",
+           query=(FORMAT, Param("start", {"type": "string", "format": "date"}, required=True),
+                  Param("end", {"type": "string", "format": "date"}, required=True),
+                  Param("department", {"type": "integer", "minimum": 1})),
+           response_media=MEDIA)
+def pm_compliance():
+    """Export PM compliance over a period."""
+    start, end = optional_date("start", request.args.get("start")), optional_date("end", request.args.get("end"))
+    if start is None or end is None:
+        raise InvalidInput("start and end: both are required")
+    filters = {"start": start, "end": end, "department_id": optional_id("department", request.args.get("department"))}
+    return _send(exports.pm_compliance_table(db(), actor=g.actor, clock=state().clock, **filters),
+                 "pm_compliance", filters)
+
+
+@bp.get("/audit/export")
+@operation(summary="Download the audit trail as CSV or Excel", tag="reports", permissions=("audit.view",),
+           description="The rows the caller may read (department scope as on the audit page), newest first.",
+           query=(FORMAT, Param("entity", STRING), Param("entity_id", STRING),
+                  Param("date_from", {"type": "string", "format": "date"}, "First local day, included."),
+                  Param("date_to", {"type": "string", "format": "date"}, "Last local day, included.")),
+           response_media=MEDIA)
+def audit_trail():
+    """Export the audit trail."""
+    args = request.args
+    filters = {"entity": args.get("entity") or None, "entity_id": args.get("entity_id") or None,
+               "date_from": args.get("date_from") or None, "date_to": args.get("date_to") or None}
+    return _send(exports.audit_table(db(), actor=g.actor, clock=state().clock, **filters), "audit", filters)
+
+
+@bp.get("/assets/<tag>/readings/export")
+@operation(summary="Download one channel's readings of an asset as CSV or Excel", tag="reports",
+           permissions=("telemetry.view", "asset.view"),
+           description="Readings while the channel was bound to the asset, over local days (at most 92), "
+                       "with local and UTC times and the unit.",
+           query=(FORMAT, Param("channel", STRING, "`gateway/channel`.", required=True),
+                  Param("date_from", {"type": "string", "format": "date"}, required=True),
+                  Param("date_to", {"type": "string", "format": "date"}, required=True)),
+           response_media=MEDIA)
+def readings(tag: str):
+    """Export one channel's readings of an asset."""
+    args = request.args
+    filters = {"asset_tag": tag, "channel": args.get("channel"), "date_from": args.get("date_from"),
+               "date_to": args.get("date_to")}
+    return _send(exports.readings_table(db(), state().telemetry, actor=g.actor, clock=state().clock, **filters),
+                 "readings", filters)
