@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.engine import session_scope
 from wardlink.hub.db.models.rules import Rule
-from wardlink.hub.rules import lifecycle, links
+from wardlink.hub.rules import generation, lifecycle, links
 from wardlink.hub.rules.actions import Applier, Outbox, Outcome, Subject
 from wardlink.hub.rules.catalog import Catalog
 from wardlink.hub.rules.errors import RuleDefinitionError, RuleStoreError
@@ -105,6 +105,7 @@ class RulesEngine:
         self.jobs = Transactions(engine, self._lock, self.stats, self._applier, dispatcher)
         self._rules: list[CompiledRule] | None = None
         self._fingerprint: tuple | None = None
+        self._rules_generation: int | None = None  # the rules generation the rules were read at
         self._checked_at: float | None = None
         self._match_cache: dict[tuple, list[CompiledRule]] = {}
         # id(tags) -> what a series needs: the reading rules selecting it, its state key, subject
@@ -126,11 +127,18 @@ class RulesEngine:
         """Return the enabled rules, re-reading them when the table changed."""
         with self._lock:
             now = self.clock.monotonic()
-            if self._rules is not None and self._checked_at is not None and now - self._checked_at < self.refresh_s:
+            try:
+                changed = self._rules_generation != generation.read(self._db)  # one cheap read per call
+            except SQLAlchemyError as exc:
+                raise RuleStoreError(f"cannot read rules: {exc.__class__.__name__}: {exc}") from exc
+            if (not changed and self._rules is not None and self._checked_at is not None
+                    and now - self._checked_at < self.refresh_s):
                 return self._rules
             try:
                 with Session(self._db) as session:
-                    fingerprint = tuple(session.execute(select(func.count(), func.max(Rule.updated_at))).one())
+                    self._rules_generation = generation.current(session)
+                    fingerprint = (self._rules_generation,
+                                   *session.execute(select(func.count(), func.max(Rule.updated_at))).one())
                     if fingerprint != self._fingerprint or self._rules is None:
                         self._rules = self._compile(session.scalars(select(Rule).where(Rule.enabled.is_(True))
                                                                     .order_by(Rule.id)))

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models.rules import Rule
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
+from wardlink.hub.rules import generation
 from wardlink.hub.rules.errors import RuleDefinitionError
 from wardlink.hub.rules.evaluators import EVALUATORS, Evaluator
 from wardlink.hub.rules.evaluators.base import check_severity
@@ -308,5 +309,7 @@ def sync_rules(session: Session, specs: Sequence[RuleSpec], *, source: str = "fi
             report.disabled.append(name)
             audit.record(session, actor=actor, action="rule.disable", entity="rule", entity_id=row.id,
                          before={"enabled": True}, after={"enabled": False}, clock=clock)
+    if report.created or report.updated or report.disabled:
+        generation.bump(session)
     session.flush()
     return report

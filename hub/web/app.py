@@ -109,8 +109,9 @@ def _register_blueprints(app: Flask) -> None:
     from wardlink.hub.web.api import workorders as api_workorders
     from wardlink.hub.web.api import exports as api_exports
     from wardlink.hub.web.api import openapi
+    from wardlink.hub.web.api import rules as api_rules
 
-    for module in (api_workorders, api_equipment, api_exports, openapi):
+    for module in (api_workorders, api_equipment, api_exports, api_rules, openapi):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     from wardlink.hub.web.api import pm as api_pm
 

@@ -124,6 +124,20 @@ class Matrix:
             return alerts.raise_alert(s, rule="matrix", severity="warning", title="Matrix alert",
                                       asset_tag="VF-0001", actor=SYSTEM, clock=self.clock).id
 
+    def rule_entry(self) -> dict:
+        """Return a new, valid threshold rule definition."""
+        return {"name": f"matrix-rule-{next(self.serial)}", "kind": "threshold",
+                "match": {"metric": "temperature"}, "above": 8.0}
+
+    def rule(self, *, enabled: bool = True) -> str:
+        """Store a threshold rule (disabled when asked) and return its name."""
+        from wardlink.hub.rules import editing
+
+        entry = {**self.rule_entry(), "enabled": enabled}
+        with session_scope(self.engine) as s:
+            editing.create_rule(s, entry, actor=SYSTEM, clock=self.clock)
+        return entry["name"]
+
     def attachment(self, role: str) -> tuple[int, int]:
         """Return (order id, attachment id) of a file on an order the role can see."""
         order_id = self.order(role, "in_progress")
@@ -225,6 +239,17 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_pm.plan_assignees", "GET"): lambda m, r: Call("/api/v1/pm-assignees"),
     ("api_pm.plan_state", "POST"): lambda m, r: Call(f"/api/v1/pm-plans/{m.plan()[0]}/state",
                                                      {"json": {"action": "pause"}}),
+    ("api_rules.list_rules", "GET"): lambda m, r: Call("/api/v1/rules"),
+    ("api_rules.rule_kinds", "GET"): lambda m, r: Call("/api/v1/rules/kinds"),
+    ("api_rules.create_rule", "POST"): lambda m, r: Call("/api/v1/rules", {"json": m.rule_entry()}),
+    ("api_rules.get_rule", "GET"): lambda m, r: Call(f"/api/v1/rules/{m.rule()}"),
+    ("api_rules.update_rule", "PUT"): lambda m, r: Call(f"/api/v1/rules/{m.rule()}",
+                                                        {"json": {"kind": "threshold", "above": 9.0}}),
+    ("api_rules.enable_rule", "POST"): lambda m, r: Call(f"/api/v1/rules/{m.rule(enabled=False)}/enable"),
+    ("api_rules.disable_rule", "POST"): lambda m, r: Call(f"/api/v1/rules/{m.rule()}/disable"),
+    ("api_rules.export_rules", "GET"): lambda m, r: Call("/api/v1/rules/export"),
+    ("api_rules.import_rules", "POST"): lambda m, r: Call("/api/v1/rules/import",
+                                                          {"json": {"rules": [m.rule_entry()]}}),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

@@ -14,6 +14,7 @@ from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web
 from test_web_pages import _PageAudit
 
 from wardlink.hub.db import session_scope
+from wardlink.hub.rules import editing
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
@@ -58,6 +59,9 @@ PAGE_PERMISSIONS = {
     "checklists.index": "pm.view",
     "checklists.create": "pm.manage",
     "checklists.detail": "pm.view",
+    "rules.create": "rule.manage",
+    "rules.edit": "rule.manage",
+    "rules.export": "alert.view",
     "reports.index": "kpi.view",
     "jobs.index": None,
 }
@@ -92,12 +96,14 @@ def _seed(web):
         plan = pm.create_plan(s, {"name": "Fridge service", "asset_tag": "VF-0001", "trigger": "calendar",
                                   "interval_count": 6, "interval_unit": "month",
                                   "checklist_template_id": template.id}, actor=None, clock=web.clock)
+        editing.create_rule(s, {"name": "fridge-warm", "kind": "threshold", "above": 8.0}, actor=None,
+                            clock=web.clock)
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
-              "username": "nurse"}
+              "username": "nurse", "name": "fridge-warm"}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)

@@ -19,10 +19,10 @@ __all__ = [
 # The rules engine's tables: rules, their state, alert lifecycle, run-hour meters and the
 # notification outbox (revision 0002_rules).
 from wardlink.hub.db.models.rules import (
-    AlertLifecycle, AssetMeter, NotificationOutbox, Rule, RuleState,
+    AlertLifecycle, AssetMeter, NotificationOutbox, Rule, RulesGeneration, RuleState,
 )
 
-__all__ += ["AlertLifecycle", "AssetMeter", "NotificationOutbox", "Rule", "RuleState"]
+__all__ += ["AlertLifecycle", "AssetMeter", "NotificationOutbox", "Rule", "RulesGeneration", "RuleState"]
 
 # Preventive maintenance (plans, occurrences, checklists, meters, scheduler lease; revision 0004_pm).
 from wardlink.hub.db.models.pm import (  # noqa: E402

@@ -13,6 +13,8 @@
   preventive maintenance.
 - ``notification_outbox``: notifications written in the same transaction as the alert
   change, delivered afterwards with retries (a transactional outbox).
+- ``rules_generation`` (migration ``0018_rules_generation``): one row whose counter every change
+  of the rules bumps, so each rules engine notices a change with one cheap read per call.
 
 Foreign keys name other tables by string, so importing this module loads no other model.
 """
@@ -63,6 +65,15 @@ class Rule(Base):
     source: Mapped[str] = mapped_column(String(32), default="file")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RulesGeneration(Base):
+    """The one row (``id`` 1) counting changes to the ``rules`` table."""
+
+    __tablename__ = "rules_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class RuleState(Base):

@@ -25,6 +25,7 @@ ACTION_TEXT = {
     "alert.raise": "raise alerts",
     "alert.acknowledge": "acknowledge alerts",
     "alert.resolve": "resolve alerts",
+    "rule.manage": "create, change, enable, disable or import alert rules",
     "user.view": "view users",
     "user.manage": "manage users",
     "token.own": "hold API tokens",
@@ -55,7 +56,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
     "manager": frozenset(_VIEW | {
         "asset.create", "asset.update", "asset.tagout", "binding.manage", "alert.acknowledge", "alert.resolve",
-        "user.view", "token.own", "audit.view", "audit.verify", "site.manage", "workorder.request",
+        "rule.manage", "user.view", "token.own", "audit.view", "audit.verify", "site.manage", "workorder.request",
         "workorder.create", "workorder.update", "workorder.assign", "workorder.comment",
         "workorder.record", "workorder.close", "workorder.cancel",
         "pm.manage", "pm.record", "kpi.view",
