@@ -36,6 +36,7 @@ from wardlink.hub.rules.evaluators.base import Clear, Raise, RunTime
 from wardlink.hub.rules.tracks import BACKFILL, Replay, Routed
 from wardlink.hub.services.alerts import records as alert_service
 from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.alerts.notifications import Deliveries, Notification
 from wardlink.clock import Clock
@@ -277,16 +278,11 @@ class Applier:
         title = (_render_title(spec["title"], {"asset": asset.tag if asset else "", "rule": rule.name,
                                                "alert": alert.title})
                  if spec.get("title") else f"Corrective: {alert.title}")
-        order = WorkOrder(kind="corrective", state="pending", priority=spec.get("priority", "medium"),
-                          asset_id=asset.id if asset else None,
-                          department_id=asset.department_id if asset else None, alert_id=alert.id,
-                          title=title[:300], description=alert.detail, created_at=self.now, updated_at=self.now)
-        self.session.add(order)
-        self.session.flush()
+        order = workorders.open_for_alert(self.session, alert, title=title, description=alert.detail,
+                                          priority=spec.get("priority", "medium"),
+                                          started_at=lc.condition_since or alert.opened_at, actor=self.actor,
+                                          clock=self.clock)
         lc.work_order_id = order.id
-        audit.record(self.session, actor=self.actor, action="workorder.create", entity="work_order",
-                     entity_id=order.id, after={"kind": "corrective", "priority": order.priority,
-                                                "alert": alert.id, "title": order.title}, clock=self.clock)
         self.outcome.work_orders += 1
         return order
 
@@ -323,6 +319,9 @@ class Applier:
         if routed.historical:
             note += " (in data that reached the hub late)"
         self.resolve(rule, lc, alert, note)
+        if rule.work_order and rule.work_order.get("auto_close") and lc.work_order_id is not None:
+            workorders.close_when_cleared(self.session, lc.work_order_id, cleared_at=from_ms(action.at_ms),
+                                          actor=self.actor, clock=self.clock)
 
     def resolve(self, rule: Any, lc: AlertLifecycle, alert: Alert, note: str) -> None:
         """Resolve ``alert`` as the rules actor (not acknowledged by anyone) and notify."""

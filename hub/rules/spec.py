@@ -206,9 +206,10 @@ def _work_order(where: str, raw: Any) -> Mapping[str, Any] | None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise RuleDefinitionError(f"{where}.work_order: must be true or a table, got {raw!r}")
-    unknown = sorted(set(raw) - {"priority", "title"})
+    unknown = sorted(set(raw) - {"priority", "title", "auto_close"})
     if unknown:
-        raise RuleDefinitionError(f"{where}.work_order: unknown key(s) {', '.join(unknown)}; allowed: priority, title")
+        raise RuleDefinitionError(f"{where}.work_order: unknown key(s) {', '.join(unknown)}; "
+                                  "allowed: priority, title, auto_close")
     priority = raw.get("priority", "medium")
     if priority not in WORK_ORDER_PRIORITIES:
         raise RuleDefinitionError(f"{where}.work_order.priority: must be one of "
@@ -216,7 +217,11 @@ def _work_order(where: str, raw: Any) -> Mapping[str, Any] | None:
     title = raw.get("title", "")
     if not isinstance(title, str):
         raise RuleDefinitionError(f"{where}.work_order.title: must be a string")
-    return {"priority": priority, "title": title}
+    auto_close = raw.get("auto_close", False)
+    if not isinstance(auto_close, bool):
+        raise RuleDefinitionError(f"{where}.work_order.auto_close: must be true or false, got {auto_close!r}")
+    # auto_close: the order closes itself when the condition clears and nobody logged work on it.
+    return {"priority": priority, "title": title, **({"auto_close": True} if auto_close else {})}
 
 
 def parse_rules(document: Mapping[str, Any]) -> RuleSet:

@@ -219,3 +219,67 @@ def test_the_assignee_list_offers_only_who_may_take_the_order_and_priority_and_t
     history = client.get("/api/v1/assets/VF-0001/status-history", headers=manager).json["items"]
     assert [h["status"] for h in history[:3]] == ["in_service", "tagged_out", "in_service"]
     assert history[1]["reason"] == "Door seal torn" and history[1]["ended_at"] == history[0]["started_at"]
+
+
+# ------------------------------------------------------------------ work opened by an alert
+
+FRIDGE_HIGH = {"name": "fridge-high", "kind": "threshold", "severity": "critical",
+               "match": {"metric": "temperature", "category": "Medical refrigerator"},
+               "above": 8.0, "for_s": 300, "hysteresis": 0.5, "gap_s": 600}
+
+
+def _alert_order(engine, rules, start_ms: int):
+    from rules_support import alerts, series
+
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.db.models import WorkOrder
+
+    rules.on_points(series("fridge1.temp", start_ms, 60, [5.0, 8.4, 8.6, 8.9, 9.2, 9.4, 9.3]))
+    [(alert, lc)] = [(a, lc) for a, lc in alerts(engine) if a.state == "open"]
+    with session_scope(engine, readonly=True) as s:
+        order = s.get(WorkOrder, lc.work_order_id)
+        return alert, lc, order.id, order.downtime_start, order.priority, order.source
+
+
+@pytest.mark.parametrize("logged", [False, True])
+def test_alert_opened_work_starts_downtime_at_the_alert_and_may_close_itself_when_it_clears(engine, clock, logged):
+    from rules_support import make_engine, series
+
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.db.models import WorkOrder, WorkOrderNote
+
+    rules = make_engine(engine, clock, [{**FRIDGE_HIGH, "work_order": {"priority": "high", "auto_close": True}}])
+    start = round(clock.now() * 1000) - 600_000  # readings of the last ten minutes
+    alert, lc, order_id, downtime_start, priority, source = _alert_order(engine, rules, start)
+    # The condition began with the first reading above 8 degC (60 s in), five minutes before the alert.
+    assert downtime_start == lc.condition_since == datetime.fromtimestamp((start + 60_000) / 1000, UTC)
+    assert downtime_start < alert.opened_at and (priority, source) == ("high", "alert")
+    if logged:
+        with session_scope(engine) as s:
+            workorders.add_note(s, order_id, "Checked the door seal", actor=actor(s, "tech"), clock=clock)
+    rules.on_points(series("fridge1.temp", start + 480_000, 60, [7.4]))
+    with session_scope(engine, readonly=True) as s:
+        order = s.get(WorkOrder, order_id)
+        notes = [n.body for n in s.scalars(select(WorkOrderNote).where(WorkOrderNote.work_order_id == order_id))]
+        if logged:
+            assert order.state == "pending" and order.downtime_end is None
+            assert "stays open because work was logged" in notes[-1]
+        else:
+            assert order.state == "cancelled"
+            assert order.downtime_end == datetime.fromtimestamp((start + 480_000) / 1000, UTC)
+            assert "Closed automatically: the alert's condition cleared" in notes[-1]
+            assert "rule option auto_close" in notes[-1]
+
+
+def test_without_the_rule_option_alert_opened_work_stays_open_when_the_condition_clears(engine, clock):
+    from rules_support import make_engine, series
+
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.db.models import WorkOrder
+
+    rules = make_engine(engine, clock, [{**FRIDGE_HIGH, "work_order": True}])
+    start = round(clock.now() * 1000) - 600_000  # readings of the last ten minutes
+    _, _, order_id, _, _, _ = _alert_order(engine, rules, start)
+    rules.on_points(series("fridge1.temp", start + 480_000, 60, [7.4]))
+    with session_scope(engine, readonly=True) as s:
+        assert s.get(WorkOrder, order_id).state == "pending"

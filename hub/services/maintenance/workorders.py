@@ -49,10 +49,11 @@ from wardlink.clock import Clock
 __all__ = [
     "DEFAULT_POLICY", "Escalation", "Records", "SignatureRefused", "SlaPolicy", "TRANSITIONS",
     "Transition", "WorkOrderConflict", "add_attachment", "add_note", "add_part", "assignable_users",
-    "assignee_choices", "available", "backlog_counts", "cancel", "close", "code_of", "create_work_order",
-    "downtime_orders",
+    "assignee_choices", "available", "backlog_counts", "cancel", "close", "close_when_cleared", "code_of",
+    "create_work_order", "downtime_orders",
     "escalate_overdue", "get_attachment", "get_work_order", "is_frozen", "list_work_orders", "log_time",
-    "open_corrective_from_failed_item", "reassign", "records_of", "request_work", "set_downtime", "sla_status",
+    "open_corrective_from_failed_item", "open_for_alert", "reassign", "records_of", "request_work", "set_downtime",
+    "sla_status",
     "suggested_priority", "transition", "update_work_order", "work_order_query",
 ]
 
@@ -288,6 +289,50 @@ def open_corrective_from_failed_item(session: Session, *, work_order_id: int, it
                                     "with a passing safety check", who, order.created_at)
     session.flush()
     return order
+
+
+def open_for_alert(session: Session, alert: Alert, *, title: str, description: str, priority: str,
+                   started_at: datetime, actor: Actor | None, clock: Clock | None = None,
+                   policy: SlaPolicy = DEFAULT_POLICY) -> WorkOrder:
+    """Open the corrective order a rule asks for with its alert: downtime starts when the
+    alert's condition began (``started_at``), not when the order was written."""
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    order = _open(session, who, clock, kind="corrective", title=TITLE("title", title[:300]),
+                  description=description[:5000], priority=choice(WORK_ORDER_PRIORITIES)("priority", priority),
+                  asset=alert.asset, department_id=None, source="alert", policy=policy, alert=alert)
+    order.downtime_start = started_at
+    session.flush()
+    return order
+
+
+def close_when_cleared(session: Session, order_id: int, *, cleared_at: datetime, actor: Actor | None,
+                       clock: Clock | None = None) -> bool:
+    """Close an alert-opened order itself when its alert's condition cleared and nobody has
+    logged work on it (nobody started it; no time, parts, files or notes from people).
+
+    It ends as Cancelled (a signed close needs someone who did the work) with a system note
+    saying why, and its downtime ends when the condition cleared. An order someone worked on
+    stays open with a note that the condition cleared. Returns True when it closed.
+    """
+    who, clock = resolve_actor(actor), resolve_clock(clock)
+    order = session.get(WorkOrder, order_id)
+    if order is None or order.state not in ("pending", "assigned"):
+        return False
+    when = f"{cleared_at:%Y-%m-%d %H:%M} UTC"
+    records = records_of(session, order)
+    worked = (records.time_logs or records.parts or records.attachments
+              or any(n.kind != "system" for n in records.notes))
+    if worked:
+        system_note(session, order, f"The alert's condition cleared at {when}; this order stays open because "
+                                    "work was logged on it", who, utc_now(clock))
+        session.flush()
+        return False
+    if order.downtime_start is not None and order.downtime_end is None:
+        order.downtime_end = max(order.downtime_start, cleared_at)
+    transition(session, order.id, "cancelled",
+               {"reason": f"Closed automatically: the alert's condition cleared at {when} and nobody logged "
+                          "work on it (rule option auto_close)"}, actor=who, clock=clock)
+    return True
 
 
 # ------------------------------------------------------------------ reading
