@@ -279,6 +279,20 @@ DECLARED: Mapping[str, Operation] = {
 # ------------------------------------------------------------------ routes of wardlink.hub.web.api.pm
 
 _ANY = {"type": "object"}
+_NUMBER_OR_TEXT = {"type": ["number", "string"]}
+#: One answer of a checklist: pass/fail/n/a, a measured value or a remark, by the item's kind.
+_ANSWER = obj({"result": enum(("pass", "fail", "na")), "value": nullable(_NUMBER_OR_TEXT),
+               "text": nullable({"type": "string", "maxLength": 5000}),
+               "comment": nullable({"type": "string", "maxLength": 2000}), "open_corrective": BOOLEAN},
+              required=(), extra=False)
+_CHECKLIST_ANSWERS = obj({"answers": {"type": "object", "additionalProperties": _ANSWER},
+                          "meter": nullable(_NUMBER_OR_TEXT)}, required=(), extra=False)
+_CHECKLIST_RESULT = obj({
+    "results": array(obj({"key": STRING, "outcome": enum(("pass", "fail", "na", "missing")), "comment": STRING,
+                          "value": NUMBER, "text": STRING, "corrective_work_order_id": INTEGER},
+                         required=("key", "outcome"))),
+    "passed": BOOLEAN, "complete": BOOLEAN, "meter": _N_NUM, "recorded_by": STRING, "recorded_at": DATETIME,
+})
 _ANY_PAGE = _page(_ANY)
 _KPI_QUERY = (Param("start", DATE, "First day (YYYY-MM-DD); default 30 days before end."),
               Param("end", DATE, "Last day (YYYY-MM-DD); default today."),
@@ -313,9 +327,12 @@ _PM_ROUTES: Mapping[str, tuple] = {
     "api_pm.template_update": ("Change a checklist template (new items make a new version)", "checklists",
                                (), _ANY, 200, _ANY),
     "api_pm.work_order_checklist": ("The checklist of a PM work order and its results", "checklists", (),
-                                    None, 200, _ANY),
-    "api_pm.work_order_checklist_record": ("Record checklist results on a work order", "checklists", (), _ANY,
-                                           200, _ANY),
+                                    None, 200, obj({"work_order_id": INTEGER, "version": _ANY,
+                                                    "result": nullable(_CHECKLIST_RESULT)})),
+    "api_pm.work_order_checklist_record": ("Record checklist results on a work order", "checklists", (),
+                                           _CHECKLIST_ANSWERS, 200, obj({
+                                               "work_order_id": INTEGER, "result": _CHECKLIST_RESULT,
+                                               "corrective_work_orders": array(INTEGER)})),
     "api_pm.meter_list": ("An asset's meters and the readings entered", "preventive maintenance",
                           (Param("meter", STRING),), None, 200, _ANY),
     "api_pm.meter_record": ("Record a meter reading", "preventive maintenance", (), _ANY, 201, _ANY),
