@@ -428,3 +428,24 @@ def test_a_checklist_photo_through_the_api_must_name_an_item_and_be_an_image(web
     recorded = api.put(f"/api/v1/work-orders/{order_id}/checklist", headers={"X-CSRF-Token": token},
                        json={"answers": {"leakage": {"value": 120}, "alarm": {"result": "pass"}}})
     assert recorded.status_code == 200 and recorded.json["result"]["passed"] is True
+
+
+def test_uploads_and_checklist_saves_answer_each_role_as_the_permission_table_says(web):
+    order_id, pm_id = _order(web), pm_order(web)
+    for role, username in ROLE_USERS.items():
+        client, actor = web.client(username), Actor(username=username, role=role)
+        token = csrf_from(client.get("/account").text)
+        sees = client.get(f"/work-orders/{order_id}").status_code
+        upload = client.post(f"/work-orders/{order_id}/files", content_type="multipart/form-data", data={
+            "csrf_token": token, "file": (io.BytesIO(png(seed=200 + len(role))), f"{role}.png")}).status_code
+        if sees != 200:
+            assert upload == sees, (role, sees, upload)
+        else:
+            assert upload == (303 if can(actor, "workorder.comment") else 403), (role, upload)
+        sees_pm = client.get(f"/work-orders/{pm_id}").status_code
+        saved = client.post(f"/work-orders/{pm_id}/checklist", content_type="multipart/form-data", data={
+            "csrf_token": token, "value-leakage": "100"}).status_code
+        if sees_pm != 200:
+            assert saved == sees_pm, (role, sees_pm, saved)
+        else:
+            assert saved == (303 if can(actor, "pm.record") else 403), (role, saved)
