@@ -39,6 +39,7 @@ from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.alerts.notifications import Deliveries, Notification
+from wardlink.hub.services.people import local_time
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class Outbox:
         asset = catalog.assets_by_id.get(alert.asset_id) if alert.asset_id else None
         gateway_info = catalog.gateways_by_pk.get(alert.gateway_pk) if alert.gateway_pk else None
         gateway = gateway_info.gateway_id if gateway_info else None
+        channel_info = catalog.channel(gateway, alert.channel) if gateway and alert.channel else None
+        zone = local_time.department_zone(session, asset.department_id) if asset else None
         note_obj = Notification(
             event=event, alert_id=alert.id, rule=alert.rule, severity=alert.severity, state=alert.state,
             title=alert.title, detail=alert.detail, asset=asset.tag if asset else None,
@@ -104,7 +107,10 @@ class Outbox:
             opened_at=alert.opened_at.isoformat() if alert.opened_at else None,
             escalation_level=lc.escalation_level if lc else 0, note=note, by=by,
             url=f"{self.public_url}/alerts" if self.public_url else None, site=self.site,
-            issued_ms=round(now.timestamp() * 1000))
+            issued_ms=round(now.timestamp() * 1000),
+            unit=channel_info.unit if channel_info else None,
+            metric=(channel_info.measurement or channel_info.metric) if channel_info else None,
+            timezone=zone.key if zone is not None else None)
         payload = note_obj.to_payload()
         for target in wanted:
             session.add(NotificationOutbox(alert_id=alert.id, target=target, event=event, payload=payload,

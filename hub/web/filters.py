@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from flask import Flask, request, url_for
+from flask import Flask, g, has_request_context, request, url_for
 
 from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.db import units
 from wardlink.hub.db.types import from_ms
 from wardlink.hub.db.vocab import label
+from wardlink.hub.services.people import local_time
+from wardlink.hub.web.db import db
 from wardlink.hub.web.people.auth import user_can
 from wardlink.hub.web.security import csrf_token
 from wardlink.hub.web.state import state
 
 
+def display_zone() -> ZoneInfo:
+    """Return the zone this request shows times in: the user's site's (UTC outside a request)."""
+    if not has_request_context():
+        return local_time.UTC_ZONE
+    zone = g.get("_display_zone")
+    if zone is None:
+        zone = g._display_zone = local_time.display_zone(db(), g.get("actor"))
+    return zone
+
+
 def format_dt(value: datetime | None) -> str:
-    """Return 'YYYY-MM-DD HH:MM:SS UTC', or an empty string."""
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """Return 'YYYY-MM-DD HH:MM:SS CET' in the site's time zone, or an empty string."""
+    return local_time.local_text(value, display_zone())
+
+
+def format_utc(value: datetime | None) -> str:
+    """Return 'YYYY-MM-DD HH:MM:SS UTC', or an empty string (tooltips next to local times)."""
+    return local_time.local_text(value, local_time.UTC_ZONE)
 
 
 def format_date(value: date | None) -> str:
@@ -28,7 +44,7 @@ def format_date(value: date | None) -> str:
 
 
 def format_ms(value: int | None) -> str:
-    """Return a millisecond timestamp as 'YYYY-MM-DD HH:MM:SS UTC'."""
+    """Return a millisecond timestamp in the site's time zone, like :func:`format_dt`."""
     return "" if value is None else format_dt(from_ms(value))
 
 
@@ -89,7 +105,7 @@ def url_with(**changes) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the filters and template globals."""
-    app.jinja_env.filters.update(dt=format_dt, date=format_date, ms=format_ms, age=format_age,
+    app.jinja_env.filters.update(dt=format_dt, utc=format_utc, date=format_date, ms=format_ms, age=format_age,
                                  since=since, value=format_value, label=label, risk=risk_label,
                                  unit=unit_symbol, reading=reading, reading_value=reading_value)
     app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with, unit_info=units.unit,
@@ -98,4 +114,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _site():
-        return {"site_name": state().config.site_name}
+        return {"site_name": state().config.site_name, "display_zone": display_zone}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -286,6 +287,10 @@ def test_csv_and_excel_exports_carry_the_figures(session):
     book = load_workbook(io.BytesIO(export.to_xlsx(report)))
     sheet = book["KPIs"]
     assert [c.value for c in sheet[1]][:3] == ["Period", "2026-01-01", "2026-01-10"]
+    assert [c.value for c in sheet[2]][:2] == ["As of", "2026-01-11 00:00:00 UTC"]
+    # In the site's time zone when the page that starts the export gives it.
+    berlin = load_workbook(io.BytesIO(export.to_xlsx(report, zone=ZoneInfo("Europe/Berlin"))))["KPIs"]
+    assert [c.value for c in berlin[2]][:2] == ["As of", "2026-01-11 01:00:00 CET"]
     header = [c.value for c in sheet[4]]
     values = dict(zip(header, [c.value for c in sheet[5]]))
     assert (values["department"], values["failures"], values["mtbf_hours"], values["uptime_pct"]) == (

@@ -48,7 +48,7 @@ def test_a_fridge_too_warm_for_five_minutes_opens_one_alert_and_a_work_order_the
     [(alert, lc)] = alerts(engine)
     assert (alert.rule, alert.severity, alert.state, alert.channel, alert.value) == \
         ("fridge-high", "critical", "open", "fridge1.temp", 9.3)
-    assert alert.title == "VF-0001 ICU medication refrigerator: temperature 9.3 degC above 8 degC for 5 min"
+    assert alert.title == "VF-0001 ICU medication refrigerator: temperature 9.3 °C above 8 °C for 5 min"
     assert lc.historical is False and lc.subject == "asset:VF-0001"
     assert lc.condition_since.timestamp() * 1000 == start + 60_000
     with session_scope(engine, readonly=True) as s:
@@ -65,7 +65,7 @@ def test_a_fridge_too_warm_for_five_minutes_opens_one_alert_and_a_work_order_the
     [(alert, lc)] = alerts(engine)
     assert alert.state == "resolved" and alert.acknowledged_at is None and alert.resolved_by_id is None
     assert alert.resolution_note.startswith("Cleared automatically at 2026-01-01T01:10:00+00:00: temperature back "
-                                            "to 7.4 degC")
+                                            "to 7.4 °C")
     assert lc.open_key is None
 
 

@@ -46,7 +46,7 @@ def test_threshold_above_waits_out_for_s_then_raises_once():
     assert kinds(out) == [(360, "Raise")]
     raised = out[0][1]
     assert raised.since_ms == T + 60_000 and raised.value == 9.5
-    assert raised.message == "temperature 9.5 degC above 8 degC for 5 min"
+    assert raised.message == "temperature 9.5 °C above 8 °C for 5 min"
     assert st["active"] and st["peak"] == 9.9
 
 
@@ -61,7 +61,7 @@ def test_threshold_hysteresis_keeps_the_alert_until_the_value_is_clearly_back():
     _, st, out = run("threshold", {"above": 8.0, "hysteresis": 0.5},
                      [(0, 8.2), (60, 7.9), (120, 7.6), (180, 8.1), (240, 7.5)])
     assert kinds(out) == [(0, "Raise"), (240, "Clear")]
-    assert "peak 8.2 degC" in out[1][1].message
+    assert "peak 8.2 °C" in out[1][1].message
     assert not st["active"] and st["phase"] == "normal"
 
 
@@ -75,7 +75,7 @@ def test_threshold_below_and_outside_band_name_the_side_crossed():
     _, _, out = run("threshold", {"above": 8.0, "below": 2.0},
                     [(0, 1.5), (60, 5.0), (120, 8.4)])
     assert kinds(out) == [(0, "Raise"), (60, "Clear"), (120, "Raise")]
-    assert "below 2 degC" in out[0][1].message and "above 8 degC" in out[2][1].message
+    assert "below 2 °C" in out[0][1].message and "above 8 °C" in out[2][1].message
 
 
 def test_threshold_jumping_across_the_band_clears_then_raises_the_other_side():
@@ -125,7 +125,7 @@ def test_rate_of_change_rise_within_the_window():
     # not by the 0.5 hysteresis, so the alert holds. At 900 s the window starts at 6.2: cleared.
     assert kinds(out) == [(360, "Raise"), (900, "Clear")]
     assert out[0][1].since_ms == T  # measured from the window's lowest point
-    assert "rose 2.2 degC in 6 min" in out[0][1].message
+    assert "rose 2.2 °C in 6 min" in out[0][1].message
     assert len(st["lows"]) <= 3 and len(st["highs"]) <= 3  # monotonic queues, not every sample
 
 

@@ -228,7 +228,8 @@ def test_shelving_an_alert_from_the_alert_page_hides_its_actions_until_unshelved
         "hours": "4", "note": "door being repaired", "csrf_token": csrf_from(page), "next": "/alerts"})
     assert response.status_code == 302
     page = client.get("/alerts").text
-    assert "Shelved until 2026-01-01 05:00:00 UTC" in page and "door being repaired" in page
+    # The hospital is in Europe/London, on GMT in January: local time is UTC, labelled GMT.
+    assert "Shelved until 2026-01-01 05:00:00 GMT" in page and "door being repaired" in page
     refused = client.post(f"/alerts/{alert_id}/shelve", data={
         "hours": "500", "note": "x", "csrf_token": csrf_from(page)})
     assert refused.status_code == 400

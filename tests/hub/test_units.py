@@ -41,3 +41,28 @@ def test_symbols_labels_and_conversion():
     assert units.state_words("anything") == ("Off", "On")
     assert units.display_value(101325.0, "Pa") == "1013.3"
     assert units.unit(None).symbol == ""
+
+
+def test_an_alert_mail_shows_the_value_in_display_units_and_times_in_the_sites_zone():
+    from wardlink.hub.services.alerts.notifications import Notification
+
+    note = Notification(event="opened", alert_id=3, rule="room-pressure", severity="warning", state="open",
+                        title="ENV-ICU-1: pressure low", value=99512.0, unit="Pa", metric="pressure",
+                        condition_since="2026-07-01T10:00:00+00:00", opened_at="2026-01-01T10:05:00+00:00",
+                        timezone="Europe/Berlin")
+    facts = _facts(note)
+    assert facts["Value"] == "995.1 hPa"
+    assert facts["Condition since"] == "2026-07-01 12:00:00 CEST"  # summer time
+    assert facts["Opened"] == "2026-01-01 11:05:00 CET"
+    door = Notification(event="opened", alert_id=4, rule="door", severity="warning", state="open", title="t",
+                        value=1.0, unit="state", metric="door")
+    assert _facts(door)["Value"] == "Open"
+    # Payloads written before units were known still read as before.
+    old = Notification.from_payload({"event": "opened", "alert_id": 1, "rule": "r", "severity": "info",
+                                     "state": "open", "title": "t", "value": 9.25,
+                                     "opened_at": "2026-01-01T10:05:00+00:00"})
+    assert _facts(old)["Value"] == "9.25" and _facts(old)["Opened"] == "2026-01-01T10:05:00+00:00"
+
+
+def _facts(note) -> dict[str, str]:
+    return dict((k, v.strip()) for k, _, v in (line.partition(":") for line in note.text().splitlines()) if v)

@@ -110,8 +110,9 @@ def test_the_asset_page_shows_live_readings_and_marks_old_ones_stale(web):
     assert 'data-live-url="/api/v1/assets/VF-0001/readings/latest"' in html
     temp_row = html.split(f'data-live-key="{GATEWAY}/fridge1.temp"')[1].split("</tr>")[0]
     door_row = html.split(f'data-live-key="{GATEWAY}/fridge1.door"')[1].split("</tr>")[0]
-    assert ">4.25<" in temp_row and "live-live" in temp_row and "3 s ago" in temp_row
-    assert ">1<" in door_row and "live-stale" in door_row and "10 min ago" in door_row
+    # Shown in display units: a temperature to 0.1 °C, a door's level 1 as "Open".
+    assert ">4.3<" in temp_row and ">°C<" in temp_row and "live-live" in temp_row and "3 s ago" in temp_row
+    assert ">Open<" in door_row and "live-stale" in door_row and "10 min ago" in door_row
     assert "Recent readings" in html and "LH-39-771204" in html and "EM score" in html
 
 

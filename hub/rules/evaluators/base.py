@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
+from wardlink.hub.db import units
 from wardlink.hub.db.vocab import ALERT_SEVERITIES
 from wardlink.hub.rules.errors import RuleDefinitionError
 
@@ -278,11 +279,13 @@ def check_severity(rule: str, severity: Any) -> str:
 
 
 def fmt(value: float | None, unit: str = "") -> str:
-    """Return a reading for a message: 4 significant digits and the unit."""
+    """Return a reading for a message: 4 significant digits in the unit people read
+    (``wardlink.hub.db.units``: 9.3 °C, 1013 hPa for 101325 Pa)."""
     if value is None:
         return "no value"
-    text = f"{value:.4g}"
-    return f"{text} {unit}".rstrip() if unit else text
+    shown = units.unit(unit)
+    text = f"{shown.convert(value) if not shown.digital else value:.4g}"
+    return f"{text} {shown.symbol}".rstrip() if shown.symbol else text
 
 
 def duration(ms: int | float) -> str:

@@ -10,7 +10,11 @@ The engine receives that service as a :class:`Deliveries` and never imports it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from typing import Any, Mapping, Protocol
+
+from wardlink.hub.db import units
+from wardlink.hub.services.people import local_time
 
 
 class DeliveryReport(Protocol):
@@ -74,6 +78,24 @@ class Notification:
     url: str | None = None
     site: str = "Wardlink"
     issued_ms: int | None = None  # when the event happened at the hub (epoch ms)
+    unit: str | None = None  # the channel's stored unit code; the text shows its display form
+    metric: str | None = None  # what the channel measures (names a digital level: door -> Open)
+    timezone: str | None = None  # the site's IANA zone; the text shows local times in it
+
+    def _value_text(self) -> str | None:
+        if self.value is None:
+            return None
+        if self.unit is None:
+            return f"{self.value:.6g}"
+        return units.display(self.value, self.unit, self.metric)
+
+    def _time_text(self, iso: str | None) -> str | None:
+        if not iso or not self.timezone:
+            return iso
+        try:
+            return local_time.local_text(datetime.fromisoformat(iso), local_time.zone_named(self.timezone))
+        except ValueError:
+            return iso
 
     def to_payload(self) -> dict[str, Any]:
         """Return the JSON-ready form stored in the outbox and posted to webhooks."""
@@ -101,8 +123,8 @@ class Notification:
             ("Severity", self.severity), ("State", self.state),
             ("Asset", " ".join(p for p in (self.asset, self.asset_name) if p) or None),
             ("Ward", self.ward), ("Gateway", self.gateway), ("Channel", self.channel),
-            ("Value", None if self.value is None else f"{self.value:.6g}"),
-            ("Condition since", self.condition_since), ("Opened", self.opened_at),
+            ("Value", self._value_text()),
+            ("Condition since", self._time_text(self.condition_since)), ("Opened", self._time_text(self.opened_at)),
             ("Escalation level", self.escalation_level or None),
             ("By", self.by), ("Note", self.note or None), ("Rule", self.rule),
             ("Alert", f"#{self.alert_id}"), ("Link", self.url),

@@ -13,7 +13,9 @@ import csv
 import io
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from wardlink.hub.services.people import local_time
 from wardlink.hub.services.reports.kpis import Kpis, KpiReport
 
 #: column header -> how to read it from a Kpis object.
@@ -90,8 +92,8 @@ def service_rows(report: KpiReport) -> list[list[Any]]:
             for s in report.high_risk_services]
 
 
-def to_csv(report: KpiReport) -> str:
-    """Return the KPI table as CSV text."""
+def to_csv(report: KpiReport, *, zone: ZoneInfo | None = None) -> str:
+    """Return the KPI table as CSV text (it holds no times; ``zone`` is accepted like the others)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
@@ -99,8 +101,9 @@ def to_csv(report: KpiReport) -> str:
     return buffer.getvalue()
 
 
-def to_xlsx(report: KpiReport) -> bytes:
-    """Return an Excel workbook: the KPI table, and the high-risk services to follow up."""
+def to_xlsx(report: KpiReport, *, zone: ZoneInfo | None = None) -> bytes:
+    """Return an Excel workbook: the KPI table, and the high-risk services to follow up;
+    its time in the site's ``zone`` (UTC when not given)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -108,7 +111,7 @@ def to_xlsx(report: KpiReport) -> bytes:
     sheet = book.active
     sheet.title = "KPIs"
     sheet.append(["Period", report.period.start.isoformat(), report.period.end.isoformat()])
-    sheet.append(["As of", report.as_of.isoformat(timespec="seconds")])
+    sheet.append(["As of", local_time.local_text(report.as_of, zone or local_time.UTC_ZONE)])
     sheet.append([])
     sheet.append(list(HEADER))
     for cell in sheet[4]:
@@ -127,7 +130,7 @@ def to_xlsx(report: KpiReport) -> bytes:
 
 
 #: format -> writer returning bytes
-WRITERS: dict[str, Callable[[KpiReport], bytes]] = {
-    "csv": lambda r: to_csv(r).encode("utf-8"),
+WRITERS: dict[str, Callable[..., bytes]] = {
+    "csv": lambda r, zone=None: to_csv(r, zone=zone).encode("utf-8"),
     "xlsx": to_xlsx,
 }

@@ -18,6 +18,7 @@ from wardlink.hub.errors import InvalidInput, NotFound, StoreError
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.gateways import charts
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.maintenance import pm_standing
 from wardlink.hub.services.gateways import ingest_status
@@ -220,10 +221,10 @@ def readings():
         # Through an asset: whoever may see the asset may chart the channels bound to it now
         # (ward staff have no gateway access), from the start of the binding on.
         binding = _current_binding(request.args["asset"], gateway_id, channel_id)
-        gateway, bound_from_ms = binding.channel.gateway, to_ms(binding.valid_from)
+        gateway, bound_from_ms, channel = binding.channel.gateway, to_ms(binding.valid_from), binding.channel
     else:
         gateway = gateways.get_gateway(db(), gateway_id, actor=g.actor)
-        gateways.get_channel(db(), gateway.gateway_id, channel_id)
+        channel = gateways.get_channel(db(), gateway.gateway_id, channel_id)
     end_ms = parse_time_arg("end", request.args.get("end")) or _now_ms()
     start_ms = parse_time_arg("start", request.args.get("start"))
     start_ms = end_ms - DEFAULT_SPAN_MS if start_ms is None else start_ms
@@ -238,9 +239,13 @@ def readings():
         raise InvalidInput(f"window: {window_ms} ms gives more than {MAX_WINDOWS} windows; use a larger one")
     rows = _telemetry().range(gateway=gateway.gateway_id, channel=channel_id, start_ms=start_ms,
                               end_ms=end_ms, window_ms=window_ms)
+    # A digital input (unit "state") also says how long it was at level 1 (open / on).
+    summary = None if channel.unit != "state" else charts.state_summary(
+        _telemetry(), gateway=gateway.gateway_id, channel=channel_id, start_ms=start_ms, end_ms=end_ms,
+        known_from_ms=bound_from_ms).to_json()
     return jsonify({
-        "gateway": gateway.gateway_id, "channel": channel_id, "start_ms": start_ms,
-        "end_ms": end_ms, "window_ms": window_ms,
+        "gateway": gateway.gateway_id, "channel": channel_id, "unit": channel.unit, "start_ms": start_ms,
+        "end_ms": end_ms, "window_ms": window_ms, "time_in_state": summary,
         "points": [{"ts_ms": r.ts_ms, "value": r.value, "min": r.min, "max": r.max,
                     "count": r.count, "quality": r.quality} for r in rows],
     })

@@ -258,8 +258,10 @@ DECLARED: Mapping[str, Operation] = {
                Param("start", STRING, "Milliseconds since the epoch or ISO 8601; default end - 1 h."),
                Param("end", STRING, "Milliseconds since the epoch or ISO 8601; default now."),
                Param("window", STRING, "Aggregate in windows such as 30s, 5m, 1h, 1d.")),
-        response=obj({"gateway": STRING, "channel": STRING, "start_ms": INTEGER, "end_ms": INTEGER,
+        response=obj({"gateway": STRING, "channel": STRING, "unit": STRING, "start_ms": INTEGER, "end_ms": INTEGER,
                       "window_ms": _N_INT,
+                      "time_in_state": nullable(obj({"on_ms": INTEGER, "off_ms": INTEGER, "unknown_ms": INTEGER,
+                                                     "openings": _N_INT})),
                       "points": array(obj({"ts_ms": INTEGER, "value": _N_NUM, "min": _N_NUM, "max": _N_NUM,
                                            "count": INTEGER, "quality": _N_STR}))})),
     "api.alert_list": Operation(

@@ -71,7 +71,7 @@ def _detail_page(tag: str, *, error: str | None = None, values: dict | None = No
         "assets/detail.html", asset=asset, live=live, recent=recent_rows, now_ms=round(now.timestamp() * 1000),
         telemetry_error=telemetry_error, history=history, asset_alerts=asset_alerts,
         bindings=gateways.binding_history(session, asset_id=asset.id),
-        charts=asset_charts(session, asset, now) if can(actor, "telemetry.view") and telemetry else [],
+        charts=asset_charts(session, asset, now, live) if can(actor, "telemetry.view") and telemetry else [],
         grafana_panels=grafana_panels(asset), error=error, values=values or {},
         asset_files=asset_attachments(session, asset.tag, actor=actor),
         inline=files.is_inline, max_file_bytes=files.MAX_ATTACHMENT_BYTES,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
@@ -9,7 +10,12 @@ from urllib.parse import urlencode
 from flask import url_for
 from sqlalchemy.orm import Session
 
+from wardlink.hub.db import units
 from wardlink.hub.db.models import Asset
+from wardlink.hub.db.types import to_ms
+from wardlink.hub.services.alerts import limits
+from wardlink.hub.services.alerts.limits import Limits
+from wardlink.hub.services.gateways import charts
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.maintenance import pm
 from wardlink.hub.services.maintenance import pm_standing
@@ -34,8 +40,35 @@ class ChartSpec:
 
     key: str
     title: str
-    unit: str
+    unit: str  # the stored unit code (the template shows its symbol)
     url: str
+    span: str = charts.DEFAULT_SPAN  # the period it opens on, fitted to the data
+    digital: bool = False  # a 0/1 input drawn as steps
+    states: tuple[str, str] = ("Off", "On")  # words for levels 0 and 1
+    limits: Limits | None = None  # the alert band drawn behind an analogue series
+
+    @property
+    def limits_json(self) -> str:
+        """Return the alert band in display units, as JSON for the chart script ('' for none)."""
+        if self.limits is None:
+            return ""
+        u = units.unit(self.unit)
+        return json.dumps({**self.limits.to_json(), "below": u.convert(self.limits.below),
+                           "above": u.convert(self.limits.above)})
+
+    @property
+    def limits_text(self) -> str:
+        """Return the alert band as people read it: '2–8 °C', 'above 8 °C', 'below 2 °C'."""
+        if self.limits is None:
+            return ""
+        below, above = self.limits.below, self.limits.above
+        if below is not None and above is not None:
+            symbol = units.unit(self.unit).symbol
+            return (f"{units.display_value(below, self.unit)}–{units.display_value(above, self.unit)}"
+                    f"{' ' + symbol if symbol else ''}")
+        if above is not None:
+            return f"up to {units.display(above, self.unit)}"
+        return f"from {units.display(below, self.unit)}"
 
 
 @dataclass(frozen=True)
@@ -46,14 +79,27 @@ class GrafanaPanel:
     src: str
 
 
-def asset_charts(session: Session, asset: Asset, now: datetime) -> list[ChartSpec]:
-    """Return a chart for every channel bound to ``asset`` now."""
+def asset_charts(session: Session, asset: Asset, now: datetime, live=()) -> list[ChartSpec]:
+    """Return a chart for every channel bound to ``asset`` now.
+
+    ``live`` (the newest reading per channel, :func:`wardlink.hub.web.readings.asset_live`)
+    fits each chart's opening period to the data; an analogue chart carries the band of the
+    threshold rule that watches it, a digital one the words for its levels.
+    """
     out = []
-    for b in gateways.bindings_at(session, now, asset_id=asset.id):
+    newest = {(r.gateway, r.channel): r.ts_ms for r in live}
+    bindings = gateways.bindings_at(session, now, asset_id=asset.id)
+    rules = limits.threshold_rules(session) if bindings else []
+    for b in bindings:
         gateway_id, channel_id = b.channel.gateway.gateway_id, b.channel.channel_id
-        out.append(ChartSpec(key=f"{gateway_id}/{channel_id}", title=f"{b.metric} · {channel_id}",
-                             unit=b.channel.unit,
-                             url=url_for("api.readings", asset=asset.tag, gateway=gateway_id, channel=channel_id)))
+        unit = units.unit(b.channel.unit)
+        span = charts.fit_span(to_ms(now), newest.get((gateway_id, channel_id)), to_ms(b.valid_from))
+        out.append(ChartSpec(
+            key=f"{gateway_id}/{channel_id}", title=f"{b.metric.capitalize()} · {channel_id}",
+            unit=b.channel.unit,
+            url=url_for("api.readings", asset=asset.tag, gateway=gateway_id, channel=channel_id),
+            span=span, digital=unit.digital, states=units.state_words(b.metric),
+            limits=None if unit.digital else limits.channel_limits(rules, limits.channel_facts(asset, b))))
     return out
 
 

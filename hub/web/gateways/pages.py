@@ -12,6 +12,7 @@ from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people.permissions import can
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.readings import gateway_live, link_states
 from wardlink.hub.web.state import state
 
@@ -49,15 +50,15 @@ def detail(gateway_id: str, error: str | None = None, status: int = 200):
         assets=gateways.assets_for_binding(db(), actor=g.actor), error=error), status
 
 
-def parse_utc(name: str, value: str | None) -> datetime | None:
-    """Parse a 'YYYY-MM-DDTHH:MM[:SS]' form value as UTC; blank means None."""
+def parse_local(name: str, value: str | None) -> datetime | None:
+    """Parse a 'YYYY-MM-DDTHH:MM[:SS]' form value in the site's time zone; blank means None."""
     if not value or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"{name}: must be a date and time as YYYY-MM-DDTHH:MM (UTC), got {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        raise InvalidInput(f"{name}: must be a date and time as YYYY-MM-DDTHH:MM (local time), got {value!r}") from None
+    return (moment.replace(tzinfo=display_zone()) if moment.tzinfo is None else moment).astimezone(UTC)
 
 
 @bp.post("/<gateway_id>/channels/<channel_id>/bind")
@@ -68,7 +69,7 @@ def bind(gateway_id: str, channel_id: str):
         binding = gateways.bind_channel(
             db(), gateway_id=gateway_id, channel_id=channel_id,
             asset_tag=request.form.get("asset_tag", ""), metric=request.form.get("metric") or None,
-            valid_from=parse_utc("valid_from", request.form.get("valid_from")),
+            valid_from=parse_local("valid_from", request.form.get("valid_from")),
             actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()

@@ -17,6 +17,7 @@ from wardlink.hub.services.people.permissions import require
 from wardlink.hub.services.validate import optional_date, optional_id
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import db
+from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.jobs import JobResult, Progress
 from wardlink.hub.web.reports.pdf import report_pdf
 from wardlink.hub.web.state import state
@@ -53,15 +54,15 @@ def index():
 
 
 def _export_job(engine, actor: Actor, clock, site_name: str, fmt: str, start: date, end: date,
-                department_id: int | None):
+                department_id: int | None, zone=None):
     def run(progress: Progress) -> JobResult:
         progress.total(2)
         with session_scope(engine) as session:
             report = kpis.compute(session, start=start, end=end, department_id=department_id,
                                   actor=actor, clock=clock)
         progress.advance(message="Writing the file")
-        content = (report_pdf(report, site_name=site_name) if fmt == "pdf"
-                   else export.WRITERS[fmt](report))
+        content = (report_pdf(report, site_name=site_name, zone=zone) if fmt == "pdf"
+                   else export.WRITERS[fmt](report, zone=zone))
         progress.advance()
         scope = report.department.code if report.department is not None else "all"
         mimetype, suffix = FORMATS[fmt]
@@ -85,5 +86,5 @@ def export_report():
     job = ui_state().jobs.submit(
         kind="export", title=f"KPI export ({fmt.upper()})", owner_id=g.actor.user_id,
         fn=_export_job(state().engine, g.actor, state().clock, state().config.site_name, fmt, start, end,
-                       department_id))
+                       department_id, display_zone()))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from fpdf import FPDF
 
+from wardlink.hub.services.people import local_time
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports.kpis import KpiReport
 
@@ -25,8 +28,8 @@ def _text(value) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def report_pdf(report: KpiReport, *, site_name: str) -> bytes:
-    """Return the KPI table of ``report`` as an A4 landscape PDF."""
+def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = None) -> bytes:
+    """Return the KPI table of ``report`` as an A4 landscape PDF, its time in the site's ``zone``."""
     header = export.HEADER
     index = {name: i for i, name in enumerate(header)}
     table = export.rows(report)
@@ -40,7 +43,8 @@ def report_pdf(report: KpiReport, *, site_name: str) -> bytes:
     pdf.set_font("Helvetica", "", 9)
     scope = report.department.name if report.department is not None else "all departments"
     pdf.cell(0, 5, _text(f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()}, "
-                         f"{scope}; figures as of {report.as_of.strftime('%Y-%m-%d %H:%M')} UTC"),
+                         f"{scope}; figures as of "
+                         f"{local_time.local_text(report.as_of, zone or local_time.UTC_ZONE, seconds=False)}"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     first_w, col_w = 34.0, (pdf.w - pdf.l_margin - pdf.r_margin - 34.0) / len(PDF_COLUMNS)

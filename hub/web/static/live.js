@@ -24,8 +24,10 @@
     return text === "-0" ? "0" : text;
   }
 
+  // In the site's time zone, as app.js formats it (the same text as the server's).
   function formatTime(ms) {
     if (ms === null || ms === undefined) { return ""; }
+    if (window.Wardlink && window.Wardlink.formatTime) { return window.Wardlink.formatTime(ms); }
     return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
   }
 
