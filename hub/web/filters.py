@@ -38,6 +38,28 @@ def format_utc(value: datetime | None) -> str:
     return local_time.local_text(value, local_time.UTC_ZONE)
 
 
+def input_local(value: datetime | None) -> str:
+    """Return ``value`` as a datetime-local field's value in the site's zone ('' for None)."""
+    if value is None:
+        return ""
+    return value.astimezone(display_zone()).strftime("%Y-%m-%dT%H:%M")
+
+
+def zoned_input(value: str | None) -> str | None:
+    """Return a datetime-local form value (site time, no zone) as ISO 8601 with its offset.
+
+    Values that name a zone, blanks and text that is no time are passed on unchanged, for the
+    service to accept or refuse with its own message.
+    """
+    if not value or not value.strip():
+        return value
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return value
+    return value if moment.tzinfo is not None else moment.replace(tzinfo=display_zone()).isoformat()
+
+
 def format_date(value: date | None) -> str:
     """Return an ISO date, or an empty string."""
     return "" if value is None else value.isoformat()
@@ -105,7 +127,8 @@ def url_with(**changes) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the filters and template globals."""
-    app.jinja_env.filters.update(dt=format_dt, utc=format_utc, date=format_date, ms=format_ms, age=format_age,
+    app.jinja_env.filters.update(dt=format_dt, utc=format_utc, input_local=input_local,
+                                 date=format_date, ms=format_ms, age=format_age,
                                  since=since, value=format_value, label=label, risk=risk_label,
                                  unit=unit_symbol, reading=reading, reading_value=reading_value)
     app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with, unit_info=units.unit,

@@ -7,10 +7,11 @@ The clock stands at 2026-01-01 01:00 UTC, which is 02:00 CET in Berlin. The API 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
-from relational_support import GATEWAY, clock, web
+from relational_support import GATEWAY, clock, csrf_from, web
 from sqlalchemy import update
 
 from wardlink.hub.db import session_scope
@@ -106,3 +107,19 @@ def test_the_main_pages_show_local_times_for_a_berlin_site(web):
     stamps = [r["ts"] for r in body["readings"] if r["ts"]]
     assert stamps and all(t.endswith("+00:00") for t in stamps)
     assert {r["unit"] for r in body["readings"]} >= {"degC"}
+
+
+def test_times_typed_into_forms_are_the_sites_local_time(web):
+    order_id, _ = _berlin(web)
+    client = web.client("manager")
+    page = client.get(f"/work-orders/{order_id}").text
+    assert "Out of use from (local time)" in page
+    response = client.post(f"/work-orders/{order_id}/records/downtime", data={
+        "csrf_token": csrf_from(page), "start": "2026-01-01T01:30", "reason": "compressor failed"})
+    assert response.status_code in (302, 303), response.text
+    with session_scope(web.engine) as s:
+        order = workorders.get_work_order(s, order_id, actor=None)
+        # 01:30 in Berlin (CET, UTC+1) is 00:30 UTC.
+        assert order.downtime_start == datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+    page = client.get(f"/work-orders/{order_id}").text
+    assert 'value="2026-01-01T01:30"' in page and "From 2026-01-01 01:30:00 CET" in _text(page)

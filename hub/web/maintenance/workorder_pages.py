@@ -27,6 +27,7 @@ from wardlink.hub.services.maintenance.workorder_records import (add_attachment,
 from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.filters import zoned_input
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
 from wardlink.hub.web.state import state
@@ -222,7 +223,9 @@ RECORDS = {
                                              description=f.get("description", ""),
                                              quantity=f.get("quantity", ""),
                                              unit_cost=f.get("unit_cost") or None, **kw), "Part recorded."),
-    "downtime": (lambda s, i, f, **kw: set_downtime(s, i, start=f.get("start", ""), end=f.get("end") or None,
+    # The form's times are the site's local time (filters.zoned_input gives them their offset).
+    "downtime": (lambda s, i, f, **kw: set_downtime(s, i, start=zoned_input(f.get("start", "")),
+                                                     end=zoned_input(f.get("end") or None),
                                                      reason=f.get("reason", ""), **kw), "Downtime saved."),
 }
 
