@@ -188,6 +188,7 @@ def kinds(*, actor: Actor | None) -> list[dict[str, Any]]:
                    "required": p.default is REQUIRED, "default": None if p.default is REQUIRED else p.default}
                   for key, p in {**cls.COMMON, **cls.PARAMS}.items()]
         out.append({"kind": name, "scope": cls.scope, "default_severity": cls.default_severity,
+                    "inputs": sorted(cls.inputs),
                     "raises": cls.raises, "match_keys": list(SCOPE_MATCH_KEYS[cls.scope]),
                     "default_match": {k: list(v) if isinstance(v, (list, tuple)) else v
                                       for k, v in dict(cls.default_match).items()},

@@ -248,6 +248,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_rules.enable_rule", "POST"): lambda m, r: Call(f"/api/v1/rules/{m.rule(enabled=False)}/enable"),
     ("api_rules.disable_rule", "POST"): lambda m, r: Call(f"/api/v1/rules/{m.rule()}/disable"),
     ("api_rules.export_rules", "GET"): lambda m, r: Call("/api/v1/rules/export"),
+    ("api_rules.preview_rule", "GET"): lambda m, r: Call(f"/api/v1/rules/{m.rule()}/preview?days=1"),
+    ("api_rules.preview_definition", "POST"): lambda m, r: Call("/api/v1/rules/preview?days=1",
+                                                                {"json": m.rule_entry()}),
     ("api_rules.import_rules", "POST"): lambda m, r: Call("/api/v1/rules/import",
                                                           {"json": {"rules": [m.rule_entry()]}}),
 }

@@ -234,3 +234,71 @@ def test_sync_from_a_file_bumps_the_generation_too(web):
         assert generation.current(s) == before + 1
         sync_rules(s, parse_rules({"rules": [FRIDGE]}).rules)  # nothing changed
         assert generation.current(s) == before + 1
+
+
+# --------------------------------------------------------------------------- preview
+
+MINUTE_MS, DAY_MS = 60_000, 86_400_000
+
+
+def fridge_history(web) -> None:
+    """Eight days of one reading a minute from the ICU fridge: 5 degC, with four warm spells
+    (9 degC) 7.5 days ago (outside a 7-day preview), 5 days ago for 20 minutes, 3 days ago for
+    one reading and 1 day ago for an hour."""
+    now = round(web.clock.now() * 1000)
+    start = now - 8 * DAY_MS
+    spells = [(now - round(7.5 * DAY_MS), 30), (now - 5 * DAY_MS, 20), (now - 3 * DAY_MS, 1), (now - DAY_MS, 60)]
+    points = []
+    for i in range(8 * 24 * 60):
+        ts = start + i * MINUTE_MS
+        warm = any(begin <= ts < begin + n * MINUTE_MS for begin, n in spells)
+        points.append(point("fridge1.temp", ts, 9.0 if warm else 5.0))
+    points.append(point("room.temp", now - DAY_MS, 30.0))  # not the fridge: never counted
+    web.store.write(points)
+
+
+def test_a_preview_counts_what_the_rule_would_have_raised_over_the_last_days_and_saves_nothing(web):
+    fridge_history(web)
+    manager = Client(web, "manager")
+    answer = manager.post("/api/v1/rules/preview?days=7", json=FRIDGE)
+    assert answer.status_code == 200, answer.text
+    body = answer.json
+    assert (body["fired"], body["series"], body["points"]) == (3, 1, 7 * 24 * 60)
+    assert body["by_subject"] == {"asset:VF-0001": 3}
+    assert [e["at"][:10] for e in body["episodes"]] == ["2025-12-27", "2025-12-29", "2025-12-31"]
+    assert body["episodes"][0]["value"] == 9.0
+    # for 15 minutes: the single warm reading no longer counts
+    assert manager.post("/api/v1/rules/preview", json={**FRIDGE, "for_s": 900}).json["fired"] == 2
+    assert manager.post("/api/v1/rules/preview?days=8", json=FRIDGE).json["fired"] == 4
+    # a stored rule, and nothing of the replay was written
+    manager.post("/api/v1/rules", json={**FRIDGE, "for_s": 900})
+    assert manager.get("/api/v1/rules/fridge-warm/preview").json["fired"] == 2
+    assert alerts(web.engine) == []
+    page = manager.client.get("/rules/fridge-warm/preview?days=7")
+    assert page.status_code == 200 and "Would have fired <strong>2</strong> times" in page.text
+    form = manager.client.post("/rules/new", data={
+        "csrf_token": manager.token, "kind": "threshold", "name": "fridge-warm-2", "match.asset": "VF-0001",
+        "match.metric": "temperature", "param.above": "8", "days": "7", "action": "preview"})
+    assert form.status_code == 200 and "Would have fired <strong>3</strong> times in the last 7 days" in form.text
+    assert [r["name"] for r in manager.get("/api/v1/rules").json["items"]] == ["fridge-warm"]
+
+
+def test_a_preview_refuses_too_long_a_range_too_many_readings_and_kinds_without_history(web):
+    from wardlink.hub.rules import preview as previews
+
+    fridge_history(web)
+    manager = Client(web, "manager")
+    long = manager.post("/api/v1/rules/preview?days=60", json=FRIDGE)
+    assert long.status_code == 400
+    assert long.json["error"]["message"] == "days: 60 days is too long a range to replay; a preview covers at most 31 days"
+    assert manager.post("/api/v1/rules/preview?days=soon", json=FRIDGE).status_code == 400
+    offline = manager.post("/api/v1/rules/preview", json={"name": "gw", "kind": "gateway_offline"})
+    assert offline.status_code == 400 and "not stored as history" in offline.json["error"]["message"]
+    bad = manager.post("/api/v1/rules/preview", json={**FRIDGE, "below": 9.0})
+    assert bad.json["error"]["message"] == "rules[fridge-warm].below: must be less than above (8), got 9"
+    with session_scope(web.engine, readonly=True) as s:
+        spec = editing.validate(FRIDGE)
+        with pytest.raises(previews.PreviewTooLarge, match="more than 1000 readings"):
+            previews.preview(s.connection(), web.store, spec, days=7, actor=None, clock=web.clock, max_points=1000)
+        with pytest.raises(previews.PreviewTooLarge, match="selects 1 channels; a preview reads at most 0"):
+            previews.preview(s.connection(), web.store, spec, days=7, actor=None, clock=web.clock, max_series=0)

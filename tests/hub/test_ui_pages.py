@@ -62,6 +62,7 @@ PAGE_PERMISSIONS = {
     "rules.create": "rule.manage",
     "rules.edit": "rule.manage",
     "rules.export": "alert.view",
+    "rules.preview": "alert.view",
     "reports.index": "kpi.view",
     "jobs.index": None,
 }

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from wardlink.hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.rules import editing
+from wardlink.hub.rules import preview as previews
 from wardlink.hub.rules.spec import MATCH_KEYS
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.people.permissions import can, require
@@ -33,12 +34,23 @@ def index():
 
 
 def _form_page(values: dict, *, rule=None, error: str | None = None, error_at: str | None = None,
-               status: int = 200):
+               status: int = 200, preview=None):
     kinds = {k["kind"]: k for k in editing.kinds(actor=g.actor)}
     kind = kinds.get(values.get("kind", ""))
     return render_template("rules/form.html", values=values, rule=rule, kind=kind, kinds=list(kinds.values()),
                            severities=ALERT_SEVERITIES, priorities=WORK_ORDER_PRIORITIES, match_keys=MATCH_KEYS,
-                           error=error, error_at=error_at), status
+                           error=error, error_at=error_at, preview=preview, max_days=previews.MAX_DAYS), status
+
+
+def _preview_form(values: dict, rule=None):
+    """Show the form again with how often the rule as typed would have fired (nothing saved)."""
+    try:
+        result = previews.preview_entry(db(), state().telemetry, editing.entry_from_form(values),
+                                        days=previews.parse_days(values.get("days")), actor=g.actor,
+                                        clock=state().clock)
+    except InvalidInput as exc:
+        return _refused(values, exc, rule=rule)
+    return _form_page(values, rule=rule, preview=result)
 
 
 def _refused(values: dict, exc: InvalidInput, rule=None):
@@ -56,6 +68,8 @@ def create():
         kind = request.args.get("kind", "")
         return _form_page({"kind": kind, "enabled": "on"})
     values = request.form.to_dict()
+    if values.get("action") == "preview":
+        return _preview_form(values)
     try:
         row = editing.create_rule(db(), editing.entry_from_form(values), actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
@@ -74,6 +88,8 @@ def edit(name: str):
     if request.method == "GET":
         return _form_page(editing.form_of(editing.entry_of(rule)), rule=rule)
     values = {**request.form.to_dict(), "name": rule.name, "kind": rule.kind}
+    if values.get("action") == "preview":
+        return _preview_form(values, rule=rule)
     try:
         editing.update_rule(db(), name, editing.entry_from_form(values), actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
@@ -81,6 +97,22 @@ def edit(name: str):
     commit()
     flash(f"Rule {name} saved; the rules engine applies it from the next reading.", "success")
     return redirect(url_for("rules.index"), 303)
+
+
+@bp.get("/<name>/preview")
+@login_required
+def preview(name: str):
+    """How often a stored rule would have fired over the last days (``days``, 7 by default)."""
+    rule = editing.get_rule(db(), name, actor=g.actor)
+    days = request.args.get("days", "7")
+    try:
+        result = previews.preview_rule(db(), state().telemetry, name, days=previews.parse_days(days),
+                                       actor=g.actor, clock=state().clock)
+        error = None
+    except InvalidInput as exc:
+        result, error = None, str(exc)
+    return render_template("rules/preview.html", rule=rule, preview=result, error=error, days=days,
+                           max_days=previews.MAX_DAYS), 400 if error else 200
 
 
 @bp.post("/<name>/enabled")

@@ -10,6 +10,7 @@ every change and bumps the rules generation every rules engine watches.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -18,9 +19,11 @@ from wardlink.hub.db.models.rules import RULE_KINDS, Rule
 from wardlink.hub.db.vocab import ALERT_SEVERITIES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.rules import editing
+from wardlink.hub.rules import preview as previews
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import operation
-from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATETIME, INTEGER, STRING, array, enum, obj)
+from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATETIME, INTEGER, NUMBER, STRING, Param, array, enum,
+                                                 nullable, obj)
 from wardlink.hub.web.api.serialize import jsonable
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.state import state
@@ -42,6 +45,12 @@ SYNC_REPORT = obj({"created": array(STRING), "updated": array(STRING), "disabled
                    "unchanged": array(STRING)})
 DOCUMENT = obj({"rules": array(DEFINITION), "notifiers": {"type": "object"}}, required=("rules",))
 RULE_ERRORS = (400, 401, 403, 404)
+PREVIEW = obj({"rule": STRING, "days": NUMBER, "start": DATETIME, "end": DATETIME, "fired": INTEGER,
+               "series": INTEGER, "points": INTEGER, "by_subject": {"type": "object"},
+               "episodes": array(obj({"subject": STRING, "at": DATETIME, "since": DATETIME,
+                                      "value": nullable(NUMBER), "message": STRING}))})
+DAYS = Param("days", {"type": "number", "exclusiveMinimum": 0, "maximum": previews.MAX_DAYS},
+             f"How many days back to replay (7; at most {previews.MAX_DAYS}).")
 
 
 def rule_json(row: Rule) -> dict[str, Any]:
@@ -49,6 +58,19 @@ def rule_json(row: Rule) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "kind": row.kind, "severity": row.severity, "enabled": row.enabled,
             "source": row.source, "created_at": jsonable(row.created_at), "updated_at": jsonable(row.updated_at),
             "definition": editing.entry_of(row)}
+
+
+def _iso(ms: int) -> str:
+    return jsonable(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def preview_json(result: previews.Preview) -> dict[str, Any]:
+    """Return a preview for the API."""
+    return {"rule": result.rule, "days": result.days, "start": _iso(result.start_ms), "end": _iso(result.end_ms),
+            "fired": result.fired, "series": result.series, "points": result.points,
+            "by_subject": result.by_subject,
+            "episodes": [{"subject": e["subject"], "at": _iso(e["at_ms"]), "since": _iso(e["since_ms"]),
+                          "value": e["value"], "message": e["message"]} for e in result.episodes]}
 
 
 def _body() -> dict[str, Any]:
@@ -154,3 +176,32 @@ def import_rules():
     commit()
     return jsonify({"created": report.created, "updated": report.updated, "disabled": report.disabled,
                     "unchanged": report.unchanged})
+
+
+_PREVIEW_TEXT = ("Runs the rule's evaluator over the stored readings of every channel it selects (by their "
+                 "current bindings) and counts the alerts it would have opened; nothing is written. Bounded: "
+                 f"at most {previews.MAX_DAYS} days, {previews.MAX_SERIES} channels and {previews.MAX_POINTS} "
+                 "readings, beyond which it answers 400 saying how to narrow it.")
+
+
+@bp.get("/rules/<name>/preview")
+@operation(summary="How often a stored rule would have fired over the last days", tag="rules",
+           permissions=("alert.view", "telemetry.view"), description=_PREVIEW_TEXT, query=(DAYS,),
+           errors=RULE_ERRORS, response=PREVIEW)
+def preview_rule(name: str):
+    """Preview a stored rule against history."""
+    result = previews.preview_rule(db(), state().telemetry, name, days=previews.parse_days(request.args.get("days")),
+                                   actor=g.actor, clock=state().clock)
+    return jsonify(preview_json(result))
+
+
+@bp.post("/rules/preview")
+@operation(summary="How often a rule definition (not saved) would have fired over the last days", tag="rules",
+           permissions=("alert.view", "telemetry.view"), description=_PREVIEW_TEXT, query=(DAYS,),
+           body=DEFINITION, errors=(400, 401, 403), response=PREVIEW)
+def preview_definition():
+    """Preview an unsaved rule definition against history."""
+    result = previews.preview_entry(db(), state().telemetry, _body(),
+                                    days=previews.parse_days(request.args.get("days")),
+                                    actor=g.actor, clock=state().clock)
+    return jsonify(preview_json(result))
