@@ -1,7 +1,8 @@
 """Admin page server time at hospital-group scale, on SQLite and on PostgreSQL.
 
 Fills a migrated database with 50,000 assets, 200,000 work orders, 1,000,000 audit rows and
-5,000 alerts (bulk: executemany on SQLite, COPY on PostgreSQL, which the bench starts itself
+5,000 alerts and 5,000 PM plans with a year of their services behind them (bulk: executemany
+on SQLite, COPY on PostgreSQL, which the bench starts itself
 through ``tests/servers.py``), then requests each main page many times as an administrator
 through the WSGI app in-process (round robin over the pages), and reports the p50/p95 server
 time per page. The baseline, measured in the same run, is the health endpoint (one
@@ -11,7 +12,10 @@ for every page.
 The last line printed is one JSON object. Usage:
 
     python bench/admin_pages.py [--assets 50000] [--work-orders 200000] [--audit 1000000]
-                                [--requests 25] [--backend sqlite|postgresql|both]
+                                [--pm-plans 5000] [--requests 25] [--backend sqlite|postgresql|both]
+
+The PM calendar is timed as a month and a week page (every service projected from each plan's
+schedule, plus those generated) and as the JSON API's whole next year.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from sqlalchemy import func, select  # noqa: E402
 
 from wardlink.hub.config import load_config  # noqa: E402
 from wardlink.hub.db import open_engine, session_scope, upgrade  # noqa: E402
-from wardlink.hub.db.models import Alert, Asset, AuditLog, Department, WorkOrder  # noqa: E402
+from wardlink.hub.db.models import Alert, Asset, AuditLog, Department, PmOccurrence, PmPlan, WorkOrder  # noqa: E402
 from wardlink.hub.db.models.assets import search_text_of  # noqa: E402
 from wardlink.hub.db.vocab import WORK_ORDER_PRIORITIES  # noqa: E402
 from wardlink.hub.seed import seed_demo_site  # noqa: E402
+from wardlink.hub.services.maintenance.compliance import window_days  # noqa: E402
+from wardlink.hub.services.maintenance.pm_schedule import shift  # noqa: E402
 from wardlink.hub.services.people import users  # noqa: E402
 from wardlink.hub.telemetry.sqlite import SQLiteStore  # noqa: E402
 from wardlink.clock import ManualClock  # noqa: E402
@@ -152,6 +158,42 @@ def _alerts(n: int, asset_ids: list[tuple[int, int]], rnd: random.Random):
                "resolution_note": "", "resolved_at": opened + timedelta(hours=1) if state == "resolved" else None}
 
 
+#: PM intervals of the bench's plans, (count, unit, share).
+PM_INTERVALS = ((1, "month", 3), (3, "month", 3), (6, "month", 2), (1, "year", 1), (1, "week", 1))
+PM_START = NOW.date() - timedelta(days=365)
+
+
+def _pm_plans(n: int, asset_ids: list[tuple[int, int]], rnd: random.Random):
+    shares = [w for *_, w in PM_INTERVALS]
+    for i in range(n):
+        count, unit, _ = rnd.choices(PM_INTERVALS, shares)[0]
+        made = datetime.combine(PM_START, datetime.min.time(), tzinfo=UTC)
+        yield {"id": i + 1, "name": f"Bench plan {i}", "asset_id": asset_ids[i % len(asset_ids)][0],
+               "trigger": "calendar", "interval_count": count, "interval_unit": unit, "meter_lead": 0.0,
+               "anchor_date": PM_START + timedelta(days=rnd.randint(0, 27)),
+               "lead_days": 3 if unit == "week" else 14,
+               "priority": "medium", "instructions": "", "active": True, "created_at": made, "updated_at": made}
+
+
+def _pm_occurrences(plans: list[dict], rnd: random.Random):
+    """A year of generated services behind each plan: done, a few missed, the latest ones open."""
+    for plan in plans:
+        window = window_days(plan["interval_count"], plan["interval_unit"])
+        seq = 0
+        while (due := shift(plan["anchor_date"], plan["interval_count"], plan["interval_unit"], seq + 1)) \
+                <= NOW.date() + timedelta(days=plan["lead_days"]):
+            past = due + timedelta(days=window) < NOW.date()
+            state = rnd.choices(("completed", "skipped"), (95, 5))[0] if past else "open"
+            done = due + timedelta(days=rnd.randint(-window, window)) if state == "completed" else None
+            yield {"plan_id": plan["id"], "asset_id": plan["asset_id"], "seq": seq, "due_date": due,
+                   "window_days": window, "high_risk": False, "state": state,
+                   "generated_at": datetime.combine(due - timedelta(days=plan["lead_days"]), datetime.min.time(),
+                                                    tzinfo=UTC),
+                   "completed_on": done,
+                   "completed_at": datetime.combine(done, datetime.min.time(), tzinfo=UTC) if done else None}
+            seq += 1
+
+
 def fill(url: str, sizes: dict, seed: int = 7) -> dict:
     """Migrate and fill the database at ``url``; return the row counts and how long it took."""
     rnd = random.Random(seed)
@@ -174,7 +216,13 @@ def fill(url: str, sizes: dict, seed: int = 7) -> dict:
                                  "(SELECT MAX(id) FROM work_orders))")
     bulk_insert(engine, AuditLog, _audit(sizes["audit"], first_seq, sizes["assets"], rnd))
     bulk_insert(engine, Alert, _alerts(sizes["alerts"], asset_ids, rnd))
+    plans = list(_pm_plans(sizes["pm_plans"], asset_ids, rnd))
+    bulk_insert(engine, PmPlan, plans)
+    bulk_insert(engine, PmOccurrence, _pm_occurrences(plans, rnd))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('pm_plans', 'id'), "
+                                 "(SELECT COALESCE(MAX(id), 1) FROM pm_plans))")
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return {"password": secret, "fill_s": round(time.perf_counter() - started, 1)}
@@ -205,6 +253,12 @@ def pages(sizes: dict) -> dict[str, str]:
         "audit_entity": "/audit?entity=asset&entity_id=BA-000123",
         "maintenance": "/maintenance",
         "maintenance_calendar": "/maintenance/calendar",
+        "pm_calendar_month": f"/maintenance/calendar?view=month&date={NOW.date().isoformat()}",
+        "pm_calendar_week": f"/maintenance/calendar?view=week&date={NOW.date().isoformat()}",
+        "pm_calendar_week_filtered": f"/maintenance/calendar?view=week&date={NOW.date().isoformat()}"
+                                     "&category=ventilator",
+        "pm_calendar_year_api": f"/api/v1/pm-calendar?start={NOW.date().isoformat()}"
+                                f"&end={(NOW.date() + timedelta(days=364)).isoformat()}",
         "gateways": "/gateways",
         "labels": "/labels",
     }
@@ -292,10 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-orders", type=int, default=200_000)
     parser.add_argument("--audit", type=int, default=1_000_000)
     parser.add_argument("--alerts", type=int, default=5_000)
+    parser.add_argument("--pm-plans", type=int, default=5_000)
     parser.add_argument("--requests", type=int, default=25)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args(argv)
-    sizes = {"assets": args.assets, "work_orders": args.work_orders, "audit": args.audit, "alerts": args.alerts}
+    sizes = {"assets": args.assets, "work_orders": args.work_orders, "audit": args.audit, "alerts": args.alerts,
+             "pm_plans": args.pm_plans}
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     result = {"benchmark": "admin_pages", "sizes": sizes, "requests_per_page": args.requests,
               "target_p95_ms": TARGET_P95_MS}

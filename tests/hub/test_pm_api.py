@@ -169,6 +169,7 @@ def _requests(plan_id, template_id, order_id):
         ("api_pm.plan_checklist_set", "put", f"/api/v1/pm-plans/{plan_id}/checklist", {"template_id": template_id}),
         ("api_pm.generate", "post", "/api/v1/pm-plans/generate", None),
         ("api_pm.programme", "get", "/api/v1/pm-programme", None),
+        ("api_pm.calendar", "get", "/api/v1/pm-calendar?start=2026-01-01&end=2026-12-31", None),
         ("api_pm.template_list", "get", "/api/v1/checklist-templates", None),
         ("api_pm.template_create", "post", "/api/v1/checklist-templates", {"name": "x", "items": ITEMS}),
         ("api_pm.template_detail", "get", f"/api/v1/checklist-templates/{template_id}", None),

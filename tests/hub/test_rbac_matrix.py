@@ -237,6 +237,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         f"{WO}/{m.order(r, 'in_progress')}/downtime",
         {"json": {"start": "2026-01-01T00:30:00Z", "reason": "Ward reported it down at 00:30"}}),
     ("api_pm.plan_assignees", "GET"): lambda m, r: Call("/api/v1/pm-assignees"),
+    ("api_pm.calendar", "GET"): lambda m, r: Call("/api/v1/pm-calendar?start=2026-01-01&end=2026-03-31"),
     ("api_pm.plan_state", "POST"): lambda m, r: Call(f"/api/v1/pm-plans/{m.plan()[0]}/state",
                                                      {"json": {"action": "pause"}}),
     ("api_rules.list_rules", "GET"): lambda m, r: Call("/api/v1/rules"),

@@ -21,7 +21,6 @@ department see the same numbers for the same assets.
 
 from __future__ import annotations
 
-import calendar as cal
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,8 +31,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.maintenance.compliance import COMPLIANT, DUE, OVERDUE, worst_status
-from wardlink.hub.services.people.permissions import can, department_scope, require
+from wardlink.hub.services.maintenance.compliance import COMPLIANT, DUE, OVERDUE, Target, worst_status
+from wardlink.hub.services.people.permissions import can, department_scope
 from wardlink.hub.services.maintenance.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence,
                                                   local_date, occurrence_target, previous_of, schedule_of)
 from wardlink.hub.services.maintenance.pm_meters import current_value
@@ -196,34 +195,33 @@ def plan_standing(session: Session, plan: PmPlan, asset: Asset, now: datetime) -
 
 # ------------------------------------------------------------------ the PM calendar
 
-
-@dataclass(frozen=True)
-class CalendarEntry:
-    """One service on the calendar."""
-
-    plan_id: int
-    plan: str
-    asset: str
-    state: str
-    work_order_id: int | None
-    overdue: bool
+#: What the calendar shows of a service: done, overdue (its window closed undone, or a skipped
+#: one), in its compliance window now, or due later (the window not yet open).
+DONE, IN_WINDOW = "done", "in_window"
+CALENDAR_STATUSES = (DUE, IN_WINDOW, OVERDUE, DONE)
 
 
-def calendar_month(session: Session, *, actor: Actor, first: date, now: datetime) -> dict[date, list[CalendarEntry]]:
-    """Return the services due in the month starting ``first`` (cancelled ones left out), by
-    due date, within the actor's department scope; each says whether it is overdue now."""
-    require(actor, "pm.view")
-    last = date(first.year, first.month, cal.monthrange(first.year, first.month)[1])
-    stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
-            .where(PmOccurrence.due_date >= first, PmOccurrence.due_date <= last,
-                   PmOccurrence.state != "cancelled")
-            .options(selectinload(PmOccurrence.asset), selectinload(PmOccurrence.plan))
-            .order_by(PmOccurrence.due_date, Asset.tag))
-    scope = department_scope(actor)
-    if scope is not None:
-        stmt = stmt.where(Asset.department_id == scope)
-    judge, days = Judge(session, now), defaultdict(list)
-    for occ in session.scalars(stmt):
-        days[occ.due_date].append(CalendarEntry(occ.plan_id, occ.plan.name, occ.asset.tag, occ.state,
-                                                occ.work_order_id, judge.is_overdue(occ)))
-    return days
+def calendar_status(target: Target, *, state: str | None, today: date, meter_now: float | None = None) -> str:
+    """Return how the calendar colours a service: ``state`` is the generated service's (None
+    for one the schedule projects but the generator has not made yet)."""
+    if state == "completed":
+        return DONE
+    if state == "skipped" or target.is_past(today, meter_now):
+        return OVERDUE
+    window = target.window
+    if window is not None and today >= window.opens:
+        return IN_WINDOW
+    return DUE
+
+
+def date_status(due: date, window_days: int, today: date, state: str | None = None) -> str:
+    """Return :func:`calendar_status` of a service with a due date and no meter, without building
+    its :class:`Target` (the calendar judges thousands at a time)."""
+    if state == "completed":
+        return DONE
+    if state == "skipped":
+        return OVERDUE
+    offset = (today - due).days
+    if offset > window_days:
+        return OVERDUE
+    return IN_WINDOW if offset >= -window_days else DUE

@@ -20,6 +20,7 @@ from wardlink.hub.services.maintenance import checklists
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports import kpis
 from wardlink.hub.services.maintenance import pm
+from wardlink.hub.services.maintenance import pm_calendar
 from wardlink.hub.services.maintenance import pm_generator
 from wardlink.hub.services.maintenance import pm_meters
 from wardlink.hub.services.maintenance import pm_work
@@ -169,6 +170,23 @@ def generate():
     report = pm_generator.generate_due(db(), clock=_clock())
     commit()
     return jsonify({**report.as_dict(), "work_order_ids": report.work_order_ids})
+
+
+@bp.get("/pm-calendar")
+def calendar():
+    """Every service due start..end (YYYY-MM-DD, at most 400 days), generated or projected, with
+    its status (due, in_window, overdue, done) and compliance window: department, category, assignee."""
+    now = utc_now(_clock())
+    today = now.date()
+    first = optional_date("start", request.args.get("start")) or today
+    last = optional_date("end", request.args.get("end")) or first + timedelta(days=30)
+    filters = pm_calendar.parse_filters(request.args.get("department"), request.args.get("category"),
+                                        request.args.get("assignee"))
+    found = pm_calendar.occurrences(db(), actor=g.actor, first=first, last=last, now=now, filters=filters)
+    return jsonify({"start": first.isoformat(), "end": last.isoformat(), "total": len(found), "items": [
+        {"due_date": o.due_date.isoformat(), "plan_id": o.plan_id, "plan": o.plan, "asset": o.asset,
+         "status": o.status, "window": {"opens": o.opens.isoformat(), "closes": o.closes.isoformat()},
+         "work_order_id": o.work_order_id, "projected": o.projected} for o in found]})
 
 
 @bp.get("/pm-programme")

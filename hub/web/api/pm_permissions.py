@@ -22,6 +22,7 @@ ROUTE_PERMISSIONS: dict[str, Needs] = {
     "api_pm.plan_checklist_set": Needs(("pm.manage",)),
     "api_pm.generate": Needs(("pm.manage",)),
     "api_pm.programme": Needs(("pm.view",)),
+    "api_pm.calendar": Needs(("pm.view",)),
     "api_pm.template_list": Needs(("pm.view",)),
     "api_pm.template_create": Needs(("pm.manage",)),
     "api_pm.template_detail": Needs(("pm.view",)),

@@ -9,9 +9,7 @@ show a refused field next to its input.
 
 from __future__ import annotations
 
-import calendar as cal
 import re
-from datetime import date
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
@@ -19,7 +17,8 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.assets.register import find_asset
-from wardlink.hub.services.maintenance import checklists, pm, pm_fields, pm_meters, pm_standing
+from wardlink.hub.services.maintenance import checklists, pm, pm_calendar, pm_fields, pm_meters
+from wardlink.hub.services.people import org
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.people.auth import login_required
@@ -37,6 +36,8 @@ PLAN_FORM_FIELDS = ("name", "trigger", "interval_count", "interval_unit", "meter
                     "instructions", "assignee_id", "assignee_team", "assignee_vendor", "planned_minutes",
                     "assign_to")
 TARGET_FORM_FIELDS = ("asset_tag", "make", "model")
+#: What the calendar's colours mean, in words (colour only reinforces them).
+STATUS_LABELS = {"due": "Due", "in_window": "In window", "overdue": "Overdue", "done": "Done"}
 
 
 def error_field(message: str) -> str | None:
@@ -175,28 +176,17 @@ def change_state(plan_id: int):
 # ------------------------------------------------------------------ the calendar
 
 
-def _month(raw: str | None, today: date) -> date:
-    if not raw:
-        return today.replace(day=1)
-    try:
-        year, month = (int(x) for x in raw.split("-"))
-        return date(year, month, 1)
-    except ValueError:
-        raise InvalidInput(f"month: must be YYYY-MM, got {raw!r}") from None
-
-
 @bp.get("/calendar")
 @login_required
 def calendar():
-    """Show a month of planned maintenance: generated services by due date."""
+    """Show every service of every plan, generated or projected: a month, a week (a list by day,
+    for phones) or one day, with filters by department, category and assignee."""
     require(g.actor, "pm.view")
-    now = utc_now(state().clock)
-    today = now.date()
-    first = _month(request.args.get("month"), today)
-    days = pm_standing.calendar_month(db(), actor=g.actor, first=first, now=now)
-    weeks = cal.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
-    previous = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
-    following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
-    return render_template("pm/calendar.html", weeks=weeks, days=days, first=first, today=today,
-                           previous=previous, following=following,
-                           total=sum(len(v) for v in days.values()))
+    args = request.args
+    view = pm_calendar.calendar_view(
+        db(), actor=g.actor, now=utc_now(state().clock), view=args.get("view") or "month",
+        day=args.get("date") or args.get("month"), department_id=args.get("department"),
+        category=args.get("category"), assignee=args.get("assignee"))
+    return render_template("pm/calendar.html", cal=view, departments=org.list_departments(db()),
+                           choices=pm_calendar.calendar_choices(db(), actor=g.actor),
+                           status_labels=STATUS_LABELS)

@@ -1,0 +1,342 @@
+"""The PM calendar: every service of every plan in a range of days, generated or projected.
+
+A service the generator has made (:class:`~wardlink.hub.db.models.PmOccurrence`) shows with its
+own due date and state. The services it has not made yet are projected from each active plan's
+schedule (:mod:`wardlink.hub.services.maintenance.pm_schedule`): a calendar plan's fixed grid
+from its anchor date, and a whichever-first plan's next date after its last service (then one
+interval after another, as if each were done on its due date). A meter-only plan has no date
+until its service is generated. Paused and retired plans project nothing; their services
+already generated still show.
+
+Each service's colour (due, in window, overdue, done) is judged by
+:func:`wardlink.hub.services.maintenance.pm_standing.calendar_status`, as of today at the
+asset's site. The queries read columns, not objects, so a year of 5,000 plans stays fast.
+"""
+
+from __future__ import annotations
+
+import calendar as cal
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from wardlink.hub.db.models import Asset, Department, PmOccurrence, PmPlan, Site, User
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services.actor import Actor, resolve_actor
+from wardlink.hub.services.maintenance.compliance import UNIT_DAYS, Target, window_days
+from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, local_date
+from wardlink.hub.services.maintenance.pm_meters import current_value
+from wardlink.hub.services.maintenance.pm_schedule import Previous, Schedule, shift, upcoming
+from wardlink.hub.services.maintenance.pm_standing import CALENDAR_STATUSES, OVERDUE, calendar_status, date_status
+from wardlink.hub.services.people.permissions import department_scope, require
+from wardlink.hub.services.validate import optional_date, optional_id
+
+#: Longest range one request may ask for.
+MAX_RANGE_DAYS = 400
+VIEWS = ("month", "week", "day")
+#: Services listed per day before "n more" (the day view lists them all).
+DAY_LIMITS = {"month": 4, "week": 25, "day": 2000}
+_RANK = {OVERDUE: 0, "in_window": 1, "due": 2, "done": 3}
+
+
+class Occurrence(NamedTuple):
+    """One service on the calendar."""
+
+    due_date: date
+    plan_id: int
+    plan: str
+    asset: str
+    status: str
+    opens: date
+    closes: date
+    work_order_id: int | None
+    projected: bool
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the calendar is narrowed to (None = everything the actor may see)."""
+
+    department_id: int | None = None
+    category: str | None = None
+    assignee: str | None = None  # "user:<id>", "team:<name>" or "vendor:<name>"
+
+
+def parse_filters(department: Any = None, category: Any = None, assignee: Any = None) -> Filters:
+    """Parse the calendar's filters from query arguments."""
+    assignee = (assignee or "").strip() or None
+    if assignee is not None:
+        kind, _, value = assignee.partition(":")
+        if kind not in ("user", "team", "vendor") or not value:
+            raise InvalidInput(f"assignee: must be user:<id>, team:<name> or vendor:<name>, got {assignee!r}")
+        if kind == "user":
+            optional_id("assignee", value)
+    return Filters(optional_id("department", department), (category or "").strip()[:100] or None, assignee)
+
+
+def _narrow(stmt, actor: Actor, filters: Filters, plan_side: bool = True):
+    scope = department_scope(actor)
+    if scope is not None:
+        stmt = stmt.where(Asset.department_id == scope)
+    if filters.department_id is not None:
+        stmt = stmt.where(Asset.department_id == filters.department_id)
+    if filters.category:
+        stmt = stmt.where(Asset.category == filters.category)
+    if filters.assignee and plan_side:
+        kind, _, value = filters.assignee.partition(":")
+        column = {"user": PmPlan.assignee_id, "team": PmPlan.assignee_team, "vendor": PmPlan.assignee_vendor}[kind]
+        stmt = stmt.where(column == (int(value) if kind == "user" else value))
+    return stmt
+
+
+def _zones(session: Session) -> dict[int | None, ZoneInfo]:
+    zones: dict[int | None, ZoneInfo] = defaultdict(lambda: ZoneInfo("UTC"))
+    rows = session.execute(select(Department.id, Site.timezone).join(Site, Site.id == Department.site_id))
+    for dept_id, name in rows:
+        try:
+            zones[dept_id] = ZoneInfo(name) if name else ZoneInfo("UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zones[dept_id] = ZoneInfo("UTC")
+    return zones
+
+
+_PLAN_COLUMNS = (PmPlan.id, PmPlan.name, PmPlan.trigger, PmPlan.interval_count, PmPlan.interval_unit,
+                 PmPlan.meter_interval, PmPlan.anchor_meter, PmPlan.anchor_date, PmPlan.lead_days,
+                 PmPlan.meter_lead, PmPlan.created_at, Asset.id, Asset.tag, Asset.department_id)
+
+
+def _covered(session: Session, actor: Actor, filters: Filters) -> list:
+    """Return (plan columns..., asset id, tag, department) of every active plan x covered asset."""
+    live = (PmPlan.active.is_(True), PmPlan.retired_at.is_(None), PmPlan.trigger != "meter",
+            Asset.equipment_status.not_in(INACTIVE_STATUSES), Asset.lifecycle_stage.not_in(INACTIVE_STAGES))
+    one = select(*_PLAN_COLUMNS).join(Asset, Asset.id == PmPlan.asset_id).where(*live)
+    many = select(*_PLAN_COLUMNS).join(Asset, and_(PmPlan.asset_id.is_(None), Asset.make == PmPlan.make,
+                                                   Asset.model == PmPlan.model)).where(*live)
+    conn = session.connection()  # plain rows: no ORM bookkeeping for thousands of them
+    return [*conn.execute(_narrow(one, actor, filters)), *conn.execute(_narrow(many, actor, filters))]
+
+
+@lru_cache(maxsize=8192)
+def _grid_dates(anchor: date, count: int, unit: str, first: date, last: date) -> tuple[date, ...]:
+    """Return the due dates of a calendar grid (anchor, count, unit) in ``first``..``last``."""
+    schedule = Schedule(trigger="calendar", anchor_date=anchor, interval_count=count, interval_unit=unit)
+    step = count * UNIT_DAYS[unit]
+    seq = max(0, math.floor((first - anchor).days / step) - 2)
+    out = []
+    while (due := schedule.calendar_due(seq)) <= last:
+        if due >= first:
+            out.append(due)
+        seq += 1
+    return tuple(out)
+
+
+def _grid(schedule: Schedule, start_on: date, first: date, last: date) -> list[date]:
+    """Return a calendar plan's due dates in ``first``..``last``, from its first service on: the
+    first whose window had not closed on the day the plan started (as the generator counts)."""
+    cutoff = start_on - _span(_window(schedule.interval_count, schedule.interval_unit))
+    return [due for due in _grid_dates(schedule.anchor_date, schedule.interval_count, schedule.interval_unit,
+                                       first, last) if due >= cutoff]
+
+
+@lru_cache(maxsize=64)
+def _span(days: int) -> timedelta:
+    return timedelta(days=days)
+
+
+@lru_cache(maxsize=256)
+def _window(count: int, unit: str) -> int:
+    return window_days(count, unit)
+
+
+def _latest(session: Session, plan_ids: list[int]) -> dict[tuple[int, int], Previous]:
+    found: dict[tuple[int, int], Previous] = {}
+    for start in range(0, len(plan_ids), 500):
+        rows = session.execute(select(
+            PmOccurrence.plan_id, PmOccurrence.asset_id, PmOccurrence.seq, PmOccurrence.state,
+            PmOccurrence.due_date, PmOccurrence.due_meter, PmOccurrence.completed_on, PmOccurrence.completion_meter,
+        ).where(PmOccurrence.plan_id.in_(plan_ids[start:start + 500])).order_by(PmOccurrence.seq.desc()))
+        for plan_id, asset_id, seq, state, due, due_meter, done_on, done_meter in rows:
+            found.setdefault((plan_id, asset_id), Previous(seq, state, due, due_meter, done_on, done_meter))
+    return found
+
+
+def occurrences(session: Session, *, actor: Actor | None, first: date, last: date, now: datetime,
+                filters: Filters = Filters()) -> list[Occurrence]:
+    """Return every service due in ``first``..``last`` the actor may see, by date, worst first."""
+    who = resolve_actor(actor)
+    require(who, "pm.view")
+    if last < first or (last - first).days > MAX_RANGE_DAYS:
+        raise InvalidInput(f"end: must be on or after start and at most {MAX_RANGE_DAYS} days later")
+    zones = _zones(session)
+    today = {dept: local_date(now, zone) for dept, zone in zones.items()}
+    utc_today = local_date(now, ZoneInfo("UTC"))
+    out: list[Occurrence] = []
+    made: set[tuple[int, int, date]] = set()
+    generated = _narrow(select(
+        PmOccurrence.plan_id, PmOccurrence.asset_id, PmOccurrence.due_date, PmOccurrence.state,
+        PmOccurrence.work_order_id, PmOccurrence.window_days, PmOccurrence.due_meter, PmOccurrence.meter_tolerance,
+        PmPlan.name, PmPlan.meter, Asset.tag, Asset.department_id,
+    ).join(PmPlan, PmPlan.id == PmOccurrence.plan_id).join(Asset, Asset.id == PmOccurrence.asset_id).where(
+        PmOccurrence.due_date >= first, PmOccurrence.due_date <= last, PmOccurrence.state != "cancelled"),
+        who, filters)
+    for plan_id, asset_id, due, state, wo_id, window, due_meter, tolerance, name, meter, tag, dept in \
+            session.connection().execute(generated):
+        day = today.get(dept, utc_today)
+        if due_meter is None:
+            status = date_status(due, window, day, state)
+        else:
+            meter_now = current_value(session, asset_id, meter) if state == "open" and meter else None
+            status = calendar_status(Target(due, window, due_meter, tolerance), state=state, today=day,
+                                     meter_now=meter_now)
+        made.add((plan_id, asset_id, due))
+        span = _span(window)
+        out.append(Occurrence(due, plan_id, name, tag, status, due - span, due + span, wo_id, False))
+    rows = _covered(session, who, filters)
+    floating = sorted({row[0] for row in rows if row[2] == "whichever_first"})
+    latest = _latest(session, floating) if floating else {}
+    started: dict[tuple[datetime, int | None], date] = {}
+    for (plan_id, name, trigger, count, unit, meter_interval, anchor_meter, anchor, lead, meter_lead, created,
+         asset_id, tag, dept) in rows:
+        schedule = Schedule(trigger=trigger, anchor_date=anchor, interval_count=count, interval_unit=unit,
+                            meter_interval=meter_interval, anchor_meter=anchor_meter, lead_days=lead,
+                            meter_lead=meter_lead or 0.0)
+        zone_today = today.get(dept, utc_today)
+        if (created, dept) not in started:
+            started[(created, dept)] = local_date(created, zones[dept])
+        start_on = started[(created, dept)]
+        if trigger == "calendar":
+            dues = _grid(schedule, start_on, first, last)
+        else:
+            nxt = upcoming(schedule, latest.get((plan_id, asset_id)), start_on=start_on)
+            dues, due = [], nxt.due_date if nxt is not None else None
+            while due is not None and due <= last:
+                if due >= first:
+                    dues.append(due)
+                due = shift(due, count, unit)
+        window = _window(count, unit)
+        span = _span(window)
+        for due in dues:
+            if (plan_id, asset_id, due) in made:
+                continue
+            out.append(Occurrence(due, plan_id, name, tag, date_status(due, window, zone_today),
+                                  due - span, due + span, None, True))
+    out.sort(key=lambda o: (o.due_date, _RANK[o.status], o.asset, o.plan_id))
+    return out
+
+
+# ------------------------------------------------------------------ views
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """One day of a view: the services shown, and how many more there are."""
+
+    day: date
+    entries: list[Occurrence]
+    more: int
+    in_focus: bool
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    """A month, week or day of the calendar."""
+
+    view: str
+    focus: date
+    first: date
+    last: date
+    today: date
+    previous: date
+    following: date
+    days: list[CalendarDay]
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+    filters: Filters = Filters()
+
+    @property
+    def weeks(self) -> list[list[CalendarDay]]:
+        """Return the days seven at a time (the month grid)."""
+        return [self.days[i:i + 7] for i in range(0, len(self.days), 7)]
+
+
+def _range(view: str, focus: date) -> tuple[date, date, date, date]:
+    if view == "month":
+        start = focus.replace(day=1)
+        end = start.replace(day=cal.monthrange(start.year, start.month)[1])
+        first = start - timedelta(days=start.weekday())
+        last = end + timedelta(days=6 - end.weekday())
+        previous = (start - timedelta(days=1)).replace(day=1)
+        return first, last, previous, end + timedelta(days=1)
+    if view == "week":
+        first = focus - timedelta(days=focus.weekday())
+        return first, first + timedelta(days=6), first - timedelta(days=7), first + timedelta(days=7)
+    return focus, focus, focus - timedelta(days=1), focus + timedelta(days=1)
+
+
+def parse_day(raw: Any, today: date) -> date:
+    """Parse the focus day: YYYY-MM-DD, or YYYY-MM for a month (today when blank)."""
+    if raw in (None, ""):
+        return today
+    text = str(raw).strip()
+    if len(text) == 7:
+        text += "-01"
+    day = optional_date("date", text)
+    if day is None or not 2000 <= day.year <= 2100:
+        raise InvalidInput(f"date: must be a date between 2000 and 2100 as YYYY-MM-DD, got {raw!r}")
+    return day
+
+
+def calendar_view(session: Session, *, actor: Actor | None, now: datetime, view: str = "month",
+                  day: Any = None, department_id: Any = None, category: Any = None,
+                  assignee: Any = None) -> CalendarView:
+    """Return a month, week or day of the calendar around ``day`` (today by default)."""
+    if view not in VIEWS:
+        raise InvalidInput(f"view: must be one of {', '.join(VIEWS)}, got {view!r}")
+    who = resolve_actor(actor)
+    zones = _zones(session)
+    scope = department_scope(who)
+    # Today where the user works: their department's site, else the hospital's most common zone.
+    names = [str(z) for z in zones.values()]
+    zone = zones[scope] if scope is not None else (ZoneInfo(max(set(names), key=names.count)) if names
+                                                    else ZoneInfo("UTC"))
+    today = local_date(now, zone)
+    focus = parse_day(day, today)
+    filters = parse_filters(department_id, category, assignee)
+    first, last, previous, following = _range(view, focus)
+    found = occurrences(session, actor=who, first=first, last=last, now=now, filters=filters)
+    by_day: dict[date, list[Occurrence]] = defaultdict(list)
+    for occ in found:
+        by_day[occ.due_date].append(occ)
+    limit, days = DAY_LIMITS[view], []
+    for offset in range((last - first).days + 1):
+        current = first + timedelta(days=offset)
+        entries = by_day.get(current, [])
+        days.append(CalendarDay(current, entries[:limit], max(0, len(entries) - limit),
+                                view != "month" or current.month == focus.month))
+    counts = {status: 0 for status in CALENDAR_STATUSES}
+    for occ in found:
+        counts[occ.status] += 1
+    return CalendarView(view, focus, first, last, today, previous, following, days, len(found), counts, filters)
+
+
+def calendar_choices(session: Session, *, actor: Actor | None) -> dict[str, list]:
+    """Return what the calendar can be filtered by: asset categories, and the users, teams and
+    vendors plans are assigned to (as (value, label) pairs)."""
+    require(resolve_actor(actor), "pm.view")
+    categories = sorted(session.scalars(select(Asset.category).distinct()))
+    users = session.execute(select(User.id, User.display_name).join(PmPlan, PmPlan.assignee_id == User.id)
+                            .distinct().order_by(User.display_name)).all()
+    teams = session.scalars(select(PmPlan.assignee_team).where(PmPlan.assignee_team.is_not(None)).distinct()
+                            .order_by(PmPlan.assignee_team)).all()
+    vendors = session.scalars(select(PmPlan.assignee_vendor).where(PmPlan.assignee_vendor.is_not(None)).distinct()
+                              .order_by(PmPlan.assignee_vendor)).all()
+    assignees = ([(f"user:{uid}", name) for uid, name in users] + [(f"team:{t}", f"Team {t}") for t in teams]
+                 + [(f"vendor:{v}", f"Vendor {v}") for v in vendors])
+    return {"categories": categories, "assignees": assignees}
