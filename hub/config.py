@@ -68,6 +68,9 @@ class HubConfig:
     rules_file: str = field(default="", metadata={
         "help": "rules file (TOML/JSON): `wardlink rules sync` loads its rules; ingest and scheduler "
                 "use its notifier targets"})
+    notice_email: str = field(default="", metadata={
+        "help": "name of an e-mail notifier of the rules file whose server sends notice e-mails "
+                "(assignments, SLA warnings and escalations) to each person's address; empty = none"})
     grafana_url: str = field(default="", metadata={
         "help": "Grafana base URL as browsers reach it; when set, asset and ward pages embed its panels"})
     gateway_stall_s: int = field(default=90, metadata={

@@ -90,9 +90,19 @@ def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str)
         if any(t.get("type") == "gateway" for t in ruleset.notifiers.values()):
             client = command_client(config, client_id)
             runtime.closers.append(lambda: (client.loop_stop(), client.disconnect()))
-        dispatcher = Dispatcher(db_engine, build_notifiers(ruleset.notifiers, clock=clock, mqtt_client=client),
-                                clock=clock).start()
+        notifiers = build_notifiers(ruleset.notifiers, clock=clock, mqtt_client=client)
+        dispatcher = Dispatcher(db_engine, notifiers, clock=clock).start()
         runtime.closers.append(dispatcher.close)
+        if config.notice_email:
+            from wardlink.hub.notify.notices import NoticeMailer
+            from wardlink.hub.notify.smtp import EmailNotifier
+
+            server = notifiers.get(config.notice_email)
+            if not isinstance(server, EmailNotifier):
+                raise ConfigError(f"notice_email: no e-mail notifier named {config.notice_email!r} in the rules file")
+            mailer = NoticeMailer(db_engine, server, public_url=config.resolved_public_url,
+                                  site_name=config.site_name, clock=clock).start()
+            runtime.closers.append(mailer.close)
     runtime.dispatcher = dispatcher
     runtime.engine = RulesEngine(db_engine, clock=clock, dispatcher=dispatcher,
                                  public_url=config.resolved_public_url, site_name=config.site_name,

@@ -61,7 +61,11 @@ class EmailNotifier:
 
     def send(self, note: Notification) -> str:
         """Deliver ``note``; raise :class:`NotifyError` (retry) or :class:`DeliveryRejected`."""
-        msg = self.message(note)
+        return self.deliver(self.message(note), len(self.to))
+
+    def deliver(self, msg: EmailMessage, count: int = 1) -> str:
+        """Send a ready message to the recipients in its headers through this notifier's server;
+        raise :class:`NotifyError` (retry) or :class:`DeliveryRejected`."""
         try:
             if self.security == "ssl":
                 smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s, context=self._tls_context())
@@ -91,7 +95,7 @@ class EmailNotifier:
             raise NotifyError(f"cannot send via {self.host}:{self.port}: {exc.__class__.__name__}: {exc}") from None
         if refused:
             return f"sent; refused by {_codes(refused)}"
-        return f"sent to {len(self.to)} recipient(s)"
+        return f"sent to {count} recipient(s)"
 
     def close(self) -> None:
         """Nothing is held between messages."""

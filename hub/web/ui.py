@@ -28,7 +28,8 @@ REPORT_WINDOW_S = 3600.0
 PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets.import_pages", "people.admin",
                 "alerts.rules_pages", "alerts.fragments", "maintenance.workorder_pages", "reports.pages",
                 "reports.exports",
-                "maintenance.pm_pages", "maintenance.checklist_pages", "gateways.ingest_pages", "assets.file_pages")
+                "maintenance.pm_pages", "maintenance.checklist_pages", "gateways.ingest_pages", "assets.file_pages",
+                "notices.pages", "api.notices")
 
 
 @dataclass

@@ -25,6 +25,7 @@ from wardlink.hub.db import open_engine, session_scope
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.people import users
+from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.maintenance.attachments import AttachmentStore
@@ -55,6 +56,13 @@ class Matrix:
         """Return a user's id."""
         with session_scope(self.engine, readonly=True) as s:
             return users.find_user(s, username).id
+
+    def notice(self, role: str) -> int:
+        """Tell the role's user something and return the notice's id."""
+        with session_scope(self.engine) as s:
+            [notice] = notices.announce(s, "low_stock", subject="Matrix notice", key=f"matrix:{next(self.serial)}",
+                                        clock=self.clock, users=(users.find_user(s, ROLE_USER[role]).id,))
+            return notice.id
 
     def order(self, role: str, state: str) -> int:
         """Open an order the role can see (requested by the nurse, assigned to the role's
@@ -206,6 +214,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_exports.readings", "GET"): lambda m, r: Call(
         f"/api/v1/assets/VF-0001/readings/export?channel={GATEWAY}/fridge1.temp&date_from=2026-01-01"
         "&date_to=2026-01-01"),
+    ("api_notices.read", "POST"): lambda m, r: Call(f"/api/v1/notices/{m.notice(r)}/read"),
+    ("api_notices.put_preferences", "PUT"): lambda m, r: Call("/api/v1/notices/preferences",
+                                                              {"json": {"low_stock": {"email": False}}}),
     ("api_workorders.get_work_order", "GET"): lambda m, r: Call(f"{WO}/{m.order(r, 'assigned')}"),
     ("api_workorders.update_work_order", "PATCH"): lambda m, r: Call(
         f"{WO}/{m.order(r, 'assigned')}", {"json": {"priority": "high"}}),

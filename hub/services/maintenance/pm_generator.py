@@ -23,6 +23,7 @@ from wardlink.hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, M
                            PmPlan, WorkOrder)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.maintenance.compliance import meter_tolerance
 from wardlink.hub.services.maintenance.pm import (covered_assets, is_high_risk, latest_occurrence, local_date,
@@ -314,6 +315,9 @@ def escalate_overdue_pm(session: Session, *, clock: Clock) -> int:
                     + (f" (work order {order.id})." if order is not None else ".")
                     + (" High-risk equipment." if occ.high_risk else "")),
             asset_tag=occ.asset.tag, actor=SCHEDULER, clock=clock)
+        notices.pm_overdue(session, order, title=f"Planned maintenance overdue: {occ.asset.tag} - {occ.plan.name}",
+                           detail=f"Service {occ.seq + 1} of plan '{occ.plan.name}' was due {due} and is not done.",
+                           key=f"pm:{occ.id}:overdue", department_id=occ.asset.department_id, clock=clock)
         escalated += 1
     session.flush()
     return escalated

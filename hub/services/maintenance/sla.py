@@ -10,7 +10,9 @@ The resolution clock stops while an order is *On hold* (waiting for parts, a ven
 access to the ward): on resume the due time moves on by the time spent on hold.
 
 :func:`escalate_overdue` stamps each breach once, raises the order's escalation level, writes
-a system note and an audit row, and returns what happened so the scheduler can notify people.
+a system note and an audit row, tells the assignee and the escalation roles of the department
+(a notice, exactly once per breach), and returns what happened. Before that, when an order has
+used ``warn_fraction`` (75 %) of a clock's time, its assignee is told once per clock.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from wardlink.hub.errors import ConfigError
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.maintenance.workorder_common import code_of, system_note
+from wardlink.hub.services.notices import core as notices
 from wardlink.clock import Clock
 
 #: States in which an order's clocks run.
@@ -222,7 +225,35 @@ def escalate_overdue(session: Session, clock: Clock, *, policy: SlaPolicy = DEFA
         for breach, due in _breaches(order, now):
             found.append(_escalate(session, order, breach, due, now, policy, who, clock))
     session.flush()
+    warn_at_risk(session, clock, policy=policy)
     return found
+
+
+def _at_risk(order: WorkOrder, now: datetime, warn_fraction: float) -> list[tuple[str, datetime]]:
+    found = []
+    clocks = []
+    if order.state in AWAITING_RESPONSE and order.responded_at is None and order.response_breached_at is None:
+        clocks.append(("response", order.response_due_at))
+    if order.state != "on_hold" and order.completed_at is None and order.resolution_breached_at is None:
+        clocks.append(("resolution", order.resolution_due_at))
+    for name, due in clocks:
+        if due is not None and now < due and _clock_status(order.created_at, due, None, now,
+                                                           warn_fraction) == "at_risk":
+            found.append((name, due))
+    return found
+
+
+def warn_at_risk(session: Session, clock: Clock, *, policy: SlaPolicy = DEFAULT_POLICY) -> int:
+    """Tell each at-risk order's assignee (75 % of a clock's time used) once per clock; return
+    how many people were told now."""
+    now = utc_now(clock)
+    told = 0
+    stmt = select(WorkOrder).where(WorkOrder.state.in_(ACTIVE_STATES), or_(
+        WorkOrder.response_breached_at.is_(None), WorkOrder.resolution_breached_at.is_(None)))
+    for order in session.scalars(stmt.order_by(WorkOrder.id)).all():
+        for name, due in _at_risk(order, now, policy.warn_fraction):
+            told += len(notices.sla_warning(session, order, name, due, clock=clock))
+    return told
 
 
 def _escalate(session: Session, order: WorkOrder, breach: str, due: datetime, now: datetime,
@@ -239,6 +270,7 @@ def _escalate(session: Session, order: WorkOrder, breach: str, due: datetime, no
                  entity_id=order.id, before=before,
                  after={"escalation_level": order.escalation_level, "breach": breach, "due_at": due,
                         "notify": list(roles)}, clock=clock)
+    notices.sla_breached(session, order, breach, due, roles, clock=clock)
     return Escalation(order.id, code_of(order), order.title, order.priority, breach,
                       order.escalation_level, due, now, tuple(roles), order.assigned_to_id,
                       order.department_id)

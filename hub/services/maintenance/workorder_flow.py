@@ -38,6 +38,7 @@ from wardlink.hub.services.assets import status
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance import esign
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.people.permissions import PERMISSIONS, can, department_scope, require
 from wardlink.hub.services.validate import choice, optional_id, text
 from wardlink.hub.services.maintenance.workorder_common import (WorkOrderConflict, code_of, ensure_not_frozen, load,
@@ -196,6 +197,7 @@ def _assign(ctx: _Context) -> dict[str, Any]:
     user = assignee_user(ctx.session, ctx.order, ctx.inputs["assignee_id"])
     ctx.order.assigned_to_id = user.id
     ctx.order.assigned_to = user
+    notices.work_assigned(ctx.session, ctx.order, clock=ctx.clock)
     return {"assigned_to": user.username}
 
 
@@ -329,6 +331,7 @@ def reassign(session: Session, order_id: int, assignee_id: Any, *, actor: Actor 
     session.flush()
     audit.record(session, actor=who, action="workorder.reassign", entity="work_order", entity_id=order.id,
                  before={"assigned_to": before}, after={"assigned_to": user.username}, clock=clock)
+    notices.work_assigned(session, order, clock=clock)
     return order
 
 

@@ -30,6 +30,7 @@ from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets import status
 from wardlink.hub.services.assets.register import find_asset
 from wardlink.hub.services.maintenance.attachments import AttachmentStore
+from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import can, require, require_department
 from wardlink.hub.services.people.site_time import day_range, zone_for
@@ -177,6 +178,7 @@ def _open(session: Session, who: Actor, clock: Clock, *, kind: str, title: str, 
         system_note(session, order, f"{asset.tag} tagged out (do not use) as reported; closing this order "
                                     "with a passing safety check clears it", who, now)
         session.flush()
+    notices.work_opened(session, order, clock=clock)
     return order
 
 

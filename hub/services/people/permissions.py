@@ -46,6 +46,7 @@ ACTION_TEXT = {
     "pm.manage": "create or change maintenance plans and checklists",
     "pm.record": "record checklist results and meter readings",
     "kpi.view": "view maintenance KPIs and reports",
+    "notice.manage": "see the delivery of notice e-mails",
 }
 ACTIONS = frozenset(ACTION_TEXT)
 

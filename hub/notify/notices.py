@@ -1,0 +1,150 @@
+"""Deliver the e-mail copies of notices (``notice_emails``) to each person's address.
+
+The services queue a row in the transaction that tells someone about the work; this mailer
+sends it afterwards, outside any transaction and never in a web request, through the SMTP
+server of an e-mail notifier (:class:`~wardlink.hub.notify.smtp.EmailNotifier`). Rows are claimed
+with a lease (several hub processes never send one twice), failures are retried with
+exponential backoff (:class:`wardlink.retry.Backoff`) until ``max_attempts``, a refusal by the
+server is not retried. Each e-mail carries the link of its notice under the hub's public URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from wardlink.hub.db.engine import session_scope
+from wardlink.hub.notify.errors import DeliveryRejected
+from wardlink.hub.notify.smtp import EmailNotifier
+from wardlink.hub.services.notices import mail
+from wardlink.clock import Clock, SystemClock
+from wardlink.retry import Backoff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MailReport:
+    """What one :meth:`NoticeMailer.run_pending` pass did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class NoticeMailer:
+    """Send due notice e-mails through ``server`` (its host, port, TLS, login and sender)."""
+
+    def __init__(self, engine: Engine, server: EmailNotifier, *, public_url: str, site_name: str = "Wardlink",
+                 clock: Clock | None = None, max_attempts: int = 8, retry_initial_s: float = 60.0,
+                 retry_max_s: float = 3600.0, lease_s: float = 300.0, batch: int = 50) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts: must be >= 1, got {max_attempts}")
+        self._engine = engine
+        self.server = server
+        self.public_url = public_url.rstrip("/")
+        self.site_name = site_name
+        self.clock = clock or SystemClock()
+        self.max_attempts = max_attempts
+        self.backoff = Backoff(retry_initial_s, retry_max_s)
+        self.lease_s = lease_s
+        self.batch = batch
+        self.counters: Counter[str] = Counter()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def message(self, row: mail.Claimed) -> EmailMessage:
+        """Return the e-mail of one claimed row: subject, body and the link to the thing."""
+        msg = EmailMessage()
+        msg["Subject"] = f"[{self.site_name}] {row.subject}"[:300]
+        msg["From"] = self.server.sender
+        msg["To"] = row.to_addr
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain=self.server.sender.rpartition("@")[2] or None)
+        body = row.body.rstrip("\n")
+        if row.link:
+            body += f"\n\nOpen: {self.public_url}{row.link}"
+        body += "\n\nChoose which notices you receive by e-mail on your account page: " \
+                f"{self.public_url}/account\n"
+        msg.set_content(body)
+        return msg
+
+    def _send(self, row: mail.Claimed) -> tuple[str, str]:
+        try:
+            return "sent", self.server.deliver(self.message(row))
+        except DeliveryRejected as exc:
+            return "reject", str(exc)
+        except Exception as exc:
+            return "retry", f"{exc.__class__.__name__}: {exc}"
+
+    def run_pending(self) -> MailReport:
+        """Send every due e-mail now and say how it went; never raises."""
+        report = MailReport()
+        with self._lock:
+            while True:
+                try:
+                    with session_scope(self._engine) as session:
+                        claimed = mail.claim_due(session, clock=self.clock, lease_s=self.lease_s,
+                                                 batch=self.batch)
+                except SQLAlchemyError as exc:
+                    log.error("notice e-mails unreadable: %s", exc)
+                    break
+                if not claimed:
+                    break
+                for row in claimed:
+                    outcome, detail = self._send(row)
+                    try:
+                        with session_scope(self._engine) as session:
+                            state = mail.record(session, row.id, outcome, detail, attempts=row.attempts,
+                                                clock=self.clock, max_attempts=self.max_attempts,
+                                                backoff=self.backoff)
+                    except SQLAlchemyError as exc:
+                        log.error("cannot record notice e-mail %d: %s", row.id, exc)
+                        continue
+                    kind = {"sent": "sent", "failed": "failed"}.get(state, "retried")
+                    setattr(report, kind, getattr(report, kind) + 1)
+                    self.counters[kind] += 1
+                    if kind != "sent":
+                        log.warning("notice e-mail %d to %s: %s (%s)", row.id, row.to_addr, detail, kind)
+        return report
+
+    def kick(self) -> None:
+        """Deliver soon (new rows were committed)."""
+        self._wake.set()
+
+    def start(self, poll_s: float = 15.0) -> NoticeMailer:
+        """Deliver in a background thread, every ``poll_s`` seconds or when kicked."""
+        if self._thread is not None:
+            return self
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.run_pending()
+                except Exception:
+                    log.exception("notice mailer pass failed")
+                self._wake.wait(poll_s)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="notice-mailer", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the background thread; idempotent."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        thread.join(timeout)

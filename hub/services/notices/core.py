@@ -1,0 +1,305 @@
+"""Tell people about the work: one :class:`~wardlink.hub.db.models.Notice` per recipient,
+written in the transaction of the change it reports.
+
+:func:`announce` is the one hook every area calls (work orders, SLA, PM, later low stock,
+overdue requisitions, expiring rentals): it takes the event, who is told (user ids, or roles of
+a department resolved by :func:`recipients`), the text and a link, and a ``key`` that makes the
+notice exactly-once per person (announcing the same key again does nothing). Each person's
+preferences (:func:`preferences`) decide whether it shows in the app and whether an e-mail copy
+is queued (``notice_emails``) for the delivery side to send after the commit.
+
+Times in the text are in the site's time zone; links are paths under the hub's public URL,
+which the delivery side prepends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from wardlink.hub.db.models import Department, Notice, NoticeEmail, NoticePreference, Site, User, WorkOrder
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import label
+from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.clock import Clock
+
+
+@dataclass(frozen=True)
+class Event:
+    """A kind of notice, what people read about it, and its default channels."""
+
+    name: str
+    text: str
+    in_app: bool = True
+    email: bool = True
+
+
+#: Every event a notice may report, in the order the preferences form lists them.
+EVENTS: Mapping[str, Event] = {e.name: e for e in (
+    Event("work_opened", "New request or work order in my department", email=False),
+    Event("work_assigned", "Work order assigned to me"),
+    Event("sla_warning", "Work order at 75 % of its time"),
+    Event("sla_breached", "Work order past its time (escalation)"),
+    Event("pm_overdue", "Planned maintenance overdue"),
+    Event("low_stock", "Spare part below its minimum stock"),
+    Event("requisition_overdue", "Requisition past its delivery date"),
+    Event("rental_expiring", "Rental or loan equipment due back"),
+)}
+
+
+def _event(name: str) -> Event:
+    if name not in EVENTS:
+        raise InvalidInput(f"event: unknown event {name!r}; known: {', '.join(EVENTS)}")
+    return EVENTS[name]
+
+
+# ------------------------------------------------------------------ recipients
+
+
+def recipients(session: Session, *, roles: Iterable[str] = (), department_id: int | None = None,
+               users: Iterable[int | None] = ()) -> list[User]:
+    """Return the active users named by id plus those holding ``roles`` for ``department_id``.
+
+    A role holder counts for a department when scoped to it or not scoped at all (a hospital-wide
+    manager hears about every department).
+    """
+    ids = {u for u in users if u is not None}
+    found: dict[int, User] = {}
+    if ids:
+        for user in session.scalars(select(User).where(User.id.in_(ids), User.is_active.is_(True))):
+            found[user.id] = user
+    roles = tuple(roles)
+    if roles:
+        stmt = select(User).where(User.role.in_(roles), User.is_active.is_(True))
+        if department_id is not None:
+            stmt = stmt.where(or_(User.department_id == department_id, User.department_id.is_(None)))
+        for user in session.scalars(stmt):
+            found[user.id] = user
+    return [found[k] for k in sorted(found)]
+
+
+# ------------------------------------------------------------------ preferences
+
+
+def preferences(session: Session, user_id: int) -> dict[str, dict[str, bool]]:
+    """Return ``{event: {"in_app": bool, "email": bool}}`` for every event (defaults filled in)."""
+    out = {name: {"in_app": e.in_app, "email": e.email} for name, e in EVENTS.items()}
+    for row in session.scalars(select(NoticePreference).where(NoticePreference.user_id == user_id)):
+        if row.event in out:
+            out[row.event] = {"in_app": row.in_app, "email": row.email}
+    return out
+
+
+def set_preferences(session: Session, changes: Mapping[str, Mapping[str, bool]], *, actor: Actor,
+                    clock: Clock) -> dict[str, dict[str, bool]]:
+    """Store the signed-in person's channels per event; unknown events or values are refused."""
+    from wardlink.hub.services.audit import trail as audit
+
+    if actor.user_id is None:
+        raise InvalidInput("preferences: only a person with an account has notice preferences")
+    if not isinstance(changes, Mapping):
+        raise InvalidInput("preferences: must be an object of event -> {in_app, email}")
+    before = preferences(session, actor.user_id)
+    for name, channels in changes.items():
+        _event(name)
+        if not isinstance(channels, Mapping) or set(channels) - {"in_app", "email"}:
+            raise InvalidInput(f"{name}: must be an object with in_app and/or email")
+        for channel, value in channels.items():
+            if not isinstance(value, bool):
+                raise InvalidInput(f"{name}.{channel}: must be true or false, got {value!r}")
+    for name, channels in changes.items():
+        row = session.get(NoticePreference, (actor.user_id, name))
+        if row is None:
+            row = NoticePreference(user_id=actor.user_id, event=name, **before[name])
+            session.add(row)
+        for channel, value in channels.items():
+            setattr(row, channel, value)
+    session.flush()
+    after = preferences(session, actor.user_id)
+    changed = {k: v for k, v in after.items() if before[k] != v}
+    if changed:
+        audit.record(session, actor=actor, action="notice.preferences", entity="user",
+                     entity_id=actor.user_id, before={k: before[k] for k in changed}, after=changed,
+                     clock=clock)
+    return after
+
+
+# ------------------------------------------------------------------ the hook
+
+
+def site_zone(session: Session, department_id: int | None = None) -> ZoneInfo:
+    """Return the time zone of the department's site (else of the first site, else UTC)."""
+    name = None
+    if department_id is not None:
+        name = session.scalar(select(Site.timezone).join(Department, Department.site_id == Site.id)
+                              .where(Department.id == department_id))
+    if name is None:
+        name = session.scalar(select(Site.timezone).order_by(Site.id).limit(1))
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_text(moment: datetime | None, zone: ZoneInfo) -> str:
+    """Return ``moment`` as people on the site read it, e.g. ``2026-03-01 14:05 CET``."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def announce(session: Session, event: str, *, subject: str, body: str = "", link: str = "",
+             key: str, clock: Clock, users: Iterable[int | None] = (), roles: Iterable[str] = (),
+             department_id: int | None = None, exclude: Iterable[int | None] = ()) -> list[Notice]:
+    """Tell the people named (user ids, or ``roles`` of ``department_id``) about ``event``.
+
+    Each person gets at most one notice per ``key`` ever; their preferences decide whether it
+    shows in the app and whether an e-mail copy is queued. Returns the notices written now.
+    """
+    _event(event)
+    skip = {u for u in exclude if u is not None}
+    now = utc_now(clock)
+    written = []
+    for user in recipients(session, roles=roles, department_id=department_id, users=users):
+        if user.id in skip:
+            continue
+        if session.scalar(select(Notice.id).where(Notice.user_id == user.id, Notice.key == key)) is not None:
+            continue
+        prefs = preferences(session, user.id)[event]
+        notice = Notice(user_id=user.id, event=event, key=key[:160], subject=subject[:300], body=body,
+                        link=link[:300], in_app=prefs["in_app"], created_at=now)
+        session.add(notice)
+        session.flush()
+        if prefs["email"] and user.email:
+            session.add(NoticeEmail(notice_id=notice.id, to_addr=user.email, subject=notice.subject,
+                                    body=body, state="pending", attempts=0, next_attempt_at=now,
+                                    last_error="", created_at=now))
+        written.append(notice)
+    session.flush()
+    return written
+
+
+# ------------------------------------------------------------------ work orders
+
+
+def _order_text(session: Session, order: WorkOrder, lead: str) -> str:
+    zone = site_zone(session, order.department_id)
+    department = session.get(Department, order.department_id) if order.department_id else None
+    lines = [lead, "", f"Work order: {order.code} {order.title}", f"Priority: {label(order.priority)}",
+             f"State: {label(order.state)}"]
+    if department is not None:
+        lines.append(f"Department: {department.name}")
+    if order.asset is not None:
+        lines.append(f"Asset: {order.asset.tag} {order.asset.name}")
+    lines += [f"Response due: {local_text(order.response_due_at, zone)}",
+              f"Resolution due: {local_text(order.resolution_due_at, zone)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _link(order: WorkOrder) -> str:
+    return f"/work-orders/{order.id}"
+
+
+def work_opened(session: Session, order: WorkOrder, *, clock: Clock) -> list[Notice]:
+    """Tell the managers of the order's department about a new request or work order."""
+    kind = "request" if order.source in ("qr", "request") or order.kind == "corrective" else "work order"
+    return announce(session, "work_opened", subject=f"New {kind} {order.code}: {order.title}",
+                    body=_order_text(session, order, f"A new {kind} was opened."), link=_link(order),
+                    key=f"wo:{order.id}:opened", clock=clock, roles=("manager",),
+                    department_id=order.department_id, exclude=(order.requested_by_id,))
+
+
+def work_assigned(session: Session, order: WorkOrder, *, clock: Clock) -> list[Notice]:
+    """Tell the assignee that the order is now theirs (once per assignment)."""
+    if order.assigned_to_id is None:
+        return []
+    count = session.scalar(select(func.count()).select_from(Notice).where(
+        Notice.user_id == order.assigned_to_id, Notice.key.like(f"wo:{order.id}:assigned:%")))
+    return announce(session, "work_assigned", subject=f"Assigned to you: {order.code} {order.title}",
+                    body=_order_text(session, order, "This work order was assigned to you."),
+                    link=_link(order), key=f"wo:{order.id}:assigned:{count}",
+                    clock=clock, users=(order.assigned_to_id,))
+
+
+def sla_warning(session: Session, order: WorkOrder, clock_name: str, due: datetime, *,
+                clock: Clock) -> list[Notice]:
+    """Tell the assignee (else the department's managers) that an order used 75 % of its time."""
+    who = {"users": (order.assigned_to_id,)} if order.assigned_to_id else {
+        "roles": ("manager",), "department_id": order.department_id}
+    zone = site_zone(session, order.department_id)
+    return announce(session, "sla_warning",
+                    subject=f"{clock_name.capitalize()} time running out: {order.code} {order.title}",
+                    body=_order_text(session, order, f"Most of the {clock_name} time is used; it is due "
+                                                     f"{local_text(due, zone)}."),
+                    link=_link(order), key=f"wo:{order.id}:sla_warning:{clock_name}", clock=clock, **who)
+
+
+def sla_breached(session: Session, order: WorkOrder, clock_name: str, due: datetime, roles: Iterable[str], *,
+                 clock: Clock) -> list[Notice]:
+    """Tell the assignee and the escalation roles of the department that an order ran past its time."""
+    zone = site_zone(session, order.department_id)
+    return announce(session, "sla_breached",
+                    subject=f"Escalated: {clock_name} time exceeded on {order.code} {order.title}",
+                    body=_order_text(session, order, f"The {clock_name} time ran out at {local_text(due, zone)}; "
+                                                     f"escalation level {order.escalation_level}."),
+                    link=_link(order), key=f"wo:{order.id}:sla_breached:{clock_name}", clock=clock,
+                    users=(order.assigned_to_id,), roles=tuple(roles), department_id=order.department_id)
+
+
+def pm_overdue(session: Session, order: WorkOrder | None, *, title: str, detail: str, key: str,
+               department_id: int | None, clock: Clock) -> list[Notice]:
+    """Tell the PM order's assignee and the department's managers that a service is overdue."""
+    return announce(session, "pm_overdue", subject=title, body=detail + "\n",
+                    link=_link(order) if order is not None else "/pm", key=key, clock=clock,
+                    users=(order.assigned_to_id if order is not None else None,), roles=("manager",),
+                    department_id=department_id)
+
+
+# ------------------------------------------------------------------ the inbox
+
+
+def _own(actor: Actor) -> int:
+    if actor.user_id is None:
+        raise InvalidInput("notices: only a person with an account has notices")
+    return actor.user_id
+
+
+def unread_count(session: Session, *, actor: Actor) -> int:
+    """Return how many in-app notices the person has not read."""
+    return session.scalar(select(func.count()).select_from(Notice).where(
+        Notice.user_id == _own(actor), Notice.in_app.is_(True), Notice.read_at.is_(None))) or 0
+
+
+def list_notices(session: Session, *, actor: Actor, unread: bool = False, page: int = 1,
+                 per_page: int = 50) -> Page:
+    """Return the person's in-app notices, newest first."""
+    stmt = select(Notice).where(Notice.user_id == _own(actor), Notice.in_app.is_(True))
+    if unread:
+        stmt = stmt.where(Notice.read_at.is_(None))
+    return paginate(session, stmt.order_by(Notice.id.desc()), page=page, per_page=per_page)
+
+
+def mark_read(session: Session, notice_id: int, *, actor: Actor, clock: Clock) -> Notice:
+    """Mark one of the person's notices read (again is fine)."""
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.user_id != _own(actor):
+        raise NotFound(f"notice {notice_id} not found")
+    if notice.read_at is None:
+        notice.read_at = utc_now(clock)
+        session.flush()
+    return notice
+
+
+def mark_all_read(session: Session, *, actor: Actor, clock: Clock) -> int:
+    """Mark every unread notice of the person read; return how many."""
+    done = session.execute(update(Notice).where(Notice.user_id == _own(actor), Notice.read_at.is_(None))
+                           .values(read_at=utc_now(clock))).rowcount
+    session.flush()
+    return done or 0
