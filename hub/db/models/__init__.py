@@ -63,7 +63,7 @@ from wardlink.hub.db.models.asset_files import AssetAttachment  # noqa: E402
 
 __all__ += ["AssetAttachment"]
 
-# Notices about the work, their e-mail copies and people's preferences (revision 0019_notices).
+# Notices about the work, their e-mail copies and people's preferences (revision 0020_notices).
 from wardlink.hub.db.models.notices import Notice, NoticeEmail, NoticePreference  # noqa: E402
 
 __all__ += ["Notice", "NoticeEmail", "NoticePreference"]

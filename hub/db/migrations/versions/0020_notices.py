@@ -1,7 +1,7 @@
 """Notices about the work: one row per person told, its e-mail copy, and people's preferences.
 
-Revision ID: 0019_notices
-Revises: 0018_rules_generation
+Revision ID: 0020_notices
+Revises: 0019_work_order_closed_index
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0019_notices'
-down_revision = '0018_rules_generation'
+revision = '0020_notices'
+down_revision = '0019_work_order_closed_index'
 branch_labels = None
 depends_on = None
 
