@@ -209,6 +209,21 @@
     box.textContent = text;
   }
 
+  // Time-axis ticks in the site's zone, 24-hour, the date under the first tick of each day.
+  function timeTicks(u, splits, axisIdx, space, incr) {
+    var lastDay = null;
+    return splits.map(function (ts) {
+      if (ts === null || ts === undefined) { return ""; }
+      var p = zoneParts(ts * 1000);
+      var day = p.year + "-" + p.month + "-" + p.day;
+      var hm = p.hour + ":" + p.minute;
+      if (incr >= 86400) { return day; }
+      var text = day !== lastDay ? hm + "\n" + day : hm;
+      lastDay = day;
+      return text;
+    });
+  }
+
   function chartOptions(el, width, unit, digital, states, limits) {
     var timeSeries = { label: "Time (" + zoneName() + ")",
       value: function (u, ts) { return ts === null ? "" : formatTime(ts * 1000); } };
@@ -222,7 +237,7 @@
     };
     if (digital) {
       opts.scales.y = { range: [-0.15, 1.15] };
-      opts.axes = [{ stroke: "#32383f" }, { stroke: "#32383f", size: 70, splits: function () { return [0, 1]; },
+      opts.axes = [{ stroke: "#32383f", values: timeTicks }, { stroke: "#32383f", size: 70, splits: function () { return [0, 1]; },
         values: function (u, splits) { return splits.map(function (v) { return states[v ? 1 : 0]; }); } }];
       opts.series = [timeSeries, { label: "State", stroke: "#0b5cad", width: 2, fill: "rgba(11, 92, 173, 0.12)",
         paths: window.uPlot.paths.stepped({ align: 1 }),
@@ -243,7 +258,7 @@
       } };
       opts.hooks = { drawClear: [function (u) { drawBand(u, limits); }] };
     }
-    opts.axes = [{ stroke: "#32383f" }, { stroke: "#32383f", label: unit, size: 60 }];
+    opts.axes = [{ stroke: "#32383f", values: timeTicks }, { stroke: "#32383f", label: unit, size: 60 }];
     opts.series = [timeSeries,
       { label: "Mean", stroke: "#0b5cad", width: 2 },
       { label: "Min", stroke: "#6e7781", width: 1, dash: [4, 4] },
