@@ -84,7 +84,8 @@ def test_the_display_zone_is_the_users_site_or_the_hospitals(web):
 def test_the_main_pages_show_local_times_for_a_berlin_site(web):
     order_id, _ = _berlin(web)
     pages = ["/", "/alerts", "/assets/VF-0001", "/gateways", f"/gateways/{GATEWAY}", "/work-orders",
-             f"/work-orders/{order_id}", "/audit", "/jobs", "/ingest"]
+             f"/work-orders/{order_id}", "/audit", "/jobs", "/ingest", "/maintenance", "/maintenance/calendar",
+             "/rules", "/reports", "/admin/users", "/assets", "/account"]
     for username in ("manager", "nurse"):
         client = web.client(username)
         for path in pages:
