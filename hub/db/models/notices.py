@@ -26,6 +26,7 @@ class Notice(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "key", name="uq_notices_user_id_key"),
         Index("ix_notices_user_unread", "user_id", "read_at"),
+        Index("ix_notices_key", "key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

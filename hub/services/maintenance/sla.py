@@ -248,11 +248,18 @@ def warn_at_risk(session: Session, clock: Clock, *, policy: SlaPolicy = DEFAULT_
     how many people were told now."""
     now = utc_now(clock)
     told = 0
-    stmt = select(WorkOrder).where(WorkOrder.state.in_(ACTIVE_STATES), or_(
-        WorkOrder.response_breached_at.is_(None), WorkOrder.resolution_breached_at.is_(None)))
-    for order in session.scalars(stmt.order_by(WorkOrder.id)).all():
-        for name, due in _at_risk(order, now, policy.warn_fraction):
-            told += len(notices.sla_warning(session, order, name, due, clock=clock))
+    # Read only the clock columns of the active orders; load the few at risk and not yet warned.
+    stmt = select(WorkOrder.id, WorkOrder.state, WorkOrder.created_at, WorkOrder.response_due_at,
+                  WorkOrder.resolution_due_at, WorkOrder.responded_at, WorkOrder.completed_at,
+                  WorkOrder.response_breached_at, WorkOrder.resolution_breached_at).where(
+        WorkOrder.state.in_(ACTIVE_STATES), or_(
+            WorkOrder.response_breached_at.is_(None), WorkOrder.resolution_breached_at.is_(None)))
+    risky = [(row.id, name, due) for row in session.execute(stmt.order_by(WorkOrder.id))
+             for name, due in _at_risk(row, now, policy.warn_fraction)]
+    done = notices.announced_keys(session, [notices.sla_warning_key(i, name) for i, name, _ in risky])
+    for order_id, name, due in risky:
+        if notices.sla_warning_key(order_id, name) not in done:
+            told += len(notices.sla_warning(session, session.get(WorkOrder, order_id), name, due, clock=clock))
     return told
 
 

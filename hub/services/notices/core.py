@@ -228,6 +228,20 @@ def work_assigned(session: Session, order: WorkOrder, *, clock: Clock) -> list[N
                     clock=clock, users=(order.assigned_to_id,))
 
 
+def sla_warning_key(order_id: int, clock_name: str) -> str:
+    """Return the key of an order's 75 % warning for one clock (``response`` or ``resolution``)."""
+    return f"wo:{order_id}:sla_warning:{clock_name}"
+
+
+def announced_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Return which of ``keys`` someone was already told about."""
+    wanted = list(dict.fromkeys(keys))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(session.scalars(select(Notice.key).where(Notice.key.in_(wanted[start:start + 500]))))
+    return found
+
+
 def sla_warning(session: Session, order: WorkOrder, clock_name: str, due: datetime, *,
                 clock: Clock) -> list[Notice]:
     """Tell the assignee (else the department's managers) that an order used 75 % of its time."""
@@ -238,7 +252,7 @@ def sla_warning(session: Session, order: WorkOrder, clock_name: str, due: dateti
                     subject=f"{clock_name.capitalize()} time running out: {order.code} {order.title}",
                     body=_order_text(session, order, f"Most of the {clock_name} time is used; it is due "
                                                      f"{local_text(due, zone)}."),
-                    link=_link(order), key=f"wo:{order.id}:sla_warning:{clock_name}", clock=clock, **who)
+                    link=_link(order), key=sla_warning_key(order.id, clock_name), clock=clock, **who)
 
 
 def sla_breached(session: Session, order: WorkOrder, clock_name: str, due: datetime, roles: Iterable[str], *,
