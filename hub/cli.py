@@ -425,6 +425,20 @@ def _add_hub_services(sub) -> None:
                    help="run one round, print what it did as JSON, and exit (for cron or checks)")
 
 
+def cmd_rules_export(args) -> int:
+    """Write every rule in the database as a rules file (TOML), to FILE or standard output."""
+    from wardlink.hub.rules import editing
+
+    with _db_session(args, readonly=True) as session:
+        text = editing.export_rules(session, actor=None)
+    if args.file:
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"{args.file}: {text.count('[[rules]]')} rules written")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _add_rules(sub) -> None:
     rules_sub = add_group(sub, "rules", "alert rules: check and load rules files",
                           "Alert rules live in a rules file (docs/hub.md, 'Rules files') and "
@@ -436,6 +450,10 @@ def _add_rules(sub) -> None:
                     "Create and update rules from the file; rules that left the file "
                     "are disabled, never deleted (alerts refer to them). Audited.")
     p.add_argument("file", nargs="?", help="rules file (default: the rules_file setting)")
+    p = add_command(rules_sub, "export", cmd_rules_export, "write the rules in the database as a rules file",
+                    "Write every rule (including those made in the UI) as a TOML rules file that "
+                    "'wardlink rules sync' and the UI's import read back. Notifier targets are not written.")
+    p.add_argument("file", nargs="?", help="file to write (default: standard output)")
 
 
 def _add_admin(sub) -> None:

@@ -302,3 +302,19 @@ def test_a_preview_refuses_too_long_a_range_too_many_readings_and_kinds_without_
             previews.preview(s.connection(), web.store, spec, days=7, actor=None, clock=web.clock, max_points=1000)
         with pytest.raises(previews.PreviewTooLarge, match="selects 1 channels; a preview reads at most 0"):
             previews.preview(s.connection(), web.store, spec, days=7, actor=None, clock=web.clock, max_series=0)
+
+
+def test_the_command_line_exports_the_rules_made_in_the_ui_and_syncs_them_back(web, tmp_path, monkeypatch):
+    from wardlink.hub.cli import main
+
+    Client(web, "manager").post("/api/v1/rules", json={**FRIDGE, "for_s": 300})
+    config = tmp_path / "hub.toml"
+    config.write_text(f'database_url = "{web.config.database_url}"\ndata_dir = "{tmp_path}"\n')
+    exported = tmp_path / "exported.toml"
+    assert main(["--config", str(config), "rules", "export", str(exported)]) == 0
+    assert [r.name for r in load_rules_file(exported).rules] == ["fridge-warm"]
+    exported.write_text(exported.read_text().replace("for_s = 300", "for_s = 600"))
+    assert main(["--config", str(config), "rules", "sync", str(exported)]) == 0
+    with session_scope(web.engine, readonly=True) as s:
+        row = s.scalar(select(Rule).where(Rule.name == "fridge-warm"))
+        assert (row.params["for_s"], row.source) == (600, "file")
