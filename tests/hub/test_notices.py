@@ -15,7 +15,7 @@ from workorder_support import env, open_order, pg_workorder_template
 
 from wardlink.hub.db.models import AuditLog, Notice, NoticeEmail, Site
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.errors import ConfigError, InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.notify.notices import NoticeMailer
 from wardlink.hub.notify.smtp import EmailNotifier
 from wardlink.hub.services.maintenance import workorders
@@ -183,3 +183,31 @@ def test_e_mails_go_to_each_person_with_link_and_local_time_and_retry_with_backo
     env.clock.advance(61)
     assert mailer.run_pending().sent == 1
     assert smtp_server.messages[-1]["Subject"] == "[Riverside] Another job"
+
+
+def test_the_hub_sends_notice_e_mails_through_the_named_notifier_and_refuses_an_unknown_one(
+        env, smtp_server, tmp_path):
+    from relational_support import hub_config
+
+    from wardlink.hub.runtime import rules_runtime
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(f'[notifiers.mail]\ntype = "email"\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
+                     'security = "none"\nsender = "wardlink@hospital.example"\nto = ["biomed@hospital.example"]\n')
+    _with_emails(env)
+    _assign(env, open_order(env))
+    env.session.commit()
+    url = env.engine.url.render_as_string(hide_password=False)
+    wrong = hub_config(tmp_path, database_url=url, rules_file=str(rules), notice_email="nope")
+    with pytest.raises(ConfigError, match="notice_email: no e-mail notifier named 'nope'"):
+        rules_runtime(wrong, env.engine, env.clock, client_id="notices-test")
+    config = hub_config(tmp_path, database_url=url, rules_file=str(rules), notice_email="mail",
+                        public_url=PUBLIC)
+    runtime = rules_runtime(config, env.engine, env.clock, client_id="notices-test")
+    try:
+        smtp_server.wait_for(1, 20)
+    finally:
+        runtime.close()
+    [msg] = smtp_server.messages
+    assert msg["To"] == "tech@hospital.example" and msg["Subject"].startswith("[Wardlink] Assigned to you: ")
+    assert f"{PUBLIC}/work-orders/" in msg.get_content()
