@@ -65,6 +65,9 @@ PAGE_PERMISSIONS = {
     "rules.preview": "alert.view",
     "reports.index": "kpi.view",
     "jobs.index": None,
+    "notices.inbox": None,
+    "notices.bell": None,
+    "notices.emails": "notice.manage",
 }
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
