@@ -105,6 +105,9 @@ def _register_blueprints(app: Flask) -> None:
     for module in (auth, dashboard, assets, gateways, alerts, audit):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    from wardlink.hub.web.assets import category_pages
+
+    app.register_blueprint(category_pages.bp)
     from wardlink.hub.web.api import equipment as api_equipment
     from wardlink.hub.web.api import workorders as api_workorders
     from wardlink.hub.web.api import exports as api_exports

@@ -283,3 +283,64 @@ def test_without_the_rule_option_alert_opened_work_stays_open_when_the_condition
     rules.on_points(series("fridge1.temp", start + 480_000, 60, [7.4]))
     with session_scope(engine, readonly=True) as s:
         assert s.get(WorkOrder, order_id).state == "pending"
+
+
+# ------------------------------------------------------------------ categories as a managed list
+
+
+def test_categories_are_one_list_with_risk_defaults_and_duplicates_merge_with_their_assets(session, clock):
+    from wardlink.hub.services.assets import categories
+
+    manager = actor(session, "manager")
+    with pytest.raises(PermissionDenied, match="may not manage equipment categories"):
+        categories.create_category(session, {"name": "Suction pump"}, actor=actor(session, "tech"), clock=clock)
+    suction = categories.create_category(session, {"name": "Suction pump", "equipment_function": 9,
+                                                   "physical_risk": 4, "maintenance_requirement": 3},
+                                         actor=manager, clock=clock)
+    with pytest.raises(InvalidInput, match="name: 'Suction pump' is already in the list"):
+        categories.create_category(session, {"name": "suction  PUMP"}, actor=manager, clock=clock)
+    # A new asset takes the list's spelling and, unscored, the category's scores.
+    pump = register.create_asset(session, {"tag": "SP-1", "name": "Suction", "category": "SUCTION PUMP",
+                                           "incident_history": 0}, actor=manager, clock=clock)
+    assert (pump.category, pump.equipment_function, pump.physical_risk, pump.maintenance_requirement,
+            pump.em_score) == ("Suction pump", 9, 4, 3, 16)
+    # A category nobody listed joins the list once, whatever its case later.
+    register.create_asset(session, {"tag": "AS-1", "name": "Aspirator", "category": "aspirator"}, actor=manager,
+                          clock=clock)
+    second = register.create_asset(session, {"tag": "AS-2", "name": "Aspirator", "category": "Aspirator"},
+                                   actor=manager, clock=clock)
+    assert second.category == "aspirator"
+    aspirator = categories.find(session, "ASPIRATOR")
+    target, moved = categories.merge(session, aspirator.id, suction.id, actor=manager, clock=clock)
+    assert (target.name, moved) == ("Suction pump", ["AS-1", "AS-2"])
+    assert categories.find(session, "aspirator") is None
+    assert _asset(session, "AS-2").category == "Suction pump"
+    counts = {c.name: n for c, n in categories.list_categories(session, actor=manager)}
+    assert counts["Suction pump"] == 3
+    merged = session.scalars(select(AuditLog).where(AuditLog.action == "category.merge")).one()
+    assert '"AS-1"' in merged.after_json and merged.actor == "manager"
+    categories.update_category(session, suction.id, {"name": "Surgical suction pump"}, actor=manager, clock=clock)
+    assert _asset(session, "SP-1").category == "Surgical suction pump"
+    with pytest.raises(InvalidInput, match="into_id: a category cannot be merged into itself"):
+        categories.merge(session, suction.id, suction.id, actor=manager, clock=clock)
+
+
+def test_the_categories_page_and_api_add_change_and_merge(web):
+    client, manager = web.app.test_client(), _token(web, "manager")
+    made = client.post("/api/v1/categories", json={"name": "Defibrillator monitor", "physical_risk": 5},
+                       headers=manager)
+    assert made.status_code == 201 and made.json["physical_risk"] == 5
+    duplicate = client.post("/api/v1/categories", json={"name": "defibrillator MONITOR"}, headers=manager)
+    assert duplicate.status_code == 400 and "already in the list" in duplicate.json["error"]["message"]
+    listed = {c["name"]: c for c in client.get("/api/v1/categories", headers=manager).json["items"]}
+    defib = listed["Defibrillator"]
+    assert defib["assets"] >= 1
+    merged = client.post(f"/api/v1/categories/{defib['id']}/merge", json={"into_id": made.json["id"]},
+                         headers=manager)
+    assert merged.status_code == 200 and "DEF-0001" in merged.json["moved"]
+    assert merged.json["category"]["assets"] == len(merged.json["moved"])
+    assert client.get("/api/v1/assets/DEF-0001", headers=manager).json["category"] == "Defibrillator monitor"
+    browser = web.client("manager")
+    page = browser.get("/categories").text
+    assert 'data-category="Defibrillator monitor"' in page and "Merge into" in page
+    assert "Add a category" not in web.client("tech").get("/categories").text

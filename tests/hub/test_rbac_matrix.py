@@ -126,6 +126,14 @@ class Matrix:
                 status.tag_out(s, tag, reason="Matrix tag-out", actor=SYSTEM, clock=self.clock)
         return tag
 
+    def category(self) -> int:
+        """Add a category and return its id."""
+        from wardlink.hub.services.assets import categories
+
+        with session_scope(self.engine) as s:
+            return categories.create_category(s, {"name": f"Matrix kind {next(self.serial)}"}, actor=SYSTEM,
+                                              clock=self.clock).id
+
     def alert(self) -> int:
         """Raise an open alert on an ICU asset and return its id."""
         with session_scope(self.engine) as s:
@@ -198,6 +206,13 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_equipment.clear_tag_out", "POST"): lambda m, r: Call(
         f"/api/v1/assets/{m.asset(tagged_out=True)}/tag-out/clear", {"json": {"reason": "Casing replaced"}}),
     ("api_equipment.status_history", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001/status-history"),
+    ("api_equipment.category_list", "GET"): lambda m, r: Call("/api/v1/categories"),
+    ("api_equipment.category_create", "POST"): lambda m, r: Call(
+        "/api/v1/categories", {"json": {"name": f"Matrix category {next(m.serial)}", "physical_risk": 3}}),
+    ("api_equipment.category_update", "PATCH"): lambda m, r: Call(
+        f"/api/v1/categories/{m.category()}", {"json": {"equipment_function": 6}}),
+    ("api_equipment.category_merge", "POST"): lambda m, r: Call(
+        f"/api/v1/categories/{m.category()}/merge", {"json": {"into_id": m.category()}}),
     ("api_workorders.list_work_orders", "GET"): lambda m, r: Call(WO),
     ("api_workorders.create_work_order", "POST"): lambda m, r: Call(
         WO, {"json": {"kind": "corrective", "title": "Matrix", "asset_tag": "VF-0001"}}),

@@ -30,6 +30,7 @@ PAGE_PERMISSIONS = {
     "auth.account": None,
     "assets.index": "asset.view",
     "assets.detail": "asset.view",
+    "categories.index": "asset.view",
     "assets.edit": "asset.update",
     "assets.create": "asset.create",
     "labels.qr": "asset.view",

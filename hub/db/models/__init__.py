@@ -67,3 +67,8 @@ __all__ += ["AssetAttachment"]
 from wardlink.hub.db.models.notices import Notice, NoticeEmail, NoticePreference  # noqa: E402
 
 __all__ += ["Notice", "NoticeEmail", "NoticePreference"]
+
+# The managed list of equipment categories (revision 0022_asset_categories).
+from wardlink.hub.db.models.assets import AssetCategory  # noqa: E402
+
+__all__ += ["AssetCategory"]

@@ -129,3 +129,27 @@ class AssetStatusChange(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     changed_by: Mapped[str] = mapped_column(String(100), default="")
     work_order_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class AssetCategory(Base):
+    """One entry of the managed list of equipment categories, with the Fennigkoh-Smith scores
+    a new asset of the category starts with. ``name_key`` (the name folded for caseless
+    comparison) keeps "defibrillator" and "Defibrillator" from both existing."""
+
+    __tablename__ = "asset_categories"
+    __table_args__ = (range_check("equipment_function", 2, 10), range_check("physical_risk", 1, 5),
+                      range_check("maintenance_requirement", 1, 5))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    equipment_function: Mapped[int | None] = mapped_column(Integer)
+    physical_risk: Mapped[int | None] = mapped_column(Integer)
+    maintenance_requirement: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def category_key(name: str) -> str:
+    """Return a category name folded for caseless comparison (spaces collapsed)."""
+    return " ".join(name.split()).casefold()

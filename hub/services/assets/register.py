@@ -15,6 +15,7 @@ from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.services.assets import categories as category_list
 from wardlink.hub.services.assets.history import record_status
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -136,6 +137,11 @@ def create_asset(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     fields = parse_fields(ASSET_FIELDS, data, partial=False)
     check_refs(session, fields["department_id"], fields["location_id"])
     require_department(who, fields["department_id"], f"asset '{tag}'")
+    category = category_list.canonical(session, fields["category"], who=who, clock=clock)
+    fields["category"] = category.name
+    for key in category_list.DEFAULT_FIELDS:  # unscored: the category's Fennigkoh-Smith default
+        if fields[key] is None:
+            fields[key] = getattr(category, key)
     if fields["equipment_status"] == TAGGED_OUT:
         raise InvalidInput("equipment_status: a new asset cannot start tagged out; register it, then tag it out")
     now = utc_now(clock)
@@ -159,6 +165,8 @@ def update_asset(session: Session, tag: str, changes: Mapping[str, Any], *, acto
     check_refs(session, fields.get("department_id"), fields.get("location_id"))
     if "department_id" in fields:
         require_department(who, fields["department_id"], f"asset '{tag}'")
+    if "category" in fields:
+        fields["category"] = category_list.canonical(session, fields["category"], who=who, clock=clock).name
     status = fields.pop("equipment_status", asset.equipment_status)
     if status != asset.equipment_status and TAGGED_OUT in (status, asset.equipment_status):
         raise InvalidInput("equipment_status: tag-out is set and cleared with its own step (who, when "

@@ -17,6 +17,7 @@ ACTION_TEXT = {
     "asset.create": "register assets",
     "asset.update": "change assets",
     "asset.tagout": "tag equipment out of use or clear a tag-out",
+    "category.manage": "manage equipment categories",
     "telemetry.view": "view readings",
     "gateway.view": "view gateways",
     "gateway.manage": "register or change gateways and channels",
@@ -56,7 +57,8 @@ _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorde
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
     "manager": frozenset(_VIEW | {
-        "asset.create", "asset.update", "asset.tagout", "binding.manage", "alert.acknowledge", "alert.resolve",
+        "asset.create", "asset.update", "asset.tagout", "category.manage", "binding.manage", "alert.acknowledge",
+        "alert.resolve",
         "rule.manage", "user.view", "token.own", "audit.view", "audit.verify", "site.manage", "workorder.request",
         "workorder.create", "workorder.update", "workorder.assign", "workorder.comment",
         "workorder.record", "workorder.close", "workorder.cancel",

@@ -1,5 +1,5 @@
-"""Equipment status in the JSON API under ``/api/v1``: tag-out and its clearing, and the
-status history of an asset.
+"""Equipment status in the JSON API under ``/api/v1``: tag-out and its clearing, the status
+history of an asset, and the managed list of equipment categories.
 
 Routes only translate HTTP to service calls (:mod:`wardlink.hub.services.assets.status`),
 which check permissions and department scope and record the audit trail.
@@ -14,7 +14,7 @@ from flask import Blueprint, g, jsonify, request
 from wardlink.hub.db.models import AssetStatusChange
 from wardlink.hub.db.vocab import EQUIPMENT_STATUSES
 from wardlink.hub.errors import InvalidInput
-from wardlink.hub.services.assets import status
+from wardlink.hub.services.assets import categories, status
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import check_request, obj, operation, ref
 from wardlink.hub.web.api.openapi_schema import DATETIME, INTEGER, STRING, Param, array, enum, nullable
@@ -80,3 +80,65 @@ def status_history(tag: str):
         raise InvalidInput(f"limit: must be a whole number 1..1000, got {raw!r}")
     rows = status.history(db(), tag, actor=g.actor, limit=int(raw))
     return jsonify({"asset": tag, "items": [status_row_json(r) for r in rows]})
+
+
+# ------------------------------------------------------------------ categories
+
+_SCORE = {"type": ["integer", "null"]}
+CATEGORY = obj({"id": INTEGER, "name": STRING, "equipment_function": nullable(INTEGER),
+                "physical_risk": nullable(INTEGER), "maintenance_requirement": nullable(INTEGER),
+                "assets": INTEGER})
+_CATEGORY_BODY = {"name": {"type": "string", "minLength": 1, "maxLength": 100}, "equipment_function": _SCORE,
+                  "physical_risk": _SCORE, "maintenance_requirement": _SCORE}
+
+
+def category_json(category, assets: int) -> dict:
+    """Return a category with its default scores and how many assets it has."""
+    return {**categories.snapshot(category), "assets": assets}
+
+
+def _count(category_id: int) -> int:
+    return next((n for c, n in categories.list_categories(db(), actor=g.actor) if c.id == category_id), 0)
+
+
+@bp.get("/categories")
+@operation(summary="The managed list of equipment categories, with their Fennigkoh-Smith defaults",
+           tag="assets", permissions=("asset.view",), response=obj({"items": array(CATEGORY)}))
+def category_list():
+    """List the categories."""
+    return jsonify({"items": [category_json(c, n) for c, n in categories.list_categories(db(), actor=g.actor)]})
+
+
+@bp.post("/categories")
+@operation(summary="Add a category", tag="assets", permissions=("category.manage",),
+           description="Names are compared without case: one already listed is refused.",
+           body=obj(_CATEGORY_BODY, required=("name",), extra=False), status=201, response=CATEGORY)
+def category_create():
+    """Add a category with its default scores."""
+    category = categories.create_category(db(), _body(), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify(category_json(category, 0)), 201
+
+
+@bp.patch("/categories/<int:category_id>")
+@operation(summary="Rename a category (its assets follow) or change its default scores", tag="assets",
+           permissions=("category.manage",), body=obj(_CATEGORY_BODY, required=(), extra=False),
+           errors=(400, 401, 403, 404), response=CATEGORY)
+def category_update(category_id: int):
+    """Change a category."""
+    category = categories.update_category(db(), category_id, _body(), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify(category_json(category, _count(category.id)))
+
+
+@bp.post("/categories/<int:category_id>/merge")
+@operation(summary="Merge a duplicate category into another", tag="assets", permissions=("category.manage",),
+           description="Its assets move to `into_id` (each audited) and the duplicate is removed.",
+           body=obj({"into_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}, required=("into_id",),
+                    extra=False),
+           errors=(400, 401, 403, 404), response=obj({"category": CATEGORY, "moved": array(STRING)}))
+def category_merge(category_id: int):
+    """Merge one category into another."""
+    target, moved = categories.merge(db(), category_id, _body().get("into_id"), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify({"category": category_json(target, _count(target.id)), "moved": moved})
