@@ -140,7 +140,7 @@ def parse_rule(entry: Mapping[str, Any], index: int | None = None) -> RuleSpec:
         raise RuleDefinitionError(f"{label}.name: must match {NAME_RE.pattern}, got {name!r}")
     where = f"rules[{name}]"
     kind = entry.get("kind")
-    if kind not in EVALUATORS:
+    if not isinstance(kind, str) or kind not in EVALUATORS:
         raise RuleDefinitionError(f"{where}.kind: must be one of {', '.join(sorted(EVALUATORS))}, got {kind!r}")
     cls = EVALUATORS[kind]
     params = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
