@@ -87,6 +87,7 @@ def test_a_manager_creates_changes_disables_and_enables_a_rule_over_the_api_each
     {**FRIDGE, "below": 9.0},
     {**FRIDGE, "name": "bad name!"},
     {**FRIDGE, "kind": "no_such_kind"},
+    {**FRIDGE, "kind": ["threshold"]},
     {**FRIDGE, "severity": "urgent"},
     {**FRIDGE, "match": {"colour": "red"}},
     {**FRIDGE, "escalate": [{"after_s": -5, "notify": ["biomed"]}]},
