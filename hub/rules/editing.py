@@ -346,6 +346,9 @@ def import_rules(session: Session, document: Any, *, actor: Actor | None, clock:
     targets rules notify are not checked here (they live in the hub's rules file).
     """
     require(resolve_actor(actor), "rule.manage")
+    if isinstance(document, Mapping) and "rules" not in document:
+        raise RuleInputError("rules: missing; a rules file lists its rules as [[rules]] tables "
+                             "(importing none would disable every rule of earlier files)")
     if isinstance(document, Mapping) and "notifiers" not in document and isinstance(document.get("rules"), list):
         targets = {t for r in document["rules"] if isinstance(r, Mapping)
                    for t in _targets(r)}

@@ -204,6 +204,8 @@ def test_export_writes_a_rules_file_that_loads_and_import_applies_it_as_one_audi
     api = manager.post("/api/v1/rules/import", json={"rules": [{**FRIDGE, "above": 5.0}]})
     assert api.status_code == 200 and api.json["updated"] == ["fridge-warm"], api.text
     assert manager.get("/api/v1/rules/export").text.count("[[rules]]") == 2
+    empty = manager.post("/api/v1/rules/import", json={})
+    assert empty.status_code == 400 and empty.json["error"]["message"].startswith("rules: missing")
 
 
 def test_a_rule_created_over_the_api_fires_on_the_next_reading_in_every_running_engine(web):
