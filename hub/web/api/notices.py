@@ -11,6 +11,7 @@ from wardlink.hub.db.models.notices import NOTICE_EMAIL_STATES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.notices import mail
+from wardlink.hub.services.validate import boolean
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import Param, array, obj, operation, page_params
 from wardlink.hub.web.api.openapi_schema import BOOLEAN, DATETIME, INTEGER, STRING, nullable
@@ -46,7 +47,8 @@ def notice_json(n) -> dict[str, Any]:
            response=obj({**_PAGE["properties"], "unread": INTEGER}))
 def index():
     """List the caller's notices with the unread count."""
-    unread = request.args.get("unread") in ("1", "true")
+    raw = request.args.get("unread")
+    unread = False if raw in (None, "") else boolean("unread", raw)
     page = notices.list_notices(db(), actor=g.actor, unread=unread, **paging())
     return jsonify({**page_json(page, notice_json), "unread": notices.unread_count(db(), actor=g.actor)})
 
