@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.audit import verify_chain
-from wardlink.hub.db.models import Alert, Asset, PmOccurrence, WorkOrder
+from wardlink.hub.db.models import Alert, Asset, Notice, PmOccurrence, User, WorkOrder
 from wardlink.hub.db.models.rules import AssetMeter
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.db.types import utc_now
@@ -272,6 +272,11 @@ def test_an_overdue_service_makes_the_asset_overdue_and_is_escalated_once(pm_db)
         alert = s.scalars(select(Alert).where(Alert.rule == "pm_overdue")).one()
         assert (alert.severity, alert.asset.tag, alert.state) == ("critical", "VENT-0001", "open")
         assert "was due 2026-01-15" in alert.detail
+        # The managers are told once each (a notice; the second run above told nobody again).
+        managers = set(s.scalars(select(User.id).where(User.role == "manager", User.is_active.is_(True))))
+        told = list(s.scalars(select(Notice).where(Notice.event == "pm_overdue")))
+        assert managers and managers <= {n.user_id for n in told} and len(told) == len({n.user_id for n in told})
+        assert all(n.subject.startswith("Planned maintenance overdue: VENT-0001") for n in told)
         assert verify_chain(s) is None
 
 
