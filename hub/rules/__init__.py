@@ -7,6 +7,9 @@ run-hour meters and notifications out.
 - :class:`RulesEngine` (:mod:`wardlink.hub.rules.engine`): loads rules, persists state, applies actions.
 - :mod:`wardlink.hub.rules.lifecycle`: shelving, escalation and reconciliation of alerts changed by people.
 - :mod:`wardlink.hub.rules.meters`: accumulated run-hours per asset, for meter-based maintenance.
+- :mod:`wardlink.hub.rules.editing`: rules changed by people (UI, API): validated like the file, audited.
+- :mod:`wardlink.hub.rules.generation`: the counter every change bumps, so every engine reloads at once.
+- :mod:`wardlink.hub.rules.preview`: how often a rule would have fired over stored readings.
 
 The rules engine's tables are models of the relational store (:mod:`wardlink.hub.db.models.rules`).
 Names are imported on first use, so importing one submodule loads nothing else.
