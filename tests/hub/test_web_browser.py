@@ -34,8 +34,8 @@ def test_live_readings_refresh_in_a_real_browser_and_turn_stale(tmp_path, clock,
             assert browser.js(f"{cell}.querySelector('[data-field=value]').textContent") == "4.1"
 
             clock.advance(2)  # a new reading has a new timestamp; the store keeps one value per instant
-            write(5.37)
-            wait_for(lambda: browser.js(f"{cell}.querySelector('[data-field=value]').textContent") == "5.37",
+            write(5.37)  # a temperature is shown to 0.1 °C
+            wait_for(lambda: browser.js(f"{cell}.querySelector('[data-field=value]').textContent") == "5.4",
                      20, "live.js to show the new reading", interval=0.05)
             badge = f"{cell}.querySelector('[data-field=state]')"
             assert browser.js(f"{badge}.textContent") == "Live"
