@@ -217,3 +217,15 @@ def test_a_large_export_runs_as_a_job_and_reports_progress(web):
     _, (header, *body) = _sheet(download.data)
     assert len(body) == 450 and {r[header.index("title")] for r in body} == {f"Bulk {n}" for n in range(450)}
     assert _exports(web)[-1]["rows"] == 450
+
+
+def test_a_filter_with_a_control_character_still_exports_a_workbook(web):
+    """A control character no workbook can hold (here in the entity filter, which goes into the
+    file's notes) becomes U+FFFD instead of failing the export."""
+    response = web.app.test_client().get("/api/v1/audit/export?format=xlsx&entity=work%01order",
+                                          headers=_token(web, "manager"))
+    assert response.status_code == 200, response.text
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    cells = [c for row in sheet.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert "work\ufffdorder" in cells
+    assert not any("\x01" in c for c in cells)

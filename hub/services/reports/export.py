@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -65,12 +66,18 @@ CONTENT_TYPES = {
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: Control characters a spreadsheet cell cannot hold (XML 1.0 forbids them in a workbook).
+UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def safe_cell(value: Any) -> Any:
     """Return ``value`` as a spreadsheet shows it as text: a string a spreadsheet would run as
-    a formula gets a leading apostrophe; everything else is returned unchanged."""
-    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
-        return "'" + value
-    return value
+    a formula gets a leading apostrophe, and control characters no workbook can hold become
+    U+FFFD (a filter typed with one still exports); everything else is returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = UNWRITABLE.sub("\ufffd", value)
+    return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
 
