@@ -30,6 +30,7 @@ from wardlink.hub.db.engine import session_scope
 from wardlink.hub.db.models.rules import NotificationOutbox
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.notify.errors import DeliveryRejected
+from wardlink.hub.notify.passes import PassThread
 from wardlink.hub.services.alerts.notifications import Notification
 from wardlink.clock import Clock, SystemClock
 from wardlink.retry import Backoff
@@ -64,9 +65,7 @@ class Dispatcher:
         self.lease_s = lease_s
         self.batch = batch
         self.counters: Counter[str] = Counter()  # "<target>.sent", "<target>.retried", "<target>.failed"
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._passes = PassThread("notify-dispatcher", self.run_pending, log)
         self._run_lock = threading.Lock()
 
     # ------------------------------------------------------------------ routing
@@ -178,35 +177,16 @@ class Dispatcher:
 
     def kick(self) -> None:
         """Wake the background thread (after the engine queued notifications)."""
-        self._wake.set()
+        self._passes.kick()
 
     def start(self, poll_s: float = 5.0) -> Dispatcher:
         """Deliver in a background thread, every ``poll_s`` seconds or when kicked."""
-        if self._thread is not None:
-            return self
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.run_pending()
-                except Exception:
-                    log.exception("notification dispatcher pass failed")
-                self._wake.wait(poll_s)
-                self._wake.clear()
-
-        self._thread = threading.Thread(target=loop, name="notify-dispatcher", daemon=True)
-        self._thread.start()
+        self._passes.start(poll_s)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the background thread; idempotent."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stop.set()
-        self._wake.set()
-        thread.join(timeout)
+        self._passes.stop(timeout)
 
     def close(self) -> None:
         """Stop and close every notifier; idempotent."""

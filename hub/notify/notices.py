@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from wardlink.hub.db.engine import session_scope
 from wardlink.hub.notify.errors import DeliveryRejected
+from wardlink.hub.notify.passes import PassThread
 from wardlink.hub.notify.smtp import EmailNotifier
 from wardlink.hub.services.notices import mail
 from wardlink.clock import Clock, SystemClock
@@ -57,9 +58,7 @@ class NoticeMailer:
         self.lease_s = lease_s
         self.batch = batch
         self.counters: Counter[str] = Counter()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._passes = PassThread("notice-mailer", self.run_pending, log)
         self._lock = threading.Lock()
 
     def message(self, row: mail.Claimed) -> EmailMessage:
@@ -119,32 +118,13 @@ class NoticeMailer:
 
     def kick(self) -> None:
         """Deliver soon (new rows were committed)."""
-        self._wake.set()
+        self._passes.kick()
 
     def start(self, poll_s: float = 15.0) -> NoticeMailer:
         """Deliver in a background thread, every ``poll_s`` seconds or when kicked."""
-        if self._thread is not None:
-            return self
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.run_pending()
-                except Exception:
-                    log.exception("notice mailer pass failed")
-                self._wake.wait(poll_s)
-                self._wake.clear()
-
-        self._thread = threading.Thread(target=loop, name="notice-mailer", daemon=True)
-        self._thread.start()
+        self._passes.start(poll_s)
         return self
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the background thread; idempotent."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stop.set()
-        self._wake.set()
-        thread.join(timeout)
+        self._passes.stop(timeout)
