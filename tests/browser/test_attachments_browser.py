@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 
 from test_attachments_ui import png, stored_paths
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Hub, Session, _require_tools
+from test_ui_browser import DESKTOP, PHONE, Session
 
 from sqlalchemy import select
 
@@ -24,24 +24,6 @@ from wardlink.hub.services.maintenance import workorders
 
 pytestmark = pytest.mark.timeout(180)
 DEVICES = {"desktop": DESKTOP, "phone": PHONE}
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    _require_tools()
-    server = Hub(tmp_path_factory.mktemp("attachments-browser"))
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 
 from test_attachments_ui import png
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Hub, Session, _require_tools
+from test_ui_browser import DESKTOP, PHONE, Hub, Session
 
 from sqlalchemy import select
 
@@ -33,24 +33,6 @@ from wardlink.hub.services.people import users
 pytestmark = pytest.mark.timeout(180)
 SYSTEM = Actor.system("checklist-browser")
 _serial = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    _require_tools()
-    server = Hub(tmp_path_factory.mktemp("checklist-browser"))
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _pm_order(hub: Hub) -> int:

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Hub, Session, _require_tools
+from test_ui_browser import DESKTOP, PHONE, Session
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope
@@ -34,24 +34,6 @@ ITEMS = (("Shock delivered within 10 % of the set energy", "pass_fail", "", "", 
          ("Remarks", "text", "", "", ""))
 #: The hub's clock starts on 1 January 2026; plans are counted from 15 January.
 DUES = (date(2026, 4, 15), date(2026, 7, 15), date(2026, 10, 15), date(2027, 1, 15))
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    _require_tools()
-    server = Hub(tmp_path_factory.mktemp("pm-browser"))
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Hub, Session, _require_tools
+from test_ui_browser import DESKTOP, PHONE, Hub, Session, _require_tools
 
 from relational_support import GATEWAY
 from sqlalchemy import select
@@ -41,16 +41,6 @@ def served(tmp_path_factory):
                         for ts in range(now - 3 * DAY_MS, now, 5 * MINUTE_MS)])
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])

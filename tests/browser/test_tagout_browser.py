@@ -30,7 +30,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, Hub, Session, _require_tools
+from test_ui_browser import DESKTOP, PHONE, Hub, Session
 
 from sqlalchemy import select
 
@@ -47,24 +47,6 @@ ITEMS = [{"key": "leak", "label": "Earth leakage current", "kind": "value", "uni
           "safety": True},
          {"key": "alarm", "label": "Disconnect alarm sounds", "kind": "pass_fail"}]
 DAY_ONE = {"desktop": datetime(2026, 1, 2, tzinfo=UTC), "phone": datetime(2026, 1, 12, tzinfo=UTC)}
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    _require_tools()
-    server = Hub(tmp_path_factory.mktemp("tagout-browser"))
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _at(hub: Hub, moment: datetime) -> None:
