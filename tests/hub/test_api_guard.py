@@ -15,7 +15,12 @@ from wardlink.hub.services.actor import Actor
 
 ROOT = Path(__file__).resolve().parents[2]
 #: One listing route of each API module, and the blueprint serving it.
-LISTINGS = {"api": "/api/v1/alerts", "api_workorders": "/api/v1/work-orders", "api_pm": "/api/v1/pm-plans"}
+#: One paged listing of each API module that has one.
+LISTINGS = {"api": "/api/v1/alerts", "api_workorders": "/api/v1/work-orders", "api_pm": "/api/v1/pm-plans",
+            "api_notices": "/api/v1/notices"}
+#: A GET route of every API module: the guard answers an unknown caller on each alike.
+GUARDED = {**LISTINGS, "api_equipment": "/api/v1/categories", "api_exports": "/api/v1/assets/export",
+           "api_rules": "/api/v1/rules", "api_asset_files": "/api/v1/assets/VF-0001/attachments"}
 
 
 def _token(web, username: str) -> dict:
@@ -28,7 +33,7 @@ def _token(web, username: str) -> dict:
 def test_every_api_blueprint_runs_the_one_guard_and_no_other(web):
     api_blueprints = {rule.endpoint.split(".")[0] for rule in web.app.url_map.iter_rules()
                       if rule.rule.startswith("/api/v1/")} - {"openapi"}  # the document itself is public
-    assert api_blueprints == set(LISTINGS)
+    assert api_blueprints == set(GUARDED)
     for name in api_blueprints:
         guards = web.app.before_request_funcs.get(name, [])
         assert [f.__module__ for f in guards] == ["wardlink.hub.web.api.guard"], name
@@ -38,7 +43,7 @@ def test_every_api_blueprint_runs_the_one_guard_and_no_other(web):
                                      {"Authorization": "Bearer wlt_not-a-real-token"}])
 def test_every_api_module_refuses_an_unknown_caller_alike(web, headers):
     client = web.app.test_client()
-    answers = {name: client.get(path, headers=headers) for name, path in LISTINGS.items()}
+    answers = {name: client.get(path, headers=headers) for name, path in GUARDED.items()}
     bodies = {name: (r.status_code, r.json, r.headers.get("WWW-Authenticate")) for name, r in answers.items()}
     assert len(set(map(repr, bodies.values()))) == 1, bodies
     status, body, challenge = bodies["api"]
