@@ -259,7 +259,7 @@ def build_database(url: str, gateway_ids: list[str], channels: int, fridges: int
         for g, gateway_id in enumerate(gateway_ids):
             ward = wards[g % len(wards)]
             gateway = Gateway(gateway_id=gateway_id, name=f"Soak gateway {g}", department_id=ward.id,
-                              status="unknown", enabled=True, created_at=now, updated_at=now)
+                              enabled=True, created_at=now, updated_at=now)
             session.add(gateway)
             session.flush()
             for c in range(channels):

@@ -3,14 +3,14 @@ and one asset channel's readings.
 
 Each takes the same filters as its list (the same names as the list route), ``format=csv``
 (the default) or ``xlsx``, checks permissions, department scope and filters before anything is
-sent, records the export in the audit trail, then streams the file: CSV row batch by row batch,
-Excel written through a temporary file. The services build the tables
+sent, records the export in the audit trail, then sends the file, written within the request
+through a temporary file. The services build the tables
 (:mod:`wardlink.hub.services.reports.exports`).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, request, stream_with_context
+from flask import Blueprint, Response, g, request
 
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.reports import exports, tables
@@ -36,10 +36,10 @@ def _send(table: tables.Table, kind: str, filters: dict) -> Response:
                    clock=state().clock)
     commit()
     headers = {"Content-Disposition": f'attachment; filename="{table.filename}.{fmt}"'}
-    if fmt == "xlsx":
-        return Response(tables.write_xlsx(table), mimetype=tables.content_type(fmt), headers=headers)
-    return Response(stream_with_context(tables.csv_chunks(table)), mimetype=tables.content_type(fmt),
-                    headers=headers)
+    # The file is written within the request, through a temporary file: a streamed body would
+    # hold the request's database session until the client read it all, and a client that
+    # never does would keep that connection from the pool.
+    return Response(tables.write(table, fmt), mimetype=tables.content_type(fmt), headers=headers)
 
 
 @bp.get("/work-orders/export")
