@@ -8,6 +8,7 @@ a few tens of milliseconds), so each test still starts from a fresh store.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,14 +60,22 @@ def _seed_postgres(server) -> PgTemplate:
     return template
 
 
+#: PostgreSQL server -> its seeded template: one per test process, however many test modules
+#: import the fixture (each import makes a session fixture of its own).
+_pg_templates: dict[int, PgTemplate] = {}
+_pg_templates_lock = threading.Lock()
+
+
 @pytest.fixture(scope="session")
 def pg_workorder_template(postgres_server):
-    """A migrated, seeded PostgreSQL database to copy for each test."""
+    """A migrated, seeded PostgreSQL database to copy for each test (seeded once per run; the
+    server is discarded with the run, and the template with it)."""
     postgres_server.start()
-    template = _seed_postgres(postgres_server)
-    yield template
-    postgres_server.start()
-    postgres_server.drop_database(template.name)
+    with _pg_templates_lock:
+        template = _pg_templates.get(id(postgres_server))
+        if template is None:
+            template = _pg_templates[id(postgres_server)] = _seed_postgres(postgres_server)
+    return template
 
 
 @dataclass
