@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import paho.mqtt.client as mqtt
+from waiting import wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from wardlink import protocol
@@ -99,11 +100,7 @@ def journal(data_dir: Path) -> set[tuple[str, int]]:
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.02) -> None:
     """Poll ``predicate`` until true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    wait_for(predicate, timeout, what, interval)
 
 
 class Sink:

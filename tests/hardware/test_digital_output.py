@@ -1,8 +1,8 @@
 """Digital outputs: steady and patterned switching seen on the mock pin."""
 
-import time
 
 import pytest
+from waiting import wait_for
 
 from wardlink.hardware import registry
 from wardlink.hardware.errors import ConfigError, DeviceClosedError
@@ -35,10 +35,7 @@ def test_beep_pattern_toggles_the_line_until_stopped(backend):
     with registry.open_device("digital_output", {"pin": 25}, backend) as buzzer:
         load = backend.emulator(buzzer)
         buzzer.pattern("fast", repeats=2)
-        deadline = time.monotonic() + 5
-        while load.changes < 4 and time.monotonic() < deadline:
-            time.sleep(0.01)  # waiting for gpiozero's pattern thread, not for a duration
-        assert load.changes >= 4
+        wait_for(lambda: load.changes >= 4, 5, "gpiozero's pattern thread to toggle the line", interval=0.01)
         assert buzzer.current_pattern == "fast"
 
 

@@ -1,8 +1,8 @@
 """Steriliser printer port on a real pty: the emulator prints, the line device reads."""
 
-import time
 
 import pytest
+import waiting
 import serial
 
 from wardlink.hardware import registry
@@ -18,13 +18,7 @@ pytestmark = pytest.mark.timeout(60)
 
 def wait_for(condition, timeout=5.0):
     """Poll ``condition`` until it is true; the emulator thread and the tty need a moment."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.01)
-    raise AssertionError("condition not met before the deadline")
+    return waiting.wait_for(condition, timeout, "the condition", interval=0.01)
 
 
 @pytest.fixture

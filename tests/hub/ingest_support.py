@@ -6,11 +6,11 @@ import atexit
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Iterable
 
 import paho.mqtt.client as mqtt
+from waiting import wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sqlalchemy import Engine
@@ -25,16 +25,7 @@ T0 = 1_767_225_600_000  # the ManualClock's default start, 2026-01-01T00:00:00Z
 
 def wait_until(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    pause = 0.005
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
+    return wait_for(predicate, timeout, what, interval=0.01)
 
 
 _template: Path | None = None
