@@ -3,7 +3,7 @@
 One measured value is out of its limit: the page says so while it is typed (with the unit),
 the server judges it failed when the checklist is saved, opens the corrective work order and
 the item links to it. A photo is attached to the item through the file input (on a phone it
-opens the camera), shown as a thumbnail and opened in the viewer. No script or policy error
+opens the camera), previewed before it is sent, shown as a thumbnail and opened in the viewer. No script or policy error
 may occur (Session.close checks the console).
 """
 
@@ -74,6 +74,9 @@ def test_a_technician_fills_a_checklist_with_an_out_of_limit_value_and_a_photo(s
     page.set_input_files("#photo-leakage", files=[{"name": "leakage-meter.png", "mimeType": "image/png",
                                                     "buffer": photo}])
     assert page.locator("#photo-leakage").get_attribute("capture") == "environment"
+    # The chosen photo is previewed beside its input before anything is sent.
+    page.wait_for_function("img => !img.hidden && img.complete && img.naturalWidth === 64",
+                           arg=page.locator("#preview-leakage").element_handle())
     if device == "phone":
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     page.screenshot(path=shots / f"checklist-{device}-filled.png", full_page=True)
@@ -82,7 +85,7 @@ def test_a_technician_fills_a_checklist_with_an_out_of_limit_value_and_a_photo(s
     assert "Corrective work opened" in page.locator(".flash").inner_text()
     assert "Recorded:" in item.inner_text() and "640 µA" in item.inner_text()
     link = item.get_by_role("link", name="Open the corrective work order for this item")
-    thumb = item.locator("img")
+    thumb = item.locator("a.thumb img")
     thumb.wait_for()
     page.wait_for_function("img => img.complete && img.naturalWidth === 64", arg=thumb.element_handle())
     thumb.click()
@@ -109,8 +112,8 @@ def test_a_technician_fills_a_checklist_with_an_out_of_limit_value_and_a_photo(s
         audit = s.scalars(select(AuditLog).where(AuditLog.entity_id == str(order_id),
                                                  AuditLog.action.in_(("checklist.record", "workorder.attach")))
                           .order_by(AuditLog.seq)).all()
-        assert [a.action for a in audit] == ["checklist.record", "workorder.attach"]
-        assert json.loads(audit[0].after_json)["correctives"] == [corrective_id]
+        assert [a.action for a in audit] == ["workorder.attach", "checklist.record"]  # photos are stored first
+        assert json.loads(audit[1].after_json)["correctives"] == [corrective_id]
     link.click()
     page.wait_for_url(re.compile(rf".*/work-orders/{corrective_id}$"))
     assert "Failed check: Earth leakage current" in page.get_by_role("heading", level=1).inner_text()

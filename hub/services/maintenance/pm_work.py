@@ -6,6 +6,9 @@ item that fails and is marked ``corrective`` (the default for pass/fail and valu
 or whose answer asks for it with ``open_corrective``, opens one corrective work order,
 linked to the PM order as its parent; recording again never opens a second one for the
 same item.
+
+A ``photo`` item is answered with the ``attachment_id`` of a photo attached to the same work
+order, either for that item or for none in particular; any other file is refused.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import ChecklistResult, ChecklistVersion, PmOccurrence, WorkOrder
+from wardlink.hub.db.models import ChecklistResult, ChecklistVersion, PmOccurrence, WorkOrder, WorkOrderAttachment
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import NotFound, PermissionDenied
+from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
-from wardlink.hub.services.maintenance.checklists import evaluate
+from wardlink.hub.services.maintenance.attachments import IMAGE_CONTENT_TYPES
+from wardlink.hub.services.maintenance.checklists import Evaluation, evaluate
 from wardlink.hub.services.people.permissions import ACTION_TEXT, can
 from wardlink.hub.services.maintenance.pm_meters import meter_value, store_reading
 from wardlink.hub.services.maintenance.workorder_common import WorkOrderConflict, code_of, load
@@ -71,13 +75,38 @@ def _open_corrective(session: Session, order: WorkOrder, item: dict, result: dic
                                             safety=bool(item.get("safety")))
 
 
+def _check_photos(session: Session, order: WorkOrder, items: dict[str, dict], evaluation: Evaluation) -> None:
+    """Refuse a photo answer that is not a photo of ``order`` taken for that item (or for none)."""
+    for res in evaluation.results:
+        photo_id = res.get("attachment_id")
+        if items[res["key"]]["kind"] != "photo" or photo_id is None:
+            continue
+        where = f"answers.{res['key']}.attachment_id"
+        row = session.get(WorkOrderAttachment, photo_id)
+        if row is None or row.work_order_id != order.id:
+            raise InvalidInput(f"{where}: work order {code_of(order)} has no attachment {photo_id}")
+        if row.content_type not in IMAGE_CONTENT_TYPES:
+            raise InvalidInput(f"{where}: attachment {photo_id} ({row.filename}) is not a photo")
+        if row.checklist_item not in (None, res["key"]):
+            raise InvalidInput(f"{where}: attachment {photo_id} is the photo of item '{row.checklist_item}'")
+
+
+def item_photos(session: Session, work_order_id: int) -> dict[str, int]:
+    """Return, per checklist item key, the newest photo attached to the order for that item."""
+    rows = session.execute(select(WorkOrderAttachment.checklist_item, WorkOrderAttachment.id).where(
+        WorkOrderAttachment.work_order_id == work_order_id, WorkOrderAttachment.checklist_item.is_not(None),
+        WorkOrderAttachment.content_type.in_(sorted(IMAGE_CONTENT_TYPES))).order_by(WorkOrderAttachment.id))
+    return {key: photo_id for key, photo_id in rows}
+
+
 def record_results(session: Session, work_order_id: int, answers: Any, *, meter: Any = None,
                    actor: Actor | None, clock: Clock | None = None) -> tuple[ChecklistResult, list[WorkOrder]]:
     """Record checklist answers on a work order; return the result and any corrective orders opened.
 
-    ``answers`` maps item keys to ``{"result": "pass"|"fail"|"na"}``, ``{"value": 12.5}`` or
-    ``{"text": "..."}``, each optionally with ``comment`` and ``open_corrective``. ``meter``
-    is the plan's meter as read off the device at the service, kept with the results.
+    ``answers`` maps item keys to ``{"result": "pass"|"fail"|"na"}``, ``{"value": 12.5}``,
+    ``{"text": "..."}`` or ``{"attachment_id": 7}`` (a photo of the order), each optionally
+    with ``comment`` and ``open_corrective``. ``meter`` is the plan's meter as read off the
+    device at the service, kept with the results.
     """
     who, clock = resolve_actor(actor), resolve_clock(clock)
     sheet = checklist_for(session, work_order_id, actor=who)
@@ -87,10 +116,11 @@ def record_results(session: Session, work_order_id: int, answers: Any, *, meter:
         raise WorkOrderConflict(f"work order {code_of(order)} is {order.state}; checklist results "
                                 "can only be recorded before it is completed")
     evaluation = evaluate(sheet.version.items, answers)
+    items = {item["key"]: item for item in sheet.version.items}
+    _check_photos(session, order, items, evaluation)
     reading = None if meter is None or meter == "" else meter_value("meter", meter)
     previous = {r["key"]: r for r in (sheet.result.results if sheet.result else [])}
     opened: list[WorkOrder] = []
-    items = {item["key"]: item for item in sheet.version.items}
     results = []
     for res in evaluation.results:
         res = dict(res)

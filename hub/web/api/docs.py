@@ -282,16 +282,18 @@ DECLARED: Mapping[str, Operation] = {
 
 _ANY = {"type": "object"}
 _NUMBER_OR_TEXT = {"type": ["number", "string"]}
-#: One answer of a checklist: pass/fail/n/a, a measured value or a remark, by the item's kind.
+#: One answer of a checklist: pass/fail/n/a, a measured value, a remark or a photo (an attachment
+#: of the order), by the item's kind.
 _ANSWER = obj({"result": enum(("pass", "fail", "na")), "value": nullable(_NUMBER_OR_TEXT),
-               "text": nullable({"type": "string", "maxLength": 5000}),
+               "text": nullable({"type": "string", "maxLength": 5000}), "attachment_id": nullable(INTEGER),
                "comment": nullable({"type": "string", "maxLength": 2000}), "open_corrective": BOOLEAN},
               required=(), extra=False)
 _CHECKLIST_ANSWERS = obj({"answers": {"type": "object", "additionalProperties": _ANSWER},
                           "meter": nullable(_NUMBER_OR_TEXT)}, required=(), extra=False)
 _CHECKLIST_RESULT = obj({
     "results": array(obj({"key": STRING, "outcome": enum(("pass", "fail", "na", "missing")), "comment": STRING,
-                          "value": NUMBER, "text": STRING, "corrective_work_order_id": INTEGER},
+                          "value": NUMBER, "text": STRING, "attachment_id": _N_INT,
+                          "corrective_work_order_id": INTEGER},
                          required=("key", "outcome"))),
     "passed": BOOLEAN, "complete": BOOLEAN, "meter": _N_NUM, "recorded_by": STRING, "recorded_at": DATETIME,
 })

@@ -15,6 +15,7 @@ from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.people import org
 from wardlink.hub.services.maintenance import pm_work, workorders
+from wardlink.hub.services.maintenance.checklists import evaluate
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.maintenance.sla import sla_status
 from wardlink.hub.services.maintenance.workorder_common import SignatureRefused, code_of
@@ -250,8 +251,12 @@ def record(wo_id: int, kind: str):
 # ------------------------------------------------------------------ checklist and files
 
 
-def _answers(items: list[dict], form) -> dict:
-    """Turn the checklist form's fields into the answers the service judges."""
+def _answers(items: list[dict], form, photos: dict[str, int]) -> dict:
+    """Turn the checklist form's fields into the answers the service judges.
+
+    A photo item is answered with ``photos[key]``: the photo just sent for it, else the one it
+    already has.
+    """
     answers = {}
     for item in items:
         key = item["key"]
@@ -262,6 +267,9 @@ def _answers(items: list[dict], form) -> dict:
         elif item["kind"] == "value":
             if form.get(f"value-{key}", "").strip():
                 answer["value"] = form[f"value-{key}"].strip().replace(",", ".")
+        elif item["kind"] == "photo":
+            if photos.get(key) is not None:
+                answer["attachment_id"] = photos[key]
         elif form.get(f"text-{key}", "").strip():
             answer["text"] = form[f"text-{key}"]
         if answer and form.get(f"comment-{key}", "").strip():
@@ -273,24 +281,41 @@ def _answers(items: list[dict], form) -> dict:
     return answers
 
 
+def _photos_of(sheet: pm_work.OrderChecklist) -> dict[str, int]:
+    """Return the photo each photo item has now: the one recorded as its answer, else the newest taken for it."""
+    recorded = {r["key"]: r.get("attachment_id") for r in (sheet.result.results if sheet.result else [])}
+    newest = pm_work.item_photos(db(), sheet.order.id)
+    return {item["key"]: recorded.get(item["key"]) or newest.get(item["key"])
+            for item in sheet.version.items if item["kind"] == "photo"}
+
+
 @bp.post("/<int:wo_id>/checklist")
 @login_required
 def checklist(wo_id: int):
-    """Record the checklist (answers, the meter, a photo per item) of a PM work order."""
+    """Record the checklist (answers, the meter, a photo per item) of a PM work order.
+
+    The answers are checked before any photo is stored; the photos are stored before the
+    answers are recorded, so a photo item's answer can name the photo just sent.
+    """
     typed = {k: v for k, v in request.form.items() if k != CSRF_FIELD}
     try:
         sheet = pm_work.checklist_for(db(), wo_id, actor=g.actor)
-        photos = [(name[len("photo-"):], upload) for name, upload in request.files.items(multi=True)
-                  if name.startswith("photo-") and upload.filename]
-        if len(photos) > CHECKLIST_PHOTOS:
-            raise InvalidInput(f"photos: at most {CHECKLIST_PHOTOS} photos per save, got {len(photos)}; "
+        uploads = [(name[len("photo-"):], upload) for name, upload in request.files.items(multi=True)
+                   if name.startswith("photo-") and upload.filename]
+        if len(uploads) > CHECKLIST_PHOTOS:
+            raise InvalidInput(f"photos: at most {CHECKLIST_PHOTOS} photos per save, got {len(uploads)}; "
                                "save, then add the rest")
-        _result, opened = pm_work.record_results(db(), wo_id, _answers(sheet.version.items, request.form),
+        items = sheet.version.items
+        evaluate(items, _answers(items, request.form, {}))  # refuse bad answers before storing any photo
+        photos = _photos_of(sheet)
+        for key, upload in uploads:
+            row = add_attachment(db(), wo_id, filename=upload.filename, data=files.read_limited(upload.stream),
+                                 checklist_item=key, store=files.store(), actor=g.actor, clock=state().clock)
+            if key in photos:
+                photos[key] = row.id
+        _result, opened = pm_work.record_results(db(), wo_id, _answers(items, request.form, photos),
                                                  meter=request.form.get("meter", "").strip() or None,
                                                  actor=g.actor, clock=state().clock)
-        for key, upload in photos:
-            add_attachment(db(), wo_id, filename=upload.filename, data=files.read_limited(upload.stream),
-                           checklist_item=key, store=files.store(), actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied, NotFound) as exc:
         db().rollback()
         code = 403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else 400

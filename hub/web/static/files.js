@@ -1,7 +1,8 @@
 /* Attached files and checklists (loaded as a file: the CSP allows no inline script).
  * - the photo viewer: a thumbnail opens the photo large in a dialog, with its download link;
  * - file inputs with data-max-bytes refuse a file over the limit before it is sent, so a
- *   form's other fields are never lost to a refused upload;
+ *   form's other fields are never lost to a refused upload; one with data-preview shows the
+ *   chosen photo in the image it names;
  * - measured checklist values are compared with the item's limits as they are typed. The
  *   hint is only a hint: the server judges pass or fail when the checklist is saved. */
 (function () {
@@ -39,7 +40,19 @@
     input.setCustomValidity(big.length ? big[0].name + " is " + mib(big[0].size) +
                             "; files may be at most " + mib(max) + "." : "");
     if (big.length) { input.reportValidity(); }
+    showPreview(input, big.length ? null : (input.files || [])[0]);
   });
+
+  // A chosen photo is shown small beside its input before the form is sent (as a data: URL,
+  // which the page's CSP allows for images).
+  function showPreview(input, file) {
+    var img = document.getElementById(input.getAttribute("data-preview") || "");
+    if (!img) { return; }
+    if (!file || !/^image\//.test(file.type)) { img.hidden = true; img.removeAttribute("src"); return; }
+    var reader = new FileReader();
+    reader.onload = function () { img.src = reader.result; img.hidden = false; };
+    reader.readAsDataURL(file);
+  }
 
   // ------------------------------------------------------------------ checklist limits
 
