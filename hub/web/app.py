@@ -113,8 +113,9 @@ def _register_blueprints(app: Flask) -> None:
     from wardlink.hub.web.api import exports as api_exports
     from wardlink.hub.web.api import openapi
     from wardlink.hub.web.api import rules as api_rules
+    from wardlink.hub.web.api import trends as api_trends
 
-    for module in (api_workorders, api_equipment, api_exports, api_rules, openapi):
+    for module in (api_workorders, api_equipment, api_exports, api_rules, api_trends, openapi):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     from wardlink.hub.web.api import pm as api_pm
 

@@ -67,7 +67,8 @@ def raise_alert(session: Session, *, rule: str, severity: str, title: str, detai
     return alert
 
 
-def _scoped(stmt, who: Actor):
+def scoped(stmt, who: Actor):
+    """Limit an alert query to the alerts ``who`` may see (those of their department's assets)."""
     scope = department_scope(who)
     if scope is not None:
         stmt = stmt.join(Asset, Alert.asset_id == Asset.id).where(Asset.department_id == scope)
@@ -81,7 +82,7 @@ def list_alerts(session: Session, *, actor: Actor | None, state: str | None = No
     who = resolve_actor(actor)
     require(who, "alert.view")
     stmt = select(Alert).options(selectinload(Alert.asset), selectinload(Alert.gateway))
-    stmt = _scoped(stmt, who)
+    stmt = scoped(stmt, who)
     if state == "active":
         stmt = stmt.where(Alert.state != "resolved")
     elif state:
@@ -148,7 +149,7 @@ def open_counts(session: Session, *, actor: Actor | None) -> dict[str, int]:
     """Return how many unresolved alerts there are per severity."""
     who = resolve_actor(actor)
     require(who, "alert.view")
-    stmt = _scoped(select(Alert.severity, func.count()).where(Alert.state != "resolved"), who)
+    stmt = scoped(select(Alert.severity, func.count()).where(Alert.state != "resolved"), who)
     counts = {key: n for key, n in session.execute(stmt.group_by(Alert.severity))}
     return {severity: counts.get(severity, 0) for severity in ALERT_SEVERITIES}
 

@@ -349,7 +349,7 @@
     window.addEventListener("resize", function () {
       window.clearTimeout(resizeTimer);
       resizeTimer = window.setTimeout(function () {
-        document.querySelectorAll("[data-chart-url]").forEach(function (el) {
+        document.querySelectorAll("[data-chart-url], figure[data-drawn]").forEach(function (el) {
           if (el._plot) {
             el._plot.setSize({ width: chartWidth(el.querySelector("[data-chart-plot]")), height: el._plot.height });
           }
@@ -358,11 +358,172 @@
     });
   }
 
+
+  // ------------------------------------------------------------------ trend charts
+
+  // Charts of figures the hub has counted (dashboard trends, report figures by department),
+  // drawn with the same uPlot set-up as the telemetry charts: the site's zone on time axes
+  // (tzDate, timeTicks), the unit on the y axis, the width of the host. A spec is
+  // { x: "time" | "category", xs: [...], labels: [...], unit: "...", series: [{label, values,
+  // bars}], percent: bool }; "time" xs are epoch seconds of each period's start.
+  var TREND_COLOURS = ["#0b5cad", "#bc4c00", "#1a7f37", "#8250df"];
+
+  function trendOptions(spec, width) {
+    var category = spec.x === "category";
+    var labelOf = function (u, x) {
+      var i = spec.xs.indexOf(x);
+      return i < 0 ? "" : spec.labels[i];
+    };
+    var opts = {
+      width: width,
+      height: 220,
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: !category, range: function () {
+        var lo = spec.xs[0], hi = spec.xs[spec.xs.length - 1];
+        var pad = spec.xs.length > 1 ? (hi - lo) / (spec.xs.length - 1) / 2 : (category ? 0.5 : 43200);
+        return [lo - pad, hi + pad];
+      } } },
+      series: [{ label: spec.xLabel || (category ? "" : "From (" + zoneName() + ")"),
+        value: function (u, x) { return x === null ? "" : labelOf(u, x); } }]
+    };
+    if (!category) {
+      opts.tzDate = function (ts) { return window.uPlot.tzDate(new Date(ts * 1000), siteZone()); };
+    }
+    // Counts, hours and shares start at zero; a share ends at 100 %.
+    opts.scales.y = { range: spec.percent ? [0, 100] : function (u, min, max) {
+      return [0, max > 0 ? max * 1.1 : 1];
+    } };
+    opts.axes = [
+      category ? { stroke: "#32383f", splits: function () { return spec.xs; },
+        values: function (u, splits) { return splits.map(function (x) { return labelOf(u, x); }); } }
+        : { stroke: "#32383f", values: timeTicks },
+      { stroke: "#32383f", label: spec.unit, size: 60 }];
+    var groups = spec.series.filter(function (s) { return s.bars; }).length;
+    var barIndex = 0;
+    spec.series.forEach(function (s, n) {
+      var colour = TREND_COLOURS[n % TREND_COLOURS.length];
+      var one = { label: s.label, stroke: colour, width: 2,
+        value: function (u, v) { return v === null || v === undefined ? "\u2014" : v + (spec.unit === "%" ? " %" : " " + spec.unit); } };
+      if (s.bars) {
+        one.fill = colour;
+        one.points = { show: false };
+        one.paths = groups > 1 ? groupedBars(0.8 / groups, barIndex++)
+          : window.uPlot.paths.bars({ size: [0.6, 48], gap: 2 });
+      } else {
+        one.points = { show: true, size: 6 };
+        one.spanGaps = false;
+      }
+      opts.series.push(one);
+    });
+    return opts;
+  }
+
+  // Bars side by side for several series on a category axis (e.g. MTTR and MTBF per department).
+  function groupedBars(size, index) {
+    return function (u, seriesIdx, idx0, idx1) {
+      var series = u.series[seriesIdx], xs = u.data[0], ys = u.data[seriesIdx];
+      var path = new Path2D(), step = u.valToPos(1, "x", true) - u.valToPos(0, "x", true);
+      var barWidth = Math.max(2, step * size), zero = u.valToPos(0, "y", true);
+      for (var i = idx0; i <= idx1; i++) {
+        if (ys[i] === null || ys[i] === undefined) { continue; }
+        var left = u.valToPos(xs[i], "x", true) - step * 0.4 + barWidth * index;
+        var top = u.valToPos(ys[i], "y", true);
+        path.rect(left, Math.min(top, zero), barWidth, Math.abs(zero - top));
+      }
+      return { stroke: path, fill: path };
+    };
+  }
+
+  function drawTrend(fig, spec, emptyText) {
+    var plotHost = fig.querySelector("[data-chart-plot]");
+    var note = fig.querySelector("[data-trend-empty]");
+    var empty = !spec.series.some(function (s) {
+      return s.values.some(function (v) { return v !== null && v !== undefined && v !== 0; });
+    });
+    fig.hidden = false;
+    fig.setAttribute("data-series", spec.series.map(function (s) { return s.label; }).join("|"));
+    if (note) {
+      note.hidden = !empty;
+      note.textContent = empty ? emptyText : "";
+    }
+    if (empty) {
+      plotHost.hidden = true;
+      fig.setAttribute("data-drawn", "empty");
+      return;
+    }
+    plotHost.hidden = false;
+    var data = [spec.xs].concat(spec.series.map(function (s) { return s.values; }));
+    if (fig._plot) { fig._plot.destroy(); }
+    if (typeof window.uPlot !== "function") { return; }
+    fig._plot = new window.uPlot(trendOptions(spec, chartWidth(plotHost)), data, plotHost);
+    fig.setAttribute("data-drawn", String(spec.xs.length));
+  }
+
+  function periodSeries(series, label, bars) {
+    return { x: "time", unit: series.unit, percent: series.unit === "%",
+      xs: series.points.map(function (p) { return Date.parse(p.start) / 1000; }),
+      labels: series.points.map(function (p) { return (series.period === "week" ? "week of " : "") + p.label; }),
+      series: [{ label: label, bars: bars, values: series.points.map(function (p) { return p.value; }) }] };
+  }
+
+  var GATEWAY_STATES = ["online", "stalled", "offline", "unknown"];
+
+  // The dashboard's trends: each figure[data-trend] names a series of the JSON it is given.
+  function showTrends(root, body) {
+    var s = body.series || {};
+    var specs = {
+      backlog: s.backlog && periodSeries(s.backlog, "Open at the week's end", true),
+      alerts: s.alerts && periodSeries(s.alerts, "Alerts opened", true),
+      pm_compliance: s.pm_compliance && periodSeries(s.pm_compliance, "PM on time", false),
+      gateways: s.gateways && { x: "category", unit: "gateways", xs: [0, 1, 2, 3],
+        labels: GATEWAY_STATES.map(function (k) { return k.charAt(0).toUpperCase() + k.slice(1); }),
+        series: [{ label: "Gateways now", bars: true,
+          values: GATEWAY_STATES.map(function (k) { return s.gateways.by_state[k]; }) }] }
+    };
+    root.querySelectorAll("figure[data-trend]").forEach(function (fig) {
+      var key = fig.getAttribute("data-trend");
+      if (!specs[key]) { fig.hidden = true; return; }
+      if (key === "gateways") {
+        var total = fig.querySelector("[data-trend-total]");
+        if (total) { total.textContent = s.gateways.online + " of " + s.gateways.total + " online now"; }
+      }
+      drawTrend(fig, specs[key], fig.getAttribute("data-empty-text") || "Nothing to show in this period");
+    });
+  }
+
+  function setupTrends(root) {
+    root.querySelectorAll("[data-trends-url]").forEach(function (box) {
+      var status = box.querySelector("[data-trends-status]");
+      fetch(box.getAttribute("data-trends-url"), { credentials: "same-origin", cache: "no-store",
+        headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (response.status === 401) { document.dispatchEvent(new CustomEvent("wardlink:signed-out")); return null; }
+          if (!response.ok) { throw new Error("HTTP " + response.status); }
+          return response.json();
+        })
+        .then(function (body) {
+          if (!body) { return; }
+          showTrends(box, body);
+          if (status) { status.textContent = "Weeks and months in " + body.zone + ", as of " + formatTime(Date.parse(body.as_of)) + "."; }
+          box.setAttribute("data-loaded", "true");
+        })
+        .catch(function () { if (status) { status.textContent = "Could not load the trends; reload the page to try again."; } });
+    });
+    // Figures whose data the page carries (the reports page's charts by department).
+    root.querySelectorAll("figure[data-trend-data]").forEach(function (fig) {
+      var spec;
+      try { spec = JSON.parse(fig.getAttribute("data-trend-data")); } catch (e) { return; }
+      drawTrend(fig, spec, fig.getAttribute("data-empty-text") || "Nothing to show in this period");
+    });
+  }
+
   function init() {
     setupMenu();
     setupSelectAll(document);
     setupConfirm(document);
     setupCharts(document);
+    setupTrends(document);
   }
 
   window.Wardlink = { loadChart: loadChart, formatTime: formatTime, siteZone: siteZone };
