@@ -29,3 +29,11 @@ def chromium(served):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(artifacts_dir):
+    """The folder the browser tests' screenshots go to (``<artifacts>/screenshots``)."""
+    folder = artifacts_dir / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -53,10 +53,7 @@ def _pm_order(hub: Hub) -> int:
 
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
-def test_a_technician_fills_a_checklist_with_an_out_of_limit_value_and_a_photo(served, chromium, artifacts_dir,
-                                                                               device):
-    shots = artifacts_dir / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+def test_a_technician_fills_a_checklist_with_an_out_of_limit_value_and_a_photo(served, chromium, shots, device):
     order_id = _pm_order(served)
     me = Session(chromium, served, **(PHONE if device == "phone" else DESKTOP)).sign_in("tech")
     page = me.open(f"/work-orders/{order_id}")

@@ -30,6 +30,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 
+from pm_steps import Camera, at, complete_with_safety_check, sign_and_close
 from test_ui_browser import DESKTOP, PHONE, Hub, Session
 
 from sqlalchemy import select
@@ -49,13 +50,9 @@ ITEMS = [{"key": "leak", "label": "Earth leakage current", "kind": "value", "uni
 DAY_ONE = {"desktop": datetime(2026, 1, 2, tzinfo=UTC), "phone": datetime(2026, 1, 12, tzinfo=UTC)}
 
 
-def _at(hub: Hub, moment: datetime) -> None:
-    hub.clock.set(moment.timestamp())
-
-
 def _pm_order(hub: Hub, tag: str, day: datetime) -> int:
     """Register ``tag`` at ``day`` and generate its PM order (due in nine days), assigned to the technician."""
-    _at(hub, day)
+    at(hub, day)
     with session_scope(hub.engine) as s:
         icu = next(d.id for d in org.list_departments(s) if d.code == "ICU")
         register.create_asset(s, {"tag": tag, "name": "Infusion pump", "category": "Infusion pump",
@@ -78,22 +75,21 @@ def _pm_order(hub: Hub, tag: str, day: datetime) -> int:
 
 @pytest.mark.parametrize("device", ["desktop", "phone"])
 def test_a_failed_safety_check_tags_out_until_the_repair_is_closed_and_uptime_shows_it(
-        served, chromium, artifacts_dir, device):
-    shots = artifacts_dir / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+        served, chromium, shots, device):
+    shoot = Camera(shots, f"tagout-{device}")
     context = PHONE if device == "phone" else DESKTOP
     tag, day = f"TO-{device.upper()}", DAY_ONE[device]
     pm_id = _pm_order(served, tag, day)
 
     # Day 1 06:00: the technician records the checklist; the safety-critical item fails.
-    _at(served, day + timedelta(hours=6))
+    at(served, day + timedelta(hours=6))
     tech = Session(chromium, served, **context).sign_in("tech")
     page = tech.open(f"/work-orders/{pm_id}")
     page.locator("#value-leak").fill("740")
     page.locator('[data-item="alarm"]').get_by_label("Pass").check()
     page.get_by_role("button", name="Save checklist").click()
     page.wait_for_url(re.compile(rf".*/work-orders/{pm_id}#checklist$"))
-    page.screenshot(path=shots / f"tagout-{device}-1-checklist-failed.png", full_page=True)
+    shoot(page, "checklist-failed")
     link = page.locator('[data-item="leak"]').get_by_role("link", name="Open the corrective work order for this item")
     corrective_id = int(link.get_attribute("href").rsplit("/", 1)[1])
 
@@ -103,7 +99,7 @@ def test_a_failed_safety_check_tags_out_until_the_repair_is_closed_and_uptime_sh
     assert "Earth leakage current" in banner.inner_text() and "tech" in banner.inner_text()
     if device == "phone":
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.screenshot(path=shots / f"tagout-{device}-2-asset-tagged-out.png", full_page=True)
+    shoot(page, "asset-tagged-out")
     page = tech.open(f"/assets?q={tag}")
     assert "Tagged out: do not use" in page.locator(f"tr:has-text('{tag}')").inner_text()
 
@@ -117,37 +113,28 @@ def test_a_failed_safety_check_tags_out_until_the_repair_is_closed_and_uptime_sh
     with page.expect_navigation():
         page.locator('form[data-verb="start"]').get_by_role("button", name="Start").click()
     tech.close()
-    _at(served, day + timedelta(hours=18))  # signed-in sessions do not last the day: sign in again
+    at(served, day + timedelta(hours=18))  # signed-in sessions do not last the day: sign in again
     tech = Session(chromium, served, **context).sign_in("tech")
     page = tech.open(f"/work-orders/{corrective_id}")
-    form = page.locator('form[data-verb="complete"]')
-    form.locator("select[name=resolution_category]").select_option("repaired")
-    form.locator("select[name=safety_check]").select_option("pass")
-    page.screenshot(path=shots / f"tagout-{device}-3-complete-with-check.png", full_page=True)
-    with page.expect_navigation():
-        form.get_by_role("button", name="Complete").click()
-    assert "Passed" in page.locator("dl.facts").inner_text()
+    complete_with_safety_check(page, shoot)
     tech.close()
 
     # Day 2 00:00: the manager signs it closed; the tag-out clears.
-    _at(served, day + timedelta(days=1))
+    at(served, day + timedelta(days=1))
     manager = Session(chromium, served, **context).sign_in("manager")
     page = manager.open(f"/work-orders/{corrective_id}")
-    form = page.locator('form[data-verb="close"]')
-    form.locator("input[name=password]").fill(_password("manager"))
-    with page.expect_navigation():
-        form.get_by_role("button", name="Sign and close").click()
+    sign_and_close(page, "manager")
     assert "cleared" in page.locator("#note").inner_text()
     page = manager.open(f"/assets/{tag}")
     assert page.locator(".tagout-banner").count() == 0
     history = page.locator("#status-history tbody tr")
     assert [history.nth(i).get_attribute("data-status") for i in range(3)] == ["in_service", "tagged_out",
                                                                                "in_service"]
-    page.screenshot(path=shots / f"tagout-{device}-4-back-in-service.png", full_page=True)
+    shoot(page, "back-in-service")
 
     # Day 3: the reports page shows the hand-computed uptime of the two days.
     manager.close()
-    _at(served, day + timedelta(days=2, hours=9))
+    at(served, day + timedelta(days=2, hours=9))
     manager = Session(chromium, served, **context).sign_in("manager")
     first, last = day.date().isoformat(), (day + timedelta(days=1)).date().isoformat()
     page = manager.open(f"/reports?start={first}&end={last}")
@@ -156,7 +143,7 @@ def test_a_failed_safety_check_tags_out_until_the_repair_is_closed_and_uptime_sh
     assert row.locator("[data-availability]").inner_text() == "62.5 %"
     assert "48.0" in row.inner_text() and "30.0" in row.inner_text() and "18.0" in row.inner_text()
     row.scroll_into_view_if_needed()
-    page.screenshot(path=shots / f"tagout-{device}-5-uptime.png", full_page=True)
+    shoot(page, "uptime")
     manager.close()
 
     with session_scope(served.engine, readonly=True) as s:
@@ -165,9 +152,3 @@ def test_a_failed_safety_check_tags_out_until_the_repair_is_closed_and_uptime_sh
         actions = list(s.scalars(select(AuditLog.action).where(AuditLog.entity == "asset", AuditLog.entity_id == tag)
                                  .order_by(AuditLog.seq)))
         assert actions == ["asset.create", "asset.tagout", "asset.tagout_clear"]
-
-
-def _password(username: str) -> str:
-    from relational_support import password
-
-    return password(username)
