@@ -13,40 +13,18 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
 
 import wardlink
 from wardlink.cli import add_command, add_group
+from wardlink.hub.cli_common import db_session as _db_session, hub_config as _config
+from wardlink.hub.cli_db import add_db_commands
+from wardlink.hub.cli_errors import debug_requested, describe
 from wardlink.hub.errors import ConfigError, HubError
 
 log = logging.getLogger("wardlink")
-
-
-@contextmanager
-def _db_session(args, *, readonly: bool = False) -> Iterator[Any]:
-    """Yield one session on the configured relational store; dispose of the engine afterwards."""
-    from wardlink.hub.db import open_engine, session_scope
-
-    config = _config(args)
-    engine = open_engine(config.resolved_database_url)
-    try:
-        with session_scope(engine, readonly=readonly) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _config(args):
-    from wardlink.hub.config import load_config
-    from wardlink.hub.db.audit_key import use_audit_key
-
-    config = load_config(args.config)
-    # Audit rows this command writes are keyed when the hub's audit key exists already.
-    use_audit_key(config, create=False)
-    return config
 
 
 # ------------------------------------------------------------------ commands
@@ -239,16 +217,6 @@ def cmd_rules_sync(args) -> int:
     return 0
 
 
-def cmd_db_upgrade(args) -> int:
-    """Create or migrate the relational store to the newest schema."""
-    from wardlink.hub.db import upgrade
-
-    config = _config(args)
-    upgrade(config.resolved_database_url)
-    print(f"database at {_redact(config.resolved_database_url)} is at the newest schema")
-    return 0
-
-
 def cmd_admin_create_user(args) -> int:
     """Create a user and print a generated password once."""
     from wardlink.hub.services.people import users
@@ -314,13 +282,14 @@ def cmd_audit_head(args) -> int:
 
 
 def cmd_config_show(args) -> int:
-    """Print the effective hub configuration and what each key means."""
-    from wardlink.hub.config import FIELDS
+    """Print the effective hub configuration and what each key means; passwords in URLs show as ***."""
+    from wardlink.hub.config import FIELDS, mask_secrets
 
     config = _config(args)
     for name, f in FIELDS.items():
         value = getattr(config, name)
-        print(f"{name} = {json.dumps(str(value) if isinstance(value, Path) else value)}")
+        value = mask_secrets(value) if isinstance(value, str) else str(value) if isinstance(value, Path) else value
+        print(f"{name} = {json.dumps(value)}")
         print(f"    # {f.metadata.get('help', '')}")
     return 0
 
@@ -340,14 +309,6 @@ def cmd_protocol_check(args) -> int:
     return 0
 
 
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
-
-
 # ------------------------------------------------------------------ parser
 
 
@@ -364,7 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wardlink {wardlink.__version__}")
     parser.add_argument("--config", metavar="FILE", help="hub configuration file (TOML)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log debug messages, and Alembic's progress lines of database commands")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of any failure (also: WARDLINK_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_demo(sub)
     _add_hub_services(sub)
@@ -457,10 +421,7 @@ def _add_rules(sub) -> None:
 
 
 def _add_admin(sub) -> None:
-    db_sub = add_group(sub, "db", "relational store maintenance",
-                       "Manage the relational store (SQLite or PostgreSQL).")
-    add_command(db_sub, "upgrade", cmd_db_upgrade, "create or migrate the database to the newest schema",
-                "Run the Alembic migrations up to the newest revision.")
+    add_db_commands(sub)
     admin_sub = add_group(sub, "admin", "user administration",
                           "Create users and reset passwords. Passwords are generated, "
                           "shown once, and stored only as hashes.")
@@ -523,11 +484,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic says at INFO which dialect it found and each step it runs: noise unless asked for.
+    logging.getLogger("alembic").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return args.func(args) or 0
-    except HubError as exc:
-        print(f"wardlink: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        described = describe(exc, _database_url(args))
+        if described is None:
+            raise  # not an expected failure: the traceback is the report
+        if debug_requested(args.debug):
+            traceback.print_exc()
+        code, message = described
+        print(f"wardlink: {message}", file=sys.stderr)
+        return code
+
+
+def _database_url(args) -> str | None:
+    """Return the configured database URL to name in a connection failure, or None."""
+    from wardlink.hub.config import load_config
+
+    try:
+        return load_config(args.config).resolved_database_url
+    except (HubError, OSError):
+        return None
 
 
 if __name__ == "__main__":

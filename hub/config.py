@@ -7,7 +7,11 @@ file itself: keys ending in ``_file`` name a file that holds the secret.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+import re
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -16,7 +20,10 @@ from typing import Any, Mapping
 
 from wardlink.hub.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 TELEMETRY_BACKENDS = ("sqlite", "influxdb")
+_WARNED: set[str] = set()  # secret files already reported as readable by every user
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,10 @@ class HubConfig:
     data_dir: Path = field(default=Path("wardlink-data"),
                            metadata={"help": "directory for SQLite files, secrets and logs"})
     database_url: str = field(default="", metadata={
-        "help": "SQLAlchemy URL of the relational store; default sqlite:///<data_dir>/wardlink.db"})
+        "help": "SQLAlchemy URL of the relational store, without the password; "
+                "default sqlite:///<data_dir>/wardlink.db"})
+    database_password_file: str = field(default="", metadata={
+        "help": "file holding the password of the database_url user (PostgreSQL)"})
     telemetry: str = field(default="sqlite", metadata={
         "help": "telemetry store", "choices": TELEMETRY_BACKENDS})
     telemetry_sqlite_path: str = field(default="", metadata={
@@ -81,8 +91,20 @@ class HubConfig:
 
     @property
     def resolved_database_url(self) -> str:
-        """Return the relational store URL, defaulting to a file in the data directory."""
-        return self.database_url or f"sqlite:///{(self.data_dir / 'wardlink.db').resolve()}"
+        """Return the relational store URL, defaulting to a file in the data directory.
+
+        With ``database_password_file`` the password is read from that file and put into the
+        URL here, when an engine is about to be made; print the result only through
+        :func:`mask_secrets`.
+        """
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'wardlink.db').resolve()}"
+        password = self.read_secret("database_password_file")
+        if password is None:
+            return self.database_url
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).set(password=password).render_as_string(hide_password=False)
 
     @property
     def resolved_telemetry_path(self) -> Path:
@@ -100,9 +122,15 @@ class HubConfig:
         if not path:
             return None
         try:
-            return Path(path).read_text().strip()
+            mode = os.stat(path).st_mode
+            secret = Path(path).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+        if mode & stat.S_IROTH and path not in _WARNED:
+            _WARNED.add(path)
+            log.warning("%s: %s is readable by every user (mode %o); run: chmod o-rwx %s",
+                        key, path, stat.S_IMODE(mode), path)
+        return secret
 
     def with_overrides(self, **changes: Any) -> HubConfig:
         """Return a copy with ``changes`` applied and validated."""
@@ -110,6 +138,56 @@ class HubConfig:
 
 
 FIELDS = {f.name: f for f in fields(HubConfig)}
+
+#: ``WARDLINK_*`` variables that are not hub settings but are read elsewhere: the config file,
+#: the traceback switch, the enrollment settings, the Grafana token and the variables the
+#: Grafana datasource files expand, the scripts' virtualenv, and the test suite's and the
+#: benchmarks' server locations.
+OTHER_VARIABLES = frozenset({
+    "WARDLINK_CONFIG", "WARDLINK_DEBUG", "WARDLINK_ENROLLMENT_CONFIG", "WARDLINK_GRAFANA_TOKEN",
+    "WARDLINK_INFLUX_USER", "WARDLINK_INFLUX_PASSWORD", "WARDLINK_INFLUX_TOKEN", "WARDLINK_VENV",
+    "WARDLINK_CHROMIUM", "WARDLINK_INFLUXD", "WARDLINK_MOSQUITTO", "WARDLINK_NGINX",
+})
+#: prefixes of further families: Flask settings of the web UI (``WARDLINK_FLASK_*``), the
+#: Grafana PostgreSQL datasource and the test suite's PostgreSQL (``WARDLINK_PG_*``), the
+#: benchmarks and the test suite
+OTHER_PREFIXES = ("WARDLINK_FLASK_", "WARDLINK_PG_", "WARDLINK_BENCH_", "WARDLINK_TEST_")
+
+
+def env_name(key: str) -> str:
+    """Return the environment variable that sets ``key``."""
+    return f"WARDLINK_{key.upper()}"
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Raise ConfigError for a ``WARDLINK_*`` variable that nothing reads (a misspelt setting)."""
+    settings = {env_name(name) for name in FIELDS}
+    for variable in sorted(environ):
+        if (not variable.startswith("WARDLINK_") or variable in settings or variable in OTHER_VARIABLES
+                or variable.startswith(OTHER_PREFIXES)):
+            continue
+        # compared without the common prefix, which would make every name look alike
+        names = {name.removeprefix("WARDLINK_"): name for name in sorted(settings | OTHER_VARIABLES)}
+        close = difflib.get_close_matches(variable.removeprefix("WARDLINK_"), names, n=1, cutoff=0.7)
+        hint = f"did you mean {names[close[0]]}?" if close else "see docs/configuration.md for the settings"
+        raise ConfigError(f"{variable}: unknown environment variable; {hint}")
+
+
+_URL_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^:@/?#]*):(.*)@([^@]*)$", re.DOTALL)
+SECRET_MASK = "***"
+
+
+def mask_secrets(value: str) -> str:
+    """Return ``value`` with the password of a URL (``scheme://user:password@host``) as ``***``.
+
+    Everything up to the last ``@`` counts as the password, so one containing ``@`` is masked whole.
+    """
+    match = _URL_CREDENTIALS.match(value)
+    if match is None:
+        return value
+    scheme, user, _password, rest = match.groups()
+    return f"{scheme}{user}:{SECRET_MASK}@{rest}"
+
 
 #: The most proxy hops ``trusted_proxies`` may name (a longer chain is a mistake).
 MAX_PROXY_HOPS = 10
@@ -187,6 +265,12 @@ def _validate(cfg: HubConfig) -> HubConfig:
     parse_trusted_proxies(cfg.trusted_proxies)
     if cfg.mqtt_share_group and any(c in cfg.mqtt_share_group for c in "/+#"):
         raise ConfigError(f"mqtt_share_group: must not contain / + #, got {cfg.mqtt_share_group!r}")
+    if cfg.database_password_file:
+        if not cfg.database_url or cfg.database_url.startswith("sqlite"):
+            raise ConfigError("database_password_file: needs a database_url naming a PostgreSQL server")
+        if mask_secrets(cfg.database_url) != cfg.database_url:
+            raise ConfigError("database_url: holds a password while database_password_file is set; "
+                              "keep the password in the file only")
     return cfg
 
 
@@ -218,8 +302,9 @@ def load_config(
             if key not in FIELDS:
                 raise ConfigError(f"{key}: unknown setting in {path}; known: {', '.join(sorted(FIELDS))}")
             values[key] = _coerce(key, value)
+    check_environment(environ)
     for name in FIELDS:
-        env_key = f"WARDLINK_{name.upper()}"
+        env_key = env_name(name)
         if env_key in environ:
             values[name] = _coerce(name, environ[env_key])
     for key, value in (overrides or {}).items():

@@ -161,9 +161,14 @@ def import_graph(root: Path, dirs=PACKAGE_DIRS) -> dict[str, set[str]]:
 
 
 def hub_part(module: str) -> str | None:
-    """Return the layer table's part of a hub module (``wardlink.hub.db.models.rules`` -> ``db``)."""
+    """Return the layer table's part of a hub module (``wardlink.hub.db.models.rules`` -> ``db``).
+
+    The modules of the command line beside ``hub/cli.py`` (``hub/cli_*.py``) are part ``cli``.
+    """
     parts = module.split(".")
-    return parts[2] if parts[:2] == ["wardlink", "hub"] and len(parts) > 2 else None
+    if parts[:2] != ["wardlink", "hub"] or len(parts) < 3:
+        return None
+    return "cli" if parts[2].startswith("cli_") else parts[2]
 
 
 def layer_violations(graph: dict[str, set[str]], layers=HUB_LAYERS) -> list[str]:

@@ -2,9 +2,9 @@
 
 from wardlink.hub.db.base import Base
 from wardlink.hub.db.engine import is_sqlite, make_session, open_engine, session_scope
-from wardlink.hub.db.migrate import check_current, current_revision, downgrade, head_revision, upgrade
+from wardlink.hub.db.migrate import check_current, current_revision, downgrade, head_revision, revisions, upgrade
 
 __all__ = [
     "Base", "check_current", "current_revision", "downgrade", "head_revision", "is_sqlite",
-    "make_session", "open_engine", "session_scope", "upgrade",
+    "make_session", "open_engine", "revisions", "session_scope", "upgrade",
 ]

@@ -63,3 +63,12 @@ def check_current(engine: Engine) -> None:
         state = "empty" if current is None else f"at revision {current}"
         raise StoreError(f"the database is {state} but this version needs {head}; "
                          "run 'wardlink db upgrade' first")
+
+
+def revisions() -> list[tuple[str, str]]:
+    """Return (revision id, first paragraph of its message on one line) for every shipped
+    revision, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    out = [(rev.revision, " ".join((rev.doc or "").strip().split("\n\n")[0].split()))
+           for rev in script.walk_revisions()]
+    return out[::-1]

@@ -145,7 +145,7 @@ def test_the_ingest_command_on_a_database_never_migrated_says_to_upgrade(tmp_pat
            "WARDLINK_MQTT_URL": "mqtt://127.0.0.1:1", "WARDLINK_DATABASE_URL": f"sqlite:///{db}"}
     done = subprocess.run([sys.executable, "-m", "wardlink.hub.cli", "hub", "ingest", "--client-id", "hub-new"], env=env,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 3, done.stderr  # the database is not ready: docs/deployment.md, exit codes
     assert "the database is empty" in done.stderr and "run 'wardlink db upgrade' first" in done.stderr
     assert "Traceback" not in done.stderr
     engine = open_engine(f"sqlite:///{db}")
