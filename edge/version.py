@@ -1,8 +1,9 @@
-"""The installed Wardlink version, for status messages and ``--version``."""
+"""The installed Wardlink version, for status messages and ``--version``.
 
-from importlib import metadata as _metadata
+One source: the ``version`` in pyproject.toml, read from the installed package's metadata by
+:mod:`wardlink` (the gateway and the hub report the same number).
+"""
 
-try:
-    __version__ = _metadata.version("wardlink")
-except _metadata.PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0+unknown"
+from wardlink import __version__
+
+__all__ = ["__version__"]

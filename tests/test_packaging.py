@@ -43,6 +43,7 @@ def test_the_wheel_installs_only_wardlink_and_its_commands_run(tmp_path):
                    "wardlink/hub/db/migrations/versions/", "wardlink/schema/", "wardlink/provisioning/pi/",
                    "wardlink/provisioning/systemd/wardlink-edge.service", "wardlink/hardware/i2c/sht3x.py"):
         assert any(n.startswith(needed) for n in names), f"{needed} is missing from the wheel"
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), "the wheel lacks the licence"
 
     # A fresh environment: the wheel itself, with the third-party libraries of this one on its path
     # (a .pth entry: this environment's own .pth files, the editable install among them, stay out).
@@ -69,3 +70,5 @@ def test_the_wheel_installs_only_wardlink_and_its_commands_run(tmp_path):
         shown = subprocess.run([str(venv / "bin" / command), "--help"], **run)
         assert shown.returncode == 0, shown.stderr
         assert words in shown.stdout
+        said = subprocess.run([str(venv / "bin" / command), "--version"], **run)
+        assert said.stdout.strip() == f"{command} {PYPROJECT['project']['version']}", said.stderr
