@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import tomllib
+from datetime import time
 from dataclasses import dataclass, field, fields, replace
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -81,6 +82,9 @@ class HubConfig:
     notice_email: str = field(default="", metadata={
         "help": "name of an e-mail notifier of the rules file whose server sends notice e-mails "
                 "(assignments, SLA warnings and escalations) to each person's address; empty = none"})
+    digest_time: str = field(default="07:00", metadata={
+        "help": "local time of day (HH:MM, the site's time zone) at which the scheduler sends each "
+                "person's daily digest; on the 1st of a month it also makes the monthly KPI reports then"})
     grafana_url: str = field(default="", metadata={
         "help": "Grafana base URL as browsers reach it; when set, asset and ward pages embed its panels"})
     gateway_stall_s: int = field(default=90, metadata={
@@ -105,6 +109,11 @@ class HubConfig:
         from sqlalchemy.engine import make_url
 
         return make_url(self.database_url).set(password=password).render_as_string(hide_password=False)
+
+    @property
+    def digest_at(self) -> time:
+        """Return ``digest_time`` as a time of day."""
+        return parse_time_of_day("digest_time", self.digest_time)
 
     @property
     def resolved_telemetry_path(self) -> Path:
@@ -217,6 +226,16 @@ def parse_trusted_proxies(value: str) -> int | tuple[IPv4Network | IPv6Network, 
     return tuple(networks)
 
 
+def parse_time_of_day(name: str, value: str) -> time:
+    """Return ``HH:MM`` (24-hour clock) as a :class:`datetime.time`; raise ConfigError."""
+    text = str(value).strip()
+    hours, sep, minutes = text.partition(":")
+    if sep and len(minutes) == 2 and hours.isdigit() and minutes.isdigit() and len(hours) in (1, 2):
+        if int(hours) < 24 and int(minutes) < 60:
+            return time(int(hours), int(minutes))
+    raise ConfigError(f"{name}: must be a time of day as HH:MM (00:00..23:59), got {value!r}")
+
+
 def _coerce(name: str, value: Any) -> Any:
     f = FIELDS[name]
     kind = f.type if isinstance(f.type, type) else {"Path": Path, "str": str, "int": int, "bool": bool}[f.type]
@@ -263,6 +282,7 @@ def _validate(cfg: HubConfig) -> HubConfig:
     if cfg.gateway_stall_s < 10:
         raise ConfigError(f"gateway_stall_s: must be at least 10 seconds, got {cfg.gateway_stall_s}")
     parse_trusted_proxies(cfg.trusted_proxies)
+    parse_time_of_day("digest_time", cfg.digest_time)
     if cfg.mqtt_share_group and any(c in cfg.mqtt_share_group for c in "/+#"):
         raise ConfigError(f"mqtt_share_group: must not contain / + #, got {cfg.mqtt_share_group!r}")
     if cfg.database_password_file:

@@ -72,3 +72,8 @@ __all__ += ["Notice", "NoticeEmail", "NoticePreference"]
 from wardlink.hub.db.models.assets import AssetCategory  # noqa: E402
 
 __all__ += ["AssetCategory"]
+
+# Calendar runs of the scheduler and the stored monthly KPI reports (revision 0023_scheduled_reports).
+from wardlink.hub.db.models.reports import MonthlyReport, ScheduledRun  # noqa: E402
+
+__all__ += ["MonthlyReport", "ScheduledRun"]

@@ -1,7 +1,8 @@
 """Notices about the work: what one person is told (in the app and by e-mail), and how they want it.
 
 A :class:`Notice` is written by the services in the transaction of the change it reports, one
-row per recipient; a :class:`NoticeEmail` is the e-mail copy the delivery side sends afterwards;
+row per recipient; a :class:`NoticeEmail` is the e-mail copy the delivery side sends afterwards
+(with a stored monthly report attached when it names one);
 a :class:`NoticePreference` overrides the default channels of one event for one person.
 """
 
@@ -61,6 +62,8 @@ class NoticeEmail(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A stored monthly report sent as the e-mail's attachment, if any.
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("monthly_reports.id", ondelete="RESTRICT"))
 
 
 class NoticePreference(Base):

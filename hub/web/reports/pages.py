@@ -11,6 +11,7 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports import kpis
+from wardlink.hub.services.reports.pdf import report_pdf
 from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.people.permissions import require
@@ -19,7 +20,6 @@ from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import db
 from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.jobs import JobResult, Progress
-from wardlink.hub.web.reports.pdf import report_pdf
 from wardlink.hub.web.state import state
 from wardlink.hub.web.ui import ui_state
 
