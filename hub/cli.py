@@ -171,7 +171,8 @@ def cmd_hub_scheduler(args) -> int:
         closers.append(runtime.close)
         rules = runtime.engine
         scheduler = Scheduler(engine, clock=clock, holder=args.holder, rules=rules, telemetry=telemetry,
-                              retention_days=args.retention_days)
+                              retention_days=args.retention_days, digest_at=config.digest_at,
+                              public_url=config.resolved_public_url, site_name=config.site_name)
         stop = threading.Event()
         _stop_on_signals(stop)
         log.info("scheduler %s started; rounds every %g s", scheduler.holder, args.round)
@@ -375,7 +376,8 @@ def _add_hub_services(sub) -> None:
         hub_sub, "scheduler", cmd_hub_scheduler, "run the scheduler: PM generation, escalations, rules tick, retention",
         "Run the hub's periodic jobs: generate preventive-maintenance work orders ahead of "
         "their due dates (exactly once), recompute maintenance status, escalate overdue PM and "
-        "SLA breaches, tick the rules engine, and prune old SQLite telemetry. Start one on "
+        "SLA breaches, tick the rules engine, send the daily digests and make the monthly KPI "
+        "reports (each exactly once), and prune old SQLite telemetry. Start one on "
         "each of several hosts for failover: one leads (a database lock), the others wait "
         "as standbys. SIGTERM stops it cleanly and hands the lead over at once.")
     p.add_argument("--round", type=float, default=5.0, metavar="SECONDS",

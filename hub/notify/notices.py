@@ -5,7 +5,8 @@ sends it afterwards, outside any transaction and never in a web request, through
 server of an e-mail notifier (:class:`~wardlink.hub.notify.smtp.EmailNotifier`). Rows are claimed
 with a lease (several hub processes never send one twice), failures are retried with
 exponential backoff (:class:`wardlink.retry.Backoff`) until ``max_attempts``, a refusal by the
-server is not retried. Each e-mail carries the link of its notice under the hub's public URL.
+server is not retried. Each e-mail carries the link of its notice under the hub's public URL,
+and the stored monthly report as a PDF attachment when its row names one.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class NoticeMailer:
         body += "\n\nChoose which notices you receive by e-mail on your account page: " \
                 f"{self.public_url}/account\n"
         msg.set_content(body)
+        if row.attachment is not None:
+            maintype, _, subtype = row.attachment.content_type.partition("/")
+            msg.add_attachment(row.attachment.content, maintype=maintype, subtype=subtype,
+                               filename=row.attachment.filename)
         return msg
 
     def _send(self, row: mail.Claimed) -> tuple[str, str]:

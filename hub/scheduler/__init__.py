@@ -1,5 +1,6 @@
 """The hub scheduler (``wardlink hub scheduler``): PM generation, maintenance status, PM and
-work-order escalation, the rules engine's tick and telemetry retention, run by one leader
+work-order escalation, the rules engine's tick, the daily digest, the monthly KPI report and
+telemetry retention, run by one leader
 at a time (a database lock), with any other scheduler waiting as a standby.
 """
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -26,6 +27,13 @@ class JobContext:
     rules: Any = None  # a wardlink.hub.rules.RulesEngine
     telemetry: Any = None  # a telemetry store with prune(older_than_ms)
     retention_days: float | None = None
+    #: Local time of day of the daily digest and (on the 1st) the monthly report.
+    digest_at: time = time(7, 0)
+    #: The hub's public URL, prefixed to the links in digests.
+    public_url: str = ""
+    site_name: str = "Wardlink"
+    #: This scheduler's name, recorded with the calendar runs it makes.
+    holder: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,24 @@ def rules_tick(ctx: JobContext) -> dict:
                                                              "notifications", "errors")}}
 
 
+def daily_digest(ctx: JobContext) -> dict:
+    """Send each person's daily digest once per local day, at or after the configured time."""
+    from wardlink.hub.services.notices import digest
+
+    with session_scope(ctx.engine) as session:
+        return digest.send_due(session, clock=ctx.clock, at=ctx.digest_at, public_url=ctx.public_url,
+                               holder=ctx.holder)
+
+
+def monthly_report(ctx: JobContext) -> dict:
+    """On the 1st, make last month's KPI reports (PDF) once, store them and mail them to managers."""
+    from wardlink.hub.services.reports import monthly
+
+    with session_scope(ctx.engine) as session:
+        return monthly.make_due(session, clock=ctx.clock, at=ctx.digest_at, site_name=ctx.site_name,
+                                holder=ctx.holder)
+
+
 def telemetry_retention(ctx: JobContext) -> dict:
     """Roll raw telemetry older than the retention period into hourly rollups (SQLite store)."""
     if ctx.telemetry is None or ctx.retention_days is None:
@@ -98,5 +124,7 @@ JOBS: tuple[Job, ...] = (
     Job("maintenance_status", 300.0, maintenance_status, maintenance_status.__doc__),
     Job("pm_escalation", 300.0, pm_escalation, pm_escalation.__doc__),
     Job("workorder_sla", 60.0, workorder_sla, workorder_sla.__doc__),
+    Job("daily_digest", 60.0, daily_digest, daily_digest.__doc__),
+    Job("monthly_report", 300.0, monthly_report, monthly_report.__doc__),
     Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
 )

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -47,7 +48,8 @@ class Scheduler:
     def __init__(self, engine: Engine, *, clock: Clock, leader: Any = None, holder: str | None = None,
                  jobs: Iterable[Job] = JOBS, periods: Mapping[str, float] | None = None,
                  rules: Any = None, telemetry: Any = None, retention_days: float | None = None,
-                 lease_s: float = 60.0) -> None:
+                 lease_s: float = 60.0, digest_at: time = time(7, 0), public_url: str = "",
+                 site_name: str = "Wardlink") -> None:
         periods = dict(periods or {})
         jobs = tuple(jobs)
         unknown = sorted(set(periods) - {j.name for j in jobs})
@@ -65,7 +67,8 @@ class Scheduler:
         self.holder = self.leader.holder
         self.jobs = tuple(replace(j, every_s=periods.get(j.name, j.every_s)) for j in jobs)
         self.context = JobContext(engine=engine, clock=clock, rules=rules, telemetry=telemetry,
-                                  retention_days=retention_days)
+                                  retention_days=retention_days, digest_at=digest_at, public_url=public_url,
+                                  site_name=site_name, holder=self.holder)
         self._last_run: dict[str, float] = {}
         self._role: bool | None = None  # None until the first round
         self._closed = False

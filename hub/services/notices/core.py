@@ -39,6 +39,8 @@ class Event:
     text: str
     in_app: bool = True
     email: bool = True
+    #: Roles the default channels apply to; everyone else starts with neither (None: everyone).
+    roles: frozenset[str] | None = None
 
 
 #: Every event a notice may report, in the order the preferences form lists them.
@@ -51,6 +53,10 @@ EVENTS: Mapping[str, Event] = {e.name: e for e in (
     Event("low_stock", "Spare part below its minimum stock"),
     Event("requisition_overdue", "Requisition past its delivery date"),
     Event("rental_expiring", "Rental or loan equipment due back"),
+    Event("daily_digest", "Daily digest: my work orders due today and overdue, PM due this week, "
+                          "open alerts in my department", in_app=False,
+          roles=frozenset({"technician", "manager"})),
+    Event("monthly_report", "Monthly KPI report (PDF) of my department", roles=frozenset({"manager"})),
 )}
 
 
@@ -89,8 +95,11 @@ def recipients(session: Session, *, roles: Iterable[str] = (), department_id: in
 
 
 def preferences(session: Session, user_id: int) -> dict[str, dict[str, bool]]:
-    """Return ``{event: {"in_app": bool, "email": bool}}`` for every event (defaults filled in)."""
-    out = {name: {"in_app": e.in_app, "email": e.email} for name, e in EVENTS.items()}
+    """Return ``{event: {"in_app": bool, "email": bool}}`` for every event (defaults, which may
+    depend on the person's role, filled in)."""
+    role = session.scalar(select(User.role).where(User.id == user_id))
+    out = {name: ({"in_app": e.in_app, "email": e.email} if e.roles is None or role in e.roles
+                  else {"in_app": False, "email": False}) for name, e in EVENTS.items()}
     for row in session.scalars(select(NoticePreference).where(NoticePreference.user_id == user_id)):
         if row.event in out:
             out[row.event] = {"in_app": row.in_app, "email": row.email}
@@ -157,11 +166,13 @@ def local_text(moment: datetime | None, zone: ZoneInfo) -> str:
 
 def announce(session: Session, event: str, *, subject: str, body: str = "", link: str = "",
              key: str, clock: Clock, users: Iterable[int | None] = (), roles: Iterable[str] = (),
-             department_id: int | None = None, exclude: Iterable[int | None] = ()) -> list[Notice]:
+             department_id: int | None = None, exclude: Iterable[int | None] = (),
+             report_id: int | None = None) -> list[Notice]:
     """Tell the people named (user ids, or ``roles`` of ``department_id``) about ``event``.
 
     Each person gets at most one notice per ``key`` ever; their preferences decide whether it
-    shows in the app and whether an e-mail copy is queued. Returns the notices written now.
+    shows in the app and whether an e-mail copy is queued (carrying the stored monthly report
+    ``report_id`` as its attachment, if given). Returns the notices written now.
     """
     _event(event)
     skip = {u for u in exclude if u is not None}
@@ -180,7 +191,7 @@ def announce(session: Session, event: str, *, subject: str, body: str = "", link
         if prefs["email"] and user.email:
             session.add(NoticeEmail(notice_id=notice.id, to_addr=user.email, subject=notice.subject,
                                     body=body, state="pending", attempts=0, next_attempt_at=now,
-                                    last_error="", created_at=now))
+                                    last_error="", created_at=now, report_id=report_id))
         written.append(notice)
     session.flush()
     return written

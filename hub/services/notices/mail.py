@@ -24,6 +24,15 @@ from wardlink.retry import Backoff
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Claimed:
     """One e-mail to send now."""
 
@@ -33,11 +42,12 @@ class Claimed:
     body: str
     link: str
     attempts: int
+    attachment: Attachment | None = None
 
 
 def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50) -> list[Claimed]:
     """Claim up to ``batch`` due pending e-mails for this process and return them."""
-    from wardlink.hub.db.models import Notice
+    from wardlink.hub.db.models import MonthlyReport, Notice
 
     now = utc_now(clock)
     lease = now + timedelta(seconds=lease_s)
@@ -52,7 +62,10 @@ def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50
         if won:
             row = session.get(NoticeEmail, row_id)
             link = session.scalar(select(Notice.link).where(Notice.id == row.notice_id)) or ""
-            out.append(Claimed(row.id, row.to_addr, row.subject, row.body, link, row.attempts))
+            report = session.get(MonthlyReport, row.report_id) if row.report_id is not None else None
+            attachment = (None if report is None
+                          else Attachment(report.filename, "application/pdf", bytes(report.content)))
+            out.append(Claimed(row.id, row.to_addr, row.subject, row.body, link, row.attempts, attachment))
     return out
 
 

@@ -47,6 +47,7 @@ ACTION_TEXT = {
     "pm.manage": "create or change maintenance plans and checklists",
     "pm.record": "record checklist results and meter readings",
     "kpi.view": "view maintenance KPIs and reports",
+    "report.monthly": "read the stored monthly KPI reports",
     "notice.manage": "see the delivery of notice e-mails",
 }
 ACTIONS = frozenset(ACTION_TEXT)
@@ -62,7 +63,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "rule.manage", "user.view", "token.own", "audit.view", "audit.verify", "site.manage", "workorder.request",
         "workorder.create", "workorder.update", "workorder.assign", "workorder.comment",
         "workorder.record", "workorder.close", "workorder.cancel",
-        "pm.manage", "pm.record", "kpi.view",
+        "pm.manage", "pm.record", "kpi.view", "report.monthly",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",

@@ -51,7 +51,7 @@ def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = Non
     scope = report.department.name if report.department is not None else "all departments"
     pdf.cell(0, 5, cell_text(f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()}, "
                          f"{scope}; figures as of "
-                         f"{local_time.localcell_text(report.as_of, zone or local_time.UTC_ZONE, seconds=False)}"),
+                         f"{local_time.local_text(report.as_of, zone or local_time.UTC_ZONE, seconds=False)}"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     first_w, col_w = 34.0, (pdf.w - pdf.l_margin - pdf.r_margin - 34.0) / len(PDF_COLUMNS)
