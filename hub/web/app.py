@@ -121,8 +121,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(api_pm.bp, url_prefix="/api/v1")
     from wardlink.hub.web.api import asset_files as api_asset_files
+    from wardlink.hub.web.api import reports as api_reports
 
     app.register_blueprint(api_asset_files.bp, url_prefix="/api/v1")
+    app.register_blueprint(api_reports.bp, url_prefix="/api/v1")
     from wardlink.hub.web.gateways import enroll
 
     app.register_blueprint(enroll.bp)  # POST /api/enroll for gateways, /enrollment/... for admins

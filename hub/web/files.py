@@ -91,7 +91,12 @@ def is_inline(content_type: str) -> bool:
 
 def send_stored(*, sha256: str, content_type: str, filename: str, download: bool) -> Response:
     """Answer with a stored file; photos inline unless ``download``, everything else as a download."""
-    data = store().read(sha256)
+    return send_bytes(store().read(sha256), sha256=sha256, content_type=content_type, filename=filename,
+                      download=download)
+
+
+def send_bytes(data: bytes, *, sha256: str, content_type: str, filename: str, download: bool = True) -> Response:
+    """Answer with a file's bytes under the same headers as a stored file (see :func:`send_stored`)."""
     inline = is_inline(content_type) and not download
     mimetype = "text/plain; charset=utf-8" if content_type == "text/plain" else content_type
     response = Response(data, headers={"Content-Type": mimetype})

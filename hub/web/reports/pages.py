@@ -1,4 +1,5 @@
-"""The reports page: maintenance KPIs by period and department, exported in the background."""
+"""The reports page: maintenance KPIs by period and department, exported in the background, and
+the history of the monthly KPI reports the scheduler stored (managers and administrators)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from wardlink.hub.db import session_scope
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.reports import export
-from wardlink.hub.services.reports import kpis
+from wardlink.hub.services.reports import kpis, monthly
 from wardlink.hub.services.reports.pdf import report_pdf
 from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.people.permissions import require
+from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.validate import optional_date, optional_id
 from wardlink.hub.web.people.auth import login_required
+from wardlink.hub.web import files
+from wardlink.hub.web.db import commit as db_commit
 from wardlink.hub.web.db import db
+from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.jobs import JobResult, Progress
 from wardlink.hub.web.state import state
@@ -48,9 +52,21 @@ def index():
     start, end, department_id = _selection(request.args)
     report = kpis.compute(db(), start=start, end=end, department_id=department_id, actor=g.actor,
                           clock=state().clock)
+    history = (monthly.list_reports(db(), actor=g.actor, page=page_number(lenient=True), per_page=24)
+               if can(g.actor, "report.monthly") else None)
     return render_template("reports/index.html", report=report, start=start, end=end,
                            department_id=department_id, departments=org.list_departments(db()),
-                           formats=FORMATS, header=export.HEADER, table=export.rows(report))
+                           formats=FORMATS, header=export.HEADER, table=export.rows(report), history=history)
+
+
+@bp.get("/monthly/<int:report_id>.pdf")
+@login_required
+def monthly_pdf(report_id: int):
+    """Download a stored monthly KPI report (recorded in the audit trail)."""
+    row = monthly.get_report(db(), report_id, actor=g.actor, clock=state().clock)
+    data, sha256, filename = bytes(row.content), row.sha256, row.filename
+    db_commit()
+    return files.send_bytes(data, sha256=sha256, content_type="application/pdf", filename=filename)
 
 
 def _export_job(engine, actor: Actor, clock, site_name: str, fmt: str, start: date, end: date,
