@@ -78,6 +78,20 @@ class Matrix:
                 workorders.transition(s, order.id, step.target, inputs, actor=SYSTEM, clock=self.clock)
             return order.id
 
+    def monthly_report(self) -> int:
+        """Make the stored monthly KPI reports of the month before (once) and return the
+        hospital-wide one's id."""
+        from datetime import time
+
+        from sqlalchemy import select
+
+        from wardlink.hub.db.models import MonthlyReport
+        from wardlink.hub.services.reports import monthly
+
+        with session_scope(self.engine) as s:
+            monthly.make_due(s, clock=ManualClock(self.clock.now() + 40 * 86400), at=time(0, 0), site_name="Matrix")
+            return s.scalar(select(MonthlyReport.id).where(MonthlyReport.scope == "all"))
+
     def plan(self) -> tuple[int, int]:
         """Create a checklist template and a PM plan on an ICU asset; return (plan id, template id)."""
         from wardlink.hub.services.maintenance import checklists
@@ -313,6 +327,7 @@ PROBE_VALUES: dict[str, Callable[[Matrix, str], object]] = {
     "plan_id": lambda m, r: m.plan()[0],
     "template_id": lambda m, r: m.plan()[1],
     "tag": lambda m, r: "VF-0001",
+    "report_id": lambda m, r: m.monthly_report(),
 }
 
 

@@ -8,6 +8,7 @@ PAGE_PERMISSIONS fails the test, so nobody adds a page without deciding who may 
 from __future__ import annotations
 
 import re
+from datetime import time
 
 import pytest
 from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web
@@ -18,6 +19,8 @@ from wardlink.hub.rules import editing
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
+from wardlink.hub.services.reports import monthly
+from wardlink.clock import ManualClock
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.people.permissions import can
@@ -65,6 +68,7 @@ PAGE_PERMISSIONS = {
     "rules.export": "alert.view",
     "rules.preview": "alert.view",
     "reports.index": "kpi.view",
+    "reports.monthly_pdf": "report.monthly",
     "jobs.index": None,
     "notices.inbox": None,
     "notices.bell": None,
@@ -103,12 +107,14 @@ def _seed(web):
                                   "checklist_template_id": template.id}, actor=None, clock=web.clock)
         editing.create_rule(s, {"name": "fridge-warm", "kind": "threshold", "above": 8.0}, actor=None,
                             clock=web.clock)
+        # One stored monthly report (the hospital-wide one is the first made).
+        monthly.make_due(s, clock=ManualClock(web.clock.now() + 40 * 86400), at=time(0, 0), site_name="Test")
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
-              "username": "nurse", "name": "fridge-warm"}
+              "username": "nurse", "name": "fridge-warm", "report_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
