@@ -51,6 +51,11 @@ def window_days(count: int | None, unit: str | None) -> int:
     return min(MAX_WINDOW_DAYS, round(count * UNIT_DAYS[unit] / 10))
 
 
+def past_window(due: date, days: int, today: date) -> bool:
+    """Return True when ``today`` is after the window of ``days`` either side of ``due``."""
+    return (today - due).days > days
+
+
 def meter_tolerance(meter_interval: float | None) -> float | None:
     """Return how far past its due reading a meter-based service may run and stay on time."""
     return None if meter_interval is None else meter_interval * METER_TOLERANCE_FRACTION
@@ -93,8 +98,8 @@ class Target:
 
     def is_past(self, today: date, meter_now: float | None) -> bool:
         """Return True when an unfinished service has run past its window or meter limit."""
-        window, limit = self.window, self.meter_limit
-        return ((window is not None and today > window.closes)
+        limit = self.meter_limit
+        return ((self.due_date is not None and past_window(self.due_date, self.window_days, today))
                 or (limit is not None and meter_now is not None and meter_now > limit))
 
     def judge(self, *, completed_on: date | None, completion_meter: float | None,

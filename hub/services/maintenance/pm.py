@@ -14,6 +14,7 @@ for it and tracked for 100 % on-time completion.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -82,6 +83,19 @@ def asset_zone(session: Session, asset: Asset) -> ZoneInfo:
     site = session.scalar(select(Site).join(Department, Department.site_id == Site.id)
                           .where(Department.id == asset.department_id))
     return site_zone(site)
+
+
+def department_zones(session: Session) -> dict[int | None, ZoneInfo]:
+    """Return the time zone of every department's site, read in one query; a department with no
+    site (and ``None``, an asset without a department) gets UTC, as :func:`asset_zone` gives."""
+    zones: dict[int | None, ZoneInfo] = defaultdict(lambda: ZoneInfo("UTC"))
+    rows = session.execute(select(Department.id, Site.timezone).join(Site, Site.id == Department.site_id))
+    for dept_id, name in rows:
+        try:
+            zones[dept_id] = ZoneInfo(name) if name else ZoneInfo("UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zones[dept_id] = ZoneInfo("UTC")
+    return zones
 
 
 def local_date(moment: datetime, zone: ZoneInfo) -> date:

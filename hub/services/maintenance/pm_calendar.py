@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import Asset, Department, PmOccurrence, PmPlan, Site, User
+from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan, User
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.maintenance.compliance import UNIT_DAYS, Target, window_days
-from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, local_date
+from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, department_zones, local_date
 from wardlink.hub.services.maintenance.pm_meters import current_value
 from wardlink.hub.services.maintenance.pm_schedule import Previous, Schedule, shift, upcoming
 from wardlink.hub.services.maintenance.pm_standing import CALENDAR_STATUSES, OVERDUE, calendar_status, date_status
@@ -96,17 +96,6 @@ def _narrow(stmt, actor: Actor, filters: Filters, plan_side: bool = True):
     return stmt
 
 
-def _zones(session: Session) -> dict[int | None, ZoneInfo]:
-    zones: dict[int | None, ZoneInfo] = defaultdict(lambda: ZoneInfo("UTC"))
-    rows = session.execute(select(Department.id, Site.timezone).join(Site, Site.id == Department.site_id))
-    for dept_id, name in rows:
-        try:
-            zones[dept_id] = ZoneInfo(name) if name else ZoneInfo("UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            zones[dept_id] = ZoneInfo("UTC")
-    return zones
-
-
 _PLAN_COLUMNS = (PmPlan.id, PmPlan.name, PmPlan.trigger, PmPlan.interval_count, PmPlan.interval_unit,
                  PmPlan.meter_interval, PmPlan.anchor_meter, PmPlan.anchor_date, PmPlan.lead_days,
                  PmPlan.meter_lead, PmPlan.created_at, Asset.id, Asset.tag, Asset.department_id)
@@ -120,7 +109,7 @@ def _covered(session: Session, actor: Actor, filters: Filters) -> list:
     many = select(*_PLAN_COLUMNS).join(Asset, and_(PmPlan.asset_id.is_(None), Asset.make == PmPlan.make,
                                                    Asset.model == PmPlan.model)).where(*live)
     conn = session.connection()  # plain rows: no ORM bookkeeping for thousands of them
-    return [*conn.execute(_narrow(one, actor, filters)), *conn.execute(_narrow(many, actor, filters))]
+    return [*conn.execute(_narrow(one, actor, filters)).all(), *conn.execute(_narrow(many, actor, filters)).all()]
 
 
 @lru_cache(maxsize=8192)
@@ -137,12 +126,12 @@ def _grid_dates(anchor: date, count: int, unit: str, first: date, last: date) ->
     return tuple(out)
 
 
-def _grid(schedule: Schedule, start_on: date, first: date, last: date) -> list[date]:
+def _grid(anchor: date, count: int, unit: str, start_on: date, first: date, last: date) -> tuple[date, ...]:
     """Return a calendar plan's due dates in ``first``..``last``, from its first service on: the
     first whose window had not closed on the day the plan started (as the generator counts)."""
-    cutoff = start_on - _span(_window(schedule.interval_count, schedule.interval_unit))
-    return [due for due in _grid_dates(schedule.anchor_date, schedule.interval_count, schedule.interval_unit,
-                                       first, last) if due >= cutoff]
+    dues = _grid_dates(anchor, count, unit, first, last)
+    cutoff = start_on - _span(_window(count, unit))
+    return dues if not dues or dues[0] >= cutoff else tuple(due for due in dues if due >= cutoff)
 
 
 @lru_cache(maxsize=64)
@@ -167,18 +156,29 @@ def _latest(session: Session, plan_ids: list[int]) -> dict[tuple[int, int], Prev
     return found
 
 
-def occurrences(session: Session, *, actor: Actor | None, first: date, last: date, now: datetime,
-                filters: Filters = Filters()) -> list[Occurrence]:
-    """Return every service due in ``first``..``last`` the actor may see, by date, worst first."""
-    who = resolve_actor(actor)
-    require(who, "pm.view")
-    if last < first or (last - first).days > MAX_RANGE_DAYS:
-        raise InvalidInput(f"end: must be on or after start and at most {MAX_RANGE_DAYS} days later")
-    zones = _zones(session)
-    today = {dept: local_date(now, zone) for dept, zone in zones.items()}
-    utc_today = local_date(now, ZoneInfo("UTC"))
-    out: list[Occurrence] = []
-    made: set[tuple[int, int, date]] = set()
+class _Today(dict):
+    """Today's date at each department's site, worked out once per department."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        super().__init__()
+        self.zones, self.now = department_zones(session), now
+
+    def __missing__(self, dept: int | None) -> date:
+        self[dept] = local_date(self.now, self.zones[dept])
+        return self[dept]
+
+
+#: A plan on an asset, in the calendar's order: (asset tag, plan id, asset id).
+Pair = tuple[str, int, int]
+#: Where a service goes in the calendar's order: (due date, rank of its status).
+Slot = tuple[date, int]
+
+
+def _generated(session: Session, who: Actor, filters: Filters, first: date, last: date,
+               today: _Today) -> dict[Pair, list[tuple[Slot, Occurrence]]]:
+    """Return the generated services due in ``first``..``last`` of each plan on each asset."""
+    found: dict[Pair, list[tuple[Slot, Occurrence]]] = defaultdict(list)
+    meters: dict[tuple[int, str], float | None] = {}
     generated = _narrow(select(
         PmOccurrence.plan_id, PmOccurrence.asset_id, PmOccurrence.due_date, PmOccurrence.state,
         PmOccurrence.work_order_id, PmOccurrence.window_days, PmOccurrence.due_meter, PmOccurrence.meter_tolerance,
@@ -187,48 +187,106 @@ def occurrences(session: Session, *, actor: Actor | None, first: date, last: dat
         PmOccurrence.due_date >= first, PmOccurrence.due_date <= last, PmOccurrence.state != "cancelled"),
         who, filters)
     for plan_id, asset_id, due, state, wo_id, window, due_meter, tolerance, name, meter, tag, dept in \
-            session.connection().execute(generated):
-        day = today.get(dept, utc_today)
+            session.connection().execute(generated).all():
         if due_meter is None:
-            status = date_status(due, window, day, state)
+            status = date_status(due, window, today[dept], state)
         else:
-            meter_now = current_value(session, asset_id, meter) if state == "open" and meter else None
-            status = calendar_status(Target(due, window, due_meter, tolerance), state=state, today=day,
+            if state == "open" and meter and (asset_id, meter) not in meters:
+                meters[(asset_id, meter)] = current_value(session, asset_id, meter)
+            meter_now = meters.get((asset_id, meter)) if state == "open" and meter else None
+            status = calendar_status(Target(due, window, due_meter, tolerance), state=state, today=today[dept],
                                      meter_now=meter_now)
-        made.add((plan_id, asset_id, due))
         span = _span(window)
-        out.append(Occurrence(due, plan_id, name, tag, status, due - span, due + span, wo_id, False))
-    rows = _covered(session, who, filters)
-    floating = sorted({row[0] for row in rows if row[2] == "whichever_first"})
-    latest = _latest(session, floating) if floating else {}
-    started: dict[tuple[datetime, int | None], date] = {}
-    for (plan_id, name, trigger, count, unit, meter_interval, anchor_meter, anchor, lead, meter_lead, created,
-         asset_id, tag, dept) in rows:
-        schedule = Schedule(trigger=trigger, anchor_date=anchor, interval_count=count, interval_unit=unit,
-                            meter_interval=meter_interval, anchor_meter=anchor_meter, lead_days=lead,
-                            meter_lead=meter_lead or 0.0)
-        zone_today = today.get(dept, utc_today)
-        if (created, dept) not in started:
-            started[(created, dept)] = local_date(created, zones[dept])
-        start_on = started[(created, dept)]
+        found[(tag, plan_id, asset_id)].append(
+            ((due, _RANK[status]), Occurrence(due, plan_id, name, tag, status, due - span, due + span, wo_id, False)))
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _projected(dues: tuple[date, ...], window: int, today: date) -> tuple[tuple[Slot, str, date, date], ...]:
+    """Return (slot, status, window opens, window closes) of projected services due on ``dues``."""
+    span, out = _span(window), []
+    for due in dues:
+        status = date_status(due, window, today)
+        out.append(((due, _RANK[status]), status, due - span, due + span))
+    return tuple(out)
+
+
+def _floating(schedule: Schedule, last: Previous | None, start_on: date, first: date, end: date) -> tuple[date, ...]:
+    """Return a whichever-first plan's dates in ``first``..``end``: its next service after
+    ``last``, then one interval after another, as if each were done on its due date."""
+    nxt = upcoming(schedule, last, start_on=start_on)
+    dues, due = [], nxt.due_date if nxt is not None else None
+    while due is not None and due <= end:
+        if due >= first:
+            dues.append(due)
+        due = shift(due, schedule.interval_count, schedule.interval_unit)
+    return tuple(dues)
+
+
+class _Projector:
+    """The services each active plan's schedule gives in ``first``..``last`` on each covered asset."""
+
+    def __init__(self, session: Session, who: Actor, filters: Filters, first: date, last: date,
+                 today: _Today) -> None:
+        self.first, self.last, self.today = first, last, today
+        rows = _covered(session, who, filters)
+        self.rows: dict[Pair, Any] = {(row[12], row[0], row[11]): row for row in rows}
+        floating = sorted({row[0] for row in rows if row[2] == "whichever_first"})
+        self.latest = _latest(session, floating) if floating else {}
+        self.started: dict[tuple[datetime, int | None], date] = {}
+
+    def services(self, pair: Pair) -> tuple[tuple[Slot, str, date, date], ...]:
+        """Return (slot, status, window opens, window closes) of each service the schedule of
+        ``pair``'s plan gives on its asset in the range (none for a pair no active plan covers)."""
+        row = self.rows.get(pair)
+        if row is None:
+            return ()
+        (plan_id, _, trigger, count, unit, meter_interval, anchor_meter, anchor, lead, meter_lead, created,
+         asset_id, _, dept) = row
+        if (created, dept) not in self.started:
+            self.started[(created, dept)] = local_date(created, self.today.zones[dept])
+        start_on = self.started[(created, dept)]
         if trigger == "calendar":
-            dues = _grid(schedule, start_on, first, last)
+            dues = _grid(anchor, count, unit, start_on, self.first, self.last)
         else:
-            nxt = upcoming(schedule, latest.get((plan_id, asset_id)), start_on=start_on)
-            dues, due = [], nxt.due_date if nxt is not None else None
-            while due is not None and due <= last:
-                if due >= first:
-                    dues.append(due)
-                due = shift(due, count, unit)
-        window = _window(count, unit)
-        span = _span(window)
-        for due in dues:
-            if (plan_id, asset_id, due) in made:
-                continue
-            out.append(Occurrence(due, plan_id, name, tag, date_status(due, window, zone_today),
-                                  due - span, due + span, None, True))
-    out.sort(key=lambda o: (o.due_date, _RANK[o.status], o.asset, o.plan_id))
-    return out
+            schedule = Schedule(trigger=trigger, anchor_date=anchor, interval_count=count, interval_unit=unit,
+                                meter_interval=meter_interval, anchor_meter=anchor_meter, lead_days=lead,
+                                meter_lead=meter_lead or 0.0)
+            dues = _floating(schedule, self.latest.get((plan_id, asset_id)), start_on, self.first, self.last)
+        return _projected(dues, _window(count, unit), self.today[dept]) if dues else ()
+
+
+def occurrences(session: Session, *, actor: Actor | None, first: date, last: date, now: datetime,
+                filters: Filters = Filters()) -> list[Occurrence]:
+    """Return every service due in ``first``..``last`` the actor may see, by date, worst first,
+    then by asset tag and plan.
+
+    A year of a large hospital's plans is tens of thousands of services, so they are not
+    sorted one by one: each plan on each asset (a pair) is visited in tag and plan order, and
+    drops its services, generated ones first, into the slot of their day and colour; only the
+    slots are sorted."""
+    who = resolve_actor(actor)
+    require(who, "pm.view")
+    if last < first or (last - first).days > MAX_RANGE_DAYS:
+        raise InvalidInput(f"end: must be on or after start and at most {MAX_RANGE_DAYS} days later")
+    today = _Today(session, now)
+    generated = _generated(session, who, filters, first, last, today)
+    projector = _Projector(session, who, filters, first, last, today)
+    slots: dict[Slot, list[Occurrence]] = defaultdict(list)
+    for pair in sorted(generated.keys() | projector.rows.keys()):
+        made = generated.get(pair, ())
+        for slot, occ in made:
+            slots[slot].append(occ)
+        projected = projector.services(pair)
+        if not projected:
+            continue
+        tag, plan_id, _ = pair
+        name, skip = projector.rows[pair][1], {occ.due_date for _, occ in made}
+        for slot, status, opens, closes in projected:
+            if slot[0] not in skip:
+                slots[slot].append(Occurrence(slot[0], plan_id, name, tag, status, opens, closes, None, True))
+    return [occ for slot in sorted(slots) for occ in slots[slot]]
 
 
 # ------------------------------------------------------------------ views
@@ -300,7 +358,7 @@ def calendar_view(session: Session, *, actor: Actor | None, now: datetime, view:
     if view not in VIEWS:
         raise InvalidInput(f"view: must be one of {', '.join(VIEWS)}, got {view!r}")
     who = resolve_actor(actor)
-    zones = _zones(session)
+    zones = department_zones(session)
     scope = department_scope(who)
     # Today where the user works: their department's site, else the hospital's most common zone.
     names = [str(z) for z in zones.values()]

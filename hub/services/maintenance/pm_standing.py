@@ -21,20 +21,20 @@ department see the same numbers for the same assets.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan
 from wardlink.hub.services.actor import Actor
-from wardlink.hub.services.maintenance.compliance import COMPLIANT, DUE, OVERDUE, Target, worst_status
+from wardlink.hub.services.maintenance.compliance import COMPLIANT, DUE, OVERDUE, Target, past_window, worst_status
 from wardlink.hub.services.people.permissions import can, department_scope
-from wardlink.hub.services.maintenance.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, latest_occurrence,
-                                                  local_date, occurrence_target, previous_of, schedule_of)
+from wardlink.hub.services.maintenance.pm import (INACTIVE_STAGES, INACTIVE_STATUSES, asset_zone, department_zones,
+                                                  latest_occurrence, local_date, occurrence_target, previous_of,
+                                                  schedule_of)
 from wardlink.hub.services.maintenance.pm_meters import current_value
 from wardlink.hub.services.maintenance.pm_schedule import upcoming
 
@@ -99,22 +99,49 @@ def _in_scope(stmt, department_id: int | None, asset_id: int | None):
     return stmt
 
 
-def _covered(department_id: int | None = None, asset_id: int | None = None):
-    """Return a query of the ids of active assets an active plan covers."""
-    covers = or_(PmPlan.asset_id == Asset.id,
-                 and_(PmPlan.asset_id.is_(None), PmPlan.make == Asset.make, PmPlan.model == Asset.model))
-    return _in_scope(select(Asset.id).join(PmPlan, covers).where(
-        PmPlan.active.is_(True), Asset.equipment_status.not_in(INACTIVE_STATUSES),
-        Asset.lifecycle_stage.not_in(INACTIVE_STAGES)).distinct(), department_id, asset_id)
+def covered_ids(session: Session, department_id: int | None = None, asset_id: int | None = None) -> set[int]:
+    """Return the ids of active assets an active plan covers (of one department or asset if given).
+
+    Plans on one asset and plans on a make and model are read apart, each through its own
+    join, which both databases answer from an index instead of pairing every plan with every
+    asset."""
+    live = (PmPlan.active.is_(True), Asset.equipment_status.not_in(INACTIVE_STATUSES),
+            Asset.lifecycle_stage.not_in(INACTIVE_STAGES))
+    one = select(Asset.id).join(PmPlan, PmPlan.asset_id == Asset.id).where(*live)
+    many = select(Asset.id).join(PmPlan, and_(PmPlan.asset_id.is_(None), PmPlan.make == Asset.make,
+                                              PmPlan.model == Asset.model)).where(*live)
+    conn = session.connection()  # plain rows: no ORM work for thousands of ids
+    return {key for stmt in (one, many) for key, in conn.execute(_in_scope(stmt, department_id, asset_id)).all()}
 
 
 def open_statuses(session: Session, now: datetime, *, department_id: int | None = None,
                   asset_id: int | None = None) -> dict[int, str]:
-    """Return the status of each asset with open services: the worst of them, due or overdue."""
-    judge, found = Judge(session, now), defaultdict(list)
-    for occ in open_services(session, department_id=department_id, asset_id=asset_id):
-        found[occ.asset_id].append(judge.status(occ))
-    return {key: worst_status(statuses) for key, statuses in found.items()}
+    """Return the status of each asset with open services: the worst of them, due or overdue.
+
+    The services are read as plain columns, not objects, and each is judged by its
+    :class:`~wardlink.hub.services.maintenance.compliance.Target` as :class:`Judge` does: the
+    dashboard asks this for every open service of the hospital on each request."""
+    zones, today = department_zones(session), {}
+    meters: dict[tuple[int, str], float | None] = {}
+    found: dict[int, str] = {}
+    stmt = (select(PmOccurrence.asset_id, Asset.department_id, PmOccurrence.due_date, PmOccurrence.window_days,
+                   PmOccurrence.due_meter, PmOccurrence.meter_tolerance, PmPlan.meter)
+            .join(Asset, Asset.id == PmOccurrence.asset_id).join(PmPlan, PmPlan.id == PmOccurrence.plan_id)
+            .where(PmOccurrence.state == "open"))
+    rows = session.connection().execute(_in_scope(stmt, department_id, asset_id)).all()  # plain rows, no ORM
+    for key, dept, due, window, due_meter, tolerance, meter in rows:
+        if found.get(key) == OVERDUE:
+            continue
+        if dept not in today:
+            today[dept] = local_date(now, zones[dept])
+        if due_meter is None:  # a date alone: judged without building its Target, thousands at a time
+            found[key] = OVERDUE if due is not None and past_window(due, window, today[dept]) else DUE
+            continue
+        if meter is not None and (key, meter) not in meters:
+            meters[(key, meter)] = current_value(session, key, meter)
+        meter_now = meters[(key, meter)] if meter is not None else None
+        found[key] = Target(due, window, due_meter, tolerance).status(today[dept], meter_now)
+    return found
 
 
 def judged_statuses(session: Session, now: datetime, *, department_id: int | None = None,
@@ -122,8 +149,7 @@ def judged_statuses(session: Session, now: datetime, *, department_id: int | Non
     """Return the maintenance status of each asset the plans speak for (of one department or
     asset if given): the worst of its open services, ``compliant`` when an active plan covers
     it and nothing is open. Other assets keep the status recorded on them (set by hand)."""
-    covered = _covered(department_id, asset_id).order_by(Asset.id)
-    statuses = {key: COMPLIANT for key in session.scalars(covered)}
+    statuses = {key: COMPLIANT for key in sorted(covered_ids(session, department_id, asset_id))}
     statuses.update(open_statuses(session, now, department_id=department_id, asset_id=asset_id))
     return statuses
 
@@ -143,13 +169,10 @@ def maintenance_counts(session: Session, *, actor: Actor, now: datetime) -> dict
         return None
     scope = department_scope(actor)
     judged = open_statuses(session, now, department_id=scope)
-    flagged = dict(session.execute(_in_scope(select(Asset.id, Asset.maintenance_status).where(
-        Asset.maintenance_status.in_((DUE, OVERDUE))), scope, None)).all())
-    rest = [key for key in flagged if key not in judged]
-    planned: set[int] = set()
-    for start in range(0, len(rest), 500):
-        planned.update(session.scalars(_covered(scope).where(Asset.id.in_(rest[start:start + 500]))))
-    statuses = [*judged.values(), *(flagged[key] for key in rest if key not in planned)]
+    flagged = session.connection().execute(_in_scope(select(Asset.id, Asset.maintenance_status).where(
+        Asset.maintenance_status.in_((DUE, OVERDUE))), scope, None)).all()
+    planned = covered_ids(session, scope)
+    statuses = [*judged.values(), *(status for key, status in flagged if key not in judged and key not in planned)]
     return {OVERDUE: statuses.count(OVERDUE), DUE: statuses.count(DUE)}
 
 
@@ -221,7 +244,6 @@ def date_status(due: date, window_days: int, today: date, state: str | None = No
         return DONE
     if state == "skipped":
         return OVERDUE
-    offset = (today - due).days
-    if offset > window_days:
+    if past_window(due, window_days, today):
         return OVERDUE
-    return IN_WINDOW if offset >= -window_days else DUE
+    return IN_WINDOW if (today - due).days >= -window_days else DUE

@@ -33,7 +33,7 @@ from wardlink.hub.web.api.openapi import check_request
 from wardlink.hub.web.api.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
                              template_json, version_json)
 from wardlink.hub.web.query_args import paging
-from wardlink.hub.web.api.serialize import page_json
+from wardlink.hub.web.api.serialize import large_json, page_json
 from wardlink.hub.web.state import state
 
 bp = Blueprint("api_pm", __name__)
@@ -183,10 +183,11 @@ def calendar():
     filters = pm_calendar.parse_filters(request.args.get("department"), request.args.get("category"),
                                         request.args.get("assignee"))
     found = pm_calendar.occurrences(db(), actor=g.actor, first=first, last=last, now=now, filters=filters)
-    return jsonify({"start": first.isoformat(), "end": last.isoformat(), "total": len(found), "items": [
-        {"due_date": o.due_date.isoformat(), "plan_id": o.plan_id, "plan": o.plan, "asset": o.asset,
-         "status": o.status, "window": {"opens": o.opens.isoformat(), "closes": o.closes.isoformat()},
-         "work_order_id": o.work_order_id, "projected": o.projected} for o in found]})
+    # A year of a large hospital's plans is some 50,000 services: dates go out as date objects.
+    return large_json({"start": first, "end": last, "total": len(found), "items": [
+        {"due_date": o.due_date, "plan_id": o.plan_id, "plan": o.plan, "asset": o.asset, "status": o.status,
+         "window": {"opens": o.opens, "closes": o.closes}, "work_order_id": o.work_order_id,
+         "projected": o.projected} for o in found]})
 
 
 @bp.get("/pm-programme")
