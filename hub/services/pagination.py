@@ -66,11 +66,21 @@ def check_paging(page: int, per_page: int) -> None:
 
 
 def paginate(session: Session, stmt: Select, page: int, per_page: int, *,
-             count_limit: int = COUNT_LIMIT) -> Page:
-    """Run ``stmt`` for one page; count its rows exactly up to ``count_limit``."""
+             count_limit: int = COUNT_LIMIT, keys: Select | None = None) -> Page:
+    """Run ``stmt`` for one page; count its rows exactly up to ``count_limit``.
+
+    ``keys`` is the same query selecting only the primary key (same filters, same order). When
+    given, the page's keys are chosen first and only their rows are read: a database that
+    must sort the matches (a date range in one index, ordered by another column) then sorts
+    keys read from an index instead of whole rows read from the table."""
     check_paging(page, per_page)
     offset = (page - 1) * per_page
-    rows = list(session.scalars(stmt.limit(per_page + 1).offset(offset)))
+    if keys is None:
+        rows = list(session.scalars(stmt.limit(per_page + 1).offset(offset)))
+    else:
+        chosen = keys.limit(per_page + 1).offset(offset).subquery()
+        key = keys.selected_columns[0]
+        rows = list(session.scalars(stmt.where(key.in_(select(chosen.c[0])))))
     items = rows[:per_page]
     if len(rows) <= per_page and (rows or page == 1):
         # The last page: every match is before it or on it, so no count is needed.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -12,7 +13,10 @@ from wardlink.clock import Clock
 
 log = logging.getLogger("wardlink.web")
 
-__all__ = ["WebServer", "create_app", "make_server", "serve"]
+__all__ = ["YOUNG_THRESHOLD", "WebServer", "create_app", "fit_collector", "make_server", "serve"]
+
+#: Young-generation threshold of a web server process (Python's default is 700 allocations).
+YOUNG_THRESHOLD = 20_000
 
 
 class WebServer:
@@ -85,9 +89,29 @@ def make_server(config: HubConfig, *, threads: int = 8, telemetry=None, clock: C
     return WebServer(app, server, owned)
 
 
+def fit_collector() -> None:
+    """Fit the cyclic garbage collector to a web server process, once the app is built.
+
+    Some pages build tens of thousands of small objects per request (a year of the PM
+    calendar is some 50,000 services, each a tuple and, in the JSON, two dicts). With the
+    default thresholds the young generation is collected every 700 allocations, and each
+    full collection walks the whole start-up heap (Flask, SQLAlchemy, the app: about 190,000
+    objects): on the calendar's year that took longer than building it. So the objects alive
+    after start-up are frozen (exempt from collection, still freed by reference counting) and
+    the young generation is collected every :data:`YOUNG_THRESHOLD` allocations (never
+    lowered; 0, collection switched off, is left alone). The ingest worker does the same.
+    """
+    gc.collect()
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    if young and young < YOUNG_THRESHOLD:
+        gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
 def serve(config: HubConfig, *, threads: int = 8, telemetry=None, clock: Clock | None = None) -> None:
-    """Serve the admin UI and API until SIGTERM or SIGINT."""
+    """Serve the admin UI and API until SIGTERM or SIGINT (see :func:`fit_collector`)."""
     server = make_server(config, threads=threads, telemetry=telemetry, clock=clock)
+    fit_collector()
     if threading.current_thread() is threading.main_thread():
         def _stop(signum, _frame):
             log.info("received %s, stopping the web server", signal.Signals(signum).name)

@@ -102,3 +102,33 @@ def test_the_calendar_page_shows_month_week_and_day_views_with_filters(web):
     api = client.get("/api/v1/pm-calendar?start=2026-03-01&end=2026-03-31")
     assert api.status_code == 200 and [i["due_date"] for i in api.json["items"]] == ["2026-03-15"]
     assert api.json["items"][0]["window"] == {"opens": "2026-03-08", "closes": "2026-03-22"}
+
+
+def test_services_come_by_date_then_worst_first_then_by_tag_and_plan_each_once(pm_db):
+    """Services of one day: the worst colour first, then by asset tag, then by plan, whatever
+    order the plans were made in; a generated service is not shown again as projected."""
+    clock = ManualClock(at(2026, 3, 1))
+    with session_scope(pm_db) as s:
+        plans = {}
+        for name, tag, count, unit, anchor, lead in (
+                ("Fridge monthly", "VF-0001", 1, "month", "2026-02-20", 14),  # made first: the lowest plan id
+                ("Pump monthly", "IP-0101", 1, "month", "2026-02-20", 14),
+                ("Fridge yearly", "VF-0002", 1, "year", "2025-03-20", 7),  # its 30-day window opens first
+                ("Pump weekly", "IP-0102", 1, "week", "2026-03-13", 2)):
+            plans[tag] = pm.create_plan(s, {"name": name, "asset_tag": tag, "trigger": "calendar",
+                                            "interval_count": count, "interval_unit": unit, "anchor_date": anchor,
+                                            "lead_days": lead}, actor=_manager(s), clock=clock).id
+    clock.set(at(2026, 3, 8))  # the monthly services of 03-20 are generated, 14 days ahead
+    with session_scope(pm_db) as s:
+        created = pm_generator.generate_due(s, clock=clock).created
+        found = pm_calendar.occurrences(s, actor=_manager(s), first=date(2026, 3, 1), last=date(2026, 4, 30),
+                                        now=utc_now(clock))
+    assert created >= 2
+    rank = {"overdue": 0, "in_window": 1, "due": 2, "done": 3}
+    assert found == sorted(found, key=lambda o: (o.due_date, rank[o.status], o.asset, o.plan_id))
+    keys = [(o.plan_id, o.asset, o.due_date) for o in found]
+    assert len(keys) == len(set(keys))
+    on_20th = [(o.asset, o.status, o.projected) for o in found if o.due_date == date(2026, 3, 20)]
+    assert on_20th == [("VF-0002", "in_window", True), ("IP-0101", "due", False), ("IP-0102", "due", True),
+                       ("VF-0001", "due", False)]
+    assert plans["VF-0001"] < plans["IP-0101"]  # tag order, not plan order, put IP-0101 first

@@ -4,9 +4,11 @@
 - work-order lists and the board: orders of a state, newest first, and all orders newest first;
 - the dashboard's "past SLA" count: open orders with a breach, read from the index alone;
 - the work-order list sorted by due date (migration 0007);
-- the work-order list filtered by the day orders were closed (migration 0019).
+- the work-order list filtered by the day orders were closed, with their state and opening time
+  so the page and its count are read from the index alone (migrations 0019 and 0024).
 
-Declared here, beside the tables they serve, so the schema and migrations 0005, 0007 and 0019 stay in step.
+Declared here, beside the tables they serve, so the schema and migrations 0005, 0007, 0019 and
+0024 stay in step.
 """
 
 from __future__ import annotations
@@ -22,4 +24,5 @@ WORK_ORDERS_BY_CREATED = Index("ix_work_orders_created", WorkOrder.created_at, W
 WORK_ORDERS_BY_BREACH = Index("ix_work_orders_state_breach", WorkOrder.state, WorkOrder.response_breached_at,
                               WorkOrder.resolution_breached_at)
 WORK_ORDERS_BY_DUE = Index("ix_work_orders_resolution_due", WorkOrder.resolution_due_at, WorkOrder.id)
-WORK_ORDERS_BY_CLOSED = Index("ix_work_orders_closed", WorkOrder.closed_at, WorkOrder.id)
+WORK_ORDERS_BY_CLOSED = Index("ix_work_orders_closed_state", WorkOrder.closed_at, WorkOrder.state,
+                              WorkOrder.created_at, WorkOrder.id)

@@ -438,10 +438,10 @@ def list_work_orders(session: Session, *, actor: Actor | None, page: int = 1, pe
     orders whose date falls in that range; ``q`` searches titles and codes; ``sort`` is one
     of :data:`SORTS`.
     """
-    stmt = work_order_query(session, actor=actor, **filters).options(
-        selectinload(WorkOrder.asset), selectinload(WorkOrder.department),
-        selectinload(WorkOrder.assigned_to), selectinload(WorkOrder.requested_by))
-    return paginate(session, stmt, page, per_page)
+    query = work_order_query(session, actor=actor, **filters)
+    stmt = query.options(selectinload(WorkOrder.asset), selectinload(WorkOrder.department),
+                         selectinload(WorkOrder.assigned_to), selectinload(WorkOrder.requested_by))
+    return paginate(session, stmt, page, per_page, keys=query.with_only_columns(WorkOrder.id))
 
 
 def assignee_choices(session: Session, *, actor: Actor | None) -> list[User]:
