@@ -1,8 +1,9 @@
 """The daily digest and the monthly KPI report, end to end on SQLite and PostgreSQL with an
 injected clock and a real SMTP server (aiosmtpd): the digest goes out at 07:00 local time in
 Europe/Berlin on both sides of the March DST change (06:00Z, then 05:00Z) and not before; two
-schedulers ticking the same clock send one digest per person and make one monthly report; the
-report's PDF (read back with pdftotext) shows the KPI service's figures for the month."""
+schedulers ticking the same clock send one digest per person and make one monthly report, and so
+do two jobs racing past the leader lock; the report's PDF (read back with pdftotext) shows the
+KPI service's figures for the month."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import shutil
 import subprocess
 from datetime import UTC, date, datetime
 
-import pytest
 from sqlalchemy import func, select
 from workorder_support import env, open_order, pg_workorder_template
 
@@ -293,3 +293,46 @@ def test_a_digest_lists_pm_due_this_week_and_open_alerts_of_the_department(env):
     # The pharmacy technician's department has no open alert.
     theirs = digest.build(env.session, pharmtech, now=now, zone=zone)
     assert theirs.is_empty
+
+
+def test_two_jobs_racing_past_the_leader_lock_still_send_each_digest_once(env):
+    """Should two schedulers both believe they lead (a lease taken over while the old leader
+    is still in a round), the claimed run still lets only one of them send."""
+    import threading
+
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.scheduler.jobs import JobContext, daily_digest, monthly_report
+
+    _berlin(env)
+    _february(env)
+    _set_clock(env, _utc(2026, 2, 28, 12))
+    _order_due(env, _utc(2026, 3, 1, 10))
+    env.session.commit()
+    _set_clock(env, _utc(2026, 3, 1, 6, 30))
+    start = threading.Barrier(2)
+    results: dict[str, dict] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        ctx = JobContext(engine=env.engine, clock=env.clock, public_url=PUBLIC, holder=name)
+        try:
+            start.wait(timeout=30)
+            results[name] = {"digest": daily_digest(ctx), "report": monthly_report(ctx)}
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("north", "south")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and sorted(results) == ["north", "south"]
+    assert sorted(len(r["digest"]["zones"]) for r in results.values()) == [0, 1]
+    made = sorted(r["report"].get("made", 0) for r in results.values())
+    assert made[0] == 0 and made[1] >= 2  # one made the hospital's and the departments' reports
+    with session_scope(env.engine) as s:
+        assert s.scalar(select(func.count()).select_from(Notice).where(Notice.event == "daily_digest")) == 1
+        holders = s.scalars(select(ScheduledRun.holder).where(ScheduledRun.kind == "digest")).all()
+        assert len(holders) == 1 and holders[0] in results
+        assert s.scalar(select(func.count()).select_from(ScheduledRun)
+                        .where(ScheduledRun.kind == "monthly_report")) == 1
