@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context, request, url_for
@@ -119,9 +120,9 @@ def risk_label(field: str, score: int | None) -> str:
 
 def url_with(**changes) -> str:
     """Return the current URL with some query arguments replaced (None removes one)."""
-    args = request.args.to_dict()
-    args.update({k: v for k, v in changes.items()})
-    args = {k: v for k, v in args.items() if v not in (None, "")}
+    args: dict[str, Any] = request.args.to_dict(flat=False)  # an argument given twice keeps both
+    args.update(changes)
+    args = {k: v for k, v in args.items() if v not in (None, "", [], [""])}
     return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 

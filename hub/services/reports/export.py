@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.people import local_time
 from wardlink.hub.services.reports.kpis import Kpis, KpiReport
 
@@ -55,6 +56,42 @@ COLUMNS: tuple[tuple[str, Callable[[Kpis], Any]], ...] = (
     ("resolution_breach_rate_pct", lambda k: Kpis._rate(k.resolution_breached, k.resolution_due)),
 )
 HEADER = ("department", *(name for name, _ in COLUMNS))
+#: column -> what people read as its heading (pages, PDF); files keep the names of HEADER.
+LABELS: dict[str, str] = {
+    "department": "Department",
+    "pm_judged": "PM judged", "pm_on_time": "PM on time", "pm_late": "PM late", "pm_missed": "PM missed",
+    "pm_pending": "PM pending", "pm_completion_pct": "PM done (%)", "pm_on_time_pct": "PM on time (%)",
+    "high_risk_judged": "High-risk PM judged", "high_risk_on_time": "High-risk PM on time",
+    "high_risk_on_time_pct": "High-risk on time (%)", "high_risk_target_met": "High-risk target met",
+    "pm_overdue": "PM overdue", "work_orders_overdue": "WO overdue", "failures": "Failures",
+    "mtbf_hours": "MTBF (h)", "repairs": "Repairs", "mttr_hours": "MTTR (h)", "asset_hours": "Asset hours (h)",
+    "downtime_hours": "Downtime (h)", "uptime_pct": "Uptime (%)", "fault_hours": "Down for a fault (h)",
+    "availability_pct": "Availability (%)", "backlog_total": "Backlog", "backlog_pm": "Backlog PM",
+    "backlog_corrective": "Backlog corrective", "backlog_inspection": "Backlog inspection",
+    "backlog_recall": "Backlog recall", "response_due": "Response due", "response_breached": "Response late",
+    "resolution_due": "Resolution due", "resolution_breached": "Resolution late",
+    "resolution_breach_rate_pct": "SLA breach (%)",
+}
+#: The columns a KPI table shows unless the reader chooses others; the figures read first.
+DEFAULT_COLUMNS = ("pm_completion_pct", "pm_on_time_pct", "high_risk_on_time_pct", "pm_overdue", "failures",
+                   "mtbf_hours", "mttr_hours", "downtime_hours", "uptime_pct", "availability_pct", "backlog_total",
+                   "work_orders_overdue", "resolution_breach_rate_pct")
+#: The most columns one table shows (more do not fit a 1280-pixel screen or an A4 page).
+MAX_COLUMNS = 14
+
+
+def choose_columns(names: list[str]) -> tuple[str, ...]:
+    """Return the KPI columns ``names`` asks for, in table order (the defaults when empty);
+    raise :class:`InvalidInput` for an unknown column or too many."""
+    if not names:
+        return DEFAULT_COLUMNS
+    unknown = [n for n in names if n not in LABELS or n == "department"]
+    if unknown:
+        raise InvalidInput(f"col: no column {unknown[0]!r}; known: {', '.join(HEADER[1:])}")
+    chosen = tuple(name for name in HEADER[1:] if name in names)
+    if len(chosen) > MAX_COLUMNS:
+        raise InvalidInput(f"col: choose at most {MAX_COLUMNS} columns, got {len(chosen)}")
+    return chosen
 SERVICE_HEADER = ("asset", "department", "plan", "due_date", "due_meter", "completed_on", "judgement")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",

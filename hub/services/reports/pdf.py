@@ -8,21 +8,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
+from fpdf import FPDF, FontFace
 
 from wardlink.hub.services.people import local_time
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports.kpis import KpiReport
 
-#: column -> heading on paper; the figures people read first.
-PDF_COLUMNS = (
-    ("pm_completion_pct", "PM done %"), ("pm_on_time_pct", "PM on time %"),
-    ("high_risk_on_time_pct", "High-risk on time %"), ("pm_overdue", "PM overdue"),
-    ("failures", "Failures"), ("mtbf_hours", "MTBF h"), ("mttr_hours", "MTTR h"),
-    ("downtime_hours", "Downtime h"), ("uptime_pct", "Uptime %"), ("availability_pct", "Availability %"),
-    ("backlog_total", "Backlog"),
-    ("work_orders_overdue", "WO overdue"), ("resolution_breach_rate_pct", "SLA breach %"),
-)
+#: column -> heading on paper (the labels of the pages); the figures people read first.
+PDF_COLUMNS = tuple((name, export.LABELS[name]) for name in (
+    "pm_completion_pct", "pm_on_time_pct", "high_risk_on_time_pct", "pm_overdue", "failures", "mtbf_hours",
+    "mttr_hours", "downtime_hours", "uptime_pct", "availability_pct", "backlog_total", "work_orders_overdue",
+    "resolution_breach_rate_pct"))
 
 
 def cell_text(value) -> str:
@@ -54,20 +50,22 @@ def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = Non
                          f"{local_time.local_text(report.as_of, zone or local_time.UTC_ZONE, seconds=False)}"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
+    # fpdf2's table wraps each heading within its column (a heading wider than its column
+    # would run into its neighbours) and repeats the headings on every page.
     first_w, col_w = 34.0, (pdf.w - pdf.l_margin - pdf.r_margin - 34.0) / len(PDF_COLUMNS)
-    pdf.set_font("Helvetica", "B", 7.5)
-    pdf.set_fill_color(234, 238, 242)
-    pdf.cell(first_w, 9, "Department", border=1, fill=True)
-    for _, heading in PDF_COLUMNS:
-        pdf.cell(col_w, 9, heading, border=1, fill=True, align="C")
-    pdf.ln()
     pdf.set_font("Helvetica", "", 8)
-    for n, row in enumerate(table):
-        pdf.set_font("Helvetica", "B" if n == 0 else "", 8)
-        pdf.cell(first_w, 7, cell_text(row[index["department"]]), border=1)
-        for name, _ in PDF_COLUMNS:
-            pdf.cell(col_w, 7, cell_text(row[index[name]]), border=1, align="R")
-        pdf.ln()
+    with pdf.table(col_widths=(first_w, *[col_w] * len(PDF_COLUMNS)), line_height=4.5, width=pdf.epw,
+                   text_align=("LEFT", *["RIGHT"] * len(PDF_COLUMNS)), repeat_headings=1,
+                   headings_style=FontFace(emphasis="BOLD", fill_color=(234, 238, 242), size_pt=7.5)) as grid:
+        head_row = grid.row()
+        head_row.cell("Department", align="LEFT")
+        for _, label in PDF_COLUMNS:
+            head_row.cell(cell_text(label), align="CENTER")
+        for n, row in enumerate(table):
+            line = grid.row(style=FontFace(emphasis="BOLD") if n == 0 else None)
+            line.cell(cell_text(row[index["department"]]))
+            for name, _ in PDF_COLUMNS:
+                line.cell(cell_text(row[index[name]]))
     services = export.service_rows(report)
     if services:
         pdf.ln(4)

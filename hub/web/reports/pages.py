@@ -4,6 +4,7 @@ the history of the monthly KPI reports the scheduler stored (managers and admini
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
@@ -16,12 +17,13 @@ from wardlink.hub.services.reports.pdf import report_pdf
 from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.people.permissions import can, require
+from wardlink.hub.services.pagination import Page
 from wardlink.hub.services.validate import optional_date, optional_id
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web import files
 from wardlink.hub.web.db import commit as db_commit
 from wardlink.hub.web.db import db
-from wardlink.hub.web.query_args import page_number
+from wardlink.hub.web.query_args import int_arg, page_number
 from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.jobs import JobResult, Progress
 from wardlink.hub.web.state import state
@@ -44,19 +46,52 @@ def _selection(source) -> tuple[date, date, int | None]:
     return start, end, optional_id("department", source.get("department"))
 
 
+#: Departments per page of the KPI table.
+TABLE_PAGE = 10
+
+
+def _kpi_table(report: kpis.KpiReport, columns: tuple[str, ...]) -> Page[dict[str, Any]]:
+    """Return the page of the KPI table the request asks for: each row's department and the
+    chosen columns' values."""
+    index = {name: i for i, name in enumerate(export.HEADER)}
+    rows = [{"department": row[0], "values": {name: row[index[name]] for name in columns}}
+            for row in export.rows(report)]
+    pages = max(1, -(-len(rows) // TABLE_PAGE))
+    number = min(int_arg("table_page", 1, 1, 1_000_000), pages)
+    return Page(rows[(number - 1) * TABLE_PAGE:number * TABLE_PAGE], number, TABLE_PAGE, len(rows))
+
+
+def _charts(report: kpis.KpiReport) -> dict[str, dict[str, Any]]:
+    """Return the chart specs (drawn by app.js) of the figures by department."""
+    names = [d.code if d is not None else "(none)" for d, _ in report.departments]
+    figures = [k for _, k in report.departments]
+
+    def spec(unit: str, *series: tuple[str, list]) -> dict[str, Any]:
+        return {"x": "category", "xLabel": "Department", "xs": list(range(len(names))), "labels": names, "unit": unit,
+                "percent": unit == "%", "series": [{"label": label, "bars": True, "values": values}
+                                                   for label, values in series]}
+    return {"mttr": spec("h", ("MTTR", [k.mttr_hours for k in figures])),
+            "mtbf": spec("h", ("MTBF", [k.mtbf_hours for k in figures])),
+            "uptime": spec("%", ("Uptime", [k.uptime_pct for k in figures]),
+                           ("Availability", [k.availability_pct for k in figures]))}
+
+
 @bp.get("")
 @login_required
 def index():
     """Show the KPIs of the chosen period and department."""
     require(g.actor, "kpi.view")
     start, end, department_id = _selection(request.args)
+    columns = export.choose_columns(request.args.getlist("col"))
     report = kpis.compute(db(), start=start, end=end, department_id=department_id, actor=g.actor,
                           clock=state().clock)
     history = (monthly.list_reports(db(), actor=g.actor, page=page_number(lenient=True), per_page=24)
                if can(g.actor, "report.monthly") else None)
     return render_template("reports/index.html", report=report, start=start, end=end,
                            department_id=department_id, departments=org.list_departments(db()),
-                           formats=FORMATS, header=export.HEADER, table=export.rows(report), history=history)
+                           formats=FORMATS, history=history,
+                           labels=export.LABELS, columns=columns, chosen=request.args.getlist("col"),
+                           all_columns=export.HEADER[1:], table=_kpi_table(report, columns), charts=_charts(report))
 
 
 @bp.get("/monthly/<int:report_id>.pdf")

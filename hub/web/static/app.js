@@ -368,6 +368,12 @@
   // bars}], percent: bool }; "time" xs are epoch seconds of each period's start.
   var TREND_COLOURS = ["#0b5cad", "#bc4c00", "#1a7f37", "#8250df"];
 
+  // A period's tick in the site's zone: month-day for a week, year-month for a month.
+  function periodTick(ts, period) {
+    var p = zoneParts(ts * 1000);
+    return period === "month" ? p.year + "-" + p.month : p.month + "-" + p.day;
+  }
+
   function trendOptions(spec, width) {
     var category = spec.x === "category";
     var labelOf = function (u, x) {
@@ -394,11 +400,15 @@
     opts.scales.y = { range: spec.percent ? [0, 100] : function (u, min, max) {
       return [0, max > 0 ? max * 1.1 : 1];
     } };
+    // Ticks at the periods themselves (local midnights for weeks and months), as many as fit.
+    var every = Math.max(1, Math.ceil(spec.xs.length * (category ? 90 : 70) / Math.max(width - 80, 1)));
     opts.axes = [
-      category ? { stroke: "#32383f", splits: function () { return spec.xs; },
-        values: function (u, splits) { return splits.map(function (x) { return labelOf(u, x); }); } }
-        : { stroke: "#32383f", values: timeTicks },
+      { stroke: "#32383f", splits: function () { return spec.xs.filter(function (x, i) { return (spec.xs.length - 1 - i) % every === 0; }); },
+        values: function (u, splits) {
+          return splits.map(function (x) { return category ? labelOf(u, x) : periodTick(x, spec.period); });
+        } },
       { stroke: "#32383f", label: spec.unit, size: 60 }];
+    if (spec.whole) { opts.axes[1].incrs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]; }
     var groups = spec.series.filter(function (s) { return s.bars; }).length;
     var barIndex = 0;
     spec.series.forEach(function (s, n) {
@@ -461,7 +471,8 @@
   }
 
   function periodSeries(series, label, bars) {
-    return { x: "time", unit: series.unit, percent: series.unit === "%",
+    return { x: "time", unit: series.unit, percent: series.unit === "%", whole: series.unit !== "%",
+      period: series.period,
       xs: series.points.map(function (p) { return Date.parse(p.start) / 1000; }),
       labels: series.points.map(function (p) { return (series.period === "week" ? "week of " : "") + p.label; }),
       series: [{ label: label, bars: bars, values: series.points.map(function (p) { return p.value; }) }] };
@@ -476,14 +487,17 @@
       backlog: s.backlog && periodSeries(s.backlog, "Open at the week's end", true),
       alerts: s.alerts && periodSeries(s.alerts, "Alerts opened", true),
       pm_compliance: s.pm_compliance && periodSeries(s.pm_compliance, "PM on time", false),
-      gateways: s.gateways && { x: "category", unit: "gateways", xs: [0, 1, 2, 3],
+      gateways: s.gateways && { x: "category", unit: "gateways", xs: [0, 1, 2, 3], whole: true, xLabel: "State",
         labels: GATEWAY_STATES.map(function (k) { return k.charAt(0).toUpperCase() + k.slice(1); }),
         series: [{ label: "Gateways now", bars: true,
           values: GATEWAY_STATES.map(function (k) { return s.gateways.by_state[k]; }) }] }
     };
-    root.querySelectorAll("figure[data-trend]").forEach(function (fig) {
+    var figures = root.querySelectorAll("figure[data-trend]");
+    // Show every figure before drawing any, so each is measured at its final width.
+    figures.forEach(function (fig) { fig.hidden = !specs[fig.getAttribute("data-trend")]; });
+    figures.forEach(function (fig) {
       var key = fig.getAttribute("data-trend");
-      if (!specs[key]) { fig.hidden = true; return; }
+      if (!specs[key]) { return; }
       if (key === "gateways") {
         var total = fig.querySelector("[data-trend-total]");
         if (total) { total.textContent = s.gateways.online + " of " + s.gateways.total + " online now"; }
