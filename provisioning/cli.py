@@ -274,7 +274,7 @@ def cmd_grafana_push(args) -> int:
         if path:
             settings[key] = _read_secret(path, key.lower())
     report = push(args.url, token, grafana_dir=args.grafana_dir, influx_version=args.influx_version,
-                  settings=settings, datasources=not args.skip_datasources)
+                  settings=settings, datasources=not args.skip_datasources, timezone=args.timezone)
     for line in report.lines():
         print(line)
     return 0
@@ -287,7 +287,7 @@ def cmd_grafana_export(args) -> int:
     from wardlink.provisioning.grafana.boards import dashboards
 
     out = Path(args.out)
-    for name, board in dashboards().items():
+    for name, board in dashboards(args.timezone).items():
         write_private(out / name, json.dumps(board, indent=2, ensure_ascii=False) + "\n", mode=0o644)
         print(f"wrote {out / name}")
     return 0
@@ -345,6 +345,7 @@ def register_cli(subparsers) -> None:
                     "provisioning reads them.")
     p.add_argument("--out", default="grafana/dashboards", metavar="DIR",
                    help="directory to write (default: grafana/dashboards)")
+    p.add_argument("--timezone", metavar="ZONE", help=TIMEZONE_HELP)
 
 
 def _add_broker_config(bsub) -> None:
@@ -440,6 +441,10 @@ def _add_broker_gateway(bsub, identity: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
+TIMEZONE_HELP = ("the site's IANA time zone, e.g. Europe/Berlin: every board shows its times there "
+                 "(default: each viewer's browser zone)")
+
+
 def _add_grafana_push(gfsub) -> None:
     p = add_command(gfsub, "push", cmd_grafana_push, "create or update datasources, folder and dashboards in Grafana",
                     "Send grafana/ (datasource YAML with ${VAR} filled from the options, and "
@@ -467,3 +472,4 @@ def _add_grafana_push(gfsub) -> None:
     p.add_argument("--postgres-sslmode", choices=("disable", "require", "verify-ca", "verify-full"),
                    help="PostgreSQL TLS mode ($WARDLINK_PG_SSLMODE)")
     p.add_argument("--skip-datasources", action="store_true", help="push only the folder and dashboards")
+    p.add_argument("--timezone", metavar="ZONE", help=TIMEZONE_HELP)

@@ -10,12 +10,20 @@ quality, late. The gateway's own health arrives as telemetry on ``gw.*`` channel
 ``wardlink.edge.health.HEALTH_CHANNELS``); the hub binds no asset to them, so they are stored under the
 measurement ``unbound`` with tags gateway and channel only. Maintenance panels query the hub's
 PostgreSQL store (tables of ``hub/db/models``).
+
+Times: the committed boards show them in the viewer's browser zone, since the files cannot know
+the site; :func:`in_zone` (``wardlink grafana push --timezone`` / ``export --timezone``) sets
+the site's zone on every board. The cold-chain board's daily log (``tz``) takes the sites' zone
+from the hub's own ``sites`` table, so it is local without any option.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wardlink.provisioning.errors import SettingError
 
 INFLUX = {"type": "influxdb", "uid": "wardlink-influxdb"}
 POSTGRES = {"type": "postgres", "uid": "wardlink-postgres"}
@@ -357,7 +365,8 @@ def cold_chain() -> Board:
                    "ORDER BY tag"),
         constant("low", "Lowest allowed (°C)", "2"),
         constant("high", "Highest allowed (°C)", "8"),
-        constant("tz", "Time zone of the daily log", "UTC")], time_from="now-7d")
+        sql_values("tz", "Time zone of the daily log", "SELECT DISTINCT timezone FROM sites ORDER BY 1",
+                   multi=False)], time_from="now-7d")
 
 
 def utilisation() -> Board:
@@ -430,10 +439,31 @@ def maintenance_kpis() -> Board:
 BOARDS = (fleet_health, ward_overview, asset_telemetry, cold_chain, utilisation, maintenance_kpis)
 
 
-def dashboards() -> dict[str, dict]:
-    """Return every dashboard as ``{file name: JSON object}``."""
+def check_zone(zone: str) -> str:
+    """Return ``zone`` if it is an IANA time zone name (``Europe/Berlin``), else raise :class:`SettingError`."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(f"timezone: not an IANA time zone name (like Europe/Berlin), got {zone!r}") from None
+    return zone
+
+
+def in_zone(board: dict, zone: str) -> dict:
+    """Return a copy of dashboard JSON ``board`` that shows times in ``zone`` (the site's IANA
+    zone), its ``tz`` variable (a daily log's days) chosen to match."""
+    board = copy.deepcopy(board)
+    board["timezone"] = check_zone(zone)
+    for variable in board.get("templating", {}).get("list", []):
+        if variable.get("name") == "tz":
+            variable["current"] = {"text": zone, "value": zone}
+    return board
+
+
+def dashboards(zone: str | None = None) -> dict[str, dict]:
+    """Return every dashboard as ``{file name: JSON object}``, in the IANA ``zone`` when given
+    (else the viewer's browser zone)."""
     result = {}
     for build in BOARDS:
         board = build().to_json()
-        result[f"{board['uid']}.json"] = board
+        result[f"{board['uid']}.json"] = in_zone(board, zone) if zone else board
     return result

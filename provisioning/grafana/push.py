@@ -19,7 +19,7 @@ from typing import Mapping
 import yaml
 
 from wardlink.provisioning.errors import GrafanaError, SettingError
-from wardlink.provisioning.grafana.boards import FOLDER_TITLE, FOLDER_UID
+from wardlink.provisioning.grafana.boards import FOLDER_TITLE, FOLDER_UID, in_zone
 
 #: The project's grafana/ directory (present in a source checkout).
 DEFAULT_GRAFANA_DIR = Path(__file__).resolve().parents[2] / "grafana"
@@ -192,8 +192,10 @@ def connect(url: str, token: str, *, timeout: float = 10.0):
 
 
 def push(url: str, token: str, *, grafana_dir: str | os.PathLike | None = None, influx_version: str = "1",
-         settings: Mapping[str, str] | None = None, datasources: bool = True) -> PushReport:
-    """Push the project's Grafana files to ``url``; ``settings`` fill the datasources' ``${VAR}``."""
+         settings: Mapping[str, str] | None = None, datasources: bool = True,
+         timezone: str | None = None) -> PushReport:
+    """Push the project's Grafana files to ``url``; ``settings`` fill the datasources' ``${VAR}``;
+    ``timezone`` (the site's IANA zone) replaces the boards' browser zone."""
     if influx_version not in INFLUX_FILES:
         raise SettingError(f"influx version: must be one of {', '.join(INFLUX_FILES)}, got {influx_version!r}")
     grafana_dir = Path(grafana_dir) if grafana_dir else DEFAULT_GRAFANA_DIR
@@ -203,4 +205,6 @@ def push(url: str, token: str, *, grafana_dir: str | os.PathLike | None = None, 
         for name in (INFLUX_FILES[influx_version], POSTGRES_FILE):
             sources += load_datasources(grafana_dir / name, env)
     boards = load_dashboards(grafana_dir / "dashboards")
+    if timezone:
+        boards = [in_zone(board, timezone) for board in boards]
     return GrafanaPusher(connect(url, token)).push(sources, boards)

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from grafana_support import ALIAS_ONLY, BUILTINS, GRAFANA_DIR, boards, datasource_uids, queries, referenced
 
+from wardlink.provisioning.errors import SettingError
 from wardlink.provisioning.grafana.boards import FOLDER_UID, dashboards
 
 BOARDS = boards()
@@ -83,3 +84,16 @@ def test_the_dashboard_provider_loads_into_the_wardlink_folder():
     provider = yaml.safe_load((GRAFANA_DIR / "provisioning" / "dashboards" / "wardlink.yaml").read_text())
     (entry,) = provider["providers"]
     assert entry["folderUid"] == FOLDER_UID and entry["type"] == "file"
+
+
+def test_the_boards_show_the_site_zone_when_the_provisioning_knows_it():
+    assert {b["timezone"] for b in BOARDS.values()} == {"browser"}  # the files cannot know the site
+    local = dashboards("Europe/Berlin")
+    assert {b["timezone"] for b in local.values()} == {"Europe/Berlin"}
+    tz = next(v for v in local["wardlink-cold-chain.json"]["templating"]["list"] if v["name"] == "tz")
+    assert tz["current"] == {"text": "Europe/Berlin", "value": "Europe/Berlin"}
+    # Without a zone, the daily log takes the sites' zone from the hub's register.
+    committed = next(v for v in BOARDS["wardlink-cold-chain.json"]["templating"]["list"] if v["name"] == "tz")
+    assert committed["type"] == "query" and "FROM sites" in committed["query"] and committed["multi"] is False
+    with pytest.raises(SettingError, match="timezone: not an IANA time zone name.*'Mars/Olympus'"):
+        dashboards("Mars/Olympus")

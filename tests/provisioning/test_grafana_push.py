@@ -233,3 +233,15 @@ def test_the_command_line_reads_secrets_from_files(grafana, tmp_path, capsys):
     args = parser.parse_args(["grafana", "push", "--url", url, "--token", "wrong", "--skip-datasources"])
     assert args.func(args) == 2
     assert "Unauthorized" in capsys.readouterr().err
+
+
+def test_the_site_zone_goes_on_every_board_and_a_bad_one_writes_nothing(grafana):
+    url, state = grafana
+    with pytest.raises(SettingError, match="timezone: not an IANA time zone name"):
+        push(url, TOKEN, settings=SETTINGS, timezone="Europe/Nowhere")
+    assert state["datasources"] == {} and state["dashboards"] == {}
+    push(url, TOKEN, settings=SETTINGS, timezone="America/New_York")
+    assert {v["dashboard"]["timezone"] for v in state["dashboards"].values()} == {"America/New_York"}
+    state["requests"].clear()
+    push(url, TOKEN, settings=SETTINGS, datasources=False)  # without the option: the files' browser zone
+    assert {v["dashboard"]["timezone"] for v in state["dashboards"].values()} == {"browser"}

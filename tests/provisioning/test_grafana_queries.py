@@ -25,7 +25,7 @@ BOARDS = boards()
 NOW = datetime.now(UTC).replace(microsecond=0)
 START = NOW - timedelta(hours=48)
 #: Values for single-value variables (checked to be among what the variable's query offers).
-CHOSEN = {"asset": "VF-0001"}
+CHOSEN = {"asset": "VF-0001", "tz": "Europe/London"}
 
 #: (measurement, gateway, channel, asset, ward, value at minute m)
 SERIES = [

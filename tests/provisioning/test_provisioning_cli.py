@@ -141,3 +141,6 @@ def test_export_writes_the_boards(tmp_path):
     assert wardlink("grafana", "export", "--out", tmp_path) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(p.name for p in (ROOT / "grafana" / "dashboards").glob("*.json"))
+    assert wardlink("grafana", "export", "--out", tmp_path / "local", "--timezone", "Europe/Berlin") == 0
+    zones = {json.loads(p.read_text())["timezone"] for p in (tmp_path / "local").glob("*.json")}
+    assert zones == {"Europe/Berlin"}
