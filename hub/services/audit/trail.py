@@ -11,6 +11,9 @@ see everything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, or_, select
@@ -20,9 +23,12 @@ from wardlink.hub.db import audit as chain
 from wardlink.hub.db.models import (Alert, ApiToken, Asset, AuditLog, Channel, Gateway, Location, PmPlan, User,
                            WorkOrder)
 from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.audit.fields import ENTITIES
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import department_scope, require
+from wardlink.hub.services.people.site_time import day_range, zone_for
 from wardlink.clock import Clock
 
 ChainHead = chain.ChainHead
@@ -102,14 +108,135 @@ def scoped(stmt, who: Actor):
     return stmt if scope is None else stmt.where(_in_department(scope))
 
 
-def list_entries(session: Session, *, actor: Actor | None, entity: str | None = None,
-                 entity_id: str | None = None, page: int = 1, per_page: int = 50) -> Page[AuditLog]:
-    """Return the audit rows ``actor`` may read, newest first, optionally for one entity."""
+#: Longest actor, entity, entity id and action a filter accepts (the columns' own widths).
+FILTER_LIMITS = {"actor": 100, "entity": 64, "entity_id": 128, "action": 64}
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit rows to read: by who, what and when (``since`` included, ``until`` not, UTC)."""
+
+    actor: str | None = None
+    entity: str | None = None
+    entity_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    #: The local days asked for (for exports' notes).
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def apply(self, stmt):
+        """Return ``stmt`` limited to the rows this filter selects."""
+        for column, value in ((AuditLog.actor, self.actor), (AuditLog.entity, self.entity),
+                              (AuditLog.entity_id, self.entity_id), (AuditLog.action, self.action)):
+            if value:
+                stmt = stmt.where(column == value)
+        if self.since is not None:
+            stmt = stmt.where(AuditLog.at >= self.since)
+        if self.until is not None:
+            stmt = stmt.where(AuditLog.at < self.until)
+        return stmt
+
+    def given(self) -> dict[str, Any]:
+        """Return the criteria that were set, by their query names (for an export's notes)."""
+        values = {"actor": self.actor, "entity": self.entity, "entity_id": self.entity_id, "action": self.action,
+                  "date_from": self.date_from, "date_to": self.date_to}
+        if self.since is not None and self.date_from is None:
+            values["since"] = self.since.isoformat()
+        if self.until is not None and self.date_to is None:
+            values["until"] = self.until.isoformat()
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def _instant(name: str, raw: Any) -> datetime | None:
+    """Parse an ISO 8601 time that carries its UTC offset (``2026-03-29T00:00:00+01:00``)."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise InvalidInput(f"{name}: must be an ISO 8601 time with its UTC offset, got {raw!r}")
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name}: must be an ISO 8601 time with its UTC offset, e.g. "
+                           f"2026-03-29T00:00:00+01:00, got {raw!r}") from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{name}: must carry its UTC offset (e.g. +01:00 or Z), got {raw!r}")
+    return moment.astimezone(UTC)
+
+
+def _text(name: str, raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise InvalidInput(f"{name}: must be text, got {raw!r}")
+    value = raw.strip()
+    if len(value) > FILTER_LIMITS[name]:
+        raise InvalidInput(f"{name}: at most {FILTER_LIMITS[name]} characters, got {len(value)}")
+    return value or None
+
+
+def audit_filter(session: Session, who: Actor, *, by: Any = None, entity: Any = None, entity_id: Any = None,
+                 action: Any = None, date_from: Any = None, date_to: Any = None, since: Any = None,
+                 until: Any = None) -> AuditFilter:
+    """Check and return the criteria of an audit listing or export.
+
+    ``by`` is a username (or a system actor such as ``scheduler``), ``entity`` an entity
+    type (``work_order``), ``action`` an action (``workorder.assign``), each matched exactly.
+    ``date_from``/``date_to`` are local days (YYYY-MM-DD) in the site's time zone, both
+    included: a day on which the clocks change is 23 or 25 hours long. ``since``/``until``
+    are instants with their UTC offset (``until`` excluded); given with days, the narrower
+    bound wins. Bad values raise :class:`InvalidInput` naming the field.
+    """
+    values = {name: _text(name, raw) for name, raw in (("actor", by), ("entity", entity),
+                                                         ("entity_id", entity_id), ("action", action))}
+    days = day_range(date_from, date_to, zone_for(session, who))
+    first, last = _instant("since", since), _instant("until", until)
+    if first is not None and last is not None and last <= first:
+        raise InvalidInput(f"until: must be after since ({first.isoformat()}), got {last.isoformat()}")
+    lower = [t for t in (days.since, first) if t is not None]
+    upper = [t for t in (days.until, last) if t is not None]
+    return AuditFilter(**values, since=max(lower) if lower else None, until=min(upper) if upper else None,
+                       date_from=days.start, date_to=days.end)
+
+
+#: The query names of the filters, as pages, exports and the API take them.
+QUERY_FILTERS = ("actor", "entity", "entity_id", "action", "date_from", "date_to", "since", "until")
+
+
+def criteria_from(source: Mapping[str, Any], names: tuple[str, ...] = QUERY_FILTERS) -> dict[str, Any]:
+    """Return the criteria of :func:`audit_filter` from a query string or form (``actor`` is ``by``)."""
+    return {("by" if name == "actor" else name): source.get(name) or None for name in names}
+
+
+def filtered(session: Session, who: Actor, criteria: AuditFilter | None = None):
+    """Return the query of the audit rows ``who`` may read that match ``criteria``, newest first."""
+    require(who, "audit.view")
+    stmt = scoped(select(AuditLog), who)
+    if criteria is not None:
+        stmt = criteria.apply(stmt)
+    return stmt.order_by(AuditLog.seq.desc())
+
+
+def list_entries(session: Session, *, actor: Actor | None, page: int = 1, per_page: int = 50,
+                 **criteria: Any) -> Page[AuditLog]:
+    """Return the audit rows ``actor`` may read, newest first, that match ``criteria`` (see
+    :func:`audit_filter`: by, entity, entity_id, action, date_from, date_to, since, until)."""
     who = resolve_actor(actor)
     require(who, "audit.view")
-    stmt = scoped(select(AuditLog).order_by(AuditLog.seq.desc()), who)
-    if entity:
-        stmt = stmt.where(AuditLog.entity == entity)
-    if entity_id:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    return paginate(session, stmt, page, per_page)
+    return paginate(session, filtered(session, who, audit_filter(session, who, **criteria)), page, per_page)
+
+
+#: How many actors the audit page offers to pick from.
+MAX_ACTOR_CHOICES = 500
+
+
+def filter_choices(session: Session, *, actor: Actor | None) -> dict[str, list[str]]:
+    """Return what the audit page's filters offer: entity types, the actions recorded so far and
+    the actors of the rows ``actor`` may read."""
+    who = resolve_actor(actor)
+    require(who, "audit.view")
+    actions = session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
+    actors = session.scalars(scoped(select(AuditLog.actor).distinct(), who).order_by(AuditLog.actor)
+                             .limit(MAX_ACTOR_CHOICES)).all()
+    return {"entities": sorted(ENTITIES), "actions": list(actions), "actors": list(actors)}

@@ -24,6 +24,7 @@ from wardlink.hub.db.types import from_ms, to_ms
 from wardlink.hub.errors import InvalidInput, NotFound, StoreError
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import get_asset, list_assets
+from wardlink.hub.services.audit import readable
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.maintenance.compliance import JUDGEMENTS, Tally
@@ -218,38 +219,39 @@ def occ_window(occ) -> tuple[date | None, date | None]:
 # ------------------------------------------------------------------ audit trail
 
 
-AUDIT_HEADER = ("seq", "at", "actor", "source_ip", "action", "entity", "entity_id", "before", "after")
+AUDIT_HEADER = ("seq", "at", "actor", "source_ip", "action", "entity", "entity_id", "changes", "before", "after")
 
 
-def audit_table(session: Session, *, actor: Actor | None, entity: str | None = None,
-                entity_id: str | None = None, date_from: Any = None, date_to: Any = None,
-                clock: Clock | None = None) -> Table:
+def audit_table(session: Session, *, actor: Actor | None, clock: Clock | None = None, **criteria: Any) -> Table:
     """Return the audit rows the actor may read (the audit page's department scope), newest
-    first, of one entity and local days if given."""
+    first, that match the page's ``criteria`` (see
+    :func:`wardlink.hub.services.audit.trail.audit_filter`): each with its changes as people
+    read them, in local time, and the raw before/after JSON."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "audit.view")
     zone = zone_for(session, who)
-    days = day_range(date_from, date_to, zone)
-    stmt = audit.scoped(select(AuditLog), who)
-    if entity:
-        stmt = stmt.where(AuditLog.entity == entity)
-    if entity_id:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    if days.since is not None:
-        stmt = stmt.where(AuditLog.at >= days.since)
-    if days.until is not None:
-        stmt = stmt.where(AuditLog.at < days.until)
-    stmt = stmt.order_by(AuditLog.seq.desc())
+    wanted = audit.audit_filter(session, who, **criteria)
+    stmt = audit.filtered(session, who, wanted)
     total = count(session, stmt)
 
     def rows() -> Iterator[list[Any]]:
+        batch: list[AuditLog] = []
         for e in session.scalars(stmt.execution_options(yield_per=BATCH)):
-            yield [e.seq, local(e.at, zone), e.actor, e.source_ip, e.action, e.entity, e.entity_id,
-                   e.before_json, e.after_json]
+            batch.append(e)
+            if len(batch) == BATCH:
+                yield from _audit_rows(session, batch, zone)
+                batch = []
+        yield from _audit_rows(session, batch, zone)
     header = [h if h != "at" else f"at ({zone.key})" for h in AUDIT_HEADER]
-    filters = {"entity": entity, "entity_id": entity_id, "date_from": date_from, "date_to": date_to}
     return Table("Audit trail", header, rows(), f"audit-{_stamp(_now(clock, zone))}", total,
-                 notes=_notes(filters, zone, clock))
+                 notes=_notes(wanted.given(), zone, clock))
+
+
+def _audit_rows(session: Session, batch: list[AuditLog], zone: ZoneInfo) -> Iterator[list[Any]]:
+    for entry in readable.describe(session, batch, zone):
+        e = entry.row
+        yield [e.seq, local(e.at, zone), e.actor, e.source_ip, e.action, e.entity, e.entity_id, entry.text,
+               e.before_json, e.after_json]
 
 
 def check_kind(kind: str) -> str:

@@ -189,10 +189,23 @@ DECLARED: Mapping[str, Operation] = {
         summary="The audit trail, newest first, with the chain's newest link", tag="audit",
         permissions=("audit.view",),
         description="Users limited to a department see only the rows of that department's assets, work "
-                    "orders, alerts, gateways, plans and users, and of shared reference data. `head` is "
-                    "the newest link of the whole chain, to record outside the hub.",
-        query=page_params(Param("entity", {"type": "string", "maxLength": 64}, "Entity type, e.g. `work_order`."),
-                          Param("entity_id", {"type": "string", "maxLength": 128}, "Entity id, e.g. an asset tag.")),
+                    "orders, alerts, gateways, plans and users, and of shared reference data. Filters "
+                    "combine; times are UTC with their offset. `head` is the newest link of the whole "
+                    "chain, to record outside the hub.",
+        query=page_params(
+            Param("actor", {"type": "string", "maxLength": 100}, "Who made the change: a username, or a system "
+                  "actor such as `scheduler` or `qr-report`."),
+            Param("entity", {"type": "string", "maxLength": 64}, "Entity type, e.g. `work_order`."),
+            Param("entity_id", {"type": "string", "maxLength": 128}, "Entity id, e.g. an asset tag."),
+            Param("action", {"type": "string", "maxLength": 64}, "Action, e.g. `workorder.assign`."),
+            Param("date_from", {"type": "string", "format": "date"},
+                  "First local day (YYYY-MM-DD, in the site's time zone), included."),
+            Param("date_to", {"type": "string", "format": "date"},
+                  "Last local day (YYYY-MM-DD, in the site's time zone), included; not before `date_from`."),
+            Param("since", {"type": "string", "format": "date-time"},
+                  "First instant, included: ISO 8601 with its UTC offset, e.g. `2026-03-29T00:00:00+01:00`."),
+            Param("until", {"type": "string", "format": "date-time"},
+                  "First instant no longer included: ISO 8601 with its UTC offset; after `since`.")),
         response=ref("AuditPage")),
     "api.health": Operation(
         summary="Whether the relational and telemetry stores respond", tag="meta", public=True,

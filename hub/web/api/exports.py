@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, request
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.reports import exports, tables
 from wardlink.hub.services.validate import optional_date, optional_id
 from wardlink.hub.web.api.guard import guard
@@ -93,17 +94,23 @@ def pm_compliance():
 
 @bp.get("/audit/export")
 @operation(summary="Download the audit trail as CSV or Excel", tag="reports", permissions=("audit.view",),
-           description="The rows the caller may read (department scope as on the audit page), newest first.",
-           query=(FORMAT, Param("entity", STRING), Param("entity_id", STRING),
+           description="The rows `GET /audit` lists with the same filters (department scope as on the audit "
+                       "page), newest first, each with its changes as people read them; times in the site's "
+                       "time zone.",
+           query=(FORMAT, Param("actor", STRING, "Username or system actor."), Param("entity", STRING),
+                  Param("entity_id", STRING), Param("action", STRING),
                   Param("date_from", {"type": "string", "format": "date"}, "First local day, included."),
-                  Param("date_to", {"type": "string", "format": "date"}, "Last local day, included.")),
+                  Param("date_to", {"type": "string", "format": "date"}, "Last local day, included."),
+                  Param("since", {"type": "string", "format": "date-time"},
+                        "First instant, included (ISO 8601 with its UTC offset)."),
+                  Param("until", {"type": "string", "format": "date-time"},
+                        "First instant no longer included (ISO 8601 with its UTC offset).")),
            response_media=MEDIA)
 def audit_trail():
-    """Export the audit trail."""
-    args = request.args
-    filters = {"entity": args.get("entity") or None, "entity_id": args.get("entity_id") or None,
-               "date_from": args.get("date_from") or None, "date_to": args.get("date_to") or None}
-    return _send(exports.audit_table(db(), actor=g.actor, clock=state().clock, **filters), "audit", filters)
+    """Export the audit trail with the listing's filters."""
+    criteria = audit.criteria_from(request.args)
+    table = exports.audit_table(db(), actor=g.actor, clock=state().clock, **criteria)
+    return _send(table, "audit", {name: request.args.get(name) for name in audit.QUERY_FILTERS})
 
 
 @bp.get("/assets/<tag>/readings/export")

@@ -11,13 +11,14 @@ from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.assets import status as equipment_status
 from wardlink.hub.services.assets.attachments import asset_attachments
-from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.audit import readable
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people import org
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.assets.sections import asset_charts, grafana_panels, maintenance_sections
 from wardlink.hub.web.query_args import asset_filters, page_number
 from wardlink.hub.web.readings import asset_live, recent
@@ -63,8 +64,7 @@ def _detail_page(tag: str, *, error: str | None = None, values: dict | None = No
                 recent_rows = recent(session, asset, telemetry, now)
             except StoreError as exc:
                 telemetry_error = f"Telemetry store unavailable: {exc}"
-    history = audit.list_entries(session, actor=actor, entity="asset", entity_id=asset.tag,
-                                 per_page=10).items if can(actor, "audit.view") else []
+    history = readable.history(session, actor=actor, entity="asset", entity_id=asset.tag, zone=display_zone())
     asset_alerts = alerts.list_alerts(session, actor=actor, asset_tag=asset.tag,
                                       per_page=10).items if can(actor, "alert.view") else []
     return render_template(

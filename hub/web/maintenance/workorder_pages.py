@@ -13,6 +13,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.services.audit import readable
 from wardlink.hub.services.people import org
 from wardlink.hub.services.maintenance import pm_work, workorders
 from wardlink.hub.services.maintenance.checklists import evaluate
@@ -28,7 +29,7 @@ from wardlink.hub.services.maintenance.workorder_records import (add_attachment,
 from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
-from wardlink.hub.web.filters import zoned_input
+from wardlink.hub.web.filters import display_zone, zoned_input
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
 from wardlink.hub.web.state import state
@@ -42,6 +43,8 @@ BOARD_STATES = workorders.BACKLOG_STATES
 PRIORITY_RANK = {p: -i for i, p in enumerate(WORK_ORDER_PRIORITIES)}
 LIST_STATES = ("open", *WORK_ORDER_STATES, "done", "all")
 #: The dates the list filters by, as the filter form names them.
+#: How many changes the order's page shows (the audit page has them all).
+HISTORY_ROWS = 20
 DATE_FIELD_LABELS = {"opened": "Opened", "due": "Resolution due", "closed": "Closed"}
 #: Form fields each transition takes, as the service names them.
 TRANSITION_FIELDS = ("assignee_id", "note", "reason", "resolution_category", "resolution_note",
@@ -170,6 +173,8 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typ
         photos=photos, typed=typed or {}, inline=files.is_inline,
         max_file_bytes=files.MAX_ATTACHMENT_BYTES, checklist_photos=CHECKLIST_PHOTOS,
         priorities=WORK_ORDER_PRIORITIES,
+        history=readable.history(db(), actor=g.actor, entity="work_order", entity_id=order.id, zone=display_zone(),
+                                 limit=HISTORY_ROWS),
         suggested=workorders.suggested_priority(order.asset, failed=order.kind == "corrective")), status
 
 

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.reports import exports, tables
 from wardlink.hub.services.validate import optional_date, optional_id
+from wardlink.hub.web.audit.pages import FILTERS as AUDIT_FILTERS
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.jobs import JobResult, Progress
 from wardlink.hub.web.people.auth import login_required
@@ -70,9 +72,9 @@ def _builder(kind: str) -> tuple[Builder, dict[str, Any]]:
         filters = {"start": start, "end": end, "department_id": optional_id("department", form.get("department"))}
         return (lambda s, who, clock: exports.pm_compliance_table(s, actor=who, clock=clock, **filters)), filters
     if kind == "audit":
-        filters = {"entity": _form("entity"), "entity_id": _form("entity_id"), "date_from": _form("date_from"),
-                   "date_to": _form("date_to")}
-        return (lambda s, who, clock: exports.audit_table(s, actor=who, clock=clock, **filters)), filters
+        criteria = audit.criteria_from(form, AUDIT_FILTERS)
+        filters = {name: _form(name) for name in AUDIT_FILTERS}
+        return (lambda s, who, clock: exports.audit_table(s, actor=who, clock=clock, **criteria)), filters
     if kind == "readings":
         filters = {"asset_tag": form.get("asset", ""), "channel": form.get("channel"),
                    "date_from": _form("date_from"), "date_to": _form("date_to")}

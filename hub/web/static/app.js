@@ -3,7 +3,8 @@
  * - the CSRF header on htmx requests;
  * - the connection indicator in the header (live / stale / offline), fed by every poll;
  * - telemetry charts (uPlot) drawn from the JSON API;
- * - "select all" boxes and confirmation prompts declared with data- attributes.
+ * - "select all" boxes and confirmation prompts declared with data- attributes;
+ * - filter panels folded on a phone-sized screen.
  * Styles are only ever set through the CSSOM (element.style.x = ...), which a strict
  * style-src permits, never through style attributes in markup. */
 (function () {
@@ -532,7 +533,16 @@
     });
   }
 
+  // ------------------------------------------------------------------ collapsible filters
+
+  // Filter panels (<details data-collapse-narrow open>) start folded on a phone-sized screen.
+  function collapseNarrow(root) {
+    if (!window.matchMedia || !window.matchMedia("(max-width: 48rem)").matches) { return; }
+    root.querySelectorAll("details[data-collapse-narrow]").forEach(function (el) { el.open = false; });
+  }
+
   function init() {
+    collapseNarrow(document);
     setupMenu();
     setupSelectAll(document);
     setupConfirm(document);
