@@ -6,7 +6,9 @@ server of an e-mail notifier (:class:`~wardlink.hub.notify.smtp.EmailNotifier`).
 with a lease (several hub processes never send one twice), failures are retried with
 exponential backoff (:class:`wardlink.retry.Backoff`) until ``max_attempts``, a refusal by the
 server is not retried. Each e-mail carries the link of its notice under the hub's public URL,
-and the stored monthly report as a PDF attachment when its row names one.
+and the stored monthly report as a PDF attachment when its row names one; a one-way message to
+someone without an account (the reporter of a QR request) carries no link and no pointer to
+preferences.
 """
 
 from __future__ import annotations
@@ -73,8 +75,12 @@ class NoticeMailer:
         body = row.body.rstrip("\n")
         if row.link:
             body += f"\n\nOpen: {self.public_url}{row.link}"
-        body += "\n\nChoose which notices you receive by e-mail on your account page: " \
-                f"{self.public_url}/account\n"
+        if row.personal:
+            body += "\n\nChoose which notices you receive by e-mail on your account page: " \
+                    f"{self.public_url}/account\n"
+        else:
+            body += "\n\nThis message was sent automatically because this address was given with the report; " \
+                    "replies are not read.\n"
         msg.set_content(body)
         if row.attachment is not None:
             maintype, _, subtype = row.attachment.content_type.partition("/")

@@ -8,6 +8,7 @@ writable fields as a table of parsers and run :func:`parse_fields` over it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -47,6 +48,22 @@ def text(max_len: int, *, required: bool = False) -> Parser:
             raise InvalidInput(f"{name}: must be valid Unicode text")
         return value
     return parse
+
+
+#: An e-mail address as people type it: one @, a dotted domain, no spaces, quotes, brackets,
+#: commas or semicolons (nothing that could add a second recipient or a header).
+_EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+#: Longest e-mail address (RFC 5321's path limit).
+MAX_EMAIL = 254
+
+
+def email_address(name: str, value: Any) -> str:
+    """Parse an optional e-mail address (``name@host.example``); blank stays ''."""
+    address = text(MAX_EMAIL)(name, value)
+    if address and not _EMAIL_RE.match(address):
+        raise InvalidInput(f"{name}: must be an e-mail address such as nurse@hospital.example, got {address!r}")
+    return address
 
 
 def choice(values: tuple[str, ...] | Mapping[str, Any]) -> Parser:

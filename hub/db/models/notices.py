@@ -43,7 +43,9 @@ class Notice(Base):
 
 
 class NoticeEmail(Base):
-    """The e-mail copy of a notice; retried with backoff until sent or given up."""
+    """The e-mail copy of a notice, retried with backoff until sent or given up; without a
+    notice (``notice_id`` None) a one-way message to someone without an account, such as the
+    reporter of a problem on the QR page."""
 
     __tablename__ = "notice_emails"
     __table_args__ = (
@@ -52,7 +54,7 @@ class NoticeEmail(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="RESTRICT"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="RESTRICT"), index=True)
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)

@@ -53,6 +53,8 @@ class WorkOrder(Base):
     source: Mapped[str] = mapped_column(String(16), default="manual")
     requester_name: Mapped[str] = mapped_column(String(200), default="")
     requester_contact: Mapped[str] = mapped_column(String(200), default="")
+    #: Where a reporter without an account (the QR page) hears of the order's status changes.
+    requester_email: Mapped[str] = mapped_column(String(254), default="")
     # The PM or inspection order whose failed checklist item opened this one.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id", ondelete="RESTRICT"))
     # SLA: due times from the priority table; breaches are stamped once by the escalation job.

@@ -304,6 +304,7 @@ def transition(session: Session, order_id: int, to: str, payload: Mapping[str, A
     audit.record(session, actor=who, action=f"workorder.{step.verb}", entity="work_order",
                  entity_id=order.id, before={"state": source},
                  after={"state": step.target, **details}, clock=clock)
+    notices.reporter_status(session, order, clock=clock)
     return order
 
 

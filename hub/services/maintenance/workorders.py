@@ -36,7 +36,7 @@ from wardlink.hub.services.people.permissions import can, require, require_depar
 from wardlink.hub.services.people.site_time import day_range, zone_for
 from wardlink.hub.services.maintenance.sla import (DEFAULT_POLICY, Escalation, SlaPolicy, apply_due_times,
                                                    escalate_overdue, held_time, sla_status)
-from wardlink.hub.services.validate import boolean, choice, optional_id, parse_fields, text
+from wardlink.hub.services.validate import boolean, choice, email_address, optional_id, parse_fields, text
 from wardlink.hub.services.maintenance.workorder_common import (FROZEN_STATES, SignatureRefused, WorkOrderConflict,
                                            code_of, ensure_not_frozen, is_frozen, load, scoped, snapshot,
                                            system_note, touch)
@@ -96,6 +96,7 @@ REQUEST_FIELDS = {
     "equipment_down": boolean,
     "requester_name": text(200),
     "requester_contact": text(200),
+    "requester_email": email_address,
 }
 UPDATE_FIELDS = {
     "title": TITLE,
@@ -144,7 +145,7 @@ def _open(session: Session, who: Actor, clock: Clock, *, kind: str, title: str, 
           priority: str, asset: Asset | None, department_id: int | None, source: str,
           policy: SlaPolicy, alert: Alert | None = None, due_at: datetime | None = None,
           equipment_down: bool = False, requester_name: str = "", requester_contact: str = "",
-          parent: WorkOrder | None = None) -> WorkOrder:
+          requester_email: str = "", parent: WorkOrder | None = None) -> WorkOrder:
     """Insert a pending order with its SLA due times and downtime default, and audit it."""
     choice(WORK_ORDER_SOURCES)("source", source)
     if kind in NEEDS_ASSET and asset is None:
@@ -159,7 +160,8 @@ def _open(session: Session, who: Actor, clock: Clock, *, kind: str, title: str, 
     order = WorkOrder(kind=kind, state="pending", priority=priority, title=title, description=description,
                       asset=asset, department_id=department_id, alert=alert, source=source,
                       requested_by_id=who.user_id, requester_name=requester_name,
-                      requester_contact=requester_contact, parent=parent, due_at=due_at,
+                      requester_contact=requester_contact, requester_email=requester_email, parent=parent,
+                      due_at=due_at,
                       created_at=now, updated_at=now, escalation_level=0)
     apply_due_times(order, policy)
     if alert is not None:
@@ -221,7 +223,9 @@ def request_work(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     """Turn a request (from staff, or the public QR page with ``source="qr"``) into a pending
     corrective order, with its ``files`` (name, bytes) attached.
 
-    Requests from the QR page run as a system actor and must carry ``requester_name``.
+    Requests from the QR page run as a system actor and must carry ``requester_name``; a
+    ``requester_email`` given with a request hears of every status change of the order
+    (:func:`wardlink.hub.services.notices.core.reporter_status`).
     """
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "workorder.request")
@@ -243,7 +247,8 @@ def request_work(session: Session, data: Mapping[str, Any], *, actor: Actor | No
                   description=fields["description"], priority=fields["priority"], asset=asset,
                   department_id=None if asset is not None else who.department_id, source=source,
                   policy=policy, equipment_down=fields["equipment_down"],
-                  requester_name=fields["requester_name"], requester_contact=fields["requester_contact"])
+                  requester_name=fields["requester_name"], requester_contact=fields["requester_contact"],
+                  requester_email=fields["requester_email"])
     for name, data_bytes in files:
         add_attachment(session, order.id, filename=name, data=data_bytes, store=store, actor=who, clock=clock)
     return order

@@ -9,7 +9,9 @@ preferences (:func:`preferences`) decide whether it shows in the app and whether
 is queued (``notice_emails``) for the delivery side to send after the commit.
 
 Times in the text are in the site's time zone; links are paths under the hub's public URL,
-which the delivery side prepends.
+which the delivery side prepends. Someone without an account who reported a problem on the QR
+page with an e-mail address hears of each status change of the order through
+:func:`reporter_status` (an e-mail without a notice).
 """
 
 from __future__ import annotations
@@ -285,6 +287,37 @@ def pm_overdue(session: Session, order: WorkOrder | None, *, title: str, detail:
                     link=_link(order) if order is not None else "/pm", key=key, clock=clock,
                     users=(order.assigned_to_id if order is not None else None,), roles=("manager",),
                     department_id=department_id)
+
+
+# ------------------------------------------------------------------ the reporter of a QR request
+
+
+def reporter_status(session: Session, order: WorkOrder, *, clock: Clock) -> NoticeEmail | None:
+    """Queue an e-mail to the address the reporter gave with ``order`` (the QR page) saying
+    its status changed; nothing without an address.
+
+    The message holds only the equipment's tag and name, the new status, the time (site time
+    zone) and the order's reference: no names, notes or anything else about the work. It is
+    one-way (no notice, no account): :class:`~wardlink.hub.notify.notices.NoticeMailer` sends it
+    with the other e-mails of the outbox.
+    """
+    if not order.requester_email:
+        return None
+    zone = site_zone(session, order.department_id)
+    now = utc_now(clock)
+    reference = order.code or f"WO-{order.id:06d}"
+    equipment = f"{order.asset.tag} {order.asset.name}" if order.asset is not None else "the equipment"
+    status = label(order.state)
+    body = "\n".join([
+        "The problem you reported has a new status.", "",
+        f"Equipment: {equipment}", f"Status: {status}", f"Time: {local_text(now, zone)}",
+        f"Reference: {reference}", ""])
+    email = NoticeEmail(notice_id=None, to_addr=order.requester_email,
+                        subject=f"{status}: your report {reference} about {equipment}"[:300], body=body,
+                        state="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now)
+    session.add(email)
+    session.flush()
+    return email
 
 
 # ------------------------------------------------------------------ the inbox

@@ -43,6 +43,8 @@ class Claimed:
     link: str
     attempts: int
     attachment: Attachment | None = None
+    #: False for a one-way message to someone without an account (no notice, no preferences).
+    personal: bool = True
 
 
 def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50) -> list[Claimed]:
@@ -61,11 +63,13 @@ def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50
             .values(next_attempt_at=lease, attempts=NoticeEmail.attempts + 1)).rowcount
         if won:
             row = session.get(NoticeEmail, row_id)
-            link = session.scalar(select(Notice.link).where(Notice.id == row.notice_id)) or ""
+            personal = row.notice_id is not None
+            link = (session.scalar(select(Notice.link).where(Notice.id == row.notice_id)) or "") if personal else ""
             report = session.get(MonthlyReport, row.report_id) if row.report_id is not None else None
             attachment = (None if report is None
                           else Attachment(report.filename, "application/pdf", bytes(report.content)))
-            out.append(Claimed(row.id, row.to_addr, row.subject, row.body, link, row.attempts, attachment))
+            out.append(Claimed(row.id, row.to_addr, row.subject, row.body, link, row.attempts, attachment,
+                               personal))
     return out
 
 

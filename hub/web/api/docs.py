@@ -55,7 +55,8 @@ _WORK_ORDER = obj({
     "description": STRING, "asset": nullable(obj({"tag": STRING, "name": STRING})),
     "department": nullable(obj({"id": INTEGER, "code": STRING, "name": STRING})),
     "alert_id": _N_INT, "parent_id": _N_INT, "requested_by": nullable(ref("UserRef")),
-    "requester_name": STRING, "requester_contact": STRING, "assigned_to": nullable(ref("UserRef")),
+    "requester_name": STRING, "requester_contact": STRING, "requester_email": STRING,
+    "assigned_to": nullable(ref("UserRef")),
     "due_at": _N_DT, "created_at": DATETIME, "updated_at": DATETIME,
     "sla": obj({
         "response_due_at": _N_DT, "resolution_due_at": _N_DT, "responded_at": _N_DT, "completed_at": _N_DT,
@@ -145,6 +146,9 @@ _REQUEST_FIELDS = {
     "asset_tag": {"type": "string", "maxLength": 64}, "equipment_down": BOOLEAN,
     "requester_name": {"type": "string", "maxLength": 200},
     "requester_contact": {"type": "string", "maxLength": 200},
+    "requester_email": {"type": "string", "maxLength": 254,
+                        "description": "Hears of every status change of the order (equipment, status, time, "
+                                       "reference only)."},
 }
 WO: Mapping[str, dict] = {
     "create": obj({"kind": enum(WORK_ORDER_KINDS), "title": _TEXT_300, "description": _TEXT,

@@ -33,7 +33,8 @@ def work_order_json(order: WorkOrder, now: datetime, policy: SlaPolicy) -> dict:
                         "name": order.department.name} if order.department else None),
         "alert_id": order.alert_id, "parent_id": order.parent_id,
         "requested_by": user_ref(order.requested_by), "requester_name": order.requester_name,
-        "requester_contact": order.requester_contact, "assigned_to": user_ref(order.assigned_to),
+        "requester_contact": order.requester_contact, "requester_email": order.requester_email,
+        "assigned_to": user_ref(order.assigned_to),
         "due_at": jsonable(order.due_at), "created_at": jsonable(order.created_at),
         "updated_at": jsonable(order.updated_at),
         "sla": {

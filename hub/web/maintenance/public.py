@@ -5,7 +5,9 @@ which becomes a corrective work-order request (state Pending) for the biomedical
 triage, with one photo if they take one (images only, at most 10 MiB, the type read from the
 content). Reports are rate-limited per client address and per asset (a photo comes only with
 a report, so it is limited with it), carry the session's CSRF token like every other form,
-and expose nothing else about the asset or the hospital.
+and expose nothing else about the asset or the hospital. A reporter who gives an e-mail address
+hears of each status change of the order, with nothing but the equipment, the status, the time
+and the reference.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.assets import register as assets
-from wardlink.hub.services.validate import text
+from wardlink.hub.services.validate import email_address, text
 from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import client_ip
 from wardlink.hub.web.db import commit, db
@@ -48,7 +50,7 @@ def report(tag: str):
     asset = _asset(tag)
     if request.method == "GET":
         return render_template("public/report.html", asset=asset, values={}, max_file_bytes=files.MAX_ATTACHMENT_BYTES)
-    values = {k: request.form.get(k, "") for k in ("description", "name", "contact")}
+    values = {k: request.form.get(k, "") for k in ("description", "name", "contact", "email")}
     values["out_of_use"] = "out_of_use" in request.form
     ip = client_ip() or "?"
     limits = ui_state()
@@ -67,6 +69,7 @@ def report(tag: str):
         reference = public_request(db(), asset, description=description,
                                    reporter=NAME("name", values["name"]),
                                    contact=CONTACT("contact", values["contact"]),
+                                   email=email_address("email", values["email"]),
                                    source_ip=client_ip(), clock=state().clock, out_of_use=values["out_of_use"],
                                    photo=photo, store=files.store())
     except InvalidInput as exc:
@@ -74,4 +77,5 @@ def report(tag: str):
         return render_template("public/report.html", asset=asset, values=values, error=str(exc),
                                max_file_bytes=files.MAX_ATTACHMENT_BYTES), 400
     commit()
-    return render_template("public/thanks.html", asset=asset, reference=reference)
+    return render_template("public/thanks.html", asset=asset, reference=reference,
+                           email=values["email"].strip())

@@ -18,11 +18,12 @@ TITLE_WORDS = 80
 
 
 def public_request(session: Session, asset: Asset, *, description: str, reporter: str, contact: str,
-                   source_ip: str | None, clock: Clock, out_of_use: bool = False,
+                   source_ip: str | None, clock: Clock, email: str = "", out_of_use: bool = False,
                    photo: tuple[str | None, bytes] | None = None, store: AttachmentStore | None = None) -> str:
     """Open a corrective work order in Pending for ``asset``, with the reporter's ``photo``
     (name, bytes; images only); return its reference. A report that the device is out of use
-    tags it out (do not use) until the work is closed."""
+    tags it out (do not use) until the work is closed. An ``email`` address given hears of
+    every status change of the order."""
     if photo is not None:
         sniff(photo[1], IMAGE_TYPES)  # anyone may send this form: photos only, never documents
     actor = Actor(username=QR_ACTOR, role=SYSTEM_ROLE, source_ip=source_ip)
@@ -32,6 +33,6 @@ def public_request(session: Session, asset: Asset, *, description: str, reporter
     order = workorders.request_work(session, {
         "title": f"Reported at {asset.tag}: {summary}", "description": description,
         "asset_tag": asset.tag, "requester_name": reporter or ANONYMOUS, "requester_contact": contact,
-        "equipment_down": out_of_use,
+        "requester_email": email, "equipment_down": out_of_use,
     }, actor=actor, clock=clock, source="qr", files=[photo] if photo else (), store=store)
     return code_of(order)
