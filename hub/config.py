@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from wardlink.hub.errors import ConfigError
 
@@ -90,6 +91,13 @@ class HubConfig:
     gateway_stall_s: int = field(default=90, metadata={
         "help": "seconds of silence after which a gateway whose status says online counts as stalled "
                 "(at least; three times its expected gap between messages when that is longer)"})
+    influx_rpc_address: str = field(default="", metadata={
+        "help": "host:port of the InfluxDB 1.x backup service (influxd's top-level bind-address) that "
+                "`wardlink backup` and `wardlink restore` reach; default <influx_url host>:8088"})
+    backup_paths: str = field(default="", metadata={
+        "help": "further files and directories `wardlink backup` saves and `wardlink restore` puts back "
+                "at the same place, separated by commas (or a TOML array): the broker's CA directory, "
+                "its dynamic-security file, the broker admin secret, the enrollment settings"})
 
     # ------------------------------------------------------------------ derived values
 
@@ -125,6 +133,24 @@ class HubConfig:
         """Return the externally visible base URL without a trailing slash."""
         return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
+    @property
+    def resolved_secret_key_path(self) -> Path:
+        """Return the session signing key's file: ``secret_key_file`` or ``<data_dir>/secret_key``."""
+        return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret_key"
+
+    @property
+    def resolved_backup_paths(self) -> list[Path]:
+        """Return the ``backup_paths`` entries as paths, in the order given."""
+        return [Path(item.strip()) for item in self.backup_paths.split(",") if item.strip()]
+
+    @property
+    def resolved_influx_rpc_address(self) -> str:
+        """Return the InfluxDB backup service's host:port, defaulting to port 8088 on influx_url's host."""
+        if self.influx_rpc_address:
+            return self.influx_rpc_address
+        host = urlsplit(self.influx_url).hostname or "127.0.0.1"
+        return f"[{host}]:8088" if ":" in host else f"{host}:8088"
+
     def read_secret(self, key: str) -> str | None:
         """Return the secret held in the file named by ``key`` (a ``*_file`` field), or None."""
         path = getattr(self, key)
@@ -147,6 +173,8 @@ class HubConfig:
 
 
 FIELDS = {f.name: f for f in fields(HubConfig)}
+#: settings that a TOML file may also give as an array of strings
+_LIST_FIELDS = ("trusted_proxies", "backup_paths")
 
 #: ``WARDLINK_*`` variables that are not hub settings but are read elsewhere: the config file,
 #: the traceback switch, the enrollment settings, the Grafana token and the variables the
@@ -255,8 +283,8 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind is Path:
             return Path(value)
-        if name == "trusted_proxies" and isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ", ".join(value)  # a TOML array of addresses/networks
+        if name in _LIST_FIELDS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return ", ".join(value)  # a TOML array of addresses/networks or paths
         if not isinstance(value, (str, int, float)):
             raise ValueError
         return str(value)
@@ -283,6 +311,9 @@ def _validate(cfg: HubConfig) -> HubConfig:
         raise ConfigError(f"gateway_stall_s: must be at least 10 seconds, got {cfg.gateway_stall_s}")
     parse_trusted_proxies(cfg.trusted_proxies)
     parse_time_of_day("digest_time", cfg.digest_time)
+    for path in cfg.resolved_backup_paths:
+        if not path.is_absolute():
+            raise ConfigError(f"backup_paths: each entry must be an absolute path, got {str(path)!r}")
     if cfg.mqtt_share_group and any(c in cfg.mqtt_share_group for c in "/+#"):
         raise ConfigError(f"mqtt_share_group: must not contain / + #, got {cfg.mqtt_share_group!r}")
     if cfg.database_password_file:

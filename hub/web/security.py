@@ -57,7 +57,7 @@ def load_secret_key(config: HubConfig) -> bytes:
             raise ConfigError(f"secret_key_file: {config.secret_key_file} must hold at least "
                               f"{MIN_SECRET_BYTES} bytes of random text")
         return secret.encode()
-    path = Path(config.data_dir) / "secret_key"
+    path = config.resolved_secret_key_path
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -1,0 +1,248 @@
+"""``wardlink restore``: put a backup archive back, then prove the audit chain survived.
+
+Order: unpack and check every checksum (an altered or truncated archive is refused before
+anything is written); read the configuration (the one in place, or the archive's when none
+is); check every target (a database that holds tables, telemetry that holds points, a file
+whose content differs: each refused without ``force``); only then write. Afterwards the
+database is migrated when the archive's schema is older than this version's, and the audit
+chain is verified with the restored key.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from wardlink.hub.config import HubConfig, load_config
+from wardlink.hub.db import audit as chain
+from wardlink.hub.db import current_revision, head_revision, open_engine, session_scope, upgrade
+from wardlink.hub.db.audit_key import use_audit_key
+from wardlink.hub.db.migrate import alembic_config
+from wardlink.hub.errors import StoreError
+from wardlink.hub.services.operations import stores
+from wardlink.hub.services.operations.archive import BackupError, Manifest, Part, read_archive
+from wardlink.hub.services.operations.backup import Progress, restore_owner, setting_path
+from wardlink.hub.telemetry import open_store
+from wardlink.hub.telemetry.influx import InfluxStore
+from wardlink.hub.telemetry.lineprotocol import quote_ident
+
+Step = Callable[[], None]
+
+
+@dataclass
+class RestoreResult:
+    """What :func:`restore_backup` did and what the audit verification found."""
+
+    manifest: Manifest
+    config: HubConfig
+    restored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    upgraded_from: str | None = None
+    audit: chain.ChainCheck | None = None
+
+
+def restore_backup(archive: Path, *, config_path: Path | None, force: bool, progress: Progress,
+                   environ: Mapping[str, str] | None = None) -> RestoreResult:
+    """Restore ``archive`` into the places ``config_path``'s configuration names (the archive's
+    own configuration is written there first when that file does not exist)."""
+    if not archive.is_file():
+        raise BackupError(f"{archive}: no such file")
+    work = Path(tempfile.mkdtemp(prefix="wardlink-restore-"))
+    try:
+        progress(f"checking {archive}")
+        manifest = read_archive(archive, work)
+        _check_revision(manifest, archive)
+        config, config_step = _target_config(manifest, work, config_path, environ)
+        result = RestoreResult(manifest, config)
+        steps = [] if config_step is None else [config_step]
+        if config_step is not None:
+            result.restored.append(f"config -> {config_path}")
+        steps += _plan(manifest, config, work, force, result)
+        for step in steps:
+            step()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _finish(result, progress)
+    return result
+
+
+def _check_revision(manifest: Manifest, archive: Path) -> None:
+    revision = manifest.alembic_revision
+    if revision is None:
+        raise BackupError(f"{archive}: the manifest names no schema revision")
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError:
+        raise BackupError(f"{archive}: its database is at schema {revision}, which this version "
+                          f"({head_revision()} newest) does not know; restore with the version that wrote it "
+                          f"({manifest.wardlink_version}) or newer") from None
+
+
+def _target_config(manifest: Manifest, work: Path, config_path: Path | None,
+                   environ: Mapping[str, str] | None) -> tuple[HubConfig, Step | None]:
+    part = manifest.part("config")
+    if config_path is None or config_path.exists() or part is None:
+        return load_config(config_path, environ=environ), None
+    staged = work / part.root / part.members[0]
+    config = load_config(staged, environ=environ)
+
+    def write() -> None:
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(staged, config_path)
+        restore_owner(config_path, part.extra.get("files", {}).get(part.members[0], {"mode": 0o600}))
+
+    return config, write
+
+
+def _plan(manifest: Manifest, config: HubConfig, work: Path, force: bool, result: RestoreResult) -> list[Step]:
+    """Check every target and return the steps that restore the parts; write nothing."""
+    steps: list[Step] = []
+    for part in manifest.parts:
+        staged = work / part.root
+        if part.name == "relational":
+            steps.append(_relational_step(part, config, staged, force))
+            result.restored.append(f"relational store -> {stores.masked(config.resolved_database_url)}")
+        elif part.name == "telemetry":
+            steps.append(_telemetry_step(part, manifest, config, staged, force))
+            where = config.influx_database if part.format == "influx-portable" else config.resolved_telemetry_path
+            result.restored.append(f"telemetry -> {where}")
+        elif part.name.startswith("file:") and part.setting:
+            target = setting_path(config, part.setting) if hasattr(config, part.setting) else None
+            if target is None:
+                result.skipped.append(f"{part.setting}: not set in this configuration")
+                continue
+            steps += _file_steps(part, {part.members[0]: target}, staged, force, result)
+        elif part.name.startswith("path:"):
+            source = Path(part.source)
+            targets = {m: source / m for m in part.members} if part.format == "directory" else \
+                {part.members[0]: source}
+            steps += _file_steps(part, targets, staged, force, result)
+    return steps
+
+
+def _relational_step(part: Part, config: HubConfig, staged: Path, force: bool) -> Step:
+    url = config.resolved_database_url
+    backend = stores.backend_of(url)
+    if (part.format == "sqlite") != (backend == "sqlite"):
+        raise BackupError(f"the archive holds a {'SQLite' if part.format == 'sqlite' else 'PostgreSQL'} "
+                          f"database but database_url here is {backend}; restore into the same kind of store")
+    if not force and stores.relational_holds_data(url):
+        raise BackupError(f"the database at {stores.masked(url)} is not empty; restore into an empty "
+                          "database, or give --force to replace what it holds")
+    dump = staged / part.members[0]
+    return lambda: stores.restore_relational(url, part.format, dump, replace=force)
+
+
+def _telemetry_step(part: Part, manifest: Manifest, config: HubConfig, staged: Path, force: bool) -> Step:
+    if manifest.telemetry != config.telemetry:
+        raise BackupError(f"the archive holds {manifest.telemetry} telemetry but telemetry = "
+                          f"{config.telemetry!r} here; set telemetry to match before restoring")
+    if part.format == "sqlite":
+        target = config.resolved_telemetry_path
+        if not force and target.exists() and target.stat().st_size > 0:
+            raise BackupError(f"telemetry: {target} exists; move it away, or give --force to replace it")
+        return lambda: stores.place_sqlite_file(staged / part.members[0], target)
+    exists = _influx_database_exists(config)
+    if exists and not force:
+        raise BackupError(f"telemetry: InfluxDB database {config.influx_database!r} exists; drop it, or give "
+                          "--force to replace it")
+
+    def restore() -> None:
+        if exists:
+            _influx_drop(config)
+        stores.influx_restore(config, str(part.extra.get("database", config.influx_database)), staged)
+
+    return restore
+
+
+def _influx(config: HubConfig) -> InfluxStore:
+    store = open_store(config)
+    assert isinstance(store, InfluxStore)  # telemetry = "influxdb"
+    return store
+
+
+def _influx_database_exists(config: HubConfig) -> bool:
+    store = _influx(config)
+    try:
+        results = store.query("SHOW DATABASES")
+    except StoreError as exc:
+        raise BackupError(f"telemetry: {exc}") from None
+    finally:
+        store.close()
+    names = [row[0] for result in results for series in result.get("series", ()) for row in series["values"]]
+    return config.influx_database in names
+
+
+def _influx_drop(config: HubConfig) -> None:
+    store = _influx(config)
+    try:
+        store.query(f"DROP DATABASE {quote_ident(config.influx_database)}")
+    finally:
+        store.close()
+
+
+def _file_steps(part: Part, targets: dict[str, Path], staged: Path, force: bool,
+                result: RestoreResult) -> list[Step]:
+    steps: list[Step] = []
+    metas: dict[str, Any] = part.extra.get("files", {})
+    for member, target in targets.items():
+        source = staged / member
+        label = part.setting or part.name
+        if target.exists():
+            if target.is_file() and filecmp.cmp(source, target, shallow=False):
+                result.skipped.append(f"{label}: {target} already holds the same content")
+                continue
+            if not force:
+                raise BackupError(f"{label}: {target} exists with other content; move it away, or give --force "
+                                  "to replace it")
+        steps.append(_copy_step(source, target, metas.get(member, {"mode": 0o600})))
+        result.restored.append(f"{label} -> {target}")
+    if part.format == "directory" and steps:
+        directory = Path(part.source)
+        steps.insert(0, lambda: _make_directory(directory, part.extra.get("directory", {})))
+    return steps
+
+
+def _make_directory(path: Path, meta: dict[str, Any]) -> None:
+    if not path.is_dir():
+        path.mkdir(parents=True)
+        restore_owner(path, meta)
+
+
+def _copy_step(source: Path, target: Path, meta: dict[str, Any]) -> Step:
+    def copy() -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        incoming = target.with_name(target.name + ".restoring")
+        shutil.copyfile(source, incoming)
+        os.chmod(incoming, 0o600)
+        os.replace(incoming, target)
+        restore_owner(target, meta)
+
+    return copy
+
+
+def _finish(result: RestoreResult, progress: Progress) -> None:
+    """Migrate the restored database when its schema is older, then verify the audit chain."""
+    config = result.config
+    url = config.resolved_database_url
+    engine = open_engine(url)
+    try:
+        revision = current_revision(engine)
+        if revision != head_revision():
+            progress(f"database schema {revision} is older than this version's {head_revision()}: upgrading")
+            upgrade(engine)
+            result.upgraded_from = revision
+        chain.register_key(url, None)
+        use_audit_key(config, create=False)
+        with session_scope(engine, readonly=True) as session:
+            result.audit = chain.check_chain(session)
+    finally:
+        engine.dispose()
