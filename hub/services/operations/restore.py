@@ -177,7 +177,7 @@ def _influx_database_exists(config: HubConfig) -> bool:
         raise BackupError(f"telemetry: {exc}") from None
     finally:
         store.close()
-    names = [row[0] for result in results for series in result.get("series", ()) for row in series["values"]]
+    names = [row[0] for result in results for series in result.get("series", ()) for row in series.get("values", ())]
     return config.influx_database in names
 
 
