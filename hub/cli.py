@@ -19,10 +19,10 @@ from pathlib import Path
 
 import wardlink
 from wardlink.cli import add_command, add_group
+from wardlink.hub.cli_backup import add_backup_commands
 from wardlink.hub.cli_common import db_session as _db_session, hub_config as _config
 from wardlink.hub.cli_db import add_db_commands
 from wardlink.hub.cli_errors import debug_requested, describe
-from wardlink.hub.cli_backup import add_backup_commands
 from wardlink.hub.errors import ConfigError, HubError
 
 log = logging.getLogger("wardlink")

@@ -223,6 +223,8 @@ def test_an_altered_or_truncated_archive_is_refused_and_nothing_is_written(sqlit
         assert code == 2, (name, out, err)
         assert message in err and len(err.strip().splitlines()[-1]) < 300, (name, err)
         assert list(site.root.iterdir()) == [], f"{name}: restore wrote {list(site.root.rglob('*'))}"
+    code, out, err = site.wardlink(capsys, "restore", str(tmp_path / "no-such.tar.gz"))
+    assert code == 4 and "no such archive" in err
     # the untouched archive still restores
     assert site.wardlink(capsys, "restore", str(archive))[0] == 0
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from wardlink.hub.errors import HubError
+from wardlink.hub.errors import HubError, StoreError
 
 MANIFEST = "manifest.json"
 FORMAT = "wardlink-backup"
@@ -28,7 +28,11 @@ _CHUNK = 1 << 20
 
 
 class BackupError(HubError):
-    """A backup or restore could not be made; the message says what and why."""
+    """A backup or restore was refused or could not be made; the message says what and why."""
+
+
+class ToolFailed(BackupError, StoreError):
+    """A store's own tool (pg_dump, pg_restore, influxd) failed: usually the store is not reachable."""
 
 
 @dataclass

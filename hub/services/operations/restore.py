@@ -10,6 +10,7 @@ chain is verified with the restored key.
 
 from __future__ import annotations
 
+import errno
 import filecmp
 import os
 import shutil
@@ -54,7 +55,7 @@ def restore_backup(archive: Path, *, config_path: Path | None, force: bool, prog
     """Restore ``archive`` into the places ``config_path``'s configuration names (the archive's
     own configuration is written there first when that file does not exist)."""
     if not archive.is_file():
-        raise BackupError(f"{archive}: no such file")
+        raise FileNotFoundError(errno.ENOENT, "no such archive", str(archive))
     work = Path(tempfile.mkdtemp(prefix="wardlink-restore-"))
     try:
         progress(f"checking {archive}")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from wardlink.hub.config import HubConfig
 from wardlink.hub.db import open_engine
-from wardlink.hub.services.operations.archive import BackupError
+from wardlink.hub.services.operations.archive import BackupError, ToolFailed
 
 #: URL query options of a PostgreSQL URL and the libpq variables that carry them
 _PG_OPTIONS = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
@@ -64,16 +64,16 @@ def find_program(name: str) -> str:
 
 
 def run_program(cmd: list[str], what: str, env: dict[str, str] | None = None) -> None:
-    """Run ``cmd``; raise BackupError with its last line of error output when it fails."""
+    """Run ``cmd``; raise ToolFailed with its last line of error output when it fails."""
     try:
         done = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, check=False)
     except OSError as exc:
-        raise BackupError(f"{what}: cannot run {cmd[0]}: {exc.strerror}") from None
+        raise ToolFailed(f"{what}: cannot run {cmd[0]}: {exc.strerror}") from None
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit status {done.returncode}"
-        raise BackupError(f"{what} failed: {reason}")
+        raise ToolFailed(f"{what} failed: {reason}")
 
 
 def pg_environment(url: str) -> dict[str, str]:
