@@ -19,12 +19,12 @@ import calendar as cal
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan, User
@@ -96,18 +96,57 @@ def _narrow(stmt, actor: Actor, filters: Filters, plan_side: bool = True):
     return stmt
 
 
-_PLAN_COLUMNS = (PmPlan.id, PmPlan.name, PmPlan.trigger, PmPlan.interval_count, PmPlan.interval_unit,
-                 PmPlan.meter_interval, PmPlan.anchor_meter, PmPlan.anchor_date, PmPlan.lead_days,
-                 PmPlan.meter_lead, PmPlan.created_at, Asset.id, Asset.tag, Asset.department_id)
+def _plan_columns(first: date) -> tuple:
+    """Return the columns the projection reads of each plan on each covered asset.
+
+    When a plan was made matters only to a plan made from about ``first`` on: a calendar plan
+    skips the services whose window had closed on the day it started, and a plan that started
+    a day or more before ``first`` (in any time zone) can skip none of those in range. So older
+    plans' ``created_at`` is read as NULL, saving the conversion of thousands of timestamps."""
+    since = datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    recent = case((PmPlan.created_at >= since, PmPlan.created_at), else_=None)
+    return (PmPlan.id, PmPlan.name, PmPlan.trigger, PmPlan.interval_count, PmPlan.interval_unit,
+            PmPlan.meter_interval, PmPlan.anchor_meter, PmPlan.anchor_date, PmPlan.lead_days,
+            PmPlan.meter_lead, recent, Asset.id, Asset.tag, Asset.department_id)
 
 
-def _covered(session: Session, actor: Actor, filters: Filters) -> list:
-    """Return (plan columns..., asset id, tag, department) of every active plan x covered asset."""
-    live = (PmPlan.active.is_(True), PmPlan.retired_at.is_(None), PmPlan.trigger != "meter",
-            Asset.equipment_status.not_in(INACTIVE_STATUSES), Asset.lifecycle_stage.not_in(INACTIVE_STAGES))
-    one = select(*_PLAN_COLUMNS).join(Asset, Asset.id == PmPlan.asset_id).where(*live)
-    many = select(*_PLAN_COLUMNS).join(Asset, and_(PmPlan.asset_id.is_(None), Asset.make == PmPlan.make,
-                                                   Asset.model == PmPlan.model)).where(*live)
+def _live() -> tuple:
+    return (PmPlan.active.is_(True), PmPlan.retired_at.is_(None), PmPlan.trigger != "meter")
+
+
+def _in_range(session: Session, first: date, last: date):
+    """Return a condition keeping the plans whose schedule can give a date in ``first``..``last``,
+    or None when every one can.
+
+    A calendar plan's dates lie on its grid (anchor date, interval), so the distinct grids of
+    the active plans are read first and the plans of grids with no date in the range (a
+    monthly plan in most weeks, a yearly one in most months) are never read. Whichever-first
+    plans depend on their last service and are always read."""
+    grids = session.connection().execute(
+        select(PmPlan.anchor_date, PmPlan.interval_count, PmPlan.interval_unit)
+        .where(*_live(), PmPlan.trigger == "calendar").distinct()).all()
+    hits: dict[tuple[int, str], list[date]] = defaultdict(list)
+    for anchor, count, unit in grids:
+        if _grid_dates(anchor, count, unit, first, last):
+            hits[(count, unit)].append(anchor)
+    if sum(len(anchors) for anchors in hits.values()) == len(grids):
+        return None
+    return or_(PmPlan.trigger != "calendar", *(
+        and_(PmPlan.interval_count == count, PmPlan.interval_unit == unit, PmPlan.anchor_date.in_(anchors))
+        for (count, unit), anchors in hits.items()))
+
+
+def _covered(session: Session, actor: Actor, filters: Filters, first: date, last: date) -> list:
+    """Return (plan columns..., asset id, tag, department) of every active plan x covered asset
+    whose schedule can give a date in ``first``..``last``."""
+    live = [*_live(), Asset.equipment_status.not_in(INACTIVE_STATUSES), Asset.lifecycle_stage.not_in(INACTIVE_STAGES)]
+    in_range = _in_range(session, first, last)
+    if in_range is not None:
+        live.append(in_range)
+    columns = _plan_columns(first)
+    one = select(*columns).join(Asset, Asset.id == PmPlan.asset_id).where(*live)
+    many = select(*columns).join(Asset, and_(PmPlan.asset_id.is_(None), Asset.make == PmPlan.make,
+                                             Asset.model == PmPlan.model)).where(*live)
     conn = session.connection()  # plain rows: no ORM bookkeeping for thousands of them
     return [*conn.execute(_narrow(one, actor, filters)).all(), *conn.execute(_narrow(many, actor, filters)).all()]
 
@@ -230,7 +269,7 @@ class _Projector:
     def __init__(self, session: Session, who: Actor, filters: Filters, first: date, last: date,
                  today: _Today) -> None:
         self.first, self.last, self.today = first, last, today
-        rows = _covered(session, who, filters)
+        rows = _covered(session, who, filters, first, last)
         self.rows: dict[Pair, Any] = {(row[12], row[0], row[11]): row for row in rows}
         floating = sorted({row[0] for row in rows if row[2] == "whichever_first"})
         self.latest = _latest(session, floating) if floating else {}
@@ -244,9 +283,12 @@ class _Projector:
             return ()
         (plan_id, _, trigger, count, unit, meter_interval, anchor_meter, anchor, lead, meter_lead, created,
          asset_id, _, dept) = row
-        if (created, dept) not in self.started:
-            self.started[(created, dept)] = local_date(created, self.today.zones[dept])
-        start_on = self.started[(created, dept)]
+        if created is None:  # started a day or more before the range: see _plan_columns
+            start_on = self.first
+        elif (created, dept) in self.started:
+            start_on = self.started[(created, dept)]
+        else:
+            start_on = self.started[(created, dept)] = local_date(created, self.today.zones[dept])
         if trigger == "calendar":
             dues = _grid(anchor, count, unit, start_on, self.first, self.last)
         else:
