@@ -265,6 +265,9 @@ def pages(sizes: dict) -> dict[str, str]:
                                 f"&end={(NOW.date() + timedelta(days=364)).isoformat()}",
         "gateways": "/gateways",
         "labels": "/labels",
+        # The dashboard's trends (fetched by the page once it has rendered) and the reports page.
+        "dashboard_trends_api": "/api/v1/dashboard/trends",
+        "reports": "/reports",
     }
 
 

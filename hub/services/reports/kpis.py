@@ -430,12 +430,16 @@ class JudgedPeriod:
 
 
 def judged_services(session: Session, *, start: date, end: date, department_id: int | None = None,
-                    actor: Actor | None, clock: Clock | None = None, batch: int = 500) -> JudgedPeriod:
+                    actor: Actor | None, clock: Clock | None = None, batch: int = 500,
+                    meters_only: bool = False) -> JudgedPeriod:
     """Return the PM services due in ``start``..``end`` with the verdicts the KPIs give them
-    (the same selection, scope and judging as :func:`compute`), by due date, read in batches."""
+    (the same selection, scope and judging as :func:`compute`), by due date, read in batches;
+    with ``meters_only``, only those with a due meter reading."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     department, period, as_of = _selection(session, who, clock, start, end, department_id)
     stmt = _service_stmt(period, department.id if department else None)
+    if meters_only:
+        stmt = stmt.where(PmOccurrence.due_meter.is_not(None))
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     judge, as_of_day = Judge(session, as_of), (as_of - timedelta(microseconds=1)).date()
 

@@ -28,17 +28,19 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, func, literal, or_, select, union_all
+from sqlalchemy import Date, Integer, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import Alert, Asset, Department, WorkOrder
+from wardlink.hub.db.models import Alert, Asset, Department, PmOccurrence, WorkOrder
 from wardlink.hub.db.types import UTCDateTime, utc_now
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.gateways import registry as gateways
-from wardlink.hub.services.maintenance.compliance import LATE, MISSED, ON_TIME
+from wardlink.hub.services.maintenance.compliance import LATE, MISSED, ON_TIME, PENDING
 from wardlink.hub.services.maintenance.workorder_common import scoped as scoped_orders
 from wardlink.hub.services.people import local_time
 from wardlink.hub.services.people.permissions import can, department_scope
@@ -102,18 +104,33 @@ def _points(buckets: list[Bucket], counts: dict[int, int]) -> list[dict[str, Any
              "value": counts.get(n, 0)} for n, b in enumerate(buckets)]
 
 
+def _first_bucket(column, moments: list[datetime]):
+    """Return the index of the first of ``moments`` at or after ``column`` (len(moments) when
+    none is, or the column is NULL), as one CASE over the column."""
+    return case(*((column <= literal(m, UTCDateTime()), n) for n, m in enumerate(moments)), else_=len(moments))
+
+
 def backlog_by_week(session: Session, who: Actor, buckets: list[Bucket], now: datetime,
                     department_id: int | None) -> list[dict[str, Any]]:
-    """Return how many work orders were open at the end of each week (now for this week)."""
-    edge = _edges(buckets, now)
+    """Return how many work orders were open at the end of each week (now for this week).
+
+    One pass over the orders, grouped by the first week end each was open at and the first
+    it no longer was (finished or cancelled by then): an order counts at the week ends from
+    the one to the other.
+    """
+    moments = [min(b.ends, now) for b in buckets]
     done = func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at)
-    stmt = (select(edge.c.n, func.count(WorkOrder.id)).select_from(edge)
-            .join(WorkOrder, and_(WorkOrder.created_at <= edge.c.at,
-                                  or_(WorkOrder.cancelled_at.is_(None), WorkOrder.cancelled_at > edge.c.at),
-                                  or_(done.is_(None), done > edge.c.at))))
+    ended = case((WorkOrder.cancelled_at.is_(None), done), (done.is_(None), WorkOrder.cancelled_at),
+                 (WorkOrder.cancelled_at < done, WorkOrder.cancelled_at), else_=done)
+    opened_n, ended_n = _first_bucket(WorkOrder.created_at, moments), _first_bucket(ended, moments)
+    stmt = select(opened_n, ended_n, func.count()).where(WorkOrder.created_at <= moments[-1],
+                                                         or_(ended.is_(None), ended > moments[0]))
     if department_id is not None:
         stmt = stmt.where(WorkOrder.department_id == department_id)
-    counts = {n: c for n, c in session.execute(scoped_orders(stmt, who).group_by(edge.c.n))}
+    counts = dict.fromkeys(range(len(buckets)), 0)
+    for first, last, n in session.execute(scoped_orders(stmt, who).group_by(opened_n, ended_n)):
+        for week in range(first, last):
+            counts[week] += n
     return _points(buckets, counts)
 
 
@@ -129,25 +146,71 @@ def alerts_by_week(session: Session, who: Actor, buckets: list[Bucket], now: dat
     return _points(buckets, counts)
 
 
+class _days_between(FunctionElement):
+    """Whole days from the second date to the first (``later - earlier``)."""
+
+    type = Integer()
+    name = "days_between"
+    inherit_cache = True
+
+
+@compiles(_days_between)
+def _days_between_sql(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({later} - {earlier})"  # PostgreSQL: date - date is a number of days
+
+
+@compiles(_days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+def _calendar_verdicts(session: Session, first: date, last: date, as_of_day: date, month_starts: list[date],
+                       department_id: int | None) -> list[tuple[int, str, int]]:
+    """Return (month index, judgement, count) of the date-only services due in ``first..last``,
+    judged in SQL as :meth:`~wardlink.hub.services.maintenance.compliance.Target.judge` does."""
+    occ = PmOccurrence
+    done = and_(occ.completed_on.is_not(None), occ.completed_on <= as_of_day)
+    verdict = case((and_(done, _days_between(occ.completed_on, occ.due_date) <= occ.window_days), ON_TIME),
+                   (done, LATE),
+                   (_days_between(literal(as_of_day, Date()), occ.due_date) > occ.window_days, MISSED),
+                   else_=PENDING)
+    month = case(*((occ.due_date < literal(m, Date()), n - 1) for n, m in enumerate(month_starts[1:], 1)),
+                 else_=len(month_starts) - 1)
+    stmt = (select(month, verdict, func.count()).join(Asset, Asset.id == occ.asset_id)
+            .where(occ.due_date.between(first, last), occ.due_meter.is_(None)))
+    if department_id is not None:
+        stmt = stmt.where(Asset.department_id == department_id)
+    return [(n, v, c) for n, v, c in session.execute(stmt.group_by(month, verdict))]
+
+
 def pm_compliance_by_month(session: Session, who: Actor, clock: Clock, buckets: list[Bucket], zone: ZoneInfo,
                            department_id: int | None) -> list[dict[str, Any]]:
     """Return, per month, the services due in it that were judged and done on time, and the
-    share on time in percent (None while none is judged)."""
+    share on time in percent (None while none is judged).
+
+    Date-only services (nearly all) are judged by one grouped query; the few with a meter
+    limit need the meter's reading and are judged one by one as the KPIs judge them.
+    """
     first = buckets[0].starts.astimezone(zone).date()
-    last = (buckets[-1].ends.astimezone(zone) - timedelta(days=1)).date()
-    today = utc_now(clock).date()
-    judged = kpis.judged_services(session, start=first, end=min(last, today), department_id=department_id,
-                                  actor=who, clock=clock)
+    last = min((buckets[-1].ends.astimezone(zone) - timedelta(days=1)).date(), utc_now(clock).date())
+    metered = kpis.judged_services(session, start=first, end=last, department_id=department_id, actor=who,
+                                   clock=clock, meters_only=True)
+    as_of_day = (metered.as_of - timedelta(microseconds=1)).date()
+    month_starts = [b.starts.astimezone(zone).date() for b in buckets]
+    rows = _calendar_verdicts(session, first, last, as_of_day, month_starts, department_id)
     labels = {b.label: n for n, b in enumerate(buckets)}
-    tallies = [[0, 0] for _ in buckets]  # judged, on time
-    for verdict in judged.verdicts:
+    for verdict in metered.verdicts:
         occ = verdict.occurrence
         day = occ.due_date or occ.generated_at.astimezone(zone).date()
-        n = labels.get(day.strftime("%Y-%m"))
-        if n is None or verdict.judgement not in (ON_TIME, LATE, MISSED):
-            continue
-        tallies[n][0] += 1
-        tallies[n][1] += verdict.judgement == ON_TIME
+        if day.strftime("%Y-%m") in labels:
+            rows.append((labels[day.strftime("%Y-%m")], verdict.judgement, 1))
+    tallies = [[0, 0] for _ in buckets]  # judged, on time
+    for n, judgement, count in rows:
+        if judgement in (ON_TIME, LATE, MISSED) and 0 <= n < len(buckets):
+            tallies[n][0] += count
+            tallies[n][1] += count if judgement == ON_TIME else 0
     return [{"label": b.label, "start": b.starts.isoformat(), "end": b.ends.isoformat(), "judged": j,
              "on_time": t, "value": None if not j else round(100.0 * t / j, 1)}
             for b, (j, t) in zip(buckets, tallies, strict=True)]
