@@ -51,6 +51,9 @@ def _setup(web) -> None:
         departments = {d.code: d.id for d in org.list_departments(s)}
         users.create_user(s, username="ed-manager", role="manager", password=ED_PASSWORD,
                           department_id=departments["ED"], actor=admin, clock=web.clock)
+        audit.record(s, actor=Actor.for_user(users.find_user(s, "nurse")), action="workorder.note",  # ICU staff
+                     entity="work_order", entity_id="1", after={"body": "seen"}, clock=ManualClock(_ts(ROWS[
+                         "by-tech"][0])))
         for marker, (at, who, action, entity, entity_id) in ROWS.items():
             audit.record(s, actor=Actor.for_user(users.find_user(s, who)), action=action, entity=entity,
                          entity_id=entity_id, before={"note": ""}, after={"note": marker},
@@ -107,6 +110,12 @@ def test_filters_combine_with_department_scope(web):
         choices = audit.filter_choices(s, actor=ed)
         assert "asset.update" in choices["actions"] and "tech" in choices["actors"]
         assert "work_order" in choices["entities"]
+        # Offered once each, in order; people of other departments are not offered to the ED's manager.
+        everything = audit.filter_choices(s, actor=Actor.for_user(users.find_user(s, "admin")))
+        for values in (everything["actions"], everything["actors"], choices["actors"]):
+            assert values == sorted(set(values))
+        assert "nurse" in everything["actors"] and "nurse" not in choices["actors"]
+        assert set(choices["actors"]) < set(everything["actors"])
 
 
 def test_the_api_takes_the_same_filters_and_answers_utc_with_offset(web):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db import audit as chain
@@ -227,16 +227,31 @@ def list_entries(session: Session, *, actor: Actor | None, page: int = 1, per_pa
     return paginate(session, filtered(session, who, audit_filter(session, who, **criteria)), page, per_page)
 
 
-#: How many actors the audit page offers to pick from.
-MAX_ACTOR_CHOICES = 500
+#: How many actors and actions the audit page offers to pick from.
+MAX_CHOICES = 500
+
+
+def _distinct(session: Session, column, limit: int = MAX_CHOICES) -> list[str]:
+    """Return the distinct values of an indexed audit column in order, one index probe per value
+    (a recursive walk: the smallest value, then the smallest one above it...) instead of a
+    scan of every row."""
+    walk = select(func.min(column).label("value")).cte("walk", recursive=True)
+    above = select(select(func.min(column)).where(column > walk.c.value).scalar_subquery()).where(
+        walk.c.value.is_not(None))
+    walk = walk.union_all(above)
+    return list(session.scalars(select(walk.c.value).where(walk.c.value.is_not(None)).limit(limit)))
 
 
 def filter_choices(session: Session, *, actor: Actor | None) -> dict[str, list[str]]:
     """Return what the audit page's filters offer: entity types, the actions recorded so far and
-    the actors of the rows ``actor`` may read."""
+    who recorded rows; a user limited to a department is not offered the usernames of people of
+    other departments."""
     who = resolve_actor(actor)
     require(who, "audit.view")
-    actions = session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
-    actors = session.scalars(scoped(select(AuditLog.actor).distinct(), who).order_by(AuditLog.actor)
-                             .limit(MAX_ACTOR_CHOICES)).all()
-    return {"entities": sorted(ENTITIES), "actions": list(actions), "actors": list(actors)}
+    actors = _distinct(session, AuditLog.actor)
+    scope = department_scope(who)
+    if scope is not None:
+        elsewhere = set(session.scalars(select(User.username).where(User.department_id.is_not(None),
+                                                                   User.department_id != scope)))
+        actors = [a for a in actors if a not in elsewhere]
+    return {"entities": sorted(ENTITIES), "actions": _distinct(session, AuditLog.action), "actors": actors}
