@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan
@@ -168,12 +168,25 @@ def maintenance_counts(session: Session, *, actor: Actor, now: datetime) -> dict
     if not can(actor, "asset.view"):
         return None
     scope = department_scope(actor)
-    judged = open_statuses(session, now, department_id=scope)
-    flagged = session.connection().execute(_in_scope(select(Asset.id, Asset.maintenance_status).where(
-        Asset.maintenance_status.in_((DUE, OVERDUE))), scope, None)).all()
-    planned = covered_ids(session, scope)
-    statuses = [*judged.values(), *(status for key, status in flagged if key not in judged and key not in planned)]
-    return {OVERDUE: statuses.count(OVERDUE), DUE: statuses.count(DUE)}
+    statuses = list(open_statuses(session, now, department_id=scope).values())
+    by_hand = _recorded_by_hand(session, scope)
+    return {OVERDUE: statuses.count(OVERDUE) + by_hand.get(OVERDUE, 0), DUE: statuses.count(DUE) + by_hand.get(DUE, 0)}
+
+
+def _recorded_by_hand(session: Session, department_id: int | None) -> dict[str, int]:
+    """Return how many assets (of one department if given) are recorded due or overdue with no
+    open service and no active plan covering them (as :func:`covered_ids` reads a cover), by
+    status: one count in the database instead of every flagged asset and every covered one."""
+    open_service = exists().where(PmOccurrence.asset_id == Asset.id, PmOccurrence.state == "open")
+    covers = or_(exists().where(PmPlan.asset_id == Asset.id, PmPlan.active.is_(True)),
+                 exists().where(PmPlan.asset_id.is_(None), PmPlan.make == Asset.make, PmPlan.model == Asset.model,
+                                PmPlan.active.is_(True)))
+    planned = and_(Asset.equipment_status.not_in(INACTIVE_STATUSES), Asset.lifecycle_stage.not_in(INACTIVE_STAGES),
+                   covers)
+    stmt = (select(Asset.maintenance_status, func.count())
+            .where(Asset.maintenance_status.in_((DUE, OVERDUE)), ~open_service, ~planned)
+            .group_by(Asset.maintenance_status))
+    return dict(session.connection().execute(_in_scope(stmt, department_id, None)).all())
 
 
 # ------------------------------------------------------------------ one plan on one asset
