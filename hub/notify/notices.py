@@ -3,12 +3,20 @@
 The services queue a row in the transaction that tells someone about the work; this mailer
 sends it afterwards, outside any transaction and never in a web request, through the SMTP
 server of an e-mail notifier (:class:`~wardlink.hub.notify.smtp.EmailNotifier`). Rows are claimed
-with a lease (several hub processes never send one twice), failures are retried with
-exponential backoff (:class:`wardlink.retry.Backoff`) until ``max_attempts``, a refusal by the
-server is not retried. Each e-mail carries the link of its notice under the hub's public URL,
+in batches with a lease (several hub processes never send one twice) and each batch goes over
+one SMTP connection; each outcome is recorded as soon as the server answered, so a crash
+re-sends at most the message in flight. Failures are retried per message with exponential
+backoff (:class:`wardlink.retry.Backoff`) until ``max_attempts``, then the row is ``failed`` with
+its last error for administrators to see; a refusal by the server is not retried. A batch the
+server is too slow for gives its untried rows back before half the lease is gone, and so does a
+mailer that is stopping. Each e-mail carries the link of its notice under the hub's public URL,
 and the stored monthly report as a PDF attachment when its row names one; a one-way message to
 someone without an account (the reporter of a QR request) carries no link and no pointer to
 preferences.
+
+The web requests that queue mail run in other processes, so the mailer looks at the outbox
+every :data:`POLL_S` seconds (and at once when kicked by code in its own process); a pass
+sends until nothing is due, so a storm of notices drains at the speed of the SMTP server.
 """
 
 from __future__ import annotations
@@ -26,12 +34,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from wardlink.hub.db.engine import session_scope
 from wardlink.hub.notify.errors import DeliveryRejected
 from wardlink.hub.notify.passes import PassThread
-from wardlink.hub.notify.smtp import EmailNotifier
+from wardlink.hub.notify.smtp import EmailNotifier, SmtpSession
 from wardlink.hub.services.notices import mail
 from wardlink.clock import Clock, SystemClock
 from wardlink.retry import Backoff
 
 log = logging.getLogger(__name__)
+
+#: Seconds between looks at the outbox: an indexed query that finds nothing when idle, so it is
+#: cheap to look often, and mail queued by another process (a web request) leaves within this.
+POLL_S = 2.0
+
+#: How often recording one outcome is tried before the row is left to its lease.
+RECORD_TRIES = 3
 
 
 @dataclass
@@ -72,6 +87,7 @@ class NoticeMailer:
         msg["To"] = row.to_addr
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid(domain=self.server.sender.rpartition("@")[2] or None)
+        msg["X-Wardlink-Notice-Email"] = str(row.id)  # the outbox row, to trace a message back
         body = row.body.rstrip("\n")
         if row.link:
             body += f"\n\nOpen: {self.public_url}{row.link}"
@@ -88,9 +104,9 @@ class NoticeMailer:
                                filename=row.attachment.filename)
         return msg
 
-    def _send(self, row: mail.Claimed) -> tuple[str, str]:
+    def _send(self, smtp: SmtpSession, row: mail.Claimed) -> tuple[str, str]:
         try:
-            return "sent", self.server.deliver(self.message(row))
+            return "sent", smtp.deliver(self.message(row))
         except DeliveryRejected as exc:
             return "reject", str(exc)
         except Exception as exc:
@@ -100,7 +116,7 @@ class NoticeMailer:
         """Send every due e-mail now and say how it went; never raises."""
         report = MailReport()
         with self._lock:
-            while True:
+            while not self._passes.stopping:
                 try:
                     with session_scope(self._engine) as session:
                         claimed = mail.claim_due(session, clock=self.clock, lease_s=self.lease_s,
@@ -110,28 +126,65 @@ class NoticeMailer:
                     break
                 if not claimed:
                     break
-                for row in claimed:
-                    outcome, detail = self._send(row)
-                    try:
-                        with session_scope(self._engine) as session:
-                            state = mail.record(session, row.id, outcome, detail, attempts=row.attempts,
-                                                clock=self.clock, max_attempts=self.max_attempts,
-                                                backoff=self.backoff)
-                    except SQLAlchemyError as exc:
-                        log.error("cannot record notice e-mail %d: %s", row.id, exc)
-                        continue
-                    kind = {"sent": "sent", "failed": "failed"}.get(state, "retried")
-                    setattr(report, kind, getattr(report, kind) + 1)
-                    self.counters[kind] += 1
-                    if kind != "sent":
-                        log.warning("notice e-mail %d to %s: %s (%s)", row.id, row.to_addr, detail, kind)
+                self._send_batch(claimed, report)
         return report
+
+    def _send_batch(self, claimed: list[mail.Claimed], report: MailReport) -> None:
+        """Send one claimed batch over one connection; give back what cannot be sent within half
+        the lease (a slow server) or before the mailer stops, so no row is sent twice."""
+        deadline = self.clock.monotonic() + self.lease_s / 2
+        with self.server.session() as smtp:
+            try:
+                self._send_each(claimed, report, smtp, deadline)
+            finally:
+                self.counters["connections"] += smtp.connections
+
+    def _send_each(self, claimed: list[mail.Claimed], report: MailReport, smtp: SmtpSession,
+                   deadline: float) -> None:
+        for done, row in enumerate(claimed):
+            if self._passes.stopping or self.clock.monotonic() > deadline:
+                self._give_back(claimed[done:])
+                return
+            outcome, detail = self._send(smtp, row)
+            state = self._settle(row, outcome, detail)
+            if state is None:
+                continue
+            kind = {"sent": "sent", "failed": "failed"}.get(state, "retried")
+            setattr(report, kind, getattr(report, kind) + 1)
+            self.counters[kind] += 1
+            if kind != "sent":
+                log.warning("notice e-mail %d to %s: %s (%s)", row.id, row.to_addr, detail, kind)
+
+    def _settle(self, row: mail.Claimed, outcome: str, detail: str) -> str | None:
+        """Record one outcome (a few tries: an unrecorded send would go out again after the lease)."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                with session_scope(self._engine) as session:
+                    state = mail.record(session, row.id, outcome, detail, attempts=row.attempts,
+                                        clock=self.clock, max_attempts=self.max_attempts, backoff=self.backoff)
+            except SQLAlchemyError as exc:
+                log.error("cannot record notice e-mail %d (try %d of %d): %s", row.id, attempt + 1,
+                          RECORD_TRIES, exc)
+                continue
+            if state is None:
+                log.warning("notice e-mail %d: the claim ran out before its outcome (%s) was recorded; "
+                            "the process that holds it now settles it", row.id, outcome)
+            return state
+        return None
+
+    def _give_back(self, rows: list[mail.Claimed]) -> None:
+        try:
+            with session_scope(self._engine) as session:
+                mail.release(session, rows, clock=self.clock)
+        except SQLAlchemyError as exc:  # the lease runs out and they are claimed again
+            log.error("cannot give back %d notice e-mail(s): %s", len(rows), exc)
+        self.counters["given_back"] += len(rows)
 
     def kick(self) -> None:
         """Deliver soon (new rows were committed)."""
         self._passes.kick()
 
-    def start(self, poll_s: float = 15.0) -> NoticeMailer:
+    def start(self, poll_s: float = POLL_S) -> NoticeMailer:
         """Deliver in a background thread, every ``poll_s`` seconds or when kicked."""
         self._passes.start(poll_s)
         return self

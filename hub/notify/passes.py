@@ -24,6 +24,11 @@ class PassThread:
     def running(self) -> bool:
         return self._thread is not None
 
+    @property
+    def stopping(self) -> bool:
+        """Return True once :meth:`stop` was called: a long pass should wind up."""
+        return self._stop.is_set()
+
     def kick(self) -> None:
         """Run the next pass now."""
         self._wake.set()

@@ -1,13 +1,17 @@
 """The e-mail copies of notices, as the delivery side reads and settles them.
 
-Rows are claimed with a conditional UPDATE that pushes the next attempt a lease into the
-future, so two delivery processes never send one e-mail twice and a process that dies
-mid-send leaves the row to be retried after the lease. Failures are retried with exponential
-backoff (:class:`wardlink.retry.Backoff`) until the attempts run out.
+Rows are claimed a batch at a time with a conditional UPDATE that pushes the next attempt a
+lease into the future, so two delivery processes never send one e-mail twice and a process
+that dies mid-send leaves the row to be retried after the lease. Each claim counts an attempt;
+the outcome is recorded only while the claim is still the sender's (same attempt count), and
+rows a sender could not try are given back (:func:`release`). Failures are retried with
+exponential backoff (:class:`wardlink.retry.Backoff`) until the attempts run out, then the row
+is ``failed`` with its last error: a row ends sent or failed, never vanishes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -48,36 +52,61 @@ class Claimed:
 
 
 def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50) -> list[Claimed]:
-    """Claim up to ``batch`` due pending e-mails for this process and return them."""
+    """Claim up to ``batch`` due pending e-mails for this process and return them, oldest first.
+
+    One conditional UPDATE claims them all: a row another process claimed meanwhile no longer
+    matches (its next attempt is a lease away), so it is left out rather than sent twice.
+    """
     from wardlink.hub.db.models import MonthlyReport, Notice
 
     now = utc_now(clock)
     lease = now + timedelta(seconds=lease_s)
-    out = []
-    due = session.scalars(select(NoticeEmail.id).where(NoticeEmail.state == "pending",
-                                                       NoticeEmail.next_attempt_at <= now)
-                          .order_by(NoticeEmail.id).limit(batch)).all()
-    for row_id in due:
-        won = session.execute(update(NoticeEmail).where(
-            NoticeEmail.id == row_id, NoticeEmail.state == "pending", NoticeEmail.next_attempt_at <= now)
-            .values(next_attempt_at=lease, attempts=NoticeEmail.attempts + 1)).rowcount
-        if won:
-            row = session.get(NoticeEmail, row_id)
-            personal = row.notice_id is not None
-            link = (session.scalar(select(Notice.link).where(Notice.id == row.notice_id)) or "") if personal else ""
-            report = session.get(MonthlyReport, row.report_id) if row.report_id is not None else None
-            attachment = (None if report is None
-                          else Attachment(report.filename, "application/pdf", bytes(report.content)))
-            out.append(Claimed(row.id, row.to_addr, row.subject, row.body, link, row.attempts, attachment,
-                               personal))
-    return out
+    won: list = []
+    while not won:  # rows another process claimed first are skipped; look at the next ones
+        due = session.scalars(select(NoticeEmail.id).where(NoticeEmail.state == "pending",
+                                                           NoticeEmail.next_attempt_at <= now)
+                              .order_by(NoticeEmail.id).limit(batch)).all()
+        if not due:
+            return []
+        won = session.execute(
+            update(NoticeEmail)
+            .where(NoticeEmail.id.in_(due), NoticeEmail.state == "pending", NoticeEmail.next_attempt_at <= now)
+            .values(next_attempt_at=lease, attempts=NoticeEmail.attempts + 1)
+            .returning(NoticeEmail.id, NoticeEmail.notice_id, NoticeEmail.to_addr, NoticeEmail.subject,
+                       NoticeEmail.body, NoticeEmail.attempts, NoticeEmail.report_id)
+            .execution_options(synchronize_session=False)).all()
+    links = dict(session.execute(select(Notice.id, Notice.link).where(
+        Notice.id.in_({row.notice_id for row in won if row.notice_id is not None}))).all())
+    reports = {r.id: Attachment(r.filename, "application/pdf", bytes(r.content)) for r in session.scalars(
+        select(MonthlyReport).where(MonthlyReport.id.in_({row.report_id for row in won if row.report_id})))}
+    return [Claimed(row.id, row.to_addr, row.subject, row.body, links.get(row.notice_id) or "", row.attempts,
+                    reports.get(row.report_id) if row.report_id is not None else None,
+                    personal=row.notice_id is not None)
+            for row in sorted(won, key=lambda r: r.id)]
+
+
+def release(session: Session, rows: Iterable[Claimed], *, clock: Clock) -> int:
+    """Give back claimed e-mails that were not tried (the sender is stopping, or its lease is
+    running out): due again now, the attempt not counted. A row whose lease another process has
+    taken since is left alone. Return how many were given back."""
+    now = utc_now(clock)
+    done = 0
+    for row in rows:
+        done += session.execute(
+            update(NoticeEmail)
+            .where(NoticeEmail.id == row.id, NoticeEmail.state == "pending", NoticeEmail.attempts == row.attempts)
+            .values(next_attempt_at=now, attempts=row.attempts - 1)
+            .execution_options(synchronize_session=False)).rowcount or 0
+    return done
 
 
 def record(session: Session, email_id: int, outcome: str, detail: str, *, attempts: int, clock: Clock,
-           max_attempts: int, backoff: Backoff) -> str:
+           max_attempts: int, backoff: Backoff) -> str | None:
     """Settle one send: ``sent``, ``retry`` (again after the backoff, until attempts run out) or
-    ``reject`` (never again). Return the row's new state."""
+    ``reject`` (never again). Return the row's new state, or None when the claim was no longer
+    this sender's (its lease ran out and another process claimed the row: that one settles it)."""
     now = utc_now(clock)
+    values: dict[str, object]
     if outcome == "sent":
         values = {"state": "sent", "sent_at": now, "last_error": ""}
     elif outcome == "retry" and attempts < max_attempts:
@@ -85,8 +114,11 @@ def record(session: Session, email_id: int, outcome: str, detail: str, *, attemp
                   "last_error": detail[:2000]}
     else:
         values = {"state": "failed", "last_error": detail[:2000]}
-    session.execute(update(NoticeEmail).where(NoticeEmail.id == email_id).values(**values))
-    return str(values.get("state", "pending"))
+    done = session.execute(
+        update(NoticeEmail)
+        .where(NoticeEmail.id == email_id, NoticeEmail.state == "pending", NoticeEmail.attempts == attempts)
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    return str(values.get("state", "pending")) if done else None
 
 
 def counts(session: Session, *, actor: Actor) -> dict[str, int]:
