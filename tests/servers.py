@@ -35,7 +35,7 @@ import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Self
+from typing import Callable, Self
 
 __all__ = [
     "InfluxDatabase",
@@ -1031,6 +1031,10 @@ class SmtpSink:
     ``messages`` holds parsed :class:`email.message.EmailMessage` objects, ``envelopes`` the
     raw aiosmtpd envelopes (``mail_from``, ``rcpt_tos``). With ``credentials=(user, password)``
     the server requires AUTH (PLAIN/LOGIN, allowed without TLS for tests).
+
+    ``before_accept``, when set, is called with each message before it is kept; returning an
+    SMTP reply (``"451 4.3.0 Try again later"``) refuses the message with it instead.
+    ``refused`` counts the messages refused so.
     """
 
     def __init__(self, port: int | None = None, credentials: tuple[str, str] | None = None):
@@ -1048,6 +1052,8 @@ class SmtpSink:
         self.envelopes: list = []
         self._cond = threading.Condition()
         self._controller = None
+        self.before_accept: Callable[[EmailMessage], str | None] | None = None
+        self.refused = 0
 
     @property
     def url(self) -> str:
@@ -1071,6 +1077,11 @@ class SmtpSink:
         """Store the message and acknowledge it."""
         message = email.message_from_bytes(envelope.original_content or envelope.content,
                                            policy=email.policy.default)
+        if self.before_accept is not None:
+            refusal = self.before_accept(message)
+            if refusal:
+                self.refused += 1
+                return refusal
         with self._cond:
             self.envelopes.append(envelope)
             self.messages.append(message)
