@@ -10,7 +10,7 @@ from relational_support import actor, clock, csrf_from, web
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.db.models import AuditLog, Notice
+from wardlink.hub.db.models import AuditLog, Notice, NoticeEmail
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.people import users
 
@@ -91,3 +91,55 @@ def test_the_api_lists_marks_and_sets_preferences_and_only_admins_see_e_mails(we
     assert set(emails["counts"]) == {"pending", "sent", "failed"}
     page = admin.get("/notices/emails")
     assert page.status_code == 200 and 'data-testid="email-counts"' in page.text
+
+
+def _failed_emails(web, smtp_server, count: int) -> list[int]:
+    """Queue ``count`` e-mails to the technician and have a real mailer fail them (the server
+    refuses the address for good); return their ids."""
+    from wardlink.hub.notify.notices import NoticeMailer
+    from wardlink.hub.notify.smtp import EmailNotifier
+    from wardlink.hub.services.notices import core as notices
+
+    with session_scope(web.engine) as s:
+        tech = users.find_user(s, "tech")
+        tech.email = "tech@hospital.example"
+        ids = [notices.announce(s, "low_stock", subject=f"Gloves {n}", key=f"web-retry:{n}", clock=web.clock,
+                                users=(tech.id,))[0].id for n in range(count)]
+    server = EmailNotifier("mail", host=smtp_server.host, port=smtp_server.port, sender="wardlink@hospital.example",
+                           to=[])
+    mailer = NoticeMailer(web.engine, server, public_url="https://wardlink.hospital.example", clock=web.clock)
+    smtp_server.before_accept = lambda _m: "550 5.1.1 Mailbox unavailable"
+    assert mailer.run_pending().failed == count
+    smtp_server.before_accept = None
+    with session_scope(web.engine, readonly=True) as s:
+        return list(s.scalars(select(NoticeEmail.id).where(NoticeEmail.notice_id.in_(ids)).order_by(NoticeEmail.id)))
+
+
+def test_admins_see_failed_e_mails_with_their_error_and_send_them_again_by_page_and_api(web, smtp_server):
+    first, second, third = _failed_emails(web, smtp_server, 3)
+    admin = web.client("admin")
+    page = admin.get("/notices/emails?state=failed")
+    assert "3 failed" in page.text and "550 5.1.1 Mailbox unavailable" in page.text
+    assert f'aria-label="Send e-mail {first} again"' in page.text and "Send all 3 failed again" in page.text
+    token = csrf_from(page.text)
+    again = admin.post(f"/notices/emails/{first}/retry", data={"csrf_token": token, "state": "failed"})
+    assert again.status_code == 302 and again.headers["Location"].endswith("/notices/emails?state=failed")
+    assert admin.post(f"/notices/emails/{first}/retry", data={"csrf_token": token}).status_code == 400  # pending now
+    assert admin.post(f"/notices/emails/{second}/retry").status_code in (400, 403)  # no CSRF token
+    tech = web.client("tech")
+    tech_token = csrf_from(tech.get("/account").text)
+    assert tech.post(f"/notices/emails/{second}/retry", data={"csrf_token": tech_token}).status_code == 403
+    assert tech.post("/api/v1/notices/emails/retry-failed", headers={"X-CSRF-Token": tech_token}).status_code == 403
+    api = admin.post(f"/api/v1/notices/emails/{second}/retry", headers={"X-CSRF-Token": token})
+    assert api.status_code == 200 and api.get_json() == {"queued": 1}
+    assert admin.post("/api/v1/notices/emails/999999/retry", headers={"X-CSRF-Token": token}).status_code == 404
+    rest = admin.post("/api/v1/notices/emails/retry-failed", headers={"X-CSRF-Token": token})
+    assert rest.get_json() == {"queued": 1}
+    listed = admin.get("/api/v1/notices/emails?state=pending").get_json()
+    assert sorted(e["id"] for e in listed["items"]) == [first, second, third]
+    assert {(e["attempts"], e["last_error"][:3]) for e in listed["items"]} == {(0, "SMT")}  # error kept till next try
+    with session_scope(web.engine, readonly=True) as s:
+        audited = [(r.entity_id, json.loads(r.before_json)["emails"])
+                   for r in s.scalars(select(AuditLog).where(AuditLog.action == "notice_email.retry")
+                                      .order_by(AuditLog.seq))]
+    assert audited == [(str(first), 1), (str(second), 1), ("failed", 1)]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import NoticeEmail
 from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import require
@@ -142,3 +143,35 @@ def list_emails(session: Session, *, actor: Actor, state: str | None = None, pag
         choice(NOTICE_EMAIL_STATES)("state", state)
         stmt = stmt.where(NoticeEmail.state == state)
     return paginate(session, stmt.order_by(NoticeEmail.id.desc()), page=page, per_page=per_page)
+
+
+def retry(session: Session, *, actor: Actor, clock: Clock, email_id: int | None = None) -> int:
+    """Send failed e-mails again: the one ``email_id``, or every failed one. Their attempts start
+    over and they are due at once; the last error stays until the next attempt replaces it.
+    Audited; return how many were queued again."""
+    from wardlink.hub.services.audit import trail as audit
+
+    require(actor, "notice.manage")
+    stmt = select(NoticeEmail.id).where(NoticeEmail.state == "failed")
+    if email_id is not None:
+        row = session.get(NoticeEmail, email_id)
+        if row is None:
+            raise NotFound(f"notice e-mail {email_id} not found")
+        if row.state != "failed":
+            raise InvalidInput(f"notice e-mail {email_id}: only a failed e-mail is sent again; this one is "
+                               f"{row.state}")
+        stmt = stmt.where(NoticeEmail.id == email_id)
+    ids = list(session.scalars(stmt.order_by(NoticeEmail.id)))
+    now = utc_now(clock)
+    for start in range(0, len(ids), 500):
+        session.execute(update(NoticeEmail).where(NoticeEmail.id.in_(ids[start:start + 500]),
+                                                  NoticeEmail.state == "failed")
+                        .values(state="pending", attempts=0, next_attempt_at=now)
+                        .execution_options(synchronize_session=False))
+    if email_id is not None:
+        session.expire(row)
+    if ids:
+        audit.record(session, actor=actor, action="notice_email.retry", entity="notice_email",
+                     entity_id=email_id if email_id is not None else "failed",
+                     before={"state": "failed", "emails": len(ids)}, after={"state": "pending"}, clock=clock)
+    return len(ids)

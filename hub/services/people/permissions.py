@@ -48,7 +48,7 @@ ACTION_TEXT = {
     "pm.record": "record checklist results and meter readings",
     "kpi.view": "view maintenance KPIs and reports",
     "report.monthly": "read the stored monthly KPI reports",
-    "notice.manage": "see the delivery of notice e-mails",
+    "notice.manage": "see the delivery of notice e-mails and send failed ones again",
 }
 ACTIONS = frozenset(ACTION_TEXT)
 

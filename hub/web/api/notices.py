@@ -109,6 +109,28 @@ def emails():
         "last_error": e.last_error, "created_at": jsonable(e.created_at)})})
 
 
+@bp.post("/notices/emails/<int:email_id>/retry")
+@operation(summary="Send a failed notice e-mail again", tag="notices", permissions=("notice.manage",),
+           body_required=False, errors=(400, 401, 403, 404), response=obj({"queued": INTEGER}),
+           description="Its attempts start over and it is due at once; audited (notice_email.retry).")
+def retry_email(email_id: int):
+    """Queue one failed notice e-mail again."""
+    done = mail.retry(db(), actor=g.actor, clock=state().clock, email_id=email_id)
+    commit()
+    return jsonify({"queued": done})
+
+
+@bp.post("/notices/emails/retry-failed")
+@operation(summary="Send every failed notice e-mail again", tag="notices", permissions=("notice.manage",),
+           body_required=False, errors=(401, 403), response=obj({"queued": INTEGER}),
+           description="Their attempts start over and they are due at once; audited (notice_email.retry).")
+def retry_failed():
+    """Queue every failed notice e-mail again."""
+    done = mail.retry(db(), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify({"queued": done})
+
+
 def _user_id() -> int:
     if g.actor.user_id is None:
         raise InvalidInput("preferences: only a person with an account has notice preferences")

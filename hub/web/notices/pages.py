@@ -101,4 +101,24 @@ def emails():
                            shown=shown)
 
 
+@bp.post("/emails/<int:email_id>/retry")
+@login_required
+def retry_email(email_id: int):
+    """Send one failed e-mail again."""
+    mail.retry(db(), actor=g.actor, clock=state().clock, email_id=email_id)
+    commit()
+    flash(f"E-mail {email_id} queued to be sent again.", "info")
+    return redirect(url_for("notices.emails", state=request.form.get("state") or None))
+
+
+@bp.post("/emails/retry-failed")
+@login_required
+def retry_failed():
+    """Send every failed e-mail again."""
+    done = mail.retry(db(), actor=g.actor, clock=state().clock)
+    commit()
+    flash(f"{done} failed e-mail(s) queued to be sent again.", "info")
+    return redirect(url_for("notices.emails", state=request.form.get("state") or None))
+
+
 __all__ = ["bp"]
