@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import select
 from relational_support import GATEWAY, T0_S, csrf_from, hub_config, login, password
 
 from wardlink.hub.db import open_engine, session_scope
@@ -63,6 +64,23 @@ class Matrix:
             [notice] = notices.announce(s, "low_stock", subject="Matrix notice", key=f"matrix:{next(self.serial)}",
                                         clock=self.clock, users=(users.find_user(s, ROLE_USER[role]).id,))
             return notice.id
+
+    def failed_email(self) -> int:
+        """Queue an e-mail copy of a notice, mark it failed as the mailer does when the server
+        refuses it, and return its id."""
+        from sqlalchemy import update
+
+        from wardlink.hub.db.models import NoticeEmail
+
+        with session_scope(self.engine) as s:
+            tech = users.find_user(s, "tech")
+            tech.email = "tech@hospital.example"
+            # Not low_stock: the preferences recipe turns its e-mail off.
+            [notice] = notices.announce(s, "rental_expiring", subject="Matrix e-mail",
+                                        key=f"matrix:{next(self.serial)}", clock=self.clock, users=(tech.id,))
+            s.execute(update(NoticeEmail).where(NoticeEmail.notice_id == notice.id)
+                      .values(state="failed", attempts=1, last_error="SMTP server said 550 refused"))
+            return s.scalar(select(NoticeEmail.id).where(NoticeEmail.notice_id == notice.id))
 
     def order(self, role: str, state: str) -> int:
         """Open an order the role can see (requested by the nurse, assigned to the role's
@@ -244,6 +262,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         f"/api/v1/assets/VF-0001/readings/export?channel={GATEWAY}/fridge1.temp&date_from=2026-01-01"
         "&date_to=2026-01-01"),
     ("api_notices.read", "POST"): lambda m, r: Call(f"/api/v1/notices/{m.notice(r)}/read"),
+    ("api_notices.retry_email", "POST"): lambda m, r: Call(f"/api/v1/notices/emails/{m.failed_email()}/retry"),
+    ("api_notices.retry_failed", "POST"): lambda m, r: Call("/api/v1/notices/emails/retry-failed"),
     ("api_notices.put_preferences", "PUT"): lambda m, r: Call("/api/v1/notices/preferences",
                                                               {"json": {"low_stock": {"email": False}}}),
     ("api_workorders.get_work_order", "GET"): lambda m, r: Call(f"{WO}/{m.order(r, 'assigned')}"),

@@ -64,9 +64,11 @@ def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50
     lease = now + timedelta(seconds=lease_s)
     won: list = []
     while not won:  # rows another process claimed first are skipped; look at the next ones
+        # PostgreSQL: rows another claimer is taking right now are skipped, not waited for (no
+        # lock waits, no deadlock between claimers); SQLite has one writer at a time anyway.
         due = session.scalars(select(NoticeEmail.id).where(NoticeEmail.state == "pending",
                                                            NoticeEmail.next_attempt_at <= now)
-                              .order_by(NoticeEmail.id).limit(batch)).all()
+                              .order_by(NoticeEmail.id).limit(batch).with_for_update(skip_locked=True)).all()
         if not due:
             return []
         won = session.execute(
