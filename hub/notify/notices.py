@@ -4,15 +4,15 @@ The services queue a row in the transaction that tells someone about the work; t
 sends it afterwards, outside any transaction and never in a web request, through the SMTP
 server of an e-mail notifier (:class:`~wardlink.hub.notify.smtp.EmailNotifier`). Rows are claimed
 in batches with a lease (several hub processes never send one twice) and each batch goes over
-one SMTP connection; each outcome is recorded as soon as the server answered, so a crash
-re-sends at most the message in flight. Failures are retried per message with exponential
-backoff (:class:`wardlink.retry.Backoff`) until ``max_attempts``, then the row is ``failed`` with
-its last error for administrators to see; a refusal by the server is not retried. A batch the
-server is too slow for gives its untried rows back before half the lease is gone, and so does a
-mailer that is stopping. Each e-mail carries the link of its notice under the hub's public URL,
-and the stored monthly report as a PDF attachment when its row names one; a one-way message to
-someone without an account (the reporter of a QR request) carries no link and no pointer to
-preferences.
+one SMTP connection; a backlog is sent over :data:`SENDERS` connections at once. Each outcome
+is recorded as soon as the server answered, so a crash re-sends at most the messages in flight.
+Failures are retried per message with exponential backoff (:class:`wardlink.retry.Backoff`)
+until ``max_attempts``, then the row is ``failed`` with its last error for administrators to
+see; a refusal by the server is not retried. A batch the server is too slow for gives its
+untried rows back before half the lease is gone, and so does a mailer that is stopping. Each
+e-mail carries the link of its notice under the hub's public URL, and the stored monthly report
+as a PDF attachment when its row names one; a one-way message to someone without an account
+(the reporter of a QR request) carries no link and no pointer to preferences.
 
 The web requests that queue mail run in other processes, so the mailer looks at the outbox
 every :data:`POLL_S` seconds (and at once when kicked by code in its own process); a pass
@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 #: cheap to look often, and mail queued by another process (a web request) leaves within this.
 POLL_S = 2.0
 
+#: Connections a backlog is sent over at once. Each message waits for four replies of the
+#: server (MAIL, RCPT, DATA, end of data), so one connection's rate is bound by round trips,
+#: not by work; a few in parallel multiply it while any SMTP relay takes that many.
+SENDERS = 4
+
 #: How often recording one outcome is tried before the row is left to its lease.
 RECORD_TRIES = 3
 
@@ -63,9 +68,12 @@ class NoticeMailer:
 
     def __init__(self, engine: Engine, server: EmailNotifier, *, public_url: str, site_name: str = "Wardlink",
                  clock: Clock | None = None, max_attempts: int = 8, retry_initial_s: float = 60.0,
-                 retry_max_s: float = 3600.0, lease_s: float = 300.0, batch: int = 50) -> None:
+                 retry_max_s: float = 3600.0, lease_s: float = 300.0, batch: int = 50,
+                 senders: int = SENDERS) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts: must be >= 1, got {max_attempts}")
+        if senders < 1:
+            raise ValueError(f"senders: must be >= 1, got {senders}")
         self._engine = engine
         self.server = server
         self.public_url = public_url.rstrip("/")
@@ -75,7 +83,9 @@ class NoticeMailer:
         self.backoff = Backoff(retry_initial_s, retry_max_s)
         self.lease_s = lease_s
         self.batch = batch
+        self.senders = senders
         self.counters: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
         self._passes = PassThread("notice-mailer", self.run_pending, log)
         self._lock = threading.Lock()
 
@@ -113,21 +123,48 @@ class NoticeMailer:
             return "retry", f"{exc.__class__.__name__}: {exc}"
 
     def run_pending(self) -> MailReport:
-        """Send every due e-mail now and say how it went; never raises."""
+        """Send every due e-mail now and say how it went; never raises.
+
+        A full first batch means more may be due: then ``senders - 1`` more threads claim and
+        send batches of their own alongside, each over its own connection, so a backlog drains
+        at several times the rate one connection's round trips allow.
+        """
         report = MailReport()
         with self._lock:
-            while not self._passes.stopping:
-                try:
-                    with session_scope(self._engine) as session:
-                        claimed = mail.claim_due(session, clock=self.clock, lease_s=self.lease_s,
-                                                 batch=self.batch)
-                except SQLAlchemyError as exc:
-                    log.error("notice e-mails unreadable: %s", exc)
-                    break
-                if not claimed:
-                    break
-                self._send_batch(claimed, report)
+            claimed = self._claim()
+            if not claimed:
+                return report
+            helpers = []
+            if len(claimed) == self.batch:
+                helpers = [threading.Thread(target=self._send_until_done, args=(report,), daemon=True,
+                                            name=f"notice-mailer-{n}") for n in range(1, self.senders)]
+            for helper in helpers:
+                helper.start()
+            self._send_batch(claimed, report)
+            self._send_until_done(report)
+            for helper in helpers:
+                helper.join()
         return report
+
+    def _claim(self) -> list[mail.Claimed]:
+        if self._passes.stopping:
+            return []
+        try:
+            with session_scope(self._engine) as session:
+                return mail.claim_due(session, clock=self.clock, lease_s=self.lease_s, batch=self.batch)
+        except SQLAlchemyError as exc:
+            log.error("notice e-mails unreadable: %s", exc)
+            return []
+
+    def _send_until_done(self, report: MailReport) -> None:
+        while claimed := self._claim():
+            self._send_batch(claimed, report)
+
+    def _count(self, report: MailReport | None, kind: str, n: int = 1) -> None:
+        with self._count_lock:
+            if report is not None:
+                setattr(report, kind, getattr(report, kind) + n)
+            self.counters[kind] += n
 
     def _send_batch(self, claimed: list[mail.Claimed], report: MailReport) -> None:
         """Send one claimed batch over one connection; give back what cannot be sent within half
@@ -137,7 +174,7 @@ class NoticeMailer:
             try:
                 self._send_each(claimed, report, smtp, deadline)
             finally:
-                self.counters["connections"] += smtp.connections
+                self._count(None, "connections", smtp.connections)
 
     def _send_each(self, claimed: list[mail.Claimed], report: MailReport, smtp: SmtpSession,
                    deadline: float) -> None:
@@ -150,8 +187,7 @@ class NoticeMailer:
             if state is None:
                 continue
             kind = {"sent": "sent", "failed": "failed"}.get(state, "retried")
-            setattr(report, kind, getattr(report, kind) + 1)
-            self.counters[kind] += 1
+            self._count(report, kind)
             if kind != "sent":
                 log.warning("notice e-mail %d to %s: %s (%s)", row.id, row.to_addr, detail, kind)
 
@@ -178,7 +214,7 @@ class NoticeMailer:
                 mail.release(session, rows, clock=self.clock)
         except SQLAlchemyError as exc:  # the lease runs out and they are claimed again
             log.error("cannot give back %d notice e-mail(s): %s", len(rows), exc)
-        self.counters["given_back"] += len(rows)
+        self._count(None, "given_back", len(rows))
 
     def kick(self) -> None:
         """Deliver soon (new rows were committed)."""

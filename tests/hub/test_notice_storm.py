@@ -124,7 +124,7 @@ def test_a_slow_server_gets_the_untried_rest_of_a_batch_back_before_its_lease_ru
         env.clock.advance(12)
 
     smtp_server.before_accept = slow
-    mailer = _mailer(env, smtp_server, batch=50, lease_s=100)
+    mailer = _mailer(env, smtp_server, batch=50, lease_s=100, senders=1)
     report = mailer.run_pending()
     assert report.sent == 120 and received_ids(smtp_server) == outbox
     assert mailer.counters["connections"] == 24  # five messages per claim, one connection each
