@@ -192,6 +192,7 @@ def test_backup_wipe_restore_gives_the_same_hub_and_an_intact_audit_chain(site, 
     assert code == 2 and "is not empty" in err and "--force" in err
     code, out, err = site.wardlink(capsys, "restore", "--force", str(archive))
     assert code == 0, err
+    assert f"{site.config} kept" in out and "relational store ->" in err  # progress on stderr
     assert site.snapshot() == before
 
 
@@ -328,3 +329,19 @@ def test_influxdb_telemetry_round_trip(tmp_path, influxd, capsys, request):
     code, out, err = site.wardlink(capsys, "restore", "--force", str(archive))
     assert code == 0, err
     assert site.snapshot() == before
+
+
+def test_a_store_tool_that_fails_leaves_no_archive(sqlite_site, tmp_path, capsys):
+    from servers import free_port
+
+    site = sqlite_site
+    with site.config.open("a") as fh:  # an InfluxDB whose backup port nothing listens on
+        fh.write(f'telemetry = "influxdb"\ninflux_url = "http://127.0.0.1:{free_port()}"\n'
+                 f'influx_rpc_address = "127.0.0.1:{free_port()}"\n')
+    site.populate()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    code, out, err = site.wardlink(capsys, "backup", "--out", str(backups))
+    assert code == 3, err
+    assert "influxd backup: cannot reach InfluxDB's backup service" in err.strip().splitlines()[-1]
+    assert list(backups.iterdir()) == []  # neither an archive nor its staging folder

@@ -66,7 +66,9 @@ def restore_backup(archive: Path, *, config_path: Path | None, force: bool, prog
         steps = [] if config_step is None else [config_step]
         if config_step is not None:
             result.restored.append(f"config -> {config_path}")
-        steps += _plan(manifest, config, work, force, result)
+        if config_step is None:
+            result.skipped.append(_config_note(manifest, work, config_path))
+        steps += _plan(manifest, config, work, force, result, progress)
         for step in steps:
             step()
     finally:
@@ -103,17 +105,40 @@ def _target_config(manifest: Manifest, work: Path, config_path: Path | None,
     return config, write
 
 
-def _plan(manifest: Manifest, config: HubConfig, work: Path, force: bool, result: RestoreResult) -> list[Step]:
+def _config_note(manifest: Manifest, work: Path, config_path: Path | None) -> str:
+    part = manifest.part("config")
+    if part is None:
+        return "config: the archive holds no configuration file"
+    if config_path is None:
+        return "config: no --config (or WARDLINK_CONFIG) named a place for the archive's configuration file"
+    same = filecmp.cmp(work / part.root / part.members[0], config_path, shallow=False)
+    return f"config: {config_path} kept" + ("" if same else " (the archive's copy differs)")
+
+
+def _announced(progress: Progress, line: str, step: Step) -> Step:
+    def run() -> None:
+        progress(line)
+        step()
+
+    return run
+
+
+def _plan(manifest: Manifest, config: HubConfig, work: Path, force: bool, result: RestoreResult,
+          progress: Progress) -> list[Step]:
     """Check every target and return the steps that restore the parts; write nothing."""
     steps: list[Step] = []
     for part in manifest.parts:
         staged = work / part.root
         if part.name == "relational":
-            steps.append(_relational_step(part, config, staged, force))
-            result.restored.append(f"relational store -> {stores.masked(config.resolved_database_url)}")
+            where = stores.masked(config.resolved_database_url)
+            steps.append(_announced(progress, f"relational store -> {where}",
+                                    _relational_step(part, config, staged, force)))
+            result.restored.append(f"relational store -> {where}")
         elif part.name == "telemetry":
-            steps.append(_telemetry_step(part, manifest, config, staged, force))
-            where = config.influx_database if part.format == "influx-portable" else config.resolved_telemetry_path
+            where = (f"InfluxDB database {config.influx_database!r}" if part.format == "influx-portable"
+                     else str(config.resolved_telemetry_path))
+            steps.append(_announced(progress, f"telemetry -> {where}",
+                                    _telemetry_step(part, manifest, config, staged, force)))
             result.restored.append(f"telemetry -> {where}")
         elif part.name.startswith("file:") and part.setting:
             target = setting_path(config, part.setting) if hasattr(config, part.setting) else None
@@ -151,6 +176,7 @@ def _telemetry_step(part: Part, manifest: Manifest, config: HubConfig, staged: P
         if not force and target.exists() and target.stat().st_size > 0:
             raise BackupError(f"telemetry: {target} exists; move it away, or give --force to replace it")
         return lambda: stores.place_sqlite_file(staged / part.members[0], target)
+    stores.check_reachable(config.resolved_influx_rpc_address, "influxd restore")
     exists = _influx_database_exists(config)
     if exists and not force:
         raise BackupError(f"telemetry: InfluxDB database {config.influx_database!r} exists; drop it, or give "

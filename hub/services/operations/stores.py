@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -168,10 +169,25 @@ def place_sqlite_file(copy: Path, target: Path) -> None:
 # ------------------------------------------------------------------ telemetry
 
 
+def check_reachable(address: str, what: str, timeout_s: float = 5.0) -> None:
+    """Raise ToolFailed unless a TCP connection to ``address`` (host:port) opens: influxd's
+    backup and restore retry a refused connection for minutes before they give up."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s):
+            pass
+    except ValueError:
+        raise BackupError(f"influx_rpc_address: must be host:port, got {address!r}") from None
+    except OSError as exc:
+        raise ToolFailed(f"{what}: cannot reach InfluxDB's backup service at {address}: "
+                         f"{exc.strerror or exc} (influxd's bind-address, see influx_rpc_address)") from None
+
+
 def influx_backup(config: HubConfig, target_dir: Path) -> None:
     """Write InfluxDB's portable backup of the telemetry database into ``target_dir``."""
     target_dir.mkdir(parents=True, exist_ok=True)
     address = config.resolved_influx_rpc_address
+    check_reachable(address, "influxd backup")
     run_program([find_program("influxd"), "backup", "-portable", "-database", config.influx_database,
                  "-host", address, str(target_dir)],
                 f"influxd backup of database {config.influx_database!r} at {address}")
@@ -181,6 +197,7 @@ def influx_restore(config: HubConfig, source_db: str, backup_dir: Path) -> None:
     """Restore the portable backup in ``backup_dir`` (of database ``source_db``) as the
     configured database, which must not exist."""
     address = config.resolved_influx_rpc_address
+    check_reachable(address, "influxd restore")
     run_program([find_program("influxd"), "restore", "-portable", "-db", source_db,
                  "-newdb", config.influx_database, "-host", address, str(backup_dir)],
                 f"influxd restore of database {config.influx_database!r} at {address}")
