@@ -345,3 +345,56 @@ def test_a_store_tool_that_fails_leaves_no_archive(sqlite_site, tmp_path, capsys
     assert code == 3, err
     assert "influxd backup: cannot reach InfluxDB's backup service" in err.strip().splitlines()[-1]
     assert list(backups.iterdir()) == []  # neither an archive nor its staging folder
+
+
+def test_a_sqlite_backup_taken_while_the_hub_writes_is_one_consistent_moment(sqlite_site, tmp_path, capsys,
+                                                                              request):
+    import threading
+
+    from waiting import wait_for
+
+    site = sqlite_site
+    site.populate()
+    config = load_config(site.config, environ={})
+    stop, written, failures = threading.Event(), [], []
+
+    def hub_writing() -> None:  # work orders (audited, keyed) and readings, as fast as it can
+        engine, store = open_engine(config.resolved_database_url), open_store(config)
+        clock = ManualClock(T0_MS / 1000 + 9000)
+        try:
+            while not stop.is_set():
+                with session_scope(engine) as session:
+                    workorders.create_work_order(session, {"kind": "corrective", "title": f"Busy {len(written)}",
+                                                           "asset_tag": "BK-0001"},
+                                                 actor=actor(session, "manager"), clock=clock)
+                store.write([Point.of("temperature", {"gateway": "gw-icu-01", "channel": "busy"},
+                                      T0_MS + 10**6 + len(written), 1.0)])
+                written.append(1)
+        except Exception as exc:  # reported by the test below
+            failures.append(exc)
+        finally:
+            store.close()
+            engine.dispose()
+
+    writer = threading.Thread(target=hub_writing)
+    writer.start()
+    try:
+        wait_for(lambda: len(written) >= 3 or failures, 30, "the hub's first writes")
+        at_start = len(written)
+        backups = tmp_path / "backups"
+        backups.mkdir()
+        code, out, err = site.wardlink(capsys, "backup", "--out", str(backups))
+        at_end = len(written)
+    finally:
+        stop.set()
+        writer.join(30)
+    assert not failures and code == 0, (failures, err)
+
+    site.wipe(request)
+    code, out, err = site.wardlink(capsys, "restore", str(only_archive(backups)))
+    assert code == 0 and "audit trail intact" in out, err
+    after = site.snapshot()
+    busy = [row for row in after["work_orders"] if row["title"].startswith("Busy ")]
+    assert at_start <= len(busy) <= at_end + 1
+    # one moment: the orders are the first N the hub wrote, each with its audit rows
+    assert sorted(int(row["title"].split()[1]) for row in busy) == list(range(len(busy)))

@@ -114,7 +114,9 @@ def sqlite_backup(source: Path, target: Path) -> None:
         try:
             dst = sqlite3.connect(target)
             try:
-                src.backup(dst, pages=4096)
+                # One step: a read transaction over the whole file. In WAL mode the hub keeps
+                # writing meanwhile; stepping page by page would restart on each of its writes.
+                src.backup(dst, pages=-1)
             finally:
                 dst.close()
         finally:
