@@ -139,6 +139,11 @@ class HubConfig:
         return Path(self.secret_key_file) if self.secret_key_file else self.data_dir / "secret_key"
 
     @property
+    def attachments_dir(self) -> Path:
+        """Return the folder of uploaded files (asset files, work-order photos): ``<data_dir>/attachments``."""
+        return Path(self.data_dir) / "attachments"
+
+    @property
     def resolved_backup_paths(self) -> list[Path]:
         """Return the ``backup_paths`` entries as paths, in the order given."""
         return [Path(item.strip()) for item in self.backup_paths.split(",") if item.strip()]

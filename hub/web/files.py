@@ -14,7 +14,6 @@ response run nothing (``default-src 'none'; sandbox``). Only photos are ever sho
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, request
@@ -68,7 +67,7 @@ def init_app(app: Flask) -> None:
 
 def store() -> AttachmentStore:
     """Return the attachment store of this hub (outside any web root: under the data dir)."""
-    return AttachmentStore(Path(state().config.data_dir) / "attachments")
+    return AttachmentStore(state().config.attachments_dir)
 
 
 def read_upload(field: str = "file", *, required: bool = True) -> tuple[str | None, bytes] | None:

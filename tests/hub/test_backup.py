@@ -86,6 +86,11 @@ class Site:
         finally:
             engine.dispose()
         (self.data / "secret_key").write_text("s" * 64 + "\n")
+        photo = self.data / "attachments" / "ab" / ("ab" + "0" * 62)  # an uploaded file, by its digest
+        photo.parent.mkdir(parents=True)
+        photo.write_bytes(b"\xff\xd8 a photo of the occlusion alarm")
+        (self.data / "web.toml").write_text("MAX_CONTENT_LENGTH = 10000000\n")
+        self.data.chmod(0o750)
         if config.telemetry == "sqlite":
             store = open_store(config)
             try:
@@ -110,8 +115,10 @@ class Site:
         finally:
             store.close()
         files = [self.config, self.hub_secret, self.dynsec, self.data / "audit_key", self.data / "secret_key",
-                 *sorted(self.certs.iterdir())]
+                 self.data / "web.toml", *sorted(self.certs.iterdir()),
+                 *sorted(p for p in (self.data / "attachments").rglob("*") if p.is_file())]
         rows["files"] = {str(p): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in files}
+        rows["data_dir_mode"] = stat.S_IMODE(self.data.stat().st_mode)
         return rows
 
     def wipe(self, request) -> None:
@@ -176,7 +183,8 @@ def test_backup_wipe_restore_gives_the_same_hub_and_an_intact_audit_chain(site, 
     assert manifest["site"] == "St Elsewhere" and manifest["created_at"].endswith("+00:00")
     names = {part["name"] for part in manifest["parts"]}
     assert {"relational", "telemetry", "config", "file:audit_key_file", "file:secret_key_file",
-            "file:mqtt_password_file", f"path:{site.certs}", f"path:{site.dynsec}"} <= names
+            "file:mqtt_password_file", f"path:{site.certs}", f"path:{site.dynsec}", "data:attachments",
+            "data:web.toml"} <= names
     assert site.database_url.split("@")[-1] in manifest["parts"][0]["source"]
 
     site.wipe(request)

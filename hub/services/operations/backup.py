@@ -84,6 +84,7 @@ def make_backup(config: HubConfig, *, config_path: Path | None, out: Path, progr
         if config_path is not None:
             _file_part(parts, staging, "config", config_path, "config")
         _setting_files(config, staging, parts, progress)
+        _data_dir_files(config, staging, parts, progress)
         _extra_paths(config, staging, parts, progress)
         manifest = Manifest(wardlink_version=wardlink.__version__, alembic_revision=revision,
                             created_at=now.isoformat(timespec="seconds"), site=config.site_name,
@@ -106,7 +107,8 @@ def _relational(config: HubConfig, staging: Path, parts: list[Part], progress: P
         raise BackupError(f"the database at {stores.masked(url)} was never migrated; nothing to back up")
     progress(f"relational store: {stores.masked(url)} (schema {revision})")
     fmt, name = stores.dump_relational(url, staging / "relational")
-    parts.append(Part("relational", fmt, stores.masked(url), [name], root="relational"))
+    extra = _sqlite_owner(stores.sqlite_file(url), name) if fmt == "sqlite" else {}
+    parts.append(Part("relational", fmt, stores.masked(url), [name], root="relational", extra=extra))
     return revision
 
 
@@ -127,7 +129,12 @@ def _telemetry(config: HubConfig, staging: Path, parts: list[Part], progress: Pr
     progress(f"telemetry: {path}")
     (staging / "telemetry").mkdir()
     stores.sqlite_backup(path, staging / "telemetry" / "telemetry.db")
-    parts.append(Part("telemetry", "sqlite", str(path), ["telemetry.db"], root="telemetry"))
+    parts.append(Part("telemetry", "sqlite", str(path), ["telemetry.db"], root="telemetry",
+                      extra=_sqlite_owner(path, "telemetry.db")))
+
+
+def _sqlite_owner(path: Path, member: str) -> dict[str, object]:
+    return {"files": {member: _owner(path)}, "parent": _owner(path.parent)}
 
 
 def _owner(path: Path) -> dict[str, object]:
@@ -148,7 +155,7 @@ def _file_part(parts: list[Part], staging: Path, name: str, path: Path, root: st
     except OSError as exc:
         raise BackupError(f"{setting or name}: cannot read {path}: {exc.strerror}") from None
     parts.append(Part(name, "file", str(path.resolve()), [path.name], root=root, setting=setting,
-                      extra={"files": {path.name: _owner(path)}}))
+                      extra={"files": {path.name: _owner(path)}, "parent": _owner(path.resolve().parent)}))
 
 
 def _setting_files(config: HubConfig, staging: Path, parts: list[Part], progress: Progress) -> None:
@@ -162,6 +169,21 @@ def _setting_files(config: HubConfig, staging: Path, parts: list[Part], progress
         _file_part(parts, staging, f"file:{setting}", path, f"files/{setting}", setting)
 
 
+#: what the hub keeps in its data directory besides the stores and keys, by name there
+DATA_DIR_ENTRIES = ("attachments", "web.toml")
+
+
+def _data_dir_files(config: HubConfig, staging: Path, parts: list[Part], progress: Progress) -> None:
+    """Save the uploaded files (asset files, work-order photos) and the web UI's own settings."""
+    for entry in DATA_DIR_ENTRIES:
+        path = Path(config.data_dir) / entry
+        if path.is_dir():
+            progress(f"data_dir: {path}/")
+            _directory_part(parts, staging, f"data:{entry}", path, f"data/{entry}")
+        elif path.is_file():
+            _file_part(parts, staging, f"data:{entry}", path, f"data/{entry}")
+
+
 def _extra_paths(config: HubConfig, staging: Path, parts: list[Part], progress: Progress) -> None:
     for index, path in enumerate(config.resolved_backup_paths):
         root = f"paths/{index}"
@@ -172,18 +194,33 @@ def _extra_paths(config: HubConfig, staging: Path, parts: list[Part], progress: 
         if not path.is_dir():
             raise BackupError(f"backup_paths: {path} does not exist")
         progress(f"backup_paths: {path}/")
-        files: dict[str, dict[str, object]] = {}
-        for item in sorted(path.rglob("*")):
-            if item.is_file() and not item.is_symlink():
-                member = item.relative_to(path).as_posix()
-                (staging / root / member).parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    shutil.copyfile(item, staging / root / member)
-                except OSError as exc:
-                    raise BackupError(f"backup_paths: cannot read {item}: {exc.strerror}") from None
-                files[member] = _owner(item)
-        parts.append(Part(f"path:{path}", "directory", str(path), sorted(files), root=root,
-                          extra={"files": files, "directory": _owner(path)}))
+        _directory_part(parts, staging, f"path:{path}", path, root)
+
+
+def _directory_part(parts: list[Part], staging: Path, name: str, path: Path, root: str) -> None:
+    files: dict[str, dict[str, object]] = {}
+    for item in sorted(path.rglob("*")):
+        if item.is_file() and not item.is_symlink():
+            member = item.relative_to(path).as_posix()
+            (staging / root / member).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(item, staging / root / member)
+            except OSError as exc:
+                raise BackupError(f"{name}: cannot read {item}: {exc.strerror}") from None
+            files[member] = _owner(item)
+    parts.append(Part(name, "directory", str(path.resolve()), sorted(files), root=root,
+                      extra={"files": files, "directory": _owner(path), "parent": _owner(path.resolve().parent)}))
+
+
+def make_folders(path: Path, meta: dict[str, object]) -> None:
+    """Create the folder ``path`` and any missing parents, each with the mode and owner of ``meta``."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir()
+        restore_owner(folder, meta or {"mode": 0o700})
 
 
 def restore_owner(path: Path, meta: dict[str, object]) -> None:

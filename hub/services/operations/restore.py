@@ -30,7 +30,7 @@ from wardlink.hub.db.migrate import alembic_config
 from wardlink.hub.errors import StoreError
 from wardlink.hub.services.operations import stores
 from wardlink.hub.services.operations.archive import BackupError, Manifest, Part, read_archive
-from wardlink.hub.services.operations.backup import Progress, restore_owner, setting_path
+from wardlink.hub.services.operations.backup import Progress, make_folders, restore_owner, setting_path
 from wardlink.hub.telemetry import open_store
 from wardlink.hub.telemetry.influx import InfluxStore
 from wardlink.hub.telemetry.lineprotocol import quote_ident
@@ -145,12 +145,12 @@ def _plan(manifest: Manifest, config: HubConfig, work: Path, force: bool, result
             if target is None:
                 result.skipped.append(f"{part.setting}: not set in this configuration")
                 continue
-            steps += _file_steps(part, {part.members[0]: target}, staged, force, result)
-        elif part.name.startswith("path:"):
-            source = Path(part.source)
-            targets = {m: source / m for m in part.members} if part.format == "directory" else \
-                {part.members[0]: source}
-            steps += _file_steps(part, targets, staged, force, result)
+            steps += _file_steps(part, target, staged, force, result)
+        elif part.name.startswith(("path:", "data:")):
+            # backup_paths go back where they were; the data directory's entries into this one's
+            place = Path(part.source) if part.name.startswith("path:") else \
+                Path(config.data_dir) / part.name.removeprefix("data:")
+            steps += _file_steps(part, place, staged, force, result)
     return steps
 
 
@@ -164,7 +164,15 @@ def _relational_step(part: Part, config: HubConfig, staged: Path, force: bool) -
         raise BackupError(f"the database at {stores.masked(url)} is not empty; restore into an empty "
                           "database, or give --force to replace what it holds")
     dump = staged / part.members[0]
-    return lambda: stores.restore_relational(url, part.format, dump, replace=force)
+
+    def restore() -> None:
+        if part.format == "sqlite":
+            _make_parents(stores.sqlite_file(url), part)
+        stores.restore_relational(url, part.format, dump, replace=force)
+        if part.format == "sqlite":
+            restore_owner(stores.sqlite_file(url), part.extra.get("files", {}).get(part.members[0], {}))
+
+    return restore
 
 
 def _telemetry_step(part: Part, manifest: Manifest, config: HubConfig, staged: Path, force: bool) -> Step:
@@ -175,7 +183,13 @@ def _telemetry_step(part: Part, manifest: Manifest, config: HubConfig, staged: P
         target = config.resolved_telemetry_path
         if not force and target.exists() and target.stat().st_size > 0:
             raise BackupError(f"telemetry: {target} exists; move it away, or give --force to replace it")
-        return lambda: stores.place_sqlite_file(staged / part.members[0], target)
+
+        def place() -> None:
+            _make_parents(target, part)
+            stores.place_sqlite_file(staged / part.members[0], target)
+            restore_owner(target, part.extra.get("files", {}).get(part.members[0], {}))
+
+        return place
     stores.check_reachable(config.resolved_influx_rpc_address, "influxd restore")
     exists = _influx_database_exists(config)
     if exists and not force:
@@ -216,37 +230,48 @@ def _influx_drop(config: HubConfig) -> None:
         store.close()
 
 
-def _file_steps(part: Part, targets: dict[str, Path], staged: Path, force: bool,
-                result: RestoreResult) -> list[Step]:
+def _make_parents(target: Path, part: Part) -> None:
+    """Create the missing folders above ``target`` with the owner its folder had when saved."""
+    make_folders(target.parent, part.extra.get("parent", {}))
+
+
+def _file_steps(part: Part, place: Path, staged: Path, force: bool, result: RestoreResult) -> list[Step]:
+    """Return the steps that copy a file part to ``place``, or a directory part's files into it."""
+    directory = part.format == "directory"
+    targets = {m: place / m for m in part.members} if directory else {part.members[0]: place}
+    label = part.setting or part.name
     steps: list[Step] = []
     metas: dict[str, Any] = part.extra.get("files", {})
+    folder_meta = part.extra.get("directory", {}) if directory else part.extra.get("parent", {})
+    same = 0
     for member, target in targets.items():
         source = staged / member
-        label = part.setting or part.name
         if target.exists():
             if target.is_file() and filecmp.cmp(source, target, shallow=False):
-                result.skipped.append(f"{label}: {target} already holds the same content")
+                same += 1
                 continue
             if not force:
                 raise BackupError(f"{label}: {target} exists with other content; move it away, or give --force "
                                   "to replace it")
-        steps.append(_copy_step(source, target, metas.get(member, {"mode": 0o600})))
-        result.restored.append(f"{label} -> {target}")
-    if part.format == "directory" and steps:
-        directory = Path(part.source)
-        steps.insert(0, lambda: _make_directory(directory, part.extra.get("directory", {})))
+        steps.append(_copy_step(source, target, metas.get(member, {"mode": 0o600}), folder_meta))
+    if same:
+        result.skipped.append(f"{label}: {same} file(s) in {place} already hold the same content")
+    if steps:
+        result.restored.append(f"{label} -> {place}" + (f" ({len(steps)} files)" if directory else ""))
+    if directory and steps:
+        steps.insert(0, lambda: _make_directory(place, part))
     return steps
 
 
-def _make_directory(path: Path, meta: dict[str, Any]) -> None:
+def _make_directory(path: Path, part: Part) -> None:
     if not path.is_dir():
-        path.mkdir(parents=True)
-        restore_owner(path, meta)
+        make_folders(path.parent, part.extra.get("parent", {}))
+        make_folders(path, part.extra.get("directory", {}))
 
 
-def _copy_step(source: Path, target: Path, meta: dict[str, Any]) -> Step:
+def _copy_step(source: Path, target: Path, meta: dict[str, Any], folder_meta: dict[str, Any]) -> Step:
     def copy() -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(target.parent, folder_meta)
         incoming = target.with_name(target.name + ".restoring")
         shutil.copyfile(source, incoming)
         os.chmod(incoming, 0o600)

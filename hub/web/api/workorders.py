@@ -7,7 +7,6 @@ permissions and record the audit trail. A refused state change answers 409
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
@@ -74,7 +73,7 @@ def _policy() -> SlaPolicy:
 
 
 def _store() -> AttachmentStore:
-    return AttachmentStore(Path(state().config.data_dir) / "attachments")
+    return AttachmentStore(state().config.attachments_dir)
 
 
 def _clock():
