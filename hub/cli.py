@@ -23,6 +23,7 @@ from wardlink.hub.cli_backup import add_backup_commands
 from wardlink.hub.cli_common import db_session as _db_session, hub_config as _config
 from wardlink.hub.cli_db import add_db_commands
 from wardlink.hub.cli_errors import debug_requested, describe
+from wardlink.hub.cli_org import add_org_commands
 from wardlink.hub.errors import ConfigError, HubError
 
 log = logging.getLogger("wardlink")
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hub_services(sub)
     _add_rules(sub)
     _add_admin(sub)
+    add_org_commands(sub)
     _add_audit(sub)
     add_backup_commands(sub)
     _add_tools(sub)

@@ -194,6 +194,32 @@ class Matrix:
                                             store=self.store, actor=SYSTEM, clock=self.clock)
             return order_id, row.id
 
+    def site(self) -> int:
+        """Add a site and return its id."""
+        from wardlink.hub.services.people import org_admin
+
+        with session_scope(self.engine) as s:
+            return org_admin.create_site(s, {"name": f"Matrix site {next(self.serial)}", "timezone": "UTC"},
+                                         actor=SYSTEM, clock=self.clock).id
+
+    def department(self) -> int:
+        """Add a department (to a new site) and return its id."""
+        from wardlink.hub.services.people import org_admin
+
+        site_id = self.site()
+        with session_scope(self.engine) as s:
+            return org_admin.create_department(s, site_id, {"name": f"Matrix ward {next(self.serial)}"},
+                                               actor=SYSTEM, clock=self.clock).id
+
+    def location(self) -> int:
+        """Add a location (to a new site) and return its id."""
+        from wardlink.hub.services.people import org_admin
+
+        site_id = self.site()
+        with session_scope(self.engine) as s:
+            return org_admin.create_location(s, site_id, {"building": f"Matrix block {next(self.serial)}"},
+                                             actor=SYSTEM, clock=self.clock).id
+
     def asset_attachment(self) -> int:
         """Return the id of a file kept with the ICU asset every role with ``asset.view`` can see."""
         from wardlink.hub.services.assets import attachments
@@ -314,6 +340,24 @@ RECIPES: dict[tuple[str, str], Recipe] = {
                                                                 {"json": m.rule_entry()}),
     ("api_rules.import_rules", "POST"): lambda m, r: Call("/api/v1/rules/import",
                                                           {"json": {"rules": [m.rule_entry()]}}),
+    ("api_org.site_list", "GET"): lambda m, r: Call("/api/v1/sites"),
+    ("api_org.site_create", "POST"): lambda m, r: Call(
+        "/api/v1/sites", {"json": {"name": f"Matrix hospital {next(m.serial)}", "timezone": "Europe/Paris"}}),
+    ("api_org.site_update", "PATCH"): lambda m, r: Call(f"/api/v1/sites/{m.site()}",
+                                                        {"json": {"timezone": "Europe/Berlin"}}),
+    ("api_org.site_delete", "DELETE"): lambda m, r: Call(f"/api/v1/sites/{m.site()}"),
+    ("api_org.department_list", "GET"): lambda m, r: Call("/api/v1/departments"),
+    ("api_org.department_create", "POST"): lambda m, r: Call(
+        "/api/v1/departments", {"json": {"site_id": m.site(), "name": "Matrix ward", "code": "MW"}}),
+    ("api_org.department_update", "PATCH"): lambda m, r: Call(f"/api/v1/departments/{m.department()}",
+                                                              {"json": {"name": "Renamed ward"}}),
+    ("api_org.department_delete", "DELETE"): lambda m, r: Call(f"/api/v1/departments/{m.department()}"),
+    ("api_org.location_list", "GET"): lambda m, r: Call("/api/v1/locations"),
+    ("api_org.location_create", "POST"): lambda m, r: Call(
+        "/api/v1/locations", {"json": {"site_id": m.site(), "building": "Matrix block", "room": "1"}}),
+    ("api_org.location_update", "PATCH"): lambda m, r: Call(f"/api/v1/locations/{m.location()}",
+                                                            {"json": {"floor": "2"}}),
+    ("api_org.location_delete", "DELETE"): lambda m, r: Call(f"/api/v1/locations/{m.location()}"),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

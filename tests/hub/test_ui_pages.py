@@ -51,7 +51,7 @@ PAGE_PERMISSIONS = {
     "admin.users_index": "user.view",
     "admin.users_edit": "user.manage",
     "admin.roles": "user.view",
-    "admin.departments": "user.view",
+    "org.index": "site.manage",
     "workorders.index": "workorder.view",
     "workorders.detail": "workorder.view",
     "workorders.create": ("workorder.create", "workorder.request"),
@@ -78,6 +78,7 @@ PAGE_PERMISSIONS = {
 NOT_IN_MATRIX = {
     "auth.login": "public: the sign-in form",
     "public.report": "public: the QR problem report (signed-in users are redirected; tested below)",
+    "org.setup": "leads to the organisation page once a site exists (tests/hub/test_org_web.py)",
     "jobs.detail": "per-user jobs (tested below: another user's job is not found)",
     "jobs.status": "per-user jobs",
     "jobs.download": "per-user jobs",
@@ -167,7 +168,7 @@ def test_a_background_poll_after_sign_out_gets_401_instead_of_the_sign_in_page(w
 NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/maintenance", "/maintenance/new",
              "/maintenance/checklists", "/maintenance/checklists/new", "/maintenance/checklists/1",
              "/maintenance/calendar", "/reports", "/rules", "/admin/users", "/admin/roles",
-             "/admin/departments", "/labels", "/assets/import", "/jobs", "/assets/VF-0001"]
+             "/admin/organisation", "/labels", "/assets/import", "/jobs", "/assets/VF-0001"]
 
 
 @pytest.mark.parametrize("path", NEW_PAGES)

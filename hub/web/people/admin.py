@@ -1,4 +1,5 @@
-"""People administration: users, roles (the permission table) and departments."""
+"""People administration: users and roles (the permission table); sites, departments and
+locations are on the organisation page (:mod:`wardlink.hub.web.people.org_pages`)."""
 
 from __future__ import annotations
 
@@ -108,33 +109,3 @@ def roles():
     """Show which role may do what."""
     require(g.actor, "user.view")
     return render_template("admin/roles.html", roles=ROLES, permissions=PERMISSIONS, actions=ACTION_TEXT)
-
-
-@bp.route("/departments", methods=["GET", "POST"])
-@login_required
-def departments():
-    """List departments and add new ones."""
-    require(g.actor, "user.view")
-    error, status = None, 200
-    sites = org.list_sites(db())
-    if request.method == "POST":
-        require(g.actor, "site.manage")
-        form = request.form
-        site = next((s for s in sites if str(s.id) == form.get("site_id")), None)
-        try:
-            if site is None:
-                raise InvalidInput("site_id: choose a site")
-            code = form.get("code", "").strip()
-            if any(d.code == code and d.site_id == site.id for d in org.list_departments(db())):
-                raise InvalidInput(f"code: department '{code}' already exists at {site.code}")
-            org.ensure_department(db(), site, code=code, name=form.get("name", ""), actor=g.actor,
-                                  clock=state().clock)
-        except InvalidInput as exc:
-            db().rollback()
-            error, status = str(exc), 400
-        else:
-            commit()
-            flash("Department added.", "success")
-            return redirect(url_for("admin.departments"))
-    return render_template("admin/departments.html", departments=org.list_departments(db()), sites=sites,
-                           error=error), status

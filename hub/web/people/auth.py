@@ -26,6 +26,7 @@ from wardlink.hub.services.people import signin
 from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
+from wardlink.hub.services.people import org_admin
 from wardlink.hub.services.people.permissions import can
 from wardlink.hub.web.db import SAFE_METHODS, commit, db
 from wardlink.hub.web.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, rotate_csrf
@@ -168,6 +169,8 @@ def login():
     session[SESSION_KEY] = session_id
     rotate_csrf()
     commit()
+    if org_admin.setup_pending_for(db(), Actor.for_user(user)):
+        return redirect(url_for("org.setup"))
     return redirect(_safe_next(next_url))
 
 
