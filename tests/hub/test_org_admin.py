@@ -121,6 +121,9 @@ def test_something_in_use_is_not_deleted_and_the_error_says_what_uses_it(session
         org_admin.delete_site(session, org_lookup.find_site(session, "RGH").id, actor=admin, clock=clock)
     spare = org_admin.create_department(session, icu.site_id, {"name": "Day surgery"}, actor=admin, clock=clock)
     assert spare.code == "DS"
+    # A code made from a name never collides: the next free one is taken.
+    assert org_admin.create_department(session, icu.site_id, {"name": "Dental service"}, actor=admin,
+                                       clock=clock).code == "DS-2"
     org_admin.delete_department(session, spare.id, actor=admin, clock=clock)
     assert session.get(Department, spare.id) is None
     assert _audit(session, "department.delete")[-1].before["name"] == "Day surgery"

@@ -39,10 +39,17 @@ def _unscoped(who: Actor, what: str) -> None:
         raise PermissionDenied(f"only an administrator may {what} (user '{who.username}' is limited to a department)")
 
 
-def _code_or_name(fields: dict[str, Any], what: str) -> str:
-    code = fields.get("code") or code_from(fields["name"])
-    if not code:
+def _code_or_name(fields: dict[str, Any], what: str, in_use) -> str:
+    """Return the code given, or one made from the name that ``in_use(code)`` says is free
+    (``IC``, then ``IC-2``, ``IC-3``...)."""
+    if fields.get("code"):
+        return fields["code"]
+    made = code_from(fields["name"])
+    if not made:
         raise InvalidInput(f"code: give the {what} a code (letters and digits), as its name has none to make it from")
+    code, n = made, 2
+    while in_use(code):
+        code, n = f"{made[:28]}-{n}", n + 1
     return code
 
 
@@ -62,7 +69,7 @@ def create_site(session: Session, data: Mapping[str, Any], *, actor: Actor | Non
     who, clock = resolve_actor(actor), resolve_clock(clock)
     _unscoped(who, "add sites")
     fields = parse_fields(SITE_FIELDS, {"timezone": server_zone(), **data}, partial=False)
-    code = _code_or_name(fields, "site")
+    code = _code_or_name(fields, "site", lambda c: taken(session, Site, Site.code, c) is not None)
     _check_site(session, fields["name"], code, None)
     site = Site(code=code, name=fields["name"], timezone=fields["timezone"], created_at=utc_now(clock))
     session.add(site)
@@ -126,7 +133,8 @@ def create_department(session: Session, site_id: int, data: Mapping[str, Any], *
     _unscoped(who, "add departments")
     site = get_site(session, site_id)
     fields = parse_fields(DEPARTMENT_FIELDS, data, partial=False)
-    code = _code_or_name(fields, "department")
+    code = _code_or_name(fields, "department", lambda c: taken(
+        session, Department, Department.code, c, parent=Department.site_id == site.id) is not None)
     _check_department(session, site, fields["name"], code, None)
     dept = Department(site_id=site.id, code=code, name=fields["name"], created_at=utc_now(clock))
     session.add(dept)
