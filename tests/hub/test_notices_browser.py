@@ -17,6 +17,11 @@ from wardlink.hub.telemetry.sqlite import SQLiteStore
 COUNT = "document.querySelector('[data-testid=bell-count]')"
 VISIBLE = ("(() => { const r = document.querySelector('#notice-bell').getBoundingClientRect();"
            " return r.width > 0 && r.height > 0 && r.right <= window.innerWidth; })()")
+# The icon is drawn (an inline SVG), not a character the fonts may lack; the label stays text.
+ICON = ("(() => { const b = document.querySelector('#notice-bell'), i = b.querySelector('svg.bell-icon');"
+        " const r = i ? i.getBoundingClientRect() : null;"
+        " return !!r && r.width > 0 && r.height > 0 && i.getAttribute('aria-hidden') === 'true'"
+        " && !/[^\\x00-\\x7F]/.test(b.textContent); })()")
 
 
 def _assign_new_order(db, clock) -> int:
@@ -40,6 +45,7 @@ def test_the_bell_count_rises_when_a_work_order_is_assigned_on_desktop_and_phone
                 browser.open(base + "/work-orders", f"{COUNT} !== null", "the bell in the header")
                 before = int(browser.js(f"{COUNT}.textContent"))
                 assert browser.js(VISIBLE), f"bell not visible at {width}x{height}"
+                assert browser.js(ICON), f"bell icon not drawn at {width}x{height}"
                 order_id = _assign_new_order(db, clock)
                 # No reload: the bell polls its fragment and shows the new count.
                 wait_for(lambda: int(browser.js(f"{COUNT}.textContent")) == before + 1, 30,
