@@ -27,7 +27,7 @@ DEVICES = {"desktop": DESKTOP, "phone": PHONE}
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_a_problem_report_from_the_qr_page_carries_a_photo(served, chromium, artifacts_dir, device):
+def test_a_problem_report_from_the_qr_page_carries_a_photo(served, chromium, shots, device):
     visitor = Session(chromium, served, **DEVICES[device])
     page = visitor.open("/a/VF-0001")
     photo = png(width=40, height=30, seed=len(device))
@@ -36,7 +36,7 @@ def test_a_problem_report_from_the_qr_page_carries_a_photo(served, chromium, art
     page.set_input_files("#photo", files=[{"name": "seal.png", "mimeType": "image/png", "buffer": photo}])
     page.get_by_role("button", name="Send report").click()
     reference = page.locator("[data-reference]").inner_text()
-    page.screenshot(path=artifacts_dir / "screenshots" / f"report-photo-{device}.png", full_page=True)
+    page.screenshot(path=shots / f"report-photo-{device}.png", full_page=True)
     with session_scope(served.engine, readonly=True) as s:
         order = workorders.list_work_orders(s, actor=None, q=reference).items[0]
         [row] = s.scalars(select(WorkOrderAttachment).where(WorkOrderAttachment.work_order_id == order.id)).all()
@@ -51,8 +51,8 @@ def test_a_problem_report_from_the_qr_page_carries_a_photo(served, chromium, art
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_a_manager_attaches_a_photo_and_a_pdf_to_an_asset_views_and_downloads_them(served, chromium,
-                                                                                   artifacts_dir, tmp_path, device):
+def test_a_manager_attaches_a_photo_and_a_pdf_to_an_asset_views_and_downloads_them(served, chromium, shots,
+                                                                                   tmp_path, device):
     me = Session(chromium, served, **DEVICES[device]).sign_in("manager")
     page = me.open("/assets/VF-0001")
     photo, pdf = png(width=80, height=60, seed=100 + len(device)), f"%PDF-1.4\n% certificate {device}\n".encode()
@@ -69,7 +69,7 @@ def test_a_manager_attaches_a_photo_and_a_pdf_to_an_asset_views_and_downloads_th
     thumb.click()
     dialog = page.locator("[data-viewer-dialog]")
     assert dialog.evaluate("d => d.open") is True
-    page.screenshot(path=artifacts_dir / "screenshots" / f"asset-files-viewer-{device}.png")
+    page.screenshot(path=shots / f"asset-files-viewer-{device}.png")
     dialog.get_by_role("button", name="Close").click()
     if device == "phone":
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
