@@ -51,6 +51,11 @@ def test_a_manager_finds_the_monthly_report_in_the_history_and_downloads_it(serv
     row = history.locator(f'tr[data-report="{stored.id}"]')
     assert row.locator("[data-month]").inner_text() == "February 2026"
     assert row.locator("[data-scope]").inner_text() == "All departments"
+    # The "made ..." line under the month reads as a note: normal weight and muted, unlike the month.
+    style = "e => [getComputedStyle(e).fontWeight, getComputedStyle(e).color]"
+    made, month = row.locator("[data-made]").evaluate(style), row.locator("[data-month]").evaluate(style)
+    assert made[0] == "400" and month[0] != "400"
+    assert made[1] == history.locator("p.muted").first.evaluate(style)[1] != month[1]
     page.screenshot(path=shots / f"monthly-reports-{device}-1-history.png", full_page=True)
     link = row.get_by_role("link", name="PDF", exact=True)
     box, viewport = link.bounding_box(), page.viewport_size
