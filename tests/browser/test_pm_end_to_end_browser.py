@@ -27,7 +27,7 @@ Timeline (UTC; the site's zone is Europe/London, one hour ahead in April):
 | 2026-04-01 09:30  | the manager assigns the corrective order                       |
 | 2026-04-01 17:40  | the technician completes it, safety check passed               |
 | 2026-04-01 21:20  | the manager signs it closed: back in service                   |
-| 2026-04-03 08:00  | the reports page, 1 to 2 April (a report's days are UTC days)  |
+| 2026-04-03 08:00  | the reports page, 1 to 2 April (local days: 31 March 23:00 to 2 April 23:00 UTC) |
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import re
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -49,7 +50,7 @@ from test_ui_browser import DESKTOP, PHONE, Session
 from sqlalchemy import select
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.db.models import Asset, WorkOrderAttachment
+from wardlink.hub.db.models import Asset, Site, WorkOrderAttachment
 from wardlink.hub.scheduler import JOBS, Scheduler
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.maintenance import pm_work, workorders
@@ -234,12 +235,16 @@ def _device_is_tagged_out(tech: Session, corrective_id: int, shoot: Camera) -> N
 def _uptime_is_the_hand_computed_figure(chromium, served, shoot: Camera) -> None:
     """The reports page's uptime of DEF-0001 over 1-2 April is worked out here from the clock.
 
-    A report's period is whole days in UTC (wardlink.hub.services.reports.kpis.Period).
+    A report's period is local days at the site (wardlink.hub.services.reports.kpis.Period): from
+    local midnight on the first to local midnight after the last, in the site's time zone.
     """
-    begins = datetime.combine(PERIOD[0], time(0), UTC)
-    ends = datetime.combine(PERIOD[1] + timedelta(days=1), time(0), UTC)
+    with session_scope(served.engine, readonly=True) as s:
+        zone = ZoneInfo(s.scalars(select(Site.timezone)).first())
+    begins = datetime.combine(PERIOD[0], time(0), zone).astimezone(UTC)
+    ends = datetime.combine(PERIOD[1] + timedelta(days=1), time(0), zone).astimezone(UTC)
+    assert begins < FAILED < CLOSED < ends  # the tag-out lies inside the local days
     hour = timedelta(hours=1)
-    in_scope = (ends - begins) / hour  # 48: seeded in January, in service throughout but for the tag-out
+    in_scope = (ends - begins) / hour  # seeded in January, in service throughout but for the tag-out
     tagged_out = (CLOSED - FAILED) / hour  # 12 h 20 min
     uptime = 100 * (in_scope - tagged_out) / in_scope
 

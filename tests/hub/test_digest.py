@@ -207,7 +207,8 @@ def test_the_monthly_report_pdf_shows_the_kpi_services_figures_and_is_mailed_to_
     for row in rows:
         expected = kpis.compute(env.session, start=date(2026, 2, 1), end=date(2026, 2, 28),
                                 department_id=row.department_id, actor=system, clock=env.clock)
-        assert expected.as_of == _utc(2026, 3, 1)  # the month is over: final figures
+        # The month is over at the site (midnight CET): final figures.
+        assert expected.as_of == expected.period.ends == _utc(2026, 2, 28, 23)
         text = _pdf_text(row.content, tmp_path)
         assert "monthly KPI report February 2026" in text
         lines = _table_rows(text)

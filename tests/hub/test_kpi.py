@@ -286,8 +286,9 @@ def test_csv_and_excel_exports_carry_the_figures(session):
     assert row["pm_completion_pct"] == ""  # nothing judged: no rate
     book = load_workbook(io.BytesIO(export.to_xlsx(report)))
     sheet = book["KPIs"]
-    assert [c.value for c in sheet[1]][:3] == ["Period", "2026-01-01", "2026-01-10"]
-    assert [c.value for c in sheet[2]][:2] == ["As of", "2026-01-11 00:00:00 UTC"]
+    assert [c.value for c in sheet[1]][:4] == ["Period", "2026-01-01", "2026-01-10", "Europe/London"]
+    # By default in the zone of the report's days (London is on GMT in January).
+    assert [c.value for c in sheet[2]][:2] == ["As of", "2026-01-11 00:00:00 GMT"]
     # In the site's time zone when the page that starts the export gives it.
     berlin = load_workbook(io.BytesIO(export.to_xlsx(report, zone=ZoneInfo("Europe/Berlin"))))["KPIs"]
     assert [c.value for c in berlin[2]][:2] == ["As of", "2026-01-11 01:00:00 CET"]

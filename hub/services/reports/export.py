@@ -147,15 +147,15 @@ def to_csv(report: KpiReport, *, zone: ZoneInfo | None = None) -> str:
 
 def to_xlsx(report: KpiReport, *, zone: ZoneInfo | None = None) -> bytes:
     """Return an Excel workbook: the KPI table, and the high-risk services to follow up;
-    its time in the site's ``zone`` (UTC when not given)."""
+    its time in the site's ``zone`` (by default the zone of the report's days)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
     sheet.title = "KPIs"
-    sheet.append(["Period", report.period.start.isoformat(), report.period.end.isoformat()])
-    sheet.append(["As of", local_time.local_text(report.as_of, zone or local_time.UTC_ZONE)])
+    sheet.append(["Period", report.period.start.isoformat(), report.period.end.isoformat(), report.period.zone.key])
+    sheet.append(["As of", local_time.local_text(report.as_of, zone or report.period.zone)])
     sheet.append([])
     sheet.append(list(HEADER))
     for cell in sheet[4]:

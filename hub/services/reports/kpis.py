@@ -1,8 +1,13 @@
 """Maintenance KPIs computed from stored data, per period and department.
 
-The period is a range of whole days ``start``..``end`` (both included, UTC); facts are taken
-as they stood at the end of the period, or now if that is earlier (``as_of``), so a report
-on a past quarter does not change when old work orders are closed later.
+The period is a range of local dates ``start``..``end`` (both included) in the site's time
+zone (:func:`report_zone`: the department's site, else the zone every site shares), running
+from local midnight to local midnight, so "April" on the reports page, in the exports, the PDF,
+the monthly report and the API is the month people at the site call April; a month with a
+change to or from summer time has 743 or 745 hours, and uptime and availability count the hours
+that really passed. Facts are taken as they stood at the end of the period, or now if that is
+earlier (``as_of``), so a report on a past quarter does not change when old work orders are
+closed later.
 
 - **PM completion** (:class:`~wardlink.hub.services.maintenance.compliance.Tally`): services due in the period
   (meter-only services by the day they were generated), judged on time, late or missed
@@ -33,17 +38,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import Asset, AssetStatusChange, Department, PmOccurrence, WorkOrder
+from wardlink.hub.db.models import Asset, AssetStatusChange, Department, PmOccurrence, Site, WorkOrder
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.history import rows_for
 from wardlink.hub.services.maintenance.compliance import LATE, MISSED, Tally
+from wardlink.hub.services.people import local_time
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, occurrence_target
 from wardlink.hub.services.maintenance.pm_standing import Judge
@@ -57,39 +64,76 @@ MIN_YEAR, MAX_YEAR = 2000, 2200
 HOUR = timedelta(hours=1)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), UTC)
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Return the UTC instant ``day`` begins in ``zone`` (where a clock change skips midnight,
+    the instant of the change, when the day's first local time begins)."""
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
+
+
+def check_days(start: date, end: date) -> None:
+    """Raise :class:`InvalidInput` unless ``start``..``end`` is a period a report may cover."""
+    for name, day in (("start", start), ("end", end)):
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise InvalidInput(f"{name}: must be a date between {MIN_YEAR} and {MAX_YEAR}, "
+                               f"got {day.isoformat()}")
+    if end < start:
+        raise InvalidInput(f"end: must not be before start ({start.isoformat()}), got {end.isoformat()}")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise InvalidInput(f"end: a report covers at most {MAX_PERIOD_DAYS} days, got {(end - start).days + 1}")
 
 
 @dataclass(frozen=True)
 class Period:
-    """Days ``start``..``end`` (both included), as instants ``begins`` <= t < ``ends`` in UTC."""
+    """Local dates ``start``..``end`` (both included) in ``zone``, as the UTC instants
+    ``begins`` <= t < ``ends`` from the local midnight starting ``start`` to the one after ``end``."""
 
     start: date
     end: date
+    zone: ZoneInfo
 
     def __post_init__(self) -> None:
-        for name in ("start", "end"):
-            day = getattr(self, name)
-            if not MIN_YEAR <= day.year <= MAX_YEAR:
-                raise InvalidInput(f"{name}: must be a date between {MIN_YEAR} and {MAX_YEAR}, "
-                                   f"got {day.isoformat()}")
-        if self.end < self.start:
-            raise InvalidInput(f"end: must not be before start ({self.start.isoformat()}), "
-                               f"got {self.end.isoformat()}")
-        if (self.end - self.start).days >= MAX_PERIOD_DAYS:
-            raise InvalidInput(f"end: a report covers at most {MAX_PERIOD_DAYS} days, "
-                               f"got {(self.end - self.start).days + 1}")
+        check_days(self.start, self.end)
 
     @property
     def begins(self) -> datetime:
-        """Return the first instant of the period."""
-        return _midnight(self.start)
+        """Return the first instant of the period (UTC)."""
+        return local_midnight(self.start, self.zone)
 
     @property
     def ends(self) -> datetime:
-        """Return the instant just after the period."""
-        return _midnight(self.end + timedelta(days=1))
+        """Return the instant just after the period (UTC)."""
+        return local_midnight(self.end + timedelta(days=1), self.zone)
+
+    @property
+    def hours(self) -> float:
+        """Return the hours that pass in the period (743 for a March with the spring change)."""
+        return (self.ends - self.begins) / HOUR
+
+    def local_day(self, moment: datetime) -> date:
+        """Return the local date of ``moment`` in the period's zone."""
+        return moment.astimezone(self.zone).date()
+
+
+def report_zone(session: Session, actor: Actor | None, department_id: int | None = None) -> ZoneInfo:
+    """Return the zone a report's days are read in: the site's of the department (the actor's own
+    when their view is limited to it), else the zone every site shares (UTC where they differ)."""
+    scope = department_scope(actor) if actor is not None else None
+    department_id = scope if scope is not None else department_id
+    zone = local_time.department_zone(session, department_id)
+    return zone if zone is not None else local_time.hospital_zone(session)
+
+
+def local_today(session: Session, actor: Actor | None, department_id: int | None, clock: Clock) -> date:
+    """Return today's date in the zone a report of ``department_id`` is read in."""
+    return utc_now(clock).astimezone(report_zone(session, actor, department_id)).date()
+
+
+def over_everywhere(session: Session, start: date, end: date) -> datetime:
+    """Return the instant the days ``start``..``end`` are over at every site (and in the zone of
+    hospital-wide reports), so a report made from then on has final figures whatever its zone."""
+    zones = {local_time.zone_named(name) for name in session.scalars(select(Site.timezone).distinct())}
+    zones.add(local_time.hospital_zone(session))
+    return max(Period(start, end, zone).ends for zone in zones)
 
 
 @dataclass
@@ -236,6 +280,9 @@ class KpiReport:
             return None if d is None else {"id": d.id, "code": d.code, "name": d.name}
         return {
             "start": self.period.start.isoformat(), "end": self.period.end.isoformat(),
+            "time_zone": self.period.zone.key,
+            "begins": self.period.begins.isoformat(timespec="seconds"),
+            "ends": self.period.ends.isoformat(timespec="seconds"),
             "as_of": self.as_of.isoformat(timespec="seconds"),
             "department": dept(self.department),
             "kpis": self.total.as_dict(),
@@ -328,9 +375,14 @@ def _verdict(occ: PmOccurrence, as_of_day: date, judge: Judge) -> tuple[str, dat
     return judgement, completed
 
 
-def _judge_services(kpis: Kpis, services: list[PmOccurrence], as_of: datetime,
+def _last_day(period: Period, as_of: datetime) -> date:
+    """Return the local date the period's facts are taken on (the last day before ``as_of``)."""
+    return period.local_day(as_of - timedelta(microseconds=1))
+
+
+def _judge_services(kpis: Kpis, services: list[PmOccurrence], period: Period, as_of: datetime,
                     judge: Judge, follow_up: list[JudgedService] | None) -> None:
-    as_of_day = (as_of - timedelta(microseconds=1)).date()
+    as_of_day = _last_day(period, as_of)
     for occ in services:
         judgement, completed = _verdict(occ, as_of_day, judge)
         kpis.pm.add(judgement)
@@ -383,7 +435,7 @@ def _kpis(uptimes, orders, services, period: Period, as_of: datetime, judge: Jud
     kpis = Kpis()
     _count_orders(kpis, orders, period, as_of)
     _count_uptime(kpis, uptimes)
-    _judge_services(kpis, services, as_of, judge, follow_up)
+    _judge_services(kpis, services, period, as_of, judge, follow_up)
     return kpis
 
 
@@ -402,10 +454,12 @@ def _selection(session: Session, who: Actor, clock: Clock, start: date, end: dat
         department = session.get(Department, department_id)
         if department is None:
             raise InvalidInput(f"department: no department {department_id}")
-    period = Period(start, end)
+    check_days(start, end)
+    period = Period(start, end, report_zone(session, who, department_id))
     as_of = min(period.ends, utc_now(clock))
     if as_of <= period.begins:
-        raise InvalidInput(f"start: the period must have begun; {start.isoformat()} is in the future")
+        raise InvalidInput(f"start: the period must have begun; {start.isoformat()} is in the future "
+                           f"({period.zone.key})")
     return department, period, as_of
 
 
@@ -428,6 +482,11 @@ class JudgedPeriod:
     total: int
     verdicts: Iterator[ServiceVerdict]
 
+    @property
+    def as_of_day(self) -> date:
+        """Return the local date the services are judged on (the last day before ``as_of``)."""
+        return _last_day(self.period, self.as_of)
+
 
 def judged_services(session: Session, *, start: date, end: date, department_id: int | None = None,
                     actor: Actor | None, clock: Clock | None = None, batch: int = 500,
@@ -441,7 +500,7 @@ def judged_services(session: Session, *, start: date, end: date, department_id: 
     if meters_only:
         stmt = stmt.where(PmOccurrence.due_meter.is_not(None))
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    judge, as_of_day = Judge(session, as_of), (as_of - timedelta(microseconds=1)).date()
+    judge, as_of_day = Judge(session, as_of), _last_day(period, as_of)
 
     def verdicts() -> Iterator[ServiceVerdict]:
         for occ in session.scalars(stmt.execution_options(yield_per=batch)):

@@ -1,7 +1,8 @@
 """The monthly KPI report: made once per month by the scheduler, stored, and mailed to managers.
 
-On the 1st of a month (local time at the site, at the configured send time, and once the last
-UTC day of the month is over, so the figures are final) :func:`make_due` claims the month's run
+On the 1st of a month (local time at the site, at the configured send time; the KPI period is
+the month's local dates, so its figures are final from local midnight; where sites keep different
+time zones, once the month is over at every one) :func:`make_due` claims the month's run
 (:mod:`wardlink.hub.services.notices.runs`) and computes the previous month's KPIs with the KPI
 service (:func:`wardlink.hub.services.reports.kpis.compute`): once for the whole hospital and
 once for each department that has equipment or work in the month. Each is rendered as a PDF
@@ -53,14 +54,14 @@ def month_name(start: date) -> str:
     return start.strftime("%B %Y")
 
 
-def _store(session: Session, report: kpis.KpiReport, *, month: str, site_name: str, zone,
+def _store(session: Session, report: kpis.KpiReport, *, month: str, site_name: str,
            clock: Clock) -> MonthlyReport:
     department = report.department
     scope = "all" if department is None else f"dept:{department.id}"
     title = f"monthly KPI report {month_name(report.period.start)}"
     if department is not None:
         title += f", {department.name}"
-    content = report_pdf(report, site_name=site_name, zone=zone, title=title)
+    content = report_pdf(report, site_name=site_name, title=title)  # in the zone of the report's days
     row = MonthlyReport(month=month, scope=scope, department_id=department.id if department else None,
                         start=report.period.start, end=report.period.end,
                         filename=f"kpis-{month}-{department.code if department else 'all'}.pdf",
@@ -95,18 +96,18 @@ def make_due(session: Session, *, clock: Clock, at: time, site_name: str, holder
     local = runs.local_now(clock, zone)
     start, end = previous_month(local.date())
     month = start.strftime("%Y-%m")
-    if not runs.is_time(local, at) or utc_now(clock) < kpis.Period(start, end).ends:
+    if not runs.is_time(local, at) or utc_now(clock) < kpis.over_everywhere(session, start, end):
         return {"month": month, "due": False}
     run = runs.claim(session, KIND, month, clock=clock, holder=holder)
     if run is None:
         return {"month": month, "due": True, "made": 0}
     whole = kpis.compute(session, start=start, end=end, actor=SCHEDULER, clock=clock)
-    made = [_store(session, whole, month=month, site_name=site_name, zone=zone, clock=clock)]
+    made = [_store(session, whole, month=month, site_name=site_name, clock=clock)]
     for department, _ in whole.departments:
         if department is not None:
             part = kpis.compute(session, start=start, end=end, department_id=department.id, actor=SCHEDULER,
                                 clock=clock)
-            made.append(_store(session, part, month=month, site_name=site_name, zone=zone, clock=clock))
+            made.append(_store(session, part, month=month, site_name=site_name, clock=clock))
     told = sum(_tell(session, row, clock) for row in made)
     run.summary = {"month": month, "reports": [r.filename for r in made], "told": told}
     return {"due": True, "made": len(made), **run.summary}

@@ -31,7 +31,8 @@ def cell_text(value) -> str:
 
 def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = None, title: str = "") -> bytes:
     """Return the KPI table of ``report`` as an A4 landscape PDF, its time in the site's ``zone``
-    (``title`` replaces the heading's "maintenance KPIs")."""
+    (by default the zone of the report's days; ``title`` replaces the heading's "maintenance KPIs")."""
+    zone = zone or report.period.zone
     header = export.HEADER
     index = {name: i for i, name in enumerate(header)}
     table = export.rows(report)
@@ -45,9 +46,9 @@ def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = Non
     pdf.cell(0, 8, cell_text(heading), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     scope = report.department.name if report.department is not None else "all departments"
-    pdf.cell(0, 5, cell_text(f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()}, "
-                         f"{scope}; figures as of "
-                         f"{local_time.local_text(report.as_of, zone or local_time.UTC_ZONE, seconds=False)}"),
+    pdf.cell(0, 5, cell_text(f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()} "
+                         f"({report.period.zone.key}), {scope}; figures as of "
+                         f"{local_time.local_text(report.as_of, zone, seconds=False)}"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     # fpdf2's table wraps each heading within its column (a heading wider than its column

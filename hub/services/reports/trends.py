@@ -194,10 +194,11 @@ def pm_compliance_by_month(session: Session, who: Actor, clock: Clock, buckets: 
     limit need the meter's reading and are judged one by one as the KPIs judge them.
     """
     first = buckets[0].starts.astimezone(zone).date()
-    last = min((buckets[-1].ends.astimezone(zone) - timedelta(days=1)).date(), utc_now(clock).date())
+    today = utc_now(clock).astimezone(zone).date()
+    last = min((buckets[-1].ends.astimezone(zone) - timedelta(days=1)).date(), today)
     metered = kpis.judged_services(session, start=first, end=last, department_id=department_id, actor=who,
                                    clock=clock, meters_only=True)
-    as_of_day = (metered.as_of - timedelta(microseconds=1)).date()
+    as_of_day = metered.as_of_day
     month_starts = [b.starts.astimezone(zone).date() for b in buckets]
     rows = _calendar_verdicts(session, first, last, as_of_day, month_starts, department_id)
     labels = {b.label: n for n, b in enumerate(buckets)}

@@ -315,8 +315,11 @@ _CHECKLIST_RESULT = obj({
     "passed": BOOLEAN, "complete": BOOLEAN, "meter": _N_NUM, "recorded_by": STRING, "recorded_at": DATETIME,
 })
 _ANY_PAGE = _page(_ANY)
-_KPI_QUERY = (Param("start", DATE, "First day (YYYY-MM-DD); default 30 days before end."),
-              Param("end", DATE, "Last day (YYYY-MM-DD); default today."),
+_KPI_QUERY = (Param("start", DATE, "First day (YYYY-MM-DD), a local date at the site: the period starts at "
+                                    "local midnight in the site's time zone (the response's time_zone; "
+                                    "begins and ends give the UTC instants); default 30 days before end."),
+              Param("end", DATE, "Last day (YYYY-MM-DD), a local date at the site, included up to the next "
+                                 "local midnight; default today at the site."),
               Param("department", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}))
 
 #: endpoint -> (summary, tag, query, JSON body, success status, response schema, media types)

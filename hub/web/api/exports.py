@@ -76,7 +76,8 @@ def assets():
 @bp.get("/pm-compliance/export")
 @operation(summary="Download PM compliance per plan and asset as CSV or Excel", tag="reports",
            permissions=("kpi.view",),
-           description="Services due between `start` and `end` (both included) judged as the KPIs judge them; "
+           description="Services due between `start` and `end` (both included; local dates at the site, as for "
+                       "`GET /kpis`) judged as the KPIs judge them; "
                        "Excel adds a sheet with each service.",
            query=(FORMAT, Param("start", {"type": "string", "format": "date"}, required=True),
                   Param("end", {"type": "string", "format": "date"}, required=True),

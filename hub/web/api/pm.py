@@ -292,16 +292,17 @@ def meter_record(tag: str):
 
 
 def _report() -> kpis.KpiReport:
-    today = utc_now(_clock()).date()
+    department = optional_id("department", request.args.get("department"))
+    today = kpis.local_today(db(), g.actor, department, _clock())
     end = optional_date("end", request.args.get("end")) or today
     start = optional_date("start", request.args.get("start")) or end - timedelta(days=DEFAULT_KPI_DAYS - 1)
-    department = optional_id("department", request.args.get("department"))
     return kpis.compute(db(), start=start, end=end, department_id=department, actor=g.actor, clock=_clock())
 
 
 @bp.get("/kpis")
 def kpi_report():
-    """Return KPIs for start..end (YYYY-MM-DD, both included; default the last 30 days): department."""
+    """Return KPIs for start..end (YYYY-MM-DD, both included: local dates at the site, midnight to
+    midnight in its time zone; default the last 30 days): department."""
     return jsonify(_report().as_dict())
 
 

@@ -9,7 +9,6 @@ from typing import Any
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports import kpis, monthly
@@ -38,12 +37,13 @@ DEFAULT_DAYS = 30
 
 
 def _selection(source) -> tuple[date, date, int | None]:
-    today = utc_now(state().clock).date()
+    """Return the chosen local dates (the last 30 days at the site by default) and department."""
+    department_id = optional_id("department", source.get("department"))
+    today = kpis.local_today(db(), g.actor, department_id, state().clock)
     start = optional_date("start", source.get("start")) or today - timedelta(days=DEFAULT_DAYS)
     end = optional_date("end", source.get("end")) or today
-    if end < start:
-        raise InvalidInput(f"end: must not be before start ({start.isoformat()}), got {end.isoformat()}")
-    return start, end, optional_id("department", source.get("department"))
+    kpis.check_days(start, end)
+    return start, end, department_id
 
 
 #: Departments per page of the KPI table.
@@ -132,8 +132,7 @@ def export_report():
     if fmt not in FORMATS:
         raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
     start, end, department_id = _selection(request.form)
-    # Run the permission and period checks now, so mistakes show at once rather than in the job.
-    kpis.Period(start, end)
+    # The period was checked above, so mistakes show at once rather than in the job.
     job = ui_state().jobs.submit(
         kind="export", title=f"KPI export ({fmt.upper()})", owner_id=g.actor.user_id,
         fn=_export_job(state().engine, g.actor, state().clock, state().config.site_name, fmt, start, end,
