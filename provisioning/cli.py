@@ -293,6 +293,18 @@ def cmd_grafana_export(args) -> int:
     return 0
 
 
+@guarded
+def cmd_grafana_grant_reader(args) -> int:
+    """Let a PostgreSQL role read the reporting views the dashboards use, and nothing else."""
+    from wardlink.hub.config import load_config
+    from wardlink.provisioning.grafana.reader import grant_reader
+
+    views = grant_reader(load_config(getattr(args, "config", None)).resolved_database_url, args.role)
+    print(f"{args.role} may read {len(views)} views and no table: {', '.join(views)}")
+    print("views added by later upgrades are readable too (default privileges of this login)")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -346,6 +358,14 @@ def register_cli(subparsers) -> None:
     p.add_argument("--out", default="grafana/dashboards", metavar="DIR",
                    help="directory to write (default: grafana/dashboards)")
     p.add_argument("--timezone", metavar="ZONE", help=TIMEZONE_HELP)
+    p = add_command(gfsub, "grant-reader", cmd_grafana_grant_reader,
+                    "let Grafana's PostgreSQL role read the reporting views only",
+                    "Grant an existing PostgreSQL role CONNECT, USAGE on schema reporting and SELECT on "
+                    "its views (what the dashboards read: no users, password hashes, sessions, tokens or "
+                    "e-mail addresses), revoke any grant on the hub's tables, and make views added by "
+                    "later upgrades readable too. Run it with the hub's --config, whose database login "
+                    "owns the tables and runs the migrations.")
+    p.add_argument("role", help="the PostgreSQL role Grafana logs in with, e.g. grafana_reader")
 
 
 def _add_broker_config(bsub) -> None:

@@ -9,7 +9,9 @@ the stores"): measurement = metric family, tags gateway/channel/asset/site/ward,
 quality, late. The gateway's own health arrives as telemetry on ``gw.*`` channels (edge
 ``wardlink.edge.health.HEALTH_CHANNELS``); the hub binds no asset to them, so they are stored under the
 measurement ``unbound`` with tags gateway and channel only. Maintenance panels query the hub's
-PostgreSQL store (tables of ``hub/db/models``).
+PostgreSQL store through the views of its ``reporting`` schema (migration
+``0027_reporting_views``), the only relations Grafana's role may read (``wardlink grafana
+grant-reader``): no users, password hashes, sessions, tokens or e-mail addresses.
 
 Times: the committed boards show them in the viewer's browser zone, since the files cannot know
 the site; :func:`in_zone` (``wardlink grafana push --timezone`` / ``export --timezone``) sets
@@ -23,6 +25,7 @@ import copy
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from wardlink.hub.services.reports.kpis import NOT_FAILURES
 from wardlink.provisioning.errors import SettingError
 
 INFLUX = {"type": "influxdb", "uid": "wardlink-influxdb"}
@@ -35,6 +38,13 @@ HEALTH = "unbound"
 #: Measurement families drawn as lines on the asset board (door is a state, drawn apart).
 ANALOG = "/^(temperature|humidity|pressure|current|voltage|power|rate|count)$/"
 _GRID_WIDTH = 24
+#: A medical refrigerator's allowed range (°C): the cold-chain board's default limits and the
+#: colours of refrigerator temperatures on every board.
+FRIDGE_LOW, FRIDGE_HIGH = 2, 8
+FRIDGE_COLOURS = [(None, "blue"), (FRIDGE_LOW, "green"), (FRIDGE_HIGH, "red")]
+#: The assets that are refrigerators (the hub's register names them by category).
+FRIDGES = ("SELECT tag FROM reporting.assets WHERE (category ILIKE '%refrigerat%' OR category ILIKE '%fridge%' "
+           "OR category ILIKE '%vaccine%' OR category ILIKE '%cold%') AND lifecycle_stage = 'in_use'")
 
 
 # ------------------------------------------------------------------ targets
@@ -100,6 +110,7 @@ class Panel:
     custom: dict = field(default_factory=dict)
     min: float | None = None
     max: float | None = None
+    overrides: list[dict] = field(default_factory=list)
 
     def to_json(self, panel_id: int, x: int, y: int) -> dict:
         """Return the Grafana panel JSON at grid position (x, y)."""
@@ -122,7 +133,7 @@ class Panel:
         return {"id": panel_id, "type": self.kind, "title": self.title, "description": self.description,
                 "datasource": dict(datasource) if datasource else None,
                 "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
-                "fieldConfig": {"defaults": defaults, "overrides": []},
+                "fieldConfig": {"defaults": defaults, "overrides": copy.deepcopy(self.overrides)},
                 "options": copy.deepcopy(self.options), "targets": targets}
 
 
@@ -224,13 +235,12 @@ def fleet_health() -> Board:
             description="Gateways that sent their health report (every 60 s by default) in the last 5 minutes.",
             thresholds=[(None, "red"), (1, "green")]),
         stat("Gateways online (broker status)", sql(
-            "SELECT count(*) FILTER (WHERE l.state = 'online') AS \"online\" FROM gateways g "
-            "LEFT JOIN gateway_links l ON l.gateway = g.gateway_id WHERE g.enabled"),
+            "SELECT count(*) FILTER (WHERE state = 'online') AS \"online\" FROM reporting.gateways WHERE enabled"),
             description="Enabled gateways whose retained MQTT status is online (the Last Will turns it "
                         "offline when a gateway vanishes).", thresholds=[(None, "red"), (1, "green")]),
         stat("Gateways offline or unknown", sql(
-            "SELECT count(*) FILTER (WHERE l.state IS DISTINCT FROM 'online') AS \"offline\" FROM gateways g "
-            "LEFT JOIN gateway_links l ON l.gateway = g.gateway_id WHERE g.enabled"),
+            "SELECT count(*) FILTER (WHERE state IS DISTINCT FROM 'online') AS \"offline\" "
+            "FROM reporting.gateways WHERE enabled"),
             thresholds=[(None, "green"), (1, "red")]),
         stat("Readings dropped (period)", influx(
             f'SELECT sum("spread") FROM (SELECT spread("value") FROM "{HEALTH}" WHERE "channel" = \'gw.dropped\' '
@@ -253,10 +263,10 @@ def fleet_health() -> Board:
             f'AND "gateway" =~ /^$gateway$/ AND $timeFilter GROUP BY "gateway"', table=True),
             description="Time = when the gateway last reported; uptime since its last start.", unit="s"),
         table("Gateway register", sql(
-            "SELECT g.gateway_id AS \"gateway\", g.name, coalesce(l.state, 'unknown') AS \"status\", "
-            "to_timestamp(l.last_seen_ms / 1000.0) AS \"last seen\", l.buffer_depth AS \"buffer depth\", "
-            "l.version AS \"version\" FROM gateways g LEFT JOIN gateway_links l ON l.gateway = g.gateway_id "
-            "WHERE g.enabled ORDER BY l.last_seen_ms NULLS FIRST, g.gateway_id"), width=24,
+            "SELECT gateway_id AS \"gateway\", name, coalesce(state, 'unknown') AS \"status\", "
+            "to_timestamp(last_seen_ms / 1000.0) AS \"last seen\", buffer_depth AS \"buffer depth\", "
+            "version AS \"version\" FROM reporting.gateways "
+            "WHERE enabled ORDER BY last_seen_ms NULLS FIRST, gateway_id"), width=24,
             description="As the hub's register has them: status from the retained MQTT status."),
     ], [gateway])
 
@@ -266,12 +276,16 @@ def ward_overview() -> Board:
     ward_filter = '"ward" =~ /^$ward$/'
     return Board("wardlink-ward", "Wardlink · Ward overview",
                  "Everything measured in a ward at a glance.", [
-        stat("Latest temperature", influx(
-            f'SELECT last("value") FROM "temperature" WHERE {ward_filter} AND $timeFilter GROUP BY "asset"',
-            alias="$tag_asset"), unit="celsius", width=12, decimals=1),
+        stat("Latest refrigerator temperature", influx(
+            f'SELECT last("value") FROM "temperature" WHERE {ward_filter} AND "asset" =~ /^$fridge$/ '
+            f'AND $timeFilter GROUP BY "asset"', alias="$tag_asset"), unit="celsius", width=12, decimals=1,
+            thresholds=FRIDGE_COLOURS,
+            description=f"The ward's refrigerators: blue below {FRIDGE_LOW} °C, green up to {FRIDGE_HIGH} °C, "
+                        "red above."),
         stat("Open alerts", sql(
-            "SELECT count(*) AS \"open alerts\" FROM alerts a JOIN assets s ON s.id = a.asset_id "
-            "JOIN departments d ON d.id = s.department_id WHERE a.state <> 'resolved' AND d.code IN ($ward)"),
+            "SELECT count(*) AS \"open alerts\" FROM reporting.alerts a "
+            "JOIN reporting.assets s ON s.id = a.asset_id JOIN reporting.departments d ON d.id = s.department_id "
+            "WHERE a.state <> 'resolved' AND d.code IN ($ward)"),
             thresholds=[(None, "green"), (1, "red")]),
         stat("Data quality issues", influx(
             f'SELECT count("quality") FROM /^(temperature|humidity|pressure|current|door)$/ WHERE {ward_filter} '
@@ -291,9 +305,12 @@ def ward_overview() -> Board:
             description="Share of door readings that were 'open' in the period."),
         table("Open alerts in the ward", sql(
             "SELECT a.opened_at AS \"time\", a.severity, a.state, s.tag AS \"asset\", a.title "
-            "FROM alerts a JOIN assets s ON s.id = a.asset_id JOIN departments d ON d.id = s.department_id "
+            "FROM reporting.alerts a JOIN reporting.assets s ON s.id = a.asset_id "
+            "JOIN reporting.departments d ON d.id = s.department_id "
             "WHERE a.state <> 'resolved' AND d.code IN ($ward) ORDER BY a.opened_at DESC LIMIT 100")),
-    ], [tag_values("ward", "Ward", "ward")])
+    ], [tag_values("ward", "Ward", "ward"),
+        sql_values("fridge", "Refrigerator", f"{FRIDGES} AND department_id IN (SELECT id FROM "
+                   "reporting.departments WHERE code IN ($ward)) ORDER BY tag")])
 
 
 def asset_telemetry() -> Board:
@@ -325,26 +342,44 @@ def asset_telemetry() -> Board:
         tag_values("asset", "Asset", "asset", where='"ward" =~ /^$ward$/', multi=False)])
 
 
+#: The cold-chain "Now" panel's queries: each refrigerator's latest reading comes from the one
+#: whose condition it meets against the board's $low and $high, in that query's colour.
+NOW_STATES = (("A", "green", '"last" >= $low AND "last" <= $high'), ("B", "blue", '"last" < $low'),
+              ("C", "red", '"last" > $high'))
+
+
+def now_panel(fridge: str) -> Panel:
+    """Return the cold-chain "Now" panel: each refrigerator's latest reading in the last hour,
+    blue below ``$low``, green within, red above ``$high`` (the board's variables)."""
+    latest = f'SELECT last("value") FROM "temperature" WHERE {fridge} AND time > now() - 1h GROUP BY "asset"'
+    panel = stat("Now", influx(f'SELECT "last" FROM ({latest}) WHERE {NOW_STATES[0][2]} GROUP BY "asset"',
+                               alias="$tag_asset"), unit="celsius", decimals=1, width=24,
+                 description="Latest reading in the last hour; blue below $low °C, green within the range, "
+                             "red above $high °C.")
+    panel.targets += [influx(f'SELECT "last" FROM ({latest}) WHERE {where} GROUP BY "asset"', alias="$tag_asset")
+                      for _, _, where in NOW_STATES[1:]]
+    panel.overrides = [{"matcher": {"id": "byFrameRefID", "options": ref_id},
+                        "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": colour}}]}
+                       for ref_id, colour, _ in NOW_STATES]
+    return panel
+
+
 def cold_chain() -> Board:
     """Return the board of medical refrigerators: current, daily min/max, excursions."""
     fridge = '"asset" =~ /^$fridge$/'
     out_of_range = '("value" < $low OR "value" > $high)'
     return Board("wardlink-cold-chain", "Wardlink · Cold chain",
-                 "Vaccine and medication refrigerators against their 2-8 °C range.", [
-        stat("Now", influx(
-            f'SELECT last("value") FROM "temperature" WHERE {fridge} AND time > now() - 1h GROUP BY "asset"',
-            alias="$tag_asset"), unit="celsius", decimals=1, width=24,
-            thresholds=[(None, "blue"), (2, "green"), (8, "red")],
-            description="Latest reading in the last hour; blue below 2 °C, red above 8 °C."),
+                 "Vaccine and medication refrigerators against their allowed range ($low to $high °C).", [
+        now_panel(fridge),
         timeseries("Temperature", influx(
             f'SELECT mean("value") FROM "temperature" WHERE {fridge} AND $timeFilter '
             f'GROUP BY time($__interval), "asset" fill(none)', alias="$tag_asset"), unit="celsius",
-            width=24, thresholds=[(None, "blue"), (2, "green"), (8, "red")],
+            width=24, thresholds=FRIDGE_COLOURS,
             custom={"thresholdsStyle": {"mode": "line+area"}}),
         table("Daily minimum and maximum", influx(
             f'SELECT min("value") AS "min", max("value") AS "max", mean("value") AS "mean" FROM "temperature" '
             f'WHERE {fridge} AND $timeFilter GROUP BY time(1d), "asset" fill(none) tz(\'$tz\')', table=True),
-            unit="celsius", decimals=1, thresholds=[(None, "blue"), (2, "green"), (8, "red")],
+            unit="celsius", decimals=1, thresholds=FRIDGE_COLOURS,
             description="Per calendar day in the $tz time zone, as a temperature log sheet."),
         bars("Minutes outside the range", influx(
             f'SELECT count("max") FROM (SELECT max("value") FROM "temperature" WHERE {fridge} AND {out_of_range} '
@@ -359,13 +394,10 @@ def cold_chain() -> Board:
             f'SELECT mean("value") * 100 FROM "door" WHERE {fridge} AND $timeFilter GROUP BY "asset"',
             alias="$tag_asset"), unit="percent", min=0, max=100,
             thresholds=[(None, "green"), (5, "orange"), (15, "red")]),
-    ], [sql_values("fridge", "Refrigerator",
-                   "SELECT tag FROM assets WHERE (category ILIKE '%refrigerat%' OR category ILIKE '%fridge%' "
-                   "OR category ILIKE '%vaccine%' OR category ILIKE '%cold%') AND lifecycle_stage = 'in_use' "
-                   "ORDER BY tag"),
-        constant("low", "Lowest allowed (°C)", "2"),
-        constant("high", "Highest allowed (°C)", "8"),
-        sql_values("tz", "Time zone of the daily log", "SELECT DISTINCT timezone FROM sites ORDER BY 1",
+    ], [sql_values("fridge", "Refrigerator", f"{FRIDGES} ORDER BY tag"),
+        constant("low", "Lowest allowed (°C)", str(FRIDGE_LOW)),
+        constant("high", "Highest allowed (°C)", str(FRIDGE_HIGH)),
+        sql_values("tz", "Time zone of the daily log", "SELECT DISTINCT timezone FROM reporting.sites ORDER BY 1",
                    multi=False)], time_from="now-7d")
 
 
@@ -392,6 +424,7 @@ def utilisation() -> Board:
 
 
 _OPEN = "state NOT IN ('completed', 'closed')"
+_NOT_FAILURES = ", ".join(f"'{category}'" for category in sorted(NOT_FAILURES))
 
 
 def maintenance_kpis() -> Board:
@@ -400,38 +433,40 @@ def maintenance_kpis() -> Board:
                  "Planned maintenance compliance and corrective work, from the hub's register.", [
         stat("PM completion", sql(
             "SELECT 100.0 * count(*) FILTER (WHERE state IN ('completed', 'closed')) / NULLIF(count(*), 0) "
-            "AS \"PM completion\" FROM work_orders WHERE kind = 'pm' AND $__timeFilter(due_at)"),
+            "AS \"PM completion\" FROM reporting.work_orders WHERE kind = 'pm' AND $__timeFilter(due_at)"),
             unit="percent", decimals=0, thresholds=[(None, "red"), (80, "orange"), (95, "green")],
             description="Share of preventive work orders due in the period that are completed."),
         stat("Overdue work orders", sql(
-            f"SELECT count(*) AS \"overdue\" FROM work_orders WHERE due_at < now() AND {_OPEN}"),
+            f"SELECT count(*) AS \"overdue\" FROM reporting.work_orders WHERE due_at < now() AND {_OPEN}"),
             thresholds=[(None, "green"), (1, "red")]),
         stat("Assets overdue for PM", sql(
-            "SELECT count(*) AS \"assets\" FROM assets WHERE maintenance_status = 'overdue' "
+            "SELECT count(*) AS \"assets\" FROM reporting.assets WHERE maintenance_status = 'overdue' "
             "AND lifecycle_stage = 'in_use'"), thresholds=[(None, "green"), (1, "red")]),
         stat("Mean time to repair", sql(
-            "SELECT avg(extract(epoch FROM updated_at - created_at)) / 3600 AS \"MTTR\" FROM work_orders "
-            "WHERE kind = 'corrective' AND state IN ('completed', 'closed') AND $__timeFilter(updated_at)"),
-            unit="h", decimals=1, description="Corrective work orders finished in the period: from request "
-                                              "to the last update of the completed order."),
+            "SELECT avg(extract(epoch FROM finished_at - created_at)) / 3600 AS \"MTTR\" "
+            "FROM reporting.work_orders WHERE kind = 'corrective' AND state <> 'cancelled' "
+            f"AND coalesce(resolution_category, '') NOT IN ({_NOT_FAILURES}) AND $__timeFilter(finished_at)"),
+            unit="h", decimals=1, description="Corrective work orders completed in the period, as the "
+                                              "maintenance KPIs count them: from request to completion; "
+                                              "no fault found and user errors are not repairs."),
         barchart("Backlog by priority", sql(
-            f"SELECT priority, count(*) AS \"open work orders\" FROM work_orders WHERE {_OPEN} "
+            f"SELECT priority, count(*) AS \"open work orders\" FROM reporting.work_orders WHERE {_OPEN} "
             "GROUP BY priority ORDER BY array_position(ARRAY['critical', 'high', 'medium', 'low'], "
             "priority::text)"), width=8),
         barchart("Backlog by department", sql(
             "SELECT coalesce(d.name, 'unassigned') AS \"department\", count(*) AS \"open work orders\" "
-            "FROM work_orders w LEFT JOIN departments d ON d.id = w.department_id "
+            "FROM reporting.work_orders w LEFT JOIN reporting.departments d ON d.id = w.department_id "
             f"WHERE w.{_OPEN} GROUP BY 1 ORDER BY 2 DESC"), width=8),
         piechart("Equipment status", sql(
-            "SELECT equipment_status AS \"status\", count(*) AS \"assets\" FROM assets "
+            "SELECT equipment_status AS \"status\", count(*) AS \"assets\" FROM reporting.assets "
             "WHERE lifecycle_stage = 'in_use' GROUP BY 1 ORDER BY 1"), width=8),
         timeseries("Work orders opened per week", sql(
             "SELECT date_trunc('week', created_at) AS \"time\", kind AS \"metric\", count(*) AS \"value\" "
-            "FROM work_orders WHERE $__timeFilter(created_at) GROUP BY 1, 2 ORDER BY 1", table=False),
+            "FROM reporting.work_orders WHERE $__timeFilter(created_at) GROUP BY 1, 2 ORDER BY 1", table=False),
             width=24, unit="short", custom={"drawStyle": "bars", "fillOpacity": 60}),
         table("Work orders past their due date", sql(
             "SELECT w.code, w.title, s.tag AS \"asset\", w.priority, w.state, w.due_at AS \"due\" "
-            "FROM work_orders w LEFT JOIN assets s ON s.id = w.asset_id "
+            "FROM reporting.work_orders w LEFT JOIN reporting.assets s ON s.id = w.asset_id "
             f"WHERE w.due_at < now() AND w.{_OPEN} ORDER BY w.due_at LIMIT 200"), width=24),
     ], time_from="now-90d", refresh="5m")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -94,6 +95,54 @@ def test_the_boards_show_the_site_zone_when_the_provisioning_knows_it():
     assert tz["current"] == {"text": "Europe/Berlin", "value": "Europe/Berlin"}
     # Without a zone, the daily log takes the sites' zone from the hub's register.
     committed = next(v for v in BOARDS["wardlink-cold-chain.json"]["templating"]["list"] if v["name"] == "tz")
-    assert committed["type"] == "query" and "FROM sites" in committed["query"] and committed["multi"] is False
+    assert committed["type"] == "query" and "FROM reporting.sites" in committed["query"] and committed["multi"] is False
     with pytest.raises(SettingError, match="timezone: not an IANA time zone name.*'Mars/Olympus'"):
         dashboards("Mars/Olympus")
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_sql_reads_only_the_reporting_views(name):
+    """Grafana's role may read schema `reporting` alone (`wardlink grafana grant-reader`)."""
+    board = BOARDS[name]
+    texts = [text for _, kind, text in queries(board) if kind == "postgres"]
+    texts += [v["query"] for v in board["templating"]["list"] if v.get("datasource", {}).get("type") == "postgres"]
+    for text in texts:
+        relations = re.findall(r"\b(?:FROM|JOIN)\s+([\w.]+)", text, flags=re.IGNORECASE)
+        relations = [r for r in relations if not r.startswith(("epoch", "finished_at", "updated_at"))]
+        assert relations and all(r.startswith("reporting.") for r in relations), text
+
+
+def _panel(board: str, title: str) -> dict:
+    (panel,) = [p for p in BOARDS[board]["panels"] if p["title"] == title]
+    return panel
+
+
+def test_the_wards_refrigerator_temperatures_are_coloured_by_the_cold_chain_range():
+    panel = _panel("wardlink-ward.json", "Latest refrigerator temperature")
+    assert panel["fieldConfig"]["defaults"]["thresholds"]["steps"] == [
+        {"color": "blue", "value": None}, {"color": "green", "value": 2}, {"color": "red", "value": 8}]
+    (target,) = panel["targets"]
+    assert '"asset" =~ /^$fridge$/' in target["query"]  # refrigerators only: a 22 °C room is not 'red'
+    fridge = next(v for v in BOARDS["wardlink-ward.json"]["templating"]["list"] if v["name"] == "fridge")
+    assert "$ward" in fridge["query"] and "refrigerat" in fridge["query"]
+
+
+def test_the_cold_chain_now_panel_uses_the_boards_low_and_high():
+    variables = {v["name"]: v for v in BOARDS["wardlink-cold-chain.json"]["templating"]["list"]}
+    assert (variables["low"]["query"], variables["high"]["query"]) == ("2", "8")
+    panel = _panel("wardlink-cold-chain.json", "Now")
+    assert "thresholds" not in panel["fieldConfig"]["defaults"]
+    conditions = {t["refId"]: t["query"].rsplit("WHERE", 1)[1] for t in panel["targets"]}
+    assert conditions == {"A": ' "last" >= $low AND "last" <= $high GROUP BY "asset"',
+                          "B": ' "last" < $low GROUP BY "asset"', "C": ' "last" > $high GROUP BY "asset"'}
+    colours = {o["matcher"]["options"]: o["properties"] for o in panel["fieldConfig"]["overrides"]}
+    assert {ref: props[0]["value"]["fixedColor"] for ref, props in colours.items()} == {
+        "A": "green", "B": "blue", "C": "red"}
+    assert not [word for word in ("2 °C", "8 °C") if word in json.dumps(panel, ensure_ascii=False)]
+
+
+def test_mttr_counts_to_the_completion_time_as_the_kpis_do():
+    (target,) = _panel("wardlink-maintenance.json", "Mean time to repair")["targets"]
+    sql = target["rawSql"]
+    assert "finished_at - created_at" in sql and "$__timeFilter(finished_at)" in sql and "updated_at" not in sql
+    assert "'no_fault_found'" in sql and "'user_error'" in sql

@@ -9,6 +9,7 @@ interpolated as Grafana would and run against the two servers.
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -27,12 +28,16 @@ START = NOW - timedelta(hours=48)
 #: Values for single-value variables (checked to be among what the variable's query offers).
 CHOSEN = {"asset": "VF-0001", "tz": "Europe/London"}
 
+#: The minute after which VF-0001 is too warm and VF-0002 too cold (10 minutes before NOW).
+LAST_10 = 48 * 60 - 10
 #: (measurement, gateway, channel, asset, ward, value at minute m)
 SERIES = [
     ("temperature", "gw-icu-01", "fridge1.temp", "VF-0001", "ICU",
-     lambda m: 9.2 if 600 <= m < 620 else 5.0 + 1.2 * math.sin(m / 90)),  # a 20-minute excursion
+     # a 20-minute excursion, and too warm for the last 10 minutes
+     lambda m: 9.2 if 600 <= m < 620 or m > LAST_10 else 5.0 + 1.2 * math.sin(m / 90)),
     ("temperature", "gw-pharm-01", "fridge.temp", "VF-0002", "PHARM",
-     lambda m: 1.5 if 1500 <= m < 1505 else 4.5 + 0.8 * math.sin(m / 60)),
+     lambda m: 1.5 if 1500 <= m < 1505 or m > LAST_10 else 4.5 + 0.8 * math.sin(m / 60)),
+    ("temperature", "gw-icu-01", "fridge2.temp", "VF-0003", "ICU", lambda m: 4.0),
     ("temperature", "gw-icu-01", "room.temp", "ENV-ICU-1", "ICU", lambda m: 22 + math.sin(m / 300)),
     ("humidity", "gw-icu-01", "room.humidity", "ENV-ICU-1", "ICU", lambda m: 45 + 5 * math.sin(m / 200)),
     ("door", "gw-icu-01", "fridge1.door", "VF-0001", "ICU", lambda m: 1.0 if m % 97 < 3 else 0.0),
@@ -112,6 +117,7 @@ def register(url: str) -> None:
         assets = {a.tag: a for a in [
             asset("VF-0001", "Medical refrigerator", icu),
             asset("VF-0002", "Medical refrigerator", pharm, maintenance_status="overdue"),
+            asset("VF-0003", "Medical refrigerator", icu),
             asset("IPD-0001", "Infusion pump docking station", icu, equipment_status="faulty"),
             asset("VENT-0001", "Ventilator", icu, life_support=True),
         ]}
@@ -128,17 +134,24 @@ def register(url: str) -> None:
                   title="VF-0001 above 8 °C", opened_at=NOW - timedelta(hours=38)),
         ])
 
-        def order(code, kind, state, asset_tag, dept, created, due=None, updated=None, priority="medium"):
+        def order(code, kind, state, asset_tag, dept, created, due=None, updated=None, priority="medium", **kw):
             return WorkOrder(code=code, kind=kind, state=state, priority=priority, title=f"{kind} {asset_tag}",
                              asset_id=assets[asset_tag].id, department_id=dept.id, created_at=created,
-                             updated_at=updated or created, due_at=due)
+                             updated_at=updated or created, due_at=due, **kw)
 
         s.add_all([
             order("WO-1", "pm", "completed", "VF-0001", icu, NOW - 20 * day, due=NOW - 10 * day,
                   updated=NOW - 11 * day),
             order("WO-2", "pm", "closed", "VENT-0001", icu, NOW - 30 * day, due=NOW - 5 * day, updated=NOW - 6 * day),
             order("WO-3", "pm", "pending", "VF-0002", pharm, NOW - 40 * day, due=NOW - 3 * day, priority="high"),
-            order("WO-4", "corrective", "completed", "IPD-0001", icu, NOW - 4 * day, updated=NOW - 3 * day),
+            # Repaired in a day (edited since): MTTR counts to the completion, not the last update.
+            order("WO-4", "corrective", "completed", "IPD-0001", icu, NOW - 4 * day, updated=NOW - 1 * day,
+                  completed_at=NOW - 3 * day),
+            # No fault found: not a repair, as the maintenance KPIs count it.
+            order("WO-6", "corrective", "completed", "VF-0001", icu, NOW - 9 * day, completed_at=NOW - 2 * day,
+                  resolution_category="no_fault_found"),
+            # Closed without a completion time: repaired by the time it was closed (3 days).
+            order("WO-7", "corrective", "closed", "VENT-0001", icu, NOW - 8 * day, closed_at=NOW - 5 * day),
             order("WO-5", "corrective", "in_progress", "IPD-0001", icu, NOW - 1 * day, due=NOW + 2 * day,
                   priority="critical"),
         ])
@@ -227,7 +240,32 @@ def test_the_cold_chain_board_measures_the_excursion_it_was_given(telemetry, mai
     result = server.query(interpolate(text, "influxdb", values, start=START, end=NOW), db=db)
     minutes = {s["tags"]["asset"]: s["values"][0][1] for s in result["results"][0]["series"]}
     # One bad reading (no value) may fall inside a window; each excursion minute has a value.
-    assert minutes == {"VF-0001": 20, "VF-0002": 5}
+    assert minutes == {"VF-0001": 30, "VF-0002": 15}
+
+
+def test_the_cold_chain_now_panel_colours_each_fridge_by_the_boards_limits(telemetry, maintenance):
+    board = BOARDS["wardlink-cold-chain.json"]
+    (panel,) = [p for p in board["panels"] if p["title"] == "Now"]
+    colours = {o["matcher"]["options"]: o["properties"][0]["value"]["fixedColor"]
+               for o in panel["fieldConfig"]["overrides"]}
+    server, db = telemetry
+
+    def fridges(values):
+        found = {}
+        for target in panel["targets"]:
+            result = server.query(interpolate(target["query"], "influxdb", values, start=START, end=NOW), db=db)
+            for series in result["results"][0].get("series", []):
+                found[series["tags"]["asset"]] = colours[target["refId"]]
+        return found
+
+    values = variable_values(board, telemetry, maintenance)
+    assert (values["low"], values["high"]) == (["2"], ["8"])
+    assert fridges(values) == {"VF-0001": "red", "VF-0002": "blue", "VF-0003": "green"}
+    # Other limits typed into the board's boxes colour the same readings differently.
+    assert fridges({**values, "low": ["0.5"], "high": ["10"]}) == dict.fromkeys(["VF-0001", "VF-0002", "VF-0003"],
+                                                                                 "green")
+    assert fridges({**values, "low": ["4.5"], "high": ["9"]}) == {"VF-0001": "red", "VF-0002": "blue",
+                                                                   "VF-0003": "blue"}
 
 
 def test_the_utilisation_board_counts_run_hours(telemetry, maintenance):
@@ -254,4 +292,104 @@ def test_the_maintenance_kpis_match_the_register(maintenance):
     assert float(scalar("PM completion")) == pytest.approx(100 * 2 / 3)
     assert scalar("Overdue work orders") == 1
     assert scalar("Assets overdue for PM") == 1
-    assert float(scalar("Mean time to repair")) == pytest.approx(24.0)
+    # WO-4: 24 h to its completion; WO-7: 72 h to its closing; WO-6 (no fault found) is not a repair.
+    assert float(scalar("Mean time to repair")) == pytest.approx(48.0)
+
+
+# ------------------------------------------------------------------ Grafana's own PostgreSQL role
+
+READER = "grafana_reader_t"
+
+
+class AsRole:
+    """The PostgreSQL server, logged in as another role."""
+
+    def __init__(self, server, role: str):
+        self.server, self.role = server, role
+
+    def connect(self, db: str):
+        import psycopg
+
+        return psycopg.connect(f"postgresql://{self.role}@{self.server.host}:{self.server.port}/{db}",
+                               autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture(scope="module")
+def reader(maintenance):
+    """A login role allowed what `wardlink grafana grant-reader` allows, on the register above."""
+    from wardlink.provisioning.grafana.reader import grant_reader
+
+    server, db = maintenance
+    with server.connect(db) as conn:
+        conn.execute(f"CREATE ROLE {READER} LOGIN")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}")  # as the old instructions had it
+    views = grant_reader(server.sqlalchemy_url(db), READER)
+    assert "reporting.work_orders" in views and not [v for v in views if "user" in v or "session" in v]
+    yield AsRole(server, READER), db
+    with server.connect(db) as conn:
+        conn.execute(f"DROP OWNED BY {READER}")
+    with server.connect() as conn:
+        conn.execute(f"DROP ROLE {READER}")
+
+
+def test_the_reader_role_runs_every_board_query_and_reads_no_table(reader, telemetry):
+    import psycopg
+
+    ran = 0
+    for board in BOARDS.values():
+        values = variable_values(board, telemetry, reader)  # the SQL variables, as the reader
+        for title, kind, text in queries(board):
+            if kind == "postgres":
+                assert has_data(run_sql(reader, interpolate(text, kind, values, start=board_start(board),
+                                                            end=NOW))), title
+                ran += 1
+    assert ran >= 10
+    for table in ("users", "web_sessions", "api_tokens", "enrollment_tokens", "work_orders", "audit_log"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run_sql(reader, f"SELECT * FROM public.{table} LIMIT 1")
+    columns = {row[0] for row in run_sql(reader, "SELECT column_name FROM information_schema.columns "
+                                                 "WHERE table_schema = 'reporting'")}
+    assert "finished_at" in columns
+    assert not {c for c in columns if re.search("password|email|token|secret|contact|hash", c)}
+
+
+def test_views_added_later_are_readable_by_the_reader_without_granting_again(reader, maintenance):
+    server, db = maintenance
+    with server.connect(db) as conn:
+        conn.execute("CREATE VIEW reporting.t_added_later AS SELECT count(*) AS n FROM public.assets")
+    try:
+        assert run_sql(reader, "SELECT n FROM reporting.t_added_later") == [(5,)]
+    finally:
+        with server.connect(db) as conn:
+            conn.execute("DROP VIEW reporting.t_added_later")
+
+
+def test_grant_reader_from_the_command_line_names_what_is_wrong(maintenance, monkeypatch, capsys):
+    from wardlink.provisioning.cli import register_cli
+
+    server, db = maintenance
+    monkeypatch.setenv("WARDLINK_DATABASE_URL", server.sqlalchemy_url(db))
+    parser = argparse.ArgumentParser(prog="wardlink")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+
+    def wardlink(*argv):
+        args = parser.parse_args(list(argv))
+        return args.func(args)
+
+    assert wardlink("grafana", "grant-reader", "no_such_role") == 2
+    assert "role 'no_such_role' does not exist; create it first" in capsys.readouterr().err
+    assert wardlink("grafana", "grant-reader", "postgres") == 2
+    assert "superuser" in capsys.readouterr().err
+    assert wardlink("grafana", "grant-reader", "bad name;") == 2
+    assert "role: a PostgreSQL role name" in capsys.readouterr().err
+    with server.connect(db) as conn:
+        conn.execute("CREATE ROLE grafana_cli_t LOGIN")
+    try:
+        assert wardlink("grafana", "grant-reader", "grafana_cli_t") == 0
+        out = capsys.readouterr().out
+        assert "grafana_cli_t may read 6 views" in out and "reporting.gateways" in out
+        assert run_sql((AsRole(server, "grafana_cli_t"), db), "SELECT count(*) FROM reporting.assets") == [(5,)]
+    finally:
+        with server.connect(db) as conn:
+            conn.execute("DROP OWNED BY grafana_cli_t")
+            conn.execute("DROP ROLE grafana_cli_t")
