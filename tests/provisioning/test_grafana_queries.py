@@ -393,3 +393,37 @@ def test_grant_reader_from_the_command_line_names_what_is_wrong(maintenance, mon
         with server.connect(db) as conn:
             conn.execute("DROP OWNED BY grafana_cli_t")
             conn.execute("DROP ROLE grafana_cli_t")
+
+
+def test_an_administrator_may_grant_and_views_the_hubs_login_adds_later_stay_readable(postgres_server):
+    """The hub's tables belong to its own login; a PostgreSQL administrator runs grant-reader."""
+    import psycopg
+
+    from wardlink.hub.db import upgrade
+    from wardlink.provisioning.errors import SettingError
+    from wardlink.provisioning.grafana.reader import grant_reader
+
+    server = postgres_server
+    server.start()
+    with server.connect() as conn:
+        conn.execute("CREATE ROLE hub_owner_t LOGIN")
+        conn.execute("CREATE ROLE grafana_other_t LOGIN")
+    db = server.create_database("t_grafana_owner")
+    owner, other = AsRole(server, "hub_owner_t"), AsRole(server, "grafana_other_t")
+    try:
+        with server.connect() as conn:
+            conn.execute(f'ALTER DATABASE "{db}" OWNER TO hub_owner_t')
+        upgrade(f"postgresql+psycopg://hub_owner_t@{server.host}:{server.port}/{db}")
+        with pytest.raises(SettingError, match="owns the hub's tables"):
+            grant_reader(server.sqlalchemy_url(db), "hub_owner_t")
+        assert "reporting.assets" in grant_reader(server.sqlalchemy_url(db), "grafana_other_t")
+        with owner.connect(db) as conn:
+            conn.execute("CREATE VIEW reporting.t_added_later AS SELECT count(*) AS n FROM public.assets")
+        assert run_sql((other, db), "SELECT n FROM reporting.t_added_later") == [(0,)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run_sql((other, db), "SELECT * FROM public.users")
+    finally:
+        server.drop_database(db)
+        with server.connect() as conn:
+            conn.execute("DROP ROLE grafana_other_t")
+            conn.execute("DROP ROLE hub_owner_t")

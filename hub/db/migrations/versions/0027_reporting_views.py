@@ -9,8 +9,9 @@ its columns: a column added to a table later does not appear here by itself.
 time), the end of its time to repair as the maintenance KPIs count it.
 
 Views added by later revisions stay readable by the reader role: ``grant-reader`` sets the
-schema's default privileges, and :func:`upgrade` grants SELECT on every view to each role that
-may use the schema. On SQLite there is no second login to protect; nothing is created.
+default privileges of the schema's owner (the login that runs the migrations) for it. A
+downgrade past this revision drops the schema and its grants; run ``grant-reader`` again after
+upgrading. On SQLite there is no second login to protect; nothing is created.
 
 Revision ID: 0027_reporting_views
 Revises: 0026_audit_filter_indexes
@@ -46,23 +47,6 @@ VIEWS = {
 }
 
 
-def regrant() -> None:
-    """Grant SELECT on every reporting view to each role (other than the owner) that has USAGE
-    on the schema; later revisions that add or replace views call this again."""
-    op.execute("""
-DO $$
-DECLARE reader text;
-BEGIN
-  FOR reader IN
-    SELECT r.rolname FROM pg_roles r
-    WHERE has_schema_privilege(r.oid, 'reporting', 'USAGE') AND r.rolname <> current_user
-      AND NOT r.rolsuper
-  LOOP
-    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO %I', reader);
-  END LOOP;
-END $$""")
-
-
 def upgrade() -> None:
     """Apply this revision."""
     if op.get_bind().dialect.name != "postgresql":
@@ -71,7 +55,6 @@ def upgrade() -> None:
     op.execute("REVOKE ALL ON SCHEMA reporting FROM PUBLIC")
     for name, query in VIEWS.items():
         op.execute(f"CREATE OR REPLACE VIEW reporting.{name} AS {query}")
-    regrant()
 
 
 def downgrade() -> None:
