@@ -132,3 +132,23 @@ def test_services_come_by_date_then_worst_first_then_by_tag_and_plan_each_once(p
     assert on_20th == [("VF-0002", "in_window", True), ("IP-0101", "due", False), ("IP-0102", "due", True),
                        ("VF-0001", "due", False)]
     assert plans["VF-0001"] < plans["IP-0101"]  # tag order, not plan order, put IP-0101 first
+
+
+def test_the_calendar_api_starts_on_the_sites_today_not_the_utc_date(web):
+    """At 11:30 UTC on 14 March it is already 15 March in Auckland: with no start given, the API
+    begins on the site's date, as the page does, so the weekly service due on the 14th is not listed."""
+    from sqlalchemy import update
+
+    from wardlink.hub.db.models.org import Site
+
+    with session_scope(web.engine) as s:
+        s.execute(update(Site).values(timezone="Pacific/Auckland"))
+        pm.create_plan(s, {"name": "Pump weekly", "asset_tag": "VF-0001", "trigger": "calendar",
+                           "interval_count": 1, "interval_unit": "week", "anchor_date": "2026-03-14",
+                           "lead_days": 2},
+                       actor=None, clock=web.clock)
+    web.clock.set(at(2026, 3, 14, 11) + 1800)
+    client = web.client("manager")
+    api = client.get("/api/v1/pm-calendar")
+    assert api.status_code == 200 and api.json["start"] == "2026-03-15"
+    assert api.json["items"][0]["due_date"] == "2026-03-21"

@@ -393,6 +393,17 @@ def parse_day(raw: Any, today: date) -> date:
     return day
 
 
+def viewer_today(session: Session, actor: Actor | None, now: datetime) -> date:
+    """Return today where ``actor`` works: their department's site, else the hospital's most
+    common zone (UTC when no department has a site zone)."""
+    zones = department_zones(session)
+    scope = department_scope(resolve_actor(actor))
+    if scope is not None and scope in zones:
+        return local_date(now, zones[scope])
+    names = [str(z) for z in zones.values()]
+    return local_date(now, ZoneInfo(max(set(names), key=names.count)) if names else ZoneInfo("UTC"))
+
+
 def calendar_view(session: Session, *, actor: Actor | None, now: datetime, view: str = "month",
                   day: Any = None, department_id: Any = None, category: Any = None,
                   assignee: Any = None) -> CalendarView:
@@ -400,13 +411,7 @@ def calendar_view(session: Session, *, actor: Actor | None, now: datetime, view:
     if view not in VIEWS:
         raise InvalidInput(f"view: must be one of {', '.join(VIEWS)}, got {view!r}")
     who = resolve_actor(actor)
-    zones = department_zones(session)
-    scope = department_scope(who)
-    # Today where the user works: their department's site, else the hospital's most common zone.
-    names = [str(z) for z in zones.values()]
-    zone = zones[scope] if scope is not None else (ZoneInfo(max(set(names), key=names.count)) if names
-                                                    else ZoneInfo("UTC"))
-    today = local_date(now, zone)
+    today = viewer_today(session, who, now)
     focus = parse_day(day, today)
     filters = parse_filters(department_id, category, assignee)
     first, last, previous, following = _range(view, focus)

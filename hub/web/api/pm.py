@@ -177,8 +177,8 @@ def calendar():
     """Every service due start..end (YYYY-MM-DD, at most 400 days), generated or projected, with
     its status (due, in_window, overdue, done) and compliance window: department, category, assignee."""
     now = utc_now(_clock())
-    today = now.date()
-    first = optional_date("start", request.args.get("start")) or today
+    first = (optional_date("start", request.args.get("start"))
+             or pm_calendar.viewer_today(db(), g.actor, now))
     last = optional_date("end", request.args.get("end")) or first + timedelta(days=30)
     filters = pm_calendar.parse_filters(request.args.get("department"), request.args.get("category"),
                                         request.args.get("assignee"))
