@@ -330,3 +330,82 @@ def test_the_api_serves_kpis_and_both_export_formats(web):
     assert bad.status_code == 400 and "format: must be one of csv, xlsx" in bad.json["error"]["message"]
     assert client.get("/api/v1/kpis?start=2026-13-01").status_code == 400
     assert web.client("nurse").get(f"/api/v1/kpis?{query}").status_code == 403
+
+
+def build_edge_orders(session) -> int:
+    """Work orders of department EDG whose counting turns on details; return the department id.
+
+    | # | kind       | opened      | finished                 | category  | response due / met  | resolution due |
+    |---|------------|-------------|--------------------------|-----------|---------------------|----------------|
+    | 1 | corrective | 01-02       | closed 01-03 06:00 only  | (none)    | 01-02 04:00 / x     | 01-04          |
+    | 2 | corrective | 01-03       | completed 01-04          | user_error| 01:00 / 00:30       | 01-03 12:00 x  |
+    | 3 | corrective | 01-04       | cancelled 01-12          | -         | 01-04 04:00         | 01-05          |
+    | 4 | corrective | 01-06       | completed 01-12          | repaired  | 02:00 / 03:00 x     | 01-07 x        |
+    | 5 | pm         | 2025-12-28  | open                     | -         | 2025-12-28 04:00    | (none)         |
+    | 6 | corrective | 2025-12-30  | completed 01-01 06:00    | repaired  | 2025-12-30 04:00    | 01-01 00:00 x  |
+    | 7 | inspection | 01-12       | open                     | -         | 01-12 04:00         | 01-13          |
+
+    (x: breached when counted; order 3 is cancelled, so never a failure nor counted for the SLA,
+    but it is open until it was cancelled)
+    """
+    clock = ManualClock(at(2025, 12, 1))
+    dept = _department(session, "EDG", clock)
+    e1 = _asset(session, "EDG-E1", dept, clock)
+    d = utc
+    rows = [
+        dict(kind="corrective", state="closed", created_at=d(2026, 1, 2), closed_at=d(2026, 1, 3, 6),
+             response_due_at=d(2026, 1, 2, 4), resolution_due_at=d(2026, 1, 4)),
+        dict(kind="corrective", state="completed", created_at=d(2026, 1, 3), completed_at=d(2026, 1, 4),
+             responded_at=d(2026, 1, 3, 0, 30), response_due_at=d(2026, 1, 3, 1),
+             resolution_due_at=d(2026, 1, 3, 12), resolution_category="user_error"),
+        dict(kind="corrective", state="cancelled", created_at=d(2026, 1, 4), cancelled_at=d(2026, 1, 12),
+             response_due_at=d(2026, 1, 4, 4), resolution_due_at=d(2026, 1, 5)),
+        dict(kind="corrective", state="completed", created_at=d(2026, 1, 6), completed_at=d(2026, 1, 12),
+             responded_at=d(2026, 1, 6, 3), response_due_at=d(2026, 1, 6, 2), resolution_due_at=d(2026, 1, 7),
+             resolution_category="repaired"),
+        dict(kind="pm", state="in_progress", created_at=d(2025, 12, 28), response_due_at=d(2025, 12, 28, 4)),
+        dict(kind="corrective", state="closed", created_at=d(2025, 12, 30), completed_at=d(2026, 1, 1, 6),
+             closed_at=d(2026, 1, 2), response_due_at=d(2025, 12, 30, 4), resolution_due_at=d(2026, 1, 1),
+             resolution_category="repaired"),
+        dict(kind="inspection", state="pending", created_at=d(2026, 1, 12), response_due_at=d(2026, 1, 12, 4),
+             resolution_due_at=d(2026, 1, 13)),
+    ]
+    for n, row in enumerate(rows, 1):
+        session.add(WorkOrder(title=f"EDG job {n}", asset_id=e1.id, department_id=dept.id, priority="high",
+                              source="manual", escalation_level=0, updated_at=row["created_at"], **row))
+    session.flush()
+    return dept.id
+
+
+def test_work_orders_are_counted_as_they_stood_at_the_end_of_the_period(session):
+    dept_id = build_edge_orders(session)
+    k = _report(session, dept_id).total.as_dict()  # as of 01-11 00:00
+    # Failures: 1 (no category) and 4 (completed after the end); 2 was a use error, 3 cancelled.
+    assert k["failures"] == 2
+    # Repairs completed in the period: 1 (closed only, 30 h) and 6 (opened before it, 54 h).
+    assert (k["repairs"], k["mttr_hours"]) == (2, 42.0)
+    # Open at the end: 3 (cancelled later) and 4 (completed later), both past due, and 5 (no due).
+    assert k["backlog"] == {"pm": 1, "corrective": 2, "inspection": 0, "recall": 0, "total": 3}
+    assert k["work_orders_overdue"] == 2
+    # Response due in the period: 1 x, 2, 4 x. Resolution: 1, 2 x, 4 x, 6 x (due at the first instant).
+    assert k["sla"] == {"response": {"due": 3, "breached": 2, "breach_rate_pct": 66.67},
+                        "resolution": {"due": 4, "breached": 3, "breach_rate_pct": 75.0}}
+    assert (k["asset_hours"], k["mtbf_hours"]) == (240.0, 120.0)
+    everyone = _report(session, None)
+    (row,) = [k for d, k in everyone.departments if d is not None and d.code == "EDG"]
+    assert row.as_dict() == _report(session, dept_id).total.as_dict()
+
+
+def test_a_report_made_during_its_period_counts_up_to_now(session):
+    dept_id = build_edge_orders(session)
+    report = _report(session, dept_id, now=at(2026, 1, 5, 12))
+    k = report.total.as_dict()
+    assert report.as_of == utc(2026, 1, 5, 12)
+    # Opened by then: 1, 2, 3, 5, 6. Failure: 1. Repairs: 1 and 6.
+    assert (k["failures"], k["repairs"], k["mttr_hours"]) == (1, 2, 42.0)
+    # Open: 3 (due 01-05 00:00, overdue) and 5.
+    assert k["backlog"] == {"pm": 1, "corrective": 1, "inspection": 0, "recall": 0, "total": 2}
+    assert k["work_orders_overdue"] == 1
+    assert k["sla"] == {"response": {"due": 2, "breached": 1, "breach_rate_pct": 50.0},
+                        "resolution": {"due": 3, "breached": 2, "breach_rate_pct": 66.67}}
+    assert (k["asset_hours"], k["mtbf_hours"]) == (108.0, 108.0)
