@@ -40,24 +40,25 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import Asset, AssetStatusChange, Department, PmOccurrence, Site, WorkOrder
+from wardlink.hub.db.models import Asset, Department, PmOccurrence, Site
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
-from wardlink.hub.services.assets.history import rows_for
 from wardlink.hub.services.maintenance.compliance import LATE, MISSED, Tally
 from wardlink.hub.services.people import local_time
 from wardlink.hub.services.people.permissions import department_scope, require
-from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, occurrence_target
+from wardlink.hub.services.reports import kpi_facts
+from wardlink.hub.services.reports.kpi_facts import AssetRow
+#: Resolutions that mean the equipment did not fail (kept with the queries that count failures).
+from wardlink.hub.services.reports.kpi_facts import NOT_FAILURES as NOT_FAILURES
+from wardlink.hub.services.maintenance.pm import INACTIVE_STATUSES, occurrence_target
 from wardlink.hub.services.maintenance.pm_standing import Judge
 from wardlink.clock import Clock
 
-#: Resolutions that mean the equipment did not fail.
-NOT_FAILURES = frozenset({"no_fault_found", "user_error"})
 #: Longest period one report may cover.
 MAX_PERIOD_DAYS = 3 * 366
 MIN_YEAR, MAX_YEAR = 2000, 2200
@@ -303,35 +304,27 @@ def _hours(a: datetime, b: datetime) -> float:
     return max(0.0, (b - a) / HOUR)
 
 
-def _finished(order: WorkOrder) -> datetime | None:
-    return order.completed_at or order.closed_at
+#: A department's figures, made on first use.
+PartOf = Callable[[int | None], Kpis]
 
 
-def _count_orders(kpis: Kpis, orders: list[WorkOrder], period: Period, as_of: datetime) -> None:
-    begins = period.begins
-    for o in orders:
-        done, cancelled = _finished(o), o.cancelled_at
-        gone = cancelled is not None and cancelled <= as_of
-        open_now = o.created_at <= as_of and not gone and (done is None or done > as_of)
-        if open_now:
-            kpis.backlog[o.kind] = kpis.backlog.get(o.kind, 0) + 1
-            if o.resolution_due_at is not None and o.resolution_due_at < as_of:
-                kpis.work_orders_overdue += 1
-        if o.kind == "corrective" and o.state != "cancelled" and o.resolution_category not in NOT_FAILURES:
-            if begins <= o.created_at < as_of:
-                kpis.failures += 1
-            if done is not None and begins <= done < as_of:
-                kpis.repairs += 1
-                kpis.repair_hours += _hours(o.created_at, done)
-        if o.state == "cancelled":
-            continue
-        for due, met, name in ((o.response_due_at, o.responded_at or done, "response"),
-                               (o.resolution_due_at, done, "resolution")):
-            if due is None or not begins <= due < as_of:
-                continue
-            setattr(kpis, f"{name}_due", getattr(kpis, f"{name}_due") + 1)
-            if met is None or met > due:
-                setattr(kpis, f"{name}_breached", getattr(kpis, f"{name}_breached") + 1)
+def _count_orders(session: Session, total: Kpis, part: PartOf, period: Period, as_of: datetime,
+                  department_id: int | None) -> None:
+    """Add the work-order figures, counted in SQL by department and kind."""
+    for c in kpi_facts.order_counts(session, period.begins, as_of, department_id):
+        for kpis in (total, part(c.department_id)):
+            if c.open:
+                kpis.backlog[c.kind] = kpis.backlog.get(c.kind, 0) + c.open
+            kpis.work_orders_overdue += c.overdue
+            kpis.failures += c.failures
+            kpis.repairs += c.repairs
+            kpis.response_due += c.response_due
+            kpis.response_breached += c.response_breached
+            kpis.resolution_due += c.resolution_due
+            kpis.resolution_breached += c.resolution_breached
+    for dept_id, opened, done in kpi_facts.repair_times(session, period.begins, as_of, department_id):
+        for kpis in (total, part(dept_id)):
+            kpis.repair_hours += _hours(opened, done)
 
 
 #: Statuses that count as down for a fault (against availability).
@@ -340,10 +333,11 @@ FAULT_STATUSES = frozenset({"faulty", "tagged_out"})
 OUT_OF_SCOPE = frozenset(INACTIVE_STATUSES)
 
 
-def asset_uptime(asset: Asset, rows: list[AssetStatusChange], period: Period, as_of: datetime) -> AssetUptime:
-    """Return an asset's hours in scope, in service and down for a fault, from its status rows."""
+def asset_uptime(asset: AssetRow, stretches: list[tuple[str, datetime, datetime | None]], period: Period,
+                 as_of: datetime, department: str | None) -> AssetUptime:
+    """Return an asset's hours in scope, in service and down for a fault, from its status rows
+    (status, started, ended), in department ``department`` (its code)."""
     begins = period.begins
-    stretches = [(r.status, r.started_at, r.ended_at) for r in rows]
     if not stretches:  # no history kept: its status now, since registration
         stretches = [(asset.equipment_status, asset.created_at, None)]
     scope = in_service = fault = 0.0
@@ -354,15 +348,24 @@ def asset_uptime(asset: Asset, rows: list[AssetStatusChange], period: Period, as
         scope += hours
         in_service += hours if status_value == "in_service" else 0.0
         fault += hours if status_value in FAULT_STATUSES else 0.0
-    return AssetUptime(asset.tag, asset.name, asset.department.code if asset.department else None,
-                       scope, in_service, fault)
+    return AssetUptime(asset.tag, asset.name, department, scope, in_service, fault)
 
 
-def _count_uptime(kpis: Kpis, uptimes: list[AssetUptime]) -> None:
-    for u in uptimes:
-        kpis.asset_hours += u.scope_hours
-        kpis.downtime_hours += u.scope_hours - u.in_service_hours
-        kpis.fault_hours += u.fault_hours
+def _count_uptime(session: Session, total: Kpis, part: PartOf, period: Period, as_of: datetime,
+                  department_id: int | None) -> list[AssetUptime]:
+    """Add the uptime figures from the status history; return each asset's."""
+    assets = kpi_facts.asset_rows(session, as_of, department_id)
+    stretches = kpi_facts.status_stretches(session, period.begins, as_of, department_id, [a.id for a in assets])
+    codes = {dept_id: code for dept_id, code in session.execute(select(Department.id, Department.code))}
+    uptimes = []
+    for a in assets:
+        u = asset_uptime(a, stretches[a.id], period, as_of, codes.get(a.department_id) if a.department_id else None)
+        uptimes.append(u)
+        for kpis in (total, part(a.department_id)):
+            kpis.asset_hours += u.scope_hours
+            kpis.downtime_hours += u.scope_hours - u.in_service_hours
+            kpis.fault_hours += u.fault_hours
+    return uptimes
 
 
 def _verdict(occ: PmOccurrence, as_of_day: date, judge: Judge) -> tuple[str, date | None]:
@@ -380,39 +383,27 @@ def _last_day(period: Period, as_of: datetime) -> date:
     return period.local_day(as_of - timedelta(microseconds=1))
 
 
-def _judge_services(kpis: Kpis, services: list[PmOccurrence], period: Period, as_of: datetime,
-                    judge: Judge, follow_up: list[JudgedService] | None) -> None:
-    as_of_day = _last_day(period, as_of)
-    for occ in services:
+def _judge_services(session: Session, total: Kpis, part: PartOf, period: Period, as_of: datetime,
+                    department_id: int | None) -> list[JudgedService]:
+    """Add the PM figures; return the high-risk services done late or missed."""
+    as_of_day, judge = _last_day(period, as_of), Judge(session, as_of)
+    follow_up: list[JudgedService] = []
+    for occ in session.scalars(_service_stmt(period, department_id)):
         judgement, completed = _verdict(occ, as_of_day, judge)
-        kpis.pm.add(judgement)
-        if occ.high_risk:
-            kpis.pm_high_risk.add(judgement)
-            if follow_up is not None and judgement in (LATE, MISSED):
-                follow_up.append(JudgedService(
-                    occ.asset.tag, occ.asset.department.code if occ.asset.department else None,
-                    occ.plan.name, occ.due_date, occ.due_meter, completed, judgement))
-        if judgement == MISSED and occ.generated_at <= as_of:
-            kpis.pm_overdue += 1
+        if occ.high_risk and judgement in (LATE, MISSED):
+            follow_up.append(JudgedService(
+                occ.asset.tag, occ.asset.department.code if occ.asset.department else None,
+                occ.plan.name, occ.due_date, occ.due_meter, completed, judgement))
+        for kpis in (total, part(occ.asset.department_id)):
+            kpis.pm.add(judgement)
+            if occ.high_risk:
+                kpis.pm_high_risk.add(judgement)
+            if judgement == MISSED and occ.generated_at <= as_of:
+                kpis.pm_overdue += 1
+    return follow_up
 
 
 # ------------------------------------------------------------------ entry point
-
-
-def _load(session: Session, period: Period, as_of: datetime, department_id: int | None):
-    # Retired equipment counts until it was retired: the status history says when.
-    asset_stmt = select(Asset).options(selectinload(Asset.department)).where(
-        Asset.lifecycle_stage.not_in(INACTIVE_STAGES), Asset.created_at < as_of)
-    order_stmt = select(WorkOrder).where(WorkOrder.created_at < as_of, or_(
-        func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at, WorkOrder.cancelled_at).is_(None),
-        func.coalesce(WorkOrder.completed_at, WorkOrder.closed_at, WorkOrder.cancelled_at) >= period.begins,
-        WorkOrder.response_due_at >= period.begins, WorkOrder.resolution_due_at >= period.begins,
-        WorkOrder.downtime_end >= period.begins))
-    if department_id is not None:
-        asset_stmt = asset_stmt.where(Asset.department_id == department_id)
-        order_stmt = order_stmt.where(WorkOrder.department_id == department_id)
-    return (list(session.scalars(asset_stmt)), list(session.scalars(order_stmt)),
-            list(session.scalars(_service_stmt(period, department_id))))
 
 
 def _service_stmt(period: Period, department_id: int | None):
@@ -428,15 +419,6 @@ def _service_stmt(period: Period, department_id: int | None):
     if department_id is not None:
         stmt = stmt.where(Asset.department_id == department_id)
     return stmt.order_by(PmOccurrence.due_date, PmOccurrence.id)
-
-
-def _kpis(uptimes, orders, services, period: Period, as_of: datetime, judge: Judge,
-          follow_up: list | None = None) -> Kpis:
-    kpis = Kpis()
-    _count_orders(kpis, orders, period, as_of)
-    _count_uptime(kpis, uptimes)
-    _judge_services(kpis, services, period, as_of, judge, follow_up)
-    return kpis
 
 
 def _selection(session: Session, who: Actor, clock: Clock, start: date, end: date,
@@ -514,26 +496,16 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
     who, clock = resolve_actor(actor), resolve_clock(clock)
     department, period, as_of = _selection(session, who, clock, start, end, department_id)
     department_id = department.id if department else None
-    assets, orders, services = _load(session, period, as_of, department_id)
-    rows = rows_for(session, [a.id for a in assets], period.begins, as_of)
-    uptimes = [asset_uptime(a, rows[a.id], period, as_of) for a in assets]
-    judge = Judge(session, as_of)
-    follow_up: list[JudgedService] = []
-    total = _kpis(uptimes, orders, services, period, as_of, judge, follow_up)
+    total, parts = Kpis(), {}
 
-    def part(items: list, dept_of: Callable[[Any], int | None], dept_id: int | None) -> list:
-        return [x for x in items if dept_of(x) == dept_id]
-
-    departments: list[tuple[Department | None, Kpis]] = []
-    dept_ids = sorted({a.department_id for a in assets} | {o.department_id for o in orders}
-                      | {s.asset.department_id for s in services}, key=lambda d: (d is None, d or 0))
+    def part(dept_id: int | None) -> Kpis:
+        return parts.setdefault(dept_id, Kpis())
+    uptimes = _count_uptime(session, total, part, period, as_of, department_id)
+    _count_orders(session, total, part, period, as_of, department_id)
+    follow_up = _judge_services(session, total, part, period, as_of, department_id)
     names = {d.id: d for d in session.scalars(select(Department).where(Department.id.in_(
-        [d for d in dept_ids if d is not None])))}
-    for dept_id in dept_ids:
-        departments.append((names.get(dept_id), _kpis(
-            [u for a, u in zip(assets, uptimes, strict=True) if a.department_id == dept_id],
-            part(orders, lambda o: o.department_id, dept_id),
-            part(services, lambda s: s.asset.department_id, dept_id), period, as_of, judge)))
+        [d for d in parts if d is not None])))}
+    departments = [(names.get(dept_id), kpis) for dept_id, kpis in parts.items()]
     departments.sort(key=lambda pair: (pair[0] is None, pair[0].code if pair[0] else ""))
     return KpiReport(period, as_of, department, total, departments, follow_up,
                      sorted((u for u in uptimes if u.scope_hours), key=lambda u: (u.uptime_pct, u.tag)))
