@@ -109,7 +109,9 @@ def repair_times(session: Session, begins: datetime, as_of: datetime,
     if department_id is not None:
         stmt = stmt.where(WorkOrder.department_id == department_id)
     for dept, opened, completed, closed in session.execute(stmt):
-        yield dept, opened, completed or closed
+        finished = completed or closed
+        if finished is not None:  # always, by the query's condition
+            yield dept, opened, finished
 
 
 @dataclass(frozen=True)
