@@ -7,7 +7,11 @@ server never holds the database's write lock.
 
 Each row is claimed with a conditional UPDATE that also pushes its next attempt ``lease_s``
 into the future, so several hub processes may run dispatchers without sending a row twice,
-and a process that dies mid-send leaves the row to be retried after the lease. Failures are
+and a process that dies mid-send leaves the row to be retried after the lease. The claim's
+attempt number is its token: a dispatcher gives back the rows of a batch it has not tried once
+half the lease is gone (a slow receiver cannot make the rest outlive their lease and be sent
+again by another process), and records an outcome only while the row is still its claim, so a
+late sender never overwrites what the row's next claimant recorded. Failures are
 logged, counted and retried with exponential backoff (``retry_initial_s`` doubling up to
 ``retry_max_s``) until ``max_attempts``; a receiver that refuses a notification outright
 (:class:`~wardlink.hub.notify.errors.DeliveryRejected`) is not retried. Nothing here raises into the
@@ -127,11 +131,33 @@ class Dispatcher:
                     break
                 if not claimed:
                     break
-                for row_id, target, payload, attempts in claimed:
+                claimed_at = self.clock.now()
+                for index, (row_id, target, payload, attempts) in enumerate(claimed):
+                    if index and self.clock.now() - claimed_at >= self.lease_s / 2:
+                        self._give_back(claimed[index:])
+                        break
                     outcome, detail = self._deliver(target, payload)
                     self._record(report, row_id, target, outcome, detail, attempts)
                     done += 1
         return report
+
+    def _give_back(self, rows: list[tuple[int, str, dict, int]]) -> None:
+        """Make claimed rows that were not tried due again, undoing their claim's attempt."""
+        now = utc_now(self.clock)
+        try:
+            with session_scope(self._engine) as session:
+                for row_id, _target, _payload, attempts in rows:
+                    session.execute(update(NotificationOutbox).where(*self._still_mine(row_id, attempts))
+                                    .values(next_attempt_at=now, attempts=attempts - 1))
+        except SQLAlchemyError as exc:
+            # Their lease runs out and they are claimed again: late, never lost.
+            log.error("cannot give back %d unsent notification(s): %s", len(rows), exc)
+
+    @staticmethod
+    def _still_mine(row_id: int, attempts: int) -> tuple:
+        """Conditions under which row ``row_id`` is still the claim that counted ``attempts``."""
+        return (NotificationOutbox.id == row_id, NotificationOutbox.state == "pending",
+                NotificationOutbox.attempts == attempts)
 
     def _record(self, report: DeliveryReport, row_id: int, target: str, outcome: str, detail: str,
                 attempts: int) -> None:
@@ -158,7 +184,11 @@ class Dispatcher:
             log.error("notification %d to %s given up after %d attempt(s): %s", row_id, target, attempts, detail)
         try:
             with session_scope(self._engine) as session:
-                session.execute(update(NotificationOutbox).where(NotificationOutbox.id == row_id).values(**values))
+                mine = session.execute(update(NotificationOutbox).where(*self._still_mine(row_id, attempts))
+                                       .values(**values)).rowcount
+            if not mine:
+                log.warning("outcome of notification %d not recorded: its lease ran out and another "
+                            "dispatcher claimed it", row_id)
         except SQLAlchemyError as exc:
             # The lease runs out and the row is tried again: a duplicate, never a loss.
             log.error("cannot record outcome of notification %d: %s", row_id, exc)

@@ -75,11 +75,13 @@ class HookServer:
     """A local HTTP receiver for webhook tests: answers ``fail_first`` requests with ``fail_status``
     (and ``headers``), then 200; keeps every request's body and headers."""
 
-    def __init__(self, fail_first: int = 0, fail_status: int = 503, headers: dict | None = None) -> None:
+    def __init__(self, fail_first: int = 0, fail_status: int = 503, headers: dict | None = None,
+                 on_request=None) -> None:
         import http.server
         import threading
 
         self.fail_first, self.fail_status, self.fail_headers = fail_first, fail_status, headers or {}
+        self.on_request = on_request  # called with the request's number (1, 2, ...) before answering
         self.requests: list[tuple[dict, bytes]] = []
         self._lock = threading.Lock()
         owner = self
@@ -90,6 +92,9 @@ class HookServer:
                 with owner._lock:
                     owner.requests.append((dict(self.headers), body))
                     failing = len(owner.requests) <= owner.fail_first
+                    number = len(owner.requests)
+                if owner.on_request is not None:
+                    owner.on_request(number)
                 self.send_response(owner.fail_status if failing else 200)
                 for key, value in (owner.fail_headers.items() if failing else ()):
                     self.send_header(key, value)

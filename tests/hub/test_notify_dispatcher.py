@@ -156,3 +156,61 @@ def test_the_background_thread_delivers_when_kicked(engine, clock, smtp_server):
         assert msg["X-Wardlink-Event"] == "opened"
     dispatcher.close()  # idempotent
 
+
+
+def _queue(engine, clock, server, openings):
+    rules = make_engine(engine, clock, [{**RULE, "notify": ["ops"]}], notifiers={"ops": {}},
+                        dispatcher=Dispatcher(engine, {"ops": WebhookNotifier("ops", url=server.url)}, clock=clock))
+    t = now_ms(clock)
+    for i in range(openings):
+        rules.on_points([point("fridge1.temp", t + i * 2000, 9.0), point("fridge1.temp", t + i * 2000 + 1000, 5.0)])
+
+
+def test_a_slow_receiver_cannot_make_a_batch_outlive_its_lease_and_be_sent_twice(engine, clock, hook):
+    """Each request takes 200 s of a 300 s lease. Another dispatcher runs during every request: it
+    must find nothing to claim, because the first gives back what it has not tried in time."""
+    other: list[Dispatcher] = []
+    inside = threading.Event()  # the other dispatcher's own requests (in other server threads) pass
+
+    def slow(number):
+        if inside.is_set():
+            return
+        clock.advance(200)
+        inside.set()
+        try:
+            other[0].run_pending()
+        finally:
+            inside.clear()
+
+    server = hook(on_request=slow)
+    _queue(engine, clock, server, 3)  # 3 openings and 3 resolutions
+    first = Dispatcher(engine, {"ops": WebhookNotifier("ops", url=server.url)}, clock=clock, lease_s=300, batch=6)
+    other.append(Dispatcher(engine, {"ops": WebhookNotifier("ops", url=server.url)}, clock=clock, lease_s=300))
+    report = first.run_pending()
+    bodies = [json.loads(b) for b in server.bodies]
+    assert len(bodies) == 6 and len({(b["alert_id"], b["event"]) for b in bodies}) == 6
+    assert report.sent == 6 and other[0].counters["ops.sent"] == 0
+    assert [(o.state, o.attempts) for o in outbox(engine)] == [("sent", 1)] * 6
+
+
+def test_a_late_sender_does_not_overwrite_what_the_next_claimant_recorded(engine, clock, hook):
+    """The first send outlives its lease; meanwhile another dispatcher claims the row and sends it.
+    The first send's failure must not be written over the second's success."""
+    other: list[Dispatcher] = []
+
+    def late(number):
+        if number == 1:
+            clock.advance(400)  # past the 300 s lease
+            other[0].run_pending()
+
+    server = hook(fail_first=1, fail_status=503, on_request=late)
+    _queue(engine, clock, server, 1)
+    [first_row, second_row] = outbox(engine)
+    first = Dispatcher(engine, {"ops": WebhookNotifier("ops", url=server.url, retries=0)}, clock=clock,
+                       lease_s=300, batch=1)
+    other.append(Dispatcher(engine, {"ops": WebhookNotifier("ops", url=server.url)}, clock=clock,
+                            lease_s=300, batch=1))
+    first.run_pending(limit=1)
+    row = next(o for o in outbox(engine) if o.id == first_row.id)
+    assert (row.state, row.attempts, row.last_error) == ("sent", 2, "")
+    assert other[0].counters["ops.sent"] == 2 and first.counters["ops.retried"] == 1
