@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from wardlink.files import atomic_writer
 from wardlink.hub.errors import HubError, StoreError
 
 MANIFEST = "manifest.json"
@@ -126,7 +127,8 @@ def write_archive(staging: Path, manifest: Manifest, out: Path) -> None:
     """Write every file under ``staging`` and the manifest (with their checksums) to ``out``.
 
     The archive is created with mode 0600 under a temporary name beside ``out`` and renamed
-    into place when complete, so ``out`` is never a half-written archive.
+    into place when complete (:func:`wardlink.files.atomic_writer`), so ``out`` is never a
+    half-written archive.
     """
     members = sorted(p for p in staging.rglob("*") if p.is_file())
     manifest.files = {}
@@ -134,14 +136,8 @@ def write_archive(staging: Path, manifest: Manifest, out: Path) -> None:
         sha, size = file_digest(path)
         manifest.files[path.relative_to(staging).as_posix()] = {"sha256": sha, "size": size}
     (staging / MANIFEST).write_text(json.dumps(manifest.as_json(), indent=2, sort_keys=True) + "\n")
-    partial = out.with_name(out.name + ".partial")
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise BackupError(f"cannot write {out}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        with atomic_writer(out, mode=0o600) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             for path in [staging / MANIFEST, *members]:
                 info = tar.gettarinfo(str(path), arcname=path.relative_to(staging).as_posix())
                 info.uid = info.gid = 0
@@ -149,12 +145,8 @@ def write_archive(staging: Path, manifest: Manifest, out: Path) -> None:
                 info.mode = 0o600
                 with open(path, "rb") as fh:
                     tar.addfile(info, fh)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(partial, out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise BackupError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def read_archive(path: Path, into: Path) -> Manifest:
