@@ -17,6 +17,7 @@ import pytest
 from pm_support import at
 from relational_support import T0_MS, engine
 from sqlalchemy import select, text
+from waiting import wait_for
 
 from wardlink.hub.db import open_engine, session_scope
 from wardlink.hub.db.models import SchedulerJob, SchedulerLease
@@ -160,13 +161,7 @@ def _start(tmp_path: Path, holder: str, url: str) -> tuple[subprocess.Popen, Pat
 
 
 def _wait(predicate, what: str, deadline_s: float = 30.0):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(predicate, deadline_s, what, interval=0.05)
 
 
 def _assert_leadership_released(db, last_holder: str) -> None:
