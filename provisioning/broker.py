@@ -47,6 +47,9 @@ class BrokerSettings:
     gateways: int = 1
     outage_hours: float = 24.0
     max_queued_messages: int | None = None  # None = sized from gateways x outage_hours
+    #: A conf.d snippet for a main mosquitto.conf that already sets persistence_location
+    #: (Debian's does): Mosquitto refuses the file when the value is given twice.
+    snippet: bool = False
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -110,7 +113,8 @@ def _persistence_lines(s: BrokerSettings) -> list[str]:
         "",
         "# Keep sessions, subscriptions and queued QoS 1 messages across broker restarts.",
         "persistence true",
-        f"persistence_location {s.data_dir}/",
+        *(["# persistence_location is the main mosquitto.conf's (Debian: /var/lib/mosquitto/);",
+           "# Mosquitto refuses a second one."] if s.snippet else [f"persistence_location {s.data_dir}/"]),
         "# Saved every 10 s (and at a clean stop). A crash, an OOM kill or a power cut loses what",
         "# arrived since the last save, although gateways already had their PUBACK. Each save",
         "# writes the whole in-memory database: cheap while queues are short, but while an ingest",

@@ -53,7 +53,8 @@ def cmd_broker_config(args) -> int:
         cert_dir=Path(args.cert_dir), data_dir=Path(args.data_dir), config_dir=Path(args.config_dir),
         plugin_path=Path(args.plugin) if args.plugin else None,
         require_client_certificate=args.require_client_cert, gateways=args.gateways,
-        outage_hours=args.outage_hours, max_queued_messages=args.max_queued)
+        outage_hours=args.outage_hours, max_queued_messages=args.max_queued,
+        snippet=args.snippet or (args.out != "-" and Path(args.out).parent.name == "conf.d"))
     text = render_mosquitto_conf(settings)
     if args.out == "-":
         sys.stdout.write(text)
@@ -393,6 +394,9 @@ def _add_broker_config(bsub) -> None:
     p.add_argument("--outage-hours", type=float, default=24.0,
                    help="hub outage the queue must cover, in hours (default: 24)")
     p.add_argument("--max-queued", type=int, metavar="N", help="set max_queued_messages explicitly instead")
+    p.add_argument("--snippet", action="store_true",
+                   help="write a conf.d snippet that leaves persistence_location to the main mosquitto.conf "
+                        "(Debian's stock file sets it); implied when --out is in a conf.d directory")
     p.add_argument("--out", default="-", metavar="FILE", help="file to write (default: standard output)")
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from provisioning_support import DEADLINE, dynsec_plugin, wait_until
-from servers import MosquittoServer, free_port
+from servers import MosquittoServer, ServerStartError, free_port
 
 from wardlink.provisioning.broker import BrokerSettings, render_mosquitto_conf
 from wardlink.provisioning.certs import make_certificates
@@ -235,3 +235,50 @@ def test_the_gateway_runtime_delivers_through_its_provisioned_login_over_tls(tls
     batch = json.loads(ingest.payloads("wardlink/v1/gw-runtime/telemetry")[0])
     assert batch["gateway"] == "gw-runtime" and batch["readings"][0][0] == "fridge1.temp"
     wait_until(lambda: ingest.payloads("wardlink/v1/gw-runtime/status"), DEADLINE, "the gateway's status")
+
+
+class StockDebianBroker(RenderedBroker):
+    """Debian's packaged mosquitto.conf (pid file, persistence and its location, a log, conf.d),
+    with the rendered file dropped into its conf.d as the deployment guide says."""
+
+    def _config_lines(self) -> list[str]:
+        conf_d = self.base_dir / "conf.d"
+        conf_d.mkdir(parents=True, exist_ok=True)
+        (conf_d / "wardlink.conf").write_text(self.text)
+        stock = [f"pid_file {self.base_dir}/mosquitto.pid", "persistence true",
+                 f"persistence_location {self.base_dir}/stock-data/", "log_dest stderr",
+                 f"include_dir {conf_d}"]
+        (self.base_dir / "stock-data").mkdir(exist_ok=True)
+        return stock + (["user root"] if os.geteuid() == 0 else [])
+
+
+def _stock_broker(tmp_path, certs, *, snippet):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    store = FileIdentities(tmp_path / "etc" / "wardlink.passwd", tmp_path / "etc" / "wardlink.acl")
+    hub_pw = generate_password()
+    store.ensure_hub(hub_pw)
+
+    def text(local_port, tls_port):
+        return render_mosquitto_conf(BrokerSettings(auth="files", tls_port=tls_port, local_port=local_port,
+                                                    cert_dir=certs.ca_cert.parent, data_dir=data,
+                                                    config_dir=tmp_path / "etc", snippet=snippet))
+
+    return StockDebianBroker(tmp_path / f"broker-{snippet}", text), hub_pw
+
+
+def test_the_snippet_runs_beside_debians_stock_mosquitto_conf_where_the_full_file_is_refused(tmp_path, certs, peers):
+    full, _ = _stock_broker(tmp_path, certs, snippet=False)
+    with pytest.raises(ServerStartError):
+        full.start(timeout=10)
+    assert "Duplicate persistence_location" in full.new_log_text()
+    full.close()
+
+    server, hub_pw = _stock_broker(tmp_path, certs, snippet=True)
+    assert "persistence_location" not in server.text.replace("# persistence_location", "")
+    server.start()
+    try:
+        hub = peers(server.host, server.port, "wardlink-hub", hub_pw).login()
+        hub.subscribe("wardlink/v1/+/telemetry")
+    finally:
+        server.close()

@@ -63,6 +63,11 @@ def test_certs_then_config_from_the_command_line(tmp_path, capsys):
     assert wardlink("broker", "config", "--auth", "files", "--gateways", "20", "--out", out) == 0
     text = out.read_text()
     assert "= 1,900,800 -> 2,000,000" in text and "max_queued_messages 2000000" in text
+    assert "persistence_location /var/lib/mosquitto/" in text
+    snippet = tmp_path / "conf.d" / "wardlink.conf"  # where the deployment guide puts it
+    snippet.parent.mkdir()
+    assert wardlink("broker", "config", "--auth", "files", "--out", snippet) == 0
+    assert "\npersistence_location" not in snippet.read_text() and "persistence true" in snippet.read_text()
 
 
 def test_init_and_gateway_commands_with_the_dynamic_security_plugin(tmp_path, mosquitto_factory, peers, capsys):
