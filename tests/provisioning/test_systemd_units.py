@@ -114,3 +114,14 @@ def test_render_refuses_unknown_units_and_relative_prefixes():
         render_unit("nginx.service")
     with pytest.raises(SettingError, match="venv: must be an absolute path"):
         render_unit("wardlink-web.service", venv="venv")
+
+
+def test_the_deployment_guides_enable_line_starts_every_hub_unit():
+    """The guide's `systemctl enable --now` line once left out the scheduler: no silence alerts,
+    notifications, PM generation or escalation on a hub set up as documented."""
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text(encoding="utf-8")
+    [line] = [ln for ln in guide.splitlines() if ln.startswith("sudo systemctl enable --now wardlink-hub")]
+    enabled = {word.split("@")[0] + ("@" if "@" in word else "") for word in shlex.split(line)[4:]}
+    wanted = {name.removesuffix(".service").removesuffix("@") + ("@" if "@" in name else "")
+              for name in HUB_UNITS}
+    assert wanted <= enabled, f"the guide does not enable {sorted(wanted - enabled)}"
