@@ -31,12 +31,30 @@ def _read_secret(path: str | os.PathLike, what: str) -> str:
     return value
 
 
-def _write_secret(path: Path, value: str, force: bool) -> None:
+def _write_secret(path: Path, value: str, force: bool, owner: tuple[int, int] | None = None) -> None:
     from wardlink.provisioning.files import write_private
 
     if path.exists() and not force:
         raise SettingError(f"{path} exists; use --force to replace it")
     write_private(path, value + "\n", mode=0o600, keep_mode=False)
+    if owner is not None:
+        os.chown(path, *owner)
+
+
+def _owner_ids(spec: str | None) -> tuple[int, int] | None:
+    """Return (uid, gid) of ``USER[:GROUP]`` (GROUP defaults to the user's own), or None."""
+    if not spec:
+        return None
+    import grp
+    import pwd
+
+    user, _, group = spec.partition(":")
+    try:
+        entry = pwd.getpwnam(user)
+        gid = grp.getgrnam(group).gr_gid if group else entry.pw_gid
+    except KeyError:
+        raise SettingError(f"owner: no such user or group {spec!r} on this machine") from None
+    return entry.pw_uid, gid
 
 
 # ------------------------------------------------------------------ broker config / certs
@@ -118,6 +136,7 @@ def cmd_broker_init(args) -> int:
     """Create the broker's initial logins: the hub (and the dynsec admin)."""
     from wardlink.provisioning.passwords import generate_password
 
+    owner = _owner_ids(args.owner)  # refused before anything is written
     secrets_dir = Path(args.secrets_dir)
     hub_secret = secrets_dir / "mqtt-hub.secret"
     hub_password = generate_password()
@@ -136,10 +155,10 @@ def cmd_broker_init(args) -> int:
         config = initial_config(admin_password, hub_password, admin_username=args.admin_user,
                                 hub_username=args.hub_user)
         write_private(target, json.dumps(config, indent=2) + "\n", mode=0o600, keep_mode=False)
-        _write_secret(admin_secret, admin_password, True)
-        _write_secret(hub_secret, hub_password, True)
+        _write_secret(admin_secret, admin_password, True, owner)
+        _write_secret(hub_secret, hub_password, True, owner)
         print(f"wrote {target} (admin '{args.admin_user}', hub '{args.hub_user}')")
-        print(f"wrote {admin_secret} and {hub_secret} (mode 0600)")
+        print(f"wrote {admin_secret} and {hub_secret} (mode 0600{', owner ' + args.owner if owner else ''})")
         print(f"make {target} owned by the mosquitto user, then start the broker")
         return 0
     from wardlink.provisioning.identities import FileIdentities
@@ -147,7 +166,7 @@ def cmd_broker_init(args) -> int:
     if hub_secret.exists() and not args.force:
         raise SettingError(f"{hub_secret} exists; use --force to replace it")
     FileIdentities(args.password_file, args.acl_file).ensure_hub(hub_password, args.hub_user)
-    _write_secret(hub_secret, hub_password, True)
+    _write_secret(hub_secret, hub_password, True, owner)
     print(f"wrote {args.password_file}, {args.acl_file} (hub '{args.hub_user}') and {hub_secret} (mode 0600)")
     return 0
 
@@ -432,6 +451,9 @@ def _add_broker_logins(bsub, identity: argparse.ArgumentParser) -> None:
     p.add_argument("--secrets-dir", default=str(DEFAULT_SECRETS_DIR), metavar="DIR",
                    help=f"where mqtt-hub.secret (and mqtt-admin.secret) are written (default: {DEFAULT_SECRETS_DIR})")
     p.add_argument("--hub-user", default=DEFAULT_HUB_USERNAME, help=f"hub login (default: {DEFAULT_HUB_USERNAME})")
+    p.add_argument("--owner", metavar="USER[:GROUP]",
+                   help="give the secret files to this user (e.g. wardlink, the user the hub units run as, "
+                        "which must read them); they stay mode 0600 (default: the user running the command)")
     p.add_argument("--force", action="store_true", help="replace existing files")
 
     p = add_command(bsub, "passwd", cmd_broker_passwd, "give a broker login a new generated password",

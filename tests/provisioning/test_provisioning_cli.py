@@ -70,6 +70,26 @@ def test_certs_then_config_from_the_command_line(tmp_path, capsys):
     assert "\npersistence_location" not in snippet.read_text() and "persistence true" in snippet.read_text()
 
 
+def test_init_gives_the_secrets_to_the_user_the_hub_units_run_as(tmp_path, capsys):
+    """Run as root, `broker init` wrote root-owned 0600 secrets the web unit (user wardlink)
+    could not read; --owner hands them over and keeps them 0600."""
+    import os
+    import pwd
+
+    user = "nobody" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    expected = pwd.getpwnam(user)
+    state, secrets = tmp_path / "dynamic-security.json", tmp_path / "secrets"
+    assert wardlink("broker", "init", "--dynsec-file", state, "--secrets-dir", secrets, "--owner", user) == 0
+    for name in ("mqtt-admin.secret", "mqtt-hub.secret"):
+        st = (secrets / name).stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (expected.pw_uid, expected.pw_gid, 0o600)
+    assert f"owner {user}" in capsys.readouterr().out
+    assert wardlink("broker", "init", "--dynsec-file", tmp_path / "other.json", "--secrets-dir", tmp_path / "s2",
+                    "--owner", "no-such-user-here") == 2
+    assert "owner: no such user or group 'no-such-user-here'" in capsys.readouterr().err
+    assert not (tmp_path / "s2").exists() and not (tmp_path / "other.json").exists()
+
+
 def test_init_and_gateway_commands_with_the_dynamic_security_plugin(tmp_path, mosquitto_factory, peers, capsys):
     state, secrets = tmp_path / "dynamic-security.json", tmp_path / "secrets"
     assert wardlink("broker", "init", "--dynsec-file", state, "--secrets-dir", secrets) == 0
