@@ -15,6 +15,7 @@ from flask import Flask, g, request
 from wardlink.hub.config import HubConfig
 from wardlink.hub.db import check_current, open_engine
 from wardlink.hub.db.audit_key import use_audit_key
+from wardlink.hub.web.json_text import StoredTextJSONProvider
 from wardlink.hub.web import errors, files, filters, nav, ui
 from wardlink.hub.web import db as request_db
 from wardlink.hub.web.people.auth import SESSION_LIFETIME, check_csrf, load_identity
@@ -36,6 +37,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
     clock = clock or SystemClock()
     data_dir = Path(config.data_dir).resolve()
     app = Flask("wardlink.hub.web", instance_path=str(data_dir))
+    app.json = StoredTextJSONProvider(app)
     app.config.from_mapping(
         SECRET_KEY=load_secret_key(config),
         SESSION_COOKIE_NAME="wardlink_session",
