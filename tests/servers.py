@@ -37,6 +37,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Callable, Self
 
+from waiting import wait_for
+
 __all__ = [
     "InfluxDatabase",
     "InfluxQueryError",
@@ -264,14 +266,11 @@ class _ProcessServer:
     def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match:
         """Wait until the log since the last start matches regex `pattern`; return the match."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.new_log_text())
-            if match:
-                return match
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.name} log did not match {pattern!r} within {timeout} s")
-            time.sleep(0.01)
+        try:
+            return wait_for(lambda: regex.search(self.new_log_text()), timeout,
+                            f"{self.name} log to match {pattern!r}", interval=0.01)
+        except AssertionError:
+            raise TimeoutError(f"{self.name} log did not match {pattern!r} within {timeout} s") from None
 
     def new_log_text(self) -> str:
         """Return what the server logged since its last start."""
@@ -310,21 +309,24 @@ class _ProcessServer:
             raise AssertionError("unreachable")
 
     def _wait_ready(self, timeout: float) -> str | None:
-        deadline = time.monotonic() + timeout
-        pause = 0.005
-        while True:
+        """Return None once the server serves, else why not (it exited, or the deadline passed)."""
+
+        def outcome() -> str | None:
             code = self._proc.poll()
             if code is not None:
                 return f"exited with status {code} during start-up"
             try:
                 if self._is_ready() and self._proc.poll() is None:
-                    return None
+                    return "ready"
             except Exception:
                 pass
-            if time.monotonic() >= deadline:
-                return f"not ready after {timeout:.0f} s"
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+            return None
+
+        try:
+            found = wait_for(outcome, timeout, f"{self.name} to be ready", interval=0.02)
+        except AssertionError:
+            return f"not ready after {timeout:.0f} s"
+        return None if found == "ready" else found
 
     def _terminate(self, timeout: float, sig: int | None = None) -> None:
         proc = self._proc
