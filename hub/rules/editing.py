@@ -368,8 +368,9 @@ def import_rules(session: Session, document: Any, *, actor: Actor | None, clock:
 
 def _targets(entry: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
-    for value in (entry.get("notify"), *(s.get("notify") for s in entry.get("escalate") or []
-                                          if isinstance(s, Mapping))):
+    steps = entry.get("escalate")
+    steps = steps if isinstance(steps, (list, tuple)) else []  # a wrong shape is parse_rules' to refuse
+    for value in (entry.get("notify"), *(s.get("notify") for s in steps if isinstance(s, Mapping))):
         if isinstance(value, str):
             out.append(value)
         elif isinstance(value, (list, tuple)):

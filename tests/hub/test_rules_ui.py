@@ -321,3 +321,13 @@ def test_the_command_line_exports_the_rules_made_in_the_ui_and_syncs_them_back(w
     with session_scope(web.engine, readonly=True) as s:
         row = s.scalar(select(Rule).where(Rule.name == "fridge-warm"))
         assert (row.params["for_s"], row.source) == (600, "file")
+
+
+@pytest.mark.parametrize("escalate", [True, "biomed", {"after_s": 900}, 3])
+def test_an_import_whose_escalate_is_not_a_list_is_refused_with_a_400_not_a_server_error(web, escalate):
+    manager = Client(web, "manager")
+    answer = manager.post("/api/v1/rules/import", json={"rules": [{**FRIDGE, "escalate": escalate,
+                                                                  "notify": "biomed"}]})
+    assert answer.status_code == 400, answer.text
+    assert "escalate" in answer.json["error"]["message"]
+    assert audit_rows(web) == []
