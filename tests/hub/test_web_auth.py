@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from relational_support import clock, csrf_from, hub_config, login, password, web
 
+from sqlalchemy import select
+
 from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import AuditLog
 from wardlink.hub.services.people import users
 from wardlink.hub.web import create_app
 from wardlink.hub.services.people import signin
@@ -252,6 +256,23 @@ def test_a_disabled_users_api_tokens_stop_working(web):
     assert api.get("/api/v1/assets", headers=bearer).status_code == 200
     _disable(web, client)
     assert api.get("/api/v1/assets", headers=bearer).status_code == 401
+
+
+@pytest.mark.parametrize("event, kept", [(_reset_password, False), (_change_role, False), (_change_password, True)],
+                         ids=["password-reset", "role-change", "own-password-change"])
+def test_a_password_reset_or_role_change_revokes_the_users_api_tokens(web, event, kept):
+    client = web.client("tech")
+    page = client.post("/account/tokens", data={"name": "script", "csrf_token": csrf_from(client.get("/account").text)})
+    token = page.text.split('data-testid="new-token">')[1].split("<")[0]
+    bearer = {"Authorization": f"Bearer {token}"}
+    api = web.app.test_client()
+    assert api.get("/api/v1/assets", headers=bearer).status_code == 200
+    event(web, client)
+    assert api.get("/api/v1/assets", headers=bearer).status_code == (200 if kept else 401)
+    with session_scope(web.engine, readonly=True) as s:
+        reasons = [json.loads(row.after_json)["reason"] for row in s.scalars(
+            select(AuditLog).where(AuditLog.action == "token.revoke"))]
+    assert reasons == ([] if kept else [{_reset_password: "password reset", _change_role: "role change"}[event]])
 
 
 def test_the_sign_in_limits_hold_across_web_processes(web):

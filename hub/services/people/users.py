@@ -236,6 +236,8 @@ def update_user(session: Session, username: str, changes: dict, *, actor: Actor 
     if new:
         audit.record(session, actor=who, action="user.update", entity="user",
                      entity_id=user.username, before=old, after=new, clock=clock)
+    if user.role != before["role"]:  # a token made for one role's work does not carry over
+        _revoke_all_tokens(session, user, who, "role change", clock)
     return user
 
 
@@ -371,6 +373,7 @@ def reset_password(session: Session, *, username: str, actor: Actor | None,
     session.flush()
     audit.record(session, actor=who, action="user.password_reset", entity="user",
                  entity_id=user.username, clock=clock)
+    _revoke_all_tokens(session, user, who, "password reset", clock)
     return password
 
 
@@ -423,6 +426,17 @@ def revoke_api_token(session: Session, token_id: int, *, actor: Actor,
         audit.record(session, actor=actor, action="token.revoke", entity="api_token",
                      entity_id=row.id, after={"name": row.name, "prefix": row.prefix}, clock=clock)
     return row
+
+
+def _revoke_all_tokens(session: Session, user: User, who: Actor, reason: str, clock: Clock) -> None:
+    """Revoke every live API token of ``user``, one audit row each, saying why."""
+    live = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                       ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)))
+    for row in live:
+        row.revoked_at = utc_now(clock)
+        audit.record(session, actor=who, action="token.revoke", entity="api_token", entity_id=row.id,
+                     after={"name": row.name, "prefix": row.prefix, "reason": reason}, clock=clock)
+    session.flush()
 
 
 def authenticate_token(session: Session, token: str, *, clock: Clock | None = None) -> User:
