@@ -34,6 +34,7 @@ from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import find_asset, get_asset
 from wardlink.hub.services.maintenance.compliance import Target
 from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.people.local_time import zone_named
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
 from wardlink.hub.services.maintenance.pm_meters import current_value
 from wardlink.hub.services.maintenance.pm_fields import ASSIGNEE_FIELDS, PLAN_FIELDS, SNAPSHOT_FIELDS, TARGET_FIELDS
@@ -70,10 +71,7 @@ def is_high_risk(asset: Asset) -> bool:
 
 def site_zone(site: Site | None) -> ZoneInfo:
     """Return a site's time zone (UTC when unset or unknown)."""
-    try:
-        return ZoneInfo(site.timezone) if site is not None and site.timezone else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_named(site.timezone if site is not None else None)
 
 
 def asset_zone(session: Session, asset: Asset) -> ZoneInfo:

@@ -24,12 +24,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import Department, Notice, NoticeEmail, NoticePreference, Site, User, WorkOrder
+from wardlink.hub.db.models import Department, Notice, NoticeEmail, NoticePreference, User, WorkOrder
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import label
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.people import local_time
+from wardlink.hub.services.people.local_time import department_zone, first_site_zone
 from wardlink.clock import Clock
 
 
@@ -147,23 +149,12 @@ def set_preferences(session: Session, changes: Mapping[str, Mapping[str, bool]],
 
 def site_zone(session: Session, department_id: int | None = None) -> ZoneInfo:
     """Return the time zone of the department's site (else of the first site, else UTC)."""
-    name = None
-    if department_id is not None:
-        name = session.scalar(select(Site.timezone).join(Department, Department.site_id == Site.id)
-                              .where(Department.id == department_id))
-    if name is None:
-        name = session.scalar(select(Site.timezone).order_by(Site.id).limit(1))
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    return department_zone(session, department_id) or first_site_zone(session)
 
 
 def local_text(moment: datetime | None, zone: ZoneInfo) -> str:
     """Return ``moment`` as people on the site read it, e.g. ``2026-03-01 14:05 CET``."""
-    if moment is None:
-        return "-"
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return local_time.local_text(moment, zone, seconds=False) if moment is not None else "-"
 
 
 def announce(session: Session, event: str, *, subject: str, body: str = "", link: str = "",

@@ -38,6 +38,12 @@ def department_zone(session: Session, department_id: int | None) -> ZoneInfo | N
     return zone_named(name) if name is not None else None
 
 
+def first_site_zone(session: Session) -> ZoneInfo:
+    """Return the zone of the hub's first site (UTC when there is none): the default for records
+    that belong to no department."""
+    return zone_named(session.scalar(select(Site.timezone).order_by(Site.id).limit(1)))
+
+
 def hospital_zone(session: Session) -> ZoneInfo:
     """Return the zone every site shares; UTC when there is no site or they disagree."""
     names = set(session.scalars(select(Site.timezone).distinct().limit(2)))

@@ -12,35 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import Department, Site
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.people.local_time import department_zone, first_site_zone
 from wardlink.hub.services.people.permissions import department_scope
 from wardlink.hub.services.validate import optional_date
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def zone_for(session: Session, who: Actor, department_id: int | None = None) -> ZoneInfo:
     """Return the time zone dates are read in: the site of the chosen department, else of the
     actor's department, else the hub's first site; UTC when there is none."""
     for dept in (department_id, department_scope(who), who.department_id):
-        if dept is not None:
-            name = session.scalar(select(Site.timezone).join(Department, Department.site_id == Site.id)
-                                  .where(Department.id == dept))
-            if name:
-                return _zone(name)
-    return _zone(session.scalar(select(Site.timezone).order_by(Site.id).limit(1)))
+        zone = department_zone(session, dept)
+        if zone is not None:
+            return zone
+    return first_site_zone(session)
 
 
 @dataclass(frozen=True)
