@@ -91,6 +91,12 @@ class HubConfig:
     gateway_stall_s: int = field(default=90, metadata={
         "help": "seconds of silence after which a gateway whose status says online counts as stalled "
                 "(at least; three times its expected gap between messages when that is longer)"})
+    stock_approval_value: int = field(default=500, metadata={
+        "help": "a stock adjustment or count worth more than this (quantity x the part's unit cost, in the "
+                "hospital's currency) waits for a manager's approval"})
+    stock_approval_quantity: int = field(default=10, metadata={
+        "help": "for a part without a unit cost: an adjustment or count of more than this many units "
+                "waits for a manager's approval"})
     influx_rpc_address: str = field(default="", metadata={
         "help": "host:port of the InfluxDB 1.x backup service (influxd's top-level bind-address) that "
                 "`wardlink backup` and `wardlink restore` reach; default <influx_url host>:8088"})
@@ -312,6 +318,9 @@ def _validate(cfg: HubConfig) -> HubConfig:
         raise ConfigError(f"mqtt_url: must start with mqtt:// or mqtts://, got {cfg.mqtt_url!r}")
     if cfg.grafana_url and not cfg.grafana_url.startswith(("http://", "https://")):
         raise ConfigError(f"grafana_url: must start with http:// or https://, got {cfg.grafana_url!r}")
+    for key in ("stock_approval_value", "stock_approval_quantity"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"{key}: must be 0 or more, got {getattr(cfg, key)}")
     if cfg.gateway_stall_s < 10:
         raise ConfigError(f"gateway_stall_s: must be at least 10 seconds, got {cfg.gateway_stall_s}")
     parse_trusted_proxies(cfg.trusted_proxies)

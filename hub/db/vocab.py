@@ -29,6 +29,14 @@ PM_TRIGGERS = ("calendar", "meter", "whichever_first")
 PM_INTERVAL_UNITS = ("day", "week", "month", "year")
 PM_OCCURRENCE_STATES = ("open", "completed", "skipped", "cancelled")
 CHECKLIST_ITEM_KINDS = ("pass_fail", "value", "text", "photo")
+#: Units spare parts are counted in.
+PART_UNITS = ("each", "pair", "set", "box", "pack", "roll", "m", "l", "ml", "kg", "g")
+#: Kinds of rows of the stock ledger (``stock_movements``).
+STOCK_MOVEMENT_KINDS = ("receive", "issue", "return", "transfer_out", "transfer_in", "adjust", "count")
+#: Adjustments and counts above the approval threshold: waiting, approved (applied) or rejected.
+ADJUSTMENT_STATES = ("pending", "approved", "rejected")
+#: Parts picked for a work order: held for it, taken out of stock, or put back.
+PICK_STATES = ("picked", "issued", "released")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
@@ -60,6 +68,11 @@ LABELS = {
     "calendar": "Calendar", "meter": "Meter", "whichever_first": "Whichever comes first",
     "day": "Day", "week": "Week", "month": "Month", "year": "Year",
     "skipped": "Skipped", "pass_fail": "Pass / fail", "value": "Measured value", "text": "Text",
+    "each": "each", "pair": "pair", "set": "set", "box": "box", "pack": "pack", "roll": "roll",
+    "m": "m", "l": "L", "ml": "mL", "kg": "kg", "g": "g",
+    "receive": "Received", "issue": "Issued", "return": "Returned", "transfer_out": "Transferred out",
+    "transfer_in": "Transferred in", "adjust": "Adjusted", "count": "Stock count",
+    "approved": "Approved", "picked": "Picked", "issued": "Issued", "released": "Put back",
 }
 
 

@@ -122,6 +122,52 @@ def money(name: str, value: Any) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
+#: Quantities of stock keep three decimals and stay below this (the columns' NUMERIC(12, 3)).
+MAX_QUANTITY = Decimal("1000000000")
+
+
+def stock_quantity(*, zero: bool = False, required: bool = True) -> Parser:
+    """Return a parser for an amount of stock: above 0 (or from 0 with ``zero``), three decimals."""
+    low = "0 or more" if zero else "greater than 0"
+
+    def parse(name: str, value: Any) -> Decimal | None:
+        if _blank(value):
+            if required:
+                raise InvalidInput(f"{name}: is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+            raise InvalidInput(f"{name}: must be a number {low}, got {value!r}")
+        try:
+            amount = Decimal(str(value).strip(_SPACE))
+        except InvalidOperation:
+            raise InvalidInput(f"{name}: must be a number {low}, got {value!r}") from None
+        if not amount.is_finite() or amount < 0 or (amount == 0 and not zero) or amount >= MAX_QUANTITY:
+            raise InvalidInput(f"{name}: must be a number {low} and below {MAX_QUANTITY}, got {value!r}")
+        if amount != amount.quantize(Decimal("0.001")):
+            raise InvalidInput(f"{name}: must have at most three decimals, got {value!r}")
+        return amount.quantize(Decimal("0.001"))
+    return parse
+
+
+def whole_number(low: int, high: int, *, required: bool = False) -> Parser:
+    """Return a parser for an integer in ``low..high``; blank means None unless ``required``."""
+    def parse(name: str, value: Any) -> int | None:
+        if _blank(value):
+            if required:
+                raise InvalidInput(f"{name}: is required")
+            return None
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise InvalidInput(f"{name}: must be a whole number {low}..{high}, got {value!r}")
+        try:
+            number = int(str(value).strip(_SPACE)) if not isinstance(value, float) else int(value)
+        except ValueError:
+            raise InvalidInput(f"{name}: must be a whole number {low}..{high}, got {value!r}") from None
+        if not low <= number <= high:
+            raise InvalidInput(f"{name}: must be a whole number {low}..{high}, got {value!r}")
+        return number
+    return parse
+
+
 def boolean(name: str, value: Any) -> bool:
     """Parse true/false, yes/no, on/off, 1/0 (a missing checkbox is false)."""
     if isinstance(value, bool):

@@ -77,3 +77,15 @@ __all__ += ["AssetCategory"]
 from wardlink.hub.db.models.reports import MonthlyReport, ScheduledRun  # noqa: E402
 
 __all__ += ["MonthlyReport", "ScheduledRun"]
+
+# Spare parts, suppliers, storage, stock levels, the stock ledger, adjustments waiting for
+# approval and parts picked for work orders (revision 0028_inventory).
+from wardlink.hub.db.models.inventory import (  # noqa: E402
+    Part, PartKit, PartKitItem, PartModel, StockAdjustment, StockBin, StockLevel, StockLocation, StockMovement,
+    Supplier, SupplierContact, WorkOrderPick,
+)
+
+__all__ += [
+    "Part", "PartKit", "PartKitItem", "PartModel", "StockAdjustment", "StockBin", "StockLevel", "StockLocation",
+    "StockMovement", "Supplier", "SupplierContact", "WorkOrderPick",
+]

@@ -135,7 +135,8 @@ ENTITIES: Mapping[str, str] = {
     "asset": "Asset", "work_order": "Work order", "alert": "Alert", "gateway": "Gateway", "channel": "Channel",
     "pm_plan": "Maintenance plan", "user": "User", "api_token": "API token", "location": "Location",
     "site": "Site", "department": "Department", "rule": "Rule", "checklist_template": "Checklist",
-    "category": "Equipment category", "export": "Export",
+    "category": "Equipment category", "export": "Export", "part": "Spare part", "supplier": "Supplier",
+    "stock_location": "Stock location", "stock_bin": "Bin", "part_kit": "Kit of parts",
 }
 
 

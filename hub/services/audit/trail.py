@@ -73,7 +73,8 @@ def head(session: Session, *, actor: Actor | None) -> ChainHead:
 
 
 #: Entities that are shared reference data, not any one department's: every reader sees them.
-SHARED_ENTITIES = frozenset({"site", "department", "rule", "checklist_template"})
+SHARED_ENTITIES = frozenset({"site", "department", "rule", "checklist_template", "part", "supplier",
+                             "stock_location", "stock_bin", "part_kit"})
 
 
 def _as_text(column) -> ColumnElement:

@@ -49,6 +49,14 @@ ACTION_TEXT = {
     "kpi.view": "view maintenance KPIs and reports",
     "report.monthly": "read the stored monthly KPI reports",
     "notice.manage": "see the delivery of notice e-mails and send failed ones again",
+    "part.view": "view spare parts, stock and suppliers",
+    "part.manage": "manage the parts catalogue, kits, stock locations and bins",
+    "supplier.manage": "manage suppliers",
+    "stock.receive": "receive stock",
+    "stock.issue": "issue, pick and return parts",
+    "stock.transfer": "move stock between bins",
+    "stock.adjust": "adjust stock and record stock counts",
+    "stock.approve": "approve stock adjustments above the threshold",
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
@@ -64,20 +72,24 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "workorder.create", "workorder.update", "workorder.assign", "workorder.comment",
         "workorder.record", "workorder.close", "workorder.cancel",
         "pm.manage", "pm.record", "kpi.view", "report.monthly",
+        "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
         "token.own", "workorder.request", "pm.record",
         "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
+        "part.view", "stock.issue", "stock.transfer",
     }),
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view"}),
+    # Procurement keeps the stores: the catalogue, suppliers, receipts, moves and counts.
     "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
-                              "kpi.view"}),
+                              "kpi.view", "part.view", "part.manage", "supplier.manage", "stock.receive",
+                              "stock.transfer", "stock.adjust"}),
     # Vendors see and act on only the work orders assigned to them (wardlink.hub.services.maintenance.workorders).
     "vendor": frozenset({"workorder.view", "pm.record", "workorder.work", "workorder.comment",
                          "workorder.record"}),
-    "viewer": frozenset(_VIEW | {"token.own", "kpi.view"}),
+    "viewer": frozenset(_VIEW | {"token.own", "kpi.view", "part.view"}),
     SYSTEM_ROLE: ACTIONS,
 }
 

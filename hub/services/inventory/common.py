@@ -1,0 +1,42 @@
+"""What the inventory services share: comparison keys, loading rows by id, and snapshots."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from wardlink.hub.errors import NotFound
+from wardlink.hub.services.validate import MAX_ID
+
+T = TypeVar("T")
+
+
+def key_of(value: str) -> str:
+    """Return the comparison key of a name or code: spaces collapsed, without case."""
+    return " ".join(value.split()).casefold()
+
+
+def tidy(value: str) -> str:
+    """Return ``value`` with its spaces collapsed, as it is stored."""
+    return " ".join(value.split())
+
+
+def get_row(session: Session, model: type[T], row_id: Any, what: str, *, for_update: bool = False) -> T:
+    """Return the ``model`` row ``row_id`` or raise :class:`NotFound` naming ``what``."""
+    row = None
+    if isinstance(row_id, int) and not isinstance(row_id, bool) and 1 <= row_id <= MAX_ID:
+        row = session.get(model, row_id, with_for_update=for_update or None)
+    if row is None:
+        raise NotFound(f"{what} {row_id} does not exist")
+    return row
+
+
+def number(value: Decimal | None) -> str | None:
+    """Return a quantity or amount as plain text without trailing zeros (``2``, ``0.5``), for
+    JSON and audit rows."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text

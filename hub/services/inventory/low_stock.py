@@ -1,0 +1,112 @@
+"""Low stock: a part whose stock on hand falls to its reorder level is low until it rises above.
+
+:func:`evaluate` runs after every movement and every change of a part's reorder level, in the
+same transaction. When a part becomes low it stamps ``low_since``, opens a low-stock alert and
+tells procurement and the managers through the notice hook (in the app and by e-mail, as each
+person's preferences say); when it is restocked above the level it clears the stamp and
+resolves the alert. The stamp is the one record of "is it low", so the reorder list is an
+index lookup however many parts there are. Stock held for work orders (picked, not issued)
+still counts as on hand: it leaves the books when the order is completed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from wardlink.hub.db.models import Part
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.db.vocab import label
+from wardlink.hub.services.actor import Actor, resolve_actor
+from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.inventory.common import number
+from wardlink.hub.services.inventory.levels import held, on_hand
+from wardlink.hub.services.notices import core as notices
+from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.people.permissions import require
+from wardlink.clock import Clock
+
+RULE = "low_stock"
+#: Who hears of a part running low.
+ROLES = ("procurement", "manager")
+INVENTORY = Actor.system("inventory")
+
+
+def is_low(part: Part, stock: Decimal) -> bool:
+    """Return True when ``stock`` on hand is at or below the part's reorder level (an active part
+    with a level above 0)."""
+    return part.active and part.reorder_level > 0 and stock <= part.reorder_level
+
+
+def _text(part: Part, stock: Decimal) -> tuple[str, str]:
+    unit = label(part.unit)
+    title = f"Low stock: {part.sku} {part.name}: {number(stock)} {unit} left"
+    supplier = part.preferred_supplier.name if part.preferred_supplier else "none"
+    body = "\n".join([
+        f"{part.sku} {part.name} is at or below its reorder level.", "",
+        f"On hand: {number(stock)} {unit}", f"Reorder level: {number(part.reorder_level)} {unit}",
+        f"Reorder quantity: {number(part.reorder_quantity)} {unit}", f"Preferred supplier: {supplier}", ""])
+    return title, body
+
+
+def evaluate(session: Session, part: Part, *, clock: Clock) -> bool | None:
+    """Mark ``part`` low or restocked when its stock on hand crossed the reorder level; return
+    True when it became low now, False when it stopped being low, None when nothing changed."""
+    stock = on_hand(session, [part.id])[part.id]
+    low = is_low(part, stock)
+    if low == (part.low_since is not None):
+        return None
+    now = utc_now(clock)
+    if low:
+        title, body = _text(part, stock)
+        alert = alerts.raise_alert(session, rule=RULE, severity="warning", title=title[:300], detail=body,
+                                   value=float(stock), actor=INVENTORY, clock=clock)
+        part.low_since, part.low_alert_id = now, alert.id
+        session.flush()
+        notices.announce(session, "low_stock", subject=title, body=body, link=f"/inventory/parts/{part.id}",
+                         key=f"part:{part.id}:low:{alert.id}", clock=clock, roles=ROLES)
+        return True
+    if part.low_alert_id is not None:
+        alert = alerts.get_alert(session, part.low_alert_id, actor=INVENTORY)
+        if alert.state != "resolved":
+            alerts.resolve(session, alert.id, note=f"Restocked: {number(stock)} {label(part.unit)} on hand",
+                           actor=INVENTORY, clock=clock)
+    part.low_since, part.low_alert_id = None, None
+    session.flush()
+    return False
+
+
+@dataclass(frozen=True)
+class ReorderLine:
+    """A low part on the reorder list: what there is, what is held, what to order."""
+
+    part: Part
+    on_hand: Decimal
+    held: Decimal
+
+    @property
+    def shortfall(self) -> Decimal:
+        """Return how far stock is below the reorder level (0 when at it)."""
+        return max(self.part.reorder_level - self.on_hand, Decimal("0"))
+
+    @property
+    def suggested(self) -> Decimal:
+        """Return how much to order: the reorder quantity, at least the shortfall."""
+        return max(self.part.reorder_quantity, self.shortfall)
+
+
+def reorder_list(session: Session, *, actor: Actor | None, supplier_id: int | None = None, page: int = 1,
+                 per_page: int = 50) -> Page[ReorderLine]:
+    """Return one page of the parts at or below their reorder level, longest low first."""
+    require(resolve_actor(actor), "part.view")
+    stmt = select(Part).where(Part.low_since.is_not(None)).options(selectinload(Part.preferred_supplier))
+    if supplier_id is not None:
+        stmt = stmt.where(Part.preferred_supplier_id == supplier_id)
+    result = paginate(session, stmt.order_by(Part.low_since, Part.id), page, per_page)
+    ids = [p.id for p in result.items]
+    stock, picked = on_hand(session, ids), held(session, ids)
+    lines = [ReorderLine(p, stock[p.id], picked[p.id]) for p in result.items]
+    return Page(lines, result.page, result.per_page, result.total, result.total_exact)
