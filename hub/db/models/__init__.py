@@ -89,3 +89,8 @@ __all__ += [
     "Part", "PartKit", "PartKitItem", "PartModel", "StockAdjustment", "StockBin", "StockLevel", "StockLocation",
     "StockMovement", "Supplier", "SupplierContact", "WorkOrderPick",
 ]
+
+# Labour rates and vendor charges, what work orders cost beyond parts (revision 0029_work_order_costs).
+from wardlink.hub.db.models.costs import LabourRate, WorkOrderCharge  # noqa: E402
+
+__all__ += ["LabourRate", "WorkOrderCharge"]

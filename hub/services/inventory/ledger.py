@@ -56,11 +56,13 @@ class Who:
     now: datetime
 
 
-def begin(session: Session, part_id: Any, permission: str, actor: Actor | None,
+def begin(session: Session, part_id: Any, permission: str | None, actor: Actor | None,
           clock: Clock | None) -> tuple[Part, Who]:
-    """Check ``permission``, lock part ``part_id`` for this transaction and return it."""
+    """Check ``permission`` (None: the caller did), lock part ``part_id`` for this transaction
+    and return it."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    require(who, permission)
+    if permission is not None:
+        require(who, permission)
     part = get_row(session, Part, part_id, "part", for_update=True)
     return part, Who(who, clock, utc_now(clock))
 
@@ -78,9 +80,9 @@ def bin_for(session: Session, bin_id: Any, name: str = "bin_id", *, incoming: bo
 
 def _short(part: Part, bin_: StockBin, wanted: Decimal, have: Decimal, held: Decimal) -> InsufficientStock:
     unit = label(part.unit)
-    free = f"{number(max(have - held, ZERO))} {unit} free" if held else f"{number(have)} {unit}"
-    extra = f" ({number(held)} held for work orders)" if held else ""
-    return InsufficientStock(f"quantity: not enough stock of {part.sku} in {bin_.label}: it holds {free}{extra}, "
+    holds = (f"{number(max(have - held, ZERO))} {unit} free ({number(held)} held for work orders)" if held
+             else f"it holds {number(have)} {unit}")
+    return InsufficientStock(f"quantity: not enough stock of {part.sku} in {bin_.label}: {holds}, "
                              f"{number(wanted)} {unit} asked for")
 
 

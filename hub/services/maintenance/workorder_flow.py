@@ -36,6 +36,7 @@ from wardlink.hub.db.vocab import SAFETY_CHECKS, WORK_ORDER_RESOLUTIONS, WORK_OR
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.assets import status
 from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.inventory import picks as stock_picks
 from wardlink.hub.services.maintenance import esign
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.notices import core as notices
@@ -238,8 +239,11 @@ def _complete(ctx: _Context) -> dict[str, Any]:
     if order.downtime_start is not None and order.downtime_end is None:
         resolved = order.alert.resolved_at if order.alert is not None else None
         order.downtime_end = resolved if resolved is not None and resolved >= order.downtime_start else ctx.now
-    return {"resolution_category": category, "resolution_note": order.resolution_note,
-            "downtime_end": order.downtime_end, "safety_check": order.safety_check}
+    # The parts picked for the work leave the stock now (the picks were held for it until then).
+    issued = stock_picks.issue_for_order(ctx.session, order, actor=ctx.who, clock=ctx.clock, reference=code_of(order))
+    details = {"resolution_category": category, "resolution_note": order.resolution_note,
+               "downtime_end": order.downtime_end, "safety_check": order.safety_check}
+    return details | ({"stock_movements": [m.id for m in issued]} if issued else {})
 
 
 def _return(ctx: _Context) -> dict[str, Any]:
@@ -263,7 +267,10 @@ def _close(ctx: _Context) -> dict[str, Any]:
 
 def _cancel(ctx: _Context) -> dict[str, Any]:
     ctx.order.cancelled_at = ctx.now
-    return {"reason": REASON("reason", ctx.inputs["reason"])}
+    # Parts held for the cancelled work are free again.
+    released = stock_picks.release_for_order(ctx.session, ctx.order, actor=ctx.who, clock=ctx.clock)
+    details = {"reason": REASON("reason", ctx.inputs["reason"])}
+    return details | ({"picks_put_back": [p.id for p in released]} if released else {})
 
 
 EFFECTS: Mapping[str, Callable[[_Context], dict[str, Any]]] = {

@@ -57,6 +57,7 @@ ACTION_TEXT = {
     "stock.transfer": "move stock between bins",
     "stock.adjust": "adjust stock and record stock counts",
     "stock.approve": "approve stock adjustments above the threshold",
+    "rate.manage": "set labour rates",
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
@@ -72,7 +73,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "workorder.create", "workorder.update", "workorder.assign", "workorder.comment",
         "workorder.record", "workorder.close", "workorder.cancel",
         "pm.manage", "pm.record", "kpi.view", "report.monthly",
-        "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve",
+        "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve", "rate.manage",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
