@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from wardlink.hub.errors import ConfigError
+from wardlink.hub.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class HubConfig:
                 "proxy hops (e.g. 1), or addresses/networks separated by commas "
                 "(e.g. 127.0.0.1, 10.0.0.0/8); empty = none (the TCP peer is the client)"})
     site_name: str = field(default="Wardlink", metadata={"help": "name shown in the UI header"})
+    default_locale: str = field(default="en", metadata={
+        "help": "language of pages and e-mails where neither the person nor their site chose one",
+        "choices": tuple(LANGUAGES)})
     rules_file: str = field(default="", metadata={
         "help": "rules file (TOML/JSON): `wardlink rules sync` loads its rules; ingest and scheduler "
                 "use its notifier targets"})
@@ -309,6 +313,8 @@ def _validate(cfg: HubConfig) -> HubConfig:
         raise ConfigError(f"telemetry: must be one of {', '.join(TELEMETRY_BACKENDS)}, got {cfg.telemetry!r}")
     if cfg.telemetry == "influxdb" and not cfg.influx_url:
         raise ConfigError("influx_url: required when telemetry = 'influxdb'")
+    if cfg.default_locale not in LANGUAGES:
+        raise ConfigError(f"default_locale: must be one of {', '.join(LANGUAGES)}, got {cfg.default_locale!r}")
     if not 0 < cfg.web_port < 65536:
         raise ConfigError(f"web_port: must be 1..65535, got {cfg.web_port}")
     if cfg.ingest_stall_s < 10:

@@ -80,11 +80,13 @@ def test_top_level_is_the_fixed_layout():
 # module at the top of hub/ (``config``, ``runtime``...). Read a row as "this part may import
 # these parts"; a part may always import itself. docs/architecture.md draws the same map.
 
-FOUNDATION = {"errors", "config"}
+FOUNDATION = {"errors", "config", "i18n"}
 #: part -> the other parts of the hub it may import
 HUB_LAYERS: dict[str, frozenset[str]] = {
     "errors": frozenset(),
-    "config": frozenset({"errors"}),
+    # the languages: catalogues, dates and numbers per locale (read by everything, like config)
+    "i18n": frozenset(),
+    "config": frozenset({"errors", "i18n"}),
     # the bottom: relational store (engine, sessions, every table's model, migrations) and
     # the telemetry stores; neither knows the other
     "db": frozenset(FOUNDATION),

@@ -16,7 +16,7 @@ from wardlink.hub.config import HubConfig
 from wardlink.hub.db import check_current, open_engine
 from wardlink.hub.db.audit_key import use_audit_key
 from wardlink.hub.web.json_text import StoredTextJSONProvider
-from wardlink.hub.web import errors, files, filters, nav, ui
+from wardlink.hub.web import errors, files, filters, i18n, nav, ui
 from wardlink.hub.web import db as request_db
 from wardlink.hub.web.people.auth import SESSION_LIFETIME, check_csrf, load_identity
 from wardlink.hub.web.proxy import ProxyFix
@@ -68,6 +68,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
     # The client's address and scheme as the trusted reverse proxies report them (once, here).
     app.wsgi_app = ProxyFix(app.wsgi_app, config.trusted_proxies)
     request_db.init_app(app)
+    i18n.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
     files.init_app(app)

@@ -8,12 +8,16 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context, request, url_for
 
+from flask_babel import gettext
+
+from wardlink.hub import i18n
 from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.db import units
 from wardlink.hub.db.types import from_ms
 from wardlink.hub.db.vocab import label
 from wardlink.hub.services.people import local_time
 from wardlink.hub.web.db import db
+from wardlink.hub.web.i18n import current_locale
 from wardlink.hub.web.people.auth import user_can
 from wardlink.hub.web.security import csrf_token
 from wardlink.hub.web.state import state
@@ -30,8 +34,9 @@ def display_zone() -> ZoneInfo:
 
 
 def format_dt(value: datetime | None) -> str:
-    """Return 'YYYY-MM-DD HH:MM:SS CET' in the site's time zone, or an empty string."""
-    return local_time.local_text(value, display_zone())
+    """Return the moment in the site's time zone as the reader's language writes it
+    ('2026-12-06 14:30:00 CET', '6 déc. 2026 14:30:00 CET'), or an empty string."""
+    return i18n.format_datetime(value, display_zone(), current_locale())
 
 
 def format_utc(value: datetime | None) -> str:
@@ -62,8 +67,8 @@ def zoned_input(value: str | None) -> str | None:
 
 
 def format_date(value: date | None) -> str:
-    """Return an ISO date, or an empty string."""
-    return "" if value is None else value.isoformat()
+    """Return a date as the reader's language writes it ('2026-12-06', '6 déc. 2026'), or ''."""
+    return i18n.format_date(value, current_locale())
 
 
 def format_ms(value: int | None) -> str:
@@ -74,17 +79,17 @@ def format_ms(value: int | None) -> str:
 def format_age(seconds: float | None) -> str:
     """Return a short age such as '12 s ago', '5 min ago', '3 h ago' or 'never'."""
     if seconds is None:
-        return "never"
+        return gettext("never")
     for limit, unit, size in ((120, "s", 1), (7200, "min", 60), (172800, "h", 3600)):
         if seconds < limit:
-            return f"{int(seconds // size)} {unit} ago"
-    return f"{int(seconds // 86400)} d ago"
+            return gettext("%(count)s %(unit)s ago", count=int(seconds // size), unit=unit)
+    return gettext("%(count)s %(unit)s ago", count=int(seconds // 86400), unit="d")
 
 
 def since(value: datetime | None) -> str:
     """Return how long ago ``value`` was, by the app's clock."""
     if value is None:
-        return "never"
+        return gettext("never")
     return format_age(max(0.0, state().clock.now() - value.timestamp()))
 
 
@@ -93,7 +98,7 @@ def format_value(value: float | None) -> str:
     if value is None:
         return "—"
     text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return i18n.format_decimal("0" if text == "-0" else text, current_locale())
 
 
 def unit_symbol(code: str | None) -> str:
@@ -102,20 +107,32 @@ def unit_symbol(code: str | None) -> str:
 
 
 def reading(value: float | None, code: str | None, metric: str | None = None) -> str:
-    """Return a stored reading as people read it, with its symbol ('4.6 °C', 'Open')."""
-    return units.display(value, code, metric)
+    """Return a stored reading as people read it, with its symbol ('4.6 °C', '4,6 °C', 'Open')."""
+    text = reading_value(value, code, metric)
+    symbol = units.unit(code).symbol
+    if text == "—" or not symbol or units.unit(code).digital:
+        return text
+    return f"{text} {symbol}"
 
 
 def reading_value(value: float | None, code: str | None, metric: str | None = None) -> str:
     """Return a stored reading converted to its display unit, without the symbol."""
-    return units.display_value(value, code, metric)
+    if units.unit(code).digital:
+        return gettext(units.display_value(value, code, metric))
+    return i18n.format_decimal(units.display_value(value, code, metric), current_locale())
+
+
+def translated_label(value: str | None) -> str:
+    """Return the display label of an enumerated value in the reader's language."""
+    text = label(value)
+    return gettext(text) if text else text
 
 
 def risk_label(field: str, score: int | None) -> str:
     """Return the Fennigkoh-Smith label of ``score`` for ``field``."""
     if score is None:
-        return "not assessed"
-    return RISK_FIELDS[field].get(score, str(score))
+        return gettext("not assessed")
+    return gettext(RISK_FIELDS[field].get(score, str(score)))
 
 
 def url_with(**changes) -> str:
@@ -130,7 +147,7 @@ def init_app(app: Flask) -> None:
     """Register the filters and template globals."""
     app.jinja_env.filters.update(dt=format_dt, utc=format_utc, input_local=input_local,
                                  date=format_date, ms=format_ms, age=format_age,
-                                 since=since, value=format_value, label=label, risk=risk_label,
+                                 since=since, value=format_value, label=translated_label, risk=risk_label,
                                  unit=unit_symbol, reading=reading, reading_value=reading_value)
     app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with, unit_info=units.unit,
                                  state_words=units.state_words,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g
 
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.people.permissions import can
 
 
@@ -15,22 +16,22 @@ class Section:
 
     blueprint: str
     endpoint: str
-    text: str
+    text: str  # in English; pages show it translated
     permission: str | None
 
 
 SECTIONS = (
-    Section("dashboard", "dashboard.index", "Dashboard", None),
-    Section("assets", "assets.index", "Assets", "asset.view"),
-    Section("workorders", "workorders.index", "Work orders", "workorder.view"),
-    Section("pm", "pm.index", "Maintenance plans", "pm.view"),
-    Section("alerts", "alerts.index", "Alerts", "alert.view"),
-    Section("gateways", "gateways.index", "Gateways", "gateway.view"),
-    Section("ingest", "ingest.index", "Ingest", "gateway.view"),
-    Section("reports", "reports.index", "Reports", "kpi.view"),
-    Section("rules", "rules.index", "Rules", "alert.view"),
-    Section("admin", "admin.users_index", "People", "user.view"),
-    Section("audit", "audit.index", "Audit", "audit.view"),
+    Section("dashboard", "dashboard.index", N_("Dashboard"), None),
+    Section("assets", "assets.index", N_("Assets"), "asset.view"),
+    Section("workorders", "workorders.index", N_("Work orders"), "workorder.view"),
+    Section("pm", "pm.index", N_("Maintenance plans"), "pm.view"),
+    Section("alerts", "alerts.index", N_("Alerts"), "alert.view"),
+    Section("gateways", "gateways.index", N_("Gateways"), "gateway.view"),
+    Section("ingest", "ingest.index", N_("Ingest"), "gateway.view"),
+    Section("reports", "reports.index", N_("Reports"), "kpi.view"),
+    Section("rules", "rules.index", N_("Rules"), "alert.view"),
+    Section("admin", "admin.users_index", N_("People"), "user.view"),
+    Section("audit", "audit.index", N_("Audit"), "audit.view"),
 )
 
 

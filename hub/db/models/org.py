@@ -20,6 +20,8 @@ class Site(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: The language pages and e-mails of the site are in (a locale code); None: the hub's default.
+    language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     departments: Mapped[list[Department]] = relationship(back_populates="site")

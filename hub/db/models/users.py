@@ -23,6 +23,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
+    #: The language this person chose (a locale code); None: their site's.
+    locale: Mapped[str | None] = mapped_column(String(16))
     role: Mapped[str] = mapped_column(String(16))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -71,7 +71,8 @@ def create_site(session: Session, data: Mapping[str, Any], *, actor: Actor | Non
     fields = parse_fields(SITE_FIELDS, {"timezone": server_zone(), **data}, partial=False)
     code = _code_or_name(fields, "site", lambda c: taken(session, Site, Site.code, c) is not None)
     _check_site(session, fields["name"], code, None)
-    site = Site(code=code, name=fields["name"], timezone=fields["timezone"], created_at=utc_now(clock))
+    site = Site(code=code, name=fields["name"], timezone=fields["timezone"], language=fields.get("language"),
+                created_at=utc_now(clock))
     session.add(site)
     session.flush()
     audit.record(session, actor=who, action="site.create", entity="site", entity_id=site.code,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.base import Base
 from wardlink.hub.db.models import Department, Location, Site
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import LANGUAGES, supported
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.validate import optional_id, text
@@ -71,7 +72,18 @@ def code_from(name: str) -> str:
     return code.upper()[:32]
 
 
-SITE_FIELDS = {"name": text(200, required=True), "code": _code, "timezone": _zone}
+def _language(name: str, value: Any) -> str | None:
+    """A language the hub has (a locale code), or blank for the hub's default."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    code = value.strip() if isinstance(value, str) else value
+    if supported(code) is None:
+        raise InvalidInput(f"{name}: must be one of {', '.join(LANGUAGES)} (or blank for the hub's default), "
+                           f"got {value!r}")
+    return code
+
+
+SITE_FIELDS = {"name": text(200, required=True), "code": _code, "timezone": _zone, "language": _language}
 DEPARTMENT_FIELDS = {"name": text(200, required=True), "code": _code}
 LOCATION_FIELDS = {"building": text(100, required=True), "floor": text(32), "room": text(100),
                    "department_id": optional_id}
@@ -79,7 +91,8 @@ LOCATION_FIELDS = {"building": text(100, required=True), "floor": text(32), "roo
 
 def site_snapshot(site: Site) -> dict[str, Any]:
     """Return a site's fields (audit rows and the API)."""
-    return {"id": site.id, "code": site.code, "name": site.name, "timezone": site.timezone}
+    return {"id": site.id, "code": site.code, "name": site.name, "timezone": site.timezone,
+            "language": site.language}
 
 
 def department_snapshot(dept: Department) -> dict[str, Any]:

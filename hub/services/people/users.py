@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import ApiToken, Department, User
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ROLES
+from wardlink.hub.i18n import LANGUAGES, supported
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.people import signin
@@ -136,6 +137,23 @@ def user_snapshot(user: User) -> dict:
         "username": user.username, "display_name": user.display_name, "email": user.email,
         "role": user.role, "department_id": user.department_id, "is_active": user.is_active,
     }
+
+
+def set_language(session: Session, locale: str | None, *, actor: Actor, clock: Clock | None = None) -> User:
+    """Set the signed-in user's own language (a locale code; blank or None: their site's); audited."""
+    if actor.user_id is None:
+        raise PermissionDenied("only a signed-in user can choose their own language")
+    code = (locale or "").strip() or None
+    if code is not None and supported(code) is None:
+        raise InvalidInput(f"locale: must be one of {', '.join(LANGUAGES)} (or blank for your site's), got {locale!r}")
+    user = get_user(session, actor.user_id)
+    if user.locale != code:
+        before = user.locale
+        user.locale = code
+        session.flush()
+        audit.record(session, actor=actor, action="user.language", entity="user", entity_id=user.username,
+                     before={"locale": before}, after={"locale": code}, clock=resolve_clock(clock))
+    return user
 
 
 # ------------------------------------------------------------------ creating users

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import LANGUAGES
 from wardlink.hub.services.people import org_admin, org_lookup
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import check_request, obj, operation
@@ -25,7 +26,7 @@ guard(bp)
 
 _CODE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
-SITE = obj({"id": INTEGER, "code": STRING, "name": STRING, "timezone": STRING})
+SITE = obj({"id": INTEGER, "code": STRING, "name": STRING, "timezone": STRING, "language": nullable(STRING)})
 DEPARTMENT = obj({"id": INTEGER, "site_id": INTEGER, "code": STRING, "name": STRING})
 LOCATION = obj({"id": INTEGER, "site_id": INTEGER, "department_id": nullable(INTEGER), "building": STRING,
                 "floor": STRING, "room": STRING, "label": STRING})
@@ -43,8 +44,12 @@ def _code(*, blank: bool) -> dict:
 
 _ZONE = {"type": "string", "minLength": 1, "maxLength": 64,
          "description": "IANA time zone, e.g. Europe/London (default: the server's)"}
-_SITE_NEW = obj({"name": _text(200), "code": _code(blank=True), "timezone": _ZONE}, required=("name",), extra=False)
-_SITE_CHANGE = obj({"name": _text(200), "code": _code(blank=False), "timezone": _ZONE}, required=(), extra=False)
+_LANGUAGE = {"type": ["string", "null"], "enum": [*LANGUAGES, "", None],
+             "description": "language of the site's pages and e-mails; blank or null: the hub's default_locale"}
+_SITE_NEW = obj({"name": _text(200), "code": _code(blank=True), "timezone": _ZONE, "language": _LANGUAGE},
+                required=("name",), extra=False)
+_SITE_CHANGE = obj({"name": _text(200), "code": _code(blank=False), "timezone": _ZONE, "language": _LANGUAGE},
+                   required=(), extra=False)
 _DEPT_NEW = obj({"site_id": _ID, "name": _text(200), "code": _code(blank=True)}, required=("site_id", "name"),
                 extra=False)
 _DEPT_CHANGE = obj({"name": _text(200), "code": _code(blank=False)}, required=(), extra=False)

@@ -4,6 +4,7 @@ locations are on the organisation page (:mod:`wardlink.hub.web.people.org_pages`
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.errors import InvalidInput, NotFound
@@ -73,7 +74,7 @@ def users_edit(username: str):
             error = str(exc)
         else:
             commit()
-            flash(f"User {user.username} updated.", "success")
+            flash(gettext("User %(name)s updated.", name=user.username), "success")
             return redirect(url_for("admin.users_index"))
     return render_template("admin/user_edit.html", user=user, roles=ROLES, error=error,
                            departments=org.list_departments(db())), 400 if error else 200
@@ -90,7 +91,8 @@ def users_active(username: str):
         db().rollback()
         return _users_page(error=str(exc), status=400)
     commit()
-    flash(f"User {username} {'enabled' if active else 'disabled'}.", "success")
+    flash(gettext("User %(name)s enabled.", name=username) if active else
+          gettext("User %(name)s disabled.", name=username), "success")
     return redirect(url_for("admin.users_index"))
 
 

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, abort, flash, g, redirect, render_template, request, session,
                    url_for)
+from flask_babel import gettext
 
+from flask_babel import refresh
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import User
 from wardlink.hub.errors import HubError, InvalidInput
@@ -184,7 +186,7 @@ def logout():
                      entity_id=g.actor.username, clock=state().clock)
         commit()
     session.clear()
-    flash("You have signed out.", "info")
+    flash(gettext("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -196,10 +198,12 @@ def account():
 
 
 def _account_page(*, status: int = 200, new_token: str | None = None, error: str | None = None,
-                  password_error: str | None = None):
+                  password_error: str | None = None, language_error: str | None = None):
     tokens = users.list_api_tokens(db(), actor=g.actor) if user_can("token.own") else []
+    chosen = users.get_user(db(), g.actor.user_id).locale
     return render_template("auth/account.html", tokens=tokens, new_token=new_token, error=error,
-                           password_error=password_error), status
+                           password_error=password_error, language_error=language_error,
+                           chosen_locale=chosen), status
 
 
 @bp.post("/account/password")
@@ -208,7 +212,7 @@ def change_password():
     """Change the signed-in user's password."""
     new = request.form.get("new_password", "")
     if new != request.form.get("confirm_password", ""):
-        return _account_page(status=400, password_error="The new passwords do not match.")
+        return _account_page(status=400, password_error=gettext("The new passwords do not match."))
     try:
         users.change_password(db(), current=request.form.get("current_password", ""), new=new,
                               actor=g.actor, clock=state().clock,
@@ -216,8 +220,22 @@ def change_password():
     except InvalidInput as exc:
         return _account_page(status=400, password_error=str(exc))
     commit()
-    flash("Your password has been changed.", "success")
+    flash(gettext("Your password has been changed."), "success")
     return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/language")
+@login_required
+def change_language():
+    """Set the signed-in user's own language (blank: their site's)."""
+    try:
+        users.set_language(db(), request.form.get("locale"), actor=g.actor, clock=state().clock)
+    except InvalidInput as exc:
+        return _account_page(status=400, language_error=str(exc))
+    commit()
+    refresh()  # this request's flash message is already in the new language
+    flash(gettext("Your language has been saved."), "success")
+    return redirect(url_for("auth.account"), 303)
 
 
 @bp.post("/account/tokens")
@@ -240,5 +258,5 @@ def revoke_token(token_id: int):
     """Revoke one of the user's API tokens."""
     users.revoke_api_token(db(), token_id, actor=g.actor, clock=state().clock)
     commit()
-    flash("The token has been revoked.", "success")
+    flash(gettext("The token has been revoked."), "success")
     return redirect(url_for("auth.account"))

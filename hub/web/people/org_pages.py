@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from flask_babel import gettext
+
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.people import org_admin, org_lookup
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.validate import optional_id
@@ -57,11 +60,20 @@ def _add(kind: str, form: dict) -> None:
         org_admin.create_location(db(), _site_id(form), form, actor=g.actor, clock=clock)
 
 
-#: kind -> (update, delete, what the flash messages call it)
+#: kind -> (update, delete)
 CHANGES = {
-    "site": (org_admin.update_site, org_admin.delete_site, "Site"),
-    "department": (org_admin.update_department, org_admin.delete_department, "Department"),
-    "location": (org_admin.update_location, org_admin.delete_location, "Location"),
+    "site": (org_admin.update_site, org_admin.delete_site),
+    "department": (org_admin.update_department, org_admin.delete_department),
+    "location": (org_admin.update_location, org_admin.delete_location),
+}
+#: (kind, action) -> what the flash message says
+DONE = {
+    ("site", "add"): N_("Site added."), ("site", "update"): N_("Site saved."),
+    ("site", "delete"): N_("Site deleted."),
+    ("department", "add"): N_("Department added."), ("department", "update"): N_("Department saved."),
+    ("department", "delete"): N_("Department deleted."),
+    ("location", "add"): N_("Location added."), ("location", "update"): N_("Location saved."),
+    ("location", "delete"): N_("Location deleted."),
 }
 
 
@@ -72,7 +84,7 @@ def change(kind: str, item_id: int | None, action: str):
     """Add, change or delete a site, department or location."""
     if kind not in CHANGES or action not in ("add", "update", "delete"):
         abort(404)
-    update, delete, noun = CHANGES[kind]
+    update, delete = CHANGES[kind]
     form = _form()
     try:
         if action == "add":
@@ -85,7 +97,7 @@ def change(kind: str, item_id: int | None, action: str):
         db().rollback()
         return _page(str(exc), {"kind": kind, "item_id": item_id, **form}, 400)
     commit()
-    flash(f"{noun} {'added' if action == 'add' else 'saved' if action == 'update' else 'deleted'}.", "success")
+    flash(gettext(DONE[kind, action]), "success")
     return redirect(url_for("org.index"), 303)
 
 
@@ -105,8 +117,8 @@ def setup():
             error = str(exc)
         else:
             commit()
-            flash("Setup done: your site and first department exist. Add more departments and locations here.",
-                  "success")
+            flash(gettext("Setup done: your site and first department exist. Add more departments and locations "
+                          "here."), "success")
             return redirect(url_for("org.index"), 303)
     return render_template("admin/setup.html", zones=org_lookup.zone_names(), server_zone=org_lookup.server_zone(),
                            values=form, error=error), 400 if error else 200

@@ -1,0 +1,149 @@
+"""Languages: which one a page is in, choosing it (a site's, a person's own), and dates and
+numbers written the way the language writes them.
+
+A person's own choice beats their site's, their site's beats the hub's ``default_locale``, and
+the browser's Accept-Language never overrides any of them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from relational_support import clock, csrf_from, web
+from sqlalchemy import select, update
+
+from wardlink.hub import i18n
+from wardlink.hub.db import session_scope
+import json
+
+from wardlink.hub.db.models import AuditLog, Site, User
+
+_LANG = re.compile(r'<html lang="(\w+)">')
+
+
+def _lang(page) -> str:
+    match = _LANG.search(page.text)
+    assert match, page.text[:300]
+    return match.group(1)
+
+
+def _set(web, *, site: str | None = None, user: tuple[str, str | None] | None = None) -> None:
+    with session_scope(web.engine) as s:
+        if site is not None:
+            s.execute(update(Site).values(language=site or None))
+        if user is not None:
+            s.execute(update(User).where(User.username == user[0]).values(locale=user[1]))
+
+
+def test_a_site_in_french_shows_its_people_french_pages_and_the_sign_in_page_too(web):
+    nurse = web.client("nurse")
+    assert _lang(nurse.get("/account")) == "en"
+    _set(web, site="fr")
+    page = nurse.get("/account", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert _lang(page) == "fr" and "Langue" in page.text and ">Language<" not in page.text
+    anonymous = web.client().get("/login", headers={"Accept-Language": "en"})
+    assert _lang(anonymous) == "fr"  # every site speaks French: so does the sign-in page
+
+
+def test_a_persons_own_choice_beats_the_site_and_blank_falls_back_to_it(web):
+    _set(web, site="fr")
+    nurse = web.client("nurse")
+    page = nurse.get("/account")
+    saved = nurse.post("/account/language", data={"csrf_token": csrf_from(page.text), "locale": "en"})
+    assert saved.status_code == 303
+    page = nurse.get("/account", headers={"Accept-Language": "fr"})
+    assert _lang(page) == "en" and "Your language has been saved." in page.text
+    assert re.search(r'<option value="en" lang="en" selected>', page.text)
+    back = nurse.post("/account/language", data={"csrf_token": csrf_from(page.text), "locale": ""})
+    assert back.status_code == 303
+    page = nurse.get("/account")
+    assert _lang(page) == "fr" and "Votre langue a été enregistrée." in page.text
+    with session_scope(web.engine, readonly=True) as s:
+        events = s.scalars(select(AuditLog).where(AuditLog.action == "user.language").order_by(AuditLog.seq)).all()
+        assert [(json.loads(e.before_json), json.loads(e.after_json)) for e in events] == [({"locale": None}, {"locale": "en"}),
+                                                          ({"locale": "en"}, {"locale": None})]
+
+
+def test_an_unknown_language_is_refused_with_a_message_and_nothing_changes(web):
+    nurse = web.client("nurse")
+    page = nurse.get("/account")
+    refused = nurse.post("/account/language", data={"csrf_token": csrf_from(page.text), "locale": "xx"})
+    assert refused.status_code == 400 and "locale: must be one of en, fr" in refused.text
+    with session_scope(web.engine, readonly=True) as s:
+        assert s.scalar(select(User.locale).where(User.username == "nurse")) is None
+
+
+def test_the_hubs_default_locale_applies_where_nobody_chose(web):
+    web.app.extensions["wardlink"].config = web.app.extensions["wardlink"].config.with_overrides(
+        default_locale="fr")
+    assert _lang(web.client("nurse").get("/account")) == "fr"
+    _set(web, site="en")
+    assert _lang(web.client("nurse").get("/account")) == "en"
+
+
+def test_an_administrator_sets_a_sites_language_on_the_organisation_page_and_in_the_api(web):
+    admin = web.client("admin")
+    page = admin.get("/admin/organisation")
+    with session_scope(web.engine, readonly=True) as s:
+        site = s.scalars(select(Site).order_by(Site.id)).first()
+        site_id, name, code, zone = site.id, site.name, site.code, site.timezone
+    assert f'id="site-lang-{site_id}"' in page.text
+    saved = admin.post(f"/admin/organisation/site/{site_id}/update",
+                       data={"csrf_token": csrf_from(page.text), "name": name, "code": code, "timezone": zone,
+                             "language": "fr"})
+    assert saved.status_code == 303
+    page = admin.get("/admin/organisation")
+    assert _lang(page) == "fr" and "Site enregistré." in page.text
+    token = csrf_from(page.text)
+    refused = admin.patch(f"/api/v1/sites/{site_id}", json={"language": "de"}, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 400, refused.text
+    answer = admin.patch(f"/api/v1/sites/{site_id}", json={"language": None}, headers={"X-CSRF-Token": token})
+    assert answer.status_code == 200 and answer.json["language"] is None
+    assert _lang(admin.get("/admin/organisation")) == "en"
+
+
+def test_dates_and_numbers_are_written_as_the_language_writes_them():
+    moment = datetime(2026, 12, 6, 13, 30, 5, tzinfo=UTC)
+    paris = ZoneInfo("Europe/Paris")
+    assert i18n.format_datetime(moment, paris, "en") == "2026-12-06 14:30:05 CET"
+    assert i18n.format_datetime(moment, paris, "fr") == "6 déc. 2026 14:30:05 CET"
+    assert i18n.format_date(date(2026, 12, 6), "fr") == "6 déc. 2026"
+    assert i18n.format_date(date(2026, 12, 6), "en") == "2026-12-06"
+    assert [i18n.format_decimal(t, "fr") for t in ("4.5", "-0.25", "12", "—", "Open")] == \
+        ["4,5", "-0,25", "12", "—", "Open"]
+    assert i18n.format_decimal("4.5", "en") == "4.5"
+
+
+def test_pages_in_french_show_french_dates_and_decimal_commas(web):
+    from wardlink.hub.web.filters import format_dt, format_value
+
+    _set(web, site="fr")
+    with web.app.test_request_context("/"):
+        from flask import g
+
+        from wardlink.hub.services.actor import Actor
+        from wardlink.hub.web.db import db
+
+        user = db().scalar(select(User).where(User.username == "nurse"))
+        g.actor = Actor.for_user(user)
+        text = format_dt(datetime(2026, 12, 6, 13, 30, tzinfo=UTC))
+        assert re.fullmatch(r"6 déc\. 2026 \d\d:30:00 \S+", text), text
+        assert format_value(4.25) == "4,25"
+
+
+@pytest.mark.parametrize("locale", [code for code in i18n.LANGUAGES if code != i18n.SOURCE_LOCALE])
+def test_every_message_in_the_code_has_a_translation_and_no_catalogue_keeps_stale_ones(locale):
+    from wardlink.hub.i18n import catalogues
+
+    areas = catalogues.extract_all()
+    missing = {area: catalogues.untranslated(area, locale, template) for area, template in areas.items()}
+    assert {area: ids for area, ids in missing.items() if ids} == {}
+    for area, template in areas.items():
+        wanted = {m.id for m in template if m.id}
+        kept = {m.id for m in catalogues.read(area, locale) if m.id}
+        assert kept == wanted, f"{area}: run python -m wardlink.hub.i18n.catalogues ({sorted(kept ^ wanted)[:5]})"
+    files = {p.parent.parent.parent.name for p in i18n.catalogue_files(locale)}
+    assert files == set(areas), "a catalogue no code feeds, or an area without one"
