@@ -17,13 +17,15 @@ from ``tests/servers.py``), on SQLite or a PostgreSQL it starts itself. Then:
 
 With ``--hold-sender`` the scheduler (and so the mailer) is paused during the storm: the storm
 then only queues, and the drain phase times the web while the mailer sends the whole backlog,
-which gives the cost of sending alone and the mailer's rate.
+which gives the cost of sending alone and the mailer's rate. ``--rate N`` sets the hub's
+``notice_email_rate`` (e-mails a second at most; 0 = no limit); without it the hub's default
+applies.
 
 Reports both p95s and their ratio, the drain time and the counts; the run fails when an
 e-mail is missing, duplicated or not marked sent. The last line printed is one JSON object.
 
     python bench/notify_storm.py [--backend sqlite|postgresql|both] [--events 10000] [--storm-s 60]
-                                 [--hold-sender]
+                                 [--hold-sender] [--rate N]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from _support import ScriptProcess, load_average
 from servers import free_port
 from sqlalchemy import func, select
 
+from wardlink.hub.config import HubConfig
 from wardlink.hub.db import open_engine, session_scope, upgrade
 from wardlink.hub.db.models import NoticeEmail, User
 from wardlink.hub.db.types import utc_now
@@ -157,7 +160,7 @@ def fill(url: str, techs: int, orders: int) -> dict:
         engine.dispose()
 
 
-def write_config(work: Path, url: str, smtp_port: int) -> Path:
+def write_config(work: Path, url: str, smtp_port: int, rate: int | None = None) -> Path:
     """Write the hub's configuration and the rules file naming the SMTP server; return the former."""
     rules = work / "rules.toml"
     rules.write_text(f'[notifiers.mail]\ntype = "email"\nhost = "127.0.0.1"\nport = {smtp_port}\n'
@@ -165,7 +168,7 @@ def write_config(work: Path, url: str, smtp_port: int) -> Path:
     config = work / "hub.toml"
     config.write_text(f'[hub]\ndata_dir = "{work / "data"}"\ndatabase_url = "{url}"\nrules_file = "{rules}"\n'
                       f'notice_email = "mail"\npublic_url = "https://wardlink.hospital.example"\n'
-                      f'secure_cookies = false\n')
+                      f'secure_cookies = false\n' + (f"notice_email_rate = {rate}\n" if rate is not None else ""))
     return config
 
 
@@ -302,7 +305,7 @@ def measure(work: Path, url: str, args) -> dict:
     seeded = fill(url, args.techs, args.orders)
     smtp_port, web_port = free_port(), free_port()
     smtp = SmtpServer(work, smtp_port)
-    config = write_config(work, url, smtp_port)
+    config = write_config(work, url, smtp_port, args.rate)
     hub = start_hub(config, web_port, work)
     engine = open_engine(url)
     try:
@@ -389,13 +392,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--techs", type=int, default=50)
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--drain-timeout-s", type=float, default=900.0)
+    parser.add_argument("--rate", type=int, default=None,
+                        help="the hub's notice_email_rate, e-mails a second at most (0: no limit); "
+                             "default: the hub's default")
     parser.add_argument("--hold-sender", action="store_true",
                         help="pause the process holding the mailer during the storm, so the storm's and the "
                              "sending's costs to the web are timed apart")
     args = parser.parse_args(argv)
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    rate = args.rate if args.rate is not None else HubConfig().notice_email_rate
     result: dict = {"benchmark": "notify_storm", "events": args.events, "storm_s": args.storm_s,
-                    "hold_sender": args.hold_sender,
+                    "hold_sender": args.hold_sender, "notice_email_rate": rate,
                     "storm_procs": args.storm_procs, "cpus": os.cpu_count()}
     for backend in backends:
         print(f"{backend}:", flush=True)

@@ -80,7 +80,7 @@ def cmd_hub_ingest(args) -> int:
 
     use_audit_key(config, engine)
     store = open_store(config)
-    rules = rules_runtime(config, engine, clock, client_id=f"{config.mqtt_client_id}-cmd")
+    rules = rules_runtime(config, engine, clock, client_id=f"{config.mqtt_client_id}-cmd", notices=False)
     # The rules engine hears every batch after it is committed and before it is acknowledged.
     worker = IngestWorker(config, store, DbResolver(engine), clock, listeners=[rules.engine])
     if args.retire:

@@ -87,6 +87,9 @@ class HubConfig:
     notice_email: str = field(default="", metadata={
         "help": "name of an e-mail notifier of the rules file whose server sends notice e-mails "
                 "(assignments, SLA warnings and escalations) to each person's address; empty = none"})
+    notice_email_rate: int = field(default=50, metadata={
+        "help": "notice e-mails sent per second at most, however many are queued (a storm of notices "
+                "then leaves over minutes instead of taking CPU from the web); 0 = no limit"})
     digest_time: str = field(default="07:00", metadata={
         "help": "local time of day (HH:MM, the site's time zone) at which the scheduler sends each "
                 "person's daily digest; on the 1st of a month it also makes the monthly KPI reports then"})
@@ -327,6 +330,9 @@ def _validate(cfg: HubConfig) -> HubConfig:
     for key in ("stock_approval_value", "stock_approval_quantity"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"{key}: must be 0 or more, got {getattr(cfg, key)}")
+    if cfg.notice_email_rate < 0:
+        raise ConfigError(f"notice_email_rate: must be 0 (no limit) or more e-mails per second, "
+                          f"got {cfg.notice_email_rate}")
     if cfg.gateway_stall_s < 10:
         raise ConfigError(f"gateway_stall_s: must be at least 10 seconds, got {cfg.gateway_stall_s}")
     parse_trusted_proxies(cfg.trusted_proxies)

@@ -71,11 +71,16 @@ def sync_ruleset(db_engine, path: str, *, clock: Clock | None = None):
         return sync_rules(session, ruleset.rules, clock=clock)
 
 
-def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str) -> RulesRuntime:
-    """Build the rules engine; with ``config.rules_file``, also its notifiers and dispatcher.
+def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str,
+                  notices: bool = True) -> RulesRuntime:
+    """Build the rules engine; with ``config.rules_file``, also its notifiers and dispatcher, and
+    with ``notices`` and ``config.notice_email`` the mailer of notice e-mails.
 
     Rules themselves come from the database (``wardlink rules sync`` writes them there), so
-    several hub processes share one definition; the file supplies the notifier targets.
+    several hub processes share one definition; the file supplies the notifier targets. The
+    mailer runs in the scheduler (and the demo), never in an ingest worker: its threads run at a
+    lower CPU priority, and one of them holding the interpreter lock while the kernel makes it
+    wait would stall the worker's readings.
     """
     from wardlink.hub.rules import RulesEngine
 
@@ -93,15 +98,17 @@ def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str)
         notifiers = build_notifiers(ruleset.notifiers, clock=clock, mqtt_client=client)
         dispatcher = Dispatcher(db_engine, notifiers, clock=clock).start()
         runtime.closers.append(dispatcher.close)
-        if config.notice_email:
+        if notices and config.notice_email:
             from wardlink.hub.notify.notices import NoticeMailer
+            from wardlink.hub.notify.pacing import MAILER_NICE
             from wardlink.hub.notify.smtp import EmailNotifier
 
             server = notifiers.get(config.notice_email)
             if not isinstance(server, EmailNotifier):
                 raise ConfigError(f"notice_email: no e-mail notifier named {config.notice_email!r} in the rules file")
             mailer = NoticeMailer(db_engine, server, public_url=config.resolved_public_url,
-                                  site_name=config.site_name, clock=clock).start()
+                                  site_name=config.site_name, clock=clock,
+                                  rate_per_s=config.notice_email_rate or None, nice=MAILER_NICE).start()
             runtime.closers.append(mailer.close)
     runtime.dispatcher = dispatcher
     runtime.engine = RulesEngine(db_engine, clock=clock, dispatcher=dispatcher,

@@ -8,12 +8,16 @@ import logging
 import threading
 from collections.abc import Callable
 
+from wardlink.hub.notify.pacing import lower_priority
+
 
 class PassThread:
-    """Run ``run_pass`` in a daemon thread named ``name`` until stopped."""
+    """Run ``run_pass`` in a daemon thread named ``name`` until stopped; with ``nice`` > 0 the
+    thread runs at that lower CPU priority (:func:`~wardlink.hub.notify.pacing.lower_priority`)."""
 
-    def __init__(self, name: str, run_pass: Callable[[], object], log: logging.Logger) -> None:
+    def __init__(self, name: str, run_pass: Callable[[], object], log: logging.Logger, *, nice: int = 0) -> None:
         self.name = name
+        self.nice = nice
         self._run_pass = run_pass
         self._log = log
         self._wake = threading.Event()
@@ -29,6 +33,16 @@ class PassThread:
         """Return True once :meth:`stop` was called: a long pass should wind up."""
         return self._stop.is_set()
 
+    @property
+    def native_id(self) -> int | None:
+        """Return the operating system's id of the running thread (None when not running)."""
+        thread = self._thread
+        return thread.native_id if thread is not None else None
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` unless stopped meanwhile; return False when stopping."""
+        return not self._stop.wait(seconds) if seconds > 0 else not self._stop.is_set()
+
     def kick(self) -> None:
         """Run the next pass now."""
         self._wake.set()
@@ -40,6 +54,8 @@ class PassThread:
         self._stop.clear()
 
         def loop() -> None:
+            if self.nice > 0:
+                lower_priority(self.nice)
             while not self._stop.is_set():
                 try:
                     self._run_pass()

@@ -34,6 +34,7 @@ def test_environment_overrides_the_file(tmp_path):
     ("secure_cookies = 3", "secure_cookies: must be true or false"),
     ('trusted_proxies = "10.0.0.0/33"', "trusted_proxies: must be a number of proxy hops or addresses"),
     ("trusted_proxies = 11", "trusted_proxies: at most 10 proxy hops"),
+    ("notice_email_rate = -1", "notice_email_rate: must be 0 (no limit) or more e-mails per second, got -1"),
 ])
 def test_bad_settings_are_refused_naming_the_key(tmp_path, text, message):
     path = tmp_path / "hub.toml"

@@ -5,21 +5,25 @@ Events come through the services' entry points (work-order reassignment and the 
 hook), each in a transaction of its own as requests and jobs make them. Two mailers claiming
 at once never send a row twice (the lease); a server that refuses the first attempts makes
 rows wait out their backoff (on an injected clock) and still arrive; a row ends sent or
-failed with its last error, never vanishes.
+failed with its last error, never vanishes. A storm leaves at the mailer's rate, its outcomes
+recorded ten to a transaction, from threads of lower CPU priority.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from waiting import wait_for
 from workorder_support import env, open_order, pg_workorder_template
 
 from wardlink.hub.db.models import NoticeEmail
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.notify.notices import NoticeMailer
+from wardlink.hub.notify.pacing import lower_priority
 from wardlink.hub.notify.smtp import EmailNotifier
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.notices import core as notices
@@ -182,3 +186,65 @@ def test_a_row_ends_sent_or_failed_with_its_last_error_never_lost(env, smtp_serv
     assert all("550" in e.last_error or "451" in e.last_error for e in failed)
     sent = {i for i, row in rows.items() if row.state == "sent"}
     assert received_ids(smtp_server) == sorted(sent)  # refused messages were not kept
+
+
+def test_the_mailer_keeps_to_its_rate_and_records_outcomes_ten_to_a_transaction(env, smtp_server):
+    outbox = storm(env, 100)
+    waits: list[float] = []
+
+    def pause(seconds: float) -> bool:  # the sender's wait for its turn, on the injected clock
+        waits.append(seconds)
+        env.clock.advance(seconds)
+        return True
+
+    commits = []
+    event.listen(env.engine, "commit", lambda _conn: commits.append(1))
+    mailer = _mailer(env, smtp_server, rate_per_s=20, senders=1, pause=pause)
+    report = mailer.run_pending()
+    assert report.sent == 100 and received_ids(smtp_server) == outbox
+    # A burst of 20 (one second's worth) at once, then one every 1/20 s: 80 waits of 0.05 s.
+    assert len(waits) == 80 and all(w == pytest.approx(0.05) for w in waits)
+    sent_at = [row[0] for row in env.session.execute(select(NoticeEmail.sent_at).order_by(NoticeEmail.id))]
+    env.session.rollback()
+    gaps = [(b - a).total_seconds() for a, b in zip(sent_at, sent_at[1:])]  # each row's own send time
+    assert gaps[:19] == [0.0] * 19 and gaps[19:] == pytest.approx([0.05] * 80, abs=1e-4)
+    # Three claims (two batches of 50, then nothing due) and ten outcome transactions, not 100.
+    assert len(commits) == 13
+    assert {(row.state, row.attempts) for row in _rows(env)} == {("sent", 1)}
+
+
+def test_a_mailer_stopped_while_waiting_for_its_turn_gives_the_rest_back(env, smtp_server):
+    outbox = storm(env, 60)
+    mailer = _mailer(env, smtp_server, rate_per_s=2, senders=1)  # the clock stands still: each turn waits longer
+    mailer.start(poll_s=60)
+    wait_for(lambda: len(smtp_server.messages) >= 2, timeout=30, what="the first burst")
+    mailer.close(timeout=30)
+    rows = _rows(env)
+    sent = [row.id for row in rows if row.state == "sent"]
+    assert sent == received_ids(smtp_server) and len(sent) >= 2
+    # Every other row is due again at once, its attempt not counted: none lost, none in a lease.
+    assert {(row.state, row.attempts, row.next_attempt_at) for row in rows if row.id not in sent} == {
+        ("pending", 0, utc_now(env.clock))}
+    assert len(rows) == len(outbox)
+
+
+def test_the_mailer_runs_its_threads_at_a_lower_cpu_priority_and_leaves_the_rest_of_the_process_alone(
+        env, smtp_server):
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    mailer = _mailer(env, smtp_server, nice=10).start(poll_s=60)
+    try:
+        wait_for(lambda: mailer.native_id is not None, timeout=10, what="the mailer thread")
+        assert os.getpriority(os.PRIO_PROCESS, mailer.native_id) == max(mine, 10)
+    finally:
+        mailer.close()
+    seen: dict[str, int] = {}
+
+    def helper() -> None:
+        lower_priority(15)
+        seen["helper"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=helper)
+    thread.start()
+    thread.join(10)
+    assert seen == {"helper": max(mine, 15)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller is untouched
