@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import select
+from photo_support import jpeg
 from relational_support import GATEWAY, T0_S, csrf_from, hub_config, login, password
 
 from wardlink.hub.db import open_engine, session_scope
@@ -190,7 +191,7 @@ class Matrix:
         """Return (order id, attachment id) of a file on an order the role can see."""
         order_id = self.order(role, "in_progress")
         with session_scope(self.engine) as s:
-            row = workorders.add_attachment(s, order_id, filename="photo.jpg", data=b"\xff\xd8\xff" + bytes(64),
+            row = workorders.add_attachment(s, order_id, filename="photo.jpg", data=jpeg(),
                                             store=self.store, actor=SYSTEM, clock=self.clock)
             return order_id, row.id
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from photo_support import jpeg, png
 from workorder_support import (apply, bring_to, env, open_order, path_to,
                                payload_for, pg_workorder_template)
 
@@ -352,7 +353,7 @@ def test_time_parts_notes_and_attachments_are_recorded_and_audited(env):
     workorders.add_part(env.session, order.id, part_number="LH-7112", description="Door gasket",
                         quantity="2", unit_cost="18.40", actor=tech, clock=env.clock)
     workorders.add_note(env.session, order.id, "Gasket torn at the hinge side", actor=tech, clock=env.clock)
-    photo = b"\xff\xd8\xff\xe0" + b"JFIF-photo-bytes" * 10
+    photo = jpeg()
     first = workorders.add_attachment(env.session, order.id, filename="../../gasket.jpg", data=photo,
                                       store=env.store, actor=tech, clock=env.clock)
     again = workorders.add_attachment(env.session, order.id, filename="copy.jpg", data=photo,
@@ -415,7 +416,7 @@ def test_downtime_comes_from_the_alert_and_corrections_need_a_reason(env):
 
 
 def test_requests_become_pending_corrective_orders_with_their_files(env):
-    photo = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    photo = png()
     order = workorders.request_work(env.session, {"title": "Infusion pump alarms on battery", "asset_tag": "IPD-0001",
                                                   "equipment_down": True},
                                     actor=env.actor("nurse"), clock=env.clock, files=[("pump.png", photo)],

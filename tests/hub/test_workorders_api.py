@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+from photo_support import jpeg
 from relational_support import clock, csrf_from, password, web
 from sqlalchemy import select
 
@@ -14,7 +15,6 @@ from wardlink.hub.db.models import AuditLog, User
 from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 
 
 def _token(web, username: str) -> dict:
@@ -118,7 +118,7 @@ def test_refused_transitions_and_bad_bodies_answer_clearly(web):
 
 def test_staff_request_work_with_a_photo_from_the_browser(web):
     client, csrf = _session_client(web, "nurse")
-    photo = JPEG * 200  # ~410 KiB
+    photo = jpeg(size=(640, 480))  # a phone photo, stored as sent (it carries no metadata)
     big = b"%PDF-1.7\n" + b"0" * (2 * 1024 * 1024)  # over the app's 1 MiB default, under 10 MiB
     response = client.post("/api/v1/work-orders/requests", headers=csrf, data={
         "title": "Infusion pump occlusion alarm", "asset_tag": "VF-0001", "equipment_down": "true",

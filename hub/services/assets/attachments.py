@@ -20,6 +20,7 @@ from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import get_asset
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance.attachments import AttachmentStore, clean_filename, sniff
+from wardlink.hub.services.maintenance.photo_metadata import strip_metadata
 from wardlink.hub.services.people.permissions import require
 from wardlink.clock import Clock
 
@@ -42,6 +43,7 @@ def add_asset_attachment(session: Session, tag: str, *, filename: str | None, da
     require(who, "asset.update")
     asset = get_asset(session, tag, actor=who)
     content_type = sniff(data)
+    data = strip_metadata(data, content_type)  # no GPS, device or time of the photo is kept
     digest = hashlib.sha256(data).hexdigest()
     same = session.scalar(select(AssetAttachment).where(AssetAttachment.asset_id == asset.id,
                                                         AssetAttachment.sha256 == digest))

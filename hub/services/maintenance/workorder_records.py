@@ -22,6 +22,7 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.maintenance.photo_metadata import strip_metadata
 from wardlink.hub.services.maintenance.attachments import (FILE_TYPES, IMAGE_TYPES, MAX_ATTACHMENTS_PER_ORDER,
                                                            AttachmentStore, FileType, clean_filename, sniff)
 from wardlink.hub.services.people.permissions import PERMISSIONS, can, require
@@ -231,6 +232,7 @@ def add_attachment(session: Session, order_id: int, *, filename: str | None, dat
         checklist_item = _checklist_item_key(session, order, checklist_item)
         kinds = IMAGE_TYPES
     content_type = sniff(data, kinds)
+    data = strip_metadata(data, content_type)  # no GPS, device or time of the photo is kept
     existing = list(session.scalars(select(WorkOrderAttachment)
                                     .where(WorkOrderAttachment.work_order_id == order.id)))
     digest = hashlib.sha256(data).hexdigest()
