@@ -109,8 +109,21 @@ def gateway_live(session: Session, gateway: Gateway, telemetry, now: datetime,
         channel = row.tags.get("channel")
         if channel not in newest or row.ts_ms > newest[channel].ts_ms:
             newest[channel] = row
-    return [_reading(binding, gateway, channel, newest.get(channel.channel_id), status)
-            for channel, binding in gateway_service.channels_with_bindings(session, gateway, now)]
+    registered = gateway_service.channels_with_bindings(session, gateway, now)
+    known = {channel.channel_id for channel, _ in registered}
+    # A channel the gateway reports but the hub has no record of (configured on the gateway, or
+    # in its enrollment config) is listed too, unbound, so its readings are seen from the start;
+    # the gateway's own health channels (gw.*) are not sensors.
+    return ([_reading(binding, gateway, channel, newest.get(channel.channel_id), status)
+             for channel, binding in registered]
+            + [_unregistered(gateway, channel, row, status) for channel, row in sorted(newest.items())
+               if channel and channel not in known and not channel.startswith("gw.")])
+
+
+def _unregistered(gateway: Gateway, channel: str, row, status: str) -> LiveReading:
+    return LiveReading(gateway=gateway.gateway_id, channel=channel, metric=row.measurement, unit="", asset=None,
+                       value=row.value, quality=row.quality, ts_ms=row.ts_ms,
+                       stale_after_s=gateway_service.STALE_MIN.total_seconds(), gateway_status=status)
 
 
 def recent(session: Session, asset: Asset, telemetry, now: datetime, *,

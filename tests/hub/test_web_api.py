@@ -118,6 +118,26 @@ def test_a_reading_from_the_old_asset_of_a_rebound_channel_is_not_shown_for_the_
     assert [(r["channel"], r["value"], r["state"]) for r in body["readings"]] == [("spare.1", None, "none")]
 
 
+def test_a_channel_the_hub_has_no_record_of_is_listed_unbound_with_its_newest_reading(web):
+    """A gateway configured on the Pi (or by its enrollment config) sends channels no hub row names."""
+    now = to_ms(utc_now(web.clock))
+    _write(web, "fresh.1", "unbound", None, [(now - 2000, 4.5), (now - 1000, 4.75)])
+    _write(web, "gw.cpu_temp", "unbound", None, [(now - 1000, 51.0)])
+    client, headers = web.app.test_client(), _token(web, "tech")
+    body = client.get(f"/api/v1/gateways/{GATEWAY}/readings/latest", headers=headers).json
+    readings = {r["channel"]: r for r in body["readings"]}
+    assert "gw.cpu_temp" not in readings
+    fresh = readings["fresh.1"]
+    assert (fresh["value"], fresh["asset"], fresh["metric"], fresh["ts_ms"]) == (4.75, None, "unbound", now - 1000)
+    with session_scope(web.engine) as s:
+        registered = {c.channel_id for c, _ in gateways.channels_with_bindings(
+            s, gateways.get_gateway(s, GATEWAY, actor=None), utc_now(web.clock))}
+    assert "fresh.1" not in registered and registered <= set(readings)
+    page = web.client("tech").get(f"/gateways/{GATEWAY}").get_data(as_text=True)
+    row = page.split(f'data-live-key="{GATEWAY}/fresh.1"', 1)[1].split("</tr>", 1)[0]
+    assert ">4.75<" in row or ">4.8<" in row, row
+
+
 def test_gateway_readings_use_what_ingest_heard_on_the_wire(web):
     now = to_ms(utc_now(web.clock))
     _write(web, "dock1.current", "current", "IPD-0001", [(now - 1000, 0.5)])
