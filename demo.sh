@@ -12,10 +12,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 if ! "$VENV/bin/python" -c 'import wardlink.hub, wardlink.edge, wardlink.hardware, amqtt, gpiozero' 2>/dev/null \
-   || [ pyproject.toml -nt "$VENV/.wardlink-installed" ]; then
+   || [ pyproject.toml -nt "$VENV/.wardlink-installed" ] || [ provisioning/constraints.txt -nt "$VENV/.wardlink-installed" ]; then
   echo "Installing Wardlink and its dependencies into $VENV (first run takes a minute) ..."
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e '.[edge,hub]'
+  "$VENV/bin/python" -m pip install --quiet -c provisioning/constraints.txt --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -c provisioning/constraints.txt -e '.[demo]'
   touch "$VENV/.wardlink-installed"
 fi
 exec "$VENV/bin/wardlink" demo "$@"

@@ -37,15 +37,30 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
+# Every package at the version provisioning/constraints.txt pins (`.ci/constraints update` makes it).
+CONSTRAINTS=provisioning/constraints.txt
+STAMP="$VENV/.wardlink-test-installed"
+install() {
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -c "$CONSTRAINTS" -e '.[test]'
+}
 if ! "$VENV/bin/python" -c 'import wardlink.hub, wardlink.edge, wardlink.hardware, pytest, aiosmtpd' 2>/dev/null \
-   || [ pyproject.toml -nt "$VENV/.wardlink-test-installed" ]; then
+   || [ pyproject.toml -nt "$STAMP" ] || [ "$CONSTRAINTS" -nt "$STAMP" ]; then
   echo "Installing Wardlink with its test dependencies into $VENV ..."
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e '.[test]'
-  touch "$VENV/.wardlink-test-installed"
+  install
+  # pip never removes a package: one left from an earlier set (or at another version) makes this
+  # script's own virtualenv start afresh; one named by WARDLINK_VENV is the user's, only reported.
+  if ! stray=$("$VENV/bin/python" .ci/constraints check); then
+    echo "$VENV holds packages $CONSTRAINTS does not pin as installed:" >&2
+    echo "$stray" >&2
+    if [ "$VENV" = .venv ] && [ -f .venv/pyvenv.cfg ]; then
+      echo "Recreating .venv ..."
+      rm -rf .venv
+      install
+    fi
+  fi
+  touch "$STAMP"
 fi
 echo "Static checks: ruff check ."
 "$VENV/bin/ruff" check --quiet .

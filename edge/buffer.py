@@ -1,7 +1,7 @@
 """The store-and-forward buffer: every reading and event is committed here before it is sent.
 
-One SQLite file in WAL mode (created and inspected with sqlite-utils; the hot paths use the
-connection directly). Rows are deleted only after the broker acknowledged them.
+One SQLite file in WAL mode, through the standard library's sqlite3. Rows are deleted only
+after the broker acknowledged them.
 The durability contract is written in ``docs/edge.md``; in short:
 
 * a reading is durable once :meth:`Buffer.add_readings` returns (the sampler group-commits at
@@ -26,8 +26,6 @@ import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Sequence
-
-import sqlite_utils
 
 from wardlink.clock import Clock, SystemClock, now_ms
 from wardlink.protocol import Event, storable
@@ -56,7 +54,6 @@ class Buffer:
         self.path = self.data_dir / DB_NAME
         self.config = config or BufferConfig()
         self.clock = clock or SystemClock()
-        self._db: sqlite_utils.Database | None = None
         self._conn: sqlite3.Connection | None = None
         self._channels: dict[str, int] = {}
         self._names: dict[int, str] = {}
@@ -116,7 +113,6 @@ class Buffer:
             conn.close()
             raise
         self._conn = conn
-        self._db = sqlite_utils.Database(conn)
         self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         self._load_state()
 
@@ -157,7 +153,6 @@ class Buffer:
                 self._conn.close()
             finally:
                 self._conn = None
-                self._db = None
 
     def close(self) -> None:
         """Checkpoint and close the database; idempotent."""
@@ -183,11 +178,9 @@ class Buffer:
         return conn
 
     @property
-    def db(self) -> sqlite_utils.Database:
-        """Return the sqlite-utils view of the open database."""
-        if self._db is None:
-            raise StoreError("buffer is not open")
-        return self._db
+    def db(self) -> sqlite3.Connection:
+        """Return the open database's connection (for inspection; the buffer's methods write)."""
+        return self._connection
 
     # ------------------------------------------------------------------ transactions
 

@@ -193,6 +193,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def broker_class():
+    """Return amqtt's Broker, the demo's own dependency (never the production hub's); raise
+    :class:`DemoError` saying which extra to install where it is missing."""
+    try:
+        from amqtt.broker import Broker
+    except ImportError:
+        raise DemoError("the embedded MQTT broker needs amqtt, which only the demo extra installs: "
+                        "pip install 'wardlink[demo]'") from None
+    return Broker
+
+
 class EmbeddedBroker:
     """An amqtt MQTT 3.1.1 broker on its own thread and event loop, bound to loopback."""
 
@@ -209,8 +220,7 @@ class EmbeddedBroker:
 
     def start(self) -> None:
         """Start the broker; raise :class:`DemoError` if it cannot listen."""
-        from amqtt.broker import Broker
-
+        make_broker = broker_class()
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}", "max_connections": 200}},
             # The demo broker listens on loopback only; production uses Mosquitto with
@@ -221,7 +231,7 @@ class EmbeddedBroker:
         self._thread.start()
 
         async def _start():
-            self._broker = Broker(config, loop=asyncio.get_running_loop())
+            self._broker = make_broker(config, loop=asyncio.get_running_loop())
             await self._broker.start()
 
         try:
@@ -266,6 +276,7 @@ class Demo:
             raise
 
     def _start(self) -> None:
+        broker_class()  # before anything is written: a hub-only install says which extra it lacks
         check_port_free(self.host, self.port, "web UI",
                         f"Choose another port: `wardlink demo --port {self.port + 1}`.")
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -493,15 +493,15 @@ TIMEZONE_HELP = ("the site's IANA time zone, e.g. Europe/Berlin: every board sho
 
 def _add_grafana_push(gfsub) -> None:
     p = add_command(gfsub, "push", cmd_grafana_push, "create or update datasources, folder and dashboards in Grafana",
-                    "Send grafana/ (datasource YAML with ${VAR} filled from the options, and "
-                    "dashboards/*.json) to Grafana's HTTP API. Idempotent: unchanged "
+                    "Send Wardlink's Grafana files (datasource YAML with ${VAR} filled from the options, and "
+                    "dashboards/*.json, installed with the package) to Grafana's HTTP API. Idempotent: unchanged "
                     "dashboards are not rewritten.")
     p.add_argument("--url", required=True, help="Grafana base URL, e.g. https://grafana.hospital.example")
     p.add_argument("--token", help="service-account token (visible to other local users in the process "
                                    "list; prefer --token-file or $WARDLINK_GRAFANA_TOKEN)")
     p.add_argument("--token-file", metavar="FILE", help="file holding the service-account token")
     p.add_argument("--grafana-dir", default=None, metavar="DIR",
-                   help="the project's grafana/ directory (default: the one beside this installation)")
+                   help="a grafana/ directory to send instead (default: the files installed with Wardlink)")
     p.add_argument("--influx-version", choices=("1", "2"), default="1",
                    help="1: InfluxDB 1.x, user/password; 2: InfluxDB 2.x/3.x, token (default: 1)")
     for option, text in (

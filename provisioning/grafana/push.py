@@ -13,16 +13,16 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
 import yaml
 
-from wardlink.provisioning.errors import GrafanaError, SettingError
+from wardlink.provisioning.errors import SettingError
+from wardlink.provisioning.grafana.api import GrafanaAPI
 from wardlink.provisioning.grafana.boards import FOLDER_TITLE, FOLDER_UID, in_zone
 
-#: The project's grafana/ directory (present in a source checkout).
-DEFAULT_GRAFANA_DIR = Path(__file__).resolve().parents[2] / "grafana"
 INFLUX_FILES = {
     "1": "provisioning/datasources/wardlink-influxdb.yaml",
     "2": "variants/wardlink-influxdb-token.yaml",
@@ -102,51 +102,32 @@ class PushReport:
                 + [f"unchanged {x}" for x in self.unchanged])
 
 
-def _status(exc) -> int | None:
-    return getattr(exc, "status_code", None)
-
-
 class GrafanaPusher:
-    """Apply datasources, the folder and dashboards through a ``grafana_client.GrafanaApi``."""
+    """Apply datasources, the folder and dashboards through a :class:`GrafanaAPI`."""
 
-    def __init__(self, api) -> None:
+    def __init__(self, api: GrafanaAPI) -> None:
         self.api = api
-
-    def _call(self, what: str, fn, *args, missing_ok: bool = False):
-        from grafana_client.client import GrafanaException
-
-        try:
-            return fn(*args)
-        except GrafanaException as exc:
-            if missing_ok and _status(exc) == 404:
-                return None
-            raise GrafanaError(f"Grafana refused to {what}: {exc}") from None
-        except OSError as exc:
-            raise GrafanaError(f"cannot reach Grafana to {what}: {exc}") from None
 
     def push_datasource(self, body: dict, report: PushReport) -> None:
         """Create the datasource, or update the one with the same uid."""
         uid = body["uid"]
-        current = self._call(f"read datasource {uid}", self.api.datasource.get_datasource_by_uid, uid,
-                             missing_ok=True)
+        current = self.api.datasource(uid)
         if current is None:
-            self._call(f"create datasource {uid}", self.api.datasource.create_datasource, body)
+            self.api.create_datasource(body)
             report.created.append(f"datasource {uid}")
             return
         # Secrets cannot be read back to compare, so an existing datasource is always written.
-        self._call(f"update datasource {uid}", self.api.datasource.update_datasource, current["id"],
-                   {**body, "id": current["id"]})
+        self.api.update_datasource(current["id"], {**body, "id": current["id"]})
         report.updated.append(f"datasource {uid}")
 
     def push_folder(self, uid: str, title: str, report: PushReport) -> None:
         """Create the folder unless it exists; fix its title if it was renamed."""
-        current = self._call(f"read folder {uid}", self.api.folder.get_folder, uid, missing_ok=True)
+        current = self.api.folder(uid)
         if current is None:
-            self._call(f"create folder {uid}", self.api.folder.create_folder, title, uid)
+            self.api.create_folder(uid, title)
             report.created.append(f"folder {uid}")
         elif current.get("title") != title:
-            self._call(f"rename folder {uid}", self.api.folder.update_folder, uid, title,
-                       current.get("version"), True)
+            self.api.rename_folder(uid, title, current.get("version"))
             report.updated.append(f"folder {uid}")
         else:
             report.unchanged.append(f"folder {uid}")
@@ -156,16 +137,15 @@ class GrafanaPusher:
         uid = board.get("uid")
         if not uid:
             raise SettingError(f"dashboard {board.get('title')!r}: has no uid")
-        current = self._call(f"read dashboard {uid}", self.api.dashboard.get_dashboard, uid, missing_ok=True)
+        current = self.api.dashboard(uid)
         wanted = {k: v for k, v in board.items() if k not in _VOLATILE}
         if current is not None:
             stored = {k: v for k, v in current.get("dashboard", {}).items() if k not in _VOLATILE}
             if stored == wanted and current.get("meta", {}).get("folderUid") == folder_uid:
                 report.unchanged.append(f"dashboard {uid}")
                 return
-        self._call(f"write dashboard {uid}", self.api.dashboard.update_dashboard, {
-            "dashboard": {**wanted, "id": None}, "folderUid": folder_uid, "overwrite": True,
-            "message": "wardlink grafana push"})
+        self.api.save_dashboard({"dashboard": {**wanted, "id": None}, "folderUid": folder_uid, "overwrite": True,
+                                 "message": "wardlink grafana push"})
         (report.created if current is None else report.updated).append(f"dashboard {uid}")
 
     def push(self, datasources: list[dict], dashboards: list[dict], *, folder_uid: str = FOLDER_UID,
@@ -180,15 +160,17 @@ class GrafanaPusher:
         return report
 
 
-def connect(url: str, token: str, *, timeout: float = 10.0):
-    """Return a ``GrafanaApi`` for ``url`` that authenticates with a service-account token."""
-    from grafana_client import GrafanaApi
+def connect(url: str, token: str, *, timeout: float = 10.0) -> GrafanaAPI:
+    """Return a client of the Grafana at ``url`` that authenticates with a service-account token."""
+    return GrafanaAPI(url, token, timeout=timeout)
 
-    if not re.match(r"^https?://", url or ""):
-        raise SettingError(f"url: must be http(s)://host[:port][/path], got {url!r}")
-    if not token:
-        raise SettingError("token: required (a Grafana service-account token with Editor or Admin role)")
-    return GrafanaApi.from_url(url.rstrip("/") + "/", credential=token, timeout=timeout)
+
+def default_grafana_dir() -> Path:
+    """Return the installed ``wardlink.grafana`` files (the repository's grafana/ in a checkout)."""
+    root = resources.files("wardlink.grafana")
+    if not isinstance(root, Path):  # a zipped install: the files have no path of their own
+        raise SettingError(f"grafana dir: the packaged files at {root} are not a directory; give --grafana-dir")
+    return root
 
 
 def push(url: str, token: str, *, grafana_dir: str | os.PathLike | None = None, influx_version: str = "1",
@@ -198,7 +180,7 @@ def push(url: str, token: str, *, grafana_dir: str | os.PathLike | None = None, 
     ``timezone`` (the site's IANA zone) replaces the boards' browser zone."""
     if influx_version not in INFLUX_FILES:
         raise SettingError(f"influx version: must be one of {', '.join(INFLUX_FILES)}, got {influx_version!r}")
-    grafana_dir = Path(grafana_dir) if grafana_dir else DEFAULT_GRAFANA_DIR
+    grafana_dir = Path(grafana_dir) if grafana_dir else default_grafana_dir()
     sources: list[dict] = []
     if datasources:
         env = {**os.environ, **(settings or {})}

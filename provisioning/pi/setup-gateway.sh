@@ -24,6 +24,9 @@ CONFIG_FILE=$CONFIG_DIR/gateway.toml
 BOOT_CONFIG=""
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 UNIT_SRC=$SCRIPT_DIR/../systemd/wardlink-edge.service
+# The versions the release was tested with (provisioning/constraints.txt of a source tree).
+CONSTRAINTS=$(dirname "$SCRIPT_DIR")/constraints.txt
+[[ -f $CONSTRAINTS ]] || CONSTRAINTS=""
 UNIT_DEST=/etc/systemd/system/wardlink-edge.service
 JOURNALD_DROPIN=/etc/systemd/journald.conf.d/wardlink.conf
 MODULES_FILE=/etc/modules-load.d/wardlink.conf
@@ -45,6 +48,8 @@ Options:
   --dry-run             print every action without changing anything
   --venv DIR            virtualenv to install into (default: $DEFAULT_VENV)
   --package SPEC        what pip installs (default: $PACKAGE; a wheel path works too)
+  --constraints FILE    pip constraints: the versions to install (default: provisioning/constraints.txt
+                        beside this script, when there is one)
   --boot-config FILE    config.txt to edit when raspi-config is absent
                         (default: /boot/firmware/config.txt, else /boot/config.txt)
   --unit FILE           systemd unit to install (default: the one shipped beside this script)
@@ -62,6 +67,7 @@ while [[ $# -gt 0 ]]; do
         --dry-run) DRY_RUN=1 ;;
         --venv) VENV=${2:?--venv needs a directory}; shift ;;
         --package) PACKAGE=${2:?--package needs a value}; shift ;;
+        --constraints) CONSTRAINTS=${2:?--constraints needs a file}; shift ;;
         --boot-config) BOOT_CONFIG=${2:?--boot-config needs a file}; shift ;;
         --unit) UNIT_SRC=${2:?--unit needs a file}; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -75,6 +81,7 @@ if [[ $DRY_RUN -eq 0 && $EUID -ne 0 ]]; then
     die "run as root (sudo), or with --dry-run to see what would be done"
 fi
 [[ -r $UNIT_SRC ]] || die "systemd unit not found: $UNIT_SRC (give it with --unit)"
+[[ -z $CONSTRAINTS || -r $CONSTRAINTS ]] || die "constraints file not found: $CONSTRAINTS"
 
 # ---------------------------------------------------------------- helpers
 
@@ -200,7 +207,11 @@ install_software() {
         run python3 -m venv --system-site-packages "$VENV"
     fi
     # pip decides itself whether anything is newer; this is also the upgrade path.
-    run "$VENV/bin/pip" install --upgrade --upgrade-strategy only-if-needed "$PACKAGE"
+    if [[ -n $CONSTRAINTS ]]; then
+        run "$VENV/bin/pip" install --upgrade --upgrade-strategy only-if-needed -c "$CONSTRAINTS" "$PACKAGE"
+    else
+        run "$VENV/bin/pip" install --upgrade --upgrade-strategy only-if-needed "$PACKAGE"
+    fi
 }
 
 make_directories() {

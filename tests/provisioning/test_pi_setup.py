@@ -45,7 +45,8 @@ def test_the_dry_run_prints_every_action_and_changes_nothing(tmp_path):
     out = result.stdout
     for expected in ("+ append dtparam=i2c_arm=on to ", "+ append dtoverlay=w1-gpio to ", "+ append enable_uart=1 to ",
                      "+ python3 -m venv --system-site-packages /opt/wardlink/venv",
-                     "+ /opt/wardlink/venv/bin/pip install --upgrade",
+                     "+ /opt/wardlink/venv/bin/pip install --upgrade --upgrade-strategy only-if-needed -c "
+                     f"{SCRIPT.parent.parent / 'constraints.txt'} wardlink\\[edge\\]",
                      "+ write /etc/systemd/system/wardlink-edge.service (mode 0644):",
                      "    | ExecStart=/opt/wardlink/venv/bin/wardlink-edge run --config /etc/wardlink/gateway.toml",
                      "+ write /etc/systemd/journald.conf.d/wardlink.conf (mode 0644):",
@@ -91,6 +92,7 @@ def test_another_venv_is_written_into_the_unit(tmp_path):
     (["--bogus"], "unknown option: --bogus"),
     (["--dry-run", "--venv", "relative/venv"], "--venv must be an absolute path"),
     (["--dry-run", "--unit", "/nonexistent.service"], "systemd unit not found"),
+    (["--dry-run", "--constraints", "/nonexistent.txt"], "constraints file not found"),
 ])
 def test_bad_options_stop_before_doing_anything(args, message):
     result = run(*args)
@@ -100,5 +102,5 @@ def test_bad_options_stop_before_doing_anything(args, message):
 def test_help_lists_the_options():
     result = run("--help")
     assert result.returncode == 0
-    for option in ("--dry-run", "--venv", "--package", "--boot-config", "--unit"):
+    for option in ("--dry-run", "--venv", "--package", "--constraints", "--boot-config", "--unit"):
         assert option in result.stdout
