@@ -24,11 +24,12 @@ EXIT_USAGE = 2
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    from wardlink.systemd import configure_logging
+
+    # Under systemd each line starts with its journald priority (and journald adds the time).
+    configure_logging(getattr(logging, level.upper(), logging.INFO),
+                      "%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                      journal_fmt="%(levelname)-7s %(name)s: %(message)s")
     # paho logs nothing useful at INFO; its errors reach us through callbacks.
     logging.getLogger("paho").setLevel(logging.WARNING)
 

@@ -39,7 +39,7 @@ from wardlink.edge.health import health_readings
 from wardlink.edge.remote import RemoteControl
 from wardlink.edge.sampler import Sampler, SampledReading
 from wardlink.edge.store import Store
-from wardlink.edge.systemd import Notifier, Watchdog, watchdog_period
+from wardlink.systemd import Notifier, Watchdog, watchdog_period
 from wardlink.edge.version import __version__
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,8 @@ class Gateway:
         period = watchdog_period(environ)
         watchdog = None
         if notifier.enabled and period:
-            watchdog = asyncio.create_task(Watchdog(notifier, period, lambda: self.problem(period)).run(),
+            watchdog = asyncio.create_task(Watchdog(notifier, period, lambda: self.problem(period),
+                                                    service="the gateway").run(),
                                            name="watchdog")
         notifier.ready(f"gateway {self.config.gateway_id}: {len(self.channels)} channels")
         try:

@@ -19,7 +19,7 @@ from edge_support import PYTHON, ROOT, edge_env, write_config
 
 from wardlink.edge.config import load_config
 from wardlink.edge.gateway import Gateway
-from wardlink.edge.systemd import Notifier, Watchdog, socket_address, watchdog_period
+from wardlink.systemd import Notifier, Watchdog, socket_address, watchdog_period
 
 
 class FakeSystemd:
