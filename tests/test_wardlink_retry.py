@@ -86,3 +86,33 @@ def test_retry_may_stretch_a_delay_and_stops_at_once_when_the_stop_event_is_set(
     with pytest.raises(RetryAborted):
         retry(step, Backoff(3600.0), retry_on=ConnectionError, stop=stop)  # would wait an hour
     assert step.calls == 1
+
+
+def test_an_outage_is_logged_once_then_reminded_at_most_every_minute_then_its_end(caplog):
+    import logging
+
+    from wardlink.retry import OutageLog
+
+    clock = ManualClock()
+    logger = logging.getLogger("wardlink.test.outage")
+    outage = OutageLog(logger, "ingest w1: the broker at 10.0.0.5:8883", clock=clock)
+    caplog.set_level(logging.INFO, logger="wardlink.test.outage")
+    outage.recovered()  # no outage: nothing to say
+    assert caplog.records == [] and outage.down_since is None
+    for _ in range(5):
+        outage.failed("connection\nrefused")
+        clock.advance(10)
+    assert outage.down_since == ManualClock().now() and outage.reason == "connection refused"
+    clock.advance(10)  # 60 s after the first failure
+    outage.failed("connection refused")
+    outage.failed("connection refused")
+    clock.advance(5)
+    outage.recovered()
+    outage.recovered()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "ingest w1: the broker at 10.0.0.5:8883 is unreachable: connection refused; retrying"),
+        ("WARNING", "ingest w1: the broker at 10.0.0.5:8883 is still unreachable after 6 attempts in 60 s: "
+                    "connection refused"),
+        ("INFO", "ingest w1: the broker at 10.0.0.5:8883 answers again after 65 s (7 failed attempts)"),
+    ]
+    assert outage.down_since is None and outage.reason is None

@@ -5,14 +5,21 @@
 does not retry in lockstep. :func:`retry` runs a step until it succeeds, sleeping the delays
 between attempts; the sleep is injectable (tests pass a fake clock's sleep) and a
 ``threading.Event`` given as ``stop`` ends the wait at once.
+
+:class:`OutageLog` says what is being retried, at a bounded rate: one WARNING line when a
+server stops answering, naming it and the reason, a reminder at most every minute while it
+stays away, and an INFO line when it answers again.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from typing import Callable, TypeVar
+
+from wardlink.clock import Clock, SystemClock
 
 T = TypeVar("T")
 
@@ -96,3 +103,59 @@ def retry(step: Callable[[], T], backoff: Backoff, *, retry_on: type[BaseExcepti
                 delay = delay_for(exc, delay)
             if wait_or_sleep(delay, stop, sleep):
                 raise RetryAborted(f"stopped while retrying after {failures} failure(s)") from exc
+
+
+class OutageLog:
+    """Log an outage of one server at a bounded rate (thread-safe).
+
+    ``subject`` names the process and the server, e.g. ``ingest wardlink-ingest-1: the broker
+    at 10.0.0.5:8883``. :meth:`failed` logs the first failure at once and then at most one
+    reminder every ``every_s`` seconds, with the attempts so far; :meth:`recovered` logs the
+    end of an outage (and nothing when there was none). Every line is one line.
+    """
+
+    def __init__(self, logger: logging.Logger, subject: str, *, every_s: float = 60.0,
+                 clock: Clock | None = None) -> None:
+        self.logger = logger
+        self.subject = subject
+        self.every_s = every_s
+        self.clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._since: float | None = None  # monotonic time of the first failure
+        self._since_wall: float | None = None
+        self._next = 0.0
+        self._attempts = 0
+        self.reason: str | None = None
+
+    @property
+    def down_since(self) -> float | None:
+        """Return the wall-clock time (epoch seconds) the outage began, or None."""
+        return self._since_wall
+
+    def failed(self, reason: str) -> None:
+        """Record a failed attempt; log it when it is the first or a reminder is due."""
+        reason = " ".join(str(reason).split())
+        now = self.clock.monotonic()
+        with self._lock:
+            self._attempts += 1
+            self.reason = reason
+            if self._since is None:
+                self._since, self._since_wall = now, self.clock.now()
+                self._next = now + self.every_s
+                self.logger.warning("%s is unreachable: %s; retrying", self.subject, reason)
+            elif now >= self._next:
+                self._next = now + self.every_s
+                self.logger.warning("%s is still unreachable after %d attempts in %.0f s: %s", self.subject,
+                                    self._attempts, now - self._since, reason)
+
+    def recovered(self) -> None:
+        """Record a success; log the end of the outage if there was one."""
+        with self._lock:
+            if self._since is None:
+                return
+            down = self.clock.monotonic() - self._since
+            attempts = self._attempts
+            self._since = self._since_wall = None
+            self._attempts = 0
+            self.reason = None
+        self.logger.info("%s answers again after %.0f s (%d failed attempts)", self.subject, down, attempts)
