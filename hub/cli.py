@@ -9,22 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import signal
 import sys
-import threading
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 import wardlink
 from wardlink.cli import add_command, add_group
+from wardlink.systemd import configure_logging
 from wardlink.hub.cli_backup import add_backup_commands
 from wardlink.hub.cli_common import db_session as _db_session, hub_config as _config
 from wardlink.hub.cli_db import add_db_commands
 from wardlink.hub.cli_errors import debug_requested, describe
 from wardlink.hub.cli_org import add_org_commands
-from wardlink.hub.errors import ConfigError, HubError
+from wardlink.hub.cli_services import add_service_commands
+from wardlink.hub.errors import HubError
 
 log = logging.getLogger("wardlink")
 
@@ -43,153 +42,6 @@ def cmd_demo(args) -> int:
     except DemoError as exc:
         print(f"wardlink demo: {exc}", file=sys.stderr)
         return 2
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum, _frame):
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-
-def cmd_hub_ingest(args) -> int:
-    """Run one MQTT ingest worker until SIGTERM."""
-    from wardlink.hub.db import check_current, open_engine
-    from wardlink.hub.db.resolver import DbResolver
-    from wardlink.hub.ingest import IngestWorker
-    from wardlink.hub.telemetry import open_store
-    from wardlink.clock import SystemClock
-
-    config = _config(args)
-    if args.client_id:
-        config = config.with_overrides(mqtt_client_id=args.client_id)
-    if args.group:
-        config = config.with_overrides(mqtt_share_group=args.group)
-    from wardlink.hub.runtime import rules_runtime
-
-    clock = SystemClock()
-    engine = open_engine(config.resolved_database_url)
-    try:
-        check_current(engine)  # every table the worker writes comes from the migrations
-    except HubError:
-        engine.dispose()
-        raise
-    from wardlink.hub.db.audit_key import use_audit_key
-
-    use_audit_key(config, engine)
-    store = open_store(config)
-    rules = rules_runtime(config, engine, clock, client_id=f"{config.mqtt_client_id}-cmd", notices=False)
-    # The rules engine hears every batch after it is committed and before it is acknowledged.
-    worker = IngestWorker(config, store, DbResolver(engine), clock, listeners=[rules.engine])
-    if args.retire:
-        return _retire_worker(worker, args, lambda: (rules.close(), store.close(), engine.dispose()))
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    worker.start()
-    log.info("ingest worker %s running against %s", config.mqtt_client_id, config.mqtt_url)
-    try:
-        while not stop.wait(1.0):
-            if not worker.is_running:
-                log.error("ingest worker stopped unexpectedly; exiting so the service manager restarts it")
-                return 1
-    finally:
-        worker.stop()
-        rules.close()
-        store.close()
-        engine.dispose()
-    return 0
-
-
-def _retire_worker(worker, args, close) -> int:
-    """Drain the worker's persistent session, remove it from the broker, print what was done."""
-    from wardlink.hub.ingest.retire import RetireError, retire
-
-    if args.quiet_s <= 0:
-        raise ConfigError(f"--drained-after: must be > 0 seconds, got {args.quiet_s}")
-    log.info("retiring ingest worker %s: draining its session", worker.client_id)
-    try:
-        report = retire(worker, quiet_s=args.quiet_s)
-    except RetireError as exc:
-        print(f"wardlink hub ingest --retire: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        close()
-    print(json.dumps({"client_id": report.client_id, "drained": report.drained,
-                      "points_written": report.points_written, "session_removed": report.session_removed}))
-    return 0
-
-
-def cmd_hub_web(args) -> int:
-    """Serve the admin UI and JSON API with waitress."""
-    from wardlink.hub.web import serve
-
-    config = _config(args)
-    overrides = {}
-    if args.host:
-        overrides["web_host"] = args.host
-    if args.port:
-        overrides["web_port"] = args.port
-    if overrides:
-        config = config.with_overrides(**overrides)
-    serve(config, threads=args.threads)
-    return 0
-
-
-def cmd_hub_scheduler(args) -> int:
-    """Run the scheduler (leader or standby) until SIGTERM."""
-    from wardlink.hub.db import check_current, open_engine
-    from wardlink.hub.scheduler import Scheduler
-    from wardlink.clock import SystemClock
-
-    config = _config(args)
-    if args.round <= 0:
-        raise ConfigError(f"--round: must be > 0 seconds, got {args.round}")
-    if args.retention_days is not None and args.retention_days <= 0:
-        raise ConfigError(f"--retention-days: must be > 0, got {args.retention_days}")
-    clock = SystemClock()
-    engine = open_engine(config.resolved_database_url)
-    closers = [engine.dispose]
-    try:
-        check_current(engine)
-        from wardlink.hub.db.audit_key import use_audit_key
-
-        use_audit_key(config, engine)
-        telemetry = None
-        if args.retention_days is not None:
-            if config.telemetry != "sqlite":
-                raise ConfigError("--retention-days: applies to the SQLite telemetry store; "
-                                  "InfluxDB keeps data by its own retention policy")
-            from wardlink.hub.telemetry import open_store
-
-            telemetry = open_store(config)
-            closers.append(telemetry.close)
-        from wardlink.hub.runtime import rules_runtime
-
-        if args.rules:
-            config = config.with_overrides(rules_file=args.rules)
-        runtime = rules_runtime(config, engine, clock, client_id=f"wardlink-scheduler-{os.getpid()}-cmd")
-        closers.append(runtime.close)
-        rules = runtime.engine
-        scheduler = Scheduler(engine, clock=clock, holder=args.holder, rules=rules, telemetry=telemetry,
-                              retention_days=args.retention_days, digest_at=config.digest_at,
-                              public_url=config.resolved_public_url, site_name=config.site_name)
-        stop = threading.Event()
-        _stop_on_signals(stop)
-        log.info("scheduler %s started; rounds every %g s", scheduler.holder, args.round)
-        if args.once:
-            report = scheduler.run_once()
-            scheduler.close()
-            print(json.dumps({"leader": report.leader, "ran": report.ran, "failed": report.failed},
-                             default=str, sort_keys=True))
-            return 1 if report.failed else 0
-        scheduler.run(stop, round_s=args.round)
-        log.info("scheduler %s stopped", scheduler.holder)
-    finally:
-        while closers:
-            closers.pop()()
-    return 0
 
 
 def cmd_rules_check(args) -> int:
@@ -334,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the full traceback of any failure (also: WARDLINK_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_demo(sub)
-    _add_hub_services(sub)
+    add_service_commands(sub)
     _add_rules(sub)
     _add_admin(sub)
     add_org_commands(sub)
@@ -356,43 +208,6 @@ def _add_demo(sub) -> None:
     p.add_argument("--port", type=int, default=8080, help="port of the web UI (default: 8080)")
     p.add_argument("--broker-port", type=int, default=0, metavar="PORT",
                    help="port of the embedded MQTT broker (default: a free port)")
-
-
-def _add_hub_services(sub) -> None:
-    hub_sub = add_group(sub, "hub", "run a hub service (ingest, web, scheduler)",
-                        "Run one of the hub's long-running services.", dest="service", metavar="SERVICE")
-    p = add_command(hub_sub, "ingest", cmd_hub_ingest, "run an MQTT ingest worker",
-                    "Subscribe to gateway telemetry, events and status; commit to the "
-                    "telemetry store and acknowledge only after the commit.")
-    p.add_argument("--client-id", help="stable MQTT client id of this worker (overrides mqtt_client_id)")
-    p.add_argument("--group", help="shared-subscription group so several workers split the load")
-    p.add_argument("--retire", action="store_true",
-                   help="retire the worker of --client-id for good: store and acknowledge what its persistent "
-                        "session still holds, leave the group, remove the session from the broker, then exit")
-    p.add_argument("--drained-after", dest="quiet_s", type=float, default=3.0, metavar="SECONDS",
-                   help="with --retire: seconds without a delivery that count as a drained session (default: 3)")
-    p = add_command(hub_sub, "web", cmd_hub_web, "serve the admin UI and JSON API",
-                    "Serve the admin UI and the /api/v1 JSON API with waitress.")
-    p.add_argument("--host", help="listen address (overrides web_host)")
-    p.add_argument("--port", type=int, help="listen port (overrides web_port)")
-    p.add_argument("--threads", type=int, default=8, help="worker threads (default: 8)")
-    p = add_command(
-        hub_sub, "scheduler", cmd_hub_scheduler, "run the scheduler: PM generation, escalations, rules tick, retention",
-        "Run the hub's periodic jobs: generate preventive-maintenance work orders ahead of "
-        "their due dates (exactly once), recompute maintenance status, escalate overdue PM and "
-        "SLA breaches, tick the rules engine, send the daily digests and make the monthly KPI "
-        "reports (each exactly once), and prune old SQLite telemetry. Start one on "
-        "each of several hosts for failover: one leads (a database lock), the others wait "
-        "as standbys. SIGTERM stops it cleanly and hands the lead over at once.")
-    p.add_argument("--round", type=float, default=5.0, metavar="SECONDS",
-                   help="seconds between rounds; each job runs on its own period (default: 5)")
-    p.add_argument("--holder", help="name of this scheduler in the lease and logs (default: host:pid)")
-    p.add_argument("--rules", metavar="FILE",
-                   help="rules file whose notifier targets deliver alert notifications (overrides rules_file)")
-    p.add_argument("--retention-days", type=float, metavar="DAYS",
-                   help="roll SQLite telemetry older than this into hourly rollups (default: keep raw)")
-    p.add_argument("--once", action="store_true",
-                   help="run one round, print what it did as JSON, and exit (for cron or checks)")
 
 
 def cmd_rules_export(args) -> int:
@@ -488,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``wardlink`` command line."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Under systemd each line starts with its journald priority (and journald adds the time).
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO,
+                      "%(asctime)s %(levelname)s %(name)s: %(message)s",
+                      journal_fmt="%(levelname)s %(name)s: %(message)s")
     # Alembic says at INFO which dialect it found and each step it runs: noise unless asked for.
     logging.getLogger("alembic").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import errno
 import os
 
-from wardlink.hub.config import mask_secrets
 from wardlink.hub.errors import HubError, StoreError
+from wardlink.monitor import MonitorError
 
 #: the command ran and found a problem (a broken audit chain, a failed job, a rejected payload)
 EXIT_FAILURE = 1
@@ -32,31 +32,6 @@ def debug_requested(flag: bool, environ=os.environ) -> bool:
     return flag or environ.get("WARDLINK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _reason(orig: BaseException | None, fallback: BaseException) -> str:
-    """Return the driver's reason for a failed connection in a few lower-case words."""
-    text = str(orig if orig is not None else fallback).strip().splitlines()
-    first = text[0].strip() if text else type(fallback).__name__
-    # psycopg: 'connection failed: connection to server at "h", port 5432 failed: Connection refused'
-    reason = first.rsplit("failed: ", 1)[-1].strip()
-    return reason[:1].lower() + reason[1:]
-
-
-def _database_place(database_url: str | None) -> str:
-    if not database_url:
-        return "the database"
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(database_url)
-    except (ArgumentError, ValueError):  # unparsable: name it as written, without a password
-        return f"the database at {mask_secrets(database_url)}"
-    if url.get_backend_name() == "sqlite":
-        return f"the database {url.database}"
-    host = url.host or "the local socket"
-    return f"the database at {host}:{url.port or 5432}" if url.host else f"the database on {host}"
-
-
 def describe(exc: BaseException, database_url: str | None = None) -> tuple[int, str] | None:
     """Return (exit code, one-line message) for an expected failure, or None for a bug.
 
@@ -65,10 +40,13 @@ def describe(exc: BaseException, database_url: str | None = None) -> tuple[int, 
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     if isinstance(exc, (OperationalError, InterfaceError)) and exc.statement is None:
-        place = _database_place(database_url)
-        return EXIT_UNAVAILABLE, f"cannot reach {place}: {_reason(exc.orig, exc)}"
+        from wardlink.hub.db.engine import database_place, failure_reason
+
+        return EXIT_UNAVAILABLE, f"cannot reach {database_place(database_url)}: {failure_reason(exc)}"
     if isinstance(exc, StoreError):
         return EXIT_UNAVAILABLE, str(exc)
+    if isinstance(exc, MonitorError):  # e.g. the metrics port is taken
+        return EXIT_OS, str(exc)
     if isinstance(exc, HubError):
         return EXIT_USAGE, str(exc)
     if isinstance(exc, OSError):

@@ -63,6 +63,17 @@ class HubConfig:
     ingest_stall_s: int = field(default=120, metadata={
         "help": "seconds an ingest worker may hold a message unacknowledged, or retry a store write, "
                 "before /api/v1/health says degraded (ingest: stalled)"})
+    metrics_host: str = field(default="127.0.0.1", metadata={
+        "help": "address the /metrics and /health listeners of ingest, scheduler and web listen on "
+                "(loopback, or an address only the monitoring server reaches)"})
+    ingest_metrics_port: int = field(default=0, metadata={
+        "help": "first port of the ingest workers' /metrics and /health: a worker listens on this plus "
+                "its --metrics-offset (the systemd unit passes its instance number); 0 = no listener"})
+    scheduler_metrics_port: int = field(default=0, metadata={
+        "help": "port of the scheduler's /metrics and /health; 0 = no listener"})
+    web_metrics_port: int = field(default=0, metadata={
+        "help": "port of the web server's /metrics and /health (apart from web_port, never behind the "
+                "reverse proxy); 0 = no listener"})
     web_host: str = field(default="127.0.0.1", metadata={"help": "address the web UI listens on"})
     web_port: int = field(default=8080, metadata={"help": "port the web UI listens on"})
     public_url: str = field(default="", metadata={
@@ -320,6 +331,11 @@ def _validate(cfg: HubConfig) -> HubConfig:
         raise ConfigError(f"default_locale: must be one of {', '.join(LANGUAGES)}, got {cfg.default_locale!r}")
     if not 0 < cfg.web_port < 65536:
         raise ConfigError(f"web_port: must be 1..65535, got {cfg.web_port}")
+    for key in ("ingest_metrics_port", "scheduler_metrics_port", "web_metrics_port"):
+        if not 0 <= getattr(cfg, key) < 65536:
+            raise ConfigError(f"{key}: must be 1..65535, or 0 for no listener, got {getattr(cfg, key)}")
+    if not cfg.metrics_host.strip():
+        raise ConfigError("metrics_host: must be an address, e.g. 127.0.0.1")
     if cfg.ingest_stall_s < 10:
         raise ConfigError(f"ingest_stall_s: must be at least 10 seconds, got {cfg.ingest_stall_s}")
     scheme = cfg.mqtt_url.split("://", 1)[0]

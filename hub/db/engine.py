@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from wardlink.hub.config import mask_secrets
 from wardlink.hub.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -107,3 +108,32 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
             yield session
     finally:
         session.close()
+
+
+def database_place(database_url: str | None) -> str:
+    """Return how messages name the database at ``database_url``, never with its password:
+    ``the database at HOST:PORT``, ``the database on /run/postgresql`` or ``the database FILE``."""
+    if not database_url:
+        return "the database"
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):  # unparsable: name it as written, without a password
+        return f"the database at {mask_secrets(database_url)}"
+    if url.get_backend_name() == "sqlite":
+        return f"the database {url.database}"
+    if not url.host:
+        return "the database on the local socket"
+    return f"the database at {url.host}:{url.port or 5432}"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Return the driver's reason for a failed database call in a few words on one line.
+
+    psycopg's ``connection failed: connection to server at "h", port 5432 failed: Connection
+    refused`` (and SQLAlchemy's wrapping of it) becomes ``connection refused``.
+    """
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    first = text[0].strip() if text else type(exc).__name__
+    reason = first.rsplit("failed: ", 1)[-1].strip()
+    return reason[:1].lower() + reason[1:]

@@ -139,6 +139,7 @@ class Batcher:
                 if ctx.stopping.is_set():
                     return None  # the network thread takes in nothing more once stopping
                 self._cond.wait(0.5)
+                ctx.beat("listener")
             if ctx.abort.is_set():
                 return None
             return self._pop(self._listen_queue)
@@ -161,6 +162,7 @@ class Batcher:
                 if self._ctx.abort.is_set() or not pump_alive():
                     return False  # not acknowledged: the broker sends them again
                 self._listened.wait(0.5)
+                self._ctx.beat("writer")  # waiting for the listener loop, which has a heartbeat of its own
         return True
 
     def acknowledged(self, count: int, acked: int) -> None:
@@ -172,6 +174,11 @@ class Batcher:
             with c.lock:  # pending and acked move in one step: a reader sees both or neither
                 c.pending -= count
                 c.acked += acked
+
+    def depth(self) -> tuple[int, int]:
+        """Return (messages, readings) queued for the committer, not yet taken into a store write."""
+        with self._cond:
+            return len(self._queue), self._queued_weight
 
     def oldest_pending_ms(self) -> int | None:
         try:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from wardlink.hub.errors import StoreError
@@ -112,6 +113,7 @@ class Committer:
         pool = self._pool
         assert pool is not None
         while True:
+            self._ctx.beat("writer")
             head = inflight[0][1] if inflight else None
             if head is not None and (head.done() or len(inflight) >= IN_FLIGHT):
                 self._finish(*inflight.popleft())
@@ -130,6 +132,8 @@ class Committer:
 
     def _finish(self, items: list[Item], future: Future[None]) -> None:
         """Complete a batch whose store write was started: retry what failed, record, acknowledge."""
+        while not wait_futures([future], timeout=1.0).done:
+            self._ctx.beat("writer")  # waiting for a store that takes its time (it has timeouts of its own)
         exc = future.exception()
         if exc is not None and not isinstance(exc, StoreError):
             raise exc
@@ -233,8 +237,10 @@ class Committer:
     def _count(self, items: list[Item]) -> None:
         now = self._ctx.now_ms()
         c = self._ctx.counters
+        oldest = min((item.delivery.received_ms for item in items), default=now)
         with c.lock:
             c.last_commit_ms = now
+            c.commit_lag_ms = max(0, now - oldest)
             for item in items:
                 kind = item.outcome
                 if kind is ItemKind.TELEMETRY:

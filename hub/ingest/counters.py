@@ -17,9 +17,14 @@ from typing import Any, Callable
 from wardlink.hub.errors import StoreError
 from wardlink.hub.ingest.deadletter import storable
 from wardlink.clock import Clock
-from wardlink.retry import Backoff, RetryAborted, retry
+from wardlink.retry import Backoff, OutageLog, RetryAborted, retry
+from wardlink.systemd import Heartbeat
 
 log = logging.getLogger(__name__)
+
+#: How long a worker's loops may go without a round before the watchdog calls them wedged
+#: (``wardlink hub ingest`` sets it to half the systemd watchdog period).
+DEFAULT_MAX_SILENCE_S = 150.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,9 @@ class IngestStats:
     last_commit_ms: int | None
     subscribed: bool = False  # the broker acknowledged every subscription of this connection
     resend_requests: int = 0  # resend-from commands this worker sent (gaps, reconnects)
+    readings_received: int = 0  # readings in the telemetry messages received, re-deliveries included
+    reconnects: int = 0  # connections made again after the first
+    commit_lag_ms: int | None = None  # last committed batch: from its oldest message's arrival to the commit
 
 
 @dataclass(slots=True)
@@ -62,6 +70,9 @@ class Counters:
     store_errors: int = 0
     pending: int = 0  # received, not yet acknowledged (acknowledged in the same step as ``acked``)
     resend_requests: int = 0
+    readings_received: int = 0
+    reconnects: int = 0
+    commit_lag_ms: int | None = None
     last_error: str | None = None
     last_error_ms: int | None = None
     started_ms: int | None = None
@@ -84,12 +95,23 @@ class IngestContext:
         self.stopped = threading.Event()  # stopped, or a thread failed (run_forever returns)
         self.drain = True  # on stop, commit and acknowledge what is in hand first
         self.retrying_since: dict[str, int] = {}  # "stores"/"listeners" -> when its retries began (ms)
+        # What is being retried, logged at a bounded rate: the stores (telemetry, relational)
+        # and the listeners' database.
+        self.outages = {what: OutageLog(log, f"ingest {client_id}: {text}", clock=clock)
+                        for what, text in (("stores", "a store"), ("listeners", "the rules engine's database"))}
+        # Each loop beats on every round, its waits included; the systemd watchdog reads them.
+        self.heartbeats = {loop: Heartbeat(f"ingest {client_id}'s {loop} loop", DEFAULT_MAX_SILENCE_S, clock)
+                           for loop in ("writer", "listener")}
         self.on_retry: Callable[[], None] = lambda: None  # called after each failed attempt
         self._retry_initial = retry_initial_s
         self._retry_max = retry_max_s
 
     def now_ms(self) -> int:
         return round(self.clock.now() * 1000)
+
+    def beat(self, loop: str) -> None:
+        """Record that the ``writer`` or ``listener`` loop went round."""
+        self.heartbeats[loop].beat()
 
     def error(self, text: str, *, log_it: bool = True) -> None:
         """Record ``text`` as the last error (published in the worker's row), and log it."""
@@ -101,15 +123,20 @@ class IngestContext:
             log.warning("ingest %s: %s", self.client_id, text)
 
     def retrying(self, step: Callable[[], None], what: str) -> bool:
-        """Run ``step`` until it does not raise StoreError, backing off; False if aborted meanwhile."""
-        failing = False
+        """Run ``step`` until it does not raise StoreError, backing off; False if aborted meanwhile.
+
+        The first failure is logged at once (one line: the server and the reason), then a
+        reminder at most every minute while it lasts, and its end (:class:`OutageLog`).
+        """
+        outage = self.outages[what]
+        loop = "writer" if what == "stores" else "listener"
 
         def failed(exc: BaseException, failures: int) -> None:
-            nonlocal failing
+            self.beat(loop)  # alive, and retrying
             with self.counters.lock:
                 self.counters.store_errors += 1
-            self.error(str(exc), log_it=not failing)
-            failing = True
+            self.error(str(exc), log_it=False)
+            outage.failed(str(exc))
             self.retrying_since.setdefault(what, self.now_ms())
             self.on_retry()
 
@@ -119,8 +146,7 @@ class IngestContext:
         except RetryAborted:
             return False
         self.retrying_since.pop(what, None)
-        if failing:
-            log.info("ingest %s: %s answer again; resuming", self.client_id, what)
+        outage.recovered()
         return True
 
 
@@ -140,7 +166,12 @@ class WorkerRow:
         return time.monotonic() >= self._next
 
     def row(self) -> dict[str, Any]:
+        """Return the row to publish now (the next one is due an interval later)."""
         self._next = time.monotonic() + self._interval
+        return self.snapshot()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the row as it stands, without changing when the next one is published."""
         s = self._stats()
         return {"client_id": s.client_id, "hostname": socket.gethostname(), "pid": os.getpid(),
                 "started_ms": s.started_ms or 0, "updated_ms": self._ctx.now_ms(), "connected": s.connected,

@@ -75,6 +75,7 @@ class ListenerPump:
     def _run(self) -> None:
         try:
             while True:
+                self._ctx.beat("listener")
                 items = self._batcher.take_for_listeners()
                 if items is None or not self._notify_until_done(items):
                     break

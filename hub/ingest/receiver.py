@@ -19,6 +19,7 @@ store's key absorbs them. Gaps in batch sequences are asked for the same way
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -32,12 +33,13 @@ from wardlink.hub.errors import ConfigError, StoreError
 from wardlink.hub.ingest.batcher import Batcher
 from wardlink.hub.ingest.counters import IngestContext
 from wardlink.hub.ingest.decode import KINDS, Decoder, topic_of
-from wardlink.hub.ingest.items import Item, LastBatch
+from wardlink.hub.ingest.items import Item, ItemKind, LastBatch
 from wardlink.hub.ingest.records import IngestRecords
 from wardlink.hub.ingest.sequence import SequencePolicy
 from wardlink import mqtt as mqtt_adapter
 from wardlink import protocol
 from wardlink.protocol import Kind
+from wardlink.retry import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,11 @@ class Receiver:
         self._batcher = batcher
         self._keepalive = keepalive_s
         self._host, self._port, _ = broker_address(config.mqtt_url)
+        where = f"[{self._host}]:{self._port}" if ":" in self._host else f"{self._host}:{self._port}"
+        self.broker = where
+        # Connection failures are logged at a bounded rate, with the broker's address and the reason.
+        self.outage = OutageLog(log, f"ingest {ctx.client_id}: the broker at {where}", clock=ctx.clock)
+        self._connected_before = False
         group = config.mqtt_share_group or None
         self._subscriptions = [(protocol.subscription(k, group=group if k is not Kind.STATUS else None), 1)
                                for k in KINDS]
@@ -98,13 +105,14 @@ class Receiver:
         # unacknowledged or queued message while we are away.
         client = mqtt_client(self._config, self._ctx.client_id, clean_session=False, manual_ack=True)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         self._client = client
         mqtt_adapter.start(client, self._host, self._port, self._keepalive)
-        log.info("ingest %s: connecting to %s:%d", self._ctx.client_id, self._host, self._port)
+        log.info("ingest %s: connecting to the broker at %s", self._ctx.client_id, self.broker)
 
     def stop(self) -> None:
         if self._client is not None:
@@ -112,13 +120,19 @@ class Receiver:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if reason_code.is_failure:
-            self._ctx.error(f"broker refused the connection: {reason_code}")
+            self._broker_failed(f"the broker refused the connection: {reason_code}")
             return
         with self._ack_lock:
             self._generation += 1
             self.connected = True
             self.subscribed = False
-        log.info("ingest %s: connected (session present: %s)", self._ctx.client_id, flags.session_present)
+        if self._connected_before:
+            with self._ctx.counters.lock:
+                self._ctx.counters.reconnects += 1
+        self._connected_before = True
+        self.outage.recovered()
+        log.info("ingest %s: connected to the broker at %s (session present: %s)", self._ctx.client_id, self.broker,
+                 flags.session_present)
         if self._leaving:
             self._leave(client)  # being retired (wardlink.hub.ingest.retire): take no new share
             return
@@ -137,7 +151,18 @@ class Receiver:
         if self._resend_after_reconnect and not stopping:
             self._resend_due.update(self._decoder.last_batch)
         if not stopping:
-            self._ctx.error(f"disconnected from the broker: {reason_code}; reconnecting")
+            self._broker_failed(f"connection lost ({reason_code})")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        # paho calls this from inside its ``except OSError`` around the connection attempt.
+        exc = sys.exc_info()[1]
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "the connection attempt failed"
+        self._broker_failed(reason.lower() if isinstance(exc, OSError) and exc.strerror else reason)
+
+    def _broker_failed(self, reason: str) -> None:
+        """Record a failed or lost connection: the last error, and a log line at a bounded rate."""
+        self._ctx.error(f"the broker at {self.broker}: {reason}", log_it=False)
+        self.outage.failed(reason)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
         refused = [f for (f, _), rc in zip(self._subscriptions, reason_codes) if rc.is_failure]
@@ -181,6 +206,8 @@ class Receiver:
             item = self._decoder.internal_error(msg, generation, received_ms, exc)
         with self._ctx.counters.lock:
             self._ctx.counters.received += 1
+            if item.kind is ItemKind.TELEMETRY:
+                self._ctx.counters.readings_received += item.weight
         self._batcher.put(item)
 
     def ack(self, items: list[Item]) -> None:

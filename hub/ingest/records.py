@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from wardlink.hub.db.engine import database_place, failure_reason
 from wardlink.hub.db.migrate import check_current
 from wardlink.hub.db.models.ingest import workers
 from wardlink.hub.errors import StoreError
@@ -29,13 +30,16 @@ from wardlink.hub.telemetry.model import StoreRejected, StoreUnavailable
 _T = TypeVar("_T")
 
 
-def _translate(exc: SQLAlchemyError, doing: str) -> StoreError:
+def _translate(exc: SQLAlchemyError, doing: str, engine: Engine) -> StoreError:
     text = f"relational store: {doing}: {type(exc).__name__}: {exc}"
     if isinstance(exc, (IntegrityError, DataError)):
         return StoreRejected(text)  # these rows will be refused again
     if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
         return StoreRejected(text)  # a value could not be bound (SQLAlchemy or the driver refused it)
-    return StoreUnavailable(text)  # connection lost, database locked, server down...
+    # Connection lost, database locked, server down: one line naming the server, for the log.
+    place = database_place(engine.url.render_as_string(hide_password=True))
+    return StoreUnavailable(f"relational store ({place.removeprefix('the database ')}): {doing}: "
+                            f"{failure_reason(exc)}")
 
 
 class IngestRecords:
@@ -56,11 +60,11 @@ class IngestRecords:
             try:
                 check_current(engine)
             except SQLAlchemyError as exc:
-                raise _translate(exc, "check the schema revision") from exc
+                raise _translate(exc, "check the schema revision", engine) from exc
             try:
                 sequence.adopt(engine, round(time.time() * 1000))
             except SQLAlchemyError as exc:
-                raise _translate(exc, "start batch sequences") from exc
+                raise _translate(exc, "start batch sequences", engine) from exc
 
     def commit(self, *, dead: Sequence[DeadLetter] = (), event_rows: Sequence[dict] = (),
                gateway_rows: Sequence[dict] = (), worker: dict | None = None,
@@ -87,7 +91,7 @@ class IngestRecords:
                         set_={k: stmt.excluded[k] for k in worker if k != "client_id"})
                     session.execute(stmt, [worker])
         except SQLAlchemyError as exc:
-            raise _translate(exc, "commit ingest records") from exc
+            raise _translate(exc, "commit ingest records", self.engine) from exc
         except (OverflowError, ValueError, TypeError) as exc:  # a value the driver cannot bind
             raise StoreRejected(f"relational store: commit ingest records: {type(exc).__name__}: {exc}") from exc
 
@@ -126,4 +130,4 @@ class IngestRecords:
         try:
             return func(self.engine, *args, **kwargs)
         except SQLAlchemyError as exc:
-            raise _translate(exc, doing) from exc
+            raise _translate(exc, doing, self.engine) from exc

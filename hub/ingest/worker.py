@@ -73,6 +73,7 @@ from wardlink.hub.telemetry.model import Point, TelemetryStore
 from wardlink import protocol
 from wardlink.clock import Clock, SystemClock
 from wardlink.protocol import TelemetryBatch
+from wardlink.retry import OutageLog
 
 __all__ = ["YOUNG_THRESHOLD", "IngestStats", "IngestWorker", "broker_address", "mqtt_client"]
 
@@ -202,6 +203,8 @@ class IngestWorker:
             event.clear()
         ctx.drain = True
         ctx.retrying_since.clear()
+        for heartbeat in ctx.heartbeats.values():
+            heartbeat.beat()
         self._batcher.clear()  # anything left from an earlier run was never acknowledged: the broker sends it again
         if self._tune_collector:
             _tune_collector()
@@ -273,7 +276,35 @@ class IngestWorker:
                 self.client_id, r.connected, c.received, c.telemetry_batches, c.event_batches,
                 c.status_messages, c.ignored, c.points_written, c.dead_lettered, c.acked, c.store_errors,
                 c.pending, c.last_error, c.last_error_ms, c.started_ms, c.last_commit_ms,
-                r.subscribed, resend_requests=c.resend_requests)
+                r.subscribed, resend_requests=c.resend_requests, readings_received=c.readings_received,
+                reconnects=c.reconnects, commit_lag_ms=c.commit_lag_ms)
+
+    @property
+    def context(self) -> IngestContext:
+        """Return what the worker's parts share (its clock, heartbeats, outages), for monitoring."""
+        return self._ctx
+
+    @property
+    def broker(self) -> str:
+        """Return the broker's ``host:port``."""
+        return self._receiver.broker
+
+    @property
+    def broker_outage(self) -> OutageLog:
+        """Return the broker connection's outage record (reason and start of a current outage)."""
+        return self._receiver.outage
+
+    @property
+    def has_listeners(self) -> bool:
+        return bool(self._pump.listeners)
+
+    def queue_depth(self) -> tuple[int, int]:
+        """Return (messages, readings) received and waiting for a store write."""
+        return self._batcher.depth()
+
+    def published_row(self) -> dict:
+        """Return the row of counters the worker publishes, as it stands now (see ingest_status)."""
+        return self._worker_row.snapshot()
 
     def leave_group(self, timeout: float = 10.0) -> bool:
         """Unsubscribe from every filter (the group's share included) and keep running.

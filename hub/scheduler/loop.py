@@ -21,16 +21,32 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from wardlink.hub.db.audit import to_jsonable
-from wardlink.hub.db.engine import session_scope
+from wardlink.hub.db.engine import database_place, failure_reason, session_scope
 from wardlink.hub.db.models import SchedulerJob
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.scheduler.jobs import JOBS, Job, JobContext
 from wardlink.hub.scheduler.leader import leader_for
 from wardlink.clock import Clock
+from wardlink.retry import OutageLog
+from wardlink.systemd import Heartbeat
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ROUND_S = 5.0
+#: How long the loop may go without a round (or a job's end) before it counts as wedged;
+#: ``wardlink hub scheduler`` sets it to half the systemd watchdog period.
+DEFAULT_MAX_SILENCE_S = 450.0
+
+
+@dataclass
+class JobRuns:
+    """What this process's runs of one job came to (for /metrics; the table keeps every holder's)."""
+
+    runs: int = 0
+    failures: int = 0
+    last_started: float | None = None  # epoch seconds, the scheduler's clock
+    last_finished: float | None = None
+    last_ok: bool | None = None
 
 
 @dataclass
@@ -72,6 +88,12 @@ class Scheduler:
         self._last_run: dict[str, float] = {}
         self._role: bool | None = None  # None until the first round
         self._closed = False
+        self.job_runs = {job.name: JobRuns() for job in self.jobs}
+        self.rounds = 0
+        self.last_round_at: float | None = None  # epoch seconds of the last round's start
+        self.heartbeat = Heartbeat("the scheduler loop", DEFAULT_MAX_SILENCE_S, clock)
+        place = database_place(engine.url.render_as_string(hide_password=True))
+        self.database_outage = OutageLog(log, f"scheduler {self.holder}: {place}", clock=clock)
 
     @property
     def is_leader(self) -> bool:
@@ -86,11 +108,17 @@ class Scheduler:
         """Run one round: claim or renew the leadership, then every job whose period has come."""
         if self._closed:
             raise RuntimeError(f"scheduler {self.holder} is closed")
+        self.heartbeat.beat()
+        self.rounds += 1
+        self.last_round_at = self.clock.now()
         try:
             leading = self.leader.acquire()
         except SQLAlchemyError as exc:
-            log.warning("scheduler %s cannot reach the database to claim leadership: %s", self.holder, exc)
+            # One line naming the database and the reason, repeated at most every minute.
+            self.database_outage.failed(f"cannot claim the leadership: {failure_reason(exc)}")
             leading = False
+        else:
+            self.database_outage.recovered()
         if leading != self._role:
             log.info("scheduler %s is now %s", self.holder, "the leader" if leading else "a standby")
             if not leading:
@@ -105,19 +133,30 @@ class Scheduler:
                 continue
             self._last_run[job.name] = now
             self._run_job(job, report)
+            self.heartbeat.beat()
         return report
 
     def _run_job(self, job: Job, report: RoundReport) -> None:
         started = utc_now(self.clock)
+        runs = self.job_runs.setdefault(job.name, JobRuns())
+        runs.last_started = started.timestamp()
         try:
             summary = job.run(self.context) or {}
         except Exception as exc:
             log.exception("scheduler job %s failed", job.name)
             report.failed[job.name] = f"{type(exc).__name__}: {exc}"
+            self._count(runs, ok=False)
             self._record(job.name, started, ok=False, error=report.failed[job.name], summary={})
             return
         report.ran[job.name] = summary
+        self._count(runs, ok=True)
         self._record(job.name, started, ok=True, error="", summary=summary)
+
+    def _count(self, runs: JobRuns, *, ok: bool) -> None:
+        runs.runs += 1
+        runs.failures += 0 if ok else 1
+        runs.last_finished = self.clock.now()
+        runs.last_ok = ok
 
     def _record(self, name: str, started, *, ok: bool, error: str, summary: dict) -> None:
         finished = utc_now(self.clock)

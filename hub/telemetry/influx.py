@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import threading
 import time
 from typing import Any, Iterator, Sequence
@@ -125,7 +126,7 @@ class InfluxStore(TelemetryStore):
             try:
                 resp = self._session().request(method, self.url + path, timeout=self._timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                last = StoreUnavailable(f"InfluxDB at {self.url}: {doing}: {type(exc).__name__}: {exc}")
+                last = StoreUnavailable(f"InfluxDB at {self.url}: {doing}: {type(exc).__name__}: {_reason(exc)}")
                 continue
             except requests.RequestException as exc:
                 raise StoreError(f"InfluxDB at {self.url}: {doing}: {exc}") from None
@@ -295,6 +296,20 @@ class InfluxStore(TelemetryStore):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _reason(exc: Exception) -> str:
+    """Return the reason of a connection failure on one line (``Failed to establish a new
+    connection: [Errno 111] Connection refused``).
+
+    requests wraps urllib3's retry error, which wraps the socket's: the full text names the
+    pool, the URL and object addresses around the reason.
+    """
+    inner = exc.args[0] if exc.args else exc
+    text = " ".join(str(getattr(inner, "reason", None) or inner).split())
+    text = re.sub(r"^.*object at 0x[0-9a-fA-F]+>: ", "", text)
+    text = re.sub(r"^\w*ConnectionPool\([^)]*\): ", "", text)
+    return text or type(exc).__name__
 
 
 def _error_text(resp: requests.Response) -> str:

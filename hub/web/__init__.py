@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import http.client
 import logging
 import signal
 import threading
+from typing import Callable
 
 from wardlink.hub.config import HubConfig
 from wardlink.hub.web.app import create_app
@@ -38,6 +40,24 @@ class WebServer:
     def host(self) -> str:
         """Return the address actually listened on."""
         return self._server.effective_host
+
+    def problem(self, timeout: float = 10.0) -> str | None:
+        """Return why the server does not serve, or None when it answered a request just now.
+
+        The request (a static file: no database, no session) goes through the listening
+        socket, waitress's loop and a worker thread, the way users' requests go; the systemd
+        watchdog is petted only while it is answered.
+        """
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        conn = http.client.HTTPConnection(host, self.port, timeout=timeout)
+        try:
+            conn.request("GET", "/static/favicon.svg")
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException) as exc:
+            return f"the web server did not answer a request on {host}:{self.port}: {exc}"
+        finally:
+            conn.close()
+        return None
 
     def run(self) -> None:
         """Serve requests until :meth:`close` is called."""
@@ -108,8 +128,13 @@ def fit_collector() -> None:
         gc.set_threshold(YOUNG_THRESHOLD, middle, old)
 
 
-def serve(config: HubConfig, *, threads: int = 8, telemetry=None, clock: Clock | None = None) -> None:
-    """Serve the admin UI and API until SIGTERM or SIGINT (see :func:`fit_collector`)."""
+def serve(config: HubConfig, *, threads: int = 8, telemetry=None, clock: Clock | None = None,
+          started: Callable[[WebServer], Callable[[], None]] | None = None) -> None:
+    """Serve the admin UI and API until SIGTERM or SIGINT (see :func:`fit_collector`).
+
+    ``started`` is called with the server once it listens, before it serves; what it returns
+    is called when serving ends (the command line starts and stops its monitoring there).
+    """
     server = make_server(config, threads=threads, telemetry=telemetry, clock=clock)
     fit_collector()
     if threading.current_thread() is threading.main_thread():
@@ -120,7 +145,13 @@ def serve(config: HubConfig, *, threads: int = 8, telemetry=None, clock: Clock |
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     log.info("web UI on http://%s:%s", server.host, server.port)
+    stopped: Callable[[], None] = lambda: None  # noqa: E731
     try:
+        if started is not None:
+            stopped = started(server)
         server.run()
     finally:
-        server.close()
+        try:
+            stopped()
+        finally:
+            server.close()

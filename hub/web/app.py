@@ -16,6 +16,7 @@ from wardlink.hub.config import HubConfig
 from wardlink.hub.db import check_current, open_engine
 from wardlink.hub.db.audit_key import use_audit_key
 from wardlink.hub.web.json_text import StoredTextJSONProvider
+from wardlink.hub.web.monitoring import CountResponses
 from wardlink.hub.web import errors, files, filters, i18n, nav, ui
 from wardlink.hub.web import db as request_db
 from wardlink.hub.web.people.auth import SESSION_LIFETIME, check_csrf, load_identity
@@ -61,12 +62,14 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
     except Exception:
         engine.dispose()
         raise
-    app.extensions[EXTENSION] = WebState(
+    web_state = app.extensions[EXTENSION] = WebState(
         config=config, engine=engine, clock=clock, telemetry=telemetry,
     )
 
-    # The client's address and scheme as the trusted reverse proxies report them (once, here).
-    app.wsgi_app = ProxyFix(app.wsgi_app, config.trusted_proxies)
+    # The client's address and scheme as the trusted reverse proxies report them (once, here);
+    # outermost, every response counted by status class for /metrics.
+    app.wsgi_app = CountResponses(ProxyFix(app.wsgi_app, config.trusted_proxies),
+                                  web_state.responses)
     request_db.init_app(app)
     i18n.init_app(app)
     filters.init_app(app)

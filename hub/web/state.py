@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -11,6 +12,25 @@ from wardlink.hub.config import HubConfig
 from wardlink.clock import Clock
 
 EXTENSION = "wardlink"
+
+
+class StatusCounts:
+    """Responses answered, by status class (``2xx``...), counted by the app's outermost layer."""
+
+    CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(self.CLASSES, 0)
+
+    def count(self, status: int) -> None:
+        key = f"{status // 100}xx"
+        with self._lock:
+            self._counts[key if key in self._counts else "5xx"] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
 
 
 @dataclass
@@ -23,6 +43,7 @@ class WebState:
     telemetry: object | None
     owns_engine: bool = True
     closers: list = field(default_factory=list)
+    responses: StatusCounts = field(default_factory=StatusCounts)
 
     def close(self) -> None:
         """Release what the app opened; idempotent."""

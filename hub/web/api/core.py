@@ -12,7 +12,6 @@ from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 
-from wardlink.hub.db.engine import responds
 from wardlink.hub.db.types import from_ms, to_ms, utc_now
 from wardlink.hub.errors import InvalidInput, NotFound, StoreError
 from wardlink.hub.services.alerts import records as alerts
@@ -24,6 +23,7 @@ from wardlink.hub.services.maintenance import pm_standing
 from wardlink.hub.services.gateways import ingest_status
 from wardlink.hub.services.people.permissions import require
 from wardlink.hub.web.api.guard import guard
+from wardlink.hub.web.monitoring import run_checks
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.api.openapi import check_request
 from wardlink.hub.web.query_args import asset_filters, int_arg, paging
@@ -91,34 +91,8 @@ def _now_ms() -> int:
 @bp.get("/health")
 def health():
     """Answer whether the relational and telemetry stores respond (no sign-in needed)."""
-    checks = {}
-    checks["database"] = "ok" if responds(db()) else "unavailable"
-    store = state().telemetry
-    if store is None:
-        checks["telemetry"] = "not configured"
-    else:
-        try:
-            checks["telemetry"] = "ok" if store.ping() else "unavailable"
-        except Exception:
-            checks["telemetry"] = "unavailable"
-    healthy = checks["database"] == "ok" and checks["telemetry"] != "unavailable"
-    body = {"status": "ok" if healthy else "degraded", **checks, **_ingest_check(checks["database"] == "ok")}
-    if body.get("ingest") == "stalled":
-        body["status"] = "degraded"  # still 200: this web server serves; ingest needs attention
-    return jsonify(body), 200 if healthy else 503
-
-
-def _ingest_check(database_ok: bool) -> dict:
-    """Return {"ingest": ok | stalled | not running | unknown} and, when stalled, the reasons."""
-    if not database_ok:
-        return {"ingest": "unknown"}
-    try:
-        report = ingest_status.ingest_health(state().engine, _now_ms(), stall_after_s=state().config.ingest_stall_s)
-    except StoreError:
-        return {"ingest": "unknown"}
-    if report.status != "stalled":
-        return {"ingest": report.status}
-    return {"ingest": "stalled", "reasons": [f"an ingest worker is stalled: {r}" for r in report.reasons]}
+    checks = run_checks(state())
+    return jsonify(checks.api_body()), 200 if checks.healthy else 503
 
 
 @bp.get("/ingest")
