@@ -308,7 +308,7 @@ def _reason(exc: Exception) -> str:
     inner = exc.args[0] if exc.args else exc
     text = " ".join(str(getattr(inner, "reason", None) or inner).split())
     text = re.sub(r"^.*object at 0x[0-9a-fA-F]+>: ", "", text)
-    text = re.sub(r"^\w*ConnectionPool\([^)]*\): ", "", text)
+    text = re.sub(r"^\w*Connection(Pool)?\([^)]*\): ", "", text)
     return text or type(exc).__name__
 
 
