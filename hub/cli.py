@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from wardlink.hub.cli_db import add_db_commands
 from wardlink.hub.cli_errors import debug_requested, describe
 from wardlink.hub.cli_org import add_org_commands
 from wardlink.hub.cli_services import add_service_commands
+from wardlink.hub.config import find_config_file
 from wardlink.hub.errors import HubError
 
 log = logging.getLogger("wardlink")
@@ -141,6 +143,8 @@ def cmd_config_show(args) -> int:
     from wardlink.hub.config import FIELDS, mask_secrets
 
     config = _config(args)
+    source = getattr(args, "config_source", None) or find_config_file(args.config, os.environ)[1]
+    print(f"# configuration file: {args.config} ({source})" if args.config else f"# configuration file: {source}")
     for name, f in FIELDS.items():
         value = getattr(config, name)
         value = mask_secrets(value) if isinstance(value, str) else str(value) if isinstance(value, Path) else value
@@ -175,11 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wardlink",
         description="Wardlink hub: ingest gateway telemetry, run the admin UI, administer, or try the demo.",
-        epilog="Settings come from --config FILE (or $WARDLINK_CONFIG), then WARDLINK_* environment "
-               "variables; see docs/configuration.md.",
+        epilog="Settings come from --config FILE (or $WARDLINK_CONFIG, else /etc/wardlink/hub.toml when it "
+               "exists), then WARDLINK_* environment variables; see docs/configuration.md.",
     )
     parser.add_argument("--version", action="version", version=f"wardlink {wardlink.__version__}")
-    parser.add_argument("--config", metavar="FILE", help="hub configuration file (TOML)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="hub configuration file (TOML); default: $WARDLINK_CONFIG, else /etc/wardlink/hub.toml "
+                             "when it exists (what `sudo wardlink` finds: sudo drops the variable)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log debug messages, and Alembic's progress lines of database commands")
     parser.add_argument("--debug", action="store_true",
@@ -303,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``wardlink`` command line."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # One answer for every command: --config, $WARDLINK_CONFIG, or /etc/wardlink/hub.toml (sudo drops the variable)
+    args.config, args.config_source = find_config_file(args.config, os.environ)
     # Under systemd each line starts with its journald priority (and journald adds the time).
     configure_logging(logging.DEBUG if args.verbose else logging.INFO,
                       "%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -367,6 +367,25 @@ def _validate(cfg: HubConfig) -> HubConfig:
     return cfg
 
 
+#: The file the ``wardlink`` command reads when neither ``--config`` nor ``WARDLINK_CONFIG`` names
+#: one and it exists: sudo's env_reset drops WARDLINK_CONFIG, so ``sudo wardlink ...`` still finds
+#: the hub's settings (docs/deployment.md, "Admin commands and sudo"). Only the command line looks
+#: here (:func:`find_config_file`); :func:`load_config` reads what it is given.
+DEFAULT_CONFIG_FILE = Path("/etc/wardlink/hub.toml")
+
+
+def find_config_file(given: str | os.PathLike | None, environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """Return the configuration file the ``wardlink`` command reads and how it was chosen:
+    ``--config``, else ``$WARDLINK_CONFIG``, else :data:`DEFAULT_CONFIG_FILE` if it exists, else none."""
+    if given:
+        return str(given), "--config"
+    if environ.get("WARDLINK_CONFIG"):
+        return environ["WARDLINK_CONFIG"], "WARDLINK_CONFIG"
+    if DEFAULT_CONFIG_FILE.is_file():
+        return str(DEFAULT_CONFIG_FILE), "the default file; neither --config nor WARDLINK_CONFIG is given"
+    return None, f"none: no --config, no WARDLINK_CONFIG and no {DEFAULT_CONFIG_FILE}"
+
+
 def load_config(
     path: str | os.PathLike | None = None,
     *,

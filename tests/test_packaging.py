@@ -190,7 +190,10 @@ def test_the_hub_extra_installs_lean_into_a_fresh_virtualenv_and_finds_its_files
     pinned = subprocess.run([str(python), str(ROOT / ".ci" / "constraints"), "check"], **run)
     assert pinned.returncode == 0, f"installed but not pinned as installed:\n{pinned.stdout}"
 
-    said = subprocess.run([wardlink, "--version"], **run)
+    # docs/deployment.md links the command onto sudo's secure_path; through the link it runs in its venv
+    (tmp_path / "usr-local-bin").mkdir()
+    (tmp_path / "usr-local-bin" / "wardlink").symlink_to(wardlink)
+    said = subprocess.run(["wardlink", "--version"], **{**run, "env": {**env, "PATH": f"{tmp_path}/usr-local-bin:/usr/bin:/bin"}})
     assert said.stdout.strip() == f"wardlink {PYPROJECT['project']['version']}", said.stderr
     (tmp_path / "hub.toml").write_text(f'[hub]\ndata_dir = "{tmp_path / "data"}"\n')
     migrated = subprocess.run([wardlink, "--config", str(tmp_path / "hub.toml"), "db", "upgrade"], **run)
