@@ -48,13 +48,15 @@ install() {
 if ! "$VENV/bin/python" -c 'import wardlink.hub, wardlink.edge, wardlink.hardware, pytest, aiosmtpd' 2>/dev/null \
    || [ pyproject.toml -nt "$STAMP" ] || [ "$CONSTRAINTS" -nt "$STAMP" ]; then
   echo "Installing Wardlink with its test dependencies into $VENV ..."
+  existed=$([ -x "$VENV/bin/python" ] && echo yes || echo no)
   install
   # pip never removes a package: one left from an earlier set (or at another version) makes this
   # script's own virtualenv start afresh; one named by WARDLINK_VENV is the user's, only reported.
+  # (A dependency added to pyproject.toml but not pinned yet shows here too: .ci/constraints update.)
   if ! stray=$("$VENV/bin/python" .ci/constraints check); then
     echo "$VENV holds packages $CONSTRAINTS does not pin as installed:" >&2
     echo "$stray" >&2
-    if [ "$VENV" = .venv ] && [ -f .venv/pyvenv.cfg ]; then
+    if [ "$existed" = yes ] && [ "$VENV" = .venv ] && [ -f .venv/pyvenv.cfg ]; then
       echo "Recreating .venv ..."
       rm -rf .venv
       install

@@ -84,6 +84,14 @@ def test_the_wheel_installs_only_wardlink_and_its_commands_run(tmp_path, wheel):
         assert said.stdout.strip() == f"{command} {PYPROJECT['project']['version']}", said.stderr
 
 
+def test_the_constraints_pin_every_package_of_the_test_environment():
+    """./test.sh installs with `-c provisioning/constraints.txt`; a dependency added to pyproject.toml
+    installs unpinned until the file is made again."""
+    checked = subprocess.run([sys.executable, str(ROOT / ".ci" / "constraints"), "check"],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, f"run `.ci/constraints update`; not pinned as installed:\n{checked.stdout}"
+
+
 #: Files in the package folders that are not package data, each with its reason.
 NOT_SHIPPED = {
     "provisioning/constraints.txt": "read before the install (pip -c), from the release's source",
