@@ -27,9 +27,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision (the choices are forgotten; everything reads in the default language)."""
-    with op.batch_alter_table('notice_emails') as batch:
-        batch.drop_column('locale')
-    with op.batch_alter_table('users') as batch:
-        batch.drop_column('locale')
-    with op.batch_alter_table('sites') as batch:
-        batch.drop_column('language')
+    for table, column in (('notice_emails', 'locale'), ('users', 'locale'), ('sites', 'language')):
+        _drop_column(table, column)
+
+
+def _drop_column(table: str, column: str) -> None:
+    # SQLite drops a plain column in place; a batch copy would DROP TABLE users, which the
+    # foreign keys of every table naming a user refuse.
+    bind = op.get_bind()
+    if bind.dialect.name == 'sqlite':
+        bind.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    else:
+        op.drop_column(table, column)
