@@ -49,8 +49,9 @@ def _record_hash(data: bytes) -> str:
 def repack(dist: metadata.Distribution, out: Path) -> Path:
     """Write ``dist`` back into a wheel in ``out`` from its installed files; return the wheel."""
     site = Path(str(dist.locate_file("")))
+    # the distribution's own .dist-info at the top (setuptools also ships vendored ones inside its package)
     (info,) = {site / Path(f).parent for f in dist.files or [] if Path(f).name == "METADATA"
-               and Path(f).parent.name.endswith(".dist-info")}
+               and len(Path(f).parts) == 2 and Path(f).parent.name.endswith(".dist-info")}
     tags = [line.split(":", 1)[1].strip().split("-") for line in (info / "WHEEL").read_text().splitlines()
             if line.startswith("Tag:")] or [["py3", "none", "any"]]
     # every tag the wheel had, compressed into its file name (py2.py3-none-any, several manylinux...)
