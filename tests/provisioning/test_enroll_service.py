@@ -20,7 +20,7 @@ from enroll_support import start_hub
 from provisioning_support import Peer
 
 from wardlink.hub.config import load_config
-from wardlink.hub.db import session_scope
+from wardlink.hub.db import session_scope, upgrade
 from wardlink.hub.db.models import EnrollmentToken
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.audit import trail as audit
@@ -233,6 +233,27 @@ def test_without_broker_settings_the_page_says_enrollment_is_not_set_up(tmp_path
         assert refused.status_code == 503 and "not set up" in refused.json()["error"]["message"]
     finally:
         made.close()
+
+
+def test_settings_that_appear_after_the_web_started_are_used_without_a_restart(tmp_path, broker, monkeypatch):
+    """The deployment guide starts the web unit before it writes the enrollment settings."""
+    from wardlink.hub.web import create_app
+    from wardlink.hub.web.gateways.enroll import NOT_SET_UP
+    from wardlink.hub.web.gateways.enroll import broker_accounts as web_accounts
+    from wardlink.provisioning.enroll import DEFAULT_SETTINGS
+
+    if DEFAULT_SETTINGS.exists():
+        pytest.skip(f"this machine has enrollment settings at {DEFAULT_SETTINGS}")
+    monkeypatch.delenv("WARDLINK_ENROLLMENT_CONFIG", raising=False)
+    (tmp_path / "hub").mkdir()
+    config = load_config(environ={}, overrides={"data_dir": str(tmp_path / "hub")})
+    upgrade(config.resolved_database_url)
+    app = create_app(config)
+    with app.app_context():
+        with pytest.raises(BrokerUnavailable, match=NOT_SET_UP.split(":")[0]):
+            web_accounts()
+        monkeypatch.setenv("WARDLINK_ENROLLMENT_CONFIG", str(broker.settings_file))
+        assert web_accounts().gateway_broker().url == f"mqtts://127.0.0.1:{broker.tls_port}"
 
 
 def test_the_entry_point_finds_the_settings_file(broker, tmp_path, monkeypatch):

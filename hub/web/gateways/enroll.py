@@ -84,7 +84,9 @@ def broker_accounts() -> BrokerAccounts:
                 st.accounts = enrollment.load_broker_accounts(state().config)
             except WardlinkError as exc:  # a bad settings file: say so, and read it again next time
                 raise BrokerUnavailable(f"enrollment settings: {exc}") from exc
-            st.resolved = True
+            # No settings file yet: look again next time. The guide starts the web unit before
+            # the enrollment settings are written, and they must work without a restart.
+            st.resolved = st.accounts is not None
     if st.accounts is None:
         raise BrokerUnavailable(NOT_SET_UP)
     return st.accounts
