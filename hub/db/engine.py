@@ -38,8 +38,16 @@ def open_engine(url: str, *, echo: bool = False) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        return create_engine(parsed, echo=echo, pool_pre_ping=True,
+                             connect_args={k: v for k, v in PG_CONNECT_DEFAULTS.items() if k not in parsed.query})
     raise ConfigError(f"database_url: must be sqlite:/// or postgresql+psycopg://, got {backend!r}")
+
+
+#: libpq settings unless the URL sets its own: give up on a server that does not answer a connect
+#: within 10 s, and find a connection whose peer vanished (a network blackhole) within about a
+#: minute, instead of waiting on the kernel's two hours while a service's watchdog runs out.
+PG_CONNECT_DEFAULTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                       "keepalives_interval": 10, "keepalives_count": 3}
 
 
 def _sqlite_engine(parsed, echo: bool) -> Engine:
