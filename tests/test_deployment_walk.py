@@ -198,6 +198,9 @@ def walk(shell: Shell, machine: Machine, nginx: GuideNginx) -> dict[str, str]:
             printed = "\n".join(r.stdout for r in ran)
             if name == "hub-schema":
                 learnt["password"] = re.search(r"created admin 'alice'\. Password.*:\n  (\S+)", printed).group(1)
+            if name == "gateway-start":  # the doctor logged in to the broker as the gateway, over TLS
+                assert re.search(r"^OK   broker: mqtts://localhost:\d+ accepted the connection as wardlink-gw-gw-icu-01$",
+                                 printed, re.M), printed
             if name == "gateway-add":
                 learnt["token"] = re.search(r"^  (wle_\S+)$", printed, re.M).group(1)
                 shell.placeholders["wle_..."] = learnt["token"]
