@@ -82,6 +82,16 @@ def workorder_sla(ctx: JobContext) -> dict:
                               "notify": list(e.notify_roles)} for e in found[:50]]}
 
 
+def contract_expiry(ctx: JobContext) -> dict:
+    """Warn managers and procurement 90 and 30 days before a service contract ends (once each)."""
+    from wardlink.hub.services.contracts.expiry import warn_expiring
+
+    with session_scope(ctx.engine) as session:
+        warned = warn_expiring(session, clock=ctx.clock)
+        return {"warned": len(warned), "contracts": [{"contract": w.reference, "days": w.threshold_days,
+                                                      "told": w.told} for w in warned[:50]]}
+
+
 def rules_tick(ctx: JobContext) -> dict:
     """Tick the rules engine: silence, durations, alert escalation, notification delivery."""
     if ctx.rules is None:
@@ -126,5 +136,6 @@ JOBS: tuple[Job, ...] = (
     Job("workorder_sla", 60.0, workorder_sla, workorder_sla.__doc__),
     Job("daily_digest", 60.0, daily_digest, daily_digest.__doc__),
     Job("monthly_report", 300.0, monthly_report, monthly_report.__doc__),
+    Job("contract_expiry", 3600.0, contract_expiry, contract_expiry.__doc__),
     Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
 )

@@ -28,6 +28,7 @@ SECTIONS = (
     Section("alerts", "alerts.index", N_("Alerts"), "alert.view"),
     Section("gateways", "gateways.index", N_("Gateways"), "gateway.view"),
     Section("ingest", "ingest.index", N_("Ingest"), "gateway.view"),
+    Section("contracts", "contracts.index", N_("Contracts"), "contract.view"),
     Section("reports", "reports.index", N_("Reports"), "kpi.view"),
     Section("rules", "rules.index", N_("Rules"), "alert.view"),
     Section("admin", "admin.users_index", N_("People"), "user.view"),

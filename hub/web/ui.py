@@ -29,7 +29,7 @@ PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets
                 "alerts.rules_pages", "alerts.fragments", "maintenance.workorder_pages", "reports.pages",
                 "reports.exports",
                 "maintenance.pm_pages", "maintenance.checklist_pages", "gateways.ingest_pages", "assets.file_pages",
-                "notices.pages", "api.notices", "people.org_pages", "api.org")
+                "notices.pages", "api.notices", "people.org_pages", "api.org", "contracts.pages", "api.contracts")
 
 
 @dataclass

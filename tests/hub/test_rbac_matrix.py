@@ -221,6 +221,16 @@ class Matrix:
             return org_admin.create_location(s, site_id, {"building": f"Matrix block {next(self.serial)}"},
                                              actor=SYSTEM, clock=self.clock).id
 
+    def contract(self) -> int:
+        """Add a contract covering the ICU asset every role with ``asset.view`` can see; return its id."""
+        from wardlink.hub.services.contracts import register as contracts
+
+        with session_scope(self.engine) as s:
+            return contracts.create_contract(
+                s, {"reference": f"MX-SC-{next(self.serial)}", "title": "Matrix cover", "vendor_name": "Matrix Ltd",
+                    "starts_on": "2025-01-01", "ends_on": "2026-12-31", "asset_tags": ["VF-0001"]},
+                actor=SYSTEM, clock=self.clock).id
+
     def asset_attachment(self) -> int:
         """Return the id of a file kept with the ICU asset every role with ``asset.view`` can see."""
         from wardlink.hub.services.assets import attachments
@@ -359,6 +369,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_org.location_update", "PATCH"): lambda m, r: Call(f"/api/v1/locations/{m.location()}",
                                                             {"json": {"floor": "2"}}),
     ("api_org.location_delete", "DELETE"): lambda m, r: Call(f"/api/v1/locations/{m.location()}"),
+    ("api_contracts.contract_list", "GET"): lambda m, r: Call("/api/v1/contracts?state=active"),
+    ("api_contracts.contract_create", "POST"): lambda m, r: Call(
+        "/api/v1/contracts", {"json": {"reference": f"MX-NEW-{next(m.serial)}", "title": "Matrix warranty",
+                                       "kind": "warranty", "vendor_name": "Matrix Ltd", "starts_on": "2026-01-01",
+                                       "ends_on": "2027-12-31", "asset_tags": ["VF-0001"]}}),
+    ("api_contracts.contract_detail", "GET"): lambda m, r: Call(f"/api/v1/contracts/{m.contract()}"),
+    ("api_contracts.contract_update", "PATCH"): lambda m, r: Call(f"/api/v1/contracts/{m.contract()}",
+                                                                  {"json": {"response_hours": 8}}),
+    ("api_contracts.work_order_contracts", "GET"): lambda m, r: Call(
+        f"{WO}/{m.order(r, 'assigned')}/contracts"),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

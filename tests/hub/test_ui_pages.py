@@ -17,6 +17,7 @@ from test_web_pages import _PageAudit
 from wardlink.hub.db import session_scope
 from wardlink.hub.rules import editing
 from wardlink.hub.services.alerts import records as alerts
+from wardlink.hub.services.contracts import register as contracts
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
 from wardlink.hub.services.reports import monthly
@@ -73,6 +74,10 @@ PAGE_PERMISSIONS = {
     "notices.inbox": None,
     "notices.bell": None,
     "notices.emails": "notice.manage",
+    "contracts.index": "contract.view",
+    "contracts.detail": "contract.view",
+    "contracts.create": "contract.manage",
+    "contracts.edit": "contract.manage",
 }
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
@@ -110,12 +115,15 @@ def _seed(web):
                             clock=web.clock)
         # One stored monthly report (the hospital-wide one is the first made).
         monthly.make_due(s, clock=ManualClock(web.clock.now() + 40 * 86400), at=time(0, 0), site_name="Test")
+        contracts.create_contract(s, {"reference": "SC-1", "title": "Fridge cover", "vendor_name": "Liebherr",
+                                      "starts_on": "2025-01-01", "ends_on": "2026-12-31",
+                                      "asset_tags": ["VF-0001"]}, actor=None, clock=web.clock)
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
-              "username": "nurse", "name": "fridge-warm", "report_id": 1}
+              "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)

@@ -94,3 +94,9 @@ __all__ += [
 from wardlink.hub.db.models.costs import LabourRate, WorkOrderCharge  # noqa: E402
 
 __all__ += ["LabourRate", "WorkOrderCharge"]
+
+# Service contracts and warranties, the assets they cover and their expiry warnings
+# (revision 0031_service_contracts).
+from wardlink.hub.db.models.contracts import ContractAsset, ContractWarning, ServiceContract  # noqa: E402
+
+__all__ += ["ContractAsset", "ContractWarning", "ServiceContract"]

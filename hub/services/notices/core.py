@@ -1,9 +1,10 @@
 """Tell people about the work: one :class:`~wardlink.hub.db.models.Notice` per recipient,
 written in the transaction of the change it reports.
 
-:func:`announce` is the one hook every area calls (work orders, SLA, PM, later low stock,
-overdue requisitions, expiring rentals): it takes the event, who is told (user ids, or roles of
-a department resolved by :func:`recipients`), the text and a link, and a ``key`` that makes the
+:func:`announce` is the one hook every area calls (work orders, SLA, PM, ending service
+contracts, later low stock, overdue requisitions, expiring rentals): it takes the event, who
+is told (user ids, or roles of a department resolved by :func:`recipients`), the text and a
+link, and a ``key`` that makes the
 notice exactly-once per person (announcing the same key again does nothing). Each person's
 preferences (:func:`preferences`) decide whether it shows in the app and whether an e-mail copy
 is queued (``notice_emails``) for the delivery side to send after the commit.
@@ -57,6 +58,7 @@ EVENTS: Mapping[str, Event] = {e.name: e for e in (
     Event("low_stock", "Spare part below its minimum stock"),
     Event("requisition_overdue", "Requisition past its delivery date"),
     Event("rental_expiring", "Rental or loan equipment due back"),
+    Event("contract_expiring", "Service contract or warranty ending (90 and 30 days ahead)"),
     Event("daily_digest", "Daily digest: my work orders due today and overdue, PM due this week, "
                           "open alerts in my department", in_app=False,
           roles=frozenset({"technician", "manager"})),

@@ -58,11 +58,13 @@ ACTION_TEXT = {
     "stock.adjust": "adjust stock and record stock counts",
     "stock.approve": "approve stock adjustments above the threshold",
     "rate.manage": "set labour rates",
+    "contract.view": "view service contracts and warranties",
+    "contract.manage": "add or change service contracts and warranties",
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
 _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
-         "pm.view"}
+         "pm.view", "contract.view"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
@@ -74,6 +76,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "workorder.record", "workorder.close", "workorder.cancel",
         "pm.manage", "pm.record", "kpi.view", "report.monthly",
         "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve", "rate.manage",
+        "contract.manage",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
@@ -86,7 +89,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Procurement keeps the stores: the catalogue, suppliers, receipts, moves and counts.
     "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
                               "kpi.view", "part.view", "part.manage", "supplier.manage", "stock.receive",
-                              "stock.transfer", "stock.adjust"}),
+                              "stock.transfer", "stock.adjust", "contract.view", "contract.manage"}),
     # Vendors see and act on only the work orders assigned to them (wardlink.hub.services.maintenance.workorders).
     "vendor": frozenset({"workorder.view", "pm.record", "workorder.work", "workorder.comment",
                          "workorder.record"}),

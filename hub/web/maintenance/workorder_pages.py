@@ -14,6 +14,7 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.audit import readable
+from wardlink.hub.services.contracts import cover
 from wardlink.hub.services.people import org
 from wardlink.hub.services.maintenance import pm_work, workorders
 from wardlink.hub.services.maintenance.checklists import evaluate
@@ -172,7 +173,7 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typ
         and order.state in pm_work.RECORDABLE_STATES,
         photos=photos, typed=typed or {}, inline=files.is_inline,
         max_file_bytes=files.MAX_ATTACHMENT_BYTES, checklist_photos=CHECKLIST_PHOTOS,
-        priorities=WORK_ORDER_PRIORITIES,
+        priorities=WORK_ORDER_PRIORITIES, contracts=cover.shown_on_order(db(), order, actor=g.actor),
         history=readable.history(db(), actor=g.actor, entity="work_order", entity_id=order.id, zone=display_zone(),
                                  limit=HISTORY_ROWS),
         suggested=workorders.suggested_priority(order.asset, failed=order.kind == "corrective")), status

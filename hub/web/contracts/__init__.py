@@ -1,0 +1,1 @@
+"""Pages of service contracts and warranties."""
