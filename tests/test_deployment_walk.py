@@ -23,7 +23,7 @@ import time
 import pytest
 import requests
 from servers import InfluxServer, NginxServer, PostgresServer, free_port
-from walk_shell import Shell, build_wheelhouse
+from walk_shell import Shell, WalkFailed, build_wheelhouse
 from walk_support import GUIDE, ROOT, STOCK_MOSQUITTO_CONF, Machine, guide_steps
 from waiting import wait_for
 
@@ -120,6 +120,20 @@ def test_the_stock_mosquitto_conf_is_debians():
 
 def test_the_guide_marks_the_blocks_the_walk_runs():
     assert list(guide_steps(GUIDE.read_text())) == GUIDE_ORDER
+
+
+def test_the_walk_maps_system_paths_and_refuses_a_command_on_one_it_does_not_map(tmp_path):
+    m = Machine(root=tmp_path / "root", venv=tmp_path / "venv", home=tmp_path, wheelhouse=tmp_path / "wheels",
+                ports={k: 1 for k in ("mqtt", "mqtts", "web", "influx", "postgres", "https", "http", "web_metrics",
+                                      "scheduler_metrics", "ingest_metrics")}, pg_socket_dir=tmp_path / "pg")
+    shell = Shell(m)
+    (m.root / "etc").mkdir(parents=True)
+    shell.run_block("sudo install -d -m 0750 -o root -g wardlink /etc/wardlink   # a comment")
+    assert (m.root / "etc" / "wardlink").is_dir() and (m.root / "etc" / "wardlink").stat().st_mode & 0o777 == 0o750
+    with pytest.raises(WalkFailed, match="does not map"):
+        shell.run_block("sudo cp /etc/wardlink/x /usr/lib/x")
+    assert m.text("url = \"mqtts://broker.hospital.example:8883\" # /var/lib/mosquitto/x") == (
+        f"url = \"mqtts://localhost:1\" # {m.root}/var/lib/mosquitto/x")
 
 
 @pytest.fixture

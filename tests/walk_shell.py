@@ -129,7 +129,18 @@ class Shell:
             argv += ["--no-index", "--find-links", str(self.machine.wheelhouse), "--quiet", "--no-compile"]
         return argv
 
+    def _outside(self, argv: list[str]) -> list[str]:
+        """Return the arguments naming a path of the real machine (the walk never runs those)."""
+        m = self.machine
+        own = [str(d) for d in (m.root, m.venv, m.home, m.wheelhouse, m.pg_socket_dir)]
+        words = [part for word in argv[1:] for part in word.split("=", 1)[-1:]]
+        return [w for w in words if w.startswith("/") and w != "/dev/null"
+                and not any(w == d or w.startswith(d + "/") for d in own)]
+
     def _exec(self, argv: list[str], ran: Ran, env_extra: dict[str, str] | None = None) -> None:
+        outside = self._outside(argv)
+        if outside:
+            raise WalkFailed(f"{ran.line!r} names {outside}, which the substitution table does not map")
         env = {**self.machine.environ(), **(env_extra or {})}
         try:
             done = subprocess.run(argv, cwd=self.machine.home, env=env, capture_output=True, text=True,
