@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import Asset, ChannelBinding, Gateway
+from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway
 from wardlink.hub.db.types import from_ms, to_ms
 from wardlink.hub.services.gateways import registry as gateway_service
+from wardlink.hub.telemetry.model import UNBOUND
 
 RECENT_SPAN = timedelta(minutes=15)
 RECENT_LIMIT = 20
@@ -118,6 +119,17 @@ def gateway_live(session: Session, gateway: Gateway, telemetry, now: datetime,
              for channel, binding in registered]
             + [_unregistered(gateway, channel, row, status) for channel, row in sorted(newest.items())
                if channel and channel not in known and not channel.startswith("gw.")])
+
+
+def with_unregistered(channels: list[tuple[Channel, ChannelBinding | None]],
+                      live: list[LiveReading]) -> list[tuple[Channel, ChannelBinding | None]]:
+    """Return the gateway's registered channels and, after them, unsaved stand-ins for the
+    channels it reports that the hub has no record of, so each can be bound (binding one
+    records it)."""
+    known = {channel.channel_id for channel, _ in channels}
+    extra = [Channel(channel_id=r.channel, metric="" if r.metric == UNBOUND else r.metric, unit="", driver="")
+             for r in live if r.asset is None and r.channel not in known]
+    return channels + [(c, None) for c in extra]
 
 
 def _unregistered(gateway: Gateway, channel: str, row, status: str) -> LiveReading:

@@ -81,11 +81,22 @@ def test_unbinding_ends_the_open_binding(session, clock):
                                    clock=clock) is None
 
 
+def test_binding_a_channel_the_hub_has_no_record_of_records_it_with_the_metric_given(session, clock):
+    binding = gateways.bind_channel(session, gateway_id=GATEWAY, channel_id="fresh.1", asset_tag="VF-0002",
+                                    metric="temperature", actor=None, clock=clock)
+    channel = gateways.get_channel(session, GATEWAY, "fresh.1")
+    assert (channel.metric, binding.metric, binding.asset.tag) == ("temperature", "temperature", "VF-0002")
+    assert _history(session, "fresh.1") == [("VF-0002", binding.valid_from, None)]
+
+
 def test_naive_times_and_unknown_names_are_refused(session, clock):
     with pytest.raises(InvalidInput, match="timezone-aware"):
         _bind(session, clock, "spare.1", "VF-0002", start=datetime(2026, 1, 2))
-    with pytest.raises(NotFound, match="no channel"):
-        _bind(session, clock, "nope", "VF-0002")
+    with pytest.raises(InvalidInput, match="nope is new to the hub; say what it measures"):
+        _bind(session, clock, "nope", "VF-0002")  # an unknown channel is recorded only with its metric
+    with pytest.raises(InvalidInput, match="channel_id"):
+        gateways.bind_channel(session, gateway_id=GATEWAY, channel_id="has space", asset_tag="VF-0002",
+                              metric="temperature", actor=None, clock=clock)
     with pytest.raises(NotFound, match="asset 'NOPE'"):
         _bind(session, clock, "spare.1", "NOPE")
     with pytest.raises(InvalidInput, match="gateway_id"):

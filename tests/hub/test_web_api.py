@@ -138,6 +138,28 @@ def test_a_channel_the_hub_has_no_record_of_is_listed_unbound_with_its_newest_re
     assert ">4.75<" in row or ">4.8<" in row, row
 
 
+def test_binding_a_channel_the_hub_has_no_record_of_records_it_from_the_gateway_page(web):
+    now = to_ms(utc_now(web.clock))
+    _write(web, "fresh.1", "unbound", None, [(now - 1000, 4.75)])
+    manager = web.client("manager")
+    page = manager.get(f"/gateways/{GATEWAY}").get_data(as_text=True)
+    action = f'/gateways/{GATEWAY}/channels/fresh.1/bind'
+    assert f'action="{action}"' in page  # the new channel has a binding form like the others
+    token = csrf_from(page)
+
+    refused = manager.post(action, data={"csrf_token": token, "asset_tag": "VF-0001", "metric": ""})
+    assert refused.status_code == 400
+    assert "fresh.1 is new to the hub; say what it measures" in refused.get_data(as_text=True)
+    answer = manager.post(action, data={"csrf_token": token, "asset_tag": "VF-0001", "metric": "temperature"})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:400]
+    with session_scope(web.engine, readonly=True) as s:
+        rows = gateways.channels_with_bindings(s, gateways.get_gateway(s, GATEWAY, actor=None), utc_now(web.clock))
+        bound = {c.channel_id: (c.metric, b.asset.tag if b else None) for c, b in rows}
+    assert bound["fresh.1"] == ("temperature", "VF-0001")
+    again = manager.get(f"/gateways/{GATEWAY}").get_data(as_text=True)
+    assert again.count(f'action="{action}"') == 1  # listed once, now as a registered channel
+
+
 def test_gateway_readings_use_what_ingest_heard_on_the_wire(web):
     now = to_ms(utc_now(web.clock))
     _write(web, "dock1.current", "current", "IPD-0001", [(now - 1000, 0.5)])

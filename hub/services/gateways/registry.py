@@ -19,6 +19,7 @@ from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway, Gate
 from wardlink.hub.db.types import from_ms, to_ms, utc_now
 from wardlink.hub.db.vocab import GATEWAY_STATUSES
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.telemetry.model import UNBOUND as UNBOUND_METRIC
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import get_asset
@@ -226,8 +227,8 @@ def bind_channel(session: Session, *, gateway_id: str, channel_id: str, asset_ta
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "binding.manage")
     gateway = get_gateway(session, gateway_id, actor=who)
-    channel = get_channel(session, gateway.gateway_id, channel_id)
     asset = get_asset(session, asset_tag, actor=who)
+    channel = _channel_to_bind(session, gateway, channel_id, metric, who, clock)
     start = valid_from or utc_now(clock)
     _check_aware("valid_from", start)
     if valid_to is not None:
@@ -267,6 +268,30 @@ def bind_channel(session: Session, *, gateway_id: str, channel_id: str, asset_ta
     audit.record(session, actor=who, action="binding.create", entity="channel", entity_id=where,
                  after=binding_snapshot(binding), clock=clock)
     return binding
+
+
+def _channel_to_bind(session: Session, gateway: Gateway, channel_id: str, metric: str | None,
+                     who: Actor, clock: Clock) -> Channel:
+    """Return the channel, recording it first when the hub has none yet: a gateway configured on
+    site (or by its enrollment config) sends channels nobody registered, and binding one is how
+    a person says what it measures."""
+    channel = session.scalar(select(Channel).where(Channel.gateway_pk == gateway.id,
+                                                   Channel.channel_id == channel_id))
+    if channel is not None:
+        return channel
+    if not isinstance(channel_id, str) or not CHANNEL_ID_RE.match(channel_id):
+        raise InvalidInput(f"channel_id: must match {CHANNEL_ID_RE.pattern}, got {channel_id!r}")
+    if not metric or metric == UNBOUND_METRIC:
+        raise InvalidInput(f"metric: channel {gateway.gateway_id}/{channel_id} is new to the hub; "
+                           "say what it measures (e.g. temperature)")
+    channel = Channel(gateway_pk=gateway.id, channel_id=channel_id, metric=METRIC("metric", metric),
+                      unit="", driver="", interval_s=None, created_at=utc_now(clock))
+    session.add(channel)
+    session.flush()
+    audit.record(session, actor=who, action="channel.create", entity="channel",
+                 entity_id=f"{gateway.gateway_id}/{channel_id}", after={"metric": channel.metric,
+                                                                      "registered_by": "binding"}, clock=clock)
+    return channel
 
 
 def unbind_channel(session: Session, *, gateway_id: str, channel_id: str,

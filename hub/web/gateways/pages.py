@@ -13,7 +13,7 @@ from wardlink.hub.services.people.permissions import can
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone
-from wardlink.hub.web.readings import gateway_live, link_states
+from wardlink.hub.web.readings import gateway_live, link_states, with_unregistered
 from wardlink.hub.web.state import state
 
 bp = Blueprint("gateways", __name__, template_folder="templates", url_prefix="/gateways")
@@ -46,7 +46,7 @@ def detail(gateway_id: str, error: str | None = None, status: int = 200):
                 telemetry_error = f"Telemetry store unavailable: {exc}"
     return render_template(
         "gateways/detail.html", gateway=gateway, link=link, live=live, telemetry_error=telemetry_error,
-        now_ms=to_ms(now), channels=gateways.channels_with_bindings(db(), gateway, now),
+        now_ms=to_ms(now), channels=with_unregistered(gateways.channels_with_bindings(db(), gateway, now), live),
         assets=gateways.assets_for_binding(db(), actor=g.actor), error=error), status
 
 
