@@ -43,7 +43,10 @@ MAX_RANGE_DAYS = 400
 VIEWS = ("month", "week", "day")
 #: Services listed per day before "n more" (the day view lists them all).
 DAY_LIMITS = {"month": 4, "week": 25, "day": 2000}
-_RANK = {OVERDUE: 0, "in_window": 1, "due": 2, "done": 3}
+#: Where each status comes in a day: the worst first.
+STATUS_RANK = {OVERDUE: 0, "in_window": 1, "due": 2, "done": 3}
+#: The status of each rank (a slot's second part).
+CALENDAR_STATUSES_BY_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 
 
 class Occurrence(NamedTuple):
@@ -236,8 +239,8 @@ def _generated(session: Session, who: Actor, filters: Filters, first: date, last
             status = calendar_status(Target(due, window, due_meter, tolerance), state=state, today=today[dept],
                                      meter_now=meter_now)
         span = _span(window)
-        found[(tag, plan_id, asset_id)].append(
-            ((due, _RANK[status]), Occurrence(due, plan_id, name, tag, status, due - span, due + span, wo_id, False)))
+        occ = Occurrence(due, plan_id, name, tag, status, due - span, due + span, wo_id, False)
+        found[(tag, plan_id, asset_id)].append(((due, STATUS_RANK[status]), occ))
     return found
 
 
@@ -247,7 +250,7 @@ def _projected(dues: tuple[date, ...], window: int, today: date) -> tuple[tuple[
     span, out = _span(window), []
     for due in dues:
         status = date_status(due, window, today)
-        out.append(((due, _RANK[status]), status, due - span, due + span))
+        out.append(((due, STATUS_RANK[status]), status, due - span, due + span))
     return tuple(out)
 
 
@@ -274,6 +277,8 @@ class _Projector:
         floating = sorted({row[0] for row in rows if row[2] == "whichever_first"})
         self.latest = _latest(session, floating) if floating else {}
         self.started: dict[tuple[datetime, int | None], date] = {}
+        #: The services of each calendar grid from each start in each department (most plans share one).
+        self.grids: dict[tuple, tuple[tuple[Slot, str, date, date], ...]] = {}
 
     def services(self, pair: Pair) -> tuple[tuple[Slot, str, date, date], ...]:
         """Return (slot, status, window opens, window closes) of each service the schedule of
@@ -290,45 +295,127 @@ class _Projector:
         else:
             start_on = self.started[(created, dept)] = local_date(created, self.today.zones[dept])
         if trigger == "calendar":
-            dues = _grid(anchor, count, unit, start_on, self.first, self.last)
-        else:
-            schedule = Schedule(trigger=trigger, anchor_date=anchor, interval_count=count, interval_unit=unit,
-                                meter_interval=meter_interval, anchor_meter=anchor_meter, lead_days=lead,
-                                meter_lead=meter_lead or 0.0)
-            dues = _floating(schedule, self.latest.get((plan_id, asset_id)), start_on, self.first, self.last)
+            grid = (anchor, count, unit, start_on, dept)
+            found = self.grids.get(grid)
+            if found is None:
+                dues = _grid(anchor, count, unit, start_on, self.first, self.last)
+                found = self.grids[grid] = _projected(dues, _window(count, unit), self.today[dept]) if dues else ()
+            return found
+        schedule = Schedule(trigger=trigger, anchor_date=anchor, interval_count=count, interval_unit=unit,
+                            meter_interval=meter_interval, anchor_meter=anchor_meter, lead_days=lead,
+                            meter_lead=meter_lead or 0.0)
+        dues = _floating(schedule, self.latest.get((plan_id, asset_id)), start_on, self.first, self.last)
         return _projected(dues, _window(count, unit), self.today[dept]) if dues else ()
+
+
+class Gathered:
+    """Every service the actor may see due in ``first``..``last``, gathered per plan on each
+    asset (a pair) but not yet made into :class:`Occurrence` objects: a year of a large
+    hospital's plans is tens of thousands of services, and most readers need only their counts
+    per day (:meth:`counts`), the first few of each day (:meth:`walk` with ``cap``) or one
+    stretch of days (:meth:`ordered`).
+
+    The calendar's order is by date, worst colour first, then by asset tag and plan. Services
+    are not sorted one by one: the pairs are visited in tag and plan order, and each drops its
+    services, generated ones first, into the slot of their day and colour; only the slots are
+    sorted."""
+
+    def __init__(self, session: Session, who: Actor, filters: Filters, first: date, last: date,
+                 now: datetime) -> None:
+        self.first, self.last = first, last
+        today = _Today(session, now)
+        self.generated = _generated(session, who, filters, first, last, today)
+        self.projector = _Projector(session, who, filters, first, last, today)
+        self.pairs: list[Pair] = sorted(self.generated.keys() | self.projector.rows.keys())
+        self._projected: dict[Pair, tuple[tuple[Slot, str, date, date], ...]] = {}
+
+    def projected(self, pair: Pair) -> tuple[tuple[Slot, str, date, date], ...]:
+        """Return the services ``pair``'s schedule gives in the range (see :meth:`_Projector.services`)."""
+        found = self._projected.get(pair)
+        if found is None:
+            found = self._projected[pair] = self.projector.services(pair)
+        return found
+
+    def counts(self) -> dict[Slot, int]:
+        """Return how many services fall in each slot (day and colour) of the range.
+
+        Pairs with no generated service in the range and the same projected services (the
+        plans of one grid in one time zone) are counted together, once."""
+        counts: dict[Slot, int] = defaultdict(int)
+        shared: dict[int, int] = defaultdict(int)
+        kept: dict[int, tuple[tuple[Slot, str, date, date], ...]] = {}
+        for pair in self.pairs:
+            projected, made = self.projected(pair), self.generated.get(pair)
+            if not made:
+                if projected:
+                    shared[id(projected)] += 1
+                    kept[id(projected)] = projected
+                continue
+            skip = set()
+            for slot, occ in made:
+                counts[slot] += 1
+                skip.add(occ.due_date)
+            for slot, *_ in projected:
+                if slot[0] not in skip:
+                    counts[slot] += 1
+        for key, pairs in shared.items():
+            for slot, *_ in kept[key]:
+                counts[slot] += pairs
+        return counts
+
+    def walk(self, first: date | None = None, last: date | None = None,
+             cap: int | None = None) -> tuple[dict[Slot, list[Occurrence]], dict[Slot, int]]:
+        """Return the services due ``first``..``last`` (the whole range by default) by slot, each
+        slot in the calendar's order and holding at most ``cap`` of them, and how many services
+        each slot has."""
+        first, last = first or self.first, last or self.last
+        whole = first <= self.first and last >= self.last
+        slots: dict[Slot, list[Occurrence]] = defaultdict(list)
+        counts: dict[Slot, int] = defaultdict(int)
+        for pair in self.pairs:
+            made = self.generated.get(pair, ())
+            for slot, occ in made:
+                if whole or first <= slot[0] <= last:
+                    counts[slot] += 1
+                    if cap is None or len(slots[slot]) < cap:
+                        slots[slot].append(occ)
+            projected = self.projected(pair)
+            if not projected:
+                continue
+            tag, plan_id, _ = pair
+            name, skip = self.projector.rows[pair][1], {occ.due_date for _, occ in made}
+            for slot, status, opens, closes in projected:
+                day = slot[0]
+                if day in skip or not (whole or first <= day <= last):
+                    continue
+                counts[slot] += 1
+                if cap is None or len(slots[slot]) < cap:
+                    slots[slot].append(Occurrence(day, plan_id, name, tag, status, opens, closes, None, True))
+        return slots, counts
+
+    def ordered(self, first: date | None = None, last: date | None = None) -> list[Occurrence]:
+        """Return every service due ``first``..``last`` (the whole range by default) in the
+        calendar's order."""
+        slots, _ = self.walk(first, last)
+        return [occ for slot in sorted(slots) for occ in slots[slot]]
+
+
+def gather(session: Session, *, actor: Actor | None, first: date, last: date, now: datetime,
+           filters: Filters = Filters()) -> Gathered:
+    """Return the services due in ``first``..``last`` the actor may see, gathered (see
+    :class:`Gathered`), their status judged as of ``now``."""
+    who = resolve_actor(actor)
+    require(who, "pm.view")
+    if last < first or (last - first).days > MAX_RANGE_DAYS:
+        raise InvalidInput(f"end: must be on or after start and at most {MAX_RANGE_DAYS} days later")
+    return Gathered(session, who, filters, first, last, now)
 
 
 def occurrences(session: Session, *, actor: Actor | None, first: date, last: date, now: datetime,
                 filters: Filters = Filters()) -> list[Occurrence]:
     """Return every service due in ``first``..``last`` the actor may see, by date, worst first,
-    then by asset tag and plan.
-
-    A year of a large hospital's plans is tens of thousands of services, so they are not
-    sorted one by one: each plan on each asset (a pair) is visited in tag and plan order, and
-    drops its services, generated ones first, into the slot of their day and colour; only the
-    slots are sorted."""
-    who = resolve_actor(actor)
-    require(who, "pm.view")
-    if last < first or (last - first).days > MAX_RANGE_DAYS:
-        raise InvalidInput(f"end: must be on or after start and at most {MAX_RANGE_DAYS} days later")
-    today = _Today(session, now)
-    generated = _generated(session, who, filters, first, last, today)
-    projector = _Projector(session, who, filters, first, last, today)
-    slots: dict[Slot, list[Occurrence]] = defaultdict(list)
-    for pair in sorted(generated.keys() | projector.rows.keys()):
-        made = generated.get(pair, ())
-        for slot, occ in made:
-            slots[slot].append(occ)
-        projected = projector.services(pair)
-        if not projected:
-            continue
-        tag, plan_id, _ = pair
-        name, skip = projector.rows[pair][1], {occ.due_date for _, occ in made}
-        for slot, status, opens, closes in projected:
-            if slot[0] not in skip:
-                slots[slot].append(Occurrence(slot[0], plan_id, name, tag, status, opens, closes, None, True))
-    return [occ for slot in sorted(slots) for occ in slots[slot]]
+    then by asset tag and plan."""
+    return gather(session, actor=actor, first=first, last=last, now=now, filters=filters).ordered()
 
 
 # ------------------------------------------------------------------ views
@@ -415,20 +502,24 @@ def calendar_view(session: Session, *, actor: Actor | None, now: datetime, view:
     focus = parse_day(day, today)
     filters = parse_filters(department_id, category, assignee)
     first, last, previous, following = _range(view, focus)
-    found = occurrences(session, actor=who, first=first, last=last, now=now, filters=filters)
+    limit = DAY_LIMITS[view]
+    # Only the services a day shows are made; the rest are counted.
+    slots, per_slot = gather(session, actor=who, first=first, last=last, now=now, filters=filters).walk(cap=limit)
     by_day: dict[date, list[Occurrence]] = defaultdict(list)
-    for occ in found:
-        by_day[occ.due_date].append(occ)
-    limit, days = DAY_LIMITS[view], []
+    on_day: dict[date, int] = defaultdict(int)
+    counts = {status: 0 for status in CALENDAR_STATUSES}
+    for slot in sorted(per_slot):
+        by_day[slot[0]].extend(slots[slot])
+        on_day[slot[0]] += per_slot[slot]
+        counts[CALENDAR_STATUSES_BY_RANK[slot[1]]] += per_slot[slot]
+    days = []
     for offset in range((last - first).days + 1):
         current = first + timedelta(days=offset)
-        entries = by_day.get(current, [])
-        days.append(CalendarDay(current, entries[:limit], max(0, len(entries) - limit),
+        entries = by_day.get(current, [])[:limit]
+        days.append(CalendarDay(current, entries, on_day.get(current, 0) - len(entries),
                                 view != "month" or current.month == focus.month))
-    counts = {status: 0 for status in CALENDAR_STATUSES}
-    for occ in found:
-        counts[occ.status] += 1
-    return CalendarView(view, focus, first, last, today, previous, following, days, len(found), counts, filters)
+    return CalendarView(view, focus, first, last, today, previous, following, days, sum(on_day.values()), counts,
+                        filters)
 
 
 def calendar_choices(session: Session, *, actor: Actor | None) -> dict[str, list]:

@@ -322,6 +322,31 @@ _KPI_QUERY = (Param("start", DATE, "First day (YYYY-MM-DD), a local date at the 
                                  "local midnight; default today at the site."),
               Param("department", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}))
 
+_CALENDAR_STATUS = enum(("due", "in_window", "overdue", "done"))
+_CALENDAR_COUNTS = obj({status: INTEGER for status in ("due", "in_window", "overdue", "done")})
+_CALENDAR_QUERY = (
+    Param("start", DATE, "First day (YYYY-MM-DD), a local date; default today at the caller's site."),
+    Param("end", DATE, "Last day (YYYY-MM-DD); default 30 days after start, at most 400."),
+    Param("department", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
+    Param("category", STRING),
+    Param("assignee", STRING, "user:<id>, team:<name> or vendor:<name>."),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": 2000},
+          "Services per page (1-2000, default 500), in the calendar's order: by date, worst status first, "
+          "then asset tag and plan."),
+    Param("cursor", {"type": "string", "maxLength": 1000},
+          "Where the page starts: the next_cursor of the previous page (the next link carries it). Pages after "
+          "the first are judged as at the first page's time."),
+    Param("summary", enum(("day",)),
+          "day: instead of the services, how many fall on each day of the range, by status "
+          "(limit and cursor are then not used)."))
+_CALENDAR_PAGE = obj({
+    "start": DATE, "end": DATE, "total": INTEGER, "limit": INTEGER, "has_next": BOOLEAN,
+    "next_cursor": nullable(STRING), "next": nullable(STRING), "items": array(obj({
+        "due_date": DATE, "plan_id": INTEGER, "plan": STRING, "asset": STRING, "status": _CALENDAR_STATUS,
+        "window": obj({"opens": DATE, "closes": DATE}), "work_order_id": _N_INT, "projected": BOOLEAN}))})
+_CALENDAR_SUMMARY = obj({"start": DATE, "end": DATE, "total": INTEGER, "counts": _CALENDAR_COUNTS,
+                         "days": array(obj({"date": DATE, "total": INTEGER, "counts": _CALENDAR_COUNTS}))})
+
 #: endpoint -> (summary, tag, query, JSON body, success status, response schema, media types)
 _PM_ROUTES: Mapping[str, tuple] = {
     "api_pm.plan_list": ("List PM plans", "preventive maintenance",
@@ -342,18 +367,9 @@ _PM_ROUTES: Mapping[str, tuple] = {
                               _ANY),
     "api_pm.plan_checklist_set": ("Set a plan's checklist", "preventive maintenance", (), _ANY, 200, _ANY),
     "api_pm.generate": ("Run the PM generator now", "preventive maintenance", (), None, 200, _ANY),
-    "api_pm.calendar": ("Every PM service in a range, generated or projected, with its status",
-                        "preventive maintenance",
-                        (Param("start", DATE, "First day (YYYY-MM-DD); default today."),
-                         Param("end", DATE, "Last day (YYYY-MM-DD); default 30 days after start, at most 400."),
-                         Param("department", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}),
-                         Param("category", STRING),
-                         Param("assignee", STRING, "user:<id>, team:<name> or vendor:<name>.")),
-                        None, 200, obj({"start": DATE, "end": DATE, "total": INTEGER, "items": array(obj({
-                            "due_date": DATE, "plan_id": INTEGER, "plan": STRING, "asset": STRING,
-                            "status": enum(("due", "in_window", "overdue", "done")),
-                            "window": obj({"opens": DATE, "closes": DATE}), "work_order_id": _N_INT,
-                            "projected": BOOLEAN}))})),
+    "api_pm.calendar": ("PM services in a range, generated or projected, with their status: a page at a time, "
+                        "or counted per day", "preventive maintenance", _CALENDAR_QUERY, None, 200,
+                        {"anyOf": [_CALENDAR_PAGE, _CALENDAR_SUMMARY]}),
     "api_pm.programme": ("Assets in the risk-based PM programme", "preventive maintenance", (), None, 200,
                          obj({"items": array(_ANY)})),
     "api_pm.template_list": ("List checklist templates", "checklists", (), None, 200,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
@@ -21,6 +21,7 @@ from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports import kpis
 from wardlink.hub.services.maintenance import pm
 from wardlink.hub.services.maintenance import pm_calendar
+from wardlink.hub.services.maintenance import pm_calendar_paging
 from wardlink.hub.services.maintenance import pm_generator
 from wardlink.hub.services.maintenance import pm_meters
 from wardlink.hub.services.maintenance import pm_work
@@ -30,9 +31,9 @@ from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.pm_permissions import ROUTE_PERMISSIONS
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.api.openapi import check_request
-from wardlink.hub.web.api.pm_json import (occurrence_json, plan_json, programme_json, reading_json, result_json,
-                             template_json, version_json)
-from wardlink.hub.web.query_args import paging
+from wardlink.hub.web.api.pm_json import (calendar_page_json, calendar_summary_json, occurrence_json, plan_json,
+                                          programme_json, reading_json, result_json, template_json, version_json)
+from wardlink.hub.web.query_args import int_arg, paging
 from wardlink.hub.web.api.serialize import large_json, page_json
 from wardlink.hub.web.state import state
 
@@ -174,20 +175,33 @@ def generate():
 
 @bp.get("/pm-calendar")
 def calendar():
-    """Every service due start..end (YYYY-MM-DD, at most 400 days), generated or projected, with
-    its status (due, in_window, overdue, done) and compliance window: department, category, assignee."""
+    """The services due start..end (YYYY-MM-DD, at most 400 days), generated or projected, with
+    their status (due, in_window, overdue, done) and compliance window, a page at a time
+    (``limit``, ``cursor``), or counted per day (``summary=day``): department, category, assignee."""
     now = utc_now(_clock())
     first = (optional_date("start", request.args.get("start"))
              or pm_calendar.viewer_today(db(), g.actor, now))
     last = optional_date("end", request.args.get("end")) or first + timedelta(days=30)
     filters = pm_calendar.parse_filters(request.args.get("department"), request.args.get("category"),
                                         request.args.get("assignee"))
-    found = pm_calendar.occurrences(db(), actor=g.actor, first=first, last=last, now=now, filters=filters)
-    # A year of a large hospital's plans is some 50,000 services: dates go out as date objects.
-    return large_json({"start": first, "end": last, "total": len(found), "items": [
-        {"due_date": o.due_date, "plan_id": o.plan_id, "plan": o.plan, "asset": o.asset, "status": o.status,
-         "window": {"opens": o.opens, "closes": o.closes}, "work_order_id": o.work_order_id,
-         "projected": o.projected} for o in found]})
+    summary = request.args.get("summary") or None
+    if summary is not None:
+        if summary != "day":
+            raise InvalidInput(f"summary: must be day, got {summary!r}")
+        return large_json(calendar_summary_json(pm_calendar_paging.day_summary(
+            db(), actor=g.actor, first=first, last=last, now=now, filters=filters)))
+    raw_cursor = request.args.get("cursor") or None
+    page = pm_calendar_paging.calendar_page(
+        db(), actor=g.actor, first=first, last=last, now=now, filters=filters,
+        limit=int_arg("limit", pm_calendar_paging.DEFAULT_LIMIT, 1, pm_calendar_paging.MAX_LIMIT),
+        cursor=pm_calendar_paging.Cursor.decode(raw_cursor) if raw_cursor is not None else None)
+    following = None
+    if page.next is not None:
+        args = {name: value for name, value in request.args.items() if name not in ("cursor", "start", "end")}
+        following = url_for("api_pm.calendar", start=first.isoformat(), end=last.isoformat(), **args,
+                            cursor=page.next.encode())
+    # Dates go out as date objects, written by orjson.
+    return large_json(calendar_page_json(page, following))
 
 
 @bp.get("/pm-programme")

@@ -7,6 +7,7 @@ from datetime import date
 from wardlink.hub.db.models import (ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence,
                                     PmPlan)
 from wardlink.hub.services.maintenance.compliance import Target, window_days
+from wardlink.hub.services.maintenance.pm_calendar_paging import CalendarPage, Summary
 from wardlink.hub.services.maintenance.pm import (AssetOutlook, ProgrammeEntry, assignee_text, is_high_risk, plan_state,
                                                   suggest_interval)
 from wardlink.hub.services.maintenance.workorder_common import code_of
@@ -124,3 +125,20 @@ def programme_json(entry: ProgrammeEntry) -> dict:
 def iso_day(value: date | None) -> str | None:
     """Return a date as YYYY-MM-DD."""
     return None if value is None else value.isoformat()
+
+
+def calendar_page_json(page: CalendarPage, following: str | None) -> dict:
+    """Return a page of the PM calendar: its services (dates as date objects, for orjson), the
+    range's total and where the next page starts (``next_cursor``, and ``next`` as a link)."""
+    return {"start": page.first, "end": page.last, "total": page.total, "limit": page.limit,
+            "has_next": page.next is not None, "next_cursor": page.next.encode() if page.next else None,
+            "next": following, "items": [
+                {"due_date": o.due_date, "plan_id": o.plan_id, "plan": o.plan, "asset": o.asset, "status": o.status,
+                 "window": {"opens": o.opens, "closes": o.closes}, "work_order_id": o.work_order_id,
+                 "projected": o.projected} for o in page.items]}
+
+
+def calendar_summary_json(summary: Summary) -> dict:
+    """Return the PM calendar's services counted per day and status (dates as date objects)."""
+    return {"start": summary.first, "end": summary.last, "total": summary.total, "counts": summary.counts,
+            "days": [{"date": d.day, "total": d.total, "counts": d.counts} for d in summary.days]}
