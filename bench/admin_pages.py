@@ -19,7 +19,11 @@ The app's garbage collector is fitted as the hub's web server process fits it
 (:func:`wardlink.hub.web.fit_collector`); ``--collector default`` keeps Python's settings.
 
 The PM calendar is timed as a month and a week page (every service projected from each plan's
-schedule, plus those generated) and as the JSON API's whole next year.
+schedule, plus those generated) and as the JSON API's next year: its first page, its 20th page
+and its counts per day (the API pages its services; a year of 5,000 plans is some 52,000).
+
+Every asset has a status history, as the hub keeps one from registration: an open row in its
+status since then, and for those not in service now a stretch in service before it.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from sqlalchemy import func, select  # noqa: E402
 
 from wardlink.hub.config import load_config  # noqa: E402
 from wardlink.hub.db import open_engine, session_scope, upgrade  # noqa: E402
-from wardlink.hub.db.models import Alert, Asset, AuditLog, Department, PmOccurrence, PmPlan, WorkOrder  # noqa: E402
+from wardlink.hub.db.models import (Alert, Asset, AssetStatusChange, AuditLog, Department, PmOccurrence,  # noqa: E402
+                                    PmPlan, WorkOrder)
 from wardlink.hub.db.models.assets import search_text_of  # noqa: E402
 from wardlink.hub.db.vocab import WORK_ORDER_PRIORITIES  # noqa: E402
 from wardlink.hub.seed import seed_demo_site  # noqa: E402
@@ -152,6 +157,21 @@ def _audit(n: int, first_seq: int, asset_count: int, rnd: random.Random):
                "source_ip": None, "prev_hash": "0" * 64, "row_hash": "0" * 64}
 
 
+def _status_history(assets: list[tuple[int, str, datetime]], rnd: random.Random):
+    """The status history the hub keeps from registration: in service since then, or, for an
+    asset not in service now, in service until a day in the last 60 and its status since."""
+    for asset_id, status, made in assets:
+        if status == "in_service":
+            yield {"asset_id": asset_id, "status": status, "started_at": made, "ended_at": None,
+                   "reason": "registered", "changed_by": "bench"}
+            continue
+        changed = max(made, NOW - timedelta(minutes=rnd.randint(60, 60 * 24 * 60)))
+        yield {"asset_id": asset_id, "status": "in_service", "started_at": made, "ended_at": changed,
+               "reason": "registered", "changed_by": "bench"}
+        yield {"asset_id": asset_id, "status": status, "started_at": changed, "ended_at": None,
+               "reason": "bench", "changed_by": "bench"}
+
+
 def _alerts(n: int, asset_ids: list[tuple[int, int]], rnd: random.Random):
     for i in range(n):
         opened = NOW - timedelta(minutes=rnd.randint(1, 400_000))
@@ -213,6 +233,8 @@ def fill(url: str, sizes: dict, seed: int = 7) -> dict:
     bulk_insert(engine, Asset, _assets(sizes["assets"], departments, rnd))
     with engine.connect() as conn:
         asset_ids = [(a, d) for a, d in conn.execute(select(Asset.id, Asset.department_id))]
+        statuses = list(conn.execute(select(Asset.id, Asset.equipment_status, Asset.created_at)))
+    bulk_insert(engine, AssetStatusChange, _status_history(statuses, random.Random(seed + 1)))
     bulk_insert(engine, WorkOrder, _work_orders(sizes["work_orders"], asset_ids, rnd))
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:  # COPY with explicit ids leaves the sequence behind
@@ -230,6 +252,22 @@ def fill(url: str, sizes: dict, seed: int = 7) -> dict:
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return {"password": secret, "fill_s": round(time.perf_counter() - started, 1)}
+
+
+YEAR_API = (f"/api/v1/pm-calendar?start={NOW.date().isoformat()}"
+            f"&end={(NOW.date() + timedelta(days=364)).isoformat()}")
+
+
+def _later_page(client, path: str, pages: int) -> str:
+    """Return the link of page ``pages`` of the calendar API from ``path`` (following ``next``;
+    the last page when there are fewer)."""
+    for _ in range(pages - 1):
+        answer = client.get(path)
+        assert answer.status_code == 200, answer.text[:300]
+        if not answer.json["next"]:
+            break
+        path = answer.json["next"]
+    return path
 
 
 def pages(sizes: dict) -> dict[str, str]:
@@ -261,8 +299,11 @@ def pages(sizes: dict) -> dict[str, str]:
         "pm_calendar_week": f"/maintenance/calendar?view=week&date={NOW.date().isoformat()}",
         "pm_calendar_week_filtered": f"/maintenance/calendar?view=week&date={NOW.date().isoformat()}"
                                      "&category=ventilator",
-        "pm_calendar_year_api": f"/api/v1/pm-calendar?start={NOW.date().isoformat()}"
-                                f"&end={(NOW.date() + timedelta(days=364)).isoformat()}",
+        # A year through the API as a client reads it: its first page (the default 500 services,
+        # with the year's total), a page further on (its cursor), and the year counted per day.
+        "pm_calendar_year_api": YEAR_API,
+        "pm_calendar_year_api_page_20": YEAR_API,  # replaced by the 20th page's link once filled
+        "pm_calendar_year_summary": YEAR_API + "&summary=day",
         "gateways": "/gateways",
         "labels": "/labels",
         # The dashboard's trends (fetched by the page once it has rendered) and the reports page.
@@ -302,6 +343,7 @@ def measure(url: str, secret: str, sizes: dict, requests: int, workdir: Path, co
             return spent
 
         paths = {"baseline_health": "/api/v1/health", **pages(sizes)}
+        paths["pm_calendar_year_api_page_20"] = _later_page(client, paths["pm_calendar_year_api_page_20"], 20)
         for path in paths.values():
             for _ in range(2):
                 timed(path)  # warm caches and the connection pool

@@ -144,6 +144,13 @@ def test_a_failed_safety_check_tags_out_until_the_repair_is_closed_and_uptime_sh
     assert "48.0" in row.inner_text() and "30.0" in row.inner_text() and "18.0" in row.inner_text()
     row.scroll_into_view_if_needed()
     shoot(page, "uptime")
+    # The table in another order: by asset tag.
+    with page.expect_navigation():
+        page.locator('[data-uptime-sort="asset"]').click()
+    assert page.locator('[data-uptime-sort="asset"]').get_attribute("aria-current") == "true"
+    tags = page.locator("#asset-uptime tbody tr").evaluate_all("rows => rows.map(r => r.dataset.asset)")
+    assert tag in tags and tags == sorted(tags)
+    shoot(page, "uptime-by-tag")
     manager.close()
 
     with session_scope(served.engine, readonly=True) as s:

@@ -9,21 +9,27 @@ work orders and assets is a handful of queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, not_, or_, select
+from sqlalchemy import Float, and_, bindparam, case, func, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
-from wardlink.hub.db.models import Asset, AssetStatusChange, WorkOrder
+from wardlink.hub.db.models import Asset, AssetStatusChange, Department, WorkOrder
 from wardlink.hub.db.types import UTCDateTime
-from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES
+from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES
 
 #: Resolutions that mean the equipment did not fail.
 NOT_FAILURES = frozenset({"no_fault_found", "user_error"})
+#: Statuses that count as down for a fault (against availability).
+FAULT_STATUSES = frozenset({"faulty", "tagged_out"})
+#: Statuses outside the scope of uptime and availability.
+OUT_OF_SCOPE = frozenset(INACTIVE_STATUSES)
 
 
 def _at(moment: datetime, name: str) -> Any:
@@ -114,18 +120,6 @@ def repair_times(session: Session, begins: datetime, as_of: datetime,
             yield dept, opened, finished
 
 
-@dataclass(frozen=True)
-class AssetRow:
-    """What the uptime figures need of one asset."""
-
-    id: int
-    tag: str
-    name: str
-    department_id: int | None
-    equipment_status: str
-    created_at: datetime
-
-
 def _assets_in_view(as_of: datetime, department_id: int | None) -> list[ColumnElement[bool]]:
     # Retired equipment counts until it was retired: the status history says when.
     where = [Asset.lifecycle_stage.not_in(INACTIVE_STAGES), Asset.created_at < _at(as_of, "as_of")]
@@ -134,27 +128,96 @@ def _assets_in_view(as_of: datetime, department_id: int | None) -> list[ColumnEl
     return where
 
 
-def asset_rows(session: Session, as_of: datetime, department_id: int | None) -> list[AssetRow]:
-    """Return the equipment registered before ``as_of`` and not disposed of, by id."""
-    stmt = (select(Asset.id, Asset.tag, Asset.name, Asset.department_id, Asset.equipment_status, Asset.created_at)
-            .where(*_assets_in_view(as_of, department_id)).order_by(Asset.id))
-    return [AssetRow(*row) for row in session.execute(stmt)]
+# ------------------------------------------------------------------ uptime in SQL
 
 
-def status_stretches(session: Session, begins: datetime, as_of: datetime, department_id: int | None,
-                     ids: Iterable[int]) -> dict[int, list[tuple[str, datetime, datetime | None]]]:
-    """Return each asset's status rows overlapping ``begins``..``as_of``, oldest first, as
-    (status, started, ended), for the assets ``ids`` (those :func:`asset_rows` returns)."""
-    out: dict[int, list[tuple[str, datetime, datetime | None]]] = {i: [] for i in ids}
-    if not out:
-        return out
-    stmt = (select(AssetStatusChange.asset_id, AssetStatusChange.status, AssetStatusChange.started_at,
-                   AssetStatusChange.ended_at)
-            .join(Asset, Asset.id == AssetStatusChange.asset_id)
-            .where(*_assets_in_view(as_of, department_id), AssetStatusChange.started_at < _at(as_of, "ends"),
-                   or_(AssetStatusChange.ended_at.is_(None), AssetStatusChange.ended_at > _at(begins, "begins")))
-            .order_by(AssetStatusChange.asset_id, AssetStatusChange.started_at, AssetStatusChange.id))
-    for asset_id, value, started, ended in session.execute(stmt):
-        if asset_id in out:
-            out[asset_id].append((value, started, ended))
-    return out
+class _hours_between(FunctionElement):
+    """Hours from the second instant to the first (``later - earlier``), as a float."""
+
+    type = Float()
+    name = "hours_between"
+    inherit_cache = True
+
+
+@compiles(_hours_between)
+def _hours_between_sql(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION) / 3600.0)"
+
+
+@compiles(_hours_between, "sqlite")
+def _hours_between_sqlite(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    # julianday() counts whole milliseconds; rounding its difference to them keeps whole hours exact.
+    return f"(ROUND((julianday({later}) - julianday({earlier})) * 86400000.0) / 3600000.0)"
+
+
+def per_asset_uptime(begins: datetime, as_of: datetime, department_id: int | None):
+    """Return a subquery of each asset in view (``asset_id``, ``department_id``, ``tag``) and its
+    hours over ``begins``..``as_of``: ``scope`` (not retired), ``in_service`` and ``fault`` (faulty
+    or tagged out), summed from its status rows clipped to the period, or, for an asset without
+    one there (no history kept), from its status now since its registration.
+
+    The assets are read once, each joined to its rows in the period through the history's
+    (asset, start) index, so the sums come out grouped in the assets' order without a sort."""
+    history = AssetStatusChange
+    b, a = _at(begins, "begins"), _at(as_of, "as_of")
+    joined = (Asset.__table__.outerjoin(history, and_(
+        history.asset_id == Asset.id, history.started_at < a,
+        or_(history.ended_at.is_(None), history.ended_at > b))))
+    status = func.coalesce(history.status, Asset.equipment_status)
+    started = func.coalesce(history.started_at, Asset.created_at)
+    start = case((started < b, b), else_=started)
+    end = case((or_(history.ended_at.is_(None), history.ended_at > a), a), else_=history.ended_at)
+    hours = case((end > start, _hours_between(end, start)), else_=0.0)
+
+    def total(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, hours), else_=0.0)), 0.0)
+    return (select(Asset.id.label("asset_id"), Asset.department_id.label("department_id"), Asset.tag.label("tag"),
+                   total(status.not_in(sorted(OUT_OF_SCOPE))).label("scope"),
+                   total(status == "in_service").label("in_service"),
+                   total(status.in_(sorted(FAULT_STATUSES))).label("fault"))
+            .select_from(joined).where(*_assets_in_view(as_of, department_id))
+            .group_by(Asset.id, Asset.department_id, Asset.tag).subquery("uptime"))
+
+
+@dataclass(frozen=True)
+class UptimeTotal:
+    """The hours of a department's equipment in view over a period, and how many were in scope."""
+
+    department_id: int | None
+    scope: float
+    in_service: float
+    fault: float
+    assets: int
+
+
+def uptime_totals(session: Session, begins: datetime, as_of: datetime,
+                  department_id: int | None) -> list[UptimeTotal]:
+    """Return the equipment hours by department over ``begins``..``as_of``, summed in SQL."""
+    u = per_asset_uptime(begins, as_of, department_id)
+    stmt = (select(u.c.department_id, func.sum(u.c.scope), func.sum(u.c.in_service), func.sum(u.c.fault),
+                   func.sum(case((u.c.scope > 0, 1), else_=0)))
+            .group_by(u.c.department_id))
+    return [UptimeTotal(dept, float(scope or 0), float(in_service or 0), float(fault or 0), int(n or 0))
+            for dept, scope, in_service, fault, n in session.execute(stmt)]
+
+
+#: How the per-asset uptime list may be ordered: the worst first, or by tag.
+UPTIME_SORTS = ("uptime", "availability", "downtime", "asset")
+
+
+def uptime_rows(session: Session, begins: datetime, as_of: datetime, department_id: int | None, *,
+                sort: str = "uptime", offset: int = 0, limit: int | None = None) -> list[tuple]:
+    """Return (tag, name, department code, scope, in service, fault hours) of the assets in
+    scope for part of the period, ordered by ``sort`` (lowest uptime or availability first,
+    most hours down first, or by tag), rows ``offset`` to ``offset + limit``."""
+    u = per_asset_uptime(begins, as_of, department_id)
+    order = {"uptime": (u.c.in_service / u.c.scope,), "availability": ((u.c.scope - u.c.fault) / u.c.scope,),
+             "downtime": ((u.c.in_service - u.c.scope),), "asset": ()}[sort]
+    stmt = (select(u.c.tag, Asset.name, Department.code, u.c.scope, u.c.in_service, u.c.fault)
+            .join(Asset, Asset.id == u.c.asset_id).outerjoin(Department, Department.id == u.c.department_id)
+            .where(u.c.scope > 0).order_by(*order, u.c.tag).offset(offset))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [tuple(row) for row in session.execute(stmt)]

@@ -48,14 +48,14 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
+from wardlink.hub.services.pagination import Page, check_paging
 from wardlink.hub.services.maintenance.compliance import LATE, MISSED, Tally
 from wardlink.hub.services.people import local_time
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.reports import kpi_facts
-from wardlink.hub.services.reports.kpi_facts import AssetRow
 #: Resolutions that mean the equipment did not fail (kept with the queries that count failures).
 from wardlink.hub.services.reports.kpi_facts import NOT_FAILURES as NOT_FAILURES
-from wardlink.hub.services.maintenance.pm import INACTIVE_STATUSES, occurrence_target
+from wardlink.hub.services.maintenance.pm import occurrence_target
 from wardlink.hub.services.maintenance.pm_standing import Judge
 from wardlink.clock import Clock
 
@@ -274,6 +274,8 @@ class KpiReport:
     departments: list[tuple[Department | None, Kpis]]
     high_risk_services: list[JudgedService]
     assets: list[AssetUptime] = field(default_factory=list)
+    #: How many assets were in scope for part of the period (the rows :func:`asset_uptimes` pages).
+    assets_in_scope: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready data."""
@@ -327,45 +329,50 @@ def _count_orders(session: Session, total: Kpis, part: PartOf, period: Period, a
             kpis.repair_hours += _hours(opened, done)
 
 
-#: Statuses that count as down for a fault (against availability).
-FAULT_STATUSES = frozenset({"faulty", "tagged_out"})
-#: Statuses outside the scope of uptime and availability.
-OUT_OF_SCOPE = frozenset(INACTIVE_STATUSES)
-
-
-def asset_uptime(asset: AssetRow, stretches: list[tuple[str, datetime, datetime | None]], period: Period,
-                 as_of: datetime, department: str | None) -> AssetUptime:
-    """Return an asset's hours in scope, in service and down for a fault, from its status rows
-    (status, started, ended), in department ``department`` (its code)."""
-    begins = period.begins
-    if not stretches:  # no history kept: its status now, since registration
-        stretches = [(asset.equipment_status, asset.created_at, None)]
-    scope = in_service = fault = 0.0
-    for status_value, started, ended in stretches:
-        hours = _hours(max(started, begins), min(ended or as_of, as_of))
-        if status_value in OUT_OF_SCOPE or not hours:
-            continue
-        scope += hours
-        in_service += hours if status_value == "in_service" else 0.0
-        fault += hours if status_value in FAULT_STATUSES else 0.0
-    return AssetUptime(asset.tag, asset.name, department, scope, in_service, fault)
-
-
 def _count_uptime(session: Session, total: Kpis, part: PartOf, period: Period, as_of: datetime,
-                  department_id: int | None) -> list[AssetUptime]:
-    """Add the uptime figures from the status history; return each asset's."""
-    assets = kpi_facts.asset_rows(session, as_of, department_id)
-    stretches = kpi_facts.status_stretches(session, period.begins, as_of, department_id, [a.id for a in assets])
-    codes = {dept_id: code for dept_id, code in session.execute(select(Department.id, Department.code))}
-    uptimes = []
-    for a in assets:
-        u = asset_uptime(a, stretches[a.id], period, as_of, codes.get(a.department_id) if a.department_id else None)
-        uptimes.append(u)
-        for kpis in (total, part(a.department_id)):
-            kpis.asset_hours += u.scope_hours
-            kpis.downtime_hours += u.scope_hours - u.in_service_hours
-            kpis.fault_hours += u.fault_hours
-    return uptimes
+                  department_id: int | None) -> int:
+    """Add the uptime figures from the status history, summed by department in SQL; return how
+    many assets were in scope."""
+    in_scope = 0
+    for t in kpi_facts.uptime_totals(session, period.begins, as_of, department_id):
+        in_scope += t.assets
+        for kpis in (total, part(t.department_id)):
+            kpis.asset_hours += t.scope
+            kpis.downtime_hours += t.scope - t.in_service
+            kpis.fault_hours += t.fault
+    return in_scope
+
+
+def asset_uptimes(session: Session, period: Period, as_of: datetime, department_id: int | None, *,
+                  sort: str = "uptime", offset: int = 0, limit: int | None = None) -> list[AssetUptime]:
+    """Return the uptime of the assets in scope over the period, lowest first (or as ``sort``
+    says: see :data:`~wardlink.hub.services.reports.kpi_facts.UPTIME_SORTS`), rows ``offset``
+    to ``offset + limit``. An asset is in scope from its registration except while retired or
+    disposed of; its hours come from its status history clipped to the period (its status now
+    since registration when no history was kept), computed in SQL."""
+    if sort not in kpi_facts.UPTIME_SORTS:
+        raise InvalidInput(f"sort: must be one of {', '.join(kpi_facts.UPTIME_SORTS)}, got {sort!r}")
+    return [AssetUptime(tag, name, code, float(scope), float(in_service), float(fault))
+            for tag, name, code, scope, in_service, fault in kpi_facts.uptime_rows(
+                session, period.begins, as_of, department_id, sort=sort, offset=offset, limit=limit)]
+
+
+#: Assets per page of the uptime table.
+UPTIME_PAGE = 50
+
+
+def uptime_page(session: Session, report: KpiReport, *, sort: str = "uptime", page: int = 1,
+                per_page: int = UPTIME_PAGE) -> Page[AssetUptime]:
+    """Return one page of the uptime of the assets in scope over ``report``'s period and
+    department (the selection :func:`compute` checked), lowest uptime first or as ``sort`` says
+    (a page number past the last shows the last page)."""
+    check_paging(page, per_page)
+    pages = max(1, -(-report.assets_in_scope // per_page))
+    page = min(page, pages)
+    department_id = report.department.id if report.department is not None else None
+    items = asset_uptimes(session, report.period, report.as_of, department_id, sort=sort,
+                          offset=(page - 1) * per_page, limit=per_page)
+    return Page(items, page, per_page, report.assets_in_scope)
 
 
 def _verdict(occ: PmOccurrence, as_of_day: date, judge: Judge) -> tuple[str, date | None]:
@@ -491,8 +498,10 @@ def judged_services(session: Session, *, start: date, end: date, department_id: 
 
 
 def compute(session: Session, *, start: date, end: date, department_id: int | None = None,
-            actor: Actor | None, clock: Clock | None = None) -> KpiReport:
-    """Return the KPIs of ``start``..``end`` for one department or all the actor may see."""
+            actor: Actor | None, clock: Clock | None = None, assets: bool = True) -> KpiReport:
+    """Return the KPIs of ``start``..``end`` for one department or all the actor may see; with
+    ``assets``, every asset's uptime too, lowest first (a page shows them a page at a time
+    through :func:`asset_uptimes` instead)."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     department, period, as_of = _selection(session, who, clock, start, end, department_id)
     department_id = department.id if department else None
@@ -500,7 +509,7 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
 
     def part(dept_id: int | None) -> Kpis:
         return parts.setdefault(dept_id, Kpis())
-    uptimes = _count_uptime(session, total, part, period, as_of, department_id)
+    in_scope = _count_uptime(session, total, part, period, as_of, department_id)
     _count_orders(session, total, part, period, as_of, department_id)
     follow_up = _judge_services(session, total, part, period, as_of, department_id)
     names = {d.id: d for d in session.scalars(select(Department).where(Department.id.in_(
@@ -508,4 +517,4 @@ def compute(session: Session, *, start: date, end: date, department_id: int | No
     departments = [(names.get(dept_id), kpis) for dept_id, kpis in parts.items()]
     departments.sort(key=lambda pair: (pair[0] is None, pair[0].code if pair[0] else ""))
     return KpiReport(period, as_of, department, total, departments, follow_up,
-                     sorted((u for u in uptimes if u.scope_hours), key=lambda u: (u.uptime_pct, u.tag)))
+                     asset_uptimes(session, period, as_of, department_id) if assets else [], in_scope)

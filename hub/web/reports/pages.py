@@ -48,6 +48,9 @@ def _selection(source) -> tuple[date, date, int | None]:
 
 #: Departments per page of the KPI table.
 TABLE_PAGE = 10
+#: How the equipment uptime table may be ordered, in words.
+UPTIME_SORTS = {"uptime": "Lowest uptime", "availability": "Lowest availability", "downtime": "Most hours down",
+                "asset": "Asset tag"}
 
 
 def _kpi_table(report: kpis.KpiReport, columns: tuple[str, ...]) -> Page[dict[str, Any]]:
@@ -84,14 +87,17 @@ def index():
     start, end, department_id = _selection(request.args)
     columns = export.choose_columns(request.args.getlist("col"))
     report = kpis.compute(db(), start=start, end=end, department_id=department_id, actor=g.actor,
-                          clock=state().clock)
+                          clock=state().clock, assets=False)
+    sort = request.args.get("uptime_sort") or "uptime"
+    uptime = kpis.uptime_page(db(), report, sort=sort, page=int_arg("uptime_page", 1, 1, 1_000_000))
     history = (monthly.list_reports(db(), actor=g.actor, page=page_number(lenient=True), per_page=24)
                if can(g.actor, "report.monthly") else None)
     return render_template("reports/index.html", report=report, start=start, end=end,
                            department_id=department_id, departments=org.list_departments(db()),
                            formats=FORMATS, history=history,
                            labels=export.LABELS, columns=columns, chosen=request.args.getlist("col"),
-                           all_columns=export.HEADER[1:], table=_kpi_table(report, columns), charts=_charts(report))
+                           all_columns=export.HEADER[1:], table=_kpi_table(report, columns), charts=_charts(report),
+                           uptime=uptime, uptime_sort=sort, uptime_sorts=UPTIME_SORTS)
 
 
 @bp.get("/monthly/<int:report_id>.pdf")
