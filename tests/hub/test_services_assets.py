@@ -108,3 +108,14 @@ def test_search_filters_sorting_and_pages(session):
 def test_unknown_tags_are_not_found(session):
     with pytest.raises(NotFound, match="NOPE"):
         assets.get_asset(session, "NOPE", actor=None)
+
+
+def test_the_categories_in_use_are_listed_once_each_in_order(session, clock):
+    from wardlink.hub.db.models import Asset
+
+    for n, category in enumerate(("Zimmer frame", "Syringe pump", "Zimmer frame", "Apnoea monitor")):
+        assets.create_asset(session, {**PUMP, "tag": f"CAT-{n}", "serial": f"C{n}", "category": category},
+                            actor=actor(session, "manager"), clock=clock)
+    used = sorted(set(session.scalars(select(Asset.category))))
+    assert assets.categories(session) == used
+    assert {"Apnoea monitor", "Syringe pump", "Zimmer frame"} <= set(used) and len(used) == len(set(used))

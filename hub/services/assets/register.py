@@ -187,8 +187,15 @@ def update_asset(session: Session, tag: str, changes: Mapping[str, Any], *, acto
 
 
 def categories(session: Session) -> list[str]:
-    """Return the distinct asset categories in use."""
-    return list(session.scalars(select(Asset.category).distinct().order_by(Asset.category)))
+    """Return the distinct asset categories in use, in order.
+
+    Read by stepping through the category index from one value to the next (a recursive
+    query, one index probe per category) rather than reading every asset: a few dozen
+    categories of 50,000 assets, on every filtered page."""
+    step = select(func.min(Asset.category).label("category")).cte("used", recursive=True)
+    following = select(Asset.category).where(Asset.category > step.c.category).order_by(Asset.category).limit(1)
+    step = step.union_all(select(following.scalar_subquery()).where(step.c.category.is_not(None)))
+    return list(session.scalars(select(step.c.category).where(step.c.category.is_not(None))))
 
 
 def status_counts(session: Session, *, actor: Actor | None) -> dict[str, Any]:

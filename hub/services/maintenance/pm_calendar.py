@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan, User
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor
+from wardlink.hub.services.assets.register import categories as asset_categories
 from wardlink.hub.services.maintenance.compliance import UNIT_DAYS, Target, window_days
 from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, department_zones, local_date
 from wardlink.hub.services.maintenance.pm_meters import current_value
@@ -526,7 +527,7 @@ def calendar_choices(session: Session, *, actor: Actor | None) -> dict[str, list
     """Return what the calendar can be filtered by: asset categories, and the users, teams and
     vendors plans are assigned to (as (value, label) pairs)."""
     require(resolve_actor(actor), "pm.view")
-    categories = sorted(session.scalars(select(Asset.category).distinct()))
+    categories = asset_categories(session)
     users = session.execute(select(User.id, User.display_name).join(PmPlan, PmPlan.assignee_id == User.id)
                             .distinct().order_by(User.display_name)).all()
     teams = session.scalars(select(PmPlan.assignee_team).where(PmPlan.assignee_team.is_not(None)).distinct()
