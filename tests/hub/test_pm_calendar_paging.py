@@ -159,3 +159,19 @@ def test_the_calendar_api_refuses_a_bad_cursor_summary_or_limit(web):
         answer = client.get(f"/api/v1/pm-calendar?start=2026-01-01&end=2026-12-31&{query}")
         assert answer.status_code == 400, (query, answer.text)
         assert answer.json["error"]["message"].startswith(f"{field}:"), answer.json
+
+
+def test_the_filter_choices_list_each_assignee_once_users_then_teams_then_vendors(pm_db):
+    clock = ManualClock(at(2026, 1, 1))
+    with session_scope(pm_db) as s:
+        tech = users.find_user(s, "tech")
+        for tag, who in (("IP-0101", {"assignee_id": tech.id}), ("IP-0102", {"assignee_id": tech.id}),
+                         ("VF-0001", {"assignee_team": "Pharmacy"}), ("VF-0002", {"assignee_vendor": "Helmer"}),
+                         ("PM-0001", {"assignee_team": "Biomed"})):
+            pm.create_plan(s, {"name": f"Check {tag}", "asset_tag": tag, "trigger": "calendar", "interval_count": 1,
+                               "interval_unit": "month", "anchor_date": "2026-01-05", **who},
+                           actor=_manager(s), clock=clock)
+        choices = pm_calendar.calendar_choices(s, actor=_manager(s))
+        assert choices["assignees"] == [(f"user:{tech.id}", tech.display_name), ("team:Biomed", "Team Biomed"),
+                                        ("team:Pharmacy", "Team Pharmacy"), ("vendor:Helmer", "Vendor Helmer")]
+        assert "Infusion pump" in choices["categories"]

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import Integer, and_, case, cast, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan, User
@@ -151,8 +151,8 @@ def _covered(session: Session, actor: Actor, filters: Filters, first: date, last
     one = select(*columns).join(Asset, Asset.id == PmPlan.asset_id).where(*live)
     many = select(*columns).join(Asset, and_(PmPlan.asset_id.is_(None), Asset.make == PmPlan.make,
                                              Asset.model == PmPlan.model)).where(*live)
-    conn = session.connection()  # plain rows: no ORM bookkeeping for thousands of them
-    return [*conn.execute(_narrow(one, actor, filters)).all(), *conn.execute(_narrow(many, actor, filters)).all()]
+    # Plain rows in one statement: no ORM bookkeeping for thousands of them.
+    return list(session.connection().execute(union_all(_narrow(one, actor, filters), _narrow(many, actor, filters))))
 
 
 @lru_cache(maxsize=8192)
@@ -528,12 +528,14 @@ def calendar_choices(session: Session, *, actor: Actor | None) -> dict[str, list
     vendors plans are assigned to (as (value, label) pairs)."""
     require(resolve_actor(actor), "pm.view")
     categories = asset_categories(session)
-    users = session.execute(select(User.id, User.display_name).join(PmPlan, PmPlan.assignee_id == User.id)
-                            .distinct().order_by(User.display_name)).all()
-    teams = session.scalars(select(PmPlan.assignee_team).where(PmPlan.assignee_team.is_not(None)).distinct()
-                            .order_by(PmPlan.assignee_team)).all()
-    vendors = session.scalars(select(PmPlan.assignee_vendor).where(PmPlan.assignee_vendor.is_not(None)).distinct()
-                              .order_by(PmPlan.assignee_vendor)).all()
-    assignees = ([(f"user:{uid}", name) for uid, name in users] + [(f"team:{t}", f"Team {t}") for t in teams]
-                 + [(f"vendor:{v}", f"Vendor {v}") for v in vendors])
-    return {"categories": categories, "assignees": assignees}
+    none = cast(null(), Integer)
+    taken = union_all(  # users, then teams, then vendors, each by name: one statement
+        select(literal(0).label("kind"), User.display_name.label("name"), User.id.label("ref"))
+        .join(PmPlan, PmPlan.assignee_id == User.id),
+        select(literal(1), PmPlan.assignee_team, none).where(PmPlan.assignee_team.is_not(None)),
+        select(literal(2), PmPlan.assignee_vendor, none).where(PmPlan.assignee_vendor.is_not(None))).subquery()
+    rows = session.execute(select(taken.c.kind, taken.c.name, taken.c.ref).distinct()
+                           .order_by(taken.c.kind, taken.c.name, taken.c.ref)).all()
+    labels = ((lambda name, ref: (f"user:{ref}", name)), (lambda name, _: (f"team:{name}", f"Team {name}")),
+              (lambda name, _: (f"vendor:{name}", f"Vendor {name}")))
+    return {"categories": categories, "assignees": [labels[kind](name, ref) for kind, name, ref in rows]}
