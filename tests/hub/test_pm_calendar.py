@@ -97,6 +97,7 @@ def test_the_calendar_page_shows_month_week_and_day_views_with_filters(web):
     assert 'data-view="week"' in week
     day = client.get("/maintenance/calendar?view=day&date=2026-03-15&category=Medical+refrigerator").text
     assert "VF-0001" in day and "window" in day and 'value="Medical refrigerator" selected' in day
+    assert 'rel="next"' in day and "category=Medical+refrigerator" in day  # Later keeps the filter
     bad = client.get("/maintenance/calendar?view=year")
     assert bad.status_code == 400 and "view: must be one of month, week, day" in bad.text
     api = client.get("/api/v1/pm-calendar?start=2026-03-01&end=2026-03-31")
