@@ -115,6 +115,9 @@ class HubConfig:
     stock_approval_quantity: int = field(default=10, metadata={
         "help": "for a part without a unit cost: an adjustment or count of more than this many units "
                 "waits for a manager's approval"})
+    repair_replace_percent: int = field(default=50, metadata={
+        "help": "an asset whose repairs cost more than this percentage of its replacement cost over the "
+                "last 12 months is flagged: consider replacing it rather than repairing it again (1-1000)"})
     influx_rpc_address: str = field(default="", metadata={
         "help": "host:port of the InfluxDB 1.x backup service (influxd's top-level bind-address) that "
                 "`wardlink backup` and `wardlink restore` reach; default <influx_url host>:8088"})
@@ -346,6 +349,8 @@ def _validate(cfg: HubConfig) -> HubConfig:
     for key in ("stock_approval_value", "stock_approval_quantity"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"{key}: must be 0 or more, got {getattr(cfg, key)}")
+    if not 1 <= cfg.repair_replace_percent <= 1000:
+        raise ConfigError(f"repair_replace_percent: must be a percentage 1..1000, got {cfg.repair_replace_percent}")
     if cfg.notice_email_rate < 0:
         raise ConfigError(f"notice_email_rate: must be 0 (no limit) or more e-mails per second, "
                           f"got {cfg.notice_email_rate}")

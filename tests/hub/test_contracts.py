@@ -60,7 +60,7 @@ def test_a_manager_adds_a_contract_and_references_are_unique_without_case(sessio
     with pytest.raises(InvalidInput, match="asset_tags: no asset 'NOPE-1'"):
         contracts.create_contract(session, _contract(reference="X-2", asset_tags=["NOPE-1"]), actor=manager,
                                   clock=clock)
-    with pytest.raises(InvalidInput, match="response_hours: must be a whole number of hours 1..8760, got 0"):
+    with pytest.raises(InvalidInput, match="response_hours: must be a whole number 1..8760, got 0"):
         contracts.create_contract(session, _contract(reference="X-3", response_hours=0), actor=manager, clock=clock)
     with pytest.raises(InvalidInput, match="starts_on: is required"):
         contracts.create_contract(session, _contract(reference="X-4", starts_on=""), actor=manager, clock=clock)

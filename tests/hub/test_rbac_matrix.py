@@ -369,6 +369,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_org.location_update", "PATCH"): lambda m, r: Call(f"/api/v1/locations/{m.location()}",
                                                             {"json": {"floor": "2"}}),
     ("api_org.location_delete", "DELETE"): lambda m, r: Call(f"/api/v1/locations/{m.location()}"),
+    ("api_equipment.asset_finance", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001/finance"),
     ("api_contracts.contract_list", "GET"): lambda m, r: Call("/api/v1/contracts?state=active"),
     ("api_contracts.contract_create", "POST"): lambda m, r: Call(
         "/api/v1/contracts", {"json": {"reference": f"MX-NEW-{next(m.serial)}", "title": "Matrix warranty",

@@ -49,6 +49,11 @@ class Asset(Base):
     purchase_date: Mapped[date | None] = mapped_column(Date)
     purchase_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     warranty_end: Mapped[date | None] = mapped_column(Date)
+    # Finance (revision 0032): straight-line depreciation over the useful life down to the
+    # salvage value, and what a new one would cost (wardlink.hub.services.finance).
+    useful_life_years: Mapped[int | None] = mapped_column(Integer)
+    salvage_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    replacement_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     install_date: Mapped[date | None] = mapped_column(Date)
     lifecycle_stage: Mapped[str] = mapped_column(String(16), default="in_use")
     equipment_status: Mapped[str] = mapped_column(String(16), default="in_service", index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 from collections.abc import Mapping
 
@@ -23,7 +24,7 @@ from wardlink.hub.services.people.org import check_refs
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
 from wardlink.hub.services.validate import (boolean, choice, money, optional_date, optional_id, parse_fields,
-                                   scored, text)
+                                   scored, text, whole_number)
 from wardlink.clock import Clock
 
 #: The "do not use" status, set and cleared only by :mod:`wardlink.hub.services.assets.status`.
@@ -43,6 +44,9 @@ ASSET_FIELDS = {
     "purchase_date": optional_date,
     "purchase_cost": money,
     "warranty_end": optional_date,
+    "useful_life_years": whole_number(1, 100),
+    "salvage_value": money,
+    "replacement_cost": money,
     "install_date": optional_date,
     "lifecycle_stage": choice(LIFECYCLE_STAGES),
     "equipment_status": choice(EQUIPMENT_STATUSES),
@@ -68,6 +72,11 @@ SNAPSHOT_FIELDS = ("tag", *ASSET_FIELDS, "em_score")
 def asset_snapshot(asset: Asset) -> dict[str, Any]:
     """Return every stored field of ``asset`` by name (for audit rows and the API)."""
     return {name: getattr(asset, name) for name in SNAPSHOT_FIELDS}
+
+
+def _check_salvage(salvage: Decimal | None, cost: Decimal | None) -> None:
+    if salvage is not None and cost is not None and salvage > cost:
+        raise InvalidInput(f"salvage_value: must not be more than the purchase cost ({cost}), got {salvage}")
 
 
 def list_assets(session: Session, *, actor: Actor | None, q: str | None = None,
@@ -136,6 +145,7 @@ def create_asset(session: Session, data: Mapping[str, Any], *, actor: Actor | No
             data[key] = value
     fields = parse_fields(ASSET_FIELDS, data, partial=False)
     check_refs(session, fields["department_id"], fields["location_id"])
+    _check_salvage(fields["salvage_value"], fields["purchase_cost"])
     require_department(who, fields["department_id"], f"asset '{tag}'")
     category = category_list.canonical(session, fields["category"], who=who, clock=clock)
     fields["category"] = category.name
@@ -163,6 +173,7 @@ def update_asset(session: Session, tag: str, changes: Mapping[str, Any], *, acto
     asset = get_asset(session, tag, actor=who)
     fields = parse_fields(ASSET_FIELDS, changes, partial=True)
     check_refs(session, fields.get("department_id"), fields.get("location_id"))
+    _check_salvage(fields.get("salvage_value", asset.salvage_value), fields.get("purchase_cost", asset.purchase_cost))
     if "department_id" in fields:
         require_department(who, fields["department_id"], f"asset '{tag}'")
     if "category" in fields:

@@ -42,6 +42,8 @@ FIELDS: Mapping[str, Field] = {
     "location_id": _f("Location", "location"), "owner_type": _f("Ownership", "choice"),
     "purchase_date": _f("Purchase date", "date"), "purchase_cost": _f("Purchase cost", "money"),
     "warranty_end": _f("Warranty ends", "date"), "install_date": _f("Installed", "date"),
+    "useful_life_years": _f("Useful life", "number", "years"), "salvage_value": _f("Salvage value", "money"),
+    "replacement_cost": _f("Replacement cost", "money"),
     "lifecycle_stage": _f("Lifecycle stage", "choice"), "equipment_status": _f("Equipment status", "choice"),
     "maintenance_status": _f("Maintenance status", "choice"), "life_support": _f("Life support"),
     "equipment_function": _f("Equipment function (score)", "number"),

@@ -12,9 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Asset, ContractAsset, ServiceContract, Supplier
@@ -27,7 +28,7 @@ from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.local_time import hospital_zone
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
 from wardlink.hub.services.validate import (MAX_ID, boolean, choice, money, optional_date, optional_id,
-                                            parse_fields, text)
+                                            parse_fields, text, whole_number)
 from wardlink.clock import Clock
 
 #: The warnings before a term ends, in days (the scheduler gives each once).
@@ -42,20 +43,6 @@ def _required_date(name: str, value: Any) -> date:
     if day is None:
         raise InvalidInput(f"{name}: is required (a date as YYYY-MM-DD)")
     return day
-
-
-def _response_hours(name: str, value: Any) -> int | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-        raise InvalidInput(f"{name}: must be a whole number of hours 1..8760, got {value!r}")
-    try:
-        hours = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{name}: must be a whole number of hours 1..8760, got {value!r}") from None
-    if not 1 <= hours <= 8760:
-        raise InvalidInput(f"{name}: must be a whole number of hours 1..8760, got {value!r}")
-    return hours
 
 
 def _reference(name: str, value: Any) -> str:
@@ -80,7 +67,7 @@ FIELDS = {
     "starts_on": _required_date,
     "ends_on": _required_date,
     "cost": money,
-    "response_hours": _response_hours,
+    "response_hours": whole_number(1, 8760),
     "notes": text(5000),
 }
 SNAPSHOT_FIELDS = tuple(FIELDS)
@@ -315,3 +302,24 @@ def covering(session: Session, asset_id: int | None, on: date) -> list[ServiceCo
                       ServiceContract.ends_on.desc(), ServiceContract.id))
     return list(session.scalars(stmt))
 
+
+
+@dataclass(frozen=True)
+class AssetShare:
+    """What one covered asset bears of a contract's cost: an equal share among its assets."""
+
+    contract: ServiceContract
+    cost: Decimal
+    assets: int
+
+
+def shares_of_asset(session: Session, asset_id: int) -> list[AssetShare]:
+    """Return each priced contract covering asset ``asset_id`` with the asset's share of its cost
+    (internal: the caller has already checked that the asset may be seen)."""
+    counts = (select(ContractAsset.contract_id, func.count().label("n")).group_by(ContractAsset.contract_id)
+              .subquery())
+    stmt = (select(ServiceContract, counts.c.n).join(ContractAsset, ContractAsset.contract_id == ServiceContract.id)
+            .join(counts, counts.c.contract_id == ServiceContract.id)
+            .where(ContractAsset.asset_id == asset_id, ServiceContract.cost.is_not(None))
+            .order_by(ServiceContract.starts_on, ServiceContract.id))
+    return [AssetShare(contract, contract.cost / n, n) for contract, n in session.execute(stmt)]

@@ -164,5 +164,15 @@ def cost_of(pick: WorkOrderPick) -> Decimal | None:
 
 def parts_cost(session: Session, order_id: int) -> tuple[Decimal, bool]:
     """Return the cost of the parts picked or issued for an order, and whether every one had a cost."""
-    costs = [cost_of(p) for p in picks_of(session, order_id, states=("picked", "issued"))]
-    return sum((c for c in costs if c is not None), Decimal("0.00")), all(c is not None for c in costs)
+    return parts_costs(session, [order_id]).get(order_id, (Decimal("0.00"), True))
+
+
+def parts_costs(session: Session, order_ids: list[int]) -> dict[int, tuple[Decimal, bool]]:
+    """Return :func:`parts_cost` of each order of ``order_ids`` that has picks, in one query."""
+    found: dict[int, list[Decimal | None]] = {}
+    for pick in session.scalars(select(WorkOrderPick).where(WorkOrderPick.work_order_id.in_(order_ids),
+                                                            WorkOrderPick.state.in_(("picked", "issued")))
+                                .options(selectinload(WorkOrderPick.part), selectinload(WorkOrderPick.movement))):
+        found.setdefault(pick.work_order_id, []).append(cost_of(pick))
+    return {order_id: (sum((c for c in costs if c is not None), Decimal("0.00")), all(c is not None for c in costs))
+            for order_id, costs in found.items()}

@@ -12,6 +12,7 @@ may read KPIs (``kpi.view``) sees the cost on the order's page and in the API.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wardlink.hub.db.models import LabourRate, Supplier, User, WorkOrder, WorkOrderCharge, WorkOrderTimeLog
+from wardlink.hub.db.models import (LabourRate, Supplier, User, WorkOrder, WorkOrderCharge, WorkOrderPart,
+                                    WorkOrderTimeLog)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.errors import InvalidInput
@@ -27,7 +29,6 @@ from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory import picks
 from wardlink.hub.services.maintenance.workorder_common import ensure_not_frozen, load, touch
-from wardlink.hub.services.maintenance.workorder_records import records_of
 from wardlink.hub.services.people.permissions import require
 from wardlink.hub.services.validate import choice, money, optional_id, text
 from wardlink.clock import Clock
@@ -141,28 +142,62 @@ def charges_of(session: Session, order_id: int) -> list[WorkOrderCharge]:
                                 .order_by(WorkOrderCharge.id)))
 
 
-def _labour(session: Session, logs: list[WorkOrderTimeLog]) -> tuple[Decimal, int]:
-    by_role, by_user = rates(session)
+def _labour(rates_now: tuple[dict[str, Decimal], dict[int, Decimal]],
+            logs: Iterable[tuple[int, str, int]]) -> tuple[Decimal, int]:
+    by_role, by_user = rates_now
     total, unpriced = Decimal("0"), 0
-    for log in logs:
-        rate = by_user.get(log.user_id, by_role.get(log.user.role))
+    for user_id, role, minutes in logs:
+        rate = by_user.get(user_id, by_role.get(role))
         if rate is None:
-            unpriced += log.minutes
+            unpriced += minutes
         else:
-            total += rate * log.minutes / 60
+            total += rate * minutes / 60
     return total.quantize(CENT), unpriced
 
 
 def cost_of(session: Session, order: WorkOrder) -> Cost:
     """Return what ``order`` costs (the caller checked it may see the order)."""
-    records = records_of(session, order)
-    stock_parts, priced = picks.parts_cost(session, order.id)
-    typed = records.parts_cost or Decimal("0")
-    labour, unpriced = _labour(session, records.time_logs)
-    vendor = sum((c.amount for c in charges_of(session, order.id)), Decimal("0"))
-    return Cost(parts=(stock_parts + typed).quantize(CENT), labour=labour, vendor=vendor.quantize(CENT),
-                minutes=records.minutes, unpriced_minutes=unpriced,
-                parts_unpriced=not priced or any(p.unit_cost is None for p in records.parts))
+    return costs_of(session, [order.id])[order.id]
+
+
+#: Orders whose costs one round of queries reads.
+_CHUNK = 500
+
+
+def costs_of(session: Session, order_ids: Iterable[int]) -> dict[int, Cost]:
+    """Return what each of the orders ``order_ids`` costs, in a handful of queries per 500 orders
+    (reports and an asset's cost of ownership add up many orders; the caller checked they may
+    be seen)."""
+    wanted = list(dict.fromkeys(order_ids))
+    rates_now = rates(session)
+    out: dict[int, Cost] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        ids = wanted[start:start + _CHUNK]
+        typed: dict[int, list[tuple[Decimal, Decimal | None]]] = {i: [] for i in ids}
+        for order_id, quantity, unit_cost in session.execute(
+                select(WorkOrderPart.work_order_id, WorkOrderPart.quantity, WorkOrderPart.unit_cost)
+                .where(WorkOrderPart.work_order_id.in_(ids))):
+            typed[order_id].append((quantity, unit_cost))
+        logs: dict[int, list[tuple[int, str, int]]] = {i: [] for i in ids}
+        for order_id, user_id, role, minutes in session.execute(
+                select(WorkOrderTimeLog.work_order_id, WorkOrderTimeLog.user_id, User.role, WorkOrderTimeLog.minutes)
+                .join(User, User.id == WorkOrderTimeLog.user_id).where(WorkOrderTimeLog.work_order_id.in_(ids))):
+            logs[order_id].append((user_id, role, minutes))
+        vendor: dict[int, Decimal] = {}
+        for order_id, amount in session.execute(select(WorkOrderCharge.work_order_id, WorkOrderCharge.amount)
+                                                .where(WorkOrderCharge.work_order_id.in_(ids))):
+            vendor[order_id] = vendor.get(order_id, Decimal("0")) + amount
+        stock = picks.parts_costs(session, ids)
+        for order_id in ids:
+            stock_parts, priced = stock.get(order_id, (Decimal("0.00"), True))
+            typed_cost = sum((q * c for q, c in typed[order_id] if c is not None), Decimal("0"))
+            labour, unpriced = _labour(rates_now, logs[order_id])
+            out[order_id] = Cost(
+                parts=(stock_parts + typed_cost).quantize(CENT), labour=labour,
+                vendor=vendor.get(order_id, Decimal("0")).quantize(CENT),
+                minutes=sum(m for _, _, m in logs[order_id]), unpriced_minutes=unpriced,
+                parts_unpriced=not priced or any(c is None for _, c in typed[order_id]))
+    return out
 
 
 def order_cost(session: Session, order_id: int, *, actor: Actor | None) -> Cost:

@@ -128,7 +128,8 @@ def _notes(filters: dict[str, Any], zone: ZoneInfo, clock: Clock) -> list[tuple[
 
 ASSET_HEADER = ("tag", "name", "category", "make", "model", "serial", "department", "location", "owner_type",
                 "lifecycle_stage", "equipment_status", "maintenance_status", "life_support", "em_score",
-                "purchase_date", "purchase_cost", "warranty_end", "install_date")
+                "purchase_date", "purchase_cost", "warranty_end", "install_date", "useful_life_years",
+                "salvage_value", "replacement_cost")
 
 
 def assets_table(session: Session, *, actor: Actor | None, clock: Clock | None = None,
@@ -149,7 +150,8 @@ def assets_table(session: Session, *, actor: Actor | None, clock: Clock | None =
                        " ".join(p for p in (loc.building, loc.floor, loc.room) if p) if loc else None,
                        a.owner_type, a.lifecycle_stage, a.equipment_status, a.maintenance_status,
                        "yes" if a.life_support else "no", a.em_score, a.purchase_date, a.purchase_cost,
-                       a.warranty_end, a.install_date]
+                       a.warranty_end, a.install_date, a.useful_life_years, a.salvage_value,
+                       a.replacement_cost]
             if not page.has_next:
                 return
             session.expunge_all()

@@ -1,5 +1,5 @@
 """Equipment status in the JSON API under ``/api/v1``: tag-out and its clearing, the status
-history of an asset, and the managed list of equipment categories.
+history of an asset, the managed list of equipment categories, and an asset's finance.
 
 Routes only translate HTTP to service calls (:mod:`wardlink.hub.services.assets.status`),
 which check permissions and department scope and record the audit trail.
@@ -15,9 +15,12 @@ from wardlink.hub.db.models import AssetStatusChange
 from wardlink.hub.db.vocab import EQUIPMENT_STATUSES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.assets import categories, status
+from wardlink.hub.services.assets.register import get_asset
+from wardlink.hub.services.finance import ownership
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import check_request, obj, operation, ref
-from wardlink.hub.web.api.openapi_schema import DATETIME, INTEGER, STRING, Param, array, enum, nullable
+from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, STRING, Param, array,
+                                                 enum, nullable)
 from wardlink.hub.web.api.serialize import asset_json, jsonable
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.state import state
@@ -142,3 +145,57 @@ def category_merge(category_id: int):
     target, moved = categories.merge(db(), category_id, _body().get("into_id"), actor=g.actor, clock=state().clock)
     commit()
     return jsonify({"category": category_json(target, _count(target.id)), "moved": moved})
+
+
+_YEAR_COST = obj({"year": INTEGER, "depreciation": nullable(DECIMAL), "parts": DECIMAL, "labour": DECIMAL,
+                  "vendor": DECIMAL, "contracts": DECIMAL, "maintenance": DECIMAL, "total": DECIMAL})
+FINANCE = obj({
+    "tag": STRING, "today": DATE, "purchase_cost": nullable(DECIMAL), "purchase_date": nullable(DATE),
+    "useful_life_years": nullable(INTEGER), "salvage_value": nullable(DECIMAL),
+    "replacement_cost": nullable(DECIMAL),
+    "depreciation": nullable(obj({"per_year": DECIMAL, "ends_on": DATE, "book_value": DECIMAL,
+                                  "schedule": array(obj({"year": INTEGER, "opening": DECIMAL,
+                                                         "depreciation": DECIMAL, "closing": DECIMAL}))})),
+    "missing": array(STRING), "years": array(_YEAR_COST),
+    "repair_or_replace": obj({"since": DATE, "repairs": DECIMAL, "orders": INTEGER,
+                              "replacement": nullable(DECIMAL), "basis": nullable(STRING), "percent": INTEGER,
+                              "threshold": nullable(DECIMAL), "share": nullable(DECIMAL), "flagged": BOOLEAN}),
+    "unpriced_minutes": INTEGER, "parts_unpriced": BOOLEAN,
+})
+
+
+def finance_json(tag: str, f: ownership.Finance, asset) -> dict:
+    """Return an asset's finance: depreciation, cost of ownership by year, repair or replace."""
+    line, r = f.depreciation, f.repair
+    return {
+        "tag": tag, "today": jsonable(f.today), **{k: jsonable(getattr(asset, k)) for k in (
+            "purchase_cost", "purchase_date", "useful_life_years", "salvage_value", "replacement_cost")},
+        "depreciation": None if line is None else {
+            "per_year": jsonable(line.per_year), "ends_on": jsonable(line.end), "book_value": jsonable(f.book_value),
+            "schedule": [{k: jsonable(getattr(y, k)) for k in ("year", "opening", "depreciation", "closing")}
+                         for y in f.schedule]},
+        "missing": list(f.missing),
+        "years": [{"year": y.year, **{k: jsonable(getattr(y, k)) for k in (
+            "depreciation", "parts", "labour", "vendor", "contracts", "maintenance", "total")}} for y in f.years],
+        "repair_or_replace": {"since": jsonable(r.since), "repairs": jsonable(r.repairs), "orders": r.orders,
+                              "replacement": jsonable(r.replacement), "basis": r.basis, "percent": r.percent,
+                              "threshold": jsonable(r.threshold), "share": jsonable(r.share), "flagged": r.flagged},
+        "unpriced_minutes": f.unpriced_minutes, "parts_unpriced": f.parts_unpriced,
+    }
+
+
+@bp.get("/assets/<tag>/finance")
+@operation(summary="An asset's depreciation, cost of ownership by year and repair-or-replace judgement",
+           tag="assets", permissions=("asset.view", "kpi.view"),
+           description="Straight-line depreciation by the day from the purchase date over the useful life down to "
+                       "the salvage value, and the book value today (the hospital's local date); per calendar year "
+                       "the depreciation, the parts, labour and vendor charges of its work orders (counted in the "
+                       "year each was completed, or opened while open) and its share of its contracts' cost; the "
+                       "corrective orders' cost over the last 12 months against the replacement cost (else the "
+                       "purchase cost), flagged above `repair_replace_percent` %.",
+           errors=(400, 401, 403, 404), response=FINANCE)
+def asset_finance(tag: str):
+    """Return an asset's finance."""
+    found = ownership.asset_finance(db(), tag, actor=g.actor, clock=state().clock,
+                                    percent=state().config.repair_replace_percent)
+    return jsonify(finance_json(tag, found, get_asset(db(), tag, actor=g.actor)))

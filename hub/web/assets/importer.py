@@ -26,7 +26,8 @@ from wardlink.clock import Clock
 #: Columns the import understands, in the order of the template file.
 COLUMNS = ("tag", "name", "category", "make", "model", "serial", "department", "location_id",
            "owner_type", "purchase_date", "purchase_cost", "warranty_end", "install_date",
-           "lifecycle_stage", "equipment_status", "maintenance_status", "life_support",
+           "useful_life_years", "salvage_value", "replacement_cost", "lifecycle_stage", "equipment_status",
+           "maintenance_status", "life_support",
            "equipment_function", "physical_risk", "maintenance_requirement", "incident_history", "notes")
 MAX_ROWS = 20_000
 #: Rows committed together; a crash loses at most one batch, never a half-written row.

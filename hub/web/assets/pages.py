@@ -19,7 +19,8 @@ from wardlink.hub.web import files
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone
-from wardlink.hub.web.assets.sections import asset_charts, grafana_panels, maintenance_sections
+from wardlink.hub.web.assets.sections import (asset_charts, finance_sections, grafana_panels,
+                                               maintenance_sections)
 from wardlink.hub.web.query_args import asset_filters, page_number
 from wardlink.hub.web.readings import asset_live, recent
 from wardlink.hub.web.security import CSRF_FIELD
@@ -76,7 +77,7 @@ def _detail_page(tag: str, *, error: str | None = None, values: dict | None = No
         asset_files=asset_attachments(session, asset.tag, actor=actor),
         inline=files.is_inline, max_file_bytes=files.MAX_ATTACHMENT_BYTES,
         status_history=equipment_status.history(session, asset.tag, actor=actor, limit=STATUS_ROWS),
-        **maintenance_sections(session, actor, asset, now)), status
+        **maintenance_sections(session, actor, asset, now), **finance_sections(session, actor, asset)), status
 
 
 #: Tag-out steps on the asset page: service call and what the flash message says.

@@ -1,4 +1,5 @@
-"""What the asset page shows beyond the register entry: charts, Grafana panels, maintenance."""
+"""What the asset page shows beyond the register entry: charts, Grafana panels, maintenance,
+finance and the contracts covering it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from wardlink.hub.db.models import Asset
 from wardlink.hub.db.types import to_ms
 from wardlink.hub.services.alerts import limits
 from wardlink.hub.services.alerts.limits import Limits
+from wardlink.hub.services.contracts import register as contracts
+from wardlink.hub.services.finance import ownership
 from wardlink.hub.services.gateways import charts
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.maintenance import pm
@@ -24,6 +27,7 @@ from wardlink.hub.services.maintenance.workorder_common import code_of
 from wardlink.hub.services.maintenance.workorder_records import downtime_minutes
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.people.permissions import can
+from wardlink.hub.web.state import state
 from wardlink.hub.web.ui import ui_state
 
 #: Grafana's asset board and the panels the asset page embeds (see grafana/dashboards).
@@ -156,4 +160,25 @@ def maintenance_sections(session: Session, actor: Actor, asset: Asset, now: date
             spans.append(DowntimeSpan(order.downtime_start, order.downtime_end, minutes / 60,
                                       order.downtime_reason, order.id, code_of(order)))
         context["downtime"] = spans
+    return context
+
+
+#: Contracts the asset page lists (the contracts page filtered by the asset has them all).
+CONTRACT_ROWS = 20
+
+
+def finance_sections(session: Session, actor: Actor, asset: Asset) -> dict:
+    """Return the asset's finance (book value, cost of ownership, repair or replace) and the
+    contracts covering it, as far as the actor may see them."""
+    clock = state().clock
+    context: dict = {"finance": None, "asset_contracts": None, "contract_standing": {}}
+    if can(actor, "kpi.view"):
+        context["finance"] = ownership.asset_finance(session, asset.tag, actor=actor, clock=clock,
+                                                     percent=state().config.repair_replace_percent)
+    if can(actor, "contract.view"):
+        rows = contracts.list_contracts(session, actor=actor, clock=clock, asset_tag=asset.tag,
+                                        per_page=CONTRACT_ROWS).items
+        today = contracts.today(session, clock)
+        context["asset_contracts"] = rows
+        context["contract_standing"] = {c.id: contracts.standing(c, today) for c in rows}
     return context
