@@ -85,16 +85,11 @@ def translations(locale: str | None) -> Translations:
     return merged
 
 
-def gettext(locale: str | None, message: str, **values: object) -> str:
-    """Return ``message`` in ``locale``, with ``%(name)s`` placeholders filled from ``values``."""
+def translate(locale: str | None, message: str, **values: object) -> str:
+    """Return ``message`` in ``locale``, with ``%(name)s`` placeholders filled from ``values``
+    (the services' and the mailer's gettext: they write to a person, not in a request)."""
     text = translations(locale).gettext(message)
     return text % values if values else text
-
-
-def ngettext(locale: str | None, singular: str, plural: str, n: int, **values: object) -> str:
-    """Return the form of a message for ``n`` in ``locale``; ``%(num)d`` is ``n``."""
-    text = translations(locale).ngettext(singular, plural, n)
-    return text % {"num": n, **values}
 
 
 def _pattern(locale: str | None, kind: str) -> str:
@@ -126,6 +121,13 @@ def format_date(day: date | None, locale: str | None) -> str:
     from babel.dates import format_date as babel_date
 
     return babel_date(day, _pattern(locale, "date"), locale=_babel_locale(locale))
+
+
+def format_pattern(day: date, pattern: str, locale: str | None) -> str:
+    """Return a date in a CLDR ``pattern`` ('MMMM y', 'EEEE d MMMM') with the locale's month and day names."""
+    from babel.dates import format_date as babel_date
+
+    return babel_date(day, pattern, locale=_babel_locale(locale))
 
 
 def format_decimal(text: str, locale: str | None) -> str:

@@ -30,7 +30,7 @@ HUB_DIR = CATALOGUE_DIR.parent
 ALIASES = {"dashboard": "reports", "notify": "notices", "templates": "shared", "static": "shared"}
 #: Functions whose first string argument(s) are messages (see :func:`wardlink.hub.i18n.N_`).
 KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "N_": None, "ngettext": (1, 2),
-            "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+            "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2), "translate": (2,)}
 
 
 def area_of(path: Path) -> str:
@@ -91,15 +91,18 @@ TABLES = (
     ("db/units.py", ("UNITS",), 2),
     ("db/units.py", ("STATE_WORDS", "DEFAULT_STATE_WORDS"), None),
     ("db/risk.py", ("EQUIPMENT_FUNCTION", "PHYSICAL_RISK", "MAINTENANCE_REQUIREMENT", "INCIDENT_HISTORY"), None),
+    ("services/audit/fields.py", ("FIELDS",), 0),
+    ("services/audit/fields.py", ("ENTITIES", "_ACTION_NOUNS"), None),
+    ("services/reports/export.py", ("LABELS",), None),
 )
 
 
 def _table_messages() -> dict[str, list[str]]:
     """Return the display texts of the vocabulary tables, by the area they belong to."""
-    texts: list[str] = []
+    texts: dict[str, list[str]] = {}
     for name, tables, label_arg in TABLES:
-        texts += _table_texts(HUB_DIR / name, tables, label_arg)
-    return {"shared": texts}
+        texts.setdefault(area_of(HUB_DIR / name), []).extend(_table_texts(HUB_DIR / name, tables, label_arg))
+    return texts
 
 
 def extract_all() -> dict[str, Catalog]:

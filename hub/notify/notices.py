@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from wardlink.hub.db.engine import session_scope
 from wardlink.hub.db.types import utc_now
+from wardlink.hub.i18n import translate
 from wardlink.hub.notify.errors import DeliveryRejected
 from wardlink.hub.notify.pacing import TokenBucket, lower_priority
 from wardlink.hub.notify.passes import PassThread
@@ -127,14 +128,15 @@ class NoticeMailer:
         msg["Message-ID"] = make_msgid(domain=self.server.sender.rpartition("@")[2] or None)
         msg["X-Wardlink-Notice-Email"] = str(row.id)  # the outbox row, to trace a message back
         body = row.body.rstrip("\n")
+        link, account = self.public_url + row.link, self.public_url + "/account"
         if row.link:
-            body += f"\n\nOpen: {self.public_url}{row.link}"
+            body += "\n\n" + translate(row.locale, "Open: %(url)s", url=link)
         if row.personal:
-            body += "\n\nChoose which notices you receive by e-mail on your account page: " \
-                    f"{self.public_url}/account\n"
+            body += "\n\n" + translate(row.locale, "Choose which notices you receive by e-mail on your account page: "
+                                                   "%(url)s", url=account) + "\n"
         else:
-            body += "\n\nThis message was sent automatically because this address was given with the report; " \
-                    "replies are not read.\n"
+            body += "\n\n" + translate(row.locale, "This message was sent automatically because this address was "
+                                                   "given with the report; replies are not read.") + "\n"
         msg.set_content(body)
         if row.attachment is not None:
             maintype, _, subtype = row.attachment.content_type.partition("/")

@@ -71,6 +71,11 @@ def format_date(value: date | None) -> str:
     return i18n.format_date(value, current_locale())
 
 
+def format_pattern(value: date | None, pattern: str) -> str:
+    """Return a date in a CLDR pattern ('MMMM y') with the reader's month and day names, or ''."""
+    return "" if value is None else i18n.format_pattern(value, pattern, current_locale())
+
+
 def format_ms(value: int | None) -> str:
     """Return a millisecond timestamp in the site's time zone, like :func:`format_dt`."""
     return "" if value is None else format_dt(from_ms(value))
@@ -128,6 +133,18 @@ def translated_label(value: str | None) -> str:
     return gettext(text) if text else text
 
 
+def translate_text(text: str | None) -> str:
+    """Return a text of a vocabulary table (a label, a field's name) in the reader's language;
+    anything the catalogues do not hold (names, numbers) is returned as it is."""
+    return gettext(text) if text else (text or "")
+
+
+def action_text(text: str) -> str:
+    """Return an audit action as people read it ('Work order: assign'), its noun translated."""
+    noun, sep, verb = text.partition(": ")
+    return f"{translate_text(noun)}{sep}{verb}"
+
+
 def risk_label(field: str, score: int | None) -> str:
     """Return the Fennigkoh-Smith label of ``score`` for ``field``."""
     if score is None:
@@ -146,11 +163,12 @@ def url_with(**changes) -> str:
 def init_app(app: Flask) -> None:
     """Register the filters and template globals."""
     app.jinja_env.filters.update(dt=format_dt, utc=format_utc, input_local=input_local,
-                                 date=format_date, ms=format_ms, age=format_age,
-                                 since=since, value=format_value, label=translated_label, risk=risk_label,
+                                 date=format_date, ldate=format_pattern, ms=format_ms, age=format_age,
+                                 since=since, value=format_value, label=translated_label, tr=translate_text,
+                                 action=action_text, risk=risk_label,
                                  unit=unit_symbol, reading=reading, reading_value=reading_value)
     app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with, unit_info=units.unit,
-                                 state_words=units.state_words,
+                                 state_words=lambda metric: tuple(gettext(w) for w in units.state_words(metric)),
                                  risk_fields=RISK_FIELDS)
 
     @app.context_processor

@@ -15,6 +15,7 @@ from flask import Flask, g, has_request_context
 from flask_babel import Babel, Domain, get_locale
 
 from wardlink.hub import i18n
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.people import language
 from wardlink.hub.web.db import db
 from wardlink.hub.web.state import state
@@ -35,6 +36,35 @@ class HubBabel(Babel):
     def domain_instance(self):  # type: ignore[override]
         """Return the domain every request uses."""
         return CatalogueDomain()
+
+
+#: What the page scripts (app.js, live.js, files.js) write, translated into the page's
+#: ``<meta name="wardlink-messages">``; the scripts look their English text up in it.
+JS_MESSAGES = (
+    N_("Signed out: reload to sign in"), N_("Offline: retrying"), N_("Stale: no update for %(s)s s"),
+    N_("Live"), N_("Stale"), N_("Sensor fault"), N_("Gateway offline"), N_("No data"), N_("never"),
+    N_("%(count)s %(unit)s ago"), N_("Time (%(zone)s)"), N_("From (%(zone)s)"), N_("State"), N_("Mean"),
+    N_("Min"), N_("Max"), N_("%(n)s points"), N_("No readings in this period"),
+    N_("Could not load readings; retrying"), N_("Open at the week's end"), N_("Alerts opened"),
+    N_("PM on time"), N_("Online"), N_("Stalled"), N_("Offline"), N_("Unknown"), N_("Gateways now"),
+    N_("%(online)s of %(total)s online now"), N_("Nothing to show in this period"),
+    N_("Weeks and months in %(zone)s, as of %(time)s."),
+    N_("Could not load the trends; reload the page to try again."), N_("Not a number"),
+    N_("Outside the limit (below %(limit)s %(unit)s): this item will fail"),
+    N_("Outside the limit (above %(limit)s %(unit)s): this item will fail"),
+    N_("Within the limits (%(value)s %(unit)s)"), N_("Within the limits"),
+    N_("\u2014 signed out; reload the page to sign in again"), N_("\u2014 updated %(time)s"),
+    N_("\u2014 update failed, retrying"), N_("work orders"), N_("alerts"), N_("gateways"), N_("week of %(day)s"),
+)
+
+
+def js_messages() -> dict[str, str]:
+    """Return the scripts' messages in the request's language (nothing in the source language)."""
+    locale = current_locale()
+    if locale in (None, i18n.SOURCE_LOCALE):
+        return {}
+    catalogue = i18n.translations(locale)
+    return {message: catalogue.gettext(message) for message in JS_MESSAGES}
 
 
 def select_locale() -> str:
@@ -59,7 +89,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.SOURCE_LOCALE)
     HubBabel(app, locale_selector=select_locale)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
-    app.jinja_env.globals.update(languages=i18n.LANGUAGES, current_locale=current_locale)
+    app.jinja_env.globals.update(languages=i18n.LANGUAGES, current_locale=current_locale, js_messages=js_messages)
 
     @app.context_processor
     def _default_locale():

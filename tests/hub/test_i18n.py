@@ -20,6 +20,7 @@ from wardlink.hub.db import session_scope
 import json
 
 from wardlink.hub.db.models import AuditLog, Site, User
+from wardlink.hub.services.actor import Actor
 
 _LANG = re.compile(r'<html lang="(\w+)">')
 
@@ -124,7 +125,6 @@ def test_pages_in_french_show_french_dates_and_decimal_commas(web):
     with web.app.test_request_context("/"):
         from flask import g
 
-        from wardlink.hub.services.actor import Actor
         from wardlink.hub.web.db import db
 
         user = db().scalar(select(User).where(User.username == "nurse"))
@@ -147,3 +147,52 @@ def test_every_message_in_the_code_has_a_translation_and_no_catalogue_keeps_stal
         assert kept == wanted, f"{area}: run python -m wardlink.hub.i18n.catalogues ({sorted(kept ^ wanted)[:5]})"
     files = {p.parent.parent.parent.name for p in i18n.catalogue_files(locale)}
     assert files == set(areas), "a catalogue no code feeds, or an area without one"
+
+
+def test_e_mails_to_a_french_site_are_french_and_a_persons_own_choice_wins(web, smtp_server):
+    """A manager assigns two orders on a French site: the technician of the site reads French,
+    the one who chose English reads English; the mailer's own lines follow each e-mail's language."""
+    from wardlink.hub.notify.notices import NoticeMailer
+    from wardlink.hub.notify.smtp import EmailNotifier
+    from wardlink.hub.services.maintenance import workorders
+    from wardlink.hub.services.people import users
+
+    _set(web, site="fr", user=("pharmtech", "en"))
+    with session_scope(web.engine) as s:
+        s.execute(update(User).where(User.username.in_(("tech", "pharmtech")))
+                  .values(email=User.username + "@hospital.example"))
+        manager = Actor.for_user(users.find_user(s, "manager"))
+        for who, tag in (("tech", "IPD-0001"), ("pharmtech", "VF-0002")):
+            order = workorders.create_work_order(
+                s, {"kind": "corrective", "title": f"Pompe {who}", "asset_tag": tag, "priority": "high"},
+                actor=manager, clock=web.clock)
+            workorders.transition(s, order.id, "assigned", {"assignee_id": users.find_user(s, who).id},
+                                  actor=manager, clock=web.clock)
+    server = EmailNotifier("mail", host=smtp_server.host, port=smtp_server.port,
+                           sender="wardlink@hospital.example", to=[], timeout_s=5)
+    mailer = NoticeMailer(web.engine, server, public_url="https://hub.example", site_name="Riverside",
+                          clock=web.clock)
+    mailer.run_pending()
+    french = next(m for m in smtp_server.messages if m["To"] == "tech@hospital.example")
+    english = next(m for m in smtp_server.messages if m["To"] == "pharmtech@hospital.example")
+    assert re.fullmatch(r"\[Riverside\] Attribué à vous : WO-\d+ Pompe tech", french["Subject"]), french["Subject"]
+    body = french.get_content()
+    assert "Cet ordre de travail vous a été attribué." in body and "Priorité : Haute" in body
+    assert re.search(r"Résolution attendue : \d+ janv\. 2026 \d\d:\d\d \w+", body), body
+    assert "Ouvrir : https://hub.example/work-orders/" in body and "page de votre compte" in body
+    assert english["Subject"].startswith("[Riverside] Assigned to you: WO-")
+    assert "Priority: High" in english.get_content() and "Open: https://hub.example/" in english.get_content()
+
+
+def test_a_person_reads_and_chooses_their_language_in_the_api(web):
+    _set(web, site="fr")
+    nurse = web.client("nurse")
+    token = csrf_from(nurse.get("/account").text)
+    assert nurse.get("/api/v1/account/language").json == {"locale": None, "effective": "fr"}
+    refused = nurse.put("/api/v1/account/language", json={"locale": "de"}, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 400, refused.text
+    chosen = nurse.put("/api/v1/account/language", json={"locale": "en"}, headers={"X-CSRF-Token": token})
+    assert chosen.status_code == 200 and chosen.json == {"locale": "en", "effective": "en"}
+    assert _lang(nurse.get("/account")) == "en"
+    back = nurse.put("/api/v1/account/language", json={"locale": None}, headers={"X-CSRF-Token": token})
+    assert back.json == {"locale": None, "effective": "fr"}

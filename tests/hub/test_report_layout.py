@@ -71,3 +71,28 @@ def test_every_column_has_one_label_and_the_choice_is_checked():
         export.choose_columns(["failures", "nonsense"])
     with pytest.raises(InvalidInput, match="at most 14 columns"):
         export.choose_columns(list(export.HEADER[1:16]))
+
+
+def test_the_pdf_in_french_has_french_headings_dates_and_still_fits(session, tmp_path):
+    """The same report for a French site: title, period line and column headings in French,
+    dates written the French way, the headings still inside their columns."""
+    build_repairs(session)
+    build_services(session)
+    report = kpis.compute(session, start=date(2026, 1, 1), end=date(2026, 1, 10), actor=None,
+                          clock=ManualClock(at(2026, 1, 20)))
+    words = _words(report_pdf(report, site_name="Hôpital du Fleuve", locale="fr"), tmp_path)
+    text = " ".join(w[4] for w in words)
+    assert "Hôpital du Fleuve: indicateurs de maintenance" in text
+    assert "Période du 1 janv. 2026 au 10 janv. 2026" in text
+    assert re.search(r"chiffres au \d+ janv\. 2026 \d\d:\d\d", text), text[:400]
+    assert "Service" in text and "Department" not in text and "Period" not in text
+    heading = next(w for w in words if w[4] == "Service")
+    first_row = next(w for w in words if w[1] > heading[3])
+    headings = [w for w in words if heading[1] - 1 <= w[1] and w[3] < first_row[1]]
+    lines: dict[float, list] = {}
+    for w in headings:
+        lines.setdefault(round(w[1], 1), []).append(w)
+    for line in lines.values():
+        line.sort()
+        for left, right in zip(line, line[1:]):
+            assert left[2] <= right[0], f"{left[4]!r} runs into {right[4]!r}"

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, MeterReading, PmOccurrence,
                            PmPlan, WorkOrder)
 from wardlink.hub.db.types import utc_now
+from wardlink.hub.i18n import translate
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.actor import Actor
@@ -286,6 +287,18 @@ def refresh_status(session: Session, *, clock: Clock) -> dict[str, int]:
     return counts
 
 
+def _overdue_text(occ: PmOccurrence, due: str) -> dict:
+    """Return the title and detail of the notice about an overdue service, in each reader's language."""
+    def title(locale: str | None) -> str:
+        return translate(locale, "Planned maintenance overdue: %(tag)s - %(plan)s", tag=occ.asset.tag,
+                         plan=occ.plan.name)
+
+    def detail(locale: str | None) -> str:
+        return translate(locale, "Service %(n)s of plan '%(plan)s' was due %(due)s and is not done.", n=occ.seq + 1,
+                         plan=occ.plan.name, due=due)
+    return {"title": title, "detail": detail}
+
+
 def escalate_overdue_pm(session: Session, *, clock: Clock) -> int:
     """Escalate each service that has run past its limits undone, once: raise its work order's
     priority (critical for high-risk equipment) and open an alert saying so."""
@@ -315,9 +328,8 @@ def escalate_overdue_pm(session: Session, *, clock: Clock) -> int:
                     + (f" (work order {order.id})." if order is not None else ".")
                     + (" High-risk equipment." if occ.high_risk else "")),
             asset_tag=occ.asset.tag, actor=SCHEDULER, clock=clock)
-        notices.pm_overdue(session, order, title=f"Planned maintenance overdue: {occ.asset.tag} - {occ.plan.name}",
-                           detail=f"Service {occ.seq + 1} of plan '{occ.plan.name}' was due {due} and is not done.",
-                           key=f"pm:{occ.id}:overdue", department_id=occ.asset.department_id, clock=clock)
+        notices.pm_overdue(session, order, **_overdue_text(occ, due), key=f"pm:{occ.id}:overdue",
+                           department_id=occ.asset.department_id, clock=clock)
         escalated += 1
     session.flush()
     return escalated

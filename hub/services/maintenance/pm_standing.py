@@ -198,20 +198,9 @@ class PlanStanding:
 
     id: int
     name: str
-    schedule_text: str
     next_due: date | None
     last_done: date | None
     status: str  # compliant, due, overdue
-
-
-def schedule_text(plan: PmPlan) -> str:
-    """Return a plan's interval in words, e.g. "every 6 months or 500 hours"."""
-    parts = []
-    if plan.trigger in ("calendar", "whichever_first") and plan.interval_count:
-        parts.append(f"every {plan.interval_count} {plan.interval_unit}{'s' if plan.interval_count != 1 else ''}")
-    if plan.trigger in ("meter", "whichever_first") and plan.meter_interval:
-        parts.append(f"every {plan.meter_interval:g} {plan.meter}")
-    return " or ".join(parts) or plan.trigger
 
 
 def plan_standing(session: Session, plan: PmPlan, asset: Asset, now: datetime) -> PlanStanding:
@@ -226,7 +215,7 @@ def plan_standing(session: Session, plan: PmPlan, asset: Asset, now: datetime) -
         nxt = upcoming(schedule_of(plan), previous_of(last), start_on=local_date(plan.created_at, judge.zone(asset)))
         due_date, status = (nxt.due_date if nxt else None), COMPLIANT
     done = last.completed_on if last is not None and last.completed_on else None
-    return PlanStanding(plan.id, plan.name, schedule_text(plan), due_date, done, status)
+    return PlanStanding(plan.id, plan.name, due_date, done, status)
 
 
 # ------------------------------------------------------------------ the PM calendar

@@ -17,7 +17,7 @@ page with an e-mail address hears of each status change of the order through
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -29,9 +29,10 @@ from wardlink.hub.db.models import Department, Notice, NoticeEmail, NoticePrefer
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import label
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_, SOURCE_LOCALE, format_datetime, translate
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.pagination import Page, paginate
-from wardlink.hub.services.people import local_time
+from wardlink.hub.services.people import language
 from wardlink.hub.services.people.local_time import department_zone, first_site_zone
 from wardlink.clock import Clock
 
@@ -154,12 +155,21 @@ def site_zone(session: Session, department_id: int | None = None) -> ZoneInfo:
     return department_zone(session, department_id) or first_site_zone(session)
 
 
-def local_text(moment: datetime | None, zone: ZoneInfo) -> str:
-    """Return ``moment`` as people on the site read it, e.g. ``2026-03-01 14:05 CET``."""
-    return local_time.local_text(moment, zone, seconds=False) if moment is not None else "-"
+def local_text(moment: datetime | None, zone: ZoneInfo, locale: str | None = None) -> str:
+    """Return ``moment`` as people on the site read it in ``locale``, e.g. ``2026-03-01 14:05 CET``."""
+    return format_datetime(moment, zone, locale, seconds=False) if moment is not None else "-"
 
 
-def announce(session: Session, event: str, *, subject: str, body: str = "", link: str = "",
+#: What a notice says: a text, or a function of the reader's locale that writes it in their language.
+Text = str | Callable[[str | None], str]
+
+
+def in_language(text: Text, locale: str | None) -> str:
+    """Return ``text`` written for a reader of ``locale``."""
+    return text(locale) if callable(text) else text
+
+
+def announce(session: Session, event: str, *, subject: Text, body: Text = "", link: str = "",
              key: str, clock: Clock, users: Iterable[int | None] = (), roles: Iterable[str] = (),
              department_id: int | None = None, exclude: Iterable[int | None] = (),
              report_id: int | None = None) -> list[Notice]:
@@ -167,7 +177,9 @@ def announce(session: Session, event: str, *, subject: str, body: str = "", link
 
     Each person gets at most one notice per ``key`` ever; their preferences decide whether it
     shows in the app and whether an e-mail copy is queued (carrying the stored monthly report
-    ``report_id`` as its attachment, if given). Returns the notices written now.
+    ``report_id`` as its attachment, if given). A ``subject`` or ``body`` given as a function
+    of the locale is written in each person's language (their choice, else their site's).
+    Returns the notices written now.
     """
     _event(event)
     skip = {u for u in exclude if u is not None}
@@ -179,13 +191,15 @@ def announce(session: Session, event: str, *, subject: str, body: str = "", link
         if session.scalar(select(Notice.id).where(Notice.user_id == user.id, Notice.key == key)) is not None:
             continue
         prefs = preferences(session, user.id)[event]
-        notice = Notice(user_id=user.id, event=event, key=key[:160], subject=subject[:300], body=body,
-                        link=link[:300], in_app=prefs["in_app"], created_at=now)
+        locale = language.user_language(session, user.id, default=SOURCE_LOCALE)
+        text = in_language(body, locale)
+        notice = Notice(user_id=user.id, event=event, key=key[:160], subject=in_language(subject, locale)[:300],
+                        body=text, link=link[:300], in_app=prefs["in_app"], created_at=now)
         session.add(notice)
         session.flush()
         if prefs["email"] and user.email:
             session.add(NoticeEmail(notice_id=notice.id, to_addr=user.email, subject=notice.subject,
-                                    body=body, state="pending", attempts=0, next_attempt_at=now,
+                                    body=text, locale=locale, state="pending", attempts=0, next_attempt_at=now,
                                     last_error="", created_at=now, report_id=report_id))
         written.append(notice)
     session.flush()
@@ -195,18 +209,27 @@ def announce(session: Session, event: str, *, subject: str, body: str = "", link
 # ------------------------------------------------------------------ work orders
 
 
-def _order_text(session: Session, order: WorkOrder, lead: str) -> str:
+def _order_text(session: Session, order: WorkOrder, lead: Text) -> Text:
+    """Return the body of a notice about ``order``: ``lead``, then the order's facts."""
     zone = site_zone(session, order.department_id)
     department = session.get(Department, order.department_id) if order.department_id else None
-    lines = [lead, "", f"Work order: {order.code} {order.title}", f"Priority: {label(order.priority)}",
-             f"State: {label(order.state)}"]
-    if department is not None:
-        lines.append(f"Department: {department.name}")
-    if order.asset is not None:
-        lines.append(f"Asset: {order.asset.tag} {order.asset.name}")
-    lines += [f"Response due: {local_text(order.response_due_at, zone)}",
-              f"Resolution due: {local_text(order.resolution_due_at, zone)}"]
-    return "\n".join(lines) + "\n"
+
+    def write(locale: str | None) -> str:
+        def line(message: str, **values: object) -> str:
+            return translate(locale, message, **values)
+
+        lines = [in_language(lead, locale), "", line(N_("Work order: %(code)s %(title)s"), code=order.code,
+                                                     title=order.title),
+                 line(N_("Priority: %(priority)s"), priority=translate(locale, label(order.priority))),
+                 line(N_("State: %(state)s"), state=translate(locale, label(order.state)))]
+        if department is not None:
+            lines.append(line(N_("Department: %(name)s"), name=department.name))
+        if order.asset is not None:
+            lines.append(line(N_("Asset: %(tag)s %(name)s"), tag=order.asset.tag, name=order.asset.name))
+        lines += [line(N_("Response due: %(time)s"), time=local_text(order.response_due_at, zone, locale)),
+                  line(N_("Resolution due: %(time)s"), time=local_text(order.resolution_due_at, zone, locale))]
+        return "\n".join(lines) + "\n"
+    return write
 
 
 def _link(order: WorkOrder) -> str:
@@ -215,9 +238,17 @@ def _link(order: WorkOrder) -> str:
 
 def work_opened(session: Session, order: WorkOrder, *, clock: Clock) -> list[Notice]:
     """Tell the managers of the order's department about a new request or work order."""
-    kind = "request" if order.source in ("qr", "request") or order.kind == "corrective" else "work order"
-    return announce(session, "work_opened", subject=f"New {kind} {order.code}: {order.title}",
-                    body=_order_text(session, order, f"A new {kind} was opened."), link=_link(order),
+    request = order.source in ("qr", "request") or order.kind == "corrective"
+
+    def subject(locale: str | None) -> str:
+        if request:
+            return translate(locale, "New request %(code)s: %(title)s", code=order.code, title=order.title)
+        return translate(locale, "New work order %(code)s: %(title)s", code=order.code, title=order.title)
+
+    def lead(locale: str | None) -> str:
+        return translate(locale, N_("A new request was opened.") if request else N_("A new work order was opened."))
+    return announce(session, "work_opened", subject=subject,
+                    body=_order_text(session, order, lead), link=_link(order),
                     key=f"wo:{order.id}:opened", clock=clock, roles=("manager",),
                     department_id=order.department_id, exclude=(order.requested_by_id,))
 
@@ -228,8 +259,11 @@ def work_assigned(session: Session, order: WorkOrder, *, clock: Clock) -> list[N
         return []
     count = session.scalar(select(func.count()).select_from(Notice).where(
         Notice.user_id == order.assigned_to_id, Notice.key.like(f"wo:{order.id}:assigned:%")))
-    return announce(session, "work_assigned", subject=f"Assigned to you: {order.code} {order.title}",
-                    body=_order_text(session, order, "This work order was assigned to you."),
+    return announce(session, "work_assigned",
+                    subject=lambda locale: translate(locale, "Assigned to you: %(code)s %(title)s", code=order.code,
+                                                     title=order.title),
+                    body=_order_text(session, order,
+                                     lambda locale: translate(locale, "This work order was assigned to you.")),
                     link=_link(order), key=f"wo:{order.id}:assigned:{count}",
                     clock=clock, users=(order.assigned_to_id,))
 
@@ -254,10 +288,18 @@ def sla_warning(session: Session, order: WorkOrder, clock_name: str, due: dateti
     who = {"users": (order.assigned_to_id,)} if order.assigned_to_id else {
         "roles": ("manager",), "department_id": order.department_id}
     zone = site_zone(session, order.department_id)
-    return announce(session, "sla_warning",
-                    subject=f"{clock_name.capitalize()} time running out: {order.code} {order.title}",
-                    body=_order_text(session, order, f"Most of the {clock_name} time is used; it is due "
-                                                     f"{local_text(due, zone)}."),
+    response = clock_name == "response"
+
+    def subject(locale: str | None) -> str:
+        message = N_("Response time running out: %(code)s %(title)s") if response else \
+            N_("Resolution time running out: %(code)s %(title)s")
+        return translate(locale, message, code=order.code, title=order.title)
+
+    def lead(locale: str | None) -> str:
+        message = N_("Most of the response time is used; it is due %(time)s.") if response else \
+            N_("Most of the resolution time is used; it is due %(time)s.")
+        return translate(locale, message, time=local_text(due, zone, locale))
+    return announce(session, "sla_warning", subject=subject, body=_order_text(session, order, lead),
                     link=_link(order), key=sla_warning_key(order.id, clock_name), clock=clock, **who)
 
 
@@ -265,18 +307,26 @@ def sla_breached(session: Session, order: WorkOrder, clock_name: str, due: datet
                  clock: Clock) -> list[Notice]:
     """Tell the assignee and the escalation roles of the department that an order ran past its time."""
     zone = site_zone(session, order.department_id)
-    return announce(session, "sla_breached",
-                    subject=f"Escalated: {clock_name} time exceeded on {order.code} {order.title}",
-                    body=_order_text(session, order, f"The {clock_name} time ran out at {local_text(due, zone)}; "
-                                                     f"escalation level {order.escalation_level}."),
+    response = clock_name == "response"
+
+    def subject(locale: str | None) -> str:
+        message = N_("Escalated: response time exceeded on %(code)s %(title)s") if response else \
+            N_("Escalated: resolution time exceeded on %(code)s %(title)s")
+        return translate(locale, message, code=order.code, title=order.title)
+
+    def lead(locale: str | None) -> str:
+        message = N_("The response time ran out at %(time)s; escalation level %(level)s.") if response else \
+            N_("The resolution time ran out at %(time)s; escalation level %(level)s.")
+        return translate(locale, message, time=local_text(due, zone, locale), level=order.escalation_level)
+    return announce(session, "sla_breached", subject=subject, body=_order_text(session, order, lead),
                     link=_link(order), key=f"wo:{order.id}:sla_breached:{clock_name}", clock=clock,
                     users=(order.assigned_to_id,), roles=tuple(roles), department_id=order.department_id)
 
 
-def pm_overdue(session: Session, order: WorkOrder | None, *, title: str, detail: str, key: str,
+def pm_overdue(session: Session, order: WorkOrder | None, *, title: Text, detail: Text, key: str,
                department_id: int | None, clock: Clock) -> list[Notice]:
     """Tell the PM order's assignee and the department's managers that a service is overdue."""
-    return announce(session, "pm_overdue", subject=title, body=detail + "\n",
+    return announce(session, "pm_overdue", subject=title, body=lambda locale: in_language(detail, locale) + "\n",
                     link=_link(order) if order is not None else "/pm", key=key, clock=clock,
                     users=(order.assigned_to_id if order is not None else None,), roles=("manager",),
                     department_id=department_id)
@@ -297,17 +347,23 @@ def reporter_status(session: Session, order: WorkOrder, *, clock: Clock) -> Noti
     if not order.requester_email:
         return None
     zone = site_zone(session, order.department_id)
+    locale = language.site_language(session, order.department_id, default=SOURCE_LOCALE)
     now = utc_now(clock)
     reference = order.code or f"WO-{order.id:06d}"
-    equipment = f"{order.asset.tag} {order.asset.name}" if order.asset is not None else "the equipment"
-    status = label(order.state)
+    equipment = f"{order.asset.tag} {order.asset.name}" if order.asset is not None else \
+        translate(locale, "the equipment")
+    status = translate(locale, label(order.state))
     body = "\n".join([
-        "The problem you reported has a new status.", "",
-        f"Equipment: {equipment}", f"Status: {status}", f"Time: {local_text(now, zone)}",
-        f"Reference: {reference}", ""])
-    email = NoticeEmail(notice_id=None, to_addr=order.requester_email,
-                        subject=f"{status}: your report {reference} about {equipment}"[:300], body=body,
-                        state="pending", attempts=0, next_attempt_at=now, last_error="", created_at=now)
+        translate(locale, "The problem you reported has a new status."), "",
+        translate(locale, "Equipment: %(equipment)s", equipment=equipment),
+        translate(locale, "Status: %(status)s", status=status),
+        translate(locale, "Time: %(time)s", time=local_text(now, zone, locale)),
+        translate(locale, "Reference: %(reference)s", reference=reference), ""])
+    subject = translate(locale, "%(status)s: your report %(reference)s about %(equipment)s", status=status,
+                        reference=reference, equipment=equipment)
+    email = NoticeEmail(notice_id=None, to_addr=order.requester_email, subject=subject[:300], body=body,
+                        locale=locale, state="pending", attempts=0, next_attempt_at=now, last_error="",
+                        created_at=now)
     session.add(email)
     session.flush()
     return email

@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Alert, Asset, Gateway, PmOccurrence, User, WorkOrder
 from wardlink.hub.db.vocab import label
+from wardlink.hub.i18n import N_, SOURCE_LOCALE, format_date, format_pattern, translate
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.notices import core, runs
+from wardlink.hub.services.people import language
 from wardlink.hub.services.people.permissions import can
 from wardlink.clock import Clock
 
@@ -48,10 +50,11 @@ SCHEDULER = Actor.system("scheduler")
 class Section:
     """One list of a digest: a heading, its lines (text and link) and how many there are in all."""
 
-    heading: str
+    heading: str  # in English, translated where written
     more_link: str
     lines: list[tuple[str, str]] = field(default_factory=list)
     total: int = 0
+    count_noun: str = ""  # what the subject counts ("overdue work orders"), in English
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Digest:
     day: date
     zone: ZoneInfo
     sections: list[Section]
+    locale: str | None = None  # the reader's language (None: the source language)
 
     @property
     def is_empty(self) -> bool:
@@ -70,47 +74,58 @@ class Digest:
 
     def subject(self) -> str:
         """Return the e-mail subject: the day and how many things each list holds."""
-        counts = ", ".join(f"{s.total} {s.heading.split(' (')[0].lower()}" for s in self.sections if s.total)
-        return f"Daily digest {self.day.isoformat()}: {counts}"
+        counts = ", ".join(f"{s.total} {translate(self.locale, s.count_noun, days=PM_DAYS)}" for s in self.sections
+                           if s.total)
+        return translate(self.locale, "Daily digest %(day)s: %(counts)s", day=format_date(self.day, self.locale),
+                         counts=counts)
 
     def body(self, public_url: str) -> str:
         """Return the text: each list with its lines and links under ``public_url``."""
         base = public_url.rstrip("/")
-        out = [f"Good morning {self.user.display_name or self.user.username},", "",
-               f"Your digest for {self.day:%A %d %B %Y} (times in {self.zone.key})."]
+        out = [translate(self.locale, "Good morning %(name)s,", name=self.user.display_name or self.user.username), "",
+               translate(self.locale, "Your digest for %(day)s (times in %(zone)s).",
+                         day=format_pattern(self.day, "EEEE dd MMMM y", self.locale), zone=self.zone.key)]
         for section in self.sections:
             if not section.total:
                 continue
-            out += ["", f"{section.heading}: {section.total}"]
+            out += ["", f"{translate(self.locale, section.heading, days=PM_DAYS)}: {section.total}"]
             out += [f"- {text}\n  {base}{link}" for text, link in section.lines]
             if section.total > len(section.lines):
-                out.append(f"- and {section.total - len(section.lines)} more: {base}{section.more_link}")
+                more, link = section.total - len(section.lines), base + section.more_link
+                out.append("- " + translate(self.locale, "and %(count)s more: %(link)s", count=more, link=link))
         return "\n".join(out) + "\n"
 
 
-def _local(moment: datetime | None, zone: ZoneInfo) -> str:
-    return core.local_text(moment, zone)
+def _local(moment: datetime | None, zone: ZoneInfo, locale: str | None = None) -> str:
+    return core.local_text(moment, zone, locale)
 
 
-def _orders(session: Session, user: User, now: datetime, day_end: datetime, zone: ZoneInfo) -> tuple[Section, ...]:
+def _orders(session: Session, user: User, now: datetime, day_end: datetime, zone: ZoneInfo,
+            locale: str | None = None) -> tuple[Section, ...]:
     due = func.coalesce(WorkOrder.due_at, WorkOrder.resolution_due_at)
     rows = session.execute(select(WorkOrder, due).where(
         WorkOrder.assigned_to_id == user.id, WorkOrder.state.in_(ACTIVE_ORDER_STATES), due < day_end)
         .order_by(due, WorkOrder.id)).all()
-    overdue = Section("Overdue work orders", f"/work-orders?assigned_to={user.id}")
-    today = Section("Work orders due today", f"/work-orders?assigned_to={user.id}")
+    overdue = Section(N_("Overdue work orders"), f"/work-orders?assigned_to={user.id}",
+                      count_noun=N_("overdue work orders"))
+    today = Section(N_("Work orders due today"), f"/work-orders?assigned_to={user.id}",
+                    count_noun=N_("work orders due today"))
     for order, when in rows:
         when = when if when.tzinfo else when.replace(tzinfo=now.tzinfo)
         target = overdue if when < now else today
         target.total += 1
         if len(target.lines) < MAX_ITEMS:
-            target.lines.append((f"{order.code} {order.title} ({label(order.priority)}, {label(order.state)}), "
-                                 f"due {_local(when, zone)}", f"/work-orders/{order.id}"))
+            target.lines.append((translate(locale, "%(code)s %(title)s (%(priority)s, %(state)s), due %(time)s",
+                                           code=order.code, title=order.title,
+                                           priority=translate(locale, label(order.priority)),
+                                           state=translate(locale, label(order.state)),
+                                           time=_local(when, zone, locale)), f"/work-orders/{order.id}"))
     return overdue, today
 
 
-def _pm(session: Session, user: User, day: date) -> Section:
-    section = Section(f"Planned maintenance due in the next {PM_DAYS} days", "/maintenance/calendar")
+def _pm(session: Session, user: User, day: date, locale: str | None = None) -> Section:
+    section = Section(N_("Planned maintenance due in the next %(days)s days"), "/maintenance/calendar",
+                      count_noun=N_("planned maintenance due in the next %(days)s days"))
     stmt = (select(PmOccurrence).join(Asset, Asset.id == PmOccurrence.asset_id)
             .options(selectinload(PmOccurrence.asset), selectinload(PmOccurrence.plan))
             .where(PmOccurrence.state == "open",
@@ -121,13 +136,14 @@ def _pm(session: Session, user: User, day: date) -> Section:
         section.total += 1
         if len(section.lines) < MAX_ITEMS:
             link = f"/work-orders/{occ.work_order_id}" if occ.work_order_id else f"/maintenance/{occ.plan_id}"
-            section.lines.append((f"{occ.asset.tag} {occ.asset.name}: {occ.plan.name}, "
-                                  f"due {occ.due_date.isoformat()}", link))
+            section.lines.append((translate(locale, "%(tag)s %(name)s: %(plan)s, due %(day)s", tag=occ.asset.tag,
+                                            name=occ.asset.name, plan=occ.plan.name,
+                                            day=format_date(occ.due_date, locale)), link))
     return section
 
 
-def _alerts(session: Session, user: User, zone: ZoneInfo) -> Section:
-    section = Section("Open alerts", "/alerts")
+def _alerts(session: Session, user: User, zone: ZoneInfo, locale: str | None = None) -> Section:
+    section = Section(N_("Open alerts"), "/alerts", count_noun=N_("open alerts"))
     stmt = (select(Alert).outerjoin(Asset, Asset.id == Alert.asset_id)
             .outerjoin(Gateway, Gateway.id == Alert.gateway_pk)
             .options(selectinload(Alert.asset)).where(Alert.state.in_(OPEN_ALERT_STATES)))
@@ -139,23 +155,26 @@ def _alerts(session: Session, user: User, zone: ZoneInfo) -> Section:
         if len(section.lines) < MAX_ITEMS:
             where = f"{alert.asset.tag}: " if alert.asset is not None else ""
             link = f"/assets/{alert.asset.tag}" if alert.asset is not None else "/alerts"
-            section.lines.append((f"{where}{alert.title} ({label(alert.severity)}, {label(alert.state)}), "
-                                  f"since {_local(alert.opened_at, zone)}", link))
+            section.lines.append((where + translate(locale, "%(title)s (%(severity)s, %(state)s), since %(time)s",
+                                                    title=alert.title,
+                                                    severity=translate(locale, label(alert.severity)),
+                                                    state=translate(locale, label(alert.state)),
+                                                    time=_local(alert.opened_at, zone, locale)), link))
     return section
 
 
-def build(session: Session, user: User, *, now: datetime, zone: ZoneInfo) -> Digest:
-    """Return ``user``'s digest for the local day of ``now`` in ``zone`` (lists they may not see
-    by their role stay empty)."""
+def build(session: Session, user: User, *, now: datetime, zone: ZoneInfo, locale: str | None = None) -> Digest:
+    """Return ``user``'s digest for the local day of ``now`` in ``zone``, written in ``locale``
+    (lists they may not see by their role stay empty)."""
     day = now.astimezone(zone).date()
     day_end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
     who = Actor.for_user(user)
-    sections = list(_orders(session, user, now, day_end, zone)) if can(who, "workorder.view") else []
+    sections = list(_orders(session, user, now, day_end, zone, locale)) if can(who, "workorder.view") else []
     if can(who, "pm.view"):
-        sections.append(_pm(session, user, day))
+        sections.append(_pm(session, user, day, locale))
     if can(who, "alert.view"):
-        sections.append(_alerts(session, user, zone))
-    return Digest(user, day, zone, sections)
+        sections.append(_alerts(session, user, zone, locale))
+    return Digest(user, day, zone, sections, locale)
 
 
 def _wants(session: Session, user: User) -> bool:
@@ -184,7 +203,8 @@ def send_due(session: Session, *, clock: Clock, at: time, public_url: str, holde
         for user in people:
             if not _wants(session, user):
                 continue
-            digest = build(session, user, now=local, zone=zones[key])
+            digest = build(session, user, now=local, zone=zones[key],
+                           locale=language.user_language(session, user.id, default=SOURCE_LOCALE))
             if digest.is_empty:
                 empty += 1
                 continue

@@ -50,6 +50,8 @@ class Claimed:
     attachment: Attachment | None = None
     #: False for a one-way message to someone without an account (no notice, no preferences).
     personal: bool = True
+    #: The language subject and body are in, for the lines the mailer adds.
+    locale: str | None = None
 
 
 def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50) -> list[Claimed]:
@@ -76,7 +78,7 @@ def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50
             .where(NoticeEmail.id.in_(due), NoticeEmail.state == "pending", NoticeEmail.next_attempt_at <= now)
             .values(next_attempt_at=lease, attempts=NoticeEmail.attempts + 1)
             .returning(NoticeEmail.id, NoticeEmail.notice_id, NoticeEmail.to_addr, NoticeEmail.subject,
-                       NoticeEmail.body, NoticeEmail.attempts, NoticeEmail.report_id)
+                       NoticeEmail.body, NoticeEmail.attempts, NoticeEmail.report_id, NoticeEmail.locale)
             .execution_options(synchronize_session=False)).all()
     links = dict(session.execute(select(Notice.id, Notice.link).where(
         Notice.id.in_({row.notice_id for row in won if row.notice_id is not None}))).all())
@@ -84,7 +86,7 @@ def claim_due(session: Session, *, clock: Clock, lease_s: float, batch: int = 50
         select(MonthlyReport).where(MonthlyReport.id.in_({row.report_id for row in won if row.report_id})))}
     return [Claimed(row.id, row.to_addr, row.subject, row.body, links.get(row.notice_id) or "", row.attempts,
                     reports.get(row.report_id) if row.report_id is not None else None,
-                    personal=row.notice_id is not None)
+                    personal=row.notice_id is not None, locale=row.locale)
             for row in sorted(won, key=lambda r: r.id)]
 
 

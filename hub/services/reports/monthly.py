@@ -26,11 +26,13 @@ from sqlalchemy.orm import Session, defer, selectinload
 from wardlink.hub.db.models import Department, MonthlyReport, User
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import NotFound
+from wardlink.hub.i18n import SOURCE_LOCALE, format_date, format_pattern, translate
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.notices import runs
 from wardlink.hub.services.pagination import Page, paginate
+from wardlink.hub.services.people import language
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
 from wardlink.hub.services.reports import kpis
 from wardlink.hub.services.reports.pdf import report_pdf
@@ -49,19 +51,21 @@ def previous_month(day: date) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-def month_name(start: date) -> str:
-    """Return a month as people write it, e.g. ``February 2026``."""
-    return start.strftime("%B %Y")
+def month_name(start: date, locale: str | None = None) -> str:
+    """Return a month as people write it in ``locale``, e.g. ``February 2026``, ``février 2026``."""
+    return format_pattern(start, "MMMM y", locale)
 
 
 def _store(session: Session, report: kpis.KpiReport, *, month: str, site_name: str,
            clock: Clock) -> MonthlyReport:
     department = report.department
     scope = "all" if department is None else f"dept:{department.id}"
-    title = f"monthly KPI report {month_name(report.period.start)}"
+    # in the language of the department's site (the hospital's for the whole), the zone of its days
+    locale = language.site_language(session, department.id if department else None, default=SOURCE_LOCALE)
+    title = translate(locale, "monthly KPI report %(month)s", month=month_name(report.period.start, locale))
     if department is not None:
         title += f", {department.name}"
-    content = report_pdf(report, site_name=site_name, title=title)  # in the zone of the report's days
+    content = report_pdf(report, site_name=site_name, title=title, locale=locale)
     row = MonthlyReport(month=month, scope=scope, department_id=department.id if department else None,
                         start=report.period.start, end=report.period.end,
                         filename=f"kpis-{month}-{department.code if department else 'all'}.pdf",
@@ -79,11 +83,20 @@ def _tell(session: Session, row: MonthlyReport, clock: Clock) -> int:
     people = session.scalars(select(User.id).where(
         User.role.in_(RECIPIENT_ROLES), User.is_active.is_(True),
         User.department_id.is_(None) if row.department_id is None else User.department_id == row.department_id))
-    scope = "all departments" if row.department is None else row.department.name
+    def scope(locale: str | None) -> str:
+        return translate(locale, "all departments") if row.department is None else row.department.name
+
+    def subject(locale: str | None) -> str:
+        return translate(locale, "Monthly KPI report %(month)s (%(scope)s)", month=month_name(row.start, locale),
+                         scope=scope(locale))
+
+    def body(locale: str | None) -> str:
+        return translate(locale, "The maintenance KPIs of %(month)s (%(start)s to %(end)s) for %(scope)s are "
+                                 "attached as a PDF and kept on the reports page.",
+                         month=month_name(row.start, locale), start=format_date(row.start, locale),
+                         end=format_date(row.end, locale), scope=scope(locale))
     told = notices.announce(
-        session, EVENT, subject=f"Monthly KPI report {month_name(row.start)} ({scope})",
-        body=(f"The maintenance KPIs of {month_name(row.start)} ({row.start.isoformat()} to "
-              f"{row.end.isoformat()}) for {scope} are attached as a PDF and kept on the reports page."),
+        session, EVENT, subject=subject, body=body,
         link=f"/reports/monthly/{row.id}.pdf", key=f"monthly_report:{row.month}:{row.scope}", clock=clock,
         users=tuple(people), report_id=row.id)
     return len(told)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fpdf import FPDF, FontFace
 
-from wardlink.hub.services.people import local_time
+from wardlink.hub.i18n import format_date, format_datetime, translate
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports.kpis import KpiReport
 
@@ -29,26 +29,29 @@ def cell_text(value) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = None, title: str = "") -> bytes:
-    """Return the KPI table of ``report`` as an A4 landscape PDF, its time in the site's ``zone``
-    (by default the zone of the report's days; ``title`` replaces the heading's "maintenance KPIs")."""
+def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = None, title: str = "",
+               locale: str | None = None) -> bytes:
+    """Return the KPI table of ``report`` as an A4 landscape PDF in ``locale``'s language, its time
+    in the site's ``zone`` (by default the zone of the report's days; ``title`` replaces the
+    heading's "maintenance KPIs")."""
     zone = zone or report.period.zone
     header = export.HEADER
     index = {name: i for i, name in enumerate(header)}
     table = export.rows(report)
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_auto_page_break(True, margin=12)
-    heading = f"{site_name}: {title or 'maintenance KPIs'}"
+    heading = site_name + ": " + (title or translate(locale, "maintenance KPIs"))
     pdf.set_title(cell_text(heading))
     pdf.set_creator("Wardlink")
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
     pdf.cell(0, 8, cell_text(heading), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
-    scope = report.department.name if report.department is not None else "all departments"
-    pdf.cell(0, 5, cell_text(f"Period {report.period.start.isoformat()} to {report.period.end.isoformat()} "
-                         f"({report.period.zone.key}), {scope}; figures as of "
-                         f"{local_time.local_text(report.as_of, zone, seconds=False)}"),
+    scope = report.department.name if report.department is not None else translate(locale, "all departments")
+    pdf.cell(0, 5, cell_text(translate(
+        locale, "Period %(start)s to %(end)s (%(zone)s), %(scope)s; figures as of %(time)s",
+        start=format_date(report.period.start, locale), end=format_date(report.period.end, locale),
+        zone=report.period.zone.key, scope=scope, time=format_datetime(report.as_of, zone, locale, seconds=False))),
              new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     # fpdf2's table wraps each heading within its column (a heading wider than its column
@@ -59,9 +62,9 @@ def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = Non
                    text_align=("LEFT", *["RIGHT"] * len(PDF_COLUMNS)), repeat_headings=1,
                    headings_style=FontFace(emphasis="BOLD", fill_color=(234, 238, 242), size_pt=7.5)) as grid:
         head_row = grid.row()
-        head_row.cell("Department", align="LEFT")
+        head_row.cell(cell_text(translate(locale, "Department")), align="LEFT")
         for _, label in PDF_COLUMNS:
-            head_row.cell(cell_text(label), align="CENTER")
+            head_row.cell(cell_text(translate(locale, label)), align="CENTER")
         for n, row in enumerate(table):
             line = grid.row(style=FontFace(emphasis="BOLD") if n == 0 else None)
             line.cell(cell_text(row[index["department"]]))
@@ -71,7 +74,8 @@ def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = Non
     if services:
         pdf.ln(4)
         pdf.set_font("Helvetica", "B", 10)
-        pdf.cell(0, 6, "High-risk services not done on time", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, cell_text(translate(locale, "High-risk services not done on time")), new_x="LMARGIN",
+                 new_y="NEXT")
         pdf.set_font("Helvetica", "", 8)
         for row in services:
             pdf.cell(0, 5, cell_text(" | ".join(cell_text(v) for v in row)), new_x="LMARGIN", new_y="NEXT")

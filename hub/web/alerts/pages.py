@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from wardlink.hub.i18n import N_
 
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
@@ -53,7 +56,7 @@ def _take_step(step, alert_id: int, done: str):
     """Run one person's step on an alert (the services check who may), with the form's note."""
     step(db(), alert_id, note=request.form.get("note", ""), actor=g.actor, clock=state().clock)
     commit()
-    flash(f"Alert {alert_id} {done}.", "success")
+    flash(gettext(done, alert=alert_id), "success")
     return _back()
 
 
@@ -61,14 +64,14 @@ def _take_step(step, alert_id: int, done: str):
 @login_required
 def acknowledge(alert_id: int):
     """Acknowledge an open alert."""
-    return _take_step(alerts.acknowledge, alert_id, "acknowledged")
+    return _take_step(alerts.acknowledge, alert_id, N_("Alert %(alert)s acknowledged."))
 
 
 @bp.post("/<int:alert_id>/resolve")
 @login_required
 def resolve(alert_id: int):
     """Resolve an alert with a note."""
-    return _take_step(alerts.resolve, alert_id, "resolved")
+    return _take_step(alerts.resolve, alert_id, N_("Alert %(alert)s resolved."))
 
 
 @bp.post("/<int:alert_id>/shelve")
@@ -85,7 +88,7 @@ def shelve(alert_id: int):
     lifecycle.shelve(db(), alert_id, until=until, note=request.form.get("note", ""), actor=g.actor,
                      clock=state().clock)
     commit()
-    flash(f"Alert {alert_id} shelved for {hours} h.", "success")
+    flash(gettext("Alert %(alert)s shelved for %(hours)s h.", alert=alert_id, hours=hours), "success")
     return _back()
 
 
@@ -95,5 +98,5 @@ def unshelve(alert_id: int):
     """End an alert's shelving now."""
     lifecycle.unshelve(db(), alert_id, actor=g.actor, clock=state().clock)
     commit()
-    flash(f"Alert {alert_id} is no longer shelved.", "success")
+    flash(gettext("Alert %(alert)s is no longer shelved.", alert=alert_id), "success")
     return _back()

@@ -9,6 +9,7 @@ the rules generation, so every rules engine applies a change from its next batch
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput
@@ -75,7 +76,8 @@ def create():
     except InvalidInput as exc:
         return _refused(values, exc)
     commit()
-    flash(f"Rule {row.name} created; the rules engine applies it from the next reading.", "success")
+    flash(gettext("Rule %(name)s created; the rules engine applies it from the next reading.", name=row.name),
+          "success")
     return redirect(url_for("rules.index"), 303)
 
 
@@ -95,7 +97,7 @@ def edit(name: str):
     except InvalidInput as exc:
         return _refused(values, exc, rule=rule)
     commit()
-    flash(f"Rule {name} saved; the rules engine applies it from the next reading.", "success")
+    flash(gettext("Rule %(name)s saved; the rules engine applies it from the next reading.", name=name), "success")
     return redirect(url_for("rules.index"), 303)
 
 
@@ -122,7 +124,8 @@ def set_enabled(name: str):
     enabled = request.form.get("enabled") == "1"
     editing.set_enabled(db(), name, enabled, actor=g.actor, clock=state().clock)
     commit()
-    flash(f"Rule {name} {'enabled' if enabled else 'disabled'}.", "success")
+    flash(gettext("Rule %(name)s enabled.", name=name) if enabled else gettext("Rule %(name)s disabled.", name=name),
+          "success")
     return redirect(url_for("rules.index"), 303)
 
 
@@ -142,7 +145,7 @@ def import_file():
     require(g.actor, "rule.manage")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        flash("Import: choose a rules file (.toml or .json) first.", "error")
+        flash(gettext("Import: choose a rules file (.toml or .json) first."), "error")
         return redirect(url_for("rules.index"), 303)
     data = upload.read(editing.MAX_IMPORT_BYTES + 1)
     try:
@@ -151,9 +154,11 @@ def import_file():
                                       filename=upload.filename)
     except InvalidInput as exc:
         db().rollback()
-        flash(f"Import refused, nothing changed: {exc}", "error")
+        flash(gettext("Import refused, nothing changed: %(error)s", error=exc), "error")
         return redirect(url_for("rules.index"), 303)
     commit()
-    flash(f"Imported {upload.filename}: {len(report.created)} created, {len(report.updated)} updated, "
-          f"{len(report.disabled)} disabled, {len(report.unchanged)} unchanged.", "success")
+    flash(gettext("Imported %(file)s: %(created)s created, %(updated)s updated, %(disabled)s disabled, "
+                  "%(unchanged)s unchanged.", file=upload.filename, created=len(report.created),
+                  updated=len(report.updated), disabled=len(report.disabled), unchanged=len(report.unchanged)),
+          "success")
     return redirect(url_for("rules.index"), 303)

@@ -14,7 +14,7 @@ from flask import Blueprint, g, jsonify, request
 
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.i18n import LANGUAGES
-from wardlink.hub.services.people import org_admin, org_lookup
+from wardlink.hub.services.people import language, org_admin, org_lookup, users
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import check_request, obj, operation
 from wardlink.hub.web.api.openapi_schema import INTEGER, STRING, array, nullable
@@ -114,6 +114,43 @@ def site_delete(site_id: int):
     org_admin.delete_site(db(), site_id, actor=g.actor, clock=state().clock)
     commit()
     return "", 204
+
+
+# ------------------------------------------------------------------ the caller's own language
+
+
+_MY_LANGUAGE = obj({"locale": nullable({"type": "string", "enum": list(LANGUAGES)}),
+                    "effective": {"type": "string", "enum": list(LANGUAGES)}})
+_LANGUAGE_CHANGE = obj({"locale": {"type": ["string", "null"], "enum": [*LANGUAGES, "", None],
+                                   "description": "a language, or blank or null for the site's"}},
+                       required=("locale",), extra=False)
+
+
+def _my_language() -> dict[str, Any]:
+    mine = users.get_user(db(), g.actor.user_id).locale
+    effective = language.user_language(db(), g.actor.user_id, default=state().config.default_locale)
+    return {"locale": mine, "effective": effective}
+
+
+@bp.get("/account/language")
+@operation(summary="My language", tag="organisation", errors=(401, 403), response=_MY_LANGUAGE,
+           description="``locale`` is the caller's own choice (null: their site's); ``effective`` is the "
+                       "language their pages and e-mails are in.")
+def my_language():
+    """Return the caller's chosen and effective language."""
+    if g.actor.user_id is None:
+        raise InvalidInput("locale: only a person with an account has a language")
+    return jsonify(_my_language())
+
+
+@bp.put("/account/language")
+@operation(summary="Choose my language", tag="organisation", body=_LANGUAGE_CHANGE, response=_MY_LANGUAGE,
+           description="The same as the account page's language form. Audited.")
+def my_language_change():
+    """Set the caller's own language (blank or null: their site's)."""
+    users.set_language(db(), _body().get("locale"), actor=g.actor, clock=state().clock)
+    commit()
+    return jsonify(_my_language())
 
 
 # ------------------------------------------------------------------ departments

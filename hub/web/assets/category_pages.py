@@ -4,6 +4,9 @@ defaults, renaming and merging duplicates (rules in :mod:`wardlink.hub.services.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from wardlink.hub.i18n import N_
 
 from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.errors import InvalidInput
@@ -36,9 +39,9 @@ def _form() -> dict:
 #: action -> (service call, what the flash message says)
 ACTIONS = {
     "add": (lambda form, _id: categories.create_category(db(), form, actor=g.actor, clock=state().clock),
-            "Category added."),
+            N_("Category added.")),
     "update": (lambda form, cid: categories.update_category(db(), cid, form, actor=g.actor, clock=state().clock),
-               "Category saved."),
+               N_("Category saved.")),
     "merge": (lambda form, cid: categories.merge(db(), cid, int(request.form.get("into_id") or 0),
                                                  actor=g.actor, clock=state().clock),
               "Categories merged: the assets moved."),
@@ -60,5 +63,5 @@ def change(action: str, category_id: int | None):
         db().rollback()
         return _page(str(exc), {"category_id": category_id, **form}, 400)
     commit()
-    flash(message, "success")
+    flash(gettext(message), "success")
     return redirect(url_for("categories.index"), 303)

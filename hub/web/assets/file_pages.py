@@ -7,6 +7,7 @@ Checks and storage are the attachment services'; serving is :mod:`wardlink.hub.w
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.assets import attachments
@@ -35,7 +36,7 @@ def upload(tag: str):
         db().rollback()
         raise
     commit()
-    flash("File attached.", "success")
+    flash(gettext("File attached."), "success")
     return redirect(url_for("assets.detail", tag=tag) + "#files", 303)
 
 

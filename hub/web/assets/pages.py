@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from wardlink.hub.i18n import N_
 
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
@@ -82,8 +85,8 @@ def _detail_page(tag: str, *, error: str | None = None, values: dict | None = No
 
 #: Tag-out steps on the asset page: service call and what the flash message says.
 TAGOUT_STEPS = {
-    "tag-out": (equipment_status.tag_out, "tagged out: do not use"),
-    "clear": (equipment_status.clear_tag_out, "back in service: tag-out cleared"),
+    "tag-out": (equipment_status.tag_out, N_("Asset %(tag)s tagged out: do not use.")),
+    "clear": (equipment_status.clear_tag_out, N_("Asset %(tag)s back in service: tag-out cleared.")),
 }
 
 
@@ -101,7 +104,7 @@ def tagout(tag: str, step: str):
         db().rollback()
         return _detail_page(tag, error=str(exc), values={f"{step}-reason": reason}, status=400)
     commit()
-    flash(f"Asset {tag} {message}.", "success")
+    flash(gettext(message, tag=tag), "success")
     return redirect(url_for("assets.detail", tag=tag), 303)
 
 
@@ -135,7 +138,7 @@ def create():
     except InvalidInput as exc:
         return _render_form(None, data, str(exc), 400)
     commit()
-    flash(f"Asset {asset.tag} registered.", "success")
+    flash(gettext("Asset %(tag)s registered.", tag=asset.tag), "success")
     return redirect(url_for("assets.detail", tag=asset.tag))
 
 
@@ -155,5 +158,5 @@ def edit(tag: str):
     except InvalidInput as exc:
         return _render_form(asset, data, str(exc), 400)
     commit()
-    flash(f"Asset {tag} updated.", "success")
+    flash(gettext("Asset %(tag)s updated.", tag=tag), "success")
     return redirect(url_for("assets.detail", tag=tag))

@@ -9,6 +9,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import url_for
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db import units
@@ -102,7 +103,7 @@ def asset_charts(session: Session, asset: Asset, now: datetime, live=()) -> list
             key=f"{gateway_id}/{channel_id}", title=f"{b.metric.capitalize()} · {channel_id}",
             unit=b.channel.unit,
             url=url_for("api.readings", asset=asset.tag, gateway=gateway_id, channel=channel_id),
-            span=span, digital=unit.digital, states=units.state_words(b.metric),
+            span=span, digital=unit.digital, states=tuple(gettext(w) for w in units.state_words(b.metric)),
             limits=None if unit.digital else limits.channel_limits(rules, limits.channel_facts(asset, b))))
     return out
 
@@ -151,6 +152,7 @@ def maintenance_sections(session: Session, actor: Actor, asset: Asset, now: date
         plans = pm.list_plans(session, actor=actor, asset_tag=asset.tag, active=True,
                               per_page=MAINTENANCE_ROWS).items
         context["pm_plans"] = [pm_standing.plan_standing(session, plan, asset, now) for plan in plans]
+        context["pm_plan_objects"] = {plan.id: plan for plan in plans}  # the schedule in words
     if can(actor, "workorder.view"):
         context["work_orders"] = workorders.list_work_orders(
             session, actor=actor, asset_tag=asset.tag, sort="newest", per_page=MAINTENANCE_ROWS).items

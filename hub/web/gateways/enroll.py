@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
@@ -150,7 +151,7 @@ def _issued_page(issued: enrollment.IssuedToken, added: bool):
 
 def _failed(exc: Exception, gateway_id: str | None = None):
     db().rollback()
-    flash(f"Nothing was changed: {exc}", "error")
+    flash(gettext("Nothing was changed: %(error)s", error=exc), "error")
     if gateway_id:
         return redirect(url_for("gateways.detail", gateway_id=gateway_id))
     return redirect(url_for("gateways.index"))
@@ -195,10 +196,12 @@ def _switch(gateway_id: str, enabled: bool):
         return _failed(exc, gateway_id)
     commit()
     if enabled:
-        flash(f"Gateway {gateway_id} enabled." + ("" if exists else
-              " It has no broker login: issue an enrollment token and enroll it again."), "success")
+        flash(gettext("Gateway %(gateway)s enabled.", gateway=gateway_id) if exists else
+              gettext("Gateway %(gateway)s enabled. It has no broker login: issue an enrollment token and enroll it "
+                      "again.", gateway=gateway_id), "success")
     else:
-        flash(f"Gateway {gateway_id} disabled: its broker login is off and it was disconnected.", "success")
+        flash(gettext("Gateway %(gateway)s disabled: its broker login is off and it was disconnected.",
+                      gateway=gateway_id), "success")
     return redirect(url_for("gateways.detail", gateway_id=gateway_id))
 
 
@@ -225,6 +228,6 @@ def revoke(gateway_id: str):
     except (InvalidInput, BrokerUnavailable) as exc:
         return _failed(exc, gateway_id)
     commit()
-    flash(f"Gateway {gateway_id} revoked: its broker login was deleted and it was disconnected. "
-          "To bring it back, enable it and enroll it with a new token.", "success")
+    flash(gettext("Gateway %(gateway)s revoked: its broker login was deleted and it was disconnected. "
+                  "To bring it back, enable it and enroll it with a new token.", gateway=gateway_id), "success")
     return redirect(url_for("gateways.detail", gateway_id=gateway_id))

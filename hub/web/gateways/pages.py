@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.db.types import to_ms, utc_now
 from wardlink.hub.errors import InvalidInput, StoreError
@@ -75,7 +76,8 @@ def bind(gateway_id: str, channel_id: str):
         db().rollback()
         return detail(gateway_id, error=str(exc), status=400)
     commit()
-    flash(f"Channel {channel_id} now measures {binding.asset.tag} ({binding.metric}).", "success")
+    flash(gettext("Channel %(channel)s now measures %(tag)s (%(metric)s).", channel=channel_id, tag=binding.asset.tag,
+                  metric=binding.metric), "success")
     return redirect(url_for("gateways.detail", gateway_id=gateway_id))
 
 
@@ -90,6 +92,6 @@ def unbind(gateway_id: str, channel_id: str):
         db().rollback()
         return detail(gateway_id, error=str(exc), status=400)
     commit()
-    flash(f"Channel {channel_id} is no longer bound." if closed else
-          f"Channel {channel_id} was not bound.", "success")
+    flash(gettext("Channel %(channel)s is no longer bound.", channel=channel_id) if closed else
+          gettext("Channel %(channel)s was not bound.", channel=channel_id), "success")
     return redirect(url_for("gateways.detail", gateway_id=gateway_id))

@@ -11,6 +11,9 @@ import re
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from wardlink.hub.i18n import N_
+from flask_babel import gettext
+
 from wardlink.hub.db.vocab import CHECKLIST_ITEM_KINDS
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.maintenance import checklists
@@ -24,7 +27,8 @@ _ROW = re.compile(r"^items-(\d+)-([a-z_]+)$")
 #: Fields of an item row in the form, and the flags among them (checkboxes).
 ROW_FIELDS = ("key", "label", "kind", "unit", "low", "high")
 ROW_FLAGS = ("required", "safety")
-KIND_LABELS = {"pass_fail": "Pass / fail", "value": "Measured value", "text": "Text remark", "photo": "Photo"}
+KIND_LABELS = {"pass_fail": N_("Pass / fail"), "value": N_("Measured value"), "text": N_("Text remark"),
+               "photo": N_("Photo")}
 _OP = re.compile(r"^(up|down|remove)-(\d+)$")
 
 
@@ -126,7 +130,8 @@ def _save(template_id: int | None):
         template = checklists.get_template(session, template_id, actor=g.actor) if template_id else None
         return _builder(template, values, rows, error=str(exc), status=400)
     commit()
-    flash(f"Checklist '{template.name}' saved as version {template.current_version}.", "success")
+    flash(gettext("Checklist '%(name)s' saved as version %(version)s.", name=template.name,
+                  version=template.current_version), "success")
     return redirect(url_for("checklists.detail", template_id=template.id), 303)
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from wardlink.hub.i18n import N_
 
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
@@ -37,7 +40,7 @@ PLAN_FORM_FIELDS = ("name", "trigger", "interval_count", "interval_unit", "meter
                     "assign_to")
 TARGET_FORM_FIELDS = ("asset_tag", "make", "model")
 #: What the calendar's colours mean, in words (colour only reinforces them).
-STATUS_LABELS = {"due": "Due", "in_window": "In window", "overdue": "Overdue", "done": "Done"}
+STATUS_LABELS = {"due": N_("Due"), "in_window": N_("In window"), "overdue": N_("Overdue"), "done": N_("Done")}
 
 
 def error_field(message: str) -> str | None:
@@ -45,6 +48,9 @@ def error_field(message: str) -> str | None:
     head = message.split(":", 1)[0]
     return head.split(".", 1)[0].split("[", 1)[0] if re.fullmatch(r"[a-z_]+(\[\d+\])?(\.[a-z_]+)?", head) else None
 
+
+#: what the flash message calls a plan's state
+PLAN_STATES = {"active": N_("active"), "paused": N_("paused"), "retired": N_("retired")}
 
 @bp.get("")
 @login_required
@@ -132,7 +138,7 @@ def create():
                   "assign_to": request.form.get("assign_to", "")}
         return _form_page(values, error=str(exc), status=400)
     commit()
-    flash(f"Maintenance plan '{plan.name}' created.", "success")
+    flash(gettext("Maintenance plan '%(name)s' created.", name=plan.name), "success")
     return redirect(url_for("pm.detail", plan_id=plan.id), 303)
 
 
@@ -153,7 +159,7 @@ def edit(plan_id: int):
         values = {**_values_of(plan), **dict(request.form), **data, "assign_to": request.form.get("assign_to", "")}
         return _form_page(values, plan=plan, error=str(exc), status=400)
     commit()
-    flash(f"Maintenance plan '{plan.name}' saved.", "success")
+    flash(gettext("Maintenance plan '%(name)s' saved.", name=plan.name), "success")
     return redirect(url_for("pm.detail", plan_id=plan.id), 303)
 
 
@@ -166,10 +172,11 @@ def change_state(plan_id: int):
         plan = pm.change_plan_state(db(), plan_id, action, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        flash(f"Not changed: {exc}", "error")
+        flash(gettext("Not changed: %(error)s", error=exc), "error")
         return redirect(url_for("pm.detail", plan_id=plan_id), 303)
     commit()
-    flash(f"Maintenance plan '{plan.name}' is now {pm.plan_state(plan)}.", "success")
+    flash(gettext("Maintenance plan '%(name)s' is now %(state)s.", name=plan.name,
+                  state=gettext(PLAN_STATES[pm.plan_state(plan)])), "success")
     return redirect(url_for("pm.detail", plan_id=plan.id), 303)
 
 

@@ -9,9 +9,12 @@ views only turn forms into service calls and show what the services allow the us
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from wardlink.hub.i18n import N_
 
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES
+from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_STATES, label
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.audit import readable
 from wardlink.hub.services.contracts import cover
@@ -46,7 +49,10 @@ LIST_STATES = ("open", *WORK_ORDER_STATES, "done", "all")
 #: The dates the list filters by, as the filter form names them.
 #: How many changes the order's page shows (the audit page has them all).
 HISTORY_ROWS = 20
-DATE_FIELD_LABELS = {"opened": "Opened", "due": "Resolution due", "closed": "Closed"}
+DATE_FIELD_LABELS = {"opened": N_("Opened"), "due": N_("Resolution due"), "closed": N_("Closed")}
+#: The buttons of the state machine's steps (``Transition.verb``, capitalised), for the catalogues.
+VERB_LABELS = (N_("Assign"), N_("Start"), N_("Hold"), N_("Resume"), N_("Complete"), N_("Return"), N_("Close"),
+               N_("Cancel"))
 #: Form fields each transition takes, as the service names them.
 TRANSITION_FIELDS = ("assignee_id", "note", "reason", "resolution_category", "resolution_note",
                      "safety_check", "password", "comment")
@@ -135,7 +141,7 @@ def create():
         db().rollback()
         return _form_page(data, str(exc), 400)
     commit()
-    flash(f"Work order {code_of(order)} opened.", "success")
+    flash(gettext("Work order %(code)s opened.", code=code_of(order)), "success")
     return redirect(url_for("workorders.detail", wo_id=order.id), 303)
 
 
@@ -201,7 +207,8 @@ def move(wo_id: int):
         db().rollback()
         return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
-    flash(f"Work order {code_of(order)} is now {order.state.replace('_', ' ')}.", "success")
+    flash(gettext("Work order %(code)s is now %(state)s.", code=code_of(order),
+                  state=gettext(label(order.state)).lower()), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id), 303)
 
 
@@ -216,20 +223,21 @@ def priority(wo_id: int):
         db().rollback()
         return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
-    flash(f"Work order {code_of(order)} is now {order.priority} priority.", "success")
+    flash(gettext("Work order %(code)s is now %(priority)s priority.", code=code_of(order),
+                  priority=gettext(label(order.priority)).lower()), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id), 303)
 
 
 #: record kind -> (service call, the form fields it takes, what the flash message says)
 RECORDS = {
-    "note": (lambda s, i, f, **kw: add_note(s, i, f.get("body", ""), **kw), "Note added."),
+    "note": (lambda s, i, f, **kw: add_note(s, i, f.get("body", ""), **kw), N_("Note added.")),
     "time": (lambda s, i, f, **kw: log_time(s, i, minutes=f.get("minutes", ""),
                                              performed_at=f.get("performed_at") or None,
-                                             note=f.get("note", ""), **kw), "Time logged."),
+                                             note=f.get("note", ""), **kw), N_("Time logged.")),
     "part": (lambda s, i, f, **kw: add_part(s, i, part_number=f.get("part_number", ""),
                                              description=f.get("description", ""),
                                              quantity=f.get("quantity", ""),
-                                             unit_cost=f.get("unit_cost") or None, **kw), "Part recorded."),
+                                             unit_cost=f.get("unit_cost") or None, **kw), N_("Part recorded.")),
     # The form's times are the site's local time (filters.zoned_input gives them their offset).
     "downtime": (lambda s, i, f, **kw: set_downtime(s, i, start=zoned_input(f.get("start", "")),
                                                      end=zoned_input(f.get("end") or None),
@@ -250,7 +258,7 @@ def record(wo_id: int, kind: str):
         db().rollback()
         return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
-    flash(message, "success")
+    flash(gettext(message), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + f"#{kind}", 303)
 
 
@@ -327,9 +335,9 @@ def checklist(wo_id: int):
         code = 403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else 400
         return _detail_page(wo_id, error=str(exc), status=code, typed=typed)
     commit()
-    message = "Checklist saved."
+    message = gettext("Checklist saved.")
     if opened:
-        message += " Corrective work opened: " + ", ".join(code_of(o) for o in opened) + "."
+        message += " " + gettext("Corrective work opened: %(codes)s.", codes=", ".join(code_of(o) for o in opened))
     flash(message, "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + "#checklist", 303)
 
@@ -346,7 +354,7 @@ def upload(wo_id: int):
         db().rollback()
         return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
-    flash("File attached.", "success")
+    flash(gettext("File attached."), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + "#files", 303)
 
 

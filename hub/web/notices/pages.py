@@ -4,6 +4,7 @@ for administrators, the delivery of notice e-mails. The services decide who sees
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.notices import mail
@@ -74,7 +75,7 @@ def read_all():
     """Mark every notice read."""
     done = notices.mark_all_read(db(), actor=g.actor, clock=state().clock)
     commit()
-    flash(f"{done} notice(s) marked read.", "info")
+    flash(gettext("%(count)s notice(s) marked read.", count=done), "info")
     return redirect(url_for("notices.inbox"))
 
 
@@ -86,7 +87,7 @@ def preferences():
                       "email": request.form.get(f"{name}.email") == "on"} for name in notices.EVENTS}
     notices.set_preferences(db(), changes, actor=g.actor, clock=state().clock)
     commit()
-    flash("Notice preferences saved.", "info")
+    flash(gettext("Notice preferences saved."), "info")
     return redirect(url_for("auth.account") + "#notice-preferences")
 
 
@@ -107,7 +108,7 @@ def retry_email(email_id: int):
     """Send one failed e-mail again."""
     mail.retry(db(), actor=g.actor, clock=state().clock, email_id=email_id)
     commit()
-    flash(f"E-mail {email_id} queued to be sent again.", "info")
+    flash(gettext("E-mail %(email)s queued to be sent again.", email=email_id), "info")
     return redirect(url_for("notices.emails", state=request.form.get("state") or None))
 
 
@@ -117,7 +118,7 @@ def retry_failed():
     """Send every failed e-mail again."""
     done = mail.retry(db(), actor=g.actor, clock=state().clock)
     commit()
-    flash(f"{done} failed e-mail(s) queued to be sent again.", "info")
+    flash(gettext("%(count)s failed e-mail(s) queued to be sent again.", count=done), "info")
     return redirect(url_for("notices.emails", state=request.form.get("state") or None))
 
 

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, abort, flash, g, redirect, render_template, request, session,
                    url_for)
-from flask_babel import gettext
+from flask_babel import gettext, refresh
 
-from flask_babel import refresh
+from wardlink.hub.i18n import N_
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import User
 from wardlink.hub.errors import HubError, InvalidInput
@@ -157,14 +157,16 @@ def login():
     except AccountLocked as exc:
         # One answer whether or not the user name exists: it says nothing about accounts.
         wait = max(1, math.ceil((exc.until - utc_now(clock)).total_seconds()))
-        error = ("Too many failed sign-in attempts from here. "
-                 f"Try again in {math.ceil(wait / 60)} minute{'s' if wait > 60 else ''}.")
+        minutes = math.ceil(wait / 60)
+        error = gettext("Too many failed sign-in attempts from here. Try again in %(n)s minute.", n=minutes) \
+            if wait <= 60 else gettext("Too many failed sign-in attempts from here. Try again in %(n)s minutes.",
+                                       n=minutes)
         return (render_template("auth/login.html", next=next_url, username=username, error=error),
                 429, {"Retry-After": str(wait)})
     except AuthenticationFailed as exc:
         commit()  # keep the failure count and its audit row
         return render_template("auth/login.html", next=next_url, username=username,
-                               error=str(exc).capitalize() + "."), 401
+                               error=gettext(SIGN_IN_ERRORS.get(str(exc), str(exc).capitalize() + "."))), 401
     session_id = signin.start_session(db(), user, clock=clock, source_ip=client_ip())
     session.clear()
     session.permanent = True
@@ -188,6 +190,10 @@ def logout():
     session.clear()
     flash(gettext("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+#: The sign-in failures people read, as the services word them (one answer whatever went wrong).
+SIGN_IN_ERRORS = {"invalid username or password": N_("Invalid username or password.")}
 
 
 @bp.get("/account")

@@ -7,6 +7,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from wardlink.hub.i18n import N_
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
@@ -25,6 +28,7 @@ from wardlink.hub.web.db import db
 from wardlink.hub.web.query_args import int_arg, page_number
 from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.jobs import JobResult, Progress
+from wardlink.hub.web.i18n import current_locale
 from wardlink.hub.web.state import state
 from wardlink.hub.web.ui import ui_state
 
@@ -49,8 +53,8 @@ def _selection(source) -> tuple[date, date, int | None]:
 #: Departments per page of the KPI table.
 TABLE_PAGE = 10
 #: How the equipment uptime table may be ordered, in words.
-UPTIME_SORTS = {"uptime": "Lowest uptime", "availability": "Lowest availability", "downtime": "Most hours down",
-                "asset": "Asset tag"}
+UPTIME_SORTS = {"uptime": N_("Lowest uptime"), "availability": N_("Lowest availability"),
+                "downtime": N_("Most hours down"), "asset": N_("Asset tag")}
 
 
 def _kpi_table(report: kpis.KpiReport, columns: tuple[str, ...]) -> Page[dict[str, Any]]:
@@ -70,13 +74,14 @@ def _charts(report: kpis.KpiReport) -> dict[str, dict[str, Any]]:
     figures = [k for _, k in report.departments]
 
     def spec(unit: str, *series: tuple[str, list]) -> dict[str, Any]:
-        return {"x": "category", "xLabel": "Department", "xs": list(range(len(names))), "labels": names, "unit": unit,
-                "percent": unit == "%", "series": [{"label": label, "bars": True, "values": values}
+        return {"x": "category", "xLabel": gettext("Department"), "xs": list(range(len(names))), "labels": names,
+                "unit": unit,
+                "percent": unit == "%", "series": [{"label": gettext(label), "bars": True, "values": values}
                                                    for label, values in series]}
     return {"mttr": spec("h", ("MTTR", [k.mttr_hours for k in figures])),
             "mtbf": spec("h", ("MTBF", [k.mtbf_hours for k in figures])),
-            "uptime": spec("%", ("Uptime", [k.uptime_pct for k in figures]),
-                           ("Availability", [k.availability_pct for k in figures]))}
+            "uptime": spec("%", (N_("Uptime"), [k.uptime_pct for k in figures]),
+                           (N_("Availability"), [k.availability_pct for k in figures]))}
 
 
 @bp.get("")
@@ -111,14 +116,14 @@ def monthly_pdf(report_id: int):
 
 
 def _export_job(engine, actor: Actor, clock, site_name: str, fmt: str, start: date, end: date,
-                department_id: int | None, zone=None):
+                department_id: int | None, zone=None, locale: str | None = None):
     def run(progress: Progress) -> JobResult:
         progress.total(2)
         with session_scope(engine) as session:
             report = kpis.compute(session, start=start, end=end, department_id=department_id,
                                   actor=actor, clock=clock)
         progress.advance(message="Writing the file")
-        content = (report_pdf(report, site_name=site_name, zone=zone) if fmt == "pdf"
+        content = (report_pdf(report, site_name=site_name, zone=zone, locale=locale) if fmt == "pdf"
                    else export.WRITERS[fmt](report, zone=zone))
         progress.advance()
         scope = report.department.code if report.department is not None else "all"
@@ -142,5 +147,5 @@ def export_report():
     job = ui_state().jobs.submit(
         kind="export", title=f"KPI export ({fmt.upper()})", owner_id=g.actor.user_id,
         fn=_export_job(state().engine, g.actor, state().clock, state().config.site_name, fmt, start, end,
-                       department_id, display_zone()))
+                       department_id, display_zone(), current_locale()))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)

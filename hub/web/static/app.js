@@ -12,6 +12,30 @@
 
   document.documentElement.classList.add("js");
 
+  // ------------------------------------------------------------------ language
+
+  // The page's translations of the scripts' messages (<meta name="wardlink-messages">, from
+  // the hub's catalogues; empty in English): t("Live"), t("%(n)s points", {n: 3}).
+  var messages = null;
+
+  function t(message, values) {
+    if (messages === null) {
+      var meta = document.querySelector("meta[name=wardlink-messages]");
+      try { messages = meta ? JSON.parse(meta.getAttribute("content")) : {}; } catch (e) { messages = {}; }
+    }
+    var text = messages[message] || message;
+    return text.replace(/%\((\w+)\)s/g, function (all, name) {
+      return values && values[name] !== undefined ? String(values[name]) : all;
+    });
+  }
+
+  // A number as the page's language writes it ("4.5" -> "4,5" in French).
+  function localNumber(text) {
+    var lang = document.documentElement.getAttribute("lang") || "en";
+    var point = (1.5).toLocaleString(lang).charAt(1);
+    return point === "." ? text : String(text).replace(".", point);
+  }
+
   // ------------------------------------------------------------------ connection indicator
 
   var STALE_AFTER_MS = 30000;
@@ -24,13 +48,13 @@
     if (!el) { return; }
     var state, text;
     if (conn.signedOut) {
-      state = "offline"; text = "Signed out: reload to sign in";
+      state = "offline"; text = t("Signed out: reload to sign in");
     } else if (conn.failing) {
-      state = "offline"; text = "Offline: retrying";
+      state = "offline"; text = t("Offline: retrying");
     } else if (conn.last && Date.now() - conn.last > STALE_AFTER_MS) {
-      state = "stale"; text = "Stale: no update for " + Math.round((Date.now() - conn.last) / 1000) + " s";
+      state = "stale"; text = t("Stale: no update for %(s)s s", { s: Math.round((Date.now() - conn.last) / 1000) });
     } else if (conn.last) {
-      state = "live"; text = "Live";
+      state = "live"; text = t("Live");
     } else {
       return;
     }
@@ -226,7 +250,7 @@
   }
 
   function chartOptions(el, width, unit, digital, states, limits) {
-    var timeSeries = { label: "Time (" + zoneName() + ")",
+    var timeSeries = { label: t("Time (%(zone)s)", { zone: zoneName() }),
       value: function (u, ts) { return ts === null ? "" : formatTime(ts * 1000); } };
     var opts = {
       width: width,
@@ -240,7 +264,7 @@
       opts.scales.y = { range: [-0.15, 1.15] };
       opts.axes = [{ stroke: "#32383f", values: timeTicks }, { stroke: "#32383f", size: 70, splits: function () { return [0, 1]; },
         values: function (u, splits) { return splits.map(function (v) { return states[v ? 1 : 0]; }); } }];
-      opts.series = [timeSeries, { label: "State", stroke: "#0b5cad", width: 2, fill: "rgba(11, 92, 173, 0.12)",
+      opts.series = [timeSeries, { label: t("State"), stroke: "#0b5cad", width: 2, fill: "rgba(11, 92, 173, 0.12)",
         paths: window.uPlot.paths.stepped({ align: 1 }),
         value: function (u, v) { return v === null || v === undefined ? "\u2014" : states[v ? 1 : 0]; } }];
       return opts;
@@ -261,9 +285,9 @@
     }
     opts.axes = [{ stroke: "#32383f", values: timeTicks }, { stroke: "#32383f", label: unit, size: 60 }];
     opts.series = [timeSeries,
-      { label: "Mean", stroke: "#0b5cad", width: 2 },
-      { label: "Min", stroke: "#6e7781", width: 1, dash: [4, 4] },
-      { label: "Max", stroke: "#bc4c00", width: 1, dash: [4, 4] }];
+      { label: t("Mean"), stroke: "#0b5cad", width: 2 },
+      { label: t("Min"), stroke: "#6e7781", width: 1, dash: [4, 4] },
+      { label: t("Max"), stroke: "#bc4c00", width: 1, dash: [4, 4] }];
     return opts;
   }
 
@@ -289,7 +313,7 @@
     var data = digital ? [xs, mean] : [xs, mean, lo, hi];
     var status = el.querySelector("[data-chart-status]");
     if (status) {
-      status.textContent = points.length ? points.length + " points" : "No readings in this period";
+      status.textContent = points.length ? t("%(n)s points", { n: points.length }) : t("No readings in this period");
     }
     if (digital) { showSummary(el, body.time_in_state, states); }
     var plotHost = el.querySelector("[data-chart-plot]");
@@ -324,7 +348,7 @@
         document.dispatchEvent(new CustomEvent("wardlink:poll-ok"));
       })
       .catch(function () {
-        if (status) { status.textContent = "Could not load readings; retrying"; }
+        if (status) { status.textContent = t("Could not load readings; retrying"); }
         document.dispatchEvent(new CustomEvent("wardlink:poll-failed"));
       });
   }
@@ -391,7 +415,7 @@
         var pad = spec.xs.length > 1 ? (hi - lo) / (spec.xs.length - 1) / 2 : (category ? 0.5 : 43200);
         return [lo - pad, hi + pad];
       } } },
-      series: [{ label: spec.xLabel || (category ? "" : "From (" + zoneName() + ")"),
+      series: [{ label: spec.xLabel || (category ? "" : t("From (%(zone)s)", { zone: zoneName() })),
         value: function (u, x) { return x === null ? "" : labelOf(u, x); } }]
     };
     if (!category) {
@@ -472,10 +496,10 @@
   }
 
   function periodSeries(series, label, bars) {
-    return { x: "time", unit: series.unit, percent: series.unit === "%", whole: series.unit !== "%",
+    return { x: "time", unit: t(series.unit), percent: series.unit === "%", whole: series.unit !== "%",
       period: series.period,
       xs: series.points.map(function (p) { return Date.parse(p.start) / 1000; }),
-      labels: series.points.map(function (p) { return (series.period === "week" ? "week of " : "") + p.label; }),
+      labels: series.points.map(function (p) { return series.period === "week" ? t("week of %(day)s", { day: p.label }) : p.label; }),
       series: [{ label: label, bars: bars, values: series.points.map(function (p) { return p.value; }) }] };
   }
 
@@ -485,12 +509,12 @@
   function showTrends(root, body) {
     var s = body.series || {};
     var specs = {
-      backlog: s.backlog && periodSeries(s.backlog, "Open at the week's end", true),
-      alerts: s.alerts && periodSeries(s.alerts, "Alerts opened", true),
-      pm_compliance: s.pm_compliance && periodSeries(s.pm_compliance, "PM on time", false),
-      gateways: s.gateways && { x: "category", unit: "gateways", xs: [0, 1, 2, 3], whole: true, xLabel: "State",
-        labels: GATEWAY_STATES.map(function (k) { return k.charAt(0).toUpperCase() + k.slice(1); }),
-        series: [{ label: "Gateways now", bars: true,
+      backlog: s.backlog && periodSeries(s.backlog, t("Open at the week's end"), true),
+      alerts: s.alerts && periodSeries(s.alerts, t("Alerts opened"), true),
+      pm_compliance: s.pm_compliance && periodSeries(s.pm_compliance, t("PM on time"), false),
+      gateways: s.gateways && { x: "category", unit: t("gateways"), xs: [0, 1, 2, 3], whole: true, xLabel: t("State"),
+        labels: GATEWAY_STATES.map(function (k) { return t(k.charAt(0).toUpperCase() + k.slice(1)); }),
+        series: [{ label: t("Gateways now"), bars: true,
           values: GATEWAY_STATES.map(function (k) { return s.gateways.by_state[k]; }) }] }
     };
     var figures = root.querySelectorAll("figure[data-trend]");
@@ -501,9 +525,9 @@
       if (!specs[key]) { return; }
       if (key === "gateways") {
         var total = fig.querySelector("[data-trend-total]");
-        if (total) { total.textContent = s.gateways.online + " of " + s.gateways.total + " online now"; }
+        if (total) { total.textContent = t("%(online)s of %(total)s online now", { online: s.gateways.online, total: s.gateways.total }); }
       }
-      drawTrend(fig, specs[key], fig.getAttribute("data-empty-text") || "Nothing to show in this period");
+      drawTrend(fig, specs[key], fig.getAttribute("data-empty-text") || t("Nothing to show in this period"));
     });
   }
 
@@ -520,16 +544,16 @@
         .then(function (body) {
           if (!body) { return; }
           showTrends(box, body);
-          if (status) { status.textContent = "Weeks and months in " + body.zone + ", as of " + formatTime(Date.parse(body.as_of)) + "."; }
+          if (status) { status.textContent = t("Weeks and months in %(zone)s, as of %(time)s.", { zone: body.zone, time: formatTime(Date.parse(body.as_of)) }); }
           box.setAttribute("data-loaded", "true");
         })
-        .catch(function () { if (status) { status.textContent = "Could not load the trends; reload the page to try again."; } });
+        .catch(function () { if (status) { status.textContent = t("Could not load the trends; reload the page to try again."); } });
     });
     // Figures whose data the page carries (the reports page's charts by department).
     root.querySelectorAll("figure[data-trend-data]").forEach(function (fig) {
       var spec;
       try { spec = JSON.parse(fig.getAttribute("data-trend-data")); } catch (e) { return; }
-      drawTrend(fig, spec, fig.getAttribute("data-empty-text") || "Nothing to show in this period");
+      drawTrend(fig, spec, fig.getAttribute("data-empty-text") || t("Nothing to show in this period"));
     });
   }
 
@@ -550,7 +574,7 @@
     setupTrends(document);
   }
 
-  window.Wardlink = { loadChart: loadChart, formatTime: formatTime, siteZone: siteZone };
+  window.Wardlink = { loadChart: loadChart, formatTime: formatTime, siteZone: siteZone, t: t, localNumber: localNumber };
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

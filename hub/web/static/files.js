@@ -8,6 +8,11 @@
 (function () {
   "use strict";
 
+  // The page's language, through app.js (English when it is not there).
+  function t(message, values) {
+    return window.Wardlink && window.Wardlink.t ? window.Wardlink.t(message, values) : message;
+  }
+
   function mib(bytes) { return Math.round(bytes / 1048576) + " MiB"; }
 
   // ------------------------------------------------------------------ viewer
@@ -68,16 +73,16 @@
     if (raw === "") {
       text = hint.getAttribute("data-limits") || "";
     } else if (!isFinite(Number(raw))) {
-      state = "bad"; text = "Not a number";
+      state = "bad"; text = t("Not a number");
     } else {
       var value = Number(raw);
       var under = low !== "" && value < Number(low), over = high !== "" && value > Number(high);
       if (under || over) {
         state = "out";
-        text = "Outside the limit (" + (under ? "below " + Number(low) : "above " + Number(high)) + " " + unit +
-               "): this item will fail";
+        text = under ? t("Outside the limit (below %(limit)s %(unit)s): this item will fail", { limit: Number(low), unit: unit })
+          : t("Outside the limit (above %(limit)s %(unit)s): this item will fail", { limit: Number(high), unit: unit });
       } else {
-        state = "in"; text = "Within the limits" + (unit ? " (" + value + " " + unit + ")" : "");
+        state = "in"; text = unit ? t("Within the limits (%(value)s %(unit)s)", { value: value, unit: unit }) : t("Within the limits");
       }
     }
     hint.textContent = text;

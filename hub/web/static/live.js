@@ -10,6 +10,11 @@
     live: "Live", stale: "Stale", fault: "Sensor fault", offline: "Gateway offline", none: "No data"
   };
 
+  // The page's language, through app.js (English when it is not there).
+  function t(message, values) {
+    return window.Wardlink && window.Wardlink.t ? window.Wardlink.t(message, values) : message;
+  }
+
   // A row's data-scale / data-decimals / data-states come from the server's unit table
   // (wardlink.hub.db.units): the API serves stored units, the page shows display units.
   function formatValue(value, row) {
@@ -21,7 +26,8 @@
     var shown = Number(value) * (isNaN(scale) ? 1 : scale);
     var text = shown.toFixed(isNaN(decimals) ? 2 : decimals);
     if (text.indexOf(".") >= 0) { text = text.replace(/\.?0+$/, ""); }
-    return text === "-0" ? "0" : text;
+    text = text === "-0" ? "0" : text;
+    return window.Wardlink && window.Wardlink.localNumber ? window.Wardlink.localNumber(text) : text;
   }
 
   // In the site's time zone, as app.js formats it (the same text as the server's).
@@ -32,11 +38,11 @@
   }
 
   function formatAge(seconds) {
-    if (seconds === null || seconds === undefined) { return "never"; }
-    if (seconds < 120) { return Math.floor(seconds) + " s ago"; }
-    if (seconds < 7200) { return Math.floor(seconds / 60) + " min ago"; }
-    if (seconds < 172800) { return Math.floor(seconds / 3600) + " h ago"; }
-    return Math.floor(seconds / 86400) + " d ago";
+    if (seconds === null || seconds === undefined) { return t("never"); }
+    if (seconds < 120) { return t("%(count)s %(unit)s ago", { count: Math.floor(seconds), unit: "s" }); }
+    if (seconds < 7200) { return t("%(count)s %(unit)s ago", { count: Math.floor(seconds / 60), unit: "min" }); }
+    if (seconds < 172800) { return t("%(count)s %(unit)s ago", { count: Math.floor(seconds / 3600), unit: "h" }); }
+    return t("%(count)s %(unit)s ago", { count: Math.floor(seconds / 86400), unit: "d" });
   }
 
   function setField(row, name, text) {
@@ -54,7 +60,7 @@
         setField(rows[i], "value", formatValue(reading.value, rows[i]));
         setField(rows[i], "ts", formatTime(reading.ts_ms));
         setField(rows[i], "age", formatAge(reading.age_s));
-        var badge = setField(rows[i], "state", STATE_LABELS[reading.state] || reading.state);
+        var badge = setField(rows[i], "state", t(STATE_LABELS[reading.state] || reading.state));
         if (badge) { badge.className = "badge live-" + reading.state; }
       }
     });
@@ -79,21 +85,21 @@
           busy = false;
           if (response.status === 401) {
             stopped = true;
-            say("\u2014 signed out; reload the page to sign in again");
+            say(t("\u2014 signed out; reload the page to sign in again"));
             document.dispatchEvent(new CustomEvent("wardlink:signed-out"));
             return null;
           }
           if (!response.ok) { throw new Error("HTTP " + response.status); }
           return response.json().then(function (data) {
             apply(table, data);
-            say("\u2014 updated " + formatTime(data.now_ms));
+            say(t("\u2014 updated %(time)s", { time: formatTime(data.now_ms) }));
             document.dispatchEvent(new CustomEvent("wardlink:poll-ok"));
             schedule();
           });
         })
         .catch(function () {
           busy = false;
-          say("\u2014 update failed, retrying");
+          say(t("\u2014 update failed, retrying"));
           document.dispatchEvent(new CustomEvent("wardlink:poll-failed"));
           schedule();
         });
