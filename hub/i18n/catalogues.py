@@ -94,6 +94,7 @@ TABLES = (
     ("services/audit/fields.py", ("FIELDS",), 0),
     ("services/audit/fields.py", ("ENTITIES", "_ACTION_NOUNS"), None),
     ("services/reports/export.py", ("LABELS",), None),
+    ("services/notices/core.py", ("EVENTS",), 1),
 )
 
 
