@@ -152,7 +152,7 @@ def _covered(session: Session, actor: Actor, filters: Filters, first: date, last
     many = select(*columns).join(Asset, and_(PmPlan.asset_id.is_(None), Asset.make == PmPlan.make,
                                              Asset.model == PmPlan.model)).where(*live)
     # Plain rows in one statement: no ORM bookkeeping for thousands of them.
-    return list(session.connection().execute(union_all(_narrow(one, actor, filters), _narrow(many, actor, filters))))
+    return session.connection().execute(union_all(_narrow(one, actor, filters), _narrow(many, actor, filters))).all()
 
 
 @lru_cache(maxsize=8192)
