@@ -1,7 +1,8 @@
 """Admin page server time at hospital-group scale, on SQLite and on PostgreSQL.
 
 Fills a migrated database with 50,000 assets, 200,000 work orders, 1,000,000 audit rows and
-5,000 alerts and 5,000 PM plans with a year of their services behind them (bulk: executemany
+5,000 alerts and 5,000 PM plans with a year of their services behind them, and 100,000 spare
+parts with 2,000,000 stock movements behind them (``bench/inventory_data.py``) (bulk: executemany
 on SQLite, COPY on PostgreSQL, which the bench starts itself
 through ``tests/servers.py``), then requests each main page many times as an administrator
 through the WSGI app in-process (round robin over the pages), and reports the p50/p95 server
@@ -12,7 +13,8 @@ for every page.
 The last line printed is one JSON object. Usage:
 
     python bench/admin_pages.py [--assets 50000] [--work-orders 200000] [--audit 1000000]
-                                [--pm-plans 5000] [--requests 25] [--backend sqlite|postgresql|both]
+                                [--pm-plans 5000] [--parts 100000] [--movements 2000000]
+                                [--requests 25] [--backend sqlite|postgresql|both]
                                 [--collector fitted|default]
 
 The app's garbage collector is fitted as the hub's web server process fits it
@@ -57,6 +59,7 @@ from wardlink.hub.services.maintenance.pm_schedule import shift  # noqa: E402
 from wardlink.hub.services.people import users  # noqa: E402
 from wardlink.hub.telemetry.sqlite import SQLiteStore  # noqa: E402
 from wardlink.clock import ManualClock  # noqa: E402
+from inventory_data import fill_inventory, inventory_pages  # noqa: E402
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TARGET_P95_MS = 200.0
@@ -245,13 +248,14 @@ def fill(url: str, sizes: dict, seed: int = 7) -> dict:
     plans = list(_pm_plans(sizes["pm_plans"], asset_ids, rnd))
     bulk_insert(engine, PmPlan, plans)
     bulk_insert(engine, PmOccurrence, _pm_occurrences(plans, rnd))
+    stock = fill_inventory(engine, bulk_insert, sizes, NOW, rnd)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('pm_plans', 'id'), "
                                  "(SELECT COALESCE(MAX(id), 1) FROM pm_plans))")
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
-    return {"password": secret, "fill_s": round(time.perf_counter() - started, 1)}
+    return {"password": secret, "fill_s": round(time.perf_counter() - started, 1), "inventory": stock}
 
 
 YEAR_API = (f"/api/v1/pm-calendar?start={NOW.date().isoformat()}"
@@ -309,6 +313,7 @@ def pages(sizes: dict) -> dict[str, str]:
         # The dashboard's trends (fetched by the page once it has rendered) and the reports page.
         "dashboard_trends_api": "/api/v1/dashboard/trends",
         "reports": "/reports",
+        **inventory_pages(sizes),
     }
 
 
@@ -380,13 +385,13 @@ def run_backend(backend: str, sizes: dict, requests: int, collector: str = "fitt
         try:
             print(f"{backend}: filling {sizes}", flush=True)
             filled = fill(url, sizes)
-            print(f"{backend}: filled in {filled['fill_s']} s; timing pages", flush=True)
+            print(f"{backend}: filled in {filled['fill_s']} s ({filled['inventory']}); timing pages", flush=True)
             timings = measure(url, filled["password"], sizes, requests, workdir, collector)
         finally:
             if server is not None:
                 server.stop()
     worst = max(v["p95_ms"] for k, v in timings.items() if k != "baseline_health")
-    return {"fill_s": filled["fill_s"], "pages": timings, "worst_page_p95_ms": worst,
+    return {"fill_s": filled["fill_s"], "inventory": filled["inventory"], "pages": timings, "worst_page_p95_ms": worst,
             "baseline_p95_ms": timings["baseline_health"]["p95_ms"], "meets_target": worst < TARGET_P95_MS}
 
 
@@ -398,13 +403,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audit", type=int, default=1_000_000)
     parser.add_argument("--alerts", type=int, default=5_000)
     parser.add_argument("--pm-plans", type=int, default=5_000)
+    parser.add_argument("--parts", type=int, default=100_000)
+    parser.add_argument("--movements", type=int, default=2_000_000)
     parser.add_argument("--requests", type=int, default=25)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--collector", choices=("fitted", "default"), default="fitted",
                         help="the garbage collector as the web server fits it (the default), or Python's own")
     args = parser.parse_args(argv)
     sizes = {"assets": args.assets, "work_orders": args.work_orders, "audit": args.audit, "alerts": args.alerts,
-             "pm_plans": args.pm_plans}
+             "pm_plans": args.pm_plans, "parts": args.parts, "movements": args.movements}
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     result = {"benchmark": "admin_pages", "sizes": sizes, "requests_per_page": args.requests,
               "target_p95_ms": TARGET_P95_MS, "collector": args.collector}

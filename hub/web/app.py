@@ -131,6 +131,11 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(api_asset_files.bp, url_prefix="/api/v1")
     app.register_blueprint(api_reports.bp, url_prefix="/api/v1")
+    from wardlink.hub.web.api import inventory as api_inventory
+    from wardlink.hub.web.api import inventory_stock as api_stock
+
+    app.register_blueprint(api_inventory.bp)
+    app.register_blueprint(api_stock.bp)
     from wardlink.hub.web.gateways import enroll
 
     app.register_blueprint(enroll.bp)  # POST /api/enroll for gateways, /enrollment/... for admins

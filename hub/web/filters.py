@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.db import units
 from wardlink.hub.db.types import from_ms
 from wardlink.hub.db.vocab import label
+from wardlink.hub.services.inventory.common import amount, number
 from wardlink.hub.services.people import local_time
 from wardlink.hub.web.db import db
 from wardlink.hub.web.i18n import current_locale
@@ -152,6 +154,16 @@ def risk_label(field: str, score: int | None) -> str:
     return gettext(RISK_FIELDS[field].get(score, str(score)))
 
 
+def format_quantity(value: Decimal | None) -> str:
+    """Return a quantity of stock without trailing zeros (``2``, ``0.5``); '—' for None."""
+    return "—" if value is None else (number(value) or "0")
+
+
+def format_money(value: Decimal | None) -> str:
+    """Return an amount with two decimals (``12.50``); '—' for None."""
+    return "—" if value is None else (amount(value) or "0.00")
+
+
 def url_with(**changes) -> str:
     """Return the current URL with some query arguments replaced (None removes one)."""
     args: dict[str, Any] = request.args.to_dict(flat=False)  # an argument given twice keeps both
@@ -166,7 +178,8 @@ def init_app(app: Flask) -> None:
                                  date=format_date, ldate=format_pattern, ms=format_ms, age=format_age,
                                  since=since, value=format_value, label=translated_label, tr=translate_text,
                                  action=action_text, risk=risk_label,
-                                 unit=unit_symbol, reading=reading, reading_value=reading_value)
+                                 unit=unit_symbol, reading=reading, reading_value=reading_value,
+                                 qty=format_quantity, money=format_money)
     app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with, unit_info=units.unit,
                                  state_words=lambda metric: tuple(gettext(w) for w in units.state_words(metric)),
                                  risk_fields=RISK_FIELDS)

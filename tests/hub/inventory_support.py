@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from decimal import Decimal
 from dataclasses import dataclass
 
 from relational_support import actor
@@ -36,3 +38,69 @@ def make_store(session, clock, *, reorder_level="2", reorder_quantity="10", unit
         "reorder_level": reorder_level, "reorder_quantity": reorder_quantity, "preferred_supplier_id": supplier.id,
         "models": [{"make": "Hamilton", "model": "C6"}]}, actor=buyer, clock=clock)
     return Store(supplier.id, place.id, bin_a.id, bin_b.id, part.id)
+
+
+_serial = itertools.count(1)
+
+
+def matrix_store(engine, clock) -> Store:
+    """Make a store as :func:`make_store` does, with unique codes and five units in bin A-1 (for
+    tests that share one database)."""
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services.actor import Actor
+    from wardlink.hub.services.inventory import ledger
+
+    n = next(_serial)
+    system = Actor.system("inventory-tests")
+    with session_scope(engine) as s:
+        site_id = s.query(Site.id).order_by(Site.id).first()[0]
+        supplier = suppliers.create_supplier(s, {"name": f"Supplier {n}"}, actor=system, clock=clock)
+        place = storage.create_location(s, {"code": f"ST-{n}", "name": f"Store {n}", "site_id": site_id},
+                                        actor=system, clock=clock)
+        bin_a = storage.create_bin(s, place.id, {"code": "A-1"}, actor=system, clock=clock)
+        bin_b = storage.create_bin(s, place.id, {"code": "A-2"}, actor=system, clock=clock)
+        part = catalogue.create_part(s, {"sku": f"MX-{n}", "name": f"Matrix part {n}", "unit_cost": "1.00",
+                                         "preferred_supplier_id": supplier.id}, actor=system, clock=clock)
+        ledger.receive(s, part.id, bin_id=bin_a.id, quantity=5, actor=system, clock=clock)
+        return Store(supplier.id, place.id, bin_a.id, bin_b.id, part.id)
+
+
+def matrix_kit(engine, clock) -> int:
+    """Make a kit of one new part and return its id."""
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services.actor import Actor
+    from wardlink.hub.services.inventory import kits
+
+    store = matrix_store(engine, clock)
+    with session_scope(engine) as s:
+        return kits.create_kit(s, {"name": f"Kit {store.part_id}", "items": [{"part_id": store.part_id,
+                                                                               "quantity": 1}]},
+                               actor=Actor.system("inventory-tests"), clock=clock).id
+
+
+def matrix_adjustment(engine, clock) -> int:
+    """Make an adjustment waiting for approval (asked by the buyer) and return its id."""
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services.actor import Actor
+    from wardlink.hub.services.inventory import adjustments
+    from wardlink.hub.services.people import users
+
+    store = matrix_store(engine, clock)
+    with session_scope(engine) as s:
+        buyer = Actor.for_user(users.find_user(s, "buyer"))
+        outcome = adjustments.adjust(s, store.part_id, bin_id=store.bin_a, quantity="-4", reason="damaged",
+                                     actor=buyer, clock=clock, policy=adjustments.ApprovalPolicy(value=Decimal("1")))
+        return outcome.request.id
+
+
+def matrix_pick(engine, clock, order_id: int) -> tuple[int, int]:
+    """Pick one unit of a new part for work order ``order_id``; return (order id, pick id)."""
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services.actor import Actor
+    from wardlink.hub.services.maintenance import workorder_parts
+
+    store = matrix_store(engine, clock)
+    with session_scope(engine) as s:
+        row = workorder_parts.pick_part(s, order_id, part_id=store.part_id, bin_id=store.bin_a, quantity=1,
+                                        actor=Actor.system("inventory-tests"), clock=clock)
+        return order_id, row.id

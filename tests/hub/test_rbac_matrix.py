@@ -36,6 +36,7 @@ from wardlink.hub.services.maintenance.workorder_flow import TRANSITIONS, Transi
 from wardlink.hub.web.api.openapi import Operation, allows, api_routes, lookup
 from wardlink.clock import ManualClock
 from workorder_support import path_to
+from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix_store
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -380,6 +381,27 @@ RECIPES: dict[tuple[str, str], Recipe] = {
                                                                   {"json": {"response_hours": 8}}),
     ("api_contracts.work_order_contracts", "GET"): lambda m, r: Call(
         f"{WO}/{m.order(r, 'assigned')}/contracts"),
+    **{(f"api_inventory.{name}", "GET"): (lambda path: lambda m, r: Call(path))(path) for name, path in (
+        ("part_list", "/api/v1/parts"), ("supplier_list", "/api/v1/suppliers"),
+        ("location_list", "/api/v1/stock-locations"), ("kit_list", "/api/v1/part-kits"))},
+    **{(f"api_stock.{name}", "GET"): (lambda path: lambda m, r: Call(path))(path) for name, path in (
+        ("reorder_list", "/api/v1/reorder-list"), ("adjustment_list", "/api/v1/stock-adjustments"),
+        ("rate_list", "/api/v1/labour-rates"))},
+    ("api_inventory.part_create", "POST"): lambda m, r: Call(
+        "/api/v1/parts", {"json": {"sku": f"MXN-{next(m.serial)}", "name": "Matrix new part"}}),
+    ("api_stock.receive", "POST"): lambda m, r: (lambda st: Call(
+        f"/api/v1/parts/{st.part_id}/receive", {"json": {"bin_id": st.bin_a, "quantity": 1}}))(
+        matrix_store(m.engine, m.clock)),
+    ("api_stock.issue", "POST"): lambda m, r: (lambda st: Call(
+        f"/api/v1/parts/{st.part_id}/issue", {"json": {"bin_id": st.bin_a, "quantity": 1, "reason": "matrix"}}))(
+        matrix_store(m.engine, m.clock)),
+    ("api_stock.pick_create", "POST"): lambda m, r: (lambda st: Call(
+        f"{WO}/{m.order(r, 'in_progress')}/picks", {"json": {"part_id": st.part_id, "bin_id": st.bin_a,
+                                                            "quantity": 1}}))(matrix_store(m.engine, m.clock)),
+    ("api_stock.pick_put_back", "POST"): lambda m, r: Call(
+        "{}/{}/picks/{}/put-back".format(WO, *matrix_pick(m.engine, m.clock, m.order(r, "in_progress")))),
+    ("api_stock.adjustment_approve", "POST"): lambda m, r: Call(
+        f"/api/v1/stock-adjustments/{matrix_adjustment(m.engine, m.clock)}/approve", {"json": {}}),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]
@@ -414,6 +436,12 @@ PROBE_VALUES: dict[str, Callable[[Matrix, str], object]] = {
     "template_id": lambda m, r: m.plan()[1],
     "tag": lambda m, r: "VF-0001",
     "report_id": lambda m, r: m.monthly_report(),
+    "part_id": lambda m, r: matrix_store(m.engine, m.clock).part_id,
+    "supplier_id": lambda m, r: matrix_store(m.engine, m.clock).supplier_id,
+    "location_id": lambda m, r: matrix_store(m.engine, m.clock).location_id,
+    "bin_id": lambda m, r: matrix_store(m.engine, m.clock).bin_b,
+    "kit_id": lambda m, r: matrix_kit(m.engine, m.clock),
+    "adjustment_id": lambda m, r: matrix_adjustment(m.engine, m.clock),
 }
 
 

@@ -11,6 +11,7 @@ import re
 from datetime import time
 
 import pytest
+from inventory_support import make_store
 from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web
 from test_web_pages import _PageAudit
 
@@ -78,6 +79,23 @@ PAGE_PERMISSIONS = {
     "contracts.detail": "contract.view",
     "contracts.create": "contract.manage",
     "contracts.edit": "contract.manage",
+    "inventory.parts": "part.view",
+    "inventory.part": "part.view",
+    "inventory.movements": "part.view",
+    "inventory.part_new": "part.manage",
+    "inventory.part_edit": "part.manage",
+    "inventory.reorder": "part.view",
+    "inventory.pending": "part.view",
+    "storage.index": "part.view",
+    "storage.label": "part.view",
+    "storage.label_qr": "part.view",
+    "storage.location_labels": "part.view",
+    "storage.kits_index": "part.view",
+    "suppliers.index": "part.view",
+    "suppliers.new": "supplier.manage",
+    "suppliers.edit": "part.view",
+    "part_imports.form": "part.manage",
+    "part_imports.template": "part.manage",
 }
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
@@ -89,6 +107,7 @@ NOT_IN_MATRIX = {
     "jobs.download": "per-user jobs",
     "workorders.file": "a file of an order (tests/hub/test_attachments_ui.py: each role as the order's page)",
     "asset_files.file": "a file of an asset (tests/hub/test_attachments_ui.py: each role as the asset's page)",
+    "inventory.index": "redirects to the parts list (inventory.parts)",
 }
 #: One user of each role; none is limited to a department, so the role alone decides.
 ROLE_USERS = {"admin": "admin", "manager": "manager", "technician": "tech", "procurement": "buyer",
@@ -118,12 +137,14 @@ def _seed(web):
         contracts.create_contract(s, {"reference": "SC-1", "title": "Fridge cover", "vendor_name": "Liebherr",
                                       "starts_on": "2025-01-01", "ends_on": "2026-12-31",
                                       "asset_tags": ["VF-0001"]}, actor=None, clock=web.clock)
+        make_store(s, web.clock)  # part 1, bins 1 and 2 of stock location 1, supplier 1
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
-              "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1}
+              "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
+              "part_id": 1, "bin_id": 1, "location_id": 1, "supplier_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
@@ -176,7 +197,11 @@ def test_a_background_poll_after_sign_out_gets_401_instead_of_the_sign_in_page(w
 NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/maintenance", "/maintenance/new",
              "/maintenance/checklists", "/maintenance/checklists/new", "/maintenance/checklists/1",
              "/maintenance/calendar", "/reports", "/rules", "/admin/users", "/admin/roles",
-             "/admin/organisation", "/labels", "/assets/import", "/jobs", "/assets/VF-0001"]
+             "/admin/organisation", "/labels", "/assets/import", "/jobs", "/assets/VF-0001",
+             "/inventory/parts", "/inventory/parts/1", "/inventory/parts/new", "/inventory/parts/1/edit",
+             "/inventory/parts/1/movements", "/inventory/reorder", "/inventory/adjustments", "/inventory/locations",
+             "/inventory/kits", "/inventory/suppliers", "/inventory/suppliers/new", "/inventory/suppliers/1",
+             "/inventory/import", "/inventory/labels/1/1"]
 
 
 @pytest.mark.parametrize("path", NEW_PAGES)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wardlink.hub.db.base import Base
 from wardlink.hub.db.models.alerts import Alert
+from wardlink.hub.db.models.assets import SEARCH_SEPARATOR, search_key
 from wardlink.hub.db.models.org import Location, Site
 from wardlink.hub.db.models.work import WorkOrder
 from wardlink.hub.db.types import UTCDateTime, choice_check
@@ -106,12 +107,23 @@ class Part(Base):
     low_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     #: The open low-stock alert of the part, while it is low.
     low_alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="RESTRICT"))
+    #: SKU, name, manufacturer, part number, category and the models it fits, folded into one
+    #: string for the catalogue search (:func:`part_search_text`); kept by the catalogue service.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     preferred_supplier: Mapped[Supplier | None] = relationship()
     low_alert: Mapped[Alert | None] = relationship()
     models: Mapped[list[PartModel]] = relationship(order_by="PartModel.id", cascade="all, delete-orphan")
+
+
+def part_search_text(fields, models: list[tuple[str, str]]) -> str:
+    """Return the search_text of a part, given its fields (mapping or object) and (make, model)s."""
+    get = fields.get if isinstance(fields, dict) else lambda name: getattr(fields, name)
+    texts = [get(name) or "" for name in ("sku", "name", "manufacturer", "manufacturer_part_number", "category")]
+    texts.append(" ; ".join(f"{make} {model}".strip() for make, model in models))
+    return SEARCH_SEPARATOR.join(search_key(text) for text in texts)
 
 
 class PartModel(Base):

@@ -17,13 +17,15 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Part, PartModel, StockLevel, StockMovement, Supplier, WorkOrderPick
+from wardlink.hub.db.models.assets import search_key
+from wardlink.hub.db.models.inventory import part_search_text
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PART_UNITS
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory import low_stock
-from wardlink.hub.services.inventory.common import get_row, key_of, number, tidy
+from wardlink.hub.services.inventory.common import amount, get_row, key_of, number, tidy
 from wardlink.hub.services.inventory.levels import held, on_hand
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import require
@@ -49,7 +51,8 @@ MAX_MODELS = 50
 def snapshot(part: Part) -> dict[str, Any]:
     """Return a part's catalogue fields (for audit rows and the API)."""
     out = {"id": part.id, **{k: getattr(part, k) for k in FIELDS}}
-    for key in ("unit_cost", "reorder_level", "reorder_quantity"):
+    out["unit_cost"] = amount(part.unit_cost)
+    for key in ("reorder_level", "reorder_quantity"):
         out[key] = number(out[key])
     out["models"] = [{"make": m.make, "model": m.model} for m in part.models]
     return out
@@ -66,8 +69,20 @@ def get_part(session: Session, part_id: Any, *, actor: Actor | None) -> Part:
     return get_row(session, Part, part_id, "part")
 
 
+def _model_text(value: str) -> dict[str, str]:
+    """Read ``Make/Model`` (``Draeger/Evita V500``), else ``Make Model`` (first word the make),
+    else a model alone."""
+    value = tidy(value)
+    if "/" in value:
+        make, _, model = value.partition("/")
+    else:
+        make, _, model = value.partition(" ") if " " in value else ("", "", value)
+    return {"make": make.strip(), "model": model.strip()}
+
+
 def _models(raw: Any) -> list[tuple[str, str]]:
-    """Parse compatible models: a list of {make, model} objects or of "Make Model" strings."""
+    """Parse compatible models: a list of {make, model} objects or of ``Make/Model`` texts, or one
+    text of them separated by ``;`` or new lines."""
     if isinstance(raw, str):
         raw = [line for line in raw.replace(";", "\n").splitlines() if line.strip()]
     if not isinstance(raw, list):
@@ -77,8 +92,7 @@ def _models(raw: Any) -> list[tuple[str, str]]:
     out: dict[tuple[str, str], tuple[str, str]] = {}
     for n, item in enumerate(raw):
         if isinstance(item, str):
-            make, _, model = tidy(item).rpartition(" ") if " " in tidy(item) else ("", "", tidy(item))
-            item = {"make": make, "model": model}
+            item = _model_text(item)
         if not isinstance(item, Mapping) or set(item) - {"make", "model"}:
             raise InvalidInput(f"models[{n}]: must be an object with make and model")
         make = tidy(text(100)(f"models[{n}].make", item.get("make")))
@@ -110,6 +124,7 @@ def _apply(session: Session, part: Part, data: Mapping[str, Any], *, partial: bo
     if models is not None:
         part.models = [PartModel(make=make, model=model, make_key=key_of(make), model_key=key_of(model))
                        for make, model in models]
+    part.search_text = part_search_text(part, [(m.make, m.model) for m in part.models])
 
 
 def create_part(session: Session, data: Mapping[str, Any], *, actor: Actor | None,
@@ -124,6 +139,7 @@ def create_part(session: Session, data: Mapping[str, Any], *, actor: Actor | Non
     session.flush()
     audit.record(session, actor=who, action="part.create", entity="part", entity_id=part.id,
                  after=snapshot(part), clock=clock)
+    low_stock.evaluate(session, part, clock=clock, announce=False)
     return part
 
 
@@ -180,20 +196,13 @@ class PartRow:
         return self.on_hand - self.held
 
 
-def _search(stmt, needle: str):
-    like = f"%{needle.casefold()}%"
-    model_match = exists().where(PartModel.part_id == Part.id,
-                                 or_(PartModel.model_key.like(like), PartModel.make_key.like(like)))
-    return stmt.where(or_(Part.sku_key.like(like), Part.name.ilike(like), Part.manufacturer_part_number.ilike(like),
-                          model_match))
-
-
 def list_parts(session: Session, *, actor: Actor | None, search: str = "", category: str = "",
                supplier_id: int | None = None, fits: tuple[str, str] | None = None, low: bool = False,
                active: bool | None = True, page: int = 1, per_page: int = 50) -> Page[PartRow]:
     """Return one page of parts by name with their stock.
 
-    ``search`` matches SKU, name, manufacturer part number or a compatible model; ``fits`` is an
+    ``search`` matches SKU, name, manufacturer, manufacturer part number, category or a
+    compatible model; ``fits`` is an
     asset's (make, model) and keeps the parts listed for that model; ``low`` keeps parts at or
     below their reorder level.
     """
@@ -201,7 +210,8 @@ def list_parts(session: Session, *, actor: Actor | None, search: str = "", categ
     stmt = select(Part).options(selectinload(Part.preferred_supplier))
     needle = text(100)("search", search)
     if needle:
-        stmt = _search(stmt, needle)
+        # One folded column (SKU, name, manufacturer, part number, category, models).
+        stmt = stmt.where(Part.search_text.contains(search_key(needle), autoescape=True))
     if category:
         stmt = stmt.where(Part.category == text(100)("category", category))
     if supplier_id is not None:

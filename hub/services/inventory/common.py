@@ -38,5 +38,9 @@ def number(value: Decimal | None) -> str | None:
     JSON and audit rows."""
     if value is None:
         return None
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
+
+
+def amount(value: Decimal | None) -> str | None:
+    """Return an amount of money as text with two decimals (``12.50``), for JSON and audit rows."""
+    return None if value is None else format(value.quantize(Decimal("0.01")), "f")

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Part, StockBin, StockLevel, StockMovement, Supplier
 from wardlink.hub.db.types import utc_now
@@ -29,8 +29,8 @@ from wardlink.hub.db.vocab import label
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
-from wardlink.hub.services.inventory import low_stock
-from wardlink.hub.services.inventory.common import get_row, number
+from wardlink.hub.services.inventory import low_stock, storage
+from wardlink.hub.services.inventory.common import amount, get_row, number
 from wardlink.hub.services.inventory.levels import ZERO, held_in_bin
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import require
@@ -68,9 +68,13 @@ def begin(session: Session, part_id: Any, permission: str | None, actor: Actor |
 
 
 def bin_for(session: Session, bin_id: Any, name: str = "bin_id", *, incoming: bool = False) -> StockBin:
-    """Return the bin ``bin_id`` names; stock only goes into active bins."""
-    number_ = optional_id(name, bin_id)
-    row = session.get(StockBin, number_) if number_ is not None else None
+    """Return the bin ``bin_id`` names (its id, or its label ``LOCATION/BIN`` as printed);
+    stock only goes into active bins."""
+    if isinstance(bin_id, str) and "/" in bin_id:
+        row = storage.find_bin(session, bin_id.strip())
+    else:
+        number_ = optional_id(name, bin_id)
+        row = session.get(StockBin, number_) if number_ is not None else None
     if row is None:
         raise InvalidInput(f"{name}: no bin {bin_id!r}")
     if incoming and not (row.active and row.stock_location.active):
@@ -122,7 +126,7 @@ def post(session: Session, part: Part, bin_: StockBin, change: Decimal, kind: st
 def movement_snapshot(row: StockMovement) -> dict[str, Any]:
     """Return a movement's fields (for audit rows and the API)."""
     return {"id": row.id, "part_id": row.part_id, "bin_id": row.bin_id, "kind": row.kind,
-            "quantity": number(row.quantity), "balance": number(row.balance), "unit_cost": number(row.unit_cost),
+            "quantity": number(row.quantity), "balance": number(row.balance), "unit_cost": amount(row.unit_cost),
             "work_order_id": row.work_order_id, "supplier_id": row.supplier_id, "related_id": row.related_id,
             "reason": row.reason, "reference": row.reference, "user": row.username,
             "approved_by_id": row.approved_by_id, "created_at": row.created_at}
@@ -209,7 +213,8 @@ def history(session: Session, part_id: Any, *, actor: Actor | None, bin_id: int 
     """Return one page of a part's movements, newest first (``bin_id`` and ``kind`` filter)."""
     require(resolve_actor(actor), "part.view")
     part = get_row(session, Part, part_id, "part")
-    stmt = select(StockMovement).where(StockMovement.part_id == part.id)
+    stmt = (select(StockMovement).where(StockMovement.part_id == part.id)
+            .options(selectinload(StockMovement.bin).selectinload(StockBin.stock_location)))
     if bin_id is not None:
         stmt = stmt.where(StockMovement.bin_id == bin_id)
     if kind:

@@ -5,8 +5,10 @@ same transaction. When a part becomes low it stamps ``low_since``, opens a low-s
 tells procurement and the managers through the notice hook (in the app and by e-mail, as each
 person's preferences say); when it is restocked above the level it clears the stamp and
 resolves the alert. The stamp is the one record of "is it low", so the reorder list is an
-index lookup however many parts there are. Stock held for work orders (picked, not issued)
-still counts as on hand: it leaves the books when the order is completed.
+index lookup however many parts there are. A part added to the catalogue with a reorder level
+and no stock goes on the reorder list at once, without an alert: it has not fallen. Stock held
+for work orders (picked, not issued) still counts as on hand: it leaves the books when the
+order is completed.
 """
 
 from __future__ import annotations
@@ -52,14 +54,21 @@ def _text(part: Part, stock: Decimal) -> tuple[str, str]:
     return title, body
 
 
-def evaluate(session: Session, part: Part, *, clock: Clock) -> bool | None:
+def evaluate(session: Session, part: Part, *, clock: Clock, announce: bool = True) -> bool | None:
     """Mark ``part`` low or restocked when its stock on hand crossed the reorder level; return
-    True when it became low now, False when it stopped being low, None when nothing changed."""
+    True when it became low now, False when it stopped being low, None when nothing changed.
+
+    With ``announce`` False (a part just added to the catalogue, which has not *fallen* to its
+    level) a low part goes on the reorder list without an alert or a notice."""
     stock = on_hand(session, [part.id])[part.id]
     low = is_low(part, stock)
     if low == (part.low_since is not None):
         return None
     now = utc_now(clock)
+    if low and not announce:
+        part.low_since = now
+        session.flush()
+        return True
     if low:
         title, body = _text(part, stock)
         alert = alerts.raise_alert(session, rule=RULE, severity="warning", title=title[:300], detail=body,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from wardlink.hub.db.models import Location, Site, StockBin, StockLevel, StockLocation, StockMovement
+from wardlink.hub.db.models import Location, Part, Site, StockBin, StockLevel, StockLocation, StockMovement
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -59,6 +59,16 @@ def list_locations(session: Session, *, actor: Actor | None) -> list[StockLocati
                                 .order_by(StockLocation.code_key)))
 
 
+def bin_choices(session: Session, *, actor: Actor | None) -> list[tuple[int, str]]:
+    """Return (id, ``LOCATION / BIN``) of every active bin of an active location, by label (for
+    forms: plain rows, not objects, since a store may have a thousand bins)."""
+    require(resolve_actor(actor), "part.view")
+    rows = session.execute(select(StockBin.id, StockLocation.code, StockBin.code).join(StockLocation)
+                           .where(StockBin.active.is_(True), StockLocation.active.is_(True))
+                           .order_by(StockLocation.code_key, StockBin.code_key))
+    return [(bin_id, f"{place} / {code}") for bin_id, place, code in rows]
+
+
 def get_location(session: Session, location_id: Any, *, actor: Actor | None) -> StockLocation:
     """Return stock location ``location_id``."""
     require(resolve_actor(actor), "part.view")
@@ -69,6 +79,12 @@ def get_bin(session: Session, bin_id: Any, *, actor: Actor | None) -> StockBin:
     """Return bin ``bin_id``."""
     require(resolve_actor(actor), "part.view")
     return get_row(session, StockBin, bin_id, "bin")
+
+
+def parts_in_bin(session: Session, bin_id: int) -> list[Part]:
+    """Return the parts a bin holds or held, by SKU (the caller checked the actor may see parts)."""
+    return list(session.scalars(select(Part).join(StockLevel, StockLevel.part_id == Part.id)
+                                .where(StockLevel.bin_id == bin_id).order_by(Part.sku_key)))
 
 
 def find_bin(session: Session, label: str) -> StockBin | None:

@@ -70,6 +70,13 @@ def list_suppliers(session: Session, *, actor: Actor | None, search: str = "", a
     return paginate(session, stmt.order_by(Supplier.name_key), page, per_page)
 
 
+def choices(session: Session, *, actor: Actor | None) -> list[tuple[int, str]]:
+    """Return (id, name) of every active supplier, by name (for forms)."""
+    require(resolve_actor(actor), "part.view")
+    return [(i, name) for i, name in session.execute(select(Supplier.id, Supplier.name)
+                                                     .where(Supplier.active.is_(True)).order_by(Supplier.name_key))]
+
+
 def _contacts(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise InvalidInput("contacts: must be a list of {name, role, email, phone}")

@@ -12,6 +12,9 @@ The guard (:func:`guard`) runs before each view of a blueprint:
   needs no check of its own;
 * where a blueprint has a route table (:class:`Needs` per endpoint), the role must hold what
   the route needs, and a route missing from the table is refused (403 ``permission_denied``).
+  A blueprint whose views all declare their OpenAPI operation may take the table from those
+  declarations (``declared=True``), so a role without the permissions is refused before its
+  request body is even read;
   The services check permissions and department scope again on every call, so a table
   documents and narrows what a route allows, never widens it.
 """
@@ -65,9 +68,23 @@ def check_request(public: Collection[str] = (), needs: Mapping[str, Needs] | Non
     return None
 
 
-def guard(bp: Blueprint, *, public: Collection[str] = (), needs: Mapping[str, Needs] | None = None) -> None:
-    """Run :func:`check_request` before every view of ``bp``."""
+def guard(bp: Blueprint, *, public: Collection[str] = (), needs: Mapping[str, Needs] | None = None,
+          declared: bool = False) -> None:
+    """Run :func:`check_request` before every view of ``bp``; with ``declared``, the route table is
+    read from the permissions each view's operation declares (call it after the routes)."""
     public = frozenset(public)
+    if declared:
+        table: dict[str, Needs] = {}
+        needs = table
+
+        @bp.record_once
+        def _read_declarations(setup) -> None:
+            # Recorded after the routes, so it runs once they are in the app's view table.
+            prefix = f"{bp.name}."
+            for endpoint, view in setup.app.view_functions.items():
+                op = getattr(view, "openapi", None)
+                if endpoint.startswith(prefix) and op is not None and not isinstance(op, Mapping):
+                    table[endpoint] = Needs(tuple(op.permissions), tuple(op.any_of))
 
     @bp.before_request
     def _require_identity():

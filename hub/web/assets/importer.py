@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.web.table_import import read_table
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
@@ -32,11 +32,6 @@ COLUMNS = ("tag", "name", "category", "make", "model", "serial", "department", "
 MAX_ROWS = 20_000
 #: Rows committed together; a crash loses at most one batch, never a half-written row.
 BATCH = 250
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-
-
-class ImportFileError(InvalidInput):
-    """The uploaded file cannot be read as a table of assets."""
 
 
 def template_csv() -> str:
@@ -50,66 +45,10 @@ def template_csv() -> str:
     return out.getvalue()
 
 
-def _key(name: object) -> str:
-    return str(name or "").strip().lower().replace(" ", "_")
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()[:10]  # Excel dates arrive as datetimes; the register keeps dates
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def read_rows(filename: str, content: bytes) -> list[dict[str, str]]:
     """Return the data rows of a CSV or Excel file as dicts keyed by lower-case header."""
-    if filename.lower().endswith(EXCEL_SUFFIXES):
-        table = _excel_rows(content)
-    else:
-        table = _csv_rows(content)
-    try:
-        header = [_key(h) for h in next(table)]
-    except StopIteration:
-        raise ImportFileError("file: is empty; the first row must name the columns") from None
-    if "tag" not in header or "name" not in header:
-        raise ImportFileError(f"file: the header row must have at least 'tag' and 'name', got {header[:8]}")
-    unknown = [h for h in header if h and h not in COLUMNS and h != "department_id"]
-    if unknown:
-        raise ImportFileError(f"file: unknown column(s) {', '.join(unknown)}; known: {', '.join(COLUMNS)}")
-    rows = []
-    for values in table:
-        cells = [_cell(v) for v in values]
-        if not any(cells):
-            continue
-        rows.append({h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header) if h})
-        if len(rows) > MAX_ROWS:
-            raise ImportFileError(f"file: more than {MAX_ROWS} rows; split it into smaller files")
-    return rows
-
-
-def _csv_rows(content: bytes) -> Iterator[list[str]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError("file: is not UTF-8 text; save the CSV as UTF-8 (or upload .xlsx)") from None
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return iter(list(csv.reader(io.StringIO(text), dialect)))
-
-
-def _excel_rows(content: bytes) -> Iterator[tuple]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises a zoo of zip/XML errors for damaged files
-        raise ImportFileError(f"file: cannot be read as an Excel workbook ({type(exc).__name__})") from None
-    return iter(list(book.worksheets[0].iter_rows(values_only=True)))
+    return read_table(filename, content, columns=(*COLUMNS, "department_id"), required=("tag", "name"),
+                      max_rows=MAX_ROWS, what="rows")
 
 
 def _departments(session: Session) -> dict[str, int]:

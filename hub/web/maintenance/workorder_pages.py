@@ -19,7 +19,9 @@ from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.audit import readable
 from wardlink.hub.services.contracts import cover
 from wardlink.hub.services.people import org
-from wardlink.hub.services.maintenance import pm_work, workorders
+from wardlink.hub.services.inventory import kits as part_kits
+from wardlink.hub.services.inventory import picks as stock_picks
+from wardlink.hub.services.maintenance import pm_work, workorder_costs, workorder_parts, workorders
 from wardlink.hub.services.maintenance.checklists import evaluate
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.maintenance.sla import sla_status
@@ -182,7 +184,20 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typ
         priorities=WORK_ORDER_PRIORITIES, contracts=cover.shown_on_order(db(), order, actor=g.actor),
         history=readable.history(db(), actor=g.actor, entity="work_order", entity_id=order.id, zone=display_zone(),
                                  limit=HISTORY_ROWS),
-        suggested=workorders.suggested_priority(order.asset, failed=order.kind == "corrective")), status
+        suggested=workorders.suggested_priority(order.asset, failed=order.kind == "corrective"),
+        **_stock_and_cost(order, frozen)), status
+
+
+def _stock_and_cost(order, frozen: bool) -> dict:
+    """Return the parts picked from stock for the order, the kits it may pick and what it costs."""
+    picking = (not frozen and order.state in workorder_parts.PICKING_STATES and can(g.actor, "stock.issue")
+               and can(g.actor, "workorder.record"))
+    seen = can(g.actor, "kpi.view")
+    picks = [(p, stock_picks.cost_of(p)) for p in workorder_parts.picks_of(db(), order.id, actor=g.actor)]
+    return {"picks": picks, "picking": picking,
+            "kits": part_kits.list_kits(db(), actor=g.actor) if picking else [],
+            "cost": workorder_costs.cost_of(db(), order) if seen else None,
+            "charges": workorder_costs.charges_of(db(), order.id) if seen else []}
 
 
 @bp.get("/<int:wo_id>")
@@ -238,6 +253,9 @@ RECORDS = {
                                              description=f.get("description", ""),
                                              quantity=f.get("quantity", ""),
                                              unit_cost=f.get("unit_cost") or None, **kw), N_("Part recorded.")),
+    "charge": (lambda s, i, f, **kw: workorder_costs.add_charge(
+        s, i, vendor=f.get("vendor", ""), description=f.get("description", ""), amount=f.get("amount", ""),
+        reference=f.get("reference", ""), **kw), N_("Vendor charge recorded.")),
     # The form's times are the site's local time (filters.zoned_input gives them their offset).
     "downtime": (lambda s, i, f, **kw: set_downtime(s, i, start=zoned_input(f.get("start", "")),
                                                      end=zoned_input(f.get("end") or None),

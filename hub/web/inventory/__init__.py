@@ -1,0 +1,1 @@
+"""Inventory pages: parts, stock, suppliers, storage, labels and imports."""
