@@ -196,3 +196,26 @@ def test_a_person_reads_and_chooses_their_language_in_the_api(web):
     assert _lang(nurse.get("/account")) == "en"
     back = nurse.put("/api/v1/account/language", json={"locale": None}, headers={"X-CSRF-Token": token})
     assert back.json == {"locale": None, "effective": "fr"}
+
+
+def test_no_template_translates_at_its_top_level_where_an_import_would_freeze_the_language(web):
+    """A template imported for its macros runs its top level once per process: a ``_()`` there
+    keeps the language of whichever page imported it first (the dashboard's live table once
+    said "Live" to a French reader). Translations belong inside the macros and blocks."""
+    from jinja2 import nodes
+
+    env = web.app.jinja_env
+    trees = {name: env.parse(env.loader.get_source(env, name)[0])
+             for name in env.list_templates(extensions=["html"])}
+    imported = {node.template.value for tree in trees.values()
+                for node in tree.find_all((nodes.Import, nodes.FromImport)) if isinstance(node.template, nodes.Const)}
+    assert "macros.html" in imported
+    frozen = []
+    for name in sorted(imported):
+        for node in trees[name].body:
+            if isinstance(node, (nodes.Assign, nodes.AssignBlock)):
+                calls = [c for c in node.find_all(nodes.Call) if isinstance(c.node, nodes.Name)
+                         and c.node.name in ("_", "gettext", "ngettext", "pgettext")]
+                if calls:
+                    frozen.append(f"{name}:{node.lineno}")
+    assert frozen == []
