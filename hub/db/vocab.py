@@ -37,6 +37,8 @@ STOCK_MOVEMENT_KINDS = ("receive", "issue", "return", "transfer_out", "transfer_
 ADJUSTMENT_STATES = ("pending", "approved", "rejected")
 #: Parts picked for a work order: held for it, taken out of stock, or put back.
 PICK_STATES = ("picked", "issued", "released")
+#: Lines of a department consumable's log: stock in (receipt) or taken by the ward (collection).
+CONSUMABLE_ENTRY_KINDS = ("receipt", "collection")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
@@ -76,6 +78,7 @@ LABELS = {
     "receive": "Received", "issue": "Issued", "return": "Returned", "transfer_out": "Transferred out",
     "transfer_in": "Transferred in", "adjust": "Adjusted", "count": "Stock count",
     "approved": "Approved", "picked": "Picked", "issued": "Issued", "released": "Put back",
+    "receipt": "Receipt", "collection": "Collection",
 }
 
 

@@ -100,3 +100,9 @@ __all__ += ["LabourRate", "WorkOrderCharge"]
 from wardlink.hub.db.models.contracts import ContractAsset, ContractWarning, ServiceContract  # noqa: E402
 
 __all__ += ["ContractAsset", "ContractWarning", "ServiceContract"]
+
+# Department consumables lists and their append-only log of receipts and collections
+# (revision 0034_consumables).
+from wardlink.hub.db.models.consumables import Consumable, ConsumableEntry  # noqa: E402
+
+__all__ += ["Consumable", "ConsumableEntry"]

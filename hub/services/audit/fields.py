@@ -139,6 +139,7 @@ ENTITIES: Mapping[str, str] = {
     "site": "Site", "department": "Department", "rule": "Rule", "checklist_template": "Checklist",
     "category": "Equipment category", "export": "Export", "part": "Spare part", "supplier": "Supplier",
     "stock_location": "Stock location", "stock_bin": "Bin", "part_kit": "Kit of parts",
+    "consumable": "Department consumable",
 }
 
 
@@ -153,7 +154,7 @@ _ACTION_NOUNS: Mapping[str, str] = {
     "pm": "Maintenance plan", "gateway": "Gateway", "channel": "Channel", "binding": "Channel binding",
     "category": "Equipment category", "checklist": "Checklist", "export": "Export", "token": "API token",
     "site": "Site", "department": "Department", "location": "Location", "meter": "Meter reading",
-    "signature": "Signature", "notice": "Notices",
+    "signature": "Signature", "notice": "Notices", "consumable": "Department consumable",
 }
 
 
