@@ -79,6 +79,8 @@ LABELS = {
     "transfer_in": "Transferred in", "adjust": "Adjusted", "count": "Stock count",
     "approved": "Approved", "picked": "Picked", "issued": "Issued", "released": "Put back",
     "receipt": "Receipt", "collection": "Collection",
+    "submitted": "Submitted", "received": "Received", "in_review": "In review", "in_execution": "In execution",
+    "delivered": "Delivered",
 }
 
 

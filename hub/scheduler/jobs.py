@@ -92,6 +92,16 @@ def contract_expiry(ctx: JobContext) -> dict:
                                                       "told": w.told} for w in warned[:50]]}
 
 
+def requisition_escalation(ctx: JobContext) -> dict:
+    """Escalate requisitions past their due date to the assigned department's managers (once each)."""
+    from wardlink.hub.services.requisitions.escalation import escalate_overdue
+
+    with session_scope(ctx.engine) as session:
+        done = escalate_overdue(session, clock=ctx.clock)
+        return {"escalated": len(done), "requisitions": [{"requisition": e.code, "days": e.days_overdue,
+                                                          "managers": e.managers} for e in done[:50]]}
+
+
 def rules_tick(ctx: JobContext) -> dict:
     """Tick the rules engine: silence, durations, alert escalation, notification delivery."""
     if ctx.rules is None:
@@ -137,5 +147,6 @@ JOBS: tuple[Job, ...] = (
     Job("daily_digest", 60.0, daily_digest, daily_digest.__doc__),
     Job("monthly_report", 300.0, monthly_report, monthly_report.__doc__),
     Job("contract_expiry", 3600.0, contract_expiry, contract_expiry.__doc__),
+    Job("requisition_escalation", 3600.0, requisition_escalation, requisition_escalation.__doc__),
     Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
 )

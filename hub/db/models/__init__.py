@@ -106,3 +106,8 @@ __all__ += ["ContractAsset", "ContractWarning", "ServiceContract"]
 from wardlink.hub.db.models.consumables import Consumable, ConsumableEntry  # noqa: E402
 
 __all__ += ["Consumable", "ConsumableEntry"]
+
+# Requisitions for work and repairs and their movements (revision 0035_requisitions).
+from wardlink.hub.db.models.requisitions import Requisition, RequisitionMovement  # noqa: E402
+
+__all__ += ["Requisition", "RequisitionMovement"]

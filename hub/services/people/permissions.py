@@ -63,11 +63,15 @@ ACTION_TEXT = {
     "consumable.view": "view department consumables and their logs",
     "consumable.manage": "manage department consumables lists and record their receipts",
     "consumable.collect": "record collections of department consumables",
+    "requisition.view": "view requisitions",
+    "requisition.request": "raise requisitions and close delivered ones",
+    "requisition.handle": "receive, review, carry out and deliver requisitions",
+    "requisition.approve": "approve or reject requisitions",
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
 _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
-         "pm.view", "contract.view", "consumable.view"}
+         "pm.view", "contract.view", "consumable.view", "requisition.view"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
@@ -79,23 +83,26 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "workorder.record", "workorder.close", "workorder.cancel",
         "pm.manage", "pm.record", "kpi.view", "report.monthly",
         "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve", "rate.manage",
-        "contract.manage", "consumable.collect",
+        "contract.manage", "consumable.collect", "requisition.request", "requisition.handle",
+        "requisition.approve",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
         "token.own", "workorder.request", "pm.record",
         "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
-        "part.view", "stock.issue", "stock.transfer", "consumable.collect",
+        "part.view", "stock.issue", "stock.transfer", "consumable.collect", "requisition.request",
+        "requisition.handle",
     }),
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view",
-                        "consumable.view", "consumable.collect"}),
+                        "consumable.view", "consumable.collect", "requisition.view", "requisition.request"}),
     # Procurement keeps the stores: the catalogue, suppliers, receipts, moves and counts, and
     # the departments' consumables lists (wards record what they collect).
     "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
                               "kpi.view", "part.view", "part.manage", "supplier.manage", "stock.receive",
                               "stock.transfer", "stock.adjust", "contract.view", "contract.manage",
-                              "consumable.view", "consumable.manage", "consumable.collect"}),
+                              "consumable.view", "consumable.manage", "consumable.collect",
+                              "requisition.view", "requisition.request", "requisition.handle"}),
     # Vendors see and act on only the work orders assigned to them (wardlink.hub.services.maintenance.workorders).
     "vendor": frozenset({"workorder.view", "pm.record", "workorder.work", "workorder.comment",
                          "workorder.record"}),
