@@ -67,6 +67,19 @@ def pytest_addoption(parser):
     """Options of the whole suite."""
     parser.addoption("--system-long", action="store_true", default=False,
                      help="run the long variants of tests/system (real-time outages of 10 minutes)")
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (the three-minute soak); left out by default "
+                          "to keep a whole run under 40 minutes")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out the tests marked ``slow`` unless ``--slow`` asks for them (or ``-m`` names them)."""
+    if config.getoption("--slow") or "slow" in (config.getoption("-m") or ""):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 # --------------------------------------------------------------------------- artifacts
