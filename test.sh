@@ -69,4 +69,5 @@ echo "Static checks: ruff check ."
 # mypy over the folders listed in [tool.mypy] files of pyproject.toml, by their installed names
 echo "Static checks: mypy (.ci/typecheck)"
 "$VENV/bin/python" .ci/typecheck
-exec "$VENV/bin/python" -m pytest "$@"
+# The 30 slowest tests are listed at the end, to keep an eye on the 40-minute budget.
+exec "$VENV/bin/python" -m pytest --durations=30 "$@"
