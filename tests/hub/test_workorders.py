@@ -243,6 +243,22 @@ def test_breaches_are_escalated_once_each_with_the_injected_clock(env):
     assert _audit_actions(env, order.id).count("workorder.escalate") == 2
 
 
+def test_the_breach_note_gives_the_due_time_in_the_sites_zone(env):
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import update
+
+    from wardlink.hub.db.models import Site
+
+    env.session.execute(update(Site).values(timezone="America/New_York"))
+    order = open_order(env, priority="critical")
+    env.clock.advance(3601)
+    assert [e.breach for e in escalate_overdue(env.session, env.clock)] == ["response"]
+    local = order.response_due_at.astimezone(ZoneInfo("America/New_York"))
+    notes = env.session.scalars(select(WorkOrderNote.body).where(WorkOrderNote.work_order_id == order.id)).all()
+    assert any(f"due {local:%Y-%m-%d %H:%M} E" in n and "UTC" not in n for n in notes), notes
+
+
 def test_the_resolution_clock_stops_on_hold(env):
     order = bring_to(env, "in_progress", priority="high")
     due = order.resolution_due_at

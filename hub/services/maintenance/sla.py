@@ -33,6 +33,7 @@ from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.maintenance.workorder_common import code_of, system_note
 from wardlink.hub.services.notices import core as notices
+from wardlink.hub.services.people import local_time
 from wardlink.clock import Clock
 
 #: States in which an order's clocks run.
@@ -270,7 +271,8 @@ def _escalate(session: Session, order: WorkOrder, breach: str, due: datetime, no
     order.escalation_level += 1
     order.escalated_at = now
     roles = policy.target(order.priority).escalate_to if order.escalation_level == 1 else SECOND_BREACH_ROLES
-    system_note(session, order, f"{breach.capitalize()} time exceeded (due {due:%Y-%m-%d %H:%M} UTC, "
+    zone = local_time.department_zone(session, order.department_id) or local_time.first_site_zone(session)
+    system_note(session, order, f"{breach.capitalize()} time exceeded (due {due.astimezone(zone):%Y-%m-%d %H:%M %Z}, "
                                 f"{label(order.priority)} priority); escalated to {', '.join(roles)}.",
                 who, now)
     audit.record(session, actor=who, action="workorder.escalate", entity="work_order",
