@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Department, Site
@@ -29,19 +29,24 @@ def zone_named(name: str | None) -> ZoneInfo:
         return UTC_ZONE
 
 
+#: The statements of the two functions below, built once (they run for every notice and page).
+_DEPARTMENT_ZONE = (select(Site.timezone).join(Department, Department.site_id == Site.id)
+                    .where(Department.id == bindparam("department_id", type_=Integer)))
+_FIRST_SITE_ZONE = select(Site.timezone).order_by(Site.id).limit(1)
+
+
 def department_zone(session: Session, department_id: int | None) -> ZoneInfo | None:
     """Return the zone of a department's site (None for no department)."""
     if department_id is None:
         return None
-    name = session.scalar(select(Site.timezone).join(Department, Department.site_id == Site.id)
-                          .where(Department.id == department_id))
+    name = session.scalar(_DEPARTMENT_ZONE, {"department_id": department_id})
     return zone_named(name) if name is not None else None
 
 
 def first_site_zone(session: Session) -> ZoneInfo:
     """Return the zone of the hub's first site (UTC when there is none): the default for records
     that belong to no department."""
-    return zone_named(session.scalar(select(Site.timezone).order_by(Site.id).limit(1)))
+    return zone_named(session.scalar(_FIRST_SITE_ZONE))
 
 
 def hospital_zone(session: Session) -> ZoneInfo:
