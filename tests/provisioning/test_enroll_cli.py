@@ -68,7 +68,7 @@ def test_add_disable_enable_revoke_change_the_hub_and_the_broker_together(hub_co
     config, url = hub_config
     settings = ["--settings", str(broker.settings_file)]
     out = wardlink("--config", str(config), "gateway", "add", "gw-icu-11", "--name", "ICU fridge room",
-                   "--department", "ICU", "--ttl-hours", "2", *settings)
+                   "--department", "icu", "--ttl-hours", "2", *settings)  # a code in any case
     assert out.returncode == 0, out.stderr
     token = re.search(r"^  (wle_\S+)$", out.stdout, re.M).group(1)
     assert f"sudo wardlink-edge enroll https://wardlink.hospital.example {token} --owner wardlink" in out.stdout

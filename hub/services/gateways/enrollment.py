@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wardlink.hub.config import HubConfig
@@ -218,10 +218,10 @@ def _new_token(session: Session, gateway: Gateway, initial_config: dict, ttl: ti
 
 
 def department_by_code(session: Session, code: str | None) -> int | None:
-    """Return the id of the department with ``code`` (None for blank), or raise InvalidInput."""
+    """Return the id of the department with ``code``, in any case (None for blank), or raise InvalidInput."""
     if code is None or not code.strip():
         return None
-    found = list(session.scalars(select(Department).where(Department.code == code.strip())))
+    found = list(session.scalars(select(Department).where(func.lower(Department.code) == code.strip().lower())))
     if not found:
         known = ", ".join(sorted(d.code for d in session.scalars(select(Department)))) or "none"
         raise InvalidInput(f"department: no department with code {code!r}; known: {known}")
