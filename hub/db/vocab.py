@@ -39,6 +39,8 @@ ADJUSTMENT_STATES = ("pending", "approved", "rejected")
 PICK_STATES = ("picked", "issued", "released")
 #: Lines of a department consumable's log: stock in (receipt) or taken by the ward (collection).
 CONSUMABLE_ENTRY_KINDS = ("receipt", "collection")
+#: Purchase orders: drafted, sent to the supplier, received in parts or whole, closed; or cancelled.
+PURCHASE_ORDER_STATES = ("draft", "sent", "partially_received", "received", "closed", "cancelled")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
@@ -81,6 +83,7 @@ LABELS = {
     "receipt": "Receipt", "collection": "Collection",
     "submitted": "Submitted", "received": "Received", "in_review": "In review", "in_execution": "In execution",
     "delivered": "Delivered",
+    "draft": "Draft", "sent": "Sent", "partially_received": "Partly received",
 }
 
 

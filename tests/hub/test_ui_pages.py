@@ -19,6 +19,7 @@ from wardlink.hub.db import session_scope
 from wardlink.hub.rules import editing
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.contracts import register as contracts
+from wardlink.hub.services.inventory import purchasing
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
 from wardlink.hub.services.reports import monthly
@@ -91,6 +92,9 @@ PAGE_PERMISSIONS = {
     "storage.label_qr": "part.view",
     "storage.location_labels": "part.view",
     "storage.kits_index": "part.view",
+    "purchase_orders.index": "part.view",
+    "purchase_orders.detail": "part.view",
+    "purchase_orders.pdf": "part.view",
     "suppliers.index": "part.view",
     "suppliers.new": "supplier.manage",
     "suppliers.edit": "part.view",
@@ -137,14 +141,16 @@ def _seed(web):
         contracts.create_contract(s, {"reference": "SC-1", "title": "Fridge cover", "vendor_name": "Liebherr",
                                       "starts_on": "2025-01-01", "ends_on": "2026-12-31",
                                       "asset_tags": ["VF-0001"]}, actor=None, clock=web.clock)
-        make_store(s, web.clock)  # part 1, bins 1 and 2 of stock location 1, supplier 1
+        store = make_store(s, web.clock)  # part 1, bins 1 and 2 of stock location 1, supplier 1
+        po = purchasing.create_order(s, {"supplier_id": store.supplier_id}, actor=None, clock=web.clock)
+        purchasing.set_line(s, po.id, part_id=store.part_id, quantity=3, actor=None, clock=web.clock)  # order 1
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
-              "part_id": 1, "bin_id": 1, "location_id": 1, "supplier_id": 1}
+              "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
@@ -201,7 +207,8 @@ NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/ma
              "/inventory/parts", "/inventory/parts/1", "/inventory/parts/new", "/inventory/parts/1/edit",
              "/inventory/parts/1/movements", "/inventory/reorder", "/inventory/adjustments", "/inventory/locations",
              "/inventory/kits", "/inventory/suppliers", "/inventory/suppliers/new", "/inventory/suppliers/1",
-             "/inventory/import", "/inventory/labels/1/1"]
+             "/inventory/import", "/inventory/labels/1/1", "/inventory/purchase-orders",
+             "/inventory/purchase-orders/1"]
 
 
 @pytest.mark.parametrize("path", NEW_PAGES)

@@ -111,3 +111,8 @@ __all__ += ["Consumable", "ConsumableEntry"]
 from wardlink.hub.db.models.requisitions import Requisition, RequisitionMovement  # noqa: E402
 
 __all__ += ["Requisition", "RequisitionMovement"]
+
+# Purchase orders, their lines and the receipts against them (revision 0036_purchase_orders).
+from wardlink.hub.db.models.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderReceipt  # noqa: E402
+
+__all__ += ["PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderReceipt"]

@@ -140,6 +140,7 @@ ENTITIES: Mapping[str, str] = {
     "category": "Equipment category", "export": "Export", "part": "Spare part", "supplier": "Supplier",
     "stock_location": "Stock location", "stock_bin": "Bin", "part_kit": "Kit of parts",
     "consumable": "Department consumable",
+    "purchase_order": "Purchase order",
 }
 
 
@@ -155,6 +156,7 @@ _ACTION_NOUNS: Mapping[str, str] = {
     "category": "Equipment category", "checklist": "Checklist", "export": "Export", "token": "API token",
     "site": "Site", "department": "Department", "location": "Location", "meter": "Meter reading",
     "signature": "Signature", "notice": "Notices", "consumable": "Department consumable",
+    "purchase_order": "Purchase order",
 }
 
 

@@ -53,6 +53,7 @@ ACTION_TEXT = {
     "part.manage": "manage the parts catalogue, kits, stock locations and bins",
     "supplier.manage": "manage suppliers",
     "stock.receive": "receive stock",
+    "purchase.manage": "draft, send, cancel and close purchase orders",
     "stock.issue": "issue, pick and return parts",
     "stock.transfer": "move stock between bins",
     "stock.adjust": "adjust stock and record stock counts",
@@ -96,10 +97,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view",
                         "consumable.view", "consumable.collect", "requisition.view", "requisition.request"}),
-    # Procurement keeps the stores: the catalogue, suppliers, receipts, moves and counts, and
-    # the departments' consumables lists (wards record what they collect).
+    # Procurement keeps the stores: the catalogue, suppliers, purchase orders, receipts, moves and
+    # counts, and the departments' consumables lists (wards record what they collect).
     "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
                               "kpi.view", "part.view", "part.manage", "supplier.manage", "stock.receive",
+                              "purchase.manage",
                               "stock.transfer", "stock.adjust", "contract.view", "contract.manage",
                               "consumable.view", "consumable.manage", "consumable.collect",
                               "requisition.view", "requisition.request", "requisition.handle"}),

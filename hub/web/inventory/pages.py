@@ -15,7 +15,8 @@ from markupsafe import Markup, escape
 
 from wardlink.hub.db.vocab import PART_UNITS, STOCK_MOVEMENT_KINDS
 from wardlink.hub.errors import InvalidInput, PermissionDenied
-from wardlink.hub.services.inventory import adjustments, catalogue, ledger, levels, low_stock, storage, suppliers
+from wardlink.hub.services.inventory import (adjustments, catalogue, ledger, levels, low_stock, purchasing, storage,
+                                             suppliers)
 from wardlink.hub.services.maintenance import workorder_parts, workorders
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.validate import boolean, choice, optional_id, text
@@ -75,6 +76,7 @@ def _part_page(part_id: int, *, error: str | None = None, status: int = 200, typ
     part = catalogue.get_part(session, part_id, actor=g.actor)
     bins = levels.bins_of(session, part.id)
     on_hand, held = levels.on_hand(session, [part.id])[part.id], levels.held(session, [part.id])[part.id]
+    on_order = purchasing.on_order(session, [part.id])[part.id]
     chosen_bin = optional_id("bin", request.args.get("bin")) if request.method == "GET" else None
     orders = []
     if can(g.actor, "stock.issue") and can(g.actor, "workorder.record"):
@@ -82,8 +84,9 @@ def _part_page(part_id: int, *, error: str | None = None, status: int = 200, typ
                                              sort="updated", per_page=50).items
     chosen_order = optional_id("order", request.args.get("order")) if request.method == "GET" else None
     return render_template(
-        "inventory/part.html", part=part, bins=bins, on_hand=on_hand, held=held, chosen_bin=chosen_bin,
-        chosen_order=chosen_order, orders=orders, error=error, typed=typed or {}, options_html=options_html,
+        "inventory/part.html", part=part, bins=bins, on_hand=on_hand, held=held, on_order=on_order,
+        chosen_bin=chosen_bin, chosen_order=chosen_order, orders=orders, error=error, typed=typed or {},
+        options_html=options_html,
         stock_bins=[(b.bin.id, b.bin.label) for b in bins],
         default_bin=next((b.bin.label.replace(" / ", "/") for b in bins if b.bin.id == chosen_bin),
                          bins[0].bin.label.replace(" / ", "/") if bins else ""),
@@ -276,6 +279,7 @@ def reorder():
     supplier = optional_id("supplier", request.args.get("supplier"))
     page = low_stock.reorder_list(db(), actor=g.actor, supplier_id=supplier, page=page_number(), per_page=PER_PAGE)
     return render_template("inventory/reorder.html", page=page,
+                           on_order=purchasing.on_order(db(), [line.part.id for line in page.items]),
                            suppliers=suppliers.list_suppliers(db(), actor=g.actor, per_page=200).items)
 
 
