@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 
 T = TypeVar("T")
 MAX_PER_PAGE = 200
@@ -60,9 +61,10 @@ class Page(Generic[T]):
 def check_paging(page: int, per_page: int) -> None:
     """Raise :class:`InvalidInput` for a page below 1 or a page size outside 1..200."""
     if page < 1:
-        raise InvalidInput(f"page: must be >= 1, got {page}")
+        raise InvalidInput(N_("page: must be >= 1, got %(page)s"), page=page)
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput(f"per_page: must be 1..{MAX_PER_PAGE}, got {per_page}")
+        raise InvalidInput(N_("per_page: must be 1..%(max_per_page)s, got %(per_page)s"),
+                           max_per_page=MAX_PER_PAGE, per_page=per_page)
 
 
 def paginate(session: Session, stmt: Select, page: int, per_page: int, *,

@@ -14,7 +14,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message
+from wardlink.hub.i18n import N_
 
 Parser = Callable[[str, Any], Any]
 #: Largest id a row can have (PostgreSQL INTEGER).
@@ -35,17 +36,18 @@ def text(max_len: int, *, required: bool = False) -> Parser:
     def parse(name: str, value: Any) -> str:
         if _blank(value):
             if required:
-                raise InvalidInput(f"{name}: is required")
+                raise InvalidInput(N_("%(field)s: is required"), field=name)
             return ""
         if not isinstance(value, str):
-            raise InvalidInput(f"{name}: must be text, got {type(value).__name__}")
+            raise InvalidInput(N_("%(field)s: must be text, got %(type)s"), field=name, type=type(value).__name__)
         value = value.strip()
         if len(value) > max_len:
-            raise InvalidInput(f"{name}: must be at most {max_len} characters, got {len(value)}")
+            raise InvalidInput(N_("%(field)s: must be at most %(max_len)s characters, got %(count)s"),
+                               field=name, max_len=max_len, count=len(value))
         if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
-            raise InvalidInput(f"{name}: must not contain control characters")
+            raise InvalidInput(N_("%(field)s: must not contain control characters"), field=name)
         if any(0xD800 <= ord(c) <= 0xDFFF for c in value):  # lone surrogates from JSON escapes
-            raise InvalidInput(f"{name}: must be valid Unicode text")
+            raise InvalidInput(N_("%(field)s: must be valid Unicode text"), field=name)
         return value
     return parse
 
@@ -62,7 +64,8 @@ def email_address(name: str, value: Any) -> str:
     """Parse an optional e-mail address (``name@host.example``); blank stays ''."""
     address = text(MAX_EMAIL)(name, value)
     if address and not _EMAIL_RE.match(address):
-        raise InvalidInput(f"{name}: must be an e-mail address such as nurse@hospital.example, got {address!r}")
+        raise InvalidInput(N_("%(field)s: must be an e-mail address such as nurse@hospital.example, got %(address)r"),
+                           field=name, address=address)
     return address
 
 
@@ -72,7 +75,8 @@ def choice(values: tuple[str, ...] | Mapping[str, Any]) -> Parser:
 
     def parse(name: str, value: Any) -> str:
         if value not in allowed:
-            raise InvalidInput(f"{name}: must be one of {', '.join(map(str, allowed))}, got {value!r}")
+            raise InvalidInput(N_("%(field)s: must be one of %(choices)s, got %(value)r"),
+                               field=name, choices=', '.join(map(str, allowed)), value=value)
         return value
     return parse
 
@@ -88,7 +92,8 @@ def scored(table: Mapping[int, str]) -> Parser:
             number = None
         if number not in table or isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             keys = ", ".join(str(k) for k in sorted(table))
-            raise InvalidInput(f"{name}: must be one of {keys}, got {value!r}")
+            raise InvalidInput(N_("%(field)s: must be one of %(keys)s, got %(value)r"),
+                               field=name, keys=keys, value=value)
         return number
     return parse
 
@@ -102,7 +107,8 @@ def optional_date(name: str, value: Any) -> date | None:
     try:
         return date.fromisoformat(str(value).strip(_SPACE))
     except ValueError:
-        raise InvalidInput(f"{name}: must be a date as YYYY-MM-DD, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a date as YYYY-MM-DD, got %(value)r"), field=name,
+                           value=value) from None
 
 
 def money(name: str, value: Any) -> Decimal | None:
@@ -110,15 +116,17 @@ def money(name: str, value: Any) -> Decimal | None:
     if _blank(value):
         return None
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f"{name}: must be a finite amount, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a finite amount, got %(value)r"), field=name, value=value)
     try:
         amount = Decimal(str(value).strip(_SPACE))
     except InvalidOperation:
-        raise InvalidInput(f"{name}: must be an amount like 1250.00, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be an amount like 1250.00, got %(value)r"), field=name,
+                           value=value) from None
     if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
-        raise InvalidInput(f"{name}: must be between 0 and 9999999999.99, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be between 0 and 9999999999.99, got %(value)r"),
+                           field=name, value=value)
     if amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput(f"{name}: must have at most two decimals, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must have at most two decimals, got %(value)r"), field=name, value=value)
     return amount.quantize(Decimal("0.01"))
 
 
@@ -128,23 +136,27 @@ MAX_QUANTITY = Decimal("1000000000")
 
 def stock_quantity(*, zero: bool = False, required: bool = True) -> Parser:
     """Return a parser for an amount of stock: above 0 (or from 0 with ``zero``), three decimals."""
-    low = "0 or more" if zero else "greater than 0"
+    low = Message(N_("0 or more")) if zero else Message(N_("greater than 0"))
 
     def parse(name: str, value: Any) -> Decimal | None:
         if _blank(value):
             if required:
-                raise InvalidInput(f"{name}: is required")
+                raise InvalidInput(N_("%(field)s: is required"), field=name)
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-            raise InvalidInput(f"{name}: must be a number {low}, got {value!r}")
+            raise InvalidInput(N_("%(field)s: must be a number %(low)s, got %(value)r"),
+                               field=name, low=low, value=value)
         try:
             amount = Decimal(str(value).strip(_SPACE))
         except InvalidOperation:
-            raise InvalidInput(f"{name}: must be a number {low}, got {value!r}") from None
+            raise InvalidInput(N_("%(field)s: must be a number %(low)s, got %(value)r"),
+                               field=name, low=low, value=value) from None
         if not amount.is_finite() or amount < 0 or (amount == 0 and not zero) or amount >= MAX_QUANTITY:
-            raise InvalidInput(f"{name}: must be a number {low} and below {MAX_QUANTITY}, got {value!r}")
+            raise InvalidInput(N_("%(field)s: must be a number %(low)s and below %(max_quantity)s, got %(value)r"),
+                               field=name, low=low, max_quantity=MAX_QUANTITY, value=value)
         if amount != amount.quantize(Decimal("0.001")):
-            raise InvalidInput(f"{name}: must have at most three decimals, got {value!r}")
+            raise InvalidInput(N_("%(field)s: must have at most three decimals, got %(value)r"),
+                               field=name, value=value)
         return amount.quantize(Decimal("0.001"))
     return parse
 
@@ -154,16 +166,19 @@ def whole_number(low: int, high: int, *, required: bool = False) -> Parser:
     def parse(name: str, value: Any) -> int | None:
         if _blank(value):
             if required:
-                raise InvalidInput(f"{name}: is required")
+                raise InvalidInput(N_("%(field)s: is required"), field=name)
             return None
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise InvalidInput(f"{name}: must be a whole number {low}..{high}, got {value!r}")
+            raise InvalidInput(N_("%(field)s: must be a whole number %(low)s..%(high)s, got %(value)r"),
+                               field=name, low=low, high=high, value=value)
         try:
             number = int(str(value).strip(_SPACE)) if not isinstance(value, float) else int(value)
         except ValueError:
-            raise InvalidInput(f"{name}: must be a whole number {low}..{high}, got {value!r}") from None
+            raise InvalidInput(N_("%(field)s: must be a whole number %(low)s..%(high)s, got %(value)r"),
+                               field=name, low=low, high=high, value=value) from None
         if not low <= number <= high:
-            raise InvalidInput(f"{name}: must be a whole number {low}..{high}, got {value!r}")
+            raise InvalidInput(N_("%(field)s: must be a whole number %(low)s..%(high)s, got %(value)r"),
+                               field=name, low=low, high=high, value=value)
         return number
     return parse
 
@@ -179,7 +194,7 @@ def boolean(name: str, value: Any) -> bool:
         return True
     if text_value in ("0", "false", "no", "off"):
         return False
-    raise InvalidInput(f"{name}: must be true or false, got {value!r}")
+    raise InvalidInput(N_("%(field)s: must be true or false, got %(value)r"), field=name, value=value)
 
 
 def optional_id(name: str, value: Any) -> int | None:
@@ -189,10 +204,12 @@ def optional_id(name: str, value: Any) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name}: must be a numeric id, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a numeric id, got %(value)r"), field=name,
+                           value=value) from None
     # Ids are INTEGER columns: a larger number names no row and would overflow the driver.
     if number < 1 or number > MAX_ID or isinstance(value, bool):
-        raise InvalidInput(f"{name}: must be a positive id up to {MAX_ID}, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a positive id up to %(max_id)s, got %(value)r"),
+                           field=name, max_id=MAX_ID, value=value)
     return number
 
 
@@ -205,6 +222,7 @@ def parse_fields(specs: Mapping[str, Parser], data: Mapping[str, Any], *,
     """
     unknown = sorted(set(data) - set(specs))
     if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown field; known: {', '.join(sorted(specs))}")
+        raise InvalidInput(N_("%(unknown)s: unknown field; known: %(choices)s"),
+                           unknown=unknown[0], choices=', '.join(sorted(specs)))
     keys = [k for k in specs if k in data] if partial else list(specs)
     return {key: specs[key](key, data.get(key)) for key in keys}

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from wardlink.hub.errors import HubError, InvalidInput, NotFound, PermissionDenied, StoreError
 from wardlink.hub.services.errors import AuthenticationFailed
+from wardlink.hub.web.i18n import error_message
 
 log = logging.getLogger("wardlink.web")
 
@@ -44,7 +45,7 @@ def _domain(exc: HubError):
             if status >= 500:
                 log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.path, exc)
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            return error_response(status, code, str(exc), headers)
+            return error_response(status, code, str(exc) if wants_json() else error_message(exc), headers)
     raise exc
 
 

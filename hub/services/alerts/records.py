@@ -11,7 +11,8 @@ from wardlink.hub.db.models import Alert, Asset
 from wardlink.hub.db.models.rules import Rule
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
-from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.errors import InvalidInput, Message, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import find_asset
@@ -103,7 +104,8 @@ def get_alert(session: Session, alert_id: int, *, actor: Actor | None) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise NotFound(f"alert {alert_id} does not exist")
-    require_department(who, alert.asset.department_id if alert.asset else None, f"alert {alert_id}")
+    require_department(who, alert.asset.department_id if alert.asset else None,
+                       Message(N_("alert %(alert_id)s"), alert_id=alert_id))
     return alert
 
 

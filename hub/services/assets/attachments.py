@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import AssetAttachment
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import get_asset
 from wardlink.hub.services.audit import trail as audit
@@ -52,8 +53,8 @@ def add_asset_attachment(session: Session, tag: str, *, filename: str | None, da
     count = session.scalar(select(func.count()).select_from(AssetAttachment)
                            .where(AssetAttachment.asset_id == asset.id))
     if count >= MAX_ATTACHMENTS_PER_ASSET:
-        raise InvalidInput(f"file: asset '{asset.tag}' already has {MAX_ATTACHMENTS_PER_ASSET} files, "
-                           "the most allowed")
+        raise InvalidInput(N_("file: asset '%(tag)s' already has %(max_attachments_per_asset)s files, the most "
+                              "allowed"), tag=asset.tag, max_attachments_per_asset=MAX_ATTACHMENTS_PER_ASSET)
     store.put(data)
     row = AssetAttachment(asset_id=asset.id, filename=clean_filename(filename), content_type=content_type,
                           size=len(data), sha256=digest, uploaded_by_id=who.user_id,
@@ -72,5 +73,6 @@ def get_asset_attachment(session: Session, tag: str, attachment_id: int, *,
     asset = get_asset(session, tag, actor=actor)
     row = session.get(AssetAttachment, attachment_id) if 1 <= attachment_id <= MAX_ID else None
     if row is None or row.asset_id != asset.id:
-        raise NotFound(f"file {attachment_id} of asset '{tag}' does not exist")
+        raise NotFound(N_("file %(attachment_id)s of asset '%(tag)s' does not exist"),
+                       attachment_id=attachment_id, tag=tag)
     return row

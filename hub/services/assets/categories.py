@@ -21,6 +21,7 @@ from wardlink.hub.db.models.assets import category_key
 from wardlink.hub.db.risk import EQUIPMENT_FUNCTION, MAINTENANCE_REQUIREMENT, PHYSICAL_RISK
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.people.permissions import require
@@ -71,7 +72,7 @@ def get_category(session: Session, category_id: int) -> AssetCategory:
     """Return category ``category_id`` or raise :class:`NotFound`."""
     category = session.get(AssetCategory, category_id) if isinstance(category_id, int) else None
     if category is None:
-        raise NotFound(f"category {category_id} does not exist")
+        raise NotFound(N_("category %(category_id)s does not exist"), category_id=category_id)
     return category
 
 
@@ -82,7 +83,7 @@ def create_category(session: Session, data: Mapping[str, Any], *, actor: Actor |
     require(who, "category.manage")
     fields = parse_fields(FIELDS, data, partial=False)
     if find(session, fields["name"]) is not None:
-        raise InvalidInput(f"name: '{find(session, fields['name']).name}' is already in the list")
+        raise InvalidInput(N_("name: '%(name)s' is already in the list"), name=find(session, fields['name']).name)
     category = canonical(session, fields.pop("name"), who=who, clock=clock)
     for key, value in fields.items():
         setattr(category, key, value)
@@ -102,7 +103,7 @@ def update_category(session: Session, category_id: int, changes: Mapping[str, An
         name = " ".join(fields.pop("name").split())
         other = find(session, name)
         if other is not None and other.id != category.id:
-            raise InvalidInput(f"name: '{other.name}' is already in the list; merge the two instead")
+            raise InvalidInput(N_("name: '%(name)s' is already in the list; merge the two instead"), name=other.name)
         session.execute(update(Asset).where(Asset.category == category.name).values(category=name))
         category.name, category.name_key = name, category_key(name)
     for key, value in fields.items():
@@ -124,7 +125,7 @@ def merge(session: Session, category_id: int, into_id: int, *, actor: Actor | No
     require(who, "category.manage")
     source, target = get_category(session, category_id), get_category(session, into_id)
     if source.id == target.id:
-        raise InvalidInput("into_id: a category cannot be merged into itself")
+        raise InvalidInput(N_("into_id: a category cannot be merged into itself"))
     moved = list(session.scalars(select(Asset).where(Asset.category == source.name).order_by(Asset.tag)))
     now = utc_now(clock)
     for asset in moved:

@@ -15,7 +15,8 @@ from wardlink.hub.db.models.assets import search_key
 from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import EQUIPMENT_STATUSES, LIFECYCLE_STAGES, MAINTENANCE_STATUSES, OWNER_TYPES
-from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.errors import InvalidInput, Message, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.assets import categories as category_list
 from wardlink.hub.services.assets.history import record_status
 from wardlink.hub.services.audit import trail as audit
@@ -76,7 +77,8 @@ def asset_snapshot(asset: Asset) -> dict[str, Any]:
 
 def _check_salvage(salvage: Decimal | None, cost: Decimal | None) -> None:
     if salvage is not None and cost is not None and salvage > cost:
-        raise InvalidInput(f"salvage_value: must not be more than the purchase cost ({cost}), got {salvage}")
+        raise InvalidInput(N_("salvage_value: must not be more than the purchase cost (%(cost)s), got %(salvage)s"),
+                           cost=cost, salvage=salvage)
 
 
 def list_assets(session: Session, *, actor: Actor | None, q: str | None = None,
@@ -88,7 +90,7 @@ def list_assets(session: Session, *, actor: Actor | None, q: str | None = None,
     who = resolve_actor(actor)
     require(who, "asset.view")
     if sort not in SORTS:
-        raise InvalidInput(f"sort: must be one of {', '.join(SORTS)}, got {sort!r}")
+        raise InvalidInput(N_("sort: must be one of %(choices)s, got %(sort)r"), choices=', '.join(SORTS), sort=sort)
     stmt = select(Asset).options(selectinload(Asset.department), selectinload(Asset.location))
     scope = department_scope(who)
     if scope is not None:
@@ -124,8 +126,8 @@ def get_asset(session: Session, tag: str, *, actor: Actor | None) -> Asset:
     require(who, "asset.view")
     asset = find_asset(session, tag)
     if asset is None:
-        raise NotFound(f"asset '{tag}' does not exist")
-    require_department(who, asset.department_id, f"asset '{tag}'")
+        raise NotFound(N_("asset '%(tag)s' does not exist"), tag=tag)
+    require_department(who, asset.department_id, Message(N_("asset '%(tag)s'"), tag=tag))
     return asset
 
 
@@ -137,23 +139,23 @@ def create_asset(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     data = dict(data)
     tag = str(data.pop("tag", "") or "").strip()
     if not TAG_RE.match(tag):
-        raise InvalidInput(f"tag: must be 1-64 characters of A-Z a-z 0-9 _ . - , got {tag!r}")
+        raise InvalidInput(N_("tag: must be 1-64 characters of A-Z a-z 0-9 _ . - , got %(tag)r"), tag=tag)
     if find_asset(session, tag) is not None:
-        raise InvalidInput(f"tag: '{tag}' is already used by another asset")
+        raise InvalidInput(N_("tag: '%(tag)s' is already used by another asset"), tag=tag)
     for key, value in DEFAULTS.items():
         if data.get(key) in (None, ""):
             data[key] = value
     fields = parse_fields(ASSET_FIELDS, data, partial=False)
     check_refs(session, fields["department_id"], fields["location_id"])
     _check_salvage(fields["salvage_value"], fields["purchase_cost"])
-    require_department(who, fields["department_id"], f"asset '{tag}'")
+    require_department(who, fields["department_id"], Message(N_("asset '%(tag)s'"), tag=tag))
     category = category_list.canonical(session, fields["category"], who=who, clock=clock)
     fields["category"] = category.name
     for key in category_list.DEFAULT_FIELDS:  # unscored: the category's Fennigkoh-Smith default
         if fields[key] is None:
             fields[key] = getattr(category, key)
     if fields["equipment_status"] == TAGGED_OUT:
-        raise InvalidInput("equipment_status: a new asset cannot start tagged out; register it, then tag it out")
+        raise InvalidInput(N_("equipment_status: a new asset cannot start tagged out; register it, then tag it out"))
     now = utc_now(clock)
     status = fields.pop("equipment_status")
     asset = Asset(tag=tag, created_at=now, updated_at=now, equipment_status=status, **fields)
@@ -175,13 +177,13 @@ def update_asset(session: Session, tag: str, changes: Mapping[str, Any], *, acto
     check_refs(session, fields.get("department_id"), fields.get("location_id"))
     _check_salvage(fields.get("salvage_value", asset.salvage_value), fields.get("purchase_cost", asset.purchase_cost))
     if "department_id" in fields:
-        require_department(who, fields["department_id"], f"asset '{tag}'")
+        require_department(who, fields["department_id"], Message(N_("asset '%(tag)s'"), tag=tag))
     if "category" in fields:
         fields["category"] = category_list.canonical(session, fields["category"], who=who, clock=clock).name
     status = fields.pop("equipment_status", asset.equipment_status)
     if status != asset.equipment_status and TAGGED_OUT in (status, asset.equipment_status):
-        raise InvalidInput("equipment_status: tag-out is set and cleared with its own step (who, when "
-                           "and why are recorded), not by editing the asset")
+        raise InvalidInput(N_("equipment_status: tag-out is set and cleared with its own step (who, when and why "
+                              "are recorded), not by editing the asset"))
     before = asset_snapshot(asset)
     for key, value in fields.items():
         setattr(asset, key, value)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import Asset, AssetStatusChange
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.history import record_status
 from wardlink.hub.services.assets.register import get_asset
@@ -86,10 +87,12 @@ def tag_out(session: Session, tag: str, *, reason: str, actor: Actor | None, clo
     asset = get_asset(session, tag, actor=who)
     reason = REASON("reason", reason)
     if asset.equipment_status == "retired":
-        raise InvalidInput(f"asset '{tag}' is retired; a retired device cannot be tagged out")
+        raise InvalidInput(N_("asset '%(tag)s' is retired; a retired device cannot be tagged out"), tag=tag)
     if asset.equipment_status == TAGGED_OUT:
-        raise InvalidInput(f"asset '{tag}' is already tagged out (since {asset.tagout_at:%Y-%m-%d %H:%M} UTC, "
-                           f"by {asset.tagout_by}: {asset.tagout_reason})")
+        raise InvalidInput(N_("asset '%(tag)s' is already tagged out (since %(tagout_at)s UTC, by %(tagout_by)s: "
+                              "%(tagout_reason)s)"),
+                           tag=tag, tagout_at=format(asset.tagout_at, '%Y-%m-%d %H:%M'), tagout_by=asset.tagout_by,
+                           tagout_reason=asset.tagout_reason)
     apply_tagout(session, asset, reason=reason, who=who, now=utc_now(clock), clock=clock, source="manager")
     return asset
 
@@ -102,7 +105,7 @@ def clear_tag_out(session: Session, tag: str, *, reason: str, actor: Actor | Non
     asset = get_asset(session, tag, actor=who)
     reason = REASON("reason", reason)
     if asset.equipment_status != TAGGED_OUT:
-        raise InvalidInput(f"asset '{tag}' is not tagged out")
+        raise InvalidInput(N_("asset '%(tag)s' is not tagged out"), tag=tag)
     _release(session, asset, reason=f"Cleared by {who.username}: {reason}", who=who, now=utc_now(clock),
              clock=clock, work_order_id=None, action="asset.tagout_clear")
     return asset

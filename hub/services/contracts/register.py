@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Asset, ContractAsset, ServiceContract, Supplier
 from wardlink.hub.db.models.contracts import CONTRACT_KINDS
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.errors import InvalidInput, Message, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.pagination import Page, paginate
@@ -228,7 +229,7 @@ def _set_assets(session: Session, contract: ServiceContract, assets: list[Asset]
     wanted = {a.id: a for a in assets}
     for asset in [*(a for i, a in wanted.items() if i not in current),
                   *(a for i, a in current.items() if i not in wanted)]:
-        require_department(who, asset.department_id, f"asset '{asset.tag}'")
+        require_department(who, asset.department_id, Message(N_("asset '%(tag)s'"), tag=asset.tag))
     gone = [i for i in current if i not in wanted]
     if gone:
         session.execute(delete(ContractAsset).where(ContractAsset.contract_id == contract.id,

@@ -28,7 +28,8 @@ from wardlink.hub.db.models import Asset, ChecklistTemplate, Department, PmOccur
 from wardlink.hub.db.risk import needs_planned_maintenance
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_TRIGGERS
-from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.errors import InvalidInput, Message, NotFound, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import find_asset, get_asset
@@ -172,7 +173,7 @@ def _target(session: Session, data: dict[str, Any], who: Actor) -> tuple[Asset |
         if make or model:
             raise InvalidInput("asset_tag: give either an asset or a make and model, not both")
         asset = get_asset(session, str(tag), actor=who)
-        require_department(who, asset.department_id, f"asset '{asset.tag}'")
+        require_department(who, asset.department_id, Message(N_("asset '%(tag)s'"), tag=asset.tag))
         return asset, None, None
     if not (make and model):
         raise InvalidInput("asset_tag: a plan needs an asset, or a make and a model")
@@ -337,7 +338,7 @@ def get_plan(session: Session, plan_id: int, *, actor: Actor | None) -> PmPlan:
     if plan is None:
         raise NotFound(f"maintenance plan {plan_id} does not exist")
     if plan.asset is not None:
-        require_department(who, plan.asset.department_id, f"maintenance plan {plan_id}")
+        require_department(who, plan.asset.department_id, Message(N_("maintenance plan %(plan_id)s"), plan_id=plan_id))
     return plan
 
 

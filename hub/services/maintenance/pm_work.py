@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import ChecklistResult, ChecklistVersion, PmOccurrence, WorkOrder, WorkOrderAttachment
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.errors import InvalidInput, Message, NotFound, PermissionDenied, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.maintenance.attachments import IMAGE_CONTENT_TYPES
@@ -47,8 +48,8 @@ class OrderChecklist:
 
 def _require_any(who: Actor, *actions: str) -> None:
     if not any(can(who, a) for a in actions):
-        raise PermissionDenied(f"role '{who.role}' may not {ACTION_TEXT[actions[0]]} "
-                               f"(user '{who.username}')")
+        raise PermissionDenied(N_("role '%(role)s' may not %(action)s (user '%(user)s')"),
+                               role=Term(who.role), action=Message(ACTION_TEXT[actions[0]]), user=who.username)
 
 
 def checklist_for(session: Session, work_order_id: int, *, actor: Actor | None) -> OrderChecklist:

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Alert, Asset, Department, User, WorkOrder
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_SOURCES, WORK_ORDER_STATES
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets import status
@@ -129,7 +130,7 @@ def _asset(session: Session, who: Actor, tag: str | None) -> Asset | None:
     asset = find_asset(session, tag)
     if asset is None:
         raise InvalidInput(f"asset_tag: no asset '{tag}'")
-    require_department(who, asset.department_id, f"asset '{tag}'")
+    require_department(who, asset.department_id, Message(N_("asset '%(tag)s'"), tag=tag))
     return asset
 
 
@@ -155,7 +156,7 @@ def _open(session: Session, who: Actor, clock: Clock, *, kind: str, title: str, 
             raise InvalidInput(f"department_id: asset '{asset.tag}' belongs to department "
                                f"{asset.department_id}, got {department_id}")
         department_id = asset.department_id
-    require_department(who, department_id, "the work order")
+    require_department(who, department_id, Message(N_("the work order")))
     now = utc_now(clock)
     order = WorkOrder(kind=kind, state="pending", priority=priority, title=title, description=description,
                       asset=asset, department_id=department_id, alert=alert, source=source,

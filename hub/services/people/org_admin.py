@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Department, Location, Site
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.errors import InvalidInput, Message, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.people.org_lookup import (DEPARTMENT_FIELDS, LOCATION_FIELDS, SITE_FIELDS, code_from,
@@ -151,7 +152,7 @@ def update_department(session: Session, department_id: int, changes: Mapping[str
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "site.manage")
     dept = get_department(session, department_id)
-    require_department(who, dept.id, f"department '{dept.name}'")
+    require_department(who, dept.id, Message(N_("department '%(name)s'"), name=dept.name))
     fields = parse_fields(DEPARTMENT_FIELDS, changes, partial=True)
     if "code" in fields and not fields["code"]:
         raise InvalidInput("code: is required")
@@ -194,7 +195,7 @@ def _place(session: Session, who: Actor, site: Site, fields: dict[str, Any], exc
         dept = session.get(Department, dept_id)
         if dept is None or dept.site_id != site.id:
             raise InvalidInput(f"department_id: {site.name} has no department {dept_id}")
-    require_department(who, dept_id, "the location")
+    require_department(who, dept_id, Message(N_("the location")))
     same = [loc for loc in session.scalars(select(Location).where(Location.site_id == site.id))
             if loc.id != except_id and (loc.building.lower(), loc.floor.lower(), loc.room.lower())
             == (fields["building"].lower(), fields["floor"].lower(), fields["room"].lower())]
@@ -224,7 +225,7 @@ def update_location(session: Session, location_id: int, changes: Mapping[str, An
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "site.manage")
     loc = get_location(session, location_id)
-    require_department(who, loc.department_id, f"location '{loc.label}'")
+    require_department(who, loc.department_id, Message(N_("location '%(label)s'"), label=loc.label))
     fields = {**{k: getattr(loc, k) for k in LOCATION_FIELDS},
               **parse_fields(LOCATION_FIELDS, changes, partial=True)}
     _place(session, who, loc.site, fields, loc.id)
@@ -245,7 +246,7 @@ def delete_location(session: Session, location_id: int, *, actor: Actor | None,
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "site.manage")
     loc = get_location(session, location_id)
-    require_department(who, loc.department_id, f"location '{loc.label}'")
+    require_department(who, loc.department_id, Message(N_("location '%(label)s'"), label=loc.label))
     uses = references(session, "locations", loc.id)
     if uses:
         raise InvalidInput(f"location '{loc.label}' is still used by {', '.join(uses)}; move them first")

@@ -8,66 +8,67 @@ internal actors are never scoped.
 from __future__ import annotations
 
 from wardlink.hub.db.vocab import ROLES
-from wardlink.hub.errors import PermissionDenied
+from wardlink.hub.errors import Message, PermissionDenied, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import SYSTEM_ROLE, Actor
 
 #: Every action a permission can name, with how a refusal describes it.
 ACTION_TEXT = {
-    "asset.view": "view assets",
-    "asset.create": "register assets",
-    "asset.update": "change assets",
-    "asset.tagout": "tag equipment out of use or clear a tag-out",
-    "category.manage": "manage equipment categories",
-    "telemetry.view": "view readings",
-    "gateway.view": "view gateways",
-    "gateway.manage": "register or change gateways and channels",
-    "binding.manage": "bind channels to assets",
-    "alert.view": "view alerts",
-    "alert.raise": "raise alerts",
-    "alert.acknowledge": "acknowledge alerts",
-    "alert.resolve": "resolve alerts",
-    "rule.manage": "create, change, enable, disable or import alert rules",
-    "user.view": "view users",
-    "user.manage": "manage users",
-    "token.own": "hold API tokens",
-    "audit.view": "read the audit trail",
-    "audit.verify": "verify the audit trail",
-    "site.manage": "change sites, departments and locations",
-    "workorder.view": "view work orders",
-    "workorder.request": "request work",
-    "workorder.create": "open work orders",
-    "workorder.update": "change work orders",
-    "workorder.assign": "assign work orders",
-    "workorder.work": "start, hold or complete work orders",
-    "workorder.comment": "add notes and files to work orders",
-    "workorder.record": "record time, parts and downtime on work orders",
-    "workorder.close": "approve and close work orders",
-    "workorder.cancel": "cancel work orders",
-    "pm.view": "view maintenance plans and schedules",
-    "pm.manage": "create or change maintenance plans and checklists",
-    "pm.record": "record checklist results and meter readings",
-    "kpi.view": "view maintenance KPIs and reports",
-    "report.monthly": "read the stored monthly KPI reports",
-    "notice.manage": "see the delivery of notice e-mails and send failed ones again",
-    "part.view": "view spare parts, stock and suppliers",
-    "part.manage": "manage the parts catalogue, kits, stock locations and bins",
-    "supplier.manage": "manage suppliers",
-    "stock.receive": "receive stock",
-    "purchase.manage": "draft, send, cancel and close purchase orders",
-    "stock.issue": "issue, pick and return parts",
-    "stock.transfer": "move stock between bins",
-    "stock.adjust": "adjust stock and record stock counts",
-    "stock.approve": "approve stock adjustments above the threshold",
-    "rate.manage": "set labour rates",
-    "contract.view": "view service contracts and warranties",
-    "contract.manage": "add or change service contracts and warranties",
-    "consumable.view": "view department consumables and their logs",
-    "consumable.manage": "manage department consumables lists and record their receipts",
-    "consumable.collect": "record collections of department consumables",
-    "requisition.view": "view requisitions",
-    "requisition.request": "raise requisitions and close delivered ones",
-    "requisition.handle": "receive, review, carry out and deliver requisitions",
-    "requisition.approve": "approve or reject requisitions",
+    "asset.view": N_("view assets"),
+    "asset.create": N_("register assets"),
+    "asset.update": N_("change assets"),
+    "asset.tagout": N_("tag equipment out of use or clear a tag-out"),
+    "category.manage": N_("manage equipment categories"),
+    "telemetry.view": N_("view readings"),
+    "gateway.view": N_("view gateways"),
+    "gateway.manage": N_("register or change gateways and channels"),
+    "binding.manage": N_("bind channels to assets"),
+    "alert.view": N_("view alerts"),
+    "alert.raise": N_("raise alerts"),
+    "alert.acknowledge": N_("acknowledge alerts"),
+    "alert.resolve": N_("resolve alerts"),
+    "rule.manage": N_("create, change, enable, disable or import alert rules"),
+    "user.view": N_("view users"),
+    "user.manage": N_("manage users"),
+    "token.own": N_("hold API tokens"),
+    "audit.view": N_("read the audit trail"),
+    "audit.verify": N_("verify the audit trail"),
+    "site.manage": N_("change sites, departments and locations"),
+    "workorder.view": N_("view work orders"),
+    "workorder.request": N_("request work"),
+    "workorder.create": N_("open work orders"),
+    "workorder.update": N_("change work orders"),
+    "workorder.assign": N_("assign work orders"),
+    "workorder.work": N_("start, hold or complete work orders"),
+    "workorder.comment": N_("add notes and files to work orders"),
+    "workorder.record": N_("record time, parts and downtime on work orders"),
+    "workorder.close": N_("approve and close work orders"),
+    "workorder.cancel": N_("cancel work orders"),
+    "pm.view": N_("view maintenance plans and schedules"),
+    "pm.manage": N_("create or change maintenance plans and checklists"),
+    "pm.record": N_("record checklist results and meter readings"),
+    "kpi.view": N_("view maintenance KPIs and reports"),
+    "report.monthly": N_("read the stored monthly KPI reports"),
+    "notice.manage": N_("see the delivery of notice e-mails and send failed ones again"),
+    "part.view": N_("view spare parts, stock and suppliers"),
+    "part.manage": N_("manage the parts catalogue, kits, stock locations and bins"),
+    "supplier.manage": N_("manage suppliers"),
+    "stock.receive": N_("receive stock"),
+    "purchase.manage": N_("draft, send, cancel and close purchase orders"),
+    "stock.issue": N_("issue, pick and return parts"),
+    "stock.transfer": N_("move stock between bins"),
+    "stock.adjust": N_("adjust stock and record stock counts"),
+    "stock.approve": N_("approve stock adjustments above the threshold"),
+    "rate.manage": N_("set labour rates"),
+    "contract.view": N_("view service contracts and warranties"),
+    "contract.manage": N_("add or change service contracts and warranties"),
+    "consumable.view": N_("view department consumables and their logs"),
+    "consumable.manage": N_("manage department consumables lists and record their receipts"),
+    "consumable.collect": N_("record collections of department consumables"),
+    "requisition.view": N_("view requisitions"),
+    "requisition.request": N_("raise requisitions and close delivered ones"),
+    "requisition.handle": N_("receive, review, carry out and deliver requisitions"),
+    "requisition.approve": N_("approve or reject requisitions"),
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
@@ -137,8 +138,8 @@ def can(actor: Actor, action: str) -> bool:
 def require(actor: Actor, action: str) -> None:
     """Raise :class:`PermissionDenied` unless ``actor`` may perform ``action``."""
     if not can(actor, action):
-        raise PermissionDenied(f"role '{actor.role}' may not {ACTION_TEXT[action]} "
-                               f"(user '{actor.username}')")
+        raise PermissionDenied(N_("role '%(role)s' may not %(action)s (user '%(user)s')"),
+                               role=Term(actor.role), action=Message(ACTION_TEXT[action]), user=actor.username)
 
 
 def department_scope(actor: Actor) -> int | None:
@@ -146,8 +147,10 @@ def department_scope(actor: Actor) -> int | None:
     return None if actor.role in UNSCOPED_ROLES else actor.department_id
 
 
-def require_department(actor: Actor, department_id: int | None, what: str) -> None:
-    """Raise :class:`PermissionDenied` when ``what`` lies outside ``actor``'s department."""
+def require_department(actor: Actor, department_id: int | None, what: str | Message) -> None:
+    """Raise :class:`PermissionDenied` when ``what`` (a :class:`Message` naming the thing) lies
+    outside ``actor``'s department."""
     scope = department_scope(actor)
     if scope is not None and department_id != scope:
-        raise PermissionDenied(f"{what} belongs to another department than user '{actor.username}'")
+        raise PermissionDenied(N_("%(what)s belongs to another department than user '%(user)s'"),
+                               what=what, user=actor.username)

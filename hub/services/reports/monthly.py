@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, defer, selectinload
 
 from wardlink.hub.db.models import Department, MonthlyReport, User
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import NotFound
+from wardlink.hub.errors import Message, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.i18n import SOURCE_LOCALE, format_date, format_pattern, translate
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
@@ -156,7 +157,7 @@ def get_report(session: Session, report_id: int, *, actor: Actor, clock: Clock |
     row = session.get(MonthlyReport, report_id)
     if row is None:
         raise NotFound(f"monthly report {report_id} not found")
-    require_department(actor, row.department_id, f"monthly report {row.filename}")
+    require_department(actor, row.department_id, Message(N_("monthly report %(filename)s"), filename=row.filename))
     audit.record(session, actor=actor, action="report.download", entity="monthly_report", entity_id=row.id,
                  after={"filename": row.filename}, clock=clock)
     return row

@@ -19,6 +19,7 @@ from wardlink.hub.rules.spec import MATCH_KEYS
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.state import state
 
@@ -57,7 +58,7 @@ def _preview_form(values: dict, rule=None):
 def _refused(values: dict, exc: InvalidInput, rule=None):
     db().rollback()
     field = getattr(exc, "field", None)
-    return _form_page(values, rule=rule, error=str(exc), error_at=field, status=400)
+    return _form_page(values, rule=rule, error=error_message(exc), error_at=field, status=400)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -112,7 +113,7 @@ def preview(name: str):
                                        actor=g.actor, clock=state().clock)
         error = None
     except InvalidInput as exc:
-        result, error = None, str(exc)
+        result, error = None, error_message(exc)
     return render_template("rules/preview.html", rule=rule, preview=result, error=error, days=days,
                            max_days=previews.MAX_DAYS), 400 if error else 200
 
@@ -154,7 +155,7 @@ def import_file():
                                       filename=upload.filename)
     except InvalidInput as exc:
         db().rollback()
-        flash(gettext("Import refused, nothing changed: %(error)s", error=exc), "error")
+        flash(gettext("Import refused, nothing changed: %(error)s", error=error_message(exc)), "error")
         return redirect(url_for("rules.index"), 303)
     commit()
     flash(gettext("Imported %(file)s: %(created)s created, %(updated)s updated, %(disabled)s disabled, "

@@ -12,6 +12,7 @@ from wardlink.hub.db.risk import RISK_FIELDS
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.assets import categories
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.security import CSRF_FIELD
 from wardlink.hub.web.state import state
@@ -61,7 +62,7 @@ def change(action: str, category_id: int | None):
         call(form, category_id)
     except (InvalidInput, ValueError) as exc:
         db().rollback()
-        return _page(str(exc), {"category_id": category_id, **form}, 400)
+        return _page(error_message(exc), {"category_id": category_id, **form}, 400)
     commit()
     flash(gettext(message), "success")
     return redirect(url_for("categories.index"), 303)

@@ -14,6 +14,7 @@ from wardlink.hub.services.assets import attachments
 from wardlink.hub.web import files
 from wardlink.hub.web.assets.pages import _detail_page
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.state import state
 
@@ -31,7 +32,7 @@ def upload(tag: str):
                                          actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _detail_page(tag, error=str(exc), status=400)
+        return _detail_page(tag, error=error_message(exc), status=400)
     except PermissionDenied:
         db().rollback()
         raise

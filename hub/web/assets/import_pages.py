@@ -7,6 +7,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.people.permissions import require
 from wardlink.hub.web.assets.importer import COLUMNS, MAX_ROWS, import_job, read_rows, template_csv
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.state import state
 from wardlink.hub.web.ui import ui_state
@@ -42,7 +43,7 @@ def upload():
     try:
         rows = read_rows(upload.filename, upload.read())
     except InvalidInput as exc:
-        return form(error=str(exc), status=400)
+        return form(error=error_message(exc), status=400)
     if not rows:
         return form(error="file: has a header row but no assets", status=400)
     job = ui_state().jobs.submit(

@@ -19,6 +19,7 @@ from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people import org
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web import files
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone
@@ -102,7 +103,7 @@ def tagout(tag: str, step: str):
         call(db(), tag, reason=reason, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _detail_page(tag, error=str(exc), values={f"{step}-reason": reason}, status=400)
+        return _detail_page(tag, error=error_message(exc), values={f"{step}-reason": reason}, status=400)
     commit()
     flash(gettext(message, tag=tag), "success")
     return redirect(url_for("assets.detail", tag=tag), 303)
@@ -136,7 +137,7 @@ def create():
     try:
         asset = assets.create_asset(db(), data, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
-        return _render_form(None, data, str(exc), 400)
+        return _render_form(None, data, error_message(exc), 400)
     commit()
     flash(gettext("Asset %(tag)s registered.", tag=asset.tag), "success")
     return redirect(url_for("assets.detail", tag=asset.tag))
@@ -156,7 +157,7 @@ def edit(tag: str):
     try:
         assets.update_asset(db(), tag, data, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
-        return _render_form(asset, data, str(exc), 400)
+        return _render_form(asset, data, error_message(exc), 400)
     commit()
     flash(gettext("Asset %(tag)s updated.", tag=tag), "success")
     return redirect(url_for("assets.detail", tag=tag))

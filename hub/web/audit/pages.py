@@ -18,6 +18,7 @@ from wardlink.hub.services.pagination import Page
 from wardlink.hub.services.people.site_time import zone_for
 from wardlink.hub.web.db import db
 from wardlink.hub.web.filters import display_zone
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 
@@ -34,7 +35,7 @@ def _page(*, verified: bool | None = None, result=None):
         page = audit.list_entries(db(), actor=g.actor, page=page_number(lenient=True), per_page=50,
                                   **audit.criteria_from(request.args, FILTERS))
     except InvalidInput as exc:
-        error, page = str(exc), Page([], 1, 50, 0)
+        error, page = error_message(exc), Page([], 1, 50, 0)
     active = sum(1 for value in criteria.values() if value)
     return render_template(
         "audit/list.html", page=page, entries=readable.describe(db(), page.items, display_zone()),

@@ -17,6 +17,7 @@ from wardlink.hub.services.inventory import suppliers
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
@@ -41,7 +42,7 @@ def index():
                                         page=page_number(), per_page=PER_PAGE)
     except InvalidInput as exc:
         db().rollback()
-        return render_template("contracts/list.html", page=None, error=str(exc), states=contracts.STATES,
+        return render_template("contracts/list.html", page=None, error=error_message(exc), states=contracts.STATES,
                                state_filter=wanted), 400
     today = contracts.today(db(), state().clock)
     return render_template("contracts/list.html", page=page, states=contracts.STATES, state_filter=wanted,
@@ -87,7 +88,7 @@ def create():
         contract = contracts.create_contract(db(), data, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _form(None, data, str(exc), 400)
+        return _form(None, data, error_message(exc), 400)
     commit()
     flash(f"Contract {contract.reference} added.", "success")
     return redirect(url_for("contracts.detail", contract_id=contract.id), 303)
@@ -108,7 +109,7 @@ def edit(contract_id: int):
         contracts.update_contract(db(), contract_id, data, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _form(contracts.get_contract(db(), contract_id, actor=g.actor), data, str(exc), 400)
+        return _form(contracts.get_contract(db(), contract_id, actor=g.actor), data, error_message(exc), 400)
     commit()
     flash(f"Contract {contract.reference} saved.", "success")
     return redirect(url_for("contracts.detail", contract_id=contract_id), 303)

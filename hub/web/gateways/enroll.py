@@ -30,6 +30,7 @@ from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.gateways import enrollment
 from wardlink.hub.services.gateways.enrollment import REFUSALS, BrokerAccounts, BrokerUnavailable, EnrollmentRefused
 from wardlink.hub.services.people.permissions import require
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import client_ip, login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.errors import error_response
@@ -151,7 +152,7 @@ def _issued_page(issued: enrollment.IssuedToken, added: bool):
 
 def _failed(exc: Exception, gateway_id: str | None = None):
     db().rollback()
-    flash(gettext("Nothing was changed: %(error)s", error=exc), "error")
+    flash(gettext("Nothing was changed: %(error)s", error=error_message(exc)), "error")
     if gateway_id:
         return redirect(url_for("gateways.detail", gateway_id=gateway_id))
     return redirect(url_for("gateways.index"))

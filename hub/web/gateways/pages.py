@@ -11,6 +11,7 @@ from wardlink.hub.db.types import to_ms, utc_now
 from wardlink.hub.errors import InvalidInput, StoreError
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people.permissions import can
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone
@@ -74,7 +75,7 @@ def bind(gateway_id: str, channel_id: str):
             actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return detail(gateway_id, error=str(exc), status=400)
+        return detail(gateway_id, error=error_message(exc), status=400)
     commit()
     flash(gettext("Channel %(channel)s now measures %(tag)s (%(metric)s).", channel=channel_id, tag=binding.asset.tag,
                   metric=binding.metric), "success")
@@ -90,7 +91,7 @@ def unbind(gateway_id: str, channel_id: str):
                                          actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return detail(gateway_id, error=str(exc), status=400)
+        return detail(gateway_id, error=error_message(exc), status=400)
     commit()
     flash(gettext("Channel %(channel)s is no longer bound.", channel=channel_id) if closed else
           gettext("Channel %(channel)s was not bound.", channel=channel_id), "success")

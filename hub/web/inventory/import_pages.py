@@ -12,6 +12,7 @@ from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.inventory import importer
 from wardlink.hub.services.maintenance.attachments import read_limited
 from wardlink.hub.services.people.permissions import require
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.jobs import JobResult, Progress
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.state import state
@@ -80,7 +81,7 @@ def upload():
                           columns=importer.COLUMNS, required=importer.REQUIRED, max_rows=importer.MAX_ROWS,
                           what="parts")
     except InvalidInput as exc:
-        return form(error=str(exc), status=400)
+        return form(error=error_message(exc), status=400)
     if not rows:
         return form(error="file: has a header row but no parts", status=400)
     job = ui_state().jobs.submit(kind="import", title=f"Import of {len(rows)} parts from {upload_file.filename}",

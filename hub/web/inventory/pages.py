@@ -21,6 +21,7 @@ from wardlink.hub.services.maintenance import workorder_parts, workorders
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.validate import boolean, choice, optional_id, text
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
@@ -159,7 +160,7 @@ def part_save(part_id: int | None):
     except InvalidInput as exc:
         db().rollback()
         existing = catalogue.get_part(db(), part_id, actor=g.actor) if part_id else None
-        return _edit_page(existing, error=str(exc), status=400, values=form)
+        return _edit_page(existing, error=error_message(exc), status=400, values=form)
     commit()
     flash("Part saved.", "success")
     return redirect(url_for("inventory.part", part_id=part_id), 303)
@@ -212,7 +213,7 @@ def move(part_id: int, action: str):
         result = call(part_id, form)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _part_page(part_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
+        return _part_page(part_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
                           typed={"action": action, **form})
     commit()
     flash(message(result) if callable(message) else message, "success")
@@ -232,7 +233,7 @@ def pick(part_id: int):
                                   quantity=form.get("quantity"), actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _part_page(part_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
+        return _part_page(part_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
                           typed={"action": "pick", **form})
     commit()
     flash("Part added to the work order; it leaves the stock when the order is completed.", "success")

@@ -14,6 +14,7 @@ from wardlink.hub.services.inventory import catalogue, kits, storage
 from wardlink.hub.services.people import org
 from wardlink.hub.web.assets.labels import qr_svg
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.security import CSRF_FIELD
 from wardlink.hub.web.state import state
@@ -55,7 +56,7 @@ def change(location_id: int | None, action: str):
         calls[action]()
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _page(str(exc), 403 if isinstance(exc, PermissionDenied) else 400)
+        return _page(error_message(exc), 403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash({"add": "Stock location added.", "update": "Stock location saved.", "bin": "Bin added."}[action], "success")
     return redirect(url_for("storage.index"), 303)
@@ -70,7 +71,7 @@ def bin_update(bin_id: int):
         storage.update_bin(db(), bin_id, form, actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _page(str(exc), 403 if isinstance(exc, PermissionDenied) else 400)
+        return _page(error_message(exc), 403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash("Bin saved.", "success")
     return redirect(url_for("storage.index"), 303)
@@ -148,7 +149,7 @@ def kit_save(kit_id: int | None):
             kits.update_kit(db(), kit_id, data, actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _kits_page(str(exc), 403 if isinstance(exc, PermissionDenied) else 400)
+        return _kits_page(error_message(exc), 403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash("Kit saved.", "success")
     return redirect(url_for("storage.kits_index"), 303)

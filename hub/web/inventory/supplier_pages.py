@@ -9,6 +9,7 @@ from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.inventory import suppliers
 from wardlink.hub.services.people.permissions import require
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.state import state
@@ -78,7 +79,7 @@ def save(supplier_id: int | None):
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
         current = suppliers.get_supplier(db(), supplier_id, actor=g.actor) if supplier_id else None
-        return _form_page(current, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
+        return _form_page(current, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
                           values=data)
     commit()
     flash("Supplier saved.", "success")

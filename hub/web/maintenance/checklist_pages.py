@@ -19,6 +19,7 @@ from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.maintenance import checklists
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.state import state
 
@@ -128,7 +129,7 @@ def _save(template_id: int | None):
     except InvalidInput as exc:
         session.rollback()
         template = checklists.get_template(session, template_id, actor=g.actor) if template_id else None
-        return _builder(template, values, rows, error=str(exc), status=400)
+        return _builder(template, values, rows, error=error_message(exc), status=400)
     commit()
     flash(gettext("Checklist '%(name)s' saved as version %(version)s.", name=template.name,
                   version=template.current_version), "success")

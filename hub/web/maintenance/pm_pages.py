@@ -24,6 +24,7 @@ from wardlink.hub.services.maintenance import checklists, pm, pm_calendar, pm_fi
 from wardlink.hub.services.people import org
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.state import state
@@ -136,7 +137,7 @@ def create():
         db().rollback()
         values = {**dict(request.form), **data, "target": request.form.get("target", "asset"),
                   "assign_to": request.form.get("assign_to", "")}
-        return _form_page(values, error=str(exc), status=400)
+        return _form_page(values, error=error_message(exc), status=400)
     commit()
     flash(gettext("Maintenance plan '%(name)s' created.", name=plan.name), "success")
     return redirect(url_for("pm.detail", plan_id=plan.id), 303)
@@ -157,7 +158,7 @@ def edit(plan_id: int):
         db().rollback()
         plan = pm.get_plan(db(), plan_id, actor=g.actor)
         values = {**_values_of(plan), **dict(request.form), **data, "assign_to": request.form.get("assign_to", "")}
-        return _form_page(values, plan=plan, error=str(exc), status=400)
+        return _form_page(values, plan=plan, error=error_message(exc), status=400)
     commit()
     flash(gettext("Maintenance plan '%(name)s' saved.", name=plan.name), "success")
     return redirect(url_for("pm.detail", plan_id=plan.id), 303)
@@ -172,7 +173,7 @@ def change_state(plan_id: int):
         plan = pm.change_plan_state(db(), plan_id, action, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        flash(gettext("Not changed: %(error)s", error=exc), "error")
+        flash(gettext("Not changed: %(error)s", error=error_message(exc)), "error")
         return redirect(url_for("pm.detail", plan_id=plan_id), 303)
     commit()
     flash(gettext("Maintenance plan '%(name)s' is now %(state)s.", name=plan.name,

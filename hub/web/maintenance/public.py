@@ -20,6 +20,7 @@ from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.validate import email_address, text
 from wardlink.hub.web import files
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import client_ip
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.state import state
@@ -74,7 +75,7 @@ def report(tag: str):
                                    photo=photo, store=files.store())
     except InvalidInput as exc:
         db().rollback()
-        return render_template("public/report.html", asset=asset, values=values, error=str(exc),
+        return render_template("public/report.html", asset=asset, values=values, error=error_message(exc),
                                max_file_bytes=files.MAX_ATTACHMENT_BYTES), 400
     commit()
     return render_template("public/thanks.html", asset=asset, reference=reference,

@@ -33,6 +33,7 @@ from wardlink.hub.services.maintenance.workorder_records import (add_attachment,
                                                                  downtime_minutes, get_attachment, log_time,
                                                                  records_of, set_downtime)
 from wardlink.hub.web import files
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone, zoned_input
@@ -77,7 +78,7 @@ def _bad_filters(exc: InvalidInput, common: dict):
     empty = Page(items=[], total=0, page=1, per_page=PER_PAGE)
     columns = [(s, empty) for s in BOARD_STATES]
     return render_template(template, page=empty, columns=columns, sorts=workorders.SORTS,
-                           filter_error=str(exc), **common), 400
+                           filter_error=error_message(exc), **common), 400
 
 
 @bp.get("")
@@ -141,7 +142,7 @@ def create():
                                             actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _form_page(data, str(exc), 400)
+        return _form_page(data, error_message(exc), 400)
     commit()
     flash(gettext("Work order %(code)s opened.", code=code_of(order)), "success")
     return redirect(url_for("workorders.detail", wo_id=order.id), 303)
@@ -217,10 +218,10 @@ def move(wo_id: int):
         order = transition(db(), wo_id, target, payload, actor=g.actor, clock=state().clock)
     except SignatureRefused as exc:
         commit()  # the refused attempt is recorded and must count towards the lockout
-        return _detail_page(wo_id, error=str(exc), status=403)
+        return _detail_page(wo_id, error=error_message(exc), status=403)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+        return _detail_page(wo_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash(gettext("Work order %(code)s is now %(state)s.", code=code_of(order),
                   state=gettext(label(order.state)).lower()), "success")
@@ -236,7 +237,7 @@ def priority(wo_id: int):
                                              actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+        return _detail_page(wo_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash(gettext("Work order %(code)s is now %(priority)s priority.", code=code_of(order),
                   priority=gettext(label(order.priority)).lower()), "success")
@@ -274,7 +275,7 @@ def record(wo_id: int, kind: str):
         call(db(), wo_id, request.form, actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+        return _detail_page(wo_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash(gettext(message), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + f"#{kind}", 303)
@@ -351,7 +352,7 @@ def checklist(wo_id: int):
     except (InvalidInput, PermissionDenied, NotFound) as exc:
         db().rollback()
         code = 403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else 400
-        return _detail_page(wo_id, error=str(exc), status=code, typed=typed)
+        return _detail_page(wo_id, error=error_message(exc), status=code, typed=typed)
     commit()
     message = gettext("Checklist saved.")
     if opened:
@@ -370,7 +371,7 @@ def upload(wo_id: int):
                        clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _detail_page(wo_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
+        return _detail_page(wo_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400)
     commit()
     flash(gettext("File attached."), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + "#files", 303)

@@ -12,6 +12,7 @@ from wardlink.hub.services.people import org
 from wardlink.hub.services.people import users
 from wardlink.hub.services.people.permissions import ACTION_TEXT, PERMISSIONS, require
 from wardlink.hub.services.validate import optional_id
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.state import state
@@ -46,7 +47,7 @@ def users_create():
             actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _users_page(error=str(exc), values=form, status=400)
+        return _users_page(error=error_message(exc), values=form, status=400)
     commit()
     # Rendered into this response only: never flashed, since flash messages live in the cookie.
     return _users_page(new_password=(user.username, secret))
@@ -71,7 +72,7 @@ def users_edit(username: str):
                 actor=g.actor, clock=state().clock)
         except InvalidInput as exc:
             db().rollback()
-            error = str(exc)
+            error = error_message(exc)
         else:
             commit()
             flash(gettext("User %(name)s updated.", name=user.username), "success")
@@ -89,7 +90,7 @@ def users_active(username: str):
         users.set_active(db(), username, active, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _users_page(error=str(exc), status=400)
+        return _users_page(error=error_message(exc), status=400)
     commit()
     flash(gettext("User %(name)s enabled.", name=username) if active else
           gettext("User %(name)s disabled.", name=username), "success")

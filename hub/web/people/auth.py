@@ -31,6 +31,7 @@ from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
 from wardlink.hub.services.people import org_admin
 from wardlink.hub.services.people.permissions import can
 from wardlink.hub.web.db import SAFE_METHODS, commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, rotate_csrf
 from wardlink.hub.web.state import state
 
@@ -224,7 +225,7 @@ def change_password():
                               actor=g.actor, clock=state().clock,
                               keep_session=session.get(SESSION_KEY))  # this one survives; others end
     except InvalidInput as exc:
-        return _account_page(status=400, password_error=str(exc))
+        return _account_page(status=400, password_error=error_message(exc))
     commit()
     flash(gettext("Your password has been changed."), "success")
     return redirect(url_for("auth.account"))
@@ -237,7 +238,7 @@ def change_language():
     try:
         users.set_language(db(), request.form.get("locale"), actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
-        return _account_page(status=400, language_error=str(exc))
+        return _account_page(status=400, language_error=error_message(exc))
     commit()
     refresh()  # this request's flash message is already in the new language
     flash(gettext("Your language has been saved."), "success")
@@ -252,7 +253,7 @@ def create_token():
         _, token = users.create_api_token(db(), name=request.form.get("name", ""), actor=g.actor,
                                           clock=state().clock)
     except HubError as exc:
-        return _account_page(status=400, error=str(exc))
+        return _account_page(status=400, error=error_message(exc))
     commit()
     # Rendered straight into the page, never flashed: flash messages live in the cookie.
     return _account_page(new_token=token)

@@ -13,6 +13,7 @@ from wardlink.hub.services.people import org_admin, org_lookup
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.validate import optional_id
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.security import CSRF_FIELD
 from wardlink.hub.web.state import state
@@ -95,7 +96,7 @@ def change(kind: str, item_id: int | None, action: str):
             delete(db(), item_id, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _page(str(exc), {"kind": kind, "item_id": item_id, **form}, 400)
+        return _page(error_message(exc), {"kind": kind, "item_id": item_id, **form}, 400)
     commit()
     flash(gettext(DONE[kind, action]), "success")
     return redirect(url_for("org.index"), 303)
@@ -114,7 +115,7 @@ def setup():
             org_admin.first_run(db(), form, actor=g.actor, clock=state().clock)
         except InvalidInput as exc:
             db().rollback()
-            error = str(exc)
+            error = error_message(exc)
         else:
             commit()
             flash(gettext("Setup done: your site and first department exist. Add more departments and locations "

@@ -1,0 +1,70 @@
+"""Service errors in the reader's language: a form error, a refused step or a refusal page is
+French for a French reader and English for an English one; ``str(error)``, the JSON API and
+the CLI keep the English text."""
+
+from __future__ import annotations
+
+import pytest
+from relational_support import clock, csrf_from, web
+from sqlalchemy import update
+
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import User
+from wardlink.hub.errors import InvalidInput, Message, PermissionDenied, Term
+from wardlink.hub.i18n import N_
+
+
+def _french(web, *usernames: str) -> None:
+    with session_scope(web.engine) as s:
+        s.execute(update(User).where(User.username.in_(usernames)).values(locale="fr"))
+
+
+def test_an_error_keeps_its_english_text_its_template_and_its_values():
+    inner = InvalidInput(N_("%(field)s: is required"), field="name")
+    error = InvalidInput(N_("contacts[%(n)s].%(error)s"), n=2, error=inner)
+    assert str(error) == "contacts[2].name: is required"
+    assert error.message.template == "contacts[%(n)s].%(error)s" and error.message.values["error"] is inner
+    assert str(InvalidInput("100% sure")) == "100% sure"  # no values: the text is not a format
+    assert str(PermissionDenied(N_("%(what)s is elsewhere"), what=Message(N_("asset '%(tag)s'"), tag="A-1"))) \
+        == "asset 'A-1' is elsewhere"
+    assert str(InvalidInput(N_("pick is %(state)s"), state=Term("in_progress"))) == "pick is in_progress"
+
+
+@pytest.mark.parametrize("reader, expected, absent", [
+    ("fr", "purchase_cost : doit être un montant comme 1250.00, reçu &#39;lots&#39;", "must be an amount"),
+    ("en", "purchase_cost: must be an amount like 1250.00, got &#39;lots&#39;", "doit être"),
+])
+def test_a_bad_asset_form_is_refused_in_the_readers_language(web, reader, expected, absent):
+    if reader == "fr":
+        _french(web, "manager")
+    client = web.client("manager")
+    token = csrf_from(client.get("/assets/new").text)
+    response = client.post("/assets/new", data={"csrf_token": token, "tag": "DEF-0002", "name": "Defibrillator",
+                                                "category": "Defibrillator", "purchase_cost": "lots"})
+    assert response.status_code == 400
+    assert expected in response.text and absent not in response.text
+    taken = client.post("/assets/new", data={"csrf_token": token, "tag": "VF-0001", "name": "Fridge",
+                                             "category": "Fridge"})
+    assert taken.status_code == 400
+    assert ("tag : « VF-0001 » est déjà utilisé par un autre équipement" if reader == "fr"
+            else "tag: &#39;VF-0001&#39; is already used by another asset") in taken.text
+
+
+def test_a_refusal_page_names_the_role_and_the_action_in_french_and_the_api_stays_english(web):
+    _french(web, "viewer")
+    client = web.client("viewer")
+    page = client.get("/assets/VF-0001/edit")
+    assert page.status_code == 403
+    assert "le rôle « lecteur » ne permet pas de modifier les équipements" in page.text
+    assert "may not change assets" not in page.text
+    api = client.get("/assets/VF-0001/edit", headers={"Accept": "application/json"})
+    assert api.status_code == 403
+    assert api.json["error"]["message"] == "role 'viewer' may not change assets (user 'viewer')"
+    assert web.client("viewer").get("/assets/NO-SUCH").status_code == 404
+    missing = client.get("/assets/NO-SUCH")
+    assert missing.status_code == 404 and "l’équipement « NO-SUCH » n’existe pas" in missing.text
+
+
+def test_an_english_reader_gets_the_english_refusal(web):
+    page = web.client("viewer").get("/assets/VF-0001/edit")
+    assert page.status_code == 403 and "role &#39;viewer&#39; may not change assets" in page.text
