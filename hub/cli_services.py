@@ -222,7 +222,8 @@ def cmd_hub_scheduler(args) -> int:
         closers.append(runtime.close)
         scheduler = Scheduler(engine, clock=clock, holder=args.holder, rules=runtime.engine, telemetry=telemetry,
                               retention_days=args.retention_days, digest_at=config.digest_at,
-                              public_url=config.resolved_public_url, site_name=config.site_name)
+                              public_url=config.resolved_public_url, site_name=config.site_name,
+                              default_locale=config.default_locale)
         if args.once:
             report = scheduler.run_once()
             scheduler.close()

@@ -354,7 +354,8 @@ class Demo:
         self._parts.append(("ingest", self.ingest.stop))
         scheduler = Scheduler(self.engine, clock=self.clock, holder="demo", rules=rules.engine,
                               telemetry=self.store, digest_at=self.config.digest_at,
-                              public_url=self.config.resolved_public_url, site_name=self.config.site_name)
+                              public_url=self.config.resolved_public_url, site_name=self.config.site_name,
+                              default_locale=self.config.default_locale)
         scheduler_stop = threading.Event()
         scheduler_thread = threading.Thread(target=scheduler.run, args=(scheduler_stop,),
                                             kwargs={"round_s": 5.0}, name="demo-scheduler", daemon=True)

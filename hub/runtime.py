@@ -96,7 +96,7 @@ def rules_runtime(config: HubConfig, db_engine, clock: Clock, *, client_id: str,
             client = command_client(config, client_id)
             runtime.closers.append(lambda: (client.loop_stop(), client.disconnect()))
         notifiers = build_notifiers(ruleset.notifiers, clock=clock, mqtt_client=client)
-        dispatcher = Dispatcher(db_engine, notifiers, clock=clock).start()
+        dispatcher = Dispatcher(db_engine, notifiers, clock=clock, default_locale=config.default_locale).start()
         runtime.closers.append(dispatcher.close)
         if notices and config.notice_email:
             from wardlink.hub.notify.notices import NoticeMailer

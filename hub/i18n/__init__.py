@@ -12,6 +12,11 @@ The web UI reaches the catalogues through Flask-Babel (``wardlink.hub.web.i18n``
 the mailer and the PDF writer, which must not import Flask, call :func:`translations` with
 the locale of the person they write to.
 
+Where nobody chose a language (no person's, no site's) the hub's ``default_locale`` applies: the
+web UI reads it from the configuration; the scheduler runs its jobs under it
+(:func:`defaulting`), so the services that write digests, reports, notices and PM work orders
+for nobody in particular read it with :func:`default_locale`.
+
 Dates and numbers follow the locale through Babel; English keeps the unambiguous
 ISO-like form the hub has always shown (``2026-12-06 14:30:00 CET``), French writes
 ``6 déc. 2026 14:30:00 CET`` and ``4,5``.
@@ -20,6 +25,9 @@ ISO-like form the hub has always shown (``2026-12-06 14:30:00 CET``), French wri
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +51,35 @@ PATTERNS: dict[str, dict[str, str]] = {
     "fr": {"datetime": "d MMM y HH:mm:ss", "datetime_short": "d MMM y HH:mm", "date": "d MMM y",
            "decimal": "0.##########"},
 }
+
+
+#: The hub's ``default_locale`` where the code runs (see :func:`defaulting`).
+_DEFAULT_LOCALE: ContextVar[str] = ContextVar("default_locale", default=SOURCE_LOCALE)
+
+
+def default_locale() -> str:
+    """Return the hub's ``default_locale`` as the running job or request set it (else English)."""
+    return _DEFAULT_LOCALE.get()
+
+
+def set_default_locale(locale: str) -> Token[str]:
+    """Make ``locale`` the hub's default language until :func:`reset_default_locale` (a request)."""
+    return _DEFAULT_LOCALE.set(locale if locale in LANGUAGES else SOURCE_LOCALE)
+
+
+def reset_default_locale(token: Token[str]) -> None:
+    """Undo the :func:`set_default_locale` that returned ``token``."""
+    _DEFAULT_LOCALE.reset(token)
+
+
+@contextmanager
+def defaulting(locale: str) -> Iterator[None]:
+    """Run the block with ``locale`` as the hub's default language (the scheduler's jobs)."""
+    token = set_default_locale(locale)
+    try:
+        yield
+    finally:
+        reset_default_locale(token)
 
 
 def N_(message: str) -> str:

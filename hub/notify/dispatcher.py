@@ -16,6 +16,11 @@ logged, counted and retried with exponential backoff (``retry_initial_s`` doubli
 ``retry_max_s``) until ``max_attempts``; a receiver that refuses a notification outright
 (:class:`~wardlink.hub.notify.errors.DeliveryRejected`) is not retried. Nothing here raises into the
 caller: a broken notifier cannot stop the engine.
+
+An e-mail notifier writes to people: before it sends, the dispatcher looks up the language of
+each of its addresses (:func:`wardlink.hub.services.people.language.address_languages`: the
+person's, else the alert's site's, else ``default_locale``). Webhooks and gateway commands get
+the same payload whatever the language (codes, not words).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.notify.errors import DeliveryRejected
 from wardlink.hub.notify.passes import PassThread
 from wardlink.hub.services.alerts.notifications import Notification
+from wardlink.hub.services.people import language
 from wardlink.clock import Clock, SystemClock
 from wardlink.retry import Backoff
 
@@ -57,7 +63,8 @@ class Dispatcher:
 
     def __init__(self, engine: Engine, notifiers: Mapping[str, Any], *, clock: Clock | None = None,
                  max_attempts: int = 10, retry_initial_s: float = 30.0, retry_max_s: float = 3600.0,
-                 lease_s: float = 300.0, batch: int = 50) -> None:
+                 lease_s: float = 300.0, batch: int = 50, default_locale: str = "en") -> None:
+        """``default_locale``: the hub's language where neither a recipient nor the alert's site chose one."""
         if max_attempts < 1:
             raise ValueError(f"max_attempts: must be >= 1, got {max_attempts}")
         self._engine = engine
@@ -68,6 +75,7 @@ class Dispatcher:
         self.retry_max_s = retry_max_s
         self.lease_s = lease_s
         self.batch = batch
+        self.default_locale = default_locale
         self.counters: Counter[str] = Counter()  # "<target>.sent", "<target>.retried", "<target>.failed"
         self._passes = PassThread("notify-dispatcher", self.run_pending, log)
         self._run_lock = threading.Lock()
@@ -110,12 +118,21 @@ class Dispatcher:
         if notifier is None:
             return "reject", f"no notifier named {target!r} is configured"
         try:
-            detail = notifier.send(Notification.from_payload(payload))
+            note = Notification.from_payload(payload)
+            if getattr(notifier, "kind", None) == "email":
+                detail = notifier.send(note, self._languages(notifier.to, note))
+            else:
+                detail = notifier.send(note)
         except DeliveryRejected as exc:
             return "reject", str(exc)
         except Exception as exc:
             return "retry", f"{exc.__class__.__name__}: {exc}"
         return "sent", detail or "sent"
+
+    def _languages(self, addresses: list[str], note: Notification) -> dict[str, str]:
+        """Return the language each address reads (the alert's site's, else the hub's, for strangers)."""
+        with session_scope(self._engine, readonly=True) as session:
+            return language.address_languages(session, addresses, fallback=note.language or self.default_locale)
 
     def run_pending(self, limit: int | None = None) -> DeliveryReport:
         """Send every due row (at most ``limit``); return what happened."""

@@ -5,6 +5,10 @@ over a server that dropped an idle one. Notice e-mails come in batches and share
 (:class:`SmtpSession`), which spares a connect, greeting, TLS handshake and login per message.
 With ``security = "starttls"`` a server that does not offer STARTTLS is an error, never a
 silent fall-back to plain text.
+
+An alert is written in each recipient's language: :meth:`EmailNotifier.send` takes the language
+of each address (the dispatcher looks them up: the account with that address, else the alert's
+site, else the hub's ``default_locale``) and sends one message per language.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from wardlink.hub.notify.errors import DeliveryRejected, NotifyError
 from wardlink.hub.services.alerts.notifications import Notification
@@ -46,24 +50,36 @@ class EmailNotifier:
     def _tls_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)
 
-    def message(self, note: Notification) -> EmailMessage:
-        """Return the e-mail for ``note``."""
+    def message(self, note: Notification, locale: str | None = None, to: Sequence[str] | None = None) -> EmailMessage:
+        """Return the e-mail for ``note`` in ``locale``, to ``to`` (default: every recipient)."""
         msg = EmailMessage()
-        msg["Subject"] = note.subject
+        msg["Subject"] = note.subject_in(locale)
         msg["From"] = self.sender
-        msg["To"] = ", ".join(self.to)
+        msg["To"] = ", ".join(self.to if to is None else to)
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         msg["X-Wardlink-Alert"] = str(note.alert_id)
         msg["X-Wardlink-Event"] = note.event
         if note.severity == "critical" and note.event in ("opened", "escalated"):
             msg["Importance"] = "high"
-        msg.set_content(note.text())
+        msg.set_content(note.text(locale))
+        if locale:
+            msg["Content-Language"] = locale
         return msg
 
-    def send(self, note: Notification) -> str:
-        """Deliver ``note``; raise :class:`NotifyError` (retry) or :class:`DeliveryRejected`."""
-        return self.deliver(self.message(note), len(self.to))
+    def send(self, note: Notification, languages: Mapping[str, str] | None = None) -> str:
+        """Deliver ``note``, one message per language of the recipients (``languages``: address ->
+        locale; an address not in it reads the language of the alert's site, else the source
+        language); raise :class:`NotifyError` (retry) or :class:`DeliveryRejected`."""
+        groups: dict[str | None, list[str]] = {}
+        for address in self.to:
+            groups.setdefault((languages or {}).get(address, note.language), []).append(address)
+        if len(groups) == 1:
+            [(locale, to)] = groups.items()
+            return self.deliver(self.message(note, locale, to), len(to))
+        with self.session() as session:
+            return "; ".join(f"{locale}: {session.deliver(self.message(note, locale, to), len(to))}"
+                             for locale, to in groups.items())
 
     def connect(self) -> smtplib.SMTP:
         """Return a connection to this notifier's server, greeted, secured and logged in as configured."""

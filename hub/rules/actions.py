@@ -39,7 +39,7 @@ from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.alerts.notifications import Deliveries, Notification
-from wardlink.hub.services.people import local_time
+from wardlink.hub.services.people import language, local_time
 from wardlink.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,9 @@ class Outbox:
             issued_ms=round(now.timestamp() * 1000),
             unit=channel_info.unit if channel_info else None,
             metric=(channel_info.measurement or channel_info.metric) if channel_info else None,
-            timezone=zone.key if zone is not None else None)
+            timezone=zone.key if zone is not None else None,
+            language=(language.department_language(session, asset.department_id) if asset else None)
+            or language.hospital_language(session))
         payload = note_obj.to_payload()
         for target in wanted:
             session.add(NotificationOutbox(alert_id=alert.id, target=target, event=event, payload=payload,

@@ -34,6 +34,9 @@ class JobContext:
     site_name: str = "Wardlink"
     #: This scheduler's name, recorded with the calendar runs it makes.
     holder: str = ""
+    #: The language of digests, reports, notices and PM work orders where nobody chose one
+    #: (the hub's ``default_locale``; jobs run under it, see :func:`wardlink.hub.i18n.defaulting`).
+    default_locale: str = "en"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from wardlink.hub.db.audit import to_jsonable
 from wardlink.hub.db.engine import database_place, failure_reason, session_scope
 from wardlink.hub.db.models import SchedulerJob
 from wardlink.hub.db.types import utc_now
+from wardlink.hub.i18n import SOURCE_LOCALE, defaulting
 from wardlink.hub.scheduler.jobs import JOBS, Job, JobContext
 from wardlink.hub.scheduler.leader import leader_for
 from wardlink.clock import Clock
@@ -65,7 +66,9 @@ class Scheduler:
                  jobs: Iterable[Job] = JOBS, periods: Mapping[str, float] | None = None,
                  rules: Any = None, telemetry: Any = None, retention_days: float | None = None,
                  lease_s: float = 60.0, digest_at: time = time(7, 0), public_url: str = "",
-                 site_name: str = "Wardlink") -> None:
+                 site_name: str = "Wardlink", default_locale: str = SOURCE_LOCALE) -> None:
+        """``default_locale``: the language of what the jobs write where nobody chose one (the
+        hub's ``default_locale``)."""
         periods = dict(periods or {})
         jobs = tuple(jobs)
         unknown = sorted(set(periods) - {j.name for j in jobs})
@@ -84,7 +87,7 @@ class Scheduler:
         self.jobs = tuple(replace(j, every_s=periods.get(j.name, j.every_s)) for j in jobs)
         self.context = JobContext(engine=engine, clock=clock, rules=rules, telemetry=telemetry,
                                   retention_days=retention_days, digest_at=digest_at, public_url=public_url,
-                                  site_name=site_name, holder=self.holder)
+                                  site_name=site_name, holder=self.holder, default_locale=default_locale)
         self._last_run: dict[str, float] = {}
         self._role: bool | None = None  # None until the first round
         self._closed = False
@@ -141,7 +144,8 @@ class Scheduler:
         runs = self.job_runs.setdefault(job.name, JobRuns())
         runs.last_started = started.timestamp()
         try:
-            summary = job.run(self.context) or {}
+            with defaulting(self.context.default_locale):
+                summary = job.run(self.context) or {}
         except Exception as exc:
             log.exception("scheduler job %s failed", job.name)
             report.failed[job.name] = f"{type(exc).__name__}: {exc}"

@@ -130,6 +130,18 @@ def init_app(app: Flask) -> None:
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.jinja_env.globals.update(languages=i18n.LANGUAGES, current_locale=current_locale, js_messages=js_messages)
 
+    @app.before_request
+    def _hub_default_locale():
+        """Let the services a request calls (notices to people who chose no language) read the
+        hub's ``default_locale``."""
+        g.default_locale_token = i18n.set_default_locale(state().config.default_locale)
+
+    @app.teardown_request
+    def _forget_default_locale(_exc):
+        token = g.pop("default_locale_token", None)
+        if token is not None:
+            i18n.reset_default_locale(token)
+
     @app.context_processor
     def _default_locale():
         return {"default_locale": state().config.default_locale}

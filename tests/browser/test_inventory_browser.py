@@ -104,7 +104,7 @@ def test_scan_a_bin_label_pick_the_part_complete_the_order_and_procurement_hears
     phone_buyer = Session(chromium, served, **PHONE).sign_in("buyer")
     reorder = phone_buyer.open("/inventory/reorder")
     row = reorder.locator('tr[data-sku="FLT-100"]')
-    assert "Medparts Ltd" in row.inner_text() and "10" in row.locator('td[data-label="Order"]').inner_text()
+    assert "Medparts Ltd" in row.inner_text() and "10" in row.locator('td[data-label="To order"]').inner_text()
     reorder.screenshot(path=shots / "inventory-4-phone-reorder-list.png", full_page=True)
     width = reorder.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the reorder list is {width} px wide on a 390 px phone"

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from relational_support import clock, csrf_from, web
+from relational_support import clock, csrf_from, engine, web
 from sqlalchemy import select, update
 
 from wardlink.hub import i18n
@@ -219,3 +219,47 @@ def test_no_template_translates_at_its_top_level_where_an_import_would_freeze_th
                 if calls:
                     frozen.append(f"{name}:{node.lineno}")
     assert frozen == []
+
+
+def test_an_alert_e_mail_reaches_each_recipient_in_their_language_and_webhooks_keep_codes(engine, clock,
+                                                                                         smtp_server):
+    """The rules engine opens an alert at a site with no language; its e-mail target lists a
+    technician who chose French and an address no account has: the technician reads French
+    (subject, facts, dates, the decimal comma), the stranger the hub's default, English."""
+    from rules_support import make_engine, point
+
+    from wardlink.hub.notify.config import build_notifiers
+    from wardlink.hub.notify.dispatcher import Dispatcher
+
+    with session_scope(engine) as s:
+        s.execute(update(Site).values(timezone="Europe/Paris"))
+        s.execute(update(User).where(User.username == "tech").values(email="Tech@hospital.example", locale="fr"))
+    notifiers = {"ops": {"type": "email", "host": smtp_server.host, "port": smtp_server.port, "security": "none",
+                         "sender": "wardlink@hospital.example", "to": ["tech@hospital.example", "desk@hospital.example"]}}
+    dispatcher = Dispatcher(engine, build_notifiers(notifiers, clock=clock), clock=clock, default_locale="en")
+    rule = {"name": "cold-chain-high", "kind": "threshold", "severity": "critical", "above": 8.0,
+            "match": {"metric": "temperature"}, "notify": ["ops"]}
+    rules = make_engine(engine, clock, [rule], notifiers=notifiers, dispatcher=dispatcher)
+    rules.on_points([point("fridge1.temp", round(clock.now() * 1000), 9.4)])
+    assert dispatcher.run_pending().sent == 1
+    by_address = {m["To"]: m for m in smtp_server.messages}
+    assert sorted(by_address) == ["desk@hospital.example", "tech@hospital.example"]
+    french, english = by_address["tech@hospital.example"], by_address["desk@hospital.example"]
+    assert french["Subject"].startswith("[Wardlink] CRITIQUE : ") and french["Content-Language"] == "fr"
+    body = french.get_content()
+    facts = {k.strip(): v.strip() for k, _, v in (line.partition(" : ") for line in body.splitlines()) if v}
+    assert (facts["Événement"], facts["Gravité"], facts["État"]) == ("ouverture", "Critique", "Ouvert"), body
+    assert re.fullmatch(r"1 janv\. 2026 \d\d:\d\d:\d\d CET", facts["Ouvert"]) and facts["Valeur"] == "9,4 °C", body
+    assert english["Subject"].startswith("[Wardlink] CRITICAL: ")
+    assert re.search(r"Severity:\s+Critical", english.get_content()) and "Value:" in english.get_content()
+    payload = _outbox(engine)[0].payload  # what a webhook is posted: codes, whatever the language
+    assert (payload["event"], payload["severity"], payload["state"]) == ("opened", "critical", "open")
+    dispatcher.close()
+    rules.close()
+
+
+def _outbox(engine):
+    from wardlink.hub.db.models.rules import NotificationOutbox
+
+    with session_scope(engine, readonly=True) as s:
+        return list(s.scalars(select(NotificationOutbox).order_by(NotificationOutbox.id)))

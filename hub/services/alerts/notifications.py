@@ -5,6 +5,12 @@ engine may ask of whoever delivers them.
 The rules engine writes ``notification_outbox`` rows in the transaction that changes the
 alert; a delivery service (:class:`wardlink.hub.notify.dispatcher.Dispatcher`) sends them afterwards.
 The engine receives that service as a :class:`Deliveries` and never imports it.
+
+A notification is written for a reader in a language (:meth:`Notification.subject_in`,
+:meth:`Notification.text`): an e-mail goes out in each recipient's language, decided by the
+delivery side. ``language`` carries the language of the alert's site for recipients without an
+account. The JSON posted to webhooks holds codes (event, severity, state), not words, whatever
+the language: machine readers match codes.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from datetime import datetime
 from typing import Any, Mapping, Protocol
 
 from wardlink.hub.db import units
+from wardlink.hub.db.vocab import label
+from wardlink.hub.i18n import N_, format_datetime, format_decimal, translate
 from wardlink.hub.services.people import local_time
 
 
@@ -42,13 +50,16 @@ class Deliveries(Protocol):
 
 #: Subject line opening per event.
 _HEADLINE = {
-    "opened": "{severity}",
-    "historical": "Historical ({severity}, from late data)",
-    "escalated": "Escalated, unacknowledged ({severity})",
-    "acknowledged": "Acknowledged",
-    "shelved": "Shelved",
-    "resolved": "Resolved",
+    "opened": "%(severity)s",
+    "historical": N_("Historical (%(severity)s, from late data)"),
+    "escalated": N_("Escalated, unacknowledged (%(severity)s)"),
+    "acknowledged": N_("Acknowledged"),
+    "shelved": N_("Shelved"),
+    "resolved": N_("Resolved"),
 }
+#: What happened, as the body's first fact says it.
+_EVENT_WORDS = {"opened": N_("opened"), "historical": N_("historical"), "escalated": N_("escalated"),
+                "acknowledged": N_("acknowledged"), "shelved": N_("shelved"), "resolved": N_("resolved")}
 
 
 @dataclass(frozen=True)
@@ -81,19 +92,20 @@ class Notification:
     unit: str | None = None  # the channel's stored unit code; the text shows its display form
     metric: str | None = None  # what the channel measures (names a digital level: door -> Open)
     timezone: str | None = None  # the site's IANA zone; the text shows local times in it
+    language: str | None = None  # the language of the alert's site (None: none chosen)
 
-    def _value_text(self) -> str | None:
+    def _value_text(self, locale: str | None) -> str | None:
         if self.value is None:
             return None
-        if self.unit is None:
-            return f"{self.value:.6g}"
-        return units.display(self.value, self.unit, self.metric)
+        text = f"{self.value:.6g}" if self.unit is None else units.display(self.value, self.unit, self.metric)
+        number, space, unit = text.partition(" ")
+        return format_decimal(number, locale) + space + unit
 
-    def _time_text(self, iso: str | None) -> str | None:
+    def _time_text(self, iso: str | None, locale: str | None) -> str | None:
         if not iso or not self.timezone:
             return iso
         try:
-            return local_time.local_text(datetime.fromisoformat(iso), local_time.zone_named(self.timezone))
+            return format_datetime(datetime.fromisoformat(iso), local_time.zone_named(self.timezone), locale)
         except ValueError:
             return iso
 
@@ -109,29 +121,46 @@ class Notification:
 
     @property
     def subject(self) -> str:
-        """Return a one-line subject: site, what happened and the alert title."""
-        head = _HEADLINE.get(self.event, self.event).format(severity=self.severity.upper())
-        return f"[{self.site}] {head}: {self.title}"[:250]
+        """Return the subject in the source language (see :meth:`subject_in`)."""
+        return self.subject_in(None)
 
-    def text(self) -> str:
-        """Return a plain-text body listing the alert's facts."""
+    def subject_in(self, locale: str | None) -> str:
+        """Return a one-line subject in ``locale``: site, what happened and the alert title."""
+        severity = translate(locale, label(self.severity)).upper()
+        head = _HEADLINE.get(self.event)
+        head = translate(locale, head, severity=severity) if head else self.event
+        return f"[{self.site}] " + translate(locale, "%(what)s: %(title)s", what=head, title=self.title)[:250]
+
+    def _facts(self, locale: str | None) -> list[tuple[str, object]]:
+        event = translate(locale, _EVENT_WORDS[self.event]) if self.event in _EVENT_WORDS else self.event
+        if self.promoted:
+            event = translate(locale, "%(event)s (confirmed by live data)", event=event)
+        return [
+            (translate(locale, "Event"), event),
+            (translate(locale, "Severity"), translate(locale, label(self.severity))),
+            (translate(locale, "State"), translate(locale, label(self.state))),
+            (translate(locale, "Asset"), " ".join(p for p in (self.asset, self.asset_name) if p) or None),
+            (translate(locale, "Ward"), self.ward), (translate(locale, "Gateway"), self.gateway),
+            (translate(locale, "Channel"), self.channel), (translate(locale, "Value"), self._value_text(locale)),
+            (translate(locale, "Condition since"), self._time_text(self.condition_since, locale)),
+            (translate(locale, "Opened"), self._time_text(self.opened_at, locale)),
+            (translate(locale, "Escalation level"), self.escalation_level or None),
+            (translate(locale, "By"), self.by), (translate(locale, "Note"), self.note or None),
+            (translate(locale, "Rule"), self.rule), (translate(locale, "Alert"), f"#{self.alert_id}"),
+            (translate(locale, "Link"), self.url),
+        ]
+
+    def text(self, locale: str | None = None) -> str:
+        """Return a plain-text body listing the alert's facts, in ``locale`` (None: the source language)."""
         lines = [self.title, ""]
         if self.detail:
             lines += [self.detail, ""]
-        facts = [
-            ("Event", self.event + (" (confirmed by live data)" if self.promoted else "")),
-            ("Severity", self.severity), ("State", self.state),
-            ("Asset", " ".join(p for p in (self.asset, self.asset_name) if p) or None),
-            ("Ward", self.ward), ("Gateway", self.gateway), ("Channel", self.channel),
-            ("Value", self._value_text()),
-            ("Condition since", self._time_text(self.condition_since)), ("Opened", self._time_text(self.opened_at)),
-            ("Escalation level", self.escalation_level or None),
-            ("By", self.by), ("Note", self.note or None), ("Rule", self.rule),
-            ("Alert", f"#{self.alert_id}"), ("Link", self.url),
-        ]
+        facts = self._facts(locale)
         width = max(len(k) for k, _ in facts)
-        lines += [f"{k + ':':<{width + 1}} {v}" for k, v in facts if v not in (None, "")]
+        colon = translate(locale, "%(label)s:", label="")  # French puts a space before the colon
+        lines += [f"{k + colon:<{width + len(colon)}} {v}" for k, v in facts if v not in (None, "")]
         if self.historical:
-            lines += ["", "This condition was found in data that reached the hub late (replayed "
-                          "after an outage). It is reported for the record, not as a live emergency."]
+            lines += ["", translate(locale, "This condition was found in data that reached the hub late (replayed "
+                                            "after an outage). It is reported for the record, not as a live "
+                                            "emergency.")]
         return "\n".join(lines) + "\n"

@@ -33,6 +33,10 @@ class Cover:
         """Return what the contract covers, e.g. ``parts, labour``."""
         return coverage_text(self.contract)
 
+    def coverage_in(self, locale: str | None) -> str:
+        """Return what the contract covers, in ``locale``."""
+        return coverage_text(self.contract, locale)
+
 
 def of_order(session: Session, order: WorkOrder) -> list[Cover]:
     """Return the contracts ``order`` falls under (internal: the order is already visible)."""

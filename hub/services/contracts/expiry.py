@@ -12,6 +12,7 @@ term (a later end date) is warned about again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Asset, ContractAsset, ContractWarning, ServiceContract, User
 from wardlink.hub.db.types import utc_now
+from wardlink.hub.i18n import N_, format_date, translate, translations
 from wardlink.hub.services.contracts.register import WARNING_DAYS, coverage_text, today
 from wardlink.hub.services.notices import core as notices
 from wardlink.clock import Clock
@@ -56,28 +58,42 @@ def _recipients(session: Session, contract: ServiceContract) -> list[int]:
     return sorted(ids)
 
 
-def _body(contract: ServiceContract, days_left: int) -> str:
-    assets = ", ".join(a.tag for a in contract.assets[:20]) or "none listed"
-    if len(contract.assets) > 20:
-        assets += f" and {len(contract.assets) - 20} more"
-    lines = [f"The {contract.kind} contract {contract.reference} ({contract.title}) with {contract.vendor_name} "
-             f"ends on {contract.ends_on.isoformat()}, in {days_left} day{'s' if days_left != 1 else ''}.", "",
-             f"Covers: {coverage_text(contract)}", f"Assets: {assets}"]
-    if contract.response_hours is not None:
-        lines.append(f"Response time: {contract.response_hours} h")
-    if contract.vendor_contact:
-        lines.append(f"Vendor contact: {contract.vendor_contact}")
-    lines += ["", "Renew it, or plan how the equipment will be maintained after that date."]
-    return "\n".join(lines) + "\n"
+def _subject(contract: ServiceContract, days_left: int) -> Callable[[str | None], str]:
+    def subject(locale: str | None) -> str:
+        message = N_("Warranty %(reference)s ends in %(days)s days (%(date)s)") if contract.kind == "warranty" \
+            else N_("Service contract %(reference)s ends in %(days)s days (%(date)s)")
+        return translate(locale, message, reference=contract.reference, days=days_left,
+                         date=format_date(contract.ends_on, locale))
+    return subject
+
+
+def _body(contract: ServiceContract, days_left: int) -> Callable[[str | None], str]:
+    def body(locale: str | None) -> str:
+        assets = ", ".join(a.tag for a in contract.assets[:20]) or translate(locale, "none listed")
+        if len(contract.assets) > 20:
+            assets += translate(locale, " and %(n)s more", n=len(contract.assets) - 20)
+        message = N_("The warranty %(reference)s (%(title)s) with %(vendor)s ends on %(date)s, in %(days)s.") \
+            if contract.kind == "warranty" else \
+            N_("The service contract %(reference)s (%(title)s) with %(vendor)s ends on %(date)s, in %(days)s.")
+        days = translations(locale).ngettext("%(num)s day", "%(num)s days", days_left) % {"num": days_left}
+        lines = [translate(locale, message, reference=contract.reference, title=contract.title,
+                           vendor=contract.vendor_name, date=format_date(contract.ends_on, locale), days=days), "",
+                 translate(locale, "Covers: %(coverage)s", coverage=coverage_text(contract, locale)),
+                 translate(locale, "Assets: %(assets)s", assets=assets)]
+        if contract.response_hours is not None:
+            lines.append(translate(locale, "Response time: %(hours)s h", hours=contract.response_hours))
+        if contract.vendor_contact:
+            lines.append(translate(locale, "Vendor contact: %(contact)s", contact=contract.vendor_contact))
+        lines += ["", translate(locale, "Renew it, or plan how the equipment will be maintained after that date.")]
+        return "\n".join(lines) + "\n"
+    return body
 
 
 def _warn(session: Session, contract: ServiceContract, thresholds: list[int], days_left: int,
           clock: Clock) -> Warned:
     threshold = min(thresholds)
     told = notices.announce(
-        session, "contract_expiring",
-        subject=f"{contract.kind.capitalize()} contract {contract.reference} ends in {days_left} days "
-                f"({contract.ends_on.isoformat()})",
+        session, "contract_expiring", subject=_subject(contract, days_left),
         body=_body(contract, days_left), link=f"/contracts/{contract.id}",
         key=warning_key(contract.id, threshold, contract.ends_on), clock=clock,
         users=_recipients(session, contract))

@@ -22,7 +22,7 @@ from wardlink.hub.db.models import Asset, ContractAsset, ServiceContract, Suppli
 from wardlink.hub.db.models.contracts import CONTRACT_KINDS
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput, Message, NotFound
-from wardlink.hub.i18n import N_
+from wardlink.hub.i18n import N_, translate
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.pagination import Page, paginate
@@ -73,7 +73,7 @@ FIELDS = {
 }
 SNAPSHOT_FIELDS = tuple(FIELDS)
 #: What a contract covers, by flag, as people read it.
-COVERAGE = {"covers_parts": "parts", "covers_labour": "labour", "covers_pm": "planned maintenance"}
+COVERAGE = {"covers_parts": N_("parts"), "covers_labour": N_("labour"), "covers_pm": N_("planned maintenance")}
 #: The states a list can be filtered by, judged on the hospital's local date.
 STATES = ("active", "expiring", "expired", "upcoming", "all")
 
@@ -89,9 +89,10 @@ def snapshot(contract: ServiceContract) -> dict[str, Any]:
             "asset_tags": [a.tag for a in contract.assets]}
 
 
-def coverage_text(contract: ServiceContract) -> str:
-    """Return what the contract covers, e.g. ``parts, labour``; ``nothing listed`` when none."""
-    return ", ".join(words for flag, words in COVERAGE.items() if getattr(contract, flag)) or "nothing listed"
+def coverage_text(contract: ServiceContract, locale: str | None = None) -> str:
+    """Return what the contract covers in ``locale``, e.g. ``parts, labour``; ``nothing listed`` when none."""
+    return ", ".join(translate(locale, words) for flag, words in COVERAGE.items() if getattr(contract, flag)) \
+        or translate(locale, "nothing listed")
 
 
 def today(session: Session, clock: Clock) -> date:

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, MeterReading, PmOccurrence,
                            PmPlan, WorkOrder)
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.i18n import translate
+from wardlink.hub.i18n import default_locale, format_date, format_decimal, translate
 from wardlink.hub.services.audit import trail as audit
+from wardlink.hub.services.people import language
 from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.maintenance.compliance import meter_tolerance
@@ -95,25 +96,32 @@ def _service_levels(plan: PmPlan, occ: PmOccurrence, zone: ZoneInfo, now: dateti
                      warn_fraction=DEFAULT_POLICY.warn_fraction), max(now, closes)
 
 
-def _describe(plan: PmPlan, occ: PmOccurrence) -> str:
+def _describe(plan: PmPlan, occ: PmOccurrence, locale: str | None) -> str:
+    def number(value: float) -> str:
+        return format_decimal(f"{value:g}", locale)
+
     lines = []
     if occ.due_date is not None:
         window = occurrence_target(occ).window
-        lines.append(f"Due {occ.due_date.isoformat()}; on time from {window.opens.isoformat()} "
-                     f"to {window.closes.isoformat()}.")
+        lines.append(translate(locale, "Due %(date)s; on time from %(opens)s to %(closes)s.",
+                               date=format_date(occ.due_date, locale), opens=format_date(window.opens, locale),
+                               closes=format_date(window.closes, locale)))
     if occ.due_meter is not None:
-        lines.append(f"Due at {occ.due_meter:g} on meter '{plan.meter}'; on time up to "
-                     f"{occurrence_target(occ).meter_limit:g}.")
+        lines.append(translate(locale, "Due at %(value)s on meter '%(meter)s'; on time up to %(limit)s.",
+                               value=number(occ.due_meter), meter=plan.meter,
+                               limit=number(occurrence_target(occ).meter_limit)))
     if occ.high_risk:
-        lines.append("High-risk equipment: 100 % on-time completion required.")
+        lines.append(translate(locale, "High-risk equipment: %(share)s on-time completion required.", share="100 %"))
     if plan.assignee_team:
-        lines.append(f"Team: {plan.assignee_team}.")
+        lines.append(translate(locale, "Team: %(team)s.", team=plan.assignee_team))
     if plan.assignee_vendor:
-        lines.append(f"Vendor: {plan.assignee_vendor}.")
+        lines.append(translate(locale, "Vendor: %(vendor)s.", vendor=plan.assignee_vendor))
     if plan.planned_minutes:
-        lines.append(f"Planned time: {plan.planned_minutes} minutes.")
+        lines.append(translate(locale, "Planned time: %(minutes)s minutes.", minutes=plan.planned_minutes))
     for part in plan.planned_parts or ():
-        lines.append(f"Part: {part['quantity']:g} x {part['part_number']} {part['description']}".rstrip() + ".")
+        lines.append(translate(locale, "Part: %(quantity)s x %(number)s %(description)s",
+                               quantity=number(part["quantity"]), number=part["part_number"],
+                               description=part["description"]).rstrip() + ".")
     if plan.instructions:
         lines.append(plan.instructions)
     return "\n".join(lines)
@@ -131,11 +139,16 @@ def _create_work_order(session: Session, plan: PmPlan, asset: Asset, occ: PmOccu
                        now: datetime, clock: Clock) -> WorkOrder:
     from wardlink.hub.services.maintenance.workorders import create_work_order
 
-    due = f"due {occ.due_date.isoformat()}" if occ.due_date else f"due at {occ.due_meter:g} {plan.meter}"
+    # Written in the language of the asset's site: the order is read by whoever takes it on.
+    locale = language.site_language(session, asset.department_id, default=default_locale())
+    due = translate(locale, "due %(date)s", date=format_date(occ.due_date, locale)) if occ.due_date else \
+        translate(locale, "due at %(value)s %(meter)s", value=format_decimal(f"{occ.due_meter:g}", locale),
+                  meter=plan.meter)
     policy, deadline = _service_levels(plan, occ, zone, now)
     return create_work_order(
-        session, {"kind": "pm", "title": f"PM: {plan.name} - {asset.tag} ({due})"[:300],
-                  "description": _describe(plan, occ)[:5000], "priority": plan.priority,
+        session, {"kind": "pm", "title": translate(locale, "PM: %(plan)s - %(tag)s (%(due)s)", plan=plan.name,
+                                                   tag=asset.tag, due=due)[:300],
+                  "description": _describe(plan, occ, locale)[:5000], "priority": plan.priority,
                   "asset_tag": asset.tag, "due_at": deadline, "assignee_id": _assignee_id(plan)},
         actor=SCHEDULER, clock=clock, source="pm", policy=policy)
 
@@ -321,14 +334,18 @@ def escalate_overdue_pm(session: Session, *, clock: Clock) -> int:
                          entity_id=order.id, before={"priority": before},
                          after={"priority": wanted, "reason": "planned maintenance overdue"}, clock=clock)
         due = occ.due_date.isoformat() if occ.due_date else f"{occ.due_meter:g} {occ.plan.meter}"
+        text = _overdue_text(occ, due)
+        # The alert is read by everyone on the site: in the site's language.
+        locale = language.site_language(session, occ.asset.department_id, default=default_locale())
+        detail = text["detail"](locale).removesuffix(".")
+        if order is not None:
+            detail += translate(locale, " (work order %(id)s)", id=order.id)
         alerts.raise_alert(
             session, rule="pm_overdue", severity="critical" if occ.high_risk else "warning",
-            title=f"Planned maintenance overdue: {occ.asset.tag} - {occ.plan.name}"[:300],
-            detail=(f"Service {occ.seq + 1} of plan '{occ.plan.name}' was due {due} and is not done"
-                    + (f" (work order {order.id})." if order is not None else ".")
-                    + (" High-risk equipment." if occ.high_risk else "")),
+            title=text["title"](locale)[:300],
+            detail=detail + "." + (translate(locale, " High-risk equipment.") if occ.high_risk else ""),
             asset_tag=occ.asset.tag, actor=SCHEDULER, clock=clock)
-        notices.pm_overdue(session, order, **_overdue_text(occ, due), key=f"pm:{occ.id}:overdue",
+        notices.pm_overdue(session, order, **text, key=f"pm:{occ.id}:overdue",
                            department_id=occ.asset.department_id, clock=clock)
         escalated += 1
     session.flush()

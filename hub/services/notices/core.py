@@ -31,7 +31,7 @@ from wardlink.hub.db.models import Department, Notice, NoticeEmail, NoticePrefer
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import label
 from wardlink.hub.errors import InvalidInput, NotFound
-from wardlink.hub.i18n import N_, SOURCE_LOCALE, format_datetime, translate
+from wardlink.hub.i18n import N_, default_locale, format_datetime, translate
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people import language
@@ -270,7 +270,7 @@ def announce(session: Session, event: str, *, subject: Text, body: Text = "", li
     for person in _audience(session, event, key, roles, department_id, users):
         if person.id in skip or person.told:
             continue
-        locale = language.chosen_language(person, default=SOURCE_LOCALE)
+        locale = language.chosen_language(person, default=default_locale())
         if locale not in texts:
             texts[locale] = (in_language(subject, locale)[:300], in_language(body, locale))
         rows.append((person, locale))
@@ -437,7 +437,7 @@ def reporter_status(session: Session, order: WorkOrder, *, clock: Clock) -> Noti
     if not order.requester_email:
         return None
     zone = site_zone(session, order.department_id)
-    locale = language.site_language(session, order.department_id, default=SOURCE_LOCALE)
+    locale = language.site_language(session, order.department_id, default=default_locale())
     now = utc_now(clock)
     reference = order.code or f"WO-{order.id:06d}"
     equipment = f"{order.asset.tag} {order.asset.name}" if order.asset is not None else \

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Alert, Asset, Gateway, PmOccurrence, User, WorkOrder
 from wardlink.hub.db.vocab import label
-from wardlink.hub.i18n import N_, SOURCE_LOCALE, format_date, format_pattern, translate
+from wardlink.hub.i18n import N_, default_locale, format_date, format_pattern, translate
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.notices import core, runs
@@ -204,7 +204,7 @@ def send_due(session: Session, *, clock: Clock, at: time, public_url: str, holde
             if not _wants(session, user):
                 continue
             digest = build(session, user, now=local, zone=zones[key],
-                           locale=language.user_language(session, user.id, default=SOURCE_LOCALE))
+                           locale=language.user_language(session, user.id, default=default_locale()))
             if digest.is_empty:
                 empty += 1
                 continue

@@ -10,6 +10,7 @@ a ward computer's browser says nothing about who is signed in at it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -77,3 +78,16 @@ def user_language(session: Session, user_id: int | None, *, default: str) -> str
 def site_language(session: Session, department_id: int | None, *, default: str) -> str:
     """Return the language of the site a department belongs to (for someone with no account)."""
     return department_language(session, department_id) or hospital_language(session) or default
+
+
+def address_languages(session: Session, addresses: Iterable[str], *, fallback: str) -> dict[str, str]:
+    """Return the language of each e-mail address: the language of the person whose account has
+    it (:func:`user_language`, matched without regard to case), else ``fallback`` (the language of
+    the site the message is about, or the hub's ``default_locale``)."""
+    wanted = {address.lower(): address for address in addresses}
+    owners: dict[str, int] = {}
+    for user_id, email in session.execute(select(User.id, User.email).where(func.lower(User.email).in_(wanted))
+                                          .order_by(User.id)):
+        owners.setdefault(email.lower(), user_id)
+    return {address: user_language(session, owners[key], default=fallback) if key in owners else fallback
+            for key, address in wanted.items()}

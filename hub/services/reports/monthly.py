@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session, defer, selectinload
 from wardlink.hub.db.models import Department, MonthlyReport, User
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import Message, NotFound
-from wardlink.hub.i18n import N_
-from wardlink.hub.i18n import SOURCE_LOCALE, format_date, format_pattern, translate
+from wardlink.hub.i18n import N_, default_locale, format_date, format_pattern, translate
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.notices import core as notices
@@ -62,7 +61,7 @@ def _store(session: Session, report: kpis.KpiReport, *, month: str, site_name: s
     department = report.department
     scope = "all" if department is None else f"dept:{department.id}"
     # in the language of the department's site (the hospital's for the whole), the zone of its days
-    locale = language.site_language(session, department.id if department else None, default=SOURCE_LOCALE)
+    locale = language.site_language(session, department.id if department else None, default=default_locale())
     title = translate(locale, "monthly KPI report %(month)s", month=month_name(report.period.start, locale))
     if department is not None:
         title += f", {department.name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.people.permissions import require
@@ -39,14 +40,14 @@ def upload():
     require(g.actor, "asset.create")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return form(error="file: choose a CSV or Excel (.xlsx) file", status=400)
+        return form(error=gettext("file: choose a CSV or Excel (.xlsx) file"), status=400)
     try:
         rows = read_rows(upload.filename, upload.read())
     except InvalidInput as exc:
         return form(error=error_message(exc), status=400)
     if not rows:
-        return form(error="file: has a header row but no assets", status=400)
+        return form(error=gettext("file: has a header row but no assets"), status=400)
     job = ui_state().jobs.submit(
-        kind="import", title=f"Import of {len(rows)} assets from {upload.filename}",
+        kind="import", title=gettext("Import of %(n)s assets from %(file)s", n=len(rows), file=upload.filename),
         owner_id=g.actor.user_id, fn=import_job(state().engine, g.actor, state().clock, rows))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)

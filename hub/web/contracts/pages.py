@@ -8,6 +8,7 @@ What a contract covers, where it stands and who may change it are judged in
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.db.models.contracts import CONTRACT_KINDS
 from wardlink.hub.errors import InvalidInput
@@ -19,6 +20,7 @@ from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
+from wardlink.hub.web.i18n import current_locale
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
 from wardlink.hub.web.state import state
@@ -47,7 +49,7 @@ def index():
     today = contracts.today(db(), state().clock)
     return render_template("contracts/list.html", page=page, states=contracts.STATES, state_filter=wanted,
                            standing={c.id: contracts.standing(c, today) for c in page.items},
-                           coverage=contracts.coverage_text, error=None)
+                           coverage=lambda c: contracts.coverage_text(c, current_locale()), error=None)
 
 
 @bp.get("/<int:contract_id>")
@@ -58,7 +60,7 @@ def detail(contract_id: int):
     today = contracts.today(db(), state().clock)
     return render_template(
         "contracts/detail.html", contract=contract, standing=contracts.standing(contract, today),
-        coverage=contracts.coverage_text(contract), warning_days=contracts.WARNING_DAYS,
+        coverage=contracts.coverage_text(contract, current_locale()), warning_days=contracts.WARNING_DAYS,
         history=readable.history(db(), actor=g.actor, entity="contract", entity_id=contract.id,
                                  zone=display_zone(), limit=HISTORY_ROWS))
 
@@ -90,7 +92,7 @@ def create():
         db().rollback()
         return _form(None, data, error_message(exc), 400)
     commit()
-    flash(f"Contract {contract.reference} added.", "success")
+    flash(gettext("Contract %(reference)s added.", reference=contract.reference), "success")
     return redirect(url_for("contracts.detail", contract_id=contract.id), 303)
 
 
@@ -111,5 +113,5 @@ def edit(contract_id: int):
         db().rollback()
         return _form(contracts.get_contract(db(), contract_id, actor=g.actor), data, error_message(exc), 400)
     commit()
-    flash(f"Contract {contract.reference} saved.", "success")
+    flash(gettext("Contract %(reference)s saved.", reference=contract.reference), "success")
     return redirect(url_for("contracts.detail", contract_id=contract_id), 303)

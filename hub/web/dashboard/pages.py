@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, render_template
+from flask_babel import gettext
 
 from wardlink.hub.db.types import to_ms, utc_now
 from wardlink.hub.errors import StoreError
@@ -49,6 +50,6 @@ def index():
             context["live"] = [(gw, gateway_live(session, gw, telemetry, now, states[gw.gateway_id].status))
                                for gw in context["gateway_list"][:LIVE_GATEWAYS]]
         except StoreError as exc:
-            context["telemetry_error"] = f"Telemetry store unavailable: {exc}"
+            context["telemetry_error"] = gettext("Telemetry store unavailable: %(error)s", error=exc)
     context["alert_poll"] = ALERT_POLL
     return render_template("dashboard.html", **context)

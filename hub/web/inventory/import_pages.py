@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
@@ -75,7 +76,7 @@ def upload():
     require(g.actor, "part.manage")
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
-        return form(error="file: choose a CSV or Excel (.xlsx) file", status=400)
+        return form(error=gettext("file: choose a CSV or Excel (.xlsx) file"), status=400)
     try:
         rows = read_table(upload_file.filename, read_limited(upload_file.stream, IMPORT_BYTES),
                           columns=importer.COLUMNS, required=importer.REQUIRED, max_rows=importer.MAX_ROWS,
@@ -83,7 +84,8 @@ def upload():
     except InvalidInput as exc:
         return form(error=error_message(exc), status=400)
     if not rows:
-        return form(error="file: has a header row but no parts", status=400)
-    job = ui_state().jobs.submit(kind="import", title=f"Import of {len(rows)} parts from {upload_file.filename}",
+        return form(error=gettext("file: has a header row but no parts"), status=400)
+    job = ui_state().jobs.submit(kind="import", title=gettext("Import of %(n)s parts from %(file)s", n=len(rows),
+                                                                  file=upload_file.filename),
                                  owner_id=g.actor.user_id, fn=_job(state().engine, g.actor, state().clock, rows))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)

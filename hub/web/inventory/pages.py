@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from wardlink.hub.db.vocab import PART_UNITS, STOCK_MOVEMENT_KINDS
 from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.inventory import (adjustments, catalogue, ledger, levels, low_stock, purchasing, storage,
                                              suppliers)
 from wardlink.hub.services.maintenance import workorder_parts, workorders
@@ -162,7 +164,7 @@ def part_save(part_id: int | None):
         existing = catalogue.get_part(db(), part_id, actor=g.actor) if part_id else None
         return _edit_page(existing, error=error_message(exc), status=400, values=form)
     commit()
-    flash("Part saved.", "success")
+    flash(gettext("Part saved."), "success")
     return redirect(url_for("inventory.part", part_id=part_id), 303)
 
 
@@ -171,8 +173,8 @@ def part_save(part_id: int | None):
 
 def _outcome(outcome: adjustments.Outcome) -> str:
     if outcome.request is not None:
-        return "The adjustment is above the approval threshold: it waits for a manager."
-    return "Stock count matches the books." if outcome.movement is None else "Stock adjusted."
+        return gettext("The adjustment is above the approval threshold: it waits for a manager.")
+    return gettext("Stock count matches the books.") if outcome.movement is None else gettext("Stock adjusted.")
 
 
 #: form action -> (service call, what the flash message says)
@@ -181,17 +183,17 @@ MOVES: dict[str, tuple[Callable[[int, dict[str, Any]], Any], str | Callable[[Any
                                               unit_cost=f.get("unit_cost") or None,
                                               supplier_id=f.get("supplier_id") or None,
                                               reference=f.get("reference", ""), reason=f.get("reason", ""),
-                                              actor=g.actor, clock=state().clock), "Stock received."),
+                                              actor=g.actor, clock=state().clock), N_("Stock received.")),
     "issue": (lambda pid, f: ledger.issue(db(), pid, bin_id=f.get("bin_id"), quantity=f.get("quantity"),
                                           reason=f.get("reason"), actor=g.actor, clock=state().clock),
-              "Stock issued."),
+              N_("Stock issued.")),
     "return": (lambda pid, f: ledger.return_stock(db(), pid, bin_id=f.get("bin_id"), quantity=f.get("quantity"),
                                                   reason=f.get("reason"), actor=g.actor, clock=state().clock),
-               "Parts returned to stock."),
+               N_("Parts returned to stock.")),
     "transfer": (lambda pid, f: ledger.transfer(db(), pid, from_bin_id=f.get("from_bin_id"),
                                                 to_bin_id=f.get("to_bin_id"), quantity=f.get("quantity"),
                                                 reason=f.get("reason", ""), actor=g.actor, clock=state().clock),
-                 "Stock moved."),
+                 N_("Stock moved.")),
     "adjust": (lambda pid, f: adjustments.adjust(db(), pid, bin_id=f.get("bin_id"), quantity=f.get("quantity"),
                                                  reason=f.get("reason"), actor=g.actor, clock=state().clock,
                                                  policy=_policy()), _outcome),
@@ -216,7 +218,7 @@ def move(part_id: int, action: str):
         return _part_page(part_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
                           typed={"action": action, **form})
     commit()
-    flash(message(result) if callable(message) else message, "success")
+    flash(message(result) if callable(message) else gettext(message), "success")
     return redirect(url_for("inventory.part", part_id=part_id), 303)
 
 
@@ -236,7 +238,7 @@ def pick(part_id: int):
         return _part_page(part_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
                           typed={"action": "pick", **form})
     commit()
-    flash("Part added to the work order; it leaves the stock when the order is completed.", "success")
+    flash(gettext("Part added to the work order; it leaves the stock when the order is completed."), "success")
     return redirect(url_for("workorders.detail", wo_id=order_id) + "#stock-parts", 303)
 
 
@@ -248,10 +250,10 @@ def pick_kit(wo_id: int):
         workorder_parts.pick_kit(db(), wo_id, kit_id=request.form.get("kit_id"), actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        flash(f"Kit not picked: {exc}", "error")
+        flash(gettext("Kit not picked: %(error)s", error=exc), "error")
         return redirect(url_for("workorders.detail", wo_id=wo_id) + "#stock-parts", 303)
     commit()
-    flash("Kit added to the work order.", "success")
+    flash(gettext("Kit added to the work order."), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + "#stock-parts", 303)
 
 
@@ -263,10 +265,10 @@ def put_back(wo_id: int, pick_id: int):
         workorder_parts.put_back(db(), wo_id, pick_id, actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        flash(f"Not put back: {exc}", "error")
+        flash(gettext("Not put back: %(error)s", error=exc), "error")
         return redirect(url_for("workorders.detail", wo_id=wo_id) + "#stock-parts", 303)
     commit()
-    flash("Parts put back in stock.", "success")
+    flash(gettext("Parts put back in stock."), "success")
     return redirect(url_for("workorders.detail", wo_id=wo_id) + "#stock-parts", 303)
 
 
@@ -303,9 +305,10 @@ def decide(adjustment_id: int, decision: str):
         call(db(), adjustment_id, note=request.form.get("note", ""), actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        flash(f"Not {decision}d: {exc}", "error")
+        flash(gettext("Not approved: %(error)s", error=exc) if decision == "approve" else
+              gettext("Not rejected: %(error)s", error=exc), "error")
         return redirect(url_for("inventory.pending"), 303)
     commit()
-    flash(f"Adjustment {decision}d.", "success")
+    flash(gettext("Adjustment approved.") if decision == "approve" else gettext("Adjustment rejected."), "success")
     return redirect(url_for("inventory.pending"), 303)
 

@@ -8,6 +8,7 @@ lands on the part, signed in, with that bin already picked in "Add to a work ord
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.inventory import catalogue, kits, storage
@@ -58,7 +59,8 @@ def change(location_id: int | None, action: str):
         db().rollback()
         return _page(error_message(exc), 403 if isinstance(exc, PermissionDenied) else 400)
     commit()
-    flash({"add": "Stock location added.", "update": "Stock location saved.", "bin": "Bin added."}[action], "success")
+    flash({"add": gettext("Stock location added."), "update": gettext("Stock location saved."),
+           "bin": gettext("Bin added.")}[action], "success")
     return redirect(url_for("storage.index"), 303)
 
 
@@ -73,7 +75,7 @@ def bin_update(bin_id: int):
         db().rollback()
         return _page(error_message(exc), 403 if isinstance(exc, PermissionDenied) else 400)
     commit()
-    flash("Bin saved.", "success")
+    flash(gettext("Bin saved."), "success")
     return redirect(url_for("storage.index"), 303)
 
 
@@ -151,6 +153,6 @@ def kit_save(kit_id: int | None):
         db().rollback()
         return _kits_page(error_message(exc), 403 if isinstance(exc, PermissionDenied) else 400)
     commit()
-    flash("Kit saved.", "success")
+    flash(gettext("Kit saved."), "success")
     return redirect(url_for("storage.kits_index"), 303)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.inventory import suppliers
@@ -82,5 +83,5 @@ def save(supplier_id: int | None):
         return _form_page(current, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
                           values=data)
     commit()
-    flash("Supplier saved.", "success")
+    flash(gettext("Supplier saved."), "success")
     return redirect(url_for("suppliers.edit", supplier_id=supplier_id), 303)

@@ -1,0 +1,73 @@
+"""What the scheduler writes for nobody in particular follows the hub's ``default_locale`` when
+no site and no person chose a language: the PM work orders it opens, the warnings before a
+contract ends, and the alert of an overdue service. A site's language still beats it. On
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from relational_support import actor, clock, engine
+from sqlalchemy import select, update
+
+from wardlink.hub import i18n
+from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import Alert, Notice, Site, WorkOrder
+from wardlink.hub.scheduler import JOBS, Scheduler
+from wardlink.hub.services.contracts import register as contracts
+from wardlink.hub.services.maintenance import pm
+
+__all__ = ["clock", "engine"]
+DAY = 86400
+
+
+def _seed(engine, clock) -> None:
+    """A monthly plan on the ventilator due in three days, and its service contract ending in 20 days."""
+    with session_scope(engine) as s:
+        manager = actor(s, "manager")
+        pm.create_plan(s, {"name": "Ventilator check", "asset_tag": "VENT-0001", "trigger": "calendar",
+                           "interval_count": 1, "interval_unit": "month", "anchor_date": "2025-12-04",
+                           "lead_days": 7}, actor=manager, clock=clock)
+        contracts.create_contract(s, {"reference": "SC-7", "title": "Ventilator cover", "vendor_name": "Hamilton",
+                                      "covers_parts": True, "starts_on": "2025-01-01", "ends_on": "2026-01-21",
+                                      "asset_tags": ["VENT-0001"]}, actor=manager, clock=clock)
+
+
+def _run(engine, clock, default_locale: str, *names: str) -> None:
+    scheduler = Scheduler(engine, clock=clock, holder="north", jobs=tuple(j for j in JOBS if j.name in names),
+                          default_locale=default_locale)
+    report = scheduler.run_once()
+    assert report.failed == {} and set(report.ran) == set(names)
+    scheduler.close()
+
+
+def test_the_scheduler_writes_pm_orders_and_contract_warnings_in_the_hubs_default_language(engine, clock):
+    _seed(engine, clock)
+    _run(engine, clock, "fr", "pm_generate", "contract_expiry")
+    assert i18n.default_locale() == "en"  # the jobs' language ends with them
+    with session_scope(engine, readonly=True) as s:
+        [order] = s.scalars(select(WorkOrder).where(WorkOrder.kind == "pm")).all()
+        assert order.title == "MP : Ventilator check - VENT-0001 (prévue le 4 janv. 2026)"
+        assert order.description.startswith("Prévue le 4 janv. 2026 ; dans les délais du ")
+        subjects = set(s.scalars(select(Notice.subject).where(Notice.event == "contract_expiring")))
+        assert subjects == {"Le contrat de maintenance SC-7 prend fin dans 20 jours (21 janv. 2026)"}
+        body = s.scalars(select(Notice.body).where(Notice.event == "contract_expiring")).first()
+        assert "Couvre : pièces" in body and "dans 20 jours." in body
+
+
+def test_a_sites_language_beats_the_default_and_an_overdue_service_alerts_in_it(engine, clock):
+    _seed(engine, clock)
+    with session_scope(engine) as s:
+        s.execute(update(Site).values(language="en"))
+    _run(engine, clock, "fr", "pm_generate")
+    clock.advance(40 * DAY)  # long past the service's window
+    _run(engine, clock, "fr", "pm_escalation")
+    with session_scope(engine) as s:
+        [order] = s.scalars(select(WorkOrder).where(WorkOrder.kind == "pm")).all()
+        assert order.title == "PM: Ventilator check - VENT-0001 (due 2026-01-04)"
+        [alert] = s.scalars(select(Alert).where(Alert.rule == "pm_overdue")).all()
+        assert alert.title == "Planned maintenance overdue: VENT-0001 - Ventilator check"
+        s.execute(update(Site).values(language=None))
+    clock.advance(40 * DAY)
+    _run(engine, clock, "fr", "pm_generate", "pm_escalation")
+    with session_scope(engine, readonly=True) as s:
+        titles = set(s.scalars(select(Alert.title).where(Alert.rule == "pm_overdue")))
+        assert "Maintenance planifiée en retard : VENT-0001 - Ventilator check" in titles, titles
