@@ -136,6 +136,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(api_inventory.bp)
     app.register_blueprint(api_stock.bp)
+    from wardlink.hub.web.api import purchasing as api_purchasing
+
+    app.register_blueprint(api_purchasing.bp)
     from wardlink.hub.web.gateways import enroll
 
     app.register_blueprint(enroll.bp)  # POST /api/enroll for gateways, /enrollment/... for admins

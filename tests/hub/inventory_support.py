@@ -104,3 +104,19 @@ def matrix_pick(engine, clock, order_id: int) -> tuple[int, int]:
         row = workorder_parts.pick_part(s, order_id, part_id=store.part_id, bin_id=store.bin_a, quantity=1,
                                         actor=Actor.system("inventory-tests"), clock=clock)
         return order_id, row.id
+
+
+def matrix_purchase_order(engine, clock, *, sent: bool = False) -> tuple[int, int, Store]:
+    """Draft (or send) an order of three units of a new part; return (order id, line id, store)."""
+    from wardlink.hub.db import session_scope
+    from wardlink.hub.services.actor import Actor
+    from wardlink.hub.services.inventory import purchasing
+
+    store = matrix_store(engine, clock)
+    system = Actor.system("inventory-tests")
+    with session_scope(engine) as s:
+        order = purchasing.create_order(s, {"supplier_id": store.supplier_id}, actor=system, clock=clock)
+        line = purchasing.set_line(s, order.id, part_id=store.part_id, quantity=3, actor=system, clock=clock)
+        if sent:
+            purchasing.transition(s, order.id, "sent", actor=system, clock=clock)
+        return order.id, line.id, store

@@ -36,7 +36,7 @@ from wardlink.hub.services.maintenance.workorder_flow import TRANSITIONS, Transi
 from wardlink.hub.web.api.openapi import Operation, allows, api_routes, lookup
 from wardlink.clock import ManualClock
 from workorder_support import path_to
-from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix_store
+from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix_purchase_order, matrix_store
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -252,6 +252,7 @@ class Call:
 
 
 WO = "/api/v1/work-orders"
+PO = "/api/v1/purchase-orders"
 Recipe = Callable[[Matrix, str], Call]
 
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -402,6 +403,26 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         "{}/{}/picks/{}/put-back".format(WO, *matrix_pick(m.engine, m.clock, m.order(r, "in_progress")))),
     ("api_stock.adjustment_approve", "POST"): lambda m, r: Call(
         f"/api/v1/stock-adjustments/{matrix_adjustment(m.engine, m.clock)}/approve", {"json": {}}),
+    ("api_purchasing.order_list", "GET"): lambda m, r: Call(f"{PO}?state=draft,sent"),
+    ("api_purchasing.order_create", "POST"): lambda m, r: Call(
+        PO, {"json": {"supplier_id": matrix_store(m.engine, m.clock).supplier_id, "add_below_reorder": True}}),
+    ("api_purchasing.order_detail", "GET"): lambda m, r: Call(f"{PO}/{matrix_purchase_order(m.engine, m.clock)[0]}"),
+    ("api_purchasing.order_pdf", "GET"): lambda m, r: Call(
+        f"{PO}/{matrix_purchase_order(m.engine, m.clock)[0]}/pdf"),
+    ("api_purchasing.order_update", "PATCH"): lambda m, r: Call(
+        f"{PO}/{matrix_purchase_order(m.engine, m.clock)[0]}", {"json": {"notes": "Matrix notes"}}),
+    ("api_purchasing.line_set", "POST"): lambda m, r: (lambda po: Call(
+        f"{PO}/{po[0]}/lines", {"json": {"part_id": po[2].part_id, "quantity": 5}}))(
+        matrix_purchase_order(m.engine, m.clock)),
+    ("api_purchasing.line_delete", "DELETE"): lambda m, r: Call(
+        "{}/{}/lines/{}".format(PO, *matrix_purchase_order(m.engine, m.clock)[:2])),
+    ("api_purchasing.below_reorder", "POST"): lambda m, r: Call(
+        f"{PO}/{matrix_purchase_order(m.engine, m.clock)[0]}/below-reorder"),
+    ("api_purchasing.transition", "POST"): lambda m, r: Call(
+        f"{PO}/{matrix_purchase_order(m.engine, m.clock)[0]}/transition", {"json": {"to": "sent"}}),
+    ("api_purchasing.line_receive", "POST"): lambda m, r: (lambda po: Call(
+        f"{PO}/{po[0]}/lines/{po[1]}/receive", {"json": {"quantity": 1, "bin_id": po[2].bin_a}}))(
+        matrix_purchase_order(m.engine, m.clock, sent=True)),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

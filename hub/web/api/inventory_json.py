@@ -76,7 +76,7 @@ ADJUSTMENT = obj({"id": INTEGER, "part_id": INTEGER, "sku": STRING, "bin_id": IN
                   "decided_by": STRING, "decided_at": nullable(DATETIME), "decision_note": STRING,
                   "movement_id": nullable(INTEGER)})
 OUTCOME = obj({"movement": nullable(MOVEMENT), "adjustment": nullable(ADJUSTMENT)})
-REORDER_LINE = obj({"part": PART, "shortfall": DECIMAL, "suggested": DECIMAL,
+REORDER_LINE = obj({"part": PART, "shortfall": DECIMAL, "suggested": DECIMAL, "on_order": DECIMAL,
                     "supplier": nullable(obj({"id": INTEGER, "name": STRING, "lead_time_days": nullable(INTEGER)}))})
 PICK = obj({"id": INTEGER, "work_order_id": INTEGER, "part_id": INTEGER, "sku": STRING, "name": STRING,
             "bin_id": INTEGER, "bin": STRING, "quantity": DECIMAL, "unit": STRING, "state": enum(PICK_STATES),
@@ -148,11 +148,11 @@ def adjustment_json(row: StockAdjustment) -> dict[str, Any]:
             "decision_note": row.decision_note, "movement_id": row.movement_id}
 
 
-def reorder_json(line: ReorderLine) -> dict[str, Any]:
-    """Return a line of the reorder list."""
+def reorder_json(line: ReorderLine, on_order: Decimal = Decimal("0")) -> dict[str, Any]:
+    """Return a line of the reorder list (``on_order``: what sent orders still lack of the part)."""
     supplier = line.part.preferred_supplier
     return {"part": part_json(PartRow(line.part, line.on_hand, line.held)), "shortfall": _text(line.shortfall),
-            "suggested": _text(line.suggested),
+            "suggested": _text(line.suggested), "on_order": _text(on_order),
             "supplier": None if supplier is None else {"id": supplier.id, "name": supplier.name,
                                                        "lead_time_days": supplier.lead_time_days}}
 

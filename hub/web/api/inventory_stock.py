@@ -15,7 +15,7 @@ from flask import Blueprint, g, jsonify, request
 
 from wardlink.hub.db.vocab import ROLES, STOCK_MOVEMENT_KINDS
 from wardlink.hub.errors import InvalidInput
-from wardlink.hub.services.inventory import adjustments, importer, ledger, low_stock
+from wardlink.hub.services.inventory import adjustments, importer, ledger, low_stock, purchasing
 from wardlink.hub.services.inventory.ledger import InsufficientStock
 from wardlink.hub.services.maintenance import workorder_costs, workorder_parts
 from wardlink.hub.services.maintenance.workorder_common import WorkOrderConflict
@@ -231,7 +231,8 @@ def adjustment_reject(adjustment_id: int):
 @operation(summary="Parts at or below their reorder level, longest low first", tag=TAG,
            permissions=("part.view",),
            description="Each line has the stock on hand, what is held for work orders, the shortfall below the "
-                       "level and the quantity to order (the reorder quantity, at least the shortfall).",
+                       "level, the quantity to order (the reorder quantity, at least the shortfall) and what "
+                       "purchase orders sent still lack (`on_order`).",
            query=page_params(Param("supplier", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                                    "Only parts of this preferred supplier.")),
            response=obj({"items": array(REORDER_LINE), **_PAGE}))
@@ -239,7 +240,8 @@ def reorder_list():
     """List low parts."""
     supplier = optional_id("supplier", request.args.get("supplier"))
     page = low_stock.reorder_list(db(), actor=g.actor, supplier_id=supplier, **paging())
-    return jsonify(page_json(page, reorder_json))
+    coming = purchasing.on_order(db(), [line.part.id for line in page.items])
+    return jsonify(page_json(page, lambda line: reorder_json(line, coming[line.part.id])))
 
 
 @bp.post("/parts/import")
