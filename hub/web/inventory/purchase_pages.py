@@ -21,7 +21,7 @@ from wardlink.hub.services.validate import optional_id
 from wardlink.hub.web import files
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.filters import display_zone
-from wardlink.hub.web.i18n import current_locale
+from wardlink.hub.web.i18n import current_locale, error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
@@ -65,7 +65,7 @@ def create():
         page = purchasing.list_orders(db(), actor=g.actor, per_page=PER_PAGE)
         return render_template("inventory/purchase_orders.html", page=page, states=PURCHASE_ORDER_STATES,
                                state_filter="", suppliers=suppliers.choices(db(), actor=g.actor),
-                               total=purchasing.total, error=str(exc), values=form), _status(exc)
+                               total=purchasing.total, error=error_message(exc), values=form), _status(exc)
     commit()
     flash(gettext("Purchase order %(number)s drafted with %(count)s lines.", number=order.number,
                   count=len(order.lines)), "success")
@@ -100,7 +100,7 @@ def _act(order_id: int, action: str, call, message: str):
         call(form)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _detail(order_id, error=str(exc), status=_status(exc), typed={"action": action, **form})
+        return _detail(order_id, error=error_message(exc), status=_status(exc), typed={"action": action, **form})
     commit()
     flash(message, "success")
     return redirect(url_for("purchase_orders.detail", order_id=order_id), 303)
