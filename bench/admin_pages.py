@@ -21,8 +21,11 @@ The app's garbage collector is fitted as the hub's web server process fits it
 (:func:`wardlink.hub.web.fit_collector`); ``--collector default`` keeps Python's settings.
 
 The PM calendar is timed as a month and a week page (every service projected from each plan's
-schedule, plus those generated) and as the JSON API's next year: its first page, its 20th page
-and its counts per day (the API pages its services; a year of 5,000 plans is some 52,000).
+schedule, plus those generated), as the year page (counts per day) and as the JSON API's next
+year: its first page, its 20th page and its counts per day (the API pages its services; a year
+of 5,000 plans is some 52,000). The calendar keeps what it gathered until something it reads
+changes, so the month and the year are also timed with nothing kept (``*_fresh``), as the first
+reader after a change sees them.
 
 Every asset has a status history, as the hub keeps one from registration: an open row in its
 status since then, and for those not in service now a stretch in service before it.
@@ -303,6 +306,12 @@ def pages(sizes: dict) -> dict[str, str]:
         "pm_calendar_week": f"/maintenance/calendar?view=week&date={NOW.date().isoformat()}",
         "pm_calendar_week_filtered": f"/maintenance/calendar?view=week&date={NOW.date().isoformat()}"
                                      "&category=ventilator",
+        # The year view (counts per day). The calendar keeps a gathered range until a plan, a
+        # service or an asset it reads changes; "_fresh" pages are timed with nothing kept, as
+        # the first reader after such a change sees them.
+        "pm_calendar_year": f"/maintenance/calendar?view=year&date={NOW.date().isoformat()}",
+        "pm_calendar_month_fresh": f"/maintenance/calendar?view=month&date={NOW.date().isoformat()}",
+        "pm_calendar_year_fresh": f"/maintenance/calendar?view=year&date={NOW.date().isoformat()}",
         # A year through the API as a client reads it: its first page (the default 500 services,
         # with the year's total), a page further on (its cursor), and the year counted per day.
         "pm_calendar_year_api": YEAR_API,
@@ -326,6 +335,7 @@ def measure(url: str, secret: str, sizes: dict, requests: int, workdir: Path, co
     """Time every page ``requests`` times; return p50/p95 per page in milliseconds."""
     from relational_support import csrf_from
 
+    from wardlink.hub.services.maintenance.pm_calendar_kept import RANGES
     from wardlink.hub.web import create_app, fit_collector
 
     config = load_config(environ={}, overrides={"data_dir": str(workdir), "database_url": url,
@@ -340,7 +350,9 @@ def measure(url: str, secret: str, sizes: dict, requests: int, workdir: Path, co
         response = client.post("/login", data={"username": "admin", "password": secret, "csrf_token": token})
         assert response.status_code == 302, response.text
 
-        def timed(path: str) -> float:
+        def timed(path: str, fresh: bool = False) -> float:
+            if fresh:
+                RANGES.clear()
             begin = time.perf_counter()
             answer = client.get(path)
             spent = (time.perf_counter() - begin) * 1000
@@ -351,13 +363,13 @@ def measure(url: str, secret: str, sizes: dict, requests: int, workdir: Path, co
         paths["pm_calendar_year_api_page_20"] = _later_page(client, paths["pm_calendar_year_api_page_20"], 20)
         for path in paths.values():
             for _ in range(2):
-                timed(path)  # warm caches and the connection pool
+                timed(path)  # warm caches and the connection pool (and keep the calendar's ranges)
         # Round robin over the pages, so a burst of load from elsewhere on the machine lands on
         # all of them alike instead of on whichever page happened to be timed at that moment.
         times: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(requests):
             for name, path in paths.items():
-                times[name].append(timed(path))
+                times[name].append(timed(path, fresh=name.endswith("_fresh")))
         out = {}
         for name, spent in times.items():
             out[name] = {"p50_ms": round(statistics.median(spent), 1), "p95_ms": round(_p(spent, 0.95), 1)}

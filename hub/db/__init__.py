@@ -8,3 +8,6 @@ __all__ = [
     "Base", "check_current", "current_revision", "downgrade", "head_revision", "is_sqlite",
     "make_session", "open_engine", "revisions", "session_scope", "upgrade",
 ]
+
+# The change counters are kept by every session of every hub process (see wardlink.hub.db.stamps).
+import wardlink.hub.db.stamps  # noqa: F401

@@ -116,3 +116,8 @@ __all__ += ["Requisition", "RequisitionMovement"]
 from wardlink.hub.db.models.purchasing import PurchaseOrder, PurchaseOrderLine, PurchaseOrderReceipt  # noqa: E402
 
 __all__ += ["PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderReceipt"]
+
+# Change counters of the answers the hub keeps in memory, e.g. the PM calendar (revision 0037_data_stamps).
+from wardlink.hub.db.models.stamps import DataStamp  # noqa: E402
+
+__all__ += ["DataStamp"]

@@ -31,6 +31,7 @@ from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan, User
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.assets.register import categories as asset_categories
+from wardlink.hub.services.maintenance import pm_calendar_kept
 from wardlink.hub.services.maintenance.compliance import UNIT_DAYS, Target, window_days
 from wardlink.hub.services.maintenance.pm import INACTIVE_STAGES, INACTIVE_STATUSES, department_zones, local_date
 from wardlink.hub.services.maintenance.pm_meters import current_value
@@ -46,6 +47,8 @@ VIEWS = ("month", "week", "day")
 DAY_LIMITS = {"month": 4, "week": 25, "day": 2000}
 #: Where each status comes in a day: the worst first.
 STATUS_RANK = {OVERDUE: 0, "in_window": 1, "due": 2, "done": 3}
+#: Stretches of days (pages, views) each gathered range remembers having walked.
+_WALKS_KEPT = 16
 #: The status of each rank (a slot's second part).
 CALENDAR_STATUSES_BY_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 
@@ -202,9 +205,9 @@ def _latest(session: Session, plan_ids: list[int]) -> dict[tuple[int, int], Prev
 class _Today(dict):
     """Today's date at each department's site, worked out once per department."""
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(self, zones: dict[int | None, ZoneInfo], now: datetime) -> None:
         super().__init__()
-        self.zones, self.now = department_zones(session), now
+        self.zones, self.now = zones, now
 
     def __missing__(self, dept: int | None) -> date:
         self[dept] = local_date(self.now, self.zones[dept])
@@ -218,8 +221,9 @@ Slot = tuple[date, int]
 
 
 def _generated(session: Session, who: Actor, filters: Filters, first: date, last: date,
-               today: _Today) -> dict[Pair, list[tuple[Slot, Occurrence]]]:
-    """Return the generated services due in ``first``..``last`` of each plan on each asset."""
+               today: _Today) -> tuple[dict[Pair, list[tuple[Slot, Occurrence]]], bool]:
+    """Return the generated services due in ``first``..``last`` of each plan on each asset, and
+    whether a colour was judged from a meter's current reading."""
     found: dict[Pair, list[tuple[Slot, Occurrence]]] = defaultdict(list)
     meters: dict[tuple[int, str], float | None] = {}
     generated = _narrow(select(
@@ -242,7 +246,7 @@ def _generated(session: Session, who: Actor, filters: Filters, first: date, last
         span = _span(window)
         occ = Occurrence(due, plan_id, name, tag, status, due - span, due + span, wo_id, False)
         found[(tag, plan_id, asset_id)].append(((due, STATUS_RANK[status]), occ))
-    return found
+    return found, bool(meters)
 
 
 @lru_cache(maxsize=4096)
@@ -319,16 +323,22 @@ class Gathered:
     The calendar's order is by date, worst colour first, then by asset tag and plan. Services
     are not sorted one by one: the pairs are visited in tag and plan order, and each drops its
     services, generated ones first, into the slot of their day and colour; only the slots are
-    sorted."""
+    sorted.
+
+    A gathered range may be kept and read by several requests at once
+    (:mod:`~wardlink.hub.services.maintenance.pm_calendar_kept`): what its methods return is
+    remembered and shared, and must not be changed by the caller."""
 
     def __init__(self, session: Session, who: Actor, filters: Filters, first: date, last: date,
-                 now: datetime) -> None:
+                 now: datetime, zones: dict[int | None, ZoneInfo]) -> None:
         self.first, self.last = first, last
-        today = _Today(session, now)
-        self.generated = _generated(session, who, filters, first, last, today)
+        today = _Today(zones, now)
+        self.generated, self.metered = _generated(session, who, filters, first, last, today)
         self.projector = _Projector(session, who, filters, first, last, today)
         self.pairs: list[Pair] = sorted(self.generated.keys() | self.projector.rows.keys())
         self._projected: dict[Pair, tuple[tuple[Slot, str, date, date], ...]] = {}
+        self._counts: dict[Slot, int] | None = None
+        self._walks: dict[tuple, tuple[dict[Slot, list[Occurrence]], dict[Slot, int]]] = {}
 
     def projected(self, pair: Pair) -> tuple[tuple[Slot, str, date, date], ...]:
         """Return the services ``pair``'s schedule gives in the range (see :meth:`_Projector.services`)."""
@@ -342,6 +352,11 @@ class Gathered:
 
         Pairs with no generated service in the range and the same projected services (the
         plans of one grid in one time zone) are counted together, once."""
+        if self._counts is None:
+            self._counts = self._count()
+        return self._counts
+
+    def _count(self) -> dict[Slot, int]:
         counts: dict[Slot, int] = defaultdict(int)
         shared: dict[int, int] = defaultdict(int)
         kept: dict[int, tuple[tuple[Slot, str, date, date], ...]] = {}
@@ -362,7 +377,7 @@ class Gathered:
         for key, pairs in shared.items():
             for slot, *_ in kept[key]:
                 counts[slot] += pairs
-        return counts
+        return dict(counts)
 
     def walk(self, first: date | None = None, last: date | None = None,
              cap: int | None = None) -> tuple[dict[Slot, list[Occurrence]], dict[Slot, int]]:
@@ -370,6 +385,15 @@ class Gathered:
         slot in the calendar's order and holding at most ``cap`` of them, and how many services
         each slot has."""
         first, last = first or self.first, last or self.last
+        found = self._walks.get((first, last, cap))
+        if found is None:
+            found = self._walk(first, last, cap)
+            if len(self._walks) >= _WALKS_KEPT:
+                self._walks.pop(next(iter(self._walks)), None)
+            self._walks[(first, last, cap)] = found
+        return found
+
+    def _walk(self, first: date, last: date, cap: int | None) -> tuple[dict[Slot, list[Occurrence]], dict[Slot, int]]:
         whole = first <= self.first and last >= self.last
         slots: dict[Slot, list[Occurrence]] = defaultdict(list)
         counts: dict[Slot, int] = defaultdict(int)
@@ -392,7 +416,7 @@ class Gathered:
                 counts[slot] += 1
                 if cap is None or len(slots[slot]) < cap:
                     slots[slot].append(Occurrence(day, plan_id, name, tag, status, opens, closes, None, True))
-        return slots, counts
+        return dict(slots), dict(counts)
 
     def ordered(self, first: date | None = None, last: date | None = None) -> list[Occurrence]:
         """Return every service due ``first``..``last`` (the whole range by default) in the
@@ -409,7 +433,13 @@ def gather(session: Session, *, actor: Actor | None, first: date, last: date, no
     require(who, "pm.view")
     if last < first or (last - first).days > MAX_RANGE_DAYS:
         raise InvalidInput(f"end: must be on or after start and at most {MAX_RANGE_DAYS} days later")
-    return Gathered(session, who, filters, first, last, now)
+    key, zones = pm_calendar_kept.range_key(session, department_scope(who), filters, first, last, now)
+
+    def make() -> tuple[Gathered, bool]:
+        gathered = Gathered(session, who, filters, first, last, now, zones)
+        return gathered, not gathered.metered
+
+    return pm_calendar_kept.RANGES.get(key, make)
 
 
 def occurrences(session: Session, *, actor: Actor | None, first: date, last: date, now: datetime,

@@ -2,7 +2,8 @@
 
 A year of a large hospital's plans is some 50,000 services (a 10 MB answer), which neither a
 person nor a client reads at once. :func:`day_summary` counts the services of each local day
-by status without making one object per service; :func:`calendar_page` returns the services
+by status without making one object per service (the UI's year view, :func:`year_view`, shows
+those counts); :func:`calendar_page` returns the services
 in the calendar's order (by date, worst colour first, then asset tag and plan) a page at a time,
 making only the days the page reaches.
 
@@ -23,9 +24,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wardlink.hub.errors import InvalidInput
-from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.maintenance.pm_calendar import (
-    STATUS_RANK, CALENDAR_STATUSES_BY_RANK, Filters, Occurrence, Slot, gather)
+    STATUS_RANK, CALENDAR_STATUSES_BY_RANK, Filters, Occurrence, Slot, gather, parse_day, parse_filters, viewer_today)
 from wardlink.hub.services.maintenance.pm_standing import CALENDAR_STATUSES
 
 #: Services per page when the caller does not say, and the most one page may hold.
@@ -54,6 +55,12 @@ class DayCounts:
     def total(self) -> int:
         """Return how many services are due on the day."""
         return sum(self.counts.values())
+
+    @property
+    def worst(self) -> str | None:
+        """Return the worst status of the day's services (None when nothing is due)."""
+        return next((status for status, _ in sorted(STATUS_RANK.items(), key=lambda item: item[1])
+                     if self.counts.get(status)), None)
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,71 @@ def day_summary(session: Session, *, actor: Actor | None, first: date, last: dat
         day = first + timedelta(days=offset)
         days.append(DayCounts(day, by_day.get(day) or {status: 0 for status in CALENDAR_STATUSES}))
     return Summary(first, last, days)
+
+
+@dataclass(frozen=True)
+class YearView:
+    """A year of the calendar as counts per day, month by month (the UI's year view)."""
+
+    focus: date
+    today: date
+    summary: Summary
+    filters: Filters
+    view: str = "year"
+
+    @property
+    def first(self) -> date:
+        """Return the year's first day."""
+        return self.summary.first
+
+    @property
+    def previous(self) -> date:
+        """Return the first day of the year before."""
+        return self.first.replace(year=self.first.year - 1)
+
+    @property
+    def following(self) -> date:
+        """Return the first day of the year after."""
+        return self.first.replace(year=self.first.year + 1)
+
+    @property
+    def total(self) -> int:
+        """Return how many services the year holds."""
+        return self.summary.total
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Return the year's services by status."""
+        return self.summary.counts
+
+    @property
+    def months(self) -> list[tuple[date, list[list[DayCounts | None]]]]:
+        """Return each month's first day and its weeks, Monday first (None before the 1st and
+        after the last day)."""
+        out: list[tuple[date, list[list[DayCounts | None]]]] = []
+        for day in self.summary.days:
+            if day.day.day == 1:
+                out.append((day.day, [[None] * day.day.weekday()]))
+            weeks = out[-1][1]
+            if len(weeks[-1]) == 7:
+                weeks.append([])
+            weeks[-1].append(day)
+        for _, weeks in out:
+            weeks[-1].extend([None] * (7 - len(weeks[-1])))
+        return out
+
+
+def year_view(session: Session, *, actor: Actor | None, now: datetime, day: Any = None, department_id: Any = None,
+              category: Any = None, assignee: Any = None) -> YearView:
+    """Return the year around ``day`` (this year by default) counted per day and status, as
+    :func:`day_summary` counts it for the API's ``summary=day``."""
+    who = resolve_actor(actor)
+    today = viewer_today(session, who, now)
+    focus = parse_day(day, today)
+    filters = parse_filters(department_id, category, assignee)
+    first, last = date(focus.year, 1, 1), date(focus.year, 12, 31)
+    return YearView(focus, today, day_summary(session, actor=who, first=first, last=last, now=now, filters=filters),
+                    filters)
 
 
 # ------------------------------------------------------------------ pages

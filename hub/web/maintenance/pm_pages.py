@@ -20,7 +20,7 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.assets.register import find_asset
-from wardlink.hub.services.maintenance import checklists, pm, pm_calendar, pm_fields, pm_meters
+from wardlink.hub.services.maintenance import checklists, pm, pm_calendar, pm_calendar_paging, pm_fields, pm_meters
 from wardlink.hub.services.people import org
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
@@ -188,13 +188,17 @@ def change_state(plan_id: int):
 @login_required
 def calendar():
     """Show every service of every plan, generated or projected: a month, a week (a list by day,
-    for phones) or one day, with filters by department, category and assignee."""
+    for phones) or one day, with filters by department, category and assignee; or a year as
+    counts per day, each day leading to its services."""
     require(g.actor, "pm.view")
     args = request.args
-    view = pm_calendar.calendar_view(
-        db(), actor=g.actor, now=utc_now(state().clock), view=args.get("view") or "month",
-        day=args.get("date") or args.get("month"), department_id=args.get("department"),
-        category=args.get("category"), assignee=args.get("assignee"))
+    shown = {"now": utc_now(state().clock), "day": args.get("date") or args.get("month"),
+             "department_id": args.get("department"), "category": args.get("category"),
+             "assignee": args.get("assignee")}
+    if args.get("view") == "year":
+        view = pm_calendar_paging.year_view(db(), actor=g.actor, **shown)
+    else:
+        view = pm_calendar.calendar_view(db(), actor=g.actor, view=args.get("view") or "month", **shown)
     return render_template("pm/calendar.html", cal=view, departments=org.list_departments(db()),
                            choices=pm_calendar.calendar_choices(db(), actor=g.actor),
                            status_labels=STATUS_LABELS)
