@@ -14,6 +14,7 @@ from wardlink.hub.db.vocab import (ALERT_SEVERITIES, ALERT_STATES, EQUIPMENT_STA
                           MAINTENANCE_STATUSES, OWNER_TYPES, SAFETY_CHECKS, WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES,
                           WORK_ORDER_RESOLUTIONS, WORK_ORDER_SOURCES, WORK_ORDER_STATES)
 from wardlink.hub.services.gateways.registry import LINK_STATES
+from wardlink.hub.services.reports import kpi_facts
 from wardlink.hub.web.api.pm_permissions import ROUTE_PERMISSIONS
 from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, NUMBER, STRING, Operation,
                                                  Param, array, enum, nullable, obj, page_params, ref)
@@ -389,7 +390,10 @@ _PM_ROUTES: Mapping[str, tuple] = {
     "api_pm.meter_list": ("An asset's meters and the readings entered", "preventive maintenance",
                           (Param("meter", STRING),), None, 200, _ANY),
     "api_pm.meter_record": ("Record a meter reading", "preventive maintenance", (), _ANY, 201, _ANY),
-    "api_pm.kpi_report": ("Maintenance KPIs for a period", "reports", _KPI_QUERY, None, 200, _ANY),
+    "api_pm.kpi_report": ("Maintenance KPIs for a period, with the assets' uptime a page at a time", "reports",
+                          (*_KPI_QUERY, Param("uptime_sort", enum(kpi_facts.UPTIME_SORTS),
+                                              "Order of the assets' uptime rows (default uptime: the lowest first)."),
+                           *page_params()), None, 200, _ANY),
     "api_pm.kpi_export": ("Download the KPI table as CSV or Excel", "reports",
                           (*_KPI_QUERY, Param("format", enum(("csv", "xlsx")))), None, 200, None,
                           ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")),

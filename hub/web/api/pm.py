@@ -305,19 +305,29 @@ def meter_record(tag: str):
 # ------------------------------------------------------------------ KPIs
 
 
-def _report() -> kpis.KpiReport:
+def _report(assets: bool = True) -> kpis.KpiReport:
     department = optional_id("department", request.args.get("department"))
     today = kpis.local_today(db(), g.actor, department, _clock())
     end = optional_date("end", request.args.get("end")) or today
     start = optional_date("start", request.args.get("start")) or end - timedelta(days=DEFAULT_KPI_DAYS - 1)
-    return kpis.compute(db(), start=start, end=end, department_id=department, actor=g.actor, clock=_clock())
+    return kpis.compute(db(), start=start, end=end, department_id=department, actor=g.actor, clock=_clock(),
+                        assets=assets)
 
 
 @bp.get("/kpis")
 def kpi_report():
     """Return KPIs for start..end (YYYY-MM-DD, both included: local dates at the site, midnight to
-    midnight in its time zone; default the last 30 days): department."""
-    return jsonify(_report().as_dict())
+    midnight in its time zone; default the last 30 days): department. The assets' uptime comes a
+    page at a time (``page``, ``per_page``; ``uptime_sort``, lowest uptime first by default), its
+    paging facts in ``assets_page``."""
+    paged = paging()
+    report = _report(assets=False)
+    uptime = kpis.uptime_page(db(), report, sort=request.args.get("uptime_sort") or "uptime", **paged)
+    body = report.as_dict()
+    listed = page_json(uptime, kpis.AssetUptime.as_dict)
+    body["assets"] = listed.pop("items")
+    body["assets_page"] = listed
+    return jsonify(body)
 
 
 @bp.get("/kpis/export")
