@@ -1,16 +1,21 @@
 """What the scheduler writes for nobody in particular follows the hub's ``default_locale`` when
 no site and no person chose a language: the PM work orders it opens, the warnings before a
-contract ends, and the alert of an overdue service. A site's language still beats it. On
-SQLite and PostgreSQL."""
+contract ends, the alert of an overdue service and the monthly report PDF. A site's language
+still beats it. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from datetime import time
+
+import pytest
 from relational_support import actor, clock, engine
 from sqlalchemy import select, update
 
 from wardlink.hub import i18n
 from wardlink.hub.db import session_scope
-from wardlink.hub.db.models import Alert, Notice, Site, WorkOrder
+from wardlink.hub.db.models import Alert, MonthlyReport, Notice, Site, WorkOrder
 from wardlink.hub.scheduler import JOBS, Scheduler
 from wardlink.hub.services.contracts import register as contracts
 from wardlink.hub.services.maintenance import pm
@@ -71,3 +76,22 @@ def test_a_sites_language_beats_the_default_and_an_overdue_service_alerts_in_it(
     with session_scope(engine, readonly=True) as s:
         titles = set(s.scalars(select(Alert.title).where(Alert.rule == "pm_overdue")))
         assert "Maintenance planifiée en retard : VENT-0001 - Ventilator check" in titles, titles
+
+
+def test_the_monthly_report_pdf_has_french_headings_under_a_french_default(engine, clock, tmp_path):
+    """On the 1st the scheduler makes last month's KPI reports: with no site language and a French
+    default, the stored PDF's title, period line and column headings are French."""
+    if shutil.which("pdftotext") is None:
+        pytest.fail("needs poppler-utils (pdftotext)")
+    scheduler = Scheduler(engine, clock=clock, holder="north", jobs=tuple(j for j in JOBS if j.name == "monthly_report"),
+                          digest_at=time(0, 0), default_locale="fr")
+    assert scheduler.run_once().failed == {}
+    scheduler.close()
+    with session_scope(engine, readonly=True) as s:
+        report = s.scalars(select(MonthlyReport).where(MonthlyReport.scope == "all")).one()
+        (tmp_path / "report.pdf").write_bytes(report.content)
+    text = " ".join(subprocess.run(["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    assert "rapport mensuel d'indicateurs décembre 2025" in text, text[:500]
+    assert "Période du 1 déc. 2025 au 31 déc. 2025" in text, text[:500]
+    assert "Service" in text and "tous les services" in text and "maintenance KPIs" not in text
