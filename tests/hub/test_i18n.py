@@ -263,3 +263,19 @@ def _outbox(engine):
 
     with session_scope(engine, readonly=True) as s:
         return list(s.scalars(select(NotificationOutbox).order_by(NotificationOutbox.id)))
+
+
+def test_a_qr_report_on_a_french_site_opens_an_order_titled_in_french(web):
+    """The order a QR report opens is read on the equipment's site: its title is in the site's
+    language, whoever (nobody signed in) reported it."""
+    from wardlink.hub.db.models import WorkOrder
+
+    _set(web, site="fr")
+    client = web.app.test_client()
+    page = client.get("/a/VF-0001")
+    sent = client.post("/a/VF-0001", data={"description": "Alarme toute la nuit", "name": "Camille",
+                                           "csrf_token": csrf_from(page.text)})
+    assert sent.status_code in (200, 303), sent.text[:300]
+    with session_scope(web.engine, readonly=True) as s:
+        titles = list(s.scalars(select(WorkOrder.title).where(WorkOrder.source == "qr")))
+    assert titles == ["Signalé sur VF-0001 : Alarme toute la nuit"]

@@ -45,7 +45,7 @@ ACTIONS = {
                N_("Category saved.")),
     "merge": (lambda form, cid: categories.merge(db(), cid, int(request.form.get("into_id") or 0),
                                                  actor=g.actor, clock=state().clock),
-              "Categories merged: the assets moved."),
+              N_("Categories merged: the assets moved.")),
 }
 
 

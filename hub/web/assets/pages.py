@@ -62,7 +62,7 @@ def _detail_page(tag: str, *, error: str | None = None, values: dict | None = No
     live, recent_rows, telemetry_error = [], [], None
     if can(actor, "telemetry.view"):
         if telemetry is None:
-            telemetry_error = "No telemetry store is connected to this web server."
+            telemetry_error = gettext("No telemetry store is connected to this web server.")
         else:
             try:
                 live = asset_live(session, state().engine, asset, telemetry, now)

@@ -40,7 +40,7 @@ def detail(gateway_id: str, error: str | None = None, status: int = 200):
     live, telemetry_error = [], None
     if can(g.actor, "telemetry.view"):
         if state().telemetry is None:
-            telemetry_error = "No telemetry store is connected to this web server."
+            telemetry_error = gettext("No telemetry store is connected to this web server.")
         else:
             try:
                 live = gateway_live(db(), gateway, state().telemetry, now, link.status)

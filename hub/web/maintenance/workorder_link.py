@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Asset
+from wardlink.hub.i18n import default_locale, translate
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import SYSTEM_ROLE, Actor
 from wardlink.hub.services.maintenance.attachments import IMAGE_TYPES, AttachmentStore, sniff
 from wardlink.hub.services.maintenance.workorder_common import code_of
+from wardlink.hub.services.people import language
 from wardlink.clock import Clock
 
 #: Who a request from the QR page is recorded as; the reporter's own name goes in the order.
@@ -30,8 +32,11 @@ def public_request(session: Session, asset: Asset, *, description: str, reporter
     summary = " ".join(description.split())
     if len(summary) > TITLE_WORDS:
         summary = summary[:TITLE_WORDS].rsplit(" ", 1)[0] + "..."
+    # The order is read on the equipment's site: its title is in the site's language.
+    locale = language.site_language(session, asset.department_id, default=default_locale())
     order = workorders.request_work(session, {
-        "title": f"Reported at {asset.tag}: {summary}", "description": description,
+        "title": translate(locale, "Reported at %(tag)s: %(summary)s", tag=asset.tag, summary=summary),
+        "description": description,
         "asset_tag": asset.tag, "requester_name": reporter or ANONYMOUS, "requester_contact": contact,
         "requester_email": email, "equipment_down": out_of_use,
     }, actor=actor, clock=clock, source="qr", files=[photo] if photo else (), store=store)

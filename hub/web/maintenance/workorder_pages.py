@@ -260,7 +260,7 @@ RECORDS = {
     # The form's times are the site's local time (filters.zoned_input gives them their offset).
     "downtime": (lambda s, i, f, **kw: set_downtime(s, i, start=zoned_input(f.get("start", "")),
                                                      end=zoned_input(f.get("end") or None),
-                                                     reason=f.get("reason", ""), **kw), "Downtime saved."),
+                                                     reason=f.get("reason", ""), **kw), N_("Downtime saved.")),
 }
 
 
