@@ -18,10 +18,18 @@ from wardlink.errors import WardlinkError
 
 
 class Term(str):
-    """A value of a message that is a word of the vocabulary (``in_progress``, ``technician``):
-    the English text shows it as stored, a page its label in the reader's language."""
+    """A value of a message that is a word of the vocabulary (``in_progress``, ``technician``).
 
-    __slots__ = ()
+    The English text shows ``text`` (the stored value itself unless given, e.g. its label);
+    a page shows the value's label in the reader's language, lower-cased unless ``text``
+    starts with a capital."""
+
+    key: str
+
+    def __new__(cls, key: str, text: str | None = None) -> Term:
+        term = super().__new__(cls, key if text is None else text)
+        term.key = key
+        return term
 
 
 class Message:

@@ -117,7 +117,8 @@ def _value(value: object) -> object:
     if isinstance(value, (HubError, Message)):
         return error_message(value)
     if isinstance(value, Term):
-        return (_catalogue().gettext(label(value)) or value).lower()
+        text = _catalogue().gettext(label(value.key)) or str(value)
+        return text if value[:1].isupper() else text.lower()
     if isinstance(value, Decimal | float) and not isinstance(value, bool):
         return i18n.format_decimal(str(value), current_locale())
     return value

@@ -5,13 +5,14 @@ the CLI keep the English text."""
 from __future__ import annotations
 
 import pytest
-from relational_support import clock, csrf_from, web
+from relational_support import actor, clock, csrf_from, web
 from sqlalchemy import update
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import User
 from wardlink.hub.errors import InvalidInput, Message, PermissionDenied, Term
 from wardlink.hub.i18n import N_
+from wardlink.hub.services.maintenance import workorders
 
 
 def _french(web, *usernames: str) -> None:
@@ -68,3 +69,43 @@ def test_a_refusal_page_names_the_role_and_the_action_in_french_and_the_api_stay
 def test_an_english_reader_gets_the_english_refusal(web):
     page = web.client("viewer").get("/assets/VF-0001/edit")
     assert page.status_code == 403 and "role &#39;viewer&#39; may not change assets" in page.text
+
+
+def _order(web) -> tuple[int, str]:
+    with session_scope(web.engine) as s:
+        order = workorders.create_work_order(s, {"kind": "corrective", "title": "Pump alarm", "asset_tag": "IP-0101"},
+                                             actor=actor(s, "manager"), clock=web.clock)
+        return order.id, order.code
+
+
+@pytest.mark.parametrize("reader", ["fr", "en"])
+def test_a_refused_work_order_step_names_the_states_in_the_readers_language(web, reader):
+    order_id, code = _order(web)
+    if reader == "fr":
+        _french(web, "manager")
+    client = web.client("manager")
+    token = csrf_from(client.get(f"/work-orders/{order_id}").text)
+    refused = client.post(f"/work-orders/{order_id}/transition", data={"csrf_token": token, "to": "closed"})
+    assert refused.status_code == 400
+    if reader == "fr":
+        assert (f"l’ordre de travail {code} ne peut pas passer de En attente de traitement à Fermé ; "
+                "depuis l’état En attente de traitement, il peut passer à Attribué, Annulé") in refused.text
+    else:
+        assert (f"work order {code} cannot go from Pending to Closed; from Pending it can go to Assigned, "
+                "Cancelled") in refused.text
+
+
+@pytest.mark.parametrize("reader", ["fr", "en"])
+def test_a_bad_maintenance_plan_is_refused_next_to_its_field_in_the_readers_language(web, reader):
+    if reader == "fr":
+        _french(web, "manager")
+    client = web.client("manager")
+    token = csrf_from(client.get("/maintenance/new").text)
+    form = {"name": "Infusion pump quarterly PM", "target": "asset", "asset_tag": "IP-0101", "trigger": "calendar",
+            "interval_count": "", "interval_unit": "month", "anchor_date": "2026-01-05", "lead_days": "7",
+            "csrf_token": token}
+    refused = client.post("/maintenance/new", data=form)
+    assert refused.status_code == 400
+    expected = ("interval_count : obligatoire pour les plans « calendrier »" if reader == "fr"
+                else "interval_count: required for calendar plans")
+    assert f'id="interval_count-error">{expected}' in refused.text

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.i18n import N_
 from wardlink.files import write_atomic
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -76,9 +77,10 @@ def _mib(size: int) -> str:
 def sniff(data: bytes, kinds: tuple[FileType, ...] = FILE_TYPES) -> str:
     """Return the content type of ``data``, or raise :class:`InvalidInput` if it is not one of ``kinds``."""
     if not data:
-        raise InvalidInput("file: is empty")
+        raise InvalidInput(N_("file: is empty"))
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise InvalidInput(f"file: must be at most {_mib(MAX_ATTACHMENT_BYTES)}, got {len(data)} bytes")
+        raise InvalidInput(N_("file: must be at most %(mib)s, got %(count)s bytes"),
+                           mib=_mib(MAX_ATTACHMENT_BYTES), count=len(data))
     for kind in kinds:
         if kind.matches(data):
             return kind.content_type
@@ -98,7 +100,7 @@ def read_limited(stream: BinaryIO, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
     if total > limit:
-        raise InvalidInput(f"file: must be at most {_mib(limit)}; this one is larger")
+        raise InvalidInput(N_("file: must be at most %(mib)s; this one is larger"), mib=_mib(limit))
     return b"".join(chunks)
 
 
@@ -118,7 +120,7 @@ class AttachmentStore:
     def path(self, digest: str) -> Path:
         """Return where the file with SHA-256 ``digest`` is kept."""
         if not _DIGEST_RE.match(digest or ""):
-            raise InvalidInput(f"sha256: must be 64 lower-case hex digits, got {digest!r}")
+            raise InvalidInput(N_("sha256: must be 64 lower-case hex digits, got %(digest)r"), digest=digest)
         return self.root / digest[:2] / digest
 
     def put(self, data: bytes) -> str:

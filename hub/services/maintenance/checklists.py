@@ -34,6 +34,7 @@ from wardlink.hub.db.models import ChecklistTemplate, ChecklistVersion, PmPlan
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import CHECKLIST_ITEM_KINDS
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.people.permissions import require
@@ -57,13 +58,13 @@ def _number(name: str, value: Any) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise InvalidInput(f"{name}: must be a number, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a number, got %(value)r"), field=name, value=value)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name}: must be a number, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a number, got %(value)r"), field=name, value=value) from None
     if not math.isfinite(number):
-        raise InvalidInput(f"{name}: must be a finite number, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a finite number, got %(value)r"), field=name, value=value)
     return number
 
 
@@ -71,37 +72,42 @@ def parse_item(index: int, raw: Any) -> dict[str, Any]:
     """Validate one checklist item and return it with defaults filled in."""
     where = f"items[{index}]"
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"{where}: must be an object with key, label and kind")
+        raise InvalidInput(N_("%(where)s: must be an object with key, label and kind"), where=where)
     kind = raw.get("kind")
     if kind not in CHECKLIST_ITEM_KINDS:
-        raise InvalidInput(f"{where}.kind: must be one of {', '.join(CHECKLIST_ITEM_KINDS)}, got {kind!r}")
+        raise InvalidInput(N_("%(where)s.kind: must be one of %(choices)s, got %(kind)r"),
+                           where=where, choices=', '.join(CHECKLIST_ITEM_KINDS), kind=kind)
     allowed = {"key", "label", "kind", "required", "corrective", "safety"} | KIND_FIELDS[kind]
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise InvalidInput(f"{where}.{unknown[0]}: not a field of a {kind} item; "
-                           f"allowed: {', '.join(sorted(allowed))}")
+        raise InvalidInput(N_("%(where)s.%(unknown)s: not a field of a %(kind)s item; allowed: %(choices)s"),
+                           where=where, unknown=unknown[0], kind=kind, choices=', '.join(sorted(allowed)))
     key = raw.get("key")
     if not isinstance(key, str) or not KEY_RE.match(key):
-        raise InvalidInput(f"{where}.key: must be a-z, 0-9 and _ starting with a letter, got {key!r}")
+        raise InvalidInput(N_("%(where)s.key: must be a-z, 0-9 and _ starting with a letter, got %(key)r"),
+                           where=where, key=key)
     item: dict[str, Any] = {"key": key, "label": LABEL(f"{where}.label", raw.get("label")), "kind": kind}
     item["required"] = (boolean(f"{where}.required", raw["required"]) if "required" in raw
                         else kind != "text")
     item["corrective"] = (boolean(f"{where}.corrective", raw["corrective"]) if "corrective" in raw
                           else kind not in NEVER_FAIL)
     if kind in NEVER_FAIL and item["corrective"]:
-        raise InvalidInput(f"{where}.corrective: a {kind} item never fails, so it cannot open work")
+        raise InvalidInput(N_("%(where)s.corrective: a %(kind)s item never fails, so it cannot open work"),
+                           where=where, kind=kind)
     # Safety-critical: failing it tags the device out of use until the corrective work is
     # closed with a passing safety check (wardlink.hub.services.assets.status).
     if "safety" in raw and boolean(f"{where}.safety", raw["safety"]):
         if kind in NEVER_FAIL:
-            raise InvalidInput(f"{where}.safety: a {kind} item never fails, so it cannot be safety-critical")
+            raise InvalidInput(N_("%(where)s.safety: a %(kind)s item never fails, so it cannot be safety-critical"),
+                               where=where, kind=kind)
         item["safety"] = item["corrective"] = True
     if kind == "value":
         item["unit"] = text(32)(f"{where}.unit", raw.get("unit"))
         item["low"] = _number(f"{where}.low", raw.get("low"))
         item["high"] = _number(f"{where}.high", raw.get("high"))
         if item["low"] is not None and item["high"] is not None and item["low"] > item["high"]:
-            raise InvalidInput(f"{where}.low: must not exceed high ({item['high']:g}), got {item['low']:g}")
+            raise InvalidInput(N_("%(where)s.low: must not exceed high (%(high)s), got %(low)s"),
+                               where=where, high=format(item['high'], 'g'), low=format(item['low'], 'g'))
     return item
 
 
@@ -131,14 +137,15 @@ def _with_keys(raw: Sequence[Any]) -> list[Any]:
 def parse_items(raw: Any) -> list[dict[str, Any]]:
     """Validate a list of checklist items (keys unique)."""
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        raise InvalidInput("items: must be a list of checklist items")
+        raise InvalidInput(N_("items: must be a list of checklist items"))
     if not 1 <= len(raw) <= MAX_ITEMS:
-        raise InvalidInput(f"items: must hold 1..{MAX_ITEMS} items, got {len(raw)}")
+        raise InvalidInput(N_("items: must hold 1..%(max_items)s items, got %(count)s"),
+                           max_items=MAX_ITEMS, count=len(raw))
     items = [parse_item(i, item) for i, item in enumerate(_with_keys(raw))]
     seen: set[str] = set()
     for i, item in enumerate(items):
         if item["key"] in seen:
-            raise InvalidInput(f"items[{i}].key: '{item['key']}' is used by an earlier item")
+            raise InvalidInput(N_("items[%(i)s].key: '%(key)s' is used by an earlier item"), i=i, key=item['key'])
         seen.add(item["key"])
     return items
 
@@ -165,20 +172,22 @@ def _answer(item: dict, raw: Any) -> dict[str, Any]:
     if raw is None:
         return {"key": key, "outcome": "missing"}
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"{where}: must be an object")
+        raise InvalidInput(N_("%(where)s: must be an object"), where=where)
     comment = text(2000)(f"{where}.comment", raw.get("comment"))
     unknown = sorted(set(raw) - {"result", "value", "text", "comment", "open_corrective", "attachment_id"})
     if unknown:
-        raise InvalidInput(f"{where}.{unknown[0]}: unknown field; known: attachment_id, comment, "
-                           "open_corrective, result, text, value")
+        raise InvalidInput(N_("%(where)s.%(unknown)s: unknown field; known: attachment_id, comment, "
+                              "open_corrective, result, text, value"), where=where, unknown=unknown[0])
     out: dict[str, Any] = {"key": key, "comment": comment,
                            "open_corrective": boolean(f"{where}.open_corrective", raw.get("open_corrective"))}
     if item["kind"] == "pass_fail":
         result = raw.get("result")
         if result not in ANSWERS:
-            raise InvalidInput(f"{where}.result: must be one of {', '.join(ANSWERS)}, got {result!r}")
+            raise InvalidInput(N_("%(where)s.result: must be one of %(choices)s, got %(result)r"),
+                               where=where, choices=', '.join(ANSWERS), result=result)
         if result == "na" and item["required"]:
-            raise InvalidInput(f"{where}.result: '{item['label']}' is required; n/a is not allowed")
+            raise InvalidInput(N_("%(where)s.result: '%(label)s' is required; n/a is not allowed"),
+                               where=where, label=item['label'])
         out["outcome"] = result
     elif item["kind"] == "value":
         value = _number(f"{where}.value", raw.get("value"))
@@ -199,11 +208,12 @@ def _answer(item: dict, raw: Any) -> dict[str, Any]:
 def evaluate(items: Sequence[dict[str, Any]], answers: Mapping[str, Any]) -> Evaluation:
     """Judge ``answers`` (item key -> answer) against ``items``; unknown keys are errors."""
     if not isinstance(answers, Mapping):
-        raise InvalidInput("answers: must be an object of item key -> answer")
+        raise InvalidInput(N_("answers: must be an object of item key -> answer"))
     keys = {item["key"] for item in items}
     unknown = sorted(set(answers) - keys)
     if unknown:
-        raise InvalidInput(f"answers.{unknown[0]}: no such checklist item; known: {', '.join(sorted(keys))}")
+        raise InvalidInput(N_("answers.%(unknown)s: no such checklist item; known: %(choices)s"),
+                           unknown=unknown[0], choices=', '.join(sorted(keys)))
     results = [_answer(item, answers.get(item["key"])) for item in items]
     complete = all(r["outcome"] != "missing" for r, item in zip(results, items) if item["required"])
     passed = complete and not any(r["outcome"] == "fail" for r in results)
@@ -227,7 +237,7 @@ def get_template(session: Session, template_id: int, *, actor: Actor | None) -> 
     require(resolve_actor(actor), "pm.view")
     template = session.get(ChecklistTemplate, template_id)
     if template is None:
-        raise NotFound(f"checklist template {template_id} does not exist")
+        raise NotFound(N_("checklist template %(template_id)s does not exist"), template_id=template_id)
     return template
 
 
@@ -242,7 +252,7 @@ def get_version(session: Session, version_id: int) -> ChecklistVersion:
     """Return a checklist version by id (no permission check: callers checked the work order)."""
     version = session.get(ChecklistVersion, version_id)
     if version is None:
-        raise NotFound(f"checklist version {version_id} does not exist")
+        raise NotFound(N_("checklist version %(version_id)s does not exist"), version_id=version_id)
     return version
 
 
@@ -256,7 +266,7 @@ def list_templates(session: Session, *, actor: Actor | None) -> list[ChecklistTe
 def _check_name(session: Session, name: str, template_id: int | None) -> None:
     other = session.scalar(select(ChecklistTemplate.id).where(ChecklistTemplate.name == name))
     if other is not None and other != template_id:
-        raise InvalidInput(f"name: checklist '{name}' already exists")
+        raise InvalidInput(N_("name: checklist '%(name)s' already exists"), name=name)
 
 
 def create_template(session: Session, *, name: str, items: Any, description: str = "",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.audit import canonical_json
 from wardlink.hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderPart, WorkOrderSignature,
                            WorkOrderTimeLog)
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.people.users import LOCKOUT, MAX_FAILED_LOGINS, is_locked
@@ -45,13 +46,13 @@ def verify_signer(session: Session, who: Actor, password: str, *, now: datetime,
     so the caller must commit even when this raises.
     """
     if who.user_id is None:
-        raise SignatureRefused("only a signed-in user can sign; the console and services cannot")
+        raise SignatureRefused(N_("only a signed-in user can sign; the console and services cannot"))
     user = session.get(User, who.user_id)
     if user is None or not user.is_active:
-        raise SignatureRefused(f"user '{who.username}' cannot sign: the account is disabled")
+        raise SignatureRefused(N_("user '%(username)s' cannot sign: the account is disabled"), username=who.username)
     if is_locked(user, now):
-        raise SignatureRefused(f"user '{user.username}' cannot sign: too many wrong passwords; "
-                               "try again later")
+        raise SignatureRefused(N_("user '%(username)s' cannot sign: too many wrong passwords; try again later"),
+                               username=user.username)
     if not isinstance(password, str) or not password or not _password_matches(user.password_hash, password):
         user.failed_logins += 1
         audit.record(session, actor=who, action="signature.failed", entity="user",
@@ -62,7 +63,7 @@ def verify_signer(session: Session, who: Actor, password: str, *, now: datetime,
             audit.record(session, actor=who, action="user.locked", entity="user",
                          entity_id=user.username, after={"locked_until": user.locked_until}, clock=clock)
         session.flush()
-        raise SignatureRefused("password: is not correct; the signature was refused")
+        raise SignatureRefused(N_("password: is not correct; the signature was refused"))
     user.failed_logins = 0
     return user
 

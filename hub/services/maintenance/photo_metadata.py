@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 
 _JPEG_KEEP_APP = {0xE0, 0xEE}  # JFIF, Adobe (colour transform); APP2 only for an ICC profile
 _PNG_DROP = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
@@ -33,7 +34,8 @@ def strip_metadata(data: bytes, content_type: str) -> bytes:
             return _webp(data)
     except (IndexError, ValueError, struct.error) as exc:
         kind = content_type.split("/")[1].upper()
-        raise InvalidInput(f"file: the {kind} photo is damaged ({exc}); take or export it again") from None
+        raise InvalidInput(N_("file: the %(kind)s photo is damaged (%(exc)s); take or export it again"),
+                           kind=kind, exc=exc) from None
     return data
 
 

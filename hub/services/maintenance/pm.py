@@ -28,7 +28,7 @@ from wardlink.hub.db.models import Asset, ChecklistTemplate, Department, PmOccur
 from wardlink.hub.db.risk import needs_planned_maintenance
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_TRIGGERS
-from wardlink.hub.errors import InvalidInput, Message, NotFound, PermissionDenied
+from wardlink.hub.errors import InvalidInput, Message, NotFound, PermissionDenied, Term
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -139,28 +139,32 @@ def _check_consistent(plan: Mapping[str, Any], asset: Asset | None) -> dict[str,
     if uses_calendar and out.get("interval_count") is None and out.get("interval_unit") is None:
         suggested = suggest_interval(asset.em_score) if asset is not None else None
         if suggested is None:
-            raise InvalidInput(f"interval_count: required for {trigger} plans"
-                               + (" (the asset's EM score suggests none)" if asset is not None else ""))
+            if asset is not None:
+                raise InvalidInput(N_("interval_count: required for %(trigger)s plans (the asset's EM score "
+                                      "suggests none)"), trigger=Term(trigger))
+            raise InvalidInput(N_("%(missing)s: required for %(trigger)s plans"), missing="interval_count",
+                               trigger=Term(trigger))
         out["interval_count"], out["interval_unit"] = suggested
     if uses_calendar and (out.get("interval_count") is None or out.get("interval_unit") is None):
         missing = "interval_unit" if out.get("interval_unit") is None else "interval_count"
-        raise InvalidInput(f"{missing}: required for {trigger} plans")
+        raise InvalidInput(N_("%(missing)s: required for %(trigger)s plans"), missing=missing, trigger=Term(trigger))
     if not uses_calendar and (out.get("interval_count") is not None or out.get("interval_unit") is not None):
-        raise InvalidInput("interval_count: a meter plan has no calendar interval; "
-                           "use trigger whichever_first for both")
+        raise InvalidInput(N_("interval_count: a meter plan has no calendar interval; use trigger whichever_first "
+                              "for both"))
     if uses_meter and (out.get("meter") is None or out.get("meter_interval") is None):
         missing = "meter" if out.get("meter") is None else "meter_interval"
-        raise InvalidInput(f"{missing}: required for {trigger} plans")
+        raise InvalidInput(N_("%(missing)s: required for %(trigger)s plans"), missing=missing, trigger=Term(trigger))
     if not uses_meter and any(out.get(k) is not None for k in ("meter", "meter_interval", "anchor_meter")):
-        raise InvalidInput("meter: a calendar plan uses no meter; use trigger whichever_first for both")
+        raise InvalidInput(N_("meter: a calendar plan uses no meter; use trigger whichever_first for both"))
     if uses_meter and out.get("meter_lead", 0.0) >= out["meter_interval"]:
-        raise InvalidInput(f"meter_lead: must be less than meter_interval ({out['meter_interval']:g}), "
-                           f"got {out['meter_lead']:g}")
+        raise InvalidInput(N_("meter_lead: must be less than meter_interval (%(meter_interval)s), got %(meter_lead)s"),
+                           meter_interval=format(out['meter_interval'], 'g'),
+                           meter_lead=format(out['meter_lead'], 'g'))
     if uses_calendar:
         span = (shift(date(2001, 1, 1), out["interval_count"], out["interval_unit"]) - date(2001, 1, 1)).days
         if out.get("lead_days", 0) >= span:
-            raise InvalidInput(f"lead_days: must be shorter than the interval ({span} days), "
-                               f"got {out['lead_days']}")
+            raise InvalidInput(N_("lead_days: must be shorter than the interval (%(span)s days), got %(lead_days)s"),
+                               span=span, lead_days=out['lead_days'])
     if not uses_meter:
         out["meter_lead"] = 0.0
     return out
@@ -171,35 +175,36 @@ def _target(session: Session, data: dict[str, Any], who: Actor) -> tuple[Asset |
     make, model = (text(100)(k, data.pop(k, None)) or None for k in ("make", "model"))
     if tag:
         if make or model:
-            raise InvalidInput("asset_tag: give either an asset or a make and model, not both")
+            raise InvalidInput(N_("asset_tag: give either an asset or a make and model, not both"))
         asset = get_asset(session, str(tag), actor=who)
         require_department(who, asset.department_id, Message(N_("asset '%(tag)s'"), tag=asset.tag))
         return asset, None, None
     if not (make and model):
-        raise InvalidInput("asset_tag: a plan needs an asset, or a make and a model")
+        raise InvalidInput(N_("asset_tag: a plan needs an asset, or a make and a model"))
     if department_scope(who) is not None:
-        raise PermissionDenied(f"a make-and-model plan covers every department; user '{who.username}' "
-                               "is limited to one")
+        raise PermissionDenied(N_("a make-and-model plan covers every department; user '%(username)s' is limited to "
+                                  "one"), username=who.username)
     return None, make, model
 
 
 def _check_template(session: Session, template_id: int | None) -> None:
     if template_id is not None and session.get(ChecklistTemplate, template_id) is None:
-        raise InvalidInput(f"checklist_template_id: no checklist template {template_id}")
+        raise InvalidInput(N_("checklist_template_id: no checklist template %(template_id)s"), template_id=template_id)
 
 
 def _check_assignee(session: Session, fields: Mapping[str, Any], before: int | None = None) -> None:
     """Refuse more than one assignee, and a user who cannot take work orders."""
     given = [k for k in ASSIGNEE_FIELDS if fields.get(k) is not None]
     if len(given) > 1:
-        raise InvalidInput(f"{given[1]}: a plan goes to one technician, one team or one vendor, not several")
+        raise InvalidInput(N_("%(given)s: a plan goes to one technician, one team or one vendor, not several"),
+                           given=given[1])
     user_id = fields.get("assignee_id")
     if user_id is None or user_id == before:
         return
     user = session.get(User, user_id)
     if user is None or not user.is_active or user.role not in ASSIGNABLE_ROLES:
-        raise InvalidInput(f"assignee_id: user {user_id} is not an active "
-                           f"{' or '.join(ASSIGNABLE_ROLES)} user")
+        raise InvalidInput(N_("assignee_id: user %(user_id)s is not an active %(choices)s user"),
+                           user_id=user_id, choices=' or '.join(ASSIGNABLE_ROLES))
 
 
 def assignee_candidates(session: Session, *, actor: Actor | None) -> list[User]:
@@ -259,17 +264,17 @@ def update_plan(session: Session, plan_id: int, changes: Mapping[str, Any], *, a
     require(who, "pm.manage")
     plan = get_plan(session, plan_id, actor=who)
     if plan.asset_id is None and department_scope(who) is not None:
-        raise PermissionDenied(f"a make-and-model plan covers every department; user '{who.username}' "
-                               "is limited to one")
+        raise PermissionDenied(N_("a make-and-model plan covers every department; user '%(username)s' is limited to "
+                                  "one"), username=who.username)
     if plan.retired_at is not None:
-        raise InvalidInput(f"name: maintenance plan {plan.id} is retired and can no longer change")
+        raise InvalidInput(N_("name: maintenance plan %(id)s is retired and can no longer change"), id=plan.id)
     moved = sorted(set(changes) & set(TARGET_FIELDS))
     if moved:
-        raise InvalidInput(f"{moved[0]}: a plan's asset or make and model cannot change; "
-                           "deactivate it and create a new plan")
+        raise InvalidInput(N_("%(moved)s: a plan's asset or make and model cannot change; deactivate it and create "
+                              "a new plan"), moved=moved[0])
     fields = parse_fields(PLAN_FIELDS, changes, partial=True)
     if "active" in changes and changes.get("active") in (None, ""):
-        raise InvalidInput("active: must be true or false")
+        raise InvalidInput(N_("active: must be true or false"))
     merged = {k: getattr(plan, k) for k in PLAN_FIELDS} | fields
     if merged["priority"] is None:
         merged["priority"] = plan.priority
@@ -305,12 +310,12 @@ def change_plan_state(session: Session, plan_id: int, action: str, *, actor: Act
     action = choice(PLAN_STATE_ACTIONS)("action", action)
     plan = get_plan(session, plan_id, actor=who)
     if plan.retired_at is not None:
-        raise InvalidInput(f"action: maintenance plan {plan.id} is retired and can no longer change")
+        raise InvalidInput(N_("action: maintenance plan %(id)s is retired and can no longer change"), id=plan.id)
     if action == "retire":
         require(who, "pm.manage")
         if plan.asset_id is None and department_scope(who) is not None:
-            raise PermissionDenied(f"a make-and-model plan covers every department; user '{who.username}' "
-                                   "is limited to one")
+            raise PermissionDenied(N_("a make-and-model plan covers every department; user '%(username)s' is "
+                                      "limited to one"), username=who.username)
         before = plan_snapshot(plan)
         plan.active, plan.retired_at = False, utc_now(clock)
         plan.updated_at = plan.retired_at
@@ -321,7 +326,8 @@ def change_plan_state(session: Session, plan_id: int, action: str, *, actor: Act
         return plan
     wanted = action == "resume"
     if plan.active == wanted:
-        raise InvalidInput(f"action: maintenance plan {plan.id} is already {'active' if wanted else 'paused'}")
+        raise InvalidInput(N_("action: maintenance plan %(id)s is already %(value)s"),
+                           id=plan.id, value=Message(N_("active") if wanted else N_("paused")))
     return update_plan(session, plan.id, {"active": wanted}, actor=who, clock=clock)
 
 
@@ -336,7 +342,7 @@ def get_plan(session: Session, plan_id: int, *, actor: Actor | None) -> PmPlan:
     require(who, "pm.view")
     plan = session.get(PmPlan, plan_id)
     if plan is None:
-        raise NotFound(f"maintenance plan {plan_id} does not exist")
+        raise NotFound(N_("maintenance plan %(plan_id)s does not exist"), plan_id=plan_id)
     if plan.asset is not None:
         require_department(who, plan.asset.department_id, Message(N_("maintenance plan %(plan_id)s"), plan_id=plan_id))
     return plan
@@ -356,7 +362,7 @@ def list_plans(session: Session, *, actor: Actor | None, asset_tag: str | None =
     if asset_tag:
         asset = find_asset(session, asset_tag)
         if asset is None:
-            raise NotFound(f"asset '{asset_tag}' does not exist")
+            raise NotFound(N_("asset '%(asset_tag)s' does not exist"), asset_tag=asset_tag)
         stmt = stmt.where(or_(PmPlan.asset_id == asset.id,
                               and_(PmPlan.make == asset.make, PmPlan.model == asset.model)))
     if active is not None:

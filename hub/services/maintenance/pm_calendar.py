@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Asset, PmOccurrence, PmPlan, User
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.assets.register import categories as asset_categories
 from wardlink.hub.services.maintenance import pm_calendar_kept
@@ -82,7 +83,8 @@ def parse_filters(department: Any = None, category: Any = None, assignee: Any = 
     if assignee is not None:
         kind, _, value = assignee.partition(":")
         if kind not in ("user", "team", "vendor") or not value:
-            raise InvalidInput(f"assignee: must be user:<id>, team:<name> or vendor:<name>, got {assignee!r}")
+            raise InvalidInput(N_("assignee: must be user:<id>, team:<name> or vendor:<name>, got %(assignee)r"),
+                               assignee=assignee)
         if kind == "user":
             optional_id("assignee", value)
     return Filters(optional_id("department", department), (category or "").strip()[:100] or None, assignee)
@@ -432,7 +434,8 @@ def gather(session: Session, *, actor: Actor | None, first: date, last: date, no
     who = resolve_actor(actor)
     require(who, "pm.view")
     if last < first or (last - first).days > MAX_RANGE_DAYS:
-        raise InvalidInput(f"end: must be on or after start and at most {MAX_RANGE_DAYS} days later")
+        raise InvalidInput(N_("end: must be on or after start and at most %(max_range_days)s days later"),
+                           max_range_days=MAX_RANGE_DAYS)
     key, zones = pm_calendar_kept.range_key(session, department_scope(who), filters, first, last, now)
 
     def make() -> tuple[Gathered, bool]:
@@ -507,7 +510,7 @@ def parse_day(raw: Any, today: date) -> date:
         text += "-01"
     day = optional_date("date", text)
     if day is None or not 2000 <= day.year <= 2100:
-        raise InvalidInput(f"date: must be a date between 2000 and 2100 as YYYY-MM-DD, got {raw!r}")
+        raise InvalidInput(N_("date: must be a date between 2000 and 2100 as YYYY-MM-DD, got %(raw)r"), raw=raw)
     return day
 
 
@@ -527,7 +530,7 @@ def calendar_view(session: Session, *, actor: Actor | None, now: datetime, view:
                   assignee: Any = None) -> CalendarView:
     """Return a month, week or day of the calendar around ``day`` (today by default)."""
     if view not in VIEWS:
-        raise InvalidInput(f"view: must be one of {', '.join(VIEWS)}, got {view!r}")
+        raise InvalidInput(N_("view: must be one of %(choices)s, got %(view)r"), choices=', '.join(VIEWS), view=view)
     who = resolve_actor(actor)
     today = viewer_today(session, who, now)
     focus = parse_day(day, today)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.maintenance.pm_calendar import (
     STATUS_RANK, CALENDAR_STATUSES_BY_RANK, Filters, Occurrence, Slot, gather, parse_day, parse_filters, viewer_today)
@@ -192,7 +193,8 @@ class Cursor:
     @classmethod
     def decode(cls, text: Any) -> Cursor:
         """Return the cursor ``text`` encodes; :class:`InvalidInput` when it is not one."""
-        refused = InvalidInput("cursor: not a cursor of the PM calendar; leave it out to start from the first page")
+        refused = InvalidInput(N_("cursor: not a cursor of the PM calendar; leave it out to start from the first "
+                                  "page"))
         if not isinstance(text, str) or not 0 < len(text) <= 1000:
             raise refused
         try:
@@ -241,7 +243,7 @@ def calendar_page(session: Session, *, actor: Actor | None, first: date, last: d
     Every service of the range is counted, but only the days the page reaches are made into
     services: a page costs the counting of the range and about ``limit`` services."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit: must be 1..{MAX_LIMIT}, got {limit}")
+        raise InvalidInput(N_("limit: must be 1..%(max_limit)s, got %(limit)s"), max_limit=MAX_LIMIT, limit=limit)
     at = cursor.at if cursor is not None else now
     gathered = gather(session, actor=actor, first=first, last=last, now=at, filters=filters or Filters())
     counts = gathered.counts()

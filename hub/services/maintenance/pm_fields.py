@@ -10,6 +10,7 @@ from typing import Any
 
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.maintenance.pm_meters import meter_name, meter_value
 from wardlink.hub.services.validate import boolean, choice, optional_date, optional_id, text
 
@@ -23,13 +24,14 @@ def _count(name: str, value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise InvalidInput(f"{name}: must be a whole number, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a whole number, got %(value)r"), field=name, value=value)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name}: must be a whole number, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a whole number, got %(value)r"), field=name, value=value) from None
     if not 1 <= number <= MAX_INTERVAL_COUNT:
-        raise InvalidInput(f"{name}: must be 1..{MAX_INTERVAL_COUNT}, got {number}")
+        raise InvalidInput(N_("%(field)s: must be 1..%(max_interval_count)s, got %(number)s"),
+                           field=name, max_interval_count=MAX_INTERVAL_COUNT, number=number)
     return number
 
 
@@ -37,13 +39,15 @@ def _lead_days(name: str, value: Any) -> int:
     if value is None or value == "":
         return 14
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise InvalidInput(f"{name}: must be a whole number of days, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a whole number of days, got %(value)r"), field=name, value=value)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name}: must be a whole number of days, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a whole number of days, got %(value)r"),
+                           field=name, value=value) from None
     if not 0 <= number <= MAX_LEAD_DAYS:
-        raise InvalidInput(f"{name}: must be 0..{MAX_LEAD_DAYS} days, got {number}")
+        raise InvalidInput(N_("%(field)s: must be 0..%(max_lead_days)s days, got %(number)s"),
+                           field=name, max_lead_days=MAX_LEAD_DAYS, number=number)
     return number
 
 
@@ -56,14 +60,15 @@ def _optional(parser):
 def _anchor_date(name: str, value: Any) -> date | None:
     day = optional_date(name, value)
     if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise InvalidInput(f"{name}: must be a date between {MIN_YEAR} and {MAX_YEAR}, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a date between %(min_year)s and %(max_year)s, got %(value)r"),
+                           field=name, min_year=MIN_YEAR, max_year=MAX_YEAR, value=value)
     return day
 
 
 def _positive_meter(name: str, value: Any) -> float | None:
     number = _optional(meter_value)(name, value)
     if number is not None and number <= 0:
-        raise InvalidInput(f"{name}: must be greater than 0, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be greater than 0, got %(value)r"), field=name, value=value)
     return number
 
 
@@ -79,38 +84,43 @@ def _minutes(name: str, value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise InvalidInput(f"{name}: must be a whole number of minutes, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a whole number of minutes, got %(value)r"), field=name, value=value)
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name}: must be a whole number of minutes, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a whole number of minutes, got %(value)r"),
+                           field=name, value=value) from None
     if not 1 <= number <= MAX_PLANNED_MINUTES:
-        raise InvalidInput(f"{name}: must be 1..{MAX_PLANNED_MINUTES} minutes, got {number}")
+        raise InvalidInput(N_("%(field)s: must be 1..%(max_planned_minutes)s minutes, got %(number)s"),
+                           field=name, max_planned_minutes=MAX_PLANNED_MINUTES, number=number)
     return number
 
 
 def _part(where: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"{where}: must be an object with part_number, description and quantity")
+        raise InvalidInput(N_("%(where)s: must be an object with part_number, description and quantity"), where=where)
     unknown = sorted(set(raw) - {"part_number", "description", "quantity"})
     if unknown:
-        raise InvalidInput(f"{where}.{unknown[0]}: unknown field; known: description, part_number, quantity")
+        raise InvalidInput(N_("%(where)s.%(unknown)s: unknown field; known: description, part_number, quantity"),
+                           where=where, unknown=unknown[0])
     part = {"part_number": text(64)(f"{where}.part_number", raw.get("part_number")).strip(),
             "description": text(300)(f"{where}.description", raw.get("description")).strip()}
     if not (part["part_number"] or part["description"]):
-        raise InvalidInput(f"{where}.description: give a part number or a description")
+        raise InvalidInput(N_("%(where)s.description: give a part number or a description"), where=where)
     quantity = raw.get("quantity")
     if quantity is None or quantity == "":
         quantity = 1
     if isinstance(quantity, bool):
-        raise InvalidInput(f"{where}.quantity: must be a number, got {quantity!r}")
+        raise InvalidInput(N_("%(where)s.quantity: must be a number, got %(quantity)r"),
+                           where=where, quantity=quantity)
     try:
         quantity = float(quantity)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{where}.quantity: must be a number, got {quantity!r}") from None
+        raise InvalidInput(N_("%(where)s.quantity: must be a number, got %(quantity)r"),
+                           where=where, quantity=quantity) from None
     if not (math.isfinite(quantity) and 0 < quantity <= MAX_PART_QUANTITY):
-        raise InvalidInput(f"{where}.quantity: must be more than 0 and at most {MAX_PART_QUANTITY}, "
-                           f"got {raw.get('quantity')!r}")
+        raise InvalidInput(N_("%(where)s.quantity: must be more than 0 and at most %(max_part_quantity)s, got "
+                              "%(get)r"), where=where, max_part_quantity=MAX_PART_QUANTITY, get=raw.get('quantity'))
     part["quantity"] = int(quantity) if quantity.is_integer() else quantity
     return part
 
@@ -119,9 +129,10 @@ def _parts(name: str, value: Any) -> list[dict[str, Any]]:
     if value is None or value == "":
         return []
     if not isinstance(value, (list, tuple)):
-        raise InvalidInput(f"{name}: must be a list of parts")
+        raise InvalidInput(N_("%(field)s: must be a list of parts"), field=name)
     if len(value) > MAX_PLANNED_PARTS:
-        raise InvalidInput(f"{name}: must hold at most {MAX_PLANNED_PARTS} parts, got {len(value)}")
+        raise InvalidInput(N_("%(field)s: must hold at most %(max_planned_parts)s parts, got %(count)s"),
+                           field=name, max_planned_parts=MAX_PLANNED_PARTS, count=len(value))
     return [_part(f"{name}[{i}]", raw) for i, raw in enumerate(value)]
 
 

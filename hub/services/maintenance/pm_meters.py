@@ -21,6 +21,7 @@ from wardlink.hub.db.models import Asset, MeterReading
 from wardlink.hub.db.models.rules import AssetMeter
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import get_asset
@@ -36,21 +37,22 @@ MAX_METER_VALUE = 1e9
 def meter_name(name: str, value: Any) -> str:
     """Parse a meter name such as run_hours or cycles."""
     if not isinstance(value, str) or not METER_RE.match(value):
-        raise InvalidInput(f"{name}: must be a meter name of a-z, 0-9 and _ starting with a letter "
-                           f"(e.g. run_hours, cycles), got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a meter name of a-z, 0-9 and _ starting with a letter (e.g. "
+                              "run_hours, cycles), got %(value)r"), field=name, value=value)
     return value
 
 
 def meter_value(name: str, value: Any) -> float:
     """Parse a finite, non-negative meter value."""
     if isinstance(value, bool):
-        raise InvalidInput(f"{name}: must be a number, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a number, got %(value)r"), field=name, value=value)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidInput(f"{name}: must be a number, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a number, got %(value)r"), field=name, value=value) from None
     if not math.isfinite(number) or not 0 <= number <= MAX_METER_VALUE:
-        raise InvalidInput(f"{name}: must be between 0 and {MAX_METER_VALUE:g}, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be between 0 and %(max_meter_value)s, got %(value)r"),
+                           field=name, max_meter_value=format(MAX_METER_VALUE, 'g'), value=value)
     return number
 
 

@@ -59,7 +59,7 @@ def checklist_for(session: Session, work_order_id: int, *, actor: Actor | None) 
     order = load(session, work_order_id, who)
     occ = session.scalar(select(PmOccurrence).where(PmOccurrence.work_order_id == order.id))
     if occ is None or occ.checklist_version is None:
-        raise NotFound(f"work order {code_of(order)} has no checklist")
+        raise NotFound(N_("work order %(code)s has no checklist"), code=code_of(order))
     result = session.scalar(select(ChecklistResult).where(ChecklistResult.work_order_id == order.id))
     return OrderChecklist(order, occ, occ.checklist_version, result)
 
@@ -85,11 +85,14 @@ def _check_photos(session: Session, order: WorkOrder, items: dict[str, dict], ev
         where = f"answers.{res['key']}.attachment_id"
         row = session.get(WorkOrderAttachment, photo_id)
         if row is None or row.work_order_id != order.id:
-            raise InvalidInput(f"{where}: work order {code_of(order)} has no attachment {photo_id}")
+            raise InvalidInput(N_("%(where)s: work order %(code)s has no attachment %(photo_id)s"),
+                               where=where, code=code_of(order), photo_id=photo_id)
         if row.content_type not in IMAGE_CONTENT_TYPES:
-            raise InvalidInput(f"{where}: attachment {photo_id} ({row.filename}) is not a photo")
+            raise InvalidInput(N_("%(where)s: attachment %(photo_id)s (%(filename)s) is not a photo"),
+                               where=where, photo_id=photo_id, filename=row.filename)
         if row.checklist_item not in (None, res["key"]):
-            raise InvalidInput(f"{where}: attachment {photo_id} is the photo of item '{row.checklist_item}'")
+            raise InvalidInput(N_("%(where)s: attachment %(photo_id)s is the photo of item '%(checklist_item)s'"),
+                               where=where, photo_id=photo_id, checklist_item=row.checklist_item)
 
 
 def item_photos(session: Session, work_order_id: int) -> dict[str, int]:
@@ -114,8 +117,8 @@ def record_results(session: Session, work_order_id: int, answers: Any, *, meter:
     _require_any(who, "pm.record")
     order = sheet.order
     if order.state not in RECORDABLE_STATES:
-        raise WorkOrderConflict(f"work order {code_of(order)} is {order.state}; checklist results "
-                                "can only be recorded before it is completed")
+        raise WorkOrderConflict(N_("work order %(code)s is %(state)s; checklist results can only be recorded "
+                                   "before it is completed"), code=code_of(order), state=Term(order.state))
     evaluation = evaluate(sheet.version.items, answers)
     items = {item["key"]: item for item in sheet.version.items}
     _check_photos(session, order, items, evaluation)

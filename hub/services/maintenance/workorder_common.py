@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import WorkOrder, WorkOrderNote
 from wardlink.hub.db.vocab import label
-from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.errors import InvalidInput, Message, NotFound, PermissionDenied, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.validate import MAX_ID
@@ -69,7 +70,7 @@ def load(session: Session, order_id: int, who: Actor, *, for_update: bool = Fals
     if isinstance(order_id, int) and 1 <= order_id <= MAX_ID:
         order = session.get(WorkOrder, order_id, with_for_update=for_update or None)
     if order is None or not can_see(order, who):
-        raise NotFound(f"work order {order_id} does not exist")
+        raise NotFound(N_("work order %(order_id)s does not exist"), order_id=order_id)
     return order
 
 
@@ -81,8 +82,9 @@ def is_frozen(order: WorkOrder) -> bool:
 def ensure_not_frozen(order: WorkOrder, what: str) -> None:
     """Raise :class:`WorkOrderConflict` when ``order`` is closed or cancelled."""
     if is_frozen(order):
-        raise WorkOrderConflict(f"work order {code_of(order)} is {label(order.state).lower()}; "
-                                f"cannot {what}")
+        raise WorkOrderConflict(N_("work order %(code)s is %(state)s; cannot %(what)s"),
+                                code=code_of(order), state=Term(order.state, label(order.state).lower()),
+                                what=Message(what))
 
 
 def snapshot(order: WorkOrder) -> dict[str, Any]:

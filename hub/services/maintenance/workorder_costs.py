@@ -25,6 +25,7 @@ from wardlink.hub.db.models import (LabourRate, Supplier, User, WorkOrder, WorkO
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory import picks
@@ -82,9 +83,9 @@ def set_rate(session: Session, *, role: Any = None, user_id: Any = None, hourly_
     person = optional_id("user_id", user_id)
     group = None if role in (None, "") else choice(ROLES)("role", role)
     if (person is None) == (group is None):
-        raise InvalidInput("role: give either a role or a user_id")
+        raise InvalidInput(N_("role: give either a role or a user_id"))
     if person is not None and session.get(User, person) is None:
-        raise InvalidInput(f"user_id: no user {person}")
+        raise InvalidInput(N_("user_id: no user %(person)s"), person=person)
     rate = money("hourly_rate", hourly_rate)
     column = LabourRate.user_id == person if person is not None else LabourRate.role == group
     row = session.scalar(select(LabourRate).where(column))
@@ -112,16 +113,16 @@ def add_charge(session: Session, order_id: int, *, description: Any, amount: Any
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "workorder.record")
     order = load(session, order_id, who)
-    ensure_not_frozen(order, "add charges")
+    ensure_not_frozen(order, N_("add charges"))
     supplier = optional_id("supplier_id", supplier_id)
     if supplier is not None and session.get(Supplier, supplier) is None:
-        raise InvalidInput(f"supplier_id: no supplier {supplier}")
+        raise InvalidInput(N_("supplier_id: no supplier %(supplier)s"), supplier=supplier)
     name = text(200)("vendor", vendor)
     if supplier is None and not name:
-        raise InvalidInput("vendor: name the vendor, or give supplier_id")
+        raise InvalidInput(N_("vendor: name the vendor, or give supplier_id"))
     value = money("amount", amount)
     if value is None:
-        raise InvalidInput("amount: is required")
+        raise InvalidInput(N_("amount: is required"))
     now = utc_now(clock)
     row = WorkOrderCharge(work_order_id=order.id, supplier_id=supplier, vendor=name,
                           description=text(300, required=True)("description", description), amount=value,

@@ -33,7 +33,8 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import User, WorkOrder
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import SAFETY_CHECKS, WORK_ORDER_RESOLUTIONS, WORK_ORDER_STATES, label
-from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.errors import InvalidInput, Message, PermissionDenied, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.assets import status
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory import picks as stock_picks
@@ -98,6 +99,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("assigned", "cancelled", "cancel", "workorder.cancel", needs=("reason",)),
 )
 BY_EDGE: Mapping[tuple[str, str], Transition] = {(t.source, t.target): t for t in TRANSITIONS}
+#: The steps' verbs as refusals say them ("... may complete it"), for the catalogues.
+VERBS = (N_("assign"), N_("start"), N_("hold"), N_("resume"), N_("complete"), N_("return"), N_("close"),
+         N_("cancel"))
 assert len(BY_EDGE) == len(TRANSITIONS)
 assert {s for t in TRANSITIONS for s in (t.source, t.target)} == set(WORK_ORDER_STATES)
 
@@ -131,10 +135,13 @@ def _find(order: WorkOrder, to: str) -> Transition:
     transition = BY_EDGE.get((order.state, to))
     if transition is None:
         onward = targets_from(order.state)
-        where = (f"from {label(order.state)} it can go to {', '.join(label(s) for s in onward)}"
-                 if onward else f"{label(order.state)} is final")
-        raise WorkOrderConflict(f"work order {code_of(order)} cannot go from {label(order.state)} "
-                                f"to {label(to)}; {where}")
+        where = (Message(N_("from %(state)s it can go to %(onward)s"), state=Term(order.state, label(order.state)),
+                         onward=Message(", ".join(f"%(s{n})s" for n in range(len(onward))),
+                                        **{f"s{n}": Term(s, label(s)) for n, s in enumerate(onward)}))
+                 if onward else Message(N_("%(state)s is final"), state=Term(order.state, label(order.state))))
+        raise WorkOrderConflict(N_("work order %(code)s cannot go from %(state)s to %(to)s; %(where)s"),
+                                code=code_of(order), state=Term(order.state, label(order.state)),
+                                to=Term(to, label(to)), where=where)
     return transition
 
 
@@ -150,9 +157,10 @@ def _check_actor(transition: Transition, order: WorkOrder, who: Actor) -> None:
     require(who, transition.permission)
     if not may_make(transition, order, who):
         assignee = order.assigned_to.username if order.assigned_to else "nobody"
-        raise PermissionDenied(f"work order {code_of(order)} is assigned to '{assignee}'; only the "
-                               f"assignee or an administrator may {transition.verb} it; a manager can "
-                               f"reassign it (user '{who.username}')")
+        raise PermissionDenied(N_("work order %(code)s is assigned to '%(assignee)s'; only the assignee or an "
+                                  "administrator may %(verb)s it; a manager can reassign it (user '%(username)s')"),
+                               code=code_of(order), assignee=assignee, verb=Message(transition.verb),
+                               username=who.username)
 
 
 def _inputs(transition: Transition, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,10 +168,12 @@ def _inputs(transition: Transition, payload: Mapping[str, Any]) -> dict[str, Any
     unknown = sorted(set(payload) - allowed)
     if unknown:
         known = ", ".join(sorted(allowed)) or "none"
-        raise InvalidInput(f"{unknown[0]}: not used to {transition.verb} a work order; fields: {known}")
+        raise InvalidInput(N_("%(unknown)s: not used to %(verb)s a work order; fields: %(known)s"),
+                           unknown=unknown[0], verb=Message(transition.verb), known=known)
     missing = [name for name in transition.needs if payload.get(name) in (None, "")]
     if missing:
-        raise InvalidInput(f"{missing[0]}: is required to {transition.verb} a work order")
+        raise InvalidInput(N_("%(missing)s: is required to %(verb)s a work order"),
+                           missing=missing[0], verb=Message(transition.verb))
     return dict(payload)
 
 
@@ -185,12 +195,12 @@ def assignee_user(session: Session, order: WorkOrder, raw: Any) -> User:
     user_id = optional_id("assignee_id", raw)
     user = session.get(User, user_id) if user_id is not None else None
     if user is None or not user.is_active:
-        raise InvalidInput(f"assignee_id: no active user {raw!r}")
+        raise InvalidInput(N_("assignee_id: no active user %(raw)r"), raw=raw)
     if user.role not in ASSIGNABLE_ROLES:
-        raise InvalidInput(f"assignee_id: user '{user.username}' is a {user.role}; work orders go to "
-                           f"{' or '.join(ASSIGNABLE_ROLES)} users")
+        raise InvalidInput(N_("assignee_id: user '%(username)s' is a %(role)s; work orders go to %(choices)s users"),
+                           username=user.username, role=Term(user.role), choices=' or '.join(ASSIGNABLE_ROLES))
     if not may_take(user, order.department_id):
-        raise InvalidInput(f"assignee_id: user '{user.username}' works for another department")
+        raise InvalidInput(N_("assignee_id: user '%(username)s' works for another department"), username=user.username)
     return user
 
 
@@ -233,8 +243,8 @@ def _complete(ctx: _Context) -> dict[str, Any]:
     order.completed_at = ctx.now
     check = ctx.inputs.get("safety_check")
     if check in (None, "") and status.holds_tagout(order.asset, order.id):
-        raise InvalidInput(f"safety_check: {order.asset.tag} is tagged out by this order; record the safety "
-                           "check (pass or fail) to complete it")
+        raise InvalidInput(N_("safety_check: %(tag)s is tagged out by this order; record the safety check (pass or "
+                              "fail) to complete it"), tag=order.asset.tag)
     order.safety_check = None if check in (None, "") else choice(SAFETY_CHECKS)("safety_check", check)
     if order.downtime_start is not None and order.downtime_end is None:
         resolved = order.alert.resolved_at if order.alert is not None else None
@@ -324,10 +334,10 @@ def reassign(session: Session, order_id: int, assignee_id: Any, *, actor: Actor 
     if order.state == "pending":
         return transition(session, order_id, "assigned", {"assignee_id": assignee_id}, actor=who,
                           clock=clock)
-    ensure_not_frozen(order, "reassign it")
+    ensure_not_frozen(order, N_("reassign it"))
     if order.state == "completed":
-        raise WorkOrderConflict(f"work order {code_of(order)} is completed; return it for rework "
-                                "before giving it to someone else")
+        raise WorkOrderConflict(N_("work order %(code)s is completed; return it for rework before giving it to "
+                                   "someone else"), code=code_of(order))
     user = assignee_user(session, order, assignee_id)
     before = order.assigned_to.username if order.assigned_to else None
     if user.id == order.assigned_to_id:

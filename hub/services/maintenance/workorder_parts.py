@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import WorkOrder, WorkOrderPick
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import label
+from wardlink.hub.errors import Message, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.inventory import picks
 from wardlink.hub.services.maintenance.workorder_common import (WorkOrderConflict, code_of, ensure_not_frozen, load,
@@ -33,8 +35,9 @@ def _open(session: Session, order_id: int, who: Actor, what: str) -> WorkOrder:
     order = load(session, order_id, who, for_update=True)
     ensure_not_frozen(order, what)
     if order.state not in PICKING_STATES:
-        raise WorkOrderConflict(f"work order {code_of(order)} is {label(order.state).lower()}; return it for "
-                                f"rework to {what}")
+        raise WorkOrderConflict(N_("work order %(code)s is %(state)s; return it for rework to %(what)s"),
+                                code=code_of(order), state=Term(order.state, label(order.state).lower()),
+                                what=Message(what))
     return order
 
 
@@ -42,7 +45,7 @@ def pick_part(session: Session, order_id: int, *, part_id: Any, bin_id: Any, qua
               actor: Actor | None, clock: Clock | None = None) -> WorkOrderPick:
     """Hold parts from a bin for an order; they are issued when it is completed."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open(session, order_id, who, "pick parts")
+    order = _open(session, order_id, who, N_("pick parts"))
     row = picks.pick(session, order, part_id=part_id, bin_id=bin_id, quantity=quantity, actor=who, clock=clock)
     touch(order, utc_now(clock))
     return row
@@ -52,7 +55,7 @@ def pick_kit(session: Session, order_id: int, *, kit_id: Any, actor: Actor | Non
              clock: Clock | None = None) -> list[WorkOrderPick]:
     """Hold every part of a kit for an order, from the bins with the most free stock."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open(session, order_id, who, "pick parts")
+    order = _open(session, order_id, who, N_("pick parts"))
     rows = picks.pick_kit(session, order, kit_id=kit_id, actor=who, clock=clock)
     touch(order, utc_now(clock))
     return rows
@@ -62,7 +65,7 @@ def put_back(session: Session, order_id: int, pick_id: Any, *, actor: Actor | No
              clock: Clock | None = None) -> WorkOrderPick:
     """Release parts picked for an order that were not used."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open(session, order_id, who, "put parts back")
+    order = _open(session, order_id, who, N_("put parts back"))
     row = picks.put_back(session, order, pick_id, actor=who, clock=clock)
     touch(order, utc_now(clock))
     return row

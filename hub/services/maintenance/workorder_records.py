@@ -20,6 +20,7 @@ from wardlink.hub.db.models import (PmOccurrence, User, WorkOrder, WorkOrderAtta
                                     WorkOrderPart, WorkOrderSignature, WorkOrderTimeLog)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.maintenance.photo_metadata import strip_metadata
@@ -78,46 +79,51 @@ def parse_time(name: str, value: Any) -> datetime | None:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInput(f"{name}: must be an ISO 8601 time such as 2026-01-31T14:30:00Z, "
-                               f"got {value!r}") from None
+            raise InvalidInput(N_("%(field)s: must be an ISO 8601 time such as 2026-01-31T14:30:00Z, got %(value)r"),
+                               field=name, value=value) from None
     else:
-        raise InvalidInput(f"{name}: must be an ISO 8601 time string, got {type(value).__name__}")
+        raise InvalidInput(N_("%(field)s: must be an ISO 8601 time string, got %(type)s"),
+                           field=name, type=type(value).__name__)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if not 2000 <= moment.astimezone(UTC).year <= 2200:
-        raise InvalidInput(f"{name}: must be between the years 2000 and 2200, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be between the years 2000 and 2200, got %(value)r"),
+                           field=name, value=value)
     return moment.astimezone(UTC)
 
 
 def _not_future(name: str, moment: datetime, now: datetime) -> None:
     if moment > now + CLOCK_SKEW:
-        raise InvalidInput(f"{name}: must not be in the future, got {moment.isoformat()}")
+        raise InvalidInput(N_("%(field)s: must not be in the future, got %(moment)s"),
+                           field=name, moment=moment.isoformat())
 
 
 def _quantity(name: str, value: Any) -> Decimal:
     if isinstance(value, bool) or value is None or (isinstance(value, float) and not math.isfinite(value)):
-        raise InvalidInput(f"{name}: must be a number greater than 0, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be a number greater than 0, got %(value)r"), field=name, value=value)
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise InvalidInput(f"{name}: must be a number greater than 0, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a number greater than 0, got %(value)r"),
+                           field=name, value=value) from None
     if not amount.is_finite() or amount <= 0 or amount >= MAX_QUANTITY:
-        raise InvalidInput(f"{name}: must be greater than 0 and below {MAX_QUANTITY}, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be greater than 0 and below %(max_quantity)s, got %(value)r"),
+                           field=name, max_quantity=MAX_QUANTITY, value=value)
     if amount != amount.quantize(Decimal("0.001")):
-        raise InvalidInput(f"{name}: must have at most three decimals, got {value!r}")
+        raise InvalidInput(N_("%(field)s: must have at most three decimals, got %(value)r"), field=name, value=value)
     return amount.quantize(Decimal("0.001"))
 
 
 def _minutes(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise InvalidInput(f"minutes: must be a whole number of minutes, got {value!r}")
+        raise InvalidInput(N_("minutes: must be a whole number of minutes, got %(value)r"), value=value)
     try:
         minutes = int(value)
     except ValueError:
-        raise InvalidInput(f"minutes: must be a whole number of minutes, got {value!r}") from None
+        raise InvalidInput(N_("minutes: must be a whole number of minutes, got %(value)r"), value=value) from None
     if not 1 <= minutes <= MAX_MINUTES:
-        raise InvalidInput(f"minutes: must be 1..{MAX_MINUTES} (log longer work as several entries), "
-                           f"got {minutes}")
+        raise InvalidInput(N_("minutes: must be 1..%(max_minutes)s (log longer work as several entries), got "
+                              "%(minutes)s"), max_minutes=MAX_MINUTES, minutes=minutes)
     return minutes
 
 
@@ -135,7 +141,7 @@ def add_note(session: Session, order_id: int, body: Any, *, actor: Actor | None,
              clock: Clock | None = None) -> WorkOrderNote:
     """Add a note to a work order."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open_order(session, order_id, who, "workorder.comment", "add notes")
+    order = _open_order(session, order_id, who, "workorder.comment", N_("add notes"))
     now = utc_now(clock)
     note = WorkOrderNote(work_order_id=order.id, kind="note", author_id=who.user_id,
                          author=who.username[:100], body=NOTE_BODY("body", body), created_at=now)
@@ -155,19 +161,19 @@ def log_time(session: Session, order_id: int, *, minutes: Any, performed_at: Any
              clock: Clock | None = None) -> WorkOrderTimeLog:
     """Record ``minutes`` of work on an order by the acting user (or, for managers, by ``user_id``)."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open_order(session, order_id, who, "workorder.record", "log time")
+    order = _open_order(session, order_id, who, "workorder.record", N_("log time"))
     now = utc_now(clock)
     worker_id = optional_id("user_id", user_id)
     if worker_id is None or worker_id == who.user_id:
         if who.user_id is None:
-            raise InvalidInput("user_id: is required when the time is not the acting user's own")
+            raise InvalidInput(N_("user_id: is required when the time is not the acting user's own"))
         worker_id = who.user_id
     else:
         if not can(who, "workorder.assign"):
-            raise InvalidInput("user_id: only managers may log time for someone else")
+            raise InvalidInput(N_("user_id: only managers may log time for someone else"))
     worker = session.get(User, worker_id)
     if worker is None or not worker.is_active or "workorder.record" not in PERMISSIONS.get(worker.role, ()):
-        raise InvalidInput(f"user_id: no active user {worker_id} who may record work")
+        raise InvalidInput(N_("user_id: no active user %(worker_id)s who may record work"), worker_id=worker_id)
     when = parse_time("performed_at", performed_at) or now
     _not_future("performed_at", when, now)
     entry = WorkOrderTimeLog(work_order_id=order.id, user_id=worker.id, minutes=_minutes(minutes),
@@ -189,7 +195,7 @@ def add_part(session: Session, order_id: int, *, part_number: Any, description: 
              unit_cost: Any = None, actor: Actor | None, clock: Clock | None = None) -> WorkOrderPart:
     """Record a spare part used on an order."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open_order(session, order_id, who, "workorder.record", "record parts")
+    order = _open_order(session, order_id, who, "workorder.record", N_("record parts"))
     now = utc_now(clock)
     part = WorkOrderPart(work_order_id=order.id, part_number=text(64, required=True)("part_number", part_number),
                          description=text(300, required=True)("description", description),
@@ -213,7 +219,8 @@ def _checklist_item_key(session: Session, order: WorkOrder, key: str) -> str:
     keys = [item["key"] for item in occ.checklist_version.items] if occ and occ.checklist_version else []
     if key not in keys:
         known = ", ".join(keys) if keys else f"work order {code_of(order)} has no checklist"
-        raise InvalidInput(f"checklist_item: no such checklist item {key[:64]!r}; known: {known}")
+        raise InvalidInput(N_("checklist_item: no such checklist item %(key)r; known: %(known)s"),
+                           key=key[:64], known=known)
     return key
 
 
@@ -227,7 +234,7 @@ def add_attachment(session: Session, order_id: int, *, filename: str | None, dat
     photos are taken there); ``kinds`` narrows the accepted types (e.g. images only).
     """
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open_order(session, order_id, who, "workorder.comment", "attach files")
+    order = _open_order(session, order_id, who, "workorder.comment", N_("attach files"))
     if checklist_item:
         checklist_item = _checklist_item_key(session, order, checklist_item)
         kinds = IMAGE_TYPES
@@ -240,8 +247,9 @@ def add_attachment(session: Session, order_id: int, *, filename: str | None, dat
         if row.sha256 == digest and row.checklist_item == (checklist_item or None):
             return row  # a retried upload (e.g. from a phone's offline queue) adds nothing
     if len(existing) >= MAX_ATTACHMENTS_PER_ORDER:
-        raise InvalidInput(f"file: work order {code_of(order)} already has {MAX_ATTACHMENTS_PER_ORDER} "
-                           "attachments, the most allowed")
+        raise InvalidInput(N_("file: work order %(code)s already has %(max_attachments_per_order)s attachments, "
+                              "the most allowed"),
+                           code=code_of(order), max_attachments_per_order=MAX_ATTACHMENTS_PER_ORDER)
     store.put(data)
     now = utc_now(clock)
     row = WorkOrderAttachment(work_order_id=order.id, filename=clean_filename(filename),
@@ -267,7 +275,8 @@ def get_attachment(session: Session, order_id: int, attachment_id: int, *,
     order = load(session, order_id, who)
     row = session.get(WorkOrderAttachment, attachment_id) if 1 <= attachment_id <= MAX_ID else None
     if row is None or row.work_order_id != order.id:
-        raise NotFound(f"attachment {attachment_id} of work order {order_id} does not exist")
+        raise NotFound(N_("attachment %(attachment_id)s of work order %(order_id)s does not exist"),
+                       attachment_id=attachment_id, order_id=order_id)
     return row
 
 
@@ -278,17 +287,18 @@ def set_downtime(session: Session, order_id: int, *, start: Any, end: Any = None
                  actor: Actor | None, clock: Clock | None = None) -> WorkOrder:
     """Correct when the equipment went down and came back; a reason is required and audited."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    order = _open_order(session, order_id, who, "workorder.record", "change its downtime")
+    order = _open_order(session, order_id, who, "workorder.record", N_("change its downtime"))
     why = text(2000, required=True)("reason", reason)
     now = utc_now(clock)
     begin, finish = parse_time("start", start), parse_time("end", end)
     if begin is None and finish is not None:
-        raise InvalidInput("start: is required when end is given")
+        raise InvalidInput(N_("start: is required when end is given"))
     for name, moment in (("start", begin), ("end", finish)):
         if moment is not None:
             _not_future(name, moment, now)
     if begin is not None and finish is not None and finish < begin:
-        raise InvalidInput(f"end: must not be before start ({begin.isoformat()}), got {finish.isoformat()}")
+        raise InvalidInput(N_("end: must not be before start (%(begin)s), got %(finish)s"),
+                           begin=begin.isoformat(), finish=finish.isoformat())
     before = {"downtime_start": order.downtime_start, "downtime_end": order.downtime_end}
     order.downtime_start, order.downtime_end, order.downtime_reason = begin, finish, why
     touch(order, now)

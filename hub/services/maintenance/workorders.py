@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Alert, Asset, Department, User, WorkOrder
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_ORDER_SOURCES, WORK_ORDER_STATES
-from wardlink.hub.errors import InvalidInput, Message
+from wardlink.hub.errors import InvalidInput, Message, Term
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -129,7 +129,7 @@ def _asset(session: Session, who: Actor, tag: str | None) -> Asset | None:
         return None
     asset = find_asset(session, tag)
     if asset is None:
-        raise InvalidInput(f"asset_tag: no asset '{tag}'")
+        raise InvalidInput(N_("asset_tag: no asset '%(tag)s'"), tag=tag)
     require_department(who, asset.department_id, Message(N_("asset '%(tag)s'"), tag=tag))
     return asset
 
@@ -138,7 +138,7 @@ def _department(session: Session, department_id: int | None) -> int | None:
     if department_id is None:
         return None
     if session.get(Department, department_id) is None:
-        raise InvalidInput(f"department_id: no department {department_id}")
+        raise InvalidInput(N_("department_id: no department %(department_id)s"), department_id=department_id)
     return department_id
 
 
@@ -150,11 +150,12 @@ def _open(session: Session, who: Actor, clock: Clock, *, kind: str, title: str, 
     """Insert a pending order with its SLA due times and downtime default, and audit it."""
     choice(WORK_ORDER_SOURCES)("source", source)
     if kind in NEEDS_ASSET and asset is None:
-        raise InvalidInput(f"asset_tag: is required for {kind} work orders")
+        raise InvalidInput(N_("asset_tag: is required for %(kind)s work orders"), kind=Term(kind))
     if asset is not None:
         if department_id is not None and department_id != asset.department_id:
-            raise InvalidInput(f"department_id: asset '{asset.tag}' belongs to department "
-                               f"{asset.department_id}, got {department_id}")
+            raise InvalidInput(N_("department_id: asset '%(tag)s' belongs to department %(department_id)s, got "
+                                  "%(department_id2)s"),
+                               tag=asset.tag, department_id=asset.department_id, department_id2=department_id)
         department_id = asset.department_id
     require_department(who, department_id, Message(N_("the work order")))
     now = utc_now(clock)
@@ -202,7 +203,7 @@ def create_work_order(session: Session, data: Mapping[str, Any], *, actor: Actor
     if fields["alert_id"] is not None:
         alert = session.get(Alert, fields["alert_id"])
         if alert is None:
-            raise InvalidInput(f"alert_id: no alert {fields['alert_id']}")
+            raise InvalidInput(N_("alert_id: no alert %(alert_id)s"), alert_id=fields['alert_id'])
     asset = _asset(session, who, fields["asset_tag"]) or (alert.asset if alert is not None else None)
     if suggest:
         fields["priority"] = suggested_priority(asset, failed=fields["kind"] == "corrective")
@@ -231,16 +232,16 @@ def request_work(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "workorder.request")
     if source not in ("request", "qr"):
-        raise InvalidInput(f"source: must be request or qr, got {source!r}")
+        raise InvalidInput(N_("source: must be request or qr, got %(source)r"), source=source)
     raw = dict(data)
     suggest = raw.get("priority") in (None, "")
     raw["priority"] = "medium" if suggest else raw["priority"]
     fields = parse_fields(REQUEST_FIELDS, raw, partial=False)
     if who.user_id is None and not fields["requester_name"]:
-        raise InvalidInput("requester_name: is required for requests made without signing in")
+        raise InvalidInput(N_("requester_name: is required for requests made without signing in"))
     files = list(files)
     if files and store is None:
-        raise InvalidInput("files: this hub has no attachment store configured")
+        raise InvalidInput(N_("files: this hub has no attachment store configured"))
     asset = _asset(session, who, fields["asset_tag"])
     if suggest:
         fields["priority"] = suggested_priority(asset, failed=True)
@@ -360,14 +361,15 @@ def _user_filter(name: str, raw: Any, who: Actor) -> int | None | bool:
     """Return a user id, or False for ``none`` (nobody), or None for no filter."""
     if raw == "me":
         if who.user_id is None:
-            raise InvalidInput(f"{name}: 'me' needs a signed-in user")
+            raise InvalidInput(N_("%(field)s: 'me' needs a signed-in user"), field=name)
         return who.user_id
     if raw == "none":
         return False
     try:
         return optional_id(name, raw)
     except InvalidInput:
-        raise InvalidInput(f"{name}: must be a user id, 'me' or 'none', got {raw!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a user id, 'me' or 'none', got %(raw)r"),
+                           field=name, raw=raw) from None
 
 
 #: The dates a list can be limited by: what people call them -> the column.
@@ -399,7 +401,7 @@ def work_order_query(session: Session, *, actor: Actor | None, state: str | None
     who = resolve_actor(actor)
     require(who, "workorder.view")
     if sort not in SORTS:
-        raise InvalidInput(f"sort: must be one of {', '.join(SORTS)}, got {sort!r}")
+        raise InvalidInput(N_("sort: must be one of %(choices)s, got %(sort)r"), choices=', '.join(SORTS), sort=sort)
     stmt = scoped(select(WorkOrder), who)
     if state:
         stmt = stmt.where(WorkOrder.state.in_(_state_filter(state)))
@@ -508,7 +510,7 @@ def update_work_order(session: Session, order_id: int, changes: Mapping[str, Any
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "workorder.update")
     order = load(session, order_id, who, for_update=True)
-    ensure_not_frozen(order, "change it")
+    ensure_not_frozen(order, N_("change it"))
     fields = parse_fields(UPDATE_FIELDS, changes, partial=True)
     before = snapshot(order)
     held = held_time(order, policy)

@@ -46,7 +46,7 @@ STATUS_LABELS = {"due": N_("Due"), "in_window": N_("In window"), "overdue": N_("
 
 def error_field(message: str) -> str | None:
     """Return the field a service's error names ("interval_count: required..." -> interval_count)."""
-    head = message.split(":", 1)[0]
+    head = message.split(":", 1)[0].strip()  # French writes "champ : ..."
     return head.split(".", 1)[0].split("[", 1)[0] if re.fullmatch(r"[a-z_]+(\[\d+\])?(\.[a-z_]+)?", head) else None
 
 
