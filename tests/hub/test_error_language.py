@@ -5,6 +5,7 @@ the CLI keep the English text."""
 from __future__ import annotations
 
 import pytest
+from inventory_support import make_store
 from relational_support import actor, clock, csrf_from, web
 from sqlalchemy import update
 
@@ -12,7 +13,9 @@ from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import User
 from wardlink.hub.errors import InvalidInput, Message, PermissionDenied, Term
 from wardlink.hub.i18n import N_
+from wardlink.hub.services.inventory import ledger
 from wardlink.hub.services.maintenance import workorders
+from wardlink.hub.services.people import users
 
 
 def _french(web, *usernames: str) -> None:
@@ -109,3 +112,26 @@ def test_a_bad_maintenance_plan_is_refused_next_to_its_field_in_the_readers_lang
     expected = ("interval_count : obligatoire pour les plans « calendrier »" if reader == "fr"
                 else "interval_count: required for calendar plans")
     assert f'id="interval_count-error">{expected}' in refused.text
+
+
+@pytest.mark.parametrize("reader", ["fr", "en"])
+def test_picking_more_units_than_the_bin_holds_is_refused_in_the_readers_language(web, reader):
+    with session_scope(web.engine) as s:
+        store = make_store(s, web.clock, reorder_level="3")
+        ledger.receive(s, store.part_id, bin_id=store.bin_a, quantity=4, actor=None, clock=web.clock)
+        order = workorders.create_work_order(s, {"kind": "corrective", "title": "Vent filter alarm",
+                                                 "asset_tag": "VF-0001", "assignee_id": users.find_user(s, "tech").id},
+                                             actor=actor(s, "manager"), clock=web.clock)
+        order_id = order.id
+    if reader == "fr":
+        _french(web, "tech")
+    tech = web.client("tech")
+    page = tech.get(f"/inventory/parts/{store.part_id}")
+    refused = tech.post(f"/inventory/parts/{store.part_id}/pick", data={
+        "csrf_token": csrf_from(page.text), "order_id": order_id, "bin_id": store.bin_a, "quantity": "9"})
+    assert refused.status_code == 400
+    if reader == "fr":
+        assert "quantity : stock insuffisant de" in refused.text and "libres, 9 " in refused.text
+        assert "not enough stock" not in refused.text
+    else:
+        assert "quantity: not enough stock of" in refused.text and "free, 9 " in refused.text

@@ -42,15 +42,15 @@ REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./#-]{0,63}$")
 def _required_date(name: str, value: Any) -> date:
     day = optional_date(name, value)
     if day is None:
-        raise InvalidInput(f"{name}: is required (a date as YYYY-MM-DD)")
+        raise InvalidInput(N_("%(field)s: is required (a date as YYYY-MM-DD)"), field=name)
     return day
 
 
 def _reference(name: str, value: Any) -> str:
     ref = text(64, required=True)(name, value)
     if not REFERENCE_RE.match(ref):
-        raise InvalidInput(f"{name}: must start with a letter or digit and hold only letters, digits, "
-                           f"spaces and _ . / # -, got {ref!r}")
+        raise InvalidInput(N_("%(field)s: must start with a letter or digit and hold only letters, digits, spaces "
+                              "and _ . / # -, got %(ref)r"), field=name, ref=ref)
     return ref
 
 
@@ -164,7 +164,7 @@ def get_contract(session: Session, contract_id: int, *, actor: Actor | None) -> 
     if isinstance(contract_id, int) and 1 <= contract_id <= MAX_ID:
         found = session.scalar(_visible(select(ServiceContract).where(ServiceContract.id == contract_id), who))
     if found is None:
-        raise NotFound(f"contract {contract_id} does not exist")
+        raise NotFound(N_("contract %(contract_id)s does not exist"), contract_id=contract_id)
     return found
 
 
@@ -176,16 +176,17 @@ def _tags(value: Any) -> list[str]:
     elif isinstance(value, list):
         raw = value
     else:
-        raise InvalidInput(f"asset_tags: must be a list of asset tags, got {type(value).__name__}")
+        raise InvalidInput(N_("asset_tags: must be a list of asset tags, got %(type)s"), type=type(value).__name__)
     tags = []
     for i, item in enumerate(raw):
         if not isinstance(item, str):
-            raise InvalidInput(f"asset_tags[{i}]: must be an asset tag, got {item!r}")
+            raise InvalidInput(N_("asset_tags[%(i)s]: must be an asset tag, got %(item)r"), i=i, item=item)
         tag = item.strip()
         if tag and tag not in tags:
             tags.append(tag[:64])
     if len(tags) > MAX_ASSETS:
-        raise InvalidInput(f"asset_tags: at most {MAX_ASSETS} assets per contract, got {len(tags)}")
+        raise InvalidInput(N_("asset_tags: at most %(max_assets)s assets per contract, got %(count)s"),
+                           max_assets=MAX_ASSETS, count=len(tags))
     return tags
 
 
@@ -193,14 +194,14 @@ def _assets(session: Session, tags: list[str]) -> list[Asset]:
     found = {a.tag: a for a in session.scalars(select(Asset).where(Asset.tag.in_(tags)))} if tags else {}
     missing = [t for t in tags if t not in found]
     if missing:
-        raise InvalidInput(f"asset_tags: no asset {missing[0]!r}")
+        raise InvalidInput(N_("asset_tags: no asset %(missing)r"), missing=missing[0])
     return [found[t] for t in tags]
 
 
 def _check_term(fields: Mapping[str, Any]) -> None:
     if fields["ends_on"] < fields["starts_on"]:
-        raise InvalidInput(f"ends_on: must not be before starts_on ({fields['starts_on'].isoformat()}), "
-                           f"got {fields['ends_on'].isoformat()}")
+        raise InvalidInput(N_("ends_on: must not be before starts_on (%(starts_on)s), got %(ends_on)s"),
+                           starts_on=fields['starts_on'].isoformat(), ends_on=fields['ends_on'].isoformat())
 
 
 def _check_vendor(session: Session, fields: dict[str, Any], current: ServiceContract | None) -> None:
@@ -209,19 +210,19 @@ def _check_vendor(session: Session, fields: dict[str, Any], current: ServiceCont
     if "supplier_id" in fields and fields["supplier_id"] is not None:
         supplier = session.get(Supplier, fields["supplier_id"])
         if supplier is None:
-            raise InvalidInput(f"supplier_id: no supplier {fields['supplier_id']}")
+            raise InvalidInput(N_("supplier_id: no supplier %(supplier_id)s"), supplier_id=fields['supplier_id'])
         if not fields.get("vendor_name"):
             fields["vendor_name"] = supplier.name
     name = fields.get("vendor_name", current.vendor_name if current is not None else "")
     if not name:
-        raise InvalidInput("vendor_name: is required (or choose a listed supplier)")
+        raise InvalidInput(N_("vendor_name: is required (or choose a listed supplier)"))
 
 
 def _check_reference(session: Session, reference: str, contract_id: int | None) -> str:
     key = reference_key(reference)
     other = session.scalar(select(ServiceContract.id).where(ServiceContract.reference_key == key))
     if other is not None and other != contract_id:
-        raise InvalidInput(f"reference: '{reference}' is already used by another contract")
+        raise InvalidInput(N_("reference: '%(reference)s' is already used by another contract"), reference=reference)
     return key
 
 

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Part, StockAdjustment, StockLevel, StockMovement
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory.common import get_row, number
@@ -145,9 +146,9 @@ def _decide(session: Session, adjustment_id: Any, actor: Actor | None, clock: Cl
     part, moment = begin(session, request.part_id, "stock.approve", who, clock)
     session.refresh(request, with_for_update=True)
     if request.state != "pending":
-        raise InvalidInput(f"adjustment {request.id} is already {request.state}")
+        raise InvalidInput(N_("adjustment %(id)s is already %(state)s"), id=request.id, state=Term(request.state))
     if who.user_id is not None and request.requested_by_id == who.user_id:
-        raise InvalidInput(f"adjustment {request.id}: its requester cannot approve or reject it")
+        raise InvalidInput(N_("adjustment %(id)s: its requester cannot approve or reject it"), id=request.id)
     return request, part, moment
 
 

@@ -22,6 +22,7 @@ from wardlink.hub.db.models.inventory import part_search_text
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PART_UNITS
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory import low_stock
@@ -86,15 +87,15 @@ def _models(raw: Any) -> list[tuple[str, str]]:
     if isinstance(raw, str):
         raw = [line for line in raw.replace(";", "\n").splitlines() if line.strip()]
     if not isinstance(raw, list):
-        raise InvalidInput("models: must be a list of {make, model}")
+        raise InvalidInput(N_("models: must be a list of {make, model}"))
     if len(raw) > MAX_MODELS:
-        raise InvalidInput(f"models: at most {MAX_MODELS}, got {len(raw)}")
+        raise InvalidInput(N_("models: at most %(max_models)s, got %(count)s"), max_models=MAX_MODELS, count=len(raw))
     out: dict[tuple[str, str], tuple[str, str]] = {}
     for n, item in enumerate(raw):
         if isinstance(item, str):
             item = _model_text(item)
         if not isinstance(item, Mapping) or set(item) - {"make", "model"}:
-            raise InvalidInput(f"models[{n}]: must be an object with make and model")
+            raise InvalidInput(N_("models[%(n)s]: must be an object with make and model"), n=n)
         make = tidy(text(100)(f"models[{n}].make", item.get("make")))
         model = tidy(text(100, required=True)(f"models[{n}].model", item.get("model")))
         out.setdefault((key_of(make), key_of(model)), (make, model))
@@ -113,12 +114,12 @@ def _apply(session: Session, part: Part, data: Mapping[str, Any], *, partial: bo
     if "sku" in fields:
         other = find_part(session, fields["sku"])
         if other is not None and other is not part:
-            raise InvalidInput(f"sku: part {other.sku} ({other.name}) already has this SKU")
+            raise InvalidInput(N_("sku: part %(sku)s (%(name)s) already has this SKU"), sku=other.sku, name=other.name)
         fields["sku"] = tidy(fields["sku"])
         part.sku_key = key_of(fields["sku"])
     supplier = fields.get("preferred_supplier_id")
     if supplier is not None and session.get(Supplier, supplier) is None:
-        raise InvalidInput(f"preferred_supplier_id: no supplier {supplier}")
+        raise InvalidInput(N_("preferred_supplier_id: no supplier %(supplier)s"), supplier=supplier)
     for field, value in fields.items():
         setattr(part, field, value)
     if models is not None:
@@ -171,7 +172,7 @@ def delete_part(session: Session, part_id: Any, *, actor: Actor | None, clock: C
                                      exists().where(StockMovement.part_id == part.id),
                                      exists().where(WorkOrderPick.part_id == part.id))))
     if used:
-        raise InvalidInput(f"part: {part.sku} has stock or history; set it inactive instead")
+        raise InvalidInput(N_("part: %(sku)s has stock or history; set it inactive instead"), sku=part.sku)
     before = snapshot(part)
     session.delete(part)
     session.flush()

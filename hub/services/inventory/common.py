@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from wardlink.hub.errors import NotFound
+from wardlink.hub.errors import Message, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.validate import MAX_ID
 
 T = TypeVar("T")
@@ -23,13 +24,18 @@ def tidy(value: str) -> str:
     return " ".join(value.split())
 
 
+#: What :func:`get_row` calls each kind of row, for the catalogues.
+ROW_NAMES = (N_("adjustment"), N_("bin"), N_("kit"), N_("part"), N_("pick"), N_("purchase order"),
+             N_("stock location"), N_("stock movement"), N_("supplier"))
+
+
 def get_row(session: Session, model: type[T], row_id: Any, what: str, *, for_update: bool = False) -> T:
     """Return the ``model`` row ``row_id`` or raise :class:`NotFound` naming ``what``."""
     row = None
     if isinstance(row_id, int) and not isinstance(row_id, bool) and 1 <= row_id <= MAX_ID:
         row = session.get(model, row_id, with_for_update=for_update or None)
     if row is None:
-        raise NotFound(f"{what} {row_id} does not exist")
+        raise NotFound(N_("%(what)s %(row_id)s does not exist"), what=Message(what), row_id=row_id)
     return row
 
 

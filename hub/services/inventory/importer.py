@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.inventory import catalogue, ledger, storage, suppliers
 from wardlink.hub.services.people.permissions import require
@@ -73,7 +74,8 @@ def _part_data(session: Session, row: dict[str, str]) -> dict[str, Any]:
     if row.get("preferred_supplier"):
         supplier = suppliers.find_supplier(session, row["preferred_supplier"])
         if supplier is None:
-            raise InvalidInput(f"preferred_supplier: no supplier named {row['preferred_supplier']!r}")
+            raise InvalidInput(N_("preferred_supplier: no supplier named %(preferred_supplier)r"),
+                               preferred_supplier=row['preferred_supplier'])
         data["preferred_supplier_id"] = supplier.id
     if row.get("models"):
         data["models"] = row["models"]
@@ -91,7 +93,8 @@ def _row(session: Session, row: dict[str, str], actor: Actor, clock: Clock) -> b
     if row.get("bin") or row.get("quantity"):
         place = storage.find_bin(session, row.get("bin", ""))
         if place is None:
-            raise InvalidInput(f"bin: no bin {row.get('bin', '')!r}; write it as LOCATION/BIN, e.g. BME-STORE/A-1")
+            raise InvalidInput(N_("bin: no bin %(value)r; write it as LOCATION/BIN, e.g. BME-STORE/A-1"),
+                               value=row.get('bin', ''))
         ledger.receive(session, part.id, bin_id=place.id, quantity=row.get("quantity"),
                        reason="Opening stock (import)", actor=actor, clock=clock)
     return existing is None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Part, PartKit, PartKitItem
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory.common import get_row, key_of, number, tidy
@@ -46,19 +47,19 @@ def get_kit(session: Session, kit_id: Any, *, actor: Actor | None) -> PartKit:
 
 def _items(session: Session, raw: Any) -> list[PartKitItem]:
     if not isinstance(raw, list) or not raw:
-        raise InvalidInput("items: must be a non-empty list of {part_id, quantity}")
+        raise InvalidInput(N_("items: must be a non-empty list of {part_id, quantity}"))
     if len(raw) > MAX_ITEMS:
-        raise InvalidInput(f"items: at most {MAX_ITEMS}, got {len(raw)}")
+        raise InvalidInput(N_("items: at most %(max_items)s, got %(count)s"), max_items=MAX_ITEMS, count=len(raw))
     seen: dict[int, PartKitItem] = {}
     for n, item in enumerate(raw):
         if not isinstance(item, Mapping) or set(item) - {"part_id", "quantity"}:
-            raise InvalidInput(f"items[{n}]: must be an object with part_id and quantity")
+            raise InvalidInput(N_("items[%(n)s]: must be an object with part_id and quantity"), n=n)
         part_id = optional_id(f"items[{n}].part_id", item.get("part_id"))
         part = session.get(Part, part_id) if part_id is not None else None
         if part is None:
-            raise InvalidInput(f"items[{n}].part_id: no part {item.get('part_id')!r}")
+            raise InvalidInput(N_("items[%(n)s].part_id: no part %(value)r"), n=n, value=item.get('part_id'))
         if part.id in seen:
-            raise InvalidInput(f"items[{n}].part_id: {part.sku} is listed twice")
+            raise InvalidInput(N_("items[%(n)s].part_id: %(sku)s is listed twice"), n=n, sku=part.sku)
         seen[part.id] = PartKitItem(part=part, part_id=part.id,
                                     quantity=stock_quantity()(f"items[{n}].quantity", item.get("quantity")))
     return list(seen.values())
@@ -72,7 +73,7 @@ def _apply(session: Session, kit: PartKit, data: Mapping[str, Any], *, partial: 
         name = tidy(fields["name"])
         other = session.scalar(select(PartKit).where(PartKit.name_key == key_of(name)))
         if other is not None and other is not kit:
-            raise InvalidInput(f"name: there is already a kit '{other.name}'")
+            raise InvalidInput(N_("name: there is already a kit '%(name)s'"), name=other.name)
         fields["name"], kit.name_key = name, key_of(name)
     for field, value in fields.items():
         setattr(kit, field, value)

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Part, StockBin, StockLevel, StockMovement, Supplier
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import label
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory import low_stock, storage
@@ -76,18 +77,21 @@ def bin_for(session: Session, bin_id: Any, name: str = "bin_id", *, incoming: bo
         number_ = optional_id(name, bin_id)
         row = session.get(StockBin, number_) if number_ is not None else None
     if row is None:
-        raise InvalidInput(f"{name}: no bin {bin_id!r}")
+        raise InvalidInput(N_("%(field)s: no bin %(bin_id)r"), field=name, bin_id=bin_id)
     if incoming and not (row.active and row.stock_location.active):
-        raise InvalidInput(f"{name}: bin {row.label} is inactive; stock cannot go into it")
+        raise InvalidInput(N_("%(field)s: bin %(label)s is inactive; stock cannot go into it"),
+                           field=name, label=row.label)
     return row
 
 
 def _short(part: Part, bin_: StockBin, wanted: Decimal, have: Decimal, held: Decimal) -> InsufficientStock:
-    unit = label(part.unit)
-    holds = (f"{number(max(have - held, ZERO))} {unit} free ({number(held)} held for work orders)" if held
-             else f"it holds {number(have)} {unit}")
-    return InsufficientStock(f"quantity: not enough stock of {part.sku} in {bin_.label}: {holds}, "
-                             f"{number(wanted)} {unit} asked for")
+    unit = Term(part.unit, label(part.unit))
+    holds = (Message(N_("%(free)s %(unit)s free (%(held)s held for work orders)"), free=number(max(have - held, ZERO)),
+                     unit=unit, held=number(held)) if held
+             else Message(N_("it holds %(have)s %(unit)s"), have=number(have), unit=unit))
+    return InsufficientStock(N_("quantity: not enough stock of %(sku)s in %(label)s: %(holds)s, %(wanted)s %(unit)s "
+                                "asked for"),
+                             sku=part.sku, label=bin_.label, holds=holds, wanted=number(wanted), unit=unit)
 
 
 def post(session: Session, part: Part, bin_: StockBin, change: Decimal, kind: str, who: Who, *,
@@ -150,7 +154,7 @@ def receive(session: Session, part_id: Any, *, bin_id: Any, quantity: Any, unit_
     bin_ = bin_for(session, bin_id, incoming=True)
     supplier = optional_id("supplier_id", supplier_id)
     if supplier is not None and session.get(Supplier, supplier) is None:
-        raise InvalidInput(f"supplier_id: no supplier {supplier}")
+        raise InvalidInput(N_("supplier_id: no supplier %(supplier)s"), supplier=supplier)
     cost = money("unit_cost", unit_cost)
     move = post(session, part, bin_, QUANTITY("quantity", quantity), "receive", who,
                 unit_cost=cost if cost is not None else part.unit_cost, supplier_id=supplier,
@@ -190,7 +194,7 @@ def transfer(session: Session, part_id: Any, *, from_bin_id: Any, to_bin_id: Any
     source = bin_for(session, from_bin_id, "from_bin_id")
     target = bin_for(session, to_bin_id, "to_bin_id", incoming=True)
     if source.id == target.id:
-        raise InvalidInput("to_bin_id: must be another bin than from_bin_id")
+        raise InvalidInput(N_("to_bin_id: must be another bin than from_bin_id"))
     amount, why = QUANTITY("quantity", quantity), REASON("reason", reason)
     out = post(session, part, source, -amount, "transfer_out", who, held=held_in_bin(session, part.id, source.id),
                reason=why)

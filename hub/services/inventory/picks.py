@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Part, PartKit, StockBin, StockLevel, StockMovement, WorkOrder, WorkOrderPick
 from wardlink.hub.db.vocab import label
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory.common import get_row, number
@@ -56,15 +57,18 @@ def picks_of(session: Session, order_id: int, *, states: Iterable[str] | None = 
 def _room(session: Session, order: WorkOrder, adding: int) -> None:
     count = len(picks_of(session, order.id, states=("picked", "issued")))
     if count + adding > MAX_PICKS:
-        raise InvalidInput(f"part_id: work order already holds {count} picks, the most is {MAX_PICKS}")
+        raise InvalidInput(N_("part_id: work order already holds %(count)s picks, the most is %(max_picks)s"),
+                           count=count, max_picks=MAX_PICKS)
 
 
 def _hold(session: Session, order: WorkOrder, part: Part, bin_: StockBin, amount: Decimal, who: Who) -> WorkOrderPick:
     free = Decimal(session.scalar(select(StockLevel.quantity).where(
         StockLevel.part_id == part.id, StockLevel.bin_id == bin_.id)) or ZERO) - held_in_bin(session, part.id, bin_.id)
     if free < amount:
-        raise InsufficientStock(f"quantity: not enough stock of {part.sku} in {bin_.label}: {number(max(free, ZERO))} "
-                                f"{label(part.unit)} free, {number(amount)} {label(part.unit)} asked for")
+        raise InsufficientStock(N_("quantity: not enough stock of %(sku)s in %(label)s: %(free)s %(unit)s free, "
+                                   "%(amount)s %(unit)s asked for"),
+                                sku=part.sku, label=bin_.label, free=number(max(free, ZERO)),
+                                unit=Term(part.unit, label(part.unit)), amount=number(amount))
     pick = WorkOrderPick(work_order_id=order.id, part_id=part.id, bin_id=bin_.id, quantity=amount, state="picked",
                          picked_by_id=who.actor.user_id, picked_by=who.actor.username[:100], picked_at=who.now)
     session.add(pick)
@@ -77,7 +81,7 @@ def pick(session: Session, order: WorkOrder, *, part_id: Any, bin_id: Any, quant
     """Hold ``quantity`` of a part in a bin for ``order``; refused when the bin has too little free."""
     part, who = begin(session, part_id, "stock.issue", actor, clock)
     if not part.active:
-        raise InvalidInput(f"part_id: {part.sku} is inactive")
+        raise InvalidInput(N_("part_id: %(sku)s is inactive"), sku=part.sku)
     _room(session, order, 1)
     held = _hold(session, order, part, bin_for(session, bin_id), QUANTITY("quantity", quantity), who)
     audit.record(session, actor=who.actor, action="stock.pick", entity="work_order", entity_id=order.id,
@@ -100,8 +104,10 @@ def pick_kit(session: Session, order: WorkOrder, *, kit_id: Any, actor: Actor, c
                 made.append(_hold(session, order, part, stock.bin, take, who))
                 wanted -= take
         if wanted > 0:
-            raise InsufficientStock(f"kit_id: not enough stock of {part.sku} for kit '{kit.name}': "
-                                    f"{number(wanted)} {label(part.unit)} short")
+            raise InsufficientStock(N_("kit_id: not enough stock of %(sku)s for kit '%(name)s': %(wanted)s %(unit)s "
+                                       "short"),
+                                    sku=part.sku, name=kit.name, wanted=number(wanted),
+                                    unit=Term(part.unit, label(part.unit)))
     audit.record(session, actor=actor, action="stock.pick", entity="work_order", entity_id=order.id,
                  after={"kit": kit.name, "picks": [pick_snapshot(p) for p in made]}, clock=clock)
     return made
@@ -111,10 +117,11 @@ def put_back(session: Session, order: WorkOrder, pick_id: Any, *, actor: Actor, 
     """Release a pick that was not issued: the parts are free again."""
     row = get_row(session, WorkOrderPick, pick_id, "pick")
     if row.work_order_id != order.id:
-        raise InvalidInput(f"pick_id: pick {pick_id} is not on this work order")
+        raise InvalidInput(N_("pick_id: pick %(pick_id)s is not on this work order"), pick_id=pick_id)
     part, who = begin(session, row.part_id, "stock.issue", actor, clock)
     if row.state != "picked":
-        raise InvalidInput(f"pick_id: pick {row.id} is {label(row.state).lower()}; only picked parts go back")
+        raise InvalidInput(N_("pick_id: pick %(id)s is %(state)s; only picked parts go back"),
+                           id=row.id, state=Term(row.state, label(row.state).lower()))
     row.state, row.settled_at = "released", who.now
     session.flush()
     audit.record(session, actor=who.actor, action="stock.put_back", entity="work_order", entity_id=order.id,

@@ -32,6 +32,7 @@ from wardlink.hub.db.models import Part, PurchaseOrder, PurchaseOrderLine, Suppl
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PURCHASE_ORDER_STATES, label
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory.common import amount, get_row, number
@@ -158,7 +159,7 @@ def _supplier(session: Session, supplier_id: Any) -> Supplier:
         raise InvalidInput("supplier_id: choose a supplier" if number_ is None else
                            f"supplier_id: no supplier {number_}")
     if not supplier.active:
-        raise InvalidInput(f"supplier_id: {supplier.name} is inactive; parts are not ordered from it")
+        raise InvalidInput(N_("supplier_id: %(name)s is inactive; parts are not ordered from it"), name=supplier.name)
     return supplier
 
 
@@ -170,7 +171,7 @@ def create_order(session: Session, data: Mapping[str, Any], *, actor: Actor | No
     require(who, "purchase.manage")
     unknown = set(data) - {"supplier_id", "expected_on", "notes", "add_below_reorder"}
     if unknown:
-        raise InvalidInput(f"{sorted(unknown)[0]}: unknown field")
+        raise InvalidInput(N_("%(field)s: unknown field"), field=sorted(unknown)[0])
     supplier = _supplier(session, data.get("supplier_id"))
     now = utc_now(clock)
     order = PurchaseOrder(supplier_id=supplier.id, supplier=supplier, state="draft",
@@ -193,7 +194,7 @@ def update_order(session: Session, order_id: Any, changes: Mapping[str, Any], *,
     order, change, before = _begin(session, order_id, actor, clock)
     unknown = set(changes) - {"supplier_id", "expected_on", "notes"}
     if unknown:
-        raise InvalidInput(f"{sorted(unknown)[0]}: unknown field")
+        raise InvalidInput(N_("%(field)s: unknown field"), field=sorted(unknown)[0])
     if order.state not in ("draft", *OPEN_STATES):
         raise PurchaseOrderConflict(f"state: {order.number} is {label(order.state).lower()}; it cannot be changed")
     if "supplier_id" in changes and optional_id("supplier_id", changes["supplier_id"]) != order.supplier_id:
@@ -219,9 +220,9 @@ def set_line(session: Session, order_id: Any, *, part_id: Any, quantity: Any, un
     line = next((row for row in order.lines if row.part_id == part.id), None)
     if line is None:
         if not part.active:
-            raise InvalidInput(f"part_id: {part.sku} is inactive; it is not ordered any more")
+            raise InvalidInput(N_("part_id: %(sku)s is inactive; it is not ordered any more"), sku=part.sku)
         if len(order.lines) >= MAX_LINES:
-            raise InvalidInput(f"part_id: an order has at most {MAX_LINES} lines")
+            raise InvalidInput(N_("part_id: an order has at most %(max_lines)s lines"), max_lines=MAX_LINES)
         line = PurchaseOrderLine(part=part, part_id=part.id, received=ZERO, quantity=amount_)
         order.lines.append(line)
     line.quantity, line.unit_cost = amount_, cost if cost is not None else part.unit_cost
@@ -236,7 +237,7 @@ def remove_line(session: Session, order_id: Any, line_id: Any, *, actor: Actor |
     _draft_only(order, "lines")
     line = next((row for row in order.lines if row.id == optional_id("line_id", line_id)), None)
     if line is None:
-        raise InvalidInput(f"line_id: {order.number} has no line {line_id}")
+        raise InvalidInput(N_("line_id: %(number)s has no line %(line_id)s"), number=order.number, line_id=line_id)
     order.lines.remove(line)
     record(session, order, change, "line", before)
 
@@ -286,14 +287,15 @@ def transition(session: Session, order_id: Any, to: Any, *, reason: Any = "", ac
     now = utc_now(change.clock)
     if action == "send":
         if not order.lines:
-            raise InvalidInput(f"lines: {order.number} has no lines; add the parts to order before sending it")
+            raise InvalidInput(N_("lines: %(number)s has no lines; add the parts to order before sending it"),
+                               number=order.number)
         order.sent_at, order.sent_by = now, change.who.username[:100]
         lead = order.supplier.lead_time_days
         if order.expected_on is None and lead is not None:
             order.expected_on = now.astimezone(zone_for(session, change.who)).date() + timedelta(days=lead)
     elif action == "cancel":
         if not why:
-            raise InvalidInput("reason: say why the order is cancelled")
+            raise InvalidInput(N_("reason: say why the order is cancelled"))
         order.ended_at, order.reason = now, why
     else:
         order.ended_at, order.reason = now, why

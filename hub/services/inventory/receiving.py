@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import (PurchaseOrder, PurchaseOrderLine, PurchaseOrderReceipt, StockBin, StockLevel,
                                     StockLocation, StockMovement)
 from wardlink.hub.db.vocab import label
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.inventory import ledger
 from wardlink.hub.services.inventory.common import get_row, number
@@ -42,7 +43,7 @@ def receive(session: Session, order_id: Any, line_id: Any, *, quantity: Any, bin
     line = session.get(PurchaseOrderLine, line_number) if line_number is not None else None
     if line is None or str(line.order_id) != str(order_id):
         get_row(session, PurchaseOrder, order_id, "purchase order")
-        raise InvalidInput(f"line_id: the order has no line {line_id}")
+        raise InvalidInput(N_("line_id: the order has no line %(line_id)s"), line_id=line_id)
     # The part first, as every movement does, then the order: one receipt of a line at a time.
     part, who = ledger.begin(session, line.part_id, "stock.receive", actor, clock)
     order = get_row(session, PurchaseOrder, line.order_id, "purchase order", for_update=True)
@@ -52,9 +53,11 @@ def receive(session: Session, order_id: Any, line_id: Any, *, quantity: Any, bin
         raise PurchaseOrderConflict(f"state: {order.number} is {label(order.state).lower()}; only a sent order "
                                     "is received")
     if amount > line.outstanding:
-        raise InvalidInput(f"quantity: only {number(line.outstanding)} {label(part.unit)} of {part.sku} are still "
-                           f"to arrive on {order.number} ({number(line.received)} of {number(line.quantity)} "
-                           f"received); {number(amount)} is more than that")
+        raise InvalidInput(N_("quantity: only %(outstanding)s %(unit)s of %(sku)s are still to arrive on %(number)s "
+                              "(%(received)s of %(quantity)s received); %(amount)s is more than that"),
+                           outstanding=number(line.outstanding), unit=Term(part.unit, label(part.unit)), sku=part.sku,
+                           number=order.number, received=number(line.received), quantity=number(line.quantity),
+                           amount=number(amount))
     bin_ = ledger.bin_for(session, bin_id, incoming=True)
     note = REFERENCE("reference", reference)
     move = ledger.post(session, part, bin_, amount, "receive", who, unit_cost=line.unit_cost,

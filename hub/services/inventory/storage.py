@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Location, Part, Site, StockBin, StockLevel, StockLocation, StockMovement
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory.common import get_row, key_of
@@ -31,7 +32,8 @@ def code(name: str, value: Any) -> str:
     """Parse a label code: letters, digits, ``.``, ``_``, ``/`` and ``-``, at most 32 characters."""
     raw = text(32, required=True)(name, value)
     if not _CODE_RE.match(raw):
-        raise InvalidInput(f"{name}: must be letters, digits, '.', '_', '/' or '-' (no spaces), got {raw!r}")
+        raise InvalidInput(N_("%(field)s: must be letters, digits, '.', '_', '/' or '-' (no spaces), got %(raw)r"),
+                           field=name, raw=raw)
     return raw
 
 
@@ -102,18 +104,19 @@ def _location_fields(session: Session, row: StockLocation, data: Mapping[str, An
         fields["active"] = True
     if "site_id" in fields:
         if fields["site_id"] is None:
-            raise InvalidInput("site_id: is required")
+            raise InvalidInput(N_("site_id: is required"))
         if session.get(Site, fields["site_id"]) is None:
-            raise InvalidInput(f"site_id: no site {fields['site_id']}")
+            raise InvalidInput(N_("site_id: no site %(site_id)s"), site_id=fields['site_id'])
     site_id = fields.get("site_id", row.site_id)
     if fields.get("location_id") is not None:
         place = session.get(Location, fields["location_id"])
         if place is None or place.site_id != site_id:
-            raise InvalidInput(f"location_id: no location {fields['location_id']} on site {site_id}")
+            raise InvalidInput(N_("location_id: no location %(location_id)s on site %(site_id)s"),
+                               location_id=fields['location_id'], site_id=site_id)
     if "code" in fields:
         other = session.scalar(select(StockLocation).where(StockLocation.code_key == key_of(fields["code"])))
         if other is not None and other is not row:
-            raise InvalidInput(f"code: stock location '{other.code}' already has this code")
+            raise InvalidInput(N_("code: stock location '%(code)s' already has this code"), code=other.code)
         row.code_key = key_of(fields["code"])
     for field, value in fields.items():
         setattr(row, field, value)
@@ -160,7 +163,7 @@ def create_bin(session: Session, location_id: Any, data: Mapping[str, Any], *, a
         fields["active"] = True
     if session.scalar(select(StockBin.id).where(StockBin.stock_location_id == place.id,
                                                 StockBin.code_key == key_of(fields["code"]))) is not None:
-        raise InvalidInput(f"code: {place.code} already has a bin {fields['code']}")
+        raise InvalidInput(N_("code: %(code)s already has a bin %(code2)s"), code=place.code, code2=fields['code'])
     row = StockBin(stock_location=place, code_key=key_of(fields["code"]), created_at=utc_now(clock), **fields)
     session.add(row)
     session.flush()
@@ -181,7 +184,8 @@ def update_bin(session: Session, bin_id: Any, changes: Mapping[str, Any], *, act
         other = session.scalar(select(StockBin).where(StockBin.stock_location_id == row.stock_location_id,
                                                       StockBin.code_key == key_of(fields["code"])))
         if other is not None and other is not row:
-            raise InvalidInput(f"code: {row.stock_location.code} already has a bin {fields['code']}")
+            raise InvalidInput(N_("code: %(code)s already has a bin %(code2)s"),
+                               code=row.stock_location.code, code2=fields['code'])
         row.code_key = key_of(fields["code"])
     for field, value in fields.items():
         setattr(row, field, value)
@@ -201,7 +205,7 @@ def delete_bin(session: Session, bin_id: Any, *, actor: Actor | None, clock: Clo
     used = session.scalar(select(or_(exists().where(StockLevel.bin_id == row.id),
                                      exists().where(StockMovement.bin_id == row.id))))
     if used:
-        raise InvalidInput(f"bin: {row.label} has held stock; set it inactive instead")
+        raise InvalidInput(N_("bin: %(label)s has held stock; set it inactive instead"), label=row.label)
     before = bin_snapshot(row)
     session.delete(row)
     session.flush()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import Part, StockMovement, Supplier, SupplierContact
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory.common import get_row, key_of, tidy
@@ -79,17 +80,18 @@ def choices(session: Session, *, actor: Actor | None) -> list[tuple[int, str]]:
 
 def _contacts(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
-        raise InvalidInput("contacts: must be a list of {name, role, email, phone}")
+        raise InvalidInput(N_("contacts: must be a list of {name, role, email, phone}"))
     if len(raw) > MAX_CONTACTS:
-        raise InvalidInput(f"contacts: at most {MAX_CONTACTS}, got {len(raw)}")
+        raise InvalidInput(N_("contacts: at most %(max_contacts)s, got %(count)s"),
+                           max_contacts=MAX_CONTACTS, count=len(raw))
     out = []
     for n, item in enumerate(raw):
         if not isinstance(item, Mapping):
-            raise InvalidInput(f"contacts[{n}]: must be an object with name, role, email, phone")
+            raise InvalidInput(N_("contacts[%(n)s]: must be an object with name, role, email, phone"), n=n)
         try:
             out.append(parse_fields(CONTACT_FIELDS, item, partial=False))
         except InvalidInput as exc:
-            raise InvalidInput(f"contacts[{n}].{exc}") from None
+            raise InvalidInput(N_("contacts[%(n)s].%(exc)s"), n=n, exc=exc) from None
     return out
 
 
@@ -103,7 +105,7 @@ def _apply(session: Session, supplier: Supplier, data: Mapping[str, Any], *, par
         name = tidy(fields["name"])
         other = find_supplier(session, name)
         if other is not None and other is not supplier:
-            raise InvalidInput(f"name: there is already a supplier '{other.name}'")
+            raise InvalidInput(N_("name: there is already a supplier '%(name)s'"), name=other.name)
         fields["name"], supplier.name_key = name, key_of(name)
     for field, value in fields.items():
         setattr(supplier, field, value)
@@ -151,8 +153,8 @@ def delete_supplier(session: Session, supplier_id: Any, *, actor: Actor | None, 
     used = session.scalar(select(or_(exists().where(Part.preferred_supplier_id == supplier.id),
                                      exists().where(StockMovement.supplier_id == supplier.id))))
     if used:
-        raise InvalidInput(f"supplier: '{supplier.name}' is named by parts or stock movements; "
-                           "set it inactive instead")
+        raise InvalidInput(N_("supplier: '%(name)s' is named by parts or stock movements; set it inactive instead"),
+                           name=supplier.name)
     before = snapshot(supplier)
     session.delete(supplier)
     session.flush()

@@ -250,7 +250,7 @@ def pick_kit(wo_id: int):
         workorder_parts.pick_kit(db(), wo_id, kit_id=request.form.get("kit_id"), actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        flash(gettext("Kit not picked: %(error)s", error=exc), "error")
+        flash(gettext("Kit not picked: %(error)s", error=error_message(exc)), "error")
         return redirect(url_for("workorders.detail", wo_id=wo_id) + "#stock-parts", 303)
     commit()
     flash(gettext("Kit added to the work order."), "success")
@@ -265,7 +265,7 @@ def put_back(wo_id: int, pick_id: int):
         workorder_parts.put_back(db(), wo_id, pick_id, actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        flash(gettext("Not put back: %(error)s", error=exc), "error")
+        flash(gettext("Not put back: %(error)s", error=error_message(exc)), "error")
         return redirect(url_for("workorders.detail", wo_id=wo_id) + "#stock-parts", 303)
     commit()
     flash(gettext("Parts put back in stock."), "success")
@@ -305,8 +305,8 @@ def decide(adjustment_id: int, decision: str):
         call(db(), adjustment_id, note=request.form.get("note", ""), actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        flash(gettext("Not approved: %(error)s", error=exc) if decision == "approve" else
-              gettext("Not rejected: %(error)s", error=exc), "error")
+        flash(gettext("Not approved: %(error)s", error=error_message(exc)) if decision == "approve" else
+              gettext("Not rejected: %(error)s", error=error_message(exc)), "error")
         return redirect(url_for("inventory.pending"), 303)
     commit()
     flash(gettext("Adjustment approved.") if decision == "approve" else gettext("Adjustment rejected."), "success")
