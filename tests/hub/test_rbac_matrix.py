@@ -37,6 +37,7 @@ from wardlink.hub.web.api.openapi import Operation, allows, api_routes, lookup
 from wardlink.clock import ManualClock
 from workorder_support import path_to
 from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix_purchase_order, matrix_store
+from consumables_support import matrix_item
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -221,6 +222,13 @@ class Matrix:
         with session_scope(self.engine) as s:
             return org_admin.create_location(s, site_id, {"building": f"Matrix block {next(self.serial)}"},
                                              actor=SYSTEM, clock=self.clock).id
+
+    def icu(self) -> int:
+        """Return the id of the ICU department (the one department-limited users of the matrix belong to)."""
+        from wardlink.hub.services.people import org
+
+        with session_scope(self.engine, readonly=True) as s:
+            return next(d.id for d in org.list_departments(s) if d.code == "ICU")
 
     def contract(self) -> int:
         """Add a contract covering the ICU asset every role with ``asset.view`` can see; return its id."""
@@ -423,6 +431,22 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_purchasing.line_receive", "POST"): lambda m, r: (lambda po: Call(
         f"{PO}/{po[0]}/lines/{po[1]}/receive", {"json": {"quantity": 1, "bin_id": po[2].bin_a}}))(
         matrix_purchase_order(m.engine, m.clock, sent=True)),
+    ("api_consumables.item_list", "GET"): lambda m, r: Call("/api/v1/consumables"),
+    ("api_consumables.item_create", "POST"): lambda m, r: Call(
+        "/api/v1/consumables", {"json": {"department_id": m.icu(), "name": f"Matrix item {next(m.serial)}"}}),
+    ("api_consumables.item_detail", "GET"): lambda m, r: Call(f"/api/v1/consumables/{matrix_item(m.engine, m.clock)}"),
+    ("api_consumables.item_update", "PATCH"): lambda m, r: Call(
+        f"/api/v1/consumables/{matrix_item(m.engine, m.clock)}", {"json": {"notes": f"matrix {next(m.serial)}"}}),
+    ("api_consumables.entry_list", "GET"): lambda m, r: Call(
+        f"/api/v1/consumables/{matrix_item(m.engine, m.clock)}/entries"),
+    ("api_consumables.receipt_create", "POST"): lambda m, r: Call(
+        f"/api/v1/consumables/{matrix_item(m.engine, m.clock)}/receipts", {"json": {"quantity": 1}}),
+    ("api_consumables.collection_create", "POST"): lambda m, r: Call(
+        f"/api/v1/consumables/{matrix_item(m.engine, m.clock)}/collections", {"json": {"quantity": 1}}),
+    ("api_consumables.consumption_report", "GET"): lambda m, r: Call(
+        f"/api/v1/consumables/consumption?department_id={m.icu()}"),
+    ("api_consumables.consumption_export", "GET"): lambda m, r: Call(
+        f"/api/v1/consumables/consumption/export?department_id={m.icu()}"),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

@@ -11,6 +11,7 @@ import re
 from datetime import time
 
 import pytest
+from consumables_support import make_item
 from inventory_support import make_store
 from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web
 from test_web_pages import _PageAudit
@@ -100,6 +101,12 @@ PAGE_PERMISSIONS = {
     "suppliers.edit": "part.view",
     "part_imports.form": "part.manage",
     "part_imports.template": "part.manage",
+    "consumables.index": "consumable.view",
+    "consumables.item": "consumable.view",
+    "consumables.item_new": "consumable.manage",
+    "consumables.item_edit": "consumable.manage",
+    "consumables.consumption_page": "consumable.view",
+    "consumables.consumption_export": "consumable.view",
 }
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
@@ -144,13 +151,14 @@ def _seed(web):
         store = make_store(s, web.clock)  # part 1, bins 1 and 2 of stock location 1, supplier 1
         po = purchasing.create_order(s, {"supplier_id": store.supplier_id}, actor=None, clock=web.clock)
         purchasing.set_line(s, po.id, part_id=store.part_id, quantity=3, actor=None, clock=web.clock)  # order 1
+        make_item(s, web.clock)  # consumable 1, of the ICU
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
-              "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1}
+              "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
@@ -208,7 +216,8 @@ NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/ma
              "/inventory/parts/1/movements", "/inventory/reorder", "/inventory/adjustments", "/inventory/locations",
              "/inventory/kits", "/inventory/suppliers", "/inventory/suppliers/new", "/inventory/suppliers/1",
              "/inventory/import", "/inventory/labels/1/1", "/inventory/purchase-orders",
-             "/inventory/purchase-orders/1"]
+             "/inventory/purchase-orders/1", "/consumables",
+             "/consumables/items/1", "/consumables/items/new", "/consumables/items/1/edit", "/consumables/consumption"]
 
 
 @pytest.mark.parametrize("path", NEW_PAGES)
