@@ -188,3 +188,18 @@ def test_the_pages_record_a_receipt_and_a_collection_and_show_errors_without_los
     assert 'id="consumption-chart"' in report and "Syringes 10 mL" in report
     csv_file = nurse.get(f"/consumables/consumption/export?format=csv&department={_icu(web)}")
     assert csv_file.status_code == 200 and "Syringes 10 mL,box,2026-01,10,12" in csv_file.text
+
+
+def test_a_french_reader_gets_the_item_page_and_its_refusal_in_french(web):
+    buyer = _headers(web, "buyer")
+    client = web.app.test_client()
+    item = _item(web, client, buyer)
+    client.post(f"/api/v1/consumables/{item['id']}/receipts", headers=buyer, json={"quantity": "2.5"})
+    nurse = web.client("nurse")
+    page = nurse.get("/account")
+    nurse.post("/account/language", data={"csrf_token": csrf_from(page.text), "locale": "fr"})
+    page = nurse.get(f"/consumables/items/{item['id']}").text
+    assert "Enregistrer un retrait" in page and "Agent ayant retiré" in page
+    refused = _post(nurse, f"/consumables/items/{item['id']}/collect", page, {"quantity": "3"})
+    assert refused.status_code == 400
+    assert "pas assez de Examination gloves en stock pour" in refused.text and "il reste 2,5 " in refused.text

@@ -18,6 +18,7 @@ from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Consumable, ConsumableEntry, Department
+from wardlink.hub.i18n import N_
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.consumables.log import local_today
@@ -41,7 +42,8 @@ def month_of(name: str, value: Any) -> tuple[int, int] | None:
         year, month = (int(part) for part in str(value).strip().split("-"))
         date(year, month, 1)
     except ValueError:
-        raise InvalidInput(f"{name}: must be a month as YYYY-MM, got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a month as YYYY-MM, got %(value)r"), field=name,
+                           value=value) from None
     return year, month
 
 
@@ -100,10 +102,11 @@ def period(session: Session, department_id: int, start: Any, end: Any, clock: Cl
         back = last[0] * 12 + last[1] - 1 - (DEFAULT_MONTHS - 1)
         first = (back // 12, back % 12 + 1)
     if first > last:
-        raise InvalidInput("from: must be a month on or before to")
+        raise InvalidInput(N_("from: must be a month on or before to"))
     months = _months(first, last)
     if len(months) > MAX_MONTHS:
-        raise InvalidInput(f"to: a period is at most {MAX_MONTHS} months, got {len(months)}")
+        raise InvalidInput(N_("to: a period is at most %(most)s months, got %(count)s"), most=MAX_MONTHS,
+                           count=len(months))
     return months
 
 
@@ -116,7 +119,7 @@ def compute(session: Session, department_id: Any, *, actor: Actor | None, start:
         department_id = department_scope(who)
     department = session.get(Department, department_id) if isinstance(department_id, int) else None
     if department is None:
-        raise InvalidInput(f"department: choose a department (got {department_id!r})")
+        raise InvalidInput(N_("department: choose a department (got %(value)r)"), value=department_id)
     require_department(who, department.id, "the consumption report")
     months = period(session, department.id, start, end, clock)
     stmt = select(Consumable).where(Consumable.department_id == department.id)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Consumable, ConsumableEntry, Department
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PART_UNITS
+from wardlink.hub.i18n import N_
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
@@ -80,7 +81,7 @@ def get_item(session: Session, item_id: Any, *, actor: Actor | None, for_update:
     item = get_row(session, Consumable, item_id, "consumable", for_update=for_update)
     scope = department_scope(who)
     if scope is not None and item.department_id != scope:
-        raise NotFound(f"consumable {item_id} does not exist")
+        raise NotFound(N_("consumable %(item_id)s does not exist"), item_id=item_id)
     return item
 
 
@@ -88,10 +89,10 @@ def _department(session: Session, who: Actor, department_id: int | None) -> Depa
     if department_id is None:
         department_id = department_scope(who)
     if department_id is None:
-        raise InvalidInput("department_id: is required")
+        raise InvalidInput(N_("department_id: is required"))
     row = session.get(Department, department_id)
     if row is None:
-        raise InvalidInput(f"department_id: no department {department_id}")
+        raise InvalidInput(N_("department_id: no department %(department_id)s"), department_id=department_id)
     require_department(who, row.id, "the consumables list")
     return row
 
@@ -112,7 +113,7 @@ def _apply(session: Session, who: Actor, item: Consumable, data: Mapping[str, An
         other = session.scalar(select(Consumable).where(Consumable.department_id == item.department_id,
                                                         Consumable.name_key == item.name_key))
         if other is not None and other is not item:
-            raise InvalidInput(f"name: the department already lists {other.name!r}")
+            raise InvalidInput(N_("name: the department already lists '%(name)s'"), name=other.name)
     for field, value in fields.items():
         setattr(item, field, value)
 
@@ -145,8 +146,8 @@ def update_item(session: Session, item_id: Any, changes: Mapping[str, Any], *, a
     moving = "department_id" in changes and optional_id("department_id", changes["department_id"]) not in (
         None, item.department_id)
     if moving and session.scalar(select(exists().where(ConsumableEntry.consumable_id == item.id))):
-        raise InvalidInput("department_id: the item has a log in its department; add a new item to the other "
-                           "department instead")
+        raise InvalidInput(N_("department_id: the item has a log in its department; add a new item to the other "
+                              "department instead"))
     _apply(session, who, item, changes, partial=True)
     session.flush()
     old, new = audit.changes(before, snapshot(item))

@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from wardlink.hub.db.models import Consumable, ConsumableEntry, User
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.db.vocab import CONSUMABLE_ENTRY_KINDS, label
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.db.vocab import CONSUMABLE_ENTRY_KINDS
+from wardlink.hub.i18n import N_
+from wardlink.hub.errors import InvalidInput, Term
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.consumables import items as catalogue
@@ -68,7 +69,8 @@ def _day(session: Session, item: Consumable, value: Any, clock: Clock) -> date:
     today = local_today(session, item.department_id, clock)
     day = optional_date("on_date", value) or today
     if day > today:
-        raise InvalidInput(f"on_date: {day.isoformat()} is in the future; today is {today.isoformat()} at the site")
+        raise InvalidInput(N_("on_date: %(day)s is in the future; today is %(today)s at the site"), day=day.isoformat(),
+                           today=today.isoformat())
     return day
 
 
@@ -79,7 +81,7 @@ def _begin(session: Session, item_id: Any, permission: str, actor: Actor | None,
     item = catalogue.get_item(session, item_id, actor=who, for_update=True)
     require_department(who, item.department_id, "the consumable")
     if not item.active:
-        raise InvalidInput(f"consumable: {item.name} is inactive; activate it first")
+        raise InvalidInput(N_("consumable: %(name)s is inactive; activate it first"), name=item.name)
     return item, who, clock
 
 
@@ -111,16 +113,16 @@ def _collector(session: Session, who: Actor, user_id: Any, name: Any) -> tuple[i
     person = PERSON("collected_by_name", name)
     chosen = optional_id("collected_by_id", user_id)
     if chosen is not None and person:
-        raise InvalidInput("collected_by: give either a user (collected_by_id) or a name (collected_by_name), "
-                           "not both")
+        raise InvalidInput(N_("collected_by: give either a user (collected_by_id) or a name (collected_by_name), "
+                              "not both"))
     if person:
         return None, person
     chosen = chosen if chosen is not None else who.user_id
     if chosen is None:
-        raise InvalidInput("collected_by: name the collecting officer (a user or a person's name)")
+        raise InvalidInput(N_("collected_by: name the collecting officer (a user or a person's name)"))
     user = session.get(User, chosen)
     if user is None or not user.is_active:
-        raise InvalidInput(f"collected_by_id: no active user {chosen}")
+        raise InvalidInput(N_("collected_by_id: no active user %(user_id)s"), user_id=chosen)
     return user.id, ""
 
 
@@ -135,8 +137,10 @@ def collect(session: Session, item_id: Any, *, quantity: Any, on_date: Any = Non
     user_id, person = _collector(session, who, collected_by_id, collected_by_name)
     have = catalogue.balance(session, item.id)
     if amount > have:
-        raise NotEnoughStock(f"quantity: not enough {item.name} in stock for {item.department.name}: "
-                             f"{number(have)} {label(item.unit)} left, {number(amount)} asked for")
+        raise NotEnoughStock(N_("quantity: not enough %(item)s in stock for %(department)s: %(have)s %(unit)s left, "
+                                "%(wanted)s asked for"), item=item.name, department=item.department.name,
+                             have=Decimal(number(have) or "0"), unit=Term(item.unit),
+                             wanted=Decimal(number(amount) or "0"))
     return _write(session, item, who, clock, have, kind="collection", quantity=amount, on_date=day,
                   collected_by_id=user_id, collected_by_name=person, notes=NOTES("notes", notes))
 
@@ -151,14 +155,15 @@ def history(session: Session, item_id: Any, *, actor: Actor | None, kind: str | 
             .options(selectinload(ConsumableEntry.collected_by)))
     if kind:
         if kind not in CONSUMABLE_ENTRY_KINDS:
-            raise InvalidInput(f"kind: must be one of {', '.join(CONSUMABLE_ENTRY_KINDS)}, got {kind!r}")
+            raise InvalidInput(N_("kind: must be one of %(kinds)s, got %(value)r"),
+                               kinds=", ".join(CONSUMABLE_ENTRY_KINDS), value=kind)
         stmt = stmt.where(ConsumableEntry.kind == kind)
     if start is not None:
         stmt = stmt.where(ConsumableEntry.on_date >= start)
     if end is not None:
         stmt = stmt.where(ConsumableEntry.on_date <= end)
     if start is not None and end is not None and end < start:
-        raise InvalidInput("to: must be on or after from")
+        raise InvalidInput(N_("to: must be on or after from"))
     return paginate(session, stmt.order_by(ConsumableEntry.id.desc()), page, per_page)
 
 

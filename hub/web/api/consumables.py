@@ -231,7 +231,7 @@ def consumption_export():
     """Send a department's consumption as a file."""
     fmt = request.args.get("format") or "csv"
     if fmt not in FORMATS:
-        raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidInput("format: must be one of %(formats)s, got %(value)r", formats=", ".join(FORMATS), value=fmt)
     report = _consumption()
     return send_consumption(report, fmt)
 

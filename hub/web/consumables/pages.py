@@ -12,12 +12,14 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext
 
 from wardlink.hub.db.vocab import CONSUMABLE_ENTRY_KINDS, PART_UNITS, label
+from wardlink.hub.i18n import N_
 from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.services.consumables import consumption, items, log
 from wardlink.hub.services.people.permissions import can, department_scope, require
 from wardlink.hub.services.validate import boolean, choice, optional_id, text
 from wardlink.hub.web.api.consumables import FORMATS, send_consumption
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
@@ -81,7 +83,7 @@ def _record(item_id: int, action: str, call, message: str):
         call(form)
     except (InvalidInput, PermissionDenied) as exc:
         db().rollback()
-        return _item_page(item_id, error=str(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
+        return _item_page(item_id, error=error_message(exc), status=403 if isinstance(exc, PermissionDenied) else 400,
                           typed={"action": action, **form})
     commit()
     flash(message, "success")
@@ -157,7 +159,7 @@ def item_save(item_id: int | None):
     except InvalidInput as exc:
         db().rollback()
         existing = items.get_item(db(), item_id, actor=g.actor) if item_id else None
-        return _edit_page(existing, error=str(exc), status=400, values=form)
+        return _edit_page(existing, error=error_message(exc), status=400, values=form)
     commit()
     flash(gettext("Item saved."), "success")
     return redirect(url_for("consumables.item", item_id=item_id), 303)
@@ -197,5 +199,6 @@ def consumption_export():
     require(g.actor, "consumable.view")
     fmt = request.args.get("format") or "csv"
     if fmt not in FORMATS:
-        raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidInput(N_("format: must be one of %(formats)s, got %(value)r"), formats=", ".join(FORMATS),
+                           value=fmt)
     return send_consumption(_report(), fmt)
