@@ -93,6 +93,13 @@ def paginate(session: Session, stmt: Select, page: int, per_page: int, *,
     return Page(items, page, per_page, min(counted, bound), counted <= bound)
 
 
+def bounded_count(stmt: Select, bound: int):
+    """Return a scalar subquery counting ``stmt``'s rows up to ``bound + 1`` (more than ``bound``
+    means the total is not exact), selecting as little as it can: several lists' counts can then
+    be read in one statement."""
+    return select(func.count()).select_from(_bounded(stmt, bound + 1)).scalar_subquery()
+
+
 def _bounded(stmt: Select, limit: int):
     """Return ``stmt`` as a subquery of at most ``limit`` rows, selecting as little as it can."""
     stmt = stmt.order_by(None).limit(limit)

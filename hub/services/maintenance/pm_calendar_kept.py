@@ -21,7 +21,8 @@ keeps its own ranges, the newest :data:`KEEP` of them.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from threading import Lock
 from typing import Any, TypeVar
@@ -58,6 +59,19 @@ class Kept:
         """Forget every answer."""
         with self._lock:
             self._answers.clear()
+
+    @contextmanager
+    def set_aside(self) -> Iterator[None]:
+        """Keep nothing for the duration (as a process that has just started, or after a
+        change), then have the answers kept before back."""
+        with self._lock:
+            saved = self._answers
+            self._answers = OrderedDict()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._answers = saved
 
     def get(self, key: Hashable | None, make: Callable[[], tuple[T, bool]]) -> T:
         """Return the answer kept under ``key``, or make it with ``make`` (which returns the

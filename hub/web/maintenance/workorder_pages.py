@@ -21,7 +21,7 @@ from wardlink.hub.services.contracts import cover
 from wardlink.hub.services.people import org
 from wardlink.hub.services.inventory import kits as part_kits
 from wardlink.hub.services.inventory import picks as stock_picks
-from wardlink.hub.services.maintenance import pm_work, workorder_costs, workorder_parts, workorders
+from wardlink.hub.services.maintenance import pm_work, workorder_board, workorder_costs, workorder_parts, workorders
 from wardlink.hub.services.maintenance.checklists import evaluate
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.maintenance.sla import sla_status
@@ -101,14 +101,12 @@ def index():
 
 def _index_page(view: str, filters: dict, common: dict):
     if view == "board":
-        columns = []
-        for column_state in BOARD_STATES:
-            # The newest orders of each state (an index walk, however many closed orders there
-            # are), shown most urgent first.
-            page = workorders.list_work_orders(db(), actor=g.actor, **{**filters, "state": column_state},
-                                               sort="newest", per_page=BOARD_LIMIT)
+        # The newest orders of each state (an index walk, however many closed orders there
+        # are), shown most urgent first.
+        columns = workorder_board.board(db(), actor=g.actor, states=BOARD_STATES, limit=BOARD_LIMIT,
+                                        **{k: v for k, v in filters.items() if k != "state"})
+        for _, page in columns:
             page.items.sort(key=lambda w: PRIORITY_RANK[w.priority])
-            columns.append((column_state, page))
         return render_template("workorders/board.html", columns=columns, **common)
     page = workorders.list_work_orders(db(), actor=g.actor, **filters, sort=request.args.get("sort", "newest"),
                                        page=page_number(), per_page=PER_PAGE)
