@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -37,6 +38,9 @@ def test_every_package_folder_is_listed_for_the_wheel():
 def wheel(tmp_path_factory) -> Path:
     """The wheel of this checkout, built once for the module."""
     dist = tmp_path_factory.mktemp("dist")
+    # setuptools builds in the checkout's build/ (ignored by git) and keeps what it copied there
+    # before: a file deleted or renamed since (a renumbered migration) would ride along.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                             "--wheel-dir", str(dist), str(ROOT)],
                            capture_output=True, text=True, timeout=240)
