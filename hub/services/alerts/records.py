@@ -11,7 +11,7 @@ from wardlink.hub.db.models import Alert, Asset
 from wardlink.hub.db.models.rules import Rule
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ALERT_SEVERITIES, ALERT_STATES
-from wardlink.hub.errors import InvalidInput, Message, NotFound
+from wardlink.hub.errors import InvalidInput, Message, NotFound, Term
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -50,13 +50,13 @@ def raise_alert(session: Session, *, rule: str, severity: str, title: str, detai
     if asset_tag is not None:
         asset = find_asset(session, asset_tag)
         if asset is None:
-            raise InvalidInput(f"asset_tag: no asset '{asset_tag}'")
+            raise InvalidInput(N_("asset_tag: no asset '%(asset_tag)s'"), asset_tag=asset_tag)
     if gateway_id is not None:
         gateway = find_gateway(session, gateway_id)
         if gateway is None:
-            raise InvalidInput(f"gateway_id: no gateway '{gateway_id}'")
+            raise InvalidInput(N_("gateway_id: no gateway '%(gateway_id)s'"), gateway_id=gateway_id)
     if value is not None and not math.isfinite(value):
-        raise InvalidInput(f"value: must be a finite number, got {value!r}")
+        raise InvalidInput(N_("value: must be a finite number, got %(value)r"), value=value)
     alert = Alert(rule=text(128, required=True)("rule", rule), severity=severity, state="open",
                   title=text(300, required=True)("title", title), detail=text(5000)("detail", detail),
                   asset=asset, gateway=gateway, channel=channel, value=value,
@@ -103,7 +103,7 @@ def get_alert(session: Session, alert_id: int, *, actor: Actor | None) -> Alert:
     require(who, "alert.view")
     alert = session.get(Alert, alert_id)
     if alert is None:
-        raise NotFound(f"alert {alert_id} does not exist")
+        raise NotFound(N_("alert %(alert_id)s does not exist"), alert_id=alert_id)
     require_department(who, alert.asset.department_id if alert.asset else None,
                        Message(N_("alert %(alert_id)s"), alert_id=alert_id))
     return alert
@@ -115,8 +115,9 @@ def _transition(session: Session, alert_id: int, action: str, note: str, who: Ac
     require(who, permission)
     alert = get_alert(session, alert_id, actor=who)
     if alert.state not in sources:
-        raise InvalidInput(f"state: alert {alert_id} is {alert.state}; only "
-                           f"{' or '.join(sorted(sources))} alerts can be {target}")
+        raise InvalidInput(N_("state: alert %(alert_id)s is %(state)s; only %(choices)s alerts can be %(target)s"),
+                           alert_id=alert_id, state=Term(alert.state), choices=' or '.join(sorted(sources)),
+                           target=Term(target))
     now, before = utc_now(clock), alert.state
     if action == "acknowledge":
         alert.acknowledged_at, alert.acknowledged_by_id, alert.ack_note = now, who.user_id, note
@@ -143,7 +144,7 @@ def resolve(session: Session, alert_id: int, *, note: str, actor: Actor | None,
     """Close an alert with a note saying what was done (required)."""
     note = NOTE("note", note)
     if not note:
-        raise InvalidInput("note: is required when resolving an alert (say what was done)")
+        raise InvalidInput(N_("note: is required when resolving an alert (say what was done)"))
     return _transition(session, alert_id, "resolve", note, resolve_actor(actor), resolve_clock(clock))
 
 

@@ -24,6 +24,7 @@ from wardlink.hub.db.models import (Alert, ApiToken, Asset, AuditLog, Channel, G
                            WorkOrder)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit.fields import ENTITIES
 from wardlink.hub.services.pagination import Page, paginate
@@ -155,14 +156,16 @@ def _instant(name: str, raw: Any) -> datetime | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
-        raise InvalidInput(f"{name}: must be an ISO 8601 time with its UTC offset, got {raw!r}")
+        raise InvalidInput(N_("%(field)s: must be an ISO 8601 time with its UTC offset, got %(raw)r"),
+                           field=name, raw=raw)
     try:
         moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{name}: must be an ISO 8601 time with its UTC offset, e.g. "
-                           f"2026-03-29T00:00:00+01:00, got {raw!r}") from None
+        raise InvalidInput(N_("%(field)s: must be an ISO 8601 time with its UTC offset, e.g. "
+                              "2026-03-29T00:00:00+01:00, got %(raw)r"), field=name, raw=raw) from None
     if moment.tzinfo is None:
-        raise InvalidInput(f"{name}: must carry its UTC offset (e.g. +01:00 or Z), got {raw!r}")
+        raise InvalidInput(N_("%(field)s: must carry its UTC offset (e.g. +01:00 or Z), got %(raw)r"),
+                           field=name, raw=raw)
     return moment.astimezone(UTC)
 
 
@@ -170,10 +173,11 @@ def _text(name: str, raw: Any) -> str | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
-        raise InvalidInput(f"{name}: must be text, got {raw!r}")
+        raise InvalidInput(N_("%(field)s: must be text, got %(raw)r"), field=name, raw=raw)
     value = raw.strip()
     if len(value) > FILTER_LIMITS[name]:
-        raise InvalidInput(f"{name}: at most {FILTER_LIMITS[name]} characters, got {len(value)}")
+        raise InvalidInput(N_("%(field)s: at most %(filter_limits)s characters, got %(count)s"),
+                           field=name, filter_limits=FILTER_LIMITS[name], count=len(value))
     return value or None
 
 
@@ -194,7 +198,8 @@ def audit_filter(session: Session, who: Actor, *, by: Any = None, entity: Any = 
     days = day_range(date_from, date_to, zone_for(session, who))
     first, last = _instant("since", since), _instant("until", until)
     if first is not None and last is not None and last <= first:
-        raise InvalidInput(f"until: must be after since ({first.isoformat()}), got {last.isoformat()}")
+        raise InvalidInput(N_("until: must be after since (%(first)s), got %(last)s"),
+                           first=first.isoformat(), last=last.isoformat())
     lower = [t for t in (days.since, first) if t is not None]
     upper = [t for t in (days.until, last) if t is not None]
     return AuditFilter(**values, since=max(lower) if lower else None, until=min(upper) if upper else None,

@@ -32,6 +32,7 @@ from wardlink.hub.config import HubConfig
 from wardlink.hub.db.models import Department, EnrollmentToken, Gateway
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import HubError, InvalidInput, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.actor import SYSTEM_ROLE, Actor, resolve_actor, resolve_clock
@@ -155,7 +156,8 @@ def token_digest(token: str) -> str:
 def check_ttl(ttl: timedelta) -> timedelta:
     """Return ``ttl`` if it is an allowed token lifetime, else raise InvalidInput."""
     if not isinstance(ttl, timedelta) or not MIN_TTL <= ttl <= MAX_TTL:
-        raise InvalidInput(f"ttl: must be between {MIN_TTL} and {MAX_TTL}, got {ttl}")
+        raise InvalidInput(N_("ttl: must be between %(min_ttl)s and %(max_ttl)s, got %(ttl)s"),
+                           min_ttl=MIN_TTL, max_ttl=MAX_TTL, ttl=ttl)
     return ttl
 
 
@@ -168,24 +170,26 @@ def check_initial_config(value: Mapping[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise InvalidInput(f"initial_config: must be a table of gateway settings, got {type(value).__name__}")
+        raise InvalidInput(N_("initial_config: must be a table of gateway settings, got %(type)s"),
+                           type=type(value).__name__)
     unknown = sorted(set(value) - set(INITIAL_CONFIG_KEYS))
     if unknown:
-        raise InvalidInput(f"initial_config: unknown key(s) {', '.join(unknown)}; allowed: "
-                           f"{', '.join(INITIAL_CONFIG_KEYS)} (gateway_id, data_dir and [broker] "
-                           "come from the enrollment)")
+        raise InvalidInput(N_("initial_config: unknown key(s) %(choices)s; allowed: %(choices2)s (gateway_id, "
+                              "data_dir and [broker] come from the enrollment)"),
+                           choices=', '.join(unknown), choices2=', '.join(INITIAL_CONFIG_KEYS))
     for key in ("channels", "alarms"):
         if key in value and not (isinstance(value[key], list) and all(isinstance(i, Mapping) for i in value[key])):
-            raise InvalidInput(f"initial_config.{key}: must be a list of tables ([[{key}]])")
+            raise InvalidInput(N_("initial_config.%(key)s: must be a list of tables ([[%(key)s]])"), key=key)
     for key in ("hardware", "buffer", "forwarder", "health", "outputs"):
         if key in value and not isinstance(value[key], Mapping):
-            raise InvalidInput(f"initial_config.{key}: must be a table ([{key}])")
+            raise InvalidInput(N_("initial_config.%(key)s: must be a table ([%(key)s])"), key=key)
     try:
         text = json.dumps(value, allow_nan=False, default=_no_json)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"initial_config: {exc}") from None
+        raise InvalidInput(N_("initial_config: %(exc)s"), exc=exc) from None
     if len(text.encode()) > MAX_INITIAL_CONFIG_BYTES:
-        raise InvalidInput(f"initial_config: must be at most {MAX_INITIAL_CONFIG_BYTES} bytes as JSON")
+        raise InvalidInput(N_("initial_config: must be at most %(max_initial_config_bytes)s bytes as JSON"),
+                           max_initial_config_bytes=MAX_INITIAL_CONFIG_BYTES)
     return json.loads(text)
 
 
@@ -224,9 +228,10 @@ def department_by_code(session: Session, code: str | None) -> int | None:
     found = list(session.scalars(select(Department).where(func.lower(Department.code) == code.strip().lower())))
     if not found:
         known = ", ".join(sorted(d.code for d in session.scalars(select(Department)))) or "none"
-        raise InvalidInput(f"department: no department with code {code!r}; known: {known}")
+        raise InvalidInput(N_("department: no department with code %(code)r; known: %(known)s"),
+                           code=code, known=known)
     if len(found) > 1:
-        raise InvalidInput(f"department: code {code!r} exists on several sites")
+        raise InvalidInput(N_("department: code %(code)r exists on several sites"), code=code)
     return found[0].id
 
 
@@ -251,10 +256,10 @@ def add_gateway(session: Session, accounts: BrokerAccounts, *, gateway_id: str, 
         # A user limited to one ward adds gateways to that ward only (and could not see others).
         department_id = scope if department_id is None else department_id
         if department_id != scope:
-            raise PermissionDenied("department: you may add gateways to your own department only")
+            raise PermissionDenied(N_("department: you may add gateways to your own department only"))
     if gateways.find_gateway(session, gateway_id) is not None:
-        raise InvalidInput(f"gateway_id: gateway {gateway_id!r} exists; issue a new enrollment token "
-                           "for it instead")
+        raise InvalidInput(N_("gateway_id: gateway %(gateway_id)r exists; issue a new enrollment token for it "
+                              "instead"), gateway_id=gateway_id)
     gateway = gateways.register_gateway(session, gateway_id=gateway_id, name=name, department_id=department_id,
                                         location_id=location_id, actor=who, clock=clock)
     issued = _new_token(session, gateway, config, ttl, who, clock)
@@ -271,7 +276,8 @@ def issue_token(session: Session, *, gateway_id: str, initial_config: Mapping[st
     ttl = check_ttl(ttl)
     gateway = gateways.get_gateway(session, gateway_id, actor=who)
     if not gateway.enabled:
-        raise InvalidInput(f"gateway_id: gateway {gateway_id!r} is disabled; enable it first")
+        raise InvalidInput(N_("gateway_id: gateway %(gateway_id)r is disabled; enable it first"),
+                           gateway_id=gateway_id)
     return _new_token(session, gateway, config, ttl, who, clock)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from wardlink.hub.db.models.ingest import dead_letters as dead_letter_table
 from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.gateways.ingest_records import DeadLetterRow, WorkerRow, list_dead_letters, list_workers
 from wardlink.hub.services.people.permissions import require
 
@@ -127,7 +128,7 @@ def dead_letter_page(engine: Engine, *, actor, reason: str | None = None, gatewa
     """Return one page of dead letters, most recent first (empty when ingest never ran)."""
     require(actor, VIEW)
     if page < 1 or not 1 <= per_page <= MAX_PAGE:
-        raise InvalidInput(f"page must be >= 1 and per_page 1..{MAX_PAGE}")
+        raise InvalidInput(N_("page must be >= 1 and per_page 1..%(max_page)s"), max_page=MAX_PAGE)
     if not _has_ingest_tables(engine):
         return []
     try:

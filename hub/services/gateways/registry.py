@@ -19,6 +19,7 @@ from wardlink.hub.db.models import Asset, Channel, ChannelBinding, Gateway, Gate
 from wardlink.hub.db.types import from_ms, to_ms, utc_now
 from wardlink.hub.db.vocab import GATEWAY_STATUSES
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.telemetry.model import UNBOUND as UNBOUND_METRIC
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -90,7 +91,7 @@ def get_gateway(session: Session, gateway_id: str, *, actor: Actor | None) -> Ga
     gateway = find_gateway(session, gateway_id)
     scope = department_scope(who)
     if gateway is None or (scope is not None and gateway.department_id != scope):
-        raise NotFound(f"gateway '{gateway_id}' does not exist")
+        raise NotFound(N_("gateway '%(gateway_id)s' does not exist"), gateway_id=gateway_id)
     return gateway
 
 
@@ -99,7 +100,8 @@ def get_channel(session: Session, gateway_id: str, channel_id: str) -> Channel:
     channel = session.scalar(select(Channel).join(Gateway).where(
         Gateway.gateway_id == gateway_id, Channel.channel_id == channel_id))
     if channel is None:
-        raise NotFound(f"gateway '{gateway_id}' has no channel '{channel_id}'")
+        raise NotFound(N_("gateway '%(gateway_id)s' has no channel '%(channel_id)s'"),
+                       gateway_id=gateway_id, channel_id=channel_id)
     return channel
 
 
@@ -137,7 +139,7 @@ def register_gateway(session: Session, *, gateway_id: str, name: str = "",
     try:
         check_gateway_id(gateway_id)
     except ValueError as exc:
-        raise InvalidInput(f"gateway_id: {exc}") from None
+        raise InvalidInput(N_("gateway_id: %(exc)s"), exc=exc) from None
     name = text(200)("name", name)
     check_refs(session, department_id, location_id)
     now = utc_now(clock)
@@ -186,9 +188,11 @@ def upsert_channel(session: Session, *, gateway_id: str, channel_id: str, metric
     require(who, "gateway.manage")
     gateway = get_gateway(session, gateway_id, actor=who)
     if not isinstance(channel_id, str) or not CHANNEL_ID_RE.match(channel_id):
-        raise InvalidInput(f"channel_id: must match {CHANNEL_ID_RE.pattern}, got {channel_id!r}")
+        raise InvalidInput(N_("channel_id: must match %(pattern)s, got %(channel_id)r"),
+                           pattern=CHANNEL_ID_RE.pattern, channel_id=channel_id)
     if interval_s is not None and not (isinstance(interval_s, (int, float)) and interval_s > 0):
-        raise InvalidInput(f"interval_s: must be a positive number of seconds, got {interval_s!r}")
+        raise InvalidInput(N_("interval_s: must be a positive number of seconds, got %(interval_s)r"),
+                           interval_s=interval_s)
     wanted = {"metric": METRIC("metric", metric), "unit": text(32)("unit", unit),
               "driver": text(64)("driver", driver),
               "interval_s": None if interval_s is None else float(interval_s)}
@@ -234,7 +238,7 @@ def bind_channel(session: Session, *, gateway_id: str, channel_id: str, asset_ta
     if valid_to is not None:
         _check_aware("valid_to", valid_to)
         if valid_to <= start:
-            raise InvalidInput(f"valid_to: must be after valid_from ({start.isoformat()})")
+            raise InvalidInput(N_("valid_to: must be after valid_from (%(start)s)"), start=start.isoformat())
     metric = METRIC("metric", metric or channel.metric)
     where = f"{gateway_id}/{channel_id}"
 
@@ -244,9 +248,9 @@ def bind_channel(session: Session, *, gateway_id: str, channel_id: str, asset_ta
         if valid_to is not None and valid_to <= open_binding.valid_from:
             open_binding = None  # a closed interval entirely before the open one: no closing
         elif open_binding.valid_from >= start:
-            raise InvalidInput(f"valid_from: channel {where} is bound to "
-                               f"{open_binding.asset.tag} from {open_binding.valid_from.isoformat()}; "
-                               "a new binding must start after that")
+            raise InvalidInput(N_("valid_from: channel %(where)s is bound to %(tag)s from %(valid_from)s; a new "
+                                  "binding must start after that"),
+                               where=where, tag=open_binding.asset.tag, valid_from=open_binding.valid_from.isoformat())
     end = valid_to
     overlap = session.scalar(select(ChannelBinding).where(
         ChannelBinding.channel_pk == channel.id,
@@ -256,8 +260,9 @@ def bind_channel(session: Session, *, gateway_id: str, channel_id: str, asset_ta
     ).limit(1))
     if overlap is not None:
         until = overlap.valid_to.isoformat() if overlap.valid_to else "now"
-        raise InvalidInput(f"valid_from: channel {where} was bound to {overlap.asset.tag} from "
-                           f"{overlap.valid_from.isoformat()} to {until}; bindings must not overlap")
+        raise InvalidInput(N_("valid_from: channel %(where)s was bound to %(tag)s from %(valid_from)s to %(until)s; "
+                              "bindings must not overlap"),
+                           where=where, tag=overlap.asset.tag, valid_from=overlap.valid_from.isoformat(), until=until)
     if open_binding is not None:
         _close(session, open_binding, start, who, clock)
 
@@ -280,10 +285,11 @@ def _channel_to_bind(session: Session, gateway: Gateway, channel_id: str, metric
     if channel is not None:
         return channel
     if not isinstance(channel_id, str) or not CHANNEL_ID_RE.match(channel_id):
-        raise InvalidInput(f"channel_id: must match {CHANNEL_ID_RE.pattern}, got {channel_id!r}")
+        raise InvalidInput(N_("channel_id: must match %(pattern)s, got %(channel_id)r"),
+                           pattern=CHANNEL_ID_RE.pattern, channel_id=channel_id)
     if not metric or metric == UNBOUND_METRIC:
-        raise InvalidInput(f"metric: channel {gateway.gateway_id}/{channel_id} is new to the hub; "
-                           "say what it measures (e.g. temperature)")
+        raise InvalidInput(N_("metric: channel %(gateway_id)s/%(channel_id)s is new to the hub; say what it "
+                              "measures (e.g. temperature)"), gateway_id=gateway.gateway_id, channel_id=channel_id)
     channel = Channel(gateway_pk=gateway.id, channel_id=channel_id, metric=METRIC("metric", metric),
                       unit="", driver="", interval_s=None, created_at=utc_now(clock))
     session.add(channel)
@@ -309,7 +315,8 @@ def unbind_channel(session: Session, *, gateway_id: str, channel_id: str,
     end = at or utc_now(clock)
     _check_aware("at", end)
     if end <= open_binding.valid_from:
-        raise InvalidInput(f"at: must be after the binding's start {open_binding.valid_from.isoformat()}")
+        raise InvalidInput(N_("at: must be after the binding's start %(valid_from)s"),
+                           valid_from=open_binding.valid_from.isoformat())
     _close(session, open_binding, end, who, clock)
     return open_binding
 
@@ -324,7 +331,8 @@ def _close(session: Session, binding: ChannelBinding, end: datetime, who: Actor,
 
 def _check_aware(name: str, moment: datetime) -> None:
     if not isinstance(moment, datetime) or moment.tzinfo is None:
-        raise InvalidInput(f"{name}: must be a timezone-aware date and time, got {moment!r}")
+        raise InvalidInput(N_("%(field)s: must be a timezone-aware date and time, got %(moment)r"),
+                           field=name, moment=moment)
 
 
 # ------------------------------------------------------------------ status from the wire

@@ -78,7 +78,8 @@ EVENTS: Mapping[str, Event] = {e.name: e for e in (
 
 def _event(name: str) -> Event:
     if name not in EVENTS:
-        raise InvalidInput(f"event: unknown event {name!r}; known: {', '.join(EVENTS)}")
+        raise InvalidInput(N_("event: unknown event %(event)r; known: %(choices)s"),
+                           event=name, choices=', '.join(EVENTS))
     return EVENTS[name]
 
 
@@ -150,17 +151,18 @@ def set_preferences(session: Session, changes: Mapping[str, Mapping[str, bool]],
     from wardlink.hub.services.audit import trail as audit
 
     if actor.user_id is None:
-        raise InvalidInput("preferences: only a person with an account has notice preferences")
+        raise InvalidInput(N_("preferences: only a person with an account has notice preferences"))
     if not isinstance(changes, Mapping):
-        raise InvalidInput("preferences: must be an object of event -> {in_app, email}")
+        raise InvalidInput(N_("preferences: must be an object of event -> {in_app, email}"))
     before = preferences(session, actor.user_id)
     for name, channels in changes.items():
         _event(name)
         if not isinstance(channels, Mapping) or set(channels) - {"in_app", "email"}:
-            raise InvalidInput(f"{name}: must be an object with in_app and/or email")
+            raise InvalidInput(N_("%(field)s: must be an object with in_app and/or email"), field=name)
         for channel, value in channels.items():
             if not isinstance(value, bool):
-                raise InvalidInput(f"{name}.{channel}: must be true or false, got {value!r}")
+                raise InvalidInput(N_("%(field)s.%(channel)s: must be true or false, got %(value)r"),
+                                   field=name, channel=channel, value=value)
     for name, channels in changes.items():
         row = session.get(NoticePreference, (actor.user_id, name))
         if row is None:
@@ -464,7 +466,7 @@ def reporter_status(session: Session, order: WorkOrder, *, clock: Clock) -> Noti
 
 def _own(actor: Actor) -> int:
     if actor.user_id is None:
-        raise InvalidInput("notices: only a person with an account has notices")
+        raise InvalidInput(N_("notices: only a person with an account has notices"))
     return actor.user_id
 
 
@@ -487,7 +489,7 @@ def mark_read(session: Session, notice_id: int, *, actor: Actor, clock: Clock) -
     """Mark one of the person's notices read (again is fine)."""
     notice = session.get(Notice, notice_id)
     if notice is None or notice.user_id != _own(actor):
-        raise NotFound(f"notice {notice_id} not found")
+        raise NotFound(N_("notice %(notice_id)s not found"), notice_id=notice_id)
     if notice.read_at is None:
         notice.read_at = utc_now(clock)
         session.flush()

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import NoticeEmail
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.errors import InvalidInput, NotFound, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import require
@@ -180,10 +181,10 @@ def retry(session: Session, *, actor: Actor, clock: Clock, email_id: int | None 
     if email_id is not None:
         row = session.get(NoticeEmail, email_id)
         if row is None:
-            raise NotFound(f"notice e-mail {email_id} not found")
+            raise NotFound(N_("notice e-mail %(email_id)s not found"), email_id=email_id)
         if row.state != "failed":
-            raise InvalidInput(f"notice e-mail {email_id}: only a failed e-mail is sent again; this one is "
-                               f"{row.state}")
+            raise InvalidInput(N_("notice e-mail %(email_id)s: only a failed e-mail is sent again; this one is "
+                                  "%(state)s"), email_id=email_id, state=Term(row.state))
         stmt = stmt.where(NoticeEmail.id == email_id)
     ids = list(session.scalars(stmt.order_by(NoticeEmail.id)))
     now = utc_now(clock)

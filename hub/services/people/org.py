@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import Department, Location, Site
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.people.permissions import require
@@ -95,13 +96,13 @@ def get_department(session: Session, department_id: int) -> Department:
     """Return the department with ``department_id`` or raise :class:`NotFound`."""
     dept = session.get(Department, department_id)
     if dept is None:
-        raise NotFound(f"department {department_id} does not exist")
+        raise NotFound(N_("department %(department_id)s does not exist"), department_id=department_id)
     return dept
 
 
 def check_refs(session: Session, department_id: int | None, location_id: int | None) -> None:
     """Raise :class:`InvalidInput` when a referenced department or location does not exist."""
     if department_id is not None and session.get(Department, department_id) is None:
-        raise InvalidInput(f"department_id: no department {department_id}")
+        raise InvalidInput(N_("department_id: no department %(department_id)s"), department_id=department_id)
     if location_id is not None and session.get(Location, location_id) is None:
-        raise InvalidInput(f"location_id: no location {location_id}")
+        raise InvalidInput(N_("location_id: no location %(location_id)s"), location_id=location_id)

@@ -37,7 +37,8 @@ from wardlink.clock import Clock
 def _unscoped(who: Actor, what: str) -> None:
     require(who, "site.manage")
     if department_scope(who) is not None:
-        raise PermissionDenied(f"only an administrator may {what} (user '{who.username}' is limited to a department)")
+        raise PermissionDenied(N_("only an administrator may %(what)s (user '%(username)s' is limited to a "
+                                  "department)"), what=Message(what), username=who.username)
 
 
 def _code_or_name(fields: dict[str, Any], what: str, in_use) -> str:
@@ -47,7 +48,8 @@ def _code_or_name(fields: dict[str, Any], what: str, in_use) -> str:
         return fields["code"]
     made = code_from(fields["name"])
     if not made:
-        raise InvalidInput(f"code: give the {what} a code (letters and digits), as its name has none to make it from")
+        raise InvalidInput(N_("code: give the %(what)s a code (letters and digits), as its name has none to make it "
+                              "from"), what=Message(what))
     code, n = made, 2
     while in_use(code):
         code, n = f"{made[:28]}-{n}", n + 1
@@ -59,18 +61,19 @@ def _code_or_name(fields: dict[str, Any], what: str, in_use) -> str:
 
 def _check_site(session: Session, name: str, code: str, except_id: int | None) -> None:
     if (other := taken(session, Site, Site.name, name, except_id=except_id)) is not None:
-        raise InvalidInput(f"name: a site named '{other.name}' already exists")
+        raise InvalidInput(N_("name: a site named '%(name)s' already exists"), name=other.name)
     if (other := taken(session, Site, Site.code, code, except_id=except_id)) is not None:
-        raise InvalidInput(f"code: site code '{other.code}' is already used by '{other.name}'")
+        raise InvalidInput(N_("code: site code '%(code)s' is already used by '%(name)s'"),
+                           code=other.code, name=other.name)
 
 
 def create_site(session: Session, data: Mapping[str, Any], *, actor: Actor | None,
                 clock: Clock | None = None) -> Site:
     """Add a site (name, optional code, time zone: the server's when not given); audited."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    _unscoped(who, "add sites")
+    _unscoped(who, N_("add sites"))
     fields = parse_fields(SITE_FIELDS, {"timezone": server_zone(), **data}, partial=False)
-    code = _code_or_name(fields, "site", lambda c: taken(session, Site, Site.code, c) is not None)
+    code = _code_or_name(fields, N_("site"), lambda c: taken(session, Site, Site.code, c) is not None)
     _check_site(session, fields["name"], code, None)
     site = Site(code=code, name=fields["name"], timezone=fields["timezone"], language=fields.get("language"),
                 created_at=utc_now(clock))
@@ -85,11 +88,11 @@ def update_site(session: Session, site_id: int, changes: Mapping[str, Any], *, a
                 clock: Clock | None = None) -> Site:
     """Rename a site, change its code or time zone; audited."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    _unscoped(who, "change sites")
+    _unscoped(who, N_("change sites"))
     site = get_site(session, site_id)
     fields = parse_fields(SITE_FIELDS, changes, partial=True)
     if "code" in fields and not fields["code"]:
-        raise InvalidInput("code: is required")
+        raise InvalidInput(N_("code: is required"))
     before = site_snapshot(site)
     _check_site(session, fields.get("name", site.name), fields.get("code", site.code), site.id)
     for key, value in fields.items():
@@ -105,11 +108,12 @@ def update_site(session: Session, site_id: int, changes: Mapping[str, Any], *, a
 def delete_site(session: Session, site_id: int, *, actor: Actor | None, clock: Clock | None = None) -> None:
     """Delete a site nothing refers to any more; audited."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    _unscoped(who, "delete sites")
+    _unscoped(who, N_("delete sites"))
     site = get_site(session, site_id)
     uses = references(session, "sites", site.id)
     if uses:
-        raise InvalidInput(f"site '{site.name}' still has {', '.join(uses)}; delete or move them first")
+        raise InvalidInput(N_("site '%(name)s' still has %(choices)s; delete or move them first"),
+                           name=site.name, choices=', '.join(uses))
     before = site_snapshot(site)
     session.delete(site)
     session.flush()
@@ -123,19 +127,21 @@ def delete_site(session: Session, site_id: int, *, actor: Actor | None, clock: C
 def _check_department(session: Session, site: Site, name: str, code: str, except_id: int | None) -> None:
     parent = Department.site_id == site.id
     if (other := taken(session, Department, Department.name, name, parent=parent, except_id=except_id)):
-        raise InvalidInput(f"name: {site.name} already has a department named '{other.name}'")
+        raise InvalidInput(N_("name: %(name)s already has a department named '%(name2)s'"),
+                           name=site.name, name2=other.name)
     if (other := taken(session, Department, Department.code, code, parent=parent, except_id=except_id)):
-        raise InvalidInput(f"code: {site.name} already has department code '{other.code}' ({other.name})")
+        raise InvalidInput(N_("code: %(name)s already has department code '%(code)s' (%(name2)s)"),
+                           name=site.name, code=other.code, name2=other.name)
 
 
 def create_department(session: Session, site_id: int, data: Mapping[str, Any], *, actor: Actor | None,
                       clock: Clock | None = None) -> Department:
     """Add a department (ward) to a site: name and optional code; audited."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    _unscoped(who, "add departments")
+    _unscoped(who, N_("add departments"))
     site = get_site(session, site_id)
     fields = parse_fields(DEPARTMENT_FIELDS, data, partial=False)
-    code = _code_or_name(fields, "department", lambda c: taken(
+    code = _code_or_name(fields, N_("department"), lambda c: taken(
         session, Department, Department.code, c, parent=Department.site_id == site.id) is not None)
     _check_department(session, site, fields["name"], code, None)
     dept = Department(site_id=site.id, code=code, name=fields["name"], created_at=utc_now(clock))
@@ -155,7 +161,7 @@ def update_department(session: Session, department_id: int, changes: Mapping[str
     require_department(who, dept.id, Message(N_("department '%(name)s'"), name=dept.name))
     fields = parse_fields(DEPARTMENT_FIELDS, changes, partial=True)
     if "code" in fields and not fields["code"]:
-        raise InvalidInput("code: is required")
+        raise InvalidInput(N_("code: is required"))
     before = department_snapshot(dept)
     _check_department(session, dept.site, fields.get("name", dept.name), fields.get("code", dept.code), dept.id)
     for key, value in fields.items():
@@ -172,12 +178,12 @@ def delete_department(session: Session, department_id: int, *, actor: Actor | No
                       clock: Clock | None = None) -> None:
     """Delete a department nothing refers to any more; audited."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
-    _unscoped(who, "delete departments")
+    _unscoped(who, N_("delete departments"))
     dept = get_department(session, department_id)
     uses = references(session, "departments", dept.id)
     if uses:
-        raise InvalidInput(f"department '{dept.name}' is still used by {', '.join(uses)}; "
-                           "move them to another department first")
+        raise InvalidInput(N_("department '%(name)s' is still used by %(choices)s; move them to another department "
+                              "first"), name=dept.name, choices=', '.join(uses))
     before, entity_id = department_snapshot(dept), f"{dept.site.code}/{dept.code}"
     session.delete(dept)
     session.flush()
@@ -194,13 +200,15 @@ def _place(session: Session, who: Actor, site: Site, fields: dict[str, Any], exc
     if dept_id is not None:
         dept = session.get(Department, dept_id)
         if dept is None or dept.site_id != site.id:
-            raise InvalidInput(f"department_id: {site.name} has no department {dept_id}")
+            raise InvalidInput(N_("department_id: %(name)s has no department %(dept_id)s"),
+                               name=site.name, dept_id=dept_id)
     require_department(who, dept_id, Message(N_("the location")))
     same = [loc for loc in session.scalars(select(Location).where(Location.site_id == site.id))
             if loc.id != except_id and (loc.building.lower(), loc.floor.lower(), loc.room.lower())
             == (fields["building"].lower(), fields["floor"].lower(), fields["room"].lower())]
     if same:
-        raise InvalidInput(f"room: {site.name} already has the location '{same[0].label}'")
+        raise InvalidInput(N_("room: %(name)s already has the location '%(label)s'"),
+                           name=site.name, label=same[0].label)
 
 
 def create_location(session: Session, site_id: int, data: Mapping[str, Any], *, actor: Actor | None,
@@ -249,7 +257,8 @@ def delete_location(session: Session, location_id: int, *, actor: Actor | None,
     require_department(who, loc.department_id, Message(N_("location '%(label)s'"), label=loc.label))
     uses = references(session, "locations", loc.id)
     if uses:
-        raise InvalidInput(f"location '{loc.label}' is still used by {', '.join(uses)}; move them first")
+        raise InvalidInput(N_("location '%(label)s' is still used by %(choices)s; move them first"),
+                           label=loc.label, choices=', '.join(uses))
     before = location_snapshot(loc)
     session.delete(loc)
     session.flush()
@@ -275,7 +284,7 @@ def first_run(session: Session, data: Mapping[str, Any], *, actor: Actor | None,
               clock: Clock | None = None) -> tuple[Site, Department]:
     """Create the first site and its first department from the setup form; refused once a site exists."""
     if not needs_setup(session):
-        raise InvalidInput("setup: the hub has a site already; change it on the organisation page")
+        raise InvalidInput(N_("setup: the hub has a site already; change it on the organisation page"))
     site = create_site(session, {"name": data.get("site_name"), "timezone": data.get("timezone"),
                                  "code": data.get("site_code")}, actor=actor, clock=clock)
     dept = create_department(session, site.id, {"name": data.get("department_name"),

@@ -22,6 +22,7 @@ from wardlink.hub.db.base import Base
 from wardlink.hub.db.models import Department, Location, Site
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.i18n import LANGUAGES, supported
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.validate import optional_id, text
@@ -53,14 +54,16 @@ def server_zone() -> str:
 def _zone(name: str, value: Any) -> str:
     zone = text(64, required=True)(name, value)
     if zone not in set(zone_names()):
-        raise InvalidInput(f"{name}: {zone!r} is not a known time zone; use an IANA name such as Europe/London")
+        raise InvalidInput(N_("%(field)s: %(zone)r is not a known time zone; use an IANA name such as Europe/London"),
+                           field=name, zone=zone)
     return zone
 
 
 def _code(name: str, value: Any) -> str:
     code = text(32)(name, value)
     if code and not _CODE_RE.fullmatch(code):
-        raise InvalidInput(f"{name}: use letters, digits, '.', '-' and '_' only (no spaces), got {code!r}")
+        raise InvalidInput(N_("%(field)s: use letters, digits, '.', '-' and '_' only (no spaces), got %(code)r"),
+                           field=name, code=code)
     return code
 
 
@@ -78,8 +81,8 @@ def _language(name: str, value: Any) -> str | None:
         return None
     code = value.strip() if isinstance(value, str) else value
     if supported(code) is None:
-        raise InvalidInput(f"{name}: must be one of {', '.join(LANGUAGES)} (or blank for the hub's default), "
-                           f"got {value!r}")
+        raise InvalidInput(N_("%(field)s: must be one of %(choices)s (or blank for the hub's default), got %(value)r"),
+                           field=name, choices=', '.join(LANGUAGES), value=value)
     return code
 
 
@@ -154,7 +157,7 @@ def get_site(session: Session, site_id: int) -> Site:
     """Return site ``site_id`` or raise :class:`NotFound`."""
     site = session.get(Site, site_id) if isinstance(site_id, int) else None
     if site is None:
-        raise NotFound(f"site {site_id} does not exist")
+        raise NotFound(N_("site %(site_id)s does not exist"), site_id=site_id)
     return site
 
 
@@ -167,7 +170,7 @@ def find_site(session: Session, ref: str) -> Site:
         select(Site).where(func.lower(Site.name) == ref.lower()))
     if found is None:
         known = ", ".join(s.code for s in session.scalars(select(Site).order_by(Site.code))) or "none yet"
-        raise NotFound(f"site {ref!r} does not exist (known: {known})")
+        raise NotFound(N_("site %(ref)r does not exist (known: %(known)s)"), ref=ref, known=known)
     return found
 
 
@@ -175,7 +178,7 @@ def get_department(session: Session, department_id: int) -> Department:
     """Return department ``department_id`` or raise :class:`NotFound`."""
     dept = session.get(Department, department_id) if isinstance(department_id, int) else None
     if dept is None:
-        raise NotFound(f"department {department_id} does not exist")
+        raise NotFound(N_("department %(department_id)s does not exist"), department_id=department_id)
     return dept
 
 
@@ -193,17 +196,18 @@ def find_department(session: Session, ref: str) -> Department:
     for column in (Department.code, Department.name):
         found = list(session.scalars(stmt.where(func.lower(column) == key)))
         if len(found) > 1:
-            raise InvalidInput(f"department: {ref!r} exists on several sites; write SITE/{key.upper()}")
+            raise InvalidInput(N_("department: %(ref)r exists on several sites; write SITE/%(upper)s"),
+                               ref=ref, upper=key.upper())
         if found:
             return found[0]
-    raise NotFound(f"department {ref!r} does not exist")
+    raise NotFound(N_("department %(ref)r does not exist"), ref=ref)
 
 
 def get_location(session: Session, location_id: int) -> Location:
     """Return location ``location_id`` or raise :class:`NotFound`."""
     loc = session.get(Location, location_id) if isinstance(location_id, int) else None
     if loc is None:
-        raise NotFound(f"location {location_id} does not exist")
+        raise NotFound(N_("location %(location_id)s does not exist"), location_id=location_id)
     return loc
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.people.local_time import department_zone, first_site_zone
 from wardlink.hub.services.people.permissions import department_scope
@@ -72,9 +73,9 @@ def day_range(start: Any, end: Any, zone: ZoneInfo, *, names: tuple[str, str] = 
     first, last = optional_date(names[0], start), optional_date(names[1], end)
     if first is not None and last is not None:
         if last < first:
-            raise InvalidInput(f"{names[1]}: must not be before {names[0]} ({first.isoformat()}), "
-                               f"got {last.isoformat()}")
+            raise InvalidInput(N_("%(names)s: must not be before %(names2)s (%(first)s), got %(last)s"),
+                               names=names[1], names2=names[0], first=first.isoformat(), last=last.isoformat())
         if max_days is not None and (last - first).days + 1 > max_days:
-            raise InvalidInput(f"{names[1]}: a range covers at most {max_days} days, got "
-                               f"{(last - first).days + 1}")
+            raise InvalidInput(N_("%(names)s: a range covers at most %(max_days)s days, got %(days)s"),
+                               names=names[1], max_days=max_days, days=(last - first).days + 1)
     return DayRange(first, last, zone)

@@ -24,6 +24,7 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.i18n import LANGUAGES, supported
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.people import signin
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -69,11 +70,13 @@ def generate_password() -> str:
 def check_password_policy(password: str, username: str = "") -> None:
     """Raise :class:`InvalidInput` for a password that is too short, too long or the username."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInput(N_("password: must be at least %(min_password_length)s characters"),
+                           min_password_length=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput(f"password: must be at most {MAX_PASSWORD_LENGTH} characters")
+        raise InvalidInput(N_("password: must be at most %(max_password_length)s characters"),
+                           max_password_length=MAX_PASSWORD_LENGTH)
     if username and password.strip().lower() == username.lower():
-        raise InvalidInput("password: must not be the username")
+        raise InvalidInput(N_("password: must not be the username"))
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -114,7 +117,7 @@ def get_user(session: Session, user_id: int) -> User:
     """Return the user with ``user_id`` or raise :class:`NotFound`."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"user {user_id} does not exist")
+        raise NotFound(N_("user %(user_id)s does not exist"), user_id=user_id)
     return user
 
 
@@ -142,10 +145,11 @@ def user_snapshot(user: User) -> dict:
 def set_language(session: Session, locale: str | None, *, actor: Actor, clock: Clock | None = None) -> User:
     """Set the signed-in user's own language (a locale code; blank or None: their site's); audited."""
     if actor.user_id is None:
-        raise PermissionDenied("only a signed-in user can choose their own language")
+        raise PermissionDenied(N_("only a signed-in user can choose their own language"))
     code = (locale or "").strip() or None
     if code is not None and supported(code) is None:
-        raise InvalidInput(f"locale: must be one of {', '.join(LANGUAGES)} (or blank for your site's), got {locale!r}")
+        raise InvalidInput(N_("locale: must be one of %(choices)s (or blank for your site's), got %(locale)r"),
+                           choices=', '.join(LANGUAGES), locale=locale)
     user = get_user(session, actor.user_id)
     if user.locale != code:
         before = user.locale
@@ -168,15 +172,15 @@ def create_user(session: Session, *, username: str, role: str, password: str,
     require(who, "user.manage")
     name = normalise_username(username)
     if not USERNAME_RE.match(name):
-        raise InvalidInput("username: must be 2-64 characters of a-z 0-9 . _ @ - "
-                           f"starting with a letter or digit, got {username!r}")
+        raise InvalidInput(N_("username: must be 2-64 characters of a-z 0-9 . _ @ - starting with a letter or "
+                              "digit, got %(username)r"), username=username)
     if find_user(session, name) is not None:
-        raise InvalidInput(f"username: '{name}' is already taken")
+        raise InvalidInput(N_("username: '%(name)s' is already taken"), name=name)
     fields = parse_fields(USER_FIELDS, {"display_name": display_name or name, "email": email or "",
                                         "role": role, "department_id": department_id},
                           partial=False)
     if fields["department_id"] is not None and session.get(Department, fields["department_id"]) is None:
-        raise InvalidInput(f"department_id: no department {fields['department_id']}")
+        raise InvalidInput(N_("department_id: no department %(department_id)s"), department_id=fields['department_id'])
     check_password_policy(password, name)
     now = utc_now(clock)
     user = User(username=name, display_name=fields["display_name"], email=fields["email"] or None,
@@ -207,7 +211,7 @@ def create_first_admin(session: Session, *, username: str = "admin", display_nam
                        email: str | None = None, clock: Clock | None = None) -> tuple[User, str]:
     """Create the first administrator with a generated password; refuse when one exists."""
     if has_admin(session):
-        raise InvalidInput("an administrator already exists; sign in as that user to add more")
+        raise InvalidInput(N_("an administrator already exists; sign in as that user to add more"))
     return create_user_with_generated_password(
         session, username=username, role="admin", email=email,
         display_name=display_name or "Administrator", actor=None, clock=clock)
@@ -241,7 +245,7 @@ def update_user(session: Session, username: str, changes: dict, *, actor: Actor 
     if "email" in fields:
         fields["email"] = fields["email"] or None
     if fields.get("department_id") is not None and session.get(Department, fields["department_id"]) is None:
-        raise InvalidInput(f"department_id: no department {fields['department_id']}")
+        raise InvalidInput(N_("department_id: no department %(department_id)s"), department_id=fields['department_id'])
     before = user_snapshot(user)
     if user.role == "admin" and fields.get("role", "admin") != "admin":
         _keep_one_admin(session, user)
@@ -282,7 +286,7 @@ def set_active(session: Session, username: str, active: bool, *, actor: Actor | 
 def _existing(session: Session, username: str) -> User:
     user = find_user(session, username)
     if user is None:
-        raise NotFound(f"user '{normalise_username(username)}' does not exist")
+        raise NotFound(N_("user '%(username)s' does not exist"), username=normalise_username(username))
     return user
 
 
@@ -290,8 +294,8 @@ def _keep_one_admin(session: Session, user: User) -> None:
     others = session.scalar(select(func.count()).select_from(User).where(
         User.role == "admin", User.is_active.is_(True), User.id != user.id))
     if not others:
-        raise InvalidInput(f"'{user.username}' is the last active administrator; "
-                           "appoint another first")
+        raise InvalidInput(N_("'%(username)s' is the last active administrator; appoint another first"),
+                           username=user.username)
 
 
 # ------------------------------------------------------------------ signing in
@@ -358,12 +362,12 @@ def change_password(session: Session, *, current: str, new: str, actor: Actor,
     """
     clock = resolve_clock(clock)
     if actor.user_id is None:
-        raise PermissionDenied("only a signed-in user can change their own password")
+        raise PermissionDenied(N_("only a signed-in user can change their own password"))
     user = get_user(session, actor.user_id)
     if not _verify(user.password_hash, current or ""):
-        raise InvalidInput("current_password: is not correct")
+        raise InvalidInput(N_("current_password: is not correct"))
     if new == current:
-        raise InvalidInput("new_password: must differ from the current password")
+        raise InvalidInput(N_("new_password: must differ from the current password"))
     check_password_policy(new, user.username)
     user.password_hash = hash_password(new)
     user.password_changed_at = utc_now(clock)
@@ -408,7 +412,7 @@ def create_api_token(session: Session, *, name: str, actor: Actor,
     clock = resolve_clock(clock)
     require(actor, "token.own")
     if actor.user_id is None:
-        raise PermissionDenied("API tokens belong to users; sign in to create one")
+        raise PermissionDenied(N_("API tokens belong to users; sign in to create one"))
     label = text(100, required=True)("name", name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=actor.user_id, name=label, token_hash=_token_digest(token),
@@ -433,7 +437,7 @@ def revoke_api_token(session: Session, token_id: int, *, actor: Actor,
     clock = resolve_clock(clock)
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound(f"API token {token_id} does not exist")
+        raise NotFound(N_("API token %(token_id)s does not exist"), token_id=token_id)
     if row.user_id != actor.user_id:
         require(actor, "user.manage")
     else:

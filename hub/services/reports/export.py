@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.people import local_time
 from wardlink.hub.services.reports.kpis import Kpis, KpiReport
 
@@ -87,10 +88,12 @@ def choose_columns(names: list[str]) -> tuple[str, ...]:
         return DEFAULT_COLUMNS
     unknown = [n for n in names if n not in LABELS or n == "department"]
     if unknown:
-        raise InvalidInput(f"col: no column {unknown[0]!r}; known: {', '.join(HEADER[1:])}")
+        raise InvalidInput(N_("col: no column %(unknown)r; known: %(choices)s"),
+                           unknown=unknown[0], choices=', '.join(HEADER[1:]))
     chosen = tuple(name for name in HEADER[1:] if name in names)
     if len(chosen) > MAX_COLUMNS:
-        raise InvalidInput(f"col: choose at most {MAX_COLUMNS} columns, got {len(chosen)}")
+        raise InvalidInput(N_("col: choose at most %(max_columns)s columns, got %(count)s"),
+                           max_columns=MAX_COLUMNS, count=len(chosen))
     return chosen
 SERVICE_HEADER = ("asset", "department", "plan", "due_date", "due_meter", "completed_on", "judgement")
 CONTENT_TYPES = {

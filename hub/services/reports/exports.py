@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import AuditLog, Channel, ChannelBinding, Gateway, WorkOrder
 from wardlink.hub.db.types import from_ms, to_ms
 from wardlink.hub.errors import InvalidInput, NotFound, StoreError
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.assets.register import get_asset, list_assets
 from wardlink.hub.services.audit import readable
@@ -259,7 +260,7 @@ def _audit_rows(session: Session, batch: list[AuditLog], zone: ZoneInfo) -> Iter
 def check_kind(kind: str) -> str:
     """Return ``kind`` if it names an export, else raise :class:`InvalidInput`."""
     if kind not in KINDS:
-        raise InvalidInput(f"kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise InvalidInput(N_("kind: must be one of %(choices)s, got %(kind)r"), choices=', '.join(KINDS), kind=kind)
     return kind
 
 
@@ -289,7 +290,8 @@ def split_channel(value: Any) -> tuple[str, str]:
     """Return (gateway, channel) of ``gateway/channel``."""
     gateway, sep, channel = str(value or "").partition("/")
     if not sep or not gateway or not channel:
-        raise InvalidInput(f"channel: must be 'gateway/channel' (e.g. gw-icu-01/fridge1.temp), got {value!r}")
+        raise InvalidInput(N_("channel: must be 'gateway/channel' (e.g. gw-icu-01/fridge1.temp), got %(value)r"),
+                           value=value)
     return gateway, channel
 
 
@@ -305,15 +307,16 @@ def readings_table(session: Session, store, *, actor: Actor | None, asset_tag: s
     asset = get_asset(session, asset_tag, actor=who)
     gateway_id, channel_id = split_channel(channel)
     if not date_from or not date_to:
-        raise InvalidInput("date_from and date_to: both are required for readings")
+        raise InvalidInput(N_("date_from and date_to: both are required for readings"))
     zone = zone_for(session, who, asset.department_id)
     days = day_range(date_from, date_to, zone, max_days=MAX_READING_DAYS)
     since, until = days.since, days.until
     assert since is not None and until is not None
     bindings = _bindings(session, asset.id, gateway_id, channel_id, since, until)
     if not bindings:
-        raise NotFound(f"channel '{gateway_id}/{channel_id}' was not bound to asset '{asset.tag}' "
-                       f"between {days.start} and {days.end}")
+        raise NotFound(N_("channel '%(gateway_id)s/%(channel_id)s' was not bound to asset '%(tag)s' between "
+                          "%(start)s and %(end)s"),
+                       gateway_id=gateway_id, channel_id=channel_id, tag=asset.tag, start=days.start, end=days.end)
     spans = [(max(to_ms(b.valid_from), to_ms(since)), min(to_ms(b.valid_to) if b.valid_to else to_ms(until),
                                                           to_ms(until))) for b in bindings]
     unit = bindings[-1].channel.unit

@@ -47,6 +47,7 @@ from wardlink.hub.db.models import Asset, Department, PmOccurrence, Site
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_KINDS
 from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.pagination import Page, check_paging
 from wardlink.hub.services.maintenance.compliance import LATE, MISSED, Tally
@@ -75,12 +76,14 @@ def check_days(start: date, end: date) -> None:
     """Raise :class:`InvalidInput` unless ``start``..``end`` is a period a report may cover."""
     for name, day in (("start", start), ("end", end)):
         if not MIN_YEAR <= day.year <= MAX_YEAR:
-            raise InvalidInput(f"{name}: must be a date between {MIN_YEAR} and {MAX_YEAR}, "
-                               f"got {day.isoformat()}")
+            raise InvalidInput(N_("%(field)s: must be a date between %(min_year)s and %(max_year)s, got %(day)s"),
+                               field=name, min_year=MIN_YEAR, max_year=MAX_YEAR, day=day.isoformat())
     if end < start:
-        raise InvalidInput(f"end: must not be before start ({start.isoformat()}), got {end.isoformat()}")
+        raise InvalidInput(N_("end: must not be before start (%(start)s), got %(end)s"),
+                           start=start.isoformat(), end=end.isoformat())
     if (end - start).days >= MAX_PERIOD_DAYS:
-        raise InvalidInput(f"end: a report covers at most {MAX_PERIOD_DAYS} days, got {(end - start).days + 1}")
+        raise InvalidInput(N_("end: a report covers at most %(max_period_days)s days, got %(days)s"),
+                           max_period_days=MAX_PERIOD_DAYS, days=(end - start).days + 1)
 
 
 @dataclass(frozen=True)
@@ -351,7 +354,8 @@ def asset_uptimes(session: Session, period: Period, as_of: datetime, department_
     disposed of; its hours come from its status history clipped to the period (its status now
     since registration when no history was kept), computed in SQL."""
     if sort not in kpi_facts.UPTIME_SORTS:
-        raise InvalidInput(f"sort: must be one of {', '.join(kpi_facts.UPTIME_SORTS)}, got {sort!r}")
+        raise InvalidInput(N_("sort: must be one of %(choices)s, got %(sort)r"),
+                           choices=', '.join(kpi_facts.UPTIME_SORTS), sort=sort)
     return [AssetUptime(tag, name, code, float(scope), float(in_service), float(fault))
             for tag, name, code, scope, in_service, fault in kpi_facts.uptime_rows(
                 session, period.begins, as_of, department_id, sort=sort, offset=offset, limit=limit)]
@@ -436,19 +440,20 @@ def _selection(session: Session, who: Actor, clock: Clock, start: date, end: dat
     scope = department_scope(who)
     if scope is not None:
         if department_id not in (None, scope):
-            raise PermissionDenied(f"user '{who.username}' may only see KPIs of their own department")
+            raise PermissionDenied(N_("user '%(username)s' may only see KPIs of their own department"),
+                                   username=who.username)
         department_id = scope
     department = None
     if department_id is not None:
         department = session.get(Department, department_id)
         if department is None:
-            raise InvalidInput(f"department: no department {department_id}")
+            raise InvalidInput(N_("department: no department %(department_id)s"), department_id=department_id)
     check_days(start, end)
     period = Period(start, end, report_zone(session, who, department_id))
     as_of = min(period.ends, utc_now(clock))
     if as_of <= period.begins:
-        raise InvalidInput(f"start: the period must have begun; {start.isoformat()} is in the future "
-                           f"({period.zone.key})")
+        raise InvalidInput(N_("start: the period must have begun; %(start)s is in the future (%(key)s)"),
+                           start=start.isoformat(), key=period.zone.key)
     return department, period, as_of
 
 

@@ -155,7 +155,7 @@ def get_report(session: Session, report_id: int, *, actor: Actor, clock: Clock |
     require(actor, "report.monthly")
     row = session.get(MonthlyReport, report_id)
     if row is None:
-        raise NotFound(f"monthly report {report_id} not found")
+        raise NotFound(N_("monthly report %(report_id)s not found"), report_id=report_id)
     require_department(actor, row.department_id, Message(N_("monthly report %(filename)s"), filename=row.filename))
     audit.record(session, actor=actor, action="report.download", entity="monthly_report", entity_id=row.id,
                  after={"filename": row.filename}, clock=clock)

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.reports.export import CONTENT_TYPES, safe_cell
 
 FORMATS = ("csv", "xlsx")
@@ -52,7 +53,7 @@ class Table:
 def check_format(fmt: str) -> str:
     """Return ``fmt`` if it is an export format, else raise :class:`InvalidInput`."""
     if fmt not in FORMATS:
-        raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidInput(N_("format: must be one of %(choices)s, got %(fmt)r"), choices=', '.join(FORMATS), fmt=fmt)
     return fmt
 
 

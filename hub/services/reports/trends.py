@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import Alert, Asset, Department, PmOccurrence, WorkOrder
 from wardlink.hub.db.types import UTCDateTime, utc_now
 from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.gateways import registry as gateways
@@ -233,13 +234,14 @@ def _department(session: Session, who: Actor, department_id: int | None) -> Depa
     scope = department_scope(who)
     if scope is not None:
         if department_id not in (None, scope):
-            raise PermissionDenied(f"user '{who.username}' may only see trends of their own department")
+            raise PermissionDenied(N_("user '%(username)s' may only see trends of their own department"),
+                                   username=who.username)
         department_id = scope
     if department_id is None:
         return None
     department = session.get(Department, department_id)
     if department is None:
-        raise InvalidInput(f"department: no department {department_id}")
+        raise InvalidInput(N_("department: no department %(department_id)s"), department_id=department_id)
     return department
 
 
