@@ -84,6 +84,11 @@ LABELS = {
     "submitted": "Submitted", "received": "Received", "in_review": "In review", "in_execution": "In execution",
     "delivered": "Delivered",
     "draft": "Draft", "sent": "Sent", "partially_received": "Partly received",
+    "submit": "Submitted", "review": "Review started", "approve": "Approved", "reject": "Rejected",
+    "execute": "Execution started", "deliver": "Delivered", "close": "Closed", "escalate": "Escalated (overdue)",
+    "work_order": "Work order made", "requester": "Requester",
+    "assigned_staff": "Assigned department's staff", "assigned_manager": "Assigned department's manager",
+    "system": "System",
 }
 
 

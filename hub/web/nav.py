@@ -31,6 +31,7 @@ SECTIONS = (
     Section("gateways", "gateways.index", N_("Gateways"), "gateway.view"),
     Section("ingest", "ingest.index", N_("Ingest"), "gateway.view"),
     Section("contracts", "contracts.index", N_("Contracts"), "contract.view"),
+    Section("requisitions", "requisitions.index", N_("Requisitions"), "requisition.view"),
     Section("reports", "reports.index", N_("Reports"), "kpi.view"),
     Section("rules", "rules.index", N_("Rules"), "alert.view"),
     Section("admin", "admin.users_index", N_("People"), "user.view"),

@@ -31,7 +31,8 @@ PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets
                 "maintenance.pm_pages", "maintenance.checklist_pages", "gateways.ingest_pages", "assets.file_pages",
                 "notices.pages", "api.notices", "people.org_pages", "api.org", "contracts.pages", "api.contracts",
                 "inventory.pages", "inventory.storage_pages", "inventory.supplier_pages", "inventory.import_pages",
-                "inventory.purchase_pages", "consumables.pages", "api.consumables")
+                "inventory.purchase_pages", "consumables.pages", "api.consumables", "requisitions.pages",
+                "api.requisitions")
 
 
 @dataclass

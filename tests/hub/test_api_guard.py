@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: One paged listing of each API module that has one.
 LISTINGS = {"api": "/api/v1/alerts", "api_workorders": "/api/v1/work-orders", "api_pm": "/api/v1/pm-plans",
             "api_notices": "/api/v1/notices", "api_reports": "/api/v1/reports/monthly",
-            "api_contracts": "/api/v1/contracts",
+            "api_contracts": "/api/v1/contracts", "api_requisitions": "/api/v1/requisitions",
             "api_inventory": "/api/v1/parts", "api_stock": "/api/v1/reorder-list",
             "api_purchasing": "/api/v1/purchase-orders",
             "api_consumables": "/api/v1/consumables"}

@@ -230,6 +230,25 @@ class Matrix:
         with session_scope(self.engine, readonly=True) as s:
             return next(d.id for d in org.list_departments(s) if d.code == "ICU")
 
+    def requisition(self, state: str = "submitted") -> int:
+        """Raise a requisition from ICU (the nurse's department) to BME, walk it to ``state`` and
+        return its id."""
+        from wardlink.hub.services.people import org
+        from wardlink.hub.services.requisitions import flow
+        from wardlink.hub.services.requisitions import register as requisitions
+
+        path = ("receive", "review", "approve", "execute", "deliver")
+        with session_scope(self.engine) as s:
+            depts = {d.code: d.id for d in org.list_departments(s)}
+            req = requisitions.create_requisition(
+                s, {"title": f"Matrix requisition {next(self.serial)}", "requesting_department_id": depts["ICU"],
+                    "assigned_department_id": depts["BME"], "due_on": "2030-01-01"}, actor=SYSTEM, clock=self.clock)
+            for action in path:
+                if req.status == state:
+                    break
+                flow.move(s, req.id, action, actor=SYSTEM, clock=self.clock)
+            return req.id
+
     def contract(self) -> int:
         """Add a contract covering the ICU asset every role with ``asset.view`` can see; return its id."""
         from wardlink.hub.services.contracts import register as contracts
@@ -263,7 +282,28 @@ WO = "/api/v1/work-orders"
 PO = "/api/v1/purchase-orders"
 Recipe = Callable[[Matrix, str], Call]
 
+#: The step each role takes on a requisition (from the state it needs): the requesting side
+#: closes, the assigned side receives.
+_REQUISITION_STEP = {"staff": ("delivered", "close")}
+
+
+def _requisition_step(m: Matrix, role: str) -> Call:
+    state, action = _REQUISITION_STEP.get(role, ("submitted", "receive"))
+    return Call(f"/api/v1/requisitions/{m.requisition(state)}/movements", {"json": {"action": action}})
+
+
 RECIPES: dict[tuple[str, str], Recipe] = {
+    ("api_requisitions.requisition_list", "GET"): lambda m, r: Call("/api/v1/requisitions?status=all"),
+    ("api_requisitions.requisition_create", "POST"): lambda m, r: Call(
+        "/api/v1/requisitions", {"json": {"title": "Matrix request", "requesting_department_id": 1,
+                                          "assigned_department_id": 7, "due_on": "2030-01-01"}}),
+    ("api_requisitions.requisition_detail", "GET"): lambda m, r: Call(f"/api/v1/requisitions/{m.requisition()}"),
+    ("api_requisitions.requisition_move", "POST"): _requisition_step,
+    ("api_requisitions.requisition_work_order", "POST"): lambda m, r: Call(
+        f"/api/v1/requisitions/{m.requisition('approved')}/work-order"),
+    ("api_requisitions.requisition_ageing", "GET"): lambda m, r: Call("/api/v1/requisitions/ageing"),
+    ("api_requisitions.requisition_ageing_export", "GET"): lambda m, r: Call(
+        "/api/v1/requisitions/ageing/export?format=csv"),
     ("api.health", "GET"): lambda m, r: Call("/api/v1/health"),
     ("api.asset_list", "GET"): lambda m, r: Call("/api/v1/assets"),
     ("api.asset_detail", "GET"): lambda m, r: Call("/api/v1/assets/VF-0001"),

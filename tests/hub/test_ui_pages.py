@@ -21,6 +21,8 @@ from wardlink.hub.rules import editing
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.contracts import register as contracts
 from wardlink.hub.services.inventory import purchasing
+from wardlink.hub.services.people import org
+from wardlink.hub.services.requisitions import register as requisitions
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
 from wardlink.hub.services.reports import monthly
@@ -107,6 +109,11 @@ PAGE_PERMISSIONS = {
     "consumables.item_edit": "consumable.manage",
     "consumables.consumption_page": "consumable.view",
     "consumables.consumption_export": "consumable.view",
+    "requisitions.index": "requisition.view",
+    "requisitions.detail": "requisition.view",
+    "requisitions.create": "requisition.request",
+    "requisitions.ageing_report": "requisition.view",
+    "requisitions.ageing_export": "requisition.view",
 }
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
@@ -152,13 +159,17 @@ def _seed(web):
         po = purchasing.create_order(s, {"supplier_id": store.supplier_id}, actor=None, clock=web.clock)
         purchasing.set_line(s, po.id, part_id=store.part_id, quantity=3, actor=None, clock=web.clock)  # order 1
         make_item(s, web.clock)  # consumable 1, of the ICU
+        bme = {d.code: d.id for d in org.list_departments(s)}["BME"]
+        requisitions.create_requisition(s, {"title": "Sink", "assigned_department_id": bme, "due_on": "2026-02-01"},
+                                        actor=Actor.for_user(nurse), clock=web.clock)  # requisition 1
         return order.id, plan.id
 
 
 def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
-              "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1}
+              "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1,
+              "requisition_id": 1, "fmt": "csv"}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)

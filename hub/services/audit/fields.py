@@ -139,7 +139,7 @@ ENTITIES: Mapping[str, str] = {
     "site": "Site", "department": "Department", "rule": "Rule", "checklist_template": "Checklist",
     "category": "Equipment category", "export": "Export", "part": "Spare part", "supplier": "Supplier",
     "stock_location": "Stock location", "stock_bin": "Bin", "part_kit": "Kit of parts",
-    "consumable": "Department consumable",
+    "consumable": "Department consumable", "requisition": "Requisition",
     "purchase_order": "Purchase order",
 }
 
@@ -157,6 +157,7 @@ _ACTION_NOUNS: Mapping[str, str] = {
     "site": "Site", "department": "Department", "location": "Location", "meter": "Meter reading",
     "signature": "Signature", "notice": "Notices", "consumable": "Department consumable",
     "purchase_order": "Purchase order",
+    "requisition": "Requisition",
 }
 
 

@@ -18,6 +18,7 @@ from wardlink.hub.db.vocab import WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK_
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.services.audit import readable
 from wardlink.hub.services.contracts import cover
+from wardlink.hub.services.requisitions import register as requisition_links
 from wardlink.hub.services.people import org
 from wardlink.hub.services.inventory import kits as part_kits
 from wardlink.hub.services.inventory import picks as stock_picks
@@ -181,6 +182,7 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typ
         photos=photos, typed=typed or {}, inline=files.is_inline,
         max_file_bytes=files.MAX_ATTACHMENT_BYTES, checklist_photos=CHECKLIST_PHOTOS,
         priorities=WORK_ORDER_PRIORITIES, contracts=cover.shown_on_order(db(), order, actor=g.actor),
+        requisition=requisition_links.for_work_order(db(), order.id, actor=g.actor),
         history=readable.history(db(), actor=g.actor, entity="work_order", entity_id=order.id, zone=display_zone(),
                                  limit=HISTORY_ROWS),
         suggested=workorders.suggested_priority(order.asset, failed=order.kind == "corrective"),

@@ -1,0 +1,2 @@
+"""Requisition pages: the list, the form that raises one, one requisition with its movements
+and steps, the ageing report."""
