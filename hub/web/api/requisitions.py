@@ -19,6 +19,7 @@ from wardlink.hub.services.reports import exports, tables
 from wardlink.hub.services.requisitions import ageing, flow
 from wardlink.hub.services.requisitions import register as requisitions
 from wardlink.hub.services.requisitions.workorder import to_work_order
+from wardlink.hub.services.validate import boolean
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import check_request, obj, operation
 from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, INTEGER, STRING, Param, array, enum,
@@ -104,7 +105,7 @@ def requisition_list():
     page = requisitions.list_requisitions(
         db(), actor=g.actor, clock=state().clock, status=request.args.get("status") or "open",
         department_id=request.args.get("department") or None,
-        overdue=request.args.get("overdue") in ("1", "true"), q=request.args.get("q"), **paging())
+        overdue=boolean("overdue", request.args.get("overdue") or False), q=request.args.get("q"), **paging())
     return jsonify(page_json(page, requisition_json))
 
 
