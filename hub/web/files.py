@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.maintenance.attachments import (IMAGE_CONTENT_TYPES, MAX_ATTACHMENT_BYTES,
                                                            AttachmentStore, read_limited)
 from wardlink.hub.web.errors import error_response
@@ -75,7 +76,7 @@ def read_upload(field: str = "file", *, required: bool = True) -> tuple[str | No
     upload = request.files.get(field) if request.mimetype == "multipart/form-data" else None
     if upload is None or (not upload.filename and not required):
         if required:
-            raise InvalidInput(f"{field}: choose a file to upload (sent as multipart/form-data)")
+            raise InvalidInput(N_("%(field)s: choose a file to upload (sent as multipart/form-data)"), field=field)
         return None
     data = read_limited(upload.stream)
     if not data and not upload.filename and not required:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, render_template, request
 
 from wardlink.hub.errors import NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.ui import ui_state
 
@@ -45,7 +46,7 @@ def download(job_id: str):
     """Send a finished job's file."""
     job = ui_state().jobs.get(job_id, owner_id=g.actor.user_id)
     if job.state != "done" or job.result is None or job.result.content is None:
-        raise NotFound(f"job '{job_id}' has no file to download (yet)")
+        raise NotFound(N_("job '%(job_id)s' has no file to download (yet)"), job_id=job_id)
     result = job.result
     return Response(result.content, mimetype=result.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{result.filename}"'})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.validate import optional_id
 
 
@@ -16,9 +17,10 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name}: must be an integer, got {raw!r}") from None
+        raise InvalidInput(N_("%(field)s: must be an integer, got %(raw)r"), field=name, raw=raw) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{name}: must be {low}..{high}, got {value}")
+        raise InvalidInput(N_("%(field)s: must be %(low)s..%(high)s, got %(value)s"),
+                           field=name, low=low, high=high, value=value)
     return value
 
 
@@ -41,7 +43,7 @@ def page_number(*, lenient: bool = False, high: int | None = None) -> int:
     except ValueError:
         if lenient:
             return 1
-        raise InvalidInput(f"page: must be a number, got {raw!r}") from None
+        raise InvalidInput(N_("page: must be a number, got %(raw)r"), raw=raw) from None
 
 
 def asset_filters() -> dict:

@@ -13,7 +13,8 @@ import csv
 import io
 from collections.abc import Collection, Iterator
 
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message
+from wardlink.hub.i18n import N_
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -45,13 +46,15 @@ def read_table(filename: str, content: bytes, *, columns: Collection[str], requi
     try:
         header = [column_key(h) for h in next(table)]
     except StopIteration:
-        raise ImportFileError("file: is empty; the first row must name the columns") from None
+        raise ImportFileError(N_("file: is empty; the first row must name the columns")) from None
     if not set(required) <= set(header):
         named = " and ".join(f"'{c}'" for c in required)
-        raise ImportFileError(f"file: the header row must have at least {named}, got {header[:8]}")
+        raise ImportFileError(N_("file: the header row must have at least %(named)s, got %(header)s"),
+                              named=named, header=header[:8])
     unknown = [h for h in header if h and h not in columns]
     if unknown:
-        raise ImportFileError(f"file: unknown column(s) {', '.join(unknown)}; known: {', '.join(columns)}")
+        raise ImportFileError(N_("file: unknown column(s) %(choices)s; known: %(choices2)s"),
+                              choices=', '.join(unknown), choices2=', '.join(columns))
     rows = []
     for values in table:
         cells = [_cell(v) for v in values]
@@ -59,7 +62,8 @@ def read_table(filename: str, content: bytes, *, columns: Collection[str], requi
             continue
         rows.append({h: (cells[i] if i < len(cells) else "") for i, h in enumerate(header) if h})
         if len(rows) > max_rows:
-            raise ImportFileError(f"file: more than {max_rows} {what}; split it into smaller files")
+            raise ImportFileError(N_("file: more than %(max_rows)s %(what)s; split it into smaller files"),
+                                  max_rows=max_rows, what=Message(what))
     return rows
 
 
@@ -67,7 +71,7 @@ def _csv_rows(content: bytes) -> Iterator[list[str]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ImportFileError("file: is not UTF-8 text; save the CSV as UTF-8 (or upload .xlsx)") from None
+        raise ImportFileError(N_("file: is not UTF-8 text; save the CSV as UTF-8 (or upload .xlsx)")) from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -81,5 +85,6 @@ def _excel_rows(content: bytes) -> Iterator[tuple]:
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises a zoo of zip/XML errors for damaged files
-        raise ImportFileError(f"file: cannot be read as an Excel workbook ({type(exc).__name__})") from None
+        raise ImportFileError(N_("file: cannot be read as an Excel workbook (%(type)s)"),
+                              type=type(exc).__name__) from None
     return iter(list(book.worksheets[0].iter_rows(values_only=True)))

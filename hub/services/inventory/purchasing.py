@@ -156,8 +156,9 @@ def _supplier(session: Session, supplier_id: Any) -> Supplier:
     number_ = optional_id("supplier_id", supplier_id)
     supplier = session.get(Supplier, number_) if number_ is not None else None
     if supplier is None:
-        raise InvalidInput("supplier_id: choose a supplier" if number_ is None else
-                           f"supplier_id: no supplier {number_}")
+        if number_ is None:
+            raise InvalidInput(N_("supplier_id: choose a supplier"))
+        raise InvalidInput(N_("supplier_id: no supplier %(supplier)s"), supplier=number_)
     if not supplier.active:
         raise InvalidInput(N_("supplier_id: %(name)s is inactive; parts are not ordered from it"), name=supplier.name)
     return supplier

@@ -85,9 +85,9 @@ def sniff(data: bytes, kinds: tuple[FileType, ...] = FILE_TYPES) -> str:
         if kind.matches(data):
             return kind.content_type
     if looks_like_markup(data):
-        raise InvalidInput("file: HTML, SVG and XML files are not accepted; allowed: "
-                           + ", ".join(k.name for k in kinds))
-    raise InvalidInput("file: type not accepted; allowed: " + ", ".join(k.name for k in kinds))
+        raise InvalidInput(N_("file: HTML, SVG and XML files are not accepted; allowed: %(choices)s"),
+                           choices=", ".join(k.name for k in kinds))
+    raise InvalidInput(N_("file: type not accepted; allowed: %(choices)s"), choices=", ".join(k.name for k in kinds))
 
 
 def read_limited(stream: BinaryIO, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:

@@ -81,9 +81,10 @@ def shelve(alert_id: int):
     try:
         hours = int(request.form.get("hours", ""))
     except ValueError:
-        raise InvalidInput(f"hours: must be one of {', '.join(map(str, SHELVE_HOURS))}") from None
+        raise InvalidInput(N_("hours: must be one of %(choices)s"), choices=', '.join(map(str, SHELVE_HOURS))) from None
     if hours not in SHELVE_HOURS:
-        raise InvalidInput(f"hours: must be one of {', '.join(map(str, SHELVE_HOURS))}, got {hours}")
+        raise InvalidInput(N_("hours: must be one of %(choices)s, got %(hours)s"),
+                           choices=', '.join(map(str, SHELVE_HOURS)), hours=hours)
     until = utc_now(state().clock) + timedelta(hours=hours)
     lifecycle.shelve(db(), alert_id, until=until, note=request.form.get("note", ""), actor=g.actor,
                      clock=state().clock)

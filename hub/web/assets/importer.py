@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.web.table_import import read_table
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.people import org
@@ -48,7 +49,7 @@ def template_csv() -> str:
 def read_rows(filename: str, content: bytes) -> list[dict[str, str]]:
     """Return the data rows of a CSV or Excel file as dicts keyed by lower-case header."""
     return read_table(filename, content, columns=(*COLUMNS, "department_id"), required=("tag", "name"),
-                      max_rows=MAX_ROWS, what="rows")
+                      max_rows=MAX_ROWS, what=N_("rows"))
 
 
 def _departments(session: Session) -> dict[str, int]:

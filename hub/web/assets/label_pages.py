@@ -6,6 +6,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
@@ -71,9 +72,10 @@ def _sheet_job(engine, actor: Actor, config, tags: list[str] | None, filters: di
                         break
                     number += 1
         if not chosen:
-            raise InvalidInput("no assets match; nothing to print")
+            raise InvalidInput(N_("no assets match; nothing to print"))
         if len(chosen) > MAX_LABELS:
-            raise InvalidInput(f"{len(chosen)}+ assets match; print at most {MAX_LABELS} labels at a time")
+            raise InvalidInput(N_("%(count)s+ assets match; print at most %(max_labels)s labels at a time"),
+                               count=len(chosen), max_labels=MAX_LABELS)
         progress.total(len(chosen))
         progress.note("Drawing labels")
         pdf = label_sheet_pdf(chosen, site_name=config.site_name, progress=progress.advance)
@@ -96,9 +98,10 @@ def create():
     else:
         tags = list(dict.fromkeys(t.strip() for t in form.getlist("tag") if t.strip()))
         if not tags:
-            raise InvalidInput("tag: tick at least one asset, or choose 'every asset matching'")
+            raise InvalidInput(N_("tag: tick at least one asset, or choose 'every asset matching'"))
         if len(tags) > MAX_LABELS:
-            raise InvalidInput(f"tag: at most {MAX_LABELS} labels at a time, got {len(tags)}")
+            raise InvalidInput(N_("tag: at most %(max_labels)s labels at a time, got %(count)s"),
+                               max_labels=MAX_LABELS, count=len(tags))
         for tag in tags:
             assets.get_asset(db(), tag, actor=g.actor)
     job = ui_state().jobs.submit(kind="labels", title="Label sheet", owner_id=g.actor.user_id,

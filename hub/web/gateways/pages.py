@@ -9,6 +9,7 @@ from flask_babel import gettext
 
 from wardlink.hub.db.types import to_ms, utc_now
 from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people.permissions import can
 from wardlink.hub.web.i18n import error_message
@@ -59,7 +60,8 @@ def parse_local(name: str, value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"{name}: must be a date and time as YYYY-MM-DDTHH:MM (local time), got {value!r}") from None
+        raise InvalidInput(N_("%(field)s: must be a date and time as YYYY-MM-DDTHH:MM (local time), got %(value)r"),
+                           field=name, value=value) from None
     return (moment.replace(tzinfo=display_zone()) if moment.tzinfo is None else moment).astimezone(UTC)
 
 

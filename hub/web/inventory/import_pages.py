@@ -9,6 +9,7 @@ from flask_babel import gettext
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.inventory import importer
 from wardlink.hub.services.maintenance.attachments import read_limited
@@ -80,7 +81,7 @@ def upload():
     try:
         rows = read_table(upload_file.filename, read_limited(upload_file.stream, IMPORT_BYTES),
                           columns=importer.COLUMNS, required=importer.REQUIRED, max_rows=importer.MAX_ROWS,
-                          what="parts")
+                          what=N_("parts"))
     except InvalidInput as exc:
         return form(error=error_message(exc), status=400)
     if not rows:

@@ -230,7 +230,7 @@ def pick(part_id: int):
     order_id = optional_id("order_id", form.get("order_id"))
     try:
         if order_id is None:
-            raise InvalidInput("order_id: choose the work order the part is for")
+            raise InvalidInput(N_("order_id: choose the work order the part is for"))
         workorder_parts.pick_part(db(), order_id, part_id=part_id, bin_id=form.get("bin_id"),
                                   quantity=form.get("quantity"), actor=g.actor, clock=state().clock)
     except (InvalidInput, PermissionDenied) as exc:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext
 
 from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.inventory import catalogue, kits, storage
 from wardlink.hub.services.people import org
 from wardlink.hub.web.assets.labels import qr_svg
@@ -132,7 +133,8 @@ def _kit_items(text: str) -> list[dict]:
         sku, _, qty = line.strip().rpartition(" ")
         part = catalogue.find_part(db(), sku.strip() or qty)
         if part is None:
-            raise InvalidInput(f"items: line {n + 1}: no part with SKU {(sku or qty).strip()!r}")
+            raise InvalidInput(N_("items: line %(n)s: no part with SKU %(value)r"),
+                               n=n + 1, value=(sku or qty).strip())
         items.append({"part_id": part.id, "quantity": qty if sku else "1"})
     return items
 

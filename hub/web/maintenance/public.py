@@ -17,6 +17,7 @@ import math
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.validate import email_address, text
 from wardlink.hub.web import files
@@ -39,7 +40,8 @@ files.upload_limit("public.report")
 def _asset(tag: str):
     asset = assets.find_asset(db(), tag)
     if asset is None or asset.equipment_status == "retired":
-        raise NotFound("This label does not belong to an asset in service. Please tell the ward's nurse in charge.")
+        raise NotFound(N_("This label does not belong to an asset in service. Please tell the ward's nurse in "
+                          "charge."))
     return asset
 
 
@@ -65,7 +67,8 @@ def report(tag: str):
     try:
         description = DESCRIPTION("description", values["description"])
         if len(description) < MIN_DESCRIPTION:
-            raise InvalidInput(f"description: please say a little more (at least {MIN_DESCRIPTION} characters)")
+            raise InvalidInput(N_("description: please say a little more (at least %(min_description)s characters)"),
+                               min_description=MIN_DESCRIPTION)
         photo = files.read_upload("photo", required=False)
         reference = public_request(db(), asset, description=description,
                                    reporter=NAME("name", values["name"]),

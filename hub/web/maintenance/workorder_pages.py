@@ -269,7 +269,7 @@ RECORDS = {
 def record(wo_id: int, kind: str):
     """Add a note, a time log, a part, or set the downtime of an order."""
     if kind not in RECORDS:
-        raise InvalidInput(f"kind: must be one of {', '.join(RECORDS)}, got {kind!r}")
+        raise InvalidInput(N_("kind: must be one of %(choices)s, got %(kind)r"), choices=', '.join(RECORDS), kind=kind)
     call, message = RECORDS[kind]
     try:
         call(db(), wo_id, request.form, actor=g.actor, clock=state().clock)
@@ -336,8 +336,8 @@ def checklist(wo_id: int):
         uploads = [(name[len("photo-"):], upload) for name, upload in request.files.items(multi=True)
                    if name.startswith("photo-") and upload.filename]
         if len(uploads) > CHECKLIST_PHOTOS:
-            raise InvalidInput(f"photos: at most {CHECKLIST_PHOTOS} photos per save, got {len(uploads)}; "
-                               "save, then add the rest")
+            raise InvalidInput(N_("photos: at most %(checklist_photos)s photos per save, got %(count)s; save, then "
+                                  "add the rest"), checklist_photos=CHECKLIST_PHOTOS, count=len(uploads))
         items = sheet.version.items
         evaluate(items, _answers(items, request.form, {}))  # refuse bad answers before storing any photo
         photos = _photos_of(sheet)

@@ -8,6 +8,7 @@ from flask_babel import gettext
 
 from wardlink.hub.db.vocab import ROLES
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.people import org
 from wardlink.hub.services.people import users
 from wardlink.hub.services.people.permissions import ACTION_TEXT, PERMISSIONS, require
@@ -60,7 +61,7 @@ def users_edit(username: str):
     require(g.actor, "user.manage")
     user = users.find_user(db(), username)
     if user is None:
-        raise NotFound(f"user '{username}' does not exist")
+        raise NotFound(N_("user '%(username)s' does not exist"), username=username)
     error = None
     if request.method == "POST":
         form = request.form

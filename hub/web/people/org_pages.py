@@ -47,7 +47,7 @@ def _form() -> dict:
 def _site_id(form: dict) -> int:
     site_id = optional_id("site_id", form.pop("site_id", None))
     if site_id is None:
-        raise InvalidInput("site_id: choose a site")
+        raise InvalidInput(N_("site_id: choose a site"))
     return site_id
 
 

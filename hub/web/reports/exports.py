@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.reports import exports, tables
@@ -68,7 +69,7 @@ def _builder(kind: str) -> tuple[Builder, dict[str, Any]]:
     if kind == "pm-compliance":
         start, end = optional_date("start", form.get("start")), optional_date("end", form.get("end"))
         if start is None or end is None:
-            raise InvalidInput("start and end: both are required")
+            raise InvalidInput(N_("start and end: both are required"))
         filters = {"start": start, "end": end, "department_id": optional_id("department", form.get("department"))}
         return (lambda s, who, clock: exports.pm_compliance_table(s, actor=who, clock=clock, **filters)), filters
     if kind == "audit":
@@ -80,7 +81,8 @@ def _builder(kind: str) -> tuple[Builder, dict[str, Any]]:
                    "date_from": _form("date_from"), "date_to": _form("date_to")}
         store = state().telemetry
         return (lambda s, who, clock: exports.readings_table(s, store, actor=who, clock=clock, **filters)), filters
-    raise InvalidInput(f"kind: must be one of work-orders, assets, pm-compliance, audit, readings, got {kind!r}")
+    raise InvalidInput(N_("kind: must be one of work-orders, assets, pm-compliance, audit, readings, got %(kind)r"),
+                       kind=kind)
 
 
 def _job(engine, build: Builder, who: Actor, clock, kind: str, fmt: str, filters: dict[str, Any]):

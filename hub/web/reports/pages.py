@@ -141,7 +141,7 @@ def export_report():
     require(g.actor, "kpi.view")
     fmt = request.form.get("format", "")
     if fmt not in FORMATS:
-        raise InvalidInput(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise InvalidInput(N_("format: must be one of %(choices)s, got %(fmt)r"), choices=', '.join(FORMATS), fmt=fmt)
     start, end, department_id = _selection(request.form)
     # The period was checked above, so mistakes show at once rather than in the job.
     job = ui_state().jobs.submit(
