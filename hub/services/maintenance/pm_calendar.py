@@ -530,7 +530,9 @@ def calendar_view(session: Session, *, actor: Actor | None, now: datetime, view:
                   assignee: Any = None) -> CalendarView:
     """Return a month, week or day of the calendar around ``day`` (today by default)."""
     if view not in VIEWS:
-        raise InvalidInput(N_("view: must be one of %(choices)s, got %(view)r"), choices=', '.join(VIEWS), view=view)
+        # The year (counts per day) is pm_calendar_paging.year_view's; the pages offer it too.
+        raise InvalidInput(N_("view: must be one of %(choices)s, got %(view)r"), choices=', '.join((*VIEWS, "year")),
+                           view=view)
     who = resolve_actor(actor)
     today = viewer_today(session, who, now)
     focus = parse_day(day, today)
