@@ -41,6 +41,8 @@ PICK_STATES = ("picked", "issued", "released")
 CONSUMABLE_ENTRY_KINDS = ("receipt", "collection")
 #: Purchase orders: drafted, sent to the supplier, received in parts or whole, closed; or cancelled.
 PURCHASE_ORDER_STATES = ("draft", "sent", "partially_received", "received", "closed", "cancelled")
+#: Why a work order was delayed: it went on hold, or a reason given after it breached its SLA.
+DELAY_KINDS = ("hold", "sla_breach")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
@@ -59,7 +61,7 @@ LABELS = {
     "pm": "Preventive maintenance", "corrective": "Corrective", "inspection": "Inspection",
     "recall": "Recall",
     "pending": "Pending", "assigned": "Assigned", "in_progress": "In progress",
-    "on_hold": "On hold", "completed": "Completed", "closed": "Closed",
+    "on_hold": "On hold", "hold": "On hold", "sla_breach": "SLA breach", "completed": "Completed", "closed": "Closed",
     "cancelled": "Cancelled",
     "manual": "Entered manually", "request": "Request", "qr": "QR page request",
     "alert": "Alert", "checklist": "Failed checklist item",

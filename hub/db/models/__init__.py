@@ -121,3 +121,9 @@ __all__ += ["PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderReceipt"]
 from wardlink.hub.db.models.stamps import DataStamp  # noqa: E402
 
 __all__ += ["DataStamp"]
+
+# The catalogue parts a plan's service uses (the parts forecast) and why work orders were delayed
+# (the monthly repairs list) (revision 0038_plan_parts_delays).
+from wardlink.hub.db.models.plan_parts import PmPlanPart, WorkOrderDelay  # noqa: E402
+
+__all__ += ["PmPlanPart", "WorkOrderDelay"]

@@ -37,6 +37,7 @@ from wardlink.hub.services.maintenance.compliance import Target
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.local_time import zone_named
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
+from wardlink.hub.services.maintenance import pm_parts
 from wardlink.hub.services.maintenance.pm_meters import current_value
 from wardlink.hub.services.maintenance.pm_fields import ASSIGNEE_FIELDS, PLAN_FIELDS, SNAPSHOT_FIELDS, TARGET_FIELDS
 from wardlink.hub.services.maintenance.pm_schedule import Previous, Schedule, shift, upcoming
@@ -232,6 +233,7 @@ def create_plan(session: Session, data: Mapping[str, Any], *, actor: Actor | Non
     require(who, "pm.manage")
     data = dict(data)
     asset, make, model = _target(session, data, who)
+    visit = pm_parts.parse(session, data.pop("visit_parts", None))
     fields = parse_fields(PLAN_FIELDS, data, partial=False)
     fields = _check_consistent(fields, asset)
     _check_template(session, fields["checklist_template_id"])
@@ -248,8 +250,9 @@ def create_plan(session: Session, data: Mapping[str, Any], *, actor: Actor | Non
                   updated_at=now, **fields)
     session.add(plan)
     session.flush()
+    _, visit_parts = pm_parts.replace(session, plan, visit)
     audit.record(session, actor=who, action="pm_plan.create", entity="pm_plan", entity_id=plan.id,
-                 after=plan_snapshot(plan), clock=clock)
+                 after=plan_snapshot(plan) | ({"visit_parts": visit_parts} if visit_parts else {}), clock=clock)
     return plan
 
 
@@ -272,6 +275,8 @@ def update_plan(session: Session, plan_id: int, changes: Mapping[str, Any], *, a
     if moved:
         raise InvalidInput(N_("%(moved)s: a plan's asset or make and model cannot change; deactivate it and create "
                               "a new plan"), moved=moved[0])
+    changes = dict(changes)
+    visit = pm_parts.parse(session, changes.pop("visit_parts")) if "visit_parts" in changes else None
     fields = parse_fields(PLAN_FIELDS, changes, partial=True)
     if "active" in changes and changes.get("active") in (None, ""):
         raise InvalidInput(N_("active: must be true or false"))
@@ -287,6 +292,10 @@ def update_plan(session: Session, plan_id: int, changes: Mapping[str, Any], *, a
             continue  # the anchor stays where it was
         setattr(plan, key, merged[key])
     old, new = audit.changes(before, plan_snapshot(plan))
+    if visit is not None:
+        parts_before, parts_after = pm_parts.replace(session, plan, visit)
+        if parts_before != parts_after:
+            old["visit_parts"], new["visit_parts"] = parts_before, parts_after
     if new:
         plan.updated_at = utc_now(clock)
         session.flush()

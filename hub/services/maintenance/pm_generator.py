@@ -11,6 +11,7 @@ its insert fails inside a savepoint and it moves on to the next plan.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,13 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, MeterReading, PmOccurrence,
-                           PmPlan, WorkOrder)
+                           PmPlan, PmPlanPart, WorkOrder)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.i18n import default_locale, format_date, format_decimal, translate
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.people import language
 from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.maintenance import pm_parts
 from wardlink.hub.services.maintenance.compliance import meter_tolerance
 from wardlink.hub.services.maintenance.pm import (covered_assets, is_high_risk, latest_occurrence, local_date,
                              occurrence_target, previous_of, schedule_of)
@@ -96,7 +98,8 @@ def _service_levels(plan: PmPlan, occ: PmOccurrence, zone: ZoneInfo, now: dateti
                      warn_fraction=DEFAULT_POLICY.warn_fraction), max(now, closes)
 
 
-def _describe(plan: PmPlan, occ: PmOccurrence, locale: str | None) -> str:
+def _describe(plan: PmPlan, occ: PmOccurrence, locale: str | None,
+              visit_parts: Sequence[PmPlanPart] = ()) -> str:
     def number(value: float) -> str:
         return format_decimal(f"{value:g}", locale)
 
@@ -122,6 +125,9 @@ def _describe(plan: PmPlan, occ: PmOccurrence, locale: str | None) -> str:
         lines.append(translate(locale, "Part: %(quantity)s x %(number)s %(description)s",
                                quantity=number(part["quantity"]), number=part["part_number"],
                                description=part["description"]).rstrip() + ".")
+    for row in visit_parts:
+        lines.append(translate(locale, "Part from stock: %(quantity)s x %(sku)s %(name)s",
+                               quantity=number(float(row.quantity)), sku=row.part.sku, name=row.part.name) + ".")
     if plan.instructions:
         lines.append(plan.instructions)
     return "\n".join(lines)
@@ -148,7 +154,8 @@ def _create_work_order(session: Session, plan: PmPlan, asset: Asset, occ: PmOccu
     return create_work_order(
         session, {"kind": "pm", "title": translate(locale, "PM: %(plan)s - %(tag)s (%(due)s)", plan=plan.name,
                                                    tag=asset.tag, due=due)[:300],
-                  "description": _describe(plan, occ, locale)[:5000], "priority": plan.priority,
+                  "description": _describe(plan, occ, locale, pm_parts.of_plan(session, plan.id))[:5000],
+                  "priority": plan.priority,
                   "asset_tag": asset.tag, "due_at": deadline, "assignee_id": _assignee_id(plan)},
         actor=SCHEDULER, clock=clock, source="pm", policy=policy)
 

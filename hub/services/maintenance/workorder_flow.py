@@ -38,7 +38,7 @@ from wardlink.hub.i18n import N_
 from wardlink.hub.services.assets import status
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.inventory import picks as stock_picks
-from wardlink.hub.services.maintenance import esign
+from wardlink.hub.services.maintenance import delays, esign
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.notices import core as notices
 from wardlink.hub.services.people.permissions import PERMISSIONS, can, department_scope, require
@@ -221,6 +221,7 @@ def _start(ctx: _Context) -> dict[str, Any]:
 def _hold(ctx: _Context) -> dict[str, Any]:
     ctx.order.on_hold_since = ctx.now
     ctx.order.hold_reason = REASON("reason", ctx.inputs["reason"])
+    delays.start_hold(ctx.session, ctx.order, ctx.order.hold_reason, ctx.who, ctx.now)
     return {"reason": ctx.order.hold_reason}
 
 
@@ -310,6 +311,8 @@ def transition(session: Session, order_id: int, to: str, payload: Mapping[str, A
     now = utc_now(clock)
     source = order.state
     details = EFFECTS[step.verb](_Context(session, order, who, now, clock, inputs))
+    if source == "on_hold":
+        delays.end_holds(session, order, now)
     order.state = step.target
     touch(order, now)
     text_parts = [f"{label(source)} -> {label(step.target)} ({step.verb})"]

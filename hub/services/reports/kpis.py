@@ -457,6 +457,11 @@ def _selection(session: Session, who: Actor, clock: Clock, start: date, end: dat
     return department, period, as_of
 
 
+#: The department and period of a report, checked (public name of :func:`_selection` for the
+#: other reports of this package).
+select_period = _selection
+
+
 @dataclass(frozen=True)
 class ServiceVerdict:
     """One PM service due in a report's period and how it was judged (as the KPIs count it)."""

@@ -89,6 +89,9 @@ _DETAIL = {"allOf": [ref("WorkOrder"), obj({
     "notes": array(ref("Note")), "time_logs": array(ref("TimeLog")), "parts": array(ref("Part")),
     "attachments": array(ref("Attachment")), "signatures": array(ref("Signature")),
     "totals": obj({"minutes": INTEGER, "parts_cost": nullable(DECIMAL)}),
+    "delays": array(obj({"id": INTEGER, "kind": enum(("hold", "sla_breach")), "reason": STRING,
+                         "started_at": DATETIME, "ended_at": _N_DT, "recorded_by": STRING,
+                         "recorded_at": DATETIME})),
     "transitions": array(obj({"to": enum(WORK_ORDER_STATES), "verb": STRING, "needs": array(STRING),
                               "optional": array(STRING)})),
 })]}
@@ -186,6 +189,8 @@ WO: Mapping[str, dict] = {
                             "checklist_item": {"type": "string", "maxLength": 64}}, extra=False),
     "downtime": obj({"start": nullable(DATETIME), "end": nullable(DATETIME), "reason": _TEXT_300},
                     required=("reason",), extra=False),
+    "delay": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 2000}}, required=("reason",),
+                 extra=False),
 }
 
 # ------------------------------------------------------------------ routes of wardlink.hub.web.api.core

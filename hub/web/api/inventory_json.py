@@ -16,9 +16,10 @@ from wardlink.hub.services.inventory.common import amount, number
 from wardlink.hub.services.inventory.levels import BinStock
 from wardlink.hub.services.inventory.low_stock import ReorderLine
 from wardlink.hub.services.inventory.picks import cost_of, pick_snapshot
+from wardlink.hub.services.maintenance.parts_forecast import Forecast, PartNeed
 from wardlink.hub.services.maintenance.workorder_costs import Cost
-from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATETIME, DECIMAL, INTEGER, STRING, array, enum, nullable,
-                                                 obj)
+from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, STRING, array, enum,
+                                                 nullable, obj)
 from wardlink.hub.web.api.serialize import jsonable
 
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
@@ -78,6 +79,18 @@ ADJUSTMENT = obj({"id": INTEGER, "part_id": INTEGER, "sku": STRING, "bin_id": IN
 OUTCOME = obj({"movement": nullable(MOVEMENT), "adjustment": nullable(ADJUSTMENT)})
 REORDER_LINE = obj({"part": PART, "shortfall": DECIMAL, "suggested": DECIMAL, "on_order": DECIMAL,
                     "supplier": nullable(obj({"id": INTEGER, "name": STRING, "lead_time_days": nullable(INTEGER)}))})
+_NEED = obj({"part": obj({"id": INTEGER, "sku": STRING, "name": STRING, "unit": STRING,
+                          "unit_cost": nullable(DECIMAL), "reorder_quantity": DECIMAL}),
+             "needed": DECIMAL, "services": INTEGER, "on_hand": DECIMAL, "held": DECIMAL, "on_order": DECIMAL,
+             "shortfall": DECIMAL, "suggested": DECIMAL, "value": nullable(DECIMAL),
+             "plans": array(obj({"plan_id": INTEGER, "plan": STRING, "services": INTEGER, "per_visit": DECIMAL,
+                                 "quantity": DECIMAL}))})
+FORECAST = obj({"days": INTEGER, "start": DATE, "end": DATE, "services": INTEGER, "parts": array(_NEED),
+                "orders": array(obj({"supplier": nullable(obj({"id": INTEGER, "name": STRING,
+                                                                "lead_time_days": nullable(INTEGER)})),
+                                     "value": DECIMAL, "lines": array(obj({"part_id": INTEGER, "sku": STRING,
+                                                                            "quantity": DECIMAL,
+                                                                            "value": nullable(DECIMAL)}))}))})
 PICK = obj({"id": INTEGER, "work_order_id": INTEGER, "part_id": INTEGER, "sku": STRING, "name": STRING,
             "bin_id": INTEGER, "bin": STRING, "quantity": DECIMAL, "unit": STRING, "state": enum(PICK_STATES),
             "picked_by": STRING, "picked_at": DATETIME, "movement_id": nullable(INTEGER), "cost": nullable(DECIMAL)})
@@ -182,3 +195,25 @@ def rate_json(row: LabourRate) -> dict[str, Any]:
     """Return a labour rate."""
     return {"role": row.role, "user_id": row.user_id, "username": row.user.username if row.user else None,
             "hourly_rate": amount(row.hourly_rate)}
+
+
+def _need_json(need: PartNeed) -> dict[str, Any]:
+    part = need.part
+    return {"part": {"id": part.id, "sku": part.sku, "name": part.name, "unit": part.unit,
+                     "unit_cost": amount(part.unit_cost), "reorder_quantity": _text(part.reorder_quantity)},
+            "needed": _text(need.needed), "services": need.services, "on_hand": _text(need.on_hand),
+            "held": _text(need.held), "on_order": _text(need.on_order), "shortfall": _text(need.shortfall),
+            "suggested": _text(need.suggested), "value": amount(need.value),
+            "plans": [{"plan_id": p.plan_id, "plan": p.plan, "services": p.services, "per_visit": _text(p.per_visit),
+                       "quantity": _text(p.quantity)} for p in need.plans]}
+
+
+def forecast_json(found: Forecast) -> dict[str, Any]:
+    """Return the parts forecast."""
+    return {"days": found.days, "start": found.first.isoformat(), "end": found.last.isoformat(),
+            "services": found.services, "parts": [_need_json(n) for n in found.parts],
+            "orders": [{"supplier": None if o.supplier is None else {
+                "id": o.supplier.id, "name": o.supplier.name, "lead_time_days": o.supplier.lead_time_days},
+                "value": amount(o.value),
+                "lines": [{"part_id": n.part.id, "sku": n.part.sku, "quantity": _text(n.suggested),
+                           "value": amount(n.value)} for n in o.lines]} for o in found.orders]}

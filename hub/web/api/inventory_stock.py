@@ -13,18 +13,19 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ROLES, STOCK_MOVEMENT_KINDS
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.inventory import adjustments, importer, ledger, low_stock, purchasing
 from wardlink.hub.services.inventory.ledger import InsufficientStock
-from wardlink.hub.services.maintenance import workorder_costs, workorder_parts
+from wardlink.hub.services.maintenance import parts_forecast, workorder_costs, workorder_parts
 from wardlink.hub.services.maintenance.workorder_common import WorkOrderConflict
 from wardlink.hub.services.validate import choice, optional_id
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.inventory_json import (ADJUSTMENT, CHARGE, COST, ID_IN, IMPORT_REPORT, MONEY_IN, MOVEMENT,
                                                  OPTIONAL_ID_IN, OUTCOME, PICK, QTY_IN, RATE, REORDER_LINE, SIGNED_IN,
                                                  adjustment_json, charge_json, cost_json, movement_json, pick_json,
-                                                 rate_json, reorder_json, text_in)
+                                                 FORECAST, forecast_json, rate_json, reorder_json, text_in)
 from wardlink.hub.web.api.openapi import check_request, obj, operation, page_params
 from wardlink.hub.web.api.openapi_schema import BOOLEAN, Param, array, enum
 from wardlink.hub.web.api.serialize import page_json
@@ -242,6 +243,24 @@ def reorder_list():
     page = low_stock.reorder_list(db(), actor=g.actor, supplier_id=supplier, **paging())
     coming = purchasing.on_order(db(), [line.part.id for line in page.items])
     return jsonify(page_json(page, lambda line: reorder_json(line, coming[line.part.id])))
+
+
+@bp.get("/parts-forecast")
+@operation(summary="Parts the PM plans will use in the next N days, against stock, with orders per supplier",
+           tag=TAG, permissions=("part.view",),
+           description="Each active plan's services due from today (at the caller's site) to N - 1 days later, "
+                       "generated or projected by the PM calendar and not yet done, times the plan's parts per "
+                       "visit. Per part: the need, the plans behind it, stock on hand, held for work orders, on "
+                       "order (what sent purchase orders still lack), the shortfall and the suggested order (the "
+                       "shortfall rounded up to whole reorder quantities); the short parts grouped by preferred "
+                       "supplier.",
+           query=(Param("days", {"type": "integer", "minimum": 1, "maximum": parts_forecast.MAX_DAYS},
+                        f"Days ahead, today included (default {parts_forecast.DEFAULT_DAYS})."),),
+           response=FORECAST)
+def parts_forecast_view():
+    """Return the parts forecast."""
+    found = parts_forecast.forecast(db(), actor=g.actor, now=utc_now(state().clock), days=request.args.get("days"))
+    return jsonify(forecast_json(found))
 
 
 @bp.post("/parts/import")

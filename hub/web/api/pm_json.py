@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy.orm import object_session
+
 from wardlink.hub.db.models import (ChecklistResult, ChecklistTemplate, ChecklistVersion, MeterReading, PmOccurrence,
                                     PmPlan)
+from wardlink.hub.services.maintenance import pm_parts
 from wardlink.hub.services.maintenance.compliance import Target, window_days
 from wardlink.hub.services.maintenance.pm_calendar_paging import CalendarPage, Summary
 from wardlink.hub.services.maintenance.pm import (AssetOutlook, ProgrammeEntry, assignee_text, is_high_risk, plan_state,
@@ -39,6 +42,7 @@ def plan_json(plan: PmPlan, outlook: list[AssetOutlook] | None = None) -> dict:
         "assignee_id": plan.assignee_id, "assignee_team": plan.assignee_team,
         "assignee_vendor": plan.assignee_vendor, "assignee": assignee_text(plan) or None,
         "planned_parts": plan.planned_parts or [], "planned_minutes": plan.planned_minutes,
+        "visit_parts": pm_parts.snapshot(pm_parts.of_plan(object_session(plan), plan.id)),
         "created_at": jsonable(plan.created_at), "updated_at": jsonable(plan.updated_at),
     }
     if asset is not None:

@@ -7,7 +7,10 @@ from decimal import Decimal
 
 from wardlink.hub.db.models import (User, WorkOrder, WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
                            WorkOrderSignature, WorkOrderTimeLog)
+from sqlalchemy.orm import object_session
+
 from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.maintenance import delays
 from wardlink.hub.services.maintenance.sla import SlaPolicy, sla_status
 from wardlink.hub.services.maintenance.workorder_flow import available
 from wardlink.hub.services.maintenance.workorder_records import Records, downtime_minutes
@@ -104,6 +107,10 @@ def detail_json(order: WorkOrder, records: Records, intact: list[bool], who: Act
         "attachments": [attachment_json(a) for a in records.attachments],
         "signatures": [signature_json(s, ok) for s, ok in zip(records.signatures, intact)],
         "totals": {"minutes": records.minutes, "parts_cost": jsonable(records.parts_cost)},
+        "delays": [{"id": d.id, "kind": d.kind, "reason": d.reason, "started_at": jsonable(d.started_at),
+                    "ended_at": jsonable(d.ended_at), "recorded_by": d.recorded_by,
+                    "recorded_at": jsonable(d.recorded_at)}
+                   for d in delays.of_orders(object_session(order), [order.id]).get(order.id, [])],
         "transitions": [{"to": t.target, "verb": t.verb, "needs": list(t.needs), "optional": list(t.optional)}
                         for t in available(order, who)],
     })

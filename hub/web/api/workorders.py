@@ -15,7 +15,8 @@ from wardlink.hub.db.vocab import (WORK_ORDER_KINDS, WORK_ORDER_PRIORITIES, WORK
                           WORK_ORDER_STATES, label)
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
-from wardlink.hub.services.maintenance import workorders
+from wardlink.hub.services.maintenance import delays, workorders
+from wardlink.hub.services.people.permissions import require
 from wardlink.hub.services.maintenance.attachments import (FILE_TYPES, MAX_ATTACHMENT_BYTES, AttachmentStore,
                                                            read_limited)
 from wardlink.hub.services.maintenance.esign import signature_intact
@@ -385,6 +386,22 @@ def download_attachment(order_id: int, attachment_id: int):
     """Send an attached file (always as a download, never rendered in the hub's origin)."""
     row = workorders.get_attachment(db(), order_id, attachment_id, actor=g.actor)
     return send_stored(sha256=row.sha256, content_type=row.content_type, filename=row.filename, download=True)
+
+
+@bp.post("/work-orders/<int:order_id>/delay-reasons")
+@operation(summary="Give the reason an order breached its service level", tag="work orders",
+           permissions=("workorder.record",),
+           description="Only once the order has breached its response or resolution time; several may be given "
+                       "(none edited). The monthly repairs list shows them with the holds' reasons. Audited.",
+           body=WO["delay"], status=201, errors=(400, 401, 403, 404, 409), response=ref("WorkOrderDetail"))
+def add_delay_reason(order_id: int):
+    """Record a reason for an SLA breach."""
+    require(g.actor, "workorder.record")  # before the body: a caller who may not gets 403, not 400
+    body = _body()
+    _only(body, "reason")
+    delays.explain_breach(db(), order_id, body.get("reason"), actor=g.actor, clock=_clock())
+    commit()
+    return _detail(workorders.get_work_order(db(), order_id, actor=g.actor), 201)
 
 
 @bp.put("/work-orders/<int:order_id>/downtime")

@@ -19,7 +19,8 @@ from wardlink.hub.errors import InvalidInput, PermissionDenied
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.inventory import (adjustments, catalogue, ledger, levels, low_stock, purchasing, storage,
                                              suppliers)
-from wardlink.hub.services.maintenance import workorder_parts, workorders
+from wardlink.hub.db.types import utc_now
+from wardlink.hub.services.maintenance import parts_forecast, workorder_parts, workorders
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.validate import boolean, choice, optional_id, text
 from wardlink.hub.web.db import commit, db
@@ -284,6 +285,20 @@ def reorder():
     return render_template("inventory/reorder.html", page=page,
                            on_order=purchasing.on_order(db(), [line.part.id for line in page.items]),
                            suppliers=suppliers.list_suppliers(db(), actor=g.actor, per_page=200).items)
+
+
+@bp.get("/forecast")
+@login_required
+def forecast():
+    """Show the parts the PM plans will use in the next N days, the shortfalls and what to order."""
+    try:
+        found = parts_forecast.forecast(db(), actor=g.actor, now=utc_now(state().clock), days=request.args.get("days"))
+        error = None
+    except InvalidInput as exc:
+        found = parts_forecast.forecast(db(), actor=g.actor, now=utc_now(state().clock))
+        error = error_message(exc)
+    return render_template("inventory/forecast.html", found=found, windows=parts_forecast.WINDOWS,
+                           error=error), 400 if error else 200
 
 
 @bp.get("/adjustments")

@@ -20,7 +20,8 @@ from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PM_INTERVAL_UNITS, PM_TRIGGERS, WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.assets.register import find_asset
-from wardlink.hub.services.maintenance import checklists, pm, pm_calendar, pm_calendar_paging, pm_fields, pm_meters
+from wardlink.hub.services.maintenance import (checklists, pm, pm_calendar, pm_calendar_paging, pm_fields, pm_meters,
+                                               pm_parts)
 from wardlink.hub.services.people import org
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.web.db import commit, db
@@ -34,6 +35,7 @@ PER_PAGE = 50
 #: Blank part rows the plan form offers besides the plan's own.
 SPARE_PART_ROWS = 3
 _PART_ROW = re.compile(r"^parts-(\d+)-(part_number|description|quantity)$")
+_VISIT_ROW = re.compile(r"^visit-(\d+)-(sku|quantity)$")
 #: Form fields passed to the plans service as they are.
 PLAN_FORM_FIELDS = ("name", "trigger", "interval_count", "interval_unit", "meter", "meter_interval", "meter_lead",
                     "anchor_date", "anchor_meter", "lead_days", "priority", "checklist_template_id",
@@ -72,16 +74,17 @@ def detail(plan_id: int):
                            services=pm.list_services(db(), plan.id, actor=g.actor, clock=state().clock,
                                                      per_page=25),
                            plan_state=pm.plan_state(plan), assignee=pm.assignee_text(plan),
+                           visit_parts=pm_parts.of_plan(db(), plan.id),
                            can_manage=can(g.actor, "pm.manage"))
 
 
 # ------------------------------------------------------------------ the plan form
 
 
-def _parts_from_form() -> list[dict]:
+def _parts_from_form(pattern: re.Pattern = _PART_ROW) -> list[dict]:
     rows: dict[int, dict] = {}
     for key, value in request.form.items():
-        match = _PART_ROW.match(key)
+        match = pattern.match(key)
         if match:
             rows.setdefault(int(match.group(1)), {})[match.group(2)] = value.strip()
     return [row for _, row in sorted(rows.items()) if any(row.values())]
@@ -95,6 +98,7 @@ def _plan_data(*, with_target: bool) -> dict:
         else:
             data["asset_tag"] = request.form.get("asset_tag", "")
     data["planned_parts"] = _parts_from_form()
+    data["visit_parts"] = _parts_from_form(_VISIT_ROW)
     return pm_fields.fields_for_trigger(data)
 
 
@@ -104,6 +108,7 @@ def _values_of(plan) -> dict:
                            else "vendor" if plan.assignee_vendor else "")
     values["target"] = "asset" if plan.asset_id else "make_model"
     values.update(asset_tag=plan.asset.tag if plan.asset else "", make=plan.make or "", model=plan.model or "")
+    values["visit_parts"] = pm_parts.snapshot(pm_parts.of_plan(db(), plan.id))
     return values
 
 
@@ -113,9 +118,11 @@ def _form_page(values: dict, *, plan=None, error: str | None = None, status: int
                                                  if values.get("asset_tag") else None)
     parts = list(values.get("planned_parts") or [])
     parts += [{}] * SPARE_PART_ROWS
+    visit_parts = list(values.get("visit_parts") or []) + [{}] * SPARE_PART_ROWS
     return render_template(
         "pm/form.html", values=values, plan=plan, error=error, error_at=error_field(error) if error else None,
         triggers=PM_TRIGGERS, units=PM_INTERVAL_UNITS, priorities=WORK_ORDER_PRIORITIES, parts=parts,
+        visit_parts=visit_parts,
         templates=checklists.list_templates(session, actor=g.actor),
         assignees=pm.assignee_candidates(session, actor=g.actor),
         meters=pm_meters.meter_choices(session, asset.id if asset is not None else None),

@@ -22,7 +22,8 @@ from wardlink.hub.services.requisitions import register as requisition_links
 from wardlink.hub.services.people import org
 from wardlink.hub.services.inventory import kits as part_kits
 from wardlink.hub.services.inventory import picks as stock_picks
-from wardlink.hub.services.maintenance import pm_work, workorder_board, workorder_costs, workorder_parts, workorders
+from wardlink.hub.services.maintenance import (delays, pm_work, workorder_board, workorder_costs, workorder_parts,
+                                               workorders)
 from wardlink.hub.services.maintenance.checklists import evaluate
 from wardlink.hub.services.people.permissions import can, require
 from wardlink.hub.services.maintenance.sla import sla_status
@@ -186,6 +187,7 @@ def _detail_page(wo_id: int, *, error: str | None = None, status: int = 200, typ
         history=readable.history(db(), actor=g.actor, entity="work_order", entity_id=order.id, zone=display_zone(),
                                  limit=HISTORY_ROWS),
         suggested=workorders.suggested_priority(order.asset, failed=order.kind == "corrective"),
+        delays=delays.of_orders(db(), [order.id]).get(order.id, []), may_explain=delays.may_explain(order, g.actor),
         **_stock_and_cost(order, frozen)), status
 
 
@@ -254,6 +256,8 @@ RECORDS = {
                                              description=f.get("description", ""),
                                              quantity=f.get("quantity", ""),
                                              unit_cost=f.get("unit_cost") or None, **kw), N_("Part recorded.")),
+    "delay": (lambda s, i, f, **kw: delays.explain_breach(s, i, f.get("reason", ""), **kw),
+              N_("Reason for the delay recorded.")),
     "charge": (lambda s, i, f, **kw: workorder_costs.add_charge(
         s, i, vendor=f.get("vendor", ""), description=f.get("description", ""), amount=f.get("amount", ""),
         reference=f.get("reference", ""), **kw), N_("Vendor charge recorded.")),

@@ -3,6 +3,7 @@ the history of the monthly KPI reports the scheduler stored (managers and admini
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,7 +15,8 @@ from wardlink.hub.i18n import N_
 from wardlink.hub.db import session_scope
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.reports import export
-from wardlink.hub.services.reports import kpis, monthly
+from wardlink.hub.services.reports import exports as export_audit
+from wardlink.hub.services.reports import kpis, monthly, repairs, repairs_files
 from wardlink.hub.services.reports.pdf import report_pdf
 from wardlink.hub.services.people import org
 from wardlink.hub.services.actor import Actor
@@ -28,7 +30,7 @@ from wardlink.hub.web.db import db
 from wardlink.hub.web.query_args import int_arg, page_number
 from wardlink.hub.web.filters import display_zone
 from wardlink.hub.web.jobs import JobResult, Progress
-from wardlink.hub.web.i18n import current_locale
+from wardlink.hub.web.i18n import current_locale, error_message
 from wardlink.hub.web.state import state
 from wardlink.hub.web.ui import ui_state
 
@@ -149,3 +151,43 @@ def export_report():
         fn=_export_job(state().engine, g.actor, state().clock, state().config.site_name, fmt, start, end,
                        department_id, display_zone(), current_locale()))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)
+
+
+# ------------------------------------------------------------------ the monthly repairs list
+
+
+def _repairs(source) -> repairs.RepairsReport:
+    return repairs.repairs_report(db(), actor=g.actor, clock=state().clock, month=source.get("month"),
+                                  department_id=source.get("department"))
+
+
+@bp.get("/repairs")
+@login_required
+def repairs_list():
+    """Show the corrective work orders completed in a month, per department, with parts, delays and cost."""
+    require(g.actor, "kpi.view")
+    error = None
+    try:
+        report = _repairs(request.args)
+    except InvalidInput as exc:
+        error, report = error_message(exc), _repairs({})
+    args = {"month": report.key, **({"department": report.department.id} if report.department else {})}
+    return render_template("reports/repairs.html", report=report, error=error, args=args,
+                           month_name=monthly.month_name(report.month, current_locale()),
+                           departments=org.list_departments(db())), 400 if error else 200
+
+
+@bp.get("/repairs.<fmt>")
+@login_required
+def repairs_download(fmt: str):
+    """Download the month's repairs list as PDF or Excel (recorded in the audit trail)."""
+    report = _repairs(request.args)
+    content, filename, mimetype = repairs_files.repairs_file(
+        report, fmt, site_name=state().config.site_name,
+        month_name=monthly.month_name(report.month, current_locale()), locale=current_locale())
+    export_audit.record(db(), actor=g.actor, kind="repairs", fmt=fmt, rows=len(report.repairs), clock=state().clock,
+                        filters={"month": report.key, "department": report.department.code if report.department
+                                 else None})
+    db_commit()
+    return files.send_bytes(content, sha256=hashlib.sha256(content).hexdigest(), content_type=mimetype,
+                            filename=filename)
