@@ -197,3 +197,29 @@ def test_the_api_raises_moves_converts_and_reports_and_refuses_what_the_flow_doe
     export = client.get("/api/v1/requisitions/ageing/export?format=xlsx", headers=nurse)
     assert export.status_code == 200 and export.data[:2] == b"PK"
     assert client.get("/api/v1/requisitions/424242", headers=nurse).status_code == 404
+
+
+def test_refusals_reach_a_french_reader_in_french(web):
+    from sqlalchemy import update
+
+    from wardlink.hub.db.models import User
+
+    secrets = _bme(web)
+    with session_scope(web.engine) as s:
+        s.execute(update(User).where(User.username.in_(("nurse", "bme-tech"))).values(locale="fr"))
+    nurse = web.client("nurse")
+    token = csrf_from(nurse.get("/requisitions/new").text)
+    bme = _dept(web, "BME")
+    refused = nurse.post("/requisitions/new", data={**FORM, "assigned_department_id": bme, "due_on": "2025-12-01",
+                                                    "csrf_token": token})
+    text = html.unescape(refused.text)
+    assert refused.status_code == 400 and "due_on : ne doit pas être avant aujourd'hui (2026-01-01)" in text
+    assert "must not be before" not in text
+    assert nurse.post("/requisitions/new", data={**FORM, "assigned_department_id": bme,
+                                                 "csrf_token": token}).status_code == 303
+    with session_scope(web.engine, readonly=True) as s:
+        req_id = s.scalar(select(Requisition.id))
+    early = _step(_client(web, "bme-tech", secrets), req_id, "deliver")
+    text = html.unescape(early.text)
+    assert early.status_code == 409 and "impossible de livrer la demande REQ-2026-00001 tant qu'elle est à l'état « soumise »" in text
+    assert "while it is" not in text

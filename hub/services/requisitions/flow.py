@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Requisition
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.errors import InvalidInput, Message, PermissionDenied, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.people.permissions import can, department_scope, require
@@ -58,11 +59,14 @@ STEPS: dict[str, Step] = {s.action: s for s in (
     Step("deliver", ("in_execution",), "delivered", "assigned_staff", "requester"),
     Step("close", ("delivered",), "closed", "requester", "requester"),
 )}
+#: The steps as verbs in messages ("cannot deliver requisition ..."), for the catalogues.
+VERBS = {"receive": N_("receive"), "review": N_("review"), "approve": N_("approve"), "reject": N_("reject"),
+         "execute": N_("execute"), "deliver": N_("deliver"), "close": N_("close")}
 #: The permission each side needs.
 SIDE_PERMISSION = {"requester": "requisition.request", "assigned_staff": "requisition.handle",
                    "assigned_manager": "requisition.approve"}
-SIDE_TEXT = {"requester": "the requesting department", "assigned_staff": "the assigned department's staff",
-             "assigned_manager": "the assigned department's manager"}
+SIDE_TEXT = {"requester": N_("the requesting department"), "assigned_staff": N_("the assigned department's staff"),
+             "assigned_manager": N_("the assigned department's manager")}
 
 
 def _side_department(req: Requisition, side: str) -> int:
@@ -85,8 +89,9 @@ def allowed_actions(req: Requisition, who: Actor) -> list[Step]:
 def _check(req: Requisition, step: Step, who: Actor) -> None:
     if req.status not in step.sources:
         allowed = ", ".join(s.action for s in STEPS.values() if req.status in s.sources) or "none"
-        raise RequisitionConflict(f"action: cannot {step.action} requisition {req.code} while it is "
-                                  f"{req.status} (allowed now: {allowed})")
+        raise RequisitionConflict(N_("action: cannot %(action)s requisition %(code)s while it is %(state)s "
+                                     "(allowed now: %(allowed)s)"), action=Message(VERBS[step.action]), code=req.code,
+                                  state=Term(req.status), allowed=allowed)
     check_side(who, req, step.side, step.action)
 
 
@@ -94,8 +99,9 @@ def check_side(who: Actor, req: Requisition, side: str, verb: str) -> None:
     """Raise :class:`PermissionDenied` unless ``who`` may act for ``side`` of ``req``."""
     require(who, SIDE_PERMISSION[side])
     if not may_act(who, req, side):
-        raise PermissionDenied(f"only {SIDE_TEXT[side]} may {verb} requisition {req.code} "
-                               f"(user '{who.username}')")
+        raise PermissionDenied(N_("only %(side)s may %(verb)s requisition %(code)s (user '%(user)s')"),
+                               side=Message(SIDE_TEXT[side]), verb=Message(VERBS.get(verb, verb)), code=req.code,
+                               user=who.username)
 
 
 def move(session: Session, requisition_id: int, action: Any, *, remarks: Any = "", actor: Actor | None,
@@ -104,12 +110,13 @@ def move(session: Session, requisition_id: int, action: Any, *, remarks: Any = "
     who, clock = resolve_actor(actor), resolve_clock(clock)
     req = get_requisition(session, requisition_id, actor=who)
     if not isinstance(action, str) or action not in STEPS:
-        raise InvalidInput(f"action: must be one of {', '.join(STEPS)}, got {action!r}")
+        raise InvalidInput(N_("action: must be one of %(choices)s, got %(action)r"), choices=", ".join(STEPS),
+                           action=action)
     step = STEPS[action]
     note = REMARKS("remarks", remarks)
     _check(req, step, who)
     if step.remarks_required and not note:
-        raise InvalidInput(f"remarks: say why when you {step.action} a requisition")
+        raise InvalidInput(N_("remarks: say why when you %(action)s a requisition"), action=Message(VERBS[step.action]))
     before, was = snapshot(req), req.status
     req.status = step.target
     req.updated_at = utc_now(clock)

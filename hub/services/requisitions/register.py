@@ -25,6 +25,7 @@ from wardlink.hub.db.models.requisitions import REQUISITION_STATES
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import WORK_ORDER_PRIORITIES
 from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.pagination import Page, paginate
@@ -46,14 +47,14 @@ _CODE_TRIES = 5
 def _required_date(name: str, value: Any) -> date:
     day = optional_date(name, value)
     if day is None:
-        raise InvalidInput(f"{name}: is required (a date as YYYY-MM-DD)")
+        raise InvalidInput(N_("%(field)s: is required (a date as YYYY-MM-DD)"), field=name)
     return day
 
 
 def _required_id(name: str, value: Any) -> int:
     found = optional_id(name, value)
     if found is None:
-        raise InvalidInput(f"{name}: is required (a department)")
+        raise InvalidInput(N_("%(field)s: is required (a department)"), field=name)
     return found
 
 
@@ -143,7 +144,7 @@ def get_requisition(session: Session, requisition_id: int, *, actor: Actor | Non
     if isinstance(requisition_id, int) and 1 <= requisition_id <= MAX_ID:
         found = session.scalar(visible(select(Requisition).where(Requisition.id == requisition_id), who))
     if found is None:
-        raise NotFound(f"requisition {requisition_id} does not exist")
+        raise NotFound(N_("requisition %(id)s does not exist"), id=requisition_id)
     return found
 
 
@@ -153,7 +154,7 @@ def find_by_code(session: Session, code: str, *, actor: Actor | None) -> Requisi
     require(who, "requisition.view")
     found = session.scalar(visible(select(Requisition).where(Requisition.code == code.strip().upper()[:32]), who))
     if found is None:
-        raise NotFound(f"requisition {code!r} does not exist")
+        raise NotFound(N_("requisition %(code)r does not exist"), code=code)
     return found
 
 
@@ -168,7 +169,7 @@ def for_work_order(session: Session, order_id: int, *, actor: Actor | None) -> R
 def _department(session: Session, name: str, department_id: int) -> Department:
     found = session.get(Department, department_id)
     if found is None:
-        raise InvalidInput(f"{name}: no department {department_id}")
+        raise InvalidInput(N_("%(field)s: no department %(id)s"), field=name, id=department_id)
     return found
 
 
@@ -201,16 +202,16 @@ def create_requisition(session: Session, data: Mapping[str, Any], *, actor: Acto
     if fields["requesting_department_id"] is None:
         fields["requesting_department_id"] = who.department_id
     if fields["requesting_department_id"] is None:
-        raise InvalidInput("requesting_department_id: is required (the department asking for the work)")
+        raise InvalidInput(N_("requesting_department_id: is required (the department asking for the work)"))
     _department(session, "requesting_department_id", fields["requesting_department_id"])
     _department(session, "assigned_department_id", fields["assigned_department_id"])
     require_department(who, fields["requesting_department_id"], "the requesting department")
     if fields["assigned_department_id"] == fields["requesting_department_id"]:
-        raise InvalidInput("assigned_department_id: must be another department than the requesting one")
+        raise InvalidInput(N_("assigned_department_id: must be another department than the requesting one"))
     day = today(session, clock, fields["assigned_department_id"])
     if fields["due_on"] < day:
-        raise InvalidInput(f"due_on: must not be before today ({day.isoformat()}), "
-                           f"got {fields['due_on'].isoformat()}")
+        raise InvalidInput(N_("due_on: must not be before today (%(today)s), got %(day)s"), today=day.isoformat(),
+                           day=fields["due_on"].isoformat())
     now = utc_now(clock)
     for _try in range(_CODE_TRIES):
         serial = _next_serial(session, day.year)
@@ -224,7 +225,7 @@ def create_requisition(session: Session, data: Mapping[str, Any], *, actor: Acto
         except IntegrityError:
             continue  # someone took this serial in the meantime
     else:
-        raise InvalidInput("code: could not find a free requisition number; try again")
+        raise InvalidInput(N_("code: could not find a free requisition number; try again"))
     movement(session, req, action="submit", from_role="requester", to_role="assigned_staff", from_status="submitted",
              remarks="", who=who, clock=clock)
     audit.record(session, actor=who, action="requisition.create", entity="requisition", entity_id=req.id,

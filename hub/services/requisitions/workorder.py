@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Requisition, WorkOrder
 from wardlink.hub.db.types import utc_now
+from wardlink.hub.errors import Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance import workorders
@@ -40,13 +42,13 @@ def to_work_order(session: Session, requisition_id: int, *, actor: Actor | None,
     who, clock = resolve_actor(actor), resolve_clock(clock)
     req = get_requisition(session, requisition_id, actor=who)
     if req.work_order_id is not None:
-        raise RequisitionConflict(f"action: requisition {req.code} already became work order "
-                                  f"{req.work_order.code if req.work_order else req.work_order_id}")
+        raise RequisitionConflict(N_("action: requisition %(code)s already became work order %(order)s"), code=req.code,
+                                  order=req.work_order.code if req.work_order else req.work_order_id)
     if req.status not in CONVERTIBLE_STATES:
-        raise RequisitionConflict(f"action: requisition {req.code} can become a work order only once approved or "
-                                  f"in execution, not while it is {req.status}")
+        raise RequisitionConflict(N_("action: requisition %(code)s can become a work order only once approved or "
+                                     "in execution, not while it is %(state)s"), code=req.code, state=Term(req.status))
     require(who, "workorder.create")
-    check_side(who, req, "assigned_staff", "make a work order of")
+    check_side(who, req, "assigned_staff", N_("make a work order of"))
     zone = site_zone(session, req.assigned_department_id)
     due = datetime.combine(req.due_on + timedelta(days=1), time(0, 0), zone)
     order = workorders.create_work_order(

@@ -20,6 +20,7 @@ from wardlink.hub.services.requisitions import ageing, flow
 from wardlink.hub.services.requisitions import register as requisitions
 from wardlink.hub.services.requisitions.workorder import can_convert, to_work_order
 from wardlink.hub.web.db import commit, db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.query_args import page_number
 from wardlink.hub.web.security import CSRF_FIELD
@@ -48,7 +49,7 @@ def index():
                                               per_page=PER_PAGE, **filters)
     except InvalidInput as exc:
         db().rollback()
-        return render_template("requisitions/list.html", page=None, error=str(exc), filters=filters,
+        return render_template("requisitions/list.html", page=None, error=error_message(exc), filters=filters,
                                departments=departments, statuses=requisitions.STATUS_FILTERS, today=None), 400
     return render_template("requisitions/list.html", page=page, error=None, filters=filters, departments=departments,
                            statuses=requisitions.STATUS_FILTERS, today=requisitions.today(db(), state().clock),
@@ -73,7 +74,7 @@ def create():
         req = requisitions.create_requisition(db(), data, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _form(data, str(exc), 400)
+        return _form(data, error_message(exc), 400)
     commit()
     flash(gettext("Requisition %(code)s submitted.", code=req.code), "success")
     return redirect(url_for("requisitions.detail", requisition_id=req.id), 303)
@@ -104,7 +105,7 @@ def move(requisition_id: int):
                         clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _detail(requisition_id, str(exc), 409 if isinstance(exc, flow.RequisitionConflict) else 400)
+        return _detail(requisition_id, error_message(exc), 409 if isinstance(exc, flow.RequisitionConflict) else 400)
     commit()
     flash(gettext("Requisition %(code)s is now %(status)s.", code=req.code, status=gettext(label(req.status))),
           "success")
@@ -119,7 +120,7 @@ def work_order(requisition_id: int):
         order = to_work_order(db(), requisition_id, actor=g.actor, clock=state().clock)
     except InvalidInput as exc:
         db().rollback()
-        return _detail(requisition_id, str(exc), 409 if isinstance(exc, flow.RequisitionConflict) else 400)
+        return _detail(requisition_id, error_message(exc), 409 if isinstance(exc, flow.RequisitionConflict) else 400)
     commit()
     flash(gettext("Work order %(code)s opened from this requisition.", code=order.code), "success")
     return redirect(url_for("requisitions.detail", requisition_id=requisition_id), 303)
