@@ -135,3 +135,24 @@ def test_picking_more_units_than_the_bin_holds_is_refused_in_the_readers_languag
         assert "not enough stock" not in refused.text
     else:
         assert "quantity: not enough stock of" in refused.text and "free, 9 " in refused.text
+
+
+def test_the_parts_forecasts_refusals_read_in_french(web):
+    """The parts forecast's refusals are templates too: a French site's page gets them in French."""
+    from wardlink.hub.db.models import Site
+    from wardlink.hub.services.maintenance import parts_forecast
+    from wardlink.hub.web.i18n import error_message
+
+    with session_scope(web.engine) as s:
+        s.execute(update(Site).values(language="fr"))
+    errors = []
+    for call in (lambda: parts_forecast.parse_days("many"), lambda: parts_forecast.parse_days("900")):
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        errors.append(caught.value)
+    assert [str(e) for e in errors] == ["days: must be a whole number of days, got 'many'",
+                                        "days: must be 1..365, got 900"]
+    with web.app.test_request_context("/"):
+        shown = [error_message(e) for e in errors]
+    assert shown[0] == "days : doit être un nombre entier de jours, reçu 'many'"
+    assert shown[1] == "days : doit être entre 1 et 365, reçu 900"

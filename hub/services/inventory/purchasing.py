@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Part, PurchaseOrder, PurchaseOrderLine, Supplier
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import PURCHASE_ORDER_STATES, label
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message, Term
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
@@ -148,8 +148,9 @@ def record(session: Session, order: PurchaseOrder, change: Change, action: str, 
 
 def _draft_only(order: PurchaseOrder, what: str) -> None:
     if order.state != "draft":
-        raise PurchaseOrderConflict(f"state: {order.number} is {label(order.state).lower()}; "
-                                    f"only a draft's {what} can be changed")
+        raise PurchaseOrderConflict(N_("state: %(order)s is %(state)s; only a draft's %(what)s can be changed"),
+                                    order=order.number, state=Term(order.state, label(order.state).lower()),
+                                    what=Message(what))
 
 
 def _supplier(session: Session, supplier_id: Any) -> Supplier:
@@ -197,9 +198,10 @@ def update_order(session: Session, order_id: Any, changes: Mapping[str, Any], *,
     if unknown:
         raise InvalidInput(N_("%(field)s: unknown field"), field=sorted(unknown)[0])
     if order.state not in ("draft", *OPEN_STATES):
-        raise PurchaseOrderConflict(f"state: {order.number} is {label(order.state).lower()}; it cannot be changed")
+        raise PurchaseOrderConflict(N_("state: %(order)s is %(state)s; it cannot be changed"), order=order.number,
+                                    state=Term(order.state, label(order.state).lower()))
     if "supplier_id" in changes and optional_id("supplier_id", changes["supplier_id"]) != order.supplier_id:
-        _draft_only(order, "supplier")
+        _draft_only(order, N_("supplier"))
         order.supplier = _supplier(session, changes["supplier_id"])
     if "expected_on" in changes:
         order.expected_on = optional_date("expected_on", changes["expected_on"])
@@ -214,7 +216,7 @@ def set_line(session: Session, order_id: Any, *, part_id: Any, quantity: Any, un
     """Put ``quantity`` of a part on a draft (a part already on it gets the new quantity and cost);
     ``unit_cost`` defaults to the part's."""
     order, change, before = _begin(session, order_id, actor, clock)
-    _draft_only(order, "lines")
+    _draft_only(order, N_("lines"))
     part = get_row(session, Part, optional_id("part_id", part_id), "part")
     amount_ = QUANTITY("quantity", quantity)
     cost = money("unit_cost", unit_cost)
@@ -235,7 +237,7 @@ def remove_line(session: Session, order_id: Any, line_id: Any, *, actor: Actor |
                 clock: Clock | None = None) -> None:
     """Take a line off a draft."""
     order, change, before = _begin(session, order_id, actor, clock)
-    _draft_only(order, "lines")
+    _draft_only(order, N_("lines"))
     line = next((row for row in order.lines if row.id == optional_id("line_id", line_id)), None)
     if line is None:
         raise InvalidInput(N_("line_id: %(number)s has no line %(line_id)s"), number=order.number, line_id=line_id)
@@ -267,7 +269,7 @@ def add_below_reorder(session: Session, order_id: Any, *, actor: Actor | None,
     """Add to a draft a line for each part of its supplier at or below its reorder level (see the
     module's text for the quantity); return the lines added."""
     order, change, before = _begin(session, order_id, actor, clock)
-    _draft_only(order, "lines")
+    _draft_only(order, N_("lines"))
     added = _add_low_parts(session, order)
     if added:
         record(session, order, change, "line", before)
@@ -282,8 +284,9 @@ def transition(session: Session, order_id: Any, to: Any, *, reason: Any = "", ac
     target = choice(("sent", "cancelled", "closed"))("to", to)
     action = TRANSITIONS.get((order.state, target))
     if action is None:
-        raise PurchaseOrderConflict(f"to: {order.number} is {label(order.state).lower()}; it cannot be "
-                                    f"{label(target).lower()}")
+        raise PurchaseOrderConflict(N_("to: %(order)s is %(state)s; it cannot be %(target)s"), order=order.number,
+                                    state=Term(order.state, label(order.state).lower()),
+                                    target=Term(target, label(target).lower()))
     why = REASON("reason", reason)
     now = utc_now(change.clock)
     if action == "send":

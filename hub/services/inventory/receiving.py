@@ -50,8 +50,8 @@ def receive(session: Session, order_id: Any, line_id: Any, *, quantity: Any, bin
     session.refresh(line)
     before = snapshot(order)
     if order.state not in OPEN_STATES:
-        raise PurchaseOrderConflict(f"state: {order.number} is {label(order.state).lower()}; only a sent order "
-                                    "is received")
+        raise PurchaseOrderConflict(N_("state: %(order)s is %(state)s; only a sent order is received"),
+                                    order=order.number, state=Term(order.state, label(order.state).lower()))
     if amount > line.outstanding:
         raise InvalidInput(N_("quantity: only %(outstanding)s %(unit)s of %(sku)s are still to arrive on %(number)s "
                               "(%(received)s of %(quantity)s received); %(amount)s is more than that"),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import WorkOrder, WorkOrderDelay
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.maintenance.workorder_common import (code_of, ensure_not_frozen, is_frozen, load,
@@ -64,8 +65,8 @@ def explain_breach(session: Session, order_id: int, reason: Any, *, actor: Actor
     ensure_not_frozen(order, "give a reason for delay")
     breached = first_breach(order)
     if breached is None:
-        raise InvalidInput(f"reason: work order {code_of(order)} has not breached its service level; a delay "
-                           "reason is given on hold, or after a breach")
+        raise InvalidInput(N_("reason: work order %(order)s has not breached its service level; a delay "
+                              "reason is given on hold, or after a breach"), order=code_of(order))
     reason = REASON("reason", reason).strip()
     now = utc_now(clock)
     row = WorkOrderDelay(work_order_id=order.id, kind="sla_breach", reason=reason, started_at=breached,

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models import Part, Supplier
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.inventory.levels import ZERO, held, on_hand
 from wardlink.hub.services.inventory.purchasing import on_order
@@ -143,9 +144,9 @@ def parse_days(raw: Any) -> int:
     try:
         days = int(str(raw).strip())
     except ValueError:
-        raise InvalidInput(f"days: must be a whole number of days, got {raw!r}") from None
+        raise InvalidInput(N_("days: must be a whole number of days, got %(raw)r"), raw=raw) from None
     if not 1 <= days <= MAX_DAYS:
-        raise InvalidInput(f"days: must be 1..{MAX_DAYS}, got {days}")
+        raise InvalidInput(N_("days: must be 1..%(most)s, got %(days)s"), most=MAX_DAYS, days=days)
     return days
 
 

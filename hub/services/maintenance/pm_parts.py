@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from wardlink.hub.db.models import Part, PmPlan, PmPlanPart
 from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.inventory.catalogue import find_part
 from wardlink.hub.services.inventory.common import number
 from wardlink.hub.services.validate import optional_id, stock_quantity, text
@@ -30,17 +31,20 @@ _QUANTITY = stock_quantity()
 
 def _one(session: Session, where: str, raw: Any) -> tuple[Part, Decimal]:
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"{where}: must be an object with part_id (or sku) and quantity")
+        raise InvalidInput(N_("%(where)s: must be an object with part_id (or sku) and quantity"), where=where)
     unknown = sorted(set(raw) - {"part_id", "sku", "quantity"})
     if unknown:
-        raise InvalidInput(f"{where}.{unknown[0]}: unknown field; known: part_id, quantity, sku")
+        raise InvalidInput(N_("%(where)s.%(field)s: unknown field; known: part_id, quantity, sku"), where=where,
+                           field=unknown[0])
     part_id = optional_id(f"{where}.part_id", raw.get("part_id"))
     sku = text(64)(f"{where}.sku", raw.get("sku")).strip()
     part = session.get(Part, part_id) if part_id is not None else find_part(session, sku) if sku else None
     if part is None:
-        given = f"part {part_id}" if part_id is not None else f"SKU {sku!r}" if sku else None
-        raise InvalidInput(f"{where}.sku: " + (f"no {given} in the catalogue" if given else
-                                               "give a part of the catalogue (its SKU or part_id)"))
+        if part_id is not None:
+            raise InvalidInput(N_("%(where)s.sku: no part %(id)s in the catalogue"), where=where, id=part_id)
+        if sku:
+            raise InvalidInput(N_("%(where)s.sku: no SKU %(sku)r in the catalogue"), where=where, sku=sku)
+        raise InvalidInput(N_("%(where)s.sku: give a part of the catalogue (its SKU or part_id)"), where=where)
     return part, _QUANTITY(f"{where}.quantity", 1 if raw.get("quantity") in (None, "") else raw.get("quantity"))
 
 
@@ -50,14 +54,16 @@ def parse(session: Session, value: Any, name: str = "visit_parts") -> list[tuple
     if value is None or value == "":
         return []
     if not isinstance(value, (list, tuple)):
-        raise InvalidInput(f"{name}: must be a list of parts")
+        raise InvalidInput(N_("%(field)s: must be a list of parts"), field=name)
     if len(value) > MAX_VISIT_PARTS:
-        raise InvalidInput(f"{name}: must hold at most {MAX_VISIT_PARTS} parts, got {len(value)}")
+        raise InvalidInput(N_("%(field)s: must hold at most %(most)s parts, got %(count)s"), field=name,
+                           most=MAX_VISIT_PARTS, count=len(value))
     out: list[tuple[Part, Decimal]] = []
     for i, raw in enumerate(value):
         part, quantity = _one(session, f"{name}[{i}]", raw)
         if any(p.id == part.id for p, _ in out):
-            raise InvalidInput(f"{name}[{i}].sku: {part.sku} is listed twice; give it once with the total quantity")
+            raise InvalidInput(N_("%(field)s[%(i)s].sku: %(sku)s is listed twice; give it once with the total "
+                                  "quantity"), field=name, i=i, sku=part.sku)
         out.append((part, quantity))
     return out
 
