@@ -23,7 +23,7 @@ from wardlink.hub.services.reports import exports
 from wardlink.hub.services.validate import boolean, choice, optional_date, optional_id, text
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.inventory_json import OPTIONAL_ID_IN, QTY_IN, text_in
-from wardlink.hub.web.api.openapi import check_request, operation, page_params
+from wardlink.hub.web.api.openapi import operation, page_params, json_body
 from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, STRING, Param, array,
                                                  enum, nullable, obj)
 from wardlink.hub.web.api.serialize import jsonable, page_json
@@ -78,12 +78,7 @@ def _short(exc: NotEnoughStock):
     return error_response(409, "insufficient_stock", str(exc))
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def item_json(item: Consumable, balance) -> dict[str, Any]:

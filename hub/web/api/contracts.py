@@ -7,17 +7,15 @@ falls under (in force on the day it was opened, covering its asset) have a route
 
 from __future__ import annotations
 
-from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
 from wardlink.hub.db.models import ServiceContract
 from wardlink.hub.db.models.contracts import CONTRACT_KINDS
-from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.contracts import register as contracts
 from wardlink.hub.services.contracts import cover
 from wardlink.hub.web.api.guard import guard
-from wardlink.hub.web.api.openapi import check_request, obj, operation
+from wardlink.hub.web.api.openapi import obj, operation, json_body
 from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DECIMAL, INTEGER, STRING, Param, array, enum,
                                                  nullable, page_params)
 from wardlink.hub.web.api.serialize import jsonable, page_json
@@ -54,12 +52,7 @@ _NEW = obj(_FIELDS, required=("reference", "title", "starts_on", "ends_on"), ext
 _CHANGE = obj(_FIELDS, required=(), extra=False)
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def contract_json(contract: ServiceContract) -> dict:

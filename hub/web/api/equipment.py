@@ -7,7 +7,6 @@ which check permissions and department scope and record the audit trail.
 
 from __future__ import annotations
 
-from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
@@ -18,7 +17,7 @@ from wardlink.hub.services.assets import categories, status
 from wardlink.hub.services.assets.register import get_asset
 from wardlink.hub.services.finance import ownership
 from wardlink.hub.web.api.guard import guard
-from wardlink.hub.web.api.openapi import check_request, obj, operation, ref
+from wardlink.hub.web.api.openapi import obj, operation, ref, json_body
 from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, STRING, Param, array,
                                                  enum, nullable)
 from wardlink.hub.web.api.serialize import asset_json, jsonable
@@ -33,12 +32,7 @@ STATUS_ROW = obj({"status": enum(EQUIPMENT_STATUSES), "started_at": DATETIME, "e
                   "reason": STRING, "changed_by": STRING, "work_order_id": nullable(INTEGER)})
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def status_row_json(row: AssetStatusChange) -> dict:

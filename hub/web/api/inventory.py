@@ -8,18 +8,16 @@ check permissions and record the audit trail.
 
 from __future__ import annotations
 
-from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.inventory import catalogue, kits, levels, storage, suppliers
 from wardlink.hub.services.validate import boolean, optional_id, text
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.inventory_json import (ID_IN, KIT, MONEY_IN, OPTIONAL_ID_IN, PART, PART_DETAIL, QTY_IN,
                                                  STOCK_LOCATION, SUPPLIER, BIN, kit_json, location_json, part_json,
                                                  supplier_json, text_in)
-from wardlink.hub.web.api.openapi import check_request, obj, operation, page_params
+from wardlink.hub.web.api.openapi import obj, operation, page_params, json_body
 from wardlink.hub.web.api.openapi_schema import BOOLEAN, Param, array, enum
 from wardlink.hub.web.api.serialize import page_json
 from wardlink.hub.web.db import commit, db
@@ -68,12 +66,7 @@ _KIT_NEW = obj(_KIT_FIELDS, required=("name", "items"), extra=False)
 _KIT_CHANGE = obj(_KIT_FIELDS, required=(), extra=False)
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def _clock():

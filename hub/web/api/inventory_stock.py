@@ -9,7 +9,6 @@ work orders, who may see and work on the order) and record the audit trail.
 
 from __future__ import annotations
 
-from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
@@ -26,7 +25,7 @@ from wardlink.hub.web.api.inventory_json import (ADJUSTMENT, CHARGE, COST, ID_IN
                                                  OPTIONAL_ID_IN, OUTCOME, PICK, QTY_IN, RATE, REORDER_LINE, SIGNED_IN,
                                                  adjustment_json, charge_json, cost_json, movement_json, pick_json,
                                                  FORECAST, forecast_json, rate_json, reorder_json, text_in)
-from wardlink.hub.web.api.openapi import check_request, obj, operation, page_params
+from wardlink.hub.web.api.openapi import obj, operation, page_params, json_body
 from wardlink.hub.web.api.openapi_schema import BOOLEAN, Param, array, enum
 from wardlink.hub.web.api.serialize import page_json
 from wardlink.hub.web.db import commit, db
@@ -86,12 +85,7 @@ def _conflict(exc: WorkOrderConflict):
     return error_response(409, "invalid_transition", str(exc))
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def _clock():

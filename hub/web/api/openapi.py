@@ -67,6 +67,16 @@ def _validator(schema: dict) -> Draft202012Validator:
     return Draft202012Validator({**schema, "components": {"schemas": COMPONENTS}}, format_checker=_FORMATS)
 
 
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object, checked against what the current route's operation
+    documents (:func:`check_request`); anything else is refused with :class:`InvalidInput`."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
+    check_request(body)
+    return body
+
+
 def check_request(payload: Mapping[str, Any], *, form: bool = False) -> None:
     """Raise :class:`InvalidInput` unless ``payload`` (the JSON body, or the multipart fields
     when ``form``) matches what the current route's operation documents.

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.i18n import LANGUAGES
 from wardlink.hub.services.people import language, org_admin, org_lookup, users
 from wardlink.hub.web.api.guard import guard
-from wardlink.hub.web.api.openapi import check_request, obj, operation
+from wardlink.hub.web.api.openapi import obj, operation, json_body
 from wardlink.hub.web.api.openapi_schema import INTEGER, STRING, array, nullable
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.state import state
@@ -60,12 +60,7 @@ _LOC_CHANGE = obj(_PLACE, required=(), extra=False)
 _GONE = (400, 401, 403, 404)
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def _listing(rows, snapshot):

@@ -17,7 +17,6 @@ from flask import Blueprint, g, jsonify, request
 
 from wardlink.hub.db.models import PurchaseOrder
 from wardlink.hub.db.vocab import PURCHASE_ORDER_STATES
-from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.inventory import po_pdf, purchasing, receiving
 from wardlink.hub.services.inventory.common import amount, number
 from wardlink.hub.services.inventory.purchasing import PurchaseOrderConflict
@@ -26,7 +25,7 @@ from wardlink.hub.web import files
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.inventory_json import (ID_IN, MONEY_IN, MOVEMENT, QTY_IN, movement_json,
                                                  text_in)
-from wardlink.hub.web.api.openapi import check_request, obj, operation, page_params
+from wardlink.hub.web.api.openapi import obj, operation, page_params, json_body
 from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, STRING, Param, array,
                                                  enum, nullable)
 from wardlink.hub.web.api.serialize import jsonable, page_json
@@ -68,12 +67,7 @@ def _conflict(exc: PurchaseOrderConflict):
     return error_response(409, "invalid_transition", str(exc))
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def order_json(order: PurchaseOrder) -> dict[str, Any]:

@@ -7,21 +7,19 @@ flow does not allow from the requisition's state answers 409 ``invalid_transitio
 
 from __future__ import annotations
 
-from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
 from wardlink.hub.db.models import Requisition
 from wardlink.hub.db.models.requisitions import REQUISITION_ACTIONS, REQUISITION_SIDES, REQUISITION_STATES
 from wardlink.hub.db.vocab import WORK_ORDER_PRIORITIES
-from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.reports import exports, tables
 from wardlink.hub.services.requisitions import ageing, flow
 from wardlink.hub.services.requisitions import register as requisitions
 from wardlink.hub.services.requisitions.workorder import to_work_order
 from wardlink.hub.services.validate import boolean
 from wardlink.hub.web.api.guard import guard
-from wardlink.hub.web.api.openapi import check_request, obj, operation
+from wardlink.hub.web.api.openapi import obj, operation, json_body
 from wardlink.hub.web.api.openapi_schema import (BOOLEAN, DATE, DATETIME, INTEGER, STRING, Param, array, enum,
                                                  nullable, page_params)
 from wardlink.hub.web.api.serialize import jsonable, page_json
@@ -63,12 +61,7 @@ def _conflict(exc: flow.RequisitionConflict):
     return error_response(409, "invalid_transition", str(exc))
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def requisition_json(req: Requisition, *, movements: bool = False) -> dict:

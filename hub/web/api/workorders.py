@@ -29,7 +29,7 @@ from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.db import commit, db
 from wardlink.hub.web.errors import error_response
 from wardlink.hub.web.files import send_stored
-from wardlink.hub.web.api.openapi import Param, array, check_request, obj, operation, page_params, ref
+from wardlink.hub.web.api.openapi import Param, array, check_request, obj, operation, page_params, ref, json_body
 from wardlink.hub.web.query_args import paging
 from wardlink.hub.web.api.serialize import page_json
 from wardlink.hub.web.security import CSRF_FIELD
@@ -81,12 +81,7 @@ def _clock():
     return state().clock
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise InvalidInput("body: must be a JSON object sent with 'Content-Type: application/json'")
-    check_request(body)
-    return body
+_body = json_body
 
 
 def _detail(order, status: int = 200):
