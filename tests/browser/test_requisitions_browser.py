@@ -76,7 +76,7 @@ def test_a_requisition_walks_from_submitted_to_closed_with_the_page_buttons(serv
     with stale.expect_navigation():
         stale.get_by_role("button", name="Receive", exact=True).click()
     assert "cannot receive requisition" in stale.locator(".error-box").inner_text()
-    assert "while it is in_review" in stale.locator(".error-box").inner_text()
+    assert "while it is in review" in stale.locator(".error-box").inner_text()
     stale.close()
     tech.forget("409")
 
