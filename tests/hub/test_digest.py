@@ -337,3 +337,11 @@ def test_two_jobs_racing_past_the_leader_lock_still_send_each_digest_once(env):
         assert len(holders) == 1 and holders[0] in results
         assert s.scalar(select(func.count()).select_from(ScheduledRun)
                         .where(ScheduledRun.kind == "monthly_report")) == 1
+
+
+def test_pdf_text_writes_what_the_latin1_fonts_lack_the_way_print_did():
+    from wardlink.hub.services.reports.pdf import latin1_text
+
+    assert cell_text("Main-d\u2019\u0153uvre \u2013 1\u202f250 \u20ac") == "Main-d'oeuvre - 1 250 EUR"
+    assert cell_text(2.25) == "2.2" and cell_text(None) == "-" and cell_text("") == "-"
+    assert latin1_text("\u0152dème \u2264 3 \u2026 \u4e2d") == "OEdème <= 3 ... ?"  # other scripts: '?'

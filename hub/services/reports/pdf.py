@@ -21,12 +21,24 @@ PDF_COLUMNS = tuple((name, export.LABELS[name]) for name in (
     "resolution_breach_rate_pct"))
 
 
+#: Letters and signs the PDF's built-in (Latin-1) fonts lack, written the way print did before them.
+_LATIN1_STAND_INS = str.maketrans({"\u0153": "oe", "\u0152": "OE", "\u2019": "'", "\u2018": "'", "\u201c": '"',
+                                   "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u20ac": "EUR",
+                                   "\u202f": " ", "\u2212": "-", "\u2264": "<=", "\u2265": ">="})
+
+
 def cell_text(value) -> str:
-    """Return a figure as the PDF prints it (one decimal for fractions, ``-`` for none)."""
+    """Return a figure or a text as the PDF prints it (one decimal for fractions, ``-`` for none;
+    "œ" as "oe" and the like, "?" for anything else the Latin-1 fonts lack)."""
     if value is None or value == "":
         return "-"
-    text = f"{value:.1f}" if isinstance(value, float) else str(value)
-    return text.encode("latin-1", "replace").decode("latin-1")
+    return latin1_text(f"{value:.1f}" if isinstance(value, float) else str(value))
+
+
+def latin1_text(text: str) -> str:
+    """Return ``text`` as the PDF's built-in fonts print it: "œ" as "oe" and the like, "?" for
+    anything else outside Latin-1 (rather than failing the whole document)."""
+    return text.translate(_LATIN1_STAND_INS).encode("latin-1", "replace").decode("latin-1")
 
 
 def report_pdf(report: KpiReport, *, site_name: str, zone: ZoneInfo | None = None, title: str = "",

@@ -17,6 +17,7 @@ import segno
 from fpdf import FPDF
 
 from wardlink.hub.config import HubConfig
+from wardlink.hub.services.reports.pdf import latin1_text
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,8 @@ def qr_svg(url: str, *, scale: int = 6) -> bytes:
     return buffer.getvalue()
 
 
-def _latin1(text: str) -> str:
-    # The PDF core fonts (Helvetica) cover Latin-1 only; other characters print as '?'
-    # rather than failing the whole sheet.
-    return text.encode("latin-1", "replace").decode("latin-1")
+# The PDF core fonts (Helvetica) cover Latin-1 only.
+_latin1 = latin1_text
 
 
 def _draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
