@@ -52,6 +52,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("draft", "sent"): "send", ("draft", "cancelled"): "cancel", ("sent", "cancelled"): "cancel",
     ("received", "closed"): "close", ("partially_received", "closed"): "close",
 }
+#: The states a transition may ask for, in the order of the flow.
+TARGETS = tuple(dict.fromkeys(target for _, target in TRANSITIONS))
 MAX_LINES = 200
 NOTES = text(5000)
 REASON = text(2000)
@@ -281,7 +283,7 @@ def transition(session: Session, order_id: Any, to: Any, *, reason: Any = "", ac
     """Send a draft, cancel a draft or a sent order (say why), or close a received or partly
     received one; raise :class:`PurchaseOrderConflict` for any other move."""
     order, change, before = _begin(session, order_id, actor, clock)
-    target = choice(("sent", "cancelled", "closed"))("to", to)
+    target = choice(TARGETS)("to", to)
     action = TRANSITIONS.get((order.state, target))
     if action is None:
         raise PurchaseOrderConflict(N_("to: %(order)s is %(state)s; it cannot be %(target)s"), order=order.number,

@@ -54,7 +54,7 @@ _NEW = obj({"supplier_id": ID_IN, "expected_on": _DATE_IN, "notes": text_in(5000
 _CHANGE = obj({"supplier_id": ID_IN, "expected_on": _DATE_IN, "notes": text_in(5000)}, required=(), extra=False)
 _LINE_IN = obj({"part_id": ID_IN, "quantity": QTY_IN, "unit_cost": MONEY_IN}, required=("part_id", "quantity"),
                extra=False)
-_TRANSITION = obj({"to": enum(("sent", "cancelled", "closed")), "reason": text_in(2000)}, required=("to",),
+_TRANSITION = obj({"to": enum(purchasing.TARGETS), "reason": text_in(2000)}, required=("to",),
                   extra=False)
 _RECEIVE = obj({"quantity": QTY_IN, "bin_id": {"anyOf": [ID_IN, {"type": "string", "minLength": 3, "maxLength": 70,
                                                                   "pattern": "/"}]},
