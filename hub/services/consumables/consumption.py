@@ -7,8 +7,6 @@ period is at most :data:`MAX_MONTHS` months; the default is the last twelve up t
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -24,7 +22,8 @@ from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.consumables.log import local_today
 from wardlink.hub.services.inventory.common import number
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
-from wardlink.hub.services.reports.export import CONTENT_TYPES, safe_cell
+from wardlink.hub.services.reports import tables
+from wardlink.hub.services.reports.export import CONTENT_TYPES
 from wardlink.clock import Clock
 
 MAX_MONTHS = 36
@@ -144,38 +143,28 @@ def compute(session: Session, department_id: Any, *, actor: Actor | None, start:
     return Consumption(department, months, list(rows.values()))
 
 
-def rows(report: Consumption) -> list[list[Any]]:
-    """Return one row per item and month: department code, item, unit, month, collected, received."""
+def rows(report: Consumption, *, numbers: bool = False) -> list[list[Any]]:
+    """Return one row per item and month: department code, item, unit, month, collected,
+    received (the quantities as text, or as numbers for a workbook)."""
     out = []
     for line in report.items:
         for n, label in enumerate(report.labels):
-            out.append([safe_cell(report.department.code), safe_cell(line.item.name), line.item.unit, label,
-                        number(line.collected[n]), number(line.received[n])])
+            collected, received = line.collected[n], line.received[n]
+            out.append([report.department.code, line.item.name, line.item.unit, label,
+                        *((float(collected), float(received)) if numbers else (number(collected), number(received)))])
     return out
+
+
+def _table(report: Consumption, fmt: str) -> tables.Table:
+    return tables.Table("Consumption", HEADER, rows(report, numbers=fmt == "xlsx"),
+                        filename=f"consumption-{report.department.code}")
 
 
 def to_csv(report: Consumption) -> bytes:
     """Return the consumption as CSV (UTF-8)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    writer.writerows(rows(report))
-    return buffer.getvalue().encode("utf-8")
+    return tables.write(_table(report, "csv"), "csv")
 
 
 def to_xlsx(report: Consumption) -> bytes:
     """Return the consumption as an Excel workbook: one row per item and month, quantities as numbers."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Consumption"
-    sheet.append(list(HEADER))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows(report):
-        sheet.append([*row[:4], float(row[4]), float(row[5])])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return tables.write(_table(report, "xlsx"), "xlsx")
