@@ -15,11 +15,10 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from wardlink.hub.db.models import Consumable, ConsumableEntry
 from wardlink.hub.db.vocab import CONSUMABLE_ENTRY_KINDS, PART_UNITS
-from wardlink.hub.errors import InvalidInput
 from wardlink.hub.services.consumables import consumption, items, log
 from wardlink.hub.services.consumables.log import NotEnoughStock
 from wardlink.hub.services.inventory.common import number
-from wardlink.hub.services.reports import exports
+from wardlink.hub.services.reports import exports, tables
 from wardlink.hub.services.validate import boolean, choice, optional_date, optional_id, text
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.inventory_json import OPTIONAL_ID_IN, QTY_IN, text_in
@@ -224,11 +223,8 @@ def consumption_report():
            response_media=tuple(media.split(";")[0] for media, _ in FORMATS.values()))
 def consumption_export():
     """Send a department's consumption as a file."""
-    fmt = request.args.get("format") or "csv"
-    if fmt not in FORMATS:
-        raise InvalidInput("format: must be one of %(formats)s, got %(value)r", formats=", ".join(FORMATS), value=fmt)
-    report = _consumption()
-    return send_consumption(report, fmt)
+    fmt = tables.check_format(request.args.get("format") or "csv")
+    return send_consumption(_consumption(), fmt)
 
 
 def send_consumption(report: consumption.Consumption, fmt: str) -> Response:

@@ -12,8 +12,8 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext
 
 from wardlink.hub.db.vocab import CONSUMABLE_ENTRY_KINDS, PART_UNITS, label
-from wardlink.hub.i18n import N_
 from wardlink.hub.errors import InvalidInput, PermissionDenied
+from wardlink.hub.services.reports import tables
 from wardlink.hub.services.consumables import consumption, items, log
 from wardlink.hub.services.people.permissions import can, department_scope, require
 from wardlink.hub.services.validate import boolean, choice, optional_id, text
@@ -197,8 +197,4 @@ def consumption_page():
 def consumption_export():
     """Download a department's consumption as CSV or Excel."""
     require(g.actor, "consumable.view")
-    fmt = request.args.get("format") or "csv"
-    if fmt not in FORMATS:
-        raise InvalidInput(N_("format: must be one of %(formats)s, got %(value)r"), formats=", ".join(FORMATS),
-                           value=fmt)
-    return send_consumption(_report(), fmt)
+    return send_consumption(_report(), tables.check_format(request.args.get("format") or "csv"))
