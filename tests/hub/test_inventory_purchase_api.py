@@ -48,6 +48,7 @@ def test_an_order_is_drafted_sent_and_received_in_two_parts(web):
     assert again.status_code == 409 and "is sent; it cannot be sent" in again.json["error"]["message"]
     reorder = client.get("/api/v1/reorder-list", headers=buyer).json["items"]
     assert [(r["part"]["sku"], r["on_order"]) for r in reorder] == [("FLT-100", "8")]
+    assert client.get(f"/api/v1/parts/{store.part_id}", headers=buyer).json["on_order"] == "8"
     over = client.post(f"{base}/lines/{line_id}/receive", headers=buyer, json={"quantity": 9, "bin_id": store.bin_a})
     assert over.status_code == 400 and "only 8 each of FLT-100 are still to arrive" in over.json["error"]["message"]
     tech = client.post(f"{base}/lines/{line_id}/receive", headers=_headers(web, "tech"),
@@ -57,10 +58,12 @@ def test_an_order_is_drafted_sent_and_received_in_two_parts(web):
                         json={"quantity": "5", "bin_id": "BME-STORE/A-1", "reference": "DN-1"})
     assert first.status_code == 201, first.text
     assert first.json["order"]["state"] == "partially_received"
+    assert client.get(f"/api/v1/parts/{store.part_id}", headers=buyer).json["on_order"] == "3"
     assert first.json["movement"]["kind"] == "receive" and first.json["movement"]["reference"].startswith("PO-")
     second = client.post(f"{base}/lines/{line_id}/receive", headers=buyer, json={"quantity": 3, "bin_id": store.bin_b})
     assert second.status_code == 201 and second.json["order"]["state"] == "received"
     assert second.json["order"]["lines"][0]["outstanding"] == "0"
+    assert client.get(f"/api/v1/parts/{store.part_id}", headers=buyer).json["on_order"] == "0"
     with session_scope(web.engine, readonly=True) as s:
         assert levels.on_hand(s, [store.part_id]) == {store.part_id: Decimal("8")}
         assert ledger.ledger_totals(s, store.part_id) == {store.bin_a: Decimal("5"), store.bin_b: Decimal("3")}

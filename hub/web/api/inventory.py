@@ -8,10 +8,11 @@ check permissions and record the audit trail.
 
 from __future__ import annotations
 
+from decimal import Decimal
 
 from flask import Blueprint, g, jsonify, request
 
-from wardlink.hub.services.inventory import catalogue, kits, levels, storage, suppliers
+from wardlink.hub.services.inventory import catalogue, kits, levels, purchasing, storage, suppliers
 from wardlink.hub.services.validate import boolean, optional_id, text
 from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.inventory_json import (ID_IN, KIT, MONEY_IN, OPTIONAL_ID_IN, PART, PART_DETAIL, QTY_IN,
@@ -77,7 +78,8 @@ def _part_response(part_id: int, status: int = 200):
     session = db()
     part = catalogue.get_part(session, part_id, actor=g.actor)
     on_hand, held = levels.on_hand(session, [part.id])[part.id], levels.held(session, [part.id])[part.id]
-    return jsonify(part_json(catalogue.PartRow(part, on_hand, held), levels.bins_of(session, part.id))), status
+    coming = purchasing.on_order(session, [part.id]).get(part.id, Decimal("0"))
+    return jsonify(part_json(catalogue.PartRow(part, on_hand, held), levels.bins_of(session, part.id), coming)), status
 
 
 # ------------------------------------------------------------------ parts

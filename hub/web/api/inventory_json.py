@@ -52,8 +52,8 @@ PART = obj({
     "preferred_supplier": nullable(STRING), "active": BOOLEAN, "models": array(MODEL), "on_hand": DECIMAL,
     "held": DECIMAL, "available": DECIMAL, "low_since": nullable(DATETIME),
 })
-PART_DETAIL = {**PART, "properties": {**PART["properties"], "bins": array(BIN_STOCK)},
-               "required": [*PART["required"], "bins"]}
+PART_DETAIL = {**PART, "properties": {**PART["properties"], "bins": array(BIN_STOCK), "on_order": DECIMAL},
+               "required": [*PART["required"], "bins", "on_order"]}
 CONTACT = obj({"name": STRING, "role": STRING, "email": STRING, "phone": STRING})
 SUPPLIER = obj({"id": INTEGER, "name": STRING, "email": STRING, "phone": STRING, "address": STRING,
                 "website": STRING, "lead_time_days": nullable(INTEGER), "payment_terms": STRING, "notes": STRING,
@@ -109,8 +109,9 @@ def _text(value: Decimal | None) -> str | None:
     return number(value)
 
 
-def part_json(row: PartRow, bins: list[BinStock] | None = None) -> dict[str, Any]:
-    """Return a part with its stock (and, given ``bins``, its stock per bin)."""
+def part_json(row: PartRow, bins: list[BinStock] | None = None, on_order: Decimal | None = None) -> dict[str, Any]:
+    """Return a part with its stock (and, given ``bins`` and ``on_order``, its stock per bin and what
+    sent purchase orders still lack of it)."""
     part = row.part
     data = {k: jsonable(v) for k, v in part_snapshot(part).items()}
     data.update(preferred_supplier=part.preferred_supplier.name if part.preferred_supplier else None,
@@ -119,6 +120,8 @@ def part_json(row: PartRow, bins: list[BinStock] | None = None) -> dict[str, Any
     if bins is not None:
         data["bins"] = [{"bin_id": b.bin.id, "bin": b.bin.label, "on_hand": _text(b.on_hand), "held": _text(b.held),
                          "available": _text(b.available)} for b in bins]
+    if on_order is not None:
+        data["on_order"] = _text(on_order)
     return data
 
 
