@@ -37,5 +37,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table('parts') as batch:
-        batch.drop_column('search_text')
+    op.drop_column('parts', 'search_text')
