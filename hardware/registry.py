@@ -158,6 +158,10 @@ DRIVERS: dict[str, DriverSpec] = {
                     choices=(6.144, 4.096, 2.048, 1.024, 0.512, 0.256),
                 ),
                 "data_rate": ParamSpec(int, 128, "samples per second", choices=(8, 16, 32, 64, 128, 250, 475, 860)),
+                "transducer": ParamSpec(
+                    str, None, "output range of a standard transducer: sets input and scale_from "
+                    "(4-20mA needs shunt_ohms)", choices=("0.5-4.5V", "4-20mA"),
+                ),
                 "input": ParamSpec(str, "voltage", "what the transducer drives", choices=("voltage", "current")),
                 "shunt_ohms": ParamSpec(float, None, "burden resistor for a current loop, in ohms", minimum=1.0),
                 "scale_from": ParamSpec(FloatPair, None, "transducer output span [low, high] in V (or A for current)"),
@@ -175,6 +179,7 @@ DRIVERS: dict[str, DriverSpec] = {
             driver="wardlink.hardware.i2c.ads1115:open_device",
             emulator="wardlink.hardware.i2c.ads1115:install_emulator",
             check="wardlink.hardware.i2c.ads1115:check_params",
+            quantities_for="wardlink.hardware.i2c.ads1115:quantities",
             notes="adds 'current' (A) for input=current and the scaled quantity named by 'quantity'",
         ),
         DriverSpec(

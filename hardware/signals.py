@@ -8,6 +8,8 @@ Specs come from configuration, for example::
     {"kind": "square", "period_s": 300, "duty": 0.1}                   # door open 10 % of the time
     {"kind": "pulses", "rate_hz": 0.5}                                 # pulse count since start
     {"kind": "constant", "value": 4.5}
+    {"kind": "manifold", "bank": "a", "flow_lpm": 20, "cylinders": 5}  # see wardlink.hardware.supply
+    {"kind": "lox_tank", "capacity_l": 3000, "flow_lpm": 200}
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass
 
 from wardlink.hardware.errors import ConfigError
+from wardlink.hardware.supply import BANKS, LoxTank, Manifold
 
 Signal = Callable[[float], float]
 
@@ -90,7 +93,13 @@ KINDS: dict[str, tuple[type, dict[str, tuple[float, bool]]]] = {
     "square": (Square, {"period_s": (0.0, True), "duty": (0.0, False)}),
     "pulses": (Pulses, {"rate_hz": (0.0, False)}),
     "constant": (Constant, {}),
+    "manifold": (Manifold, {"flow_lpm": (0.0, False), "cylinders": (0.0, True), "water_l": (0.0, True),
+                            "fill_bar": (0.0, True), "changeover_bar": (0.0, True), "start_bar": (0.0, False),
+                            "replace_after_s": (0.0, False)}),
+    "lox_tank": (LoxTank, {"capacity_l": (0.0, True), "flow_lpm": (0.0, False), "refill_at_percent": (0.0, False)}),
 }
+#: kind -> {field: allowed words}: the fields that take a word rather than a number.
+WORDS: dict[str, dict[str, tuple[str, ...]]] = {"manifold": {"bank": BANKS, "start_bank": BANKS}}
 
 
 def build(spec: Mapping, *, name: str, seed: int, origin: float) -> Signal:
@@ -102,7 +111,7 @@ def build(spec: Mapping, *, name: str, seed: int, origin: float) -> Signal:
         raise ConfigError(f"emulate.{name}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
     cls, minima = KINDS[kind]
     fields = cls.__dataclass_fields__
-    values = {}
+    values: dict[str, float | str] = {}
     for key, value in spec.items():
         if key == "kind":
             continue
@@ -110,6 +119,12 @@ def build(spec: Mapping, *, name: str, seed: int, origin: float) -> Signal:
             raise ConfigError(
                 f"emulate.{name}.{key}: unknown for kind {kind!r}; allowed: {', '.join(fields)}"
             )
+        words = WORDS.get(kind, {}).get(key)
+        if words is not None:
+            if value not in words:
+                raise ConfigError(f"emulate.{name}.{key}: must be one of {', '.join(words)}, got {value!r}")
+            values[key] = value
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"emulate.{name}.{key}: must be a number, got {value!r}")
         low = minima.get(key)
@@ -122,7 +137,10 @@ def build(spec: Mapping, *, name: str, seed: int, origin: float) -> Signal:
         raise ConfigError(f"emulate.{name}.{missing[0]}: required for kind {kind!r}")
     if kind == "square" and values.get("duty", 0.5) > 1:
         raise ConfigError(f"emulate.{name}.duty: must be <= 1, got {values['duty']!r}")
-    generator = cls(**values)
+    try:
+        generator = cls(**values)
+    except ValueError as exc:  # a rule across fields, worded "field: must ..."
+        raise ConfigError(f"emulate.{name}.{exc}") from None
 
     def signal(t: float) -> float:
         """Return the signal's value at wall time ``t``."""

@@ -6,7 +6,9 @@ Config: OS[15] MUX[14:12] PGA[11:9] MODE[8] DR[7:5] COMP[4:0]; single-shot AIN0 
 
 A transducer is described by two spans: ``scale_from`` (its output, in V, or in A for a
 4-20 mA loop read across ``shunt_ohms``) and ``scale_to`` (the engineering quantity),
-for example an oxygen manifold sensor 0.5..4.5 V -> 0..10 bar.
+for example an oxygen manifold sensor 0.5..4.5 V -> 0..10 bar. The two standard ranges have
+names: ``transducer = "0.5-4.5V"`` or ``"4-20mA"`` (with ``shunt_ohms``) sets ``input`` and
+``scale_from``, so a configuration says which transducer is fitted rather than its volts.
 """
 
 from __future__ import annotations
@@ -181,8 +183,35 @@ class ADS1115Emulator(RegisterChip):
         setattr(self, channel, to_volts(value))
 
 
+#: transducer range -> (input, scale_from): the output spans of the standard pressure transducers.
+TRANSDUCERS: dict[str, tuple[str, tuple[float, float]]] = {
+    "0.5-4.5V": ("voltage", (0.5, 4.5)),
+    "4-20mA": ("current", (0.004, 0.020)),
+}
+
+
+def _apply_transducer(params: dict) -> None:
+    """Fill ``input`` and ``scale_from`` from a named transducer range, refusing a contradiction."""
+    name = params["transducer"]
+    if name is None:
+        return
+    if params["scale_from"] is not None:
+        raise ConfigError(f"scale_from: transducer = {name!r} already sets it; give one or the other")
+    wanted, span = TRANSDUCERS[name]
+    if wanted == "voltage" and params["input"] == "current":
+        raise ConfigError(f"input: transducer = {name!r} drives a voltage, got input = 'current'")
+    if wanted == "current" and not params["shunt_ohms"]:
+        raise ConfigError(f"shunt_ohms: required by transducer = {name!r} (the loop's burden resistor, e.g. 150)")
+    for key in ("scale_to", "quantity"):
+        if params[key] is None:
+            raise ConfigError(f"{key}: required with transducer = {name!r} (e.g. scale_to = [0, 250], "
+                              f"quantity = 'pressure')")
+    params["input"], params["scale_from"] = wanted, span
+
+
 def check_params(params: dict) -> None:
     """Check that scaling, shunt and quantity parameters make one consistent transducer."""
+    _apply_transducer(params)
     if params["input"] == "current" and not params["shunt_ohms"]:
         raise ConfigError("shunt_ohms: required when input is 'current' (e.g. 150 for 4-20 mA)")
     scaling = ("scale_from", "scale_to", "quantity")
@@ -197,6 +226,14 @@ def check_params(params: dict) -> None:
         volts = [v * per_unit for v in params["scale_from"]]
         if max(abs(v) for v in volts) >= params["fsr_v"]:
             raise ConfigError(f"fsr_v: {params['fsr_v']} V does not cover the transducer's {max(volts):g} V")
+
+
+def quantities(params: dict) -> dict[str, str]:
+    """Return what a channel with validated ``params`` reports besides its voltage."""
+    found = {"current": "A"} if params["input"] == "current" else {}
+    if params["quantity"]:
+        found[params["quantity"]] = params["unit"] or ""
+    return found
 
 
 def _transducer(params: dict) -> dict:

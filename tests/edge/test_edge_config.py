@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import textwrap
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -107,6 +109,27 @@ interval = 1
     assert found[3].startswith("channels[3].params: address: must be one of 0x40")
 
 
+def test_a_transducer_range_that_contradicts_the_wiring_is_refused_with_the_key():
+    text = BASE + """
+[[channels]]
+id = "o2.bank_a"
+driver = "ads1115"
+params = { transducer = "4-20mA", scale_to = [0, 250], quantity = "pressure", unit = "bar" }
+quantity = "pressure"
+interval = 60
+[[channels]]
+id = "o2.bank_b"
+driver = "ads1115"
+params = { channel = "a1", transducer = "0.5-4.5V", scale_to = [0, 250], quantity = "pressure" }
+quantity = "pressure"
+interval = 60
+"""
+    found = problems_of(text)
+    assert "channels[0].params: shunt_ohms: required by transducer = '4-20mA' (the loop's burden resistor, " \
+           "e.g. 150)" in found
+    assert "channels[1].params: fsr_v: 4.096 V does not cover the transducer's 4.5 V" in found
+
+
 def test_duplicate_and_reserved_channel_ids_are_refused():
     text = BASE + CHANNEL.format(interval=1) + CHANNEL.format(interval=2) + CHANNEL.format(interval=1).replace(
         "fridge1.temp", "gw.uptime")
@@ -188,3 +211,16 @@ def test_credentials_without_password_are_refused(tmp_path):
     path = write_secret(tmp_path, "username=a\n", 0o600)
     with pytest.raises(CredentialsError, match="password is missing"):
         load_credentials(path)
+
+
+def test_the_documented_manifold_channels_are_valid():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hardware.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in doc.split("```toml\n")[1:]]
+    manifold = next(textwrap.dedent(b) for b in blocks if 'kind = "manifold"' in b)
+    bank_b = manifold.replace('"o2.bank_a"', '"o2.bank_b"').replace('"a0"', '"a1"').replace('bank = "a"', 'bank = "b"')
+    config = parse_config(tomllib.loads(BASE + '[hardware]\nbackend = "emulated"\n' + manifold + bank_b))
+    assert [(c.id, c.params["input"], c.params["scale_from"]) for c in config.channels] == [
+        ("o2.bank_a", "voltage", (0.5, 4.5)), ("o2.bank_b", "voltage", (0.5, 4.5))]
+    assert config.channels[1].emulate["bank"] == "b"
+    wired = next(textwrap.dedent(b) for b in blocks if 'transducer = "4-20mA"' in b)
+    assert parse_config(tomllib.loads(BASE + wired)).channels[0].params["input"] == "current"

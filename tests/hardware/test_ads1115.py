@@ -158,3 +158,39 @@ def test_crc_fault_is_refused_because_the_ads1115_sends_no_crc(backend):
 def test_inconsistent_transducer_parameters_are_refused(params, message):
     with pytest.raises(ConfigError, match=message):
         registry.validate_params("ads1115", params)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"transducer": "4-20mA", "scale_to": [0, 16], "quantity": "pressure"}, "shunt_ohms: required by transducer"),
+        ({"transducer": "0.5-4.5V", "fsr_v": 6.144, "scale_from": [0.5, 4.5], "scale_to": [0, 10],
+          "quantity": "p"}, "scale_from: transducer = '0.5-4.5V' already sets it"),
+        ({"transducer": "0.5-4.5V", "fsr_v": 6.144, "input": "current", "shunt_ohms": 150, "scale_to": [0, 10],
+          "quantity": "p"}, "input: transducer = '0.5-4.5V' drives a voltage"),
+        ({"transducer": "0.5-4.5V", "fsr_v": 6.144}, "scale_to: required with transducer"),
+        ({"transducer": "0.5-4.5V", "scale_to": [0, 10], "quantity": "p"}, "fsr_v: 4.096 V does not cover"),
+        ({"transducer": "0-10V"}, "transducer: must be one of '0.5-4.5V', '4-20mA'"),
+    ],
+)
+def test_a_named_transducer_range_refuses_what_contradicts_it(params, message):
+    with pytest.raises(ConfigError, match=message):
+        registry.validate_params("ads1115", params)
+
+
+def test_a_named_transducer_range_sets_the_input_and_its_span():
+    loop = registry.validate_params("ads1115", {"transducer": "4-20mA", "shunt_ohms": 150, "scale_to": [0, 250],
+                                                "quantity": "pressure", "unit": "bar"})
+    assert (loop["input"], loop["scale_from"]) == ("current", (0.004, 0.020))
+    volts = registry.validate_params("ads1115", {"transducer": "0.5-4.5V", "fsr_v": 6.144, "scale_to": [0, 250],
+                                                 "quantity": "pressure"})
+    assert (volts["input"], volts["scale_from"]) == ("voltage", (0.5, 4.5))
+
+
+def test_4_to_20_ma_transducer_reads_a_bank_pressure(backend):
+    params = {"transducer": "4-20mA", "shunt_ohms": 150, "scale_to": [0, 250], "quantity": "pressure",
+              "unit": "bar"}
+    with registry.open_device("ads1115", params, backend) as adc:
+        backend.emulator(adc).set_quantity("pressure", 125.0)
+        assert backend.emulator(adc).ain0 == pytest.approx(1.8)  # 12 mA x 150 ohm
+        assert adc.read()["pressure"] == pytest.approx(125.0, abs=0.02)
