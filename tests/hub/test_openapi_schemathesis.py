@@ -4,8 +4,9 @@ a server error, every answer must match the status codes, media types and schema
 document promises, and a request the document calls invalid (a blank enum value, a null
 where text is required, an unknown field, text over its maxLength...) must be refused.
 
-Bounded: a fixed number of derandomized examples per operation and mode and no stateful
-phase, so the run takes about a minute per store on a CI machine and never varies.
+Bounded: a fixed number of derandomized examples per operation and mode (10, or 25 with
+``--slow``) and no stateful phase, so the run takes about a minute per store on a CI machine and
+never varies.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
 from wardlink.clock import ManualClock
 
-#: Examples per operation and generation mode (valid, then invalid data).
-EXAMPLES = 25
+#: Examples per operation and generation mode (valid, then invalid data); ``--slow`` asks for more.
+EXAMPLES, EXAMPLES_SLOW = 10, 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           negative_data_rejection]
 
@@ -73,9 +74,10 @@ def _operations(served):
 
 
 @pytest.mark.timeout(600)
-def test_generated_requests_get_documented_answers_and_no_server_errors(served, subtests):
+def test_generated_requests_get_documented_answers_and_no_server_errors(served, subtests, pytestconfig):
     from wardlink.hub.web.api.openapi import api_routes, openapi_path
 
+    examples = EXAMPLES_SLOW if pytestconfig.getoption("--slow") else EXAMPLES
     operations = _operations(served)
     # Every operation, none skipped (schemathesis leaves out the document's own route).
     routes = {f"{method} {openapi_path(path)[0]}" for path, method, _ in api_routes(served.app)}
@@ -86,7 +88,7 @@ def test_generated_requests_get_documented_answers_and_no_server_errors(served, 
             modes.append(GenerationMode.NEGATIVE)  # without inputs there is nothing to get wrong
         for mode in modes:
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+            @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
                       phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
             def check(case):
                 response = case.call(headers=served.headers)
