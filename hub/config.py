@@ -118,6 +118,13 @@ class HubConfig:
     repair_replace_percent: int = field(default=50, metadata={
         "help": "an asset whose repairs cost more than this percentage of its replacement cost over the "
                 "last 12 months is flagged: consider replacing it rather than repairing it again (1-1000)"})
+    usage_training_policy: str = field(default="warn", metadata={
+        "help": "when someone without a valid training record starts equipment that requires training: "
+                "warn (the start goes ahead, marked untrained) or block (refused)",
+        "choices": ("warn", "block")})
+    encounter_key_file: str = field(default="", metadata={
+        "help": "file holding the site key of the encounter references' keyed hash (HMAC-SHA256), kept "
+                "outside the database; empty = usage sessions take no encounter reference"})
     influx_rpc_address: str = field(default="", metadata={
         "help": "host:port of the InfluxDB 1.x backup service (influxd's top-level bind-address) that "
                 "`wardlink backup` and `wardlink restore` reach; default <influx_url host>:8088"})
@@ -356,6 +363,8 @@ def _validate(cfg: HubConfig) -> HubConfig:
                           f"got {cfg.notice_email_rate}")
     if cfg.gateway_stall_s < 10:
         raise ConfigError(f"gateway_stall_s: must be at least 10 seconds, got {cfg.gateway_stall_s}")
+    if cfg.usage_training_policy not in ("warn", "block"):
+        raise ConfigError(f"usage_training_policy: must be one of warn, block, got {cfg.usage_training_policy!r}")
     parse_trusted_proxies(cfg.trusted_proxies)
     parse_time_of_day("digest_time", cfg.digest_time)
     for path in cfg.resolved_backup_paths:

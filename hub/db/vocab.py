@@ -43,6 +43,14 @@ CONSUMABLE_ENTRY_KINDS = ("receipt", "collection")
 PURCHASE_ORDER_STATES = ("draft", "sent", "partially_received", "received", "closed", "cancelled")
 #: Why a work order was delayed: it went on hold, or a reason given after it breached its SLA.
 DELAY_KINDS = ("hold", "sla_breach")
+#: An asset's usage status: free, in use, or waiting for cleaning or inspection before the next use.
+USAGE_STATUSES = ("available", "in_use", "needs_cleaning", "needs_inspection")
+#: How a usage session was known: a person scanned the asset, or telemetry measured it.
+USAGE_SOURCES = ("scanned", "measured")
+#: Equipment the hospital does not own: rented (paid) or loaned.
+RENTAL_KINDS = ("rental", "loaner")
+#: A rental runs, is being returned (no new use), or went back to its vendor.
+RENTAL_STATES = ("active", "returning", "returned")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
@@ -91,6 +99,9 @@ LABELS = {
     "work_order": "Work order made", "requester": "Requester",
     "assigned_staff": "Assigned department's staff", "assigned_manager": "Assigned department's manager",
     "system": "System",
+    "available": "Available", "needs_cleaning": "Needs cleaning", "needs_inspection": "Needs inspection",
+    "scanned": "Scanned", "measured": "Measured", "active": "Active", "returning": "Being returned",
+    "returned": "Returned",
 }
 
 

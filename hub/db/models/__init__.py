@@ -127,3 +127,11 @@ __all__ += ["DataStamp"]
 from wardlink.hub.db.models.plan_parts import PmPlanPart, WorkOrderDelay  # noqa: E402
 
 __all__ += ["PmPlanPart", "WorkOrderDelay"]
+
+# Usage sessions, each asset's usage status, the knowledge shown before use with its manuals,
+# training records, and rentals and loaners (revision 0039_usage).
+from wardlink.hub.db.models.usage import (  # noqa: E402
+    KnowledgeEntry, KnowledgeFile, Rental, TrainingRecord, UsageSession, UsageState,
+)
+
+__all__ += ["KnowledgeEntry", "KnowledgeFile", "Rental", "TrainingRecord", "UsageSession", "UsageState"]

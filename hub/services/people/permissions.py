@@ -69,11 +69,17 @@ ACTION_TEXT = {
     "requisition.request": N_("raise requisitions and close delivered ones"),
     "requisition.handle": N_("receive, review, carry out and deliver requisitions"),
     "requisition.approve": N_("approve or reject requisitions"),
+    "usage.view": N_("view equipment usage, operating knowledge, training records and rentals"),
+    "usage.start": N_("start, end and transfer sessions of equipment use"),
+    "usage.override": N_("start equipment use despite maintenance, a tag-out or an overdue service"),
+    "knowledge.manage": N_("write operating procedures and equipment knowledge"),
+    "training.manage": N_("record people's training on equipment"),
+    "rental.manage": N_("register rented and loaned equipment and return it"),
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
 _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
-         "pm.view", "contract.view", "consumable.view", "requisition.view"}
+         "pm.view", "contract.view", "consumable.view", "requisition.view", "usage.view"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
@@ -86,18 +92,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "pm.manage", "pm.record", "kpi.view", "report.monthly",
         "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve", "rate.manage",
         "contract.manage", "consumable.collect", "requisition.request", "requisition.handle",
-        "requisition.approve",
+        "requisition.approve", "usage.start", "usage.override", "knowledge.manage", "training.manage",
+        "rental.manage",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
         "token.own", "workorder.request", "pm.record",
         "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
         "part.view", "stock.issue", "stock.transfer", "consumable.collect", "requisition.request",
-        "requisition.handle",
+        "requisition.handle", "usage.start", "knowledge.manage",
     }),
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view",
-                        "consumable.view", "consumable.collect", "requisition.view", "requisition.request"}),
+                        "consumable.view", "consumable.collect", "requisition.view", "requisition.request",
+                        "usage.view", "usage.start"}),
     # Procurement keeps the stores: the catalogue, suppliers, purchase orders, receipts, moves and
     # counts, and the departments' consumables lists (wards record what they collect).
     "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
@@ -105,7 +113,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
                               "purchase.manage",
                               "stock.transfer", "stock.adjust", "contract.view", "contract.manage",
                               "consumable.view", "consumable.manage", "consumable.collect",
-                              "requisition.view", "requisition.request", "requisition.handle"}),
+                              "requisition.view", "requisition.request", "requisition.handle",
+                              "usage.view", "rental.manage"}),
     # Vendors see and act on only the work orders assigned to them (wardlink.hub.services.maintenance.workorders).
     "vendor": frozenset({"workorder.view", "pm.record", "workorder.work", "workorder.comment",
                          "workorder.record"}),
