@@ -30,6 +30,7 @@ SECTIONS = (
     Section("alerts", "alerts.index", N_("Alerts"), "alert.view"),
     Section("gateways", "gateways.index", N_("Gateways"), "gateway.view"),
     Section("ingest", "ingest.index", N_("Ingest"), "gateway.view"),
+    Section("usage", "usage.index", N_("Usage"), "usage.view"),
     Section("contracts", "contracts.index", N_("Contracts"), "contract.view"),
     Section("requisitions", "requisitions.index", N_("Requisitions"), "requisition.view"),
     Section("reports", "reports.index", N_("Reports"), "kpi.view"),

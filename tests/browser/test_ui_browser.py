@@ -64,13 +64,13 @@ def _require_tools():
 class Hub:
     """The served app, its stores and clock."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **settings) -> None:
         self.port = free_port()
         (tmp / "web.toml").write_text("LIVE_POLL_MS = 300\n")
         self.clock = ManualClock(T0_S + 3600)
         self.store = SQLiteStore(tmp / "telemetry.db")
         url = seeded_sqlite_url(tmp)
-        self.config = hub_config(tmp, database_url=url, web_port=self.port)
+        self.config = hub_config(tmp, database_url=url, web_port=self.port, **settings)
         self.engine = open_engine(url)
         self.server = make_server(self.config, threads=6, telemetry=self.store, clock=self.clock, port=self.port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
