@@ -26,6 +26,7 @@ from wardlink.hub.services.requisitions import register as requisitions
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
 from wardlink.hub.services.reports import monthly
+from wardlink.hub.services.usage import knowledge
 from wardlink.clock import ManualClock
 from wardlink.hub.services.maintenance import workorders
 from wardlink.hub.services.actor import Actor
@@ -117,6 +118,13 @@ PAGE_PERMISSIONS = {
     "requisitions.create": "requisition.request",
     "requisitions.ageing_report": "requisition.view",
     "requisitions.ageing_export": "requisition.view",
+    "usage.index": "usage.view",
+    "usage.scan": "usage.view",
+    "usage.knowledge_index": "usage.view",
+    "usage.knowledge_new": "knowledge.manage",
+    "usage.knowledge_edit": "usage.view",
+    "usage.training_index": "usage.view",
+    "usage.rentals_index": "usage.view",
 }
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
@@ -165,6 +173,8 @@ def _seed(web):
         bme = {d.code: d.id for d in org.list_departments(s)}["BME"]
         requisitions.create_requisition(s, {"title": "Sink", "assigned_department_id": bme, "due_on": "2026-02-01"},
                                         actor=Actor.for_user(nurse), clock=web.clock)  # requisition 1
+        knowledge.create_entry(s, {"category": "Medical refrigerator", "procedure": "Keep the door shut."},
+                               actor=None, clock=web.clock)  # knowledge entry 1
         return order.id, plan.id
 
 
@@ -172,7 +182,7 @@ def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
               "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1,
-              "requisition_id": 1, "fmt": "csv"}
+              "requisition_id": 1, "entry_id": 1, "fmt": "csv"}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
