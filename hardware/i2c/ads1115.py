@@ -195,9 +195,11 @@ def _apply_transducer(params: dict) -> None:
     name = params["transducer"]
     if name is None:
         return
-    if params["scale_from"] is not None:
-        raise ConfigError(f"scale_from: transducer = {name!r} already sets it; give one or the other")
     wanted, span = TRANSDUCERS[name]
+    # Validated parameters are validated again when the device opens: its own span is no contradiction.
+    if params["scale_from"] is not None and tuple(params["scale_from"]) != span:
+        raise ConfigError(f"scale_from: transducer = {name!r} sets it to {span[0]:g}..{span[1]:g}; "
+                          f"give one or the other")
     if wanted == "voltage" and params["input"] == "current":
         raise ConfigError(f"input: transducer = {name!r} drives a voltage, got input = 'current'")
     if wanted == "current" and not params["shunt_ohms"]:

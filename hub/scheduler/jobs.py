@@ -140,6 +140,16 @@ def telemetry_retention(ctx: JobContext) -> dict:
     return {"ran": True, "pruned": ctx.telemetry.prune(cutoff)}
 
 
+def manifold_supply(ctx: JobContext) -> dict:
+    """Follow the oxygen manifolds' bank pressures: changeovers and the reserve alerts."""
+    from wardlink.hub.services.manifolds import tracking
+
+    if ctx.telemetry is None:
+        return {"ran": False}
+    with session_scope(ctx.engine) as session:
+        return tracking.refresh(session, ctx.telemetry, clock=ctx.clock).as_dict()
+
+
 #: Every job, in the order a round runs them.
 JOBS: tuple[Job, ...] = (
     Job("rules_tick", 5.0, rules_tick, rules_tick.__doc__),
@@ -151,5 +161,6 @@ JOBS: tuple[Job, ...] = (
     Job("monthly_report", 300.0, monthly_report, monthly_report.__doc__),
     Job("contract_expiry", 3600.0, contract_expiry, contract_expiry.__doc__),
     Job("requisition_escalation", 3600.0, requisition_escalation, requisition_escalation.__doc__),
+    Job("manifold_supply", 60.0, manifold_supply, manifold_supply.__doc__),
     Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
 )

@@ -164,8 +164,8 @@ def test_inconsistent_transducer_parameters_are_refused(params, message):
     ("params", "message"),
     [
         ({"transducer": "4-20mA", "scale_to": [0, 16], "quantity": "pressure"}, "shunt_ohms: required by transducer"),
-        ({"transducer": "0.5-4.5V", "fsr_v": 6.144, "scale_from": [0.5, 4.5], "scale_to": [0, 10],
-          "quantity": "p"}, "scale_from: transducer = '0.5-4.5V' already sets it"),
+        ({"transducer": "0.5-4.5V", "fsr_v": 6.144, "scale_from": [0.33, 3.0], "scale_to": [0, 10],
+          "quantity": "p"}, "scale_from: transducer = '0.5-4.5V' sets it to 0.5..4.5"),
         ({"transducer": "0.5-4.5V", "fsr_v": 6.144, "input": "current", "shunt_ohms": 150, "scale_to": [0, 10],
           "quantity": "p"}, "input: transducer = '0.5-4.5V' drives a voltage"),
         ({"transducer": "0.5-4.5V", "fsr_v": 6.144}, "scale_to: required with transducer"),
@@ -185,6 +185,7 @@ def test_a_named_transducer_range_sets_the_input_and_its_span():
     volts = registry.validate_params("ads1115", {"transducer": "0.5-4.5V", "fsr_v": 6.144, "scale_to": [0, 250],
                                                  "quantity": "pressure"})
     assert (volts["input"], volts["scale_from"]) == ("voltage", (0.5, 4.5))
+    assert registry.validate_params("ads1115", loop) == loop, "validated parameters pass again unchanged"
 
 
 def test_4_to_20_ma_transducer_reads_a_bank_pressure(backend):

@@ -135,3 +135,9 @@ from wardlink.hub.db.models.usage import (  # noqa: E402
 )
 
 __all__ += ["KnowledgeEntry", "KnowledgeFile", "Rental", "TrainingRecord", "UsageSession", "UsageState"]
+
+# Oxygen cylinder manifolds watched through their bank pressures and the changeovers seen
+# (revision 0040_manifolds).
+from wardlink.hub.db.models.manifolds import Manifold, ManifoldChangeover  # noqa: E402
+
+__all__ += ["Manifold", "ManifoldChangeover"]

@@ -75,11 +75,13 @@ ACTION_TEXT = {
     "knowledge.manage": N_("write operating procedures and equipment knowledge"),
     "training.manage": N_("record people's training on equipment"),
     "rental.manage": N_("register rented and loaned equipment and return it"),
+    "manifold.view": N_("view oxygen manifolds, their supply and changeovers"),
+    "manifold.manage": N_("set up the oxygen manifolds watched"),
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
 _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
-         "pm.view", "contract.view", "consumable.view", "requisition.view", "usage.view"}
+         "pm.view", "contract.view", "consumable.view", "requisition.view", "usage.view", "manifold.view"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
@@ -93,14 +95,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve", "rate.manage",
         "contract.manage", "consumable.collect", "requisition.request", "requisition.handle",
         "requisition.approve", "usage.start", "usage.override", "knowledge.manage", "training.manage",
-        "rental.manage",
+        "rental.manage", "manifold.manage",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
         "token.own", "workorder.request", "pm.record",
         "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
         "part.view", "stock.issue", "stock.transfer", "consumable.collect", "requisition.request",
-        "requisition.handle", "usage.start", "knowledge.manage",
+        "requisition.handle", "usage.start", "knowledge.manage", "manifold.manage",
     }),
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view",
