@@ -32,3 +32,21 @@ def matrix_item(engine, clock) -> int:
         if found is not None:
             return found
         return make_item(s, clock, name="Matrix swabs", received="100000").id
+
+
+def matrix_usage(engine, clock) -> dict[str, int]:
+    """Add (once) a knowledge entry, a session of ENV-ICU-1 and a rental of VENT-0001 for the RBAC
+    matrix, and return their ids by path parameter."""
+    from wardlink.hub.db.models import KnowledgeEntry, Rental, UsageSession
+    from wardlink.hub.services.usage import knowledge, rentals, sessions
+
+    with session_scope(engine) as s:
+        entry = s.scalar(select(KnowledgeEntry.id).where(KnowledgeEntry.category_key == "matrix category"))
+        if entry is None:
+            entry = knowledge.create_entry(s, {"category": "Matrix category"}, actor=None, clock=clock).id
+            sessions.start(s, "ENV-ICU-1", reason="matrix", actor=None, clock=clock)
+            rentals.register(s, {"asset_tag": "VENT-0001", "vendor": "Matrix", "expected_return_on": "2026-12-31"},
+                             actor=None, clock=clock)
+        return {"entry_id": entry,
+                "session_id": s.scalar(select(UsageSession.id).order_by(UsageSession.id).limit(1)),
+                "rental_id": s.scalar(select(Rental.id).order_by(Rental.id).limit(1))}

@@ -37,7 +37,7 @@ from wardlink.hub.web.api.openapi import Operation, allows, api_routes, lookup
 from wardlink.clock import ManualClock
 from workorder_support import path_to
 from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix_purchase_order, matrix_store
-from consumables_support import matrix_item
+from consumables_support import matrix_item, matrix_usage
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -527,6 +527,9 @@ PROBE_VALUES: dict[str, Callable[[Matrix, str], object]] = {
     "bin_id": lambda m, r: matrix_store(m.engine, m.clock).bin_b,
     "kit_id": lambda m, r: matrix_kit(m.engine, m.clock),
     "adjustment_id": lambda m, r: matrix_adjustment(m.engine, m.clock),
+    "entry_id": lambda m, r: matrix_usage(m.engine, m.clock)["entry_id"],
+    "session_id": lambda m, r: matrix_usage(m.engine, m.clock)["session_id"],
+    "rental_id": lambda m, r: matrix_usage(m.engine, m.clock)["rental_id"],
 }
 
 
