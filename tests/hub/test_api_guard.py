@@ -66,6 +66,17 @@ def test_every_api_module_reads_paging_arguments_alike(web, query, message):
         assert response.json["error"]["message"] == message, path
 
 
+def test_every_api_module_refuses_a_query_parameter_given_twice(web):
+    client, headers = web.app.test_client(), _token(web, "admin")
+    for path in LISTINGS.values():
+        once = client.get(f"{path}?page=1", headers=headers)
+        assert once.status_code == 200, (path, once.text)
+        twice = client.get(f"{path}?page=1&page=2", headers=headers)
+        assert twice.status_code == 400, (path, twice.text)
+        assert twice.json["error"] == {"status": 400, "code": "invalid_input",
+                                       "message": "page: given 2 times; give it once"}, path
+
+
 def test_no_module_keeps_its_own_query_integer_parser():
     copies = []
     for package in ("hub", "edge", "provisioning", "wardlink"):

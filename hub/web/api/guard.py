@@ -16,7 +16,8 @@ The guard (:func:`guard`) runs before each view of a blueprint:
   declarations (``declared=True``), so a role without the permissions is refused before its
   request body is even read;
   The services check permissions and department scope again on every call, so a table
-  documents and narrows what a route allows, never widens it.
+  documents and narrows what a route allows, never widens it;
+* every query parameter is given at most once (400 ``invalid_input`` otherwise).
 """
 
 from __future__ import annotations
@@ -58,13 +59,25 @@ def check_request(public: Collection[str] = (), needs: Mapping[str, Needs] | Non
     if actor is None:
         message = g.get("auth_error") or SIGN_IN_MESSAGE
         return error_response(401, "authentication_required", message, {"WWW-Authenticate": "Bearer"})
-    if needs is None:
-        return None
-    wanted = needs.get(request.endpoint or "")
-    if wanted is None:
-        return error_response(403, "permission_denied", "this route has no permission entry")
-    if not wanted.allows(actor):
-        return error_response(403, "permission_denied", wanted.refusal(actor))
+    if needs is not None:
+        wanted = needs.get(request.endpoint or "")
+        if wanted is None:
+            return error_response(403, "permission_denied", "this route has no permission entry")
+        if not wanted.allows(actor):
+            return error_response(403, "permission_denied", wanted.refusal(actor))
+    return repeated_query()
+
+
+def repeated_query():
+    """Return the refusal of a query parameter given more than once (``?page=1&page=2``), or None.
+
+    Every query parameter of the API is one value; reading only the first of several would
+    answer a question the caller did not ask.
+    """
+    for name in request.args:
+        count = len(request.args.getlist(name))
+        if count > 1:
+            return error_response(400, "invalid_input", f"{name}: given {count} times; give it once")
     return None
 
 

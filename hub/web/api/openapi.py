@@ -148,6 +148,8 @@ def _responses(op: Operation, has_path_params: bool) -> dict:
         errors -= {401, 403}
     if op.body is not None or op.form is not None:
         errors |= {400, 413}
+    if op.query:
+        errors |= {400}  # a value out of its schema, or a parameter given twice
     for status in sorted(errors):
         responses[str(status)] = {"description": ERROR_TEXT[status], "content": {
             "application/json": {"schema": ref("Error")}}}
