@@ -30,7 +30,8 @@ HUB_DIR = CATALOGUE_DIR.parent
 ALIASES = {"dashboard": "reports", "notify": "notices", "templates": "shared", "static": "shared"}
 #: Functions whose first string argument(s) are messages (see :func:`wardlink.hub.i18n.N_`).
 KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "N_": None, "ngettext": (1, 2),
-            "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2), "translate": (2,)}
+            "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2), "translate": (2,),
+            "Plural": (1, 2)}  # wardlink.hub.errors.Plural: a message's singular and plural
 
 
 def area_of(path: Path) -> str:

@@ -72,7 +72,7 @@ class WebhookNotifier:
 
     def send(self, note: Notification) -> str:
         """POST ``note``; raise :class:`NotifyError` after the retries, :class:`DeliveryRejected` on 4xx."""
-        body = json.dumps(note.to_payload(), separators=(",", ":"), allow_nan=False).encode()
+        body = json.dumps(note.to_webhook(), separators=(",", ":"), allow_nan=False).encode()
         headers = self._request_headers(body, note)
         error = "no attempt made"
         for attempt in range(self.retries + 1):

@@ -30,7 +30,10 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import Alert, WorkOrder
 from wardlink.hub.db.models.rules import AlertLifecycle, AssetMeter, NotificationOutbox, RuleState
 from wardlink.hub.db.types import from_ms, utc_now
+from wardlink.hub.errors import Message, Moment
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules import episodes
+from wardlink.hub.rules.episodes import CLEARED, CLEARED_LATE
 from wardlink.hub.rules.catalog import Catalog
 from wardlink.hub.rules.evaluators.base import Clear, Raise, RunTime
 from wardlink.hub.rules.tracks import BACKFILL, Replay, Routed
@@ -45,6 +48,8 @@ from wardlink.clock import Clock
 log = logging.getLogger(__name__)
 
 HISTORICAL_PREFIX = "Historical: "
+#: The title of an alert raised from late data (the English text starts with the prefix).
+HISTORICAL = N_("Historical: %(title)s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,7 @@ class Outbox:
 
     def queue(self, session: Session, catalog: Catalog, alert: Alert, lc: AlertLifecycle | None, event: str,
               targets: Iterable[str], now: datetime, *, promoted: bool = False, note: str = "",
-              by: str | None = None) -> int:
+              by: str | None = None, note_message: dict[str, Any] | None = None) -> int:
         """Write one outbox row per target that wants ``event``; return how many."""
         if self.dispatcher is None:
             return 0
@@ -112,7 +117,8 @@ class Outbox:
             metric=(channel_info.measurement or channel_info.metric) if channel_info else None,
             timezone=zone.key if zone is not None else None,
             language=(language.department_language(session, asset.department_id) if asset else None)
-            or language.hospital_language(session))
+            or language.hospital_language(session),
+            title_message=alert.title_message, detail_message=alert.detail_message, note_message=note_message)
         payload = note_obj.to_payload()
         for target in wanted:
             session.add(NotificationOutbox(alert_id=alert.id, target=target, event=event, payload=payload,
@@ -233,19 +239,27 @@ class Applier:
         fields = {"asset": subject.asset or "", "gateway": subject.gateway or "", "channel": subject.channel or "",
                   "subject": subject.label, "rule": rule.name, "message": action.message,
                   "value": "" if action.value is None else f"{action.value:.4g}"}
-        title = _render_title(rule.title, fields) if rule.title else f"{subject.label}: {action.message}"
-        if historical:
+        # A rule's own title is its author's words, kept as written; the engine's says the message.
+        said = None if rule.title else Message(N_("%(subject)s: %(message)s"), subject=subject.label,
+                                               message=action.said)
+        if historical and said is not None:
+            said = Message(HISTORICAL, title=said)
+        title = str(said) if said is not None else _render_title(rule.title, fields)
+        if historical and said is None:
             title = HISTORICAL_PREFIX + title
         since, at = from_ms(action.since_ms), from_ms(action.at_ms)
-        detail = [action.message, f"Condition since {since.isoformat()}; decided at {at.isoformat()}.",
-                  f"Rule {rule.name} ({rule.kind})."]
+        detail = [action.said, Message(N_("Condition since %(since)s; decided at %(at)s."),
+                                       since=Moment(since.isoformat()), at=Moment(at.isoformat())),
+                  Message(N_("Rule %(rule)s (%(kind)s)."), rule=rule.name, kind=rule.kind)]
         if historical:
-            detail.append("Found in data that reached the hub late (replayed after an outage): "
-                          "recorded for review, not a live emergency.")
+            detail.append(Message(N_("Found in data that reached the hub late (replayed after an outage): "
+                                     "recorded for review, not a live emergency.")))
         alert = alert_service.raise_alert(
-            self.session, rule=rule.name, severity=rule.severity, title=title[:300], detail="\n".join(detail),
+            self.session, rule=rule.name, severity=rule.severity, title=title[:300],
+            detail="\n".join(str(line) for line in detail),
             asset_tag=asset.tag if asset else None, gateway_id=subject.gateway if gateway_known else None,
-            channel=subject.channel, value=action.value, actor=self.actor, clock=self.clock)
+            channel=subject.channel, value=action.value, actor=self.actor, clock=self.clock,
+            title_message=said if said is not None and len(title) <= 300 else None, detail_message=detail)
         lc = AlertLifecycle(alert_id=alert.id, rule_id=rule.id, subject=subject.key,
                             open_key=subject.key if ongoing else None, episode_ms=action.since_ms,
                             historical=historical, condition_since=since, escalation_level=0,
@@ -269,8 +283,14 @@ class Applier:
         lc.updated_at = self.now
         if alert.title.startswith(HISTORICAL_PREFIX):
             alert.title = alert.title[len(HISTORICAL_PREFIX):]
-        alert.detail = (alert.detail + f"\nConfirmed by live data at {from_ms(action.at_ms).isoformat()}: "
-                        f"{action.message}")[:5000]
+        said = Message.from_json(alert.title_message)
+        if said is not None and said.template == HISTORICAL and isinstance(said.values.get("title"), Message):
+            alert.title_message = said.values["title"].to_json()
+        confirmed = Message(N_("Confirmed by live data at %(at)s: %(message)s"),
+                            at=Moment(from_ms(action.at_ms).isoformat()), message=action.said)
+        alert.detail = (alert.detail + f"\n{confirmed}")[:5000]
+        if alert.detail_message is not None:
+            alert.detail_message = [*alert.detail_message, confirmed.to_json()]
         alert.value = action.value
         self.session.flush()
         audit.record(self.session, actor=self.actor, action="alert.promote", entity="alert", entity_id=alert.id,
@@ -322,21 +342,20 @@ class Applier:
         elif self.others_active(rule.id, subject.key, state_key):
             return
         lc.episode_end_ms = action.at_ms
-        when = from_ms(action.at_ms).isoformat()
-        note = f"Cleared automatically at {when}: {action.message}"
-        if routed.historical:
-            note += " (in data that reached the hub late)"
-        self.resolve(rule, lc, alert, note)
+        said = Message(CLEARED_LATE if routed.historical else CLEARED,
+                       at=Moment(from_ms(action.at_ms).isoformat()), message=action.said)
+        self.resolve(rule, lc, alert, said)
         if rule.work_order and rule.work_order.get("auto_close") and lc.work_order_id is not None:
             workorders.close_when_cleared(self.session, lc.work_order_id, cleared_at=from_ms(action.at_ms),
                                           actor=self.actor, clock=self.clock)
 
-    def resolve(self, rule: Any, lc: AlertLifecycle, alert: Alert, note: str) -> None:
+    def resolve(self, rule: Any, lc: AlertLifecycle, alert: Alert, note: Message) -> None:
         """Resolve ``alert`` as the rules actor (not acknowledged by anyone) and notify."""
         before = alert.state
         alert.state = "resolved"
         alert.resolved_at = self.now
-        alert.resolution_note = note[:2000]
+        alert.resolution_note = str(note)[:2000]
+        alert.resolution_message = note.to_json() if len(str(note)) <= 2000 else None
         lc.open_key = None
         lc.updated_at = self.now
         self.session.flush()
@@ -347,7 +366,8 @@ class Applier:
         targets = rule.notify if rule is not None else ()
         self.outcome.notifications += self.outbox.queue(self.session, self.catalog, alert, lc, "resolved", targets,
                                                         self.now, note=alert.resolution_note,
-                                                        by=self.actor.username)
+                                                        by=self.actor.username,
+                                                        note_message=alert.resolution_message)
         log.info("alert %d resolved automatically: %s", alert.id, note)
 
     # -------------------------------------------------------------- meters

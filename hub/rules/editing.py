@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from wardlink.clock import Clock
 from wardlink.hub.db.models.rules import Rule
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.errors import InvalidInput, NotFound
+from wardlink.hub.errors import InvalidInput, Message, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules import generation
 from wardlink.hub.rules.errors import RuleDefinitionError
 from wardlink.hub.rules.evaluators import EVALUATORS
@@ -47,14 +48,14 @@ _FIELD_RE = re.compile(r"^rules\[[^\]]*\]\.([A-Za-z_]+)")
 class RuleInputError(InvalidInput):
     """A rule definition was refused; the message is the rules file's, ``field`` the key it names."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        match = _FIELD_RE.match(message)
+    def __init__(self, message: str | Message, /, **values: object) -> None:
+        super().__init__(message, **values)
+        match = _FIELD_RE.match(str(self))
         self.field: str | None = match.group(1) if match else None
 
 
 def _refused(exc: RuleDefinitionError) -> RuleInputError:
-    return RuleInputError(str(exc))
+    return RuleInputError(exc.message)
 
 
 def validate(entry: Mapping[str, Any]) -> RuleSpec:
@@ -79,7 +80,7 @@ def get_rule(session: Session, name: str, *, actor: Actor | None) -> Rule:
     require(resolve_actor(actor), "alert.view")
     row = session.scalar(select(Rule).where(Rule.name == name))
     if row is None:
-        raise NotFound(f"no rule named {name!r}")
+        raise NotFound(N_("no rule named %(name)r"), name=name)
     return row
 
 
@@ -112,7 +113,8 @@ def create_rule(session: Session, entry: Mapping[str, Any], *, actor: Actor | No
     require(resolve_actor(actor), "rule.manage")
     spec = validate(entry)
     if session.scalar(select(Rule.id).where(Rule.name == spec.name)) is not None:
-        raise RuleInputError(f"rules[{spec.name}].name: a rule named {spec.name!r} already exists")
+        raise RuleInputError(N_("rules[%(rule)s].name: a rule named %(name)r already exists"), rule=spec.name,
+                             name=spec.name)
     clock = resolve_clock(clock)
     now = utc_now(clock)
     values = spec.row_values()
@@ -135,11 +137,11 @@ def update_rule(session: Session, name: str, entry: Mapping[str, Any], *, actor:
     row = get_rule(session, name, actor=actor)
     entry = {**entry, "name": entry.get("name", name)}
     if entry["name"] != name:
-        raise RuleInputError(f"rules[{name}].name: a rule keeps its name (alerts refer to it); "
-                             "disable it and create a new one instead")
+        raise RuleInputError(N_("rules[%(rule)s].name: a rule keeps its name (alerts refer to it); disable it and "
+                                "create a new one instead"), rule=name)
     if entry.get("kind", row.kind) != row.kind:
-        raise RuleInputError(f"rules[{name}].kind: a rule keeps its kind ({row.kind}); "
-                             "disable it and create a new one instead")
+        raise RuleInputError(N_("rules[%(rule)s].kind: a rule keeps its kind (%(kind)s); disable it and create a "
+                                "new one instead"), rule=name, kind=row.kind)
     spec = validate({**entry, "kind": row.kind})
     clock = resolve_clock(clock)
     values = spec.row_values()
@@ -192,7 +194,8 @@ def kinds(*, actor: Actor | None) -> list[dict[str, Any]]:
                     "raises": cls.raises, "match_keys": list(SCOPE_MATCH_KEYS[cls.scope]),
                     "default_match": {k: list(v) if isinstance(v, (list, tuple)) else v
                                       for k, v in dict(cls.default_match).items()},
-                    "params": params, "doc": (cls.__doc__ or "").strip().split("\n")[0].replace("``", "")})
+                    "params": params,
+                    "doc": cls.summary or (cls.__doc__ or "").strip().split("\n")[0].replace("``", "")})
     return out
 
 
@@ -324,7 +327,7 @@ def export_rules(session: Session, *, actor: Actor | None) -> str:
 def read_document(data: bytes, filename: str = "rules.toml") -> dict[str, Any]:
     """Decode an uploaded rules file (TOML, or JSON when named ``.json`` or starting with ``{``)."""
     if len(data) > MAX_IMPORT_BYTES:
-        raise RuleInputError(f"rules file: larger than {MAX_IMPORT_BYTES // 1000} kB")
+        raise RuleInputError(N_("rules file: larger than %(size)s kB"), size=MAX_IMPORT_BYTES // 1000)
     try:
         text = data.decode("utf-8")
         if filename.lower().endswith(".json") or text.lstrip().startswith("{"):
@@ -332,7 +335,7 @@ def read_document(data: bytes, filename: str = "rules.toml") -> dict[str, Any]:
         else:
             document = tomllib.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RuleInputError(f"rules file {filename}: {exc}") from None
+        raise RuleInputError(N_("rules file %(file)s: %(error)s"), file=filename, error=str(exc)) from None
     return document
 
 
@@ -347,8 +350,8 @@ def import_rules(session: Session, document: Any, *, actor: Actor | None, clock:
     """
     require(resolve_actor(actor), "rule.manage")
     if isinstance(document, Mapping) and "rules" not in document:
-        raise RuleInputError("rules: missing; a rules file lists its rules as [[rules]] tables "
-                             "(importing none would disable every rule of earlier files)")
+        raise RuleInputError(N_("rules: missing; a rules file lists its rules as [[rules]] tables (importing none "
+                                "would disable every rule of earlier files)"))
     if isinstance(document, Mapping) and "notifiers" not in document and isinstance(document.get("rules"), list):
         targets = {t for r in document["rules"] if isinstance(r, Mapping)
                    for t in _targets(r)}

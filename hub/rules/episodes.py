@@ -39,7 +39,13 @@ from sqlalchemy import select
 from wardlink.hub.db.models import Alert
 from wardlink.hub.db.models.rules import AlertLifecycle
 from wardlink.hub.db.types import from_ms
+from wardlink.hub.errors import Message, Moment
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules.tracks import Episode, Replay
+
+#: What an automatic resolution says, for live data and for data that reached the hub late.
+CLEARED = N_("Cleared automatically at %(at)s: %(message)s")
+CLEARED_LATE = N_("Cleared automatically at %(at)s: %(message)s (in data that reached the hub late)")
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +117,9 @@ def reconcile(applier: Any, rule: Any, subject: Any, replay: Replay, doc: dict |
                 applier.session.flush()
         for other_lc, other in covering[1:]:
             if other_lc.historical and other.state != "resolved":
-                applier.resolve(rule, other_lc, other, f"Part of the episode of alert {alert.id}, as the "
-                                                       "readings that reached the hub late show.")
+                applier.resolve(rule, other_lc, other, Message(
+                    N_("Part of the episode of alert %(alert_id)s, as the readings that reached the hub late show."),
+                    alert_id=alert.id))
 
 
 def _cleared_after(known: list, replay: Replay) -> int | None:
@@ -178,6 +185,7 @@ def _resolve(applier: Any, rule: Any, lc: AlertLifecycle, alert: Alert, episode:
         return
     lc.episode_end_ms = episode.end_ms
     cleared = episode.cleared
-    when = from_ms(episode.end_ms).isoformat()
-    message = f": {cleared.message}" if cleared is not None else ""
-    applier.resolve(rule, lc, alert, f"Cleared automatically at {when}{message} (in data that reached the hub late)")
+    when = Moment(from_ms(episode.end_ms).isoformat())
+    said = (Message(CLEARED_LATE, at=when, message=cleared.said) if cleared is not None
+            else Message(N_("Cleared automatically at %(at)s (in data that reached the hub late)"), at=when))
+    applier.resolve(rule, lc, alert, said)

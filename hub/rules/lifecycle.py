@@ -27,7 +27,8 @@ from wardlink.hub.db.models import Alert, User
 from wardlink.hub.db.models.rules import AlertLifecycle, RuleState
 from wardlink.hub.db.types import to_ms, utc_now
 from wardlink.hub.db.vocab import ALERT_SEVERITIES
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message
+from wardlink.hub.i18n import N_
 from wardlink.hub.services.alerts import records as alert_service
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
@@ -200,8 +201,9 @@ def settle(session: Session, applier: Any, rules_by_id: Mapping[int, Any], settl
         reference = max(touched) if touched else to_ms(lc.updated_at)
         if now_ms - reference < settle_ms:
             continue
-        applier.resolve(rule, lc, alert, "Settled automatically: the replayed data ended without a reading "
-                                         "that clears the condition, and live readings do not show it.")
+        applier.resolve(rule, lc, alert, Message(N_("Settled automatically: the replayed data ended without a "
+                                                    "reading that clears the condition, and live readings do "
+                                                    "not show it.")))
         for s in mine:
             data = copy.deepcopy(s.data)
             data["bf"]["alert"] = None

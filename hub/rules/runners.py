@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from wardlink.hub.errors import Message
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules import tracks
 from wardlink.hub.rules.evaluators import Context, EventInput, Raise, Sample, StatusInput
 from wardlink.hub.rules.tracks import BACKFILL, DUPLICATE, LIVE, Routed
@@ -45,7 +47,7 @@ def reading_runner(rule: Any, samples: list[tuple[Sample, bool]], ctx: Context) 
                     and tracks.is_active(evaluator, doc) and not any(isinstance(r.action, Raise) for r in routed)):
                 # The condition raised from late data still holds in live data: a live alert now.
                 apply([Routed(Raise(sample.ts_ms, sample.ts_ms, sample.value,
-                                    "live data shows the condition still holds"), False, LIVE)])
+                                    Message(N_("live data shows the condition still holds"))), False, LIVE)])
         for start in holes:
             # The hole's readings as they now stand, whatever order they came in: its
             # episodes, which the applier matches with the alerts already open by start.

@@ -39,6 +39,8 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models.rules import Rule
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import ALERT_SEVERITIES, WORK_ORDER_PRIORITIES
+from wardlink.hub.errors import Message, Quantity
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules import generation
 from wardlink.hub.rules.errors import RuleDefinitionError
 from wardlink.hub.rules.evaluators import EVALUATORS, Evaluator
@@ -126,7 +128,8 @@ def _strings(where: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-        raise RuleDefinitionError(f"{where}: must be a string or a list of strings, got {value!r}")
+        raise RuleDefinitionError(N_("%(where)s: must be a string or a list of strings, got %(value)r"),
+                                  where=where, value=value)
     return tuple(value)
 
 
@@ -134,39 +137,45 @@ def parse_rule(entry: Mapping[str, Any], index: int | None = None) -> RuleSpec:
     """Validate one rule entry and return its :class:`RuleSpec`."""
     label = f"rules[{index}]" if index is not None else "rules[?]"
     if not isinstance(entry, Mapping):
-        raise RuleDefinitionError(f"{label}: must be a table, got {type(entry).__name__}")
+        raise RuleDefinitionError(N_("%(where)s: must be a table, got %(type)s"), where=label,
+                                  type=type(entry).__name__)
     name = entry.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise RuleDefinitionError(f"{label}.name: must match {NAME_RE.pattern}, got {name!r}")
+        raise RuleDefinitionError(N_("%(where)s.name: must match %(pattern)s, got %(name)r"), where=label,
+                                  pattern=NAME_RE.pattern, name=name)
     where = f"rules[{name}]"
     kind = entry.get("kind")
     if not isinstance(kind, str) or kind not in EVALUATORS:
-        raise RuleDefinitionError(f"{where}.kind: must be one of {', '.join(sorted(EVALUATORS))}, got {kind!r}")
+        raise RuleDefinitionError(N_("%(where)s.kind: must be one of %(choices)s, got %(kind)r"), where=where,
+                                  choices=", ".join(sorted(EVALUATORS)), kind=kind)
     cls = EVALUATORS[kind]
     params = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
     cls(params, rule=name)  # validates the parameters
     severity = check_severity(name, entry.get("severity", cls.default_severity))
     match_raw = entry.get("match", dict(cls.default_match))
     if not isinstance(match_raw, Mapping):
-        raise RuleDefinitionError(f"{where}.match: must be a table, got {match_raw!r}")
+        raise RuleDefinitionError(N_("%(where)s.match: must be a table, got %(value)r"), where=where, value=match_raw)
     allowed = SCOPE_MATCH_KEYS[cls.scope]
     unknown = sorted(set(match_raw) - set(allowed))
     if unknown:
-        raise RuleDefinitionError(f"{where}.match: unknown key(s) {', '.join(unknown)} for kind {kind!r}; "
-                                  f"allowed: {', '.join(allowed) or 'none'}")
+        raise RuleDefinitionError(N_("%(where)s.match: unknown key(s) %(unknown)s for kind %(kind)r; "
+                                     "allowed: %(allowed)s"),
+                                  where=where, unknown=", ".join(unknown), kind=kind,
+                                  allowed=", ".join(allowed) or Message(N_("none")))
     match = {k: _strings(f"{where}.match.{k}", v) for k, v in match_raw.items()}
     for key in ("title", "description"):
         if not isinstance(entry.get(key, ""), str):
-            raise RuleDefinitionError(f"{where}.{key}: must be a string")
+            raise RuleDefinitionError(N_("%(where)s.%(key)s: must be a string"), where=where, key=key)
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise RuleDefinitionError(f"{where}.enabled: must be true or false, got {enabled!r}")
+        raise RuleDefinitionError(N_("%(where)s.%(key)s: must be true or false, got %(value)r"), where=where,
+                                  key="enabled", value=enabled)
     notify = _strings(f"{where}.notify", entry.get("notify", []))
     escalate = _escalation(where, entry.get("escalate", []))
     work_order = _work_order(where, entry.get("work_order"))
     if (escalate or work_order) and not cls.raises:
-        raise RuleDefinitionError(f"{where}: kind {kind!r} opens no alerts, so it cannot escalate "
-                                  "or open work orders")
+        raise RuleDefinitionError(N_("%(where)s: kind %(kind)r opens no alerts, so it cannot escalate or open "
+                                     "work orders"), where=where, kind=kind)
     return RuleSpec(name=name, kind=kind, severity=severity, params=params, match=match,
                     title=entry.get("title", ""), description=entry.get("description", ""),
                     enabled=enabled, notify=notify, escalate=escalate, work_order=work_order)
@@ -174,26 +183,29 @@ def parse_rule(entry: Mapping[str, Any], index: int | None = None) -> RuleSpec:
 
 def _escalation(where: str, raw: Any) -> tuple[EscalationStep, ...]:
     if not isinstance(raw, (list, tuple)):
-        raise RuleDefinitionError(f"{where}.escalate: must be a list of steps, got {raw!r}")
+        raise RuleDefinitionError(N_("%(where)s.escalate: must be a list of steps, got %(value)r"), where=where,
+                                  value=raw)
     steps, previous = [], 0.0
     for i, step in enumerate(raw):
         at = f"{where}.escalate[{i}]"
         if not isinstance(step, Mapping):
-            raise RuleDefinitionError(f"{at}: must be a table with after_s and notify")
+            raise RuleDefinitionError(N_("%(where)s: must be a table with after_s and notify"), where=at)
         unknown = sorted(set(step) - {"after_s", "notify", "severity"})
         if unknown:
-            raise RuleDefinitionError(f"{at}: unknown key(s) {', '.join(unknown)}; allowed: after_s, notify, severity")
+            raise RuleDefinitionError(N_("%(where)s: unknown key(s) %(unknown)s; allowed: %(allowed)s"), where=at,
+                                      unknown=", ".join(unknown), allowed="after_s, notify, severity")
         after = step.get("after_s")
         if isinstance(after, bool) or not isinstance(after, (int, float)) or not after > previous:
-            raise RuleDefinitionError(f"{at}.after_s: must be a number of seconds greater than "
-                                      f"{previous:g} (steps go in order), got {after!r}")
+            raise RuleDefinitionError(N_("%(where)s.after_s: must be a number of seconds greater than %(previous)s "
+                                         "(steps go in order), got %(value)r"), where=at,
+                                      previous=Quantity(f"{previous:g}"), value=after)
         notify = _strings(f"{at}.notify", step.get("notify", []))
         if not notify:
-            raise RuleDefinitionError(f"{at}.notify: must name at least one notifier")
+            raise RuleDefinitionError(N_("%(where)s.notify: must name at least one notifier"), where=at)
         severity = step.get("severity")
         if severity is not None and severity not in ALERT_SEVERITIES:
-            raise RuleDefinitionError(f"{at}.severity: must be one of {', '.join(ALERT_SEVERITIES)}, "
-                                      f"got {severity!r}")
+            raise RuleDefinitionError(N_("%(where)s.%(key)s: must be one of %(choices)s, got %(value)r"), where=at,
+                                      key="severity", choices=", ".join(ALERT_SEVERITIES), value=severity)
         steps.append(EscalationStep(float(after), notify, severity))
         previous = float(after)
     return tuple(steps)
@@ -205,21 +217,25 @@ def _work_order(where: str, raw: Any) -> Mapping[str, Any] | None:
     if raw is True:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise RuleDefinitionError(f"{where}.work_order: must be true or a table, got {raw!r}")
+        raise RuleDefinitionError(N_("%(where)s.work_order: must be true or a table, got %(value)r"), where=where,
+                                  value=raw)
     unknown = sorted(set(raw) - {"priority", "title", "auto_close"})
     if unknown:
-        raise RuleDefinitionError(f"{where}.work_order: unknown key(s) {', '.join(unknown)}; "
-                                  "allowed: priority, title, auto_close")
+        raise RuleDefinitionError(N_("%(where)s: unknown key(s) %(unknown)s; allowed: %(allowed)s"),
+                                  where=f"{where}.work_order", unknown=", ".join(unknown),
+                                  allowed="priority, title, auto_close")
     priority = raw.get("priority", "medium")
     if priority not in WORK_ORDER_PRIORITIES:
-        raise RuleDefinitionError(f"{where}.work_order.priority: must be one of "
-                                  f"{', '.join(WORK_ORDER_PRIORITIES)}, got {priority!r}")
+        raise RuleDefinitionError(N_("%(where)s.%(key)s: must be one of %(choices)s, got %(value)r"), where=where,
+                                  key="work_order.priority", choices=", ".join(WORK_ORDER_PRIORITIES),
+                                  value=priority)
     title = raw.get("title", "")
     if not isinstance(title, str):
-        raise RuleDefinitionError(f"{where}.work_order.title: must be a string")
+        raise RuleDefinitionError(N_("%(where)s.%(key)s: must be a string"), where=where, key="work_order.title")
     auto_close = raw.get("auto_close", False)
     if not isinstance(auto_close, bool):
-        raise RuleDefinitionError(f"{where}.work_order.auto_close: must be true or false, got {auto_close!r}")
+        raise RuleDefinitionError(N_("%(where)s.%(key)s: must be true or false, got %(value)r"), where=where,
+                                  key="work_order.auto_close", value=auto_close)
     # auto_close: the order closes itself when the condition clears and nobody logged work on it.
     return {"priority": priority, "title": title, **({"auto_close": True} if auto_close else {})}
 
@@ -227,27 +243,32 @@ def _work_order(where: str, raw: Any) -> Mapping[str, Any] | None:
 def parse_rules(document: Mapping[str, Any]) -> RuleSet:
     """Validate a whole rules document (``rules`` list and ``notifiers`` table)."""
     if not isinstance(document, Mapping):
-        raise RuleDefinitionError(f"rules file: must be a table, got {type(document).__name__}")
+        raise RuleDefinitionError(N_("%(where)s: must be a table, got %(type)s"), where="rules file",
+                                  type=type(document).__name__)
     unknown = sorted(set(document) - {"rules", "notifiers"})
     if unknown:
-        raise RuleDefinitionError(f"rules file: unknown key(s) {', '.join(unknown)}; allowed: rules, notifiers")
+        raise RuleDefinitionError(N_("%(where)s: unknown key(s) %(unknown)s; allowed: %(allowed)s"),
+                                  where="rules file", unknown=", ".join(unknown), allowed="rules, notifiers")
     raw_rules = document.get("rules", [])
     if not isinstance(raw_rules, list):
-        raise RuleDefinitionError("rules: must be a list of tables ([[rules]] in TOML)")
+        raise RuleDefinitionError(N_("rules: must be a list of tables ([[rules]] in TOML)"))
     notifiers = document.get("notifiers", {})
     if not isinstance(notifiers, Mapping) or not all(isinstance(v, Mapping) for v in notifiers.values()):
-        raise RuleDefinitionError("notifiers: must be a table of tables ([notifiers.NAME] in TOML)")
+        raise RuleDefinitionError(N_("notifiers: must be a table of tables ([notifiers.NAME] in TOML)"))
     specs, seen = [], set()
     for i, entry in enumerate(raw_rules):
         spec = parse_rule(entry, i)
         if spec.name in seen:
-            raise RuleDefinitionError(f"rules[{i}].name: duplicate rule name {spec.name!r}")
+            raise RuleDefinitionError(N_("rules[%(index)s].name: duplicate rule name %(name)r"), index=i,
+                                  name=spec.name)
         seen.add(spec.name)
         specs.append(spec)
         for target in (*spec.notify, *(t for s in spec.escalate for t in s.notify)):
             if target not in notifiers:
-                raise RuleDefinitionError(f"rules[{spec.name}].notify: no notifier named {target!r}; "
-                                          f"defined: {', '.join(sorted(notifiers)) or 'none'}")
+                raise RuleDefinitionError(N_("rules[%(rule)s].notify: no notifier named %(target)r; "
+                                             "defined: %(defined)s"),
+                                          rule=spec.name, target=target,
+                                          defined=", ".join(sorted(notifiers)) or Message(N_("none")))
     return RuleSet(tuple(specs), {k: dict(v) for k, v in notifiers.items()})
 
 

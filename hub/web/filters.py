@@ -19,7 +19,9 @@ from wardlink.hub.db.vocab import label
 from wardlink.hub.services.inventory.common import amount, number
 from wardlink.hub.services.people import local_time
 from wardlink.hub.web.db import db
-from wardlink.hub.web.i18n import current_locale
+from wardlink.hub.errors import Message
+from wardlink.hub.services.alerts import records as alert_records
+from wardlink.hub.web.i18n import current_locale, error_message
 from wardlink.hub.web.people.auth import user_can
 from wardlink.hub.web.security import csrf_token
 from wardlink.hub.web.state import state
@@ -147,6 +149,29 @@ def action_text(text: str) -> str:
     return f"{translate_text(noun)}{sep}{verb}"
 
 
+def said(value: Message | str | None) -> str:
+    """Return a message in the reader's language, its moments in the site's time zone (plain
+    text, such as an older alert's English, is shown as it is)."""
+    if value is None:
+        return ""
+    return error_message(value, display_zone()) if isinstance(value, Message) else str(value)
+
+
+def alert_title(alert: Any) -> str:
+    """Return an alert's title as the reader reads it."""
+    return said(alert_records.title_of(alert))
+
+
+def alert_detail(alert: Any) -> str:
+    """Return an alert's detail as the reader reads it, one line a message."""
+    return "\n".join(said(line) for line in alert_records.detail_of(alert))
+
+
+def alert_resolution(alert: Any) -> str:
+    """Return how an alert was resolved as the reader reads it (a person's note as written)."""
+    return said(alert_records.resolution_of(alert))
+
+
 def risk_label(field: str, score: int | None) -> str:
     """Return the Fennigkoh-Smith label of ``score`` for ``field``."""
     if score is None:
@@ -179,7 +204,8 @@ def init_app(app: Flask) -> None:
                                  since=since, value=format_value, label=translated_label, tr=translate_text,
                                  action=action_text, risk=risk_label,
                                  unit=unit_symbol, reading=reading, reading_value=reading_value,
-                                 qty=format_quantity, money=format_money)
+                                 qty=format_quantity, money=format_money, said=said, alert_title=alert_title,
+                                 alert_detail=alert_detail, alert_resolution=alert_resolution)
     app.jinja_env.globals.update(csrf_token=csrf_token, can=user_can, url_with=url_with, unit_info=units.unit,
                                  state_words=lambda metric: tuple(gettext(w) for w in units.state_words(metric)),
                                  risk_fields=RISK_FIELDS)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import Flask, g, has_request_context
 from flask_babel import Babel, Domain, get_locale
 
 from wardlink.hub import i18n
-from wardlink.hub.db.vocab import label
-from wardlink.hub.errors import HubError, Message, Term
+from wardlink.hub.errors import HubError, Message
 from wardlink.hub.i18n import N_
+from wardlink.hub.services import messages
 from wardlink.hub.services.people import language
 from wardlink.hub.web.db import db
 from wardlink.hub.web.state import state
@@ -88,40 +88,16 @@ def current_locale() -> str | None:
     return None if locale is None else str(locale)
 
 
-def error_message(error: BaseException | Message) -> str:
+def error_message(error: BaseException | Message, zone: ZoneInfo | None = None) -> str:
     """Return a service error (or a message) as the request's reader reads it: its template in
-    their language, filled with its values, each word of the vocabulary (:class:`Term`) and each
-    message within it translated too. Anything else, or a translation whose placeholders do not
-    fit, gives the English text."""
+    their language, filled with its values, each word of the vocabulary (:class:`Term`), each
+    number, duration and moment and each message within it as they read it too (moments in
+    ``zone``, UTC when None; see :mod:`wardlink.hub.services.messages`). Anything else, or a
+    translation whose placeholders do not fit, gives the English text."""
     message = error.message if isinstance(error, HubError) else error
-    if not isinstance(message, Message) or not isinstance(message.template, str) or not message.template:
+    if not isinstance(message, Message):
         return str(error)
-    text = _catalogue().gettext(message.template)
-    if not message.values:
-        return text
-    values = {name: value if f"%({name})r" in message.template else _value(value)
-              for name, value in message.values.items()}
-    try:
-        return text % values
-    except (KeyError, ValueError, TypeError):
-        return str(error)
-
-
-def _catalogue():
-    return i18n.translations(current_locale())
-
-
-def _value(value: object) -> object:
-    """Return one value of a message as the reader reads it (one written with ``%(name)r``,
-    the exact thing someone typed, is left as it is)."""
-    if isinstance(value, (HubError, Message)):
-        return error_message(value)
-    if isinstance(value, Term):
-        text = _catalogue().gettext(label(value.key)) or str(value)
-        return text if value[:1].isupper() else text.lower()
-    if isinstance(value, Decimal | float) and not isinstance(value, bool):
-        return i18n.format_decimal(str(value), current_locale())
-    return value
+    return messages.render(message, current_locale(), zone)
 
 
 def init_app(app: Flask) -> None:

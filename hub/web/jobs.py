@@ -18,7 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from wardlink.hub.errors import HubError, NotFound
+from wardlink.hub.errors import HubError, Message, NotFound
+from wardlink.hub.i18n import N_
 from wardlink.clock import Clock
 
 log = logging.getLogger("wardlink.web.jobs")
@@ -38,12 +39,12 @@ class JobCancelled(HubError, RuntimeError):
 class JobResult:
     """What a finished job hands back: a downloadable file and a one-line summary."""
 
-    summary: str
+    summary: str | Message
     filename: str | None = None
     mimetype: str = "application/octet-stream"
     content: bytes | None = None
     #: Rows or items that could not be handled, shown on the job page (e.g. import errors).
-    problems: tuple[str, ...] = ()
+    problems: tuple[str | Message, ...] = ()
 
 
 @dataclass
@@ -52,15 +53,17 @@ class Job:
 
     id: str
     kind: str
-    title: str
+    title: str | Message
     owner_id: int | None
     created_at: float
     state: str = "queued"
     done: int = 0
     total: int | None = None
-    message: str = ""
+    #: What the job is doing, its summary and problems and its error: messages, which the job's
+    #: page writes in its reader's language (the job runs outside any request); JSON has English.
+    message: str | Message = ""
     result: JobResult | None = None
-    error: str | None = None
+    error: str | Message | None = None
     finished_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -81,10 +84,10 @@ class Job:
 
     def to_json(self) -> dict:
         """Return the job's public state (never its result bytes)."""
-        return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state,
+        return {"id": self.id, "kind": self.kind, "title": str(self.title), "state": self.state,
                 "done": self.done, "total": self.total, "percent": self.percent,
-                "message": self.message, "error": self.error,
-                "summary": self.result.summary if self.result else None,
+                "message": str(self.message), "error": None if self.error is None else str(self.error),
+                "summary": str(self.result.summary) if self.result else None,
                 "download": bool(self.result and self.result.content is not None)}
 
 
@@ -100,16 +103,16 @@ class Progress:
         with self._job._lock:
             self._job.total = max(0, int(n))
 
-    def advance(self, n: int = 1, message: str | None = None) -> None:
+    def advance(self, n: int = 1, message: str | Message | None = None) -> None:
         """Count ``n`` steps done; raise :class:`JobCancelled` when the server is stopping."""
         if self._cancelled.is_set():
-            raise JobCancelled("the web server is stopping")
+            raise JobCancelled(N_("the web server is stopping"))
         with self._job._lock:
             self._job.done += n
             if message is not None:
                 self._job.message = message
 
-    def note(self, message: str) -> None:
+    def note(self, message: str | Message) -> None:
         """Show ``message`` as the job's current activity."""
         with self._job._lock:
             self._job.message = message
@@ -132,14 +135,14 @@ class JobRegistry:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="web-job")
         self._closed = False
 
-    def submit(self, *, kind: str, title: str, owner_id: int | None, fn: JobFunction) -> Job:
+    def submit(self, *, kind: str, title: str | Message, owner_id: int | None, fn: JobFunction) -> Job:
         """Queue ``fn`` as a job owned by ``owner_id`` and return the job at once."""
         now = self._clock.now()
         job = Job(id=secrets.token_urlsafe(12), kind=kind, title=title, owner_id=owner_id,
                   created_at=now)
         with self._lock:
             if self._closed:
-                raise JobCancelled("the web server is stopping; try again in a moment")
+                raise JobCancelled(N_("the web server is stopping; try again in a moment"))
             self._forget_old(now)
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, fn)
@@ -151,14 +154,14 @@ class JobRegistry:
         try:
             result = fn(Progress(job, self._cancelled))
         except HubError as exc:  # expected failures: their message is meant for the user
-            self._finish(job, error=str(exc))
+            self._finish(job, error=exc.message)
         except Exception:
             log.exception("job %s (%s) failed", job.id, job.kind)
-            self._finish(job, error="the job failed on the server; the error has been logged")
+            self._finish(job, error=Message(N_("the job failed on the server; the error has been logged")))
         else:
             self._finish(job, result=result)
 
-    def _finish(self, job: Job, *, result: JobResult | None = None, error: str | None = None) -> None:
+    def _finish(self, job: Job, *, result: JobResult | None = None, error: str | Message | None = None) -> None:
         with job._lock:
             job.result, job.error = result, error
             job.state = "failed" if error is not None else "done"

@@ -17,8 +17,11 @@ import threading
 
 import pytest
 from relational_support import clock, csrf_from, web
+from sqlalchemy import update
 
+from french_support import texts_of, untranslated
 from wardlink.hub.db import session_scope
+from wardlink.hub.db.models import User
 from wardlink.hub.errors import InvalidInput, NotFound
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.web.jobs import JobRegistry, JobResult
@@ -104,6 +107,27 @@ def _csv(rows) -> bytes:
     return out.getvalue().encode()
 
 
+def test_a_french_readers_import_job_says_its_progress_summary_and_refusals_in_french(web):
+    with session_scope(web.engine) as s:
+        s.execute(update(User).where(User.username == "admin").values(locale="fr"))
+    client = web.client("admin")
+    content = _csv([["Tag", "Name", "Category", "Department"], ["IMP-001", "Syringe pump", "infusion_pump", "ICU"],
+                    ["IMP-002", "Ventilator", "ventilator", "NOWHERE"]])
+    job_id = _job_id(client.post("/assets/import", data={
+        "csrf_token": csrf_from(client.get("/assets/import").text), "file": (io.BytesIO(content), "assets.csv")},
+        content_type="multipart/form-data"))
+    assert _finish(web, job_id).state == "done"
+    page = client.get(f"/jobs/{job_id}").text
+    assert "1 équipement importé, 1 ligne refusée." in page and "1 problème" in page
+    assert "ligne 3 (IMP-002) : department : aucun service avec le code ou le nom &#39;NOWHERE&#39;" in page
+    assert "imported" not in page and "refused" not in page and "no department" not in page
+    assert untranslated(texts_of(page), names={"Administrator"}) == []  # a name is data
+    listing = client.get("/jobs").text
+    assert "1 équipement importé, 1 ligne refusée." in listing and "Import de 2 équipements" in listing
+    status = client.get(f"/jobs/{job_id}/status", headers={"Accept": "application/json"}).json
+    assert status["summary"] == "1 asset imported, 1 row refused."  # scripts read English
+
+
 def test_bulk_import_keeps_good_rows_and_reports_each_bad_row_with_its_number(web):
     client = web.client("admin")
     token = csrf_from(client.get("/assets/import").text)
@@ -119,8 +143,8 @@ def test_bulk_import_keeps_good_rows_and_reports_each_bad_row_with_its_number(we
         "csrf_token": token, "file": (io.BytesIO(content), "assets.csv")}, content_type="multipart/form-data"))
     job = _finish(web, job_id)
     assert job.state == "done", job.error
-    assert job.result.summary == "2 assets imported, 3 rows refused."
-    problems = job.result.problems
+    assert str(job.result.summary) == "2 assets imported, 3 rows refused."
+    problems = [str(p) for p in job.result.problems]
     assert [p.split(":")[0] for p in problems] == ["row 3 (VF-0001)", "row 4 (IMP-002)", "row 5 (IMP-003)"]
     assert "already used" in problems[0] and "NOWHERE" in problems[1] and "purchase_date" in problems[2]
     report = list(csv.reader(io.StringIO(client.get(f"/jobs/{job_id}/download").data.decode())))
@@ -160,7 +184,7 @@ def test_an_excel_import_is_read_like_a_csv(web):
     job_id = _job_id(client.post("/assets/import", data={
         "csrf_token": csrf_from(client.get("/assets/import").text),
         "file": (io.BytesIO(buffer.getvalue()), "assets.xlsx")}, content_type="multipart/form-data"))
-    assert _finish(web, job_id).result.summary == "1 asset imported, 0 rows refused."
+    assert str(_finish(web, job_id).result.summary) == "1 asset imported, 0 rows refused."
     with session_scope(web.engine) as s:
         assert str(assets.get_asset(s, "XL-1", actor=None).purchase_date) == "2023-05-04"
 
@@ -231,8 +255,8 @@ def test_a_failing_job_shows_its_message_and_the_pool_carries_on():
         second = jobs.wait(jobs.submit(kind="t", title="b", owner_id=None, fn=crash).id, 10)
         third = jobs.wait(jobs.submit(kind="t", title="c", owner_id=None,
                                       fn=lambda p: JobResult(summary="ok")).id, 10)
-        assert (first.state, first.error) == ("failed", "department: no department 'X'")
-        assert second.state == "failed" and "secret" not in second.error
+        assert (first.state, str(first.error)) == ("failed", "department: no department 'X'")
+        assert second.state == "failed" and "secret" not in str(second.error)
         assert third.state == "done"
     finally:
         jobs.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, String, Text
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wardlink.hub.db.base import Base
@@ -33,6 +35,13 @@ class Alert(Base):
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)
     title: Mapped[str] = mapped_column(String(300))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # What the rules engine said, as messages (``Message.to_json()``: an English template and
+    # its values) that pages and e-mails write in the reader's language; the English ``title``,
+    # ``detail`` and ``resolution_note`` stay for the API, webhooks, the CLI and older alerts.
+    # ``detail_message`` is a list of messages, one per line.
+    title_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    detail_message: Mapped[list[Any] | None] = mapped_column(JSON)
+    resolution_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     value: Mapped[float | None] = mapped_column(Float)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

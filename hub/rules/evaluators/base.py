@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Mapping
 
 from wardlink.hub.db import units
 from wardlink.hub.db.vocab import ALERT_SEVERITIES
+from wardlink.hub.errors import Duration, Message, Quantity, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules.errors import RuleDefinitionError
 
 #: Gap between two live readings above which the channel counts as interrupted (and readings
@@ -89,7 +91,12 @@ class Raise:
     at_ms: int  # when the rule decided (a reading's time, or now on a tick)
     since_ms: int  # when the condition began
     value: float | None
-    message: str
+    said: Message  # what happened, for people: an English template and its values
+
+    @property
+    def message(self) -> str:
+        """Return what happened in English (logs, the API, webhooks)."""
+        return str(self.said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +105,12 @@ class Clear:
 
     at_ms: int
     value: float | None
-    message: str
+    said: Message
+
+    @property
+    def message(self) -> str:
+        """Return what happened in English (logs, the API, webhooks)."""
+        return str(self.said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,35 +143,38 @@ class Param:
 def _check_param(where: str, p: Param, value: Any) -> Any:
     if value is None:
         if p.default is REQUIRED:
-            raise RuleDefinitionError(f"{where}: required")
+            raise RuleDefinitionError(N_("%(where)s: required"), where=where)
         return copy.deepcopy(p.default)
     if p.kind in ("number", "integer"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise RuleDefinitionError(f"{where}: must be a finite number, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be a finite number, got %(value)r"), where=where, value=value)
         if p.kind == "integer" and value != int(value):
-            raise RuleDefinitionError(f"{where}: must be a whole number, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be a whole number, got %(value)r"), where=where, value=value)
         if p.positive and value <= 0:
-            raise RuleDefinitionError(f"{where}: must be > 0, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be > 0, got %(value)r"), where=where, value=value)
         if p.minimum is not None and value < p.minimum:
-            raise RuleDefinitionError(f"{where}: must be >= {p.minimum:g}, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be >= %(minimum)s, got %(value)r"), where=where,
+                                      minimum=Quantity(f"{p.minimum:g}"), value=value)
         return int(value) if p.kind == "integer" else float(value)
     if p.kind == "boolean":
         if not isinstance(value, bool):
-            raise RuleDefinitionError(f"{where}: must be true or false, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be true or false, got %(value)r"), where=where, value=value)
         return value
     if p.kind == "string":
         if not isinstance(value, str) or not value.strip():
-            raise RuleDefinitionError(f"{where}: must be a non-empty string, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be a non-empty string, got %(value)r"), where=where,
+                                      value=value)
         return value.strip()
     if p.kind == "strings":
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-            raise RuleDefinitionError(f"{where}: must be a list of strings, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be a list of strings, got %(value)r"), where=where,
+                                      value=value)
         return list(value)
     if p.kind == "mapping":
         if not isinstance(value, Mapping) or not all(isinstance(k, str) and k for k in value):
-            raise RuleDefinitionError(f"{where}: must be a table, got {value!r}")
+            raise RuleDefinitionError(N_("%(where)s: must be a table, got %(value)r"), where=where, value=value)
         return dict(value)
     raise AssertionError(f"unknown parameter kind {p.kind}")
 
@@ -171,6 +186,8 @@ class Evaluator:
     """Base of every rule kind. Subclasses set the class attributes and override handlers."""
 
     kind: ClassVar[str] = ""
+    #: What the kind does, in one line for people (the rule form shows it in their language).
+    summary: ClassVar[str] = ""
     #: Which inputs feed it: "reading", "status", "event".
     inputs: ClassVar[frozenset[str]] = frozenset()
     #: Whether :meth:`on_tick` does anything (the engine only loads ticking states on a tick).
@@ -196,8 +213,9 @@ class Evaluator:
         unknown = sorted(set(params) - set(allowed))
         if unknown:
             raise RuleDefinitionError(
-                f"rules[{rule}]: unknown parameter(s) {', '.join(unknown)} for kind {self.kind!r}; "
-                f"allowed: {', '.join(sorted(allowed)) or 'none'}")
+                N_("rules[%(rule)s]: unknown parameter(s) %(unknown)s for kind %(kind)r; allowed: %(allowed)s"),
+                rule=rule, unknown=", ".join(unknown), kind=self.kind,
+                allowed=", ".join(sorted(allowed)) or Message(N_("none")))
         self.rule = rule
         self.params = {name: _check_param(f"rules[{rule}].{name}", p, params.get(name))
                        for name, p in allowed.items()}
@@ -213,9 +231,9 @@ class Evaluator:
     def check(self) -> None:
         """Raise :class:`RuleDefinitionError` when parameters contradict each other."""
 
-    def fail(self, key: str, message: str) -> RuleDefinitionError:
+    def fail(self, key: str, problem: Message) -> RuleDefinitionError:
         """Return an error naming this rule's parameter ``key``."""
-        return RuleDefinitionError(f"rules[{self.rule}].{key}: {message}")
+        return RuleDefinitionError(N_("rules[%(rule)s].%(key)s: %(problem)s"), rule=self.rule, key=key, problem=problem)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -270,34 +288,41 @@ class Evaluator:
 def check_severity(rule: str, severity: Any) -> str:
     """Return ``severity`` if it is an alert severity, else raise naming the rule."""
     if severity not in ALERT_SEVERITIES:
-        raise RuleDefinitionError(f"rules[{rule}].severity: must be one of {', '.join(ALERT_SEVERITIES)}, "
-                                  f"got {severity!r}")
+        raise RuleDefinitionError(N_("%(where)s.%(key)s: must be one of %(choices)s, got %(value)r"),
+                                  where=f"rules[{rule}]", key="severity", choices=", ".join(ALERT_SEVERITIES),
+                                  value=severity)
     return severity
 
 
 # --------------------------------------------------------------------------- message helpers
 
 
-def fmt(value: float | None, unit: str = "") -> str:
+def fmt(value: float | None, unit: str = "") -> Quantity | Message:
     """Return a reading for a message: 4 significant digits in the unit people read
     (``wardlink.hub.db.units``: 9.3 °C, 1013 hPa for 101325 Pa)."""
     if value is None:
-        return "no value"
+        return Message(N_("no value"))
     shown = units.unit(unit)
-    text = f"{shown.convert(value) if not shown.digital else value:.4g}"
-    return f"{text} {shown.symbol}".rstrip() if shown.symbol else text
+    return Quantity(f"{shown.convert(value) if not shown.digital else value:.4g}", shown.symbol)
 
 
-def duration(ms: int | float) -> str:
+def duration(ms: int | float) -> Duration:
     """Return a duration for a message: '45 s', '5 min', '2 h 5 min', '3 d 4 h'."""
-    seconds = max(0, round(ms / 1000))
-    if seconds < 120:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 120:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return Duration(ms)
+
+
+def metric_word(metric: str | None) -> Term | Message:
+    """Return the metric a message is about (``temperature``) as a word a page translates
+    (its label in the reader's language), or 'value' when the channel names none."""
+    return Term(metric) if metric else Message(N_("value"))
+
+
+def asset_word(label: str) -> str | Message:
+    """Return an asset's label for a message as it is (a name), or 'asset' when it has none."""
+    return label or Message(N_("asset"))
+
+
+#: The metrics rules name in their messages, and the default words, for the catalogues
+#: (a page shows ``temperature`` as the label of the metric in the reader's language).
+METRIC_WORDS = (N_("Temperature"), N_("Humidity"), N_("Pressure"), N_("Current"), N_("Door"), N_("Battery"),
+                N_("In state"))

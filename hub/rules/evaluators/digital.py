@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from wardlink.hub.errors import Message, Term
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration
 
 #: Event types that carry a digital level, and the level each one means (None = ``data.value``).
@@ -22,6 +24,8 @@ EVENT_LEVELS: dict[str, float | None] = {"door.open": 1.0, "door.close": 0.0, "i
 
 class StateDurationEvaluator(Evaluator):
     """Alert when a digital input stays at ``state`` for ``for_s`` seconds."""
+
+    summary = N_("Alert when a digital input stays at state for for_s seconds.")
 
     kind = "state_duration"
     inputs = frozenset({"reading", "event"})
@@ -46,7 +50,8 @@ class StateDurationEvaluator(Evaluator):
         if held < self.for_s * 1000:
             return []
         st.update(phase="active", active=True)
-        return [Raise(at_ms, st["since"], self.state, f"{self.label} for {duration(held)}")]
+        return [Raise(at_ms, st["since"], self.state,
+                      Message(N_("%(label)s for %(held)s"), label=Term(self.label), held=duration(held)))]
 
     def on_sample(self, state: Mapping[str, Any], sample: Sample, ctx: Context) -> tuple[dict, list[Action]]:
         """Follow the level; raise when it has lasted long enough, clear when it changes."""
@@ -61,8 +66,9 @@ class StateDurationEvaluator(Evaluator):
             return st, []
         actions: list[Action] = []
         if st["active"]:
-            actions.append(Clear(sample.ts_ms, sample.value,
-                                 f"no longer {self.label} after {duration(sample.ts_ms - st['since'])}"))
+            actions.append(Clear(sample.ts_ms, sample.value, Message(
+                N_("no longer %(label)s after %(held)s"), label=Term(self.label),
+                held=duration(sample.ts_ms - st["since"]))))
         st.update(phase="normal", since=None, active=False)
         return st, actions
 

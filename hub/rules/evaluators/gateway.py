@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from wardlink.hub.errors import Message, Plural, Quantity
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, Param, Raise, StatusInput,
-                                       duration)
+                                                duration)
 
 
 class GatewayOfflineEvaluator(Evaluator):
     """Alert when a gateway has been offline (Last Will) for ``for_s`` seconds."""
+
+    summary = N_("Alert when a gateway has been offline (Last Will) for for_s seconds.")
 
     kind = "gateway_offline"
     inputs = frozenset({"status"})
@@ -42,8 +46,8 @@ class GatewayOfflineEvaluator(Evaluator):
         if st["active"] or st["state"] != "offline" or at_ms - st["since"] < self.for_s * 1000:
             return []
         st["active"] = True
-        return [Raise(at_ms, st["since"], None,
-                      f"gateway offline (Last Will) for {duration(at_ms - st['since'])}")]
+        return [Raise(at_ms, st["since"], None, Message(N_("gateway offline (Last Will) for %(held)s"),
+                                                       held=duration(at_ms - st["since"])))]
 
     def on_status(self, state: Mapping[str, Any], status: StatusInput, ctx: Context) -> tuple[dict, list[Action]]:
         """Follow online/offline transitions."""
@@ -55,8 +59,8 @@ class GatewayOfflineEvaluator(Evaluator):
         actions: list[Action] = []
         if st["active"]:
             began = st.get("stalled") or st["since"]
-            actions.append(Clear(status.received_ms, None,
-                                 f"gateway back online after {duration(status.received_ms - began)}"))
+            actions.append(Clear(status.received_ms, None, Message(N_("gateway back online after %(held)s"),
+                                                                   held=duration(status.received_ms - began))))
         st.update(state="online", since=status.received_ms, active=False, stalled=None)
         return st, actions
 
@@ -68,18 +72,21 @@ class GatewayOfflineEvaluator(Evaluator):
         stalled = ctx.stalled_since_ms
         if stalled is not None and not st["active"]:
             st.update(active=True, stalled=stalled)
-            return st, [Raise(ctx.now_ms, stalled, None,
-                              f"gateway stalled: its status says online but nothing heard for "
-                              f"{duration(ctx.now_ms - stalled)}")]
+            return st, [Raise(ctx.now_ms, stalled, None, Message(
+                N_("gateway stalled: its status says online but nothing heard for %(held)s"),
+                held=duration(ctx.now_ms - stalled)))]
         if stalled is None and st["active"] and st.get("stalled") is not None:
             began = st["stalled"]
             st.update(active=False, stalled=None)
-            return st, [Clear(ctx.now_ms, None, f"gateway heard again after {duration(ctx.now_ms - began)} of silence")]
+            return st, [Clear(ctx.now_ms, None, Message(N_("gateway heard again after %(held)s of silence"),
+                                                        held=duration(ctx.now_ms - began)))]
         return st, []
 
 
 class GatewayBufferingEvaluator(Evaluator):
     """Alert when an online gateway holds readings older than ``lag_s`` (data arrives late)."""
+
+    summary = N_("Alert when an online gateway holds readings older than lag_s (data arrives late).")
 
     kind = "gateway_buffering"
     inputs = frozenset({"status"})
@@ -101,9 +108,10 @@ class GatewayBufferingEvaluator(Evaluator):
         if st["active"] or st["since"] is None or at_ms - st["since"] < self.for_s * 1000:
             return []
         st["active"] = True
-        return [Raise(at_ms, st["since"], float(st["depth"]),
-                      f"gateway online but holding {st['depth']:,} readings; the oldest is "
-                      f"{duration(st['lag'])} old (data arrives late)")]
+        return [Raise(at_ms, st["since"], float(st["depth"]), Plural(
+            "gateway online but holding %(count)s reading; the oldest is %(lag)s old (data arrives late)",
+            "gateway online but holding %(count)s readings; the oldest is %(lag)s old (data arrives late)",
+            st["depth"], count=Quantity(f"{st['depth']:,}"), lag=duration(st["lag"])))]
 
     def on_status(self, state: Mapping[str, Any], status: StatusInput, ctx: Context) -> tuple[dict, list[Action]]:
         """Compare the reported backlog with the limits."""
@@ -118,8 +126,10 @@ class GatewayBufferingEvaluator(Evaluator):
             return st, self._raise(st, status.received_ms)
         actions: list[Action] = []
         if st["active"]:
-            actions.append(Clear(status.received_ms, float(depth),
-                                 f"backlog delivered ({depth:,} readings left, oldest {duration(lag)} old)"))
+            actions.append(Clear(status.received_ms, float(depth), Plural(
+                "backlog delivered (%(count)s reading left, oldest %(lag)s old)",
+                "backlog delivered (%(count)s readings left, oldest %(lag)s old)",
+                depth, count=Quantity(f"{depth:,}"), lag=duration(lag))))
         st.update(since=None, active=False)
         return st, actions
 

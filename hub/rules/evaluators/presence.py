@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from wardlink.hub.rules.evaluators.base import Action, Clear, Context, EventInput, Evaluator, Param, Raise, duration
+from wardlink.hub.errors import Message
+from wardlink.hub.i18n import N_
+from wardlink.hub.rules.evaluators.base import (Action, Clear, Context, EventInput, Evaluator, Param, Raise, asset_word,
+                                                duration)
 
 LOCATION_EVENTS = ("presence.changed", "ble.seen")
 
 
 class PresenceMismatchEvaluator(Evaluator):
     """Alert when an asset's BLE tag is located outside its home ward for ``for_s`` seconds."""
+
+    summary = N_("Alert when an asset's BLE tag is located outside its home ward for for_s seconds.")
 
     kind = "presence_mismatch"
     inputs = frozenset({"event"})
@@ -37,18 +42,20 @@ class PresenceMismatchEvaluator(Evaluator):
     def check(self) -> None:
         """Require asset tags as the values of ``tags`` and ward codes in ``home``."""
         if not self.tags:
-            raise self.fail("tags", "must map at least one BLE tag id to an asset tag")
+            raise self.fail("tags", Message(N_("must map at least one BLE tag id to an asset tag")))
         for ble, asset in self.tags.items():
             if not isinstance(asset, str) or not asset:
-                raise self.fail(f"tags.{ble}", f"must be an asset tag, got {asset!r}")
+                raise self.fail(f"tags.{ble}", Message(N_("must be an asset tag, got %(value)r"), value=asset))
         for asset, wards in self.home.items():
             wards = [wards] if isinstance(wards, str) else wards
             if not isinstance(wards, list) or not all(isinstance(w, str) and w for w in wards):
-                raise self.fail(f"home.{asset}", f"must be a ward code or a list of them, got {wards!r}")
+                raise self.fail(f"home.{asset}", Message(N_("must be a ward code or a list of them, got %(value)r"),
+                                                         value=wards))
             self.home[asset] = wards
         unknown = sorted(set(self.events) - set(LOCATION_EVENTS))
         if unknown:
-            raise self.fail("events", f"must be among {', '.join(LOCATION_EVENTS)}, got {', '.join(unknown)}")
+            raise self.fail("events", Message(N_("must be among %(choices)s, got %(unknown)s"),
+                                              choices=", ".join(LOCATION_EVENTS), unknown=", ".join(unknown)))
 
     def initial(self) -> dict[str, Any]:
         """Return an asset not located yet."""
@@ -58,11 +65,12 @@ class PresenceMismatchEvaluator(Evaluator):
         if st["active"] or st["since"] is None or at_ms - st["since"] < self.for_s * 1000:
             return []
         st["active"] = True
-        home = ", ".join(sorted(ctx.home)) or "unknown"
-        away = f" for {duration(at_ms - st['since'])}" if self.for_s else ""
-        return [Raise(at_ms, st["since"], None,
-                      f"{ctx.label or 'asset'} located in {st['ward']} (gateway {st['gateway']}){away}; "
-                      f"its home is {home}")]
+        home = ", ".join(sorted(ctx.home)) or Message(N_("unknown"))
+        template = (N_("%(asset)s located in %(ward)s (gateway %(gateway)s) for %(held)s; its home is %(home)s")
+                    if self.for_s else N_("%(asset)s located in %(ward)s (gateway %(gateway)s); its home is %(home)s"))
+        return [Raise(at_ms, st["since"], None, Message(
+            template, asset=asset_word(ctx.label), ward=st["ward"], gateway=st["gateway"],
+            held=duration(at_ms - st["since"]), home=home))]
 
     def on_event(self, state: Mapping[str, Any], event: EventInput, ctx: Context) -> tuple[dict, list[Action]]:
         """Place the asset where the event says and compare with its home."""
@@ -75,7 +83,8 @@ class PresenceMismatchEvaluator(Evaluator):
         if event.ward in ctx.home:
             actions: list[Action] = []
             if st["active"]:
-                actions.append(Clear(event.ts_ms, None, f"{ctx.label or 'asset'} back in {event.ward}"))
+                actions.append(Clear(event.ts_ms, None, Message(N_("%(asset)s back in %(ward)s"),
+                                                                asset=asset_word(ctx.label), ward=event.ward)))
             st.update(ward=event.ward, gateway=event.gateway, since=None, active=False)
             return st, actions
         if st["since"] is None:

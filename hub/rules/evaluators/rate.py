@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from wardlink.hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration, fmt
+from wardlink.hub.errors import Message
+from wardlink.hub.i18n import N_
+from wardlink.hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, Param, Raise, Sample, duration, fmt,
+                                                metric_word)
+
+#: What a raise and a clear say, by direction.
+_RAISED = {"rise": N_("%(metric)s rose %(change)s in %(held)s (limit %(limit)s per %(window)s); now %(value)s"),
+           "fall": N_("%(metric)s fell %(change)s in %(held)s (limit %(limit)s per %(window)s); now %(value)s")}
+_CLEARED = {"rise": N_("%(metric)s changed %(change)s in the last %(window)s, within the rise limit"),
+            "fall": N_("%(metric)s changed %(change)s in the last %(window)s, within the fall limit")}
 
 #: Bound on each queue, so a pathological series cannot grow the state without limit.
 MAX_QUEUE = 2048
@@ -32,6 +41,8 @@ def _push(queue: list[list], ts: int, value: float, keep_lower: bool, horizon: i
 class RateOfChangeEvaluator(Evaluator):
     """Alert when a value changes by more than ``rise`` (up) or ``fall`` (down) within ``window_s``."""
 
+    summary = N_("Alert when a value changes by more than rise (up) or fall (down) within window_s.")
+
     kind = "rate_of_change"
     inputs = frozenset({"reading"})
     PARAMS = {
@@ -44,7 +55,7 @@ class RateOfChangeEvaluator(Evaluator):
     def check(self) -> None:
         """Require at least one direction."""
         if self.rise is None and self.fall is None:
-            raise self.fail("rise", "a rate_of_change rule needs 'rise', 'fall' or both")
+            raise self.fail("rise", Message(N_("a rate_of_change rule needs 'rise', 'fall' or both")))
 
     def initial(self) -> dict[str, Any]:
         """Return an empty window."""
@@ -68,17 +79,16 @@ class RateOfChangeEvaluator(Evaluator):
             change, _ = changes[cond]
             if change <= self.params[cond] - self.hysteresis:
                 st.update(active=False, cond=None)
-                return st, [Clear(sample.ts_ms, value, f"{ctx.metric or 'value'} changed {fmt(change, ctx.unit)} "
-                                                      f"in the last {window}, within the {cond} limit")]
+                return st, [Clear(sample.ts_ms, value, Message(
+                    _CLEARED[cond], metric=metric_word(ctx.metric), change=fmt(change, ctx.unit), window=window))]
             return st, []
         for cond in ("rise", "fall"):
             limit = self.params[cond]
             change, since = changes[cond]
             if limit is not None and change > limit:
                 st.update(active=True, cond=cond)
-                verb = "rose" if cond == "rise" else "fell"
-                return st, [Raise(sample.ts_ms, since, value,
-                                  f"{ctx.metric or 'value'} {verb} {fmt(change, ctx.unit)} in "
-                                  f"{duration(sample.ts_ms - since)} (limit {fmt(limit, ctx.unit)} per {window}); "
-                                  f"now {fmt(value, ctx.unit)}")]
+                return st, [Raise(sample.ts_ms, since, value, Message(
+                    _RAISED[cond], metric=metric_word(ctx.metric), change=fmt(change, ctx.unit),
+                    held=duration(sample.ts_ms - since), limit=fmt(limit, ctx.unit), window=window,
+                    value=fmt(value, ctx.unit)))]
         return st, []

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules.evaluators.base import Action, Context, Evaluator, Param, RunTime, Sample
 
 
 class RunHoursEvaluator(Evaluator):
     """Accumulate the time a reading stays above ``above`` into the asset's ``meter``."""
+
+    summary = N_("Accumulate the time a reading stays above above into the asset's meter.")
 
     kind = "run_hours"
     inputs = frozenset({"reading"})

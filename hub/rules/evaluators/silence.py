@@ -16,7 +16,18 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from wardlink.hub.errors import Message, Quantity
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules.evaluators.base import Action, Clear, Context, Evaluator, Param, Raise, Sample, duration
+
+#: What a raise says: (heard before, sampling interval known) -> template.
+_SILENT = {
+    (True, False): N_("no data for %(held)s while the gateway is online"),
+    (True, True): N_("no data for %(held)s while the gateway is online; expected every %(interval)s s"),
+    (False, False): N_("no data since monitoring began for %(held)s while the gateway is online"),
+    (False, True): N_("no data since monitoring began for %(held)s while the gateway is online; "
+                      "expected every %(interval)s s"),
+}
 
 #: Silence timeout when the rule names none and the channel's interval is unknown.
 DEFAULT_TIMEOUT_S = 300.0
@@ -24,6 +35,8 @@ DEFAULT_TIMEOUT_S = 300.0
 
 class ChannelSilentEvaluator(Evaluator):
     """Alert when a channel sends nothing for ``timeout_s`` (default ``factor`` x its interval)."""
+
+    summary = N_("Alert when a channel sends nothing for timeout_s (default factor x its interval).")
 
     kind = "channel_silent"
     inputs = frozenset({"reading"})
@@ -54,7 +67,7 @@ class ChannelSilentEvaluator(Evaluator):
         st["heard"] = ctx.now_ms if st.get("heard") is None else max(st["heard"], ctx.now_ms)
         if st["active"]:
             st["active"] = False
-            return st, [Clear(sample.ts_ms, sample.value, "data received again")]
+            return st, [Clear(sample.ts_ms, sample.value, Message(N_("data received again")))]
         return st, []
 
     def on_tick(self, state: Mapping[str, Any], ctx: Context) -> tuple[dict, list[Action]]:
@@ -71,7 +84,6 @@ class ChannelSilentEvaluator(Evaluator):
         if silent <= timeout:
             return st, []
         st["active"] = True
-        expected = f"; expected every {ctx.interval_s:g} s" if ctx.interval_s else ""
-        what = "no data" if st.get("last") is not None else "no data since monitoring began"
-        return st, [Raise(ctx.now_ms, reference, None,
-                          f"{what} for {duration(silent)} while the gateway is online{expected}")]
+        template = _SILENT[st.get("last") is not None, bool(ctx.interval_s)]
+        return st, [Raise(ctx.now_ms, reference, None, Message(
+            template, held=duration(silent), interval=Quantity(f"{ctx.interval_s or 0:g}")))]

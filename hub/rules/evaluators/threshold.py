@@ -10,14 +10,24 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from wardlink.hub.errors import Message, Quantity
+from wardlink.hub.i18n import N_
 from wardlink.hub.rules.evaluators.base import (Action, Clear, Context, Evaluator, Param, Raise, Sample, duration,
-                                       fmt)
+                                                fmt, metric_word)
 
-_WORD = {"high": "above", "low": "below"}
+#: What a raise says, by the condition and whether the rule waits (``for_s``) before raising.
+_RAISED = {
+    ("high", False): N_("%(metric)s %(value)s above %(limit)s"),
+    ("high", True): N_("%(metric)s %(value)s above %(limit)s for %(held)s"),
+    ("low", False): N_("%(metric)s %(value)s below %(limit)s"),
+    ("low", True): N_("%(metric)s %(value)s below %(limit)s for %(held)s"),
+}
 
 
 class ThresholdEvaluator(Evaluator):
     """Alert when a reading stays above ``above`` or below ``below`` for ``for_s`` seconds."""
+
+    summary = N_("Alert when a reading stays above above or below below for for_s seconds.")
 
     kind = "threshold"
     inputs = frozenset({"reading"})
@@ -34,9 +44,10 @@ class ThresholdEvaluator(Evaluator):
     def check(self) -> None:
         """Require a limit; with both, ``below`` must be under ``above``."""
         if self.above is None and self.below is None:
-            raise self.fail("above", "a threshold rule needs 'above', 'below' or both")
+            raise self.fail("above", Message(N_("a threshold rule needs 'above', 'below' or both")))
         if self.above is not None and self.below is not None and not self.below < self.above:
-            raise self.fail("below", f"must be less than above ({self.above:g}), got {self.below:g}")
+            raise self.fail("below", Message(N_("must be less than above (%(above)s), got %(below)s"),
+                                             above=Quantity(f"{self.above:g}"), below=Quantity(f"{self.below:g}")))
 
     def initial(self) -> dict[str, Any]:
         """Return the normal state."""
@@ -79,9 +90,10 @@ class ThresholdEvaluator(Evaluator):
                 st["clearing"] = sample.ts_ms
             if sample.ts_ms - st["clearing"] < self.clear_for_s * 1000:
                 return st, actions
-            actions.append(Clear(sample.ts_ms, value,
-                                 f"{ctx.metric or 'value'} back to {fmt(value, ctx.unit)} "
-                                 f"(limit {fmt(self._limit(cond), ctx.unit)}; peak {fmt(st.get('peak'), ctx.unit)})"))
+            actions.append(Clear(sample.ts_ms, value, Message(
+                N_("%(metric)s back to %(value)s (limit %(limit)s; peak %(peak)s)"), metric=metric_word(ctx.metric),
+                value=fmt(value, ctx.unit), limit=fmt(self._limit(cond), ctx.unit),
+                peak=fmt(st.get("peak"), ctx.unit))))
             st = self.initial()
         cond = self._condition(value)
         if cond is None:
@@ -92,15 +104,16 @@ class ThresholdEvaluator(Evaluator):
         held = sample.ts_ms - st["since"]
         if held >= self.for_s * 1000:
             st.update(phase="active", active=True, peak=value, clearing=None)
-            lasted = f" for {duration(held)}" if self.for_s else ""
-            actions.append(Raise(sample.ts_ms, st["since"], value,
-                                 f"{ctx.metric or 'value'} {fmt(value, ctx.unit)} {_WORD[cond]} "
-                                 f"{fmt(self._limit(cond), ctx.unit)}{lasted}"))
+            actions.append(Raise(sample.ts_ms, st["since"], value, Message(
+                _RAISED[cond, bool(self.for_s)], metric=metric_word(ctx.metric), value=fmt(value, ctx.unit),
+                limit=fmt(self._limit(cond), ctx.unit), held=duration(held))))
         return st, actions
 
 
 class BatteryLowEvaluator(ThresholdEvaluator):
     """Alert when a battery level falls below ``below``; clear at ``clear_above``."""
+
+    summary = N_("Alert when a battery level falls below below; clear at clear_above.")
 
     kind = "battery_low"
     default_match = {"metric": "battery"}
@@ -114,5 +127,6 @@ class BatteryLowEvaluator(ThresholdEvaluator):
         """Turn the battery parameters into a threshold below with hysteresis."""
         clear = self.clear_above if self.clear_above is not None else self.below + 5
         if clear < self.below:
-            raise self.fail("clear_above", f"must be >= below ({self.below:g}), got {clear:g}")
+            raise self.fail("clear_above", Message(N_("must be >= below (%(below)s), got %(clear)s"),
+                                                   below=Quantity(f"{self.below:g}"), clear=Quantity(f"{clear:g}")))
         self.params.update(above=None, hysteresis=clear - self.below, clear_for_s=0.0)

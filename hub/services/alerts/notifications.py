@@ -21,7 +21,9 @@ from typing import Any, Mapping, Protocol
 
 from wardlink.hub.db import units
 from wardlink.hub.db.vocab import label
+from wardlink.hub.errors import Message
 from wardlink.hub.i18n import N_, format_datetime, format_decimal, translate
+from wardlink.hub.services import messages
 from wardlink.hub.services.people import local_time
 
 
@@ -61,6 +63,9 @@ _HEADLINE = {
 _EVENT_WORDS = {"opened": N_("opened"), "historical": N_("historical"), "escalated": N_("escalated"),
                 "acknowledged": N_("acknowledged"), "shelved": N_("shelved"), "resolved": N_("resolved")}
 
+#: The fields of a notification that hold messages for people, not sent to webhooks.
+_MESSAGE_FIELDS = ("title_message", "detail_message", "note_message")
+
 
 @dataclass(frozen=True)
 class Notification:
@@ -93,6 +98,29 @@ class Notification:
     metric: str | None = None  # what the channel measures (names a digital level: door -> Open)
     timezone: str | None = None  # the site's IANA zone; the text shows local times in it
     language: str | None = None  # the language of the alert's site (None: none chosen)
+    # What the rules engine said (``Message.to_json()``), written in each reader's language;
+    # None: the English ``title``, ``detail`` and ``note`` are shown as they are.
+    title_message: dict[str, Any] | None = None
+    detail_message: list[Any] | None = None  # one message a line
+    note_message: dict[str, Any] | None = None
+
+    def _said(self, data: object, english: str, locale: str | None) -> str:
+        message = Message.from_json(data)
+        if message is None:
+            return english
+        zone = local_time.zone_named(self.timezone) if self.timezone else None
+        return messages.render(message, locale, zone)
+
+    def title_in(self, locale: str | None) -> str:
+        """Return the alert's title in ``locale``."""
+        return self._said(self.title_message, self.title, locale)
+
+    def detail_in(self, locale: str | None) -> str:
+        """Return the alert's detail in ``locale``, one line a message."""
+        lines = self.detail_message
+        if not lines or not all(Message.from_json(line) is not None for line in lines):
+            return self.detail
+        return "\n".join(self._said(line, "", locale) for line in lines)
 
     def _value_text(self, locale: str | None) -> str | None:
         if self.value is None:
@@ -110,8 +138,13 @@ class Notification:
             return iso
 
     def to_payload(self) -> dict[str, Any]:
-        """Return the JSON-ready form stored in the outbox and posted to webhooks."""
+        """Return the JSON-ready form stored in the outbox."""
         return {"v": 1, **asdict(self)}
+
+    def to_webhook(self) -> dict[str, Any]:
+        """Return the JSON posted to webhooks: the stored form without the messages for people
+        (machine readers match codes; the English ``title`` and ``detail`` stay)."""
+        return {k: v for k, v in self.to_payload().items() if k not in _MESSAGE_FIELDS}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Notification:
@@ -129,7 +162,8 @@ class Notification:
         severity = translate(locale, label(self.severity)).upper()
         head = _HEADLINE.get(self.event)
         head = translate(locale, head, severity=severity) if head else self.event
-        return f"[{self.site}] " + translate(locale, "%(what)s: %(title)s", what=head, title=self.title)[:250]
+        return f"[{self.site}] " + translate(locale, "%(what)s: %(title)s", what=head,
+                                              title=self.title_in(locale))[:250]
 
     def _facts(self, locale: str | None) -> list[tuple[str, object]]:
         event = translate(locale, _EVENT_WORDS[self.event]) if self.event in _EVENT_WORDS else self.event
@@ -145,16 +179,17 @@ class Notification:
             (translate(locale, "Condition since"), self._time_text(self.condition_since, locale)),
             (translate(locale, "Opened"), self._time_text(self.opened_at, locale)),
             (translate(locale, "Escalation level"), self.escalation_level or None),
-            (translate(locale, "By"), self.by), (translate(locale, "Note"), self.note or None),
+            (translate(locale, "By"), self.by),
+            (translate(locale, "Note"), self._said(self.note_message, self.note, locale) or None),
             (translate(locale, "Rule"), self.rule), (translate(locale, "Alert"), f"#{self.alert_id}"),
             (translate(locale, "Link"), self.url),
         ]
 
     def text(self, locale: str | None = None) -> str:
         """Return a plain-text body listing the alert's facts, in ``locale`` (None: the source language)."""
-        lines = [self.title, ""]
+        lines = [self.title_in(locale), ""]
         if self.detail:
-            lines += [self.detail, ""]
+            lines += [self.detail_in(locale), ""]
         facts = self._facts(locale)
         width = max(len(k) for k, _ in facts)
         colon = translate(locale, "%(label)s:", label="")  # French puts a space before the colon

@@ -41,8 +41,11 @@ def alert_snapshot(alert: Alert) -> dict:
 def raise_alert(session: Session, *, rule: str, severity: str, title: str, detail: str = "",
                 asset_tag: str | None = None, gateway_id: str | None = None,
                 channel: str | None = None, value: float | None = None,
-                actor: Actor | None, clock: Clock | None = None) -> Alert:
-    """Open a new alert and return it."""
+                actor: Actor | None, clock: Clock | None = None,
+                title_message: Message | None = None, detail_message: list[Message] | None = None) -> Alert:
+    """Open a new alert and return it; ``title_message`` and ``detail_message`` (one message a
+    line) say the English ``title`` and ``detail`` as templates a page writes in the reader's
+    language."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "alert.raise")
     choice(ALERT_SEVERITIES)("severity", severity)
@@ -60,12 +63,33 @@ def raise_alert(session: Session, *, rule: str, severity: str, title: str, detai
     alert = Alert(rule=text(128, required=True)("rule", rule), severity=severity, state="open",
                   title=text(300, required=True)("title", title), detail=text(5000)("detail", detail),
                   asset=asset, gateway=gateway, channel=channel, value=value,
-                  opened_at=utc_now(clock))
+                  opened_at=utc_now(clock),
+                  title_message=title_message.to_json() if title_message is not None else None,
+                  detail_message=[m.to_json() for m in detail_message] if detail_message is not None else None)
     session.add(alert)
     session.flush()
     audit.record(session, actor=who, action="alert.open", entity="alert", entity_id=alert.id,
                  after=alert_snapshot(alert), clock=clock)
     return alert
+
+
+def title_of(alert: Alert) -> Message | str:
+    """Return an alert's title as a message to write in the reader's language (its stored
+    English text when the alert has none: a rule's own title, an older alert)."""
+    return Message.from_json(alert.title_message) or alert.title
+
+
+def detail_of(alert: Alert) -> list[Message | str]:
+    """Return an alert's detail, one message a line (its English lines when it has none)."""
+    lines = [Message.from_json(line) for line in alert.detail_message or ()]
+    if alert.detail_message and all(line is not None for line in lines):
+        return [line for line in lines if line is not None]
+    return alert.detail.splitlines() if alert.detail else []
+
+
+def resolution_of(alert: Alert) -> Message | str:
+    """Return how an alert was resolved as a message (the note as written when it has none)."""
+    return Message.from_json(alert.resolution_message) or alert.resolution_note
 
 
 def scoped(stmt, who: Actor):

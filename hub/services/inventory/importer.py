@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.errors import HubError, InvalidInput, Message, Plural
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.inventory import catalogue, ledger, storage, suppliers
@@ -40,13 +40,22 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     errors: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Each refused row's reason as a message, for pages in the reader's language (same order).
+    reasons: list[Message] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
-        """Return one line saying what happened."""
+        """Return one line saying what happened, in English (the JSON API)."""
+        return str(self.said)
+
+    @property
+    def said(self) -> Message:
+        """Return one line saying what happened, as a message for the reader's language."""
         refused = len(self.errors)
-        return (f"{self.created} part{'s' if self.created != 1 else ''} added, {self.updated} changed, "
-                f"{refused} row{'s' if refused != 1 else ''} refused.")
+        return Message(N_("%(added)s, %(changed)s, %(refused)s."),
+                       added=Plural("%(num)s part added", "%(num)s parts added", self.created, num=self.created),
+                       changed=Plural("%(num)s changed", "%(num)s changed", self.updated, num=self.updated),
+                       refused=Plural("%(num)s row refused", "%(num)s rows refused", refused, num=refused))
 
     def error_csv(self) -> str:
         """Return the refused rows as CSV: row, sku, error (cells safe to open in a spreadsheet)."""
@@ -113,6 +122,7 @@ def import_rows(session: Session, rows: list[dict[str, str]], *, actor: Actor, c
                 new = _row(session, row, actor, clock)
         except HubError as exc:
             report.errors.append((number, row.get("sku", ""), str(exc)))
+            report.reasons.append(exc.message)
             continue
         if new:
             report.created += 1

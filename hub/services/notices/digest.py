@@ -28,7 +28,9 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Alert, Asset, Gateway, PmOccurrence, User, WorkOrder
 from wardlink.hub.db.vocab import label
 from wardlink.hub.i18n import N_, default_locale, format_date, format_pattern, translate
+from wardlink.hub.services import messages
 from wardlink.hub.services.actor import Actor
+from wardlink.hub.services.alerts import records as alert_records
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.notices import core, runs
 from wardlink.hub.services.people import language
@@ -156,7 +158,8 @@ def _alerts(session: Session, user: User, zone: ZoneInfo, locale: str | None = N
             where = f"{alert.asset.tag}: " if alert.asset is not None else ""
             link = f"/assets/{alert.asset.tag}" if alert.asset is not None else "/alerts"
             section.lines.append((where + translate(locale, "%(title)s (%(severity)s, %(state)s), since %(time)s",
-                                                    title=alert.title,
+                                                    title=messages.render(alert_records.title_of(alert),
+                                                                          locale, zone),
                                                     severity=translate(locale, label(alert.severity)),
                                                     state=translate(locale, label(alert.state)),
                                                     time=_local(alert.opened_at, zone, locale)), link))

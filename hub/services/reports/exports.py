@@ -96,7 +96,7 @@ def work_orders_table(session: Session, *, actor: Actor | None, clock: Clock | N
                    w.resolution_category, "yes" if w.response_breached_at else "no",
                    "yes" if w.resolution_breached_at else "no"]
     header = [h if h not in _TIMES else f"{h} ({zone.key})" for h in WORK_ORDER_HEADER]
-    return Table("Work orders", header, rows(), f"work-orders-{_stamp(_now(clock, zone))}", total,
+    return Table(N_("Work orders"), header, rows(), f"work-orders-{_stamp(_now(clock, zone))}", total,
                  notes=_notes(filters, zone, clock))
 
 
@@ -158,7 +158,7 @@ def assets_table(session: Session, *, actor: Actor | None, clock: Clock | None =
             session.expunge_all()
             number += 1
             page = list_assets(session, actor=who, **filters, page=number, per_page=BATCH)
-    return Table("Assets", ASSET_HEADER, rows(), f"assets-{_stamp(_now(clock, zone))}", first.total,
+    return Table(N_("Assets"), ASSET_HEADER, rows(), f"assets-{_stamp(_now(clock, zone))}", first.total,
                  notes=_notes(filters, zone, clock))
 
 
@@ -207,7 +207,7 @@ def pm_compliance_table(session: Session, *, actor: Actor | None, start: date, e
     scope = judged.department.code if judged.department else "all"
     notes = [("Period", f"{judged.period.start.isoformat()} to {judged.period.end.isoformat()}"),
              ("As of", judged.as_of.isoformat(timespec="seconds")), ("Department", scope)]
-    return Table("PM compliance", COMPLIANCE_HEADER, iter(summary),
+    return Table(N_("PM compliance"), COMPLIANCE_HEADER, iter(summary),
                  f"pm-compliance-{scope}-{start.isoformat()}-{end.isoformat()}", len(summary), notes=notes,
                  extra=[Sheet("Services", SERVICE_HEADER, iter(services))])
 
@@ -246,7 +246,7 @@ def audit_table(session: Session, *, actor: Actor | None, clock: Clock | None = 
                 batch = []
         yield from _audit_rows(session, batch, zone)
     header = [h if h != "at" else f"at ({zone.key})" for h in AUDIT_HEADER]
-    return Table("Audit trail", header, rows(), f"audit-{_stamp(_now(clock, zone))}", total,
+    return Table(N_("Audit trail"), header, rows(), f"audit-{_stamp(_now(clock, zone))}", total,
                  notes=_notes(wanted.given(), zone, clock))
 
 
@@ -332,5 +332,5 @@ def readings_table(session: Session, store, *, actor: Actor | None, asset_tag: s
     header = [f"time ({zone.key})", "time_utc", "value", "unit", "quality"]
     notes = [("Asset", asset.tag), ("Channel", f"{gateway_id}/{channel_id}"), ("Unit", unit),
              ("Days", days.label()), ("Time zone", zone.key)]
-    return Table("Readings", header, rows(), f"readings-{asset.tag}-{channel_id}-{days.start}-{days.end}", total,
+    return Table(N_("Readings"), header, rows(), f"readings-{asset.tag}-{channel_id}-{days.start}-{days.end}", total,
                  notes=notes)

@@ -14,7 +14,7 @@ import io
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.errors import HubError, InvalidInput
+from wardlink.hub.errors import HubError, InvalidInput, Message, Plural
 from wardlink.hub.i18n import N_
 from wardlink.hub.web.table_import import read_table
 from wardlink.hub.services.assets import register as assets
@@ -65,7 +65,7 @@ def _asset_data(row: dict[str, str], departments: dict[str, int]) -> dict:
     name = row.get("department", "")
     if name:
         if name.lower() not in departments:
-            raise InvalidInput(f"department: no department with code or name {name!r}")
+            raise InvalidInput(N_("department: no department with code or name %(name)r"), name=name)
         data["department_id"] = departments[name.lower()]
     return data
 
@@ -89,11 +89,15 @@ def import_job(engine, actor: Actor, clock: Clock, rows: list[dict[str, str]]):
                             assets.create_asset(session, _asset_data(row, departments), actor=actor, clock=clock)
                         created += 1
                     except HubError as exc:
-                        problems.append(f"row {number} ({row.get('tag') or 'no tag'}): {exc}")
+                        problems.append(Message(N_("row %(row)s (%(tag)s): %(error)s"), row=number,
+                                                error=exc.message,
+                                                tag=row.get("tag") or Message(N_("no tag"))))
                         writer.writerow([number, safe_cell(row.get("tag", "")), safe_cell(str(exc))])
-                    progress.advance(message=f"row {number}")
-        summary = f"{created} asset{'s' if created != 1 else ''} imported, {len(problems)} row" \
-                  f"{'s' if len(problems) != 1 else ''} refused."
+                    progress.advance(message=Message(N_("row %(row)s"), row=number))
+        summary = Message(N_("%(imported)s, %(refused)s."),
+                          imported=Plural("%(num)s asset imported", "%(num)s assets imported", created, num=created),
+                          refused=Plural("%(num)s row refused", "%(num)s rows refused", len(problems),
+                                         num=len(problems)))
         if not problems:
             return JobResult(summary=summary)
         return JobResult(summary=summary, filename="asset-import-errors.csv", mimetype="text/csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message, Plural
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.assets import register as assets
 from wardlink.hub.services.people import org
@@ -56,7 +56,7 @@ def index():
 
 def _sheet_job(engine, actor: Actor, config, tags: list[str] | None, filters: dict):
     def run(progress: Progress) -> JobResult:
-        progress.note("Collecting assets")
+        progress.note(Message(N_("Collecting assets")))
         chosen: list[Label] = []
         with session_scope(engine) as session:
             if tags is not None:
@@ -77,11 +77,12 @@ def _sheet_job(engine, actor: Actor, config, tags: list[str] | None, filters: di
             raise InvalidInput(N_("%(count)s+ assets match; print at most %(max_labels)s labels at a time"),
                                count=len(chosen), max_labels=MAX_LABELS)
         progress.total(len(chosen))
-        progress.note("Drawing labels")
+        progress.note(Message(N_("Drawing labels")))
         pdf = label_sheet_pdf(chosen, site_name=config.site_name, progress=progress.advance)
         sheets = -(-len(chosen) // 21)
-        return JobResult(summary=f"{len(chosen)} label{'s' if len(chosen) != 1 else ''} on "
-                                 f"{sheets} sheet{'s' if sheets != 1 else ''}.",
+        return JobResult(summary=Message(N_("%(labels)s on %(sheets)s."),
+                                         labels=Plural("%(num)s label", "%(num)s labels", len(chosen), num=len(chosen)),
+                                         sheets=Plural("%(num)s sheet", "%(num)s sheets", sheets, num=sheets)),
                          filename="asset-labels.pdf", mimetype="application/pdf", content=pdf)
     return run
 
@@ -104,6 +105,6 @@ def create():
                                max_labels=MAX_LABELS, count=len(tags))
         for tag in tags:
             assets.get_asset(db(), tag, actor=g.actor)
-    job = ui_state().jobs.submit(kind="labels", title="Label sheet", owner_id=g.actor.user_id,
+    job = ui_state().jobs.submit(kind="labels", title=Message(N_("Label sheet")), owner_id=g.actor.user_id,
                                  fn=_sheet_job(state().engine, g.actor, state().config, tags, filters))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from flask_babel import gettext
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.inventory import importer
@@ -61,12 +61,15 @@ def _job(engine, actor: Actor, clock: Clock, rows: list[dict[str, str]]):
             with session_scope(engine) as session:
                 importer.import_rows(session, rows[start:start + BATCH], actor=actor, clock=clock, report=report,
                                      first_row=start + 2)
-            progress.advance(len(rows[start:start + BATCH]), message=f"row {start + BATCH + 1}")
+            progress.advance(len(rows[start:start + BATCH]), message=Message(N_("row %(row)s"),
+                                                                             row=start + BATCH + 1))
         if not report.errors:
-            return JobResult(summary=report.summary)
-        return JobResult(summary=report.summary, filename="parts-import-errors.csv", mimetype="text/csv",
+            return JobResult(summary=report.said)
+        return JobResult(summary=report.said, filename="parts-import-errors.csv", mimetype="text/csv",
                          content=report.error_csv().encode(),
-                         problems=tuple(f"row {n} ({sku or 'no SKU'}): {e}" for n, sku, e in report.errors[:500]))
+                         problems=tuple(Message(N_("row %(row)s (%(tag)s): %(error)s"), row=n, error=reason,
+                                                tag=sku or Message(N_("no SKU")))
+                                        for (n, sku, _), reason in zip(report.errors[:500], report.reasons)))
     return run
 
 

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, g, redirect, request, url_fo
 from sqlalchemy.orm import Session
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message, Plural
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.audit import trail as audit
@@ -91,15 +91,19 @@ def _job(engine, build: Builder, who: Actor, clock, kind: str, fmt: str, filters
             table = build(session, who, clock)
             total, written = table.total or 0, [0]
             progress.total(total)
-            progress.note("Writing rows")
+            progress.note(Message(N_("Writing rows")))
 
             def tick(n: int) -> None:
                 written[0] += n
-                progress.advance(n, message=f"{written[0]} of {total} rows written")
+                progress.advance(n, message=Plural("%(done)s of %(total)s row written",
+                                                   "%(done)s of %(total)s rows written", total,
+                                                   done=written[0], total=total))
             content = tables.write(table, fmt, tick)
             exports.record(session, actor=who, kind=kind, fmt=fmt, filters=filters, rows=table.total or 0,
                            clock=clock)
-        return JobResult(summary=f"{table.name}: {table.total or 0} rows ready.",
+        rows = table.total or 0
+        return JobResult(summary=Plural("%(table)s: %(rows)s row ready.", "%(table)s: %(rows)s rows ready.", rows,
+                                        table=Message(table.name), rows=rows),
                          filename=f"{table.filename}.{fmt}", mimetype=tables.content_type(fmt), content=content)
     return run
 
@@ -126,7 +130,8 @@ def start(kind: str):
         commit()
         return attachment(content, f"{table.filename}.{fmt}", fmt)
     db().rollback()
-    job = ui_state().jobs.submit(kind="export", title=f"{table.name} export ({fmt.upper()})",
+    job = ui_state().jobs.submit(kind="export", title=Message(N_("%(table)s export (%(format)s)"),
+                                                              table=Message(table.name), format=fmt.upper()),
                                  owner_id=g.actor.user_id,
                                  fn=_job(app.engine, build, g.actor, app.clock, audit_kind, fmt, filters))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)

@@ -13,7 +13,7 @@ from flask_babel import gettext
 from wardlink.hub.i18n import N_
 
 from wardlink.hub.db import session_scope
-from wardlink.hub.errors import InvalidInput
+from wardlink.hub.errors import InvalidInput, Message
 from wardlink.hub.services.reports import export
 from wardlink.hub.services.reports import exports as export_audit
 from wardlink.hub.services.reports import kpis, monthly, repairs, repairs_files
@@ -124,13 +124,15 @@ def _export_job(engine, actor: Actor, clock, site_name: str, fmt: str, start: da
         with session_scope(engine) as session:
             report = kpis.compute(session, start=start, end=end, department_id=department_id,
                                   actor=actor, clock=clock)
-        progress.advance(message="Writing the file")
+        progress.advance(message=Message(N_("Writing the file")))
         content = (report_pdf(report, site_name=site_name, zone=zone, locale=locale) if fmt == "pdf"
                    else export.WRITERS[fmt](report, zone=zone))
         progress.advance()
         scope = report.department.code if report.department is not None else "all"
         mimetype, suffix = FORMATS[fmt]
-        return JobResult(summary=f"KPI report {start.isoformat()} to {end.isoformat()} ({scope}) ready.",
+        return JobResult(summary=Message(N_("KPI report %(start)s to %(end)s (%(scope)s) ready."),
+                                         start=start.isoformat(), end=end.isoformat(),
+                                         scope=scope if report.department is not None else Message(N_("all"))),
                          filename=f"kpis-{scope}-{start.isoformat()}-{end.isoformat()}.{suffix}",
                          mimetype=mimetype, content=content)
     return run
@@ -147,7 +149,7 @@ def export_report():
     start, end, department_id = _selection(request.form)
     # The period was checked above, so mistakes show at once rather than in the job.
     job = ui_state().jobs.submit(
-        kind="export", title=f"KPI export ({fmt.upper()})", owner_id=g.actor.user_id,
+        kind="export", title=Message(N_("KPI export (%(format)s)"), format=fmt.upper()), owner_id=g.actor.user_id,
         fn=_export_job(state().engine, g.actor, state().clock, state().config.site_name, fmt, start, end,
                        department_id, display_zone(), current_locale()))
     return redirect(url_for("jobs.detail", job_id=job.id), 303)
