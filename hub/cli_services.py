@@ -207,15 +207,14 @@ def cmd_hub_scheduler(args) -> int:
     try:
         check_current(engine)
         use_audit_key(config, engine)
-        telemetry = None
-        if args.retention_days is not None:
-            if config.telemetry != "sqlite":
-                raise ConfigError("--retention-days: applies to the SQLite telemetry store; "
-                                  "InfluxDB keeps data by its own retention policy")
-            from wardlink.hub.telemetry import open_store
+        if args.retention_days is not None and config.telemetry != "sqlite":
+            raise ConfigError("--retention-days: applies to the SQLite telemetry store; "
+                              "InfluxDB keeps data by its own retention policy")
+        from wardlink.hub.telemetry import open_store
 
-            telemetry = open_store(config)
-            closers.append(telemetry.close)
+        # Utility roll-ups read the store; retention prunes it (SQLite only).
+        telemetry = open_store(config)
+        closers.append(telemetry.close)
         if args.rules:
             config = config.with_overrides(rules_file=args.rules)
         runtime = rules_runtime(config, engine, clock, client_id=f"wardlink-scheduler-{os.getpid()}-cmd")

@@ -51,6 +51,12 @@ USAGE_SOURCES = ("scanned", "measured")
 RENTAL_KINDS = ("rental", "loaner")
 #: A rental runs, is being returned (no new use), or went back to its vendor.
 RENTAL_STATES = ("active", "returning", "returned")
+#: What a utility meter measures.
+UTILITY_KINDS = ("electricity", "water", "diesel", "oxygen")
+#: Units utility meters count in (codes of wardlink.hub.db.units).
+UTILITY_UNITS = ("kWh", "m3", "L")
+#: How a utility meter is read: by hand, or by a gateway from its pulse output.
+UTILITY_SOURCES = ("manual", "pulse")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
@@ -102,6 +108,8 @@ LABELS = {
     "available": "Available", "needs_cleaning": "Needs cleaning", "needs_inspection": "Needs inspection",
     "scanned": "Scanned", "measured": "Measured", "active": "Active", "returning": "Being returned",
     "returned": "Returned",
+    "electricity": "Electricity", "water": "Water", "diesel": "Diesel", "oxygen": "Oxygen",
+    "pulse": "Pulse output (gateway)", "kWh": "kWh", "m3": "m³", "L": "L",
 }
 
 

@@ -25,7 +25,7 @@ class JobContext:
     engine: Engine
     clock: Clock
     rules: Any = None  # a wardlink.hub.rules.RulesEngine
-    telemetry: Any = None  # a telemetry store with prune(older_than_ms)
+    telemetry: Any = None  # the telemetry store (range for roll-ups, prune(older_than_ms) for retention)
     retention_days: float | None = None
     #: Local time of day of the daily digest and (on the 1st) the monthly report.
     digest_at: time = time(7, 0)
@@ -105,6 +105,16 @@ def requisition_escalation(ctx: JobContext) -> dict:
                                                           "managers": e.managers} for e in done[:50]]}
 
 
+def utility_rollup(ctx: JobContext) -> dict:
+    """Roll pulse meters' closed days up from the telemetry store and judge them against their baselines."""
+    if ctx.telemetry is None:
+        return {"ran": False}
+    from wardlink.hub.services.utilities.rollup import roll_up
+
+    with session_scope(ctx.engine) as session:
+        return {"ran": True, **roll_up(session, ctx.telemetry, clock=ctx.clock)}
+
+
 def rules_tick(ctx: JobContext) -> dict:
     """Tick the rules engine: silence, durations, alert escalation, notification delivery."""
     if ctx.rules is None:
@@ -162,5 +172,6 @@ JOBS: tuple[Job, ...] = (
     Job("contract_expiry", 3600.0, contract_expiry, contract_expiry.__doc__),
     Job("requisition_escalation", 3600.0, requisition_escalation, requisition_escalation.__doc__),
     Job("manifold_supply", 60.0, manifold_supply, manifold_supply.__doc__),
+    Job("utility_rollup", 900.0, utility_rollup, utility_rollup.__doc__),
     Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
 )

@@ -32,7 +32,8 @@ PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets
                 "notices.pages", "api.notices", "people.org_pages", "api.org", "contracts.pages", "api.contracts",
                 "inventory.pages", "inventory.storage_pages", "inventory.supplier_pages", "inventory.import_pages",
                 "inventory.purchase_pages", "consumables.pages", "api.consumables", "requisitions.pages",
-                "api.requisitions", "usage.pages", "api.usage")
+                "api.requisitions", "usage.pages", "api.usage",
+                "utilities.pages", "api.utilities")
 
 
 @dataclass

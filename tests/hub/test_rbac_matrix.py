@@ -38,6 +38,7 @@ from wardlink.clock import ManualClock
 from workorder_support import path_to
 from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix_purchase_order, matrix_store
 from consumables_support import matrix_item, matrix_usage
+from utilities_support import matrix_meter
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -487,6 +488,21 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         f"/api/v1/consumables/consumption?department_id={m.icu()}"),
     ("api_consumables.consumption_export", "GET"): lambda m, r: Call(
         f"/api/v1/consumables/consumption/export?department_id={m.icu()}"),
+    ("api_utilities.meter_list", "GET"): lambda m, r: Call("/api/v1/utilities/meters"),
+    ("api_utilities.meter_create", "POST"): lambda m, r: Call(
+        "/api/v1/utilities/meters", {"json": {"department_id": m.icu(), "kind": "electricity",
+                                              "name": f"Matrix meter {next(m.serial)}"}}),
+    ("api_utilities.meter_detail", "GET"): lambda m, r: Call(f"/api/v1/utilities/meters/{matrix_meter(m.engine, m.clock)}"),
+    ("api_utilities.meter_update", "PATCH"): lambda m, r: Call(
+        f"/api/v1/utilities/meters/{matrix_meter(m.engine, m.clock)}", {"json": {"notes": f"matrix {next(m.serial)}"}}),
+    ("api_utilities.reading_list", "GET"): lambda m, r: Call(
+        f"/api/v1/utilities/meters/{matrix_meter(m.engine, m.clock)}/readings"),
+    ("api_utilities.reading_create", "POST"): lambda m, r: Call(
+        f"/api/v1/utilities/meters/{matrix_meter(m.engine, m.clock)}/readings", {"json": {"quantity": 1}}),
+    ("api_utilities.day_list", "GET"): lambda m, r: Call(
+        f"/api/v1/utilities/meters/{matrix_meter(m.engine, m.clock)}/days"),
+    ("api_utilities.usage_report", "GET"): lambda m, r: Call("/api/v1/utilities/usage?kind=water"),
+    ("api_utilities.usage_export", "GET"): lambda m, r: Call("/api/v1/utilities/usage/export?kind=water"),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

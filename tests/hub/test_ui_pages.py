@@ -23,6 +23,7 @@ from wardlink.hub.services.contracts import register as contracts
 from wardlink.hub.services.inventory import purchasing
 from wardlink.hub.services.people import org
 from wardlink.hub.services.requisitions import register as requisitions
+from wardlink.hub.services.utilities import meters as utility_meters
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
 from wardlink.hub.services.reports import monthly
@@ -113,6 +114,11 @@ PAGE_PERMISSIONS = {
     "consumables.item_edit": "consumable.manage",
     "consumables.consumption_page": "consumable.view",
     "consumables.consumption_export": "consumable.view",
+    "utilities.index": "utility.view",
+    "utilities.export": "utility.view",
+    "utilities.meter": "utility.view",
+    "utilities.meter_new": "utility.manage",
+    "utilities.meter_edit": "utility.manage",
     "requisitions.index": "requisition.view",
     "requisitions.detail": "requisition.view",
     "requisitions.create": "requisition.request",
@@ -170,6 +176,8 @@ def _seed(web):
         po = purchasing.create_order(s, {"supplier_id": store.supplier_id}, actor=None, clock=web.clock)
         purchasing.set_line(s, po.id, part_id=store.part_id, quantity=3, actor=None, clock=web.clock)  # order 1
         make_item(s, web.clock)  # consumable 1, of the ICU
+        utility_meters.create_meter(s, {"name": "ICU water", "kind": "water", "department_id": nurse.department_id},
+                                    actor=None, clock=web.clock)  # utility meter 1, of the ICU
         bme = {d.code: d.id for d in org.list_departments(s)}["BME"]
         requisitions.create_requisition(s, {"title": "Sink", "assigned_department_id": bme, "due_on": "2026-02-01"},
                                         actor=Actor.for_user(nurse), clock=web.clock)  # requisition 1
@@ -182,7 +190,7 @@ def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
               "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1,
-              "requisition_id": 1, "entry_id": 1, "fmt": "csv"}
+              "requisition_id": 1, "entry_id": 1, "fmt": "csv", "meter_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
@@ -241,7 +249,8 @@ NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/ma
              "/inventory/kits", "/inventory/suppliers", "/inventory/suppliers/new", "/inventory/suppliers/1",
              "/inventory/import", "/inventory/labels/1/1", "/inventory/purchase-orders",
              "/inventory/purchase-orders/1", "/consumables",
-             "/consumables/items/1", "/consumables/items/new", "/consumables/items/1/edit", "/consumables/consumption"]
+             "/consumables/items/1", "/consumables/items/new", "/consumables/items/1/edit", "/consumables/consumption",
+             "/utilities", "/utilities/meters/1", "/utilities/meters/new", "/utilities/meters/1/edit"]
 
 
 @pytest.mark.parametrize("path", NEW_PAGES)

@@ -141,3 +141,9 @@ __all__ += ["KnowledgeEntry", "KnowledgeFile", "Rental", "TrainingRecord", "Usag
 from wardlink.hub.db.models.manifolds import Manifold, ManifoldChangeover  # noqa: E402
 
 __all__ += ["Manifold", "ManifoldChangeover"]
+
+# Utility meters (electricity, water, diesel, oxygen), hand readings, daily roll-ups of pulse
+# meters and baseline alerts (revision 0041_utilities).
+from wardlink.hub.db.models.utilities import UtilityAlert, UtilityDay, UtilityMeter, UtilityReading  # noqa: E402
+
+__all__ += ["UtilityAlert", "UtilityDay", "UtilityMeter", "UtilityReading"]

@@ -66,6 +66,7 @@ EVENTS: Mapping[str, Event] = {e.name: e for e in (
     Event("pm_overdue", "Planned maintenance overdue"),
     Event("low_stock", "Spare part below its minimum stock"),
     Event("consumable_low", "Department consumable at its reorder level"),
+    Event("utility_high", "A utility meter's day far above its baseline"),
     Event("requisition_overdue", "Requisition past its delivery date"),
     Event("rental_expiring", "Rental or loan equipment due back"),
     Event("contract_expiring", "Service contract or warranty ending (90 and 30 days ahead)"),

@@ -77,11 +77,15 @@ ACTION_TEXT = {
     "rental.manage": N_("register rented and loaned equipment and return it"),
     "manifold.view": N_("view oxygen manifolds, their supply and changeovers"),
     "manifold.manage": N_("set up the oxygen manifolds watched"),
+    "utility.view": N_("view utility meters and their use"),
+    "utility.manage": N_("add or change utility meters"),
+    "utility.record": N_("enter utility meter readings"),
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
 _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
-         "pm.view", "contract.view", "consumable.view", "requisition.view", "usage.view", "manifold.view"}
+         "pm.view", "contract.view", "consumable.view", "requisition.view", "usage.view", "manifold.view",
+         "utility.view"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
@@ -95,14 +99,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve", "rate.manage",
         "contract.manage", "consumable.collect", "requisition.request", "requisition.handle",
         "requisition.approve", "usage.start", "usage.override", "knowledge.manage", "training.manage",
-        "rental.manage", "manifold.manage",
+        "rental.manage", "manifold.manage", "utility.manage", "utility.record",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
         "token.own", "workorder.request", "pm.record",
         "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
         "part.view", "stock.issue", "stock.transfer", "consumable.collect", "requisition.request",
-        "requisition.handle", "usage.start", "knowledge.manage", "manifold.manage",
+        "requisition.handle", "usage.start", "knowledge.manage", "manifold.manage", "utility.record",
     }),
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view",

@@ -1,0 +1,1 @@
+"""Utilities pages: meters, hand readings and monthly use per department."""
