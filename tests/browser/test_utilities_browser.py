@@ -86,3 +86,55 @@ def test_enter_a_hand_reading_and_see_the_monthly_chart(served, chromium, screen
     with session_scope(served.engine, readonly=True) as s:
         assert readings.list_readings(s, meter_id, actor=None).total == 1
     tech.context.close()
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_a_manager_adds_a_pulse_meter_and_sees_its_days_with_the_baseline_alert(served, chromium, screen, shots,
+                                                                               tmp_path):
+    from datetime import date, timedelta
+
+    from utilities_support import CHANNEL, GATEWAY, local_ms, steady_day
+
+    from wardlink.clock import ManualClock
+    from wardlink.hub.services.utilities import rollup
+    from wardlink.hub.telemetry.sqlite import SQLiteStore
+
+    name = f"Theatre chiller ({screen})"
+    manager = Session(chromium, served, **SCREENS[screen]).sign_in("manager")
+    page = manager.open("/utilities?kind=electricity")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Add meter").click()
+    page.locator("#name").fill(name)
+    page.locator("#department_id").select_option(label="Operating Theatres")
+    page.locator("#source").select_option("pulse")
+    page.locator("#units_per_pulse").fill("0.001")
+    page.locator("#gateway_id").fill(GATEWAY)
+    page.locator("#channel_id").fill(f"{CHANNEL}.{screen}")
+    page.locator("#alert_percent").fill("25")
+    page.locator("#baseline_weeks").fill("1")
+    page.screenshot(path=shots / f"utilities-4-meter-form-{screen}.png", full_page=True)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    assert "0.001 kWh per pulse" in page.locator("#meter-facts").inner_text()
+    meter_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    assert page.locator("#reading-form").count() == 0  # its gateway reads it
+
+    # A week of a steady 1 kW, then a Monday at 1.5 kW: 50 % above its baseline of 24 kWh.
+    monday = date(2025, 12, 29)
+    with SQLiteStore(tmp_path / "telemetry.db") as store:
+        channel = f"{CHANNEL}.{screen}"
+        for day, rate in ((monday - timedelta(weeks=1), 1000), (monday, 1500)):
+            store.write([p._replace(tags=(("channel", channel), ("gateway", GATEWAY)))
+                         for p in steady_day(day, rate)])
+        with session_scope(served.engine) as s:
+            meter = meters.get_meter(s, meter_id, actor=None)
+            rollup.roll_up(s, store, clock=ManualClock(local_ms(date(2026, 1, 1), 0.5) / 1000), meters=[meter],
+                           days=14)
+    page = manager.open(f"/utilities/meters/{meter_id}")
+    row = page.locator('#meter-days tr[data-day="2025-12-29"]')
+    assert "36" in row.inner_text() and row.locator(".badge").is_visible()
+    assert page.locator('#meter-days tr[data-day="2025-12-22"] .badge').count() == 0
+    assert _fits(page), "the pulse meter's page scrolls sideways"
+    page.screenshot(path=shots / f"utilities-5-pulse-days-{screen}.png", full_page=True)
+    assert manager.problems == []
+    manager.context.close()
