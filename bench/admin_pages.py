@@ -342,7 +342,7 @@ def measure(url: str, secret: str, sizes: dict, requests: int, workdir: Path, co
     from wardlink.hub.web import create_app, fit_collector
 
     config = load_config(environ={}, overrides={"data_dir": str(workdir), "database_url": url,
-                                                "secure_cookies": False})
+                                                "secure_cookies": False, "two_factor_roles": ""})
     store = SQLiteStore(workdir / "telemetry.db")
     app = create_app(config, telemetry=store, clock=ManualClock(NOW.timestamp() + 60))
     if collector == "fitted":

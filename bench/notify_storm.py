@@ -168,7 +168,8 @@ def write_config(work: Path, url: str, smtp_port: int, rate: int | None = None) 
     config = work / "hub.toml"
     config.write_text(f'[hub]\ndata_dir = "{work / "data"}"\ndatabase_url = "{url}"\nrules_file = "{rules}"\n'
                       f'notice_email = "mail"\npublic_url = "https://wardlink.hospital.example"\n'
-                      f'secure_cookies = false\n' + (f"notice_email_rate = {rate}\n" if rate is not None else ""))
+                      f'secure_cookies = false\ntwo_factor_roles = ""\n'
+                      + (f"notice_email_rate = {rate}\n" if rate is not None else ""))
     return config
 
 

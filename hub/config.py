@@ -88,6 +88,9 @@ class HubConfig:
         "help": "reverse proxies whose X-Forwarded-For/-Proto the web UI believes: a number of "
                 "proxy hops (e.g. 1), or addresses/networks separated by commas "
                 "(e.g. 127.0.0.1, 10.0.0.0/8); empty = none (the TCP peer is the client)"})
+    two_factor_roles: str = field(default="admin, manager", metadata={
+        "help": "roles that must sign in with a second factor (an authenticator app, TOTP), separated by "
+                "commas (or a TOML array); users of other roles may still choose it; empty = nobody must"})
     site_name: str = field(default="Wardlink", metadata={"help": "name shown in the UI header"})
     default_locale: str = field(default="en", metadata={
         "help": "language of pages and e-mails where neither the person nor their site chose one",
@@ -213,7 +216,7 @@ class HubConfig:
 
 FIELDS = {f.name: f for f in fields(HubConfig)}
 #: settings that a TOML file may also give as an array of strings
-_LIST_FIELDS = ("trusted_proxies", "backup_paths")
+_LIST_FIELDS = ("trusted_proxies", "backup_paths", "two_factor_roles")
 
 #: ``WARDLINK_*`` variables that are not hub settings but are read elsewhere: the config file,
 #: the traceback switch, the enrollment settings, the Grafana token and the variables the

@@ -288,6 +288,9 @@ class Demo:
             "web_host": self.host,
             "web_port": self.port,
             "secure_cookies": False,  # plain http on localhost; production runs behind TLS
+            # The demo prints a password to sign in with; anyone may still set up a second
+            # factor on their account page.
+            "two_factor_roles": "",
             "site_name": "Wardlink demo: St Elsewhere General",
         })
         self.config.data_dir.mkdir(parents=True, exist_ok=True)

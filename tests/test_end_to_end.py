@@ -88,7 +88,8 @@ def api_client(config, store, engine):
 
 def test_readings_flow_from_emulated_sensors_to_both_stores_and_the_api(tmp_path, mosquitto, influxd):
     config = load_config(environ={}, overrides={
-        "data_dir": str(tmp_path / "hub"), "mqtt_url": mosquitto.url, "secure_cookies": False})
+        "data_dir": str(tmp_path / "hub"), "mqtt_url": mosquitto.url, "secure_cookies": False,
+        "two_factor_roles": ""})
     config.data_dir.mkdir(parents=True)
     upgrade(config.resolved_database_url)
     engine = open_engine(config.resolved_database_url)

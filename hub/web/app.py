@@ -15,6 +15,7 @@ from flask import Flask, g, request
 from wardlink.hub.config import HubConfig
 from wardlink.hub.db import check_current, open_engine
 from wardlink.hub.db.audit_key import use_audit_key
+from wardlink.hub.services.people import two_factor
 from wardlink.hub.web.json_text import StoredTextJSONProvider
 from wardlink.hub.web.monitoring import CountResponses
 from wardlink.hub.web import errors, files, filters, i18n, nav, ui
@@ -55,6 +56,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
     app.config.from_file(str(data_dir / "web.toml"), load=tomllib.load, text=False, silent=True)
     app.config.from_prefixed_env("WARDLINK_FLASK")
 
+    two_factor_roles = two_factor.parse_roles(config.two_factor_roles)
     engine = open_engine(config.resolved_database_url)
     try:
         check_current(engine)
@@ -63,7 +65,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
         engine.dispose()
         raise
     web_state = app.extensions[EXTENSION] = WebState(
-        config=config, engine=engine, clock=clock, telemetry=telemetry,
+        config=config, engine=engine, clock=clock, telemetry=telemetry, two_factor_roles=two_factor_roles,
     )
 
     # The client's address and scheme as the trusted reverse proxies report them (once, here);
@@ -108,7 +110,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.url_map.converters["int"] = IdConverter  # before any rule uses it
 
-    for module in (auth, dashboard, assets, gateways, alerts, audit):
+    from wardlink.hub.web.people import two_factor_pages
+
+    for module in (auth, two_factor_pages, dashboard, assets, gateways, alerts, audit):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     from wardlink.hub.web.assets import category_pages

@@ -44,6 +44,8 @@ class WebState:
     owns_engine: bool = True
     closers: list = field(default_factory=list)
     responses: StatusCounts = field(default_factory=StatusCounts)
+    #: Roles that must sign in with a second factor (the ``two_factor_roles`` setting).
+    two_factor_roles: frozenset[str] = frozenset()
 
     def close(self) -> None:
         """Release what the app opened; idempotent."""

@@ -39,6 +39,7 @@ from wardlink.hub.web.ui import REPORTS_PER_ADDRESS
 PAGE_PERMISSIONS = {
     "dashboard.index": None,
     "auth.account": None,
+    "twofactor.account": None,
     "assets.index": "asset.view",
     "assets.detail": "asset.view",
     "categories.index": "asset.view",
@@ -135,6 +136,8 @@ PAGE_PERMISSIONS = {
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
     "auth.login": "public: the sign-in form",
+    "twofactor.code": "the second step of a sign-in under way, else back to sign-in (tests/hub/test_two_factor.py)",
+    "twofactor.enrol": "enrolment during a sign-in under way, else back to sign-in (tests/hub/test_two_factor.py)",
     "public.report": "public: the QR problem report (signed-in users are redirected; tested below)",
     "org.setup": "leads to the organisation page once a site exists (tests/hub/test_org_web.py)",
     "jobs.detail": "per-user jobs (tested below: another user's job is not found)",

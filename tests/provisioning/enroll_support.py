@@ -193,7 +193,8 @@ def start_hub(tmp_path: Path, accounts, *, https_dir: Path, attempts: int = 10) 
     certs = make_certificates(https_dir, ips=["127.0.0.1"])
     proxy = TlsTerminator(certs.server_cert, certs.server_key)
     config = load_config(environ={}, overrides={"data_dir": str(data), "database_url": url, "public_url": proxy.url,
-                                                "secure_cookies": False, "web_host": "127.0.0.1"})
+                                                "secure_cookies": False, "web_host": "127.0.0.1",
+                                                "two_factor_roles": ""})
     server = make_server(config, threads=4, clock=clock, port=0)
     proxy.upstream = (server.host, server.port)
     server.app.config["ENROLL_ATTEMPTS"] = attempts

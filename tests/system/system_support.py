@@ -573,6 +573,7 @@ def start_plant(home: Path, influx_server, postgres_server) -> Plant:
         mqtt_share_group = "ingest"
         web_port = {web_port}
         secure_cookies = false
+        two_factor_roles = ""
         rules_file = "{hub_home / 'rules.toml'}"
         gateway_stall_s = {STALL_S}
         """))

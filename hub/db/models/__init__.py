@@ -5,15 +5,15 @@ from wardlink.hub.db.models.assets import Asset
 from wardlink.hub.db.models.audit import AuditChainKey, AuditLog
 from wardlink.hub.db.models.gateways import Channel, ChannelBinding, Gateway, GatewayLink
 from wardlink.hub.db.models.org import Department, Location, Site
-from wardlink.hub.db.models.users import ApiToken, User
+from wardlink.hub.db.models.users import ApiToken, RecoveryCode, User
 from wardlink.hub.db.models.work import WorkOrder
 from wardlink.hub.db.models.work_records import (WorkOrderAttachment, WorkOrderNote, WorkOrderPart,
                                         WorkOrderSignature, WorkOrderTimeLog)
 
 __all__ = [
     "Alert", "ApiToken", "Asset", "AuditChainKey", "AuditLog", "Channel", "ChannelBinding", "Department",
-    "Gateway", "GatewayLink", "Location", "Site", "User", "WorkOrder", "WorkOrderAttachment", "WorkOrderNote",
-    "WorkOrderPart", "WorkOrderSignature", "WorkOrderTimeLog",
+    "Gateway", "GatewayLink", "Location", "RecoveryCode", "Site", "User", "WorkOrder", "WorkOrderAttachment",
+    "WorkOrderNote", "WorkOrderPart", "WorkOrderSignature", "WorkOrderTimeLog",
 ]
 
 # The rules engine's tables: rules, their state, alert lifecycle, run-hour meters and the

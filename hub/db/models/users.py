@@ -34,6 +34,12 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The base32 secret of the user's authenticator app; set while enrolling, in use once
+    #: ``totp_enabled_at`` is set. Cleared by a reset.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The last time step whose code was accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     department: Mapped[Department | None] = relationship()
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
@@ -55,3 +61,15 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -26,7 +26,7 @@ from wardlink.hub.i18n import LANGUAGES, supported
 from wardlink.hub.errors import InvalidInput, NotFound, PermissionDenied
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.audit import trail as audit
-from wardlink.hub.services.people import signin
+from wardlink.hub.services.people import signin, two_factor
 from wardlink.hub.services.actor import Actor, resolve_actor, resolve_clock
 from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
 from wardlink.hub.services.people.permissions import require
@@ -302,7 +302,7 @@ def _keep_one_admin(session: Session, user: User) -> None:
 
 
 def authenticate(session: Session, username: str, password: str, *, clock: Clock | None = None,
-                 source_ip: str | None = None) -> User:
+                 source_ip: str | None = None, two_factor_roles: frozenset[str] = frozenset()) -> User:
     """Return the user whose credentials these are, or raise :class:`AuthenticationFailed`.
 
     ``source_ip`` is the client's address. Failures are counted and audited in ``session``
@@ -311,9 +311,11 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
     it is refused with :class:`AccountLocked` until the failures age out (see
     :mod:`wardlink.hub.services.people.signin`) -- the same way for user names that do not exist, so neither
     the answer nor its timing tells which accounts exist.
+
+    A user who signs in with a second factor (enrolled, or of a role in ``two_factor_roles``)
+    is returned with the sign-in unfinished: nothing is cleared until :func:`finish_sign_in`.
     """
     clock = resolve_clock(clock)
-    now = utc_now(clock)
     name = normalise_username(username)
     until = signin.blocked_until(session, name, source_ip, clock=clock)
     if until is not None:
@@ -332,11 +334,22 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
         _failed(session, name, who, {"reason": "disabled"}, clock)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if two_factor.needs_second_step(user, two_factor_roles):
+        session.flush()  # a right password alone clears no failures: wrong codes keep counting
+        return user
+    return finish_sign_in(session, user, clock=clock, source_ip=source_ip)
+
+
+def finish_sign_in(session: Session, user: User, *, clock: Clock | None = None, source_ip: str | None = None,
+                   second_factor: str | None = None) -> User:
+    """Record a complete sign-in of ``user``: clear its failures here and audit it."""
+    clock = resolve_clock(clock)
     user.failed_logins = 0
-    user.last_login_at = now
-    signin.clear_failures(session, name, source_ip)
+    user.last_login_at = utc_now(clock)
+    signin.clear_failures(session, user.username, source_ip)
     session.flush()
-    audit.record(session, actor=who, action="user.login", entity="user", entity_id=user.username,
+    audit.record(session, actor=Actor.for_user(user, source_ip), action="user.login", entity="user",
+                 entity_id=user.username, after={"second_factor": second_factor} if second_factor else None,
                  clock=clock)
     return user
 

@@ -24,7 +24,7 @@ from wardlink.hub.db.models import User
 from wardlink.hub.errors import HubError, InvalidInput
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.services.audit import trail as audit
-from wardlink.hub.services.people import signin
+from wardlink.hub.services.people import signin, two_factor
 from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
@@ -39,6 +39,9 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 
 SESSION_LIFETIME = signin.SESSION_LIFETIME
 SESSION_KEY = "sid"
+#: The cookie key of a sign-in waiting for its second factor, and for how long it waits.
+PENDING_KEY = "pending_sign_in"
+PENDING_S = 300
 
 
 @dataclass(frozen=True)
@@ -153,22 +156,49 @@ def login():
     username = request.form.get("username", "")
     clock = state().clock
     try:
-        user = users.authenticate(db(), username, request.form.get("password", ""),
-                                  clock=clock, source_ip=client_ip())
+        user = users.authenticate(db(), username, request.form.get("password", ""), clock=clock,
+                                  source_ip=client_ip(), two_factor_roles=state().two_factor_roles)
     except AccountLocked as exc:
         # One answer whether or not the user name exists: it says nothing about accounts.
-        wait = max(1, math.ceil((exc.until - utc_now(clock)).total_seconds()))
-        minutes = math.ceil(wait / 60)
-        error = gettext("Too many failed sign-in attempts from here. Try again in %(n)s minute.", n=minutes) \
-            if wait <= 60 else gettext("Too many failed sign-in attempts from here. Try again in %(n)s minutes.",
-                                       n=minutes)
+        error, wait = locked_out(exc)
         return (render_template("auth/login.html", next=next_url, username=username, error=error),
                 429, {"Retry-After": str(wait)})
     except AuthenticationFailed as exc:
         commit()  # keep the failure count and its audit row
         return render_template("auth/login.html", next=next_url, username=username,
                                error=gettext(SIGN_IN_ERRORS.get(str(exc), str(exc).capitalize() + "."))), 401
-    session_id = signin.start_session(db(), user, clock=clock, source_ip=client_ip())
+    if two_factor.needs_second_step(user, state().two_factor_roles):
+        commit()
+        return begin_second_step(user, next_url)
+    return begin_session(user, next_url)
+
+
+def begin_second_step(user: User, next_url: str):
+    """Remember (in the signed cookie) whose password was right, and ask for the second factor."""
+    session.clear()
+    session[PENDING_KEY] = {"uid": user.id, "at": state().clock.now(), "next": next_url}
+    rotate_csrf()
+    target = "twofactor.code" if two_factor.is_enrolled(user) else "twofactor.enrol"
+    return redirect(url_for(target))
+
+
+def pending_user() -> User | None:
+    """Return the user half-way through signing in (right password, no code yet), or None."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or not isinstance(pending.get("uid"), int):
+        return None
+    if not isinstance(pending.get("at"), (int, float)) or state().clock.now() - pending["at"] > PENDING_S:
+        return None
+    user = db().get(User, pending["uid"])
+    return user if user is not None and user.is_active else None
+
+
+def begin_session(user: User, next_url: str | None = None):
+    """Start a revocable session for ``user``, whose sign-in is complete, and go on."""
+    if next_url is None:
+        pending = session.get(PENDING_KEY)
+        next_url = pending.get("next", "") if isinstance(pending, dict) else ""
+    session_id = signin.start_session(db(), user, clock=state().clock, source_ip=client_ip())
     session.clear()
     session.permanent = True
     session[SESSION_KEY] = session_id
@@ -193,6 +223,15 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def locked_out(exc: AccountLocked) -> tuple[str, int]:
+    """Return what a locked-out client reads and the seconds it must wait."""
+    wait = max(1, math.ceil((exc.until - utc_now(state().clock)).total_seconds()))
+    minutes = math.ceil(wait / 60)
+    if wait <= 60:
+        return gettext("Too many failed sign-in attempts from here. Try again in %(n)s minute.", n=minutes), wait
+    return gettext("Too many failed sign-in attempts from here. Try again in %(n)s minutes.", n=minutes), wait
+
+
 #: The sign-in failures people read, as the services word them (one answer whatever went wrong).
 SIGN_IN_ERRORS = {"invalid username or password": N_("Invalid username or password.")}
 
@@ -207,10 +246,10 @@ def account():
 def _account_page(*, status: int = 200, new_token: str | None = None, error: str | None = None,
                   password_error: str | None = None, language_error: str | None = None):
     tokens = users.list_api_tokens(db(), actor=g.actor) if user_can("token.own") else []
-    chosen = users.get_user(db(), g.actor.user_id).locale
+    me = users.get_user(db(), g.actor.user_id)
     return render_template("auth/account.html", tokens=tokens, new_token=new_token, error=error,
                            password_error=password_error, language_error=language_error,
-                           chosen_locale=chosen), status
+                           chosen_locale=me.locale, two_factor_on=two_factor.is_enrolled(me)), status
 
 
 @bp.post("/account/password")
