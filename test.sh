@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs and run it.
-#   Debian packages: mosquitto, influxdb (influxd), postgresql, nginx, chromium + chromium-driver
+#   Debian packages: mosquitto, influxdb (influxd), postgresql, nginx, slapd + ldap-utils (OpenLDAP),
+#   chromium + chromium-driver
 #   (installed when missing and root or passwordless sudo is available), then a virtualenv
 #   with the project and its test extras; then the static checks (ruff, mypy), then pytest. Extra
 #   arguments go to pytest.
@@ -12,6 +13,10 @@ missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 have mosquitto || missing+=(mosquitto)
 have nginx || missing+=(nginx)
+# OpenLDAP for the directory sign-in tests, which start their own slapd on a free port (the
+# package's own service, if apt starts it, is never used).
+have slapd || missing+=(slapd)
+have ldapadd || missing+=(ldap-utils)
 have influxd || missing+=(influxdb)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || missing+=(postgresql)
 have chromium || missing+=(chromium)

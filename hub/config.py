@@ -91,6 +91,35 @@ class HubConfig:
     two_factor_roles: str = field(default="admin, manager", metadata={
         "help": "roles that must sign in with a second factor (an authenticator app, TOTP), separated by "
                 "commas (or a TOML array); users of other roles may still choose it; empty = nobody must"})
+    ldap_url: str = field(default="", metadata={
+        "help": "directory server for signing in with directory accounts (LDAP or Active Directory), "
+                "ldap://host:389 or ldaps://host:636; empty = local accounts only"})
+    ldap_bind_dn: str = field(default="", metadata={
+        "help": "the service account the hub binds as to search the directory, e.g. "
+                "cn=wardlink,ou=services,dc=hospital,dc=example"})
+    ldap_bind_password_file: str = field(default="", metadata={
+        "help": "file holding the password of ldap_bind_dn"})
+    ldap_user_base: str = field(default="", metadata={
+        "help": "where people are searched, e.g. ou=people,dc=hospital,dc=example"})
+    ldap_user_filter: str = field(default="(uid={username})", metadata={
+        "help": "filter finding the person signing in; {username} is what they typed (escaped); "
+                "Active Directory: (sAMAccountName={username})"})
+    ldap_group_base: str = field(default="", metadata={
+        "help": "where groups are searched for the person's memberships; empty = only the person's "
+                "memberOf attribute (Active Directory)"})
+    ldap_group_filter: str = field(default="(|(member={user_dn})(uniqueMember={user_dn}))", metadata={
+        "help": "filter finding the groups of the person; {user_dn} is their entry's DN"})
+    ldap_group_roles: str = field(default="", metadata={
+        "help": "which group gives which role, first match wins: 'role: group DN' entries separated by "
+                "semicolons (or a TOML array), e.g. 'admin: cn=biomed-admins,ou=groups,dc=hospital,dc=example'; "
+                "a person in none of them cannot sign in"})
+    ldap_department_attribute: str = field(default="departmentNumber", metadata={
+        "help": "attribute of the person holding their department's code or name (Active Directory: "
+                "department); no match = all departments"})
+    ldap_ca_file: str = field(default="", metadata={
+        "help": "CA certificate that signed the directory server's certificate (ldaps://)"})
+    ldap_timeout_s: int = field(default=10, metadata={
+        "help": "seconds to wait for the directory server before a sign-in says it cannot be reached"})
     site_name: str = field(default="Wardlink", metadata={"help": "name shown in the UI header"})
     default_locale: str = field(default="en", metadata={
         "help": "language of pages and e-mails where neither the person nor their site chose one",
@@ -216,7 +245,9 @@ class HubConfig:
 
 FIELDS = {f.name: f for f in fields(HubConfig)}
 #: settings that a TOML file may also give as an array of strings
-_LIST_FIELDS = ("trusted_proxies", "backup_paths", "two_factor_roles")
+_LIST_FIELDS = ("trusted_proxies", "backup_paths", "two_factor_roles", "ldap_group_roles")
+#: list settings whose entries hold commas themselves (distinguished names)
+_SEMICOLON_LISTS = ("ldap_group_roles",)
 
 #: ``WARDLINK_*`` variables that are not hub settings but are read elsewhere: the config file,
 #: the traceback switch, the enrollment settings, the Grafana token and the variables the
@@ -225,7 +256,7 @@ _LIST_FIELDS = ("trusted_proxies", "backup_paths", "two_factor_roles")
 OTHER_VARIABLES = frozenset({
     "WARDLINK_CONFIG", "WARDLINK_DEBUG", "WARDLINK_ENROLLMENT_CONFIG", "WARDLINK_GRAFANA_TOKEN",
     "WARDLINK_INFLUX_USER", "WARDLINK_INFLUX_PASSWORD", "WARDLINK_INFLUX_TOKEN", "WARDLINK_VENV",
-    "WARDLINK_CHROMIUM", "WARDLINK_INFLUXD", "WARDLINK_MOSQUITTO", "WARDLINK_NGINX",
+    "WARDLINK_CHROMIUM", "WARDLINK_INFLUXD", "WARDLINK_MOSQUITTO", "WARDLINK_NGINX", "WARDLINK_SLAPD",
 })
 #: prefixes of further families: Flask settings of the web UI (``WARDLINK_FLASK_*``), the
 #: Grafana PostgreSQL datasource and the test suite's PostgreSQL (``WARDLINK_PG_*``), the
@@ -326,7 +357,7 @@ def _coerce(name: str, value: Any) -> Any:
         if kind is Path:
             return Path(value)
         if name in _LIST_FIELDS and isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return ", ".join(value)  # a TOML array of addresses/networks or paths
+            return ("; " if name in _SEMICOLON_LISTS else ", ").join(value)  # a TOML array
         if not isinstance(value, (str, int, float)):
             raise ValueError
         return str(value)
@@ -369,6 +400,7 @@ def _validate(cfg: HubConfig) -> HubConfig:
     if cfg.usage_training_policy not in ("warn", "block"):
         raise ConfigError(f"usage_training_policy: must be one of warn, block, got {cfg.usage_training_policy!r}")
     parse_trusted_proxies(cfg.trusted_proxies)
+    _validate_ldap(cfg)
     parse_time_of_day("digest_time", cfg.digest_time)
     for path in cfg.resolved_backup_paths:
         if not path.is_absolute():
@@ -382,6 +414,24 @@ def _validate(cfg: HubConfig) -> HubConfig:
             raise ConfigError("database_url: holds a password while database_password_file is set; "
                               "keep the password in the file only")
     return cfg
+
+
+def _validate_ldap(cfg: HubConfig) -> None:
+    if not cfg.ldap_url:
+        return
+    if not cfg.ldap_url.startswith(("ldap://", "ldaps://")):
+        raise ConfigError(f"ldap_url: must start with ldap:// or ldaps://, got {cfg.ldap_url!r}")
+    for key in ("ldap_user_base", "ldap_group_roles"):
+        if not getattr(cfg, key).strip():
+            raise ConfigError(f"{key}: required when ldap_url is set")
+    if "{username}" not in cfg.ldap_user_filter:
+        raise ConfigError(f"ldap_user_filter: must contain {{username}}, got {cfg.ldap_user_filter!r}")
+    if cfg.ldap_group_base and "{user_dn}" not in cfg.ldap_group_filter:
+        raise ConfigError(f"ldap_group_filter: must contain {{user_dn}}, got {cfg.ldap_group_filter!r}")
+    if cfg.ldap_bind_dn and not cfg.ldap_bind_password_file:
+        raise ConfigError("ldap_bind_password_file: required with ldap_bind_dn")
+    if not 1 <= cfg.ldap_timeout_s <= 120:
+        raise ConfigError(f"ldap_timeout_s: must be 1..120 seconds, got {cfg.ldap_timeout_s}")
 
 
 #: The file the ``wardlink`` command reads when neither ``--config`` nor ``WARDLINK_CONFIG`` names

@@ -1,4 +1,4 @@
-"""Project-wide pytest fixtures: real Mosquitto, influxd, PostgreSQL and SMTP servers.
+"""Project-wide pytest fixtures: real Mosquitto, influxd, PostgreSQL, OpenLDAP and SMTP servers.
 
 Every server listens on a free port of 127.0.0.1 and keeps its files in a pytest temp dir, so
 system instances on the default ports are never touched. A missing server binary skips the test
@@ -30,6 +30,7 @@ from servers import (
     PostgresDatabase,
     PostgresServer,
     ServerNotFound,
+    SlapdServer,
     SmtpSink,
     _ProcessServer,
 )
@@ -214,6 +215,18 @@ def smtp_server():
         yield sink.start()
     finally:
         sink.stop()
+
+
+# --------------------------------------------------------------------------- OpenLDAP
+
+@pytest.fixture(scope="module")
+def slapd(tmp_path_factory):
+    """An OpenLDAP slapd for the module's tests (SlapdServer: url, suffix, admin_dn, admin_password, add)."""
+    server = _build(SlapdServer, tmp_path_factory.mktemp("slapd"))
+    try:
+        yield server.start()
+    finally:
+        server.close()
 
 
 # --------------------------------------------------------------------------- failure reports

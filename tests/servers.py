@@ -1,4 +1,4 @@
-"""Real servers for tests, benchmarks and system checks: Mosquitto, influxd, PostgreSQL, nginx, SMTP.
+"""Real servers for tests, benchmarks and system checks: Mosquitto, influxd, PostgreSQL, nginx, slapd, SMTP.
 
 Each server runs as a foreground child process on a free port of 127.0.0.1 with all its files
 in its own directory, so nothing touches a system-wide instance. Lifecycles are symmetric:
@@ -50,6 +50,7 @@ __all__ = [
     "ServerError",
     "ServerNotFound",
     "ServerStartError",
+    "SlapdServer",
     "SmtpSink",
     "free_port",
 ]
@@ -1023,6 +1024,79 @@ class NginxServer(_ProcessServer):
         """Return nginx's access log so far."""
         path = self.base_dir / "access.log"
         return path.read_text() if path.exists() else ""
+
+
+# --------------------------------------------------------------------------- OpenLDAP slapd
+
+def slapd_binary() -> str | None:
+    """Return the path of the slapd executable, or None."""
+    return _find_binary("slapd", "/usr/sbin/slapd", env="WARDLINK_SLAPD")
+
+
+class SlapdServer(_ProcessServer):
+    """An OpenLDAP ``slapd`` with one MDB database for ``suffix``, its files all in ``base_dir``.
+
+    The directory manager ``cn=admin,<suffix>`` has ``admin_password``; :meth:`add` loads LDIF
+    with ``ldapadd`` (ldap-utils). A slapd the system package may have started (port 389, its
+    own /etc/ldap/slapd.d) is never used nor touched: this one reads its own slapd.conf.
+    """
+
+    name = "slapd"
+    package = "slapd"
+    start_timeout = 20.0
+
+    def __init__(self, base_dir: str | os.PathLike | None = None, port: int | None = None, *,
+                 suffix: str = "dc=hospital,dc=example", admin_password: str = "directory-manager-secret"):
+        self.binary = slapd_binary()
+        if self.binary is None:
+            raise ServerNotFound("slapd", self.package)
+        self.ldapadd = _find_binary("ldapadd", "/usr/bin/ldapadd")
+        self.ldapmodify = _find_binary("ldapmodify", "/usr/bin/ldapmodify")
+        if self.ldapadd is None or self.ldapmodify is None:
+            raise ServerNotFound("ldapadd", "ldap-utils")
+        super().__init__(base_dir, port)
+        self.suffix = suffix
+        self.admin_dn = f"cn=admin,{suffix}"
+        self.admin_password = admin_password
+        self.data_dir = self.base_dir / "data"
+        self.data_dir.mkdir(exist_ok=True)
+        self.conf_path = self.base_dir / "slapd.conf"
+
+    @property
+    def url(self) -> str:
+        """Return ldap://127.0.0.1:PORT."""
+        return f"ldap://{self.host}:{self.port}"
+
+    def _prepare(self) -> None:
+        schema = Path("/etc/ldap/schema")
+        includes = "".join(f"include {schema / name}.schema\n" for name in ("core", "cosine", "nis", "inetorgperson"))
+        modules = next((p for p in ("/usr/lib/ldap", "/usr/lib/x86_64-linux-gnu/ldap") if Path(p).is_dir()), "")
+        self.conf_path.write_text(
+            f"{includes}pidfile {self.base_dir / 'slapd.pid'}\nargsfile {self.base_dir / 'slapd.args'}\n"
+            + (f"modulepath {modules}\nmoduleload back_mdb\n" if modules else "")
+            + f"database mdb\nmaxsize 33554432\nsuffix \"{self.suffix}\"\nrootdn \"{self.admin_dn}\"\n"
+            f"rootpw {self.admin_password}\ndirectory {self.data_dir}\n"
+            "index objectClass eq\nindex uid,member,uniqueMember eq\n"
+            # Anyone may bind (checking a password); reading needs a bound identity.
+            "access to attrs=userPassword by self write by anonymous auth by * none\n"
+            "access to * by users read by anonymous auth\n")
+
+    def _command(self) -> list[str]:
+        # -d keeps slapd in the foreground (stats logging to stderr, i.e. the log file).
+        return [self.binary, "-f", str(self.conf_path), "-h", f"{self.url}/", "-d", "256"]
+
+    def _is_ready(self) -> bool:
+        return "slapd starting" in self.new_log_text() and _tcp_open(self.host, self.port)
+
+    def add(self, ldif: str) -> None:
+        """Add the entries of ``ldif`` as the directory manager."""
+        self.modify(ldif, add=True)
+
+    def modify(self, ldif: str, *, add: bool = False) -> None:
+        """Apply the changes of ``ldif`` (``changetype:`` records) as the directory manager."""
+        tool = self.ldapadd if add else self.ldapmodify
+        subprocess.run([tool, "-x", "-H", self.url, "-D", self.admin_dn, "-w", self.admin_password],
+                       input=ldif.encode(), check=True, capture_output=True, timeout=30)
 
 
 # --------------------------------------------------------------------------- SMTP

@@ -16,6 +16,7 @@ from wardlink.hub.config import HubConfig
 from wardlink.hub.db import check_current, open_engine
 from wardlink.hub.db.audit_key import use_audit_key
 from wardlink.hub.services.people import two_factor
+from wardlink.hub.services.people.directory import Directory, DirectorySettings
 from wardlink.hub.web.json_text import StoredTextJSONProvider
 from wardlink.hub.web.monitoring import CountResponses
 from wardlink.hub.web import errors, files, filters, i18n, nav, ui
@@ -57,6 +58,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
     app.config.from_prefixed_env("WARDLINK_FLASK")
 
     two_factor_roles = two_factor.parse_roles(config.two_factor_roles)
+    directory_settings = DirectorySettings.from_config(config)
     engine = open_engine(config.resolved_database_url)
     try:
         check_current(engine)
@@ -66,6 +68,7 @@ def create_app(config: HubConfig, *, telemetry=None, clock: Clock | None = None)
         raise
     web_state = app.extensions[EXTENSION] = WebState(
         config=config, engine=engine, clock=clock, telemetry=telemetry, two_factor_roles=two_factor_roles,
+        directory=Directory(directory_settings) if directory_settings else None,
     )
 
     # The client's address and scheme as the trusted reverse proxies report them (once, here);

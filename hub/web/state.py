@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from wardlink.hub.config import HubConfig
+from wardlink.hub.services.people.directory import Directory
 from wardlink.clock import Clock
 
 EXTENSION = "wardlink"
@@ -46,6 +47,8 @@ class WebState:
     responses: StatusCounts = field(default_factory=StatusCounts)
     #: Roles that must sign in with a second factor (the ``two_factor_roles`` setting).
     two_factor_roles: frozenset[str] = frozenset()
+    #: The directory server people sign in against (``ldap_url``), or None.
+    directory: Directory | None = None
 
     def close(self) -> None:
         """Release what the app opened; idempotent."""

@@ -34,6 +34,9 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Where the password is checked: ``local`` (password_hash) or ``directory`` (LDAP, whose
+    #: groups also set the role and department at every sign-in).
+    source: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
     #: The base32 secret of the user's authenticator app; set while enrolling, in use once
     #: ``totp_enabled_at`` is set. Cleared by a reset.
     totp_secret: Mapped[str | None] = mapped_column(String(64))

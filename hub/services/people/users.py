@@ -324,14 +324,14 @@ def authenticate(session: Session, username: str, password: str, *, clock: Clock
     where = Actor(username=name[:100] or "?", role="anonymous", source_ip=source_ip)
     if user is None:
         _burn_verify(password or "")
-        _failed(session, name, where, {"reason": "unknown user"}, clock)
+        fail_sign_in(session, name, where, {"reason": "unknown user"}, clock)
     who = Actor.for_user(user, source_ip)
     if not _verify(user.password_hash, password or ""):
         user.failed_logins += 1
-        _failed(session, name, who, {"reason": "wrong password", "failed_logins": user.failed_logins},
+        fail_sign_in(session, name, who, {"reason": "wrong password", "failed_logins": user.failed_logins},
                 clock)
     if not user.is_active:
-        _failed(session, name, who, {"reason": "disabled"}, clock)
+        fail_sign_in(session, name, who, {"reason": "disabled"}, clock)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if two_factor.needs_second_step(user, two_factor_roles):
@@ -354,7 +354,7 @@ def finish_sign_in(session: Session, user: User, *, clock: Clock | None = None, 
     return user
 
 
-def _failed(session: Session, name: str, who: Actor, details: dict, clock: Clock) -> NoReturn:
+def fail_sign_in(session: Session, name: str, who: Actor, details: dict, clock: Clock) -> NoReturn:
     """Count and audit a failed sign-in, then raise the one vague answer every failure gets."""
     audit.record(session, actor=who, action="user.login_failed", entity="user",
                  entity_id=name or "?", after=details, clock=clock)
@@ -377,6 +377,8 @@ def change_password(session: Session, *, current: str, new: str, actor: Actor,
     if actor.user_id is None:
         raise PermissionDenied(N_("only a signed-in user can change their own password"))
     user = get_user(session, actor.user_id)
+    if user.source == "directory":
+        raise InvalidInput(N_("current_password: your password is kept by the hospital directory; change it there"))
     if not _verify(user.password_hash, current or ""):
         raise InvalidInput(N_("current_password: is not correct"))
     if new == current:

@@ -24,7 +24,8 @@ from wardlink.hub.db.models import User
 from wardlink.hub.errors import HubError, InvalidInput
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.services.audit import trail as audit
-from wardlink.hub.services.people import signin, two_factor
+from wardlink.hub.services.people import directory_signin, signin, two_factor
+from wardlink.hub.services.people.directory import DirectoryUnavailable
 from wardlink.hub.services.people import users
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.errors import AccountLocked, AuthenticationFailed
@@ -156,8 +157,12 @@ def login():
     username = request.form.get("username", "")
     clock = state().clock
     try:
-        user = users.authenticate(db(), username, request.form.get("password", ""), clock=clock,
-                                  source_ip=client_ip(), two_factor_roles=state().two_factor_roles)
+        user = directory_signin.authenticate(
+            db(), username, request.form.get("password", ""), directory=state().directory, clock=clock,
+            source_ip=client_ip(), two_factor_roles=state().two_factor_roles)
+    except DirectoryUnavailable:
+        error = gettext("The hospital directory cannot be reached to check your password. Try again shortly.")
+        return render_template("auth/login.html", next=next_url, username=username, error=error), 503
     except AccountLocked as exc:
         # One answer whether or not the user name exists: it says nothing about accounts.
         error, wait = locked_out(exc)
