@@ -128,16 +128,27 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 
 
+#: The chain's tail and where it became keyed, in one statement: the newest row's seq and hash
+#: and the keyed start's key check (each None when there is none). Built once: an append happens
+#: in the transaction of nearly every change, and building the statement costs more than running it.
+_TAIL = select(
+    select(AuditLog.seq).order_by(AuditLog.seq.desc()).limit(1).scalar_subquery().label("seq"),
+    select(AuditLog.row_hash).order_by(AuditLog.seq.desc()).limit(1).scalar_subquery().label("row_hash"),
+    select(AuditChainKey.key_check).order_by(AuditChainKey.from_seq).limit(1).scalar_subquery().label("key_check"),
+)
+
+
 def append(session: Session, *, at: datetime, actor: str, actor_id: int | None, action: str,
            entity: str, entity_id: str, before: Any = None, after: Any = None,
            source_ip: str | None = None) -> AuditLog:
     """Append one row to the chain in the session's transaction and return it."""
     _lock_chain(session)
-    last = session.execute(
-        select(AuditLog.seq, AuditLog.row_hash).order_by(AuditLog.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (last.seq + 1, last.row_hash) if last else (1, GENESIS_HASH)
-    key = _key_for_append(session, seq, at)
+    # Read after the lock, in a statement of its own: on PostgreSQL a statement sees the rows
+    # committed when it began, so a read in the locking statement could miss the row of the
+    # writer that held the lock before us and chain onto its parent.
+    tail = session.execute(_TAIL).one()
+    seq, prev_hash = (tail.seq + 1, tail.row_hash) if tail.seq is not None else (1, GENESIS_HASH)
+    key = _checked_key(session, tail.key_check, seq, at)
     # Round to microseconds now: both stores keep that precision, so the hash survives a reload.
     row = AuditLog(
         seq=seq, at=at.astimezone(UTC), actor=actor[:100], actor_id=actor_id, action=action,
@@ -158,21 +169,27 @@ def keyed_start(session: Session) -> AuditChainKey | None:
 
 
 def _key_for_append(session: Session, seq: int, at: datetime) -> bytes | None:
-    """Return the key for row ``seq``; record the keyed start when this is the first keyed row.
+    """Return the key for row ``seq``; record the keyed start when this is the first keyed row."""
+    start = keyed_start(session)
+    return _checked_key(session, start.key_check if start is not None else None, seq, at)
+
+
+def _checked_key(session: Session, started_with: str | None, seq: int, at: datetime) -> bytes | None:
+    """Return the key for row ``seq`` of a chain keyed under the key check ``started_with``
+    (None: not keyed yet); record the keyed start when this is the first keyed row.
 
     Refuses (rather than write a row that would never verify) when the chain is keyed and
     this process has no key, or a different one.
     """
     key = session_key(session)
-    start = keyed_start(session)
-    if start is None:
+    if started_with is None:
         if key is not None:
             session.add(AuditChainKey(from_seq=seq, key_check=key_check(key), created_at=at.astimezone(UTC)))
         return key
     if key is None:
         raise StoreError("the audit chain is keyed: this process has no audit key (audit_key_file), "
                          "so it cannot add audit rows")
-    if not hmac.compare_digest(start.key_check, key_check(key)):
+    if not hmac.compare_digest(started_with, key_check(key)):
         raise StoreError("the audit key (audit_key_file) is not the key the audit chain is keyed "
                          "with: give every hub process the same key file")
     return key

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, false
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from wardlink.hub.db.models import WorkOrder, WorkOrderNote
 from wardlink.hub.db.vocab import label
@@ -59,16 +59,24 @@ def can_see(order: WorkOrder, who: Actor) -> bool:
     return scope is None or order.department_id == scope
 
 
-def load(session: Session, order_id: int, who: Actor, *, for_update: bool = False) -> WorkOrder:
+#: The order's relations that its notices and notes name: loaded with it by ``load(..., related=True)``.
+_RELATED = (joinedload(WorkOrder.assigned_to), joinedload(WorkOrder.department), joinedload(WorkOrder.asset))
+
+
+def load(session: Session, order_id: int, who: Actor, *, for_update: bool = False,
+         related: bool = False) -> WorkOrder:
     """Return order ``order_id`` if ``who`` may see it; otherwise :class:`NotFound`.
 
     Orders outside the actor's scope answer exactly like missing ones, so a vendor cannot
-    probe for other contractors' jobs.
+    probe for other contractors' jobs. With ``related`` its assignee, department and asset come
+    in the same statement (one round trip instead of four for a change that names them); only
+    the order's row is locked ``for_update``.
     """
     require(who, "workorder.view")
     order = None
     if isinstance(order_id, int) and 1 <= order_id <= MAX_ID:
-        order = session.get(WorkOrder, order_id, with_for_update=for_update or None)
+        lock = {"of": WorkOrder} if for_update else None
+        order = session.get(WorkOrder, order_id, with_for_update=lock, options=_RELATED if related else None)
     if order is None or not can_see(order, who):
         raise NotFound(N_("work order %(order_id)s does not exist"), order_id=order_id)
     return order

@@ -333,7 +333,7 @@ def reassign(session: Session, order_id: int, assignee_id: Any, *, actor: Actor 
     """Give an order to a technician or vendor: assigns a pending order, else changes the assignee."""
     who, clock = resolve_actor(actor), resolve_clock(clock)
     require(who, "workorder.assign")
-    order = load(session, order_id, who, for_update=True)
+    order = load(session, order_id, who, for_update=True, related=True)
     if order.state == "pending":
         return transition(session, order_id, "assigned", {"assignee_id": assignee_id}, actor=who,
                           clock=clock)
