@@ -21,6 +21,13 @@ which gives the cost of sending alone and the mailer's rate. ``--rate N`` sets t
 ``notice_email_rate`` (e-mails a second at most; 0 = no limit); without it the hub's default
 applies.
 
+Each process runs at the priority the shipped systemd units give it: the web server at the
+normal one, the scheduler at its unit's ``Nice=`` (``--scheduler-nice``), and the storm processes
+at the scheduler's too (``--storm-nice``), since a storm of this size is made by the scheduler's
+jobs (SLA sweeps and escalations, PM orders, requisition escalations); ``--storm-nice 0`` makes
+the events at the normal priority, as people's requests would. The unit's ``CPUWeight=`` (the
+same share between units) needs a systemd manager, so it is not applied here.
+
 Reports both p95s and their ratio, the drain time and the counts; the run fails when an
 e-mail is missing, duplicated or not marked sent. The last line printed is one JSON object.
 
@@ -86,7 +93,7 @@ SMTP_SERVER = textwrap.dedent("""
 # One storm process: events ``part``, ``part + procs``, ... of ``events``, each at its time in
 # ``storm_s`` seconds from the "go" line, each in its own transaction through the services.
 STORM = textwrap.dedent("""
-    import json, sys, time
+    import json, os, sys, time
     from wardlink.hub.db import open_engine, session_scope
     from wardlink.hub.db.models import User
     from wardlink.hub.services.actor import Actor
@@ -98,6 +105,7 @@ STORM = textwrap.dedent("""
     from wardlink.hub.db.audit_key import use_audit_key
 
     spec = json.loads(sys.argv[1])
+    os.nice(spec["nice"])  # the priority of the unit that makes such a storm (the scheduler's)
     use_audit_key(load_config(spec["config"], environ={}), create=False)  # the hub's, as its web uses
     engine = open_engine(spec["url"])
     clock = SystemClock()
@@ -173,8 +181,17 @@ def write_config(work: Path, url: str, smtp_port: int, rate: int | None = None) 
     return config
 
 
-def start_hub(config: Path, port: int, work: Path) -> list[subprocess.Popen]:
-    """Start the web server and the scheduler (with the mailer); return them once the web answers."""
+def unit_nice(name: str) -> int:
+    """Return the niceness (``Nice=``) the shipped systemd unit ``name`` runs its service at (0: unset)."""
+    from wardlink.provisioning.units import render_unit
+
+    values = [line.split("=", 1)[1] for line in render_unit(name).splitlines() if line.startswith("Nice=")]
+    return int(values[-1]) if values else 0
+
+
+def start_hub(config: Path, port: int, work: Path, scheduler_nice: int = 0) -> list[subprocess.Popen]:
+    """Start the web server and the scheduler (with the mailer) at the niceness ``scheduler_nice``;
+    return them once the web answers."""
     wardlink = str(Path(sys.executable).parent / "wardlink")
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARDLINK_")}
     logs = [open(work / name, "w") for name in ("web.log", "scheduler.log")]
@@ -182,7 +199,7 @@ def start_hub(config: Path, port: int, work: Path) -> list[subprocess.Popen]:
         subprocess.Popen([wardlink, "--config", str(config), "hub", "web", "--port", str(port)], env=env,
                          stdout=logs[0], stderr=subprocess.STDOUT),
         subprocess.Popen([wardlink, "--config", str(config), "hub", "scheduler"], env=env,
-                         stdout=logs[1], stderr=subprocess.STDOUT),
+                         stdout=logs[1], stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(scheduler_nice)),
     ]
     deadline = time.monotonic() + 60
     while True:
@@ -265,7 +282,7 @@ def storm(work: Path, url: str, config: Path, seeded: dict, args, port: int) -> 
     script = work / "storm.py"
     script.write_text(STORM)
     spec = {"url": url, "config": str(config), "events": args.events, "storm_s": args.storm_s,
-            "procs": args.storm_procs, **seeded}
+            "procs": args.storm_procs, "nice": args.storm_nice, **seeded}
     procs = [ScriptProcess(script, {**spec, "part": i}, "storm process") for i in range(args.storm_procs)]
     started = time.monotonic()
     for p in procs:
@@ -276,7 +293,7 @@ def storm(work: Path, url: str, config: Path, seeded: dict, args, port: int) -> 
     finals = [p.stop() for p in procs]
     if any(not f for f in finals) or sum(f["events"] for f in finals) != args.events:
         raise SystemExit(f"a storm process failed: {finals}")
-    return {"started": started, "storm_s": round(storm_s, 3), "spent": spent,
+    return {"started": started, "storm_s": round(storm_s, 3), "spent": spent, "load_after": load_average(),
             "late_over_1s": sum(f["late_over_1s"] for f in finals)}
 
 
@@ -307,7 +324,7 @@ def measure(work: Path, url: str, args) -> dict:
     smtp_port, web_port = free_port(), free_port()
     smtp = SmtpServer(work, smtp_port)
     config = write_config(work, url, smtp_port, args.rate)
-    hub = start_hub(config, web_port, work)
+    hub = start_hub(config, web_port, work, args.scheduler_nice)
     engine = open_engine(url)
     try:
         probe(web_port, _after(2.0))  # warm up
@@ -348,7 +365,7 @@ def measure(work: Path, url: str, args) -> dict:
             "drain_health": figures(draining) if draining else None,
             "p95_ratio": round(during["p95_ms"] / base["p95_ms"], 2),
             "drain_p95_ratio": round(figures(draining)["p95_ms"] / base["p95_ms"], 2) if draining else None,
-            "load_before": load_before, "ok": ok}
+            "load_before": load_before, "load_at_storm_end": run["load_after"], "ok": ok}
 
 
 class Drained(threading.Event):
@@ -399,12 +416,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-sender", action="store_true",
                         help="pause the process holding the mailer during the storm, so the storm's and the "
                              "sending's costs to the web are timed apart")
+    parser.add_argument("--storm-nice", type=int, default=None,
+                        help="niceness of the storm processes; default: the scheduler unit's Nice=, as the "
+                             "scheduler's jobs make such storms (0: as a person's requests would)")
+    parser.add_argument("--scheduler-nice", type=int, default=None,
+                        help="niceness of the scheduler process; default: the scheduler unit's Nice=")
     args = parser.parse_args(argv)
+    shipped = unit_nice("wardlink-scheduler.service")
+    args.storm_nice = shipped if args.storm_nice is None else args.storm_nice
+    args.scheduler_nice = shipped if args.scheduler_nice is None else args.scheduler_nice
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     rate = args.rate if args.rate is not None else HubConfig().notice_email_rate
     result: dict = {"benchmark": "notify_storm", "events": args.events, "storm_s": args.storm_s,
                     "hold_sender": args.hold_sender, "notice_email_rate": rate,
-                    "storm_procs": args.storm_procs, "cpus": os.cpu_count()}
+                    "storm_procs": args.storm_procs, "storm_nice": args.storm_nice,
+                    "scheduler_nice": args.scheduler_nice, "cpus": os.cpu_count()}
     for backend in backends:
         print(f"{backend}:", flush=True)
         result[backend] = run_backend(backend, args)

@@ -94,6 +94,17 @@ def test_hub_exec_lines_are_commands_the_wardlink_parser_accepts(name):
     build_parser().parse_args(argv[1:])
 
 
+def test_the_scheduler_gives_way_to_the_web_server_and_the_ingest_workers_for_the_cpu():
+    """A storm of notices is made and mailed in the scheduler: while the CPU is contended the
+    pages must go first, so its unit asks for a tenth of the share (CPUWeight between units,
+    Nice where the CPU controller is off) and the web and ingest units keep the default."""
+    scheduler = settings(render_unit("wardlink-scheduler.service"))
+    assert scheduler["Nice"] == ["10"] and scheduler["CPUWeight"] == ["10"]
+    for name in ("wardlink-web.service", "wardlink-ingest@.service"):
+        unit = settings(render_unit(name))
+        assert "Nice" not in unit and "CPUWeight" not in unit and "CPUQuota" not in unit, name
+
+
 def test_the_gateway_exec_line_is_a_command_wardlink_edge_accepts():
     from wardlink.edge.cli import build_parser
 
