@@ -121,7 +121,8 @@ class SteppedGateway:
 
 def test_a_day_of_emulated_pulses_gives_the_hub_its_daily_kwh_within_a_tenth_of_a_percent(tmp_path, mosquitto):
     config = load_config(environ={}, overrides={
-        "data_dir": str(tmp_path / "hub"), "mqtt_url": mosquitto.url, "secure_cookies": False})
+        "data_dir": str(tmp_path / "hub"), "mqtt_url": mosquitto.url, "secure_cookies": False,
+        "two_factor_roles": ""})
     config.data_dir.mkdir(parents=True)
     upgrade(config.resolved_database_url)
     engine = open_engine(config.resolved_database_url)
