@@ -57,6 +57,14 @@ UTILITY_KINDS = ("electricity", "water", "diesel", "oxygen")
 UTILITY_UNITS = ("kWh", "m3", "L")
 #: How a utility meter is read: by hand, or by a gateway from its pulse output.
 UTILITY_SOURCES = ("manual", "pulse")
+#: Medical gases a cylinder holds (all non-flammable: NFPA 99's storage limits apply to each).
+CYLINDER_GASES = ("oxygen", "medical_air", "nitrous_oxide", "carbon_dioxide", "nitrogen", "heliox")
+#: Where a cylinder is in its round: full and waiting, connected, empty, on its way, or set aside.
+CYLINDER_STATUSES = ("filled", "in_use", "empty", "in_transit", "quarantined")
+#: Rows of a cylinder's movement log; each sets its status (wardlink.hub.services.oxygen.movements).
+CYLINDER_MOVEMENT_KINDS = ("filled_in", "empty_out", "transfer", "in_use", "quarantine")
+#: Kinds of place cylinders are stored in, each with its NFPA 99 limit (wardlink.hub.services.oxygen.limits).
+GAS_STORAGE_KINDS = ("smoke_compartment", "storage_room")
 
 LABELS = {
     "admin": "Administrator", "manager": "Manager", "technician": "Technician", "staff": "Staff",
@@ -110,6 +118,11 @@ LABELS = {
     "returned": "Returned",
     "electricity": "Electricity", "water": "Water", "diesel": "Diesel", "oxygen": "Oxygen",
     "pulse": "Pulse output (gateway)", "kWh": "kWh", "m3": "m³", "L": "L",
+    "medical_air": "Medical air", "nitrous_oxide": "Nitrous oxide",
+    "carbon_dioxide": "Carbon dioxide", "nitrogen": "Nitrogen", "heliox": "Heliox",
+    "filled": "Filled", "empty": "Empty", "in_transit": "In transit", "quarantined": "Quarantined",
+    "filled_in": "Filled in", "empty_out": "Empty out", "transfer": "Transfer", "quarantine": "Quarantined",
+    "smoke_compartment": "Smoke compartment", "storage_room": "Storage room",
 }
 
 

@@ -28,6 +28,7 @@ SECTIONS = (
     Section("inventory", "inventory.parts", N_("Inventory"), "part.view"),
     Section("consumables", "consumables.index", N_("Consumables"), "consumable.view"),
     Section("utilities", "utilities.index", N_("Utilities"), "utility.view"),
+    Section("oxygen", "oxygen.index", N_("Oxygen"), "oxygen.view"),
     Section("alerts", "alerts.index", N_("Alerts"), "alert.view"),
     Section("gateways", "gateways.index", N_("Gateways"), "gateway.view"),
     Section("ingest", "ingest.index", N_("Ingest"), "gateway.view"),

@@ -33,7 +33,7 @@ PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets
                 "inventory.pages", "inventory.storage_pages", "inventory.supplier_pages", "inventory.import_pages",
                 "inventory.purchase_pages", "consumables.pages", "api.consumables", "requisitions.pages",
                 "api.requisitions", "usage.pages", "api.usage",
-                "utilities.pages", "api.utilities")
+                "utilities.pages", "api.utilities", "oxygen.pages", "api.oxygen")
 
 
 @dataclass

@@ -21,7 +21,8 @@ LISTINGS = {"api": "/api/v1/alerts", "api_workorders": "/api/v1/work-orders", "a
             "api_contracts": "/api/v1/contracts", "api_requisitions": "/api/v1/requisitions",
             "api_inventory": "/api/v1/parts", "api_stock": "/api/v1/reorder-list",
             "api_purchasing": "/api/v1/purchase-orders",
-            "api_consumables": "/api/v1/consumables", "api_utilities": "/api/v1/utilities/meters"}
+            "api_consumables": "/api/v1/consumables", "api_utilities": "/api/v1/utilities/meters",
+            "api_oxygen": "/api/v1/oxygen/cylinders"}
 #: A GET route of every API module: the guard answers an unknown caller on each alike.
 GUARDED = {**LISTINGS, "api_equipment": "/api/v1/categories", "api_exports": "/api/v1/assets/export",
            "api_rules": "/api/v1/rules", "api_asset_files": "/api/v1/assets/VF-0001/attachments",

@@ -39,6 +39,7 @@ from workorder_support import path_to
 from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix_purchase_order, matrix_store
 from consumables_support import matrix_item, matrix_usage
 from utilities_support import matrix_meter
+from oxygen_support import matrix_area, matrix_cylinder, matrix_transfer
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -503,6 +504,26 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         f"/api/v1/utilities/meters/{matrix_meter(m.engine, m.clock)}/days"),
     ("api_utilities.usage_report", "GET"): lambda m, r: Call("/api/v1/utilities/usage?kind=water"),
     ("api_utilities.usage_export", "GET"): lambda m, r: Call("/api/v1/utilities/usage/export?kind=water"),
+    ("api_oxygen.cylinder_list", "GET"): lambda m, r: Call("/api/v1/oxygen/cylinders"),
+    ("api_oxygen.cylinder_create", "POST"): lambda m, r: Call("/api/v1/oxygen/cylinders", {"json": {
+        "tag": f"MX-{next(m.serial)}", "capacity_l": 680, "status": "filled", "department_id": m.icu()}}),
+    ("api_oxygen.cylinder_detail", "GET"): lambda m, r: Call(
+        f"/api/v1/oxygen/cylinders/{matrix_cylinder(m.engine, m.clock)}"),
+    ("api_oxygen.cylinder_update", "PATCH"): lambda m, r: Call(
+        f"/api/v1/oxygen/cylinders/{matrix_cylinder(m.engine, m.clock)}", {"json": {"notes": f"m {next(m.serial)}"}}),
+    ("api_oxygen.cylinder_movements", "GET"): lambda m, r: Call(
+        f"/api/v1/oxygen/cylinders/{matrix_cylinder(m.engine, m.clock)}/movements"),
+    ("api_oxygen.movement_create", "POST"): lambda m, r: Call(
+        f"/api/v1/oxygen/cylinders/{matrix_cylinder(m.engine, m.clock)}/movements",
+        {"json": matrix_transfer(m.engine, m.clock)}),
+    ("api_oxygen.movement_list", "GET"): lambda m, r: Call("/api/v1/oxygen/movements"),
+    ("api_oxygen.area_list", "GET"): lambda m, r: Call("/api/v1/oxygen/storage-areas"),
+    ("api_oxygen.area_create", "POST"): lambda m, r: Call("/api/v1/oxygen/storage-areas", {"json": {
+        "code": f"MX-{next(m.serial)}", "name": "Matrix room", "kind": "storage_room", "department_id": m.icu()}}),
+    ("api_oxygen.area_update", "PATCH"): lambda m, r: Call(
+        f"/api/v1/oxygen/storage-areas/{matrix_area(m.engine, m.clock)}", {"json": {"notes": f"m {next(m.serial)}"}}),
+    ("api_oxygen.consumption_report", "GET"): lambda m, r: Call("/api/v1/oxygen/consumption"),
+    ("api_oxygen.consumption_export", "GET"): lambda m, r: Call("/api/v1/oxygen/consumption/export"),
 }
 TRANSITION_ROUTE = ("api_workorders.transition", "POST")
 _ITEMS = [{"key": "alarm", "label": "Alarm sounds", "kind": "pass_fail"}]

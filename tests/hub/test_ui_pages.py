@@ -12,6 +12,7 @@ from datetime import time
 
 import pytest
 from consumables_support import make_item
+from oxygen_support import make_area, make_cylinder
 from inventory_support import make_store
 from relational_support import GATEWAY, clock, csrf_from, hub_config, login, web
 from test_web_pages import _PageAudit
@@ -120,6 +121,17 @@ PAGE_PERMISSIONS = {
     "utilities.meter": "utility.view",
     "utilities.meter_new": "utility.manage",
     "utilities.meter_edit": "utility.manage",
+    "oxygen.index": "oxygen.view",
+    "oxygen.scan": "oxygen.view",
+    "oxygen.cylinder": "oxygen.view",
+    "oxygen.cylinder_new": "oxygen.manage",
+    "oxygen.cylinder_edit": "oxygen.manage",
+    "oxygen.labels": "oxygen.view",
+    "oxygen.qr": "oxygen.view",
+    "oxygen.storage_index": "oxygen.view",
+    "oxygen.movement_log": "oxygen.view",
+    "oxygen.consumption_page": "oxygen.view",
+    "oxygen.consumption_export": "oxygen.view",
     "requisitions.index": "requisition.view",
     "requisitions.detail": "requisition.view",
     "requisitions.create": "requisition.request",
@@ -181,6 +193,7 @@ def _seed(web):
         make_item(s, web.clock)  # consumable 1, of the ICU
         utility_meters.create_meter(s, {"name": "ICU water", "kind": "water", "department_id": nurse.department_id},
                                     actor=None, clock=web.clock)  # utility meter 1, of the ICU
+        make_cylinder(s, web.clock, "OX-1", area=make_area(s, web.clock))  # in storage place ICU-SC1
         bme = {d.code: d.id for d in org.list_departments(s)}["BME"]
         requisitions.create_requisition(s, {"title": "Sink", "assigned_department_id": bme, "due_on": "2026-02-01"},
                                         actor=Actor.for_user(nurse), clock=web.clock)  # requisition 1
@@ -193,7 +206,7 @@ def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
               "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1,
-              "requisition_id": 1, "entry_id": 1, "fmt": "csv", "meter_id": 1}
+              "requisition_id": 1, "entry_id": 1, "fmt": "csv", "meter_id": 1, "cylinder": "OX-1"}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
@@ -253,7 +266,9 @@ NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/ma
              "/inventory/import", "/inventory/labels/1/1", "/inventory/purchase-orders",
              "/inventory/purchase-orders/1", "/consumables",
              "/consumables/items/1", "/consumables/items/new", "/consumables/items/1/edit", "/consumables/consumption",
-             "/utilities", "/utilities/meters/1", "/utilities/meters/new", "/utilities/meters/1/edit"]
+             "/utilities", "/utilities/meters/1", "/utilities/meters/new", "/utilities/meters/1/edit",
+             "/oxygen", "/oxygen/scan", "/oxygen/cylinders/OX-1", "/oxygen/cylinders/new", "/oxygen/cylinders/OX-1/edit",
+             "/oxygen/labels", "/oxygen/storage", "/oxygen/movements", "/oxygen/consumption"]
 
 
 @pytest.mark.parametrize("path", NEW_PAGES)

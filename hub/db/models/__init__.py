@@ -147,3 +147,8 @@ __all__ += ["Manifold", "ManifoldChangeover"]
 from wardlink.hub.db.models.utilities import UtilityAlert, UtilityDay, UtilityMeter, UtilityReading  # noqa: E402
 
 __all__ += ["UtilityAlert", "UtilityDay", "UtilityMeter", "UtilityReading"]
+
+# Medical gas cylinders, the places they are stored in and their movement log (revision 0044_oxygen).
+from wardlink.hub.db.models.oxygen import Cylinder, CylinderMovement, GasStorageArea  # noqa: E402
+
+__all__ += ["Cylinder", "CylinderMovement", "GasStorageArea"]

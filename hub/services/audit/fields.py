@@ -140,7 +140,7 @@ ENTITIES: Mapping[str, str] = {
     "category": "Equipment category", "export": "Export", "part": "Spare part", "supplier": "Supplier",
     "stock_location": "Stock location", "stock_bin": "Bin", "part_kit": "Kit of parts",
     "consumable": "Department consumable", "requisition": "Requisition",
-    "purchase_order": "Purchase order",
+    "purchase_order": "Purchase order", "cylinder": "Gas cylinder", "gas_storage": "Gas storage place",
 }
 
 
@@ -157,7 +157,7 @@ _ACTION_NOUNS: Mapping[str, str] = {
     "site": "Site", "department": "Department", "location": "Location", "meter": "Meter reading",
     "signature": "Signature", "notice": "Notices", "consumable": "Department consumable",
     "purchase_order": "Purchase order",
-    "requisition": "Requisition",
+    "requisition": "Requisition", "cylinder": "Gas cylinder", "gas_storage": "Gas storage place",
 }
 
 

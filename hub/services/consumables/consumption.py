@@ -8,7 +8,6 @@ period is at most :data:`MAX_MONTHS` months; the default is the last twelve up t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,36 +21,14 @@ from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.consumables.log import local_today
 from wardlink.hub.services.inventory.common import number
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
-from wardlink.hub.services.reports import tables
+from wardlink.hub.services.reports import months, tables
 from wardlink.hub.services.reports.export import CONTENT_TYPES
+from wardlink.hub.services.reports.months import MAX_MONTHS, month_of
 from wardlink.clock import Clock
 
-MAX_MONTHS = 36
-DEFAULT_MONTHS = 12
 ZERO = Decimal("0")
 HEADER = ("department", "item", "unit", "month", "collected", "received")
-__all__ = ["CONTENT_TYPES", "Consumption", "HEADER", "compute", "month_of", "to_csv", "to_xlsx"]
-
-
-def month_of(name: str, value: Any) -> tuple[int, int] | None:
-    """Parse a month written ``YYYY-MM``; blank means None."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        year, month = (int(part) for part in str(value).strip().split("-"))
-        date(year, month, 1)
-    except ValueError:
-        raise InvalidInput(N_("%(field)s: must be a month as YYYY-MM, got %(value)r"), field=name,
-                           value=value) from None
-    return year, month
-
-
-def _months(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]:
-    out, (year, month) = [], start
-    while (year, month) <= end:
-        out.append((year, month))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
+__all__ = ["CONTENT_TYPES", "Consumption", "HEADER", "MAX_MONTHS", "compute", "month_of", "to_csv", "to_xlsx"]
 
 
 @dataclass
@@ -79,34 +56,20 @@ class Consumption:
     @property
     def labels(self) -> list[str]:
         """Return the months as ``YYYY-MM``."""
-        return [f"{y:04d}-{m:02d}" for y, m in self.months]
+        return months.labels(self.months)
 
     def chart(self, *, unit: str, top: int = 4, names: dict[str, str] | None = None) -> dict[str, Any]:
         """Return the chart spec (drawn by app.js) of the ``top`` items collected most: bars per
         month, one series per item; ``unit`` labels the axis, ``names`` overrides series labels."""
         chosen = sorted(self.items, key=lambda r: (-r.total, r.item.name_key))[:top]
-        return {"x": "category", "xs": list(range(len(self.months))), "labels": self.labels, "unit": unit,
-                "percent": False, "whole": False,
-                "series": [{"label": (names or {}).get(str(r.item.id), r.item.name), "bars": True,
-                            "values": [float(v) for v in r.collected]} for r in chosen]}
+        return months.bar_chart(self.months, [((names or {}).get(str(r.item.id), r.item.name), r.collected)
+                                              for r in chosen], unit=unit)
 
 
 def period(session: Session, department_id: int, start: Any, end: Any, clock: Clock) -> list[tuple[int, int]]:
     """Return the months from ``start`` to ``end`` (``YYYY-MM``; by default the last twelve up to
     this month at the department's site); refuse a reversed or too long period."""
-    today = local_today(session, department_id, clock)
-    last = month_of("to", end) or (today.year, today.month)
-    first = month_of("from", start)
-    if first is None:
-        back = last[0] * 12 + last[1] - 1 - (DEFAULT_MONTHS - 1)
-        first = (back // 12, back % 12 + 1)
-    if first > last:
-        raise InvalidInput(N_("from: must be a month on or before to"))
-    months = _months(first, last)
-    if len(months) > MAX_MONTHS:
-        raise InvalidInput(N_("to: a period is at most %(most)s months, got %(count)s"), most=MAX_MONTHS,
-                           count=len(months))
-    return months
+    return months.period(local_today(session, department_id, clock), start, end)
 
 
 def compute(session: Session, department_id: Any, *, actor: Actor | None, start: Any = None, end: Any = None,
@@ -120,15 +83,14 @@ def compute(session: Session, department_id: Any, *, actor: Actor | None, start:
     if department is None:
         raise InvalidInput(N_("department: choose a department (got %(value)r)"), value=department_id)
     require_department(who, department.id, "the consumption report")
-    months = period(session, department.id, start, end, clock)
+    chosen = period(session, department.id, start, end, clock)
     stmt = select(Consumable).where(Consumable.department_id == department.id)
     if consumable_id is not None:
         stmt = stmt.where(Consumable.id == consumable_id)
     items = list(session.scalars(stmt.order_by(Consumable.name_key, Consumable.id)))
-    index = {m: n for n, m in enumerate(months)}
-    rows = {i.id: ItemMonths(i, [ZERO] * len(months), [ZERO] * len(months)) for i in items}
-    first, (ly, lm) = date(*months[0], 1), months[-1]
-    after = date(ly + 1, 1, 1) if lm == 12 else date(ly, lm + 1, 1)
+    index = {m: n for n, m in enumerate(chosen)}
+    rows = {i.id: ItemMonths(i, [ZERO] * len(chosen), [ZERO] * len(chosen)) for i in items}
+    first, after = months.bounds(chosen)
     year, month = extract("year", ConsumableEntry.on_date), extract("month", ConsumableEntry.on_date)
     sums = session.execute(
         select(ConsumableEntry.consumable_id, ConsumableEntry.kind, year, month, func.sum(ConsumableEntry.quantity))
@@ -140,7 +102,7 @@ def compute(session: Session, department_id: Any, *, actor: Actor | None, start:
         if row is None or slot is None:
             continue
         (row.collected if kind == "collection" else row.received)[slot] = Decimal(total).quantize(Decimal("0.001"))
-    return Consumption(department, months, list(rows.values()))
+    return Consumption(department, chosen, list(rows.values()))
 
 
 def rows(report: Consumption, *, numbers: bool = False) -> list[list[Any]]:

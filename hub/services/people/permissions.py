@@ -65,6 +65,9 @@ ACTION_TEXT = {
     "consumable.view": N_("view department consumables and their logs"),
     "consumable.manage": N_("manage department consumables lists and record their receipts"),
     "consumable.collect": N_("record collections of department consumables"),
+    "oxygen.view": N_("view gas cylinders, their movements, storage places and consumption"),
+    "oxygen.move": N_("record gas cylinder movements"),
+    "oxygen.manage": N_("register gas cylinders and manage their storage places"),
     "requisition.view": N_("view requisitions"),
     "requisition.request": N_("raise requisitions and close delivered ones"),
     "requisition.handle": N_("receive, review, carry out and deliver requisitions"),
@@ -85,7 +88,7 @@ ACTIONS = frozenset(ACTION_TEXT)
 
 _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
          "pm.view", "contract.view", "consumable.view", "requisition.view", "usage.view", "manifold.view",
-         "utility.view"}
+         "utility.view", "oxygen.view"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
@@ -99,19 +102,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "part.view", "stock.receive", "stock.transfer", "stock.adjust", "stock.approve", "rate.manage",
         "contract.manage", "consumable.collect", "requisition.request", "requisition.handle",
         "requisition.approve", "usage.start", "usage.override", "knowledge.manage", "training.manage",
-        "rental.manage", "manifold.manage", "utility.manage", "utility.record",
+        "rental.manage", "manifold.manage", "utility.manage", "utility.record", "oxygen.move", "oxygen.manage",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
         "token.own", "workorder.request", "pm.record",
         "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
         "part.view", "stock.issue", "stock.transfer", "consumable.collect", "requisition.request",
-        "requisition.handle", "usage.start", "knowledge.manage", "manifold.manage", "utility.record",
+        "requisition.handle", "usage.start", "knowledge.manage", "manifold.manage", "utility.record", "oxygen.move",
     }),
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view",
                         "consumable.view", "consumable.collect", "requisition.view", "requisition.request",
-                        "usage.view", "usage.start"}),
+                        "usage.view", "usage.start", "oxygen.view", "oxygen.move"}),
     # Procurement keeps the stores: the catalogue, suppliers, purchase orders, receipts, moves and
     # counts, and the departments' consumables lists (wards record what they collect).
     "procurement": frozenset({"asset.view", "asset.create", "workorder.view", "token.own",
@@ -120,7 +123,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
                               "stock.transfer", "stock.adjust", "contract.view", "contract.manage",
                               "consumable.view", "consumable.manage", "consumable.collect",
                               "requisition.view", "requisition.request", "requisition.handle",
-                              "usage.view", "rental.manage"}),
+                              "usage.view", "rental.manage", "oxygen.view", "oxygen.move",
+                              "oxygen.manage"}),
     # Vendors see and act on only the work orders assigned to them (wardlink.hub.services.maintenance.workorders).
     "vendor": frozenset({"workorder.view", "pm.record", "workorder.work", "workorder.comment",
                          "workorder.record"}),

@@ -1,0 +1,80 @@
+"""Periods of calendar months and the monthly bar charts drawn over them, shared by the monthly
+consumption reports (department consumables, oxygen cylinders).
+
+A period is a list of ``(year, month)`` from a first to a last month written ``YYYY-MM``; by
+default the last :data:`DEFAULT_MONTHS` up to the month of ``today``, at most
+:data:`MAX_MONTHS`. Pure: callers pass today's date at their site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from wardlink.hub.errors import InvalidInput
+from wardlink.hub.i18n import N_
+
+MAX_MONTHS = 36
+DEFAULT_MONTHS = 12
+Month = tuple[int, int]
+
+
+def month_of(name: str, value: Any) -> Month | None:
+    """Parse a month written ``YYYY-MM``; blank means None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        year, month = (int(part) for part in str(value).strip().split("-"))
+        date(year, month, 1)
+    except ValueError:
+        raise InvalidInput(N_("%(field)s: must be a month as YYYY-MM, got %(value)r"), field=name,
+                           value=value) from None
+    return year, month
+
+
+def months_between(start: Month, end: Month) -> list[Month]:
+    """Return the months from ``start`` to ``end``, both included."""
+    out, (year, month) = [], start
+    while (year, month) <= end:
+        out.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def period(today: date, start: Any, end: Any) -> list[Month]:
+    """Return the months from ``start`` to ``end`` (``YYYY-MM``; by default the last twelve up to
+    the month of ``today``); refuse a reversed or too long period."""
+    last = month_of("to", end) or (today.year, today.month)
+    first = month_of("from", start)
+    if first is None:
+        back = last[0] * 12 + last[1] - 1 - (DEFAULT_MONTHS - 1)
+        first = (back // 12, back % 12 + 1)
+    if first > last:
+        raise InvalidInput(N_("from: must be a month on or before to"))
+    months = months_between(first, last)
+    if len(months) > MAX_MONTHS:
+        raise InvalidInput(N_("to: a period is at most %(most)s months, got %(count)s"), most=MAX_MONTHS,
+                           count=len(months))
+    return months
+
+
+def bounds(months: Sequence[Month]) -> tuple[date, date]:
+    """Return the first day of a period and the first day after it."""
+    (ly, lm) = months[-1]
+    return date(*months[0], 1), (date(ly + 1, 1, 1) if lm == 12 else date(ly, lm + 1, 1))
+
+
+def labels(months: Sequence[Month]) -> list[str]:
+    """Return the months as ``YYYY-MM``."""
+    return [f"{y:04d}-{m:02d}" for y, m in months]
+
+
+def bar_chart(months: Sequence[Month], series: Sequence[tuple[str, Sequence[Decimal]]], *,
+              unit: str) -> dict[str, Any]:
+    """Return the chart spec (drawn by app.js) of bars per month, one series per ``(label,
+    values)``; ``unit`` labels the axis."""
+    return {"x": "category", "xs": list(range(len(months))), "labels": labels(months), "unit": unit,
+            "percent": False, "whole": False,
+            "series": [{"label": name, "bars": True, "values": [float(v) for v in values]} for name, values in series]}

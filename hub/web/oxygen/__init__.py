@@ -1,0 +1,1 @@
+"""The gas cylinder pages (see :mod:`.pages`)."""
