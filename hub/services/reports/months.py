@@ -3,7 +3,8 @@ consumption reports (department consumables, oxygen cylinders).
 
 A period is a list of ``(year, month)`` from a first to a last month written ``YYYY-MM``; by
 default the last :data:`DEFAULT_MONTHS` up to the month of ``today``, at most
-:data:`MAX_MONTHS`. Pure: callers pass today's date at their site.
+:data:`MAX_MONTHS`, within :data:`EARLIEST` .. :data:`LATEST` (so that a period, the month after
+it and the same months a year before are all dates). Pure: callers pass today's date at their site.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from wardlink.hub.i18n import N_
 MAX_MONTHS = 36
 DEFAULT_MONTHS = 12
 Month = tuple[int, int]
+#: The months a period may cover.
+EARLIEST, LATEST = (1901, 1), (9998, 12)
 
 
 def month_of(name: str, value: Any) -> Month | None:
@@ -34,12 +37,18 @@ def month_of(name: str, value: Any) -> Month | None:
     return year, month
 
 
+def shift(month: Month, by: int) -> Month:
+    """Return the month ``by`` months after ``month`` (before it when negative)."""
+    n = month[0] * 12 + month[1] - 1 + by
+    return n // 12, n % 12 + 1
+
+
 def months_between(start: Month, end: Month) -> list[Month]:
     """Return the months from ``start`` to ``end``, both included."""
-    out, (year, month) = [], start
-    while (year, month) <= end:
-        out.append((year, month))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    out, month = [], start
+    while month <= end:
+        out.append(month)
+        month = shift(month, 1)
     return out
 
 
@@ -47,12 +56,11 @@ def period(today: date, start: Any, end: Any) -> list[Month]:
     """Return the months from ``start`` to ``end`` (``YYYY-MM``; by default the last twelve up to
     the month of ``today``); refuse a reversed or too long period."""
     last = month_of("to", end) or (today.year, today.month)
-    first = month_of("from", start)
-    if first is None:
-        back = last[0] * 12 + last[1] - 1 - (DEFAULT_MONTHS - 1)
-        first = (back // 12, back % 12 + 1)
+    first = month_of("from", start) or shift(last, -(DEFAULT_MONTHS - 1))
     if first > last:
         raise InvalidInput(N_("from: must be a month on or before to"))
+    if first < EARLIEST or last > LATEST:
+        raise InvalidInput(N_("from: months go from %(first)s to %(last)s"), first="1901-01", last="9998-12")
     months = months_between(first, last)
     if len(months) > MAX_MONTHS:
         raise InvalidInput(N_("to: a period is at most %(most)s months, got %(count)s"), most=MAX_MONTHS,

@@ -6,7 +6,7 @@ A pulse meter's months are the sums of its rolled-up days (:mod:`.rollup`); a ha
 quantity is spread evenly over the days of its period, so a reading across two months counts
 in both. Quantities are shown in the kind's unit (kWh, m³ or L; litres and cubic metres are
 converted). A meter of the whole site is its own row (``department`` None). A period is at most
-:data:`MAX_MONTHS` months; the default is the last twelve up to this month.
+:data:`~wardlink.hub.services.reports.months.MAX_MONTHS` months; the default is the last twelve up to this month.
 """
 
 from __future__ import annotations
@@ -26,54 +26,25 @@ from wardlink.hub.db.vocab import UTILITY_KINDS
 from wardlink.hub.errors import InvalidInput
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor, resolve_actor
-from wardlink.hub.services.consumables.consumption import month_of
 from wardlink.hub.services.inventory.common import number
 from wardlink.hub.services.people.local_time import first_site_zone, zone_named
 from wardlink.hub.services.people.permissions import department_scope, require
 from wardlink.hub.services.reports import tables
+from wardlink.hub.services.reports.months import Month, months_between, shift
+from wardlink.hub.services.reports.months import period as months_period
 from wardlink.hub.services.utilities.meters import display_unit, to_display
 from wardlink.hub.services.validate import choice, optional_date
 from wardlink.clock import Clock
 
-MAX_MONTHS = 36
-DEFAULT_MONTHS = 12
 ZERO = Decimal("0")
 PLACES = Decimal("0.001")
 HEADER = ("department", "kind", "unit", "month", "quantity", "same_month_last_year", "change_percent")
-Month = tuple[int, int]
-#: The months a period may cover (a year before the first is compared with it).
-EARLIEST, LATEST = (1901, 1), (9998, 12)
-
-
-def _shift(month: Month, by: int) -> Month:
-    n = month[0] * 12 + month[1] - 1 + by
-    return n // 12, n % 12 + 1
-
-
-def months_between(first: Month, last: Month) -> list[Month]:
-    """Return the months from ``first`` to ``last`` included."""
-    out, month = [], first
-    while month <= last:
-        out.append(month)
-        month = _shift(month, 1)
-    return out
 
 
 def period(session: Session, start: Any, end: Any, clock: Clock) -> list[Month]:
     """Return the months from ``start`` to ``end`` (``YYYY-MM``; by default the last twelve up to
-    this month at the hospital's first site); refuse a reversed or too long period."""
-    today = utc_now(clock).astimezone(first_site_zone(session)).date()
-    last = month_of("to", end) or (today.year, today.month)
-    first = month_of("from", start) or _shift(last, -(DEFAULT_MONTHS - 1))
-    if first > last:
-        raise InvalidInput(N_("from: must be a month on or before to"))
-    if first < EARLIEST or last > LATEST:
-        raise InvalidInput(N_("from: months go from %(first)s to %(last)s"), first="1901-01", last="9998-12")
-    months = months_between(first, last)
-    if len(months) > MAX_MONTHS:
-        raise InvalidInput(N_("to: a period is at most %(most)s months, got %(count)s"), most=MAX_MONTHS,
-                           count=len(months))
-    return months
+    this month at the hospital's first site); refuse a reversed, too long or out-of-range period."""
+    return months_period(utc_now(clock).astimezone(first_site_zone(session)).date(), start, end)
 
 
 def change_percent(now: Decimal, before: Decimal) -> Decimal | None:
@@ -158,7 +129,7 @@ def meter_months(session: Session, meters: list[UtilityMeter], months: list[Mont
     if not meters:
         return out
     ids = [m.id for m in meters]
-    first, after = dt.date(*months[0], 1), dt.date(*_shift(months[-1], 1), 1)
+    first, after = dt.date(*months[0], 1), dt.date(*shift(months[-1], 1), 1)
     for meter_id, y, m, total in _day_sums(session, ids, first, after):
         out[meter_id][(int(y), int(m))] += Decimal(str(total))
     readings = session.scalars(select(UtilityReading).where(UtilityReading.meter_id.in_(ids),
@@ -185,7 +156,7 @@ def compute(session: Session, kind: Any, *, actor: Actor | None, clock: Clock, s
     if meter_id is not None:
         stmt = stmt.where(UtilityMeter.id == meter_id)
     meters = list(session.scalars(stmt.order_by(UtilityMeter.id)))
-    span = months_between(_shift(months[0], -12), months[-1])
+    span = months_between(shift(months[0], -12), months[-1])
     used = meter_months(session, meters, span)
     rows: dict[int | None, DepartmentMonths] = {}
     for meter in meters:
@@ -193,7 +164,7 @@ def compute(session: Session, kind: Any, *, actor: Actor | None, clock: Clock, s
                                                                     [ZERO] * len(months)))
         for n, month in enumerate(months):
             row.quantities[n] += to_display(meter, used[meter.id][month])
-            row.last_year[n] += to_display(meter, used[meter.id][_shift(month, -12)])
+            row.last_year[n] += to_display(meter, used[meter.id][shift(month, -12)])
     for row in rows.values():
         row.quantities = [q.quantize(PLACES) for q in row.quantities]
         row.last_year = [q.quantize(PLACES) for q in row.last_year]
