@@ -29,6 +29,7 @@ SECTIONS = (
     Section("consumables", "consumables.index", N_("Consumables"), "consumable.view"),
     Section("utilities", "utilities.index", N_("Utilities"), "utility.view"),
     Section("oxygen", "oxygen.index", N_("Oxygen"), "oxygen.view"),
+    Section("manifolds", "manifolds.index", N_("Oxygen manifolds"), "manifold.view"),
     Section("alerts", "alerts.index", N_("Alerts"), "alert.view"),
     Section("gateways", "gateways.index", N_("Gateways"), "gateway.view"),
     Section("ingest", "ingest.index", N_("Ingest"), "gateway.view"),

@@ -33,7 +33,8 @@ PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets
                 "inventory.pages", "inventory.storage_pages", "inventory.supplier_pages", "inventory.import_pages",
                 "inventory.purchase_pages", "consumables.pages", "api.consumables", "requisitions.pages",
                 "api.requisitions", "usage.pages", "api.usage",
-                "utilities.pages", "api.utilities", "oxygen.pages", "api.oxygen")
+                "utilities.pages", "api.utilities", "oxygen.pages", "api.oxygen",
+                "manifolds.pages", "api.manifolds")
 
 
 @dataclass

@@ -40,6 +40,7 @@ from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix
 from consumables_support import matrix_item, matrix_usage
 from utilities_support import matrix_meter
 from oxygen_support import matrix_area, matrix_cylinder, matrix_transfer
+from manifold_support import matrix_manifold
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -473,6 +474,13 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("api_purchasing.line_receive", "POST"): lambda m, r: (lambda po: Call(
         f"{PO}/{po[0]}/lines/{po[1]}/receive", {"json": {"quantity": 1, "bin_id": po[2].bin_a}}))(
         matrix_purchase_order(m.engine, m.clock, sent=True)),
+    ("api_manifolds.manifold_list", "GET"): lambda m, r: Call("/api/v1/manifolds"),
+    ("api_manifolds.manifold_create", "POST"): lambda m, r: Call("/api/v1/manifolds", {"json": {
+        "asset_tag": "ENV-ICU-1", "gateway_id": "gw-matrix", "bank_a_channel": "o2.a", "bank_b_channel": "o2.b",
+        "bank_capacity_l": 49346, "full_bar": 200, "reserve_hours": 24}}),
+    ("api_manifolds.manifold_detail", "GET"): lambda m, r: Call(f"/api/v1/manifolds/{matrix_manifold(m.engine, m.clock)}"),
+    ("api_manifolds.manifold_update", "PATCH"): lambda m, r: Call(
+        f"/api/v1/manifolds/{matrix_manifold(m.engine, m.clock)}", {"json": {"reserve_hours": 12}}),
     ("api_consumables.item_list", "GET"): lambda m, r: Call("/api/v1/consumables"),
     ("api_consumables.item_create", "POST"): lambda m, r: Call(
         "/api/v1/consumables", {"json": {"department_id": m.icu(), "name": f"Matrix item {next(m.serial)}"}}),

@@ -23,6 +23,7 @@ from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.contracts import register as contracts
 from wardlink.hub.services.inventory import purchasing
 from wardlink.hub.services.people import org
+from wardlink.hub.services.manifolds import register as manifolds
 from wardlink.hub.services.requisitions import register as requisitions
 from wardlink.hub.services.utilities import meters as utility_meters
 from wardlink.hub.services.maintenance import checklists, pm
@@ -132,6 +133,10 @@ PAGE_PERMISSIONS = {
     "oxygen.movement_log": "oxygen.view",
     "oxygen.consumption_page": "oxygen.view",
     "oxygen.consumption_export": "oxygen.view",
+    "manifolds.index": "manifold.view",
+    "manifolds.detail": "manifold.view",
+    "manifolds.new": "manifold.manage",
+    "manifolds.edit": "manifold.manage",
     "requisitions.index": "requisition.view",
     "requisitions.detail": "requisition.view",
     "requisitions.create": "requisition.request",
@@ -197,6 +202,10 @@ def _seed(web):
         bme = {d.code: d.id for d in org.list_departments(s)}["BME"]
         requisitions.create_requisition(s, {"title": "Sink", "assigned_department_id": bme, "due_on": "2026-02-01"},
                                         actor=Actor.for_user(nurse), clock=web.clock)  # requisition 1
+        manifolds.create_manifold(s, {"asset_tag": "O2-MAN-01", "gateway_id": GATEWAY, "bank_a_channel": "o2.a",
+                                      "bank_b_channel": "o2.b", "bank_capacity_l": 49346, "full_bar": 200,
+                                      "changeover_bar": 10, "reserve_hours": 24}, actor=None,
+                                 clock=web.clock)  # manifold 1
         knowledge.create_entry(s, {"category": "Medical refrigerator", "procedure": "Keep the door shut."},
                                actor=None, clock=web.clock)  # knowledge entry 1
         return order.id, plan.id
@@ -206,7 +215,8 @@ def _url(rule, order_id, plan_id):
     values = {"tag": "VF-0001", "gateway_id": GATEWAY, "wo_id": order_id, "plan_id": plan_id, "template_id": 1,
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
               "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1,
-              "requisition_id": 1, "entry_id": 1, "fmt": "csv", "meter_id": 1, "cylinder": "OX-1"}
+              "requisition_id": 1, "entry_id": 1, "fmt": "csv", "meter_id": 1, "cylinder": "OX-1",
+              "manifold_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)
@@ -268,7 +278,8 @@ NEW_PAGES = ["/work-orders", "/work-orders?view=board", "/work-orders/new", "/ma
              "/consumables/items/1", "/consumables/items/new", "/consumables/items/1/edit", "/consumables/consumption",
              "/utilities", "/utilities/meters/1", "/utilities/meters/new", "/utilities/meters/1/edit",
              "/oxygen", "/oxygen/scan", "/oxygen/cylinders/OX-1", "/oxygen/cylinders/new", "/oxygen/cylinders/OX-1/edit",
-             "/oxygen/labels", "/oxygen/storage", "/oxygen/movements", "/oxygen/consumption"]
+             "/oxygen/labels", "/oxygen/storage", "/oxygen/movements", "/oxygen/consumption",
+             "/manifolds", "/manifolds/1", "/manifolds/new", "/manifolds/1/edit"]
 
 
 @pytest.mark.parametrize("path", NEW_PAGES)

@@ -75,6 +75,10 @@ def _apply(session: Session, manifold: Manifold, values: Mapping[str, Any], who:
         if taken is not None and taken != manifold.id:
             raise InvalidInput(N_("asset_tag: asset %(asset_tag)s already has a manifold"), asset_tag=asset.tag)
         manifold.asset = asset
+    sources = ("gateway_id", "bank_a_channel", "bank_b_channel")
+    if any(key in values and values[key] != getattr(manifold, key) for key in sources):
+        # Other channels are another history: the detector starts afresh on them.
+        manifold.tracking, manifold.tracked_until_ms = "{}", 0
     for key, value in values.items():
         if key != "asset_tag":
             setattr(manifold, key, value)
