@@ -21,3 +21,14 @@ def matrix_manifold(engine, clock) -> int:
             "asset_tag": "O2-MAN-01", "gateway_id": "gw-matrix", "bank_a_channel": "o2.a", "bank_b_channel": "o2.b",
             "bank_capacity_l": 49346, "full_bar": 200, "changeover_bar": 10, "reserve_hours": 24},
             actor=None, clock=clock).id
+
+
+def matrix_manifold_asset(engine, clock, serial: int) -> str:
+    """Register a fresh manifold asset (one per call, so each role's create has its own) and return its tag."""
+    from wardlink.hub.services.assets import register as assets
+
+    tag = f"O2-MATRIX-{serial}"
+    with session_scope(engine) as s:
+        assets.create_asset(s, {"tag": tag, "name": "Matrix manifold", "category": "Medical gas manifold"},
+                            actor=None, clock=clock)
+    return tag

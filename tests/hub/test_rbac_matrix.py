@@ -40,7 +40,7 @@ from inventory_support import matrix_adjustment, matrix_kit, matrix_pick, matrix
 from consumables_support import matrix_item, matrix_usage
 from utilities_support import matrix_meter
 from oxygen_support import matrix_area, matrix_cylinder, matrix_transfer
-from manifold_support import matrix_manifold
+from manifold_support import matrix_manifold, matrix_manifold_asset
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -476,7 +476,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         matrix_purchase_order(m.engine, m.clock, sent=True)),
     ("api_manifolds.manifold_list", "GET"): lambda m, r: Call("/api/v1/manifolds"),
     ("api_manifolds.manifold_create", "POST"): lambda m, r: Call("/api/v1/manifolds", {"json": {
-        "asset_tag": "ENV-ICU-1", "gateway_id": "gw-matrix", "bank_a_channel": "o2.a", "bank_b_channel": "o2.b",
+        "asset_tag": matrix_manifold_asset(m.engine, m.clock, next(m.serial)), "gateway_id": "gw-matrix", "bank_a_channel": "o2.a", "bank_b_channel": "o2.b",
         "bank_capacity_l": 49346, "full_bar": 200, "reserve_hours": 24}}),
     ("api_manifolds.manifold_detail", "GET"): lambda m, r: Call(f"/api/v1/manifolds/{matrix_manifold(m.engine, m.clock)}"),
     ("api_manifolds.manifold_update", "PATCH"): lambda m, r: Call(
