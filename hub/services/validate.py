@@ -52,6 +52,20 @@ def text(max_len: int, *, required: bool = False) -> Parser:
     return parse
 
 
+_PRODUCT_CODE_RE = re.compile(r"^[A-Z]{3}$")
+
+
+def product_code(name: str, value: Any) -> str:
+    """Parse an FDA product code (three letters, e.g. FRN), upper-cased; blank is allowed."""
+    if _blank(value):
+        return ""
+    code = text(16)(name, value).upper()
+    if not _PRODUCT_CODE_RE.match(code):
+        raise InvalidInput(N_("%(field)s: must be an FDA product code of three letters (e.g. FRN), got %(value)r"),
+                           field=name, value=code)
+    return code
+
+
 #: An e-mail address as people type it: one @, a dotted domain, no spaces, quotes, brackets,
 #: commas or semicolons (nothing that could add a second recipient or a header).
 _EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"

@@ -36,6 +36,7 @@ SECTIONS = (
     Section("usage", "usage.index", N_("Usage"), "usage.view"),
     Section("contracts", "contracts.index", N_("Contracts"), "contract.view"),
     Section("requisitions", "requisitions.index", N_("Requisitions"), "requisition.view"),
+    Section("recalls", "recalls.index", N_("Recalls"), "recall.view"),
     Section("reports", "reports.index", N_("Reports"), "kpi.view"),
     Section("rules", "rules.index", N_("Rules"), "alert.view"),
     Section("admin", "admin.users_index", N_("People"), "user.view"),

@@ -34,7 +34,7 @@ PAGE_MODULES = ("assets.label_pages", "maintenance.public", "job_pages", "assets
                 "inventory.purchase_pages", "consumables.pages", "api.consumables", "requisitions.pages",
                 "api.requisitions", "usage.pages", "api.usage",
                 "utilities.pages", "api.utilities", "oxygen.pages", "api.oxygen",
-                "manifolds.pages", "api.manifolds")
+                "manifolds.pages", "api.manifolds", "compliance.recall_pages", "api.recalls")
 
 
 @dataclass

@@ -41,6 +41,7 @@ from consumables_support import matrix_item, matrix_usage
 from utilities_support import matrix_meter
 from oxygen_support import matrix_area, matrix_cylinder, matrix_transfer
 from manifold_support import matrix_manifold, matrix_manifold_asset
+from recall_support import matrix_match, one_record_file
 
 ROLE_USER = {"admin": "admin", "manager": "manager", "technician": "tech", "staff": "nurse",
              "procurement": "buyer", "vendor": "vendor", "viewer": "viewer"}
@@ -296,6 +297,19 @@ def _requisition_step(m: Matrix, role: str) -> Call:
 
 
 RECIPES: dict[tuple[str, str], Recipe] = {
+    ("api_recalls.recall_list", "GET"): lambda m, r: Call("/api/v1/recalls?status=all"),
+    ("api_recalls.recall_detail", "GET"): lambda m, r: Call(f"/api/v1/recalls/{matrix_match(m.engine, m.clock)[0]}"),
+    ("api_recalls.recall_dashboard", "GET"): lambda m, r: Call("/api/v1/recalls/dashboard"),
+    ("api_recalls.recall_review_queue", "GET"): lambda m, r: Call("/api/v1/recalls/review"),
+    ("api_recalls.recall_import", "POST"): lambda m, r: Call("/api/v1/recalls/imports", {
+        "data": {"file": (io.BytesIO(one_record_file(f"Z-MX-{next(m.serial)}")), "recall.json")},
+        "content_type": "multipart/form-data"}),
+    ("api_recalls.recall_notice", "POST"): lambda m, r: Call("/api/v1/recalls/notices", {"json": {
+        "reference": f"MX-N-{next(m.serial)}", "recalling_firm": "Matrix Devices", "product_description": "Pump"}}),
+    ("api_recalls.recall_confirm", "POST"): lambda m, r: Call(
+        f"/api/v1/recall-matches/{matrix_match(m.engine, m.clock)[1]}/confirm", {"json": {}}),
+    ("api_recalls.recall_reject", "POST"): lambda m, r: Call(
+        f"/api/v1/recall-matches/{matrix_match(m.engine, m.clock)[1]}/reject", {"json": {"reason": "Matrix"}}),
     ("api_requisitions.requisition_list", "GET"): lambda m, r: Call("/api/v1/requisitions?status=all"),
     ("api_requisitions.requisition_create", "POST"): lambda m, r: Call(
         "/api/v1/requisitions", {"json": {"title": "Matrix request", "requesting_department_id": 1,

@@ -26,6 +26,7 @@ from wardlink.hub.services.people import org
 from wardlink.hub.services.manifolds import register as manifolds
 from wardlink.hub.services.requisitions import register as requisitions
 from wardlink.hub.services.utilities import meters as utility_meters
+from wardlink.hub.services.compliance import recalls
 from wardlink.hub.services.maintenance import checklists, pm
 from wardlink.hub.services.people import users
 from wardlink.hub.services.reports import monthly
@@ -149,6 +150,11 @@ PAGE_PERMISSIONS = {
     "usage.knowledge_edit": "usage.view",
     "usage.training_index": "usage.view",
     "usage.rentals_index": "usage.view",
+    "recalls.index": "recall.view",
+    "recalls.detail": "recall.view",
+    "recalls.review": "recall.view",
+    "recalls.import_form": "recall.manage",
+    "recalls.notice": "recall.manage",
 }
 #: Pages outside the matrix, and why.
 NOT_IN_MATRIX = {
@@ -208,6 +214,8 @@ def _seed(web):
                                  clock=web.clock)  # manifold 1
         knowledge.create_entry(s, {"category": "Medical refrigerator", "procedure": "Keep the door shut."},
                                actor=None, clock=web.clock)  # knowledge entry 1
+        recalls.create_notice(s, {"reference": "FSN-1", "recalling_firm": "Liebherr",
+                                  "product_description": "MKv 3910"}, actor=None, clock=web.clock)  # recall 1
         return order.id, plan.id
 
 
@@ -216,7 +224,7 @@ def _url(rule, order_id, plan_id):
               "username": "nurse", "name": "fridge-warm", "report_id": 1, "contract_id": 1,
               "part_id": 1, "bin_id": 1, "order_id": 1, "location_id": 1, "supplier_id": 1, "item_id": 1,
               "requisition_id": 1, "entry_id": 1, "fmt": "csv", "meter_id": 1, "cylinder": "OX-1",
-              "manifold_id": 1}
+              "manifold_id": 1, "recall_id": 1}
     path = rule.rule
     for name in rule.arguments:
         path = re.sub(r"<(?:[a-z]+:)?" + name + ">", str(values[name]), path)

@@ -152,3 +152,8 @@ __all__ += ["UtilityAlert", "UtilityDay", "UtilityMeter", "UtilityReading"]
 from wardlink.hub.db.models.oxygen import Cylinder, CylinderMovement, GasStorageArea  # noqa: E402
 
 __all__ += ["Cylinder", "CylinderMovement", "GasStorageArea"]
+
+# Recalls and field safety notices, the assets they concern, imported files (revision 0040_recalls).
+from wardlink.hub.db.models.recalls import Recall, RecallImport, RecallMatch  # noqa: E402
+
+__all__ += ["Recall", "RecallImport", "RecallMatch"]

@@ -25,7 +25,7 @@ from wardlink.hub.services.people.org import check_refs
 from wardlink.hub.services.pagination import Page, paginate
 from wardlink.hub.services.people.permissions import department_scope, require, require_department
 from wardlink.hub.services.validate import (boolean, choice, money, optional_date, optional_id, parse_fields,
-                                   scored, text, whole_number)
+                                   product_code, scored, text, whole_number)
 from wardlink.clock import Clock
 
 #: The "do not use" status, set and cleared only by :mod:`wardlink.hub.services.assets.status`.
@@ -39,6 +39,7 @@ ASSET_FIELDS = {
     "make": text(100),
     "model": text(100),
     "serial": text(100),
+    "product_code": product_code,
     "department_id": optional_id,
     "location_id": optional_id,
     "owner_type": choice(OWNER_TYPES),

@@ -38,7 +38,8 @@ def _f(label: str, kind: str = "text", unit: str = "") -> Field:
 FIELDS: Mapping[str, Field] = {
     # assets
     "tag": _f("Tag"), "name": _f("Name"), "category": _f("Category"), "make": _f("Make"), "model": _f("Model"),
-    "serial": _f("Serial number"), "department_id": _f("Department", "department"),
+    "serial": _f("Serial number"), "product_code": _f("FDA product code"),
+    "department_id": _f("Department", "department"),
     "location_id": _f("Location", "location"), "owner_type": _f("Ownership", "choice"),
     "purchase_date": _f("Purchase date", "date"), "purchase_cost": _f("Purchase cost", "money"),
     "warranty_end": _f("Warranty ends", "date"), "install_date": _f("Installed", "date"),

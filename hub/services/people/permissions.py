@@ -83,12 +83,14 @@ ACTION_TEXT = {
     "utility.view": N_("view utility meters and their use"),
     "utility.manage": N_("add or change utility meters"),
     "utility.record": N_("enter utility meter readings"),
+    "recall.view": N_("view recalls and safety notices"),
+    "recall.manage": N_("import recalls, enter safety notices and confirm or reject the assets they concern"),
 }
 ACTIONS = frozenset(ACTION_TEXT)
 
 _VIEW = {"asset.view", "telemetry.view", "gateway.view", "alert.view", "workorder.view",
          "pm.view", "contract.view", "consumable.view", "requisition.view", "usage.view", "manifold.view",
-         "utility.view", "oxygen.view"}
+         "utility.view", "oxygen.view", "recall.view"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": ACTIONS,
@@ -103,6 +105,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "contract.manage", "consumable.collect", "requisition.request", "requisition.handle",
         "requisition.approve", "usage.start", "usage.override", "knowledge.manage", "training.manage",
         "rental.manage", "manifold.manage", "utility.manage", "utility.record", "oxygen.move", "oxygen.manage",
+        "recall.manage",
     }),
     "technician": frozenset(_VIEW | {
         "asset.update", "gateway.manage", "binding.manage", "alert.acknowledge", "alert.resolve",
@@ -110,6 +113,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "workorder.create", "workorder.work", "workorder.comment", "workorder.record",
         "part.view", "stock.issue", "stock.transfer", "consumable.collect", "requisition.request",
         "requisition.handle", "usage.start", "knowledge.manage", "manifold.manage", "utility.record", "oxygen.move",
+        "recall.manage",
     }),
     "staff": frozenset({"asset.view", "telemetry.view", "alert.view", "alert.acknowledge",
                         "workorder.view", "workorder.request", "workorder.comment", "pm.view",

@@ -32,7 +32,7 @@ _N_STR, _N_INT, _N_NUM, _N_DT = nullable(STRING), nullable(INTEGER), nullable(NU
 
 _ASSET = obj({
     "tag": STRING, "name": STRING, "category": STRING, "make": STRING, "model": STRING, "serial": STRING,
-    "department_id": _N_INT, "location_id": _N_INT, "owner_type": enum(OWNER_TYPES),
+    "product_code": STRING, "department_id": _N_INT, "location_id": _N_INT, "owner_type": enum(OWNER_TYPES),
     "purchase_date": nullable(DATE), "purchase_cost": nullable(DECIMAL), "warranty_end": nullable(DATE),
     "install_date": nullable(DATE), "useful_life_years": _N_INT, "salvage_value": nullable(DECIMAL),
     "replacement_cost": nullable(DECIMAL), "lifecycle_stage": enum(LIFECYCLE_STAGES),

@@ -25,7 +25,7 @@ from wardlink.hub.web.jobs import JobResult, Progress
 from wardlink.clock import Clock
 
 #: Columns the import understands, in the order of the template file.
-COLUMNS = ("tag", "name", "category", "make", "model", "serial", "department", "location_id",
+COLUMNS = ("tag", "name", "category", "make", "model", "serial", "product_code", "department", "location_id",
            "owner_type", "purchase_date", "purchase_cost", "warranty_end", "install_date",
            "useful_life_years", "salvage_value", "replacement_cost", "lifecycle_stage", "equipment_status",
            "maintenance_status", "life_support",
@@ -40,7 +40,7 @@ def template_csv() -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    writer.writerow(["IP-0100", "Infusion pump", "infusion_pump", "Acme", "IP-5", "SN12345", "ICU", "",
+    writer.writerow(["IP-0100", "Infusion pump", "infusion_pump", "Acme", "IP-5", "SN12345", "FRN", "ICU", "",
                      "hospital", "2024-03-01", "1850.00", "2027-03-01", "2024-03-10", "in_use",
                      "in_service", "compliant", "no", "8", "4", "3", "0", ""])
     return out.getvalue()

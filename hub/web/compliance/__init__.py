@@ -1,0 +1,1 @@
+"""Compliance pages: recalls and field safety notices (dashboard, import, review, notices)."""
