@@ -153,7 +153,7 @@ from wardlink.hub.db.models.oxygen import Cylinder, CylinderMovement, GasStorage
 
 __all__ += ["Cylinder", "CylinderMovement", "GasStorageArea"]
 
-# Recalls and field safety notices, the assets they concern, imported files (revision 0040_recalls).
+# Recalls and field safety notices, the assets they concern, imported files (revision 0045_recalls).
 from wardlink.hub.db.models.recalls import Recall, RecallImport, RecallMatch  # noqa: E402
 
 __all__ += ["Recall", "RecallImport", "RecallMatch"]

@@ -43,7 +43,7 @@ class Asset(Base):
     model: Mapped[str] = mapped_column(String(100), default="")
     serial: Mapped[str] = mapped_column(String(100), default="")
     #: The FDA product code of the device type (three letters, e.g. FRN for infusion pumps); recalls
-    #: are matched on it (revision 0040_recalls).
+    #: are matched on it (revision 0045_recalls).
     product_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
     department_id: Mapped[int | None] = mapped_column(
         ForeignKey("departments.id", ondelete="RESTRICT"), index=True)

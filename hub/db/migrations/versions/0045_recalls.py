@@ -2,8 +2,8 @@
 each concerns (exact matches linked, fuzzy ones awaiting review, with the recall work order), the
 imported files with their counts, and the FDA product code of an asset.
 
-Revision ID: 0040_recalls
-Revises: 0039_usage
+Revision ID: 0045_recalls
+Revises: 0044_oxygen
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0040_recalls'
-down_revision = '0039_usage'
+revision = '0045_recalls'
+down_revision = '0044_oxygen'
 branch_labels = None
 depends_on = None
 
