@@ -27,7 +27,7 @@ LISTINGS = {"api": "/api/v1/alerts", "api_workorders": "/api/v1/work-orders", "a
 GUARDED = {**LISTINGS, "api_equipment": "/api/v1/categories", "api_exports": "/api/v1/assets/export",
            "api_rules": "/api/v1/rules", "api_asset_files": "/api/v1/assets/VF-0001/attachments",
            "api_trends": "/api/v1/dashboard/trends", "api_org": "/api/v1/sites", "api_usage": "/api/v1/usage/sessions",
-           "api_recalls": "/api/v1/recalls"}
+           "api_recalls": "/api/v1/recalls", "api_manifolds": "/api/v1/manifolds"}
 
 
 def _token(web, username: str) -> dict:

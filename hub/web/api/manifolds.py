@@ -15,6 +15,7 @@ from flask import Blueprint, g, jsonify
 
 from wardlink.hub.db.models.manifolds import MANIFOLD_BANKS, Manifold
 from wardlink.hub.services.manifolds import register
+from wardlink.hub.web.api.guard import guard
 from wardlink.hub.web.api.openapi import json_body, operation
 from wardlink.hub.web.api.openapi_schema import BOOLEAN, DATETIME, INTEGER, NUMBER, STRING, array, enum, nullable, obj
 from wardlink.hub.web.api.serialize import jsonable
@@ -95,3 +96,6 @@ def manifold_update(manifold_id: int):
     register.update_manifold(db(), manifold_id, json_body(), actor=g.actor, clock=state().clock)
     commit()
     return _detail(manifold_id)
+
+
+guard(bp, declared=True)
