@@ -47,6 +47,8 @@ DELAY_KINDS = ("hold", "sla_breach")
 USAGE_STATUSES = ("available", "in_use", "needs_cleaning", "needs_inspection")
 #: How a usage session was known: a person scanned the asset, or telemetry measured it.
 USAGE_SOURCES = ("scanned", "measured")
+#: How a usage measure reads its channel: in use while above a threshold, or while the value grows.
+USAGE_MEASURE_MODES = ("above", "advancing")
 #: Equipment the hospital does not own: rented (paid) or loaned.
 RENTAL_KINDS = ("rental", "loaner")
 #: A rental runs, is being returned (no new use), or went back to its vendor.

@@ -160,6 +160,16 @@ def manifold_supply(ctx: JobContext) -> dict:
         return tracking.refresh(session, ctx.telemetry, clock=ctx.clock).as_dict()
 
 
+def measured_usage(ctx: JobContext) -> dict:
+    """Open and close measured usage sessions from the telemetry of assets with a usage measure."""
+    from wardlink.hub.services.usage import measured
+
+    if ctx.telemetry is None:
+        return {"ran": False}
+    with session_scope(ctx.engine) as session:
+        return measured.refresh(session, ctx.telemetry, clock=ctx.clock).as_dict()
+
+
 #: Every job, in the order a round runs them.
 JOBS: tuple[Job, ...] = (
     Job("rules_tick", 5.0, rules_tick, rules_tick.__doc__),
@@ -173,5 +183,6 @@ JOBS: tuple[Job, ...] = (
     Job("requisition_escalation", 3600.0, requisition_escalation, requisition_escalation.__doc__),
     Job("manifold_supply", 60.0, manifold_supply, manifold_supply.__doc__),
     Job("utility_rollup", 900.0, utility_rollup, utility_rollup.__doc__),
+    Job("measured_usage", 60.0, measured_usage, measured_usage.__doc__),
     Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
 )

@@ -68,10 +68,12 @@ def test_only_the_leader_runs_jobs_each_on_its_own_period(engine):
     clock.advance(5)
     assert set(leader.run_once().ran) == {"rules_tick"}
     clock.advance(55)
-    assert set(leader.run_once().ran) == {"rules_tick", "workorder_sla", "daily_digest", "manifold_supply"}
+    assert set(leader.run_once().ran) == {"rules_tick", "workorder_sla", "daily_digest", "manifold_supply",
+                                          "measured_usage"}
     clock.advance(240)
     assert set(leader.run_once().ran) == {"rules_tick", "workorder_sla", "daily_digest", "manifold_supply",
-                                          "pm_generate", "maintenance_status", "pm_escalation", "monthly_report"}
+                                          "measured_usage", "pm_generate", "maintenance_status", "pm_escalation",
+                                          "monthly_report"}
     rows = _jobs(engine)
     assert (rows["rules_tick"].runs, rows["pm_generate"].runs, rows["pm_generate"].holder) == (4, 2, "north")
     assert rows["pm_generate"].last_summary["locked"] is True

@@ -131,10 +131,11 @@ __all__ += ["PmPlanPart", "WorkOrderDelay"]
 # Usage sessions, each asset's usage status, the knowledge shown before use with its manuals,
 # training records, and rentals and loaners (revision 0039_usage).
 from wardlink.hub.db.models.usage import (  # noqa: E402
-    KnowledgeEntry, KnowledgeFile, Rental, TrainingRecord, UsageSession, UsageState,
+    KnowledgeEntry, KnowledgeFile, Rental, TrainingRecord, UsageMeasure, UsageSession, UsageState, UsageTrack,
 )
 
-__all__ += ["KnowledgeEntry", "KnowledgeFile", "Rental", "TrainingRecord", "UsageSession", "UsageState"]
+__all__ += ["KnowledgeEntry", "KnowledgeFile", "Rental", "TrainingRecord", "UsageMeasure", "UsageSession",
+            "UsageState", "UsageTrack"]
 
 # Oxygen cylinder manifolds watched through their bank pressures and the changeovers seen
 # (revision 0040_manifolds).

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String,
-                        Text, UniqueConstraint, text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, Numeric,
+                        String, Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wardlink.hub.db.base import Base
@@ -20,7 +20,7 @@ from wardlink.hub.db.models.assets import Asset
 from wardlink.hub.db.models.org import Department
 from wardlink.hub.db.models.users import User
 from wardlink.hub.db.types import UTCDateTime, choice_check
-from wardlink.hub.db.vocab import RENTAL_KINDS, RENTAL_STATES, USAGE_SOURCES, USAGE_STATUSES
+from wardlink.hub.db.vocab import RENTAL_KINDS, RENTAL_STATES, USAGE_MEASURE_MODES, USAGE_SOURCES, USAGE_STATUSES
 
 MONEY = Numeric(12, 2)
 
@@ -197,3 +197,51 @@ class Rental(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     asset: Mapped[Asset] = relationship()
+
+
+class UsageMeasure(Base):
+    """A rule that turns one of an asset's channels into measured usage: for every asset of a
+    category (``asset_id`` None) or for one asset (which then wins over its category's rule).
+
+    The asset's channel bound with metric ``metric`` is read: under ``above`` the asset is in
+    use while a reading is above ``threshold`` (a dock's current); under ``advancing`` while
+    the reading grows (a run-hours meter). A stretch counts once it has lasted ``min_s``.
+    """
+
+    __tablename__ = "usage_measures"
+    __table_args__ = (
+        choice_check("mode", USAGE_MEASURE_MODES),
+        CheckConstraint("asset_id IS NOT NULL OR category_key <> ''", name="has_subject"),
+        CheckConstraint("min_s >= 0", name="min_s_range"),
+        CheckConstraint("mode <> 'above' OR threshold IS NOT NULL", name="above_has_threshold"),
+        Index("ix_usage_measures_category_key", "category_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(100), default="")
+    category_key: Mapped[str] = mapped_column(String(100), default="")
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="RESTRICT"), unique=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    threshold: Mapped[float | None] = mapped_column(Float)
+    min_s: Mapped[float] = mapped_column(Float, default=0.0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    asset: Mapped[Asset | None] = relationship()
+
+
+class UsageTrack(Base):
+    """Where measuring an asset's usage stands: the channel read, the newest reading seen
+    (``tracked_until_ms``) and the detector's state between two runs (JSON)."""
+
+    __tablename__ = "usage_tracks"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="RESTRICT"), primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("usage_measures.id", ondelete="CASCADE"), index=True)
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[str] = mapped_column(String(128))
+    tracking: Mapped[str] = mapped_column(Text, default="{}")
+    tracked_until_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

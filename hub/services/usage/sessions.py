@@ -159,7 +159,8 @@ def _department(session: Session, who: Actor, raw: Any, asset: Asset) -> Departm
     return department
 
 
-def _set_state(session: Session, asset_id: int, status: str, session_id: int | None, now: datetime) -> None:
+def set_state(session: Session, asset_id: int, status: str, session_id: int | None, now: datetime) -> None:
+    """Set an asset's usage status (and its open session, or None)."""
     state = session.get(UsageState, asset_id, with_for_update=True)
     if state is None:
         session.add(UsageState(asset_id=asset_id, status=status, session_id=session_id, updated_at=now))
@@ -188,6 +189,7 @@ def start(session: Session, tag: str, *, department_id: Any = None, reason: str 
     asset = get_asset(session, tag, actor=who)
     session.get(UsageState, asset.id, with_for_update=True)  # one start per asset at a time
     digest = encounter_hash(encounter, policy)
+    _end_measured(session, asset, who, utc_now(clock))
     found = readiness(session, asset, user_id=who.user_id, policy=policy, clock=clock)
     override = text(500)("override_reason", override_reason)
     if found.refusals or (found.holds and not override):
@@ -204,7 +206,7 @@ def start(session: Session, tag: str, *, department_id: Any = None, reason: str 
                        override_by=who.username[:100] if found.holds else "", untrained=found.untrained)
     session.add(row)
     session.flush()
-    _set_state(session, asset.id, "in_use", row.id, now)
+    set_state(session, asset.id, "in_use", row.id, now)
     audit.record(session, actor=who, action="usage.start", entity="asset", entity_id=asset.tag,
                  after=snapshot(row), clock=clock)
     if found.holds:
@@ -212,6 +214,17 @@ def start(session: Session, tag: str, *, department_id: Any = None, reason: str 
                      after={"session_id": row.id, "reason": override, "holds": [str(m) for m in found.holds]},
                      clock=clock)
     return row
+
+
+def _end_measured(session: Session, asset: Asset, who: Actor, now: datetime) -> None:
+    """End a measured session running on ``asset`` now: the person's scan takes over, so the
+    time from here on is theirs and is not counted twice."""
+    current = open_session(session, asset.id)
+    if current is None or current.source != "measured":
+        return
+    _close(session, current, who, now, None)
+    session.flush()
+    set_state(session, asset.id, "available", None, now)
 
 
 def get_session(session: Session, session_id: Any, *, actor: Actor | None, for_update: bool = False) -> UsageSession:
@@ -240,7 +253,7 @@ def end(session: Session, session_id: Any, *, actor: Actor | None, clock: Clock 
     now = utc_now(clock)
     _close(session, row, who, now, after)
     session.flush()
-    _set_state(session, row.asset_id, after, None, now)
+    set_state(session, row.asset_id, after, None, now)
     audit.record(session, actor=who, action="usage.end", entity="asset", entity_id=row.asset.tag,
                  after={"session_id": row.id, "ended_at": now, "return_status": after}, clock=clock)
     return row
@@ -268,7 +281,7 @@ def transfer(session: Session, session_id: Any, *, department_id: Any, reason: s
                        untrained=False, transferred_from_id=row.id)
     session.add(nxt)
     session.flush()
-    _set_state(session, row.asset_id, "in_use", nxt.id, now)
+    set_state(session, row.asset_id, "in_use", nxt.id, now)
     audit.record(session, actor=who, action="usage.transfer", entity="asset", entity_id=row.asset.tag,
                  after={"from_session_id": row.id, "session_id": nxt.id, "department_id": target.id}, clock=clock)
     return nxt
@@ -283,7 +296,7 @@ def mark_ready(session: Session, tag: str, *, actor: Actor | None, clock: Clock 
     if before not in ("needs_cleaning", "needs_inspection"):
         raise InvalidInput(N_("state: %(tag)s is %(status)s, not waiting for cleaning or inspection"),
                            tag=asset.tag, status=Term(before))
-    _set_state(session, asset.id, "available", None, utc_now(clock))
+    set_state(session, asset.id, "available", None, utc_now(clock))
     audit.record(session, actor=who, action="usage.ready", entity="asset", entity_id=asset.tag,
                  before={"status": before}, after={"status": "available"}, clock=clock)
 
