@@ -170,6 +170,14 @@ def measured_usage(ctx: JobContext) -> dict:
         return measured.refresh(session, ctx.telemetry, clock=ctx.clock).as_dict()
 
 
+def usage_reminders(ctx: JobContext) -> dict:
+    """Tell managers once of overuse, idle equipment, and rentals due back (before, on the day, overdue)."""
+    from wardlink.hub.services.usage import reminders
+
+    with session_scope(ctx.engine) as session:
+        return reminders.remind(session, clock=ctx.clock).as_dict()
+
+
 #: Every job, in the order a round runs them.
 JOBS: tuple[Job, ...] = (
     Job("rules_tick", 5.0, rules_tick, rules_tick.__doc__),
@@ -184,5 +192,6 @@ JOBS: tuple[Job, ...] = (
     Job("manifold_supply", 60.0, manifold_supply, manifold_supply.__doc__),
     Job("utility_rollup", 900.0, utility_rollup, utility_rollup.__doc__),
     Job("measured_usage", 60.0, measured_usage, measured_usage.__doc__),
+    Job("usage_reminders", 300.0, usage_reminders, usage_reminders.__doc__),
     Job("telemetry_retention", 3600.0, telemetry_retention, telemetry_retention.__doc__),
 )

@@ -73,7 +73,7 @@ def test_only_the_leader_runs_jobs_each_on_its_own_period(engine):
     clock.advance(240)
     assert set(leader.run_once().ran) == {"rules_tick", "workorder_sla", "daily_digest", "manifold_supply",
                                           "measured_usage", "pm_generate", "maintenance_status", "pm_escalation",
-                                          "monthly_report"}
+                                          "monthly_report", "usage_reminders"}
     rows = _jobs(engine)
     assert (rows["rules_tick"].runs, rows["pm_generate"].runs, rows["pm_generate"].holder) == (4, 2, "north")
     assert rows["pm_generate"].last_summary["locked"] is True

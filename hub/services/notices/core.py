@@ -69,6 +69,8 @@ EVENTS: Mapping[str, Event] = {e.name: e for e in (
     Event("utility_high", "A utility meter's day far above its baseline"),
     Event("requisition_overdue", "Requisition past its delivery date"),
     Event("rental_expiring", "Rental or loan equipment due back"),
+    Event("usage_overuse", "Equipment in use longer than its maximum continuous use"),
+    Event("usage_idle", "Equipment not used for a month"),
     Event("contract_expiring", "Service contract or warranty ending (90 and 30 days ahead)"),
     Event("daily_digest", "Daily digest: my work orders due today and overdue, PM due this week, "
                           "open alerts in my department", in_app=False,
