@@ -41,7 +41,7 @@ def cmd_db_current(args) -> int:
     else:
         behind = [rev for rev, _ in revisions()]
         count = len(behind) - 1 - behind.index(current)
-        print(f"{where} is at {current}, {count} revision{'s' if count != 1 else ''} behind the head {head}; "
+        print(f"{where} is at {current}, {count} {'revision' if count == 1 else 'revisions'} behind the head {head}; "
               "run 'wardlink db upgrade'")
     return 1
 

@@ -171,7 +171,8 @@ def _replay(spec: RuleSpec, rows: list, base: Context, subject: str, result: Pre
                 if len(result.episodes) < MAX_LISTED:
                     result.episodes.append({"subject": subject, "at_ms": action.at_ms, "since_ms": action.since_ms,
                                             "at": datetime.fromtimestamp(action.at_ms / 1000, UTC),
-                                            "value": action.value, "message": action.message})
+                                            "value": action.value, "message": action.message,
+                                            "said": action.said})
 
     for row in rows:
         ctx = replace(base, now_ms=row.ts_ms)

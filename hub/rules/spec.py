@@ -278,11 +278,12 @@ def load_rules_file(path: str | Path) -> RuleSet:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise RuleDefinitionError(f"cannot read rules file {path}: {exc.strerror}") from None
+        raise RuleDefinitionError(N_("cannot read rules file %(path)s: %(reason)s"), path=str(path),
+                                  reason=exc.strerror or str(exc)) from None
     try:
         document = json.loads(raw) if path.suffix.lower() == ".json" else tomllib.loads(raw.decode())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RuleDefinitionError(f"rules file {path}: {exc}") from None
+        raise RuleDefinitionError(N_("rules file %(path)s: %(reason)s"), path=str(path), reason=str(exc)) from None
     return parse_rules(document)
 
 

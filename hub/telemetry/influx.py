@@ -29,7 +29,7 @@ from typing import Any, Iterator, Sequence
 
 import requests
 
-from wardlink.hub.errors import InvalidInput, StoreError
+from wardlink.hub.errors import N_, InvalidInput, Message, Plural, StoreError
 from wardlink.hub.telemetry.days import local_days
 from wardlink.hub.telemetry.lineprotocol import LineEncoder, quote_ident, quote_literal
 from wardlink.hub.telemetry.model import (
@@ -51,6 +51,9 @@ from wardlink.retry import Backoff
 DEFAULT_BATCH_LINES = 10_000
 #: Statements per query request for daily summaries.
 _STATEMENTS_PER_QUERY = 300
+#: What a request that failed says (pages show it in the reader's language; the reason stays as the
+#: server or the network said it).
+FAILED = N_("InfluxDB at %(url)s: %(doing)s: %(reason)s")
 _ALL = "/.*/"
 
 
@@ -105,7 +108,7 @@ class InfluxStore(TelemetryStore):
 
     def _session(self) -> requests.Session:
         if self._closed:
-            raise StoreError("InfluxDB telemetry store is closed")
+            raise StoreError(N_("InfluxDB telemetry store is closed"))
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
@@ -117,7 +120,7 @@ class InfluxStore(TelemetryStore):
                 self._sessions.append(session)
         return session
 
-    def _request(self, method: str, path: str, doing: str, **kwargs: Any) -> requests.Response:
+    def _request(self, method: str, path: str, doing: Message, **kwargs: Any) -> requests.Response:
         """Send one request, retrying transient failures; return a 2xx response or raise."""
         last: StoreError | None = None
         for attempt in range(self._retries + 1):
@@ -126,14 +129,16 @@ class InfluxStore(TelemetryStore):
             try:
                 resp = self._session().request(method, self.url + path, timeout=self._timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                last = StoreUnavailable(f"InfluxDB at {self.url}: {doing}: {type(exc).__name__}: {_reason(exc)}")
+                last = StoreUnavailable(FAILED, url=self.url, doing=doing,
+                                        reason=f"{type(exc).__name__}: {_reason(exc)}")
                 continue
             except requests.RequestException as exc:
-                raise StoreError(f"InfluxDB at {self.url}: {doing}: {exc}") from None
+                raise StoreError(FAILED, url=self.url, doing=doing, reason=str(exc)) from None
             code = resp.status_code
             if code < 300:
                 return resp
-            text = f"InfluxDB at {self.url}: {doing}: HTTP {code}: {_error_text(resp)}"
+            text = Message(N_("InfluxDB at %(url)s: %(doing)s: HTTP %(code)s: %(reason)s"), url=self.url,
+                           doing=doing, code=code, reason=_error_text(resp))
             if code >= 500 or code == 429:
                 last = StoreUnavailable(text)
                 continue
@@ -160,21 +165,23 @@ class InfluxStore(TelemetryStore):
         if self._gzip_level:
             body = gzip.compress(body, compresslevel=self._gzip_level)
             headers["Content-Encoding"] = "gzip"
-        self._request("POST", "/write", f"write {len(lines)} points", params=self._write_params,
+        self._request("POST", "/write", Plural("write %(num)s point", "write %(num)s points", len(lines),
+                                               num=len(lines)), params=self._write_params,
                       data=body, headers=headers)
 
     # ------------------------------------------------------------------ queries
 
     def query(self, statements: str) -> list[dict]:
         """Run InfluxQL (one or more ``;``-separated statements); return one result per statement."""
-        resp = self._request("POST", "/query", "query",
+        resp = self._request("POST", "/query", Message(N_("query")),
                              data={"q": statements, "db": self.database, "epoch": "ms"})
         try:
             body = resp.json()
         except ValueError:
-            raise StoreError(f"InfluxDB at {self.url}: query answered with non-JSON: {resp.text[:200]!r}") from None
+            raise StoreError(N_("InfluxDB at %(url)s: query answered with non-JSON: %(text)r"), url=self.url,
+                             text=resp.text[:200]) from None
         if "error" in body:
-            raise StoreRejected(f"InfluxDB at {self.url}: query: {body['error']}")
+            raise StoreRejected(N_("InfluxDB at %(url)s: query: %(reason)s"), url=self.url, reason=str(body["error"]))
         results = body.get("results", [])
         for result in results:
             if "error" in result:
@@ -272,7 +279,7 @@ class InfluxStore(TelemetryStore):
 
     def create_database(self) -> None:
         """Create the database if it does not exist (InfluxDB 1.x; needs admin rights)."""
-        self._request("POST", "/query", "create database",
+        self._request("POST", "/query", Message(N_("create database")),
                       data={"q": f"CREATE DATABASE {quote_ident(self.database)}"})
 
     def ping(self) -> bool:

@@ -29,7 +29,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from wardlink.hub.errors import StoreError
+from wardlink.hub.errors import N_, Message, Plural, StoreError
 from wardlink.hub.telemetry.days import local_days
 from wardlink.hub.telemetry.model import (
     INDEXED_TAGS,
@@ -87,8 +87,8 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
-def _translate(exc: sqlite3.Error, doing: str) -> StoreError:
-    text = f"SQLite telemetry store: {doing}: {exc}"
+def _translate(exc: sqlite3.Error, doing: Message) -> StoreError:
+    text = Message(N_("SQLite telemetry store: %(doing)s: %(reason)s"), doing=doing, reason=str(exc))
     if isinstance(exc, sqlite3.OperationalError):
         return StoreUnavailable(text)
     if isinstance(exc, sqlite3.IntegrityError):
@@ -138,7 +138,7 @@ class SQLiteStore(TelemetryStore):
             self._writer.execute("PRAGMA synchronous = FULL")
             self._writer.executescript(SCHEMA)
         except sqlite3.Error as exc:
-            raise _translate(exc, f"open {self.path}") from exc
+            raise _translate(exc, Message(N_("open %(path)s"), path=str(self.path))) from exc
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
@@ -148,14 +148,14 @@ class SQLiteStore(TelemetryStore):
 
     def _reader(self) -> sqlite3.Connection:
         if self._closed:
-            raise StoreError("SQLite telemetry store is closed")
+            raise StoreError(N_("SQLite telemetry store is closed"))
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
                 conn = self._connect()
                 conn.execute("PRAGMA query_only = ON")
             except sqlite3.Error as exc:
-                raise _translate(exc, "open reader") from exc
+                raise _translate(exc, Message(N_("open reader"))) from exc
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -165,7 +165,7 @@ class SQLiteStore(TelemetryStore):
         try:
             return self._reader().execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
-            raise _translate(exc, "query") from exc
+            raise _translate(exc, Message(N_("query"))) from exc
 
     # ------------------------------------------------------------------ writing
 
@@ -188,7 +188,7 @@ class SQLiteStore(TelemetryStore):
     def write(self, points: Sequence[Point]) -> None:
         """Store ``points`` in one transaction; points already stored are left as they are."""
         if self._closed:
-            raise StoreError("SQLite telemetry store is closed")
+            raise StoreError(N_("SQLite telemetry store is closed"))
         if not points:
             return
         quality_codes = QUALITY_CODES
@@ -230,7 +230,8 @@ class SQLiteStore(TelemetryStore):
                     w.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise _translate(exc, f"write {len(points)} points") from exc
+                raise _translate(exc, Plural("write %(num)s point", "write %(num)s points", len(points),
+                                                   num=len(points))) from exc
 
     # ------------------------------------------------------------------ retention
 
@@ -273,7 +274,7 @@ class SQLiteStore(TelemetryStore):
                     w.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise _translate(exc, "prune") from exc
+                raise _translate(exc, Message(N_("prune"))) from exc
         return removed
 
     def horizon_ms(self) -> int | None:

@@ -17,6 +17,8 @@ from wardlink.hub import i18n
 from wardlink.hub.db import session_scope
 from wardlink.hub.db.models import Alert, MonthlyReport, Notice, Site, WorkOrder
 from wardlink.hub.scheduler import JOBS, Scheduler
+from wardlink.hub.services import messages
+from wardlink.hub.services.alerts import records as alert_records
 from wardlink.hub.services.contracts import register as contracts
 from wardlink.hub.services.maintenance import pm
 
@@ -58,7 +60,9 @@ def test_the_scheduler_writes_pm_orders_and_contract_warnings_in_the_hubs_defaul
         assert "Couvre : pièces" in body and "dans 20 jours." in body
 
 
-def test_a_sites_language_beats_the_default_and_an_overdue_service_alerts_in_it(engine, clock):
+def test_a_sites_language_beats_the_default_and_an_overdue_service_alerts_in_each_readers(engine, clock):
+    """The order's title is written in the site's language; the overdue alert keeps its English
+    (for the API) and its messages, which each reader reads in their language."""
     _seed(engine, clock)
     with session_scope(engine) as s:
         s.execute(update(Site).values(language="en"))
@@ -70,12 +74,13 @@ def test_a_sites_language_beats_the_default_and_an_overdue_service_alerts_in_it(
         assert order.title == "PM: Ventilator check - VENT-0001 (due 2026-01-04)"
         [alert] = s.scalars(select(Alert).where(Alert.rule == "pm_overdue")).all()
         assert alert.title == "Planned maintenance overdue: VENT-0001 - Ventilator check"
-        s.execute(update(Site).values(language=None))
-    clock.advance(40 * DAY)
-    _run(engine, clock, "fr", "pm_generate", "pm_escalation")
-    with session_scope(engine, readonly=True) as s:
-        titles = set(s.scalars(select(Alert.title).where(Alert.rule == "pm_overdue")))
-        assert "Maintenance planifiée en retard : VENT-0001 - Ventilator check" in titles, titles
+        assert alert.detail.endswith(f"is not done.\nWork order {order.id}.\nHigh-risk equipment."), alert.detail
+        assert messages.render(alert_records.title_of(alert), "fr") == \
+            "Maintenance planifiée en retard : VENT-0001 - Ventilator check"
+        french = [messages.render(line, "fr") for line in alert_records.detail_of(alert)]
+        assert french == ["L'intervention 1 du plan « Ventilator check » était due le 2026-01-04 et n'est pas "
+                          "faite.", f"Ordre de travail {order.id}.", "Équipement à haut risque."], french
+        assert messages.render(alert_records.title_of(alert), "en") == alert.title
 
 
 def test_the_monthly_report_pdf_has_french_headings_under_a_french_default(engine, clock, tmp_path):

@@ -182,7 +182,7 @@ def test_an_unreachable_telemetry_store_makes_health_say_so_and_is_logged_once(t
         clock.advance(7)
         report = ingest_health(worker, stall_after_s=120)
         assert report.reasons == (f"cannot write to a store for 7 s: InfluxDB at http://127.0.0.1:{port}: write "
-                                  "1 points: ConnectionError: Failed to establish a new connection: [Errno 111] "
+                                  "1 point: ConnectionError: Failed to establish a new connection: [Errno 111] "
                                   "Connection refused",)
         warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
         assert warnings == [f"ingest hub-nostore: a store is unreachable: {report.reasons[0].split(': ', 1)[1]}; "

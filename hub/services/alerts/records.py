@@ -164,12 +164,15 @@ def acknowledge(session: Session, alert_id: int, *, note: str = "", actor: Actor
 
 
 def resolve(session: Session, alert_id: int, *, note: str, actor: Actor | None,
-            clock: Clock | None = None) -> Alert:
-    """Close an alert with a note saying what was done (required)."""
+            clock: Clock | None = None, note_message: Message | None = None) -> Alert:
+    """Close an alert with a note saying what was done (required); ``note_message`` says the
+    English ``note`` as a template a page writes in the reader's language (a service's own note)."""
     note = NOTE("note", note)
     if not note:
         raise InvalidInput(N_("note: is required when resolving an alert (say what was done)"))
-    return _transition(session, alert_id, "resolve", note, resolve_actor(actor), resolve_clock(clock))
+    alert = _transition(session, alert_id, "resolve", note, resolve_actor(actor), resolve_clock(clock))
+    alert.resolution_message = note_message.to_json() if note_message is not None else None
+    return alert
 
 
 def open_counts(session: Session, *, actor: Actor | None) -> dict[str, int]:

@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session, selectinload
 from wardlink.hub.db.models import Part
 from wardlink.hub.db.types import utc_now
 from wardlink.hub.db.vocab import label
+from wardlink.hub.errors import Message, Quantity, Term
+from wardlink.hub.i18n import N_
+from wardlink.hub.services import messages
 from wardlink.hub.services.actor import Actor, resolve_actor
 from wardlink.hub.services.alerts import records as alerts
 from wardlink.hub.services.inventory.common import number
@@ -43,15 +46,27 @@ def is_low(part: Part, stock: Decimal) -> bool:
     return part.active and part.reorder_level > 0 and stock <= part.reorder_level
 
 
-def _text(part: Part, stock: Decimal) -> tuple[str, str]:
-    unit = label(part.unit)
-    title = f"Low stock: {part.sku} {part.name}: {number(stock)} {unit} left"
-    supplier = part.preferred_supplier.name if part.preferred_supplier else "none"
-    body = "\n".join([
-        f"{part.sku} {part.name} is at or below its reorder level.", "",
-        f"On hand: {number(stock)} {unit}", f"Reorder level: {number(part.reorder_level)} {unit}",
-        f"Reorder quantity: {number(part.reorder_quantity)} {unit}", f"Preferred supplier: {supplier}", ""])
-    return title, body
+def _said(part: Part, stock: Decimal) -> tuple[Message, list[Message]]:
+    """Return the title and the detail lines of a low-stock alert as messages (an English
+    template and its values) that pages and notices write in the reader's language."""
+    unit = Term(part.unit, label(part.unit))
+    title = Message(N_("Low stock: %(sku)s %(name)s: %(stock)s %(unit)s left"), sku=part.sku, name=part.name,
+                    stock=Quantity(number(stock) or "0"), unit=unit)
+    supplier = part.preferred_supplier.name if part.preferred_supplier else Message(N_("none"))
+    lines = [Message(N_("%(sku)s %(name)s is at or below its reorder level."), sku=part.sku, name=part.name),
+             Message(N_("On hand: %(stock)s %(unit)s"), stock=Quantity(number(stock) or "0"), unit=unit),
+             Message(N_("Reorder level: %(level)s %(unit)s"), level=Quantity(number(part.reorder_level) or "0"),
+                     unit=unit),
+             Message(N_("Reorder quantity: %(quantity)s %(unit)s"),
+                     quantity=Quantity(number(part.reorder_quantity) or "0"), unit=unit),
+             Message(N_("Preferred supplier: %(supplier)s"), supplier=supplier)]
+    return title, lines
+
+
+def _body(lines: list[Message], locale: str | None) -> str:
+    """Return the detail of a low-stock alert as a notice's body in ``locale``."""
+    first, *rest = (messages.render(line, locale) for line in lines)
+    return "\n".join([first, "", *rest, ""])
 
 
 def evaluate(session: Session, part: Part, *, clock: Clock, announce: bool = True) -> bool | None:
@@ -70,19 +85,22 @@ def evaluate(session: Session, part: Part, *, clock: Clock, announce: bool = Tru
         session.flush()
         return True
     if low:
-        title, body = _text(part, stock)
-        alert = alerts.raise_alert(session, rule=RULE, severity="warning", title=title[:300], detail=body,
-                                   value=float(stock), actor=INVENTORY, clock=clock)
+        title, lines = _said(part, stock)
+        alert = alerts.raise_alert(session, rule=RULE, severity="warning", title=str(title)[:300],
+                                   detail=_body(lines, None), value=float(stock), actor=INVENTORY, clock=clock,
+                                   title_message=title if len(str(title)) <= 300 else None, detail_message=lines)
         part.low_since, part.low_alert_id = now, alert.id
         session.flush()
-        notices.announce(session, "low_stock", subject=title, body=body, link=f"/inventory/parts/{part.id}",
+        notices.announce(session, "low_stock", subject=lambda locale: messages.render(title, locale),
+                         body=lambda locale: _body(lines, locale), link=f"/inventory/parts/{part.id}",
                          key=f"part:{part.id}:low:{alert.id}", clock=clock, roles=ROLES)
         return True
     if part.low_alert_id is not None:
         alert = alerts.get_alert(session, part.low_alert_id, actor=INVENTORY)
         if alert.state != "resolved":
-            alerts.resolve(session, alert.id, note=f"Restocked: {number(stock)} {label(part.unit)} on hand",
-                           actor=INVENTORY, clock=clock)
+            note = Message(N_("Restocked: %(stock)s %(unit)s on hand"), stock=Quantity(number(stock) or "0"),
+                           unit=Term(part.unit, label(part.unit)))
+            alerts.resolve(session, alert.id, note=str(note), note_message=note, actor=INVENTORY, clock=clock)
     part.low_since, part.low_alert_id = None, None
     session.flush()
     return False

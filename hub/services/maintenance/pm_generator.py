@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from wardlink.hub.db.models import (Asset, ChecklistResult, ChecklistTemplate, MeterReading, PmOccurrence,
                            PmPlan, PmPlanPart, WorkOrder)
 from wardlink.hub.db.types import utc_now
-from wardlink.hub.i18n import default_locale, format_date, format_decimal, translate
+from wardlink.hub.errors import Message
+from wardlink.hub.i18n import N_, default_locale, format_date, format_decimal, translate
 from wardlink.hub.services.audit import trail as audit
 from wardlink.hub.services.people import language
 from wardlink.hub.services.notices import core as notices
@@ -342,15 +343,18 @@ def escalate_overdue_pm(session: Session, *, clock: Clock) -> int:
                          after={"priority": wanted, "reason": "planned maintenance overdue"}, clock=clock)
         due = occ.due_date.isoformat() if occ.due_date else f"{occ.due_meter:g} {occ.plan.meter}"
         text = _overdue_text(occ, due)
-        # The alert is read by everyone on the site: in the site's language.
-        locale = language.site_language(session, occ.asset.department_id, default=default_locale())
-        detail = text["detail"](locale).removesuffix(".")
+        # Stored in English with its messages: each reader's page and e-mail write it in their language.
+        title = Message(N_("Planned maintenance overdue: %(tag)s - %(plan)s"), tag=occ.asset.tag, plan=occ.plan.name)
+        lines = [Message(N_("Service %(n)s of plan '%(plan)s' was due %(due)s and is not done."), n=occ.seq + 1,
+                         plan=occ.plan.name, due=due)]
         if order is not None:
-            detail += translate(locale, " (work order %(id)s)", id=order.id)
+            lines.append(Message(N_("Work order %(id)s."), id=order.id))
+        if occ.high_risk:
+            lines.append(Message(N_("High-risk equipment.")))
         alerts.raise_alert(
             session, rule="pm_overdue", severity="critical" if occ.high_risk else "warning",
-            title=text["title"](locale)[:300],
-            detail=detail + "." + (translate(locale, " High-risk equipment.") if occ.high_risk else ""),
+            title=str(title)[:300], detail="\n".join(str(line) for line in lines),
+            title_message=title if len(str(title)) <= 300 else None, detail_message=lines,
             asset_tag=occ.asset.tag, actor=SCHEDULER, clock=clock)
         notices.pm_overdue(session, order, **text, key=f"pm:{occ.id}:overdue",
                            department_id=occ.asset.department_id, clock=clock)

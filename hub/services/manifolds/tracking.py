@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from wardlink.hub.db.models.manifolds import Manifold, ManifoldChangeover
 from wardlink.hub.db.types import from_ms, utc_now
+from wardlink.hub.errors import Message, Quantity
 from wardlink.hub.i18n import N_
 from wardlink.hub.services.actor import Actor
 from wardlink.hub.services.alerts import records as alerts
@@ -115,13 +116,15 @@ def _record_changeover(session: Session, manifold: Manifold, event: detection.Ch
                                    litres=round(event.litres, 1), detected_at=from_ms(event.detected_ms)))
     result.changeovers += 1
     _close(session, state, "reserve_alert", N_("superseded by the next changeover"), {}, clock)
+    bank = event.bank.upper()
+    title = Message(N_("%(tag)s: reserve in use, bank %(bank)s empty"), tag=manifold.asset.tag, bank=bank)
+    detail = Message(N_("The manifold changed over from bank %(bank)s to bank %(other)s after %(litres)s; "
+                        "replace the cylinders of bank %(bank)s."), bank=bank,
+                     other=detection.other(event.bank).upper(), litres=Quantity(f"{event.litres:.0f}", "L"))
     alert = alerts.raise_alert(
-        session, rule=RESERVE_RULE, severity="warning",
-        title=f"{manifold.asset.tag}: reserve in use, bank {event.bank.upper()} empty",
-        detail=(f"The manifold changed over from bank {event.bank.upper()} to bank "
-                f"{detection.other(event.bank).upper()} after {event.litres:.0f} L; "
-                f"replace the cylinders of bank {event.bank.upper()}."),
-        asset_tag=manifold.asset.tag, gateway_id=None, value=round(event.litres, 1), actor=ACTOR, clock=clock)
+        session, rule=RESERVE_RULE, severity="warning", title=str(title), detail=str(detail),
+        asset_tag=manifold.asset.tag, gateway_id=None, value=round(event.litres, 1), actor=ACTOR, clock=clock,
+        title_message=title, detail_message=[detail])
     state["reserve_alert"] = alert.id
     result.alerts.append(RESERVE_RULE)
 
@@ -129,12 +132,14 @@ def _record_changeover(session: Session, manifold: Manifold, event: detection.Ch
 def _raise_low(session: Session, manifold: Manifold, event: detection.ReserveLow, state: dict, clock: Clock,
                result: Refreshed) -> None:
     _close(session, state, "low_alert", N_("superseded by the next episode"), {}, clock)
+    title = Message(N_("%(tag)s: reserve below %(hours)s hours"), tag=manifold.asset.tag,
+                    hours=Quantity(f"{manifold.reserve_hours:g}"))
+    detail = Message(N_("The oxygen left lasts about %(hours)s h at the present flow and the other bank is empty."),
+                     hours=Quantity(f"{event.hours:.1f}"))
     alert = alerts.raise_alert(
-        session, rule=LOW_RULE, severity="critical",
-        title=f"{manifold.asset.tag}: reserve below {manifold.reserve_hours:g} hours",
-        detail=(f"The oxygen left lasts about {event.hours:.1f} h at the present flow and the other bank "
-                f"is empty."),
-        asset_tag=manifold.asset.tag, value=round(event.hours, 2), actor=ACTOR, clock=clock)
+        session, rule=LOW_RULE, severity="critical", title=str(title), detail=str(detail),
+        asset_tag=manifold.asset.tag, value=round(event.hours, 2), actor=ACTOR, clock=clock,
+        title_message=title, detail_message=[detail])
     state["low_alert"] = alert.id
     result.alerts.append(LOW_RULE)
 
@@ -145,4 +150,5 @@ def _close(session: Session, state: dict, key: str, note: str, values: dict, clo
         return
     alert = alerts.get_alert(session, alert_id, actor=ACTOR)
     if alert.state != "resolved":
-        alerts.resolve(session, alert_id, note=note % values, actor=ACTOR, clock=clock)
+        said = Message(note, **values)
+        alerts.resolve(session, alert_id, note=str(said), note_message=said, actor=ACTOR, clock=clock)

@@ -68,7 +68,7 @@ def _detail_page(tag: str, *, error: str | None = None, values: dict | None = No
                 live = asset_live(session, state().engine, asset, telemetry, now)
                 recent_rows = recent(session, asset, telemetry, now)
             except StoreError as exc:
-                telemetry_error = gettext("Telemetry store unavailable: %(error)s", error=exc)
+                telemetry_error = gettext("Telemetry store unavailable: %(error)s", error=error_message(exc))
     history = readable.history(session, actor=actor, entity="asset", entity_id=asset.tag, zone=display_zone())
     asset_alerts = alerts.list_alerts(session, actor=actor, asset_tag=asset.tag,
                                       per_page=10).items if can(actor, "alert.view") else []

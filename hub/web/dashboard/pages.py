@@ -13,6 +13,7 @@ from wardlink.hub.services.gateways import registry as gateways
 from wardlink.hub.services.people.permissions import can
 from wardlink.hub.web.people.auth import login_required
 from wardlink.hub.web.db import db
+from wardlink.hub.web.i18n import error_message
 from wardlink.hub.web.alerts.fragments import ALERT_POLL
 from wardlink.hub.web.dashboard.overview import gateway_counts, maintenance_overview
 from wardlink.hub.web.readings import gateway_live, link_states
@@ -50,6 +51,6 @@ def index():
             context["live"] = [(gw, gateway_live(session, gw, telemetry, now, states[gw.gateway_id].status))
                                for gw in context["gateway_list"][:LIVE_GATEWAYS]]
         except StoreError as exc:
-            context["telemetry_error"] = gettext("Telemetry store unavailable: %(error)s", error=exc)
+            context["telemetry_error"] = gettext("Telemetry store unavailable: %(error)s", error=error_message(exc))
     context["alert_poll"] = ALERT_POLL
     return render_template("dashboard.html", **context)

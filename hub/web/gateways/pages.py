@@ -46,7 +46,7 @@ def detail(gateway_id: str, error: str | None = None, status: int = 200):
             try:
                 live = gateway_live(db(), gateway, state().telemetry, now, link.status)
             except StoreError as exc:
-                telemetry_error = gettext("Telemetry store unavailable: %(error)s", error=exc)
+                telemetry_error = gettext("Telemetry store unavailable: %(error)s", error=error_message(exc))
     return render_template(
         "gateways/detail.html", gateway=gateway, link=link, live=live, telemetry_error=telemetry_error,
         now_ms=to_ms(now), channels=with_unregistered(gateways.channels_with_bindings(db(), gateway, now), live),
