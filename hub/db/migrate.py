@@ -65,10 +65,23 @@ def check_current(engine: Engine) -> None:
                          "run 'wardlink db upgrade' first")
 
 
+def _down(down: str | tuple[str, ...] | None) -> set[str]:
+    """Return the revisions one revision follows (two or more for a merge, none for the first)."""
+    return set() if down is None else {down} if isinstance(down, str) else set(down)
+
+
 def revisions() -> list[tuple[str, str]]:
     """Return (revision id, first paragraph of its message on one line) for every shipped
     revision, oldest first."""
     script = ScriptDirectory.from_config(alembic_config())
-    out = [(rev.revision, " ".join((rev.doc or "").strip().split("\n\n")[0].split()))
-           for rev in script.walk_revisions()]
-    return out[::-1]
+    revs = {rev.revision: rev for rev in script.walk_revisions()}
+    parents = {rid: _down(rev.down_revision) for rid, rev in revs.items()}
+    out: list[tuple[str, str]] = []
+    while parents:
+        # Oldest first; where two branches met (a merge revision), the lower id comes first.
+        ready = min(rid for rid, waiting in parents.items() if not waiting)
+        out.append((ready, " ".join((revs[ready].doc or "").strip().split("\n\n")[0].split())))
+        del parents[ready]
+        for waiting in parents.values():
+            waiting.discard(ready)
+    return out
