@@ -46,6 +46,8 @@ def test_scan_start_and_end_through_the_api(web):
     ended = client.post(f"/api/v1/usage/sessions/{started.json['id']}/end", headers=tech)
     assert ended.status_code == 200 and ended.json["return_status"] == "needs_cleaning"
     assert client.post("/api/v1/usage/assets/IP-0101/ready", headers=tech).json["status"] == "available"
+    unknown = client.get("/api/v1/usage/sessions?asset_tag=NO-SUCH-TAG", headers=tech)
+    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "not_found", unknown.text
     assert _sessions(web) == 1
 
 

@@ -173,9 +173,11 @@ def ready(tag: str):
 
 @bp.get("/sessions")
 @operation(summary="Usage sessions", tag=TAG, permissions=("usage.view",), response=obj({"items": array(SESSION)}),
+           errors=_GONE,
            query=(Param("asset_tag", {"type": "string", "maxLength": 64}, "One asset's sessions."),
                   Param("open", {"type": "boolean"}, "Only sessions in progress.")),
-           description="Newest first, at most 200; someone limited to a department sees its sessions.")
+           description="Newest first, at most 200; someone limited to a department sees its sessions. "
+                       "An unknown asset answers 404.")
 def session_list():
     """List sessions."""
     args = request.args
