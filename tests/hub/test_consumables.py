@@ -196,6 +196,8 @@ def test_consumption_periods_are_checked_and_scoped(session, clock):
         consumption.compute(session, None, actor=nurse, start="2020-01", end="2026-01", clock=clock)
     with pytest.raises(InvalidInput, match="from: must be a month as YYYY-MM"):
         consumption.compute(session, None, actor=nurse, start="2026-13", clock=clock)
+    with pytest.raises(InvalidInput, match="from: must be a month as YYYY-MM"):
+        consumption.compute(session, None, actor=nurse, start="\x1c", clock=clock)
     with pytest.raises(InvalidInput, match="from: months go from 1901-01 to 9998-12"):
         consumption.compute(session, None, actor=nurse, start="9999-01", end="9999-12", clock=clock)
     with pytest.raises(PermissionDenied):

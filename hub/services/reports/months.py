@@ -25,8 +25,8 @@ EARLIEST, LATEST = (1901, 1), (9998, 12)
 
 
 def month_of(name: str, value: Any) -> Month | None:
-    """Parse a month written ``YYYY-MM``; blank means None."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    """Parse a month written ``YYYY-MM``; empty means None (spaces alone are not a month)."""
+    if value is None or value == "":
         return None
     try:
         year, month = (int(part) for part in str(value).strip().split("-"))
