@@ -35,6 +35,7 @@ from wardlink.provisioning.dynsec import initial_config
 from wardlink.provisioning.enroll import IdentityStoreAccounts, load_settings, open_store
 from wardlink.provisioning.passwords import generate_password
 from wardlink.clock import ManualClock
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 15.0
@@ -272,12 +273,5 @@ def mode(path: Path) -> int:
 
 
 def wait_until(predicate, what: str, timeout: float = DEADLINE, pause: float = 0.05):
-    """Poll ``predicate`` until truthy and return it; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(pause)
+    """Poll ``predicate`` until truthy and return it; fail naming ``what`` (the suite's one waiter)."""
+    return wait_for(predicate, timeout, what, interval=pause)

@@ -41,6 +41,7 @@ from typing import Callable
 
 import servers
 from servers import MosquittoServer, free_port
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -174,16 +175,14 @@ def gateway_toml(gateway_id: str, index: int, data_dir: Path, broker_url: str, c
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.25,
                explain: Callable[[], str] | None = None):
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            detail = f"\n{explain()}" if explain else ""
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
-        time.sleep(interval)
+    """Poll ``predicate`` until it returns something truthy (the suite's one waiter); fail naming
+    ``what`` at the deadline, with ``explain()`` appended."""
+    try:
+        return wait_for(predicate, timeout, what, interval=interval)
+    except AssertionError as exc:
+        if explain is None:
+            raise
+        raise AssertionError(f"{exc}\n{explain()}") from None
 
 
 def tail(path: Path, lines: int = 40) -> str:

@@ -50,6 +50,7 @@ from system_support import (
     tail,
     wait_until,
 )
+from waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +75,13 @@ def hold(plant, seconds: float, what: str) -> None:
     The length of an outage is part of the scenario; this is not a wait for a condition.
     """
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+
+    def over() -> bool:
         for child in [*plant.workers, plant.scheduler, plant.web]:
             assert child.running, f"{child.name} died during {what}:\n{tail(child.log_path)}"
-        time.sleep(min(1.0, max(0.0, end - time.monotonic())))
+        return time.monotonic() >= end
+
+    wait_for(over, seconds + 10, f"the end of {what}", interval=min(1.0, seconds))
 
 
 def journal_size(plant, gateway_id: str) -> int:
